@@ -1,0 +1,207 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// safetyNet bounds how long a broken pool can hang a test; it is never
+// expected to fire.
+const safetyNet = 5 * time.Second
+
+func TestHasherRoundTrip(t *testing.T) {
+	h := NewHasher(HasherOptions{Params: cheap})
+	ctx := context.Background()
+	encoded, err := h.Hash(ctx, "Correct9horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		try  string
+		want bool
+	}{
+		{name: "right password", try: "Correct9horse", want: true},
+		{name: "wrong password", try: "correct9horse", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, err := h.Verify(ctx, tt.try, encoded)
+			if err != nil || ok != tt.want {
+				t.Errorf("Verify = %v, %v; want %v, nil", ok, err, tt.want)
+			}
+		})
+	}
+	if _, err := h.Verify(ctx, "x", "garbage"); !errors.Is(err, ErrMalformedHash) {
+		t.Errorf("Verify(garbage) = %v; want ErrMalformedHash", err)
+	}
+	if h.NeedsRehash(encoded) {
+		t.Error("NeedsRehash = true for the Hasher's own hash")
+	}
+}
+
+func TestHasherDefaults(t *testing.T) {
+	h := NewHasher(HasherOptions{Params: Params{Memory: 64, Time: 1}})
+	want := Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	if h.Params() != want {
+		t.Errorf("Params() = %+v; want %+v", h.Params(), want)
+	}
+	if cap(h.slots) != runtime.GOMAXPROCS(0) || h.maxWaiting != DefaultMaxWaiting {
+		t.Errorf("workers %d, max waiting %d; want %d, %d", cap(h.slots), h.maxWaiting, runtime.GOMAXPROCS(0), DefaultMaxWaiting)
+	}
+}
+
+func TestHasherVerifyUnknown(t *testing.T) {
+	h := NewHasher(HasherOptions{Params: cheap})
+	for _, pw := range []string{"", "Correct9horse", "password"} {
+		ok, err := h.VerifyUnknown(context.Background(), pw)
+		if ok || err != nil {
+			t.Errorf("VerifyUnknown(%q) = %v, %v; want false, nil", pw, ok, err)
+		}
+	}
+	if NeedsRehash(h.fake, cheap) {
+		t.Error("the fake hash does not use the Hasher's params, so its timing differs")
+	}
+}
+
+// TestHasherBusy fills a one-worker, one-waiter pool and sends 10 calls at
+// once: one waits, the other nine fail at once with ErrBusy; none hangs.
+func TestHasherBusy(t *testing.T) {
+	h := NewHasher(HasherOptions{Params: cheap, Workers: 1, MaxWaiting: 1})
+	encoded, err := Hash("pw", cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), safetyNet)
+	defer cancel()
+
+	// Occupy the only worker, as a long hash would.
+	if err := h.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		ok  bool
+		err error
+	}
+	const calls = 10
+	results := make(chan result, calls)
+	for range calls {
+		go func() {
+			ok, err := h.Verify(ctx, "pw", encoded)
+			results <- result{ok, err}
+		}()
+	}
+	var busy, verified int
+	for i := range calls {
+		if i == calls-1 {
+			h.release() // let the waiter run
+		}
+		r := <-results
+		switch {
+		case errors.Is(r.err, ErrBusy):
+			busy++
+		case r.err == nil && r.ok:
+			verified++
+		default:
+			t.Errorf("Verify = %v, %v", r.ok, r.err)
+		}
+	}
+	if busy != calls-1 || verified != 1 {
+		t.Errorf("%d busy, %d verified; want %d, 1", busy, verified, calls-1)
+	}
+	if n := h.waiting.Load(); n != 0 {
+		t.Errorf("%d calls still counted as waiting", n)
+	}
+}
+
+func TestHasherContextEndsWhileWaiting(t *testing.T) {
+	tests := []struct {
+		name  string
+		end   func(context.Context) (context.Context, context.CancelFunc)
+		cause error
+	}{
+		{name: "canceled", cause: context.Canceled, end: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(ctx)
+			cancel()
+			return ctx, cancel
+		}},
+		{name: "deadline", cause: context.DeadlineExceeded, end: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return context.WithTimeout(ctx, time.Millisecond)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := NewHasher(HasherOptions{Params: cheap, Workers: 1, MaxWaiting: 1})
+			if err := h.acquire(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			defer h.release()
+			ctx, cancel := tt.end(context.Background())
+			defer cancel()
+			_, err := h.Hash(ctx, "pw")
+			if !errors.Is(err, ErrBusy) || !errors.Is(err, tt.cause) {
+				t.Errorf("Hash = %v; want ErrBusy wrapping %v", err, tt.cause)
+			}
+		})
+	}
+}
+
+func TestHasherNoWaiting(t *testing.T) {
+	h := NewHasher(HasherOptions{Params: cheap, Workers: 1, MaxWaiting: -1})
+	if err := h.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), safetyNet)
+	defer cancel()
+	if _, err := h.VerifyUnknown(ctx, "pw"); !errors.Is(err, ErrBusy) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("VerifyUnknown = %v; want ErrBusy at once", err)
+	}
+	h.release()
+	if ok, err := h.VerifyUnknown(ctx, "pw"); ok || err != nil {
+		t.Errorf("VerifyUnknown after release = %v, %v; want false, nil", ok, err)
+	}
+}
+
+func TestNewHasherInvalidParamsPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("NewHasher with 2 GiB of memory did not panic")
+		}
+	}()
+	NewHasher(HasherOptions{Params: Params{Memory: 2 << 20}})
+}
+
+// TestHasherFlood sends many real calls at a small pool: each either
+// verifies or fails with ErrBusy, and all return.
+func TestHasherFlood(t *testing.T) {
+	p := Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	h := NewHasher(HasherOptions{Params: p, Workers: 1, MaxWaiting: 1})
+	encoded, err := Hash("pw", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), safetyNet)
+	defer cancel()
+	const calls = 50
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			ok, err := h.Verify(ctx, "pw", encoded)
+			if err == nil && !ok {
+				err = ErrMismatch
+			}
+			errs <- err
+		}()
+	}
+	for range calls {
+		if err := <-errs; err != nil && !errors.Is(err, ErrBusy) {
+			t.Errorf("Verify = %v; want success or ErrBusy", err)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Error("calls only returned when the safety net fired")
+	}
+}

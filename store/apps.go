@@ -1,0 +1,52 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// AppAccess holds the access rules of a portal-managed app.
+type AppAccess struct {
+	// App is the app's name as configured in the Caddyfile.
+	App string `json:"app"`
+	// AllowGroups lists the groups whose members may use the app.
+	AllowGroups []string `json:"allow_groups,omitempty"`
+	// AllowUsers lists the usernames that may use the app.
+	AllowUsers []string `json:"allow_users,omitempty"`
+	// UpdatedAt is set by PutAppAccess.
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// PutAppAccess stores (replacing) the rules of a.App and sets a.UpdatedAt.
+// Durable when it returns.
+func (s *Store) PutAppAccess(a *AppAccess) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if !validName(a.App) {
+		return fmt.Errorf("store: put app access %q: invalid app name", a.App)
+	}
+	a.UpdatedAt = s.now()
+	err := s.updateSync(func(txn *badger.Txn) error { return put(txn, appKey(a.App), a) })
+	if err != nil {
+		return fmt.Errorf("store: put app access %q: %w", a.App, err)
+	}
+	return nil
+}
+
+// AppAccess returns the stored rules of app; ErrNotFound when never set.
+func (s *Store) AppAccess(app string) (*AppAccess, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	a := new(AppAccess)
+	err := s.db.View(func(txn *badger.Txn) error { return get(txn, appKey(app), a) })
+	if err != nil {
+		return nil, fmt.Errorf("store: app access %q: %w", app, err)
+	}
+	return a, nil
+}

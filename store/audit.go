@@ -1,0 +1,161 @@
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Event is one audit-log entry.
+type Event struct {
+	// ID is assigned by AppendAudit; it sorts like Time.
+	ID string `json:"id"`
+	// Time is when it happened; AppendAudit sets it when zero.
+	Time time.Time `json:"time"`
+	// Actor is the username of who acted ("" for anonymous).
+	Actor string `json:"actor,omitempty"`
+	// Action is what was done, e.g. "login", "logout", "user.create".
+	Action string `json:"action"`
+	// Resource is what it was done to, e.g. "user:alice".
+	Resource string `json:"resource,omitempty"`
+	// Outcome is "success" or "failure".
+	Outcome string `json:"outcome"`
+	// Reason explains a failure.
+	Reason string `json:"reason,omitempty"`
+	// IP is the client address.
+	IP string `json:"ip,omitempty"`
+	// UserAgent is the client's User-Agent.
+	UserAgent string `json:"user_agent,omitempty"`
+}
+
+// AuditFilter selects events for ListAudit. The zero value selects all.
+type AuditFilter struct {
+	// Actor matches exactly, case-insensitively; "" matches any.
+	Actor string
+	// Action matches exactly, or as a prefix when it ends in "." (e.g.
+	// "user."); "" matches any.
+	Action string
+	// Since is the inclusive lower time bound; zero means open.
+	Since time.Time
+	// Until is the exclusive upper time bound; zero means open.
+	Until time.Time
+}
+
+func (f AuditFilter) match(e *Event) bool {
+	if f.Actor != "" && !strings.EqualFold(e.Actor, f.Actor) {
+		return false
+	}
+	if f.Action != "" {
+		if strings.HasSuffix(f.Action, ".") {
+			return strings.HasPrefix(e.Action, f.Action)
+		}
+		return e.Action == f.Action
+	}
+	return true
+}
+
+// AppendAudit stores e, filling its ID and, when zero, its Time. Durable
+// when it returns.
+func (s *Store) AppendAudit(e *Event) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if e.Action == "" {
+		return fmt.Errorf("store: append audit: empty action")
+	}
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	suffix := make([]byte, 8, auditSuffixLen)
+	binary.BigEndian.PutUint64(suffix, uint64(max(e.Time.UnixNano(), 0)))
+	// Then a sequence number, so events of the same nanosecond keep the
+	// order they were written in, and random bytes, so two processes never
+	// collide.
+	suffix = binary.BigEndian.AppendUint32(suffix, s.auditSeq.Add(1))
+	suffix = append(suffix, make([]byte, 4)...)
+	rand.Read(suffix[12:])
+	e.ID = hex.EncodeToString(suffix)
+	err := s.updateSync(func(txn *badger.Txn) error { return put(txn, auditKey(suffix), e) })
+	if err != nil {
+		return fmt.Errorf("store: append audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// ListAudit returns up to limit events (50 when limit <= 0) matching f,
+// newest first, starting after cursor (the opaque next value of the
+// previous page; "" for the first). next is "" when there are no more. The
+// time range bounds the key scan.
+func (s *Store) ListAudit(f AuditFilter, cursor string, limit int) (events []*Event, next string, err error) {
+	if err := s.enter(); err != nil {
+		return nil, "", err
+	}
+	defer s.leave()
+	if limit <= 0 {
+		limit = 50
+	}
+	// Reverse iteration starts at the largest key <= start.
+	start := append([]byte(prefixAudit), 0xff)
+	if !f.Until.IsZero() {
+		// Smaller than every key at Until itself: Until is exclusive.
+		start = auditTimeKey(f.Until.UnixNano())
+	}
+	var after []byte
+	if cursor != "" {
+		b, err := hex.DecodeString(cursor)
+		if err != nil || len(b) != auditSuffixLen {
+			return nil, "", fmt.Errorf("store: list audit: bad cursor %q", cursor)
+		}
+		if c := auditKey(b); bytes.Compare(c, start) < 0 {
+			start, after = c, c
+		}
+	}
+	since := int64(-1)
+	if !f.Since.IsZero() {
+		since = f.Since.UnixNano()
+	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Reverse = true
+		opts.Prefix = []byte(prefixAudit)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(start); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.Key()
+			if after != nil && bytes.Equal(k, after) {
+				continue
+			}
+			if len(k) != len(prefixAudit)+auditSuffixLen {
+				continue
+			}
+			if auditKeyNanos(k) < since {
+				return nil
+			}
+			e := new(Event)
+			if err := item.Value(func(v []byte) error { return decode(v, e) }); err != nil {
+				return err
+			}
+			if !f.match(e) {
+				continue
+			}
+			if len(events) == limit {
+				next = events[limit-1].ID
+				return nil
+			}
+			events = append(events, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list audit: %w", err)
+	}
+	return events, next, nil
+}

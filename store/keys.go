@@ -1,0 +1,104 @@
+package store
+
+import (
+	"encoding/binary"
+	"strings"
+)
+
+// The whole key layout lives here. Every key starts with a prefix naming its
+// record type; no prefix is a prefix of another, so prefix scans never mix
+// types. Index keys hold the id of the record they point to (or nothing when
+// the key itself carries everything).
+//
+//	meta/schema                          schema version (one byte)
+//	user/<id>                            User record
+//	idx/username/<lower(username)>       -> user id
+//	idx/email/<lower(email)>             -> user id (non-empty emails only)
+//	group/<lower(name)>                  Group record
+//	app/<app>                            AppAccess record
+//	sess/<32-byte session id>            Session record (Badger TTL)
+//	idx/usess/<user id>\x00<32-byte id>  empty; user -> session (same TTL)
+//	token/<kind>\x00<32-byte hash>       Token record (Badger TTL)
+//	setting/<key>                        JSON setting
+//	audit/<8-byte BE unix nanos><8 random bytes>  Event record
+const (
+	prefixMeta         = "meta/"
+	prefixUser         = "user/"
+	prefixUsername     = "idx/username/"
+	prefixEmail        = "idx/email/"
+	prefixGroup        = "group/"
+	prefixApp          = "app/"
+	prefixSession      = "sess/"
+	prefixUserSessions = "idx/usess/"
+	prefixToken        = "token/"
+	prefixSetting      = "setting/"
+	prefixAudit        = "audit/"
+)
+
+// sep separates a variable-length component from a fixed-size one.
+const sep = 0
+
+var keySchema = []byte(prefixMeta + "schema")
+
+func cat(prefix string, parts ...string) []byte {
+	n := len(prefix)
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, prefix...)
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
+}
+
+func userKey(id string) []byte             { return cat(prefixUser, id) }
+func usernameKey(name string) []byte       { return cat(prefixUsername, strings.ToLower(name)) }
+func emailKey(email string) []byte         { return cat(prefixEmail, strings.ToLower(email)) }
+func groupKey(name string) []byte          { return cat(prefixGroup, strings.ToLower(name)) }
+func appKey(app string) []byte             { return cat(prefixApp, app) }
+func settingKey(key string) []byte         { return cat(prefixSetting, key) }
+func sessionKey(id SessionID) []byte       { return cat(prefixSession, string(id[:])) }
+func userSessionsPrefix(uid string) []byte { return append(cat(prefixUserSessions, uid), sep) }
+
+func userSessionKey(uid string, id SessionID) []byte {
+	return append(userSessionsPrefix(uid), id[:]...)
+}
+
+// sessionIDFromIndex extracts the session id at the end of an idx/usess key.
+func sessionIDFromIndex(k []byte) (id SessionID, ok bool) {
+	if len(k) < len(id) {
+		return id, false
+	}
+	copy(id[:], k[len(k)-len(id):])
+	return id, true
+}
+
+func tokenPrefix(kind string) []byte { return append(cat(prefixToken, kind), sep) }
+
+func tokenKey(kind string, hash [32]byte) []byte {
+	return append(tokenPrefix(kind), hash[:]...)
+}
+
+// auditSuffixLen is the size of the part of an audit key after its prefix:
+// big-endian unix nanoseconds then 8 random bytes. Its hex form is Event.ID.
+const auditSuffixLen = 16
+
+func auditKey(suffix []byte) []byte { return cat(prefixAudit, string(suffix)) }
+
+// auditTimeKey is the smallest possible audit key at unix nanos n.
+func auditTimeKey(n int64) []byte {
+	b := make([]byte, 0, len(prefixAudit)+8)
+	b = append(b, prefixAudit...)
+	return binary.BigEndian.AppendUint64(b, uint64(n))
+}
+
+// auditKeyNanos reads the timestamp of an audit key.
+func auditKeyNanos(k []byte) int64 {
+	return int64(binary.BigEndian.Uint64(k[len(prefixAudit):]))
+}
+
+// validName reports whether s can be a key component: non-empty and free of
+// the separator byte.
+func validName(s string) bool { return s != "" && !strings.ContainsRune(s, sep) }

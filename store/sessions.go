@@ -1,0 +1,386 @@
+package store
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// SessionID identifies a session: the SHA-256 of its token, computed by the
+// caller. The token itself is never stored.
+type SessionID [32]byte
+
+// String returns the id in hex.
+func (id SessionID) String() string { return hex.EncodeToString(id[:]) }
+
+// Session is a signed-in browser or client.
+type Session struct {
+	// ID is the SHA-256 of the session token; stored in the key.
+	ID SessionID `json:"-"`
+	// UserID is the id of the signed-in user.
+	UserID string `json:"user_id"`
+	// CreatedAt is set by CreateSession when zero.
+	CreatedAt time.Time `json:"created_at"`
+	// LastSeen is the latest activity (see TouchSession); CreateSession
+	// sets it to CreatedAt when zero.
+	LastSeen time.Time `json:"last_seen"`
+	// ExpiresAt is the absolute end of the session. Required.
+	ExpiresAt time.Time `json:"expires_at"`
+	// IdleTimeout ends the session after this long without activity;
+	// 0 means no idle limit.
+	IdleTimeout time.Duration `json:"idle_timeout"`
+	// Remember marks a "remember me" session.
+	Remember bool `json:"remember,omitempty"`
+	// IP is the client address at sign-in.
+	IP string `json:"ip,omitempty"`
+	// UserAgent is the client's User-Agent at sign-in.
+	UserAgent string `json:"user_agent,omitempty"`
+}
+
+// Expired reports whether the session has passed its absolute end or its
+// idle timeout at now.
+func (s Session) Expired(now time.Time) bool {
+	return !now.Before(s.ExpiresAt) || (s.IdleTimeout > 0 && now.Sub(s.LastSeen) >= s.IdleTimeout)
+}
+
+// CreateSession stores a new session with a Badger TTL matching ExpiresAt
+// (plus its user→session index entry, same TTL) and caches it. It fills
+// CreatedAt and LastSeen when zero, fails if the session is already expired
+// and returns ErrConflict if the id exists. Durable when it returns.
+func (s *Store) CreateSession(sess *Session) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	now := s.now()
+	if sess.CreatedAt.IsZero() {
+		sess.CreatedAt = now
+	}
+	if sess.LastSeen.IsZero() {
+		sess.LastSeen = sess.CreatedAt
+	}
+	switch {
+	case !validName(sess.UserID):
+		return fmt.Errorf("store: create session %s: invalid user id %q", sess.ID, sess.UserID)
+	case sess.ExpiresAt.IsZero():
+		return fmt.Errorf("store: create session %s: no expiry", sess.ID)
+	case sess.Expired(now):
+		return fmt.Errorf("store: create session %s: already expired", sess.ID)
+	}
+	rec := *sess
+	ttl := ttlFor(rec.ExpiresAt, now)
+	gen := s.sessions.generation()
+	err := s.updateSync(func(txn *badger.Txn) error {
+		if err := claim(txn, sessionKey(rec.ID), "session id"); err != nil {
+			return err
+		}
+		b, err := encode(&rec)
+		if err != nil {
+			return err
+		}
+		if err := txn.SetEntry(badger.NewEntry(sessionKey(rec.ID), b).WithTTL(ttl)); err != nil {
+			return err
+		}
+		return txn.SetEntry(badger.NewEntry(userSessionKey(rec.UserID, rec.ID), nil).WithTTL(ttl))
+	})
+	if err != nil {
+		return fmt.Errorf("store: create session %s: %w", sess.ID, err)
+	}
+	s.cacheSession(rec, gen)
+	return nil
+}
+
+// cacheSession inserts sess unless a deletion happened since gen, writing
+// the last activity of any dirty session evicted to make room.
+func (s *Store) cacheSession(sess Session, gen uint64) {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	if evicted := s.sessions.insertIfGen(newSessionEntry(sess), gen); len(evicted) > 0 {
+		if err := s.writeLastSeen(evicted); err != nil {
+			s.log.Error("store: write last activity of evicted sessions", "count", len(evicted), "error", err)
+		}
+	}
+}
+
+// Session returns the live session id. This is the request hot path: on a
+// cache hit it does no disk I/O and no heap allocation. LastSeen reflects
+// the latest TouchSession. It returns ErrNotFound (unwrapped) when the
+// session is missing or Expired at Now(); an expired one is also dropped
+// from the cache.
+func (s *Store) Session(id SessionID) (Session, error) {
+	if s.closed.Load() {
+		return Session{}, ErrClosed
+	}
+	if e := s.sessions.get(id); e != nil {
+		sess := e.snapshot()
+		if sess.Expired(s.now()) {
+			s.sessions.dropIf(e)
+			return Session{}, ErrNotFound
+		}
+		return sess, nil
+	}
+	return s.loadSession(id)
+}
+
+// loadSession is Session's cache miss: read from Badger, then cache.
+func (s *Store) loadSession(id SessionID) (Session, error) {
+	if err := s.enter(); err != nil {
+		return Session{}, err
+	}
+	defer s.leave()
+	gen := s.sessions.generation()
+	var sess Session
+	err := s.db.View(func(txn *badger.Txn) error { return get(txn, sessionKey(id), &sess) })
+	if errors.Is(err, ErrNotFound) {
+		return Session{}, ErrNotFound
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("store: session %s: %w", id, err)
+	}
+	sess.ID = id
+	if sess.Expired(s.now()) {
+		return Session{}, ErrNotFound
+	}
+	s.cacheSession(sess, gen)
+	return sess, nil
+}
+
+// TouchSession records activity on session id at t, in memory only: an
+// atomic update of the cached entry, no allocation, no disk I/O. The
+// flusher writes it to Badger within FlushInterval (and at Close). It does
+// nothing if the session is not cached, if t is older than the recorded
+// activity, or after Close.
+func (s *Store) TouchSession(id SessionID, t time.Time) {
+	if s.closed.Load() {
+		return
+	}
+	if e := s.sessions.get(id); e != nil {
+		e.touch(t)
+	}
+}
+
+// DeleteSession removes the session, its index entry and its cache entry.
+// A missing session is not an error. Durable when it returns.
+func (s *Store) DeleteSession(id SessionID) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	err := s.updateSync(func(txn *badger.Txn) error {
+		var sess Session
+		err := get(txn, sessionKey(id), &sess)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := txn.Delete(sessionKey(id)); err != nil {
+			return err
+		}
+		return txn.Delete(userSessionKey(sess.UserID, id))
+	})
+	// Drop the cache entry even if the write failed: better a cache miss
+	// than serving a session that was meant to be gone.
+	s.sessions.remove(id)
+	if err != nil {
+		return fmt.Errorf("store: delete session %s: %w", id, err)
+	}
+	return nil
+}
+
+// UserSessions returns the live sessions of a user, oldest first, with
+// their latest LastSeen.
+func (s *Store) UserSessions(userID string) ([]Session, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	now := s.now()
+	var out []Session
+	err := s.db.View(func(txn *badger.Txn) error {
+		ids, err := indexedSessions(txn, userID)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			var sess Session
+			if e := s.sessions.get(id); e != nil {
+				sess = e.snapshot()
+			} else {
+				err := get(txn, sessionKey(id), &sess)
+				if errors.Is(err, ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				sess.ID = id
+			}
+			if !sess.Expired(now) {
+				out = append(out, sess)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: sessions of user %q: %w", userID, err)
+	}
+	slices.SortFunc(out, func(a, b Session) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+// indexedSessions lists the session ids in a user's index.
+func indexedSessions(txn *badger.Txn, userID string) ([]SessionID, error) {
+	var ids []SessionID
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = userSessionsPrefix(userID)
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if id, ok := sessionIDFromIndex(it.Item().Key()); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// DeleteUserSessions removes every session of a user and returns how many
+// there were. Durable when it returns.
+func (s *Store) DeleteUserSessions(userID string) (int, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	n, err := s.deleteUserSessions(userID)
+	if err != nil {
+		return n, fmt.Errorf("store: delete sessions of user %q: %w", userID, err)
+	}
+	return n, nil
+}
+
+// deleteSessionsChunk bounds the size of one deletion transaction.
+const deleteSessionsChunk = 512
+
+// deleteUserSessions is DeleteUserSessions for a caller that holds enter.
+func (s *Store) deleteUserSessions(userID string) (int, error) {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	var ids []SessionID
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		ids, err = indexedSessions(txn, userID)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer s.sessions.remove(ids...)
+	n := 0
+	for chunk := range slices.Chunk(ids, deleteSessionsChunk) {
+		err := s.update(func(txn *badger.Txn) error {
+			found := 0
+			for _, id := range chunk {
+				ok, err := exists(txn, sessionKey(id))
+				if err != nil {
+					return err
+				}
+				if ok {
+					found++
+					if err := txn.Delete(sessionKey(id)); err != nil {
+						return err
+					}
+				}
+				if err := txn.Delete(userSessionKey(userID, id)); err != nil {
+					return err
+				}
+			}
+			n += found
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	if len(ids) > 0 {
+		return n, s.db.Sync()
+	}
+	return n, nil
+}
+
+// Flush writes pending last-activity times to Badger now (without fsync).
+func (s *Store) Flush() error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := s.flush(); err != nil {
+		return fmt.Errorf("store: flush last activity: %w", err)
+	}
+	return nil
+}
+
+// flush writes the dirty cached sessions. The caller holds enter (or
+// life's write lock).
+func (s *Store) flush() error {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	dirty := s.sessions.dirtyEntries()
+	if len(dirty) == 0 {
+		return nil
+	}
+	return s.writeLastSeen(dirty)
+}
+
+// writeLastSeen rewrites the records of entries with their latest LastSeen
+// in one unsynced batch, keeping each record's remaining TTL. On failure
+// the entries are marked dirty again. The caller holds sessMu.
+func (s *Store) writeLastSeen(entries []*sessionEntry) (err error) {
+	defer func() {
+		if err != nil {
+			for _, e := range entries {
+				e.dirty.Store(true)
+			}
+		}
+	}()
+	now := s.now()
+	wb := s.db.NewWriteBatch()
+	for _, e := range entries {
+		sess := e.snapshot()
+		if sess.Expired(now) {
+			continue
+		}
+		b, err := encode(&sess)
+		if err == nil {
+			err = wb.SetEntry(badger.NewEntry(sessionKey(sess.ID), b).WithTTL(ttlFor(sess.ExpiresAt, now)))
+		}
+		if err != nil {
+			wb.Cancel()
+			return err
+		}
+	}
+	return wb.Flush()
+}
+
+// flusher writes last-activity times every interval until Close.
+func (s *Store) flusher(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if err := s.Flush(); err != nil && !errors.Is(err, ErrClosed) {
+				s.log.Error("store: periodic flush", "error", err)
+			}
+		}
+	}
+}

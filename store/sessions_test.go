@@ -1,0 +1,416 @@
+package store
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+func mustCreateSession(t testing.TB, s *Store, sess *Session) *Session {
+	t.Helper()
+	if err := s.CreateSession(sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	return sess
+}
+
+// diskSession reads a session record straight from Badger.
+func diskSession(t testing.TB, s *Store, id SessionID) (Session, error) {
+	t.Helper()
+	var sess Session
+	err := s.db.View(func(txn *badger.Txn) error { return get(txn, sessionKey(id), &sess) })
+	sess.ID = id
+	return sess, err
+}
+
+func TestSessionIDString(t *testing.T) {
+	id := SessionID{0xab, 0x01}
+	if got := id.String(); len(got) != 64 || got[:4] != "ab01" {
+		t.Errorf("String = %q", got)
+	}
+}
+
+func TestSessionExpired(t *testing.T) {
+	now := time.Unix(10_000, 0)
+	for _, tc := range []struct {
+		name string
+		s    Session
+		want bool
+	}{
+		{"live", Session{ExpiresAt: now.Add(time.Second), LastSeen: now}, false},
+		{"at end", Session{ExpiresAt: now, LastSeen: now}, true},
+		{"past end", Session{ExpiresAt: now.Add(-time.Second), LastSeen: now}, true},
+		{"idle ok", Session{ExpiresAt: now.Add(time.Hour), LastSeen: now.Add(-59 * time.Minute), IdleTimeout: time.Hour}, false},
+		{"idle reached", Session{ExpiresAt: now.Add(time.Hour), LastSeen: now.Add(-time.Hour), IdleTimeout: time.Hour}, true},
+		{"no idle limit", Session{ExpiresAt: now.Add(time.Hour), LastSeen: now.Add(-1000 * time.Hour)}, false},
+	} {
+		if got := tc.s.Expired(now); got != tc.want {
+			t.Errorf("%s: Expired = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestCreateSessionAndLookup(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	in := &Session{ID: SessionID{1}, UserID: "u1", ExpiresAt: clk.Now().Add(time.Hour), IP: "192.0.2.1", UserAgent: "test", Remember: true}
+	mustCreateSession(t, s, in)
+	if !in.CreatedAt.Equal(clk.Now()) || !in.LastSeen.Equal(clk.Now()) {
+		t.Errorf("CreatedAt, LastSeen = %v, %v", in.CreatedAt, in.LastSeen)
+	}
+	got, err := s.Session(in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != in.ID || got.UserID != "u1" || got.IP != "192.0.2.1" || !got.Remember || !got.ExpiresAt.Equal(in.ExpiresAt) {
+		t.Errorf("Session = %+v", got)
+	}
+	// From disk, uncached.
+	s.sessions.remove(in.ID)
+	got, err = s.Session(in.ID)
+	if err != nil || got.ID != in.ID || got.UserAgent != "test" {
+		t.Errorf("Session from disk = %+v, %v", got, err)
+	}
+	if s.sessions.get(in.ID) == nil {
+		t.Error("a session read from disk was not cached")
+	}
+	if _, err := s.Session(SessionID{99}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Session(unknown) = %v", err)
+	}
+	if err := s.CreateSession(&Session{ID: in.ID, UserID: "u2", ExpiresAt: clk.Now().Add(time.Hour)}); !errors.Is(err, ErrConflict) {
+		t.Errorf("CreateSession(duplicate id) = %v, want ErrConflict", err)
+	}
+}
+
+func TestCreateSessionValidation(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	for name, sess := range map[string]*Session{
+		"no user":         {ExpiresAt: clk.Now().Add(time.Hour)},
+		"no expiry":       {UserID: "u"},
+		"already expired": {UserID: "u", ExpiresAt: clk.Now()},
+		"already idle": {UserID: "u", ExpiresAt: clk.Now().Add(time.Hour), IdleTimeout: time.Minute,
+			LastSeen: clk.Now().Add(-time.Hour)},
+	} {
+		if err := s.CreateSession(sess); err == nil {
+			t.Errorf("%s: CreateSession succeeded", name)
+		}
+	}
+}
+
+// TestSessionLogicalExpiry uses the injected clock: no sleeping.
+func TestSessionLogicalExpiry(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	abs := mustCreateSession(t, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: clk.Now().Add(time.Hour)})
+	idle := mustCreateSession(t, s, &Session{ID: SessionID{2}, UserID: "u", ExpiresAt: clk.Now().Add(24 * time.Hour), IdleTimeout: 10 * time.Minute})
+	touched := mustCreateSession(t, s, &Session{ID: SessionID{3}, UserID: "u", ExpiresAt: clk.Now().Add(24 * time.Hour), IdleTimeout: 10 * time.Minute})
+
+	clk.Advance(9 * time.Minute)
+	s.TouchSession(touched.ID, clk.Now())
+	clk.Advance(2 * time.Minute) // idle: 11 min since creation, 2 since the touch
+	if _, err := s.Session(idle.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("idle session = %v, want ErrNotFound", err)
+	}
+	if s.sessions.get(idle.ID) != nil {
+		t.Error("expired session still cached")
+	}
+	if got, err := s.Session(touched.ID); err != nil || !got.LastSeen.Equal(clk.Now().Add(-2*time.Minute)) {
+		t.Errorf("touched session = %+v, %v", got, err)
+	}
+	// Not resurrected from disk either.
+	if _, err := s.Session(idle.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("idle session second lookup = %v", err)
+	}
+	if got, err := s.UserSessions("u"); err != nil || len(got) != 2 {
+		t.Errorf("UserSessions = %d, %v; want 2 live", len(got), err)
+	}
+
+	clk.Advance(time.Hour)
+	if _, err := s.Session(abs.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("session past ExpiresAt = %v, want ErrNotFound", err)
+	}
+	s.sessions.remove(abs.ID)
+	if _, err := s.Session(abs.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("session past ExpiresAt, from disk = %v, want ErrNotFound", err)
+	}
+}
+
+// TestSessionPhysicalTTL waits (up to 5s) for Badger's TTL to remove a
+// session record. The store's clock is frozen so only Badger's own expiry
+// can make it disappear.
+func TestSessionPhysicalTTL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a Badger TTL")
+	}
+	dir := t.TempDir()
+	frozen := time.Now()
+	opts := Options{Now: func() time.Time { return frozen }}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := mustCreateSession(t, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: frozen.Add(time.Second)})
+	tok := &Token{Kind: "reset", Hash: [32]byte{1}, ExpiresAt: frozen.Add(time.Second)}
+	if err := s.PutToken(tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := Open(dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, serr := s.Session(sess.ID)
+		ids, _ := s.UserSessions("u")
+		terr := s.db.View(func(txn *badger.Txn) error { return get(txn, tokenKey(tok.Kind, tok.Hash), new(Token)) })
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if errors.Is(serr, ErrNotFound) && len(ids) == 0 && errors.Is(terr, ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still present after 5s: session %v, %d indexed, token %v", serr, len(ids), terr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestTouchAndFlush(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	sess := mustCreateSession(t, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: clk.Now().Add(time.Hour)})
+	t1 := clk.Now().Add(time.Minute)
+	s.TouchSession(sess.ID, t1)
+	s.TouchSession(sess.ID, t1.Add(-time.Second)) // older: ignored
+	s.TouchSession(SessionID{42}, t1)             // not cached: no-op
+	if got, _ := s.Session(sess.ID); !got.LastSeen.Equal(t1) {
+		t.Errorf("LastSeen = %v, want %v", got.LastSeen, t1)
+	}
+	if d, _ := diskSession(t, s, sess.ID); !d.LastSeen.Equal(sess.LastSeen) {
+		t.Errorf("disk LastSeen = %v before Flush, want untouched %v", d.LastSeen, sess.LastSeen)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := diskSession(t, s, sess.ID); !d.LastSeen.Equal(t1) {
+		t.Errorf("disk LastSeen = %v after Flush, want %v", d.LastSeen, t1)
+	}
+	if s.sessions.get(sess.ID).dirty.Load() {
+		t.Error("entry still dirty after Flush")
+	}
+	// The flush kept the TTL.
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(sessionKey(sess.ID))
+		if err != nil {
+			return err
+		}
+		if item.ExpiresAt() == 0 {
+			t.Error("flushed record lost its TTL")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFlusherRunsPeriodically(t *testing.T) {
+	s := openTest(t, "", Options{FlushInterval: 20 * time.Millisecond})
+	sess := mustCreateSession(t, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: time.Now().Add(time.Hour)})
+	t1 := sess.LastSeen.Add(time.Minute)
+	s.TouchSession(sess.ID, t1)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if d, _ := diskSession(t, s, sess.ID); d.LastSeen.Equal(t1) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("flusher did not write LastSeen")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDeleteSession(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	sess := mustCreateSession(t, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: clk.Now().Add(time.Hour)})
+	other := mustCreateSession(t, s, &Session{ID: SessionID{2}, UserID: "u", ExpiresAt: clk.Now().Add(time.Hour)})
+	s.TouchSession(sess.ID, clk.Now().Add(time.Minute))
+	if err := s.DeleteSession(sess.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Session(sess.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Session after delete = %v", err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := diskSession(t, s, sess.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted session on disk after Flush: %v", err)
+	}
+	list, err := s.UserSessions("u")
+	if err != nil || len(list) != 1 || list[0].ID != other.ID {
+		t.Errorf("UserSessions = %v, %v; want only the other session", list, err)
+	}
+	if err := s.DeleteSession(sess.ID); err != nil {
+		t.Errorf("deleting a missing session: %v", err)
+	}
+}
+
+func TestUserSessionsAndDeleteUserSessions(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	for i := range 5 {
+		mustCreateSession(t, s, &Session{ID: SessionID{1, byte(i)}, UserID: "alice", ExpiresAt: clk.Now().Add(time.Hour)})
+		clk.Advance(time.Second)
+	}
+	mustCreateSession(t, s, &Session{ID: SessionID{2}, UserID: "alice2", ExpiresAt: clk.Now().Add(time.Hour)})
+	s.TouchSession(SessionID{1, 3}, clk.Now().Add(time.Minute))
+
+	list, err := s.UserSessions("alice")
+	if err != nil || len(list) != 5 {
+		t.Fatalf("UserSessions = %d, %v", len(list), err)
+	}
+	for i := 1; i < len(list); i++ {
+		if list[i].CreatedAt.Before(list[i-1].CreatedAt) {
+			t.Error("UserSessions not ordered oldest first")
+		}
+	}
+	if !list[3].LastSeen.Equal(clk.Now().Add(time.Minute)) {
+		t.Errorf("UserSessions LastSeen = %v, want the touched value", list[3].LastSeen)
+	}
+
+	n, err := s.DeleteUserSessions("alice")
+	if err != nil || n != 5 {
+		t.Fatalf("DeleteUserSessions = %d, %v; want 5", n, err)
+	}
+	for i := range 5 {
+		if _, err := s.Session(SessionID{1, byte(i)}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("session %d after DeleteUserSessions: %v", i, err)
+		}
+	}
+	if list, _ := s.UserSessions("alice"); len(list) != 0 {
+		t.Errorf("UserSessions after delete = %d", len(list))
+	}
+	if list, _ := s.UserSessions("alice2"); len(list) != 1 {
+		t.Errorf("alice2's sessions = %d, want 1 (prefix must not match)", len(list))
+	}
+	if n, err := s.DeleteUserSessions("alice"); err != nil || n != 0 {
+		t.Errorf("second DeleteUserSessions = %d, %v", n, err)
+	}
+}
+
+// TestSessionEvictionKeepsLastSeen fills a small cache so dirty sessions are
+// evicted; their LastSeen must reach the disk.
+func TestSessionEvictionKeepsLastSeen(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now, SessionCacheSize: 10})
+	seen := clk.Now().Add(time.Minute)
+	var ids []SessionID
+	for i := range 40 {
+		id := SessionID{byte(i)}
+		ids = append(ids, id)
+		mustCreateSession(t, s, &Session{ID: id, UserID: "u", ExpiresAt: clk.Now().Add(time.Hour)})
+		s.TouchSession(id, seen)
+	}
+	if n := s.sessions.len(); n > 10 {
+		t.Errorf("cache holds %d sessions, limit 10", n)
+	}
+	evicted := 0
+	for _, id := range ids {
+		if s.sessions.get(id) != nil {
+			continue
+		}
+		evicted++
+		d, err := diskSession(t, s, id)
+		if err != nil || !d.LastSeen.Equal(seen) {
+			t.Errorf("evicted session %s on disk: LastSeen %v, %v; want %v", id, d.LastSeen, err, seen)
+		}
+		// Reading it back caches it with the right LastSeen.
+		if got, err := s.Session(id); err != nil || !got.LastSeen.Equal(seen) {
+			t.Errorf("evicted session %s: %v, %v", id, got.LastSeen, err)
+		}
+	}
+	if evicted == 0 {
+		t.Error("nothing was evicted")
+	}
+}
+
+func TestConcurrentTouchAndDelete(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now, FlushInterval: time.Millisecond, SessionCacheSize: 8})
+	var wg sync.WaitGroup
+	for i := range 16 {
+		id := SessionID{byte(i)}
+		mustCreateSession(t, s, &Session{ID: id, UserID: "u", ExpiresAt: clk.Now().Add(time.Hour)})
+		wg.Go(func() {
+			for j := range 200 {
+				s.TouchSession(id, clk.Now().Add(time.Duration(j)*time.Second))
+				if _, err := s.Session(id); err != nil && !errors.Is(err, ErrNotFound) {
+					t.Error(err)
+				}
+			}
+			if err := s.DeleteSession(id); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 16 {
+		if _, err := diskSession(t, s, SessionID{byte(i)}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("session %d resurrected: %v", i, err)
+		}
+	}
+}
+
+func TestSessionHitDoesNotAllocate(t *testing.T) {
+	s := openTest(t, "", Options{})
+	sess := mustCreateSession(t, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: time.Now().Add(time.Hour), IdleTimeout: time.Hour})
+	s.TouchSession(sess.ID, time.Now())
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := s.Session(sess.ID); err != nil {
+			t.Fatal(err)
+		}
+		s.TouchSession(sess.ID, time.Now())
+	}); n != 0 {
+		t.Errorf("Session hit + TouchSession allocate %v times", n)
+	}
+}
+
+func BenchmarkSessionHit(b *testing.B) {
+	s := openTest(b, "", Options{})
+	sess := mustCreateSession(b, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: time.Now().Add(time.Hour), IdleTimeout: time.Hour})
+	s.TouchSession(sess.ID, time.Now())
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Session(sess.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkTouchSession(b *testing.B) {
+	s := openTest(b, "", Options{})
+	sess := mustCreateSession(b, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: time.Now().Add(time.Hour)})
+	now := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s.TouchSession(sess.ID, now)
+		}
+	})
+}

@@ -1,0 +1,288 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Sentinel errors. Check them with errors.Is; the store wraps them with
+// context.
+var (
+	// ErrNotFound means the record does not exist (or has expired).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a unique value (username, email, group name, session
+	// id, …) is already taken.
+	ErrConflict = errors.New("store: already exists")
+	// ErrClosed is returned by every method called after Close.
+	ErrClosed = errors.New("store: closed")
+)
+
+// schemaVersion is the layout version stored under keySchema.
+const schemaVersion = 1
+
+// maxRetries bounds how often a transaction is retried after Badger reports
+// an optimistic-concurrency conflict.
+const maxRetries = 16
+
+// Options tunes a Store. The zero value is usable.
+type Options struct {
+	// Now returns the current time. Default: time.Now.
+	Now func() time.Time
+	// Logger receives the store's own messages and Badger's at WARN and
+	// above. Default: discard.
+	Logger *slog.Logger
+	// SessionCacheSize is the maximum number of sessions kept in memory.
+	// Default: 100_000.
+	SessionCacheSize int
+	// UserCacheSize is the maximum number of users kept in memory.
+	// Default: 100_000.
+	UserCacheSize int
+	// FlushInterval is how often batched session last-activity times are
+	// written to disk. Default: 10s.
+	FlushInterval time.Duration
+}
+
+// Store is Gatehouse's persistence layer. It is safe for concurrent use.
+// One directory may be opened by one Store at a time (Badger locks it).
+type Store struct {
+	db  *badger.DB
+	dir string
+	now func() time.Time
+	log *slog.Logger
+
+	// life is read-held by every method that touches Badger and
+	// write-held by Close, so Badger is never used after it is closed.
+	// The cache-hit paths only check closed.
+	life      sync.RWMutex
+	closed    atomic.Bool
+	closeOnce sync.Once
+	stop      chan struct{}
+	done      chan struct{}
+
+	users *userCache
+	// userWriteMu serialises UpdateUser and DeleteUser so cache
+	// replacements happen in commit order.
+	userWriteMu sync.Mutex
+
+	sessions *sessionCache
+	// sessMu serialises everything that writes session records from
+	// memory (flush, eviction) with everything that deletes them, so a
+	// flush can never resurrect a deleted session.
+	sessMu sync.Mutex
+
+	// auditSeq orders audit events written in the same nanosecond.
+	auditSeq atomic.Uint32
+}
+
+// Open opens (creating if needed, mode 0700) the database in dir and starts
+// the background flusher of session last-activity times.
+func Open(dir string, opts Options) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("store: open: empty directory")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.SessionCacheSize <= 0 {
+		opts.SessionCacheSize = 100_000
+	}
+	if opts.UserCacheSize <= 0 {
+		opts.UserCacheSize = 100_000
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = 10 * time.Second
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	db, err := badger.Open(badgerOptions(dir, opts.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	s := &Store{
+		db:       db,
+		dir:      dir,
+		now:      opts.Now,
+		log:      opts.Logger,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		users:    newUserCache(opts.UserCacheSize),
+		sessions: newSessionCache(opts.SessionCacheSize),
+	}
+	if err := s.checkSchema(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	go s.flusher(opts.FlushInterval)
+	return s, nil
+}
+
+// badgerOptions tunes Badger for Gatehouse's data: many small records
+// (users, sessions, audit events of a few hundred bytes), a modest write
+// rate, and a process (Caddy) whose memory should stay low.
+func badgerOptions(dir string, log *slog.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{log}).
+		WithLoggingLevel(badger.WARNING).
+		// 16 MiB memtables, two of them (one active, one flushing):
+		// default is 5×64 MiB, far more than small records need.
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		// Hot records are served from our own caches; Badger's block
+		// and index caches only speed up misses and scans.
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(16 << 20).
+		// Values stay inline in the LSM tree (below the default value
+		// threshold), so the value log stays small; 64 MiB files
+		// instead of 1 GiB keep disk use proportionate.
+		WithValueLogFileSize(64 << 20).
+		// Two compactors is Badger's minimum for L0 to keep up.
+		WithNumCompactors(2).
+		// Not every write needs fsync (last-activity batches); the
+		// security-relevant ones call db.Sync after commit.
+		WithSyncWrites(false).
+		// Metrics are process-global expvars we do not export.
+		WithMetricsEnabled(false)
+}
+
+// checkSchema writes the schema version into a fresh database and refuses
+// one written by a newer layout.
+func (s *Store) checkSchema() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(keySchema)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(keySchema, []byte{schemaVersion})
+		}
+		if err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if len(v) != 1 || v[0] > schemaVersion {
+			return fmt.Errorf("unsupported schema version %v (this binary supports %d)", v, schemaVersion)
+		}
+		return nil
+	})
+}
+
+// Close writes pending last-activity times, stops the flusher and closes
+// the database. Calling it again returns nil.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.life.Lock()
+		defer s.life.Unlock()
+		s.closed.Store(true)
+		ferr := s.flush()
+		cerr := s.db.Close()
+		err = errors.Join(ferr, cerr)
+		if err != nil {
+			err = fmt.Errorf("store: close %s: %w", s.dir, err)
+		}
+	})
+	return err
+}
+
+// enter guards a method that uses Badger; pair it with leave.
+func (s *Store) enter() error {
+	s.life.RLock()
+	if s.closed.Load() {
+		s.life.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) leave() { s.life.RUnlock() }
+
+// update runs fn in a read-write transaction, retrying when Badger reports
+// a conflict with a concurrent transaction; the retry sees the other
+// transaction's writes.
+func (s *Store) update(fn func(txn *badger.Txn) error) error {
+	for i := 0; ; i++ {
+		err := s.db.Update(fn)
+		if errors.Is(err, badger.ErrConflict) && i < maxRetries {
+			continue
+		}
+		return err
+	}
+}
+
+// updateSync is update followed by an fsync, for writes that must be durable
+// when the call returns.
+func (s *Store) updateSync(fn func(txn *badger.Txn) error) error {
+	if err := s.update(fn); err != nil {
+		return err
+	}
+	return s.db.Sync()
+}
+
+// get reads key into v, returning ErrNotFound when it is missing.
+func get(txn *badger.Txn, key []byte, v any) error {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(b []byte) error { return decode(b, v) })
+}
+
+// put encodes v and stores it under key.
+func put(txn *badger.Txn, key []byte, v any) error {
+	b, err := encode(v)
+	if err != nil {
+		return err
+	}
+	return txn.Set(key, b)
+}
+
+// exists reports whether key is present.
+func exists(txn *badger.Txn, key []byte) (bool, error) {
+	_, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ttlFor is the Badger TTL for a record that logically ends at end, rounded
+// up to whole seconds (Badger's resolution) so it never vanishes early.
+func ttlFor(end, now time.Time) time.Duration {
+	d := end.Sub(now)
+	if d <= 0 {
+		return 0
+	}
+	return d.Truncate(time.Second) + time.Second
+}
+
+// badgerLogger routes Badger's warnings and errors to slog; its info and
+// debug chatter is dropped.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}

@@ -1,0 +1,470 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// User is a person who can sign in.
+type User struct {
+	// ID is random and URL-safe; CreateUser assigns it when empty.
+	ID string `json:"id"`
+	// Username is stored as given (callers lowercase it); lookups and
+	// uniqueness are case-insensitive.
+	Username string `json:"username"`
+	// Email is optional; lookups and uniqueness are case-insensitive and
+	// an empty email is not indexed.
+	Email string `json:"email,omitempty"`
+	// FallbackEmail is a second address for account recovery.
+	FallbackEmail string `json:"fallback_email,omitempty"`
+	// FullName is the display name.
+	FullName string `json:"full_name,omitempty"`
+	// Role names the user's role (see package policies).
+	Role string `json:"role"`
+	// Groups is sorted and deduplicated by CreateUser and UpdateUser.
+	Groups []string `json:"groups,omitempty"`
+	// Disabled users cannot sign in.
+	Disabled bool `json:"disabled,omitempty"`
+	// PasswordHash is the PHC string of the password (argon2id).
+	PasswordHash string `json:"password_hash,omitempty"`
+	// PasswordChangedAt is when the password was last set.
+	PasswordChangedAt time.Time `json:"password_changed_at,omitzero"`
+	// CreatedAt is set by CreateUser (when zero).
+	CreatedAt time.Time `json:"created_at"`
+	// UpdatedAt is set by CreateUser and UpdateUser.
+	UpdatedAt time.Time `json:"updated_at"`
+	// LastLoginAt is when the user last signed in.
+	LastLoginAt time.Time `json:"last_login_at,omitzero"`
+	// ExpiresAt is when the account stops working; zero means never.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+
+	// groupsCSV is Groups joined with ",", filled by the store so the
+	// request path does not allocate.
+	groupsCSV string
+}
+
+// GroupsHeader returns the groups joined with ",". For users returned by
+// the store it is precomputed and does not allocate.
+func (u *User) GroupsHeader() string {
+	if u.groupsCSV == "" && len(u.Groups) > 0 {
+		return strings.Join(u.Groups, ",")
+	}
+	return u.groupsCSV
+}
+
+// Clone returns a deep copy that the caller may modify.
+func (u *User) Clone() *User {
+	c := *u
+	c.Groups = slices.Clone(u.Groups)
+	c.groupsCSV = "" // the caller may change Groups
+	return &c
+}
+
+// seal normalises the groups and precomputes the header value.
+func (u *User) seal() {
+	u.Groups = normalizeGroups(u.Groups)
+	u.groupsCSV = strings.Join(u.Groups, ",")
+}
+
+// normalizeGroups sorts, deduplicates and drops empty names.
+func normalizeGroups(g []string) []string {
+	if len(g) == 0 {
+		return nil
+	}
+	out := slices.Clone(g)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if out[0] == "" {
+		out = out[1:]
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewID returns a random URL-safe identifier: 16 random bytes in lowercase
+// base32 without padding (26 characters).
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return strings.ToLower(idEncoding.EncodeToString(b[:]))
+}
+
+func validateUser(u *User) error {
+	if strings.TrimSpace(u.Username) == "" {
+		return errors.New("empty username")
+	}
+	if !validName(u.Username) || strings.ContainsRune(u.Email, sep) {
+		return errors.New("invalid character in username or email")
+	}
+	if !validName(u.ID) {
+		return errors.New("invalid id")
+	}
+	return nil
+}
+
+// CreateUser stores a new user. It assigns u.ID when empty, sets CreatedAt
+// (when zero) and UpdatedAt, and normalises Groups. It returns ErrConflict
+// when the username or email (case-insensitive) or the id is taken. The
+// write is durable when CreateUser returns.
+func (s *Store) CreateUser(u *User) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if u.ID == "" {
+		u.ID = NewID()
+	}
+	now := s.now()
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = now
+	}
+	u.UpdatedAt = now
+	u.seal()
+	if err := validateUser(u); err != nil {
+		return fmt.Errorf("store: create user %q: %w", u.Username, err)
+	}
+	rec := u.Clone()
+	rec.seal()
+	gen := s.users.generation()
+	err := s.updateSync(func(txn *badger.Txn) error {
+		if err := claim(txn, userKey(rec.ID), "id"); err != nil {
+			return err
+		}
+		if err := claim(txn, usernameKey(rec.Username), "username"); err != nil {
+			return err
+		}
+		if rec.Email != "" {
+			if err := claim(txn, emailKey(rec.Email), "email"); err != nil {
+				return err
+			}
+			if err := txn.Set(emailKey(rec.Email), []byte(rec.ID)); err != nil {
+				return err
+			}
+		}
+		if err := txn.Set(usernameKey(rec.Username), []byte(rec.ID)); err != nil {
+			return err
+		}
+		return put(txn, userKey(rec.ID), rec)
+	})
+	if err != nil {
+		return fmt.Errorf("store: create user %q: %w", u.Username, err)
+	}
+	s.users.insertIfGen(rec, gen)
+	return nil
+}
+
+// claim fails with ErrConflict if key exists.
+func claim(txn *badger.Txn, key []byte, what string) error {
+	ok, err := exists(txn, key)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("%s taken: %w", what, ErrConflict)
+	}
+	return nil
+}
+
+// User returns the user with the given id, from memory when cached.
+//
+// THE RETURNED *User IS SHARED AND READ-ONLY: other goroutines hold the
+// same pointer. Call Clone before changing anything (and write changes with
+// UpdateUser).
+func (s *Store) User(id string) (*User, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	if u := s.users.get(id); u != nil {
+		return u, nil
+	}
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	u, err := s.loadUser(id)
+	if err != nil {
+		return nil, fmt.Errorf("store: user %q: %w", id, err)
+	}
+	return u, nil
+}
+
+// loadUser reads a user from Badger and caches it. The caller holds enter.
+func (s *Store) loadUser(id string) (*User, error) {
+	if u := s.users.get(id); u != nil {
+		return u, nil
+	}
+	gen := s.users.generation()
+	u := new(User)
+	err := s.db.View(func(txn *badger.Txn) error { return get(txn, userKey(id), u) })
+	if err != nil {
+		return nil, err
+	}
+	u.seal()
+	s.users.insertIfGen(u, gen)
+	return u, nil
+}
+
+// UserByUsername returns the user whose username matches name,
+// case-insensitively. The result is shared and read-only, as for User.
+func (s *Store) UserByUsername(name string) (*User, error) {
+	u, err := s.userByIndex(usernameKey(name))
+	if err != nil {
+		return nil, fmt.Errorf("store: user by username %q: %w", name, err)
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user whose email matches, case-insensitively.
+// The result is shared and read-only, as for User.
+func (s *Store) UserByEmail(email string) (*User, error) {
+	if email == "" {
+		return nil, fmt.Errorf("store: user by email %q: %w", email, ErrNotFound)
+	}
+	u, err := s.userByIndex(emailKey(email))
+	if err != nil {
+		return nil, fmt.Errorf("store: user by email %q: %w", email, err)
+	}
+	return u, nil
+}
+
+func (s *Store) userByIndex(key []byte) (*User, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var id string
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		id = string(v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.loadUser(id)
+}
+
+// UpdateUser applies fn to a copy of the user and stores the result. fn may
+// be called more than once (on a transaction conflict) and must only change
+// the user it is given. If fn returns an error, nothing is written and that
+// error is returned. Username and email changes move their index entries
+// (ErrConflict if the new value is taken, and then nothing changes);
+// Groups are normalised and UpdatedAt set. The change is durable and
+// visible to the very next User call when UpdateUser returns. The result is
+// shared and read-only, as for User.
+func (s *Store) UpdateUser(id string, fn func(u *User) error) (*User, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	s.userWriteMu.Lock()
+	defer s.userWriteMu.Unlock()
+	var rec *User
+	var fnErr error
+	err := s.updateSync(func(txn *badger.Txn) error {
+		fnErr = nil
+		old := new(User)
+		if err := get(txn, userKey(id), old); err != nil {
+			return err
+		}
+		u := old.Clone()
+		if err := fn(u); err != nil {
+			fnErr = err
+			return err
+		}
+		u.ID, u.CreatedAt = old.ID, old.CreatedAt
+		u.UpdatedAt = s.now()
+		u.seal()
+		if err := validateUser(u); err != nil {
+			return err
+		}
+		if err := moveIndex(txn, usernameKey(old.Username), usernameKey(u.Username), old.Username != "", true, id, "username"); err != nil {
+			return err
+		}
+		if err := moveIndex(txn, emailKey(old.Email), emailKey(u.Email), old.Email != "", u.Email != "", id, "email"); err != nil {
+			return err
+		}
+		if err := put(txn, userKey(id), u); err != nil {
+			return err
+		}
+		rec = u
+		return nil
+	})
+	if fnErr != nil {
+		return nil, fnErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: update user %q: %w", id, err)
+	}
+	s.users.replace(rec)
+	return rec, nil
+}
+
+// moveIndex points the index at newKey (when hasNew) to id instead of
+// oldKey (when hasOld), failing with ErrConflict if newKey belongs to
+// someone else.
+func moveIndex(txn *badger.Txn, oldKey, newKey []byte, hasOld, hasNew bool, id, what string) error {
+	if hasOld && hasNew && string(oldKey) == string(newKey) {
+		return nil
+	}
+	if hasNew {
+		if err := claim(txn, newKey, what); err != nil {
+			return err
+		}
+		if err := txn.Set(newKey, []byte(id)); err != nil {
+			return err
+		}
+	}
+	if hasOld {
+		return deleteIfPointsTo(txn, oldKey, id)
+	}
+	return nil
+}
+
+// deleteIfPointsTo removes an index key only if it names id.
+func deleteIfPointsTo(txn *badger.Txn, key []byte, id string) error {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return err
+	}
+	if string(v) != id {
+		return nil
+	}
+	return txn.Delete(key)
+}
+
+// DeleteUser removes the user, its index entries and all its sessions. The
+// deletion is durable and no longer visible in any cache when it returns.
+func (s *Store) DeleteUser(id string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	s.userWriteMu.Lock()
+	defer s.userWriteMu.Unlock()
+	err := s.updateSync(func(txn *badger.Txn) error {
+		u := new(User)
+		if err := get(txn, userKey(id), u); err != nil {
+			return err
+		}
+		if err := deleteIfPointsTo(txn, usernameKey(u.Username), id); err != nil {
+			return err
+		}
+		if u.Email != "" {
+			if err := deleteIfPointsTo(txn, emailKey(u.Email), id); err != nil {
+				return err
+			}
+		}
+		return txn.Delete(userKey(id))
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete user %q: %w", id, err)
+	}
+	s.users.remove(id)
+	if _, err := s.deleteUserSessions(id); err != nil {
+		return fmt.Errorf("store: delete user %q: %w", id, err)
+	}
+	return nil
+}
+
+// ListUsers returns up to limit users (50 when limit <= 0) ordered by
+// lowercase username, starting after the cursor after (the last username
+// of the previous page; "" for the first page). next is the cursor for the
+// following page, or "" when there is none. The users are fresh copies.
+func (s *Store) ListUsers(after string, limit int) (users []*User, next string, err error) {
+	if err := s.enter(); err != nil {
+		return nil, "", err
+	}
+	defer s.leave()
+	if limit <= 0 {
+		limit = 50
+	}
+	after = strings.ToLower(after)
+	err = s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte(prefixUsername)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		start := usernameKey(after)
+		for it.Seek(start); it.ValidForPrefix(opts.Prefix); it.Next() {
+			item := it.Item()
+			name := string(item.Key()[len(prefixUsername):])
+			if after != "" && name <= after {
+				continue
+			}
+			if len(users) == limit {
+				next = strings.ToLower(users[len(users)-1].Username)
+				return nil
+			}
+			id, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			u := new(User)
+			if err := get(txn, userKey(string(id)), u); err != nil {
+				return fmt.Errorf("user %q of username %q: %w", id, name, err)
+			}
+			u.seal()
+			users = append(users, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list users after %q: %w", after, err)
+	}
+	return users, next, nil
+}
+
+// CountUsers returns the number of users.
+func (s *Store) CountUsers() (int, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	n, err := s.count([]byte(prefixUser))
+	if err != nil {
+		return 0, fmt.Errorf("store: count users: %w", err)
+	}
+	return n, nil
+}
+
+// count counts the keys under prefix without reading values.
+func (s *Store) count(prefix []byte) (n int, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = prefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
