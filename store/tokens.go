@@ -87,6 +87,26 @@ func (s *Store) ConsumeToken(kind string, hash [32]byte) (*Token, error) {
 	return t, nil
 }
 
+// Token returns the live token of kind with the given hash without using it
+// up (e.g. to show a form only for a valid link). ErrNotFound when missing
+// or expired.
+func (s *Store) Token(kind string, hash [32]byte) (*Token, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	t := new(Token)
+	err := s.db.View(func(txn *badger.Txn) error { return get(txn, tokenKey(kind, hash), t) })
+	if err == nil && !s.now().Before(t.ExpiresAt) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %s token: %w", kind, err)
+	}
+	t.Hash = hash
+	return t, nil
+}
+
 // DeleteTokens removes every token of kind, e.g. to supersede older setup
 // links. Durable when it returns.
 func (s *Store) DeleteTokens(kind string) error {

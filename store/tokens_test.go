@@ -20,6 +20,15 @@ func TestTokens(t *testing.T) {
 	if _, err := s.ConsumeToken("reset", tok.Hash); !errors.Is(err, ErrNotFound) {
 		t.Errorf("ConsumeToken(other kind) = %v, want ErrNotFound", err)
 	}
+	// Token peeks without using it up.
+	for range 2 {
+		if peek, err := s.Token("invite", tok.Hash); err != nil || peek.UserID != "u1" || peek.Hash != tok.Hash {
+			t.Fatalf("Token = %+v, %v", peek, err)
+		}
+	}
+	if _, err := s.Token("invite", [32]byte{9}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Token(unknown) = %v, want ErrNotFound", err)
+	}
 	got, err := s.ConsumeToken("invite", tok.Hash)
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +59,9 @@ func TestConsumeExpiredToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Minute)
+	if _, err := s.Token("reset", tok.Hash); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Token(expired) = %v, want ErrNotFound", err)
+	}
 	if _, err := s.ConsumeToken("reset", tok.Hash); !errors.Is(err, ErrNotFound) {
 		t.Errorf("ConsumeToken(expired) = %v, want ErrNotFound", err)
 	}

@@ -1,0 +1,107 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/gatehouse-auth/gatehouse/portal"
+)
+
+func init() {
+	caddy.RegisterModule(adminAPI{})
+}
+
+// adminAPI serves Gatehouse's routes on Caddy's admin endpoint (localhost
+// only by default), used by the `caddy gatehouse` CLI:
+//
+//	GET  /gatehouse/users?after=&limit=  {"items": [...], "next": ""}
+//	POST /gatehouse/users                 create a user (201)
+type adminAPI struct {
+	app *App
+}
+
+// CaddyModule returns the Caddy module information.
+func (adminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.gatehouse",
+		New: func() caddy.Module { return new(adminAPI) },
+	}
+}
+
+// Provision finds the gatehouse app of the config being loaded, if any.
+func (a *adminAPI) Provision(ctx caddy.Context) error {
+	if v, err := ctx.AppIfConfigured("gatehouse"); err == nil {
+		a.app = v.(*App)
+	}
+	return nil
+}
+
+// Routes returns the admin routes.
+func (a *adminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{{Pattern: "/gatehouse/", Handler: caddy.AdminHandlerFunc(a.serve)}}
+}
+
+func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
+	if a.app == nil || a.app.Service() == nil {
+		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("gatehouse is not configured in the running config")}
+	}
+	switch r.URL.Path {
+	case "/gatehouse/users":
+		switch r.Method {
+		case http.MethodGet:
+			return a.listUsers(w, r)
+		case http.MethodPost:
+			return a.addUser(w, r)
+		}
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+	}
+	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no gatehouse admin route %s", r.URL.Path)}
+}
+
+func (a *adminAPI) listUsers(w http.ResponseWriter, r *http.Request) error {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	items, next, err := a.app.Service().ListUsers(r.URL.Query().Get("after"), limit)
+	if err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+	}
+	return writeAdminJSON(w, http.StatusOK, map[string]any{"items": items, "next": next})
+}
+
+func (a *adminAPI) addUser(w http.ResponseWriter, r *http.Request) error {
+	var nu portal.NewUser
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&nu); err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("bad JSON body: %v", err)}
+	}
+	u, err := a.app.Service().CreateUserView(r.Context(), "cli", r, nu)
+	var ie *portal.InputError
+	switch {
+	case errors.As(err, &ie):
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: ie}
+	case errors.Is(err, portal.ErrConflict):
+		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: err}
+	case errors.Is(err, portal.ErrBusy):
+		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
+	case err != nil:
+		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+	}
+	return writeAdminJSON(w, http.StatusCreated, u)
+}
+
+func writeAdminJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// Interface guards.
+var (
+	_ caddy.AdminRouter = (*adminAPI)(nil)
+	_ caddy.Provisioner = (*adminAPI)(nil)
+)

@@ -1,0 +1,237 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/gatehouse-auth/gatehouse/portal"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the `gatehouse` Caddy app. It owns the store and the identity
+// service of the process; the guard and portal handlers use it. It is
+// configured from the Caddyfile's global options block:
+//
+//	{
+//		gatehouse {
+//			storage       /var/lib/gatehouse
+//			portal_url    https://auth.example.com
+//			cookie_domain example.com
+//			cookie_name   gatehouse_session
+//			session {
+//				idle     1h
+//				lifetime 12h
+//				remember 720h
+//			}
+//			headers {
+//				user   Remote-User
+//				email  Remote-Email
+//				name   Remote-Name
+//				groups Remote-Groups
+//			}
+//		}
+//	}
+type App struct {
+	// Storage is the directory of the embedded Badger database. It is
+	// created (mode 0700) if missing. Default: Caddy's data directory +
+	// "/gatehouse".
+	Storage string `json:"storage,omitempty"`
+
+	// PortalURL is the public base URL of the portal, e.g.
+	// "https://auth.example.com": where unauthenticated users are sent to
+	// sign in, and the base of every link Gatehouse makes. Required.
+	PortalURL string `json:"portal_url,omitempty"`
+
+	// CookieDomain is the Domain of the session cookie, so one sign-in
+	// reaches every app under it (e.g. "example.com" for
+	// grafana.example.com). It must contain the portal's host. Default:
+	// empty, a host-only cookie (apps on the portal's host, any port).
+	CookieDomain string `json:"cookie_domain,omitempty"`
+
+	// CookieName is the name of the session cookie. Default:
+	// "gatehouse_session".
+	CookieName string `json:"cookie_name,omitempty"`
+
+	// Session sets session timeouts.
+	Session *SessionConfig `json:"session,omitempty"`
+
+	// Headers renames the identity headers sent upstream.
+	Headers *HeaderNames `json:"headers,omitempty"`
+
+	dir     string
+	service *portal.Service
+	store   *store.Store
+}
+
+// SessionConfig sets session timeouts. Zero fields take their defaults.
+type SessionConfig struct {
+	// Idle ends a session after this long without a request. Default: 1h.
+	Idle caddy.Duration `json:"idle,omitempty"`
+	// Lifetime ends a session this long after sign-in, active or not.
+	// Default: 12h.
+	Lifetime caddy.Duration `json:"lifetime,omitempty"`
+	// Remember is the lifetime of a "keep me signed in" session, which has
+	// no idle limit and a persistent cookie. Default: 720h (30 days).
+	Remember caddy.Duration `json:"remember,omitempty"`
+}
+
+// HeaderNames renames the identity headers. Empty fields keep the defaults.
+type HeaderNames struct {
+	// User carries the username. Default: Remote-User.
+	User string `json:"user,omitempty"`
+	// Email carries the e-mail address. Default: Remote-Email.
+	Email string `json:"email,omitempty"`
+	// Name carries the full name. Default: Remote-Name.
+	Name string `json:"name,omitempty"`
+	// Groups carries the groups, comma-separated. Default: Remote-Groups.
+	Groups string `json:"groups,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "gatehouse",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision opens (or shares) the store and builds the identity service.
+func (a *App) Provision(ctx caddy.Context) error {
+	pu, err := parsePortalURL(a.PortalURL)
+	if err != nil {
+		return err
+	}
+	var sess SessionConfig
+	if a.Session != nil {
+		sess = *a.Session
+	}
+	for name, d := range map[string]caddy.Duration{"idle": sess.Idle, "lifetime": sess.Lifetime, "remember": sess.Remember} {
+		if d < 0 {
+			return fmt.Errorf("gatehouse: session %s: must not be negative", name)
+		}
+	}
+	var hn HeaderNames
+	if a.Headers != nil {
+		hn = *a.Headers
+	}
+	if err := checkHeaderNames(hn); err != nil {
+		return err
+	}
+
+	a.dir = a.Storage
+	if a.dir == "" {
+		a.dir = filepath.Join(caddy.AppDataDir(), "gatehouse")
+	}
+	if a.dir, err = filepath.Abs(a.dir); err != nil {
+		return fmt.Errorf("gatehouse: storage %s: %w", a.Storage, err)
+	}
+	log := ctx.Slogger()
+	st, err := openStore(a.dir, log)
+	if err != nil {
+		return fmt.Errorf("gatehouse: %w", err)
+	}
+	a.store = st
+	a.service, err = portal.New(portal.Options{
+		Store:        st,
+		PortalURL:    pu,
+		CookieName:   a.CookieName,
+		CookieDomain: a.CookieDomain,
+		Idle:         time.Duration(sess.Idle),
+		Lifetime:     time.Duration(sess.Lifetime),
+		Remember:     time.Duration(sess.Remember),
+		Headers:      portal.Headers{User: hn.User, Email: hn.Email, Name: hn.Name, Groups: hn.Groups},
+		ClientIP:     clientIP,
+		Logger:       log,
+	})
+	if err != nil {
+		return fmt.Errorf("gatehouse: %w", err)
+	}
+	return nil
+}
+
+// Start logs the first-owner setup link when the store has no user.
+func (a *App) Start() error { return a.service.Start() }
+
+// Stop does nothing: the store outlives a reload and is closed in Cleanup.
+func (a *App) Stop() error { return nil }
+
+// Cleanup lets go of the shared store; the last config to do so closes it.
+// It is safe after a partial Provision.
+func (a *App) Cleanup() error {
+	if a.store == nil {
+		return nil
+	}
+	a.store = nil
+	return releaseStore(a.dir)
+}
+
+// Service returns the identity service (for the handlers and admin API).
+func (a *App) Service() *portal.Service { return a.service }
+
+// parsePortalURL checks the portal_url option.
+func parsePortalURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("gatehouse: portal_url is required (e.g. portal_url https://auth.example.com)")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("gatehouse: portal_url %q: must be an absolute http or https URL", raw)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("gatehouse: portal_url %q: must be scheme://host[:port] only, with no path, query or user info", raw)
+	}
+	return u, nil
+}
+
+func checkHeaderNames(h HeaderNames) error {
+	seen := map[string]string{}
+	for field, name := range map[string]string{"user": h.User, "email": h.Email, "name": h.Name, "groups": h.Groups} {
+		if name == "" {
+			continue
+		}
+		if strings.ContainsFunc(name, func(r rune) bool {
+			return !(r == '-' || r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
+		}) {
+			return fmt.Errorf("gatehouse: headers %s: %q is not a valid header name", field, name)
+		}
+		k := http.CanonicalHeaderKey(name)
+		if other, dup := seen[k]; dup {
+			return fmt.Errorf("gatehouse: headers %s and %s both use %q", other, field, name)
+		}
+		seen[k] = field
+	}
+	return nil
+}
+
+// clientIP is Caddy's idea of the client address (it honours the server's
+// trusted_proxies).
+func clientIP(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Interface guards.
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

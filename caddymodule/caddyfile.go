@@ -1,0 +1,263 @@
+package caddymodule
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("gatehouse", parseGlobalOption)
+	httpcaddyfile.RegisterHandlerDirective("gatehouse", parseGuard)
+	httpcaddyfile.RegisterDirectiveOrder("gatehouse", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterHandlerDirective("gatehouse_portal", parsePortal)
+	httpcaddyfile.RegisterDirectiveOrder("gatehouse_portal", httpcaddyfile.After, "respond")
+}
+
+// parseGlobalOption turns the `gatehouse { … }` global option into the
+// gatehouse app's JSON config. Syntax: see App.
+func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	if existing != nil {
+		return nil, d.Err("gatehouse: the global option is given twice; use one block")
+	}
+	a := new(App)
+	d.Next() // the option name
+	if d.NextArg() {
+		return nil, d.Errf("gatehouse: unexpected argument %q (options go in a block)", d.Val())
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		switch opt {
+		case "storage":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			a.Storage = v
+		case "portal_url":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := parsePortalURL(v); err != nil {
+				return nil, d.Err(err.Error())
+			}
+			a.PortalURL = strings.TrimSuffix(v, "/")
+		case "cookie_domain":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			v = strings.TrimPrefix(strings.ToLower(v), ".")
+			if !validDomain(v) {
+				return nil, d.Errf("gatehouse: cookie_domain %q: not a domain name", v)
+			}
+			a.CookieDomain = v
+		case "cookie_name":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			a.CookieName = v
+		case "session":
+			if d.NextArg() {
+				return nil, d.Errf("gatehouse: session: unexpected argument %q (timeouts go in a block)", d.Val())
+			}
+			if a.Session == nil {
+				a.Session = new(SessionConfig)
+			}
+			for nesting := d.Nesting(); d.NextBlock(nesting); {
+				var dst *caddy.Duration
+				switch d.Val() {
+				case "idle":
+					dst = &a.Session.Idle
+				case "lifetime":
+					dst = &a.Session.Lifetime
+				case "remember":
+					dst = &a.Session.Remember
+				default:
+					return nil, d.Errf("gatehouse: session: unknown subdirective %q (want idle, lifetime or remember)", d.Val())
+				}
+				name := d.Val()
+				v, err := oneArg(d)
+				if err != nil {
+					return nil, err
+				}
+				dur, err := caddy.ParseDuration(v)
+				if err != nil || dur <= 0 {
+					return nil, d.Errf("gatehouse: session %s: %q is not a positive duration (e.g. 30m, 12h, 30d)", name, v)
+				}
+				*dst = caddy.Duration(dur)
+			}
+		case "headers":
+			if d.NextArg() {
+				return nil, d.Errf("gatehouse: headers: unexpected argument %q (names go in a block)", d.Val())
+			}
+			if a.Headers == nil {
+				a.Headers = new(HeaderNames)
+			}
+			for nesting := d.Nesting(); d.NextBlock(nesting); {
+				var dst *string
+				switch d.Val() {
+				case "user":
+					dst = &a.Headers.User
+				case "email":
+					dst = &a.Headers.Email
+				case "name":
+					dst = &a.Headers.Name
+				case "groups":
+					dst = &a.Headers.Groups
+				default:
+					return nil, d.Errf("gatehouse: headers: unknown subdirective %q (want user, email, name or groups)", d.Val())
+				}
+				v, err := oneArg(d)
+				if err != nil {
+					return nil, err
+				}
+				*dst = v
+			}
+			if err := checkHeaderNames(*a.Headers); err != nil {
+				return nil, d.Err(err.Error())
+			}
+		default:
+			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session or headers)", opt)
+		}
+	}
+	return httpcaddyfile.App{Name: "gatehouse", Value: caddyconfig.JSON(a, nil)}, nil
+}
+
+// guardDecl remembers where an app was declared, to report conflicting
+// declarations with both positions.
+type guardDecl struct {
+	guard Guard
+	where string
+}
+
+const stateGuards = "gatehouse.guards"
+
+// parseGuard sets up the guard from `gatehouse <app> { … }`. Syntax: see Guard.
+func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next() // the directive name
+	g := new(Guard)
+	if !h.NextArg() {
+		return nil, h.Err("gatehouse: the app name is required: gatehouse <app> { … }")
+	}
+	g.App = strings.ToLower(h.Val())
+	if h.NextArg() {
+		return nil, h.Errf("gatehouse %s: unexpected argument %q (options go in a block)", g.App, h.Val())
+	}
+	where := fmt.Sprintf("%s:%d", h.File(), h.Line())
+	for h.NextBlock(0) {
+		opt := h.Val()
+		switch opt {
+		case "title":
+			v, err := oneArg(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			g.Title = v
+		case "url":
+			v, err := oneArg(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			g.URL = v
+		case "allow_groups", "allow_users":
+			args := h.RemainingArgs()
+			if len(args) == 0 {
+				return nil, h.Errf("gatehouse %s: %s needs at least one name", g.App, opt)
+			}
+			if opt == "allow_groups" {
+				g.AllowGroups = append(g.AllowGroups, args...)
+			} else {
+				g.AllowUsers = append(g.AllowUsers, args...)
+			}
+		default:
+			return nil, h.Errf("gatehouse %s: unknown subdirective %q (want title, url, allow_groups or allow_users)", g.App, opt)
+		}
+	}
+
+	decls, _ := h.State[stateGuards].(map[string]guardDecl)
+	if decls == nil {
+		decls = make(map[string]guardDecl)
+		h.State[stateGuards] = decls
+	}
+	if prev, ok := decls[g.App]; ok {
+		if diff := prev.guard.differsFrom(g); diff != "" {
+			return nil, h.Errf("gatehouse %s: declared again with different %s (first declared at %s)", g.App, diff, prev.where)
+		}
+	} else {
+		decls[g.App] = guardDecl{guard: *g, where: where}
+	}
+	return g, nil
+}
+
+// differsFrom names the first setting in which two declarations of the same
+// app disagree, or returns "".
+func (g *Guard) differsFrom(o *Guard) string {
+	norm := func(ss []string) []string {
+		out := make([]string, len(ss))
+		for i, s := range ss {
+			out[i] = strings.ToLower(s)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	switch {
+	case !slices.Equal(norm(g.AllowGroups), norm(o.AllowGroups)):
+		return "allow_groups"
+	case !slices.Equal(norm(g.AllowUsers), norm(o.AllowUsers)):
+		return "allow_users"
+	case g.Title != o.Title:
+		return "title"
+	case g.URL != "" && o.URL != "" && g.URL != o.URL:
+		return "url"
+	}
+	return ""
+}
+
+// parsePortal sets up `gatehouse_portal`, which takes no arguments.
+func parsePortal(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next() // the directive name
+	if h.NextArg() {
+		return nil, h.Errf("gatehouse_portal: unexpected argument %q (it takes none; configure it in the global gatehouse block)", h.Val())
+	}
+	if h.NextBlock(0) {
+		return nil, h.Errf("gatehouse_portal: unexpected block (configure the portal in the global gatehouse block)")
+	}
+	return new(Portal), nil
+}
+
+// oneArg reads exactly one argument for the current subdirective.
+func oneArg(d *caddyfile.Dispenser) (string, error) {
+	name := d.Val()
+	if !d.NextArg() {
+		return "", d.Errf("gatehouse: %s needs a value", name)
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return "", d.Errf("gatehouse: %s takes one value, got another: %q", name, d.Val())
+	}
+	return v, nil
+}
+
+func validDomain(s string) bool {
+	if s == "" || len(s) > 253 || strings.HasPrefix(s, "-") || strings.Contains(s, "..") {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '.' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// Interface guard.
+var _ httpcaddyfile.UnmarshalGlobalFunc = parseGlobalOption

@@ -1,0 +1,91 @@
+package caddymodule
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+)
+
+// TestBadConfig checks that every bad config fails at load with a message
+// that names the directive and the problem (and the line, for Caddyfiles).
+func TestBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	notADir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notADir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	global := func(body string) string {
+		return "{\n\tgatehouse {\n" + body + "\n\t}\n\tadmin off\n}\n"
+	}
+	site := "\n:0 {\n\tgatehouse_portal\n}\n"
+	tests := []struct {
+		name      string
+		caddyfile string
+		want      []string // all must appear in the error
+	}{
+		{"unknown global subdirective", global("\t\tportal_url http://localhost\n\t\tcolour blue") + site,
+			[]string{`unknown subdirective "colour"`, "Caddyfile:4"}},
+		{"bad duration", global("\t\tportal_url http://localhost\n\t\tsession {\n\t\t\tidle soon\n\t\t}") + site,
+			[]string{"session idle", `"soon"`, "Caddyfile:5"}},
+		{"negative duration", global("\t\tportal_url http://localhost\n\t\tsession {\n\t\t\tlifetime -1h\n\t\t}") + site,
+			[]string{"session lifetime", "positive duration"}},
+		{"unknown session subdirective", global("\t\tportal_url http://localhost\n\t\tsession {\n\t\t\tforever 1h\n\t\t}") + site,
+			[]string{`unknown subdirective "forever"`}},
+		{"bad portal url", global("\t\tportal_url auth.example.com") + site,
+			[]string{"portal_url", "absolute http or https URL", "Caddyfile:3"}},
+		{"portal url with path", global("\t\tportal_url https://auth.example.com/portal") + site,
+			[]string{"portal_url", "no path"}},
+		{"missing portal url", global("\t\tstorage "+dir) + site,
+			[]string{"portal_url is required"}},
+		{"missing value", global("\t\tportal_url") + site,
+			[]string{"portal_url needs a value"}},
+		{"unwritable storage", global("\t\tportal_url http://localhost\n\t\tstorage "+filepath.Join(notADir, "sub")) + site,
+			[]string{"storage", notADir}},
+		{"bad cookie domain", global("\t\tportal_url http://localhost\n\t\tcookie_domain exa$mple.com") + site,
+			[]string{"cookie_domain"}},
+		{"cookie domain not containing the portal", global("\t\tportal_url http://auth.example.com\n\t\tcookie_domain other.com\n\t\tstorage "+dir) + site,
+			[]string{"cookie domain", "other.com"}},
+		{"bad header name", global("\t\tportal_url http://localhost\n\t\theaders {\n\t\t\tuser Remote User\n\t\t}") + site,
+			[]string{"user takes one value"}},
+		{"guard without app", global("\t\tportal_url http://localhost\n\t\tstorage "+dir) + "\n:0 {\n\tgatehouse\n}\n",
+			[]string{"app name is required"}},
+		{"guard unknown subdirective", global("\t\tportal_url http://localhost\n\t\tstorage "+dir) + "\n:0 {\n\tgatehouse app {\n\t\tallow_roles admin\n\t}\n}\n",
+			[]string{`unknown subdirective "allow_roles"`, "Caddyfile:11"}},
+		{"guard empty allow", global("\t\tportal_url http://localhost\n\t\tstorage "+dir) + "\n:0 {\n\tgatehouse app {\n\t\tallow_groups\n\t}\n}\n",
+			[]string{"allow_groups needs at least one name"}},
+		{"duplicate app with different rules", global("\t\tportal_url http://localhost\n\t\tstorage "+dir) +
+			"\n:1 {\n\tgatehouse app {\n\t\tallow_groups a\n\t}\n}\n:2 {\n\tgatehouse app {\n\t\tallow_groups b\n\t}\n}\n",
+			[]string{"gatehouse app", "different allow_groups", "first declared at Caddyfile:10", "Caddyfile:17"}},
+		{"bad app name", global("\t\tportal_url http://localhost\n\t\tstorage "+dir) + "\n:0 {\n\tgatehouse \"my app\"\n}\n",
+			[]string{"app name"}},
+		{"portal with arguments", global("\t\tportal_url http://localhost\n\t\tstorage "+dir) + "\n:0 {\n\tgatehouse_portal extra\n}\n",
+			[]string{"gatehouse_portal", "unexpected argument"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := loadCaddyfile(tc.caddyfile)
+			if err == nil {
+				_ = caddy.Stop()
+				t.Fatal("config loaded, want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// loadCaddyfile adapts and loads a Caddyfile, returning the first error.
+func loadCaddyfile(cf string) error {
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		return err
+	}
+	return caddy.Load(cfg, true)
+}

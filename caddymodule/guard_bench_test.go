@@ -1,0 +1,107 @@
+package caddymodule
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/portal"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+type nopHandler struct{}
+
+func (nopHandler) ServeHTTP(http.ResponseWriter, *http.Request) error { return nil }
+
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// newBenchGuard builds a guard on a real store and signs a user in through
+// the portal's API, returning the guard and a request carrying the cookie.
+func newBenchGuard(b *testing.B, app portal.AppConfig) (*Guard, *http.Request) {
+	b.Helper()
+	st, err := store.Open(b.TempDir(), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	svc, err := portal.New(portal.Options{Store: st, PortalURL: &url.URL{Scheme: "http", Host: "auth.test"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := svc.CreateUser(context.Background(), "bench", nil, portal.NewUser{
+		Username: "alice", Password: alicePW, Email: "alice@example.com", FullName: "Alice", Groups: []string{"staff", "ops"},
+	}); err != nil {
+		b.Fatal(err)
+	}
+	login := httptest.NewRequest("POST", "http://auth.test/api/v1/login", strings.NewReader(`{"username":"alice","password":"`+alicePW+`"}`))
+	login.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	svc.ServeHTTP(rec, login)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("login: %d %s", rec.Code, rec.Body)
+	}
+	a, err := svc.RegisterApp(app)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := &Guard{service: svc, app: a}
+	req := httptest.NewRequest("GET", "http://app.test/", nil)
+	req.Header.Set("Accept", "application/json")
+	for _, c := range rec.Result().Cookies() {
+		req.AddCookie(c)
+	}
+	req.Header.Set("Cookie", req.Header.Get("Cookie")+"; theme=dark; _ga=GA1.2.3")
+	return g, req
+}
+
+// BenchmarkGuard is the hot path: a valid session cookie for an allowed app.
+func BenchmarkGuard(b *testing.B) {
+	g, req := newBenchGuard(b, portal.AppConfig{Name: "grafana", AllowGroups: []string{"ops"}})
+	w := &discardWriter{h: http.Header{}}
+	if err := g.ServeHTTP(w, req, nopHandler{}); err != nil || req.Header.Get("Remote-User") != "alice" {
+		b.Fatalf("guard did not let alice in: %v %v", err, req.Header)
+	}
+	spoof := []string{"mallory"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req.Header["Remote-User"] = spoof // a spoofed header to strip
+		if err := g.ServeHTTP(w, req, nopHandler{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGuardDenied is a valid session for an app the user may not use.
+func BenchmarkGuardDenied(b *testing.B) {
+	g, req := newBenchGuard(b, portal.AppConfig{Name: "secret", AllowGroups: []string{"admins"}})
+	req.Header.Set("Accept", "application/json")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := &discardWriter{h: http.Header{}}
+		if err := g.ServeHTTP(w, req, nopHandler{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGuardAnonymous is a browser without a session being redirected.
+func BenchmarkGuardAnonymous(b *testing.B) {
+	g, _ := newBenchGuard(b, portal.AppConfig{Name: "grafana"})
+	req := httptest.NewRequest("GET", "http://app.test/dashboards?x=1", nil)
+	req.Header.Set("Accept", "text/html")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := &discardWriter{h: http.Header{}}
+		if err := g.ServeHTTP(w, req, nopHandler{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

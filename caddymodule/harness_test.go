@@ -1,0 +1,261 @@
+package caddymodule
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+// harness runs a real Caddy in this process from a Caddyfile, on free
+// loopback ports, in front of a real upstream that echoes the headers it
+// receives.
+type harness struct {
+	t        *testing.T
+	dir      string
+	storage  string
+	portal   int // the portal's port
+	app      int // "whoami": every signed-in user
+	admins   int // "admins-only": group admins
+	admin    int // Caddy's admin API
+	upstream *httptest.Server
+
+	mu   sync.Mutex
+	seen []http.Header // headers that reached the upstream
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir()}
+	h.storage = filepath.Join(h.dir, "gatehouse")
+	h.portal, h.app, h.admins, h.admin = freePort(t), freePort(t), freePort(t), freePort(t)
+	h.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		h.seen = append(h.seen, r.Header.Clone())
+		h.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(r.Header)
+	}))
+	t.Cleanup(h.upstream.Close)
+	t.Cleanup(func() { _ = caddy.Stop() })
+	return h
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// caddyfile is the test config; extraGlobal goes into the gatehouse block,
+// extraSites after the sites.
+func (h *harness) caddyfile(extraGlobal, extraSites string) string {
+	return fmt.Sprintf(`{
+	admin 127.0.0.1:%[1]d
+	storage file_system %[2]s/caddy
+	auto_https off
+	log {
+		output file %[2]s/caddy.log
+		format json
+		level INFO
+	}
+	gatehouse {
+		storage %[3]s
+		portal_url http://127.0.0.1:%[4]d
+		%[8]s
+	}
+}
+
+http://127.0.0.1:%[4]d {
+	gatehouse_portal
+}
+
+http://127.0.0.1:%[5]d {
+	gatehouse whoami {
+		title "Who am I"
+	}
+	reverse_proxy %[7]s
+}
+
+http://127.0.0.1:%[6]d {
+	gatehouse admins-only {
+		allow_groups admins
+	}
+	reverse_proxy %[7]s
+}
+%[9]s
+`, h.admin, h.dir, h.storage, h.portal, h.app, h.admins, strings.TrimPrefix(h.upstream.URL, "http://"), extraGlobal, extraSites)
+}
+
+// adapt turns a Caddyfile into Caddy JSON.
+func adapt(t *testing.T, caddyfile string) []byte {
+	t.Helper()
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	return cfg
+}
+
+// start loads the Caddyfile into the in-process Caddy (a reload when one
+// is already running).
+func (h *harness) start(caddyfile string) {
+	h.t.Helper()
+	if err := caddy.Load(adapt(h.t, caddyfile), true); err != nil {
+		h.t.Fatalf("load config: %v", err)
+	}
+}
+
+func (h *harness) portalURL(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", h.portal, path)
+}
+func (h *harness) appURL(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", h.app, path)
+}
+func (h *harness) adminsURL(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", h.admins, path)
+}
+
+// client is a browser-like client: a cookie jar, no redirect following.
+func (h *harness) client() *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &http.Client{
+		Jar:           jar,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// do sends a request and returns the response with its body read.
+func do(t *testing.T, c *http.Client, method, u string, body io.Reader, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+var (
+	browser = map[string]string{"Accept": "text/html,application/xhtml+xml"}
+	jsonAPI = map[string]string{"Accept": "application/json", "Content-Type": "application/json"}
+)
+
+// apiLogin signs c in through POST /api/v1/login.
+func (h *harness) apiLogin(c *http.Client, user, pw string) *http.Response {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]any{"username": user, "password": pw})
+	resp, b := do(h.t, c, "POST", h.portalURL("/api/v1/login"), bytes.NewReader(body), jsonAPI)
+	if resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("login %s: %d %s", user, resp.StatusCode, b)
+	}
+	return resp
+}
+
+// addUser creates a user through the admin API (the path the CLI takes).
+func (h *harness) addUser(username, pw, role string, groups ...string) {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]any{"username": username, "password": pw, "role": role, "groups": groups,
+		"email": username + "@example.com", "full_name": strings.ToUpper(username[:1]) + username[1:]})
+	req, _ := http.NewRequest("POST", fmt.Sprintf("http://127.0.0.1:%d/gatehouse/users", h.admin), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		h.t.Fatalf("add user %s: %d %s", username, resp.StatusCode, b)
+	}
+}
+
+// lastSeen returns the headers of the latest request that reached the
+// upstream, and how many did.
+func (h *harness) lastSeen() (http.Header, int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.seen) == 0 {
+		return nil, 0
+	}
+	return h.seen[len(h.seen)-1], len(h.seen)
+}
+
+func (h *harness) upstreamHits() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.seen)
+}
+
+// setupLink finds the first-owner link in Caddy's JSON log.
+func (h *harness) setupLink() string {
+	h.t.Helper()
+	var link string
+	f, err := os.Open(filepath.Join(h.dir, "caddy.log"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var line map[string]any
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		if u, ok := line["setup_url"].(string); ok {
+			if line["level"] != "warn" {
+				h.t.Errorf("setup link logged at %v, want warn", line["level"])
+			}
+			link = u
+		}
+	}
+	if link == "" {
+		h.t.Fatal("no setup_url in the log")
+	}
+	return link
+}
+
+func formBody(kv ...string) (io.Reader, map[string]string) {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return strings.NewReader(v.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
+}

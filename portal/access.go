@@ -1,0 +1,150 @@
+package portal
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Outcome is what the guard must do with a request.
+type Outcome uint8
+
+// The outcomes of Check.
+const (
+	// Allow: identity headers are set; pass the request on.
+	Allow Outcome = iota
+	// SignIn: no usable session; send browsers to the login page, 401 others.
+	SignIn
+	// Deny: signed in but not allowed into this app: 403.
+	Deny
+	// Unavailable: the store failed; fail closed with 503.
+	Unavailable
+)
+
+// Verdict is the result of Check.
+type Verdict struct {
+	Outcome Outcome
+	// User is the signed-in user (Allow and Deny).
+	User *store.User
+	// Reason explains an Allow or Deny.
+	Reason policies.Reason
+}
+
+// Check is the guard's hot path for one request to app. It removes every
+// identity header the client sent, resolves the session from memory, asks
+// policies for the decision and, when allowed, sets the identity headers on
+// r. It does no disk I/O on a cache hit.
+func (s *Service) Check(r *http.Request, app *App) Verdict {
+	s.stripIdentityHeaders(r.Header)
+	now := s.now()
+	id, _, u, res := s.resolve(r.Header, now)
+	switch res {
+	case resolvedUnavailable:
+		return Verdict{Outcome: Unavailable}
+	case resolvedNone:
+		return Verdict{Outcome: SignIn}
+	}
+	s.store.TouchSession(id, now)
+	d := app.Access().Decide(subjectOf(u))
+	if !d.Allow {
+		return Verdict{Outcome: Deny, User: u, Reason: d.Reason}
+	}
+	s.setIdentityHeaders(r.Header, u)
+	return Verdict{Outcome: Allow, User: u, Reason: d.Reason}
+}
+
+// stripIdentityHeaders deletes every identity header the client sent,
+// including spellings that upstreams (CGI, PHP, some frameworks) treat as
+// the same name: any case, and '_' or '.' in place of '-'.
+func (s *Service) stripIdentityHeaders(h http.Header) {
+	for k := range h {
+		if s.isIdentityHeader(k) {
+			delete(h, k)
+		}
+	}
+}
+
+func (s *Service) isIdentityHeader(k string) bool {
+	return sameHeader(k, s.headers.User) || sameHeader(k, s.headers.Email) ||
+		sameHeader(k, s.headers.Name) || sameHeader(k, s.headers.Groups)
+}
+
+// sameHeader compares header names case-insensitively, treating '-', '_'
+// and '.' as equal. It does not allocate.
+func sameHeader(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := fold(a[i]), fold(b[i])
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func fold(c byte) byte {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return c + ('a' - 'A')
+	case c == '_' || c == '.':
+		return '-'
+	}
+	return c
+}
+
+// setIdentityHeaders sets the identity of u on h (after stripping).
+func (s *Service) setIdentityHeaders(h http.Header, u *store.User) {
+	h[s.headers.User] = []string{u.Username}
+	if u.Email != "" {
+		h[s.headers.Email] = []string{u.Email}
+	}
+	if u.FullName != "" {
+		h[s.headers.Name] = []string{u.FullName}
+	}
+	if g := u.GroupsHeader(); g != "" {
+		h[s.headers.Groups] = []string{g}
+	}
+}
+
+// WriteRefusal answers a request that Check did not allow: browsers (GET or
+// HEAD accepting text/html) are sent to the login page with returnURL as rd;
+// other clients get 401 JSON; Deny is 403, Unavailable 503.
+func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict, returnURL string) {
+	w.Header().Set("Cache-Control", "no-store")
+	switch v.Outcome {
+	case SignIn:
+		if wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			http.Redirect(w, r, s.LoginURL(returnURL), http.StatusFound)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+		writeJSONError(w, http.StatusUnauthorized, "not signed in: sign in at "+s.portal.String()+"/login")
+	case Deny:
+		if wantsHTML(r) {
+			s.renderError(w, r, http.StatusForbidden, "No access",
+				"You are signed in as "+v.User.Username+", but this account has no access to this app. Ask an administrator for access.", v.User)
+			return
+		}
+		writeJSONError(w, http.StatusForbidden, "access to this app is not allowed")
+	default:
+		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable, try again shortly")
+	}
+}
+
+// LoginURL returns the portal's login page that returns to returnURL.
+func (s *Service) LoginURL(returnURL string) string {
+	u := s.portal.String() + "/login"
+	if returnURL != "" {
+		u += "?rd=" + url.QueryEscape(returnURL)
+	}
+	return u
+}
+
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}

@@ -1,0 +1,124 @@
+package portal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"time"
+)
+
+// writeJSON writes v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeJSONError writes {"error": msg}.
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// decodeJSON reads a JSON body into v. It refuses other content types (so
+// an HTML form on another site cannot post to the API), unknown fields and
+// trailing data, and says what is wrong.
+func decodeJSON(r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errors.New("request body must be JSON (Content-Type: application/json)")
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return fmt.Errorf("request body larger than %d bytes", mbe.Limit)
+		case errors.As(err, &se):
+			return fmt.Errorf("malformed JSON at byte %d", se.Offset)
+		case errors.As(err, &te):
+			return fmt.Errorf("field %q must be a %s", te.Field, te.Type)
+		default:
+			return fmt.Errorf("bad JSON body: %v", err)
+		}
+	}
+	if dec.More() {
+		return errors.New("bad JSON body: unexpected data after the object")
+	}
+	return nil
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Remember bool   `json:"remember"`
+}
+
+type loginResponse struct {
+	User                 UserView `json:"user"`
+	SecondFactorRequired bool     `json:"second_factor_required"`
+}
+
+func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	u, err := s.signIn(w, r, req.Username, req.Password, req.Remember)
+	switch {
+	case errors.Is(err, errBadCredentials):
+		writeJSONError(w, http.StatusUnauthorized, errBadCredentials.Error())
+		return
+	case errors.Is(err, ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusServiceUnavailable, ErrBusy.Error())
+		return
+	case err != nil:
+		s.log.Error("api login", "error", err)
+		writeJSONError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeJSON(w, http.StatusOK, loginResponse{User: s.view(u)})
+}
+
+func (s *Service) apiLogout(w http.ResponseWriter, r *http.Request) {
+	s.signOut(w, r)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type sessionView struct {
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Remember  bool      `json:"remember"`
+}
+
+type meResponse struct {
+	User    UserView    `json:"user"`
+	Session sessionView `json:"session"`
+}
+
+func (s *Service) apiMe(w http.ResponseWriter, r *http.Request) {
+	now := s.now()
+	id, sess, u, res := s.resolve(r.Header, now)
+	switch res {
+	case resolvedUnavailable:
+		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable")
+		return
+	case resolvedNone:
+		writeJSONError(w, http.StatusUnauthorized, "not signed in")
+		return
+	}
+	s.store.TouchSession(id, now)
+	writeJSON(w, http.StatusOK, meResponse{
+		User:    s.view(u),
+		Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, Remember: sess.Remember},
+	})
+}

@@ -1,0 +1,169 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// AppConfig declares an app protected by the guard, as written in a
+// `gatehouse <app> { … }` directive.
+type AppConfig struct {
+	// Name identifies the app; several directives may share it when they
+	// agree on everything else.
+	Name string
+	// Title is shown in the portal. Default: Name.
+	Title string
+	// URL is where users open the app (shown in the portal and allowed as
+	// a return target after login). Optional.
+	URL string
+	// AllowGroups and AllowUsers restrict access. When both are empty the
+	// app's access is managed in the portal (default: every signed-in user).
+	AllowGroups []string
+	AllowUsers  []string
+}
+
+// App is a registered app: its declaration and its current access rule.
+type App struct {
+	Name  string
+	Title string
+	URL   string
+	// Configured is true when access comes from the Caddyfile (read-only
+	// in the portal).
+	Configured bool
+
+	access atomic.Pointer[policies.Access]
+}
+
+// Access returns the app's current access rule.
+func (a *App) Access() *policies.Access { return a.access.Load() }
+
+type registry struct {
+	mu    sync.RWMutex
+	apps  map[string]*App
+	hosts []string
+}
+
+func newRegistry() *registry { return &registry{apps: make(map[string]*App)} }
+
+// RegisterApp declares an app and returns its handle for Check. Declaring the
+// same name again returns the same App when the declarations agree, and an
+// error naming the difference when they do not.
+func (s *Service) RegisterApp(c AppConfig) (*App, error) {
+	name := strings.TrimSpace(c.Name)
+	if err := policies.ValidateGroupName(name); err != nil {
+		return nil, fmt.Errorf("app name %q: use lowercase letters, digits, '.', '-' or '_' (2–32 characters)", c.Name)
+	}
+	for _, g := range c.AllowGroups {
+		if err := policies.ValidateGroupName(policies.NormalizeUsername(g)); err != nil {
+			return nil, fmt.Errorf("app %s: allow_groups %q: %v", name, g, err)
+		}
+	}
+	for _, u := range c.AllowUsers {
+		// Character rules only: a reserved name is harmless in an allow list.
+		if err := policies.ValidateGroupName(policies.NormalizeUsername(u)); err != nil {
+			return nil, fmt.Errorf("app %s: allow_users %q: %v", name, u, err)
+		}
+	}
+	var host string
+	if c.URL != "" {
+		u, err := url.Parse(c.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("app %s: url %q: must be an absolute http(s) URL", name, c.URL)
+		}
+		host = strings.ToLower(u.Hostname())
+	}
+	title := c.Title
+	if title == "" {
+		title = name
+	}
+	access := policies.CompileAccess(c.AllowGroups, c.AllowUsers)
+	configured := !access.Open()
+
+	s.apps.mu.Lock()
+	defer s.apps.mu.Unlock()
+	if a, ok := s.apps.apps[name]; ok {
+		switch {
+		case a.Configured != configured || (configured && !a.Access().Equal(access)):
+			return nil, fmt.Errorf("app %s is declared twice with different allow_groups/allow_users", name)
+		case a.Title != title:
+			return nil, fmt.Errorf("app %s is declared twice with different titles (%q and %q)", name, a.Title, title)
+		case c.URL != "" && a.URL != "" && a.URL != c.URL:
+			return nil, fmt.Errorf("app %s is declared twice with different urls (%q and %q)", name, a.URL, c.URL)
+		}
+		if a.URL == "" && c.URL != "" {
+			a.URL = c.URL
+			s.addAppHost(host)
+		}
+		return a, nil
+	}
+	a := &App{Name: name, Title: title, URL: c.URL, Configured: configured}
+	if !configured {
+		// Portal-managed access: the stored rule, or open to every
+		// signed-in user until an admin sets one.
+		if stored, err := s.store.AppAccess(name); err == nil {
+			access = policies.CompileAccess(stored.AllowGroups, stored.AllowUsers)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("app %s: load access: %w", name, err)
+		}
+	}
+	a.access.Store(access)
+	s.apps.apps[name] = a
+	s.addAppHost(host)
+	return a, nil
+}
+
+// addAppHost allows host as a return target; called with apps.mu held.
+func (s *Service) addAppHost(host string) {
+	if host == "" || slices.Contains(s.apps.hosts, host) {
+		return
+	}
+	s.apps.hosts = append(s.apps.hosts, host)
+	rp := s.redirect
+	rp.AppHosts = slices.Clone(s.apps.hosts)
+	s.redirect = rp
+}
+
+// Apps returns the registered apps sorted by title.
+func (s *Service) Apps() []*App {
+	s.apps.mu.RLock()
+	defer s.apps.mu.RUnlock()
+	out := make([]*App, 0, len(s.apps.apps))
+	for _, a := range s.apps.apps {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Title) < strings.ToLower(out[j].Title) })
+	return out
+}
+
+// redirectPolicy returns the current return-URL policy.
+func (s *Service) redirectPolicy() policies.RedirectPolicy {
+	s.apps.mu.RLock()
+	defer s.apps.mu.RUnlock()
+	return s.redirect
+}
+
+// appsFor returns the apps u may open.
+func (s *Service) appsFor(u *store.User) []*App {
+	var out []*App
+	subj := subjectOf(u)
+	for _, a := range s.Apps() {
+		if a.Access().Decide(subj).Allow {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func subjectOf(u *store.User) policies.Subject {
+	perms, _ := policies.RolePermissions(u.Role)
+	return policies.Subject{Username: u.Username, Groups: u.Groups, AccessAll: perms.Has(policies.PermAppsAccessAll)}
+}

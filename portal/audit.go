@@ -1,0 +1,37 @@
+package portal
+
+import (
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Audit actions recorded by this package.
+const (
+	actionLogin      = "login"
+	actionLogout     = "logout"
+	actionUserCreate = "user.create"
+	actionSetup      = "setup"
+)
+
+// Audit outcomes.
+const (
+	outcomeSuccess = "success"
+	outcomeFailure = "failure"
+)
+
+// audit records e in the store's audit log and in the operational log. r,
+// when not nil, supplies the client IP and user agent. A failure to record
+// is logged, never returned: the action itself already happened.
+func (s *Service) audit(r *http.Request, e store.Event) {
+	if r != nil {
+		e.IP = s.clientIP(r)
+		e.UserAgent = truncate(r.UserAgent(), 256)
+	}
+	e.Actor = truncate(e.Actor, 64)
+	if err := s.store.AppendAudit(&e); err != nil {
+		s.log.Error("audit: append failed", "action", e.Action, "error", err)
+	}
+	s.log.Info("audit", "action", e.Action, "actor", e.Actor, "resource", e.Resource,
+		"outcome", e.Outcome, "reason", e.Reason, "ip", e.IP)
+}

@@ -1,0 +1,142 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/portal/password"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// errBadCredentials is the one answer to every failed sign-in, whatever the
+// cause (unknown user, wrong password, disabled or expired account), so the
+// answer tells an attacker nothing.
+var errBadCredentials = errors.New("incorrect username or password")
+
+// maxPasswordLen bounds what is hashed at login, whatever the rules say.
+const maxPasswordLen = 1024
+
+// authenticate checks a username (or e-mail address) and password. Every
+// failure costs one password verification and returns errBadCredentials;
+// the audit log keeps the real reason.
+func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw string) (*store.User, error) {
+	login = strings.TrimSpace(login)
+	if len(pw) > maxPasswordLen {
+		pw = pw[:maxPasswordLen]
+	}
+	fail := func(reason string) (*store.User, error) {
+		s.audit(r, store.Event{Actor: policies.NormalizeUsername(login), Action: actionLogin,
+			Outcome: outcomeFailure, Reason: reason})
+		return nil, errBadCredentials
+	}
+	var (
+		u   *store.User
+		err error
+	)
+	switch {
+	case login == "":
+		err = store.ErrNotFound
+	case strings.Contains(login, "@"):
+		u, err = s.store.UserByEmail(login)
+	default:
+		u, err = s.store.UserByUsername(policies.NormalizeUsername(login))
+	}
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("portal: look up user: %w", err)
+		}
+		if _, err := s.hasher.VerifyUnknown(ctx, pw); err != nil {
+			return nil, s.busyOr(err)
+		}
+		return fail("unknown user")
+	}
+	ok, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
+	if err != nil {
+		if errors.Is(err, password.ErrMalformedHash) {
+			s.log.Error("stored password hash is malformed", "user", u.Username)
+			return fail("unusable password hash")
+		}
+		return nil, s.busyOr(err)
+	}
+	switch now := s.now(); {
+	case !ok:
+		return fail("wrong password")
+	case u.Disabled:
+		return fail("account disabled")
+	case !userActive(u, now):
+		return fail("account expired")
+	}
+	rehash := s.hasher.NeedsRehash(u.PasswordHash)
+	var newHash string
+	if rehash {
+		if newHash, err = s.hasher.Hash(ctx, pw); err != nil {
+			newHash = ""
+		}
+	}
+	updated, err := s.store.UpdateUser(u.ID, func(u *store.User) error {
+		u.LastLoginAt = s.now()
+		if newHash != "" {
+			u.PasswordHash = newHash
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("portal: record login: %w", err)
+	}
+	return updated, nil
+}
+
+// signIn authenticates and starts a session; it is shared by the login form
+// and POST /api/v1/login.
+func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw string, remember bool) (*store.User, error) {
+	u, err := s.authenticate(r.Context(), r, login, pw)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.startSession(w, r, u, remember); err != nil {
+		return nil, fmt.Errorf("portal: start session: %w", err)
+	}
+	reason := "password"
+	if remember {
+		reason = "password, remember me"
+	}
+	s.audit(r, store.Event{Actor: u.Username, Action: actionLogin, Resource: "user:" + u.Username,
+		Outcome: outcomeSuccess, Reason: reason})
+	return u, nil
+}
+
+// busyOr maps a full hashing pool to ErrBusy and wraps anything else.
+func (s *Service) busyOr(err error) error {
+	if errors.Is(err, password.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return ErrBusy
+	}
+	return fmt.Errorf("portal: password hashing: %w", err)
+}
+
+// signOut ends the request's sessions and clears the cookie.
+func (s *Service) signOut(w http.ResponseWriter, r *http.Request) {
+	for _, sess := range s.endSessions(r) {
+		actor := ""
+		if u, err := s.store.User(sess.UserID); err == nil {
+			actor = u.Username
+		}
+		s.audit(r, store.Event{Actor: actor, Action: actionLogout, Resource: "user:" + actor, Outcome: outcomeSuccess})
+	}
+	http.SetCookie(w, s.cookie.clear())
+}
+
+// cleanReturn returns where to go after sign-in: rd when it is an allowed
+// target, the portal home otherwise.
+func (s *Service) cleanReturn(rd string) string {
+	if rd == "" {
+		return s.portal.String() + "/"
+	}
+	if u, ok := s.redirectPolicy().Clean(rd); ok {
+		return u
+	}
+	return s.portal.String() + "/"
+}

@@ -1,0 +1,236 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/portal/password"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultCookieName = "gatehouse_session"
+	DefaultIdle       = time.Hour
+	DefaultLifetime   = 12 * time.Hour
+	DefaultRemember   = 30 * 24 * time.Hour
+)
+
+// Headers names the identity headers sent upstream. Empty fields take the
+// defaults of DefaultHeaders.
+type Headers struct {
+	User   string
+	Email  string
+	Name   string
+	Groups string
+}
+
+// DefaultHeaders is the header contract of DESIGN.md §3.
+var DefaultHeaders = Headers{
+	User:   "Remote-User",
+	Email:  "Remote-Email",
+	Name:   "Remote-Name",
+	Groups: "Remote-Groups",
+}
+
+// Options configures a Service. Store and PortalURL are required.
+type Options struct {
+	// Store is the persistence layer; the Service does not close it.
+	Store *store.Store
+	// PortalURL is the portal's public base URL (scheme and host, no path).
+	PortalURL *url.URL
+	// CookieName names the session cookie. Default: gatehouse_session.
+	CookieName string
+	// CookieDomain, when set, is the session cookie's Domain so the
+	// session reaches every app under it. Empty: host-only cookie.
+	CookieDomain string
+	// Idle ends a session after this long without a request. Default: 1h.
+	Idle time.Duration
+	// Lifetime ends a session this long after sign-in. Default: 12h.
+	Lifetime time.Duration
+	// Remember is the lifetime of a "keep me signed in" session, which has
+	// no idle limit. Default: 720h.
+	Remember time.Duration
+	// Headers names the identity headers. Default: DefaultHeaders.
+	Headers Headers
+	// PasswordRules apply to new passwords. Default: policies.DefaultPasswordRules.
+	PasswordRules *policies.PasswordRules
+	// Hasher hashes and verifies passwords in a bounded pool. Default: a
+	// Hasher with password.DefaultParams.
+	Hasher *password.Hasher
+	// ClientIP returns the client address of a request (for the audit log).
+	// Default: the host of r.RemoteAddr.
+	ClientIP func(r *http.Request) string
+	// Logger receives operational and audit log lines. Default: discard.
+	Logger *slog.Logger
+	// Now returns the current time. Default: time.Now.
+	Now func() time.Time
+}
+
+// Service is the identity service of one Gatehouse configuration.
+type Service struct {
+	store    *store.Store
+	portal   *url.URL
+	cookie   cookieConfig
+	idle     time.Duration
+	lifetime time.Duration
+	remember time.Duration
+	headers  Headers
+	rules    policies.PasswordRules
+	hasher   *password.Hasher
+	clientIP func(*http.Request) string
+	log      *slog.Logger
+	now      func() time.Time
+
+	apps     *registry
+	redirect policies.RedirectPolicy
+	pages    map[string]*template.Template
+	handler  http.Handler
+
+	setupMu  sync.Mutex
+	setupURL string
+}
+
+// New validates opts, fills defaults and returns a Service.
+func New(opts Options) (*Service, error) {
+	if opts.Store == nil {
+		return nil, errors.New("portal: no store")
+	}
+	pu, err := checkPortalURL(opts.PortalURL)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		store:    opts.Store,
+		portal:   pu,
+		idle:     orDuration(opts.Idle, DefaultIdle),
+		lifetime: orDuration(opts.Lifetime, DefaultLifetime),
+		remember: orDuration(opts.Remember, DefaultRemember),
+		headers:  opts.Headers.withDefaults(),
+		hasher:   opts.Hasher,
+		clientIP: opts.ClientIP,
+		log:      opts.Logger,
+		now:      opts.Now,
+		apps:     newRegistry(),
+	}
+	if opts.PasswordRules != nil {
+		s.rules = *opts.PasswordRules
+	} else {
+		s.rules = policies.DefaultPasswordRules()
+	}
+	if s.hasher == nil {
+		s.hasher = password.NewHasher(password.HasherOptions{Params: password.DefaultParams()})
+	}
+	if s.clientIP == nil {
+		s.clientIP = remoteHost
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.cookie = cookieConfig{
+		name:   opts.CookieName,
+		domain: strings.TrimPrefix(strings.ToLower(opts.CookieDomain), "."),
+		secure: pu.Scheme == "https",
+	}
+	if s.cookie.name == "" {
+		s.cookie.name = DefaultCookieName
+	}
+	if !validCookieName(s.cookie.name) {
+		return nil, fmt.Errorf("portal: cookie name %q: only letters, digits, '-' and '_' are allowed", s.cookie.name)
+	}
+	if s.cookie.domain != "" && !hostWithin(pu.Hostname(), s.cookie.domain) {
+		return nil, fmt.Errorf("portal: cookie domain %q does not contain the portal host %q", s.cookie.domain, pu.Hostname())
+	}
+	s.redirect = policies.RedirectPolicy{Portal: pu, CookieDomain: s.cookie.domain}
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// checkPortalURL accepts an absolute http(s) URL with a host and no path,
+// query or fragment, and returns it normalised (no trailing slash).
+func checkPortalURL(u *url.URL) (*url.URL, error) {
+	if u == nil {
+		return nil, errors.New("portal: no portal URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("portal: portal URL %q: scheme must be http or https", u)
+	}
+	if u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("portal: portal URL %q: needs a host and no user info", u)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("portal: portal URL %q: must not have a path, query or fragment", u)
+	}
+	return &url.URL{Scheme: u.Scheme, Host: strings.ToLower(u.Host)}, nil
+}
+
+// PortalURL returns the portal's base URL.
+func (s *Service) PortalURL() *url.URL { u := *s.portal; return &u }
+
+// Start runs the first-start duties: when no user exists yet, it makes a
+// one-time setup link and logs it. It is called once per configuration.
+func (s *Service) Start() error {
+	return s.offerSetup()
+}
+
+// ServeHTTP serves the portal pages and the JSON API.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+func (h Headers) withDefaults() Headers {
+	if h.User == "" {
+		h.User = DefaultHeaders.User
+	}
+	if h.Email == "" {
+		h.Email = DefaultHeaders.Email
+	}
+	if h.Name == "" {
+		h.Name = DefaultHeaders.Name
+	}
+	if h.Groups == "" {
+		h.Groups = DefaultHeaders.Groups
+	}
+	h.User = http.CanonicalHeaderKey(h.User)
+	h.Email = http.CanonicalHeaderKey(h.Email)
+	h.Name = http.CanonicalHeaderKey(h.Name)
+	h.Groups = http.CanonicalHeaderKey(h.Groups)
+	return h
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// hostWithin reports whether host is domain or a subdomain of it.
+func hostWithin(host, domain string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == domain || strings.HasSuffix(host, "."+domain)
+}

@@ -1,0 +1,222 @@
+package portal
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// A session token is 32 random bytes (256 bits) in unpadded base64url. Only
+// its SHA-256 (the store.SessionID) is ever stored.
+const tokenBytes = 32
+
+var tokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
+
+// newToken returns a fresh random token and its stored identifier.
+func newToken() (string, store.SessionID) {
+	var b [tokenBytes]byte
+	_, _ = rand.Read(b[:]) // never fails since Go 1.24
+	tok := base64.RawURLEncoding.EncodeToString(b[:])
+	return tok, sessionIDOf(tok)
+}
+
+// sessionIDOf hashes a token. The copy into a stack buffer spares the heap
+// allocation of []byte(tok) on the hot path.
+func sessionIDOf(tok string) store.SessionID {
+	var buf [64]byte
+	if len(tok) <= len(buf) {
+		n := copy(buf[:], tok)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(tok))
+}
+
+// wellFormedToken reports whether tok could have been made by newToken, so
+// garbage never reaches the store.
+func wellFormedToken(tok string) bool {
+	if len(tok) != tokenLen {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+type cookieConfig struct {
+	name   string
+	domain string
+	secure bool
+}
+
+// eachToken calls fn with every well-formed session token in the request's
+// cookies, in order, until fn returns true. It does not allocate.
+func (c cookieConfig) eachToken(h http.Header, fn func(tok string) bool) {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || name != c.name {
+				continue
+			}
+			val = strings.Trim(val, `"`)
+			if wellFormedToken(val) && fn(val) {
+				return
+			}
+		}
+	}
+}
+
+// issue returns the cookie carrying tok; a zero expires makes it a browser
+// session cookie.
+func (c cookieConfig) issue(tok string, expires time.Time, now time.Time) *http.Cookie {
+	ck := &http.Cookie{
+		Name:     c.name,
+		Value:    tok,
+		Path:     "/",
+		Domain:   c.domain,
+		HttpOnly: true,
+		Secure:   c.secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if !expires.IsZero() {
+		ck.Expires = expires.UTC()
+		ck.MaxAge = int(expires.Sub(now).Seconds())
+	}
+	return ck
+}
+
+// clear returns a cookie that deletes the session cookie.
+func (c cookieConfig) clear() *http.Cookie {
+	return &http.Cookie{
+		Name:     c.name,
+		Value:    "",
+		Path:     "/",
+		Domain:   c.domain,
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   c.secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// resolution is the outcome of looking up the request's session.
+type resolution uint8
+
+const (
+	resolvedNone        resolution = iota // no usable session
+	resolvedOK                            // a live session of an active user
+	resolvedUnavailable                   // the store failed: fail closed
+)
+
+// resolve finds the live session in the request's cookies and its user.
+// This is the hot path: no disk I/O on a cache hit and no allocation.
+func (s *Service) resolve(h http.Header, now time.Time) (id store.SessionID, sess store.Session, u *store.User, res resolution) {
+	s.cookie.eachToken(h, func(tok string) bool {
+		cid := sessionIDOf(tok)
+		cs, err := s.store.Session(cid)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				res = resolvedUnavailable
+				return true
+			}
+			return false
+		}
+		cu, err := s.store.User(cs.UserID)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				res = resolvedUnavailable
+				return true
+			}
+			return false
+		}
+		if !userActive(cu, now) {
+			return false
+		}
+		id, sess, u, res = cid, cs, cu, resolvedOK
+		return true
+	})
+	return id, sess, u, res
+}
+
+// userActive reports whether u may use a session at now.
+func userActive(u *store.User, now time.Time) bool {
+	return !u.Disabled && (u.ExpiresAt.IsZero() || now.Before(u.ExpiresAt))
+}
+
+// startSession signs u in: it ends the session the client already had (a new
+// token at every login, so a planted token is never adopted), stores a new
+// one and sets its cookie.
+func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u *store.User, remember bool) (store.Session, error) {
+	s.endSessions(r)
+	now := s.now()
+	tok, id := newToken()
+	sess := store.Session{
+		ID:        id,
+		UserID:    u.ID,
+		CreatedAt: now,
+		LastSeen:  now,
+		Remember:  remember,
+		IP:        s.clientIP(r),
+		UserAgent: truncate(r.UserAgent(), 512),
+	}
+	var cookieExpires time.Time
+	if remember {
+		sess.ExpiresAt = now.Add(s.remember)
+		cookieExpires = sess.ExpiresAt
+	} else {
+		sess.ExpiresAt = now.Add(s.lifetime)
+		sess.IdleTimeout = s.idle
+	}
+	if err := s.store.CreateSession(&sess); err != nil {
+		return store.Session{}, err
+	}
+	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
+	return sess, nil
+}
+
+// endSessions deletes every session named by the request's cookies.
+func (s *Service) endSessions(r *http.Request) (ended []store.Session) {
+	s.cookie.eachToken(r.Header, func(tok string) bool {
+		id := sessionIDOf(tok)
+		if sess, err := s.store.Session(id); err == nil {
+			ended = append(ended, sess)
+		}
+		if err := s.store.DeleteSession(id); err != nil {
+			s.log.Error("end session", "error", err)
+		}
+		return false
+	})
+	return ended
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// validCookieName accepts names made of letters, digits, '-' and '_'.
+func validCookieName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

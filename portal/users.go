@@ -1,0 +1,206 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Errors callers map to HTTP statuses.
+var (
+	// ErrConflict: the username or e-mail address is taken (409).
+	ErrConflict = errors.New("already exists")
+	// ErrBusy: too many password checks are queued; try again (503).
+	ErrBusy = errors.New("busy, try again shortly")
+)
+
+// InputError is bad input, safe to show to the client (400).
+type InputError struct {
+	Field string
+	Msg   string
+}
+
+func (e *InputError) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+func inputErr(field, format string, args ...any) error {
+	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// NewUser is what CreateUser needs to make an account.
+type NewUser struct {
+	Username string   `json:"username"`
+	Email    string   `json:"email"`
+	FullName string   `json:"full_name"`
+	Role     string   `json:"role"`
+	Groups   []string `json:"groups"`
+	Password string   `json:"password"`
+}
+
+// UserView is a user as the JSON API and the CLI show it: snake_case fields
+// matching the export format, never a secret.
+type UserView struct {
+	ID            string     `json:"id"`
+	Username      string     `json:"username"`
+	Email         string     `json:"email"`
+	FallbackEmail string     `json:"fallback_email"`
+	FullName      string     `json:"full_name"`
+	Role          string     `json:"role"`
+	Groups        []string   `json:"groups"`
+	Active        bool       `json:"active"`
+	ExpiresAt     *time.Time `json:"expires_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+	LastLoginAt   *time.Time `json:"last_login_at"`
+}
+
+func (s *Service) view(u *store.User) UserView {
+	v := UserView{
+		ID:            u.ID,
+		Username:      u.Username,
+		Email:         u.Email,
+		FallbackEmail: u.FallbackEmail,
+		FullName:      u.FullName,
+		Role:          u.Role,
+		Groups:        u.Groups,
+		Active:        userActive(u, s.now()),
+		CreatedAt:     u.CreatedAt,
+	}
+	if v.Groups == nil {
+		v.Groups = []string{}
+	}
+	if !u.ExpiresAt.IsZero() {
+		t := u.ExpiresAt
+		v.ExpiresAt = &t
+	}
+	if !u.LastLoginAt.IsZero() {
+		t := u.LastLoginAt
+		v.LastLoginAt = &t
+	}
+	return v
+}
+
+// validate checks nu and returns the record to store (without its password
+// hash) or an *InputError naming the first problem.
+func (s *Service) validate(nu NewUser) (*store.User, error) {
+	u := &store.User{
+		Username: policies.NormalizeUsername(nu.Username),
+		Email:    strings.TrimSpace(nu.Email),
+		FullName: strings.TrimSpace(nu.FullName),
+		Role:     strings.TrimSpace(nu.Role),
+	}
+	if u.Username == "" {
+		return nil, inputErr("username", "is required")
+	}
+	if err := policies.ValidateUsername(u.Username); err != nil {
+		return nil, inputErr("username", "%s", strings.TrimPrefix(err.Error(), "invalid username: "))
+	}
+	if u.Email != "" {
+		a, err := mail.ParseAddress(u.Email)
+		if err != nil || a.Address != u.Email || len(u.Email) > 254 {
+			return nil, inputErr("email", "%q is not a valid e-mail address", u.Email)
+		}
+	}
+	if utf8.RuneCountInString(u.FullName) > 128 || strings.ContainsFunc(u.FullName, isControl) {
+		return nil, inputErr("full_name", "must be at most 128 printable characters")
+	}
+	if u.Role == "" {
+		u.Role = policies.RoleUser
+	}
+	if _, ok := policies.BuiltinRole(u.Role); !ok {
+		return nil, inputErr("role", "unknown role %q (built-in roles: owner, admin, operator, user_manager, auditor, user)", u.Role)
+	}
+	for _, g := range nu.Groups {
+		g = policies.NormalizeUsername(g)
+		if g == "" {
+			continue
+		}
+		if err := policies.ValidateGroupName(g); err != nil {
+			return nil, inputErr("groups", "%v", err)
+		}
+		u.Groups = append(u.Groups, g)
+	}
+	if nu.Password == "" {
+		return nil, inputErr("password", "is required")
+	}
+	if err := s.rules.Check(nu.Password, u.Username); err != nil {
+		return nil, inputErr("password", "%v", err)
+	}
+	return u, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// CreateUser validates nu, hashes the password, creates missing groups and
+// stores the user. actor names who asked (for the audit log); r, when not
+// nil, is the request that asked.
+func (s *Service) CreateUser(ctx context.Context, actor string, r *http.Request, nu NewUser) (*store.User, error) {
+	u, err := s.validate(nu)
+	if err != nil {
+		return nil, err
+	}
+	return s.createValidated(ctx, actor, r, u, nu.Password)
+}
+
+func (s *Service) createValidated(ctx context.Context, actor string, r *http.Request, u *store.User, pw string) (*store.User, error) {
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, s.busyOr(err)
+	}
+	u.PasswordHash = hash
+	u.PasswordChangedAt = s.now()
+	if len(u.Groups) > 0 {
+		if err := s.store.EnsureGroups(u.Groups); err != nil {
+			return nil, fmt.Errorf("portal: create groups: %w", err)
+		}
+	}
+	if err := s.store.CreateUser(u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			if _, err := s.store.UserByUsername(u.Username); err == nil {
+				return nil, fmt.Errorf("username %q is taken: %w", u.Username, ErrConflict)
+			}
+			return nil, fmt.Errorf("e-mail address %q is taken: %w", u.Email, ErrConflict)
+		}
+		return nil, fmt.Errorf("portal: create user: %w", err)
+	}
+	s.audit(r, store.Event{Actor: actor, Action: actionUserCreate, Resource: "user:" + u.Username,
+		Outcome: outcomeSuccess, Reason: "role " + u.Role})
+	return u, nil
+}
+
+// ListUsers returns one page of users ordered by username; after is the
+// previous page's next cursor.
+func (s *Service) ListUsers(after string, limit int) ([]UserView, string, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	users, next, err := s.store.ListUsers(after, limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("portal: list users: %w", err)
+	}
+	out := make([]UserView, len(users))
+	for i, u := range users {
+		out[i] = s.view(u)
+	}
+	return out, next, nil
+}
+
+// CreateUserView is CreateUser returning the user as the API shows it.
+func (s *Service) CreateUserView(ctx context.Context, actor string, r *http.Request, nu NewUser) (UserView, error) {
+	u, err := s.CreateUser(ctx, actor, r, nu)
+	if err != nil {
+		return UserView{}, err
+	}
+	return s.view(u), nil
+}
