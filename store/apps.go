@@ -15,6 +15,9 @@ type AppAccess struct {
 	AllowGroups []string `json:"allow_groups,omitempty"`
 	// AllowUsers lists the usernames that may use the app.
 	AllowUsers []string `json:"allow_users,omitempty"`
+	// Operators lists the usernames who may change this one app's access
+	// without any other admin right.
+	Operators []string `json:"operators,omitempty"`
 	// UpdatedAt is set by PutAppAccess.
 	UpdatedAt time.Time `json:"updated_at"`
 }

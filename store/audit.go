@@ -38,6 +38,9 @@ type Event struct {
 type AuditFilter struct {
 	// Actor matches exactly, case-insensitively; "" matches any.
 	Actor string
+	// User matches events by or about a user: Actor equal to it, or
+	// Resource equal to "user:"+User, case-insensitively; "" matches any.
+	User string
 	// Action matches exactly, or as a prefix when it ends in "." (e.g.
 	// "user."); "" matches any.
 	Action string
@@ -49,6 +52,9 @@ type AuditFilter struct {
 
 func (f AuditFilter) match(e *Event) bool {
 	if f.Actor != "" && !strings.EqualFold(e.Actor, f.Actor) {
+		return false
+	}
+	if f.User != "" && !strings.EqualFold(e.Actor, f.User) && !strings.EqualFold(e.Resource, "user:"+f.User) {
 		return false
 	}
 	if f.Action != "" {
@@ -158,4 +164,33 @@ func (s *Store) ListAudit(f AuditFilter, cursor string, limit int) (events []*Ev
 		return nil, "", fmt.Errorf("store: list audit: %w", err)
 	}
 	return events, next, nil
+}
+
+// PruneAudit deletes the events older than before, in bounded batches, and
+// returns how many it deleted.
+func (s *Store) PruneAudit(before time.Time) (int, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	end := auditTimeKey(max(before.UnixNano(), 0))
+	var keys [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte(prefixAudit)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid() && bytes.Compare(it.Item().Key(), end) < 0; it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	if err == nil {
+		err = s.deleteKeys(keys)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: prune audit before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return len(keys), nil
 }

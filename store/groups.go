@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -151,3 +152,182 @@ func scan(txn *badger.Txn, prefix []byte, fn func(k, v []byte) error) error {
 
 // errStopScan ends a scan early without error.
 var errStopScan = errors.New("stop scan")
+
+// UpdateGroup runs fn on the stored group and saves the result; fn may
+// change the description only (see RenameGroup). Durable when it returns.
+func (s *Store) UpdateGroup(name string, fn func(g *Group) error) (*Group, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var out *Group
+	err := s.updateSync(func(txn *badger.Txn) error {
+		g := new(Group)
+		if err := get(txn, groupKey(name), g); err != nil {
+			return err
+		}
+		old := g.Name
+		if err := fn(g); err != nil {
+			return err
+		}
+		if g.Name != old {
+			return errors.New("use RenameGroup to rename a group")
+		}
+		out = g
+		return put(txn, groupKey(name), g)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: update group %q: %w", name, err)
+	}
+	return out, nil
+}
+
+// RenameGroup renames a group and, in the same transaction, every mention
+// of it in users' groups and apps' allowed groups. ErrNotFound when the
+// group is missing, ErrConflict when newName is another group. A very large
+// membership may exceed one transaction (badger.ErrTxnTooBig, returned
+// wrapped, nothing changed).
+func (s *Store) RenameGroup(oldName, newName string) error {
+	if !validName(newName) || strings.TrimSpace(newName) == "" {
+		return fmt.Errorf("store: rename group %q: invalid name %q", oldName, newName)
+	}
+	return s.rewriteGroup(oldName, &newName, "rename group")
+}
+
+// DeleteGroup removes a group and, in the same transaction, every mention
+// of it in users' groups and apps' allowed groups. ErrNotFound when
+// missing.
+func (s *Store) DeleteGroup(name string) error {
+	return s.rewriteGroup(name, nil, "delete group")
+}
+
+// rewriteGroup renames (to *newName) or deletes (newName nil) a group.
+func (s *Store) rewriteGroup(name string, newName *string, what string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	s.userWriteMu.Lock()
+	defer s.userWriteMu.Unlock()
+	var changed []*User
+	err := s.updateSync(func(txn *badger.Txn) error {
+		changed = nil
+		g := new(Group)
+		if err := get(txn, groupKey(name), g); err != nil {
+			return err
+		}
+		if err := txn.Delete(groupKey(name)); err != nil {
+			return err
+		}
+		if newName != nil {
+			if !strings.EqualFold(*newName, g.Name) {
+				if err := claim(txn, groupKey(*newName), "group"); err != nil {
+					return err
+				}
+			}
+			g.Name = *newName
+			if err := put(txn, groupKey(*newName), g); err != nil {
+				return err
+			}
+		}
+		swap := func(list []string) ([]string, bool) {
+			i := slices.IndexFunc(list, func(x string) bool { return strings.EqualFold(x, name) })
+			if i < 0 {
+				return list, false
+			}
+			list = slices.Delete(slices.Clone(list), i, i+1)
+			if newName != nil {
+				list = append(list, *newName)
+			}
+			return list, true
+		}
+		var users []*User
+		err := scan(txn, []byte(prefixUser), func(_, v []byte) error {
+			u := new(User)
+			if err := decode(v, u); err != nil {
+				return err
+			}
+			if groups, ok := swap(u.Groups); ok {
+				u.Groups = groups
+				u.UpdatedAt = s.now()
+				u.seal()
+				users = append(users, u)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if err := put(txn, userKey(u.ID), u); err != nil {
+				return err
+			}
+		}
+		var apps []*AppAccess
+		err = scan(txn, []byte(prefixApp), func(_, v []byte) error {
+			a := new(AppAccess)
+			if err := decode(v, a); err != nil {
+				return err
+			}
+			if groups, ok := swap(a.AllowGroups); ok {
+				slices.Sort(groups)
+				a.AllowGroups = groups
+				apps = append(apps, a)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, a := range apps {
+			if err := put(txn, appKey(a.App), a); err != nil {
+				return err
+			}
+		}
+		changed = users
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: %s %q: %w", what, name, err)
+	}
+	for _, u := range changed {
+		s.users.replace(u)
+	}
+	return nil
+}
+
+// GroupMembers returns the users in group name (case-insensitive), sorted
+// by username.
+func (s *Store) GroupMembers(name string) ([]*User, error) {
+	users, _, err := s.SearchUsers(UserFilter{Group: name}, "", 1<<30)
+	if err != nil {
+		return nil, fmt.Errorf("store: members of group %q: %w", name, err)
+	}
+	return users, nil
+}
+
+// GroupMemberCounts returns, for each lowercase group name, how many users
+// are in it.
+func (s *Store) GroupMemberCounts() (map[string]int, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	counts := map[string]int{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scan(txn, []byte(prefixUser), func(_, v []byte) error {
+			u := new(User)
+			if err := decode(v, u); err != nil {
+				return err
+			}
+			for _, g := range u.Groups {
+				counts[strings.ToLower(g)]++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: count group members: %w", err)
+	}
+	return counts, nil
+}

@@ -21,6 +21,9 @@ import (
 //	token/<kind>\x00<32-byte hash>       Token record (Badger TTL)
 //	setting/<key>                        JSON setting
 //	audit/<8-byte BE unix nanos><8 random bytes>  Event record
+//	role/<lower(name)>                   Role record (custom roles)
+//	fail/<key>                           failure counter (Badger TTL)
+//	lock/<key>                           lockout (Badger TTL)
 const (
 	prefixMeta         = "meta/"
 	prefixUser         = "user/"
@@ -33,6 +36,9 @@ const (
 	prefixToken        = "token/"
 	prefixSetting      = "setting/"
 	prefixAudit        = "audit/"
+	prefixRole         = "role/"
+	prefixFailures     = "fail/"
+	prefixLock         = "lock/"
 )
 
 // sep separates a variable-length component from a fixed-size one.
@@ -59,6 +65,9 @@ func emailKey(email string) []byte         { return cat(prefixEmail, strings.ToL
 func groupKey(name string) []byte          { return cat(prefixGroup, strings.ToLower(name)) }
 func appKey(app string) []byte             { return cat(prefixApp, app) }
 func settingKey(key string) []byte         { return cat(prefixSetting, key) }
+func roleKey(name string) []byte           { return cat(prefixRole, strings.ToLower(name)) }
+func failuresKey(key string) []byte        { return cat(prefixFailures, key) }
+func lockKey(key string) []byte            { return cat(prefixLock, key) }
 func sessionKey(id SessionID) []byte       { return cat(prefixSession, string(id[:])) }
 func userSessionsPrefix(uid string) []byte { return append(cat(prefixUserSessions, uid), sep) }
 

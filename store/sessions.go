@@ -259,18 +259,69 @@ func (s *Store) DeleteUserSessions(userID string) (int, error) {
 		return 0, err
 	}
 	defer s.leave()
-	n, err := s.deleteUserSessions(userID)
+	n, err := s.deleteUserSessions(userID, nil)
 	if err != nil {
 		return n, fmt.Errorf("store: delete sessions of user %q: %w", userID, err)
 	}
 	return n, nil
 }
 
+// DeleteUserSessionsExcept removes every session of a user but keep (e.g.
+// the one changing the password) and returns how many it removed. Durable
+// and visible to the very next lookup when it returns.
+func (s *Store) DeleteUserSessionsExcept(userID string, keep SessionID) (int, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	n, err := s.deleteUserSessions(userID, &keep)
+	if err != nil {
+		return n, fmt.Errorf("store: delete other sessions of user %q: %w", userID, err)
+	}
+	return n, nil
+}
+
+// AllSessions returns every live session of every user, most recently
+// active first, with their latest LastSeen.
+func (s *Store) AllSessions(now time.Time) ([]Session, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var out []Session
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scan(txn, []byte(prefixSession), func(k, v []byte) error {
+			var sess Session
+			if len(k) != len(prefixSession)+len(sess.ID) {
+				return nil
+			}
+			copy(sess.ID[:], k[len(prefixSession):])
+			if e := s.sessions.get(sess.ID); e != nil {
+				sess = e.snapshot()
+			} else if err := decode(v, &sess); err != nil {
+				return err
+			} else {
+				copy(sess.ID[:], k[len(prefixSession):])
+			}
+			if !sess.Expired(now) {
+				out = append(out, sess)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: all sessions: %w", err)
+	}
+	slices.SortFunc(out, func(a, b Session) int { return b.LastSeen.Compare(a.LastSeen) })
+	return out, nil
+}
+
 // deleteSessionsChunk bounds the size of one deletion transaction.
 const deleteSessionsChunk = 512
 
-// deleteUserSessions is DeleteUserSessions for a caller that holds enter.
-func (s *Store) deleteUserSessions(userID string) (int, error) {
+// deleteUserSessions is DeleteUserSessions for a caller that holds enter;
+// keep, when not nil, names a session to spare.
+func (s *Store) deleteUserSessions(userID string, keep *SessionID) (int, error) {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
 	var ids []SessionID
@@ -278,6 +329,9 @@ func (s *Store) deleteUserSessions(userID string) (int, error) {
 		ids, err = indexedSessions(txn, userID)
 		return err
 	})
+	if keep != nil {
+		ids = slices.DeleteFunc(ids, func(id SessionID) bool { return id == *keep })
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -138,8 +138,16 @@ func (s *Store) deletePrefix(prefix []byte) error {
 		}
 		return nil
 	})
-	if err != nil || len(keys) == 0 {
+	if err != nil {
 		return err
+	}
+	return s.deleteKeys(keys)
+}
+
+// deleteKeys deletes keys in bounded transactions, then syncs.
+func (s *Store) deleteKeys(keys [][]byte) error {
+	if len(keys) == 0 {
+		return nil
 	}
 	for chunk := range slices.Chunk(keys, 1000) {
 		err := s.update(func(txn *badger.Txn) error {
@@ -155,4 +163,86 @@ func (s *Store) deletePrefix(prefix []byte) error {
 		}
 	}
 	return s.db.Sync()
+}
+
+// ListTokens returns the live tokens of kind, with Hash filled, newest
+// first.
+func (s *Store) ListTokens(kind string) ([]*Token, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	now := s.now()
+	var out []*Token
+	prefix := tokenPrefix(kind)
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scan(txn, prefix, func(k, v []byte) error {
+			t := new(Token)
+			if err := decode(v, t); err != nil {
+				return err
+			}
+			if len(k) != len(prefix)+len(t.Hash) || !now.Before(t.ExpiresAt) {
+				return nil
+			}
+			copy(t.Hash[:], k[len(prefix):])
+			out = append(out, t)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list %s tokens: %w", kind, err)
+	}
+	slices.SortFunc(out, func(a, b *Token) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return out, nil
+}
+
+// DeleteToken removes one token; ErrNotFound when it does not exist.
+// Durable when it returns.
+func (s *Store) DeleteToken(kind string, hash [32]byte) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	key := tokenKey(kind, hash)
+	err := s.updateSync(func(txn *badger.Txn) error {
+		if ok, err := exists(txn, key); err != nil {
+			return err
+		} else if !ok {
+			return ErrNotFound
+		}
+		return txn.Delete(key)
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete %s token: %w", kind, err)
+	}
+	return nil
+}
+
+// DeleteUserTokens removes every token of kind that acts on userID (e.g.
+// older reset links) and returns how many. Durable when it returns.
+func (s *Store) DeleteUserTokens(kind, userID string) (int, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	var keys [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scan(txn, tokenPrefix(kind), func(k, v []byte) error {
+			t := new(Token)
+			if err := decode(v, t); err != nil {
+				return err
+			}
+			if t.UserID == userID {
+				keys = append(keys, slices.Clone(k))
+			}
+			return nil
+		})
+	})
+	if err == nil {
+		err = s.deleteKeys(keys)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: delete %s tokens of user %q: %w", kind, userID, err)
+	}
+	return len(keys), nil
 }

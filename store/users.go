@@ -386,7 +386,7 @@ func (s *Store) DeleteUser(id string) error {
 		return fmt.Errorf("store: delete user %q: %w", id, err)
 	}
 	s.users.remove(id)
-	if _, err := s.deleteUserSessions(id); err != nil {
+	if _, err := s.deleteUserSessions(id, nil); err != nil {
 		return fmt.Errorf("store: delete user %q: %w", id, err)
 	}
 	return nil

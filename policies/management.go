@@ -1,0 +1,81 @@
+package policies
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrForbidden is wrapped by every refusal of this file, so callers can map
+// it to 403.
+var ErrForbidden = errors.New("forbidden")
+
+// Principal is someone acting on user accounts: their role and the
+// permissions it grants (built-in or custom).
+type Principal struct {
+	Role  string
+	Perms PermissionSet
+}
+
+// Target is an account being acted on, or the role it would get.
+type Target struct {
+	Role  string
+	Perms PermissionSet
+}
+
+func forbidden(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrForbidden}, args...)...)
+}
+
+// CanManage reports whether p may change, disable, delete or reset the
+// password of an account with role t. The rules of DESIGN.md §4:
+//   - p needs users.write;
+//   - only owners act on owners;
+//   - nobody acts on an account that holds a permission p lacks (so a
+//     user_manager touches neither admins nor operators, and an admin
+//     can act on other admins but never on owners).
+func CanManage(p Principal, t Target) error {
+	if !p.Perms.Has(PermUsersWrite) {
+		return forbidden("changing users needs the %s permission", PermUsersWrite)
+	}
+	return Outranks(p, t)
+}
+
+// Outranks reports whether p may act on an account with role t at all:
+// only owners act on owners, and nobody acts on an account holding a
+// permission p lacks.
+func Outranks(p Principal, t Target) error {
+	if t.Role == RoleOwner && p.Role != RoleOwner {
+		return forbidden("only owners can change an owner's account")
+	}
+	if t.Perms&^p.Perms != 0 {
+		return forbidden("the %s role holds permissions you do not have", t.Role)
+	}
+	return nil
+}
+
+// CanAssignRole reports whether p may give an account the role to, where
+// from is its current role ("" when the account is being created). Changing
+// a role needs users.roles; creating an account with a role other than
+// user needs it too; only owners grant or remove owner; nobody grants a
+// role holding permissions they lack.
+func CanAssignRole(p Principal, from string, to Target) error {
+	if from == to.Role {
+		return nil
+	}
+	if !p.Perms.Has(PermUsersRoles) {
+		if from == "" && to.Role == RoleUser {
+			return nil
+		}
+		if from == "" {
+			return forbidden("you can only create accounts with the %s role", RoleUser)
+		}
+		return forbidden("changing roles needs the %s permission", PermUsersRoles)
+	}
+	if (to.Role == RoleOwner || from == RoleOwner) && p.Role != RoleOwner {
+		return forbidden("only owners grant or remove the owner role")
+	}
+	if to.Perms&^p.Perms != 0 {
+		return forbidden("the %s role holds permissions you do not have", to.Role)
+	}
+	return nil
+}

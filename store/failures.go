@@ -1,0 +1,137 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// failures counts failed sign-ins of one key within a window.
+type failures struct {
+	Count int       `json:"count"`
+	First time.Time `json:"first"`
+	Until time.Time `json:"until"`
+}
+
+// lock is a lockout record.
+type lock struct {
+	Until time.Time `json:"until"`
+}
+
+// AddFailure counts one failure for key (e.g. a user id) and returns the
+// count and the time of the first failure of the current window. The window
+// lasts window from its first failure; after it the count starts again at 1.
+// Durable when it returns.
+func (s *Store) AddFailure(key string, window time.Duration, now time.Time) (count int, first time.Time, err error) {
+	if err := s.enter(); err != nil {
+		return 0, time.Time{}, err
+	}
+	defer s.leave()
+	if !validName(key) || window <= 0 {
+		return 0, time.Time{}, fmt.Errorf("store: add failure %q: invalid key or window", key)
+	}
+	k := failuresKey(key)
+	err = s.updateSync(func(txn *badger.Txn) error {
+		f := new(failures)
+		if err := get(txn, k, f); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if f.Count == 0 || !now.Before(f.Until) {
+			*f = failures{First: now, Until: now.Add(window)}
+		}
+		f.Count++
+		count, first = f.Count, f.First
+		b, err := encode(f)
+		if err != nil {
+			return err
+		}
+		return txn.SetEntry(badger.NewEntry(k, b).WithTTL(ttlFor(f.Until, now)))
+	})
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("store: add failure %q: %w", key, err)
+	}
+	return count, first, nil
+}
+
+// Failures returns the current failure count of key at now.
+func (s *Store) Failures(key string, now time.Time) (int, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	f := new(failures)
+	err := s.db.View(func(txn *badger.Txn) error { return get(txn, failuresKey(key), f) })
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("store: failures %q: %w", key, err)
+	case !now.Before(f.Until):
+		return 0, nil
+	}
+	return f.Count, nil
+}
+
+// ClearFailures resets the failure count of key.
+func (s *Store) ClearFailures(key string) error {
+	return s.deleteOne(failuresKey(key), "clear failures "+key)
+}
+
+// PutLock locks key until the given time. Durable when it returns.
+func (s *Store) PutLock(key string, until time.Time) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	now := s.now()
+	if !validName(key) || !now.Before(until) {
+		return fmt.Errorf("store: put lock %q: invalid key or time", key)
+	}
+	b, err := encode(&lock{Until: until})
+	if err != nil {
+		return err
+	}
+	err = s.updateSync(func(txn *badger.Txn) error {
+		return txn.SetEntry(badger.NewEntry(lockKey(key), b).WithTTL(ttlFor(until, now)))
+	})
+	if err != nil {
+		return fmt.Errorf("store: put lock %q: %w", key, err)
+	}
+	return nil
+}
+
+// Lock reports whether key is locked at now, and until when.
+func (s *Store) Lock(key string, now time.Time) (until time.Time, locked bool, err error) {
+	if err := s.enter(); err != nil {
+		return time.Time{}, false, err
+	}
+	defer s.leave()
+	l := new(lock)
+	err = s.db.View(func(txn *badger.Txn) error { return get(txn, lockKey(key), l) })
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, fmt.Errorf("store: lock %q: %w", key, err)
+	}
+	return l.Until, now.Before(l.Until), nil
+}
+
+// ClearLock lifts the lock of key.
+func (s *Store) ClearLock(key string) error {
+	return s.deleteOne(lockKey(key), "clear lock "+key)
+}
+
+// deleteOne deletes one key (missing is fine), durably.
+func (s *Store) deleteOne(k []byte, what string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := s.updateSync(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	return nil
+}
