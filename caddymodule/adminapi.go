@@ -1,9 +1,11 @@
 package caddymodule
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -21,6 +23,9 @@ func init() {
 //
 //	GET  /gatehouse/users?after=&limit=  {"items": [...], "next": ""}
 //	POST /gatehouse/users                 create a user (201)
+//	GET  /gatehouse/users/export?format=csv|json
+//	POST /gatehouse/users/import?format=&dry_run=1   (200 with the report;
+//	     "problems" not empty means nothing was imported)
 type adminAPI struct {
 	app *App
 }
@@ -59,6 +64,16 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			return a.addUser(w, r)
 		}
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+	case "/gatehouse/users/export":
+		if r.Method != http.MethodGet {
+			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+		}
+		return a.exportUsers(w, r)
+	case "/gatehouse/users/import":
+		if r.Method != http.MethodPost {
+			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+		}
+		return a.importUsers(w, r)
 	}
 	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no gatehouse admin route %s", r.URL.Path)}
 }
@@ -80,6 +95,14 @@ func (a *adminAPI) addUser(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("bad JSON body: %v", err)}
 	}
 	u, err := a.app.Service().CreateUserView(r.Context(), "cli", r, nu)
+	if err != nil {
+		return adminError(err)
+	}
+	return writeAdminJSON(w, http.StatusCreated, u)
+}
+
+// adminError maps a portal error to an admin-API error.
+func adminError(err error) error {
 	var ie *portal.InputError
 	switch {
 	case errors.As(err, &ie):
@@ -88,10 +111,39 @@ func (a *adminAPI) addUser(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: err}
 	case errors.Is(err, portal.ErrBusy):
 		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
-	case err != nil:
-		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
 	}
-	return writeAdminJSON(w, http.StatusCreated, u)
+	return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+}
+
+func (a *adminAPI) exportUsers(w http.ResponseWriter, r *http.Request) error {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "csv"
+	}
+	var buf bytes.Buffer
+	if err := a.app.Service().ExportUsers(&buf, format); err != nil {
+		return adminError(err)
+	}
+	if format == "json" {
+		w.Header().Set("Content-Type", "application/json")
+	} else {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func (a *adminAPI) importUsers(w http.ResponseWriter, r *http.Request) error {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4<<20))
+	if err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("read import: %v", err)}
+	}
+	q := r.URL.Query()
+	res, err := a.app.Service().ImportUsers(r.Context(), r, data, q.Get("format"), q.Get("dry_run") == "1")
+	if err != nil {
+		return adminError(err)
+	}
+	return writeAdminJSON(w, http.StatusOK, res)
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/gatehouse-auth/gatehouse/portal"
+	"github.com/gatehouse-auth/gatehouse/portal/mail"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -41,6 +42,16 @@ func init() {
 //				email  Remote-Email
 //				name   Remote-Name
 //				groups Remote-Groups
+//			}
+//			invite_lifetime 72h
+//			reset_lifetime  1h
+//			smtp {
+//				host     smtp.example.com
+//				port     587
+//				username gatehouse@example.com
+//				password {env.SMTP_PASSWORD}
+//				from     "Gatehouse <gatehouse@example.com>"
+//				tls      starttls
 //			}
 //		}
 //	}
@@ -70,6 +81,20 @@ type App struct {
 
 	// Headers renames the identity headers sent upstream.
 	Headers *HeaderNames `json:"headers,omitempty"`
+
+	// InviteLifetime is how long an invitation link works; the portal's
+	// settings page can override it. Default: 72h.
+	InviteLifetime caddy.Duration `json:"invite_lifetime,omitempty"`
+
+	// ResetLifetime is how long a password-reset link works; the portal's
+	// settings page can override it. Default: 1h.
+	ResetLifetime caddy.Duration `json:"reset_lifetime,omitempty"`
+
+	// SMTP, when set, lets Gatehouse e-mail invitation and reset links.
+	// Its string fields may hold placeholders such as {env.SMTP_PASSWORD},
+	// replaced at provision time. Without it, links are only shown to the
+	// admin who made them.
+	SMTP *mail.Config `json:"smtp,omitempty"`
 
 	dir     string
 	service *portal.Service
@@ -144,6 +169,24 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("gatehouse: %w", err)
 	}
 	a.store = st
+	var sender *mail.Sender
+	if a.SMTP != nil {
+		mc := *a.SMTP
+		repl := caddy.NewReplacer()
+		for _, f := range []*string{&mc.Host, &mc.Username, &mc.Password, &mc.From} {
+			*f = repl.ReplaceKnown(*f, "")
+		}
+		if sender, err = mail.New(mc); err != nil {
+			_ = releaseStore(a.dir)
+			a.store = nil
+			return fmt.Errorf("gatehouse: smtp: %w", err)
+		}
+	}
+	if a.InviteLifetime < 0 || a.ResetLifetime < 0 {
+		_ = releaseStore(a.dir)
+		a.store = nil
+		return errors.New("gatehouse: invite_lifetime and reset_lifetime must not be negative")
+	}
 	a.service, err = portal.New(portal.Options{
 		Store:        st,
 		PortalURL:    pu,
@@ -155,6 +198,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Headers:      portal.Headers{User: hn.User, Email: hn.Email, Name: hn.Name, Groups: hn.Groups},
 		ClientIP:     clientIP,
 		Logger:       log,
+
+		InviteLifetime: time.Duration(a.InviteLifetime),
+		ResetLifetime:  time.Duration(a.ResetLifetime),
+		Mail:           sender,
 	})
 	if err != nil {
 		return fmt.Errorf("gatehouse: %w", err)

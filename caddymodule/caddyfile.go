@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -10,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/gatehouse-auth/gatehouse/portal/mail"
 )
 
 func init() {
@@ -125,8 +128,28 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err := checkHeaderNames(*a.Headers); err != nil {
 				return nil, d.Err(err.Error())
 			}
+		case "invite_lifetime", "reset_lifetime":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return nil, d.Errf("gatehouse: %s: %q is not a positive duration (e.g. 1h, 72h, 7d)", opt, v)
+			}
+			if opt == "invite_lifetime" {
+				a.InviteLifetime = caddy.Duration(dur)
+			} else {
+				a.ResetLifetime = caddy.Duration(dur)
+			}
+		case "smtp":
+			mc, err := parseSMTP(d)
+			if err != nil {
+				return nil, err
+			}
+			a.SMTP = mc
 		default:
-			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session or headers)", opt)
+			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime or smtp)", opt)
 		}
 	}
 	return httpcaddyfile.App{Name: "gatehouse", Value: caddyconfig.JSON(a, nil)}, nil
@@ -261,3 +284,52 @@ func validDomain(s string) bool {
 
 // Interface guard.
 var _ httpcaddyfile.UnmarshalGlobalFunc = parseGlobalOption
+
+// parseSMTP reads the `smtp { … }` block of the global option.
+func parseSMTP(d *caddyfile.Dispenser) (*mail.Config, error) {
+	if d.NextArg() {
+		return nil, d.Errf("gatehouse: smtp: unexpected argument %q (settings go in a block)", d.Val())
+	}
+	mc := new(mail.Config)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		v, err := oneArg(d)
+		if err != nil {
+			return nil, err
+		}
+		switch sub {
+		case "host":
+			mc.Host = v
+		case "port":
+			p, err := strconv.Atoi(v)
+			if err != nil || p < 1 || p > 65535 {
+				return nil, d.Errf("gatehouse: smtp port: %q is not a port number", v)
+			}
+			mc.Port = p
+		case "username":
+			mc.Username = v
+		case "password":
+			mc.Password = v
+		case "from":
+			mc.From = v
+		case "tls":
+			mc.TLS = v
+		default:
+			return nil, d.Errf("gatehouse: smtp: unknown subdirective %q (want host, port, username, password, from or tls)", sub)
+		}
+	}
+	// Placeholders ({env.…}) are replaced at provision time; check the rest now.
+	check := *mc
+	for _, f := range []*string{&check.Host, &check.Username, &check.Password, &check.From} {
+		if strings.Contains(*f, "{") {
+			*f = "placeholder"
+		}
+	}
+	if strings.Contains(mc.From, "{") {
+		check.From = "placeholder@example.com"
+	}
+	if err := check.Validate(); err != nil {
+		return nil, d.Errf("gatehouse: smtp: %v", err)
+	}
+	return mc, nil
+}

@@ -24,7 +24,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "gatehouse",
-		Usage: "user add|list [flags]",
+		Usage: "user add|list [flags] | export [--format csv|json] | import FILE [--dry-run]",
 		Short: "Manages Gatehouse users on the running instance",
 		Long: `
 Manages Gatehouse on a running Caddy through its admin API (like
@@ -34,13 +34,19 @@ Manages Gatehouse on a running Caddy through its admin API (like
       [--email alice@example.com] [--name "Alice Liddell"] \
       [--role owner] [--groups admins,ops]
   caddy gatehouse user list
+  caddy gatehouse export [--format csv|json] [--output FILE]
+  caddy gatehouse import FILE [--format csv|json] [--dry-run]
+
+An import checks every row first and imports nothing if any row is bad,
+listing each problem with its row number. Imported users get a link to set
+their password (printed, and e-mailed when SMTP is configured).
 
 Groups that do not exist yet are created. The admin address is taken from
 --address, or from the config given with --config, or Caddy's default
 (localhost:2019).
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(userCommand())
+			cmd.AddCommand(userCommand(), exportCommand(), importCommand())
 		},
 	})
 }
@@ -72,6 +78,112 @@ func userCommand() *cobra.Command {
 
 	user.AddCommand(add, list)
 	return user
+}
+
+func exportCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "export [--format csv|json] [--output FILE]",
+		Short: "Exports every user as CSV or JSON",
+		Args:  cobra.NoArgs,
+		RunE:  caddycmd.WrapCommandFuncForCobra(cmdExport),
+	}
+	c.Flags().String("format", "csv", "csv or json")
+	c.Flags().StringP("output", "o", "", "Write to this file instead of standard output")
+	addAdminFlags(c)
+	return c
+}
+
+func importCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "import FILE [--format csv|json] [--dry-run]",
+		Short: "Imports users from a CSV or JSON file (- for standard input)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+				return cmdImport(fl, args[0])
+			})(cmd, args)
+		},
+	}
+	c.Flags().String("format", "", "csv or json (default: guessed from the file)")
+	c.Flags().Bool("dry-run", false, "Check every row and report, without importing")
+	addAdminFlags(c)
+	return c
+}
+
+func cmdExport(fl caddycmd.Flags) (int, error) {
+	format := fl.String("format")
+	if format != "csv" && format != "json" {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("--format must be csv or json, not %q", format)
+	}
+	data, err := adminRaw(fl, http.MethodGet, "/gatehouse/users/export?format="+format, nil, "")
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	if out := fl.String("output"); out != "" {
+		if err := os.WriteFile(out, data, 0o600); err != nil {
+			return caddy.ExitCodeFailedStartup, fmt.Errorf("write %s: %w", out, err)
+		}
+		return caddy.ExitCodeSuccess, nil
+	}
+	_, err = os.Stdout.Write(data)
+	return caddy.ExitCodeSuccess, err
+}
+
+func cmdImport(fl caddycmd.Flags, file string) (int, error) {
+	var (
+		data []byte
+		err  error
+	)
+	if file == "-" {
+		data, err = io.ReadAll(io.LimitReader(os.Stdin, 4<<20))
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("read %s: %w", file, err)
+	}
+	format := fl.String("format")
+	if format == "" && (strings.HasSuffix(file, ".json") || strings.HasSuffix(file, ".csv")) {
+		format = file[strings.LastIndexByte(file, '.')+1:]
+	}
+	q := url.Values{}
+	if format != "" {
+		q.Set("format", format)
+	}
+	if fl.Bool("dry-run") {
+		q.Set("dry_run", "1")
+	}
+	raw, err := adminRaw(fl, http.MethodPost, "/gatehouse/users/import?"+q.Encode(), data, "application/octet-stream")
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	var res portal.ImportResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("bad answer from the admin API: %w", err)
+	}
+	if len(res.Problems) > 0 {
+		for _, p := range res.Problems {
+			field := ""
+			if p.Field != "" {
+				field = p.Field + ": "
+			}
+			fmt.Fprintf(os.Stderr, "row %d: %s%s\n", p.Row, field, p.Error)
+		}
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("%d of %d rows have problems; nothing was imported", len(res.Problems), res.Valid+len(res.Problems))
+	}
+	if res.DryRun {
+		fmt.Printf("all %d rows are valid; nothing was imported (dry run)\n", res.Valid)
+		return caddy.ExitCodeSuccess, nil
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tSET-PASSWORD LINK")
+	for _, u := range res.Created {
+		fmt.Fprintf(tw, "%s\t%s\n", u.Username, u.Link)
+	}
+	if err := tw.Flush(); err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	return caddy.ExitCodeSuccess, nil
 }
 
 func addAdminFlags(c *cobra.Command) {
@@ -173,23 +285,33 @@ func readPassword(f *os.File) (string, error) {
 	return line, nil
 }
 
-// adminCall sends one request to the running instance's admin API and
-// decodes the JSON answer into out.
+// adminCall sends one request with a JSON body to the running instance's
+// admin API and decodes the JSON answer into out.
 func adminCall(fl caddycmd.Flags, method, uri string, body []byte, out any) error {
+	raw, err := adminRaw(fl, method, uri, body, "application/json")
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, out)
+}
+
+// adminRaw sends one request to the running instance's admin API and
+// returns the answer's body.
+func adminRaw(fl caddycmd.Flags, method, uri string, body []byte, contentType string) ([]byte, error) {
 	addr, err := caddycmd.DetermineAdminAPIAddress(fl.String("address"), nil, fl.String("config"), fl.String("adapter"))
 	if err != nil {
-		return fmt.Errorf("find the admin API: %w", err)
+		return nil, fmt.Errorf("find the admin API: %w", err)
 	}
 	hdr := http.Header{}
 	var rd io.Reader
 	if body != nil {
-		hdr.Set("Content-Type", "application/json")
+		hdr.Set("Content-Type", contentType)
 		rd = bytes.NewReader(body)
 	}
 	resp, err := caddycmd.AdminAPIRequest(addr, method, uri, hdr, rd)
 	if err != nil {
-		return fmt.Errorf("admin API at %s: %w", addr, err)
+		return nil, fmt.Errorf("admin API at %s: %w", addr, err)
 	}
 	defer resp.Body.Close()
-	return json.NewDecoder(resp.Body).Decode(out)
+	return io.ReadAll(resp.Body)
 }

@@ -7,11 +7,19 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // runCLI runs `caddy gatehouse user …` in-process with stdin, returning
 // what it printed and its error.
 func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	return runCommand(t, userCommand(), stdin, args...)
+}
+
+// runCommand runs one `caddy gatehouse` subcommand in-process.
+func runCommand(t *testing.T, cmd *cobra.Command, stdin string, args ...string) (string, error) {
 	t.Helper()
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -32,7 +40,6 @@ func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
 	done := make(chan struct{})
 	go func() { _, _ = io.Copy(&out, outR); close(done) }()
 
-	cmd := userCommand()
 	cmd.SetArgs(args)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	runErr := cmd.Execute()

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -258,4 +260,21 @@ func formBody(kv ...string) (io.Reader, map[string]string) {
 		v.Set(kv[i], kv[i+1])
 	}
 	return strings.NewReader(v.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
+}
+
+var refreshRE = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]*)">`)
+
+// formTarget is where a form's answer sends the browser: the Location of a
+// 303, or the refresh target of the continue page the portal uses for other
+// origins ("" for anything else).
+func formTarget(resp *http.Response, body []byte) string {
+	switch resp.StatusCode {
+	case http.StatusSeeOther:
+		return resp.Header.Get("Location")
+	case http.StatusOK:
+		if m := refreshRE.FindSubmatch(body); m != nil {
+			return html.UnescapeString(string(m[1]))
+		}
+	}
+	return ""
 }

@@ -22,6 +22,9 @@ const (
 	Deny
 	// Unavailable: the store failed; fail closed with 503.
 	Unavailable
+	// ChangePassword: the user's password is older than the password
+	// expiry setting; send browsers to the portal to change it, 403 others.
+	ChangePassword
 )
 
 // Verdict is the result of Check.
@@ -36,7 +39,8 @@ type Verdict struct {
 // Check is the guard's hot path for one request to app. It removes every
 // identity header the client sent, resolves the session from memory, asks
 // policies for the decision and, when allowed, sets the identity headers on
-// r. It does no disk I/O on a cache hit.
+// r and removes the session cookie (apps never see the token). It does no
+// disk I/O on a cache hit.
 func (s *Service) Check(r *http.Request, app *App) Verdict {
 	s.stripIdentityHeaders(r.Header)
 	now := s.now()
@@ -48,11 +52,15 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 		return Verdict{Outcome: SignIn}
 	}
 	s.store.TouchSession(id, now)
-	d := app.Access().Decide(subjectOf(u))
+	if s.passwordExpired(u) {
+		return Verdict{Outcome: ChangePassword, User: u}
+	}
+	d := app.Access().Decide(s.subjectOf(u))
 	if !d.Allow {
 		return Verdict{Outcome: Deny, User: u, Reason: d.Reason}
 	}
 	s.setIdentityHeaders(r.Header, u)
+	s.cookie.strip(r.Header)
 	return Verdict{Outcome: Allow, User: u, Reason: d.Reason}
 }
 
@@ -131,6 +139,12 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			return
 		}
 		writeJSONError(w, http.StatusForbidden, "access to this app is not allowed")
+	case ChangePassword:
+		if wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			http.Redirect(w, r, s.portal.String()+"/profile/password?rd="+url.QueryEscape(returnURL), http.StatusFound)
+			return
+		}
+		writeJSONError(w, http.StatusForbidden, "your password has expired: change it at "+s.portal.String()+"/profile/password")
 	default:
 		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable, try again shortly")
 	}

@@ -154,7 +154,7 @@ func (s *Service) redirectPolicy() policies.RedirectPolicy {
 // appsFor returns the apps u may open.
 func (s *Service) appsFor(u *store.User) []*App {
 	var out []*App
-	subj := subjectOf(u)
+	subj := s.subjectOf(u)
 	for _, a := range s.Apps() {
 		if a.Access().Decide(subj).Allow {
 			out = append(out, a)
@@ -163,7 +163,7 @@ func (s *Service) appsFor(u *store.User) []*App {
 	return out
 }
 
-func subjectOf(u *store.User) policies.Subject {
-	perms, _ := policies.RolePermissions(u.Role)
+func (s *Service) subjectOf(u *store.User) policies.Subject {
+	perms, _ := s.permsOf(u.Role)
 	return policies.Subject{Username: u.Username, Groups: u.Groups, AccessAll: perms.Has(policies.PermAppsAccessAll)}
 }

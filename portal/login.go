@@ -54,6 +54,17 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 		}
 		return fail("unknown user")
 	}
+	if locked, err := s.locked(u); err != nil {
+		return nil, err
+	} else if locked || u.PasswordHash == "" {
+		if _, err := s.hasher.VerifyUnknown(ctx, pw); err != nil {
+			return nil, s.busyOr(err)
+		}
+		if locked {
+			return fail("account locked")
+		}
+		return fail("no password set")
+	}
 	ok, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
 	if err != nil {
 		if errors.Is(err, password.ErrMalformedHash) {
@@ -64,6 +75,7 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 	}
 	switch now := s.now(); {
 	case !ok:
+		s.recordFailure(r, u, now)
 		return fail("wrong password")
 	case u.Disabled:
 		return fail("account disabled")
@@ -76,6 +88,9 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 		if newHash, err = s.hasher.Hash(ctx, pw); err != nil {
 			newHash = ""
 		}
+	}
+	if err := s.store.ClearFailures(u.ID); err != nil {
+		s.log.Error("clear sign-in failures", "user", u.Username, "error", err)
 	}
 	updated, err := s.store.UpdateUser(u.ID, func(u *store.User) error {
 		u.LastLoginAt = s.now()

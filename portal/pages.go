@@ -2,12 +2,25 @@ package portal
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
+	"mime"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -15,13 +28,54 @@ import (
 var webFS embed.FS
 
 // pageNames are the templates under web/templates, each parsed with
-// layout.html into its own set.
-var pageNames = []string{"login", "setup", "home", "logout", "error"}
+// layout.html and partials.html into its own set.
+var pageNames = []string{
+	"login", "setup", "home", "logout", "error",
+	// Self-service.
+	"profile", "password", "forgot", "forgot_sent", "reset", "reset_done", "invite",
+	// Administration.
+	"users", "user_new", "user_import", "user", "link",
+	"groups", "group", "apps", "app", "roles", "role",
+	"sessions", "invitations", "audit", "settings",
+}
+
+// pageFuncs are the helpers templates may call.
+var pageFuncs = template.FuncMap{
+	"date":     func(v any) string { return fmtTime(v, "2 Jan 2006") },
+	"datetime": func(v any) string { return fmtTime(v, "2 Jan 2006, 15:04 UTC") },
+	"iso":      func(v any) string { return fmtTime(v, time.RFC3339) },
+	"ago":      fmtAgo,
+	"until":    fmtUntil,
+	"join":     strings.Join,
+	"dur":      fmtDuration,
+	"userURL":  userURL,
+	"esc":      url.PathEscape,
+	"has":      func(list []string, v string) bool { return slices.Contains(list, v) },
+	"initial":  initial,
+	"dict":     dict,
+}
+
+// dict builds the argument of a partial template from key, value pairs.
+func dict(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, errors.New("dict: odd number of arguments")
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, errors.New("dict: keys must be strings")
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
+}
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.ParseFS(webFS, "web/templates/layout.html", "web/templates/"+name+".html")
+		t, err := template.New(name).Funcs(pageFuncs).ParseFS(webFS,
+			"web/templates/layout.html", "web/templates/partials.html", "web/templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("portal: parse page %s: %w", name, err)
 		}
@@ -50,6 +104,22 @@ type page struct {
 	PasswordRules string
 	Status        int
 	Message       string
+
+	// The fields below are set on the pages of a signed-in user.
+
+	// Nav is the navigation the caller may use; Section names the
+	// current entry.
+	Nav     []navItem
+	Section string
+	// Can holds the caller's permissions by name, so templates show only
+	// the controls the caller may use (the server checks again).
+	Can map[string]bool
+	// CSRF is the token every POST form carries in its "csrf" field.
+	CSRF string
+	// Now is the service's clock, for relative times.
+	Now time.Time
+	// Data is the page's own content.
+	Data any
 }
 
 type pageUser struct {
@@ -58,6 +128,12 @@ type pageUser struct {
 }
 
 type pageApp struct{ Name, Title, URL string }
+
+// navItem is one entry of the signed-in navigation.
+type navItem struct {
+	Key, Label, Href string
+	Admin            bool
+}
 
 func pageUserOf(u *store.User) *pageUser {
 	if u == nil {
@@ -82,6 +158,426 @@ func (s *Service) render(w http.ResponseWriter, status int, name string, p page)
 	_, _ = w.Write(buf.Bytes())
 }
 
+// renderError shows the error page. When u is the signed-in user of a
+// portal request, the page keeps their navigation.
 func (s *Service) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string, u *store.User) {
+	if u != nil && r != nil && strings.EqualFold(r.Host, s.portal.Host) {
+		if c, res := s.callerOf(r); res == resolvedOK && c.user.ID == u.ID {
+			s.pageError(w, r, c, status, title, msg)
+			return
+		}
+	}
 	s.render(w, status, "error", page{Title: title, Status: status, Message: msg, User: pageUserOf(u)})
+}
+
+// basePage returns the page data every signed-in page starts from: the
+// caller, their navigation and permissions, the CSRF token and the flash
+// message left by the previous request (which it consumes).
+func (s *Service) basePage(w http.ResponseWriter, r *http.Request, c *caller, title, section string) page {
+	p := page{
+		Title:   title,
+		User:    pageUserOf(c.user),
+		Section: section,
+		Can:     map[string]bool{},
+		CSRF:    s.csrfToken(c),
+		Now:     s.now(),
+		Form:    map[string]string{},
+	}
+	for _, perm := range policies.AllPermissions() {
+		if c.can(perm) {
+			p.Can[string(perm)] = true
+		}
+	}
+	p.Nav = s.navFor(c)
+	if w != nil && r != nil {
+		p.Flash = s.takeFlash(w, r, c)
+	}
+	return p
+}
+
+// navFor lists the pages c may open, in the order shown.
+func (s *Service) navFor(c *caller) []navItem {
+	nav := []navItem{{Key: "home", Label: "Home", Href: "/"}, {Key: "profile", Label: "Profile", Href: "/profile"}}
+	add := func(ok bool, key, label string) {
+		if ok {
+			nav = append(nav, navItem{Key: key, Label: label, Href: "/admin/" + key, Admin: true})
+		}
+	}
+	add(c.can(policies.PermUsersRead), "users", "Users")
+	add(c.can(policies.PermGroupsRead), "groups", "Groups")
+	add(c.can(policies.PermAppsRead) || s.operatesAnyApp(c.user), "apps", "Apps")
+	add(c.can(policies.PermRolesRead), "roles", "Roles")
+	add(c.can(policies.PermSessionsRead), "sessions", "Sessions")
+	add(c.can(policies.PermInvitationsRead), "invitations", "Invitations")
+	add(c.can(policies.PermAuditRead), "audit", "Audit log")
+	add(c.can(policies.PermSettingsRead), "settings", "Settings")
+	return nav
+}
+
+// operatesAnyApp reports whether u is an operator of at least one app.
+func (s *Service) operatesAnyApp(u *store.User) bool {
+	for _, a := range s.Apps() {
+		if s.isAppOperator(u, a.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// pageError shows the error page to a signed-in caller, with navigation.
+func (s *Service) pageError(w http.ResponseWriter, r *http.Request, c *caller, status int, title, msg string) {
+	p := s.basePage(nil, nil, c, title, "")
+	p.Status, p.Message = status, msg
+	s.render(w, status, "error", p)
+}
+
+// pageFail shows err (a service error) as an error page with its status.
+func (s *Service) pageFail(w http.ResponseWriter, r *http.Request, c *caller, err error) {
+	status, msg := s.statusOf(err)
+	s.pageError(w, r, c, status, http.StatusText(status), sentence(msg))
+}
+
+// The caller's page access.
+
+// signedIn wraps a page that needs a signed-in caller: nobody signed in is
+// sent to the login page; a caller whose password expired is sent to
+// /profile/password; a POST must carry the session's CSRF token (checked
+// before anything changes); and perm, when not empty, must be held.
+func (s *Service) signedIn(perm policies.Permission, h func(w http.ResponseWriter, r *http.Request, c *caller)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if c := s.pageCaller(w, r, perm, false); c != nil {
+			h(w, r, c)
+		}
+	}
+}
+
+// signedInExpired is signedIn for the pages a user whose password expired
+// may still use (changing it).
+func (s *Service) signedInExpired(h func(w http.ResponseWriter, r *http.Request, c *caller)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if c := s.pageCaller(w, r, "", true); c != nil {
+			h(w, r, c)
+		}
+	}
+}
+
+func (s *Service) pageCaller(w http.ResponseWriter, r *http.Request, perm policies.Permission, expiredOK bool) *caller {
+	c, res := s.callerOf(r)
+	switch res {
+	case resolvedUnavailable:
+		s.renderError(w, r, http.StatusServiceUnavailable, "Unavailable", "The sign-in service is unavailable. Try again shortly.", nil)
+		return nil
+	case resolvedNone:
+		to := "/login"
+		if r.Method == http.MethodGet && r.URL.Path != "/" {
+			to += "?rd=" + url.QueryEscape(r.URL.RequestURI())
+		}
+		http.Redirect(w, r, to, redirectStatus(r))
+		return nil
+	}
+	if !expiredOK && s.passwordExpired(c.user) {
+		to := "/profile/password"
+		if r.Method == http.MethodGet && r.URL.Path != "/" {
+			to += "?rd=" + url.QueryEscape(r.URL.RequestURI())
+		}
+		http.Redirect(w, r, to, redirectStatus(r))
+		return nil
+	}
+	if r.Method == http.MethodPost {
+		if err := parsePageForm(r); err != nil {
+			status, msg := http.StatusBadRequest, "The form could not be read."
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				status, msg = http.StatusRequestEntityTooLarge, "The form is too large."
+			}
+			s.pageError(w, r, c, status, "Bad request", msg)
+			return nil
+		}
+		if !s.csrfValid(c, r.PostFormValue("csrf")) {
+			s.log.Warn("page form refused: missing or bad CSRF token", "path", r.URL.Path, "user", c.user.Username)
+			s.pageError(w, r, c, http.StatusForbidden, "Request refused",
+				"This form was not sent from a current page of the portal, so nothing was changed. Go back, reload the page and try again.")
+			return nil
+		}
+	}
+	if perm != "" && !c.can(perm) {
+		s.pageError(w, r, c, http.StatusForbidden, "No access",
+			"This page needs the "+string(perm)+" permission, which your role does not have.")
+		return nil
+	}
+	return c
+}
+
+func redirectStatus(r *http.Request) int {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return http.StatusFound
+	}
+	return http.StatusSeeOther
+}
+
+// parsePageForm reads a POST body: URL-encoded or multipart (imports).
+func parsePageForm(r *http.Request) error {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "multipart/form-data" {
+		return r.ParseMultipartForm(1 << 20)
+	}
+	return r.ParseForm()
+}
+
+// CSRF tokens and flash messages are HMACs under a key kept in the store,
+// so they survive a reload of the configuration and a restart.
+
+const pageKeySetting = "csrf_key"
+
+var pageKeyMu sync.Mutex
+
+// pageKey returns the 32-byte key of CSRF tokens and flash messages,
+// creating it on first use.
+func (s *Service) pageKey() ([]byte, error) {
+	var key []byte
+	err := s.store.Setting(pageKeySetting, &key)
+	if err == nil && len(key) == 32 {
+		return key, nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	pageKeyMu.Lock()
+	defer pageKeyMu.Unlock()
+	if err := s.store.Setting(pageKeySetting, &key); err == nil && len(key) == 32 {
+		return key, nil
+	}
+	key = make([]byte, 32)
+	_, _ = rand.Read(key)
+	if err := s.store.PutSetting(pageKeySetting, key); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+func (s *Service) pageMAC(msg string) []byte {
+	key, err := s.pageKey()
+	if err != nil {
+		s.log.Error("page key", "error", err)
+		return nil
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
+	return m.Sum(nil)
+}
+
+// csrfToken is the CSRF token of c's session: base64url(HMAC-SHA256(key,
+// "csrf:" + hex(session id))). It is "" when the key cannot be read, and
+// then no form is accepted.
+func (s *Service) csrfToken(c *caller) string {
+	mac := s.pageMAC("csrf:" + c.sid.String())
+	if mac == nil {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(mac)
+}
+
+// csrfValid checks a submitted token in constant time.
+func (s *Service) csrfValid(c *caller, tok string) bool {
+	want := s.csrfToken(c)
+	return want != "" && hmac.Equal([]byte(tok), []byte(want))
+}
+
+func (s *Service) flashCookie() string { return s.cookie.name + "_flash" }
+
+// setFlash leaves msg for the next page c opens in this browser.
+func (s *Service) setFlash(w http.ResponseWriter, c *caller, msg string) {
+	msg = truncate(msg, 300)
+	mac := s.pageMAC("flash:" + c.sid.String() + ":" + msg)
+	if mac == nil {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     s.flashCookie(),
+		Value:    base64.RawURLEncoding.EncodeToString([]byte(msg)) + "." + base64.RawURLEncoding.EncodeToString(mac),
+		Path:     "/",
+		MaxAge:   120,
+		HttpOnly: true,
+		Secure:   s.cookie.secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// takeFlash returns the flash message left for c, if genuine, and clears it.
+func (s *Service) takeFlash(w http.ResponseWriter, r *http.Request, c *caller) string {
+	ck, err := r.Cookie(s.flashCookie())
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.flashCookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
+	b64msg, b64mac, ok := strings.Cut(ck.Value, ".")
+	if !ok {
+		return ""
+	}
+	msg, err1 := base64.RawURLEncoding.DecodeString(b64msg)
+	mac, err2 := base64.RawURLEncoding.DecodeString(b64mac)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	want := s.pageMAC("flash:" + c.sid.String() + ":" + string(msg))
+	if want == nil || !hmac.Equal(mac, want) {
+		return ""
+	}
+	return string(msg)
+}
+
+// done ends a successful form: a flash message and a 303 to the page to.
+func (s *Service) done(w http.ResponseWriter, r *http.Request, c *caller, to, msg string) {
+	if msg != "" {
+		s.setFlash(w, c, msg)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// Template helpers.
+
+// fmtTime formats a time.Time or *time.Time in UTC; a zero or nil time is
+// "—".
+func fmtTime(v any, layout string) string {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x != nil {
+			t = *x
+		}
+	}
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format(layout)
+}
+
+// fmtAgo says how long before now t was: "just now", "5 minutes ago".
+func fmtAgo(now time.Time, v any) string {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x != nil {
+			t = *x
+		}
+	}
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return "in " + span(-d)
+	}
+	if d < time.Minute {
+		return "just now"
+	}
+	return span(d) + " ago"
+}
+
+// fmtUntil says how long after now t is: "in 3 days".
+func fmtUntil(now time.Time, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := t.Sub(now)
+	if d <= 0 {
+		return "expired"
+	}
+	return "in " + span(d)
+}
+
+func span(d time.Duration) string {
+	n, unit := 0, ""
+	switch {
+	case d < time.Minute:
+		return "less than a minute"
+	case d < time.Hour:
+		n, unit = int(d/time.Minute), "minute"
+	case d < 48*time.Hour:
+		n, unit = int(d/time.Hour), "hour"
+	case d < 60*24*time.Hour:
+		n, unit = int(d/(24*time.Hour)), "day"
+	case d < 730*24*time.Hour:
+		n, unit = int(d/(30*24*time.Hour)), "month"
+	default:
+		n, unit = int(d/(365*24*time.Hour)), "year"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return strconv.Itoa(n) + " " + unit
+}
+
+// fmtDuration writes a settings duration the way parseDuration reads it:
+// whole days as "90d", else Go's form without zero units ("1h30m").
+func fmtDuration(v any) string {
+	var d time.Duration
+	switch x := v.(type) {
+	case Duration:
+		d = time.Duration(x)
+	case time.Duration:
+		d = x
+	}
+	if d == 0 {
+		return "0"
+	}
+	if d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
+}
+
+// fixedUserPaths are the pages under /admin/users/ that are not users.
+var fixedUserPaths = []string{"new", "import"}
+
+// userURL is the page of the user called name. A user whose name is one
+// of the fixed pages is found through the search instead.
+func userURL(name string) string {
+	if name == "" {
+		return "/admin/users"
+	}
+	if slices.Contains(fixedUserPaths, name) {
+		return "/admin/users?q=" + url.QueryEscape(name)
+	}
+	return "/admin/users/" + url.PathEscape(name)
+}
+
+// userPath is the page of u, by id when its name is a fixed page.
+func userPath(u *store.User) string {
+	if slices.Contains(fixedUserPaths, u.Username) {
+		return "/admin/users/" + url.PathEscape(u.ID)
+	}
+	return "/admin/users/" + url.PathEscape(u.Username)
+}
+
+func initial(name string) string {
+	for _, r := range name {
+		return strings.ToUpper(string(r))
+	}
+	return "?"
+}
+
+// sentence makes a service message a sentence: capitalised, with a full
+// stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "!") && !strings.HasSuffix(s, "?") {
+		s += "."
+	}
+	return s
 }

@@ -11,9 +11,11 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/portal/mail"
 	"github.com/gatehouse-auth/gatehouse/portal/password"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -71,6 +73,15 @@ type Options struct {
 	// ClientIP returns the client address of a request (for the audit log).
 	// Default: the host of r.RemoteAddr.
 	ClientIP func(r *http.Request) string
+	// InviteLifetime is how long an invitation link works, unless the
+	// stored settings say otherwise. Default: 72h.
+	InviteLifetime time.Duration
+	// ResetLifetime is how long a password-reset link works, unless the
+	// stored settings say otherwise. Default: 1h.
+	ResetLifetime time.Duration
+	// Mail sends invitation and reset links. Nil: links are only shown to
+	// the admin who made them.
+	Mail *mail.Sender
 	// Logger receives operational and audit log lines. Default: discard.
 	Logger *slog.Logger
 	// Now returns the current time. Default: time.Now.
@@ -91,6 +102,13 @@ type Service struct {
 	clientIP func(*http.Request) string
 	log      *slog.Logger
 	now      func() time.Time
+
+	inviteLifetime time.Duration
+	resetLifetime  time.Duration
+	mail           *mail.Sender
+
+	settings    atomic.Pointer[Settings]
+	customRoles atomic.Pointer[map[string]policies.PermissionSet]
 
 	apps     *registry
 	redirect policies.RedirectPolicy
@@ -122,6 +140,10 @@ func New(opts Options) (*Service, error) {
 		log:      opts.Logger,
 		now:      opts.Now,
 		apps:     newRegistry(),
+
+		inviteLifetime: orDuration(opts.InviteLifetime, DefaultInviteLifetime),
+		resetLifetime:  orDuration(opts.ResetLifetime, DefaultResetLifetime),
+		mail:           opts.Mail,
 	}
 	if opts.PasswordRules != nil {
 		s.rules = *opts.PasswordRules
@@ -155,6 +177,12 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("portal: cookie domain %q does not contain the portal host %q", s.cookie.domain, pu.Hostname())
 	}
 	s.redirect = policies.RedirectPolicy{Portal: pu, CookieDomain: s.cookie.domain}
+	if err := s.loadSettings(); err != nil {
+		return nil, err
+	}
+	if err := s.loadRoles(); err != nil {
+		return nil, err
+	}
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}

@@ -352,3 +352,31 @@ func TestLoginAuditTrail(t *testing.T) {
 		t.Fatalf("audit trail (newest first):\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestSessionCookieNotForwarded: the app behind the guard never receives
+// the session token; the client's other cookies pass untouched.
+func TestSessionCookieNotForwarded(t *testing.T) {
+	svc, _, _ := newTestService(t)
+	mustUser(t, svc, "alice", "user")
+	app, _ := svc.RegisterApp(AppConfig{Name: "wiki"})
+	ck := login(t, svc, "alice", false)
+	tests := []struct {
+		cookies []string
+		want    []string
+	}{
+		{[]string{ck.Name + "=" + ck.Value}, nil},
+		{[]string{"a=1; " + ck.Name + "=" + ck.Value + "; b=2"}, []string{"a=1; b=2"}},
+		{[]string{"theme=dark", ck.Name + "=" + ck.Value}, []string{"theme=dark"}},
+		{[]string{ck.Name + "=junk; " + ck.Name + "=" + ck.Value + ";x=y"}, []string{"x=y"}},
+	}
+	for _, tc := range tests {
+		req := httptest.NewRequest("GET", "https://app.example.com/", nil)
+		req.Header["Cookie"] = tc.cookies
+		if v := svc.Check(req, app); v.Outcome != Allow {
+			t.Fatalf("%v: %v", tc.cookies, v.Outcome)
+		}
+		if got := req.Header["Cookie"]; strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("cookies %q forwarded as %q, want %q", tc.cookies, got, tc.want)
+		}
+	}
+}

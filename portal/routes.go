@@ -21,7 +21,57 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/login", s.apiLogin)
 	mux.HandleFunc("POST /api/v1/logout", s.apiLogout)
 	mux.HandleFunc("GET /api/v1/me", s.apiMe)
+	mux.HandleFunc("PATCH /api/v1/me", s.apiPatchMe)
+	mux.HandleFunc("POST /api/v1/me/password", s.apiChangePassword)
+	mux.HandleFunc("GET /api/v1/me/sessions", s.apiMySessions)
+	mux.HandleFunc("DELETE /api/v1/me/sessions", s.apiRevokeMyOtherSessions)
+	mux.HandleFunc("POST /api/v1/password/forgot", s.apiForgot)
 
+	mux.HandleFunc("GET /api/v1/users", s.apiListUsers)
+	mux.HandleFunc("POST /api/v1/users", s.apiCreateUser)
+	mux.HandleFunc("GET /api/v1/users/export", s.apiExportUsers)
+	mux.HandleFunc("POST /api/v1/users/import", s.apiImportUsers)
+	mux.HandleFunc("GET /api/v1/users/{user}", s.apiGetUser)
+	mux.HandleFunc("PATCH /api/v1/users/{user}", s.apiPatchUser)
+	mux.HandleFunc("DELETE /api/v1/users/{user}", s.apiDeleteUser)
+	mux.HandleFunc("POST /api/v1/users/{user}/password", s.apiSetUserPassword)
+	mux.HandleFunc("POST /api/v1/users/{user}/reset-link", s.apiResetLink)
+	mux.HandleFunc("POST /api/v1/users/{user}/unlock", s.apiUnlockUser)
+	mux.HandleFunc("GET /api/v1/users/{user}/sessions", s.apiUserSessions)
+	mux.HandleFunc("DELETE /api/v1/users/{user}/sessions", s.apiRevokeUserSessions)
+
+	mux.HandleFunc("GET /api/v1/groups", s.apiListGroups)
+	mux.HandleFunc("POST /api/v1/groups", s.apiCreateGroup)
+	mux.HandleFunc("GET /api/v1/groups/{group}", s.apiGetGroup)
+	mux.HandleFunc("PATCH /api/v1/groups/{group}", s.apiPatchGroup)
+	mux.HandleFunc("DELETE /api/v1/groups/{group}", s.apiDeleteGroup)
+	mux.HandleFunc("PUT /api/v1/groups/{group}/members/{user}", s.apiAddMember)
+	mux.HandleFunc("DELETE /api/v1/groups/{group}/members/{user}", s.apiRemoveMember)
+
+	mux.HandleFunc("GET /api/v1/apps", s.apiListApps)
+	mux.HandleFunc("GET /api/v1/apps/{app}", s.apiGetApp)
+	mux.HandleFunc("PATCH /api/v1/apps/{app}", s.apiPatchApp)
+
+	mux.HandleFunc("GET /api/v1/roles", s.apiListRoles)
+	mux.HandleFunc("POST /api/v1/roles", s.apiCreateRole)
+	mux.HandleFunc("GET /api/v1/roles/{role}", s.apiGetRole)
+	mux.HandleFunc("PATCH /api/v1/roles/{role}", s.apiPatchRole)
+	mux.HandleFunc("DELETE /api/v1/roles/{role}", s.apiDeleteRole)
+
+	mux.HandleFunc("GET /api/v1/sessions", s.apiListSessions)
+	mux.HandleFunc("DELETE /api/v1/sessions/{id}", s.apiRevokeSession)
+
+	mux.HandleFunc("GET /api/v1/invitations", s.apiListInvitations)
+	mux.HandleFunc("POST /api/v1/invitations", s.apiCreateInvitation)
+	mux.HandleFunc("DELETE /api/v1/invitations/{id}", s.apiRevokeInvitation)
+
+	mux.HandleFunc("GET /api/v1/audit", s.apiListAudit)
+
+	mux.HandleFunc("GET /api/v1/settings", s.apiGetSettings)
+	mux.HandleFunc("PATCH /api/v1/settings", s.apiPatchSettings)
+	mux.HandleFunc("POST /api/v1/settings/test-email", s.apiTestMail)
+
+	s.pageRoutes(mux)
 	mux.HandleFunc("/", s.handleNotFound)
 	return s.secure(mux)
 }

@@ -5,8 +5,11 @@ import (
 	"strings"
 )
 
-// maxBodyBytes bounds every request body the portal reads.
+// maxBodyBytes bounds every request body the portal reads, except imports.
 const maxBodyBytes = 64 << 10
+
+// maxImportBytes bounds a user import (about 10000 rows).
+const maxImportBytes = 4 << 20
 
 // contentSecurityPolicy allows only our own assets; no inline script or
 // style, no framing, forms only to ourselves.
@@ -38,7 +41,11 @@ func (s *Service) secure(next http.Handler) http.Handler {
 	protected := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageSecurityHeaders(w.Header())
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		limit := int64(maxBodyBytes)
+		if r.URL.Path == "/api/v1/users/import" || r.URL.Path == "/admin/users/import" {
+			limit = maxImportBytes
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		protected.ServeHTTP(w, r)
 	})
 }

@@ -77,6 +77,45 @@ func (c cookieConfig) eachToken(h http.Header, fn func(tok string) bool) {
 	}
 }
 
+// strip removes the session cookie from the request's Cookie headers, so
+// the apps behind the guard never see a token that would let them act as
+// the user elsewhere. Headers without it are left as they are (no
+// allocation); a header that held only it is deleted.
+func (c cookieConfig) strip(h http.Header) {
+	lines := h["Cookie"]
+	for i, line := range lines {
+		if !strings.Contains(line, c.name) {
+			continue
+		}
+		var b strings.Builder
+		b.Grow(len(line))
+		for rest := line; rest != ""; {
+			var part string
+			part, rest, _ = strings.Cut(rest, ";")
+			part = strings.TrimSpace(part)
+			if name, _, _ := strings.Cut(part, "="); name == c.name || part == "" {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(part)
+		}
+		lines[i] = b.String()
+	}
+	kept := lines[:0]
+	for _, line := range lines {
+		if line != "" {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) == 0 {
+		h.Del("Cookie")
+	} else {
+		h["Cookie"] = kept
+	}
+}
+
 // issue returns the cookie carrying tok; a zero expires makes it a browser
 // session cookie.
 func (c cookieConfig) issue(tok string, expires time.Time, now time.Time) *http.Cookie {
@@ -171,12 +210,13 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u *store.
 		UserAgent: truncate(r.UserAgent(), 512),
 	}
 	var cookieExpires time.Time
+	st := s.cfg()
 	if remember {
-		sess.ExpiresAt = now.Add(s.remember)
+		sess.ExpiresAt = now.Add(time.Duration(st.SessionRemember))
 		cookieExpires = sess.ExpiresAt
 	} else {
-		sess.ExpiresAt = now.Add(s.lifetime)
-		sess.IdleTimeout = s.idle
+		sess.ExpiresAt = now.Add(time.Duration(st.SessionLifetime))
+		sess.IdleTimeout = time.Duration(st.SessionIdle)
 	}
 	if err := s.store.CreateSession(&sess); err != nil {
 		return store.Session{}, err

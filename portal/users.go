@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/mail"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -41,12 +39,14 @@ func inputErr(field, format string, args ...any) error {
 
 // NewUser is what CreateUser needs to make an account.
 type NewUser struct {
-	Username string   `json:"username"`
-	Email    string   `json:"email"`
-	FullName string   `json:"full_name"`
-	Role     string   `json:"role"`
-	Groups   []string `json:"groups"`
-	Password string   `json:"password"`
+	Username string `json:"username"`
+	Email    string `json:"email"`
+	// FallbackEmail is a second address for account recovery.
+	FallbackEmail string   `json:"fallback_email"`
+	FullName      string   `json:"full_name"`
+	Role          string   `json:"role"`
+	Groups        []string `json:"groups"`
+	Password      string   `json:"password"`
 }
 
 // UserView is a user as the JSON API and the CLI show it: snake_case fields
@@ -91,9 +91,13 @@ func (s *Service) view(u *store.User) UserView {
 	return v
 }
 
-// validate checks nu and returns the record to store (without its password
-// hash) or an *InputError naming the first problem.
-func (s *Service) validate(nu NewUser) (*store.User, error) {
+// validate checks nu, password included, and returns the record to store
+// (without its password hash) or an *InputError naming the first problem.
+func (s *Service) validate(nu NewUser) (*store.User, error) { return s.validateNew(nu, false) }
+
+// validateNew is validate; with noPassword the account is made without one
+// (its owner sets it through a link).
+func (s *Service) validateNew(nu NewUser, noPassword bool) (*store.User, error) {
 	u := &store.User{
 		Username: policies.NormalizeUsername(nu.Username),
 		Email:    strings.TrimSpace(nu.Email),
@@ -106,35 +110,38 @@ func (s *Service) validate(nu NewUser) (*store.User, error) {
 	if err := policies.ValidateUsername(u.Username); err != nil {
 		return nil, inputErr("username", "%s", strings.TrimPrefix(err.Error(), "invalid username: "))
 	}
-	if u.Email != "" {
-		a, err := mail.ParseAddress(u.Email)
-		if err != nil || a.Address != u.Email || len(u.Email) > 254 {
-			return nil, inputErr("email", "%q is not a valid e-mail address", u.Email)
-		}
+	var err error
+	if u.Email, err = checkEmail("email", u.Email); err != nil {
+		return nil, err
 	}
-	if utf8.RuneCountInString(u.FullName) > 128 || strings.ContainsFunc(u.FullName, isControl) {
-		return nil, inputErr("full_name", "must be at most 128 printable characters")
+	if u.FallbackEmail, err = checkEmail("fallback_email", nu.FallbackEmail); err != nil {
+		return nil, err
+	}
+	if u.FullName, err = checkFullName(u.FullName); err != nil {
+		return nil, err
 	}
 	if u.Role == "" {
 		u.Role = policies.RoleUser
 	}
-	if _, ok := policies.BuiltinRole(u.Role); !ok {
-		return nil, inputErr("role", "unknown role %q (built-in roles: owner, admin, operator, user_manager, auditor, user)", u.Role)
+	if _, ok := s.permsOf(u.Role); !ok {
+		return nil, inputErr("role", "unknown role %q (roles: %s)", u.Role, strings.Join(s.roleNames(), ", "))
 	}
-	for _, g := range nu.Groups {
-		g = policies.NormalizeUsername(g)
-		if g == "" {
-			continue
+	if u.Groups, err = normalizeGroupList(nu.Groups); err != nil {
+		return nil, err
+	}
+	if len(u.Groups) == 0 {
+		u.Groups = nil
+	}
+	if noPassword {
+		if nu.Password != "" {
+			return nil, inputErr("password", "must be empty when the user sets it through a link")
 		}
-		if err := policies.ValidateGroupName(g); err != nil {
-			return nil, inputErr("groups", "%v", err)
-		}
-		u.Groups = append(u.Groups, g)
+		return u, nil
 	}
 	if nu.Password == "" {
 		return nil, inputErr("password", "is required")
 	}
-	if err := s.rules.Check(nu.Password, u.Username); err != nil {
+	if err := s.passwordRules().Check(nu.Password, u.Username); err != nil {
 		return nil, inputErr("password", "%v", err)
 	}
 	return u, nil
@@ -154,12 +161,14 @@ func (s *Service) CreateUser(ctx context.Context, actor string, r *http.Request,
 }
 
 func (s *Service) createValidated(ctx context.Context, actor string, r *http.Request, u *store.User, pw string) (*store.User, error) {
-	hash, err := s.hasher.Hash(ctx, pw)
-	if err != nil {
-		return nil, s.busyOr(err)
+	if pw != "" {
+		hash, err := s.hasher.Hash(ctx, pw)
+		if err != nil {
+			return nil, s.busyOr(err)
+		}
+		u.PasswordHash = hash
+		u.PasswordChangedAt = s.now()
 	}
-	u.PasswordHash = hash
-	u.PasswordChangedAt = s.now()
 	if len(u.Groups) > 0 {
 		if err := s.store.EnsureGroups(u.Groups); err != nil {
 			return nil, fmt.Errorf("portal: create groups: %w", err)

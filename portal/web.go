@@ -18,20 +18,15 @@ func (s *Service) currentUser(r *http.Request) (*store.User, resolution) {
 }
 
 func (s *Service) handleHome(w http.ResponseWriter, r *http.Request) {
-	u, res := s.currentUser(r)
-	switch res {
-	case resolvedUnavailable:
-		s.renderError(w, r, http.StatusServiceUnavailable, "Unavailable", "The sign-in service is unavailable. Try again shortly.", nil)
-		return
-	case resolvedNone:
-		http.Redirect(w, r, "/login", http.StatusFound)
+	c := s.pageCaller(w, r, "", false)
+	if c == nil {
 		return
 	}
-	var apps []pageApp
-	for _, a := range s.appsFor(u) {
-		apps = append(apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
+	p := s.basePage(w, r, c, "Home", "home")
+	for _, a := range s.appsFor(c.user) {
+		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
-	s.render(w, http.StatusOK, "home", page{Title: "Home", User: pageUserOf(u), Apps: apps})
+	s.render(w, http.StatusOK, "home", p)
 }
 
 func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
@@ -68,16 +63,15 @@ func (s *Service) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		s.render(w, status, "login", page{Title: "Sign in", Error: msg, Form: map[string]string{"username": login, "rd": rd}})
 		return
 	}
-	http.Redirect(w, r, s.cleanReturn(rd), http.StatusSeeOther)
+	s.redirectAfterForm(w, r, s.cleanReturn(rd))
 }
 
 func (s *Service) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
-	u, _ := s.currentUser(r)
-	title := "Sign out"
-	if u == nil {
-		title = "Signed out"
+	if c, res := s.callerOf(r); res == resolvedOK {
+		s.render(w, http.StatusOK, "logout", s.basePage(w, r, c, "Sign out", ""))
+		return
 	}
-	s.render(w, http.StatusOK, "logout", page{Title: title, User: pageUserOf(u)})
+	s.render(w, http.StatusOK, "logout", page{Title: "Signed out"})
 }
 
 func (s *Service) handleLogoutForm(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +93,7 @@ func (s *Service) handleSetupPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "setup", page{
 		Title:         "Create the owner account",
 		Form:          map[string]string{"token": token},
-		PasswordRules: s.rules.Describe(),
+		PasswordRules: s.passwordRules().Describe(),
 	})
 }
 
@@ -112,7 +106,7 @@ func (s *Service) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	nu := NewUser{Username: f.Get("username"), Email: f.Get("email"), FullName: f.Get("full_name"), Password: f.Get("password")}
 	form := map[string]string{"token": f.Get("token"), "username": nu.Username, "email": nu.Email, "full_name": nu.FullName}
 	again := func(status int, msg string) {
-		s.render(w, status, "setup", page{Title: "Create the owner account", Error: msg, Form: form, PasswordRules: s.rules.Describe()})
+		s.render(w, status, "setup", page{Title: "Create the owner account", Error: msg, Form: form, PasswordRules: s.passwordRules().Describe()})
 	}
 	if nu.Password != f.Get("password2") {
 		again(http.StatusBadRequest, "The two passwords do not match.")

@@ -1,0 +1,165 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+const actionAppAccess = "app.access"
+
+// AppView is an app as the API shows it.
+type AppView struct {
+	Name  string `json:"name"`
+	Title string `json:"title"`
+	URL   string `json:"url"`
+	// Configured: access is set in the Caddyfile and read-only here.
+	Configured  bool     `json:"configured"`
+	AllowGroups []string `json:"allow_groups"`
+	AllowUsers  []string `json:"allow_users"`
+	// Open: every signed-in user may use the app.
+	Open bool `json:"open"`
+	// Operators may change this app's access without other admin rights.
+	Operators []string `json:"operators"`
+}
+
+// AppAccessInput changes a portal-managed app's access; nil fields stay.
+type AppAccessInput struct {
+	AllowGroups *[]string `json:"allow_groups"`
+	AllowUsers  *[]string `json:"allow_users"`
+	Operators   *[]string `json:"operators"`
+}
+
+func (s *Service) appView(a *App) AppView {
+	acc := a.Access()
+	v := AppView{Name: a.Name, Title: a.Title, URL: a.URL, Configured: a.Configured,
+		AllowGroups: acc.AllowGroups(), AllowUsers: acc.AllowUsers(), Open: acc.Open(), Operators: []string{}}
+	if st, err := s.store.AppAccess(a.Name); err == nil && st.Operators != nil {
+		v.Operators = st.Operators
+	}
+	if v.AllowGroups == nil {
+		v.AllowGroups = []string{}
+	}
+	if v.AllowUsers == nil {
+		v.AllowUsers = []string{}
+	}
+	return v
+}
+
+// app returns the registered app called name.
+func (s *Service) app(name string) (*App, error) {
+	s.apps.mu.RLock()
+	defer s.apps.mu.RUnlock()
+	a, ok := s.apps.apps[name]
+	if !ok {
+		return nil, fmt.Errorf("app %q: %w", name, ErrNotFound)
+	}
+	return a, nil
+}
+
+// isAppOperator reports whether u is one of the operators of app.
+func (s *Service) isAppOperator(u *store.User, app string) bool {
+	st, err := s.store.AppAccess(app)
+	return err == nil && slices.Contains(st.Operators, u.Username)
+}
+
+// mayEditApp: apps.write, or operator of this app.
+func (s *Service) mayEditApp(c *caller, app string) bool {
+	return c.can(policies.PermAppsWrite) || s.isAppOperator(c.user, app)
+}
+
+func normalizeNames(field string, in []string, check func(string) error) ([]string, error) {
+	out := []string{}
+	for _, n := range in {
+		n = policies.NormalizeUsername(n)
+		if n == "" {
+			continue
+		}
+		if err := check(n); err != nil {
+			return nil, inputErr(field, "%q: %v", n, err)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// updateAppAccess changes who may use a portal-managed app, effective on
+// the next request. Only holders of apps.write change its operators.
+func (s *Service) updateAppAccess(c *caller, r *http.Request, name string, in AppAccessInput) (AppView, error) {
+	a, err := s.app(name)
+	if err != nil {
+		return AppView{}, err
+	}
+	if !s.mayEditApp(c, a.Name) {
+		return AppView{}, fmt.Errorf("%w: changing app access needs the %s permission or being this app's operator", ErrForbidden, policies.PermAppsWrite)
+	}
+	if a.Configured && (in.AllowGroups != nil || in.AllowUsers != nil) {
+		return AppView{}, fmt.Errorf("%w: the access of app %s is set in the Caddyfile and is read-only here", ErrForbidden, a.Name)
+	}
+	if in.Operators != nil && !c.can(policies.PermAppsWrite) {
+		return AppView{}, fmt.Errorf("%w: changing an app's operators needs the %s permission", ErrForbidden, policies.PermAppsWrite)
+	}
+	rec, err := s.store.AppAccess(a.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		acc := a.Access()
+		rec, err = &store.AppAccess{App: a.Name}, nil
+		if !a.Configured {
+			rec.AllowGroups, rec.AllowUsers = acc.AllowGroups(), acc.AllowUsers()
+		}
+	}
+	if err != nil {
+		return AppView{}, fmt.Errorf("portal: app access: %w", err)
+	}
+	if in.AllowGroups != nil {
+		if rec.AllowGroups, err = normalizeNames("allow_groups", *in.AllowGroups, policies.ValidateGroupName); err != nil {
+			return AppView{}, err
+		}
+	}
+	if in.AllowUsers != nil {
+		if rec.AllowUsers, err = normalizeNames("allow_users", *in.AllowUsers, policies.ValidateGroupName); err != nil {
+			return AppView{}, err
+		}
+	}
+	if in.Operators != nil {
+		exists := func(n string) error {
+			if _, err := s.store.UserByUsername(n); err != nil {
+				return errors.New("no such user")
+			}
+			return nil
+		}
+		if rec.Operators, err = normalizeNames("operators", *in.Operators, exists); err != nil {
+			return AppView{}, err
+		}
+	}
+	if err := s.store.PutAppAccess(rec); err != nil {
+		return AppView{}, fmt.Errorf("portal: store app access: %w", err)
+	}
+	if !a.Configured {
+		a.access.Store(policies.CompileAccess(rec.AllowGroups, rec.AllowUsers))
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionAppAccess, Resource: "app:" + a.Name, Outcome: outcomeSuccess,
+		Reason: "groups [" + strings.Join(rec.AllowGroups, ",") + "] users [" + strings.Join(rec.AllowUsers, ",") +
+			"] operators [" + strings.Join(rec.Operators, ",") + "]"})
+	return s.appView(a), nil
+}
+
+// reloadAppAccess re-reads the stored access of every portal-managed app,
+// after a group rename or delete rewrote it.
+func (s *Service) reloadAppAccess() {
+	for _, a := range s.Apps() {
+		if a.Configured {
+			continue
+		}
+		if st, err := s.store.AppAccess(a.Name); err == nil {
+			a.access.Store(policies.CompileAccess(st.AllowGroups, st.AllowUsers))
+		}
+	}
+}

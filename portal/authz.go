@@ -1,0 +1,117 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// caller is who makes a portal request: the signed-in user, the session
+// they came with and the permissions of their role, resolved afresh on
+// every request so that a role change takes effect on the next one.
+type caller struct {
+	user  *store.User
+	sid   store.SessionID
+	sess  store.Session
+	perms policies.PermissionSet
+}
+
+func (c *caller) can(p policies.Permission) bool { return c.perms.Has(p) }
+
+func (c *caller) principal() policies.Principal {
+	return policies.Principal{Role: c.user.Role, Perms: c.perms}
+}
+
+// callerOf resolves the request's session. It returns nil with
+// resolvedNone when nobody is signed in.
+func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
+	now := s.now()
+	id, sess, u, res := s.resolve(r.Header, now)
+	if res != resolvedOK {
+		return nil, res
+	}
+	s.store.TouchSession(id, now)
+	perms, _ := s.permsOf(u.Role)
+	return &caller{user: u, sid: id, sess: sess, perms: perms}, resolvedOK
+}
+
+// apiCaller returns the signed-in caller of an API request, or writes 401
+// (or 503) and returns nil.
+func (s *Service) apiCaller(w http.ResponseWriter, r *http.Request) *caller {
+	c, res := s.callerOf(r)
+	switch res {
+	case resolvedUnavailable:
+		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable")
+		return nil
+	case resolvedNone:
+		writeJSONError(w, http.StatusUnauthorized, "not signed in")
+		return nil
+	}
+	if s.passwordExpired(c.user) {
+		writeJSONError(w, http.StatusForbidden, "your password has expired: change it with POST /api/v1/me/password")
+		return nil
+	}
+	return c
+}
+
+// apiRequire is apiCaller plus a permission check: 403 when the caller's
+// role lacks perm. Every API handler that reads or writes anything beyond
+// the caller's own account starts here.
+func (s *Service) apiRequire(w http.ResponseWriter, r *http.Request, perm policies.Permission) *caller {
+	c := s.apiCaller(w, r)
+	if c == nil {
+		return nil
+	}
+	if !c.can(perm) {
+		writeJSONError(w, http.StatusForbidden, "this needs the "+string(perm)+" permission")
+		return nil
+	}
+	return c
+}
+
+// Errors the service methods return, mapped to statuses by statusOf.
+var (
+	// ErrNotFound: no such user, group, role, app, session or link (404).
+	ErrNotFound = errors.New("not found")
+	// ErrForbidden: the caller may not do this (403).
+	ErrForbidden = policies.ErrForbidden
+)
+
+// statusOf maps a service error to its HTTP status and the message safe to
+// show; unexpected errors are logged and shown as "internal error".
+func (s *Service) statusOf(err error) (int, string) {
+	var ie *InputError
+	switch {
+	case errors.As(err, &ie):
+		return http.StatusBadRequest, ie.Error()
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, err.Error()
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, ErrBusy):
+		return http.StatusServiceUnavailable, ErrBusy.Error()
+	}
+	s.log.Error("portal request failed", "error", err)
+	return http.StatusInternalServerError, "internal error"
+}
+
+// writeAPIError answers an API request with the status and message of err.
+func (s *Service) writeAPIError(w http.ResponseWriter, err error) {
+	status, msg := s.statusOf(err)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSONError(w, status, msg)
+}
+
+// localAdmin is the caller of the CLI: whoever can reach Caddy's admin
+// endpoint (localhost by default) already controls the server, so it acts
+// as an owner. It is named "cli" in the audit log.
+func (s *Service) localAdmin() *caller {
+	perms, _ := policies.RolePermissions(policies.RoleOwner)
+	return &caller{user: &store.User{Username: "cli", Role: policies.RoleOwner}, perms: perms}
+}

@@ -1,0 +1,176 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mileusna/useragent"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+const actionSessionRevoke = "session.revoke"
+
+// SessionView is a session as the API and the pages show it: where and
+// when, never its token.
+type SessionView struct {
+	// ID is the hex SHA-256 of the session token (not the token).
+	ID        string    `json:"id"`
+	Username  string    `json:"username,omitempty"`
+	Browser   string    `json:"browser"`
+	OS        string    `json:"os"`
+	IP        string    `json:"ip"`
+	CreatedAt time.Time `json:"created_at"`
+	LastSeen  time.Time `json:"last_seen"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Remember  bool      `json:"remember"`
+	Current   bool      `json:"current"`
+}
+
+// describeAgent names the browser and OS of a User-Agent string.
+func describeAgent(ua string) (browser, os string) {
+	if ua == "" {
+		return "Unknown", "Unknown"
+	}
+	p := useragent.Parse(ua)
+	browser, os = p.Name, p.OS
+	if browser == "" {
+		browser = "Unknown"
+	}
+	if v := p.VersionNoFull(); v != "" && browser != "Unknown" {
+		browser += " " + v
+	}
+	if os == "" {
+		os = "Unknown"
+	}
+	return browser, os
+}
+
+func (s *Service) sessionView(sess store.Session, username string, current store.SessionID) SessionView {
+	b, o := describeAgent(sess.UserAgent)
+	return SessionView{ID: sess.ID.String(), Username: username, Browser: b, OS: o, IP: sess.IP,
+		CreatedAt: sess.CreatedAt, LastSeen: sess.LastSeen, ExpiresAt: sess.ExpiresAt, Remember: sess.Remember,
+		Current: sess.ID == current}
+}
+
+// userSessions lists u's live sessions, newest activity first; current marks
+// the caller's own.
+func (s *Service) userSessions(u *store.User, current store.SessionID) ([]SessionView, error) {
+	list, err := s.store.UserSessions(u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("portal: list sessions: %w", err)
+	}
+	now := s.now()
+	out := []SessionView{}
+	for _, sess := range list {
+		if !sess.Expired(now) {
+			out = append(out, s.sessionView(sess, u.Username, current))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen) })
+	return out, nil
+}
+
+// onlineSessions lists every live session of every user, newest activity
+// first (the "online users" view).
+func (s *Service) onlineSessions(current store.SessionID) ([]SessionView, error) {
+	list, err := s.store.AllSessions(s.now())
+	if err != nil {
+		return nil, fmt.Errorf("portal: list sessions: %w", err)
+	}
+	out := make([]SessionView, 0, len(list))
+	names := map[string]string{}
+	for _, sess := range list {
+		name, ok := names[sess.UserID]
+		if !ok {
+			if u, err := s.store.User(sess.UserID); err == nil {
+				name = u.Username
+			}
+			names[sess.UserID] = name
+		}
+		out = append(out, s.sessionView(sess, name, current))
+	}
+	return out, nil
+}
+
+// parseSessionID reads the hex id of SessionView.
+func parseSessionID(v string) (store.SessionID, bool) {
+	var id store.SessionID
+	if len(v) != 64 {
+		return id, false
+	}
+	if _, err := fmt.Sscanf(strings.ToLower(v), "%x", &id); err != nil {
+		return id, false
+	}
+	return id, true
+}
+
+// revokeSession ends one session. Anyone may end their own; ending someone
+// else's needs sessions.revoke and outranking its owner.
+func (s *Service) revokeSession(c *caller, r *http.Request, idHex string) error {
+	id, ok := parseSessionID(idHex)
+	if !ok {
+		return fmt.Errorf("session: %w", ErrNotFound)
+	}
+	sess, err := s.store.Session(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("session: %w", ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("portal: session: %w", err)
+	}
+	owner := c.user
+	if sess.UserID != c.user.ID {
+		if !c.can(policies.PermSessionsRevoke) {
+			return fmt.Errorf("%w: ending other people's sessions needs the %s permission", ErrForbidden, policies.PermSessionsRevoke)
+		}
+		if owner, err = s.store.User(sess.UserID); err != nil {
+			return fmt.Errorf("portal: session owner: %w", err)
+		}
+		if err := s.outranks(c, owner); err != nil {
+			return err
+		}
+	}
+	if err := s.store.DeleteSession(id); err != nil {
+		return fmt.Errorf("portal: end session: %w", err)
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionSessionRevoke, Resource: "user:" + owner.Username, Outcome: outcomeSuccess})
+	return nil
+}
+
+// revokeUserSessions ends every session of u except keep (zero: all).
+func (s *Service) revokeUserSessions(c *caller, r *http.Request, u *store.User, keep store.SessionID) (int, error) {
+	if u.ID != c.user.ID {
+		if !c.can(policies.PermSessionsRevoke) {
+			return 0, fmt.Errorf("%w: ending other people's sessions needs the %s permission", ErrForbidden, policies.PermSessionsRevoke)
+		}
+		if err := s.outranks(c, u); err != nil {
+			return 0, err
+		}
+	}
+	var (
+		n   int
+		err error
+	)
+	if keep == (store.SessionID{}) {
+		n, err = s.store.DeleteUserSessions(u.ID)
+	} else {
+		n, err = s.store.DeleteUserSessionsExcept(u.ID, keep)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("portal: end sessions: %w", err)
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionSessionRevoke, Resource: "user:" + u.Username,
+		Outcome: outcomeSuccess, Reason: fmt.Sprintf("%d sessions", n)})
+	return n, nil
+}
+
+// outranks checks that c may act on u's account at all (owners only by
+// owners, nobody on a stronger account).
+func (s *Service) outranks(c *caller, u *store.User) error {
+	return policies.Outranks(c.principal(), s.target(u.Role))
+}

@@ -1,0 +1,199 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Audit actions of groups.
+const (
+	actionGroupCreate = "group.create"
+	actionGroupUpdate = "group.update"
+	actionGroupRename = "group.rename"
+	actionGroupDelete = "group.delete"
+	actionGroupAdd    = "group.member_add"
+	actionGroupRemove = "group.member_remove"
+)
+
+// GroupView is a group as the API shows it.
+type GroupView struct {
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Members     int       `json:"members"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// GroupInput creates or changes a group; nil fields stay as they are.
+type GroupInput struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+}
+
+func groupNotFound(name string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("group %q: %w", name, ErrNotFound)
+	}
+	return fmt.Errorf("portal: group %q: %w", name, err)
+}
+
+func checkGroupName(v string) (string, error) {
+	name := policies.NormalizeUsername(v)
+	if name == "" {
+		return "", inputErr("name", "is required")
+	}
+	if err := policies.ValidateGroupName(name); err != nil {
+		return "", inputErr("name", "%v", err)
+	}
+	return name, nil
+}
+
+func checkDescription(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if len([]rune(v)) > 500 || strings.ContainsFunc(v, func(r rune) bool { return isControl(r) && r != '\n' }) {
+		return "", inputErr("description", "must be at most 500 printable characters")
+	}
+	return v, nil
+}
+
+// listGroups returns every group with its member count.
+func (s *Service) listGroups() ([]GroupView, error) {
+	groups, err := s.store.ListGroups()
+	if err != nil {
+		return nil, fmt.Errorf("portal: list groups: %w", err)
+	}
+	counts, err := s.store.GroupMemberCounts()
+	if err != nil {
+		return nil, fmt.Errorf("portal: count members: %w", err)
+	}
+	out := make([]GroupView, len(groups))
+	for i, g := range groups {
+		out[i] = GroupView{Name: g.Name, Description: g.Description, Members: counts[strings.ToLower(g.Name)], CreatedAt: g.CreatedAt}
+	}
+	return out, nil
+}
+
+// group returns one group and its members.
+func (s *Service) group(name string) (GroupView, []*store.User, error) {
+	g, err := s.store.Group(name)
+	if err != nil {
+		return GroupView{}, nil, groupNotFound(name, err)
+	}
+	members, err := s.store.GroupMembers(g.Name)
+	if err != nil {
+		return GroupView{}, nil, fmt.Errorf("portal: group members: %w", err)
+	}
+	return GroupView{Name: g.Name, Description: g.Description, Members: len(members), CreatedAt: g.CreatedAt}, members, nil
+}
+
+func (s *Service) createGroup(c *caller, r *http.Request, in GroupInput) (GroupView, error) {
+	if in.Name == nil {
+		return GroupView{}, inputErr("name", "is required")
+	}
+	name, err := checkGroupName(*in.Name)
+	if err != nil {
+		return GroupView{}, err
+	}
+	g := &store.Group{Name: name}
+	if in.Description != nil {
+		if g.Description, err = checkDescription(*in.Description); err != nil {
+			return GroupView{}, err
+		}
+	}
+	if err := s.store.CreateGroup(g); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return GroupView{}, fmt.Errorf("group %q: %w", name, ErrConflict)
+		}
+		return GroupView{}, fmt.Errorf("portal: create group: %w", err)
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionGroupCreate, Resource: "group:" + name, Outcome: outcomeSuccess})
+	return GroupView{Name: g.Name, Description: g.Description, CreatedAt: g.CreatedAt}, nil
+}
+
+// updateGroup renames and/or describes a group. A rename follows the group
+// into every member and every app's allowed groups.
+func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupInput) (GroupView, error) {
+	g, err := s.store.Group(name)
+	if err != nil {
+		return GroupView{}, groupNotFound(name, err)
+	}
+	name = g.Name
+	if in.Description != nil {
+		desc, err := checkDescription(*in.Description)
+		if err != nil {
+			return GroupView{}, err
+		}
+		if _, err := s.store.UpdateGroup(name, func(g *store.Group) error { g.Description = desc; return nil }); err != nil {
+			return GroupView{}, groupNotFound(name, err)
+		}
+		s.audit(r, store.Event{Actor: c.user.Username, Action: actionGroupUpdate, Resource: "group:" + name, Outcome: outcomeSuccess})
+	}
+	if in.Name != nil {
+		newName, err := checkGroupName(*in.Name)
+		if err != nil {
+			return GroupView{}, err
+		}
+		if newName != name {
+			if err := s.store.RenameGroup(name, newName); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					return GroupView{}, fmt.Errorf("group %q: %w", newName, ErrConflict)
+				}
+				return GroupView{}, groupNotFound(name, err)
+			}
+			s.reloadAppAccess()
+			s.audit(r, store.Event{Actor: c.user.Username, Action: actionGroupRename, Resource: "group:" + newName,
+				Outcome: outcomeSuccess, Reason: name + " -> " + newName})
+			name = newName
+		}
+	}
+	v, _, err := s.group(name)
+	return v, err
+}
+
+func (s *Service) deleteGroup(c *caller, r *http.Request, name string) error {
+	if err := s.store.DeleteGroup(name); err != nil {
+		return groupNotFound(name, err)
+	}
+	s.reloadAppAccess()
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionGroupDelete, Resource: "group:" + name, Outcome: outcomeSuccess})
+	return nil
+}
+
+// setMembership adds the user ref to group name, or removes them.
+func (s *Service) setMembership(c *caller, r *http.Request, name, ref string, member bool) error {
+	g, err := s.store.Group(name)
+	if err != nil {
+		return groupNotFound(name, err)
+	}
+	u, err := s.findUser(ref)
+	if err != nil {
+		return err
+	}
+	if err := s.mayManage(c, u); err != nil {
+		return err
+	}
+	groups := slices.Clone(u.Groups)
+	i := slices.IndexFunc(groups, func(x string) bool { return strings.EqualFold(x, g.Name) })
+	action := actionGroupAdd
+	switch {
+	case member && i >= 0, !member && i < 0:
+		return nil
+	case member:
+		groups = append(groups, g.Name)
+	default:
+		groups = slices.Delete(groups, i, i+1)
+		action = actionGroupRemove
+	}
+	if _, err := s.store.UpdateUser(u.ID, func(x *store.User) error { x.Groups = groups; return nil }); err != nil {
+		return fmt.Errorf("portal: change membership: %w", err)
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: action, Resource: "group:" + g.Name, Outcome: outcomeSuccess,
+		Reason: "user " + u.Username})
+	return nil
+}

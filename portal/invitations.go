@@ -1,0 +1,186 @@
+package portal
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Audit actions of invitations.
+const (
+	actionInviteCreate = "invitation.create"
+	actionInviteRevoke = "invitation.revoke"
+	actionInviteAccept = "invitation.accept"
+)
+
+const tokenKindInvite = "invite"
+
+// InvitationInput invites someone by e-mail.
+type InvitationInput struct {
+	Email  string   `json:"email"`
+	Role   string   `json:"role"`
+	Groups []string `json:"groups"`
+}
+
+// InvitationView is a pending invitation as the API shows it. Link is set
+// only in the answer to its creation: only the hash of the secret is kept.
+type InvitationView struct {
+	// ID is the hex SHA-256 of the link's secret.
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	Groups    []string  `json:"groups"`
+	InvitedBy string    `json:"invited_by"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Link      string    `json:"link,omitempty"`
+	Emailed   bool      `json:"emailed"`
+}
+
+func invitationView(t *store.Token) InvitationView {
+	v := InvitationView{ID: hex.EncodeToString(t.Hash[:]), Email: t.Data["email"], Role: t.Data["role"],
+		InvitedBy: t.Data["invited_by"], CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, Groups: []string{}}
+	if g := t.Data["groups"]; g != "" {
+		v.Groups = strings.Split(g, ",")
+	}
+	return v
+}
+
+// createInvitation makes a single-use invitation link on behalf of c, shown
+// to c and e-mailed when mail is set up.
+func (s *Service) createInvitation(ctx context.Context, c *caller, r *http.Request, in InvitationInput) (InvitationView, error) {
+	email, err := checkEmail("email", in.Email)
+	if err != nil {
+		return InvitationView{}, err
+	}
+	if email == "" {
+		return InvitationView{}, inputErr("email", "is required")
+	}
+	if _, err := s.store.UserByEmail(email); err == nil {
+		return InvitationView{}, fmt.Errorf("e-mail address %q already belongs to a user: %w", email, ErrConflict)
+	}
+	role := strings.TrimSpace(in.Role)
+	if role == "" {
+		role = policies.RoleUser
+	}
+	if _, ok := s.permsOf(role); !ok {
+		return InvitationView{}, inputErr("role", "unknown role %q", role)
+	}
+	if err := policies.CanAssignRole(c.principal(), "", s.target(role)); err != nil {
+		return InvitationView{}, err
+	}
+	groups, err := normalizeGroupList(in.Groups)
+	if err != nil {
+		return InvitationView{}, err
+	}
+	secret, hash := newLinkSecret()
+	now := s.now()
+	t := &store.Token{Kind: tokenKindInvite, Hash: hash, CreatedAt: now,
+		ExpiresAt: now.Add(time.Duration(s.cfg().InviteLifetime)),
+		Data:      map[string]string{"email": email, "role": role, "groups": strings.Join(groups, ","), "invited_by": c.user.Username}}
+	if err := s.store.PutToken(t); err != nil {
+		return InvitationView{}, fmt.Errorf("portal: store invitation: %w", err)
+	}
+	v := invitationView(t)
+	v.Link = s.portal.String() + "/invite/" + secret
+	if s.mail.Enabled() {
+		v.Emailed = s.sendMail(ctx, email, "You are invited to Gatehouse",
+			"Hello,\n\n"+c.user.Username+" invited you to sign in with Gatehouse. Open this link to choose your username and password:\n\n"+
+				v.Link+"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\n")
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionInviteCreate, Resource: "invitation:" + email,
+		Outcome: outcomeSuccess, Reason: "role " + role})
+	return v, nil
+}
+
+// listInvitations returns the pending invitations, newest first.
+func (s *Service) listInvitations() ([]InvitationView, error) {
+	ts, err := s.store.ListTokens(tokenKindInvite)
+	if err != nil {
+		return nil, fmt.Errorf("portal: list invitations: %w", err)
+	}
+	out := make([]InvitationView, len(ts))
+	for i, t := range ts {
+		out[i] = invitationView(t)
+	}
+	return out, nil
+}
+
+func (s *Service) revokeInvitation(c *caller, r *http.Request, id string) error {
+	var hash [32]byte
+	if b, err := hex.DecodeString(id); err != nil || len(b) != 32 {
+		return fmt.Errorf("invitation: %w", ErrNotFound)
+	} else {
+		copy(hash[:], b)
+	}
+	t, err := s.store.Token(tokenKindInvite, hash)
+	if err != nil {
+		return fmt.Errorf("invitation: %w", ErrNotFound)
+	}
+	if err := policies.CanAssignRole(c.principal(), "", s.target(t.Data["role"])); err != nil {
+		return err
+	}
+	if err := s.store.DeleteToken(tokenKindInvite, hash); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("invitation: %w", ErrNotFound)
+		}
+		return fmt.Errorf("portal: revoke invitation: %w", err)
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionInviteRevoke, Resource: "invitation:" + t.Data["email"], Outcome: outcomeSuccess})
+	return nil
+}
+
+// invitation returns the live invitation of secret.
+func (s *Service) invitation(secret string) (*store.Token, error) {
+	hash, ok := linkHash(secret)
+	if !ok {
+		return nil, errLink
+	}
+	t, err := s.store.Token(tokenKindInvite, hash)
+	if err != nil {
+		return nil, errLink
+	}
+	return t, nil
+}
+
+// acceptInvitation creates the invitee's account with the username, name
+// and password they chose and the e-mail, role and groups of the
+// invitation. Input is checked before the link is spent.
+func (s *Service) acceptInvitation(ctx context.Context, r *http.Request, secret string, nu NewUser) (*store.User, error) {
+	t, err := s.invitation(secret)
+	if err != nil {
+		return nil, err
+	}
+	nu.Email, nu.Role = t.Data["email"], t.Data["role"]
+	nu.Groups = nil
+	if g := t.Data["groups"]; g != "" {
+		nu.Groups = strings.Split(g, ",")
+	}
+	u, err := s.validate(nu)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.ConsumeToken(tokenKindInvite, t.Hash); err != nil {
+		return nil, errLink
+	}
+	created, err := s.createValidated(ctx, t.Data["invited_by"], r, u, nu.Password)
+	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			// Give the link back so another username can be tried.
+			if perr := s.store.PutToken(t); perr != nil {
+				s.log.Error("restore invitation", "error", perr)
+			}
+		}
+		return nil, err
+	}
+	s.audit(r, store.Event{Actor: created.Username, Action: actionInviteAccept, Resource: "user:" + created.Username, Outcome: outcomeSuccess,
+		Reason: "invited by " + t.Data["invited_by"]})
+	return created, nil
+}

@@ -1,0 +1,294 @@
+package portal
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/portal/mail"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Audit actions of passwords.
+const (
+	actionPasswordSet    = "password.set"
+	actionPasswordChange = "password.change"
+	actionPasswordReset  = "password.reset"
+	actionResetLink      = "password.reset_link"
+	actionForgot         = "password.forgot"
+)
+
+const tokenKindReset = "reset"
+
+// errLink is the one answer to a bad invitation or reset link.
+var errLink = errors.New("this link is invalid, expired or already used")
+
+// newLinkSecret returns a 256-bit random secret for a link and its SHA-256,
+// the only form stored.
+func newLinkSecret() (string, [32]byte) {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	secret := base64.RawURLEncoding.EncodeToString(b[:])
+	return secret, sha256.Sum256([]byte(secret))
+}
+
+// linkHash hashes a secret from a URL; ok is false for anything that
+// cannot be one of ours.
+func linkHash(secret string) ([32]byte, bool) {
+	if len(secret) != 43 || !wellFormedToken(secret) {
+		return [32]byte{}, false
+	}
+	return sha256.Sum256([]byte(secret)), true
+}
+
+// setPasswordHash hashes pw for u (checking the rules), stores it and ends
+// every session of u except keep (zero: all of them).
+func (s *Service) setPasswordHash(ctx context.Context, u *store.User, pw string, keep store.SessionID) (*store.User, error) {
+	if err := s.passwordRules().Check(pw, u.Username); err != nil {
+		return nil, inputErr("password", "%v", err)
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, s.busyOr(err)
+	}
+	updated, err := s.store.UpdateUser(u.ID, func(x *store.User) error {
+		x.PasswordHash = hash
+		x.PasswordChangedAt = s.now()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("portal: set password: %w", err)
+	}
+	if keep == (store.SessionID{}) {
+		_, err = s.store.DeleteUserSessions(u.ID)
+	} else {
+		_, err = s.store.DeleteUserSessionsExcept(u.ID, keep)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("portal: end sessions after password change: %w", err)
+	}
+	_ = s.store.ClearFailures(u.ID)
+	_ = s.store.ClearLock(u.ID)
+	return updated, nil
+}
+
+// adminSetPassword sets the password of the user ref on behalf of c; every
+// session of that user ends.
+func (s *Service) adminSetPassword(ctx context.Context, c *caller, r *http.Request, ref, pw string) error {
+	u, err := s.findUser(ref)
+	if err != nil {
+		return err
+	}
+	if err := s.mayManage(c, u); err != nil {
+		return err
+	}
+	if _, err := s.setPasswordHash(ctx, u, pw, store.SessionID{}); err != nil {
+		return err
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionPasswordSet, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	return nil
+}
+
+// changeOwnPassword changes c's password after checking the current one;
+// c's other sessions end.
+func (s *Service) changeOwnPassword(ctx context.Context, c *caller, r *http.Request, current, pw string) error {
+	ok := false
+	if c.user.PasswordHash != "" {
+		var err error
+		if ok, err = s.hasher.Verify(ctx, current, c.user.PasswordHash); err != nil {
+			return s.busyOr(err)
+		}
+	}
+	if !ok {
+		s.audit(r, store.Event{Actor: c.user.Username, Action: actionPasswordChange, Resource: "user:" + c.user.Username,
+			Outcome: outcomeFailure, Reason: "wrong current password"})
+		return inputErr("current_password", "is not correct")
+	}
+	if pw == current {
+		return inputErr("password", "must differ from the current password")
+	}
+	if _, err := s.setPasswordHash(ctx, c.user, pw, c.sid); err != nil {
+		return err
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionPasswordChange, Resource: "user:" + c.user.Username, Outcome: outcomeSuccess})
+	return nil
+}
+
+// adminResetLink makes a reset link for the user ref on behalf of c.
+func (s *Service) adminResetLink(ctx context.Context, c *caller, r *http.Request, ref string) (string, error) {
+	u, err := s.findUser(ref)
+	if err != nil {
+		return "", err
+	}
+	if err := s.mayManage(c, u); err != nil {
+		return "", err
+	}
+	link, err := s.issueReset(ctx, r, u, false)
+	if err != nil {
+		return "", err
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionResetLink, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	return link, nil
+}
+
+// issueReset makes a single-use link that sets u's password, replacing any
+// earlier one, and e-mails it when mail is set up and u has an address.
+// welcome marks the link of a new account.
+func (s *Service) issueReset(ctx context.Context, r *http.Request, u *store.User, welcome bool) (string, error) {
+	if _, err := s.store.DeleteUserTokens(tokenKindReset, u.ID); err != nil {
+		return "", fmt.Errorf("portal: replace reset links: %w", err)
+	}
+	secret, hash := newLinkSecret()
+	now := s.now()
+	life := time.Duration(s.cfg().ResetLifetime)
+	if welcome {
+		life = time.Duration(s.cfg().InviteLifetime)
+	}
+	t := &store.Token{Kind: tokenKindReset, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(life)}
+	if welcome {
+		t.Data = map[string]string{"welcome": "1"}
+	}
+	if err := s.store.PutToken(t); err != nil {
+		return "", fmt.Errorf("portal: store reset link: %w", err)
+	}
+	link := s.portal.String() + "/reset/" + secret
+	if u.Email != "" && s.mail.Enabled() {
+		subject, body := "Reset your Gatehouse password",
+			"Hello "+u.Username+",\n\nOpen this link to choose a new password:\n\n"+link+
+				"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\nIf you did not ask for this, ignore this message.\n"
+		if welcome {
+			subject = "Your Gatehouse account"
+			body = "Hello " + u.Username + ",\n\nAn account was made for you. Open this link to choose your password:\n\n" + link +
+				"\n\nIt works once and expires at " + t.ExpiresAt.UTC().Format(time.RFC1123) + ".\n"
+		}
+		s.sendMail(ctx, u.Email, subject, body)
+	}
+	return link, nil
+}
+
+// sendMail sends in the background of the request but waits for it, and
+// logs rather than fails: the link is shown to the admin anyway.
+func (s *Service) sendMail(ctx context.Context, to, subject, body string) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := s.mail.Send(ctx, mail.Message{To: to, Subject: subject, Text: body}); err != nil {
+		s.log.Error("send mail", "to", to, "subject", subject, "error", err)
+		return false
+	}
+	return true
+}
+
+// forgotPassword e-mails a reset link to the account named by login (a
+// username or e-mail address) when it exists, is active and has an
+// address. The caller always answers the same, whatever happened.
+func (s *Service) forgotPassword(ctx context.Context, r *http.Request, login string) {
+	login = strings.TrimSpace(login)
+	var (
+		u   *store.User
+		err error
+	)
+	switch {
+	case login == "" || len(login) > 254:
+		return
+	case strings.Contains(login, "@"):
+		u, err = s.store.UserByEmail(login)
+	default:
+		u, err = s.store.UserByUsername(policies.NormalizeUsername(login))
+	}
+	outcome, reason := outcomeSuccess, "link sent"
+	switch {
+	case err != nil:
+		outcome, reason = outcomeFailure, "unknown account"
+	case !userActive(u, s.now()):
+		outcome, reason = outcomeFailure, "account disabled or expired"
+	case u.Email == "" || !s.mail.Enabled():
+		outcome, reason = outcomeFailure, "no e-mail address or mail not configured"
+	default:
+		if _, err := s.issueReset(ctx, r, u, false); err != nil {
+			s.log.Error("forgot password", "error", err)
+			outcome, reason = outcomeFailure, "internal error"
+		}
+	}
+	resource := ""
+	if u != nil {
+		resource = "user:" + u.Username
+	}
+	s.audit(r, store.Event{Actor: policies.NormalizeUsername(login), Action: actionForgot, Resource: resource,
+		Outcome: outcome, Reason: reason})
+}
+
+// resetToken returns the live reset token of secret and its user.
+func (s *Service) resetToken(secret string) (*store.Token, *store.User, error) {
+	hash, ok := linkHash(secret)
+	if !ok {
+		return nil, nil, errLink
+	}
+	t, err := s.store.Token(tokenKindReset, hash)
+	if err != nil {
+		return nil, nil, errLink
+	}
+	u, err := s.store.User(t.UserID)
+	if err != nil || !userActive(u, s.now()) {
+		return nil, nil, errLink
+	}
+	return t, u, nil
+}
+
+// resetPassword sets a new password with a reset link; the link is spent
+// and every session of the user ends.
+func (s *Service) resetPassword(ctx context.Context, r *http.Request, secret, pw string) (*store.User, error) {
+	_, u, err := s.resetToken(secret)
+	if err != nil {
+		return nil, err
+	}
+	// Check the rules before spending the link, so a weak password can be
+	// corrected.
+	if err := s.passwordRules().Check(pw, u.Username); err != nil {
+		return nil, inputErr("password", "%v", err)
+	}
+	hash, _ := linkHash(secret)
+	if _, err := s.store.ConsumeToken(tokenKindReset, hash); err != nil {
+		return nil, errLink
+	}
+	updated, err := s.setPasswordHash(ctx, u, pw, store.SessionID{})
+	if err != nil {
+		return nil, err
+	}
+	s.audit(r, store.Event{Actor: u.Username, Action: actionPasswordReset, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	return updated, nil
+}
+
+const actionMailTest = "mail.test"
+
+// sendTestMail sends a test message to to (default: c's own address).
+func (s *Service) sendTestMail(ctx context.Context, c *caller, r *http.Request, to string) error {
+	if !s.mail.Enabled() {
+		return inputErr("", "e-mail is not configured: add an smtp block to the gatehouse global option")
+	}
+	if to == "" {
+		to = c.user.Email
+	}
+	if _, err := checkEmail("to", to); err != nil || to == "" {
+		return inputErr("to", "a valid e-mail address is required")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err := s.mail.Send(ctx, mail.Message{To: to, Subject: "Gatehouse test e-mail",
+		Text: "This is a test e-mail from Gatehouse at " + s.portal.String() + ". E-mail works.\n"})
+	outcome, reason := outcomeSuccess, "to "+to
+	if err != nil {
+		outcome, reason = outcomeFailure, err.Error()
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionMailTest, Resource: "settings", Outcome: outcome, Reason: reason})
+	if err != nil {
+		return inputErr("", "sending failed: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+const (
+	actionRoleCreate = "role.create"
+	actionRoleUpdate = "role.update"
+	actionRoleDelete = "role.delete"
+)
+
+// permsOf returns the permissions of the built-in or custom role called
+// name. It does not allocate: custom roles are held compiled in memory.
+func (s *Service) permsOf(name string) (policies.PermissionSet, bool) {
+	if p, ok := policies.RolePermissions(name); ok {
+		return p, true
+	}
+	if m := s.customRoles.Load(); m != nil {
+		p, ok := (*m)[name]
+		return p, ok
+	}
+	return 0, false
+}
+
+// loadRoles compiles the stored custom roles into memory.
+func (s *Service) loadRoles() error {
+	roles, err := s.store.ListRoles()
+	if err != nil {
+		return fmt.Errorf("portal: load roles: %w", err)
+	}
+	m := make(map[string]policies.PermissionSet, len(roles))
+	for _, r := range roles {
+		m[r.Name] = policies.NewPermissionSet(permissionsOf(r.Permissions)...)
+	}
+	s.customRoles.Store(&m)
+	return nil
+}
+
+func permissionsOf(names []string) []policies.Permission {
+	out := make([]policies.Permission, len(names))
+	for i, n := range names {
+		out[i] = policies.Permission(n)
+	}
+	return out
+}
+
+// RoleView is a role as the API shows it.
+type RoleView struct {
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Permissions []string  `json:"permissions"`
+	Builtin     bool      `json:"builtin"`
+	Users       int       `json:"users"`
+	UpdatedAt   time.Time `json:"updated_at,omitzero"`
+}
+
+// RoleInput creates or changes a custom role.
+type RoleInput struct {
+	Name        string    `json:"name"`
+	Description *string   `json:"description"`
+	Permissions *[]string `json:"permissions"`
+}
+
+// listRoles returns the built-in roles, then the custom ones by name, each
+// with the number of users holding it.
+func (s *Service) listRoles() ([]RoleView, error) {
+	counts := map[string]int{}
+	if err := s.eachUser(func(u *store.User) { counts[u.Role]++ }); err != nil {
+		return nil, err
+	}
+	var out []RoleView
+	for _, r := range policies.BuiltinRoles() {
+		v := RoleView{Name: r.Name, Description: r.Description, Builtin: true, Users: counts[r.Name]}
+		for _, p := range r.Permissions {
+			v.Permissions = append(v.Permissions, string(p))
+		}
+		if v.Permissions == nil {
+			v.Permissions = []string{}
+		}
+		out = append(out, v)
+	}
+	custom, err := s.store.ListRoles()
+	if err != nil {
+		return nil, fmt.Errorf("portal: list roles: %w", err)
+	}
+	for _, r := range custom {
+		out = append(out, RoleView{Name: r.Name, Description: r.Description, Permissions: r.Permissions,
+			Users: counts[r.Name], UpdatedAt: r.UpdatedAt})
+	}
+	return out, nil
+}
+
+// roleNames returns every role name, built-in first.
+func (s *Service) roleNames() []string {
+	var out []string
+	for _, r := range policies.BuiltinRoles() {
+		out = append(out, r.Name)
+	}
+	if m := s.customRoles.Load(); m != nil {
+		var custom []string
+		for n := range *m {
+			custom = append(custom, n)
+		}
+		slices.Sort(custom)
+		out = append(out, custom...)
+	}
+	return out
+}
+
+func (s *Service) role(name string) (RoleView, error) {
+	roles, err := s.listRoles()
+	if err != nil {
+		return RoleView{}, err
+	}
+	for _, r := range roles {
+		if r.Name == name {
+			return r, nil
+		}
+	}
+	return RoleView{}, fmt.Errorf("role %q: %w", name, ErrNotFound)
+}
+
+// checkPermissions validates a custom role's permission list: known names,
+// and none the caller lacks (nobody defines a role stronger than their own).
+func checkPermissions(c *caller, perms []string) ([]string, error) {
+	out := []string{}
+	for _, p := range perms {
+		p = strings.TrimSpace(p)
+		if !policies.Permission(p).Known() {
+			return nil, inputErr("permissions", "unknown permission %q", p)
+		}
+		if !c.can(policies.Permission(p)) {
+			return nil, fmt.Errorf("%w: you cannot grant %s, which your role lacks", ErrForbidden, p)
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) createRole(c *caller, r *http.Request, in RoleInput) (RoleView, error) {
+	name := policies.NormalizeUsername(in.Name)
+	if err := policies.ValidateGroupName(name); err != nil {
+		return RoleView{}, inputErr("name", "%v", err)
+	}
+	if _, ok := policies.BuiltinRole(name); ok {
+		return RoleView{}, fmt.Errorf("role %q is built in: %w", name, ErrConflict)
+	}
+	rec := &store.Role{Name: name, Permissions: []string{}}
+	if in.Description != nil {
+		rec.Description = strings.TrimSpace(*in.Description)
+	}
+	if in.Permissions != nil {
+		ps, err := checkPermissions(c, *in.Permissions)
+		if err != nil {
+			return RoleView{}, err
+		}
+		rec.Permissions = ps
+	}
+	if err := s.store.CreateRole(rec); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return RoleView{}, fmt.Errorf("role %q: %w", name, ErrConflict)
+		}
+		return RoleView{}, fmt.Errorf("portal: create role: %w", err)
+	}
+	if err := s.loadRoles(); err != nil {
+		return RoleView{}, err
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionRoleCreate, Resource: "role:" + name,
+		Outcome: outcomeSuccess, Reason: strings.Join(rec.Permissions, " ")})
+	return s.role(name)
+}
+
+func (s *Service) updateRole(c *caller, r *http.Request, name string, in RoleInput) (RoleView, error) {
+	if _, ok := policies.BuiltinRole(name); ok {
+		return RoleView{}, fmt.Errorf("%w: built-in roles cannot be changed", ErrForbidden)
+	}
+	var perms []string
+	if in.Permissions != nil {
+		var err error
+		if perms, err = checkPermissions(c, *in.Permissions); err != nil {
+			return RoleView{}, err
+		}
+	}
+	_, err := s.store.UpdateRole(name, func(rec *store.Role) error {
+		if in.Description != nil {
+			rec.Description = strings.TrimSpace(*in.Description)
+		}
+		if in.Permissions != nil {
+			rec.Permissions = perms
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return RoleView{}, fmt.Errorf("role %q: %w", name, ErrNotFound)
+		}
+		return RoleView{}, fmt.Errorf("portal: update role: %w", err)
+	}
+	if err := s.loadRoles(); err != nil {
+		return RoleView{}, err
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionRoleUpdate, Resource: "role:" + name,
+		Outcome: outcomeSuccess, Reason: strings.Join(perms, " ")})
+	return s.role(name)
+}
+
+func (s *Service) deleteRole(c *caller, r *http.Request, name string) error {
+	if _, ok := policies.BuiltinRole(name); ok {
+		return fmt.Errorf("%w: built-in roles cannot be deleted", ErrForbidden)
+	}
+	if err := s.store.DeleteRole(name); err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("role %q: %w", name, ErrNotFound)
+		case errors.Is(err, store.ErrConflict):
+			return fmt.Errorf("role %q is still held by some users; give them another role first: %w", name, ErrConflict)
+		}
+		return fmt.Errorf("portal: delete role: %w", err)
+	}
+	if err := s.loadRoles(); err != nil {
+		return err
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionRoleDelete, Resource: "role:" + name, Outcome: outcomeSuccess})
+	return nil
+}
