@@ -1,12 +1,14 @@
 package portal
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -36,7 +38,9 @@ func apiCall(t *testing.T, svc *Service, ck *http.Cookie, method, path, body str
 }
 
 // endpoint is one row of the permission matrix: the call, the permission it
-// needs ("" for any signed-in user) and its status when allowed.
+// needs ("" for any signed-in user, "public" for anyone) and its status when
+// allowed. {session} and {invitation} in the path stand for a session of
+// tgt and a pending invitation.
 type endpoint struct {
 	method, path, body string
 	perm               policies.Permission
@@ -81,6 +85,14 @@ var matrix = []endpoint{
 	{"GET", "/api/v1/audit?action=user.&since=2000-01-01", "", policies.PermAuditRead, 200},
 	{"GET", "/api/v1/settings", "", policies.PermSettingsRead, 200},
 	{"PATCH", "/api/v1/settings", `{"lock_profile":false}`, policies.PermSettingsWrite, 200},
+	{"PATCH", "/api/v1/roles/helpdesk", `{"description":"Front desk"}`, policies.PermUsersRoles, 200},
+	{"DELETE", "/api/v1/roles/helpdesk", "", policies.PermUsersRoles, 204},
+	{"POST", "/api/v1/settings/test-email", `{"to":"x@example.com"}`, policies.PermSettingsWrite, 400}, // no SMTP here
+	{"DELETE", "/api/v1/invitations/{invitation}", "", policies.PermInvitationsWrite, 204},
+	{"DELETE", "/api/v1/sessions/{session}", "", policies.PermSessionsRevoke, 204},
+	{"POST", "/api/v1/password/forgot", `{"login":"tgt"}`, "public", 202},
+	{"DELETE", "/api/v1/me/sessions", "", "", 204},
+	{"POST", "/api/v1/me/password", `{"current_password":"` + testPW + `","password":"N3w-passphrase-2"}`, "", 204},
 	{"DELETE", "/api/v1/groups/staff", "", policies.PermGroupsWrite, 204},
 	{"DELETE", "/api/v1/users/tgt", "", policies.PermUsersWrite, 204},
 }
@@ -97,7 +109,7 @@ func TestPermissionMatrix(t *testing.T) {
 			name = "anonymous"
 		}
 		t.Run(name, func(t *testing.T) {
-			svc, _, _ := newTestService(t)
+			svc, st, _ := newTestService(t)
 			mustUser(t, svc, "olga", policies.RoleOwner)
 			mustUser(t, svc, "tgt", policies.RoleUser, "staff")
 			if _, err := svc.RegisterApp(AppConfig{Name: "wiki", Title: "Wiki"}); err != nil {
@@ -108,18 +120,32 @@ func TestPermissionMatrix(t *testing.T) {
 			if role != "" {
 				mustUser(t, svc, "actor", role)
 				ck = login(t, svc, "actor", false)
-				login(t, svc, "tgt", false) // a session to list and revoke
 				perms, _ = policies.RolePermissions(role)
+			}
+			inv, err := svc.createInvitation(context.Background(), svc.localAdmin(), nil, InvitationInput{Email: "pending@example.com"})
+			if err != nil {
+				t.Fatal(err)
 			}
 			for _, ep := range matrix {
 				want := ep.ok
 				switch {
+				case ep.perm == "public":
 				case role == "":
 					want = http.StatusUnauthorized
 				case ep.perm != "" && !perms.Has(ep.perm):
 					want = http.StatusForbidden
 				}
-				got, body := apiCall(t, svc, ck, ep.method, ep.path, ep.body)
+				path := strings.ReplaceAll(ep.path, "{invitation}", inv.ID)
+				if strings.Contains(path, "{session}") {
+					// A fresh session of tgt, so every row has one to end.
+					tgt, _ := svc.findUser("tgt")
+					sess := &store.Session{ID: sessionIDOf("matrix-" + name), UserID: tgt.ID, ExpiresAt: time.Now().Add(time.Hour)}
+					if err := st.CreateSession(sess); err != nil {
+						t.Fatal(err)
+					}
+					path = strings.ReplaceAll(path, "{session}", sess.ID.String())
+				}
+				got, body := apiCall(t, svc, ck, ep.method, path, ep.body)
 				if got != want {
 					t.Errorf("%s %s as %s: %d, want %d (%s)", ep.method, ep.path, name, got, want, strings.TrimSpace(body))
 				}

@@ -1,11 +1,11 @@
 package portal
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/mileusna/useragent"
@@ -101,12 +101,11 @@ func (s *Service) onlineSessions(current store.SessionID) ([]SessionView, error)
 // parseSessionID reads the hex id of SessionView.
 func parseSessionID(v string) (store.SessionID, bool) {
 	var id store.SessionID
-	if len(v) != 64 {
+	b, err := hex.DecodeString(v)
+	if err != nil || len(b) != len(id) {
 		return id, false
 	}
-	if _, err := fmt.Sscanf(strings.ToLower(v), "%x", &id); err != nil {
-		return id, false
-	}
+	copy(id[:], b)
 	return id, true
 }
 
