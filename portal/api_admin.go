@@ -66,16 +66,7 @@ func decode(r *http.Request, v any) error {
 
 func (s *Service) apiListUsers(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, policies.PermUsersRead, func(c *caller) (int, any, error) {
-		q := r.URL.Query()
-		limit, err := limitParam(q)
-		if err != nil {
-			return 0, nil, err
-		}
-		f := store.UserFilter{Query: q.Get("q"), Role: q.Get("role"), Group: q.Get("group"), Status: q.Get("status")}
-		if f.Status != "" && f.Status != "active" && f.Status != "disabled" {
-			return 0, nil, inputErr("status", "must be active or disabled")
-		}
-		users, next, err := s.store.SearchUsers(f, q.Get("after"), limit)
+		users, next, err := s.searchUsers(r.URL.Query())
 		if err != nil {
 			return 0, nil, err
 		}

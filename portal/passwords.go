@@ -211,10 +211,13 @@ func (s *Service) forgotPassword(ctx context.Context, r *http.Request, login str
 	case u.Email == "" || !s.mail.Enabled():
 		outcome, reason = outcomeFailure, "no e-mail address or mail not configured"
 	default:
-		if _, err := s.issueReset(ctx, r, u, false); err != nil {
-			s.log.Error("forgot password", "error", err)
-			outcome, reason = outcomeFailure, "internal error"
-		}
+		// In the background, so that the answer takes as long whether or
+		// not there was a message to send.
+		go func() {
+			if _, err := s.issueReset(context.WithoutCancel(ctx), nil, u, false); err != nil {
+				s.log.Error("forgot password", "user", u.Username, "error", err)
+			}
+		}()
 	}
 	resource := ""
 	if u != nil {

@@ -211,9 +211,11 @@ func checkPortalURL(u *url.URL) (*url.URL, error) {
 // PortalURL returns the portal's base URL.
 func (s *Service) PortalURL() *url.URL { u := *s.portal; return &u }
 
-// Start runs the first-start duties: when no user exists yet, it makes a
-// one-time setup link and logs it. It is called once per configuration.
+// Start runs the start-up duties: it drops audit events older than the
+// retention setting and, when no user exists yet, makes a one-time setup
+// link and logs it. It is called once per configuration.
 func (s *Service) Start() error {
+	s.pruneAudit()
 	return s.offerSetup()
 }
 
