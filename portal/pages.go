@@ -437,18 +437,23 @@ func (s *Service) done(w http.ResponseWriter, r *http.Request, c *caller, to, ms
 
 // Template helpers.
 
+// asTime reads a time.Time or *time.Time; anything else is the zero time.
+func asTime(v any) time.Time {
+	switch x := v.(type) {
+	case time.Time:
+		return x
+	case *time.Time:
+		if x != nil {
+			return *x
+		}
+	}
+	return time.Time{}
+}
+
 // fmtTime formats a time.Time or *time.Time in UTC; a zero or nil time is
 // "—".
 func fmtTime(v any, layout string) string {
-	var t time.Time
-	switch x := v.(type) {
-	case time.Time:
-		t = x
-	case *time.Time:
-		if x != nil {
-			t = *x
-		}
-	}
+	t := asTime(v)
 	if t.IsZero() {
 		return "—"
 	}
@@ -457,15 +462,7 @@ func fmtTime(v any, layout string) string {
 
 // fmtAgo says how long before now t was: "just now", "5 minutes ago".
 func fmtAgo(now time.Time, v any) string {
-	var t time.Time
-	switch x := v.(type) {
-	case time.Time:
-		t = x
-	case *time.Time:
-		if x != nil {
-			t = *x
-		}
-	}
+	t := asTime(v)
 	if t.IsZero() {
 		return "never"
 	}
