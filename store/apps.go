@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -52,4 +54,28 @@ func (s *Store) AppAccess(app string) (*AppAccess, error) {
 		return nil, fmt.Errorf("store: app access %q: %w", app, err)
 	}
 	return a, nil
+}
+
+// ListAppAccess returns the stored rules of every app, sorted by app name.
+func (s *Store) ListAppAccess() ([]*AppAccess, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var out []*AppAccess
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scan(txn, []byte(prefixApp), func(_, v []byte) error {
+			a := new(AppAccess)
+			if err := decode(v, a); err != nil {
+				return err
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list app access: %w", err)
+	}
+	slices.SortFunc(out, func(a, b *AppAccess) int { return strings.Compare(a.App, b.App) })
+	return out, nil
 }

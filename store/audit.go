@@ -166,8 +166,11 @@ func (s *Store) ListAudit(f AuditFilter, cursor string, limit int) (events []*Ev
 	return events, next, nil
 }
 
-// PruneAudit deletes the events older than before, in bounded batches, and
-// returns how many it deleted.
+// PruneAudit deletes the events whose Time is before before and returns
+// how many it deleted. Only the old end of the log is scanned (keys sort by
+// time), and deletions are made in transactions of at most 1000 keys, so a
+// large log never hits badger.ErrTxnTooBig; on error the events deleted so
+// far stay deleted. Durable when it returns.
 func (s *Store) PruneAudit(before time.Time) (int, error) {
 	if err := s.enter(); err != nil {
 		return 0, err

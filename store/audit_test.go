@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -130,4 +132,110 @@ func sortedNewestFirst(ids []string) []string {
 	out := slices.Clone(ids)
 	slices.SortFunc(out, func(a, b string) int { return strings.Compare(b, a) })
 	return out
+}
+
+func TestListAuditUserFilter(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	base := clk.Now()
+	for i, e := range []Event{
+		{Actor: "root", Action: "user.create", Resource: "user:Alice"}, // 0
+		{Actor: "ALICE", Action: "login", Resource: "user:alice"},      // 1
+		{Actor: "root", Action: "user.update", Resource: "user:bob"},   // 2
+		{Actor: "alice", Action: "user.update", Resource: "user:bob"},  // 3
+		{Actor: "bob", Action: "login", Resource: "user:alicexyz"},     // 4
+		{Actor: "alicex", Action: "login", Resource: "group:alice"},    // 5
+		{Action: "login", Resource: "user:alice", Outcome: "failure"},  // 6
+	} {
+		e.Time = base.Add(time.Duration(i) * time.Hour)
+		if e.Outcome == "" {
+			e.Outcome = "success"
+		}
+		if err := s.AppendAudit(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		f    AuditFilter
+		want []string // actor/action of the events, newest first
+	}{
+		{AuditFilter{User: "alice"}, []string{"/login", "alice/user.update", "ALICE/login", "root/user.create"}},
+		{AuditFilter{User: "Alice"}, []string{"/login", "alice/user.update", "ALICE/login", "root/user.create"}},
+		{AuditFilter{User: "bob"}, []string{"bob/login", "alice/user.update", "root/user.update"}},
+		{AuditFilter{User: "alice", Action: "login"}, []string{"/login", "ALICE/login"}},
+		{AuditFilter{User: "alice", Actor: "root"}, []string{"root/user.create"}},
+		{AuditFilter{User: "alice", Since: base.Add(time.Hour), Until: base.Add(6 * time.Hour)}, []string{"alice/user.update", "ALICE/login"}},
+		{AuditFilter{User: "nobody"}, nil},
+	}
+	for _, tc := range tests {
+		evs, next, err := s.ListAudit(tc.f, "", 0)
+		var got []string
+		for _, e := range evs {
+			got = append(got, e.Actor+"/"+e.Action)
+		}
+		if err != nil || next != "" || !slices.Equal(got, tc.want) {
+			t.Errorf("ListAudit(%+v) = %q, %q, %v; want %q", tc.f, got, next, err, tc.want)
+		}
+	}
+	// Paging with the user filter.
+	page, next, err := s.ListAudit(AuditFilter{User: "alice"}, "", 3)
+	if err != nil || len(page) != 3 || next == "" {
+		t.Fatalf("page 1 = %d, %q, %v", len(page), next, err)
+	}
+	page, next, err = s.ListAudit(AuditFilter{User: "alice"}, next, 3)
+	if err != nil || len(page) != 1 || next != "" || page[0].Action != "user.create" {
+		t.Errorf("page 2 = %+v, %q, %v", page, next, err)
+	}
+}
+
+func TestPruneAudit(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	base := clk.Now()
+	if n, err := s.PruneAudit(base); err != nil || n != 0 {
+		t.Errorf("PruneAudit of an empty log = %d, %v", n, err)
+	}
+	// More events than one deletion batch, written directly for speed.
+	const total = 2500
+	wb := s.db.NewWriteBatch()
+	for i := range total {
+		e := &Event{Time: base.Add(time.Duration(i) * time.Second), Action: "login", Outcome: "success"}
+		suffix := binary.BigEndian.AppendUint64(nil, uint64(e.Time.UnixNano()))
+		suffix = binary.BigEndian.AppendUint64(suffix, uint64(i))
+		e.ID = hex.EncodeToString(suffix)
+		b, err := encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wb.Set(auditKey(suffix), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		before time.Time
+		want   int
+	}{
+		{time.Time{}, 0},
+		{base, 0},
+		{base.Add(2100 * time.Second), 2100}, // the event at before stays
+		{base.Add(2100 * time.Second), 0},
+		{base.Add(2100*time.Second + 1), 1},
+	} {
+		if n, err := s.PruneAudit(tc.before); err != nil || n != tc.want {
+			t.Errorf("PruneAudit(%v) = %d, %v; want %d", tc.before.Sub(base), n, err, tc.want)
+		}
+	}
+	evs, _, err := s.ListAudit(AuditFilter{}, "", total)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != total-2101 || !evs[len(evs)-1].Time.Equal(base.Add(2101*time.Second)) {
+		t.Errorf("after pruning: %d events, oldest %v", len(evs), evs[len(evs)-1].Time.Sub(base))
+	}
+	if n, err := s.PruneAudit(base.Add(time.Hour * 24)); err != nil || n != total-2101 {
+		t.Errorf("PruneAudit(all) = %d, %v", n, err)
+	}
 }

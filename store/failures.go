@@ -8,22 +8,29 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// failures counts failed sign-ins of one key within a window.
+// failures counts failed sign-ins of one key within a window. Until (the
+// end of the window) is stored as well as set as the Badger TTL, which has
+// only second resolution and follows the real clock.
 type failures struct {
-	Count int       `json:"count"`
+	// Count is the number of failures in the window.
+	Count int `json:"count"`
+	// First is the time of the window's first failure.
 	First time.Time `json:"first"`
+	// Until is the end of the window: First plus its length.
 	Until time.Time `json:"until"`
 }
 
 // lock is a lockout record.
 type lock struct {
+	// Until is when the lock ends.
 	Until time.Time `json:"until"`
 }
 
-// AddFailure counts one failure for key (e.g. a user id) and returns the
-// count and the time of the first failure of the current window. The window
-// lasts window from its first failure; after it the count starts again at 1.
-// Durable when it returns.
+// AddFailure counts one failure for key (e.g. a user id) at now and returns
+// the count and the time of the first failure of the current window. The
+// window lasts window from its first failure (the record's stored expiry
+// and Badger TTL); the first failure at or after its end starts a new count
+// at 1. window must be positive. Durable when it returns.
 func (s *Store) AddFailure(key string, window time.Duration, now time.Time) (count int, first time.Time, err error) {
 	if err := s.enter(); err != nil {
 		return 0, time.Time{}, err
@@ -55,7 +62,8 @@ func (s *Store) AddFailure(key string, window time.Duration, now time.Time) (cou
 	return count, first, nil
 }
 
-// Failures returns the current failure count of key at now.
+// Failures returns the failure count of key in its window at now: 0 when
+// there is none or the window has ended.
 func (s *Store) Failures(key string, now time.Time) (int, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
@@ -74,12 +82,15 @@ func (s *Store) Failures(key string, now time.Time) (int, error) {
 	return f.Count, nil
 }
 
-// ClearFailures resets the failure count of key.
+// ClearFailures resets the failure count of key; a key without failures
+// is not an error. Durable when it returns.
 func (s *Store) ClearFailures(key string) error {
 	return s.deleteOne(failuresKey(key), "clear failures "+key)
 }
 
-// PutLock locks key until the given time. Durable when it returns.
+// PutLock locks key until the given time, replacing any lock it has; the
+// record carries a matching Badger TTL. until must be after Now(). Durable
+// when it returns.
 func (s *Store) PutLock(key string, until time.Time) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -102,7 +113,8 @@ func (s *Store) PutLock(key string, until time.Time) error {
 	return nil
 }
 
-// Lock reports whether key is locked at now, and until when.
+// Lock reports whether key is locked at now and, when it is, until when;
+// until is zero when locked is false.
 func (s *Store) Lock(key string, now time.Time) (until time.Time, locked bool, err error) {
 	if err := s.enter(); err != nil {
 		return time.Time{}, false, err
@@ -116,10 +128,14 @@ func (s *Store) Lock(key string, now time.Time) (until time.Time, locked bool, e
 	case err != nil:
 		return time.Time{}, false, fmt.Errorf("store: lock %q: %w", key, err)
 	}
-	return l.Until, now.Before(l.Until), nil
+	if !now.Before(l.Until) {
+		return time.Time{}, false, nil
+	}
+	return l.Until, true, nil
 }
 
-// ClearLock lifts the lock of key.
+// ClearLock lifts the lock of key; a key without a lock is not an error.
+// Durable when it returns.
 func (s *Store) ClearLock(key string) error {
 	return s.deleteOne(lockKey(key), "clear lock "+key)
 }

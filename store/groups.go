@@ -153,8 +153,12 @@ func scan(txn *badger.Txn, prefix []byte, fn func(k, v []byte) error) error {
 // errStopScan ends a scan early without error.
 var errStopScan = errors.New("stop scan")
 
-// UpdateGroup runs fn on the stored group and saves the result; fn may
-// change the description only (see RenameGroup). Durable when it returns.
+// UpdateGroup runs fn on the stored group named name (case-insensitive)
+// and saves the result. fn may change the description only: it returns an
+// error when fn changes Name (use RenameGroup), and CreatedAt is kept. fn
+// may be called more than once (on a transaction conflict); if it returns
+// an error nothing is written and that error is returned wrapped.
+// ErrNotFound when the group is missing. Durable when it returns.
 func (s *Store) UpdateGroup(name string, fn func(g *Group) error) (*Group, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
@@ -166,13 +170,14 @@ func (s *Store) UpdateGroup(name string, fn func(g *Group) error) (*Group, error
 		if err := get(txn, groupKey(name), g); err != nil {
 			return err
 		}
-		old := g.Name
+		old := *g
 		if err := fn(g); err != nil {
 			return err
 		}
-		if g.Name != old {
-			return errors.New("use RenameGroup to rename a group")
+		if g.Name != old.Name {
+			return errors.New("a group cannot be renamed by UpdateGroup (use RenameGroup)")
 		}
+		g.CreatedAt = old.CreatedAt
 		out = g
 		return put(txn, groupKey(name), g)
 	})
@@ -182,11 +187,15 @@ func (s *Store) UpdateGroup(name string, fn func(g *Group) error) (*Group, error
 	return out, nil
 }
 
-// RenameGroup renames a group and, in the same transaction, every mention
-// of it in users' groups and apps' allowed groups. ErrNotFound when the
-// group is missing, ErrConflict when newName is another group. A very large
-// membership may exceed one transaction (badger.ErrTxnTooBig, returned
-// wrapped, nothing changed).
+// RenameGroup renames the group oldName (case-insensitive) to newName and,
+// in the same transaction, every mention of it (case-insensitive) in users'
+// Groups and apps' AllowGroups, which stay sorted and deduplicated. A
+// case-only rename of the same group is allowed. ErrNotFound when the group
+// is missing, ErrConflict when newName is another group. Users whose groups
+// changed get a new UpdatedAt and are visible to the very next User call;
+// changed apps get a new UpdatedAt. A group with very many members or apps
+// may not fit in one Badger transaction: then badger.ErrTxnTooBig is
+// returned wrapped and nothing changes. Durable when it returns.
 func (s *Store) RenameGroup(oldName, newName string) error {
 	if !validName(newName) || strings.TrimSpace(newName) == "" {
 		return fmt.Errorf("store: rename group %q: invalid name %q", oldName, newName)
@@ -194,24 +203,30 @@ func (s *Store) RenameGroup(oldName, newName string) error {
 	return s.rewriteGroup(oldName, &newName, "rename group")
 }
 
-// DeleteGroup removes a group and, in the same transaction, every mention
-// of it in users' groups and apps' allowed groups. ErrNotFound when
-// missing.
+// DeleteGroup removes the group name (case-insensitive) and, in the same
+// transaction, every mention of it (case-insensitive) in users' Groups and
+// apps' AllowGroups. ErrNotFound when missing. Users whose groups changed
+// get a new UpdatedAt and are visible to the very next User call. As for
+// RenameGroup, a very large group may fail with a wrapped
+// badger.ErrTxnTooBig, and then nothing changes. Durable when it returns.
 func (s *Store) DeleteGroup(name string) error {
 	return s.rewriteGroup(name, nil, "delete group")
 }
 
-// rewriteGroup renames (to *newName) or deletes (newName nil) a group.
+// rewriteGroup renames (to *newName) or deletes (newName nil) a group and
+// every reference to it.
 func (s *Store) rewriteGroup(name string, newName *string, what string) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
+	// Held so the cache replacements below are ordered with UpdateUser's.
 	s.userWriteMu.Lock()
 	defer s.userWriteMu.Unlock()
 	var changed []*User
 	err := s.updateSync(func(txn *badger.Txn) error {
 		changed = nil
+		now := s.now()
 		g := new(Group)
 		if err := get(txn, groupKey(name), g); err != nil {
 			return err
@@ -230,26 +245,15 @@ func (s *Store) rewriteGroup(name string, newName *string, what string) error {
 				return err
 			}
 		}
-		swap := func(list []string) ([]string, bool) {
-			i := slices.IndexFunc(list, func(x string) bool { return strings.EqualFold(x, name) })
-			if i < 0 {
-				return list, false
-			}
-			list = slices.Delete(slices.Clone(list), i, i+1)
-			if newName != nil {
-				list = append(list, *newName)
-			}
-			return list, true
-		}
 		var users []*User
 		err := scan(txn, []byte(prefixUser), func(_, v []byte) error {
 			u := new(User)
 			if err := decode(v, u); err != nil {
 				return err
 			}
-			if groups, ok := swap(u.Groups); ok {
+			if groups, ok := replaceGroup(u.Groups, name, newName); ok {
 				u.Groups = groups
-				u.UpdatedAt = s.now()
+				u.UpdatedAt = now
 				u.seal()
 				users = append(users, u)
 			}
@@ -269,9 +273,9 @@ func (s *Store) rewriteGroup(name string, newName *string, what string) error {
 			if err := decode(v, a); err != nil {
 				return err
 			}
-			if groups, ok := swap(a.AllowGroups); ok {
-				slices.Sort(groups)
+			if groups, ok := replaceGroup(a.AllowGroups, name, newName); ok {
 				a.AllowGroups = groups
+				a.UpdatedAt = now
 				apps = append(apps, a)
 			}
 			return nil
@@ -296,18 +300,39 @@ func (s *Store) rewriteGroup(name string, newName *string, what string) error {
 	return nil
 }
 
-// GroupMembers returns the users in group name (case-insensitive), sorted
-// by username.
+// replaceGroup returns list without the entries equal to name
+// (case-insensitive), plus *newName when not nil, normalised like
+// User.Groups; ok is false (and list returned as is) when name is absent.
+func replaceGroup(list []string, name string, newName *string) (out []string, ok bool) {
+	match := func(x string) bool { return strings.EqualFold(x, name) }
+	if !slices.ContainsFunc(list, match) {
+		return list, false
+	}
+	out = slices.DeleteFunc(slices.Clone(list), match)
+	if newName != nil {
+		out = append(out, *newName)
+	}
+	return normalizeGroups(out), true
+}
+
+// GroupMembers returns the users whose Groups contain name
+// (case-insensitive), sorted by lowercase username. The group record need
+// not exist: an unknown group has no members.
 func (s *Store) GroupMembers(name string) ([]*User, error) {
-	users, _, err := s.SearchUsers(UserFilter{Group: name}, "", 1<<30)
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	users, _, err := s.searchUsers(UserFilter{Group: name}, "", 0)
 	if err != nil {
 		return nil, fmt.Errorf("store: members of group %q: %w", name, err)
 	}
 	return users, nil
 }
 
-// GroupMemberCounts returns, for each lowercase group name, how many users
-// are in it.
+// GroupMemberCounts returns, for each lowercase group name that has
+// members, how many users are in it, in one scan of the users. A user
+// listing a group twice in different cases counts once.
 func (s *Store) GroupMemberCounts() (map[string]int, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
@@ -320,8 +345,14 @@ func (s *Store) GroupMemberCounts() (map[string]int, error) {
 			if err := decode(v, u); err != nil {
 				return err
 			}
+			seen := make(map[string]bool, len(u.Groups))
 			for _, g := range u.Groups {
-				counts[strings.ToLower(g)]++
+				lg := strings.ToLower(g)
+				if g == "" || seen[lg] {
+					continue
+				}
+				seen[lg] = true
+				counts[lg]++
 			}
 			return nil
 		})

@@ -9,7 +9,8 @@ import (
 
 func TestPrefixesDisjoint(t *testing.T) {
 	all := []string{prefixMeta, prefixUser, prefixUsername, prefixEmail, prefixGroup, prefixApp,
-		prefixSession, prefixUserSessions, prefixToken, prefixSetting, prefixAudit}
+		prefixSession, prefixUserSessions, prefixToken, prefixSetting, prefixAudit,
+		prefixRole, prefixFailures, prefixLock}
 	for i, a := range all {
 		for j, b := range all {
 			if i != j && strings.HasPrefix(a, b) {
@@ -28,6 +29,9 @@ func TestKeysCaseInsensitive(t *testing.T) {
 	}
 	if !bytes.Equal(groupKey("Ops"), groupKey("ops")) {
 		t.Error("group keys differ by case")
+	}
+	if !bytes.Equal(roleKey("HelpDesk"), roleKey("helpdesk")) {
+		t.Error("role keys differ by case")
 	}
 }
 

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +25,8 @@ type Role struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// CreateRole stores a new custom role; ErrConflict when the name is taken.
+// CreateRole stores a new custom role, setting r.CreatedAt and
+// r.UpdatedAt. ErrConflict when the name is taken (case-insensitive).
 // Durable when it returns.
 func (s *Store) CreateRole(r *Role) error {
 	if err := s.enter(); err != nil {
@@ -35,11 +38,13 @@ func (s *Store) CreateRole(r *Role) error {
 	}
 	now := s.now()
 	r.CreatedAt, r.UpdatedAt = now, now
+	rec := *r
+	rec.Permissions = slices.Clone(r.Permissions)
 	err := s.updateSync(func(txn *badger.Txn) error {
-		if err := claim(txn, roleKey(r.Name), "role"); err != nil {
+		if err := claim(txn, roleKey(rec.Name), "role"); err != nil {
 			return err
 		}
-		return put(txn, roleKey(r.Name), r)
+		return put(txn, roleKey(rec.Name), &rec)
 	})
 	if err != nil {
 		return fmt.Errorf("store: create role %q: %w", r.Name, err)
@@ -47,7 +52,8 @@ func (s *Store) CreateRole(r *Role) error {
 	return nil
 }
 
-// Role returns the custom role called name; ErrNotFound when missing.
+// Role returns the custom role called name (case-insensitive); ErrNotFound
+// when missing.
 func (s *Store) Role(name string) (*Role, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
@@ -83,8 +89,12 @@ func (s *Store) ListRoles() ([]*Role, error) {
 	return out, nil
 }
 
-// UpdateRole runs fn on the stored role and saves the result; fn must not
-// change the name. Durable when it returns.
+// UpdateRole runs fn on the stored role called name (case-insensitive) and
+// saves the result with a new UpdatedAt. fn must not change Name (an error
+// is returned); CreatedAt is kept. fn may be called more than once (on a
+// transaction conflict); if it returns an error nothing is written and that
+// error is returned wrapped. ErrNotFound when missing. Durable when it
+// returns.
 func (s *Store) UpdateRole(name string, fn func(r *Role) error) (*Role, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
@@ -96,13 +106,14 @@ func (s *Store) UpdateRole(name string, fn func(r *Role) error) (*Role, error) {
 		if err := get(txn, roleKey(name), r); err != nil {
 			return err
 		}
-		old := r.Name
+		old := *r
 		if err := fn(r); err != nil {
 			return err
 		}
-		if r.Name != old {
-			return fmt.Errorf("a role cannot be renamed")
+		if r.Name != old.Name {
+			return errors.New("a role cannot be renamed")
 		}
+		r.CreatedAt = old.CreatedAt
 		r.UpdatedAt = s.now()
 		out = r
 		return put(txn, roleKey(name), r)
@@ -113,9 +124,10 @@ func (s *Store) UpdateRole(name string, fn func(r *Role) error) (*Role, error) {
 	return out, nil
 }
 
-// DeleteRole removes a custom role. It fails with ErrConflict while any
-// user holds the role (checked in the same transaction) and ErrNotFound
-// when it does not exist. Durable when it returns.
+// DeleteRole removes a custom role (name is case-insensitive). It fails
+// with an error wrapping ErrConflict while any user's Role names it
+// (compared case-insensitively, checked in the same transaction) and with
+// ErrNotFound when it does not exist. Durable when it returns.
 func (s *Store) DeleteRole(name string) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -134,7 +146,7 @@ func (s *Store) DeleteRole(name string) error {
 			if err := decode(v, u); err != nil {
 				return err
 			}
-			if u.Role == r.Name {
+			if strings.EqualFold(u.Role, r.Name) {
 				held = true
 				return errStopScan
 			}

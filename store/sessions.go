@@ -281,8 +281,9 @@ func (s *Store) DeleteUserSessionsExcept(userID string, keep SessionID) (int, er
 	return n, nil
 }
 
-// AllSessions returns every live session of every user, most recently
-// active first, with their latest LastSeen.
+// AllSessions returns every session of every user that is not Expired at
+// now, most recently active first. LastSeen is the latest activity,
+// including TouchSession calls not yet flushed to disk.
 func (s *Store) AllSessions(now time.Time) ([]Session, error) {
 	if err := s.enter(); err != nil {
 		return nil, err

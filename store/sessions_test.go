@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -413,4 +414,110 @@ func BenchmarkTouchSession(b *testing.B) {
 			s.TouchSession(sess.ID, now)
 		}
 	})
+}
+
+func TestAllSessions(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now, FlushInterval: time.Hour})
+	if all, err := s.AllSessions(clk.Now()); err != nil || len(all) != 0 {
+		t.Errorf("AllSessions of an empty store = %v, %v", all, err)
+	}
+	start := clk.Now()
+	for i := range 3 {
+		mustCreateSession(t, s, &Session{ID: SessionID{1, byte(i)}, UserID: "alice", ExpiresAt: start.Add(time.Hour)})
+		clk.Advance(time.Second)
+	}
+	mustCreateSession(t, s, &Session{ID: SessionID{2}, UserID: "bob", ExpiresAt: start.Add(time.Hour), IP: "192.0.2.1"})
+	mustCreateSession(t, s, &Session{ID: SessionID{3}, UserID: "bob", ExpiresAt: start.Add(time.Minute)})
+	mustCreateSession(t, s, &Session{ID: SessionID{4}, UserID: "carol", ExpiresAt: start.Add(time.Hour), IdleTimeout: time.Minute})
+	touched := start.Add(90 * time.Second)
+	s.TouchSession(SessionID{2}, touched) // in memory only: FlushInterval is an hour
+	clk.Advance(2 * time.Minute)          // session 3 has ended, session 4 is idle
+
+	all, err := s.AllSessions(clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []SessionID
+	for _, sess := range all {
+		ids = append(ids, sess.ID)
+	}
+	want := []SessionID{{2}, {1, 2}, {1, 1}, {1, 0}}
+	if !slices.Equal(ids, want) {
+		t.Fatalf("AllSessions ids = %v, want %v (most recently active first)", ids, want)
+	}
+	if !all[0].LastSeen.Equal(touched) || all[0].UserID != "bob" || all[0].IP != "192.0.2.1" {
+		t.Errorf("touched session = %+v, want LastSeen %v", all[0], touched)
+	}
+	if disk, _ := diskSession(t, s, SessionID{2}); disk.LastSeen.Equal(touched) {
+		t.Fatal("the touch was flushed; the test does not prove the in-memory value is used")
+	}
+	// Uncached sessions are read from disk.
+	s2 := openTest(t, "", Options{Now: clk.Now, SessionCacheSize: 1})
+	for i := range 3 {
+		mustCreateSession(t, s2, &Session{ID: SessionID{byte(i)}, UserID: "u", ExpiresAt: clk.Now().Add(time.Hour)})
+	}
+	if all, err := s2.AllSessions(clk.Now()); err != nil || len(all) != 3 {
+		t.Errorf("AllSessions with a tiny cache = %d, %v; want 3", len(all), err)
+	}
+	// A later now hides everything.
+	if all, err := s.AllSessions(start.Add(time.Hour)); err != nil || len(all) != 0 {
+		t.Errorf("AllSessions at the end = %d, %v", len(all), err)
+	}
+}
+
+func TestDeleteUserSessionsExcept(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	for i := range 4 {
+		mustCreateSession(t, s, &Session{ID: SessionID{1, byte(i)}, UserID: "alice", ExpiresAt: clk.Now().Add(time.Hour)})
+	}
+	mustCreateSession(t, s, &Session{ID: SessionID{2}, UserID: "alice2", ExpiresAt: clk.Now().Add(time.Hour)})
+	mustCreateSession(t, s, &Session{ID: SessionID{3}, UserID: "bob", ExpiresAt: clk.Now().Add(time.Hour)})
+	// All cached: revocation must reach the cache, not just the disk.
+	for _, id := range []SessionID{{1, 0}, {1, 1}, {1, 2}, {1, 3}, {2}, {3}} {
+		if _, err := s.Session(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := SessionID{1, 2}
+	n, err := s.DeleteUserSessionsExcept("alice", keep)
+	if err != nil || n != 3 {
+		t.Fatalf("DeleteUserSessionsExcept = %d, %v; want 3", n, err)
+	}
+	for _, tc := range []struct {
+		id   SessionID
+		want error
+	}{
+		{SessionID{1, 0}, ErrNotFound},
+		{SessionID{1, 1}, ErrNotFound},
+		{SessionID{1, 3}, ErrNotFound},
+		{keep, nil},
+		{SessionID{2}, nil}, // alice2: the prefix must not match
+		{SessionID{3}, nil},
+	} {
+		if _, err := s.Session(tc.id); !errors.Is(err, tc.want) {
+			t.Errorf("Session(%v) = %v, want %v", tc.id, err, tc.want)
+		}
+		if _, err := diskSession(t, s, tc.id); !errors.Is(err, tc.want) {
+			t.Errorf("disk session %v = %v, want %v", tc.id, err, tc.want)
+		}
+	}
+	if list, err := s.UserSessions("alice"); err != nil || len(list) != 1 || list[0].ID != keep {
+		t.Errorf("UserSessions after = %v, %v", list, err)
+	}
+	// Again: nothing left to delete.
+	if n, err := s.DeleteUserSessionsExcept("alice", keep); err != nil || n != 0 {
+		t.Errorf("second call = %d, %v", n, err)
+	}
+	// keep belonging to someone else spares nothing of this user.
+	if n, err := s.DeleteUserSessionsExcept("alice", SessionID{3}); err != nil || n != 1 {
+		t.Errorf("foreign keep = %d, %v; want 1", n, err)
+	}
+	if _, err := s.Session(SessionID{3}); err != nil {
+		t.Errorf("the other user's session was deleted: %v", err)
+	}
+	if n, err := s.DeleteUserSessionsExcept("nobody", keep); err != nil || n != 0 {
+		t.Errorf("user without sessions = %d, %v", n, err)
+	}
 }

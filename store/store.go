@@ -25,7 +25,11 @@ var (
 	ErrClosed = errors.New("store: closed")
 )
 
-// schemaVersion is the layout version stored under keySchema.
+// schemaVersion is the layout version stored under keySchema. Adding a
+// record type under a new prefix (see keys.go: role/, fail/ and lock/ were
+// added in version 1) or a JSON field does not change it, since older
+// binaries ignore both; changing the meaning of an existing key or field
+// does.
 const schemaVersion = 1
 
 // maxRetries bounds how often a transaction is retried after Badger reports

@@ -176,6 +176,40 @@ func TestCloseTwiceAndUseAfterClose(t *testing.T) {
 		"PutSetting":         func() error { return s.PutSetting("k", 1) },
 		"AppendAudit":        func() error { return s.AppendAudit(&Event{Action: "x"}) },
 		"ListAudit":          func() error { _, _, err := s.ListAudit(AuditFilter{}, "", 0); return err },
+		"UpdateGroup": func() error {
+			_, err := s.UpdateGroup("g", func(*Group) error { return nil })
+			return err
+		},
+		"RenameGroup":       func() error { return s.RenameGroup("g", "h") },
+		"DeleteGroup":       func() error { return s.DeleteGroup("g") },
+		"GroupMembers":      func() error { _, err := s.GroupMembers("g"); return err },
+		"GroupMemberCounts": func() error { _, err := s.GroupMemberCounts(); return err },
+		"SearchUsers":       func() error { _, _, err := s.SearchUsers(UserFilter{}, "", 0); return err },
+		"UsersWithRole":     func() error { _, err := s.UsersWithRole("user"); return err },
+		"CreateRole":        func() error { return s.CreateRole(&Role{Name: "r"}) },
+		"Role":              func() error { _, err := s.Role("r"); return err },
+		"ListRoles":         func() error { _, err := s.ListRoles(); return err },
+		"UpdateRole": func() error {
+			_, err := s.UpdateRole("r", func(*Role) error { return nil })
+			return err
+		},
+		"DeleteRole":    func() error { return s.DeleteRole("r") },
+		"ListAppAccess": func() error { _, err := s.ListAppAccess(); return err },
+		"AllSessions":   func() error { _, err := s.AllSessions(time.Now()); return err },
+		"DeleteUserSessionsExcept": func() error {
+			_, err := s.DeleteUserSessionsExcept(u.ID, sess.ID)
+			return err
+		},
+		"ListTokens":       func() error { _, err := s.ListTokens("k"); return err },
+		"DeleteToken":      func() error { return s.DeleteToken("k", [32]byte{}) },
+		"DeleteUserTokens": func() error { _, err := s.DeleteUserTokens("k", u.ID); return err },
+		"PruneAudit":       func() error { _, err := s.PruneAudit(time.Now()); return err },
+		"AddFailure":       func() error { _, _, err := s.AddFailure("k", time.Minute, time.Now()); return err },
+		"Failures":         func() error { _, err := s.Failures("k", time.Now()); return err },
+		"ClearFailures":    func() error { return s.ClearFailures("k") },
+		"PutLock":          func() error { return s.PutLock("k", time.Now().Add(time.Hour)) },
+		"Lock":             func() error { _, _, err := s.Lock("k", time.Now()); return err },
+		"ClearLock":        func() error { return s.ClearLock("k") },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, ErrClosed) {

@@ -165,8 +165,8 @@ func (s *Store) deleteKeys(keys [][]byte) error {
 	return s.db.Sync()
 }
 
-// ListTokens returns the live tokens of kind, with Hash filled, newest
-// first.
+// ListTokens returns the unexpired tokens of kind (at Now()), with Hash
+// filled from the key, newest (by CreatedAt) first.
 func (s *Store) ListTokens(kind string) ([]*Token, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
@@ -196,8 +196,8 @@ func (s *Store) ListTokens(kind string) ([]*Token, error) {
 	return out, nil
 }
 
-// DeleteToken removes one token; ErrNotFound when it does not exist.
-// Durable when it returns.
+// DeleteToken removes the token of kind with the given hash; ErrNotFound
+// when it does not exist. Durable when it returns.
 func (s *Store) DeleteToken(kind string, hash [32]byte) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -218,13 +218,18 @@ func (s *Store) DeleteToken(kind string, hash [32]byte) error {
 	return nil
 }
 
-// DeleteUserTokens removes every token of kind that acts on userID (e.g.
-// older reset links) and returns how many. Durable when it returns.
+// DeleteUserTokens removes every token of kind whose UserID is userID
+// (e.g. older reset links), expired or not, and returns how many. userID
+// must not be empty (that would match every token without a user). Large
+// sets are deleted in several transactions. Durable when it returns.
 func (s *Store) DeleteUserTokens(kind, userID string) (int, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
 	}
 	defer s.leave()
+	if !validName(kind) || userID == "" {
+		return 0, fmt.Errorf("store: delete %s tokens of user %q: invalid kind or user id", kind, userID)
+	}
 	var keys [][]byte
 	err := s.db.View(func(txn *badger.Txn) error {
 		return scan(txn, tokenPrefix(kind), func(k, v []byte) error {

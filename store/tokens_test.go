@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -131,5 +132,121 @@ func TestDeleteTokens(t *testing.T) {
 		if _, err := s.ConsumeToken("setup2", [32]byte{byte(i)}); err != nil {
 			t.Errorf("setup2 token %d deleted with kind setup: %v", i, err)
 		}
+	}
+}
+
+func TestListTokens(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	if list, err := s.ListTokens("invite"); err != nil || len(list) != 0 {
+		t.Errorf("ListTokens of an empty store = %v, %v", list, err)
+	}
+	put := func(kind string, b byte, user string, life time.Duration) {
+		t.Helper()
+		if err := s.PutToken(&Token{Kind: kind, Hash: [32]byte{b}, UserID: user, ExpiresAt: clk.Now().Add(life)}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Second)
+	}
+	put("invite", 1, "a", time.Hour)
+	put("invite", 2, "b", time.Hour)
+	put("invite", 3, "a", 5*time.Second) // expires below
+	put("reset", 4, "a", time.Hour)
+	put("inv", 5, "a", time.Hour) // a kind that is a prefix of another
+	clk.Advance(10 * time.Second)
+	list, err := s.ListTokens("invite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hashes [][32]byte
+	for _, tok := range list {
+		hashes = append(hashes, tok.Hash)
+		if tok.Kind != "invite" {
+			t.Errorf("token of kind %q listed", tok.Kind)
+		}
+	}
+	if want := [][32]byte{{2}, {1}}; !slices.Equal(hashes, want) {
+		t.Errorf("ListTokens hashes = %v, want %v (newest first, live only)", hashes, want)
+	}
+	if len(list) == 2 && (list[0].UserID != "b" || list[1].UserID != "a") {
+		t.Errorf("ListTokens users = %q, %q", list[0].UserID, list[1].UserID)
+	}
+	if list, _ := s.ListTokens("inv"); len(list) != 1 || list[0].Hash != [32]byte{5} {
+		t.Errorf("ListTokens(inv) = %+v", list)
+	}
+}
+
+func TestDeleteToken(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	for _, kind := range []string{"invite", "reset"} {
+		if err := s.PutToken(&Token{Kind: kind, Hash: [32]byte{1}, ExpiresAt: clk.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		kind string
+		hash [32]byte
+		want error
+	}{
+		{"invite", [32]byte{2}, ErrNotFound},
+		{"setup", [32]byte{1}, ErrNotFound},
+		{"invite", [32]byte{1}, nil},
+		{"invite", [32]byte{1}, ErrNotFound},
+	} {
+		if err := s.DeleteToken(tc.kind, tc.hash); !errors.Is(err, tc.want) {
+			t.Errorf("DeleteToken(%s, %x) = %v, want %v", tc.kind, tc.hash[:1], err, tc.want)
+		}
+	}
+	if _, err := s.Token("reset", [32]byte{1}); err != nil {
+		t.Errorf("the same hash of another kind was deleted: %v", err)
+	}
+}
+
+func TestDeleteUserTokens(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	for i, tok := range []Token{
+		{Kind: "reset", UserID: "u1"},
+		{Kind: "reset", UserID: "u1"},
+		{Kind: "reset", UserID: "u10"},
+		{Kind: "reset"},
+		{Kind: "invite", UserID: "u1"},
+	} {
+		tok.Hash = [32]byte{byte(i)}
+		tok.ExpiresAt = clk.Now().Add(time.Hour)
+		if err := s.PutToken(&tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DeleteUserTokens("reset", ""); err == nil {
+		t.Error("DeleteUserTokens with no user succeeded")
+	}
+	for _, tc := range []struct {
+		kind, user string
+		want       int
+	}{
+		{"reset", "U1", 0}, // ids are exact
+		{"reset", "u1", 2},
+		{"reset", "u1", 0},
+		{"reset", "nobody", 0},
+	} {
+		if n, err := s.DeleteUserTokens(tc.kind, tc.user); err != nil || n != tc.want {
+			t.Errorf("DeleteUserTokens(%s, %s) = %d, %v; want %d", tc.kind, tc.user, n, err, tc.want)
+		}
+	}
+	var left []string
+	for _, kind := range []string{"reset", "invite"} {
+		list, err := s.ListTokens(kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range list {
+			left = append(left, kind+":"+tok.UserID)
+		}
+	}
+	slices.Sort(left)
+	if want := []string{"invite:u1", "reset:", "reset:u10"}; !slices.Equal(left, want) {
+		t.Errorf("tokens left = %q, want %q", left, want)
 	}
 }
