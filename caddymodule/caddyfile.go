@@ -313,6 +313,9 @@ func parseSMTP(d *caddyfile.Dispenser) (*mail.Config, error) {
 		case "from":
 			mc.From = v
 		case "tls":
+			if v != mail.TLSStartTLS && v != mail.TLSImplicit && v != mail.TLSNone {
+				return nil, d.Errf("gatehouse: smtp tls: %q is not one of starttls, tls, none", v)
+			}
 			mc.TLS = v
 		default:
 			return nil, d.Errf("gatehouse: smtp: unknown subdirective %q (want host, port, username, password, from or tls)", sub)
@@ -329,7 +332,7 @@ func parseSMTP(d *caddyfile.Dispenser) (*mail.Config, error) {
 		check.From = "placeholder@example.com"
 	}
 	if err := check.Validate(); err != nil {
-		return nil, d.Errf("gatehouse: smtp: %v", err)
+		return nil, d.Errf("gatehouse: smtp: %s", strings.TrimPrefix(err.Error(), "mail: "))
 	}
 	return mc, nil
 }
