@@ -122,6 +122,10 @@ func (s *Store) CreateUser(u *User) error {
 		return err
 	}
 	defer s.leave()
+	// Serialised with the writes that rewrite many users (group renames,
+	// role deletion), which would not see a user created mid-transaction.
+	s.userWriteMu.Lock()
+	defer s.userWriteMu.Unlock()
 	if u.ID == "" {
 		u.ID = NewID()
 	}
