@@ -201,8 +201,13 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			} else {
 				g.AllowUsers = append(g.AllowUsers, args...)
 			}
+		case "require_2fa":
+			if h.NextArg() {
+				return nil, h.Errf("gatehouse %s: require_2fa takes no value", g.App)
+			}
+			g.Require2FA = true
 		default:
-			return nil, h.Errf("gatehouse %s: unknown subdirective %q (want title, url, allow_groups or allow_users)", g.App, opt)
+			return nil, h.Errf("gatehouse %s: unknown subdirective %q (want title, url, allow_groups, allow_users or require_2fa)", g.App, opt)
 		}
 	}
 
@@ -237,6 +242,8 @@ func (g *Guard) differsFrom(o *Guard) string {
 		return "allow_groups"
 	case !slices.Equal(norm(g.AllowUsers), norm(o.AllowUsers)):
 		return "allow_users"
+	case g.Require2FA != o.Require2FA:
+		return "require_2fa"
 	case g.Title != o.Title:
 		return "title"
 	case g.URL != "" && o.URL != "" && g.URL != o.URL:

@@ -26,6 +26,7 @@ func init() {
 //		url          https://grafana.example.com
 //		allow_groups admins ops
 //		allow_users  alice
+//		require_2fa
 //	}
 type Guard struct {
 	// App names the protected app (lowercase letters, digits, '.', '-',
@@ -49,6 +50,10 @@ type Guard struct {
 
 	// With neither AllowGroups nor AllowUsers, access is managed in the
 	// portal; until an admin sets it, every signed-in user is let in.
+
+	// Require2FA lets in only sessions signed in with a second factor (or
+	// a passkey); a password-only session is sent to step up.
+	Require2FA bool `json:"require_2fa,omitempty"`
 
 	service *portal.Service
 	app     *portal.App
@@ -78,6 +83,7 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 		URL:         g.URL,
 		AllowGroups: g.AllowGroups,
 		AllowUsers:  g.AllowUsers,
+		Require2FA:  g.Require2FA,
 	})
 	if err != nil {
 		return fmt.Errorf("gatehouse: %w", err)

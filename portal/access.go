@@ -25,6 +25,9 @@ const (
 	// ChangePassword: the user's password is older than the password
 	// expiry setting; send browsers to the portal to change it, 403 others.
 	ChangePassword
+	// StepUp: the app requires a second factor and the session has none;
+	// send browsers to the portal's second step, 403 others.
+	StepUp
 )
 
 // Verdict is the result of Check.
@@ -44,7 +47,7 @@ type Verdict struct {
 func (s *Service) Check(r *http.Request, app *App) Verdict {
 	s.stripIdentityHeaders(r.Header)
 	now := s.now()
-	id, _, u, res := s.resolve(r.Header, now)
+	id, sess, u, res := s.resolve(r.Header, now)
 	switch res {
 	case resolvedUnavailable:
 		return Verdict{Outcome: Unavailable}
@@ -58,6 +61,9 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 	d := app.Access().Decide(s.subjectOf(u))
 	if !d.Allow {
 		return Verdict{Outcome: Deny, User: u, Reason: d.Reason}
+	}
+	if !sess.SecondFactor && app.RequiresSecondFactor() {
+		return Verdict{Outcome: StepUp, User: u, Reason: d.Reason}
 	}
 	s.setIdentityHeaders(r.Header, u)
 	s.cookie.strip(r.Header)
@@ -139,6 +145,12 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			return
 		}
 		writeJSONError(w, http.StatusForbidden, "access to this app is not allowed")
+	case StepUp:
+		if wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			http.Redirect(w, r, s.portal.String()+"/login/2fa?rd="+url.QueryEscape(returnURL), http.StatusFound)
+			return
+		}
+		writeJSONError(w, http.StatusForbidden, "this app requires a second factor: sign in with one at "+s.portal.String()+"/login")
 	case ChangePassword:
 		if wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			http.Redirect(w, r, s.portal.String()+"/profile/password?rd="+url.QueryEscape(returnURL), http.StatusFound)

@@ -63,6 +63,12 @@ type loginRequest struct {
 type loginResponse struct {
 	User                 UserView `json:"user"`
 	SecondFactorRequired bool     `json:"second_factor_required"`
+	// Methods lists the second steps the user can take: "webauthn",
+	// "totp", "backup_code" (when SecondFactorRequired).
+	Methods []string `json:"methods,omitempty"`
+	// EnrollmentRequired: 2FA is mandatory and the user has no second
+	// factor: set one up with /api/v1/login/enroll/totp first.
+	EnrollmentRequired bool `json:"enrollment_required,omitempty"`
 }
 
 func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
@@ -73,6 +79,17 @@ func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.signIn(w, r, req.Username, req.Password, req.Remember)
 	switch {
+	case errors.Is(err, errSecondFactor):
+		m, err := s.store.MFA(u.ID)
+		if err != nil {
+			s.writeAPIError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, loginResponse{User: s.view(u), SecondFactorRequired: true, Methods: methodsOf(m)})
+		return
+	case errors.Is(err, errEnrollRequired):
+		writeJSON(w, http.StatusOK, loginResponse{User: s.view(u), SecondFactorRequired: true, EnrollmentRequired: true, Methods: []string{}})
+		return
 	case errors.Is(err, errBadCredentials):
 		writeJSONError(w, http.StatusUnauthorized, errBadCredentials.Error())
 		return

@@ -117,7 +117,11 @@ func (s *Service) userDetail(u *store.User, current store.SessionID) (UserDetail
 	if err != nil {
 		return UserDetail{}, err
 	}
-	return UserDetail{UserView: s.view(u), Sessions: sessions, Locked: locked, TwoFactor: []string{}}, nil
+	f, _, err := s.factors(u)
+	if err != nil {
+		return UserDetail{}, err
+	}
+	return UserDetail{UserView: s.view(u), Sessions: sessions, Locked: locked, TwoFactor: f.Methods}, nil
 }
 
 func (s *Service) apiGetUser(w http.ResponseWriter, r *http.Request) {

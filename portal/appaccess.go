@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
@@ -26,6 +27,8 @@ type AppView struct {
 	Open bool `json:"open"`
 	// Operators may change this app's access without other admin rights.
 	Operators []string `json:"operators"`
+	// Require2FA: only sessions with a second factor get in.
+	Require2FA bool `json:"require_2fa"`
 }
 
 // AppAccessInput changes a portal-managed app's access; nil fields stay.
@@ -33,12 +36,14 @@ type AppAccessInput struct {
 	AllowGroups *[]string `json:"allow_groups"`
 	AllowUsers  *[]string `json:"allow_users"`
 	Operators   *[]string `json:"operators"`
+	Require2FA  *bool     `json:"require_2fa"`
 }
 
 func (s *Service) appView(a *App) AppView {
 	acc := a.Access()
 	v := AppView{Name: a.Name, Title: a.Title, URL: a.URL, Configured: a.Configured,
-		AllowGroups: acc.AllowGroups(), AllowUsers: acc.AllowUsers(), Open: acc.Open(), Operators: []string{}}
+		AllowGroups: acc.AllowGroups(), AllowUsers: acc.AllowUsers(), Open: acc.Open(), Operators: []string{},
+		Require2FA: a.RequiresSecondFactor()}
 	if st, err := s.store.AppAccess(a.Name); err == nil && st.Operators != nil {
 		v.Operators = st.Operators
 	}
@@ -101,6 +106,9 @@ func (s *Service) updateAppAccess(c *caller, r *http.Request, name string, in Ap
 	if !s.mayEditApp(c, a.Name) {
 		return AppView{}, fmt.Errorf("%w: changing app access needs the %s permission or being this app's operator", ErrForbidden, policies.PermAppsWrite)
 	}
+	if a.Require2FAConfigured && in.Require2FA != nil && !*in.Require2FA {
+		return AppView{}, fmt.Errorf("%w: app %s requires a second factor in the Caddyfile", ErrForbidden, a.Name)
+	}
 	if a.Configured && (in.AllowGroups != nil || in.AllowUsers != nil) {
 		return AppView{}, fmt.Errorf("%w: the access of app %s is set in the Caddyfile and is read-only here", ErrForbidden, a.Name)
 	}
@@ -139,15 +147,19 @@ func (s *Service) updateAppAccess(c *caller, r *http.Request, name string, in Ap
 			return AppView{}, err
 		}
 	}
+	if in.Require2FA != nil {
+		rec.Require2FA = *in.Require2FA
+	}
 	if err := s.store.PutAppAccess(rec); err != nil {
 		return AppView{}, fmt.Errorf("portal: store app access: %w", err)
 	}
 	if !a.Configured {
 		a.access.Store(policies.CompileAccess(rec.AllowGroups, rec.AllowUsers))
 	}
+	a.require2FA.Store(a.Require2FAConfigured || rec.Require2FA)
 	s.audit(r, store.Event{Actor: c.user.Username, Action: actionAppAccess, Resource: "app:" + a.Name, Outcome: outcomeSuccess,
 		Reason: "groups [" + strings.Join(rec.AllowGroups, ",") + "] users [" + strings.Join(rec.AllowUsers, ",") +
-			"] operators [" + strings.Join(rec.Operators, ",") + "]"})
+			"] operators [" + strings.Join(rec.Operators, ",") + "] require_2fa " + strconv.FormatBool(a.RequiresSecondFactor())})
 	return s.appView(a), nil
 }
 

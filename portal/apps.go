@@ -29,6 +29,9 @@ type AppConfig struct {
 	// app's access is managed in the portal (default: every signed-in user).
 	AllowGroups []string
 	AllowUsers  []string
+	// Require2FA lets in only sessions with a second factor. For a
+	// portal-managed app the portal can also switch it on.
+	Require2FA bool
 }
 
 // App is a registered app: its declaration and its current access rule.
@@ -40,8 +43,16 @@ type App struct {
 	// in the portal).
 	Configured bool
 
-	access atomic.Pointer[policies.Access]
+	// Require2FAConfigured is the Caddyfile's require_2fa.
+	Require2FAConfigured bool
+
+	access     atomic.Pointer[policies.Access]
+	require2FA atomic.Bool
 }
+
+// RequiresSecondFactor reports whether the app lets in only sessions with a
+// second factor.
+func (a *App) RequiresSecondFactor() bool { return a.require2FA.Load() }
 
 // Access returns the app's current access rule.
 func (a *App) Access() *policies.Access { return a.access.Load() }
@@ -94,6 +105,8 @@ func (s *Service) RegisterApp(c AppConfig) (*App, error) {
 		switch {
 		case a.Configured != configured || (configured && !a.Access().Equal(access)):
 			return nil, fmt.Errorf("app %s is declared twice with different allow_groups/allow_users", name)
+		case a.Require2FAConfigured != c.Require2FA:
+			return nil, fmt.Errorf("app %s is declared twice with different require_2fa", name)
 		case a.Title != title:
 			return nil, fmt.Errorf("app %s is declared twice with different titles (%q and %q)", name, a.Title, title)
 		case c.URL != "" && a.URL != "" && a.URL != c.URL:
@@ -105,17 +118,21 @@ func (s *Service) RegisterApp(c AppConfig) (*App, error) {
 		}
 		return a, nil
 	}
-	a := &App{Name: name, Title: title, URL: c.URL, Configured: configured}
-	if !configured {
+	a := &App{Name: name, Title: title, URL: c.URL, Configured: configured, Require2FAConfigured: c.Require2FA}
+	require2FA := c.Require2FA
+	if stored, err := s.store.AppAccess(name); err == nil {
 		// Portal-managed access: the stored rule, or open to every
-		// signed-in user until an admin sets one.
-		if stored, err := s.store.AppAccess(name); err == nil {
+		// signed-in user until an admin sets one. A stored require_2fa
+		// adds to the Caddyfile's, never removes it.
+		if !configured {
 			access = policies.CompileAccess(stored.AllowGroups, stored.AllowUsers)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("app %s: load access: %w", name, err)
 		}
+		require2FA = require2FA || stored.Require2FA
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("app %s: load access: %w", name, err)
 	}
 	a.access.Store(access)
+	a.require2FA.Store(require2FA)
 	s.apps.apps[name] = a
 	s.addAppHost(host)
 	return a, nil

@@ -107,10 +107,32 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 
 // signIn authenticates and starts a session; it is shared by the login form
 // and POST /api/v1/login.
+//
+// When the user has a second factor, or 2FA is mandatory and they have
+// none yet, no session starts: a pending login is recorded and signIn
+// returns the user with errSecondFactor or errEnrollRequired.
 func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw string, remember bool) (*store.User, error) {
 	u, err := s.authenticate(r.Context(), r, login, pw)
 	if err != nil {
 		return nil, err
+	}
+	m, err := s.store.MFA(u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("portal: read second factors: %w", err)
+	}
+	switch {
+	case m.Active():
+		if err := s.beginSecondStep(w, u, remember, false, []string{methodPassword}); err != nil {
+			return nil, err
+		}
+		s.endSessions(r) // an older session in this browser does not survive a new sign-in
+		return u, errSecondFactor
+	case s.cfg().Require2FA:
+		if err := s.beginSecondStep(w, u, remember, true, []string{methodPassword}); err != nil {
+			return nil, err
+		}
+		s.endSessions(r)
+		return u, errEnrollRequired
 	}
 	if _, err := s.startSession(w, r, u, remember); err != nil {
 		return nil, fmt.Errorf("portal: start session: %w", err)

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"html/template"
@@ -79,6 +80,9 @@ type Options struct {
 	// ResetLifetime is how long a password-reset link works, unless the
 	// stored settings say otherwise. Default: 1h.
 	ResetLifetime time.Duration
+	// SecretKey (32 bytes) encrypts second-factor secrets at rest. Nil: a
+	// key generated once and kept in the store.
+	SecretKey []byte
 	// Mail sends invitation and reset links. Nil: links are only shown to
 	// the admin who made them.
 	Mail *mail.Sender
@@ -106,6 +110,8 @@ type Service struct {
 	inviteLifetime time.Duration
 	resetLifetime  time.Duration
 	mail           *mail.Sender
+
+	sealer cipher.AEAD
 
 	settings    atomic.Pointer[Settings]
 	customRoles atomic.Pointer[map[string]policies.PermissionSet]
@@ -181,6 +187,9 @@ func New(opts Options) (*Service, error) {
 		return nil, err
 	}
 	if err := s.loadRoles(); err != nil {
+		return nil, err
+	}
+	if err := s.loadSecretKey(opts.SecretKey); err != nil {
 		return nil, err
 	}
 	if s.pages, err = parsePages(); err != nil {

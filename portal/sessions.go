@@ -179,7 +179,7 @@ func (s *Service) resolve(h http.Header, now time.Time) (id store.SessionID, ses
 			}
 			return false
 		}
-		if !userActive(cu, now) {
+		if !userActive(cu, now) || (!cs.SecondFactor && s.cfg().Require2FA) {
 			return false
 		}
 		id, sess, u, res = cid, cs, cu, resolvedOK
@@ -197,6 +197,12 @@ func userActive(u *store.User, now time.Time) bool {
 // token at every login, so a planted token is never adopted), stores a new
 // one and sets its cookie.
 func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u *store.User, remember bool) (store.Session, error) {
+	return s.startSessionWith(w, r, u, remember, func(sess *store.Session) { sess.Methods = []string{methodPassword} })
+}
+
+// startSessionWith is startSession letting set fill in how the user
+// authenticated before the session is stored.
+func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *store.User, remember bool, set func(*store.Session)) (store.Session, error) {
 	s.endSessions(r)
 	now := s.now()
 	tok, id := newToken()
@@ -218,6 +224,7 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u *store.
 		sess.ExpiresAt = now.Add(time.Duration(st.SessionLifetime))
 		sess.IdleTimeout = time.Duration(st.SessionIdle)
 	}
+	set(&sess)
 	if err := s.store.CreateSession(&sess); err != nil {
 		return store.Session{}, err
 	}

@@ -45,6 +45,10 @@ type Settings struct {
 	// PasswordMaxAge, when not zero, makes users change a password older
 	// than this at their next sign-in.
 	PasswordMaxAge Duration `json:"password_max_age"`
+	// Require2FA makes a second factor mandatory for everyone: switching
+	// it on ends every session of users without one, and they must set
+	// one up at their next sign-in.
+	Require2FA bool `json:"require_2fa"`
 	// LockProfile stops users from editing their own name and e-mail.
 	LockProfile bool `json:"lock_profile"`
 	// InviteLifetime is how long an invitation link works.
@@ -178,7 +182,16 @@ func (s *Service) updateSettings(c *caller, r *http.Request, patch []byte) (Sett
 	if err := s.store.PutSetting(settingsKey, &st); err != nil {
 		return Settings{}, fmt.Errorf("portal: store settings: %w", err)
 	}
+	was := s.cfg().Require2FA
 	s.settings.Store(&st)
+	if st.Require2FA && !was {
+		n, err := s.enforce2FA(r.Context())
+		if err != nil {
+			return Settings{}, fmt.Errorf("portal: end sessions without 2FA: %w", err)
+		}
+		s.audit(r, store.Event{Actor: c.user.Username, Action: "2fa.required", Resource: "settings", Outcome: outcomeSuccess,
+			Reason: fmt.Sprintf("%d sessions without a second factor ended", n)})
+	}
 	s.audit(r, store.Event{Actor: c.user.Username, Action: actionSettingsUpdate, Resource: "settings", Outcome: outcomeSuccess,
 		Reason: truncate(string(patch), 200)})
 	return st, nil

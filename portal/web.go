@@ -3,6 +3,7 @@ package portal
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -48,6 +49,14 @@ func (s *Service) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 	}
 	login, rd := r.PostForm.Get("username"), r.PostForm.Get("rd")
 	_, err := s.signIn(w, r, login, r.PostForm.Get("password"), r.PostForm.Get("remember") != "")
+	switch {
+	case errors.Is(err, errSecondFactor):
+		http.Redirect(w, r, "/login/2fa?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		return
+	case errors.Is(err, errEnrollRequired):
+		http.Redirect(w, r, "/login/enroll?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		return
+	}
 	if err != nil {
 		status, msg := http.StatusUnauthorized, "Incorrect username or password."
 		switch {

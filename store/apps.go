@@ -17,6 +17,8 @@ type AppAccess struct {
 	AllowGroups []string `json:"allow_groups,omitempty"`
 	// AllowUsers lists the usernames that may use the app.
 	AllowUsers []string `json:"allow_users,omitempty"`
+	// Require2FA lets in only sessions with a second factor.
+	Require2FA bool `json:"require_2fa,omitempty"`
 	// Operators lists the usernames who may change this one app's access
 	// without any other admin right.
 	Operators []string `json:"operators,omitempty"`

@@ -24,6 +24,7 @@ import (
 //	role/<lower(name)>                   Role record (custom roles)
 //	fail/<key>                           failure counter (Badger TTL)
 //	lock/<key>                           lockout (Badger TTL)
+//	mfa/<user id>                        MFA record (second factors)
 const (
 	prefixMeta         = "meta/"
 	prefixUser         = "user/"
@@ -39,6 +40,7 @@ const (
 	prefixRole         = "role/"
 	prefixFailures     = "fail/"
 	prefixLock         = "lock/"
+	prefixMFA          = "mfa/"
 )
 
 // sep separates a variable-length component from a fixed-size one.
@@ -68,6 +70,7 @@ func settingKey(key string) []byte         { return cat(prefixSetting, key) }
 func roleKey(name string) []byte           { return cat(prefixRole, strings.ToLower(name)) }
 func failuresKey(key string) []byte        { return cat(prefixFailures, key) }
 func lockKey(key string) []byte            { return cat(prefixLock, key) }
+func mfaKey(userID string) []byte          { return cat(prefixMFA, userID) }
 func sessionKey(id SessionID) []byte       { return cat(prefixSession, string(id[:])) }
 func userSessionsPrefix(uid string) []byte { return append(cat(prefixUserSessions, uid), sep) }
 

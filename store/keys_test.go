@@ -10,7 +10,7 @@ import (
 func TestPrefixesDisjoint(t *testing.T) {
 	all := []string{prefixMeta, prefixUser, prefixUsername, prefixEmail, prefixGroup, prefixApp,
 		prefixSession, prefixUserSessions, prefixToken, prefixSetting, prefixAudit,
-		prefixRole, prefixFailures, prefixLock}
+		prefixRole, prefixFailures, prefixLock, prefixMFA}
 	for i, a := range all {
 		for j, b := range all {
 			if i != j && strings.HasPrefix(a, b) {

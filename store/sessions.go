@@ -35,6 +35,13 @@ type Session struct {
 	IdleTimeout time.Duration `json:"idle_timeout"`
 	// Remember marks a "remember me" session.
 	Remember bool `json:"remember,omitempty"`
+	// Methods says how the session was authenticated, in order, e.g.
+	// ["password", "totp"] or ["passkey"].
+	Methods []string `json:"methods,omitempty"`
+	// SecondFactor is true when the sign-in used a second factor (or a
+	// passkey, or an owner recovery link): apps that require 2FA accept
+	// only such sessions.
+	SecondFactor bool `json:"second_factor,omitempty"`
 	// IP is the client address at sign-in.
 	IP string `json:"ip,omitempty"`
 	// UserAgent is the client's User-Agent at sign-in.

@@ -384,6 +384,9 @@ func (s *Store) DeleteUser(id string) error {
 				return err
 			}
 		}
+		if err := txn.Delete(mfaKey(id)); err != nil {
+			return err
+		}
 		return txn.Delete(userKey(id))
 	})
 	if err != nil {

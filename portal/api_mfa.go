@@ -1,0 +1,138 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+)
+
+type codeRequest struct {
+	Code string `json:"code"`
+}
+
+type backupCodesResponse struct {
+	BackupCodes []string `json:"backup_codes"`
+}
+
+// sessionResponse answers a finished sign-in.
+type sessionResponse struct {
+	User        UserView `json:"user"`
+	BackupCodes []string `json:"backup_codes,omitempty"`
+}
+
+// apiPending runs fn for the request's pending login; 401 without one.
+func (s *Service) apiPending(w http.ResponseWriter, r *http.Request, fn func(p *pending) (int, any, error)) {
+	p, err := s.pendingOf(r)
+	if err != nil {
+		writeJSONError(w, http.StatusUnauthorized, errNoPending.Error())
+		return
+	}
+	status, v, err := fn(p)
+	switch {
+	case errors.Is(err, errBadCode):
+		writeJSONError(w, http.StatusUnauthorized, errBadCode.Error())
+	case errors.Is(err, errNoPending):
+		writeJSONError(w, http.StatusUnauthorized, errNoPending.Error())
+	case errors.Is(err, errEnrollRequired):
+		writeJSONError(w, http.StatusForbidden, errEnrollRequired.Error())
+	case err != nil:
+		s.writeAPIError(w, err)
+	default:
+		writeJSON(w, status, v)
+	}
+}
+
+// apiLoginCode completes a pending login with a TOTP or backup code.
+func (s *Service) apiLoginCode(method string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.apiPending(w, r, func(p *pending) (int, any, error) {
+			var req codeRequest
+			if err := decode(r, &req); err != nil {
+				return 0, nil, err
+			}
+			u, err := s.secondStep(w, r, p, method, req.Code)
+			if err != nil {
+				return 0, nil, err
+			}
+			return http.StatusOK, sessionResponse{User: s.view(u)}, nil
+		})
+	}
+}
+
+// apiLoginEnrollTOTP starts the enrollment a mandatory-2FA login needs.
+func (s *Service) apiLoginEnrollTOTP(w http.ResponseWriter, r *http.Request) {
+	s.apiPending(w, r, func(p *pending) (int, any, error) {
+		if !p.enroll {
+			return 0, nil, inputErr("", "this sign-in needs a second factor, not an enrollment")
+		}
+		e, err := s.beginTOTP(p.user)
+		return http.StatusOK, e, err
+	})
+}
+
+// apiLoginEnrollConfirm activates TOTP and finishes the login.
+func (s *Service) apiLoginEnrollConfirm(w http.ResponseWriter, r *http.Request) {
+	s.apiPending(w, r, func(p *pending) (int, any, error) {
+		if !p.enroll {
+			return 0, nil, inputErr("", "this sign-in needs a second factor, not an enrollment")
+		}
+		var req codeRequest
+		if err := decode(r, &req); err != nil {
+			return 0, nil, err
+		}
+		codes, err := s.confirmTOTP(r, p.user, req.Code)
+		if err != nil {
+			return 0, nil, err
+		}
+		u, err := s.finishLogin(w, r, p, methodTOTP)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, sessionResponse{User: s.view(u), BackupCodes: codes}, nil
+	})
+}
+
+func (s *Service) apiMyFactors(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		v, _, err := s.factors(c.user)
+		return http.StatusOK, v, err
+	})
+}
+
+func (s *Service) apiBeginTOTP(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		e, err := s.beginTOTP(c.user)
+		return http.StatusOK, e, err
+	})
+}
+
+func (s *Service) apiConfirmTOTP(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		var req codeRequest
+		if err := decode(r, &req); err != nil {
+			return 0, nil, err
+		}
+		codes, err := s.confirmTOTP(r, c.user, req.Code)
+		return http.StatusOK, backupCodesResponse{BackupCodes: codes}, err
+	})
+}
+
+func (s *Service) apiRemoveTOTP(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		return http.StatusNoContent, nil, s.removeTOTP(r, c.user.Username, c.user)
+	})
+}
+
+func (s *Service) apiRegenerateBackupCodes(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		codes, err := s.regenerateBackupCodes(r, c.user)
+		return http.StatusOK, backupCodesResponse{BackupCodes: codes}, err
+	})
+}
+
+func (s *Service) apiResetFactors(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+		return http.StatusNoContent, nil, s.resetFactors(c, r, r.PathValue("user"))
+	})
+}

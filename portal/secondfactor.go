@@ -1,0 +1,225 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// How a session was authenticated (store.Session.Methods).
+const (
+	methodPassword   = "password"
+	methodTOTP       = "totp"
+	methodWebAuthn   = "webauthn"
+	methodPasskey    = "passkey"
+	methodBackupCode = "backup_code"
+	methodOwnerLink  = "owner-login"
+)
+
+// A pending login is the state between a correct password and the second
+// step: a single-use token in the store and in its own short-lived cookie.
+// It is not a session, so it opens nothing: not the portal, not an app,
+// not the API.
+const (
+	tokenKindPending = "pending_login"
+	pendingLifetime  = 5 * time.Minute
+)
+
+// Errors of the login flow.
+var (
+	// errSecondFactor: the password was right; a second step must follow.
+	errSecondFactor = errors.New("a second factor is required")
+	// errEnrollRequired: the password was right, 2FA is mandatory and the
+	// user has no second factor yet: they must set one up first.
+	errEnrollRequired = errors.New("two-factor authentication is required: set up a second factor to continue")
+	// errNoPending: no (live) pending login in the request.
+	errNoPending = errors.New("no sign-in in progress: start again with your password")
+)
+
+func (s *Service) pendingCookieName() string { return s.cookie.name + "_2fa" }
+
+// pending is a half-finished login.
+type pending struct {
+	hash     [32]byte
+	user     *store.User
+	remember bool
+	// enroll: the user must set up a second factor before finishing.
+	enroll bool
+	// first lists the methods already passed (e.g. password).
+	first []string
+}
+
+// beginSecondStep records a pending login for u and sets its cookie.
+func (s *Service) beginSecondStep(w http.ResponseWriter, u *store.User, remember, enroll bool, first []string) error {
+	secret, hash := newLinkSecret()
+	now := s.now()
+	t := &store.Token{Kind: tokenKindPending, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(pendingLifetime),
+		Data: map[string]string{"remember": strconv.FormatBool(remember), "enroll": strconv.FormatBool(enroll),
+			"first": strings.Join(first, ",")}}
+	if err := s.store.PutToken(t); err != nil {
+		return fmt.Errorf("portal: store pending login: %w", err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.pendingCookieName(), Value: secret, Path: "/", MaxAge: int(pendingLifetime.Seconds()),
+		HttpOnly: true, Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
+	return nil
+}
+
+// pendingOf returns the request's pending login, or errNoPending.
+func (s *Service) pendingOf(r *http.Request) (*pending, error) {
+	ck, err := r.Cookie(s.pendingCookieName())
+	if err != nil {
+		return nil, errNoPending
+	}
+	hash, ok := linkHash(ck.Value)
+	if !ok {
+		return nil, errNoPending
+	}
+	t, err := s.store.Token(tokenKindPending, hash)
+	if err != nil {
+		return nil, errNoPending
+	}
+	u, err := s.store.User(t.UserID)
+	if err != nil || !userActive(u, s.now()) {
+		return nil, errNoPending
+	}
+	p := &pending{hash: hash, user: u, remember: t.Data["remember"] == "true", enroll: t.Data["enroll"] == "true"}
+	if f := t.Data["first"]; f != "" {
+		p.first = strings.Split(f, ",")
+	}
+	return p, nil
+}
+
+// stepUpPending turns a signed-in one-factor session into a pending login,
+// so a user sent to step up for an app proves a second factor without
+// typing the password again.
+func (s *Service) stepUpPending(w http.ResponseWriter, r *http.Request) (*pending, error) {
+	c, res := s.callerOf(r)
+	if res != resolvedOK || c.sess.SecondFactor {
+		return nil, errNoPending
+	}
+	m, err := s.store.MFA(c.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !m.Active() {
+		return nil, errNoPending
+	}
+	if err := s.beginSecondStep(w, c.user, c.sess.Remember, false, c.sess.Methods); err != nil {
+		return nil, err
+	}
+	return &pending{user: c.user, remember: c.sess.Remember, first: c.sess.Methods}, nil
+}
+
+// finishLogin spends the pending login and starts the full session.
+func (s *Service) finishLogin(w http.ResponseWriter, r *http.Request, p *pending, method string) (*store.User, error) {
+	if p.hash != ([32]byte{}) {
+		if _, err := s.store.ConsumeToken(tokenKindPending, p.hash); err != nil {
+			return nil, errNoPending
+		}
+	} else if err := s.consumePendingCookie(r); err != nil {
+		return nil, err
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.pendingCookieName(), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
+	methods := append(append([]string{}, p.first...), method)
+	if _, err := s.startFullSession(w, r, p.user, p.remember, methods, true); err != nil {
+		return nil, fmt.Errorf("portal: start session: %w", err)
+	}
+	_ = s.store.ClearFailures(p.user.ID)
+	s.audit(r, store.Event{Actor: p.user.Username, Action: actionLogin, Resource: "user:" + p.user.Username,
+		Outcome: outcomeSuccess, Reason: strings.Join(methods, " + ")})
+	return p.user, nil
+}
+
+// consumePendingCookie spends the pending login named by the request's
+// cookie (for a pending made by stepUpPending in the same request chain).
+func (s *Service) consumePendingCookie(r *http.Request) error {
+	ck, err := r.Cookie(s.pendingCookieName())
+	if err != nil {
+		return errNoPending
+	}
+	hash, ok := linkHash(ck.Value)
+	if !ok {
+		return errNoPending
+	}
+	if _, err := s.store.ConsumeToken(tokenKindPending, hash); err != nil {
+		return errNoPending
+	}
+	return nil
+}
+
+// secondStep checks a TOTP or backup code for a pending login and, when
+// right, finishes it. Wrong codes count toward the account's lockout, and
+// a locked account is refused like a wrong code.
+func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending, method, code string) (*store.User, error) {
+	if p.enroll {
+		return nil, errEnrollRequired
+	}
+	locked, err := s.locked(p.user)
+	if err != nil {
+		return nil, err
+	}
+	if !locked {
+		switch method {
+		case methodTOTP:
+			err = s.checkTOTP(p.user, code)
+		case methodBackupCode:
+			err = s.useBackupCode(r, p.user, code)
+		default:
+			return nil, inputErr("method", "must be totp or backup_code")
+		}
+	}
+	if locked || err != nil {
+		if !locked && !errors.Is(err, errBadCode) && !errors.Is(err, errNoFactor) {
+			return nil, fmt.Errorf("portal: second step: %w", err)
+		}
+		reason := method + ": wrong code"
+		if locked {
+			reason = "account locked"
+		} else {
+			s.recordFailure(r, p.user, s.now())
+		}
+		s.audit(r, store.Event{Actor: p.user.Username, Action: actionSecondFactor, Resource: "user:" + p.user.Username,
+			Outcome: outcomeFailure, Reason: reason})
+		return nil, errBadCode
+	}
+	return s.finishLogin(w, r, p, method)
+}
+
+// startFullSession is startSession with how the user signed in.
+func (s *Service) startFullSession(w http.ResponseWriter, r *http.Request, u *store.User, remember bool, methods []string, second bool) (store.Session, error) {
+	return s.startSessionWith(w, r, u, remember, func(sess *store.Session) {
+		sess.Methods, sess.SecondFactor = methods, second
+	})
+}
+
+// enforce2FA ends every session of the users without a second factor; it
+// runs when an admin makes 2FA mandatory.
+func (s *Service) enforce2FA(ctx context.Context) (int, error) {
+	n := 0
+	var firstErr error
+	err := s.eachUser(func(u *store.User) {
+		if ctx.Err() != nil {
+			return
+		}
+		m, err := s.store.MFA(u.ID)
+		if err == nil && m.Active() {
+			return
+		}
+		k, err := s.store.DeleteUserSessions(u.ID)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		n += k
+	})
+	if err == nil {
+		err = firstErr
+	}
+	return n, err
+}

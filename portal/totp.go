@@ -1,0 +1,308 @@
+package portal
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image/png"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Audit actions of second factors.
+const (
+	actionTOTPEnroll     = "2fa.totp_enroll"
+	actionTOTPRemove     = "2fa.totp_remove"
+	actionBackupRegen    = "2fa.backup_codes_regenerate"
+	actionBackupUsed     = "2fa.backup_code_used"
+	actionSecondFactor   = "login.second_factor"
+	actionFactorsRemoved = "2fa.reset"
+)
+
+// TOTP parameters: RFC 6238 defaults every authenticator app supports.
+const (
+	totpPeriod      = 30
+	totpDigits      = otp.DigitsSix
+	totpSkew        = 1 // steps accepted either side of now
+	backupCodeCount = 10
+	sealTOTP        = "totp"
+)
+
+var (
+	errBadCode  = errors.New("that code is not valid")
+	errNoFactor = errors.New("no second factor of that kind is set up")
+)
+
+// TOTPEnrollment is what a user needs to add Gatehouse to an authenticator
+// app: the secret for typing in, the otpauth:// URI and a QR code of it
+// (a PNG as a data: URL).
+type TOTPEnrollment struct {
+	Secret string `json:"secret"`
+	URI    string `json:"uri"`
+	QR     string `json:"qr"`
+}
+
+// beginTOTP starts (or restarts) TOTP enrollment for u: a fresh secret,
+// kept encrypted as pending until confirmTOTP.
+func (s *Service) beginTOTP(u *store.User) (TOTPEnrollment, error) {
+	key, err := totp.Generate(totp.GenerateOpts{
+		Issuer:      "Gatehouse (" + s.portal.Hostname() + ")",
+		AccountName: u.Username,
+		Period:      totpPeriod,
+		Digits:      totpDigits,
+		Algorithm:   otp.AlgorithmSHA1,
+	})
+	if err != nil {
+		return TOTPEnrollment{}, fmt.Errorf("portal: make totp secret: %w", err)
+	}
+	sealed := s.seal([]byte(key.Secret()), sealTOTP)
+	if _, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error { m.TOTPPending = sealed; return nil }); err != nil {
+		return TOTPEnrollment{}, fmt.Errorf("portal: store totp enrollment: %w", err)
+	}
+	img, err := key.Image(240, 240)
+	if err != nil {
+		return TOTPEnrollment{}, fmt.Errorf("portal: totp qr code: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return TOTPEnrollment{}, fmt.Errorf("portal: totp qr code: %w", err)
+	}
+	return TOTPEnrollment{Secret: key.Secret(), URI: key.URL(),
+		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
+}
+
+// matchTOTP returns the time step of code for secret around now, or -1.
+func matchTOTP(secret, code string, now time.Time) int64 {
+	code = strings.TrimSpace(strings.ReplaceAll(code, " ", ""))
+	if len(code) != totpDigits.Length() {
+		return -1
+	}
+	step := now.Unix() / totpPeriod
+	for d := -totpSkew; d <= totpSkew; d++ {
+		at := time.Unix((step+int64(d))*totpPeriod, 0)
+		want, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: totpPeriod, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1})
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return step + int64(d)
+		}
+	}
+	return -1
+}
+
+// confirmTOTP activates the pending secret when code matches it, and
+// returns a fresh set of backup codes (shown once).
+func (s *Service) confirmTOTP(r *http.Request, u *store.User, code string) ([]string, error) {
+	codes, hashes := newBackupCodes()
+	now := s.now()
+	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
+		if len(m.TOTPPending) == 0 {
+			return inputErr("", "start the authenticator setup first")
+		}
+		secret, err := s.open(m.TOTPPending, sealTOTP)
+		if err != nil {
+			return err
+		}
+		step := matchTOTP(string(secret), code, now)
+		if step < 0 {
+			return inputErr("code", "%v: check the time on your device and try the current code", errBadCode)
+		}
+		m.TOTPSecret, m.TOTPPending, m.TOTPLastStep, m.TOTPSince = m.TOTPPending, nil, step, now
+		m.BackupCodes = hashes
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.audit(r, store.Event{Actor: u.Username, Action: actionTOTPEnroll, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	return codes, nil
+}
+
+// checkTOTP accepts code once: the step it belongs to must be later than
+// the last accepted one, so a replayed code fails.
+func (s *Service) checkTOTP(u *store.User, code string) error {
+	now := s.now()
+	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
+		if len(m.TOTPSecret) == 0 {
+			return errNoFactor
+		}
+		secret, err := s.open(m.TOTPSecret, sealTOTP)
+		if err != nil {
+			return err
+		}
+		step := matchTOTP(string(secret), code, now)
+		if step < 0 || step <= m.TOTPLastStep {
+			return errBadCode
+		}
+		m.TOTPLastStep = step
+		return nil
+	})
+	return err
+}
+
+// removeTOTP turns TOTP off for u (backup codes go with it unless a
+// security key remains).
+func (s *Service) removeTOTP(r *http.Request, actor string, u *store.User) error {
+	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
+		if len(m.TOTPSecret) == 0 && len(m.TOTPPending) == 0 {
+			return errNoFactor
+		}
+		m.TOTPSecret, m.TOTPPending, m.TOTPLastStep = nil, nil, 0
+		if len(m.WebAuthn) == 0 {
+			m.BackupCodes = nil
+		}
+		return nil
+	})
+	if errors.Is(err, errNoFactor) {
+		return fmt.Errorf("authenticator app: %w", ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("portal: remove totp: %w", err)
+	}
+	s.audit(r, store.Event{Actor: actor, Action: actionTOTPRemove, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	return nil
+}
+
+// newBackupCodes makes backupCodeCount codes of 50 random bits, written
+// as "xxxxx-xxxxx", and their SHA-256 for storage (the codes are random
+// enough that a plain hash is safe).
+func newBackupCodes() (codes, hashes []string) {
+	enc := base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)
+	for range backupCodeCount {
+		var b [7]byte
+		_, _ = rand.Read(b[:])
+		c := enc.EncodeToString(b[:])[:10]
+		c = c[:5] + "-" + c[5:]
+		codes = append(codes, c)
+		hashes = append(hashes, hashBackupCode(c))
+	}
+	return codes, hashes
+}
+
+func hashBackupCode(c string) string {
+	c = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(c), " ", ""))
+	if len(c) == 10 && !strings.Contains(c, "-") {
+		c = c[:5] + "-" + c[5:]
+	}
+	sum := sha256.Sum256([]byte("gatehouse-backup:" + c))
+	return hex.EncodeToString(sum[:])
+}
+
+// useBackupCode spends one backup code of u.
+func (s *Service) useBackupCode(r *http.Request, u *store.User, code string) error {
+	h := hashBackupCode(code)
+	left := 0
+	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
+		i := slices.Index(m.BackupCodes, h)
+		if i < 0 {
+			return errBadCode
+		}
+		m.BackupCodes = slices.Delete(slices.Clone(m.BackupCodes), i, i+1)
+		left = len(m.BackupCodes)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.audit(r, store.Event{Actor: u.Username, Action: actionBackupUsed, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+		Reason: fmt.Sprintf("%d left", left)})
+	return nil
+}
+
+// regenerateBackupCodes replaces u's backup codes; the old ones die.
+func (s *Service) regenerateBackupCodes(r *http.Request, u *store.User) ([]string, error) {
+	codes, hashes := newBackupCodes()
+	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
+		if !m.Active() {
+			return inputErr("", "set up an authenticator app or a security key first")
+		}
+		m.BackupCodes = hashes
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.audit(r, store.Event{Actor: u.Username, Action: actionBackupRegen, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	return codes, nil
+}
+
+// FactorsView is the second-factor state of a user.
+type FactorsView struct {
+	TOTP        bool      `json:"totp"`
+	BackupCodes int       `json:"backup_codes_left"`
+	WebAuthn    []KeyView `json:"webauthn"`
+	Methods     []string  `json:"methods"`
+	Required    bool      `json:"required"`
+}
+
+// KeyView is a registered security key or passkey.
+type KeyView struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Passkey    bool       `json:"passkey"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+}
+
+// factors describes u's second factors.
+func (s *Service) factors(u *store.User) (FactorsView, *store.MFA, error) {
+	m, err := s.store.MFA(u.ID)
+	if err != nil {
+		return FactorsView{}, nil, fmt.Errorf("portal: second factors: %w", err)
+	}
+	v := FactorsView{TOTP: len(m.TOTPSecret) > 0, BackupCodes: len(m.BackupCodes), WebAuthn: []KeyView{},
+		Methods: methodsOf(m), Required: s.cfg().Require2FA}
+	for _, c := range m.WebAuthn {
+		k := KeyView{ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name, Passkey: c.Discoverable, CreatedAt: c.CreatedAt}
+		if !c.LastUsedAt.IsZero() {
+			t := c.LastUsedAt
+			k.LastUsedAt = &t
+		}
+		v.WebAuthn = append(v.WebAuthn, k)
+	}
+	return v, m, nil
+}
+
+// methodsOf lists the second-step methods m offers, in the order the login
+// page shows them.
+func methodsOf(m *store.MFA) []string {
+	out := []string{}
+	if len(m.WebAuthn) > 0 {
+		out = append(out, methodWebAuthn)
+	}
+	if len(m.TOTPSecret) > 0 {
+		out = append(out, methodTOTP)
+	}
+	if len(m.BackupCodes) > 0 {
+		out = append(out, methodBackupCode)
+	}
+	return out
+}
+
+// resetFactors removes every second factor of the user ref on behalf of c;
+// the user signs in with the password and may (or must) enroll again.
+func (s *Service) resetFactors(c *caller, r *http.Request, ref string) error {
+	u, err := s.findUser(ref)
+	if err != nil {
+		return err
+	}
+	if err := s.mayManage(c, u); err != nil {
+		return err
+	}
+	if err := s.store.DeleteMFA(u.ID); err != nil {
+		return fmt.Errorf("portal: remove second factors: %w", err)
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionFactorsRemoved, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	return nil
+}
