@@ -33,6 +33,8 @@ var pageNames = []string{
 	"login", "setup", "home", "logout", "error",
 	// Self-service.
 	"profile", "password", "forgot", "forgot_sent", "reset", "reset_done", "invite",
+	// Second factors.
+	"login_2fa", "totp_setup", "backup_codes",
 	// Administration.
 	"users", "user_new", "user_import", "user", "link",
 	"groups", "group", "apps", "app", "roles", "role",

@@ -710,7 +710,8 @@ func (s *Service) renderApp(w http.ResponseWriter, r *http.Request, c *caller, s
 func (s *Service) handleAppAccess(w http.ResponseWriter, r *http.Request, c *caller) {
 	gv, uv := r.PostForm.Get("allow_groups"), r.PostForm.Get("allow_users")
 	groups, users := splitList(gv), splitList(uv)
-	v, err := s.updateAppAccess(c, r, r.PathValue("app"), AppAccessInput{AllowGroups: &groups, AllowUsers: &users})
+	require2FA := r.PostForm.Get("require_2fa") != ""
+	v, err := s.updateAppAccess(c, r, r.PathValue("app"), AppAccessInput{AllowGroups: &groups, AllowUsers: &users, Require2FA: &require2FA})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderApp(w, r, c, status, msg, map[string]string{"allow_groups": gv, "allow_users": uv})
@@ -1067,6 +1068,7 @@ func settingsForm(st *Settings) map[string]string {
 		"reset_lifetime":    fmtDuration(st.ResetLifetime),
 		"audit_retention":   fmtDuration(st.AuditRetention),
 		"lock_profile":      b(st.LockProfile),
+		"require_2fa":       b(st.Require2FA),
 		"min_length":        n(st.PasswordRules.MinLength),
 		"max_length":        n(st.PasswordRules.MaxLength),
 		"require_lower":     b(st.PasswordRules.RequireLower),
@@ -1141,6 +1143,7 @@ func settingsPatch(f url.Values) ([]byte, error) {
 		"require_lower": on("require_lower"), "require_upper": on("require_upper"), "require_digit": on("require_digit"),
 		"require_symbol": on("require_symbol"), "forbid_username": on("forbid_username")}
 	patch["lock_profile"] = on("lock_profile")
+	patch["require_2fa"] = on("require_2fa")
 	return json.Marshal(patch)
 }
 

@@ -23,6 +23,7 @@ type profileData struct {
 	LastLoginAt       time.Time
 	CreatedAt         time.Time
 	PasswordRules     string
+	Factors           FactorsView
 }
 
 func (s *Service) handleProfile(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -48,7 +49,13 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 		s.pageFail(w, r, c, err)
 		return
 	}
+	factors, _, err := s.factors(u)
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
 	p.Data = profileData{
+		Factors:           factors,
 		Locked:            s.cfg().LockProfile,
 		Sessions:          sessions,
 		PasswordChangedAt: u.PasswordChangedAt,

@@ -13,11 +13,17 @@ import (
 func (s *Service) pageRoutes(mux *http.ServeMux) {
 	// Public pages: no session, so CrossOriginProtection guards their forms.
 	mux.HandleFunc("GET /forgot", s.handleForgotPage)
-	mux.HandleFunc("POST /forgot", s.handleForgotForm)
+	mux.HandleFunc("POST /forgot", s.throttled(s.handleForgotForm))
 	mux.HandleFunc("GET /reset/{token}", s.handleResetPage)
-	mux.HandleFunc("POST /reset/{token}", s.handleResetForm)
+	mux.HandleFunc("POST /reset/{token}", s.throttled(s.handleResetForm))
 	mux.HandleFunc("GET /invite/{token}", s.handleInvitePage)
-	mux.HandleFunc("POST /invite/{token}", s.handleInviteForm)
+	mux.HandleFunc("POST /invite/{token}", s.throttled(s.handleInviteForm))
+
+	// The second step of a sign-in, and the setup mandatory 2FA needs.
+	mux.HandleFunc("GET /login/2fa", s.handleSecondStepPage)
+	mux.HandleFunc("POST /login/2fa", s.throttled(s.handleSecondStepForm))
+	mux.HandleFunc("GET /login/enroll", s.handleEnrollPage)
+	mux.HandleFunc("POST /login/enroll", s.throttled(s.handleEnrollForm))
 
 	// The caller's own account.
 	mux.HandleFunc("GET /profile", s.signedIn("", s.handleProfile))
@@ -26,6 +32,10 @@ func (s *Service) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /profile/password", s.signedInExpired(s.handlePasswordForm))
 	mux.HandleFunc("POST /profile/sessions/{id}/revoke", s.signedIn("", s.handleRevokeOwnSession))
 	mux.HandleFunc("POST /profile/sessions/revoke-others", s.signedIn("", s.handleRevokeOtherSessions))
+	mux.HandleFunc("POST /profile/totp", s.signedIn("", s.handleProfileTOTPBegin))
+	mux.HandleFunc("POST /profile/totp/confirm", s.signedIn("", s.handleProfileTOTPConfirm))
+	mux.HandleFunc("POST /profile/totp/remove", s.signedIn("", s.handleProfileTOTPRemove))
+	mux.HandleFunc("POST /profile/backup-codes", s.signedIn("", s.handleProfileBackupCodes))
 
 	// Users.
 	mux.HandleFunc("GET /admin/users", s.signedIn(policies.PermUsersRead, s.handleUsers))
@@ -42,6 +52,7 @@ func (s *Service) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/users/{user}/password", s.signedIn(policies.PermUsersWrite, s.handleUserPassword))
 	mux.HandleFunc("POST /admin/users/{user}/reset-link", s.signedIn(policies.PermUsersWrite, s.handleUserResetLink))
 	mux.HandleFunc("POST /admin/users/{user}/unlock", s.signedIn(policies.PermUsersWrite, s.handleUserUnlock))
+	mux.HandleFunc("POST /admin/users/{user}/2fa/reset", s.signedIn(policies.PermUsersWrite, s.handleUserResetFactors))
 	mux.HandleFunc("POST /admin/users/{user}/sessions/revoke", s.signedIn(policies.PermSessionsRevoke, s.handleUserRevokeSessions))
 	mux.HandleFunc("POST /admin/users/{user}/sessions/{id}/revoke", s.signedIn("", s.handleUserRevokeSession))
 

@@ -1,0 +1,215 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// secondStepData fills login_2fa.html.
+type secondStepData struct {
+	Username string
+	Methods  []string
+	RD       string
+}
+
+// totpSetupData fills totp_setup.html, for the profile and for the
+// enrollment a mandatory-2FA sign-in needs.
+type totpSetupData struct {
+	TOTPEnrollment
+	Action   string
+	RD       string
+	Required bool
+}
+
+// backupCodesData fills backup_codes.html.
+type backupCodesData struct {
+	Codes []string
+	Next  string
+}
+
+// cleanRD keeps rd only when it is an allowed return target.
+func (s *Service) cleanRD(rd string) string {
+	if _, ok := s.redirectPolicy().Clean(rd); !ok {
+		return ""
+	}
+	return rd
+}
+
+// handleSecondStepPage shows the second step of a pending login, or the
+// step-up of a one-factor session sent here by an app that requires 2FA.
+func (s *Service) handleSecondStepPage(w http.ResponseWriter, r *http.Request) {
+	rd := s.cleanRD(r.URL.Query().Get("rd"))
+	p, err := s.pendingOf(r)
+	if err != nil {
+		if p, err = s.stepUpPending(w, r); err != nil {
+			if c, res := s.callerOf(r); res == resolvedOK && !c.sess.SecondFactor {
+				s.pageError(w, r, c, http.StatusForbidden, "Two-factor authentication needed",
+					"This app requires a second factor. Set up an authenticator app or a security key on your profile, then open the app again.")
+				return
+			}
+			http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+			return
+		}
+	}
+	if p.enroll {
+		http.Redirect(w, r, "/login/enroll?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		return
+	}
+	s.renderSecondStep(w, http.StatusOK, p, rd, "")
+}
+
+func (s *Service) renderSecondStep(w http.ResponseWriter, status int, p *pending, rd, errMsg string) {
+	m, err := s.store.MFA(p.user.ID)
+	if err != nil {
+		s.renderError(w, nil, http.StatusInternalServerError, "Something went wrong", "Try again.", nil)
+		return
+	}
+	s.render(w, status, "login_2fa", page{Title: "Two-step sign-in", Error: errMsg,
+		Data: secondStepData{Username: p.user.Username, Methods: methodsOf(m), RD: rd}})
+}
+
+// handleSecondStepForm checks a TOTP or backup code.
+func (s *Service) handleSecondStepForm(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", nil)
+		return
+	}
+	rd := s.cleanRD(r.PostForm.Get("rd"))
+	p, err := s.pendingOf(r)
+	if err != nil {
+		http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		return
+	}
+	method := r.PostForm.Get("method")
+	if _, err := s.secondStep(w, r, p, method, r.PostForm.Get("code")); err != nil {
+		status, msg := http.StatusUnauthorized, "That code is not valid. Try the current one."
+		var ie *InputError
+		switch {
+		case errors.As(err, &ie):
+			status, msg = http.StatusBadRequest, sentence(ie.Error())
+		case errors.Is(err, errNoPending):
+			http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+			return
+		case !errors.Is(err, errBadCode):
+			s.log.Error("second step", "error", err)
+			status, msg = http.StatusInternalServerError, "Something went wrong. Try again."
+		}
+		s.renderSecondStep(w, status, p, rd, msg)
+		return
+	}
+	s.redirectAfterForm(w, r, s.cleanReturn(rd))
+}
+
+// handleEnrollPage shows the authenticator setup a mandatory-2FA sign-in
+// needs before it may finish.
+func (s *Service) handleEnrollPage(w http.ResponseWriter, r *http.Request) {
+	rd := s.cleanRD(r.URL.Query().Get("rd"))
+	p, err := s.pendingOf(r)
+	if err != nil || !p.enroll {
+		http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		return
+	}
+	s.renderEnroll(w, http.StatusOK, p.user, rd, "")
+}
+
+func (s *Service) renderEnroll(w http.ResponseWriter, status int, u *store.User, rd, errMsg string) {
+	e, err := s.beginTOTP(u)
+	if err != nil {
+		s.log.Error("begin totp", "error", err)
+		s.renderError(w, nil, http.StatusInternalServerError, "Something went wrong", "Try again.", nil)
+		return
+	}
+	s.render(w, status, "totp_setup", page{Title: "Set up two-factor authentication", Error: errMsg,
+		Data: totpSetupData{TOTPEnrollment: e, Action: "/login/enroll", RD: rd, Required: true}})
+}
+
+// handleEnrollForm confirms the authenticator and finishes the sign-in,
+// showing the backup codes once.
+func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", nil)
+		return
+	}
+	rd := s.cleanRD(r.PostForm.Get("rd"))
+	p, err := s.pendingOf(r)
+	if err != nil || !p.enroll {
+		http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		return
+	}
+	codes, err := s.confirmTOTP(r, p.user, r.PostForm.Get("code"))
+	if err != nil {
+		status, _ := s.statusOf(err)
+		s.renderEnroll(w, status, p.user, rd, "That code did not match. Scan the new code below and try again.")
+		return
+	}
+	if _, err := s.finishLogin(w, r, p, methodTOTP); err != nil {
+		http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		return
+	}
+	s.render(w, http.StatusOK, "backup_codes", page{Title: "Your backup codes",
+		Data: backupCodesData{Codes: codes, Next: s.cleanReturn(rd)}})
+}
+
+// Profile: the caller's own authenticator app and backup codes.
+
+func (s *Service) handleProfileTOTPBegin(w http.ResponseWriter, r *http.Request, c *caller) {
+	s.renderProfileTOTP(w, r, c, http.StatusOK, "")
+}
+
+func (s *Service) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string) {
+	e, err := s.beginTOTP(c.user)
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	p := s.basePage(w, r, c, "Set up an authenticator app", "profile")
+	p.Error = errMsg
+	p.Data = totpSetupData{TOTPEnrollment: e, Action: "/profile/totp/confirm"}
+	s.render(w, status, "totp_setup", p)
+}
+
+func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Request, c *caller) {
+	codes, err := s.confirmTOTP(r, c.user, r.PostForm.Get("code"))
+	if err != nil {
+		status, _ := s.statusOf(err)
+		s.renderProfileTOTP(w, r, c, status, "That code did not match. Scan the new code below and try again.")
+		return
+	}
+	p := s.basePage(w, r, c, "Your backup codes", "profile")
+	p.Flash = "Two-factor authentication is on."
+	p.Data = backupCodesData{Codes: codes, Next: "/profile"}
+	s.render(w, http.StatusOK, "backup_codes", p)
+}
+
+func (s *Service) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := s.removeTOTP(r, c.user.Username, c.user); err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	s.done(w, r, c, "/profile", "The authenticator app is removed.")
+}
+
+func (s *Service) handleProfileBackupCodes(w http.ResponseWriter, r *http.Request, c *caller) {
+	codes, err := s.regenerateBackupCodes(r, c.user)
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	p := s.basePage(w, r, c, "Your new backup codes", "profile")
+	p.Flash = "New backup codes made; the old ones no longer work."
+	p.Data = backupCodesData{Codes: codes, Next: "/profile"}
+	s.render(w, http.StatusOK, "backup_codes", p)
+}
+
+// handleUserResetFactors removes a user's second factors (admin page).
+func (s *Service) handleUserResetFactors(w http.ResponseWriter, r *http.Request, c *caller) {
+	ref := r.PathValue("user")
+	if err := s.resetFactors(c, r, ref); err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	s.done(w, r, c, userURL(ref), "Second factors removed. The user signs in with the password and can set them up again.")
+}
