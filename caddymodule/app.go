@@ -1,11 +1,13 @@
 package caddymodule
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -187,6 +189,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.store = nil
 		return errors.New("gatehouse: invite_lifetime and reset_lifetime must not be negative")
 	}
+	key, err := loadSecretKey(filepath.Join(a.dir, secretKeyFile))
+	if err != nil {
+		_ = releaseStore(a.dir)
+		a.store = nil
+		return fmt.Errorf("gatehouse: %w", err)
+	}
 	a.service, err = portal.New(portal.Options{
 		Store:        st,
 		PortalURL:    pu,
@@ -202,6 +210,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		InviteLifetime: time.Duration(a.InviteLifetime),
 		ResetLifetime:  time.Duration(a.ResetLifetime),
 		Mail:           sender,
+		SecretKey:      key,
 	})
 	if err != nil {
 		return fmt.Errorf("gatehouse: %w", err)
@@ -282,3 +291,44 @@ var (
 	_ caddy.Provisioner  = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
 )
+
+// secretKeyFile holds the server key that encrypts second-factor secrets.
+// It lives beside the database files (Badger ignores it) with mode 0600, so
+// a copy of the database alone does not reveal TOTP secrets when backups
+// leave it out.
+const secretKeyFile = "secret.key"
+
+// loadSecretKey reads the 32-byte server key at path, creating it on first
+// start.
+func loadSecretKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("make server key: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			return loadSecretKey(path) // another config made it first
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create server key %s: %w", path, err)
+		}
+		if _, err := f.Write(key); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("write server key %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("write server key %s: %w", path, err)
+		}
+		return key, f.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read server key: %w", err)
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("server key %s: want 32 bytes, found %d (restore the original file; without it TOTP secrets cannot be read)", path, len(key))
+	}
+	return key, nil
+}
