@@ -2,6 +2,7 @@ package portal
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 
@@ -19,6 +20,9 @@ type secondStepData struct {
 // enrollment a mandatory-2FA sign-in needs.
 type totpSetupData struct {
 	TOTPEnrollment
+	// QRImage is the QR code's data: URL, marked safe for the img src
+	// (we made it: a base64 PNG).
+	QRImage  template.URL
 	Action   string
 	RD       string
 	Required bool
@@ -123,7 +127,7 @@ func (s *Service) renderEnroll(w http.ResponseWriter, status int, u *store.User,
 		return
 	}
 	s.render(w, status, "totp_setup", page{Title: "Set up two-factor authentication", Error: errMsg,
-		Data: totpSetupData{TOTPEnrollment: e, Action: "/login/enroll", RD: rd, Required: true}})
+		Data: totpSetupData{TOTPEnrollment: e, QRImage: template.URL(e.QR), Action: "/login/enroll", RD: rd, Required: true}})
 }
 
 // handleEnrollForm confirms the authenticator and finishes the sign-in,
@@ -167,7 +171,7 @@ func (s *Service) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *c
 	}
 	p := s.basePage(w, r, c, "Set up an authenticator app", "profile")
 	p.Error = errMsg
-	p.Data = totpSetupData{TOTPEnrollment: e, Action: "/profile/totp/confirm"}
+	p.Data = totpSetupData{TOTPEnrollment: e, QRImage: template.URL(e.QR), Action: "/profile/totp/confirm"}
 	s.render(w, status, "totp_setup", p)
 }
 

@@ -185,6 +185,11 @@ func TestRequire2FA(t *testing.T) {
 	if got, _ := bob.call("POST", "/api/v1/login/totp", `{"code":"123456"}`); got != 403 {
 		t.Errorf("second step before enrollment: %d", got)
 	}
+	// The enrollment page shows the QR code inline (html/template must not
+	// have defused the data: URL).
+	if got, page := bob.call("GET", "/login/enroll", ""); got != 200 || !strings.Contains(page, `src="data:image/png;base64,`) {
+		t.Errorf("enroll page: %d, QR code missing", got)
+	}
 	got, body = bob.call("POST", "/api/v1/login/enroll/totp", "")
 	if got != 200 {
 		t.Fatalf("enroll: %d %s", got, body)
