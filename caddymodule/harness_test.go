@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -77,6 +78,9 @@ func (h *harness) caddyfile(extraGlobal, extraSites string) string {
 	admin 127.0.0.1:%[1]d
 	storage file_system %[2]s/caddy
 	auto_https off
+	servers {
+		trusted_proxies static 127.0.0.1/32
+	}
 	log {
 		output file %[2]s/caddy.log
 		format json
@@ -140,17 +144,44 @@ func (h *harness) adminsURL(path string) string {
 }
 
 // client is a browser-like client: a cookie jar, no redirect following.
+// Each client comes from its own address: Caddy trusts the loopback proxy
+// of the test config, and the client sends X-Forwarded-For with an address
+// of its own, so per-IP throttling sees separate people.
 func (h *harness) client() *http.Client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
 	return &http.Client{
 		Jar:           jar,
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport:     forwardedFor{ip: fmt.Sprintf("10.%d.%d.%d", b[0], b[1], b[2]), next: noKeepAlive},
 	}
 }
+
+// forwardedFor adds X-Forwarded-For: ip to every request, as a reverse
+// proxy in front of Caddy would.
+type forwardedFor struct {
+	ip   string
+	next http.RoundTripper
+}
+
+func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", f.ip)
+	return f.next.RoundTrip(r)
+}
+
+// noKeepAlive opens a connection per request, so a config reload (which
+// closes the old server's idle connections) never fails a request.
+var noKeepAlive = func() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DisableKeepAlives = true
+	return t
+}()
 
 // do sends a request and returns the response with its body read.
 func do(t *testing.T, c *http.Client, method, u string, body io.Reader, hdr map[string]string) (*http.Response, []byte) {
