@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -26,6 +27,8 @@ func init() {
 //	GET  /gatehouse/users/export?format=csv|json
 //	POST /gatehouse/users/import?format=&dry_run=1   (200 with the report;
 //	     "problems" not empty means nothing was imported)
+//	POST /gatehouse/owner-login           {"username": ""} (optional body)
+//	     → {"link", "expires_at"}: a one-time owner recovery link
 type adminAPI struct {
 	app *App
 }
@@ -74,6 +77,11 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
 		}
 		return a.importUsers(w, r)
+	case "/gatehouse/owner-login":
+		if r.Method != http.MethodPost {
+			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+		}
+		return a.ownerLogin(w, r)
 	}
 	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no gatehouse admin route %s", r.URL.Path)}
 }
@@ -144,6 +152,37 @@ func (a *adminAPI) importUsers(w http.ResponseWriter, r *http.Request) error {
 		return adminError(err)
 	}
 	return writeAdminJSON(w, http.StatusOK, res)
+}
+
+// ownerLoginRequest is the optional body of POST /gatehouse/owner-login.
+type ownerLoginRequest struct {
+	// Username names the owner; empty: the first active owner.
+	Username string `json:"username"`
+}
+
+// ownerLoginResponse is the answer of POST /gatehouse/owner-login.
+type ownerLoginResponse struct {
+	Link      string    `json:"link"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ownerLogin makes a one-time owner recovery link (see
+// portal.Service.OwnerLoginLink). The body is optional.
+func (a *adminAPI) ownerLogin(w http.ResponseWriter, r *http.Request) error {
+	var req ownerLoginRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("bad JSON body: %v", err)}
+	}
+	// Taken before the link is made, so the expiry shown is never later
+	// than the real one.
+	expires := time.Now().Add(portal.OwnerLoginLifetime).UTC().Truncate(time.Second)
+	link, err := a.app.Service().OwnerLoginLink(r.Context(), r, req.Username)
+	if err != nil {
+		return adminError(err)
+	}
+	return writeAdminJSON(w, http.StatusOK, ownerLoginResponse{Link: link, ExpiresAt: expires})
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) error {

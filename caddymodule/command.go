@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -24,7 +25,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "gatehouse",
-		Usage: "user add|list [flags] | export [--format csv|json] | import FILE [--dry-run]",
+		Usage: "user add|list [flags] | export [--format csv|json] | import FILE [--dry-run] | owner-login [--username U]",
 		Short: "Manages Gatehouse users on the running instance",
 		Long: `
 Manages Gatehouse on a running Caddy through its admin API (like
@@ -36,17 +37,24 @@ Manages Gatehouse on a running Caddy through its admin API (like
   caddy gatehouse user list
   caddy gatehouse export [--format csv|json] [--output FILE]
   caddy gatehouse import FILE [--format csv|json] [--dry-run]
+  caddy gatehouse owner-login [--username U]
 
 An import checks every row first and imports nothing if any row is bad,
 listing each problem with its row number. Imported users get a link to set
 their password (printed, and e-mailed when SMTP is configured).
 
-Groups that do not exist yet are created. The admin address is taken from
---address, or from the config given with --config, or Caddy's default
-(localhost:2019).
+Groups that do not exist yet are created.
+
+owner-login prints a one-time link, valid 15 minutes, that signs an owner
+in without password or second factor: the way back in for an owner who
+lost their device. Without --username it is the first active owner by
+username. Treat the link like a password.
+
+The admin address is taken from --address, or from the config given with
+--config, or Caddy's default (localhost:2019).
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(userCommand(), exportCommand(), importCommand())
+			cmd.AddCommand(userCommand(), exportCommand(), importCommand(), ownerLoginCommand())
 		},
 	})
 }
@@ -183,6 +191,36 @@ func cmdImport(fl caddycmd.Flags, file string) (int, error) {
 	if err := tw.Flush(); err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
+	return caddy.ExitCodeSuccess, nil
+}
+
+func ownerLoginCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "owner-login [--username U]",
+		Short: "Prints a one-time link that signs an owner in, bypassing the second factor",
+		Args:  cobra.NoArgs,
+		RunE:  caddycmd.WrapCommandFuncForCobra(cmdOwnerLogin),
+	}
+	c.Flags().String("username", "", "Owner to sign in (default: the first active owner by username)")
+	addAdminFlags(c)
+	return c
+}
+
+func cmdOwnerLogin(fl caddycmd.Flags) (int, error) {
+	body, err := json.Marshal(map[string]string{"username": fl.String("username")})
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	var res struct {
+		Link      string    `json:"link"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	if err := adminCall(fl, http.MethodPost, "/gatehouse/owner-login", body, &res); err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	fmt.Printf("%s\n\nOpen this link to sign in as the owner without password or second factor.\n"+
+		"It works once and expires at %s (in %s). Anyone with it can sign in: do not share it.\n",
+		res.Link, res.ExpiresAt.UTC().Format(time.RFC3339), time.Until(res.ExpiresAt).Round(time.Minute))
 	return caddy.ExitCodeSuccess, nil
 }
 

@@ -118,11 +118,18 @@ type Service struct {
 
 	apps     *registry
 	redirect policies.RedirectPolicy
-	pages    map[string]*template.Template
-	handler  http.Handler
+	// wa is the WebAuthn relying party; nil when the portal's host cannot
+	// be one (an IP address), which turns security keys and passkeys off.
+	wa      *waRP
+	pages   map[string]*template.Template
+	handler http.Handler
 
 	setupMu  sync.Mutex
 	setupURL string
+
+	// throttle limits attempts per client IP on the routes that check a
+	// secret (see throttle.go).
+	throttle *throttle
 }
 
 // New validates opts, fills defaults and returns a Service.
@@ -146,6 +153,7 @@ func New(opts Options) (*Service, error) {
 		log:      opts.Logger,
 		now:      opts.Now,
 		apps:     newRegistry(),
+		throttle: newThrottle(throttleMaxClients),
 
 		inviteLifetime: orDuration(opts.InviteLifetime, DefaultInviteLifetime),
 		resetLifetime:  orDuration(opts.ResetLifetime, DefaultResetLifetime),
@@ -183,6 +191,10 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("portal: cookie domain %q does not contain the portal host %q", s.cookie.domain, pu.Hostname())
 	}
 	s.redirect = policies.RedirectPolicy{Portal: pu, CookieDomain: s.cookie.domain}
+	if s.wa, err = newRelyingParty(pu, s.cookie.domain); err != nil {
+		s.log.Warn("security keys and passkeys are off", "error", err)
+		s.wa, err = nil, nil
+	}
 	if err := s.loadSettings(); err != nil {
 		return nil, err
 	}

@@ -4,38 +4,52 @@ import "net/http"
 
 // routes is the portal's one route table. Every route runs behind secure
 // (security headers, body limit, CSRF protection).
+//
+// Every POST route that checks a secret without a session — a password, a
+// second-factor code, a one-time link or setup token — is wrapped with
+// s.throttled (per-client-IP attempts, throttle.go), here and in
+// pageRoutes. That includes every second step of a sign-in: a new route
+// under /login/ or /api/v1/login/ must be wrapped with s.throttled too.
+// GET pages that only show a form are not, so viewing them costs no
+// attempt.
 func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 
 	// Pages.
 	mux.HandleFunc("GET /{$}", s.handleHome)
 	mux.HandleFunc("GET /login", s.handleLoginPage)
-	mux.HandleFunc("POST /login", s.handleLoginForm)
+	mux.HandleFunc("POST /login", s.throttled(s.handleLoginForm))
 	mux.HandleFunc("GET /logout", s.handleLogoutPage)
 	mux.HandleFunc("POST /logout", s.handleLogoutForm)
 	mux.HandleFunc("GET /setup", s.handleSetupPage)
-	mux.HandleFunc("POST /setup", s.handleSetupForm)
+	mux.HandleFunc("POST /setup", s.throttled(s.handleSetupForm))
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServer(staticFS())))
 
 	// JSON API v1.
-	mux.HandleFunc("POST /api/v1/login", s.apiLogin)
+	mux.HandleFunc("POST /api/v1/login", s.throttled(s.apiLogin))
 	mux.HandleFunc("POST /api/v1/logout", s.apiLogout)
-	mux.HandleFunc("POST /api/v1/login/totp", s.apiLoginCode(methodTOTP))
-	mux.HandleFunc("POST /api/v1/login/backup-code", s.apiLoginCode(methodBackupCode))
-	mux.HandleFunc("POST /api/v1/login/enroll/totp", s.apiLoginEnrollTOTP)
-	mux.HandleFunc("POST /api/v1/login/enroll/totp/confirm", s.apiLoginEnrollConfirm)
+	mux.HandleFunc("POST /api/v1/login/totp", s.throttled(s.apiLoginCode(methodTOTP)))
+	mux.HandleFunc("POST /api/v1/login/backup-code", s.throttled(s.apiLoginCode(methodBackupCode)))
+	mux.HandleFunc("POST /api/v1/login/enroll/totp", s.throttled(s.apiLoginEnrollTOTP))
+	mux.HandleFunc("POST /api/v1/login/enroll/totp/confirm", s.throttled(s.apiLoginEnrollConfirm))
+	mux.HandleFunc("POST /api/v1/login/webauthn/begin", s.throttled(s.apiBeginKeyLogin))
+	mux.HandleFunc("POST /api/v1/login/webauthn/finish", s.throttled(s.apiFinishKeyLogin))
 	mux.HandleFunc("GET /api/v1/me/2fa", s.apiMyFactors)
 	mux.HandleFunc("POST /api/v1/me/totp", s.apiBeginTOTP)
 	mux.HandleFunc("POST /api/v1/me/totp/confirm", s.apiConfirmTOTP)
 	mux.HandleFunc("DELETE /api/v1/me/totp", s.apiRemoveTOTP)
 	mux.HandleFunc("POST /api/v1/me/backup-codes", s.apiRegenerateBackupCodes)
+	mux.HandleFunc("POST /api/v1/me/webauthn/register/begin", s.apiBeginKeyRegistration)
+	mux.HandleFunc("POST /api/v1/me/webauthn/register/finish", s.apiFinishKeyRegistration)
+	mux.HandleFunc("PATCH /api/v1/me/webauthn/{id}", s.apiRenameKey)
+	mux.HandleFunc("DELETE /api/v1/me/webauthn/{id}", s.apiRemoveKey)
 	mux.HandleFunc("DELETE /api/v1/users/{user}/2fa", s.apiResetFactors)
 	mux.HandleFunc("GET /api/v1/me", s.apiMe)
 	mux.HandleFunc("PATCH /api/v1/me", s.apiPatchMe)
 	mux.HandleFunc("POST /api/v1/me/password", s.apiChangePassword)
 	mux.HandleFunc("GET /api/v1/me/sessions", s.apiMySessions)
 	mux.HandleFunc("DELETE /api/v1/me/sessions", s.apiRevokeMyOtherSessions)
-	mux.HandleFunc("POST /api/v1/password/forgot", s.apiForgot)
+	mux.HandleFunc("POST /api/v1/password/forgot", s.throttled(s.apiForgot))
 
 	mux.HandleFunc("GET /api/v1/users", s.apiListUsers)
 	mux.HandleFunc("POST /api/v1/users", s.apiCreateUser)

@@ -18,6 +18,8 @@ func (s *Service) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /reset/{token}", s.throttled(s.handleResetForm))
 	mux.HandleFunc("GET /invite/{token}", s.handleInvitePage)
 	mux.HandleFunc("POST /invite/{token}", s.throttled(s.handleInviteForm))
+	mux.HandleFunc("GET /owner-login/{token}", s.handleOwnerLoginPage)
+	mux.HandleFunc("POST /owner-login/{token}", s.throttled(s.handleOwnerLoginForm))
 
 	// The second step of a sign-in, and the setup mandatory 2FA needs.
 	mux.HandleFunc("GET /login/2fa", s.handleSecondStepPage)
@@ -36,6 +38,8 @@ func (s *Service) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /profile/totp/confirm", s.signedIn("", s.handleProfileTOTPConfirm))
 	mux.HandleFunc("POST /profile/totp/remove", s.signedIn("", s.handleProfileTOTPRemove))
 	mux.HandleFunc("POST /profile/backup-codes", s.signedIn("", s.handleProfileBackupCodes))
+	mux.HandleFunc("POST /profile/webauthn/{id}/rename", s.signedIn("", s.handleProfileKeyRename))
+	mux.HandleFunc("POST /profile/webauthn/{id}/remove", s.signedIn("", s.handleProfileKeyRemove))
 
 	// Users.
 	mux.HandleFunc("GET /admin/users", s.signedIn(policies.PermUsersRead, s.handleUsers))

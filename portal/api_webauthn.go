@@ -1,0 +1,146 @@
+package portal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// keyNameRequest renames a security key or passkey.
+type keyNameRequest struct {
+	Name string `json:"name"`
+}
+
+// apiBeginKeyRegistration: POST /api/v1/me/webauthn/register/begin
+// {"name","passkey"} → the options for navigator.credentials.create.
+func (s *Service) apiBeginKeyRegistration(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		var req RegisterKeyRequest
+		if err := decodeOptional(r, &req); err != nil {
+			return 0, nil, err
+		}
+		creation, err := s.beginRegistration(w, c.user, req)
+		return http.StatusOK, creation, err
+	})
+}
+
+// apiFinishKeyRegistration: POST /api/v1/me/webauthn/register/finish with
+// the browser's PublicKeyCredential → 201 and the new key.
+func (s *Service) apiFinishKeyRegistration(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		k, err := s.finishRegistration(w, r, c.user)
+		return http.StatusCreated, k, err
+	})
+}
+
+// apiRenameKey: PATCH /api/v1/me/webauthn/{id} {"name"}.
+func (s *Service) apiRenameKey(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		var req keyNameRequest
+		if err := decode(r, &req); err != nil {
+			return 0, nil, err
+		}
+		k, err := s.renameKey(r, c.user, r.PathValue("id"), req.Name)
+		return http.StatusOK, k, err
+	})
+}
+
+// apiRemoveKey: DELETE /api/v1/me/webauthn/{id}.
+func (s *Service) apiRemoveKey(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		return http.StatusNoContent, nil, s.removeKey(r, c.user, r.PathValue("id"))
+	})
+}
+
+// apiBeginKeyLogin: POST /api/v1/login/webauthn/begin, optionally
+// {"passkey": true} → the options for navigator.credentials.get. No
+// session is needed: it is the second step of the pending login, or a
+// passkey sign-in.
+func (s *Service) apiBeginKeyLogin(w http.ResponseWriter, r *http.Request) {
+	var req LoginKeyRequest
+	if err := decodeOptional(r, &req); err != nil {
+		s.writeAPIError(w, err)
+		return
+	}
+	assertion, err := s.beginLoginCeremony(w, r, req.Passkey)
+	if err != nil {
+		s.writeKeyLoginError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, assertion)
+}
+
+// apiFinishKeyLogin: POST /api/v1/login/webauthn/finish with the
+// browser's PublicKeyCredential → 200 {"user"} and the session cookie;
+// 401 when the key is refused.
+func (s *Service) apiFinishKeyLogin(w http.ResponseWriter, r *http.Request) {
+	u, err := s.finishLoginCeremony(w, r)
+	if err != nil {
+		s.writeKeyLoginError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sessionResponse{User: s.view(u)})
+}
+
+// writeKeyLoginError answers a failed key sign-in step.
+func (s *Service) writeKeyLoginError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, errKeyRefused):
+		writeJSONError(w, http.StatusUnauthorized, errKeyRefused.Error())
+	case errors.Is(err, errNoPending):
+		writeJSONError(w, http.StatusUnauthorized, errNoPending.Error())
+	case errors.Is(err, errNoCeremony):
+		writeJSONError(w, http.StatusBadRequest, errNoCeremony.Error())
+	case errors.Is(err, errEnrollRequired):
+		writeJSONError(w, http.StatusForbidden, errEnrollRequired.Error())
+	default:
+		s.writeAPIError(w, err)
+	}
+}
+
+// decodeOptional is decode for a body that may be left out: an empty body
+// keeps v's zero value.
+func decodeOptional(r *http.Request, v any) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return inputErr("", "request body larger than %d bytes", mbe.Limit)
+		}
+		return fmt.Errorf("portal: read request body: %w", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return decode(r, v)
+}
+
+// Profile forms: renaming and removing a key work without JavaScript
+// (adding one needs it: the browser's WebAuthn API is a script API).
+
+// handleProfileKeyRename: POST /profile/webauthn/{id}/rename (name).
+func (s *Service) handleProfileKeyRename(w http.ResponseWriter, r *http.Request, c *caller) {
+	k, err := s.renameKey(r, c.user, r.PathValue("id"), r.PostForm.Get("name"))
+	var ie *InputError
+	switch {
+	case errors.As(err, &ie):
+		s.renderProfile(w, r, c, http.StatusBadRequest, sentence("the key name "+ie.Msg), nil)
+		return
+	case err != nil:
+		s.pageFail(w, r, c, err)
+		return
+	}
+	s.done(w, r, c, "/profile", "Renamed to “"+k.Name+"”.")
+}
+
+// handleProfileKeyRemove: POST /profile/webauthn/{id}/remove.
+func (s *Service) handleProfileKeyRemove(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := s.removeKey(r, c.user, r.PathValue("id")); err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	s.done(w, r, c, "/profile", "The security key is removed.")
+}

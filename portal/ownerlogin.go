@@ -1,0 +1,179 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Owner recovery links: `caddy gatehouse owner-login` prints a one-time
+// link that signs an owner in without password or second factor, for an
+// owner who lost their device. Only whoever controls the server (its admin
+// API) can make one. The link is 256 random bits, stored as SHA-256 only,
+// single use, and expires after OwnerLoginLifetime; opening it shows a
+// confirmation page and only the POST of that page spends it, so a link
+// previewer cannot use it up.
+
+// OwnerLoginLifetime is how long an owner recovery link works.
+const OwnerLoginLifetime = 15 * time.Minute
+
+const tokenKindOwnerLogin = "owner-login"
+
+// Audit actions of owner recovery links.
+const (
+	actionOwnerLoginCreate = "owner_login.create"
+	actionOwnerLoginUse    = "owner_login.use"
+)
+
+// ownerLoginHelp is the answer to a bad recovery link.
+const ownerLoginHelp = "This sign-in link is invalid, has expired or was already used. Make a new one with: caddy gatehouse owner-login"
+
+// OwnerLoginLink makes a one-time link that signs the owner username in,
+// bypassing any second factor, valid for OwnerLoginLifetime. An empty
+// username means the first active owner by username. The user must be an
+// active owner, else the error is an *InputError. A new link replaces the
+// owner's earlier ones. r, when not nil, supplies the audit log's IP and
+// user agent; the actor is "cli".
+func (s *Service) OwnerLoginLink(ctx context.Context, r *http.Request, username string) (string, error) {
+	u, err := s.ownerFor(username)
+	if err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if _, err := s.store.DeleteUserTokens(tokenKindOwnerLogin, u.ID); err != nil {
+		return "", fmt.Errorf("portal: replace owner sign-in links: %w", err)
+	}
+	secret, hash := newLinkSecret()
+	now := s.now()
+	t := &store.Token{Kind: tokenKindOwnerLogin, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(OwnerLoginLifetime)}
+	if err := s.store.PutToken(t); err != nil {
+		return "", fmt.Errorf("portal: store owner sign-in link: %w", err)
+	}
+	s.audit(r, store.Event{Actor: "cli", Action: actionOwnerLoginCreate, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+		Reason: "expires " + t.ExpiresAt.UTC().Format(time.RFC3339)})
+	return s.portal.String() + "/owner-login/" + secret, nil
+}
+
+// ownerFor returns the active owner named username, or the first active
+// owner by username when it is empty.
+func (s *Service) ownerFor(username string) (*store.User, error) {
+	now := s.now()
+	if username == "" {
+		owners, err := s.store.UsersWithRole(policies.RoleOwner)
+		if err != nil {
+			return nil, fmt.Errorf("portal: list owners: %w", err)
+		}
+		for _, u := range owners {
+			if userActive(u, now) {
+				return u, nil
+			}
+		}
+		return nil, inputErr("username", "there is no active owner; create one with: caddy gatehouse user add --role owner")
+	}
+	u, err := s.store.UserByUsername(policies.NormalizeUsername(username))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, inputErr("username", "no user %q", username)
+	case err != nil:
+		return nil, fmt.Errorf("portal: look up user: %w", err)
+	case u.Role != policies.RoleOwner:
+		return nil, inputErr("username", "%s is not an owner (role %s): recovery links are for owners only", u.Username, u.Role)
+	case !userActive(u, now):
+		return nil, inputErr("username", "%s is disabled or expired", u.Username)
+	}
+	return u, nil
+}
+
+// ownerLoginToken returns the live recovery token of secret and its owner,
+// without spending it; errLink when either is unusable.
+func (s *Service) ownerLoginToken(secret string) (*store.Token, *store.User, error) {
+	hash, ok := linkHash(secret)
+	if !ok {
+		return nil, nil, errLink
+	}
+	t, err := s.store.Token(tokenKindOwnerLogin, hash)
+	if err != nil {
+		return nil, nil, errLink
+	}
+	u, err := s.store.User(t.UserID)
+	if err != nil || u.Role != policies.RoleOwner || !userActive(u, s.now()) {
+		return nil, nil, errLink
+	}
+	return t, u, nil
+}
+
+// useOwnerLogin spends the recovery link secret and starts a full session
+// of its owner: the session counts as signed in with a second factor
+// (method "owner-login"), so mandatory 2FA and require_2fa apps accept it.
+func (s *Service) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret string) (*store.User, error) {
+	hash, ok := linkHash(secret)
+	if !ok {
+		return nil, errLink
+	}
+	t, err := s.store.ConsumeToken(tokenKindOwnerLogin, hash)
+	if err != nil {
+		return nil, errLink
+	}
+	u, err := s.store.User(t.UserID)
+	if err != nil {
+		return nil, errLink
+	}
+	if u.Role != policies.RoleOwner || !userActive(u, s.now()) {
+		s.audit(r, store.Event{Actor: u.Username, Action: actionOwnerLoginUse, Resource: "user:" + u.Username,
+			Outcome: outcomeFailure, Reason: "no longer an active owner"})
+		return nil, errLink
+	}
+	if _, err := s.startFullSession(w, r, u, false, []string{methodOwnerLink}, true); err != nil {
+		return nil, fmt.Errorf("portal: start session: %w", err)
+	}
+	// The owner is in: earlier wrong passwords no longer count.
+	_ = s.store.ClearFailures(u.ID)
+	_ = s.store.ClearLock(u.ID)
+	if _, err := s.store.UpdateUser(u.ID, func(x *store.User) error { x.LastLoginAt = s.now(); return nil }); err != nil {
+		s.log.Error("record owner sign-in", "user", u.Username, "error", err)
+	}
+	s.audit(r, store.Event{Actor: u.Username, Action: actionOwnerLoginUse, Resource: "user:" + u.Username,
+		Outcome: outcomeSuccess, Reason: "recovery link, second factor bypassed"})
+	return u, nil
+}
+
+// ownerLoginData is the content of /owner-login/{token}.
+type ownerLoginData struct {
+	Token, Username, FullName string
+	ExpiresAt                 time.Time
+}
+
+// handleOwnerLoginPage shows the confirmation of a recovery link; it does
+// not spend the link.
+func (s *Service) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	t, u, err := s.ownerLoginToken(tok)
+	if err != nil {
+		s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)
+		return
+	}
+	s.render(w, http.StatusOK, "owner_login", page{Title: "Owner recovery sign-in",
+		Data: ownerLoginData{Token: tok, Username: u.Username, FullName: u.FullName, ExpiresAt: t.ExpiresAt}})
+}
+
+// handleOwnerLoginForm spends a recovery link, signs its owner in and
+// sends them to the portal home.
+func (s *Service) handleOwnerLoginForm(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.useOwnerLogin(w, r, r.PathValue("token")); err != nil {
+		if errors.Is(err, errLink) {
+			s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)
+			return
+		}
+		s.log.Error("owner sign-in", "error", err)
+		s.renderError(w, r, http.StatusInternalServerError, "Sign-in failed", "Something went wrong. Try again shortly.", nil)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}

@@ -1,0 +1,188 @@
+package portal
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Per-client-IP throttling of the routes that check a secret: sign-in
+// (password and second steps), "forgot password", reset and invitation
+// links, first-owner setup and owner recovery links. It complements the
+// per-account lockout (lockout.go): the lockout stops guessing one
+// account's password from many addresses, the throttle stops one address
+// from trying many accounts, codes or links.
+//
+// Each client IP has a token bucket of throttleBurst attempts, refilled by
+// one every throttleEvery: 10 quick attempts, then 10 a minute sustained —
+// more than any person types, far less than any guessing is worth. Every
+// throttled route shares the IP's one bucket. The buckets follow the
+// Service's clock (s.now), not wall time.
+const (
+	// throttleBurst is how many attempts an IP may make in a row.
+	throttleBurst = 10
+	// throttleEvery is how often one spent attempt comes back: one every
+	// 6 s, i.e. 10 a minute.
+	throttleEvery = 6 * time.Second
+	// throttleMaxClients caps the number of IPs tracked, so a flood from
+	// many addresses cannot grow memory without bound (a few hundred
+	// bytes each, so a few MB at most).
+	throttleMaxClients = 10000
+	// throttleIdle is how long after its last attempt an IP's bucket is
+	// full again: forgetting it then loses nothing.
+	throttleIdle = throttleBurst * throttleEvery
+	// throttleSample is how many entries are looked at to choose which to
+	// drop when the map is full of active IPs.
+	throttleSample = 16
+	// throttleIPv6Prefix: IPv6 clients are counted per /64, the block one
+	// subscriber usually gets, so hopping addresses inside it gains
+	// nothing.
+	throttleIPv6Prefix = 64
+)
+
+// throttle holds one token bucket per client IP. Memory is bounded by max
+// and reclaimed lazily when an IP is added (a Service has no Stop, so
+// there is no background janitor).
+type throttle struct {
+	mu        sync.Mutex
+	clients   map[string]*throttleEntry
+	max       int
+	lastSweep time.Time
+}
+
+// throttleEntry is the bucket of one client IP.
+type throttleEntry struct {
+	lim  *rate.Limiter
+	last time.Time // the latest attempt, allowed or not
+	// warned: a refusal was logged since the last allowed attempt, so a
+	// flood logs one line, not one per request.
+	warned bool
+}
+
+// newThrottle returns a throttle tracking at most capacity IPs (at least
+// one).
+func newThrottle(capacity int) *throttle {
+	return &throttle{clients: make(map[string]*throttleEntry), max: max(capacity, 1)}
+}
+
+// take spends one attempt of key at now. It returns 0 when the attempt may
+// go ahead, else how long until one is available; first is true for the
+// first refusal since key's last allowed attempt.
+func (t *throttle) take(key string, now time.Time) (wait time.Duration, first bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.clients[key]
+	if e == nil {
+		if len(t.clients) >= t.max {
+			t.makeRoom(now)
+		}
+		e = &throttleEntry{lim: rate.NewLimiter(rate.Every(throttleEvery), throttleBurst)}
+		t.clients[key] = e
+	}
+	e.last = now
+	res := e.lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		// Refused: give the token back, so hammering does not push the
+		// wait further out, and it stays a plain "try again in d".
+		res.CancelAt(now)
+		first, e.warned = !e.warned, true
+		return d, first
+	}
+	e.warned = false
+	return 0, false
+}
+
+// makeRoom drops entries until there is room for one more. At most once
+// per throttleIdle it sweeps every idle entry (a full bucket, the same as
+// a new one); when that frees nothing it drops the least recently used of
+// a few entries, so adding an IP costs O(throttleSample), never a scan of
+// the whole map under a flood. Only a flood of more than max active IPs
+// within throttleIdle can make an active IP start afresh, and such a flood
+// has max buckets anyway.
+func (t *throttle) makeRoom(now time.Time) {
+	if now.Sub(t.lastSweep) >= throttleIdle || now.Before(t.lastSweep) {
+		t.lastSweep = now
+		for k, e := range t.clients {
+			if now.Sub(e.last) >= throttleIdle {
+				delete(t.clients, k)
+			}
+		}
+	}
+	for len(t.clients) >= t.max {
+		var (
+			victim string
+			oldest time.Time
+			n      int
+		)
+		for k, e := range t.clients {
+			if n == 0 || e.last.Before(oldest) {
+				victim, oldest = k, e.last
+			}
+			if n++; n == throttleSample {
+				break
+			}
+		}
+		delete(t.clients, victim)
+	}
+}
+
+// len returns how many IPs are tracked.
+func (t *throttle) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.clients)
+}
+
+// throttleKey is the bucket name of a client address: the address itself
+// for IPv4, its /64 for IPv6, the string as given when it is not an IP.
+func throttleKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.WithZone("").Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(throttleIPv6Prefix)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
+}
+
+// throttled wraps a handler that checks a secret (a password, a code, a
+// link): past the client IP's allowance it answers 429 with Retry-After,
+// as JSON under /api/ and as the error page elsewhere, without calling
+// next.
+func (s *Service) throttled(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ip := s.clientIP(r)
+		wait, first := s.throttle.take(throttleKey(ip), s.now())
+		if wait <= 0 {
+			next(w, r)
+			return
+		}
+		secs := int(math.Ceil(wait.Seconds()))
+		if secs < 1 {
+			secs = 1
+		}
+		if first {
+			s.log.Warn("too many attempts from one address: throttled", "ip", ip, "path", r.URL.Path, "retry_after", secs)
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			writeJSONError(w, http.StatusTooManyRequests, fmt.Sprintf("too many attempts, try again in %d seconds", secs))
+			return
+		}
+		s.renderError(w, r, http.StatusTooManyRequests, "Too many attempts",
+			fmt.Sprintf("There were too many attempts from your address. Try again in %d seconds.", secs), nil)
+	}
+}
