@@ -115,6 +115,10 @@ type sessionView struct {
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 	Remember  bool      `json:"remember"`
+	// Methods says how the session signed in, e.g. ["password", "totp"].
+	Methods []string `json:"methods"`
+	// SecondFactor: the sign-in used a second factor or a passkey.
+	SecondFactor bool `json:"second_factor"`
 }
 
 type meResponse struct {
@@ -135,7 +139,8 @@ func (s *Service) apiMe(w http.ResponseWriter, r *http.Request) {
 	}
 	s.store.TouchSession(id, now)
 	writeJSON(w, http.StatusOK, meResponse{
-		User:    s.view(u),
-		Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, Remember: sess.Remember},
+		User: s.view(u),
+		Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, Remember: sess.Remember,
+			Methods: sess.Methods, SecondFactor: sess.SecondFactor},
 	})
 }
