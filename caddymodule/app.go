@@ -40,10 +40,11 @@ func init() {
 //				remember 720h
 //			}
 //			headers {
-//				user   Remote-User
-//				email  Remote-Email
-//				name   Remote-Name
-//				groups Remote-Groups
+//				user         Remote-User
+//				email        Remote-Email
+//				name         Remote-Name
+//				groups       Remote-Groups
+//				impersonator Remote-Impersonator
 //			}
 //			invite_lifetime 72h
 //			reset_lifetime  1h
@@ -54,6 +55,13 @@ func init() {
 //				password {env.SMTP_PASSWORD}
 //				from     "Gatehouse <gatehouse@example.com>"
 //				tls      starttls
+//			}
+//			oidc google {
+//				issuer        https://accounts.google.com
+//				client_id     1234.apps.googleusercontent.com
+//				client_secret {env.GOOGLE_CLIENT_SECRET}
+//				display_name  Google
+//				link_by_email
 //			}
 //		}
 //	}
@@ -98,6 +106,12 @@ type App struct {
 	// admin who made them.
 	SMTP *mail.Config `json:"smtp,omitempty"`
 
+	// OIDC lists the external OpenID Connect providers people may sign in
+	// with ("Sign in with …" on the login page). A provider's metadata is
+	// fetched at the first sign-in through it, so a provider that is down
+	// never stops Caddy from loading the config.
+	OIDC []*OIDCConfig `json:"oidc,omitempty"`
+
 	dir     string
 	service *portal.Service
 	store   *store.Store
@@ -125,6 +139,102 @@ type HeaderNames struct {
 	Name string `json:"name,omitempty"`
 	// Groups carries the groups, comma-separated. Default: Remote-Groups.
 	Groups string `json:"groups,omitempty"`
+	// Impersonator carries the username of the administrator acting as
+	// the user, sent only during an impersonation. Default:
+	// Remote-Impersonator.
+	Impersonator string `json:"impersonator,omitempty"`
+}
+
+// OIDCConfig configures one external OpenID Connect provider:
+//
+//	oidc <name> {
+//		issuer        <url>
+//		client_id     <id>
+//		client_secret <secret>
+//		scopes        <scope>…
+//		display_name  <text>
+//		groups_claim  <claim>
+//		group_map     <external group> <local group>
+//		auto_create
+//		link_by_email
+//		trusted_mfa
+//	}
+//
+// Register <portal_url>/login/oidc/<name>/callback as the redirect URI at
+// the provider.
+type OIDCConfig struct {
+	// Name identifies the provider in URLs (/login/oidc/<name>), in the
+	// audit log and in how a session signed in ("oidc:<name>"). Group-name
+	// rules: 2–32 lowercase letters, digits, ".", "-" and "_". Required.
+	Name string `json:"name"`
+
+	// Issuer is the provider's issuer URL, e.g.
+	// "https://accounts.google.com"; its discovery document is
+	// Issuer + "/.well-known/openid-configuration". It must be https
+	// (http only on localhost). May hold placeholders such as {env.X}.
+	// Required.
+	Issuer string `json:"issuer"`
+
+	// ClientID is the client registered at the provider. May hold
+	// placeholders. Required.
+	ClientID string `json:"client_id"`
+
+	// ClientSecret is the client's secret; use a placeholder such as
+	// {env.GOOGLE_CLIENT_SECRET} to keep it out of the config. Empty for a
+	// public client.
+	ClientSecret string `json:"client_secret,omitempty"`
+
+	// Scopes are requested at the provider ("openid" is always added).
+	// Default: openid email profile.
+	Scopes []string `json:"scopes,omitempty"`
+
+	// DisplayName is the provider's name on the login page ("Sign in with
+	// <DisplayName>") and the profile. Default: Name.
+	DisplayName string `json:"display_name,omitempty"`
+
+	// GroupsClaim names the claim that lists the account's groups, e.g.
+	// "groups". Empty: groups are not taken from the provider.
+	GroupsClaim string `json:"groups_claim,omitempty"`
+
+	// GroupMap maps external group names (as the provider sends them) to
+	// local group names. With a map only mapped groups are given; without
+	// one every external group that is a valid group name is. Groups are
+	// added to the user at each sign-in (and created when missing), never
+	// removed.
+	GroupMap map[string]string `json:"group_map,omitempty"`
+
+	// AutoCreate makes a local user (role user, no password) at the first
+	// sign-in of an account that is not linked to anyone.
+	AutoCreate bool `json:"auto_create,omitempty"`
+
+	// LinkByEmail links an account that is not linked yet to the local
+	// user with the same e-mail address, when the provider says the
+	// address is verified.
+	LinkByEmail bool `json:"link_by_email,omitempty"`
+
+	// TrustedMFA says the provider enforces multi-factor authentication:
+	// a sign-in through it is a two-factor session. Otherwise it is the
+	// first factor only, and users with a second factor (or under
+	// mandatory 2FA) must still pass it.
+	TrustedMFA bool `json:"trusted_mfa,omitempty"`
+}
+
+// provider returns oc as portal options, with placeholders in its issuer,
+// client id and secret replaced by repl.
+func (oc *OIDCConfig) provider(repl *caddy.Replacer) portal.OIDCProvider {
+	return portal.OIDCProvider{
+		Name:         oc.Name,
+		DisplayName:  oc.DisplayName,
+		Issuer:       repl.ReplaceKnown(oc.Issuer, ""),
+		ClientID:     repl.ReplaceKnown(oc.ClientID, ""),
+		ClientSecret: repl.ReplaceKnown(oc.ClientSecret, ""),
+		Scopes:       oc.Scopes,
+		GroupsClaim:  oc.GroupsClaim,
+		GroupMap:     oc.GroupMap,
+		AutoCreate:   oc.AutoCreate,
+		LinkByEmail:  oc.LinkByEmail,
+		TrustedMFA:   oc.TrustedMFA,
+	}
 }
 
 // CaddyModule returns the Caddy module information.
@@ -189,6 +299,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.store = nil
 		return errors.New("gatehouse: invite_lifetime and reset_lifetime must not be negative")
 	}
+	var providers []portal.OIDCProvider
+	for _, oc := range a.OIDC {
+		if oc != nil {
+			providers = append(providers, oc.provider(caddy.NewReplacer()))
+		}
+	}
 	key, err := loadSecretKey(filepath.Join(a.dir, secretKeyFile))
 	if err != nil {
 		_ = releaseStore(a.dir)
@@ -203,7 +319,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Idle:         time.Duration(sess.Idle),
 		Lifetime:     time.Duration(sess.Lifetime),
 		Remember:     time.Duration(sess.Remember),
-		Headers:      portal.Headers{User: hn.User, Email: hn.Email, Name: hn.Name, Groups: hn.Groups},
+		Headers:      portal.Headers{User: hn.User, Email: hn.Email, Name: hn.Name, Groups: hn.Groups, Impersonator: hn.Impersonator},
 		ClientIP:     clientIP,
 		Logger:       log,
 
@@ -211,6 +327,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ResetLifetime:  time.Duration(a.ResetLifetime),
 		Mail:           sender,
 		SecretKey:      key,
+		OIDC:           providers,
 	})
 	if err != nil {
 		return fmt.Errorf("gatehouse: %w", err)
@@ -252,11 +369,18 @@ func parsePortalURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// checkHeaderNames checks that every identity header name is valid and
+// that no two headers share a name.
 func checkHeaderNames(h HeaderNames) error {
 	seen := map[string]string{}
-	for field, name := range map[string]string{"user": h.User, "email": h.Email, "name": h.Name, "groups": h.Groups} {
+	fields := map[string]string{"user": h.User, "email": h.Email, "name": h.Name, "groups": h.Groups, "impersonator": h.Impersonator}
+	defaults := map[string]string{"user": portal.DefaultHeaders.User, "email": portal.DefaultHeaders.Email,
+		"name": portal.DefaultHeaders.Name, "groups": portal.DefaultHeaders.Groups, "impersonator": portal.DefaultHeaders.Impersonator}
+	// Names left empty take their defaults, which must not collide with a
+	// name given to another header either.
+	for field, name := range fields {
 		if name == "" {
-			continue
+			name = defaults[field]
 		}
 		if strings.ContainsFunc(name, func(r rune) bool {
 			return !(r == '-' || r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')

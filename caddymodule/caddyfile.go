@@ -116,8 +116,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 					dst = &a.Headers.Name
 				case "groups":
 					dst = &a.Headers.Groups
+				case "impersonator":
+					dst = &a.Headers.Impersonator
 				default:
-					return nil, d.Errf("gatehouse: headers: unknown subdirective %q (want user, email, name or groups)", d.Val())
+					return nil, d.Errf("gatehouse: headers: unknown subdirective %q (want user, email, name, groups or impersonator)", d.Val())
 				}
 				v, err := oneArg(d)
 				if err != nil {
@@ -148,8 +150,19 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			a.SMTP = mc
+		case "oidc":
+			oc, err := parseOIDC(d)
+			if err != nil {
+				return nil, err
+			}
+			for _, prev := range a.OIDC {
+				if prev.Name == oc.Name {
+					return nil, d.Errf("gatehouse: oidc %s: the provider is configured twice", oc.Name)
+				}
+			}
+			a.OIDC = append(a.OIDC, oc)
 		default:
-			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime or smtp)", opt)
+			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime, smtp or oidc)", opt)
 		}
 	}
 	return httpcaddyfile.App{Name: "gatehouse", Value: caddyconfig.JSON(a, nil)}, nil
@@ -342,4 +355,81 @@ func parseSMTP(d *caddyfile.Dispenser) (*mail.Config, error) {
 		return nil, d.Errf("gatehouse: smtp: %s", strings.TrimPrefix(err.Error(), "mail: "))
 	}
 	return mc, nil
+}
+
+// parseOIDC reads an `oidc <name> { … }` block of the global option: one
+// external OpenID Connect provider. Syntax: see OIDCConfig.
+func parseOIDC(d *caddyfile.Dispenser) (*OIDCConfig, error) {
+	at := *d // errors about the whole block point at its first line
+	if !d.NextArg() {
+		return nil, d.Err("gatehouse: oidc needs a provider name: oidc <name> { … }")
+	}
+	oc := &OIDCConfig{Name: strings.ToLower(d.Val())}
+	if d.NextArg() {
+		return nil, d.Errf("gatehouse: oidc %s: unexpected argument %q (settings go in a block)", oc.Name, d.Val())
+	}
+	flag := func(dst *bool) error {
+		if name := d.Val(); d.NextArg() {
+			return d.Errf("gatehouse: oidc %s: %s takes no value", oc.Name, name)
+		}
+		*dst = true
+		return nil
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		var err error
+		switch sub {
+		case "issuer":
+			oc.Issuer, err = oneArg(d)
+		case "client_id":
+			oc.ClientID, err = oneArg(d)
+		case "client_secret":
+			oc.ClientSecret, err = oneArg(d)
+		case "display_name":
+			oc.DisplayName, err = oneArg(d)
+		case "groups_claim":
+			oc.GroupsClaim, err = oneArg(d)
+		case "scopes":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.Errf("gatehouse: oidc %s: scopes needs at least one scope", oc.Name)
+			}
+			oc.Scopes = append(oc.Scopes, args...)
+		case "group_map":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return nil, d.Errf("gatehouse: oidc %s: group_map takes an external and a local group name: group_map <external> <local>", oc.Name)
+			}
+			if _, dup := oc.GroupMap[args[0]]; dup {
+				return nil, d.Errf("gatehouse: oidc %s: group_map %q is mapped twice", oc.Name, args[0])
+			}
+			if oc.GroupMap == nil {
+				oc.GroupMap = map[string]string{}
+			}
+			oc.GroupMap[args[0]] = strings.ToLower(args[1])
+		case "auto_create":
+			err = flag(&oc.AutoCreate)
+		case "link_by_email":
+			err = flag(&oc.LinkByEmail)
+		case "trusted_mfa":
+			err = flag(&oc.TrustedMFA)
+		default:
+			return nil, d.Errf("gatehouse: oidc %s: unknown subdirective %q (want issuer, client_id, client_secret, scopes, display_name, groups_claim, group_map, auto_create, link_by_email or trusted_mfa)", oc.Name, sub)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Placeholders ({env.…}) are replaced at provision time; check the rest now.
+	check := oc.provider(caddy.NewReplacer())
+	if strings.Contains(oc.Issuer, "{") {
+		check.Issuer = "https://placeholder.invalid"
+	}
+	if strings.Contains(oc.ClientID, "{") {
+		check.ClientID = "placeholder"
+	}
+	if err := check.Validate(); err != nil {
+		return nil, at.Errf("gatehouse: %s", err)
+	}
+	return oc, nil
 }

@@ -113,22 +113,26 @@ func (s *Service) apiLogout(w http.ResponseWriter, r *http.Request) {
 
 type sessionView struct {
 	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	Remember  bool      `json:"remember"`
 	// Methods says how the session signed in, e.g. ["password", "totp"].
 	Methods []string `json:"methods"`
 	// SecondFactor: the sign-in used a second factor or a passkey.
 	SecondFactor bool `json:"second_factor"`
+	// Impersonator is the username of the administrator acting as the
+	// user in this session (see impersonation.go); empty otherwise.
+	Impersonator string `json:"impersonator,omitempty"`
 }
 
 type meResponse struct {
 	User    UserView    `json:"user"`
 	Session sessionView `json:"session"`
+	// Key describes the API key of a request made with one.
+	Key *APIKeyView `json:"key,omitempty"`
 }
 
 func (s *Service) apiMe(w http.ResponseWriter, r *http.Request) {
-	now := s.now()
-	id, sess, u, res := s.resolve(r.Header, now)
+	c, res := s.callerOf(r)
 	switch res {
 	case resolvedUnavailable:
 		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable")
@@ -137,10 +141,13 @@ func (s *Service) apiMe(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnauthorized, "not signed in")
 		return
 	}
-	s.store.TouchSession(id, now)
-	writeJSON(w, http.StatusOK, meResponse{
-		User: s.view(u),
-		Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, Remember: sess.Remember,
-			Methods: sess.Methods, SecondFactor: sess.SecondFactor},
-	})
+	sess := c.sess
+	resp := meResponse{User: s.view(c.user), Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt,
+		Remember: sess.Remember, Methods: sess.Methods, SecondFactor: sess.SecondFactor, Impersonator: sess.ImpersonatorName}}
+	if c.key != nil {
+		resp.Session = sessionView{CreatedAt: c.key.CreatedAt, Methods: []string{"api_key"}}
+		v := s.keyView(*c.key, c.user.Username)
+		resp.Key = &v
+	}
+	writeJSON(w, http.StatusOK, resp)
 }

@@ -538,6 +538,10 @@ func (s *Service) apiChangePassword(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnauthorized, "not signed in")
 		return
 	}
+	if c.key != nil {
+		writeJSONError(w, http.StatusForbidden, "an API key cannot change the password")
+		return
+	}
 	var req changePasswordRequest
 	if err := decode(r, &req); err != nil {
 		s.writeAPIError(w, err)

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -21,17 +22,24 @@ const (
 )
 
 // audit records e in the store's audit log and in the operational log. r,
-// when not nil, supplies the client IP and user agent. A failure to record
-// is logged, never returned: the action itself already happened.
+// when not nil, supplies the client IP and user agent, and, when it comes
+// with an impersonation session whose target is e.Actor, the impersonator
+// (e.Impersonator). A failure to record is logged, never returned: the
+// action itself already happened.
 func (s *Service) audit(r *http.Request, e store.Event) {
 	if r != nil {
 		e.IP = s.clientIP(r)
 		e.UserAgent = truncate(r.UserAgent(), 256)
+		if e.Impersonator == "" {
+			if by, as := s.impersonationOf(r); by != "" && strings.EqualFold(as, e.Actor) {
+				e.Impersonator = by
+			}
+		}
 	}
 	e.Actor = truncate(e.Actor, 64)
 	if err := s.store.AppendAudit(&e); err != nil {
 		s.log.Error("audit: append failed", "action", e.Action, "error", err)
 	}
-	s.log.Info("audit", "action", e.Action, "actor", e.Actor, "resource", e.Resource,
+	s.log.Info("audit", "action", e.Action, "actor", e.Actor, "impersonator", e.Impersonator, "resource", e.Resource,
 		"outcome", e.Outcome, "reason", e.Reason, "ip", e.IP)
 }

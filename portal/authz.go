@@ -3,6 +3,7 @@ package portal
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -16,6 +17,8 @@ type caller struct {
 	sid   store.SessionID
 	sess  store.Session
 	perms policies.PermissionSet
+	// key is the API key the request came with (then sid is zero).
+	key *store.APIKey
 }
 
 func (c *caller) can(p policies.Permission) bool { return c.perms.Has(p) }
@@ -29,6 +32,14 @@ func (c *caller) principal() policies.Principal {
 func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
 	now := s.now()
 	id, sess, u, res := s.resolve(r.Header, now)
+	if res == resolvedNone && isAPI(r) {
+		if c, present := s.keyCaller(r, now); present {
+			if c == nil {
+				return nil, resolvedNone
+			}
+			return c, resolvedOK
+		}
+	}
 	if res != resolvedOK {
 		return nil, res
 	}
@@ -51,6 +62,10 @@ func (s *Service) apiCaller(w http.ResponseWriter, r *http.Request) *caller {
 	}
 	if s.passwordExpired(c.user) {
 		writeJSONError(w, http.StatusForbidden, "your password has expired: change it with POST /api/v1/me/password")
+		return nil
+	}
+	if err := keyAllows(c, r); err != nil {
+		writeJSONError(w, http.StatusForbidden, strings.TrimPrefix(err.Error(), "forbidden: "))
 		return nil
 	}
 	return c

@@ -30,6 +30,9 @@ type SessionView struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	Remember  bool      `json:"remember"`
 	Current   bool      `json:"current"`
+	// Impersonator names the administrator acting as the user in this
+	// session, when it is an impersonation.
+	Impersonator string `json:"impersonator,omitempty"`
 }
 
 // describeAgent names the browser and OS of a User-Agent string.
@@ -55,7 +58,7 @@ func (s *Service) sessionView(sess store.Session, username string, current store
 	b, o := describeAgent(sess.UserAgent)
 	return SessionView{ID: sess.ID.String(), Username: username, Browser: b, OS: o, IP: sess.IP,
 		CreatedAt: sess.CreatedAt, LastSeen: sess.LastSeen, ExpiresAt: sess.ExpiresAt, Remember: sess.Remember,
-		Current: sess.ID == current}
+		Current: sess.ID == current, Impersonator: sess.ImpersonatorName}
 }
 
 // userSessions lists u's live sessions, newest activity first; current marks

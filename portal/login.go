@@ -20,23 +20,22 @@ var errBadCredentials = errors.New("incorrect username or password")
 // maxPasswordLen bounds what is hashed at login, whatever the rules say.
 const maxPasswordLen = 1024
 
-// authenticate checks a username (or e-mail address) and password. Every
-// failure costs one password verification and returns errBadCredentials;
-// the audit log keeps the real reason.
-func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw string) (*store.User, error) {
+// authenticate checks a username (or e-mail address) and password. The
+// password may also be one of the user's temporary passwords
+// (temppassword.go), which is then spent and whose maker is returned as
+// tempBy ("" for the user's own password). Every failure costs at least one
+// password verification and returns errBadCredentials; the audit log keeps
+// the real reason.
+func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw string) (u *store.User, tempBy string, err error) {
 	login = strings.TrimSpace(login)
 	if len(pw) > maxPasswordLen {
 		pw = pw[:maxPasswordLen]
 	}
-	fail := func(reason string) (*store.User, error) {
+	fail := func(reason string) (*store.User, string, error) {
 		s.audit(r, store.Event{Actor: policies.NormalizeUsername(login), Action: actionLogin,
 			Outcome: outcomeFailure, Reason: reason})
-		return nil, errBadCredentials
+		return nil, "", errBadCredentials
 	}
-	var (
-		u   *store.User
-		err error
-	)
 	switch {
 	case login == "":
 		err = store.ErrNotFound
@@ -47,33 +46,53 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 	}
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("portal: look up user: %w", err)
+			return nil, "", fmt.Errorf("portal: look up user: %w", err)
 		}
 		if _, err := s.hasher.VerifyUnknown(ctx, pw); err != nil {
-			return nil, s.busyOr(err)
+			return nil, "", s.busyOr(err)
 		}
 		return fail("unknown user")
 	}
 	if locked, err := s.locked(u); err != nil {
-		return nil, err
-	} else if locked || u.PasswordHash == "" {
+		return nil, "", err
+	} else if locked {
 		if _, err := s.hasher.VerifyUnknown(ctx, pw); err != nil {
-			return nil, s.busyOr(err)
+			return nil, "", s.busyOr(err)
 		}
-		if locked {
-			return fail("account locked")
+		return fail("account locked")
+	}
+	ok, verified, malformed := false, 0, false
+	if u.PasswordHash != "" {
+		ok, err = s.hasher.Verify(ctx, pw, u.PasswordHash)
+		verified++
+		if errors.Is(err, password.ErrMalformedHash) {
+			s.log.Error("stored password hash is malformed", "user", u.Username)
+			ok, err, malformed = false, nil, true
+		}
+		if err != nil {
+			return nil, "", s.busyOr(err)
+		}
+	}
+	var temp *store.Token
+	if !ok {
+		var n int
+		temp, n, err = s.matchTempPassword(ctx, u, pw)
+		verified += n
+		if err != nil {
+			return nil, "", s.busyOr(err)
+		}
+		ok = temp != nil
+	}
+	if verified == 0 {
+		// No password and no temporary one: cost the same as a check.
+		if _, err := s.hasher.VerifyUnknown(ctx, pw); err != nil {
+			return nil, "", s.busyOr(err)
 		}
 		return fail("no password set")
 	}
-	ok, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
-	if err != nil {
-		if errors.Is(err, password.ErrMalformedHash) {
-			s.log.Error("stored password hash is malformed", "user", u.Username)
-			return fail("unusable password hash")
-		}
-		return nil, s.busyOr(err)
-	}
 	switch now := s.now(); {
+	case !ok && malformed:
+		return fail("unusable password hash")
 	case !ok:
 		s.recordFailure(r, u, now)
 		return fail("wrong password")
@@ -82,9 +101,20 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 	case !userActive(u, now):
 		return fail("account expired")
 	}
-	rehash := s.hasher.NeedsRehash(u.PasswordHash)
 	var newHash string
-	if rehash {
+	if temp != nil {
+		// Spend it: of two sign-ins racing with it, only one gets in.
+		if _, err := s.store.ConsumeToken(tokenKindTempPassword, temp.Hash); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fail("temporary password already used")
+			}
+			return nil, "", fmt.Errorf("portal: use temporary password: %w", err)
+		}
+		tempBy = temp.Data["by"]
+		if tempBy == "" {
+			tempBy = "an administrator"
+		}
+	} else if s.hasher.NeedsRehash(u.PasswordHash) {
 		if newHash, err = s.hasher.Hash(ctx, pw); err != nil {
 			newHash = ""
 		}
@@ -100,9 +130,9 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("portal: record login: %w", err)
+		return nil, "", fmt.Errorf("portal: record login: %w", err)
 	}
-	return updated, nil
+	return updated, tempBy, nil
 }
 
 // signIn authenticates and starts a session; it is shared by the login form
@@ -112,9 +142,13 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 // none yet, no session starts: a pending login is recorded and signIn
 // returns the user with errSecondFactor or errEnrollRequired.
 func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw string, remember bool) (*store.User, error) {
-	u, err := s.authenticate(r.Context(), r, login, pw)
+	u, tempBy, err := s.authenticate(r.Context(), r, login, pw)
 	if err != nil {
 		return nil, err
+	}
+	first, reason := []string{methodPassword}, "password"
+	if tempBy != "" {
+		first, reason = []string{methodTempPassword}, "temporary password made by "+tempBy
 	}
 	m, err := s.store.MFA(u.ID)
 	if err != nil {
@@ -122,24 +156,23 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw strin
 	}
 	switch {
 	case m.Active():
-		if err := s.beginSecondStep(w, u, remember, false, []string{methodPassword}); err != nil {
+		if err := s.beginSecondStep(w, u, remember, false, first); err != nil {
 			return nil, err
 		}
 		s.endSessions(r) // an older session in this browser does not survive a new sign-in
 		return u, errSecondFactor
 	case s.cfg().Require2FA:
-		if err := s.beginSecondStep(w, u, remember, true, []string{methodPassword}); err != nil {
+		if err := s.beginSecondStep(w, u, remember, true, first); err != nil {
 			return nil, err
 		}
 		s.endSessions(r)
 		return u, errEnrollRequired
 	}
-	if _, err := s.startSession(w, r, u, remember); err != nil {
+	if _, err := s.startSessionWith(w, r, u, remember, func(sess *store.Session) { sess.Methods = first }); err != nil {
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
-	reason := "password"
 	if remember {
-		reason = "password, remember me"
+		reason += ", remember me"
 	}
 	s.audit(r, store.Event{Actor: u.Username, Action: actionLogin, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: reason})
@@ -161,8 +194,9 @@ func (s *Service) signOut(w http.ResponseWriter, r *http.Request) {
 		if u, err := s.store.User(sess.UserID); err == nil {
 			actor = u.Username
 		}
-		s.audit(r, store.Event{Actor: actor, Action: actionLogout, Resource: "user:" + actor, Outcome: outcomeSuccess})
+		s.audit(r, store.Event{Actor: actor, Impersonator: sess.ImpersonatorName, Action: actionLogout, Resource: "user:" + actor, Outcome: outcomeSuccess})
 	}
+	s.endActorSession(w, r)
 	http.SetCookie(w, s.cookie.clear())
 }
 

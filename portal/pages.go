@@ -39,6 +39,8 @@ var pageNames = []string{
 	"users", "user_new", "user_import", "user", "link",
 	"groups", "group", "apps", "app", "roles", "role",
 	"sessions", "invitations", "audit", "settings",
+	// Sign-in with external providers.
+	"oidc_error",
 }
 
 // pageFuncs are the helpers templates may call.
@@ -55,6 +57,10 @@ var pageFuncs = template.FuncMap{
 	"has":      func(list []string, v string) bool { return slices.Contains(list, v) },
 	"initial":  initial,
 	"dict":     dict,
+
+	// Bound to each Service by bindOIDCPages (oidc.go).
+	"oidcProviders":  func() []oidcButton { return nil },
+	"linkedAccounts": func(string) (*linkedAccounts, error) { return nil, nil },
 }
 
 // dict builds the argument of a partial template from key, value pairs.
@@ -122,6 +128,9 @@ type page struct {
 	Now time.Time
 	// Data is the page's own content.
 	Data any
+	// Impersonating, when set, shows the banner of an impersonation with
+	// its Stop button.
+	Impersonating *pageImpersonation
 }
 
 type pageUser struct {
@@ -184,6 +193,8 @@ func (s *Service) basePage(w http.ResponseWriter, r *http.Request, c *caller, ti
 		CSRF:    s.csrfToken(c),
 		Now:     s.now(),
 		Form:    map[string]string{},
+
+		Impersonating: impersonationBanner(c),
 	}
 	for _, perm := range policies.AllPermissions() {
 		if c.can(perm) {

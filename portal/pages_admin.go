@@ -55,7 +55,8 @@ var fieldLabels = map[string]string{
 	"lockout_duration": "Lockout duration", "password_max_age": "Password maximum age",
 	"password_rules": "Password rules", "min_length": "Minimum length", "max_length": "Maximum length",
 	"invite_lifetime": "Invitation lifetime", "reset_lifetime": "Reset link lifetime",
-	"audit_retention": "Audit retention",
+	"audit_retention": "Audit retention", "impersonation_lifetime": "Impersonation lifetime",
+	"temp_password_lifetime": "Temporary password lifetime",
 }
 
 // Users.
@@ -218,8 +219,10 @@ func (s *Service) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *c
 // linkData is the content of the page that shows a new secret link.
 type linkData struct {
 	Heading, Lede, Link, Note string
-	Back, BackLabel           string
-	Next, NextLabel           string
+	// Label names what Link is ("API key"); default "Link".
+	Label           string
+	Back, BackLabel string
+	Next, NextLabel string
 }
 
 func (s *Service) renderLink(w http.ResponseWriter, r *http.Request, c *caller, section string, d linkData) {
@@ -316,6 +319,9 @@ type userPageData struct {
 	PasswordChangedAt time.Time
 	PasswordRules     string
 	Expired           bool
+	// Support holds the impersonation and temporary-password controls
+	// the caller may use on this user.
+	Support userSupport
 }
 
 func (s *Service) handleUser(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -354,7 +360,7 @@ func (s *Service) renderUser(w http.ResponseWriter, r *http.Request, c *caller, 
 	roles := s.roleNames()
 	p.Data = userPageData{Detail: d, Path: userPath(u), States: states, Roles: roles, Groups: s.groupNames(),
 		Self: u.ID == c.user.ID, HasPassword: u.PasswordHash != "", PasswordChangedAt: u.PasswordChangedAt,
-		PasswordRules: s.passwordRules().Describe(), Expired: s.passwordExpired(u)}
+		PasswordRules: s.passwordRules().Describe(), Expired: s.passwordExpired(u), Support: s.userSupport(c, u)}
 	s.render(w, status, "user", p)
 }
 
@@ -1041,6 +1047,7 @@ var settingDurations = []struct {
 	{"session_idle", false}, {"session_lifetime", false}, {"session_remember", false},
 	{"lockout_duration", false}, {"password_max_age", true},
 	{"invite_lifetime", false}, {"reset_lifetime", false}, {"audit_retention", false},
+	{"impersonation_lifetime", false}, {"temp_password_lifetime", false},
 }
 
 // settingsForm shows st in the settings form.
@@ -1058,24 +1065,26 @@ func settingsForm(st *Settings) map[string]string {
 		return strconv.Itoa(v)
 	}
 	return map[string]string{
-		"session_idle":      fmtDuration(st.SessionIdle),
-		"session_lifetime":  fmtDuration(st.SessionLifetime),
-		"session_remember":  fmtDuration(st.SessionRemember),
-		"lockout_threshold": strconv.Itoa(st.LockoutThreshold),
-		"lockout_duration":  fmtDuration(st.LockoutDuration),
-		"password_max_age":  fmtDuration(st.PasswordMaxAge),
-		"invite_lifetime":   fmtDuration(st.InviteLifetime),
-		"reset_lifetime":    fmtDuration(st.ResetLifetime),
-		"audit_retention":   fmtDuration(st.AuditRetention),
-		"lock_profile":      b(st.LockProfile),
-		"require_2fa":       b(st.Require2FA),
-		"min_length":        n(st.PasswordRules.MinLength),
-		"max_length":        n(st.PasswordRules.MaxLength),
-		"require_lower":     b(st.PasswordRules.RequireLower),
-		"require_upper":     b(st.PasswordRules.RequireUpper),
-		"require_digit":     b(st.PasswordRules.RequireDigit),
-		"require_symbol":    b(st.PasswordRules.RequireSymbol),
-		"forbid_username":   b(st.PasswordRules.ForbidUsername),
+		"session_idle":           fmtDuration(st.SessionIdle),
+		"session_lifetime":       fmtDuration(st.SessionLifetime),
+		"session_remember":       fmtDuration(st.SessionRemember),
+		"lockout_threshold":      strconv.Itoa(st.LockoutThreshold),
+		"lockout_duration":       fmtDuration(st.LockoutDuration),
+		"password_max_age":       fmtDuration(st.PasswordMaxAge),
+		"invite_lifetime":        fmtDuration(st.InviteLifetime),
+		"reset_lifetime":         fmtDuration(st.ResetLifetime),
+		"audit_retention":        fmtDuration(st.AuditRetention),
+		"impersonation_lifetime": fmtDuration(st.ImpersonationLifetime),
+		"temp_password_lifetime": fmtDuration(st.TempPasswordLifetime),
+		"lock_profile":           b(st.LockProfile),
+		"require_2fa":            b(st.Require2FA),
+		"min_length":             n(st.PasswordRules.MinLength),
+		"max_length":             n(st.PasswordRules.MaxLength),
+		"require_lower":          b(st.PasswordRules.RequireLower),
+		"require_upper":          b(st.PasswordRules.RequireUpper),
+		"require_digit":          b(st.PasswordRules.RequireDigit),
+		"require_symbol":         b(st.PasswordRules.RequireSymbol),
+		"forbid_username":        b(st.PasswordRules.ForbidUsername),
 	}
 }
 

@@ -24,6 +24,7 @@ type profileData struct {
 	CreatedAt         time.Time
 	PasswordRules     string
 	Factors           FactorsView
+	Keys              []APIKeyView
 }
 
 func (s *Service) handleProfile(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -54,7 +55,16 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 		s.pageFail(w, r, c, err)
 		return
 	}
+	keys, err := s.listKeys(c, false)
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	for _, a := range s.Apps() {
+		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
+	}
 	p.Data = profileData{
+		Keys:              keys,
 		Factors:           factors,
 		Locked:            s.cfg().LockProfile,
 		Sessions:          sessions,
@@ -83,6 +93,9 @@ type passwordData struct {
 	Expired       bool
 	RD            string
 	PasswordRules string
+	// NoCurrent: the session signed in with a temporary password, so the
+	// current password is not asked for.
+	NoCurrent bool
 }
 
 func (s *Service) handlePasswordPage(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -95,7 +108,8 @@ func (s *Service) renderPassword(w http.ResponseWriter, r *http.Request, c *call
 	}
 	p := s.basePage(w, r, c, "Change your password", "profile")
 	p.Error = errMsg
-	p.Data = passwordData{Expired: s.passwordExpired(c.user), RD: rd, PasswordRules: s.passwordRules().Describe()}
+	p.Data = passwordData{Expired: s.passwordExpired(c.user), RD: rd, PasswordRules: s.passwordRules().Describe(),
+		NoCurrent: signedInWithTempPassword(c)}
 	s.render(w, status, "password", p)
 }
 

@@ -97,10 +97,16 @@ func (s *Service) adminSetPassword(ctx context.Context, c *caller, r *http.Reque
 }
 
 // changeOwnPassword changes c's password after checking the current one;
-// c's other sessions end.
+// c's other sessions end. A session signed in with a temporary password
+// needs no current password (like a reset link); an impersonation session
+// is refused.
 func (s *Service) changeOwnPassword(ctx context.Context, c *caller, r *http.Request, current, pw string) error {
-	ok := false
-	if c.user.PasswordHash != "" {
+	if c.impersonating() {
+		return errImpersonating
+	}
+	temp := signedInWithTempPassword(c)
+	ok := temp
+	if !ok && c.user.PasswordHash != "" {
 		var err error
 		if ok, err = s.hasher.Verify(ctx, current, c.user.PasswordHash); err != nil {
 			return s.busyOr(err)
@@ -111,7 +117,7 @@ func (s *Service) changeOwnPassword(ctx context.Context, c *caller, r *http.Requ
 			Outcome: outcomeFailure, Reason: "wrong current password"})
 		return inputErr("current_password", "is not correct")
 	}
-	if pw == current {
+	if pw == current && !temp {
 		return inputErr("password", "must differ from the current password")
 	}
 	if _, err := s.setPasswordHash(ctx, c.user, pw, c.sid); err != nil {

@@ -36,14 +36,18 @@ type Headers struct {
 	Email  string
 	Name   string
 	Groups string
+	// Impersonator carries the username of the administrator acting as
+	// the user (see impersonation.go); it is sent only then.
+	Impersonator string
 }
 
 // DefaultHeaders is the header contract of DESIGN.md §3.
 var DefaultHeaders = Headers{
-	User:   "Remote-User",
-	Email:  "Remote-Email",
-	Name:   "Remote-Name",
-	Groups: "Remote-Groups",
+	User:         "Remote-User",
+	Email:        "Remote-Email",
+	Name:         "Remote-Name",
+	Groups:       "Remote-Groups",
+	Impersonator: "Remote-Impersonator",
 }
 
 // Options configures a Service. Store and PortalURL are required.
@@ -86,6 +90,11 @@ type Options struct {
 	// Mail sends invitation and reset links. Nil: links are only shown to
 	// the admin who made them.
 	Mail *mail.Sender
+	// OIDC lists the external OpenID Connect providers people may sign in
+	// with ("Sign in with …"). Their metadata is fetched at the first
+	// sign-in, not here, so an unreachable provider does not stop the
+	// portal.
+	OIDC []OIDCProvider
 	// Logger receives operational and audit log lines. Default: discard.
 	Logger *slog.Logger
 	// Now returns the current time. Default: time.Now.
@@ -112,6 +121,8 @@ type Service struct {
 	mail           *mail.Sender
 
 	sealer cipher.AEAD
+	// keyMAC is the HMAC key of API keys, derived from the server key.
+	keyMAC []byte
 
 	settings    atomic.Pointer[Settings]
 	customRoles atomic.Pointer[map[string]policies.PermissionSet]
@@ -130,6 +141,10 @@ type Service struct {
 	// throttle limits attempts per client IP on the routes that check a
 	// secret (see throttle.go).
 	throttle *throttle
+
+	// oidc holds the external sign-in providers, in configuration order
+	// (see oidc.go).
+	oidc []*oidcProvider
 }
 
 // New validates opts, fills defaults and returns a Service.
@@ -191,6 +206,9 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("portal: cookie domain %q does not contain the portal host %q", s.cookie.domain, pu.Hostname())
 	}
 	s.redirect = policies.RedirectPolicy{Portal: pu, CookieDomain: s.cookie.domain}
+	if s.oidc, err = s.newOIDCProviders(opts.OIDC); err != nil {
+		return nil, err
+	}
 	if s.wa, err = newRelyingParty(pu, s.cookie.domain); err != nil {
 		s.log.Warn("security keys and passkeys are off", "error", err)
 		s.wa, err = nil, nil
@@ -207,6 +225,7 @@ func New(opts Options) (*Service, error) {
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
+	s.bindOIDCPages()
 	s.handler = s.routes()
 	return s, nil
 }
@@ -258,10 +277,14 @@ func (h Headers) withDefaults() Headers {
 	if h.Groups == "" {
 		h.Groups = DefaultHeaders.Groups
 	}
+	if h.Impersonator == "" {
+		h.Impersonator = DefaultHeaders.Impersonator
+	}
 	h.User = http.CanonicalHeaderKey(h.User)
 	h.Email = http.CanonicalHeaderKey(h.Email)
 	h.Name = http.CanonicalHeaderKey(h.Name)
 	h.Groups = http.CanonicalHeaderKey(h.Groups)
+	h.Impersonator = http.CanonicalHeaderKey(h.Impersonator)
 	return h
 }
 

@@ -23,6 +23,8 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /logout", s.handleLogoutForm)
 	mux.HandleFunc("GET /setup", s.handleSetupPage)
 	mux.HandleFunc("POST /setup", s.throttled(s.handleSetupForm))
+	mux.HandleFunc("GET /login/oidc/{provider}", s.throttled(s.handleOIDCStart))
+	mux.HandleFunc("GET /login/oidc/{provider}/callback", s.throttled(s.handleOIDCCallback))
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServer(staticFS())))
 
 	// JSON API v1.
@@ -49,6 +51,8 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/me/password", s.apiChangePassword)
 	mux.HandleFunc("GET /api/v1/me/sessions", s.apiMySessions)
 	mux.HandleFunc("DELETE /api/v1/me/sessions", s.apiRevokeMyOtherSessions)
+	mux.HandleFunc("GET /api/v1/me/identities", s.apiMyIdentities)
+	mux.HandleFunc("DELETE /api/v1/me/identities/{provider}", s.apiUnlinkIdentity)
 	mux.HandleFunc("POST /api/v1/password/forgot", s.throttled(s.apiForgot))
 
 	mux.HandleFunc("GET /api/v1/users", s.apiListUsers)
@@ -89,6 +93,10 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/invitations", s.apiCreateInvitation)
 	mux.HandleFunc("DELETE /api/v1/invitations/{id}", s.apiRevokeInvitation)
 
+	mux.HandleFunc("GET /api/v1/keys", s.apiListKeys)
+	mux.HandleFunc("POST /api/v1/keys", s.apiCreateKey)
+	mux.HandleFunc("DELETE /api/v1/keys/{id}", s.apiRevokeKey)
+
 	mux.HandleFunc("GET /api/v1/audit", s.apiListAudit)
 
 	mux.HandleFunc("GET /api/v1/settings", s.apiGetSettings)
@@ -96,6 +104,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/settings/test-email", s.apiTestMail)
 
 	s.pageRoutes(mux)
+	s.impersonationRoutes(mux)
 	mux.HandleFunc("/", s.handleNotFound)
-	return s.secure(mux)
+	return s.secure(s.refuseWhileImpersonating(mux))
 }

@@ -38,8 +38,12 @@ func (s *Service) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /profile/totp/confirm", s.signedIn("", s.handleProfileTOTPConfirm))
 	mux.HandleFunc("POST /profile/totp/remove", s.signedIn("", s.handleProfileTOTPRemove))
 	mux.HandleFunc("POST /profile/backup-codes", s.signedIn("", s.handleProfileBackupCodes))
+	mux.HandleFunc("POST /profile/keys", s.signedIn("", s.handleProfileKeyCreate))
+	mux.HandleFunc("POST /profile/keys/{id}/revoke", s.signedIn("", s.handleProfileKeyRevoke))
 	mux.HandleFunc("POST /profile/webauthn/{id}/rename", s.signedIn("", s.handleProfileKeyRename))
 	mux.HandleFunc("POST /profile/webauthn/{id}/remove", s.signedIn("", s.handleProfileKeyRemove))
+	mux.HandleFunc("POST /profile/oidc/{provider}/link", s.signedIn("", s.handleOIDCLinkStart))
+	mux.HandleFunc("POST /profile/oidc/{provider}/unlink", s.signedIn("", s.handleOIDCUnlink))
 
 	// Users.
 	mux.HandleFunc("GET /admin/users", s.signedIn(policies.PermUsersRead, s.handleUsers))

@@ -100,7 +100,7 @@ func (s *Service) pendingOf(r *http.Request) (*pending, error) {
 // typing the password again.
 func (s *Service) stepUpPending(w http.ResponseWriter, r *http.Request) (*pending, error) {
 	c, res := s.callerOf(r)
-	if res != resolvedOK || c.sess.SecondFactor {
+	if res != resolvedOK || c.sess.SecondFactor || c.impersonating() {
 		return nil, errNoPending
 	}
 	m, err := s.store.MFA(c.user.ID)

@@ -3,7 +3,9 @@ package portal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -31,6 +33,9 @@ func (s *Service) loadSecretKey(key []byte) error {
 	if len(key) != 32 {
 		return fmt.Errorf("portal: server key must be 32 bytes, got %d", len(key))
 	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("gatehouse api keys"))
+	s.keyMAC = m.Sum(nil)
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return fmt.Errorf("portal: server key: %w", err)

@@ -77,10 +77,11 @@ func (c cookieConfig) eachToken(h http.Header, fn func(tok string) bool) {
 	}
 }
 
-// strip removes the session cookie from the request's Cookie headers, so
-// the apps behind the guard never see a token that would let them act as
-// the user elsewhere. Headers without it are left as they are (no
-// allocation); a header that held only it is deleted.
+// strip removes the session cookie (and the impersonator's cookie that
+// rides along during an impersonation, see actorCookieSuffix) from the
+// request's Cookie headers, so the apps behind the guard never see a token
+// that would let them act as the user elsewhere. Headers without it are
+// left as they are (no allocation); a header that held only it is deleted.
 func (c cookieConfig) strip(h http.Header) {
 	lines := h["Cookie"]
 	for i, line := range lines {
@@ -93,7 +94,7 @@ func (c cookieConfig) strip(h http.Header) {
 			var part string
 			part, rest, _ = strings.Cut(rest, ";")
 			part = strings.TrimSpace(part)
-			if name, _, _ := strings.Cut(part, "="); name == c.name || part == "" {
+			if name, _, _ := strings.Cut(part, "="); c.isTokenCookie(name) || part == "" {
 				continue
 			}
 			if b.Len() > 0 {
@@ -114,6 +115,13 @@ func (c cookieConfig) strip(h http.Header) {
 	} else {
 		h["Cookie"] = kept
 	}
+}
+
+// isTokenCookie reports whether a cookie of this name carries a session
+// token: the session cookie or the impersonator's. It does not allocate.
+func (c cookieConfig) isTokenCookie(name string) bool {
+	rest, ok := strings.CutPrefix(name, c.name)
+	return ok && (rest == "" || rest == actorCookieSuffix)
 }
 
 // issue returns the cookie carrying tok; a zero expires makes it a browser
@@ -182,6 +190,9 @@ func (s *Service) resolve(h http.Header, now time.Time) (id store.SessionID, ses
 		if !userActive(cu, now) || (!cs.SecondFactor && s.cfg().Require2FA) {
 			return false
 		}
+		if (cs.ImpersonatorID != "" || cs.ActorSession != "") && !s.impersonationLive(&cs, cu, now) {
+			return false
+		}
 		id, sess, u, res = cid, cs, cu, resolvedOK
 		return true
 	})
@@ -204,6 +215,7 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u *store.
 // authenticated before the session is stored.
 func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *store.User, remember bool, set func(*store.Session)) (store.Session, error) {
 	s.endSessions(r)
+	s.dropActorCookie(w, r)
 	now := s.now()
 	tok, id := newToken()
 	sess := store.Session{

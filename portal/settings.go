@@ -24,6 +24,12 @@ const (
 	DefaultInviteLifetime   = 72 * time.Hour
 	DefaultResetLifetime    = time.Hour
 	DefaultAuditRetention   = 365 * 24 * time.Hour
+	// DefaultImpersonationLifetime bounds an impersonation (see
+	// impersonation.go).
+	DefaultImpersonationLifetime = time.Hour
+	// DefaultTempPasswordLifetime is how long a temporary password works
+	// (see temppassword.go).
+	DefaultTempPasswordLifetime = time.Hour
 )
 
 // Settings are the policies an admin changes in the portal. The Caddyfile
@@ -57,6 +63,12 @@ type Settings struct {
 	ResetLifetime Duration `json:"reset_lifetime"`
 	// AuditRetention is how long audit events are kept.
 	AuditRetention Duration `json:"audit_retention"`
+	// ImpersonationLifetime is the longest an impersonation lasts (never
+	// beyond the end of the impersonator's own session).
+	ImpersonationLifetime Duration `json:"impersonation_lifetime"`
+	// TempPasswordLifetime is how long a temporary password made by an
+	// administrator works.
+	TempPasswordLifetime Duration `json:"temp_password_lifetime"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string
@@ -113,6 +125,9 @@ func (s *Service) defaultSettings() Settings {
 		InviteLifetime:   Duration(s.inviteLifetime),
 		ResetLifetime:    Duration(s.resetLifetime),
 		AuditRetention:   Duration(DefaultAuditRetention),
+
+		ImpersonationLifetime: Duration(DefaultImpersonationLifetime),
+		TempPasswordLifetime:  Duration(DefaultTempPasswordLifetime),
 	}
 }
 
@@ -148,6 +163,8 @@ func (st *Settings) validate() error {
 		{"invite_lifetime", st.InviteLifetime, time.Minute},
 		{"reset_lifetime", st.ResetLifetime, time.Minute},
 		{"audit_retention", st.AuditRetention, 24 * time.Hour},
+		{"impersonation_lifetime", st.ImpersonationLifetime, time.Minute},
+		{"temp_password_lifetime", st.TempPasswordLifetime, time.Minute},
 	}
 	for _, p := range positive {
 		if time.Duration(p.d) < p.min {

@@ -265,6 +265,7 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 		if _, err := s.store.DeleteUserSessions(updated.ID); err != nil {
 			return nil, fmt.Errorf("portal: end sessions of disabled user: %w", err)
 		}
+		s.revokeAllKeys(r, c.user.Username, updated)
 	}
 	return updated, nil
 }
@@ -328,6 +329,7 @@ func (s *Service) deleteUser(c *caller, r *http.Request, ref string) error {
 			return errLastOwner
 		}
 	}
+	s.revokeAllKeys(r, c.user.Username, u)
 	if err := s.store.DeleteUser(u.ID); err != nil {
 		return fmt.Errorf("portal: delete user: %w", err)
 	}

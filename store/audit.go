@@ -18,8 +18,12 @@ type Event struct {
 	ID string `json:"id"`
 	// Time is when it happened; AppendAudit sets it when zero.
 	Time time.Time `json:"time"`
-	// Actor is the username of who acted ("" for anonymous).
+	// Actor is the username of who acted ("" for anonymous). While an
+	// administrator impersonates someone, it is the impersonated user.
 	Actor string `json:"actor,omitempty"`
+	// Impersonator is the username of the administrator who acted as
+	// Actor by impersonating them; empty otherwise.
+	Impersonator string `json:"impersonator,omitempty"`
 	// Action is what was done, e.g. "login", "logout", "user.create".
 	Action string `json:"action"`
 	// Resource is what it was done to, e.g. "user:alice".
@@ -38,8 +42,9 @@ type Event struct {
 type AuditFilter struct {
 	// Actor matches exactly, case-insensitively; "" matches any.
 	Actor string
-	// User matches events by or about a user: Actor equal to it, or
-	// Resource equal to "user:"+User, case-insensitively; "" matches any.
+	// User matches events by or about a user: Actor or Impersonator equal
+	// to it, or Resource equal to "user:"+User, case-insensitively; ""
+	// matches any.
 	User string
 	// Action matches exactly, or as a prefix when it ends in "." (e.g.
 	// "user."); "" matches any.
@@ -54,7 +59,8 @@ func (f AuditFilter) match(e *Event) bool {
 	if f.Actor != "" && !strings.EqualFold(e.Actor, f.Actor) {
 		return false
 	}
-	if f.User != "" && !strings.EqualFold(e.Actor, f.User) && !strings.EqualFold(e.Resource, "user:"+f.User) {
+	if f.User != "" && !strings.EqualFold(e.Actor, f.User) && !strings.EqualFold(e.Impersonator, f.User) &&
+		!strings.EqualFold(e.Resource, "user:"+f.User) {
 		return false
 	}
 	if f.Action != "" {

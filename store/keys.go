@@ -25,6 +25,11 @@ import (
 //	fail/<key>                           failure counter (Badger TTL)
 //	lock/<key>                           lockout (Badger TTL)
 //	mfa/<user id>                        MFA record (second factors)
+//	apikey/<32-byte hmac>                APIKey record
+//	idx/apikey/<id>                      -> 32-byte hmac
+//	idx/ukey/<user id>\x00<id>           empty; user -> api key
+//	ident/<provider>\x00<subject>        Identity record (external account link)
+//	idx/uident/<user id>\x00<provider>   -> subject; user -> identity links
 const (
 	prefixMeta         = "meta/"
 	prefixUser         = "user/"
@@ -41,6 +46,11 @@ const (
 	prefixFailures     = "fail/"
 	prefixLock         = "lock/"
 	prefixMFA          = "mfa/"
+	prefixAPIKey       = "apikey/"
+	prefixAPIKeyID     = "idx/apikey/"
+	prefixUserAPIKeys  = "idx/ukey/"
+	prefixIdentity     = "ident/"
+	prefixUserIdents   = "idx/uident/"
 )
 
 // sep separates a variable-length component from a fixed-size one.
@@ -61,21 +71,36 @@ func cat(prefix string, parts ...string) []byte {
 	return b
 }
 
-func userKey(id string) []byte             { return cat(prefixUser, id) }
-func usernameKey(name string) []byte       { return cat(prefixUsername, strings.ToLower(name)) }
-func emailKey(email string) []byte         { return cat(prefixEmail, strings.ToLower(email)) }
-func groupKey(name string) []byte          { return cat(prefixGroup, strings.ToLower(name)) }
-func appKey(app string) []byte             { return cat(prefixApp, app) }
-func settingKey(key string) []byte         { return cat(prefixSetting, key) }
-func roleKey(name string) []byte           { return cat(prefixRole, strings.ToLower(name)) }
-func failuresKey(key string) []byte        { return cat(prefixFailures, key) }
-func lockKey(key string) []byte            { return cat(prefixLock, key) }
-func mfaKey(userID string) []byte          { return cat(prefixMFA, userID) }
+func userKey(id string) []byte       { return cat(prefixUser, id) }
+func usernameKey(name string) []byte { return cat(prefixUsername, strings.ToLower(name)) }
+func emailKey(email string) []byte   { return cat(prefixEmail, strings.ToLower(email)) }
+func groupKey(name string) []byte    { return cat(prefixGroup, strings.ToLower(name)) }
+func appKey(app string) []byte       { return cat(prefixApp, app) }
+func settingKey(key string) []byte   { return cat(prefixSetting, key) }
+func roleKey(name string) []byte     { return cat(prefixRole, strings.ToLower(name)) }
+func failuresKey(key string) []byte  { return cat(prefixFailures, key) }
+func lockKey(key string) []byte      { return cat(prefixLock, key) }
+func mfaKey(userID string) []byte    { return cat(prefixMFA, userID) }
+func apiKeyKey(hash [32]byte) []byte { return cat(prefixAPIKey, string(hash[:])) }
+func apiKeyIDKey(id string) []byte   { return cat(prefixAPIKeyID, id) }
+func userAPIKeyKey(uid, id string) []byte {
+	return append(append(cat(prefixUserAPIKeys, uid), sep), id...)
+}
 func sessionKey(id SessionID) []byte       { return cat(prefixSession, string(id[:])) }
 func userSessionsPrefix(uid string) []byte { return append(cat(prefixUserSessions, uid), sep) }
 
 func userSessionKey(uid string, id SessionID) []byte {
 	return append(userSessionsPrefix(uid), id[:]...)
+}
+
+func identityKey(provider, subject string) []byte {
+	return append(append(cat(prefixIdentity, provider), sep), subject...)
+}
+
+func userIdentitiesPrefix(uid string) []byte { return append(cat(prefixUserIdents, uid), sep) }
+
+func userIdentityKey(uid, provider string) []byte {
+	return append(userIdentitiesPrefix(uid), provider...)
 }
 
 // sessionIDFromIndex extracts the session id at the end of an idx/usess key.

@@ -10,7 +10,8 @@ import (
 func TestPrefixesDisjoint(t *testing.T) {
 	all := []string{prefixMeta, prefixUser, prefixUsername, prefixEmail, prefixGroup, prefixApp,
 		prefixSession, prefixUserSessions, prefixToken, prefixSetting, prefixAudit,
-		prefixRole, prefixFailures, prefixLock, prefixMFA}
+		prefixRole, prefixFailures, prefixLock, prefixMFA, prefixAPIKey, prefixAPIKeyID, prefixUserAPIKeys,
+		prefixIdentity, prefixUserIdents}
 	for i, a := range all {
 		for j, b := range all {
 			if i != j && strings.HasPrefix(a, b) {

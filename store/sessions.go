@@ -46,6 +46,16 @@ type Session struct {
 	IP string `json:"ip,omitempty"`
 	// UserAgent is the client's User-Agent at sign-in.
 	UserAgent string `json:"user_agent,omitempty"`
+	// ImpersonatorID, when set, makes this an impersonation session: the
+	// user with this id acts as UserID. Empty for ordinary sessions.
+	ImpersonatorID string `json:"impersonator_id,omitempty"`
+	// ImpersonatorName is the impersonator's username when the
+	// impersonation started (for headers and the audit log).
+	ImpersonatorName string `json:"impersonator_name,omitempty"`
+	// ActorSession is the hex id (SessionID.String) of the impersonator's
+	// own session, which lives on while they impersonate and is restored
+	// when they stop. Empty for ordinary sessions.
+	ActorSession string `json:"actor_session,omitempty"`
 }
 
 // Expired reports whether the session has passed its absolute end or its
@@ -393,6 +403,9 @@ func (s *Store) Flush() error {
 func (s *Store) flush() error {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
+	if err := s.flushAPIKeys(); err != nil {
+		return err
+	}
 	dirty := s.sessions.dirtyEntries()
 	if len(dirty) == 0 {
 		return nil

@@ -77,6 +77,8 @@ type Store struct {
 	userWriteMu sync.Mutex
 
 	sessions *sessionCache
+	// keys caches API keys by hash for the guard's hot path.
+	keys apiKeyCache
 	// sessMu serialises everything that writes session records from
 	// memory (flush, eviction) with everything that deletes them, so a
 	// flush can never resurrect a deleted session.

@@ -362,8 +362,9 @@ func deleteIfPointsTo(txn *badger.Txn, key []byte, id string) error {
 	return txn.Delete(key)
 }
 
-// DeleteUser removes the user, its index entries and all its sessions. The
-// deletion is durable and no longer visible in any cache when it returns.
+// DeleteUser removes the user, its index entries, its links to external
+// identities and all its sessions. The deletion is durable and no longer
+// visible in any cache when it returns.
 func (s *Store) DeleteUser(id string) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -385,6 +386,9 @@ func (s *Store) DeleteUser(id string) error {
 			}
 		}
 		if err := txn.Delete(mfaKey(id)); err != nil {
+			return err
+		}
+		if err := deleteUserIdentities(txn, id); err != nil {
 			return err
 		}
 		return txn.Delete(userKey(id))

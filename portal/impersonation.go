@@ -1,0 +1,576 @@
+package portal
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Impersonation lets an administrator with the impersonate permission act
+// as another user, to see the portal and the apps as they do.
+//
+// Starting one makes a NEW session (new token, new cookie value) whose
+// UserID is the target and which records the impersonator and the id of
+// the impersonator's own session (store.Session.ImpersonatorID,
+// ImpersonatorName, ActorSession). That own session is not ended: its token
+// moves to a second HttpOnly cookie, <cookie name>_actor, so that stopping
+// can put it back. The server never stores tokens, only their hashes, so
+// the browser has to keep it; stopping checks that the cookie's token
+// hashes to ActorSession and is still a live session of the impersonator
+// before restoring it, so a planted cookie restores nothing.
+//
+// While it lasts, the session is the target's in every way that decides
+// access (role, permissions, groups, app rules); the guard also sends the
+// impersonator's username in the Impersonator header, and every audit
+// event the target's session causes names the impersonator too. It ends at
+// the impersonation lifetime (setting impersonation_lifetime), or earlier
+// with the impersonator's own session, and dies on the next request once
+// the impersonator's session ends, their account stops being active, or
+// they lose the right to impersonate the target.
+//
+// An impersonation session cannot impersonate further, change the target's
+// password, second factors, linked identities or API keys, or make
+// temporary passwords: see impersonationRefused and c.impersonating().
+// Signing out while impersonating ends both sessions.
+
+// Audit actions of impersonation.
+const (
+	actionImpersonationStart = "impersonation.start"
+	actionImpersonationStop  = "impersonation.stop"
+)
+
+// methodImpersonation is the store.Session.Methods of an impersonation.
+const methodImpersonation = "impersonation"
+
+// actorCookieSuffix names the cookie that keeps the impersonator's own
+// session token during an impersonation: <cookie name>_actor.
+const actorCookieSuffix = "_actor"
+
+// impersonatingError refuses what an impersonation session may not do.
+type impersonatingError struct{ msg string }
+
+func (e *impersonatingError) Error() string { return e.msg }
+func (e *impersonatingError) Unwrap() error { return ErrForbidden }
+
+var (
+	// errImpersonating refuses credential changes while impersonating
+	// (403 "not while impersonating").
+	errImpersonating error = &impersonatingError{"not while impersonating"}
+	// errNestedImpersonation refuses starting a second impersonation.
+	errNestedImpersonation error = &impersonatingError{"not while impersonating: stop first"}
+	// errNotImpersonating: a stop without an impersonation (409).
+	errNotImpersonating = fmt.Errorf("you are not impersonating anyone: %w", ErrConflict)
+)
+
+// impersonating reports whether c is an impersonation session: an
+// administrator acting as c.user. Callers refuse credential changes (own
+// password, second factors, API keys, temporary passwords) and nested
+// impersonation when it is true.
+func (c *caller) impersonating() bool { return c != nil && c.sess.ImpersonatorID != "" }
+
+func (s *Service) actorCookieName() string { return s.cookie.name + actorCookieSuffix }
+
+// actorCookie returns the cookie that keeps the impersonator's own session
+// token, with the attributes of the session cookie.
+func (s *Service) actorCookie(tok string, expires, now time.Time) *http.Cookie {
+	ck := s.cookie.issue(tok, expires, now)
+	ck.Name = s.actorCookieName()
+	return ck
+}
+
+// clearActorCookie returns a cookie that deletes the actor cookie.
+func (s *Service) clearActorCookie() *http.Cookie {
+	ck := s.cookie.clear()
+	ck.Name = s.actorCookieName()
+	return ck
+}
+
+// dropActorCookie deletes the actor cookie when the request has one (a new
+// sign-in in a browser that was impersonating).
+func (s *Service) dropActorCookie(w http.ResponseWriter, r *http.Request) {
+	if len(r.CookiesNamed(s.actorCookieName())) > 0 {
+		http.SetCookie(w, s.clearActorCookie())
+	}
+}
+
+// impersonationLifetime is the longest an impersonation lasts.
+func (s *Service) impersonationLifetime() time.Duration {
+	if d := time.Duration(s.cfg().ImpersonationLifetime); d > 0 {
+		return d
+	}
+	return DefaultImpersonationLifetime
+}
+
+// mayImpersonate checks that p may act as an account with role role: p
+// needs the impersonate permission; only owners impersonate owners, and
+// nobody impersonates an account holding a permission p lacks.
+func (s *Service) mayImpersonate(p policies.Principal, role string) error {
+	if !p.Perms.Has(policies.PermImpersonate) {
+		return &forbiddenError{policies.PermImpersonate}
+	}
+	if role == policies.RoleOwner && p.Role != policies.RoleOwner {
+		return fmt.Errorf("%w: only owners can impersonate an owner", ErrForbidden)
+	}
+	return policies.Outranks(p, s.target(role))
+}
+
+// impersonationLive reports whether the impersonation session sess (of
+// target) may still be used at now: the impersonator's own session is live
+// and theirs, their account is active and they may still impersonate the
+// target. It keeps the impersonator's session from going idle meanwhile.
+// On the hot path of resolve: no disk I/O and no allocation on cache hits.
+func (s *Service) impersonationLive(sess *store.Session, target *store.User, now time.Time) bool {
+	aid, ok := hexSessionID(sess.ActorSession)
+	if !ok || sess.ImpersonatorID == "" {
+		return false
+	}
+	as, err := s.store.Session(aid)
+	if err != nil || as.UserID != sess.ImpersonatorID || as.ActorSession != "" {
+		return false
+	}
+	actor, err := s.store.User(as.UserID)
+	if err != nil || !userActive(actor, now) {
+		return false
+	}
+	perms, _ := s.permsOf(actor.Role)
+	if s.mayImpersonate(policies.Principal{Role: actor.Role, Perms: perms}, target.Role) != nil {
+		return false
+	}
+	s.store.TouchSession(aid, now)
+	return true
+}
+
+// hexSessionID is parseSessionID without allocating, for the hot path.
+func hexSessionID(h string) (id store.SessionID, ok bool) {
+	if len(h) != 2*len(id) {
+		return id, false
+	}
+	for i := range id {
+		hi, ok1 := unhex(h[2*i])
+		lo, ok2 := unhex(h[2*i+1])
+		if !ok1 || !ok2 {
+			return store.SessionID{}, false
+		}
+		id[i] = hi<<4 | lo
+	}
+	return id, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// tokenOf returns the token in the request's session cookies whose id is
+// id.
+func (s *Service) tokenOf(h http.Header, id store.SessionID) string {
+	var found string
+	s.cookie.eachToken(h, func(tok string) bool {
+		if sessionIDOf(tok) == id {
+			found = tok
+			return true
+		}
+		return false
+	})
+	return found
+}
+
+// impersonationOf returns, when the request comes with a live
+// impersonation session, the impersonator's and the target's usernames.
+func (s *Service) impersonationOf(r *http.Request) (impersonator, target string) {
+	if len(r.Header["Cookie"]) == 0 {
+		return "", ""
+	}
+	_, sess, u, res := s.resolve(r.Header, s.now())
+	if res != resolvedOK || sess.ImpersonatorName == "" {
+		return "", ""
+	}
+	return sess.ImpersonatorName, u.Username
+}
+
+// startImpersonation makes c act as the user ref: it checks the rules,
+// stores the impersonation session and sets its cookie and the actor
+// cookie. It returns the target and the new session's caller.
+func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *caller, ref string) (*store.User, *caller, error) {
+	if c.impersonating() {
+		return nil, nil, errNestedImpersonation
+	}
+	if c.sid == (store.SessionID{}) {
+		return nil, nil, fmt.Errorf("%w: impersonation needs a signed-in session, not an API key", ErrForbidden)
+	}
+	if err := need(c, policies.PermImpersonate); err != nil {
+		return nil, nil, err
+	}
+	u, err := s.findUser(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	refuse := func(err error, why string) (*store.User, *caller, error) {
+		s.audit(r, store.Event{Actor: c.user.Username, Action: actionImpersonationStart, Resource: "user:" + u.Username,
+			Outcome: outcomeFailure, Reason: c.user.Username + " may not impersonate " + u.Username + ": " + why})
+		return nil, nil, err
+	}
+	switch {
+	case u.ID == c.user.ID:
+		return nil, nil, inputErr("", "you cannot impersonate yourself")
+	case !userActive(u, now):
+		return refuse(fmt.Errorf("%s is disabled or expired and cannot be impersonated: %w", u.Username, ErrConflict), "account inactive")
+	}
+	if err := s.mayImpersonate(c.principal(), u.Role); err != nil {
+		return refuse(err, "role "+u.Role)
+	}
+	actorTok := s.tokenOf(r.Header, c.sid)
+	if actorTok == "" {
+		return nil, nil, fmt.Errorf("%w: impersonation needs the session cookie", ErrForbidden)
+	}
+	expires := now.Add(s.impersonationLifetime())
+	if c.sess.ExpiresAt.Before(expires) {
+		expires = c.sess.ExpiresAt
+	}
+	tok, id := newToken()
+	sess := store.Session{
+		ID:               id,
+		UserID:           u.ID,
+		CreatedAt:        now,
+		LastSeen:         now,
+		ExpiresAt:        expires,
+		IdleTimeout:      c.sess.IdleTimeout,
+		Remember:         c.sess.Remember,
+		Methods:          []string{methodImpersonation},
+		SecondFactor:     c.sess.SecondFactor,
+		IP:               s.clientIP(r),
+		UserAgent:        truncate(r.UserAgent(), 512),
+		ImpersonatorID:   c.user.ID,
+		ImpersonatorName: c.user.Username,
+		ActorSession:     c.sid.String(),
+	}
+	if err := s.store.CreateSession(&sess); err != nil {
+		return nil, nil, fmt.Errorf("portal: start impersonation: %w", err)
+	}
+	// Both cookies are persistent only when the impersonator's own cookie
+	// is (a "keep me signed in" session); else they end with the browser.
+	var cookieExpires time.Time
+	if c.sess.Remember {
+		cookieExpires = expires
+	}
+	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
+	http.SetCookie(w, s.actorCookie(actorTok, cookieExpires, now))
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionImpersonationStart, Resource: "user:" + u.Username,
+		Outcome: outcomeSuccess, Reason: c.user.Username + " started impersonating " + u.Username +
+			" until " + expires.UTC().Format(time.RFC3339)})
+	perms, _ := s.permsOf(u.Role)
+	return u, &caller{user: u, sid: id, sess: sess, perms: perms}, nil
+}
+
+// stopImpersonation ends c's impersonation session and puts the
+// impersonator's own session back in the session cookie. When that session
+// is gone (or the actor cookie does not match it), the browser is signed
+// out and actor is nil.
+func (s *Service) stopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) (actor *store.User, actorCaller *caller, err error) {
+	if !c.impersonating() {
+		return nil, nil, errNotImpersonating
+	}
+	if err := s.store.DeleteSession(c.sid); err != nil {
+		return nil, nil, fmt.Errorf("portal: stop impersonation: %w", err)
+	}
+	http.SetCookie(w, s.clearActorCookie())
+	now := s.now()
+	reason := c.sess.ImpersonatorName + " stopped impersonating " + c.user.Username
+	tok, aid, asess, actor := s.actorToRestore(r, c.sess, now)
+	if actor == nil {
+		http.SetCookie(w, s.cookie.clear())
+		s.audit(r, store.Event{Actor: c.sess.ImpersonatorName, Action: actionImpersonationStop, Resource: "user:" + c.user.Username,
+			Outcome: outcomeSuccess, Reason: reason + "; their own session had ended, so the browser was signed out"})
+		return nil, nil, nil
+	}
+	var cookieExpires time.Time
+	if asess.Remember {
+		cookieExpires = asess.ExpiresAt
+	}
+	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
+	s.store.TouchSession(aid, now)
+	s.audit(r, store.Event{Actor: actor.Username, Action: actionImpersonationStop, Resource: "user:" + c.user.Username,
+		Outcome: outcomeSuccess, Reason: reason})
+	perms, _ := s.permsOf(actor.Role)
+	return actor, &caller{user: actor, sid: aid, sess: asess, perms: perms}, nil
+}
+
+// actorToRestore finds the impersonator's own session in the actor cookie:
+// its token must hash to sess.ActorSession and name a live session of the
+// (active) impersonator. actor is nil when there is none.
+func (s *Service) actorToRestore(r *http.Request, sess store.Session, now time.Time) (tok string, id store.SessionID, asess store.Session, actor *store.User) {
+	want, ok := hexSessionID(sess.ActorSession)
+	if !ok {
+		return "", id, asess, nil
+	}
+	for _, ck := range r.CookiesNamed(s.actorCookieName()) {
+		v := strings.Trim(ck.Value, `"`)
+		if !wellFormedToken(v) {
+			continue
+		}
+		cid := sessionIDOf(v)
+		if subtle.ConstantTimeCompare(cid[:], want[:]) != 1 {
+			continue
+		}
+		as, err := s.store.Session(cid)
+		if err != nil || as.UserID != sess.ImpersonatorID || as.ActorSession != "" {
+			return "", id, asess, nil
+		}
+		u, err := s.store.User(as.UserID)
+		if err != nil || !userActive(u, now) {
+			return "", id, asess, nil
+		}
+		return v, cid, as, u
+	}
+	return "", id, asess, nil
+}
+
+// endDeadImpersonation cleans up after an impersonation that can no longer
+// be used (expired, or its impersonator's session ended): it deletes the
+// sessions the request's cookies name, clears both cookies and reports
+// whether there was an impersonation to end.
+func (s *Service) endDeadImpersonation(w http.ResponseWriter, r *http.Request) bool {
+	had := len(r.CookiesNamed(s.actorCookieName())) > 0
+	for _, sess := range s.endSessions(r) {
+		if sess.ImpersonatorID == "" {
+			continue
+		}
+		had = true
+		target := ""
+		if u, err := s.store.User(sess.UserID); err == nil {
+			target = u.Username
+		}
+		s.audit(r, store.Event{Actor: sess.ImpersonatorName, Action: actionImpersonationStop, Resource: "user:" + target,
+			Outcome: outcomeSuccess, Reason: sess.ImpersonatorName + " stopped impersonating " + target +
+				"; their own session had ended, so the browser was signed out"})
+	}
+	if had {
+		http.SetCookie(w, s.clearActorCookie())
+		http.SetCookie(w, s.cookie.clear())
+	}
+	return had
+}
+
+// endActorSession is part of signing out: a browser that signs out while
+// impersonating also ends the impersonator's own session kept in the actor
+// cookie, and loses that cookie.
+func (s *Service) endActorSession(w http.ResponseWriter, r *http.Request) {
+	cks := r.CookiesNamed(s.actorCookieName())
+	if len(cks) == 0 {
+		return
+	}
+	for _, ck := range cks {
+		v := strings.Trim(ck.Value, `"`)
+		if !wellFormedToken(v) {
+			continue
+		}
+		id := sessionIDOf(v)
+		sess, err := s.store.Session(id)
+		if err != nil {
+			continue
+		}
+		if err := s.store.DeleteSession(id); err != nil {
+			s.log.Error("end impersonator session", "error", err)
+			continue
+		}
+		actor := ""
+		if u, err := s.store.User(sess.UserID); err == nil {
+			actor = u.Username
+		}
+		s.audit(r, store.Event{Actor: actor, Action: actionLogout, Resource: "user:" + actor, Outcome: outcomeSuccess,
+			Reason: "signed out while impersonating"})
+	}
+	http.SetCookie(w, s.clearActorCookie())
+}
+
+// impersonationRefused lists, by path prefix, the state-changing requests
+// (any method but GET and HEAD) an impersonation session may not make: they
+// change the target's password, second factors, linked identities or API
+// keys. The service methods check too where they can (changeOwnPassword,
+// startImpersonation, makeTempPassword, and c.impersonating() for API
+// keys), which also cover routes missing from this list.
+var impersonationRefused = []string{
+	"/api/v1/me/password",
+	"/api/v1/me/totp",
+	"/api/v1/me/backup-codes",
+	"/api/v1/me/webauthn",
+	"/api/v1/me/identities",
+	"/api/v1/keys",
+	"/profile/password",
+	"/profile/totp",
+	"/profile/backup-codes",
+	"/profile/webauthn",
+	"/profile/oidc",
+	"/profile/keys",
+}
+
+// refuseWhileImpersonating wraps the portal: a state-changing request on
+// one of impersonationRefused made with an impersonation session gets 403
+// "not while impersonating" (JSON for the API, a page otherwise). Other
+// requests pass untouched, at the cost of a method and prefix check.
+func (s *Service) refuseWhileImpersonating(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead || !refusedPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c, res := s.callerOf(r)
+		if res != resolvedOK || !c.impersonating() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			writeJSONError(w, http.StatusForbidden, errImpersonating.Error())
+			return
+		}
+		s.pageError(w, r, c, http.StatusForbidden, "Not while impersonating",
+			"You are acting as "+c.user.Username+": their password, second factors and keys cannot be changed now. Stop impersonating first.")
+	})
+}
+
+// refusedPath reports whether path is under one of impersonationRefused.
+func refusedPath(path string) bool {
+	for _, p := range impersonationRefused {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// HTTP.
+
+// impersonationRoutes adds the impersonation and temporary-password calls
+// and pages.
+func (s *Service) impersonationRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/users/{user}/impersonate", s.apiStartImpersonation)
+	mux.HandleFunc("DELETE /api/v1/impersonation", s.apiStopImpersonation)
+	mux.HandleFunc("POST /api/v1/users/{user}/temp-password", s.apiTempPassword)
+	mux.HandleFunc("POST /admin/users/{user}/impersonate", s.signedIn(policies.PermImpersonate, s.handleUserImpersonate))
+	mux.HandleFunc("POST /admin/users/{user}/temp-password", s.signedIn(policies.PermUsersWrite, s.handleUserTempPassword))
+	mux.HandleFunc("POST /impersonation/stop", s.signedInExpired(s.handleStopImpersonation))
+}
+
+// impersonationResponse answers POST /api/v1/users/{user}/impersonate.
+type impersonationResponse struct {
+	// User is the impersonated user, whom the session now acts as.
+	User UserView `json:"user"`
+	// Impersonator is the username of who acts.
+	Impersonator string `json:"impersonator"`
+	// ExpiresAt is when the impersonation ends at the latest.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// stopResponse answers DELETE /api/v1/impersonation.
+type stopResponse struct {
+	// User is the impersonator, signed in again with their own session;
+	// absent when that session had ended and the browser was signed out.
+	User *UserView `json:"user,omitempty"`
+	// SignedOut: the impersonator's own session had ended.
+	SignedOut bool `json:"signed_out,omitempty"`
+}
+
+func (s *Service) apiStartImpersonation(w http.ResponseWriter, r *http.Request) {
+	c := s.apiCaller(w, r)
+	if c == nil {
+		return
+	}
+	u, ic, err := s.startImpersonation(w, r, c, r.PathValue("user"))
+	if err != nil {
+		s.writeAPIError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, impersonationResponse{User: s.view(u), Impersonator: c.user.Username, ExpiresAt: ic.sess.ExpiresAt})
+}
+
+func (s *Service) apiStopImpersonation(w http.ResponseWriter, r *http.Request) {
+	c, res := s.callerOf(r)
+	switch res {
+	case resolvedUnavailable:
+		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable")
+		return
+	case resolvedNone:
+		if s.endDeadImpersonation(w, r) {
+			writeJSON(w, http.StatusOK, stopResponse{SignedOut: true})
+			return
+		}
+		writeJSONError(w, http.StatusUnauthorized, "not signed in")
+		return
+	}
+	actor, _, err := s.stopImpersonation(w, r, c)
+	switch {
+	case err != nil:
+		s.writeAPIError(w, err)
+	case actor == nil:
+		writeJSON(w, http.StatusOK, stopResponse{SignedOut: true})
+	default:
+		v := s.view(actor)
+		writeJSON(w, http.StatusOK, stopResponse{User: &v})
+	}
+}
+
+func (s *Service) handleUserImpersonate(w http.ResponseWriter, r *http.Request, c *caller) {
+	u, ic, err := s.startImpersonation(w, r, c, r.PathValue("user"))
+	if err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	s.done(w, r, ic, "/", "You are now acting as "+u.Username+" until "+ic.sess.ExpiresAt.UTC().Format("15:04 UTC")+
+		". Everything you do is recorded with your name.")
+}
+
+func (s *Service) handleStopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) {
+	if !c.impersonating() {
+		s.done(w, r, c, "/", "You are not impersonating anyone.")
+		return
+	}
+	target := c.user
+	actor, ac, err := s.stopImpersonation(w, r, c)
+	switch {
+	case err != nil:
+		s.pageFail(w, r, c, err)
+	case actor == nil:
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	default:
+		to := "/"
+		if ac.can(policies.PermUsersRead) {
+			to = userPath(target)
+		}
+		s.done(w, r, ac, to, "You stopped acting as "+target.Username+".")
+	}
+}
+
+// pageImpersonation is the banner of every page of an impersonation.
+type pageImpersonation struct {
+	// Target is who the session acts as; Actor is who is acting.
+	Target, Actor string
+}
+
+// impersonationBanner returns the banner data for c, nil when c is not
+// impersonating.
+func impersonationBanner(c *caller) *pageImpersonation {
+	if !c.impersonating() {
+		return nil
+	}
+	return &pageImpersonation{Target: c.user.Username, Actor: c.sess.ImpersonatorName}
+}
+
+// canImpersonate reports whether the user page should offer c to
+// impersonate u (the server checks again).
+func (s *Service) canImpersonate(c *caller, u *store.User) bool {
+	return !c.impersonating() && c.sid != (store.SessionID{}) && u.ID != c.user.ID &&
+		userActive(u, s.now()) && s.mayImpersonate(c.principal(), u.Role) == nil
+}

@@ -1,0 +1,244 @@
+package portal
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/portal/password"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Temporary passwords let an administrator get someone signed in without
+// learning or replacing their password: POST
+// /api/v1/users/{user}/temp-password (users.write, and the rules of
+// policies.CanManage) makes a random password, shown once, that works at
+// the login form and POST /api/v1/login as an alternative to the user's
+// own password.
+//
+// Each temporary password is single-use: the first sign-in that gets past
+// the password step with it spends it, even when a second factor follows
+// (whose pending step lasts 5 minutes). Unused, it expires after the
+// temp_password_lifetime setting (default 1h). At most maxTempPasswords
+// are live per user; making another drops the oldest. Only its argon2id
+// hash is stored, in a store.Token of kind "temp_password" that carries no
+// secret of its own (its key is random).
+//
+// It bypasses nothing: a locked, disabled or expired account is refused as
+// with the real password, wrong guesses count toward the lockout, and
+// second factors and mandatory 2FA still apply. The user's own password is
+// left as it is. A session signed in with one has Methods
+// ["temp_password", …] and may set a new password without the current one
+// (like a reset link).
+
+const (
+	tokenKindTempPassword = "temp_password"
+	actionTempPassword    = "password.temp"
+	methodTempPassword    = "temp_password"
+	// tempPasswordLen is the length of a temporary password (at least the
+	// minimum of the password rules).
+	tempPasswordLen = 20
+	// maxTempPasswords bounds the live temporary passwords of one user, so
+	// a sign-in verifies at most this many extra hashes.
+	maxTempPasswords = 3
+)
+
+// tempPasswordResponse answers POST /api/v1/users/{user}/temp-password.
+type tempPasswordResponse struct {
+	// Password is the temporary password, shown this once.
+	Password string `json:"password"`
+	// ExpiresAt is when it stops working if unused.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// tempPasswordLifetime is how long a new temporary password works.
+func (s *Service) tempPasswordLifetime() time.Duration {
+	if d := time.Duration(s.cfg().TempPasswordLifetime); d > 0 {
+		return d
+	}
+	return DefaultTempPasswordLifetime
+}
+
+// Alphabets of temporary passwords: no look-alike characters (0/O, 1/l/I),
+// so one can be read out over the phone.
+const (
+	tempLower  = "abcdefghijkmnpqrstuvwxyz"
+	tempUpper  = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+	tempDigits = "23456789"
+	tempSymbol = "-.+=_"
+)
+
+// newTempPassword returns a random password that follows the password
+// rules in force for username.
+func (s *Service) newTempPassword(username string) (string, error) {
+	rules := s.passwordRules()
+	n := max(tempPasswordLen, rules.MinLength)
+	if rules.MaxLength > 0 {
+		n = min(n, rules.MaxLength)
+	}
+	alphabet := tempLower + tempUpper + tempDigits
+	if rules.RequireSymbol {
+		alphabet += tempSymbol
+	}
+	for range 100 {
+		pw := tempString(alphabet, n)
+		if rules.Check(pw, username) == nil {
+			return pw, nil
+		}
+	}
+	return "", errors.New("portal: cannot make a temporary password that follows the password rules")
+}
+
+// tempString draws n characters of alphabet (at most 256 of them)
+// uniformly.
+func tempString(alphabet string, n int) string {
+	out := make([]byte, 0, n)
+	limit := 256 - 256%len(alphabet)
+	var buf [64]byte
+	for len(out) < n {
+		_, _ = rand.Read(buf[:]) // never fails since Go 1.24
+		for _, b := range buf {
+			if int(b) < limit && len(out) < n {
+				out = append(out, alphabet[int(b)%len(alphabet)])
+			}
+		}
+	}
+	return string(out)
+}
+
+// makeTempPassword makes a temporary password for the user ref on behalf
+// of c.
+func (s *Service) makeTempPassword(ctx context.Context, c *caller, r *http.Request, ref string) (*store.User, tempPasswordResponse, error) {
+	if c.impersonating() {
+		return nil, tempPasswordResponse{}, errImpersonating
+	}
+	if err := need(c, policies.PermUsersWrite); err != nil {
+		return nil, tempPasswordResponse{}, err
+	}
+	u, err := s.findUser(ref)
+	if err != nil {
+		return nil, tempPasswordResponse{}, err
+	}
+	if err := s.mayManage(c, u); err != nil {
+		return nil, tempPasswordResponse{}, err
+	}
+	now := s.now()
+	if !userActive(u, now) {
+		return nil, tempPasswordResponse{}, fmt.Errorf("%s is disabled or expired: enable the account first: %w", u.Username, ErrConflict)
+	}
+	pw, err := s.newTempPassword(u.Username)
+	if err != nil {
+		return nil, tempPasswordResponse{}, err
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, tempPasswordResponse{}, s.busyOr(err)
+	}
+	live, err := s.tempPasswordsOf(u)
+	if err != nil {
+		return nil, tempPasswordResponse{}, err
+	}
+	for _, old := range live[min(len(live), maxTempPasswords-1):] {
+		if err := s.store.DeleteToken(tokenKindTempPassword, old.Hash); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, tempPasswordResponse{}, fmt.Errorf("portal: drop old temporary password: %w", err)
+		}
+	}
+	_, key := newLinkSecret() // a random key; the secret is the password
+	t := &store.Token{Kind: tokenKindTempPassword, Hash: key, UserID: u.ID, CreatedAt: now,
+		ExpiresAt: now.Add(s.tempPasswordLifetime()), Data: map[string]string{"hash": hash, "by": c.user.Username}}
+	if err := s.store.PutToken(t); err != nil {
+		return nil, tempPasswordResponse{}, fmt.Errorf("portal: store temporary password: %w", err)
+	}
+	s.audit(r, store.Event{Actor: c.user.Username, Action: actionTempPassword, Resource: "user:" + u.Username,
+		Outcome: outcomeSuccess, Reason: "temporary password for " + u.Username + " until " + t.ExpiresAt.UTC().Format(time.RFC3339)})
+	return u, tempPasswordResponse{Password: pw, ExpiresAt: t.ExpiresAt}, nil
+}
+
+// tempPasswordsOf returns u's live temporary passwords, newest first.
+func (s *Service) tempPasswordsOf(u *store.User) ([]*store.Token, error) {
+	all, err := s.store.ListTokens(tokenKindTempPassword)
+	if err != nil {
+		return nil, fmt.Errorf("portal: list temporary passwords: %w", err)
+	}
+	return slices.DeleteFunc(all, func(t *store.Token) bool { return t.UserID != u.ID }), nil
+}
+
+// matchTempPassword checks pw against u's live temporary passwords (in the
+// bounded hashing pool) and returns the one it matches, or nil, with the
+// number of hashes verified.
+func (s *Service) matchTempPassword(ctx context.Context, u *store.User, pw string) (*store.Token, int, error) {
+	live, err := s.tempPasswordsOf(u)
+	if err != nil || len(live) == 0 {
+		return nil, 0, err
+	}
+	n := 0
+	for _, t := range live[:min(len(live), maxTempPasswords)] {
+		ok, err := s.hasher.Verify(ctx, pw, t.Data["hash"])
+		n++
+		if errors.Is(err, password.ErrMalformedHash) {
+			continue
+		}
+		if err != nil {
+			return nil, n, err
+		}
+		if ok {
+			return t, n, nil
+		}
+	}
+	return nil, n, nil
+}
+
+// signedInWithTempPassword reports whether c's session began with a
+// temporary password.
+func signedInWithTempPassword(c *caller) bool {
+	return !c.impersonating() && len(c.sess.Methods) > 0 && c.sess.Methods[0] == methodTempPassword
+}
+
+// HTTP.
+
+func (s *Service) apiTempPassword(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+		_, resp, err := s.makeTempPassword(r.Context(), c, r, r.PathValue("user"))
+		return http.StatusCreated, resp, err
+	})
+}
+
+func (s *Service) handleUserTempPassword(w http.ResponseWriter, r *http.Request, c *caller) {
+	u, resp, err := s.makeTempPassword(r.Context(), c, r, r.PathValue("user"))
+	if err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	s.renderLink(w, r, c, "users", linkData{
+		Heading: "Temporary password for " + u.Username,
+		Lede:    u.Username + " can sign in with this password instead of their own, which stays as it is.",
+		Link:    resp.Password,
+		Label:   "Temporary password",
+		Note: "Give it to " + u.Username + " over a channel you trust: it works for one sign-in and expires " +
+			fmtUntil(s.now(), resp.ExpiresAt) + ". Lockout and second factors still apply.",
+		Back: userPath(u), BackLabel: "Back to " + u.Username,
+	})
+}
+
+// userSupport is what the user page offers c on u besides account
+// management: impersonation and temporary passwords.
+type userSupport struct {
+	CanImpersonate        bool
+	CanTempPassword       bool
+	ImpersonationLifetime time.Duration
+	TempPasswordLifetime  time.Duration
+}
+
+func (s *Service) userSupport(c *caller, u *store.User) userSupport {
+	return userSupport{
+		CanImpersonate:        s.canImpersonate(c, u),
+		CanTempPassword:       !c.impersonating() && c.can(policies.PermUsersWrite) && s.mayManage(c, u) == nil && userActive(u, s.now()),
+		ImpersonationLifetime: s.impersonationLifetime(),
+		TempPasswordLifetime:  s.tempPasswordLifetime(),
+	}
+}
