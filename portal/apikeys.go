@@ -232,14 +232,7 @@ func (s *Service) keyView(k store.APIKey, username string) APIKeyView {
 	if v.IPAllow == nil {
 		v.IPAllow = []string{}
 	}
-	if !k.ExpiresAt.IsZero() {
-		t := k.ExpiresAt
-		v.ExpiresAt = &t
-	}
-	if !k.LastUsedAt.IsZero() {
-		t := k.LastUsedAt
-		v.LastUsedAt = &t
-	}
+	v.ExpiresAt, v.LastUsedAt = timeOrNil(k.ExpiresAt), timeOrNil(k.LastUsedAt)
 	return v
 }
 

@@ -264,12 +264,7 @@ func (s *Service) factors(u *store.User) (FactorsView, *store.MFA, error) {
 	v := FactorsView{TOTP: len(m.TOTPSecret) > 0, BackupCodes: len(m.BackupCodes), WebAuthn: []KeyView{},
 		Methods: methodsOf(m), Required: s.cfg().Require2FA}
 	for _, c := range m.WebAuthn {
-		k := KeyView{ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name, Passkey: c.Discoverable, CreatedAt: c.CreatedAt}
-		if !c.LastUsedAt.IsZero() {
-			t := c.LastUsedAt
-			k.LastUsedAt = &t
-		}
-		v.WebAuthn = append(v.WebAuthn, k)
+		v.WebAuthn = append(v.WebAuthn, keyViewOf(c))
 	}
 	return v, m, nil
 }

@@ -80,14 +80,7 @@ func (s *Service) view(u *store.User) UserView {
 	if v.Groups == nil {
 		v.Groups = []string{}
 	}
-	if !u.ExpiresAt.IsZero() {
-		t := u.ExpiresAt
-		v.ExpiresAt = &t
-	}
-	if !u.LastLoginAt.IsZero() {
-		t := u.LastLoginAt
-		v.LastLoginAt = &t
-	}
+	v.ExpiresAt, v.LastLoginAt = timeOrNil(u.ExpiresAt), timeOrNil(u.LastLoginAt)
 	return v
 }
 
@@ -212,4 +205,12 @@ func (s *Service) CreateUserView(ctx context.Context, actor string, r *http.Requ
 		return UserView{}, err
 	}
 	return s.view(u), nil
+}
+
+// timeOrNil is t for a JSON field that is null when t is zero.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

@@ -190,12 +190,7 @@ func keyID(id []byte) string { return base64.RawURLEncoding.EncodeToString(id) }
 
 // keyViewOf describes a stored key.
 func keyViewOf(c store.WebAuthnCredential) KeyView {
-	k := KeyView{ID: keyID(c.ID), Name: c.Name, Passkey: c.Discoverable, CreatedAt: c.CreatedAt}
-	if !c.LastUsedAt.IsZero() {
-		t := c.LastUsedAt
-		k.LastUsedAt = &t
-	}
-	return k
+	return KeyView{ID: keyID(c.ID), Name: c.Name, Passkey: c.Discoverable, CreatedAt: c.CreatedAt, LastUsedAt: timeOrNil(c.LastUsedAt)}
 }
 
 // cleanKeyName checks a key's label: 1 to 64 printable characters once
