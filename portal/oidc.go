@@ -1104,13 +1104,10 @@ func (s *Service) identitiesOf(u *store.User) ([]IdentityView, error) {
 	}
 	out := make([]IdentityView, 0, len(links))
 	for _, l := range links {
-		v := IdentityView{Provider: l.Provider, DisplayName: l.Provider, Subject: l.Subject, Email: l.Email, CreatedAt: l.CreatedAt}
+		v := IdentityView{Provider: l.Provider, DisplayName: l.Provider, Subject: l.Subject, Email: l.Email,
+			CreatedAt: l.CreatedAt, LastUsedAt: timeOrNil(l.LastUsedAt)}
 		if p := s.oidcProvider(l.Provider); p != nil {
 			v.DisplayName, v.Configured = p.DisplayName, true
-		}
-		if !l.LastUsedAt.IsZero() {
-			t := l.LastUsedAt
-			v.LastUsedAt = &t
 		}
 		out = append(out, v)
 	}

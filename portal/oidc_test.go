@@ -574,6 +574,14 @@ func TestOIDCPortalSecondFactorAndUserinfo(t *testing.T) {
 		t.Errorf("user from userinfo claims = %+v", u)
 	}
 
+	// A reserved name gets a suffix.
+	if resp, page := env.signInWith(env.browser(t), &testOIDCUser{sub: "u-2", claims: map[string]any{"preferred_username": "Admin"}}, ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in as admin: %d\n%s", resp.StatusCode, page)
+	}
+	if link, err := env.st.Identity("mock", "u-2"); err != nil || link.UserID != mustFind(t, env.st, "admin2").ID {
+		t.Errorf("reserved name: link %+v, %v", link, err)
+	}
+
 	// The provider's error answer, for a flow of this browser.
 	resp, _ = b.get("/login/oidc/mock")
 	au, _ := url.Parse(resp.Header.Get("Location"))
