@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
+	"io"
 	"math/big"
 	"net/http"
 	"net/netip"
@@ -55,9 +57,15 @@ func base62(b []byte, width int) string {
 	return string(out)
 }
 
-func keyChecksum(body string) string {
+// keyChecksum is the base62 CRC-32 of body, keySumLen characters.
+func keyChecksum(body string) [keySumLen]byte {
 	sum := crc32.ChecksumIEEE([]byte(body))
-	return base62([]byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)}, keySumLen)
+	var out [keySumLen]byte
+	for i := keySumLen - 1; i >= 0; i-- {
+		out[i] = base62chars[sum%62]
+		sum /= 62
+	}
+	return out
 }
 
 // newAPIKeySecret returns a new key.
@@ -65,7 +73,8 @@ func newAPIKeySecret() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	body := base62(b[:], keyBodyLen)
-	return keyPrefix + body + keyChecksum(body)
+	sum := keyChecksum(body)
+	return keyPrefix + body + string(sum[:])
 }
 
 // wellFormedKey checks the shape and checksum of a key.
@@ -74,17 +83,23 @@ func wellFormedKey(k string) bool {
 		return false
 	}
 	body := k[len(keyPrefix) : len(keyPrefix)+keyBodyLen]
-	return hmac.Equal([]byte(keyChecksum(body)), []byte(k[len(keyPrefix)+keyBodyLen:]))
+	sum := keyChecksum(body)
+	return string(sum[:]) == k[len(keyPrefix)+keyBodyLen:]
 }
 
 // keyHash is the stored form of a key: HMAC-SHA256 under a key derived
 // from the server key, so a copy of the database alone cannot be used to
 // check guesses.
 func (s *Service) keyHash(k string) [32]byte {
-	m := hmac.New(sha256.New, s.keyMAC)
-	m.Write([]byte(k))
+	m, _ := s.keyMACs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, s.keyMAC)
+	}
+	m.Reset()
+	_, _ = io.WriteString(m, k)
 	var out [32]byte
-	copy(out[:], m.Sum(nil))
+	m.Sum(out[:0])
+	s.keyMACs.Put(m)
 	return out
 }
 

@@ -121,8 +121,10 @@ type Service struct {
 	mail           *mail.Sender
 
 	sealer cipher.AEAD
-	// keyMAC is the HMAC key of API keys, derived from the server key.
-	keyMAC []byte
+	// keyMAC is the HMAC key of API keys, derived from the server key;
+	// keyMACs pools its HMAC states for the hot path.
+	keyMAC  []byte
+	keyMACs sync.Pool
 
 	settings    atomic.Pointer[Settings]
 	customRoles atomic.Pointer[map[string]policies.PermissionSet]
