@@ -72,6 +72,7 @@ func TestImpersonationThroughCaddy(t *testing.T) {
 				t.Errorf("%s = %q, want exactly %q", k, v, want)
 			}
 		}
+		//lint:ignore SA1008 the upstream echoes a client's non-canonical spelling as sent
 		if v := got["Remote_Impersonator"]; v != nil {
 			t.Errorf("a client-sent Remote_Impersonator reached the app: %q", v)
 		}
