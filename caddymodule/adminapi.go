@@ -29,6 +29,8 @@ func init() {
 //	     "problems" not empty means nothing was imported)
 //	POST /gatehouse/owner-login           {"username": ""} (optional body)
 //	     → {"link", "expires_at"}: a one-time owner recovery link
+//	GET  /gatehouse/backup                a full database backup
+//	     (application/octet-stream; see store.Store.Backup)
 type adminAPI struct {
 	app *App
 }
@@ -82,6 +84,11 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
 		}
 		return a.ownerLogin(w, r)
+	case "/gatehouse/backup":
+		if r.Method != http.MethodGet {
+			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+		}
+		return a.backup(w)
 	}
 	return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no gatehouse admin route %s", r.URL.Path)}
 }
@@ -183,6 +190,40 @@ func (a *adminAPI) ownerLogin(w http.ResponseWriter, r *http.Request) error {
 		return adminError(err)
 	}
 	return writeAdminJSON(w, http.StatusOK, ownerLoginResponse{Link: link, ExpiresAt: expires})
+}
+
+// backup streams a full backup of the running store. A failure after the
+// first byte aborts the connection, so the client sees a truncated
+// transfer rather than a short file that looks complete.
+func (a *adminAPI) backup(w http.ResponseWriter) error {
+	st := a.app.store
+	if st == nil {
+		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: errors.New("gatehouse store is not open")}
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse.backup"`)
+	cw := &countingWriter{w: w}
+	if _, err := st.Backup(cw); err != nil {
+		if cw.n == 0 {
+			w.Header().Del("Content-Type")
+			w.Header().Del("Content-Disposition")
+			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: fmt.Errorf("backup: %w", err)}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) error {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,12 +21,13 @@ import (
 	"golang.org/x/term"
 
 	"github.com/gatehouse-auth/gatehouse/portal"
+	"github.com/gatehouse-auth/gatehouse/store"
 )
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "gatehouse",
-		Usage: "user add|list [flags] | export [--format csv|json] | import FILE [--dry-run] | owner-login [--username U]",
+		Usage: "user add|list [flags] | export [--format csv|json] | import FILE [--dry-run] | owner-login [--username U] | backup FILE | restore FILE --storage DIR",
 		Short: "Manages Gatehouse users on the running instance",
 		Long: `
 Manages Gatehouse on a running Caddy through its admin API (like
@@ -38,6 +40,8 @@ Manages Gatehouse on a running Caddy through its admin API (like
   caddy gatehouse export [--format csv|json] [--output FILE]
   caddy gatehouse import FILE [--format csv|json] [--dry-run]
   caddy gatehouse owner-login [--username U]
+  caddy gatehouse backup FILE
+  caddy gatehouse restore FILE --storage DIR
 
 An import checks every row first and imports nothing if any row is bad,
 listing each problem with its row number. Imported users get a link to set
@@ -50,11 +54,22 @@ in without password or second factor: the way back in for an owner who
 lost their device. Without --username it is the first active owner by
 username. Treat the link like a password.
 
+backup writes a full, consistent backup of the running database (users,
+groups, roles, sessions, second factors, API keys, audit log, …) to FILE,
+mode 0600. Secrets in it are hashed or encrypted as on disk, but the
+server key <storage>/secret.key is not in it: back that file up too, or
+TOTP and API keys stop working after a restore.
+
+restore works offline, with Gatehouse stopped: it loads FILE into DIR,
+which must be empty or missing. Then copy secret.key into DIR before
+starting Caddy with storage DIR.
+
 The admin address is taken from --address, or from the config given with
 --config, or Caddy's default (localhost:2019).
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(userCommand(), exportCommand(), importCommand(), ownerLoginCommand())
+			cmd.AddCommand(userCommand(), exportCommand(), importCommand(), ownerLoginCommand(),
+				backupCommand(), restoreCommand())
 		},
 	})
 }
@@ -221,6 +236,104 @@ func cmdOwnerLogin(fl caddycmd.Flags) (int, error) {
 	fmt.Printf("%s\n\nOpen this link to sign in as the owner without password or second factor.\n"+
 		"It works once and expires at %s (in %s). Anyone with it can sign in: do not share it.\n",
 		res.Link, res.ExpiresAt.UTC().Format(time.RFC3339), time.Until(res.ExpiresAt).Round(time.Minute))
+	return caddy.ExitCodeSuccess, nil
+}
+
+func backupCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "backup FILE",
+		Short: "Writes a full backup of the running Gatehouse database to FILE (mode 0600)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+				return cmdBackup(fl, args[0])
+			})(cmd, args)
+		},
+	}
+	addAdminFlags(c)
+	return c
+}
+
+func cmdBackup(fl caddycmd.Flags, file string) (int, error) {
+	data, err := adminRaw(fl, http.MethodGet, "/gatehouse/backup", nil, "")
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("backup: %w", err)
+	}
+	if len(data) == 0 {
+		return caddy.ExitCodeFailedStartup, errors.New("backup: the admin API sent an empty backup")
+	}
+	if err := writeFileAtomic(file, data, 0o600); err != nil {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("backup: %w", err)
+	}
+	fmt.Printf("wrote backup to %s (%d bytes)\n"+
+		"Keep it private, and back up the server key <storage>/secret.key separately:\n"+
+		"without it TOTP secrets and API keys do not work after a restore.\n", file, len(data))
+	return caddy.ExitCodeSuccess, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside name and renames
+// it over name, so name is never left half-written.
+func writeFileAtomic(name string, data []byte, perm os.FileMode) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := os.Rename(f.Name(), name); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+func restoreCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "restore FILE --storage DIR",
+		Short: "Restores a backup into an empty storage directory (offline, with Gatehouse stopped)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+				return cmdRestore(fl, args[0])
+			})(cmd, args)
+		},
+	}
+	c.Flags().String("storage", "", "Empty or new directory to restore into (the storage of the gatehouse app)")
+	return c
+}
+
+func cmdRestore(fl caddycmd.Flags, file string) (int, error) {
+	dir := fl.String("storage")
+	if dir == "" {
+		return caddy.ExitCodeFailedStartup, errors.New("--storage DIR is required: the empty or new directory to restore into")
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("restore: %w", err)
+	}
+	defer f.Close()
+	if err := store.Restore(dir, bufio.NewReaderSize(f, 1<<20)); err != nil {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("restore %s: %w", file, err)
+	}
+	fmt.Printf("restored %s into %s\n\nNext:\n"+
+		"  1. copy the server key secret.key from the backed-up storage directory into %s (mode 0600);\n"+
+		"     without it TOTP secrets and API keys do not work (a new key would be made on start)\n"+
+		"  2. set the gatehouse storage to %s (if it is not already) and start Caddy\n", file, dir, dir, dir)
 	return caddy.ExitCodeSuccess, nil
 }
 
