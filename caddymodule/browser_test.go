@@ -31,20 +31,30 @@ func chromium(t *testing.T) string {
 // newBrowser starts a headless Chromium for the test with its own profile.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
+	path := chromium(t)
+	// Chromium now and then fails to start on a busy machine (a previous
+	// instance still exiting); try a few times, each with a fresh profile.
+	var err error
+	for range 3 {
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path),
+			chromedp.NoSandbox, // CI runs as root
+			chromedp.UserDataDir(t.TempDir()),
+			chromedp.WindowSize(1280, 900),
+		)
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelCtx := chromedp.NewContext(actx)
+		ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+		if err = chromedp.Do(ctx); err == nil {
+			t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+			return ctx
+		}
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
 	}
-	return ctx
+	t.Fatalf("start chromium: %v", err)
+	return nil
 }
 
 // submit fills the fields (CSS selector → value) and submits the form of

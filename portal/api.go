@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"time"
@@ -48,7 +49,8 @@ func decodeJSON(r *http.Request, v any) error {
 			return fmt.Errorf("bad JSON body: %v", err)
 		}
 	}
-	if dec.More() {
+	// More is false before a stray "}" or "]", so look for the end instead.
+	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("bad JSON body: unexpected data after the object")
 	}
 	return nil

@@ -94,7 +94,8 @@ func (c cookieConfig) strip(h http.Header) {
 			var part string
 			part, rest, _ = strings.Cut(rest, ";")
 			part = strings.TrimSpace(part)
-			if name, _, _ := strings.Cut(part, "="); c.isTokenCookie(name) || part == "" {
+			// net/http trims the name: "gh_session =tok" is the cookie too.
+			if name, _, _ := strings.Cut(part, "="); c.isTokenCookie(strings.TrimSpace(name)) || part == "" {
 				continue
 			}
 			if b.Len() > 0 {
