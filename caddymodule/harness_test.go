@@ -48,7 +48,8 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: t.TempDir()}
 	h.storage = filepath.Join(h.dir, "gatehouse")
-	h.portal, h.app, h.admins, h.admin = freePort(t), freePort(t), freePort(t), freePort(t)
+	ports := freePorts(t, 4)
+	h.portal, h.app, h.admins, h.admin = ports[0], ports[1], ports[2], ports[3]
 	h.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		h.seen = append(h.seen, r.Header.Clone())
@@ -61,15 +62,29 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-func freePort(t *testing.T) int {
+// handedOut remembers every port given to a test in this process, so two
+// picks never collide even after the first listener closed.
+var handedOut sync.Map
+
+// freePorts returns n distinct free ports, never one handed out before.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var out []int
+	for len(out) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, dup := handedOut.LoadOrStore(port, true); !dup {
+			out = append(out, port)
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return out
 }
+
+func freePort(t *testing.T) int { return freePorts(t, 1)[0] }
 
 // caddyfile is the test config; extraGlobal goes into the gatehouse block,
 // extraSites after the sites.
