@@ -347,6 +347,18 @@ var pageKeyMu sync.Mutex
 // pageKey returns the 32-byte key of CSRF tokens and flash messages,
 // creating it on first use.
 func (s *Service) pageKey() ([]byte, error) {
+	if k := s.pageKeyCache.Load(); k != nil {
+		return *k, nil
+	}
+	key, err := s.loadPageKey()
+	if err == nil {
+		s.pageKeyCache.Store(&key)
+	}
+	return key, err
+}
+
+// loadPageKey reads the page key from the store, creating it once.
+func (s *Service) loadPageKey() ([]byte, error) {
 	var key []byte
 	err := s.store.Setting(pageKeySetting, &key)
 	if err == nil && len(key) == 32 {

@@ -126,6 +126,9 @@ type Service struct {
 	keyMAC  []byte
 	keyMACs sync.Pool
 
+	// pageKeyCache holds the CSRF/flash key once read from the store.
+	pageKeyCache atomic.Pointer[[]byte]
+
 	settings    atomic.Pointer[Settings]
 	customRoles atomic.Pointer[map[string]policies.PermissionSet]
 
