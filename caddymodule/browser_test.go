@@ -57,6 +57,19 @@ func newBrowser(t *testing.T) context.Context {
 	return nil
 }
 
+// bodyText reads the page's text. A page that reloads itself (or a
+// redirect still under way) can replace the body between finding it and
+// reading it, so it tries again for a few seconds.
+func bodyText(ctx context.Context) (text string, err error) {
+	for range 50 {
+		if text, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"))); err == nil {
+			return text, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "", err
+}
+
 // submit fills the fields (CSS selector → value) and submits the form of
 // sel, then waits for the next page.
 func submit(sel string, fields ...string) chromedp.Action[chromedp.Void] {
@@ -130,15 +143,7 @@ func TestBrowserAdminFlow(t *testing.T) {
 	page := func(name string, want string) {
 		t.Helper()
 		var err error
-		// A page that reloads itself (or a redirect still under way) can
-		// replace the body between finding it and reading it: try again.
-		for range 50 {
-			if text, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"))); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
+		if text, err = bodyText(ctx); err != nil {
 			t.Fatalf("%s: read page: %v", name, err)
 		}
 		loc, _ = chromedp.Run(ctx, chromedp.Location())

@@ -101,15 +101,7 @@ func TestBrowserWebAuthn(t *testing.T) {
 	page := func(name string, want string) {
 		t.Helper()
 		var err error
-		// A page that reloads itself (or a redirect still under way) can
-		// replace the body between finding it and reading it: try again.
-		for range 50 {
-			if text, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"))); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
+		if text, err = bodyText(ctx); err != nil {
 			t.Fatalf("%s: read page: %v", name, err)
 		}
 		loc, _ = chromedp.Run(ctx, chromedp.Location())
