@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,26 +87,69 @@ func (s *Store) AppendAudit(e *Event) error {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
-	suffix := make([]byte, 8, auditSuffixLen)
-	binary.BigEndian.PutUint64(suffix, uint64(max(e.Time.UnixNano(), 0)))
-	// Then a sequence number, so events of the same nanosecond keep the
-	// order they were written in, and random bytes, so two processes never
-	// collide.
-	suffix = binary.BigEndian.AppendUint32(suffix, s.auditSeq.Add(1))
-	suffix = append(suffix, make([]byte, 4)...)
-	rand.Read(suffix[12:])
+	suffix := s.auditSuffix(e.Time)
 	e.ID = hex.EncodeToString(suffix)
-	err := s.updateSync(func(txn *badger.Txn) error { return put(txn, auditKey(suffix), e) })
+	err := s.updateSync(func(txn *badger.Txn) error { return putAudit(txn.Set, suffix, e) })
 	if err != nil {
 		return fmt.Errorf("store: append audit %s: %w", e.Action, err)
 	}
 	return nil
 }
 
+// auditSuffix is a new event key suffix at t: big-endian unix nanoseconds,
+// then a sequence number, so events of the same nanosecond keep the order
+// they were written in, and random bytes, so two processes never collide.
+func (s *Store) auditSuffix(t time.Time) []byte {
+	suffix := make([]byte, 8, auditSuffixLen)
+	binary.BigEndian.PutUint64(suffix, uint64(max(t.UnixNano(), 0)))
+	suffix = binary.BigEndian.AppendUint32(suffix, s.auditSeq.Add(1))
+	suffix = append(suffix, make([]byte, 4)...)
+	rand.Read(suffix[12:])
+	return suffix
+}
+
+// putAudit writes e under suffix and its entries in the user index with
+// set (a transaction's or a write batch's).
+func putAudit(set func(k, v []byte) error, suffix []byte, e *Event) error {
+	b, err := encode(e)
+	if err != nil {
+		return err
+	}
+	if err := set(auditKey(suffix), b); err != nil {
+		return err
+	}
+	for _, name := range auditNames(e) {
+		if err := set(auditUserKey(name, suffix), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// auditNames are the lowercase usernames an event is indexed under: its
+// actor, its impersonator and the user it is about (Resource "user:…"),
+// each once. These are exactly the names AuditFilter.User matches.
+func auditNames(e *Event) []string {
+	names := make([]string, 0, 3)
+	add := func(n string) {
+		n = strings.ToLower(n)
+		if n != "" && !strings.ContainsRune(n, sep) && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	add(e.Actor)
+	add(e.Impersonator)
+	if u, ok := strings.CutPrefix(e.Resource, "user:"); ok {
+		add(u)
+	}
+	return names
+}
+
 // ListAudit returns up to limit events (50 when limit <= 0) matching f,
 // newest first, starting after cursor (the opaque next value of the
 // previous page; "" for the first). next is "" when there are no more. The
-// time range bounds the key scan.
+// time range bounds the key scan, and a User or Actor filter walks only
+// that user's entries in the user index, so neither reads the whole log.
 func (s *Store) ListAudit(f AuditFilter, cursor string, limit int) (events []*Event, next string, err error) {
 	if err := s.enter(); err != nil {
 		return nil, "", err
@@ -113,20 +158,34 @@ func (s *Store) ListAudit(f AuditFilter, cursor string, limit int) (events []*Ev
 	if limit <= 0 {
 		limit = 50
 	}
-	// Reverse iteration starts at the largest key <= start.
-	start := append([]byte(prefixAudit), 0xff)
-	if !f.Until.IsZero() {
-		// Smaller than every key at Until itself: Until is exclusive.
-		start = auditTimeKey(f.Until.UnixNano())
-	}
 	var after []byte
 	if cursor != "" {
 		b, err := hex.DecodeString(cursor)
 		if err != nil || len(b) != auditSuffixLen {
 			return nil, "", fmt.Errorf("store: list audit: bad cursor %q", cursor)
 		}
-		if c := auditKey(b); bytes.Compare(c, start) < 0 {
-			start, after = c, c
+		after = b
+	}
+	// Index keys end with the same suffix as the event keys, so both
+	// walks are the same: prefix, then time-ordered suffixes.
+	prefix, indexed := []byte(prefixAudit), false
+	switch {
+	case f.User != "":
+		prefix, indexed = auditUserPrefix(f.User), true
+	case f.Actor != "":
+		prefix, indexed = auditUserPrefix(f.Actor), true
+	}
+	// Reverse iteration starts at the largest key <= start.
+	start := append(bytes.Clone(prefix), 0xff)
+	if !f.Until.IsZero() {
+		// Smaller than every key at Until itself: Until is exclusive.
+		start = binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(max(f.Until.UnixNano(), 0)))
+	}
+	if after != nil {
+		if c := append(bytes.Clone(prefix), after...); bytes.Compare(c, start) < 0 {
+			start = c
+		} else {
+			after = nil
 		}
 	}
 	since := int64(-1)
@@ -136,23 +195,33 @@ func (s *Store) ListAudit(f AuditFilter, cursor string, limit int) (events []*Ev
 	err = s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Reverse = true
-		opts.Prefix = []byte(prefixAudit)
+		opts.Prefix = prefix
+		opts.PrefetchValues = !indexed
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Seek(start); it.Valid(); it.Next() {
 			item := it.Item()
 			k := item.Key()
-			if after != nil && bytes.Equal(k, after) {
+			if len(k) != len(prefix)+auditSuffixLen {
 				continue
 			}
-			if len(k) != len(prefixAudit)+auditSuffixLen {
+			suffix := k[len(prefix):]
+			if after != nil && bytes.Equal(suffix, after) {
 				continue
 			}
-			if auditKeyNanos(k) < since {
+			if int64(binary.BigEndian.Uint64(suffix)) < since {
 				return nil
 			}
 			e := new(Event)
-			if err := item.Value(func(v []byte) error { return decode(v, e) }); err != nil {
+			if indexed {
+				err := get(txn, auditKey(suffix), e)
+				if errors.Is(err, ErrNotFound) {
+					continue // pruned between the two keys' deletion
+				}
+				if err != nil {
+					return err
+				}
+			} else if err := item.Value(func(v []byte) error { return decode(v, e) }); err != nil {
 				return err
 			}
 			if !f.match(e) {
@@ -184,14 +253,27 @@ func (s *Store) PruneAudit(before time.Time) (int, error) {
 	defer s.leave()
 	end := auditTimeKey(max(before.UnixNano(), 0))
 	var keys [][]byte
+	n := 0
 	err := s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
 		opts.Prefix = []byte(prefixAudit)
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Rewind(); it.Valid() && bytes.Compare(it.Item().Key(), end) < 0; it.Next() {
-			keys = append(keys, it.Item().KeyCopy(nil))
+			item := it.Item()
+			k := item.KeyCopy(nil)
+			e := new(Event)
+			if err := item.Value(func(v []byte) error { return decode(v, e) }); err != nil {
+				return fmt.Errorf("event %x: %w", k, err)
+			}
+			// Index entries first: deleteKeys goes in order, so an
+			// interrupted prune leaves no index entry without its event
+			// that a later prune would miss.
+			for _, name := range auditNames(e) {
+				keys = append(keys, auditUserKey(name, k[len(prefixAudit):]))
+			}
+			keys = append(keys, k)
+			n++
 		}
 		return nil
 	})
@@ -201,5 +283,53 @@ func (s *Store) PruneAudit(before time.Time) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: prune audit before %s: %w", before.Format(time.RFC3339), err)
 	}
-	return len(keys), nil
+	return n, nil
+}
+
+// indexAudit builds the user index of the audit log in a database written
+// before the index existed, once; a fresh database is marked as indexed.
+func (s *Store) indexAudit() error {
+	done := false
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		done, err = exists(txn, keyAuditUserIndex)
+		return err
+	})
+	if err != nil || done {
+		return err
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	n := 0
+	err = s.db.View(func(txn *badger.Txn) error {
+		return scan(txn, []byte(prefixAudit), func(k, v []byte) error {
+			e := new(Event)
+			if err := decode(v, e); err != nil {
+				return fmt.Errorf("event %x: %w", k, err)
+			}
+			for _, name := range auditNames(e) {
+				if err := wb.Set(auditUserKey(name, k[len(prefixAudit):]), nil); err != nil {
+					return err
+				}
+			}
+			n++
+			return nil
+		})
+	})
+	if err == nil {
+		err = wb.Set(keyAuditUserIndex, nil)
+	}
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err == nil {
+		err = s.db.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("index audit log: %w", err)
+	}
+	if n > 0 {
+		s.log.Info("store: indexed the audit log by user", "events", n)
+	}
+	return nil
 }

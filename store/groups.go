@@ -296,6 +296,7 @@ func (s *Store) rewriteGroup(name string, newName *string, what string) error {
 	}
 	for _, u := range changed {
 		s.users.replace(u)
+		s.directory.put(u)
 	}
 	return nil
 }
@@ -338,27 +339,9 @@ func (s *Store) GroupMemberCounts() (map[string]int, error) {
 		return nil, err
 	}
 	defer s.leave()
-	counts := map[string]int{}
-	err := s.db.View(func(txn *badger.Txn) error {
-		return scan(txn, []byte(prefixUser), func(_, v []byte) error {
-			u := new(User)
-			if err := decode(v, u); err != nil {
-				return err
-			}
-			seen := make(map[string]bool, len(u.Groups))
-			for _, g := range u.Groups {
-				lg := strings.ToLower(g)
-				if g == "" || seen[lg] {
-					continue
-				}
-				seen[lg] = true
-				counts[lg]++
-			}
-			return nil
-		})
-	})
+	counts, err := s.groupCounts()
 	if err != nil {
-		return nil, fmt.Errorf("store: count group members: %w", err)
+		return nil, fmt.Errorf("store: group member counts: %w", err)
 	}
 	return counts, nil
 }

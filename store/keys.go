@@ -21,6 +21,8 @@ import (
 //	token/<kind>\x00<32-byte hash>       Token record (Badger TTL)
 //	setting/<key>                        JSON setting
 //	audit/<8-byte BE unix nanos><8 random bytes>  Event record
+//	idx/auser/<lower(name)>\x00<16-byte audit suffix>  empty; user -> event
+//	meta/audit-user-index                done marker of idx/auser (empty)
 //	role/<lower(name)>                   Role record (custom roles)
 //	fail/<key>                           failure counter (Badger TTL)
 //	lock/<key>                           lockout (Badger TTL)
@@ -51,12 +53,16 @@ const (
 	prefixUserAPIKeys  = "idx/ukey/"
 	prefixIdentity     = "ident/"
 	prefixUserIdents   = "idx/uident/"
+	prefixAuditUser    = "idx/auser/"
 )
 
 // sep separates a variable-length component from a fixed-size one.
 const sep = 0
 
-var keySchema = []byte(prefixMeta + "schema")
+var (
+	keySchema         = []byte(prefixMeta + "schema")
+	keyAuditUserIndex = []byte(prefixMeta + "audit-user-index")
+)
 
 func cat(prefix string, parts ...string) []byte {
 	n := len(prefix)
@@ -123,6 +129,16 @@ func tokenKey(kind string, hash [32]byte) []byte {
 const auditSuffixLen = 16
 
 func auditKey(suffix []byte) []byte { return cat(prefixAudit, string(suffix)) }
+
+// auditUserPrefix is the start of the index keys of the events by or about
+// the user name (case-insensitive).
+func auditUserPrefix(name string) []byte {
+	return append(cat(prefixAuditUser, strings.ToLower(name)), sep)
+}
+
+func auditUserKey(name string, suffix []byte) []byte {
+	return append(auditUserPrefix(name), suffix...)
+}
 
 // auditTimeKey is the smallest possible audit key at unix nanos n.
 func auditTimeKey(n int64) []byte {

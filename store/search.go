@@ -1,12 +1,11 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // UserFilter selects users for SearchUsers. The zero value selects all.
@@ -63,9 +62,9 @@ const (
 // SearchUsers is ListUsers keeping only the users that match f at Now():
 // up to limit of them (50 when limit <= 0), ordered by lowercase username,
 // after the cursor after (the next value of the previous page; "" for the
-// first). It scans until it has limit matches or reaches the end, in one
-// snapshot; next is the lowercase username of the last user returned when
-// more matches follow, or "" on the last page. An unknown f.Status is an
+// first). It walks the in-memory directory of users (built on first use,
+// then kept current by every write); next is the lowercase username of the
+// last user returned when more matches follow, or "" on the last page. An unknown f.Status is an
 // error. The users are fresh copies.
 func (s *Store) SearchUsers(f UserFilter, after string, limit int) (users []*User, next string, err error) {
 	if err := s.enter(); err != nil {
@@ -96,50 +95,35 @@ func (s *Store) UsersWithRole(role string) ([]*User, error) {
 	return users, nil
 }
 
-// searchUsers walks the username index after the cursor after and collects
-// the users matching f, up to limit (no limit when limit <= 0). The caller
-// holds enter.
+// searchUsers finds the users matching f in the directory, after the
+// cursor after, up to limit (no limit when limit <= 0), and reads them from
+// the cache or Badger. A user changed or deleted between the two steps is
+// checked again and left out when it no longer matches. The caller holds
+// enter.
 func (s *Store) searchUsers(f UserFilter, after string, limit int) (users []*User, next string, err error) {
-	switch f.Status {
-	case "", StatusActive, StatusDisabled:
-	default:
-		return nil, "", fmt.Errorf("unknown status %q", f.Status)
-	}
-	now := s.now()
-	after = strings.ToLower(after)
-	err = s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte(prefixUsername)
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Seek(usernameKey(after)); it.ValidForPrefix(opts.Prefix); it.Next() {
-			item := it.Item()
-			name := string(item.Key()[len(prefixUsername):])
-			if after != "" && name <= after {
-				continue
-			}
-			id, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			u := new(User)
-			if err := get(txn, userKey(string(id)), u); err != nil {
-				return fmt.Errorf("user %q of username %q: %w", id, name, err)
-			}
-			if !f.Match(u, now) {
-				continue
-			}
-			if limit > 0 && len(users) == limit {
-				next = strings.ToLower(users[len(users)-1].Username)
-				return nil
-			}
-			u.seal()
-			users = append(users, u)
-		}
-		return nil
-	})
+	ids, next, err := s.matchIDs(f, strings.ToLower(after), limit)
 	if err != nil {
 		return nil, "", err
+	}
+	now := s.now()
+	users = make([]*User, 0, len(ids))
+	for _, id := range ids {
+		u := s.users.get(id)
+		if u == nil {
+			u, err = s.loadUser(id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, "", fmt.Errorf("user %q: %w", id, err)
+			}
+		}
+		if !f.Match(u, now) {
+			continue
+		}
+		c := u.Clone()
+		c.seal()
+		users = append(users, c)
 	}
 	return users, next, nil
 }

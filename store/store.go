@@ -72,6 +72,8 @@ type Store struct {
 	done      chan struct{}
 
 	users *userCache
+	// directory is the in-memory directory of users for searches (directory.go).
+	directory directory
 	// userWriteMu serialises UpdateUser and DeleteUser so cache
 	// replacements happen in commit order.
 	userWriteMu sync.Mutex
@@ -130,6 +132,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
+	if err := s.indexAudit(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
 	go s.flusher(opts.FlushInterval)
 	return s, nil
 }
@@ -168,6 +174,10 @@ func (s *Store) checkSchema() error {
 	return s.db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(keySchema)
 		if errors.Is(err, badger.ErrKeyNotFound) {
+			// Fresh: nothing to migrate.
+			if err := txn.Set(keyAuditUserIndex, nil); err != nil {
+				return err
+			}
 			return txn.Set(keySchema, []byte{schemaVersion})
 		}
 		if err != nil {

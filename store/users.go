@@ -165,6 +165,7 @@ func (s *Store) CreateUser(u *User) error {
 		return fmt.Errorf("store: create user %q: %w", u.Username, err)
 	}
 	s.users.insertIfGen(rec, gen)
+	s.directory.put(rec)
 	return nil
 }
 
@@ -319,6 +320,7 @@ func (s *Store) UpdateUser(id string, fn func(u *User) error) (*User, error) {
 		return nil, fmt.Errorf("store: update user %q: %w", id, err)
 	}
 	s.users.replace(rec)
+	s.directory.put(rec)
 	return rec, nil
 }
 
@@ -397,6 +399,7 @@ func (s *Store) DeleteUser(id string) error {
 		return fmt.Errorf("store: delete user %q: %w", id, err)
 	}
 	s.users.remove(id)
+	s.directory.remove(id)
 	if _, err := s.deleteUserSessions(id, nil); err != nil {
 		return fmt.Errorf("store: delete user %q: %w", id, err)
 	}
@@ -415,36 +418,7 @@ func (s *Store) ListUsers(after string, limit int) (users []*User, next string, 
 	if limit <= 0 {
 		limit = 50
 	}
-	after = strings.ToLower(after)
-	err = s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte(prefixUsername)
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		start := usernameKey(after)
-		for it.Seek(start); it.ValidForPrefix(opts.Prefix); it.Next() {
-			item := it.Item()
-			name := string(item.Key()[len(prefixUsername):])
-			if after != "" && name <= after {
-				continue
-			}
-			if len(users) == limit {
-				next = strings.ToLower(users[len(users)-1].Username)
-				return nil
-			}
-			id, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			u := new(User)
-			if err := get(txn, userKey(string(id)), u); err != nil {
-				return fmt.Errorf("user %q of username %q: %w", id, name, err)
-			}
-			u.seal()
-			users = append(users, u)
-		}
-		return nil
-	})
+	users, next, err = s.searchUsers(UserFilter{}, after, limit)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list users after %q: %w", after, err)
 	}
@@ -457,25 +431,9 @@ func (s *Store) CountUsers() (int, error) {
 		return 0, err
 	}
 	defer s.leave()
-	n, err := s.count([]byte(prefixUser))
+	n, err := s.countUsers()
 	if err != nil {
 		return 0, fmt.Errorf("store: count users: %w", err)
 	}
 	return n, nil
-}
-
-// count counts the keys under prefix without reading values.
-func (s *Store) count(prefix []byte) (n int, err error) {
-	err = s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = prefix
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			n++
-		}
-		return nil
-	})
-	return n, err
 }

@@ -1,0 +1,272 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// The directory is an in-memory summary of every user — what searches,
+// group counts and role lookups need, lowercased — kept sorted by username.
+// With it, searching 100,000 users is a walk over a slice instead of a
+// Badger scan that decodes every record (tens of milliseconds instead of
+// hundreds). It costs about 200 bytes per user.
+//
+// It is built once, on first use, while userWriteMu is held; from then on
+// every write of users (CreateUser, UpdateUser, DeleteUser, group renames
+// and deletions) updates it under userWriteMu after its commit, so it
+// always reflects the committed users.
+
+// dirEntry is a user as the directory sees it.
+type dirEntry struct {
+	id string
+	// hay is lower(username) NUL lower(email) NUL lower(full name): a
+	// query (which never contains NUL) matches when it is a substring.
+	hay string
+	// nameLen is the length of the lowercase username at the start of hay.
+	nameLen int
+	role    string
+	// groups are lowercase and interned (shared between entries).
+	groups   []string
+	disabled bool
+	// expires is ExpiresAt in unix nanoseconds; 0 means never.
+	expires int64
+}
+
+// name returns the lowercase username, the sort key.
+func (e *dirEntry) name() string { return e.hay[:e.nameLen] }
+
+// active reports whether the user is enabled and not expired at now.
+func (e *dirEntry) active(now int64) bool {
+	return !e.disabled && (e.expires == 0 || now < e.expires)
+}
+
+// match is UserFilter.Match on an entry; q is the lowercase trimmed query.
+func (e *dirEntry) match(f *UserFilter, q string, now int64) bool {
+	if q != "" && !strings.Contains(e.hay, q) {
+		return false
+	}
+	if f.Role != "" && e.role != f.Role {
+		return false
+	}
+	if f.Group != "" && !slices.Contains(e.groups, strings.ToLower(f.Group)) {
+		return false
+	}
+	switch f.Status {
+	case StatusActive:
+		return e.active(now)
+	case StatusDisabled:
+		return !e.active(now)
+	}
+	return true
+}
+
+// directory is the sorted list of entries plus an interning table for
+// group and role names.
+type directory struct {
+	mu      sync.RWMutex
+	entries []*dirEntry // sorted by name()
+	byID    map[string]*dirEntry
+	intern  map[string]string
+	// built is set once the entries reflect the database.
+	built atomic.Bool
+}
+
+func (d *directory) internString(s string) string {
+	if v, ok := d.intern[s]; ok {
+		return v
+	}
+	d.intern[s] = s
+	return s
+}
+
+// entryOf summarises u. The caller holds d.mu for writing.
+func (d *directory) entryOf(u *User) *dirEntry {
+	name := strings.ToLower(u.Username)
+	e := &dirEntry{
+		id:       u.ID,
+		hay:      name + "\x00" + strings.ToLower(u.Email) + "\x00" + strings.ToLower(u.FullName),
+		nameLen:  len(name),
+		role:     d.internString(u.Role),
+		disabled: u.Disabled,
+	}
+	if !u.ExpiresAt.IsZero() {
+		e.expires = u.ExpiresAt.UnixNano()
+	}
+	if len(u.Groups) > 0 {
+		e.groups = make([]string, 0, len(u.Groups))
+		for _, g := range u.Groups {
+			lg := d.internString(strings.ToLower(g))
+			if !slices.Contains(e.groups, lg) {
+				e.groups = append(e.groups, lg)
+			}
+		}
+	}
+	return e
+}
+
+// find returns the index of the first entry whose name is >= name.
+func (d *directory) find(name string) int {
+	i, _ := slices.BinarySearchFunc(d.entries, name, func(e *dirEntry, n string) int {
+		return strings.Compare(e.name(), n)
+	})
+	return i
+}
+
+// put adds or replaces u's entry. The caller holds userWriteMu.
+func (d *directory) put(u *User) {
+	if !d.built.Load() {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.removeLocked(u.ID)
+	e := d.entryOf(u)
+	i := d.find(e.name())
+	d.entries = slices.Insert(d.entries, i, e)
+	d.byID[e.id] = e
+}
+
+// remove drops the entry of user id. The caller holds userWriteMu.
+func (d *directory) remove(id string) {
+	if !d.built.Load() {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.removeLocked(id)
+}
+
+func (d *directory) removeLocked(id string) {
+	e, ok := d.byID[id]
+	if !ok {
+		return
+	}
+	delete(d.byID, id)
+	for i := d.find(e.name()); i < len(d.entries); i++ {
+		if d.entries[i] == e {
+			d.entries = slices.Delete(d.entries, i, i+1)
+			return
+		}
+	}
+}
+
+// ensureDirectory builds the directory from Badger unless it is built. The
+// caller holds enter.
+func (s *Store) ensureDirectory() error {
+	if s.directory.built.Load() {
+		return nil
+	}
+	s.userWriteMu.Lock()
+	defer s.userWriteMu.Unlock()
+	if s.directory.built.Load() {
+		return nil
+	}
+	d := &s.directory
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.entries, d.byID, d.intern = nil, map[string]*dirEntry{}, map[string]string{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scan(txn, []byte(prefixUser), func(_, v []byte) error {
+			u := new(User)
+			if err := decode(v, u); err != nil {
+				return err
+			}
+			e := d.entryOf(u)
+			d.entries = append(d.entries, e)
+			d.byID[e.id] = e
+			return nil
+		})
+	})
+	if err != nil {
+		d.entries, d.byID = nil, nil
+		return fmt.Errorf("build user directory: %w", err)
+	}
+	slices.SortFunc(d.entries, func(a, b *dirEntry) int { return strings.Compare(a.name(), b.name()) })
+	d.built.Store(true)
+	return nil
+}
+
+// invalidateDirectory makes the next search rebuild the directory (after
+// writes that bypass the per-user upkeep, such as a Batch). The caller
+// holds userWriteMu.
+func (s *Store) invalidateDirectory() {
+	s.directory.mu.Lock()
+	defer s.directory.mu.Unlock()
+	s.directory.built.Store(false)
+	s.directory.entries, s.directory.byID, s.directory.intern = nil, nil, nil
+}
+
+// matchIDs returns the ids of up to limit users (all when limit <= 0)
+// matching f, in username order, after the lowercase username after, and
+// next as for SearchUsers. The caller holds enter.
+func (s *Store) matchIDs(f UserFilter, after string, limit int) (ids []string, next string, err error) {
+	switch f.Status {
+	case "", StatusActive, StatusDisabled:
+	default:
+		return nil, "", fmt.Errorf("unknown status %q", f.Status)
+	}
+	if err := s.ensureDirectory(); err != nil {
+		return nil, "", err
+	}
+	q := strings.ToLower(strings.TrimSpace(f.Query))
+	if strings.ContainsRune(q, 0) {
+		return nil, "", nil
+	}
+	now := s.now().UnixNano()
+	d := &s.directory
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	i := 0
+	if after != "" {
+		i = d.find(after)
+		if i < len(d.entries) && d.entries[i].name() == after {
+			i++
+		}
+	}
+	var last string
+	for ; i < len(d.entries); i++ {
+		e := d.entries[i]
+		if !e.match(&f, q, now) {
+			continue
+		}
+		if limit > 0 && len(ids) == limit {
+			return ids, last, nil
+		}
+		ids = append(ids, e.id)
+		last = e.name()
+	}
+	return ids, "", nil
+}
+
+// countUsers is the number of users in the directory. The caller holds
+// enter.
+func (s *Store) countUsers() (int, error) {
+	if err := s.ensureDirectory(); err != nil {
+		return 0, err
+	}
+	s.directory.mu.RLock()
+	defer s.directory.mu.RUnlock()
+	return len(s.directory.entries), nil
+}
+
+// groupCounts counts members per lowercase group name. The caller holds
+// enter.
+func (s *Store) groupCounts() (map[string]int, error) {
+	if err := s.ensureDirectory(); err != nil {
+		return nil, err
+	}
+	s.directory.mu.RLock()
+	defer s.directory.mu.RUnlock()
+	counts := map[string]int{}
+	for _, e := range s.directory.entries {
+		for _, g := range e.groups {
+			counts[g]++
+		}
+	}
+	return counts, nil
+}
