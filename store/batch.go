@@ -176,3 +176,18 @@ func (b *Batch) Cancel() {
 	b.wb.Cancel()
 	b.s.leave()
 }
+
+// Compact merges the database's tables into as few levels as it can, so a
+// store filled by batches starts without a backlog of compactions (which
+// would otherwise run, with their memory and CPU, in the first minutes of
+// the next process). It can take a while; the store stays usable.
+func (s *Store) Compact() error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := s.db.Flatten(2); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	return nil
+}

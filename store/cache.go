@@ -99,10 +99,28 @@ func (c *userCache) len() int {
 // sessionEntry is a cached session: immutable fields plus the latest
 // activity time, updated atomically by TouchSession.
 type sessionEntry struct {
-	sess     Session      // never modified after insertion
-	baseSeen int64        // sess.LastSeen in unix nanos
-	lastSeen atomic.Int64 // latest activity, unix nanos
-	dirty    atomic.Bool  // lastSeen not yet written to Badger
+	sess      Session      // never modified after insertion
+	baseSeen  int64        // sess.LastSeen in unix nanos
+	lastSeen  atomic.Int64 // latest activity, unix nanos
+	savedSeen atomic.Int64 // last activity written to Badger, unix nanos
+	dirty     atomic.Bool  // lastSeen not yet written to Badger
+}
+
+// seenGranularity is how far a session's activity must move before the
+// periodic flush or an eviction writes it: last activity is kept to the
+// minute (or a tenth of the idle timeout when that is shorter), so an
+// active session costs one write a minute, not one per flush. Close and
+// Flush write everything.
+const seenGranularity = time.Minute
+
+// due reports whether the entry's activity moved far enough since it was
+// last written to be worth writing.
+func (e *sessionEntry) due() bool {
+	g := seenGranularity
+	if idle := e.sess.IdleTimeout; idle > 0 && idle/10 < g {
+		g = idle / 10
+	}
+	return time.Duration(e.lastSeen.Load()-e.savedSeen.Load()) >= g
 }
 
 func newSessionEntry(sess Session) *sessionEntry {
@@ -111,6 +129,7 @@ func newSessionEntry(sess Session) *sessionEntry {
 		e.baseSeen = sess.LastSeen.UnixNano()
 	}
 	e.lastSeen.Store(e.baseSeen)
+	e.savedSeen.Store(e.baseSeen)
 	return e
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -16,7 +17,8 @@ import (
 // Badger scan that decodes every record (tens of milliseconds instead of
 // hundreds). It costs about 200 bytes per user.
 //
-// It is built once, on first use, while userWriteMu is held; from then on
+// It is built once, in the background when the store opens (or on first
+// use, whichever comes first), while userWriteMu is held; from then on
 // every write of users (CreateUser, UpdateUser, DeleteUser, group renames
 // and deletions) updates it under userWriteMu after its commit, so it
 // always reflects the committed users.
@@ -82,6 +84,19 @@ func (d *directory) internString(s string) string {
 	}
 	d.intern[s] = s
 	return s
+}
+
+// dirRecord is the part of a User record the directory reads: decoding
+// only these fields makes building it about twice as fast.
+type dirRecord struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Email     string    `json:"email"`
+	FullName  string    `json:"full_name"`
+	Role      string    `json:"role"`
+	Groups    []string  `json:"groups"`
+	Disabled  bool      `json:"disabled"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // entryOf summarises u. The caller holds d.mu for writing.
@@ -172,11 +187,12 @@ func (s *Store) ensureDirectory() error {
 	d.entries, d.byID, d.intern = nil, map[string]*dirEntry{}, map[string]string{}
 	err := s.db.View(func(txn *badger.Txn) error {
 		return scan(txn, []byte(prefixUser), func(_, v []byte) error {
-			u := new(User)
-			if err := decode(v, u); err != nil {
+			var r dirRecord
+			if err := decode(v, &r); err != nil {
 				return err
 			}
-			e := d.entryOf(u)
+			e := d.entryOf(&User{ID: r.ID, Username: r.Username, Email: r.Email, FullName: r.FullName,
+				Role: r.Role, Groups: r.Groups, Disabled: r.Disabled, ExpiresAt: r.ExpiresAt})
 			d.entries = append(d.entries, e)
 			d.byID[e.id] = e
 			return nil
@@ -189,6 +205,19 @@ func (s *Store) ensureDirectory() error {
 	slices.SortFunc(d.entries, func(a, b *dirEntry) int { return strings.Compare(a.name(), b.name()) })
 	d.built.Store(true)
 	return nil
+}
+
+// warmDirectory builds the directory in the background after Open, so the
+// first search does not pay for it. User writes wait for the build (about a
+// second per 100,000 users); reads, sessions and the guard do not.
+func (s *Store) warmDirectory() {
+	if err := s.enter(); err != nil {
+		return
+	}
+	defer s.leave()
+	if err := s.ensureDirectory(); err != nil {
+		s.log.Error("store: build the user directory", "error", err)
+	}
 }
 
 // invalidateDirectory makes the next search rebuild the directory (after

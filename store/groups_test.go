@@ -448,24 +448,20 @@ func TestRenameGroupTooBig(t *testing.T) {
 	if err := s.CreateGroup(&Group{Name: "big"}); err != nil {
 		t.Fatal(err)
 	}
-	// Written directly: CreateUser syncs each one.
+	// Written in a batch: CreateUser syncs each one.
 	const n = 12000
-	wb := s.db.NewWriteBatch()
+	b, err := s.NewBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
 	pad := strings.Repeat("x", 200)
 	for i := range n {
 		u := &User{ID: fmt.Sprintf("id%05d", i), Username: fmt.Sprintf("u%05d", i), FullName: pad, Groups: []string{"big"}}
-		b, err := encode(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := wb.Set(userKey(u.ID), b); err != nil {
-			t.Fatal(err)
-		}
-		if err := wb.Set(usernameKey(u.Username), []byte(u.ID)); err != nil {
+		if err := b.AddUser(u); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := wb.Flush(); err != nil {
+	if err := b.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	for name, op := range map[string]func() error{

@@ -112,11 +112,15 @@ func (s *Store) CreateSession(sess *Session) error {
 }
 
 // cacheSession inserts sess unless a deletion happened since gen, writing
-// the last activity of any dirty session evicted to make room.
+// the last activity of the sessions evicted to make room (those due, see
+// sessionEntry.due).
 func (s *Store) cacheSession(sess Session, gen uint64) {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
-	if evicted := s.sessions.insertIfGen(newSessionEntry(sess), gen); len(evicted) > 0 {
+	evicted := s.sessions.insertIfGen(newSessionEntry(sess), gen)
+	// Activity below the write granularity is dropped with the entry.
+	evicted = slices.DeleteFunc(evicted, func(e *sessionEntry) bool { return !e.due() })
+	if len(evicted) > 0 {
 		if err := s.writeLastSeen(evicted); err != nil {
 			s.log.Error("store: write last activity of evicted sessions", "count", len(evicted), "error", err)
 		}
@@ -386,27 +390,44 @@ func (s *Store) deleteUserSessions(userID string, keep *SessionID) (int, error) 
 	return n, nil
 }
 
-// Flush writes pending last-activity times to Badger now (without fsync).
+// Flush writes all pending last-activity times to Badger now (without
+// fsync).
 func (s *Store) Flush() error {
+	return s.flushLocked(true)
+}
+
+func (s *Store) flushLocked(all bool) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
-	if err := s.flush(); err != nil {
+	if err := s.flush(all); err != nil {
 		return fmt.Errorf("store: flush last activity: %w", err)
 	}
 	return nil
 }
 
-// flush writes the dirty cached sessions. The caller holds enter (or
-// life's write lock).
-func (s *Store) flush() error {
+// flush writes the dirty cached sessions: all of them, or (for the periodic
+// flush) those whose activity moved by at least their write granularity.
+// The caller holds enter (or life's write lock).
+func (s *Store) flush(all bool) error {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
 	if err := s.flushAPIKeys(); err != nil {
 		return err
 	}
 	dirty := s.sessions.dirtyEntries()
+	if !all {
+		due := dirty[:0]
+		for _, e := range dirty {
+			if e.due() {
+				due = append(due, e)
+			} else {
+				e.dirty.Store(true) // later
+			}
+		}
+		dirty = due
+	}
 	if len(dirty) == 0 {
 		return nil
 	}
@@ -414,8 +435,9 @@ func (s *Store) flush() error {
 }
 
 // writeLastSeen rewrites the records of entries with their latest LastSeen
-// in one unsynced batch, keeping each record's remaining TTL. On failure
-// the entries are marked dirty again. The caller holds sessMu.
+// in one unsynced batch, keeping each record's remaining TTL, and notes
+// what it wrote. On failure the entries are marked dirty again. The caller
+// holds sessMu.
 func (s *Store) writeLastSeen(entries []*sessionEntry) (err error) {
 	defer func() {
 		if err != nil {
@@ -431,6 +453,7 @@ func (s *Store) writeLastSeen(entries []*sessionEntry) (err error) {
 		if sess.Expired(now) {
 			continue
 		}
+		defer e.savedSeen.Store(sess.LastSeen.UnixNano())
 		b, err := encode(&sess)
 		if err == nil {
 			err = wb.SetEntry(badger.NewEntry(sessionKey(sess.ID), b).WithTTL(ttlFor(sess.ExpiresAt, now)))
@@ -453,7 +476,7 @@ func (s *Store) flusher(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			if err := s.Flush(); err != nil && !errors.Is(err, ErrClosed) {
+			if err := s.flushLocked(false); err != nil && !errors.Is(err, ErrClosed) {
 				s.log.Error("store: periodic flush", "error", err)
 			}
 		}

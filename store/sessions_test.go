@@ -521,3 +521,51 @@ func TestDeleteUserSessionsExcept(t *testing.T) {
 		t.Errorf("user without sessions = %d, %v", n, err)
 	}
 }
+
+// TestLastSeenWriteGranularity: the periodic flush and evictions write a
+// session's activity only once it moved by a minute (or a tenth of a
+// shorter idle timeout) since the last write; Flush writes everything.
+func TestLastSeenWriteGranularity(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now, FlushInterval: time.Hour})
+	t0 := clk.Now()
+	long := mustCreateSession(t, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: t0.Add(time.Hour)})
+	short := mustCreateSession(t, s, &Session{ID: SessionID{2}, UserID: "u", ExpiresAt: t0.Add(time.Hour), IdleTimeout: 5 * time.Minute})
+	steps := []struct {
+		touch     time.Duration // activity at t0 + touch
+		all       bool          // Flush instead of the periodic flush
+		wantLong  time.Duration // LastSeen on disk afterwards, t0 + …
+		wantShort time.Duration
+	}{
+		{touch: 20 * time.Second, wantLong: 0, wantShort: 0},
+		{touch: 40 * time.Second, wantLong: 0, wantShort: 40 * time.Second}, // 30 s granularity
+		{touch: 61 * time.Second, wantLong: 61 * time.Second, wantShort: 40 * time.Second},
+		{touch: 90 * time.Second, wantLong: 61 * time.Second, wantShort: 90 * time.Second},
+		{touch: 100 * time.Second, all: true, wantLong: 100 * time.Second, wantShort: 100 * time.Second},
+	}
+	for i, st := range steps {
+		s.TouchSession(long.ID, t0.Add(st.touch))
+		s.TouchSession(short.ID, t0.Add(st.touch))
+		var err error
+		if st.all {
+			err = s.Flush()
+		} else {
+			err = s.flushLocked(false)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			id   SessionID
+			want time.Duration
+		}{{long.ID, st.wantLong}, {short.ID, st.wantShort}} {
+			if d, err := diskSession(t, s, c.id); err != nil || !d.LastSeen.Equal(t0.Add(c.want)) {
+				t.Errorf("step %d, session %d: disk LastSeen t0+%v, %v; want t0+%v", i, c.id[0], d.LastSeen.Sub(t0), err, c.want)
+			}
+		}
+	}
+	// The memory copy is always exact.
+	if got, _ := s.Session(long.ID); !got.LastSeen.Equal(t0.Add(100 * time.Second)) {
+		t.Errorf("cached LastSeen = t0+%v", got.LastSeen.Sub(t0))
+	}
+}

@@ -425,6 +425,30 @@ func (s *Store) ListUsers(after string, limit int) (users []*User, next string, 
 	return users, next, nil
 }
 
+// HasUsers reports whether any user exists. Unlike CountUsers it never
+// waits for the user directory: it reads one key.
+func (s *Store) HasUsers() (bool, error) {
+	if err := s.enter(); err != nil {
+		return false, err
+	}
+	defer s.leave()
+	found := false
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte(prefixUser)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		it.Rewind()
+		found = it.Valid()
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: has users: %w", err)
+	}
+	return found, nil
+}
+
 // CountUsers returns the number of users.
 func (s *Store) CountUsers() (int, error) {
 	if err := s.enter(); err != nil {

@@ -1,6 +1,7 @@
 // Command upstream is the benchmark's stand-in app: it answers every request
 // with 200 and a short body, and counts how many requests arrived carrying
-// Remote-User equal to -user (set by the Gatehouse guard) versus all others.
+// Remote-User equal to -user (set by the Gatehouse guard; with -user '*', any
+// non-empty Remote-User) versus all others.
 // GET /_count answers {"user": N, "other": M} and is not counted itself.
 //
 //	go run ./bench/upstream -addr 127.0.0.1:9000 -user bench
@@ -16,7 +17,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
-	user := flag.String("user", "bench", "username expected in Remote-User")
+	user := flag.String("user", "bench", `username expected in Remote-User ("*": any non-empty one)`)
 	flag.Parse()
 
 	var asUser, other atomic.Int64
@@ -27,7 +28,7 @@ func main() {
 		_ = json.NewEncoder(w).Encode(map[string]int64{"user": asUser.Load(), "other": other.Load()})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Remote-User") == *user {
+		if ru := r.Header.Get("Remote-User"); ru == *user || *user == "*" && ru != "" {
 			asUser.Add(1)
 		} else {
 			other.Add(1)
