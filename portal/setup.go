@@ -24,9 +24,9 @@ const (
 // offerSetup makes a one-time first-owner link when the store has no user
 // and logs it at WARN; with users it removes any leftover link.
 func (s *Service) offerSetup() error {
-	n, err := s.store.CountUsers()
+	has, err := s.store.HasUsers()
 	if err != nil {
-		return fmt.Errorf("portal: count users: %w", err)
+		return fmt.Errorf("portal: look for users: %w", err)
 	}
 	if err := s.store.DeleteTokens(tokenKindSetup); err != nil {
 		return fmt.Errorf("portal: clear setup links: %w", err)
@@ -34,7 +34,7 @@ func (s *Service) offerSetup() error {
 	s.setupMu.Lock()
 	defer s.setupMu.Unlock()
 	s.setupURL = ""
-	if n > 0 {
+	if has {
 		return nil
 	}
 	var b [32]byte
@@ -84,9 +84,9 @@ func (s *Service) setupOwner(r *http.Request, token string, nu NewUser) (*store.
 	if err != nil {
 		return nil, err
 	}
-	if n, err := s.store.CountUsers(); err != nil {
-		return nil, fmt.Errorf("portal: count users: %w", err)
-	} else if n > 0 {
+	if has, err := s.store.HasUsers(); err != nil {
+		return nil, fmt.Errorf("portal: look for users: %w", err)
+	} else if has {
 		return nil, errSetupLink
 	}
 	tok, err := s.store.ConsumeToken(tokenKindSetup, sha256.Sum256([]byte(token)))

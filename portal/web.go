@@ -89,7 +89,7 @@ func (s *Service) handleLogoutForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleSetupPage(w http.ResponseWriter, r *http.Request) {
-	if n, err := s.store.CountUsers(); err != nil || n > 0 {
+	if has, err := s.store.HasUsers(); err != nil || has {
 		s.renderError(w, r, http.StatusNotFound, "Setup is complete",
 			"Gatehouse already has an owner. Sign in instead.", nil)
 		return
