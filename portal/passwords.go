@@ -51,13 +51,28 @@ func linkHash(secret string) ([32]byte, bool) {
 // setPasswordHash hashes pw for u (checking the rules), stores it and ends
 // every session of u except keep (zero: all of them).
 func (s *Service) setPasswordHash(ctx context.Context, u *store.User, pw string, keep store.SessionID) (*store.User, error) {
+	hash, err := s.hashPassword(ctx, u, pw)
+	if err != nil {
+		return nil, err
+	}
+	return s.storePasswordHash(u, hash, keep)
+}
+
+// hashPassword checks pw against the password rules for u and hashes it.
+func (s *Service) hashPassword(ctx context.Context, u *store.User, pw string) (string, error) {
 	if err := s.passwordRules().Check(pw, u.Username); err != nil {
-		return nil, inputErr("password", "%v", err)
+		return "", inputErr("password", "%v", err)
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
-		return nil, s.busyOr(err)
+		return "", s.busyOr(err)
 	}
+	return hash, nil
+}
+
+// storePasswordHash makes hash u's password and ends every session of u
+// except keep (zero: all of them).
+func (s *Service) storePasswordHash(u *store.User, hash string, keep store.SessionID) (*store.User, error) {
 	updated, err := s.store.UpdateUser(u.ID, func(x *store.User) error {
 		x.PasswordHash = hash
 		x.PasswordChangedAt = s.now()
@@ -258,15 +273,17 @@ func (s *Service) resetPassword(ctx context.Context, r *http.Request, secret, pw
 		return nil, err
 	}
 	// Check the rules before spending the link, so a weak password can be
-	// corrected.
-	if err := s.passwordRules().Check(pw, u.Username); err != nil {
-		return nil, inputErr("password", "%v", err)
+	// corrected, and hash it before too, so a crash cannot fall between
+	// spending the link and storing the password while the hash is computed.
+	pwHash, err := s.hashPassword(ctx, u, pw)
+	if err != nil {
+		return nil, err
 	}
 	hash, _ := linkHash(secret)
 	if _, err := s.store.ConsumeToken(tokenKindReset, hash); err != nil {
 		return nil, errLink
 	}
-	updated, err := s.setPasswordHash(ctx, u, pw, store.SessionID{})
+	updated, err := s.storePasswordHash(u, pwHash, store.SessionID{})
 	if err != nil {
 		return nil, err
 	}
