@@ -17,7 +17,9 @@ type HasherOptions struct {
 	// Zero fields take their value from DefaultParams.
 	Params Params
 	// Workers is how many hashes may run at once; it bounds CPU and memory
-	// (Workers × Params.Memory). Default: runtime.GOMAXPROCS(0).
+	// (Workers × Params.Memory). Default: half the CPUs
+	// (runtime.GOMAXPROCS(0)/2, at least 1), so a flood of sign-ins can
+	// never take more than half the machine from the requests it proxies.
 	Workers int
 	// MaxWaiting is how many calls may wait for a free worker; further
 	// calls fail at once with ErrBusy. Zero means the default, a negative
@@ -59,7 +61,7 @@ func NewHasher(o HasherOptions) *Hasher {
 	}
 	workers := o.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	maxWaiting := o.MaxWaiting
 	switch {
