@@ -167,10 +167,19 @@ func (s *Service) acceptInvitation(ctx context.Context, r *http.Request, secret 
 	if err != nil {
 		return nil, err
 	}
+	// Hash before spending the link: a busy hasher (503) or a crash
+	// during the hash must not use the invitation up.
+	if nu.Password != "" {
+		hash, err := s.hasher.Hash(ctx, nu.Password)
+		if err != nil {
+			return nil, s.busyOr(err)
+		}
+		u.PasswordHash, u.PasswordChangedAt = hash, s.now()
+	}
 	if _, err := s.store.ConsumeToken(tokenKindInvite, t.Hash); err != nil {
 		return nil, errLink
 	}
-	created, err := s.createValidated(ctx, t.Data["invited_by"], r, u, nu.Password)
+	created, err := s.createValidated(ctx, t.Data["invited_by"], r, u, "")
 	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			// Give the link back so another username can be tried.
