@@ -99,17 +99,8 @@ func (b *Batch) AddSession(sess *Session) error {
 		return errors.New("store: batch: already committed or cancelled")
 	}
 	now := b.s.now()
-	if sess.CreatedAt.IsZero() {
-		sess.CreatedAt = now
-	}
-	if sess.LastSeen.IsZero() {
-		sess.LastSeen = sess.CreatedAt
-	}
-	switch {
-	case !validName(sess.UserID):
-		return fmt.Errorf("store: batch: session %s: invalid user id %q", sess.ID, sess.UserID)
-	case sess.ExpiresAt.IsZero() || sess.Expired(now):
-		return fmt.Errorf("store: batch: session %s: no expiry or already expired", sess.ID)
+	if err := prepareSession(sess, now); err != nil {
+		return fmt.Errorf("store: batch: session %s: %w", sess.ID, err)
 	}
 	v, err := encode(sess)
 	if err != nil {

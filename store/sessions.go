@@ -74,19 +74,8 @@ func (s *Store) CreateSession(sess *Session) error {
 	}
 	defer s.leave()
 	now := s.now()
-	if sess.CreatedAt.IsZero() {
-		sess.CreatedAt = now
-	}
-	if sess.LastSeen.IsZero() {
-		sess.LastSeen = sess.CreatedAt
-	}
-	switch {
-	case !validName(sess.UserID):
-		return fmt.Errorf("store: create session %s: invalid user id %q", sess.ID, sess.UserID)
-	case sess.ExpiresAt.IsZero():
-		return fmt.Errorf("store: create session %s: no expiry", sess.ID)
-	case sess.Expired(now):
-		return fmt.Errorf("store: create session %s: already expired", sess.ID)
+	if err := prepareSession(sess, now); err != nil {
+		return fmt.Errorf("store: create session %s: %w", sess.ID, err)
 	}
 	rec := *sess
 	ttl := ttlFor(rec.ExpiresAt, now)
@@ -108,6 +97,26 @@ func (s *Store) CreateSession(sess *Session) error {
 		return fmt.Errorf("store: create session %s: %w", sess.ID, err)
 	}
 	s.cacheSession(rec, gen)
+	return nil
+}
+
+// prepareSession fills a new session's CreatedAt and LastSeen when zero and
+// checks that it can be stored at now.
+func prepareSession(sess *Session, now time.Time) error {
+	if sess.CreatedAt.IsZero() {
+		sess.CreatedAt = now
+	}
+	if sess.LastSeen.IsZero() {
+		sess.LastSeen = sess.CreatedAt
+	}
+	switch {
+	case !validName(sess.UserID):
+		return fmt.Errorf("invalid user id %q", sess.UserID)
+	case sess.ExpiresAt.IsZero():
+		return errors.New("no expiry")
+	case sess.Expired(now):
+		return errors.New("already expired")
+	}
 	return nil
 }
 
