@@ -138,7 +138,7 @@ func (s *Service) setIdentityHeaders(h http.Header, u *store.User) {
 // HEAD accepting text/html) are sent to the login page with returnURL as rd;
 // other clients get 401 JSON; Deny is 403, Unavailable 503.
 func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict, returnURL string) {
-	w.Header().Set("Cache-Control", "no-store")
+	setPageSecurityHeaders(w.Header())
 	switch v.Outcome {
 	case SignIn:
 		if wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {

@@ -24,6 +24,25 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
+// bodyTooLargeError is a request body over the portal's size limit; it is
+// answered with 413 Request Entity Too Large.
+type bodyTooLargeError struct{ limit int64 }
+
+func (e *bodyTooLargeError) Error() string {
+	return fmt.Sprintf("request body larger than %d bytes", e.limit)
+}
+
+// bodyErrorStatus is the status for an error reading a request body: 413
+// when it was too large, else 400.
+func bodyErrorStatus(err error) int {
+	var tl *bodyTooLargeError
+	var mbe *http.MaxBytesError
+	if errors.As(err, &tl) || errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
 // decodeJSON reads a JSON body into v. It refuses other content types (so
 // an HTML form on another site cannot post to the API), unknown fields and
 // trailing data, and says what is wrong.
@@ -40,7 +59,7 @@ func decodeJSON(r *http.Request, v any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &mbe):
-			return fmt.Errorf("request body larger than %d bytes", mbe.Limit)
+			return &bodyTooLargeError{limit: mbe.Limit}
 		case errors.As(err, &se):
 			return fmt.Errorf("malformed JSON at byte %d", se.Offset)
 		case errors.As(err, &te):
@@ -76,7 +95,7 @@ type loginResponse struct {
 func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	if err := decodeJSON(r, &req); err != nil {
-		writeJSONError(w, http.StatusBadRequest, err.Error())
+		writeJSONError(w, bodyErrorStatus(err), err.Error())
 		return
 	}
 	u, err := s.signIn(w, r, req.Username, req.Password, req.Remember)

@@ -57,6 +57,9 @@ func (e *forbiddenError) Unwrap() error { return ErrForbidden }
 // decode is decodeJSON as an InputError.
 func decode(r *http.Request, v any) error {
 	if err := decodeJSON(r, v); err != nil {
+		if bodyErrorStatus(err) == http.StatusRequestEntityTooLarge {
+			return err
+		}
 		return &InputError{Msg: err.Error()}
 	}
 	return nil
@@ -240,7 +243,10 @@ func (s *Service) apiImportUsers(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
 		data, err := io.ReadAll(r.Body)
 		if err != nil {
-			return 0, nil, inputErr("", "the import is larger than %d bytes", maxImportBytes)
+			if bodyErrorStatus(err) == http.StatusRequestEntityTooLarge {
+				return 0, nil, &bodyTooLargeError{limit: maxImportBytes}
+			}
+			return 0, nil, inputErr("", "the import could not be read")
 		}
 		format := r.URL.Query().Get("format")
 		if format == "" {

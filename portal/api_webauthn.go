@@ -107,7 +107,7 @@ func decodeOptional(r *http.Request, v any) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return inputErr("", "request body larger than %d bytes", mbe.Limit)
+			return &bodyTooLargeError{limit: mbe.Limit}
 		}
 		return fmt.Errorf("portal: read request body: %w", err)
 	}

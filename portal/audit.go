@@ -2,7 +2,9 @@ package portal
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -36,10 +38,35 @@ func (s *Service) audit(r *http.Request, e store.Event) {
 			}
 		}
 	}
+	// Escape control characters: an attempted username or a user agent
+	// must not be able to start a line that reads as another event in a
+	// text export or a terminal.
+	for _, f := range []*string{&e.Actor, &e.Impersonator, &e.Resource, &e.Reason, &e.UserAgent} {
+		*f = escapeControls(*f)
+	}
 	e.Actor = truncate(e.Actor, 64)
 	if err := s.store.AppendAudit(&e); err != nil {
 		s.log.Error("audit: append failed", "action", e.Action, "error", err)
 	}
 	s.log.Info("audit", "action", e.Action, "actor", e.Actor, "impersonator", e.Impersonator, "resource", e.Resource,
 		"outcome", e.Outcome, "reason", e.Reason, "ip", e.IP)
+}
+
+// escapeControls writes the control characters of s (newlines, escape
+// sequences, DEL, …) as Go escapes — a newline becomes a backslash and an
+// n — and keeps the rest.
+func escapeControls(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -98,7 +98,10 @@ var (
 // show; unexpected errors are logged and shown as "internal error".
 func (s *Service) statusOf(err error) (int, string) {
 	var ie *InputError
+	var tl *bodyTooLargeError
 	switch {
+	case errors.As(err, &tl):
+		return http.StatusRequestEntityTooLarge, tl.Error()
 	case errors.As(err, &ie):
 		return http.StatusBadRequest, ie.Error()
 	case errors.Is(err, ErrForbidden):

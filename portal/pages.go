@@ -328,6 +328,16 @@ func redirectStatus(r *http.Request) int {
 	return http.StatusSeeOther
 }
 
+// renderFormError answers a form that could not be read: 413 when it was
+// too large, else 400.
+func (s *Service) renderFormError(w http.ResponseWriter, r *http.Request, err error) {
+	if bodyErrorStatus(err) == http.StatusRequestEntityTooLarge {
+		s.renderError(w, r, http.StatusRequestEntityTooLarge, "Bad request", "The form is too large.", nil)
+		return
+	}
+	s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", nil)
+}
+
 // parsePageForm reads a POST body: URL-encoded or multipart (imports).
 func parsePageForm(r *http.Request) error {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

@@ -78,7 +78,7 @@ func (s *Service) renderSecondStep(w http.ResponseWriter, status int, p *pending
 // handleSecondStepForm checks a TOTP or backup code.
 func (s *Service) handleSecondStepForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", nil)
+		s.renderFormError(w, r, err)
 		return
 	}
 	rd := s.cleanRD(r.PostForm.Get("rd"))
@@ -134,7 +134,7 @@ func (s *Service) renderEnroll(w http.ResponseWriter, status int, u *store.User,
 // showing the backup codes once.
 func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", nil)
+		s.renderFormError(w, r, err)
 		return
 	}
 	rd := s.cleanRD(r.PostForm.Get("rd"))

@@ -196,7 +196,7 @@ func (s *Service) handleForgotPage(w http.ResponseWriter, r *http.Request) {
 // account exists, so the page tells nobody who has an account.
 func (s *Service) handleForgotForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", nil)
+		s.renderFormError(w, r, err)
 		return
 	}
 	s.forgotPassword(r.Context(), r, r.PostForm.Get("login"))
@@ -235,7 +235,7 @@ func (s *Service) renderReset(w http.ResponseWriter, status int, errMsg, tok str
 func (s *Service) handleResetForm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", nil)
+		s.renderFormError(w, r, err)
 		return
 	}
 	t, u, err := s.resetToken(tok)
@@ -290,7 +290,7 @@ func (s *Service) renderInvite(w http.ResponseWriter, status int, errMsg, tok st
 func (s *Service) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", nil)
+		s.renderFormError(w, r, err)
 		return
 	}
 	bad := func() {

@@ -16,6 +16,10 @@ const maxImportBytes = 4 << 20
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
+// hstsValue is the Strict-Transport-Security header of the portal when it
+// is reached over https: one year, this host only.
+const hstsValue = "max-age=31536000"
+
 func setPageSecurityHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -24,7 +28,8 @@ func setPageSecurityHeaders(h http.Header) {
 	h.Set("Cache-Control", "no-store")
 }
 
-// secure wraps the portal's routes: security headers on every response,
+// secure wraps the portal's routes: security headers on every response
+// (HSTS too when the request came over TLS),
 // bounded bodies, and CSRF protection on every state-changing request
 // (cross-origin and same-site browser requests are refused: sibling app
 // subdomains share the session cookie, so same-site is not safe).
@@ -41,6 +46,11 @@ func (s *Service) secure(next http.Handler) http.Handler {
 	protected := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageSecurityHeaders(w.Header())
+		if r.TLS != nil {
+			// Only the portal's own host: the cookie domain's other
+			// hosts may still serve plain http, so no includeSubDomains.
+			w.Header().Set("Strict-Transport-Security", hstsValue)
+		}
 		limit := int64(maxBodyBytes)
 		if r.URL.Path == "/api/v1/users/import" || r.URL.Path == "/admin/users/import" {
 			limit = maxImportBytes

@@ -44,7 +44,7 @@ func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", nil)
+		s.renderFormError(w, r, err)
 		return
 	}
 	login, rd := r.PostForm.Get("username"), r.PostForm.Get("rd")
@@ -108,7 +108,7 @@ func (s *Service) handleSetupPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", nil)
+		s.renderFormError(w, r, err)
 		return
 	}
 	f := r.PostForm
