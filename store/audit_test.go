@@ -239,3 +239,62 @@ func TestPruneAudit(t *testing.T) {
 		t.Errorf("PruneAudit(all) = %d, %v", n, err)
 	}
 }
+
+// TestListAuditReadBudget: a filter that rarely matches answers partial
+// pages with a cursor once the read budget is spent, and paging through
+// finds every match exactly once.
+func TestListAuditReadBudget(t *testing.T) {
+	old := auditReadBudget
+	auditReadBudget = 100
+	t.Cleanup(func() { auditReadBudget = old })
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	b, err := s.NewBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := clk.Now()
+	var want []string
+	for i := range 1000 {
+		e := &Event{Time: base.Add(time.Duration(i) * time.Second), Action: "login", Outcome: "success"}
+		if i%170 == 0 {
+			e.Action = "rare"
+		}
+		if err := b.AddAudit(e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Action == "rare" {
+			want = append([]string{e.ID}, want...)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	calls, partial := 0, 0
+	for cursor := ""; ; calls++ {
+		page, next, err := s.ListAudit(AuditFilter{Action: "rare"}, cursor, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			got = append(got, e.ID)
+		}
+		if next != "" && len(page) < 5 {
+			partial++
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+		if calls > 100 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("paged matches %q; want %q", got, want)
+	}
+	if partial == 0 {
+		t.Error("the read budget never cut a page short")
+	}
+}
