@@ -79,13 +79,17 @@ func (s *Service) userSessions(u *store.User, current store.SessionID) ([]Sessio
 	return out, nil
 }
 
-// onlineSessions lists every live session of every user, newest activity
-// first (the "online users" view).
+// onlineWindow is how recent a session's activity must be for the
+// "online" view.
+const onlineWindow = 15 * time.Minute
+
+// onlineSessions lists the sessions active in the last onlineWindow, newest
+// activity first (the "online users" view). They come from memory, so the
+// view costs the same with a million sessions in the store; each user's
+// own list (userSessions) is complete.
 func (s *Service) onlineSessions(current store.SessionID) ([]SessionView, error) {
-	list, err := s.store.AllSessions(s.now())
-	if err != nil {
-		return nil, fmt.Errorf("portal: list sessions: %w", err)
-	}
+	now := s.now()
+	list := s.store.ActiveSessions(now, now.Add(-onlineWindow))
 	out := make([]SessionView, 0, len(list))
 	names := map[string]string{}
 	for _, sess := range list {

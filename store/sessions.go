@@ -311,40 +311,27 @@ func (s *Store) DeleteUserSessionsExcept(userID string, keep SessionID) (int, er
 	return n, nil
 }
 
-// AllSessions returns every session of every user that is not Expired at
-// now, most recently active first. LastSeen is the latest activity,
-// including TouchSession calls not yet flushed to disk.
-func (s *Store) AllSessions(now time.Time) ([]Session, error) {
-	if err := s.enter(); err != nil {
-		return nil, err
-	}
-	defer s.leave()
+// ActiveSessions returns the sessions active at or after since and not
+// Expired at now, most recently active first, from memory: a session in
+// use is in the cache (SessionCacheSize of them), so this costs nothing on
+// disk however many sessions the store holds. It may miss a session the
+// cache evicted (only when more sessions were used since than the cache
+// holds) and, just after a restart, those not used since.
+func (s *Store) ActiveSessions(now, since time.Time) []Session {
 	var out []Session
-	err := s.db.View(func(txn *badger.Txn) error {
-		return scan(txn, []byte(prefixSession), func(k, v []byte) error {
-			var sess Session
-			if len(k) != len(prefixSession)+len(sess.ID) {
-				return nil
-			}
-			copy(sess.ID[:], k[len(prefixSession):])
-			if e := s.sessions.get(sess.ID); e != nil {
-				sess = e.snapshot()
-			} else if err := decode(v, &sess); err != nil {
-				return err
-			} else {
-				copy(sess.ID[:], k[len(prefixSession):])
-			}
-			if !sess.Expired(now) {
-				out = append(out, sess)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: all sessions: %w", err)
+	sinceN := since.UnixNano()
+	s.sessions.mu.RLock()
+	for _, e := range s.sessions.m {
+		if e.lastSeen.Load() < sinceN {
+			continue
+		}
+		if sess := e.snapshot(); !sess.Expired(now) {
+			out = append(out, sess)
+		}
 	}
+	s.sessions.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Session) int { return b.LastSeen.Compare(a.LastSeen) })
-	return out, nil
+	return out
 }
 
 // deleteSessionsChunk bounds the size of one deletion transaction.

@@ -416,11 +416,11 @@ func BenchmarkTouchSession(b *testing.B) {
 	})
 }
 
-func TestAllSessions(t *testing.T) {
+func TestActiveSessions(t *testing.T) {
 	clk := newClock()
 	s := openTest(t, "", Options{Now: clk.Now, FlushInterval: time.Hour})
-	if all, err := s.AllSessions(clk.Now()); err != nil || len(all) != 0 {
-		t.Errorf("AllSessions of an empty store = %v, %v", all, err)
+	if all := s.ActiveSessions(clk.Now(), time.Time{}); len(all) != 0 {
+		t.Errorf("ActiveSessions of an empty store = %v", all)
 	}
 	start := clk.Now()
 	for i := range 3 {
@@ -434,35 +434,32 @@ func TestAllSessions(t *testing.T) {
 	s.TouchSession(SessionID{2}, touched) // in memory only: FlushInterval is an hour
 	clk.Advance(2 * time.Minute)          // session 3 has ended, session 4 is idle
 
-	all, err := s.AllSessions(clk.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := s.ActiveSessions(clk.Now(), time.Time{})
 	var ids []SessionID
 	for _, sess := range all {
 		ids = append(ids, sess.ID)
 	}
 	want := []SessionID{{2}, {1, 2}, {1, 1}, {1, 0}}
 	if !slices.Equal(ids, want) {
-		t.Fatalf("AllSessions ids = %v, want %v (most recently active first)", ids, want)
+		t.Fatalf("ActiveSessions ids = %v, want %v (most recently active first)", ids, want)
 	}
 	if !all[0].LastSeen.Equal(touched) || all[0].UserID != "bob" || all[0].IP != "192.0.2.1" {
 		t.Errorf("touched session = %+v, want LastSeen %v", all[0], touched)
 	}
-	if disk, _ := diskSession(t, s, SessionID{2}); disk.LastSeen.Equal(touched) {
-		t.Fatal("the touch was flushed; the test does not prove the in-memory value is used")
-	}
-	// Uncached sessions are read from disk.
-	s2 := openTest(t, "", Options{Now: clk.Now, SessionCacheSize: 1})
-	for i := range 3 {
-		mustCreateSession(t, s2, &Session{ID: SessionID{byte(i)}, UserID: "u", ExpiresAt: clk.Now().Add(time.Hour)})
-	}
-	if all, err := s2.AllSessions(clk.Now()); err != nil || len(all) != 3 {
-		t.Errorf("AllSessions with a tiny cache = %d, %v; want 3", len(all), err)
+	// The window: only session 2 was active in the last minute.
+	if recent := s.ActiveSessions(clk.Now(), clk.Now().Add(-time.Minute)); len(recent) != 1 || recent[0].ID != (SessionID{2}) {
+		t.Errorf("active in the last minute = %v; want session 2", recent)
 	}
 	// A later now hides everything.
-	if all, err := s.AllSessions(start.Add(time.Hour)); err != nil || len(all) != 0 {
-		t.Errorf("AllSessions at the end = %d, %v", len(all), err)
+	if all := s.ActiveSessions(start.Add(time.Hour), time.Time{}); len(all) != 0 {
+		t.Errorf("ActiveSessions at the end = %d", len(all))
+	}
+	// A deleted session is gone at once.
+	if err := s.DeleteSession(SessionID{2}); err != nil {
+		t.Fatal(err)
+	}
+	if all := s.ActiveSessions(clk.Now(), time.Time{}); len(all) != 3 {
+		t.Errorf("after a deletion: %d sessions, want 3", len(all))
 	}
 }
 

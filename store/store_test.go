@@ -195,7 +195,6 @@ func TestCloseTwiceAndUseAfterClose(t *testing.T) {
 		},
 		"DeleteRole":    func() error { return s.DeleteRole("r") },
 		"ListAppAccess": func() error { _, err := s.ListAppAccess(); return err },
-		"AllSessions":   func() error { _, err := s.AllSessions(time.Now()); return err },
 		"DeleteUserSessionsExcept": func() error {
 			_, err := s.DeleteUserSessionsExcept(u.ID, sess.ID)
 			return err
