@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -159,7 +160,7 @@ func parseImport(data []byte, format string) (rows []ImportRow, rowBase int, err
 		rows = append(rows, ImportRow{
 			Username: cell(rec, "username"), Email: cell(rec, "email"), FallbackEmail: cell(rec, "fallback_email"),
 			FullName: cell(rec, "full_name"), Role: cell(rec, "role"),
-			Groups: strings.FieldsFunc(cell(rec, "groups"), func(r rune) bool { return r == ',' || r == ';' || r == ' ' }),
+			Groups: strings.FieldsFunc(cell(rec, "groups"), func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }),
 		})
 	}
 	return rows, 2, nil
