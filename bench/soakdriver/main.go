@@ -420,7 +420,7 @@ func (d *driver) adminCreate(ctx context.Context, rng *rand.Rand) bool {
 	d.model.mu.Lock()
 	d.model.next++
 	name := fmt.Sprintf("%s%05d", d.cfg.prefix, d.model.next)
-	u := &user{Username: name, Password: fmt.Sprintf("Soak-Pw-%08x", rng.Uint32()),
+	u := &user{Username: name, Password: fmt.Sprintf("Soak-Pw-7%08x", rng.Uint32()), // the 7: hex alone may hold no digit
 		Email: name + ".v0@soak.example", FullName: "Soak User " + name, Role: "user",
 		Groups: randomGroups(rng), busy: true}
 	d.model.users[name] = u
