@@ -106,17 +106,21 @@ type sessionEntry struct {
 	dirty     atomic.Bool  // lastSeen not yet written to Badger
 }
 
-// seenGranularity is how far a session's activity must move before the
-// periodic flush or an eviction writes it: last activity is kept to the
-// minute (or a tenth of the idle timeout when that is shorter), so an
-// active session costs one write a minute, not one per flush. Close and
-// Flush write everything.
-const seenGranularity = time.Minute
+// The periodic flush and evictions write a session's last activity only
+// once it has moved by its write granularity since the last write: a tenth
+// of the idle timeout, at most maxSeenGranularity, and maxSeenGranularity
+// for sessions without an idle timeout (for them it is only shown, never
+// enforced). So idle timeouts hold to within a tenth even across restarts
+// and evictions, and a busy session costs one small write per granularity,
+// not one per flush: with a million sessions in use, writing them back at
+// every eviction kept Badger compacting and took a fifth of the CPU.
+// Close and Flush write everything.
+const maxSeenGranularity = 15 * time.Minute
 
 // due reports whether the entry's activity moved far enough since it was
 // last written to be worth writing.
 func (e *sessionEntry) due() bool {
-	g := seenGranularity
+	g := maxSeenGranularity
 	if idle := e.sess.IdleTimeout; idle > 0 && idle/10 < g {
 		g = idle / 10
 	}

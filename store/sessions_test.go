@@ -226,7 +226,7 @@ func TestTouchAndFlush(t *testing.T) {
 func TestFlusherRunsPeriodically(t *testing.T) {
 	s := openTest(t, "", Options{FlushInterval: 20 * time.Millisecond})
 	sess := mustCreateSession(t, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: time.Now().Add(time.Hour)})
-	t1 := sess.LastSeen.Add(time.Minute)
+	t1 := sess.LastSeen.Add(maxSeenGranularity) // due for writing
 	s.TouchSession(sess.ID, t1)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -315,7 +315,7 @@ func TestUserSessionsAndDeleteUserSessions(t *testing.T) {
 func TestSessionEvictionKeepsLastSeen(t *testing.T) {
 	clk := newClock()
 	s := openTest(t, "", Options{Now: clk.Now, SessionCacheSize: 10})
-	seen := clk.Now().Add(time.Minute)
+	seen := clk.Now().Add(maxSeenGranularity) // due for writing
 	var ids []SessionID
 	for i := range 40 {
 		id := SessionID{byte(i)}
@@ -520,14 +520,16 @@ func TestDeleteUserSessionsExcept(t *testing.T) {
 }
 
 // TestLastSeenWriteGranularity: the periodic flush and evictions write a
-// session's activity only once it moved by a minute (or a tenth of a
-// shorter idle timeout) since the last write; Flush writes everything.
+// session's activity only once it moved by a tenth of its idle timeout (at
+// most 15 minutes, and 15 minutes without one) since the last write; Flush
+// writes everything.
 func TestLastSeenWriteGranularity(t *testing.T) {
 	clk := newClock()
 	s := openTest(t, "", Options{Now: clk.Now, FlushInterval: time.Hour})
 	t0 := clk.Now()
 	long := mustCreateSession(t, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: t0.Add(time.Hour)})
 	short := mustCreateSession(t, s, &Session{ID: SessionID{2}, UserID: "u", ExpiresAt: t0.Add(time.Hour), IdleTimeout: 5 * time.Minute})
+	m := time.Minute
 	steps := []struct {
 		touch     time.Duration // activity at t0 + touch
 		all       bool          // Flush instead of the periodic flush
@@ -536,9 +538,10 @@ func TestLastSeenWriteGranularity(t *testing.T) {
 	}{
 		{touch: 20 * time.Second, wantLong: 0, wantShort: 0},
 		{touch: 40 * time.Second, wantLong: 0, wantShort: 40 * time.Second}, // 30 s granularity
-		{touch: 61 * time.Second, wantLong: 61 * time.Second, wantShort: 40 * time.Second},
-		{touch: 90 * time.Second, wantLong: 61 * time.Second, wantShort: 90 * time.Second},
-		{touch: 100 * time.Second, all: true, wantLong: 100 * time.Second, wantShort: 100 * time.Second},
+		{touch: 61 * time.Second, wantLong: 0, wantShort: 40 * time.Second},
+		{touch: 15 * m, wantLong: 15 * m, wantShort: 15 * m},
+		{touch: 16 * m, wantLong: 15 * m, wantShort: 16 * m},
+		{touch: 17 * m, all: true, wantLong: 17 * m, wantShort: 17 * m},
 	}
 	for i, st := range steps {
 		s.TouchSession(long.ID, t0.Add(st.touch))
@@ -562,7 +565,7 @@ func TestLastSeenWriteGranularity(t *testing.T) {
 		}
 	}
 	// The memory copy is always exact.
-	if got, _ := s.Session(long.ID); !got.LastSeen.Equal(t0.Add(100 * time.Second)) {
+	if got, _ := s.Session(long.ID); !got.LastSeen.Equal(t0.Add(17 * m)) {
 		t.Errorf("cached LastSeen = t0+%v", got.LastSeen.Sub(t0))
 	}
 }
