@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultMaxWaiting is how many calls may wait for a worker by default.
@@ -25,6 +26,12 @@ type HasherOptions struct {
 	// calls fail at once with ErrBusy. Zero means the default, a negative
 	// value means no call waits. Default: 64.
 	MaxWaiting int
+	// Duty is the share of its time a worker may spend hashing, in (0, 1]:
+	// after each hash the worker rests (holding its place, while the
+	// caller goes on at once) for as long as keeps it at that share. It
+	// only slows sign-ins when they queue — under a flood — and then keeps
+	// hashing from taking more than Workers × Duty CPUs. Default: 0.5.
+	Duty float64
 }
 
 // Hasher runs Hash and Verify in a bounded pool so a login flood cannot
@@ -36,7 +43,10 @@ type Hasher struct {
 	slots      chan struct{} // a token per running hash
 	waiting    atomic.Int64  // calls waiting for a slot
 	maxWaiting int64
-	fake       string // hash of a random password, for VerifyUnknown
+	fake       string  // hash of a random password, for VerifyUnknown
+	restRatio  float64 // rest after a hash, as a multiple of its duration
+	// sleep is time.Sleep; tests replace it.
+	sleep func(time.Duration)
 }
 
 // NewHasher returns a Hasher for o and makes the fake hash that
@@ -63,6 +73,10 @@ func NewHasher(o HasherOptions) *Hasher {
 	if workers <= 0 {
 		workers = max(1, runtime.GOMAXPROCS(0)/2)
 	}
+	duty := o.Duty
+	if duty <= 0 || duty > 1 {
+		duty = 0.5
+	}
 	maxWaiting := o.MaxWaiting
 	switch {
 	case maxWaiting == 0:
@@ -85,6 +99,8 @@ func NewHasher(o HasherOptions) *Hasher {
 		slots:      make(chan struct{}, workers),
 		maxWaiting: int64(maxWaiting),
 		fake:       fake.encode(),
+		restRatio:  (1 - duty) / duty,
+		sleep:      time.Sleep,
 	}
 }
 
@@ -101,7 +117,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
-	defer h.release()
+	defer h.done(time.Now())
 	return Hash(password, h.params)
 }
 
@@ -111,7 +127,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 	if err := h.acquire(ctx); err != nil {
 		return false, err
 	}
-	defer h.release()
+	defer h.done(time.Now())
 	return Verify(password, encoded)
 }
 
@@ -152,3 +168,17 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 // release gives a worker slot back.
 func (h *Hasher) release() { <-h.slots }
+
+// done ends a hash that started at start: the slot is given back after the
+// worker's rest, in the background, so the caller does not wait for it.
+func (h *Hasher) done(start time.Time) {
+	rest := time.Duration(float64(time.Since(start)) * h.restRatio)
+	if rest <= 0 {
+		h.release()
+		return
+	}
+	go func() {
+		h.sleep(rest)
+		h.release()
+	}()
+}

@@ -205,3 +205,50 @@ func TestHasherFlood(t *testing.T) {
 		t.Error("calls only returned when the safety net fired")
 	}
 }
+
+// TestHasherDutyCycle: after a hash the worker keeps its slot for a rest
+// proportional to the hash's duration (equal to it at the default duty of
+// one half), in the background: the caller has its answer at once, and the
+// next call waits for the rest to end.
+func TestHasherDutyCycle(t *testing.T) {
+	for _, tc := range []struct {
+		duty      float64
+		wantRatio float64
+	}{{0, 1}, {0.5, 1}, {0.25, 3}, {1, 0}} {
+		h := NewHasher(HasherOptions{Params: Params{Memory: 1024, Time: 1}, Workers: 1, MaxWaiting: -1, Duty: tc.duty})
+		rests := make(chan time.Duration, 1)
+		wake := make(chan struct{})
+		h.sleep = func(d time.Duration) { rests <- d; <-wake }
+		start := time.Now()
+		if _, err := h.Hash(context.Background(), "pw"); err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		if tc.wantRatio == 0 {
+			if _, err := h.Hash(context.Background(), "pw"); err != nil {
+				t.Errorf("duty 1: second hash = %v; want no rest", err)
+			}
+			continue
+		}
+		rest := <-rests
+		if max := time.Duration(float64(took) * tc.wantRatio); rest <= 0 || rest > max {
+			t.Errorf("duty %v: rest %v after a hash of at most %v; want (0, %v]", tc.duty, rest, took, max)
+		}
+		// Resting: the only slot is taken, and nobody may wait.
+		if _, err := h.Hash(context.Background(), "pw"); !errors.Is(err, ErrBusy) {
+			t.Errorf("duty %v: hash during the rest = %v; want ErrBusy", tc.duty, err)
+		}
+		close(wake)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			h.sleep = func(time.Duration) {}
+			if _, err := h.Hash(context.Background(), "pw"); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("duty %v: the slot never came back after the rest", tc.duty)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
