@@ -55,7 +55,21 @@ type throttle struct {
 	clients   map[string]*throttleEntry
 	max       int
 	lastSweep time.Time
+	// held counts the refused requests being held (see throttleDelay).
+	held chan struct{}
 }
+
+// throttleDelay is how long a refused attempt is held before its 429. A
+// client hammering past its allowance then gets one answer per connection
+// per delay instead of as many as it can send: a flood of 10,000 refusals a
+// second from 64 connections becomes 64 a second, and stops competing with
+// the proxied traffic. At most maxHeld requests are held at once (beyond
+// that the 429 is immediate), so holding cannot exhaust memory. A variable
+// so tests can shorten it.
+var throttleDelay = time.Second
+
+// maxHeld bounds the refused requests held at once.
+const maxHeld = 1024
 
 // throttleEntry is the bucket of one client IP.
 type throttleEntry struct {
@@ -69,7 +83,7 @@ type throttleEntry struct {
 // newThrottle returns a throttle tracking at most capacity IPs (at least
 // one).
 func newThrottle(capacity int) *throttle {
-	return &throttle{clients: make(map[string]*throttleEntry), max: max(capacity, 1)}
+	return &throttle{clients: make(map[string]*throttleEntry), max: max(capacity, 1), held: make(chan struct{}, maxHeld)}
 }
 
 // take spends one attempt of key at now. It returns 0 when the attempt may
@@ -177,6 +191,7 @@ func (s *Service) throttled(next http.HandlerFunc) http.HandlerFunc {
 		if first {
 			s.log.Warn("too many attempts from one address: throttled", "ip", ip, "path", r.URL.Path, "retry_after", secs)
 		}
+		s.throttle.hold(r)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			writeJSONError(w, http.StatusTooManyRequests, fmt.Sprintf("too many attempts, try again in %d seconds", secs))
@@ -184,5 +199,25 @@ func (s *Service) throttled(next http.HandlerFunc) http.HandlerFunc {
 		}
 		s.renderError(w, r, http.StatusTooManyRequests, "Too many attempts",
 			fmt.Sprintf("There were too many attempts from your address. Try again in %d seconds.", secs), nil)
+	}
+}
+
+// hold waits throttleDelay (or until the client goes away) before a
+// refusal, unless maxHeld refusals are already waiting.
+func (t *throttle) hold(r *http.Request) {
+	if throttleDelay <= 0 {
+		return
+	}
+	select {
+	case t.held <- struct{}{}:
+	default:
+		return
+	}
+	defer func() { <-t.held }()
+	timer := time.NewTimer(throttleDelay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-r.Context().Done():
 	}
 }

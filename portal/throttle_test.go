@@ -14,6 +14,10 @@ import (
 	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
+// The portal's tests do not wait for held refusals; TestThrottleHoldsRefusals
+// sets its own delay.
+func init() { throttleDelay = 0 }
+
 // fromIP sends one request from ip through svc.ServeHTTP: a JSON body for
 // /api/ paths, a URL-encoded form otherwise.
 func fromIP(t *testing.T, svc *Service, ip, method, path, body string) *httptest.ResponseRecorder {
@@ -252,5 +256,41 @@ func TestThrottleKey(t *testing.T) {
 		if throttleKey(pair[0]) == throttleKey(pair[1]) {
 			t.Errorf("%s and %s share a bucket", pair[0], pair[1])
 		}
+	}
+}
+
+// TestThrottleHoldsRefusals: a refused attempt is answered after
+// throttleDelay, unless maxHeld refusals are already held, and a client
+// that goes away is let go at once.
+func TestThrottleHoldsRefusals(t *testing.T) {
+	old := throttleDelay
+	throttleDelay = 300 * time.Millisecond
+	t.Cleanup(func() { throttleDelay = old })
+	svc, _, _ := newTestService(t)
+	const ip = "198.51.100.8"
+	bad := `{"username":"nobody","password":"nope"}`
+	for range throttleBurst {
+		fromIP(t, svc, ip, "POST", "/api/v1/login", bad)
+	}
+	start := time.Now()
+	if rec := fromIP(t, svc, ip, "POST", "/api/v1/login", bad); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("after the burst: %d", rec.Code)
+	}
+	if took := time.Since(start); took < throttleDelay {
+		t.Errorf("refusal answered after %v; want it held %v", took, throttleDelay)
+	}
+	// All holding places taken: the refusal is immediate.
+	for range maxHeld {
+		svc.throttle.held <- struct{}{}
+	}
+	start = time.Now()
+	if rec := fromIP(t, svc, ip, "POST", "/api/v1/login", bad); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("with every place taken: %d", rec.Code)
+	}
+	if took := time.Since(start); took >= throttleDelay {
+		t.Errorf("with every place taken the refusal took %v; want it at once", took)
+	}
+	for range maxHeld {
+		<-svc.throttle.held
 	}
 }
