@@ -144,6 +144,12 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw string, remember bool) (*store.User, error) {
 	u, tempBy, err := s.authenticate(r.Context(), r, login, pw)
 	if err != nil {
+		if errors.Is(err, ErrBusy) {
+			// Held like a throttled attempt: under a flood from many
+			// addresses each connection then costs a busy answer a second,
+			// not hundreds, and the proxy keeps the CPU.
+			s.throttle.hold(r)
+		}
 		return nil, err
 	}
 	first, reason := []string{methodPassword}, "password"

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/portal/password"
 )
 
 // The portal's tests do not wait for held refusals; TestThrottleHoldsRefusals
@@ -292,5 +293,38 @@ func TestThrottleHoldsRefusals(t *testing.T) {
 	}
 	for range maxHeld {
 		<-svc.throttle.held
+	}
+}
+
+// TestBusySignInHeld: when the hashing pool is full, the 503 is held like
+// a 429 (a distributed flood then gets one answer a second per connection).
+func TestBusySignInHeld(t *testing.T) {
+	old := throttleDelay
+	throttleDelay = 300 * time.Millisecond
+	t.Cleanup(func() { throttleDelay = old })
+	svc, _, _ := newTestService(t)
+	// One worker that rests a thousand times as long as each hash took
+	// (holding its place), and no waiting: the second attempt finds the
+	// pool full.
+	svc.hasher = password.NewHasher(password.HasherOptions{
+		Params:     password.Params{Memory: 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32},
+		Workers:    1,
+		MaxWaiting: -1,
+		Duty:       0.001,
+	})
+	bad := `{"username":"nobody","password":"nope"}`
+	if rec := fromIP(t, svc, "198.51.100.9", "POST", "/api/v1/login", bad); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("first attempt: %d %s", rec.Code, rec.Body)
+	}
+	start := time.Now()
+	rec := fromIP(t, svc, "198.51.100.10", "POST", "/api/v1/login", bad)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("with the pool full: %d %s", rec.Code, rec.Body)
+	}
+	if took := time.Since(start); took < throttleDelay {
+		t.Errorf("busy answer after %v; want it held %v", took, throttleDelay)
+	}
+	if got := rec.Header().Get("Retry-After"); got == "" {
+		t.Error("busy answer without Retry-After")
 	}
 }
