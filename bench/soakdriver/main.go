@@ -561,19 +561,43 @@ func (d *driver) run(ctx context.Context, wg *sync.WaitGroup, kind string, rate 
 type sample struct {
 	at time.Duration
 	kb int64
+	// anon and file split kb into the process's own memory (RssAnon) and
+	// pages of memory-mapped files (RssFile: the binary, Badger's tables
+	// and memtable logs), which the kernel can take back.
+	anon, file int64
 }
 
-func rssKB(pid int) (int64, error) {
+// readRSS reads VmRSS, RssAnon and RssFile of pid from /proc, in kB.
+func readRSS(pid int) (s sample, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return s, err
 	}
+	found := false
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			return strconv.ParseInt(f[1], 10, 64)
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		var dst *int64
+		switch f[0] {
+		case "VmRSS:":
+			dst, found = &s.kb, true
+		case "RssAnon:":
+			dst = &s.anon
+		case "RssFile:":
+			dst = &s.file
+		default:
+			continue
+		}
+		if *dst, err = strconv.ParseInt(f[1], 10, 64); err != nil {
+			return s, fmt.Errorf("%s: %w", f[0], err)
 		}
 	}
-	return 0, errors.New("no VmRSS line")
+	if !found {
+		return s, errors.New("no VmRSS line")
+	}
+	return s, nil
 }
 
 func mean(s []sample) float64 {
@@ -747,13 +771,14 @@ func main() {
 		if cfg.pid == 0 || rssErr != nil {
 			return
 		}
-		kb, err := rssKB(cfg.pid)
+		smp, err := readRSS(cfg.pid)
 		if err != nil {
 			rssErr = err
 			logf("RSS: %v", err)
 			return
 		}
-		samples = append(samples, sample{time.Since(start), kb})
+		smp.at = time.Since(start)
+		samples = append(samples, smp)
 	}
 	takeRSS()
 	rssT := time.NewTicker(cfg.rssEvery)
@@ -855,6 +880,15 @@ func main() {
 			fmt.Printf("RSS of caddy (pid %d): start %.1f MB; after warm-up (%.0f s; mean of the next %d samples) %.1f MB; end (mean of the last %d) %.1f MB; peak %.1f MB; growth %+.1f %%\n",
 				cfg.pid, float64(samples[0].kb)/1024, cfg.warmup.Seconds(), n, base/1024, n, end/1024, float64(peak)/1024, growth)
 			fmt.Printf("RSS trend after the warm-up: %+.2f MB/min (least-squares slope of %d samples)\n", slope, len(after))
+			split := func(ss []sample) (anon, file float64) {
+				for _, s := range ss {
+					anon, file = anon+float64(s.anon), file+float64(s.file)
+				}
+				return anon / float64(len(ss)) / 1024, file / float64(len(ss)) / 1024
+			}
+			ba, bf := split(after[:n])
+			ea, ef := split(after[len(after)-n:])
+			fmt.Printf("of which process memory (RssAnon) %.1f -> %.1f MB, mapped files (RssFile) %.1f -> %.1f MB\n", ba, ea, bf, ef)
 			if growth >= cfg.maxGrowth {
 				fails = append(fails, fmt.Sprintf("RSS grew %.1f %% after the warm-up (target < %.0f %%)", growth, cfg.maxGrowth))
 			}
@@ -881,9 +915,9 @@ func main() {
 
 func writeOut(dir string, samples []sample, m *model) {
 	var b strings.Builder
-	b.WriteString("seconds,rss_kb\n")
+	b.WriteString("seconds,rss_kb,anon_kb,file_kb\n")
 	for _, s := range samples {
-		fmt.Fprintf(&b, "%.1f,%d\n", s.at.Seconds(), s.kb)
+		fmt.Fprintf(&b, "%.1f,%d,%d,%d\n", s.at.Seconds(), s.kb, s.anon, s.file)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "rss.csv"), []byte(b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "soakdriver:", err)
