@@ -78,10 +78,13 @@ type directory struct {
 	built atomic.Bool
 }
 
+// internString returns the shared copy of s. A new one is cloned: s may be
+// part of a whole decoded record, which the directory must not keep alive.
 func (d *directory) internString(s string) string {
 	if v, ok := d.intern[s]; ok {
 		return v
 	}
+	s = strings.Clone(s)
 	d.intern[s] = s
 	return s
 }
@@ -99,11 +102,21 @@ type dirRecord struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// decodeBinary reads a User's binary form; every field is kept there in one
+// string, so reading all of it costs no more than a part.
+func (r *dirRecord) decodeBinary(rr *recordReader) error {
+	var u User
+	err := u.decodeBinary(rr)
+	*r = dirRecord{ID: u.ID, Username: u.Username, Email: u.Email, FullName: u.FullName,
+		Role: u.Role, Groups: u.Groups, Disabled: u.Disabled, ExpiresAt: u.ExpiresAt}
+	return err
+}
+
 // entryOf summarises u. The caller holds d.mu for writing.
 func (d *directory) entryOf(u *User) *dirEntry {
 	name := strings.ToLower(u.Username)
 	e := &dirEntry{
-		id:       u.ID,
+		id:       strings.Clone(u.ID), // not a part of a whole record
 		hay:      name + "\x00" + strings.ToLower(u.Email) + "\x00" + strings.ToLower(u.FullName),
 		nameLen:  len(name),
 		role:     d.internString(u.Role),

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -477,4 +478,55 @@ func (s *Store) flusher(every time.Duration) {
 			}
 		}
 	}
+}
+
+// Session record flags (one uvarint in the binary form).
+const (
+	sessRemember = 1 << iota
+	sessSecondFactor
+)
+
+// appendBinary writes the session's binary form (see binaryEncoder). The ID
+// is in the key, not the value.
+func (sess *Session) appendBinary(b []byte) []byte {
+	var flags uint64
+	if sess.Remember {
+		flags |= sessRemember
+	}
+	if sess.SecondFactor {
+		flags |= sessSecondFactor
+	}
+	b = appendString(b, sess.UserID)
+	b = appendTime(b, sess.CreatedAt)
+	b = appendTime(b, sess.LastSeen)
+	b = appendTime(b, sess.ExpiresAt)
+	b = binary.AppendVarint(b, int64(sess.IdleTimeout))
+	b = binary.AppendUvarint(b, flags)
+	b = appendStrings(b, sess.Methods)
+	b = appendString(b, sess.IP)
+	b = appendString(b, sess.UserAgent)
+	b = appendString(b, sess.ImpersonatorID)
+	b = appendString(b, sess.ImpersonatorName)
+	return appendString(b, sess.ActorSession)
+}
+
+// decodeBinary reads what appendBinary wrote.
+func (sess *Session) decodeBinary(r *recordReader) error {
+	id := sess.ID
+	*sess = Session{ID: id}
+	sess.UserID = r.str()
+	sess.CreatedAt = r.time()
+	sess.LastSeen = r.time()
+	sess.ExpiresAt = r.time()
+	sess.IdleTimeout = time.Duration(r.varint())
+	flags := r.uvarint()
+	sess.Remember = flags&sessRemember != 0
+	sess.SecondFactor = flags&sessSecondFactor != 0
+	sess.Methods = r.strs()
+	sess.IP = r.str()
+	sess.UserAgent = r.str()
+	sess.ImpersonatorID = r.str()
+	sess.ImpersonatorName = r.str()
+	sess.ActorSession = r.str()
+	return r.err
 }

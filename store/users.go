@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -460,4 +461,49 @@ func (s *Store) CountUsers() (int, error) {
 		return 0, fmt.Errorf("store: count users: %w", err)
 	}
 	return n, nil
+}
+
+// User record flags (one uvarint in the binary form).
+const userDisabled = 1
+
+// appendBinary writes the user's binary form (see binaryEncoder).
+func (u *User) appendBinary(b []byte) []byte {
+	var flags uint64
+	if u.Disabled {
+		flags |= userDisabled
+	}
+	b = appendString(b, u.ID)
+	b = appendString(b, u.Username)
+	b = appendString(b, u.Email)
+	b = appendString(b, u.FallbackEmail)
+	b = appendString(b, u.FullName)
+	b = appendString(b, u.Role)
+	b = appendStrings(b, u.Groups)
+	b = binary.AppendUvarint(b, flags)
+	b = appendString(b, u.PasswordHash)
+	b = appendTime(b, u.PasswordChangedAt)
+	b = appendTime(b, u.CreatedAt)
+	b = appendTime(b, u.UpdatedAt)
+	b = appendTime(b, u.LastLoginAt)
+	return appendTime(b, u.ExpiresAt)
+}
+
+// decodeBinary reads what appendBinary wrote.
+func (u *User) decodeBinary(r *recordReader) error {
+	*u = User{}
+	u.ID = r.str()
+	u.Username = r.str()
+	u.Email = r.str()
+	u.FallbackEmail = r.str()
+	u.FullName = r.str()
+	u.Role = r.str()
+	u.Groups = r.strs()
+	u.Disabled = r.uvarint()&userDisabled != 0
+	u.PasswordHash = r.str()
+	u.PasswordChangedAt = r.time()
+	u.CreatedAt = r.time()
+	u.UpdatedAt = r.time()
+	u.LastLoginAt = r.time()
+	u.ExpiresAt = r.time()
+	return r.err
 }
