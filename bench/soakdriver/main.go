@@ -36,7 +36,11 @@
 // the end value the mean of the last n (n = a tenth of them, at least 3,
 // at most half), which smooths the garbage collector's saw-tooth; growth =
 // end / baseline - 1. The least-squares slope of those samples (MB/min) is
-// printed too: it tells a steady rise from a saw-tooth.
+// printed too: it tells a steady rise from a saw-tooth. Each sample also
+// splits RSS into process memory and mapped files (RssAnon, RssFile) and,
+// with -vars, records the Go heap goal, so the report says where growth
+// is: Badger's memtable (an 8 MiB arena and its log file, both filled as
+// writes come and dropped when it is written out as a table) or the heap.
 //
 // It prints progress lines to stderr and a report to stdout, writes
 // rss.csv and model.json into -out (when set), and exits 1 when a target is
@@ -74,6 +78,7 @@ type config struct {
 	cookie, apikey               string
 	adminCookie, adminKey        string
 	duration, warmup, rssEvery   time.Duration
+	vars                         string
 	progress, timeout            time.Duration
 	pid                          int
 	cookieRate, keyRate          float64
@@ -99,6 +104,7 @@ func parseFlags() config {
 	flag.DurationVar(&c.progress, "progress", 30*time.Second, "interval of the progress lines on stderr")
 	flag.DurationVar(&c.timeout, "timeout", 15*time.Second, "timeout of each HTTP request")
 	flag.IntVar(&c.pid, "pid", 0, "process id of Caddy, for RSS (0: no RSS check)")
+	flag.StringVar(&c.vars, "vars", "", "URL of Caddy's /debug/vars (admin endpoint), to sample the Go heap goal with RSS (optional)")
 	flag.Float64Var(&c.cookieRate, "cookie-rate", 100, "gated requests per second with the session cookie")
 	flag.Float64Var(&c.keyRate, "apikey-rate", 100, "gated requests per second with the API key")
 	flag.Float64Var(&c.loginRate, "login-rate", 2, "sign-in cycles per second (4 requests each)")
@@ -565,6 +571,28 @@ type sample struct {
 	// pages of memory-mapped files (RssFile: the binary, Badger's tables
 	// and memtable logs), which the kernel can take back.
 	anon, file int64
+	// goal is the Go heap goal (memstats.NextGC) in kB, 0 when not
+	// sampled: under GOGC=100 about twice the live heap, so a leak in Go
+	// memory shows as a rising goal.
+	goal int64
+}
+
+// heapGoal reads memstats.NextGC from Caddy's /debug/vars, in kB.
+func heapGoal(client *http.Client, url string) (int64, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Memstats struct {
+			NextGC int64 `json:"NextGC"`
+		} `json:"memstats"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return 0, fmt.Errorf("%s: %w", url, err)
+	}
+	return v.Memstats.NextGC / 1024, nil
 }
 
 // readRSS reads VmRSS, RssAnon and RssFile of pid from /proc, in kB.
@@ -767,6 +795,7 @@ func main() {
 	// RSS sampling and progress, until the load ends.
 	var samples []sample
 	var rssErr error
+	varsClient := &http.Client{Timeout: 5 * time.Second}
 	takeRSS := func() {
 		if cfg.pid == 0 || rssErr != nil {
 			return
@@ -778,6 +807,11 @@ func main() {
 			return
 		}
 		smp.at = time.Since(start)
+		if cfg.vars != "" {
+			if smp.goal, err = heapGoal(varsClient, cfg.vars); err != nil {
+				logf("heap goal: %v", err)
+			}
+		}
 		samples = append(samples, smp)
 	}
 	takeRSS()
@@ -880,15 +914,19 @@ func main() {
 			fmt.Printf("RSS of caddy (pid %d): start %.1f MB; after warm-up (%.0f s; mean of the next %d samples) %.1f MB; end (mean of the last %d) %.1f MB; peak %.1f MB; growth %+.1f %%\n",
 				cfg.pid, float64(samples[0].kb)/1024, cfg.warmup.Seconds(), n, base/1024, n, end/1024, float64(peak)/1024, growth)
 			fmt.Printf("RSS trend after the warm-up: %+.2f MB/min (least-squares slope of %d samples)\n", slope, len(after))
-			split := func(ss []sample) (anon, file float64) {
+			split := func(ss []sample) (anon, file, goal float64) {
 				for _, s := range ss {
-					anon, file = anon+float64(s.anon), file+float64(s.file)
+					anon, file, goal = anon+float64(s.anon), file+float64(s.file), goal+float64(s.goal)
 				}
-				return anon / float64(len(ss)) / 1024, file / float64(len(ss)) / 1024
+				k := float64(len(ss)) * 1024
+				return anon / k, file / k, goal / k
 			}
-			ba, bf := split(after[:n])
-			ea, ef := split(after[len(after)-n:])
+			ba, bf, bg := split(after[:n])
+			ea, ef, eg := split(after[len(after)-n:])
 			fmt.Printf("of which process memory (RssAnon) %.1f -> %.1f MB, mapped files (RssFile) %.1f -> %.1f MB\n", ba, ea, bf, ef)
+			if cfg.vars != "" {
+				fmt.Printf("Go heap goal (memstats.NextGC, about twice the live heap) %.1f -> %.1f MB\n", bg, eg)
+			}
 			if growth >= cfg.maxGrowth {
 				fails = append(fails, fmt.Sprintf("RSS grew %.1f %% after the warm-up (target < %.0f %%)", growth, cfg.maxGrowth))
 			}
@@ -915,9 +953,9 @@ func main() {
 
 func writeOut(dir string, samples []sample, m *model) {
 	var b strings.Builder
-	b.WriteString("seconds,rss_kb,anon_kb,file_kb\n")
+	b.WriteString("seconds,rss_kb,anon_kb,file_kb,heap_goal_kb\n")
 	for _, s := range samples {
-		fmt.Fprintf(&b, "%.1f,%d,%d,%d\n", s.at.Seconds(), s.kb, s.anon, s.file)
+		fmt.Fprintf(&b, "%.1f,%d,%d,%d,%d\n", s.at.Seconds(), s.kb, s.anon, s.file, s.goal)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "rss.csv"), []byte(b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "soakdriver:", err)
