@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -219,5 +220,45 @@ func TestGroupRenameReachesTheGuard(t *testing.T) {
 	api("PATCH", "/api/v1/apps/wiki", `{"allow_users":["olga"]}`, 200)
 	if v := check(svc, app, bob); v.Outcome != Deny {
 		t.Fatalf("after delete: %v", v.Outcome)
+	}
+}
+
+// TestGroupTooBigToChange: a group too large to rename or delete in one
+// transaction gets a 409 that says so, not a 500, and nothing changes.
+func TestGroupTooBigToChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes many users")
+	}
+	svc, st, _ := newTestService(t)
+	mustUser(t, svc, "olga", policies.RoleOwner)
+	root := login(t, svc, "olga", false)
+	if code, body := apiCall(t, svc, root, "POST", "/api/v1/groups", `{"name":"big"}`); code != http.StatusCreated {
+		t.Fatalf("create group: %d %s", code, body)
+	}
+	b, err := st.NewBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("x", 200)
+	for i := range 12000 {
+		if err := b.AddUser(&store.User{ID: fmt.Sprintf("id%05d", i), Username: fmt.Sprintf("u%05d", i),
+			FullName: pad, Role: policies.RoleUser, Groups: []string{"big"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"PATCH", "/api/v1/groups/big", `{"name":"huge"}`},
+		{"DELETE", "/api/v1/groups/big", ""},
+	} {
+		code, body := apiCall(t, svc, root, c.method, c.path, c.body)
+		if code != http.StatusConflict || !strings.Contains(body, "too many members") {
+			t.Errorf("%s %s: %d %s, want 409 saying too many members", c.method, c.path, code, body)
+		}
+	}
+	if code, body := apiCall(t, svc, root, "GET", "/api/v1/groups/big", ""); code != http.StatusOK || !strings.Contains(body, `"members":12000`) {
+		t.Errorf("group after the refused changes: %d %s", code, body)
 	}
 }

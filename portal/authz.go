@@ -108,7 +108,7 @@ func (s *Service) statusOf(err error) (int, string) {
 		return http.StatusForbidden, err.Error()
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrTooMany):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, ErrBusy.Error()

@@ -36,9 +36,13 @@ type GroupInput struct {
 	Description *string `json:"description"`
 }
 
-func groupNotFound(name string, err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+// groupError maps a store error about group name to the portal's.
+func groupError(name string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("group %q: %w", name, ErrNotFound)
+	case errors.Is(err, store.ErrTooBig):
+		return fmt.Errorf("group %q: %w", name, ErrTooMany)
 	}
 	return fmt.Errorf("portal: group %q: %w", name, err)
 }
@@ -83,7 +87,7 @@ func (s *Service) listGroups() ([]GroupView, error) {
 func (s *Service) group(name string) (GroupView, []*store.User, error) {
 	g, err := s.store.Group(name)
 	if err != nil {
-		return GroupView{}, nil, groupNotFound(name, err)
+		return GroupView{}, nil, groupError(name, err)
 	}
 	members, err := s.store.GroupMembers(g.Name)
 	if err != nil {
@@ -121,7 +125,7 @@ func (s *Service) createGroup(c *caller, r *http.Request, in GroupInput) (GroupV
 func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupInput) (GroupView, error) {
 	g, err := s.store.Group(name)
 	if err != nil {
-		return GroupView{}, groupNotFound(name, err)
+		return GroupView{}, groupError(name, err)
 	}
 	name = g.Name
 	if in.Description != nil {
@@ -130,7 +134,7 @@ func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupI
 			return GroupView{}, err
 		}
 		if _, err := s.store.UpdateGroup(name, func(g *store.Group) error { g.Description = desc; return nil }); err != nil {
-			return GroupView{}, groupNotFound(name, err)
+			return GroupView{}, groupError(name, err)
 		}
 		s.audit(r, store.Event{Actor: c.user.Username, Action: actionGroupUpdate, Resource: "group:" + name, Outcome: outcomeSuccess})
 	}
@@ -144,7 +148,7 @@ func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupI
 				if errors.Is(err, store.ErrConflict) {
 					return GroupView{}, fmt.Errorf("group %q: %w", newName, ErrConflict)
 				}
-				return GroupView{}, groupNotFound(name, err)
+				return GroupView{}, groupError(name, err)
 			}
 			s.reloadAppAccess()
 			s.audit(r, store.Event{Actor: c.user.Username, Action: actionGroupRename, Resource: "group:" + newName,
@@ -158,7 +162,7 @@ func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupI
 
 func (s *Service) deleteGroup(c *caller, r *http.Request, name string) error {
 	if err := s.store.DeleteGroup(name); err != nil {
-		return groupNotFound(name, err)
+		return groupError(name, err)
 	}
 	s.reloadAppAccess()
 	s.audit(r, store.Event{Actor: c.user.Username, Action: actionGroupDelete, Resource: "group:" + name, Outcome: outcomeSuccess})
@@ -169,7 +173,7 @@ func (s *Service) deleteGroup(c *caller, r *http.Request, name string) error {
 func (s *Service) setMembership(c *caller, r *http.Request, name, ref string, member bool) error {
 	g, err := s.store.Group(name)
 	if err != nil {
-		return groupNotFound(name, err)
+		return groupError(name, err)
 	}
 	u, err := s.findUser(ref)
 	if err != nil {

@@ -18,6 +18,9 @@ var (
 	ErrConflict = errors.New("already exists")
 	// ErrBusy: too many password checks are queued; try again (503).
 	ErrBusy = errors.New("busy, try again shortly")
+	// ErrTooMany: one change would rewrite more records than the store
+	// takes at once, e.g. renaming a group of many thousand members (409).
+	ErrTooMany = errors.New("too many members to change in one step (a few thousand at most); move some to another group first")
 )
 
 // InputError is bad input, safe to show to the client (400).

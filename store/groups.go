@@ -194,8 +194,9 @@ func (s *Store) UpdateGroup(name string, fn func(g *Group) error) (*Group, error
 // is missing, ErrConflict when newName is another group. Users whose groups
 // changed get a new UpdatedAt and are visible to the very next User call;
 // changed apps get a new UpdatedAt. A group with very many members or apps
-// may not fit in one Badger transaction: then badger.ErrTxnTooBig is
-// returned wrapped and nothing changes. Durable when it returns.
+// may not fit in one Badger transaction (a few thousand members): then
+// ErrTooBig (wrapping badger.ErrTxnTooBig) is returned and nothing
+// changes. Durable when it returns.
 func (s *Store) RenameGroup(oldName, newName string) error {
 	if !validName(newName) || strings.TrimSpace(newName) == "" {
 		return fmt.Errorf("store: rename group %q: invalid name %q", oldName, newName)
@@ -207,8 +208,8 @@ func (s *Store) RenameGroup(oldName, newName string) error {
 // transaction, every mention of it (case-insensitive) in users' Groups and
 // apps' AllowGroups. ErrNotFound when missing. Users whose groups changed
 // get a new UpdatedAt and are visible to the very next User call. As for
-// RenameGroup, a very large group may fail with a wrapped
-// badger.ErrTxnTooBig, and then nothing changes. Durable when it returns.
+// RenameGroup, a very large group may fail with ErrTooBig, and then
+// nothing changes. Durable when it returns.
 func (s *Store) DeleteGroup(name string) error {
 	return s.rewriteGroup(name, nil, "delete group")
 }
@@ -291,6 +292,9 @@ func (s *Store) rewriteGroup(name string, newName *string, what string) error {
 		changed = users
 		return nil
 	})
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("store: %s %q: %w (%w)", what, name, ErrTooBig, err)
+	}
 	if err != nil {
 		return fmt.Errorf("store: %s %q: %w", what, name, err)
 	}

@@ -468,8 +468,8 @@ func TestRenameGroupTooBig(t *testing.T) {
 		"RenameGroup": func() error { return s.RenameGroup("big", "huge") },
 		"DeleteGroup": func() error { return s.DeleteGroup("big") },
 	} {
-		if err := op(); !errors.Is(err, badger.ErrTxnTooBig) {
-			t.Errorf("%s = %v, want badger.ErrTxnTooBig", name, err)
+		if err := op(); !errors.Is(err, ErrTooBig) || !errors.Is(err, badger.ErrTxnTooBig) {
+			t.Errorf("%s = %v, want ErrTooBig wrapping badger.ErrTxnTooBig", name, err)
 		}
 	}
 	if _, err := s.Group("big"); err != nil {

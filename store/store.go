@@ -24,6 +24,9 @@ var (
 	ErrConflict = errors.New("store: already exists")
 	// ErrClosed is returned by every method called after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrTooBig means one change touches more records than fit in one
+	// Badger transaction (see RenameGroup); nothing was changed.
+	ErrTooBig = errors.New("store: too many records for one transaction")
 )
 
 // schemaVersion is the layout version stored under keySchema. Adding a
