@@ -29,10 +29,10 @@ const (
 // length and the bytes, integers as varints, times as appendTime writes
 // them, booleans as bits of one uvarint, lists as a uvarint count and the
 // items. Fields are only ever appended, and a decoder reads a field added
-// later only when recordReader.more says the record goes on (records
-// written before it existed end earlier). A record that ends inside the
-// fields it must have, or has bytes left after every field its decoder
-// knows (a newer binary wrote it), is refused.
+// later only when bytes remain (records written before it existed end
+// earlier). A record that ends inside the fields it must have, or has
+// bytes left after every field its decoder knows (a newer binary wrote
+// it), is refused.
 type binaryEncoder interface {
 	appendBinary(b []byte) []byte
 }
@@ -123,10 +123,6 @@ type recordReader struct {
 	s   string
 	err error
 }
-
-// more reports whether fields remain: a record written before a field was
-// added ends before it.
-func (r *recordReader) more() bool { return r.err == nil && len(r.s) > 0 }
 
 func (r *recordReader) uvarint() uint64 {
 	if r.err != nil {
