@@ -49,7 +49,7 @@ type Verdict struct {
 func (s *Service) Check(r *http.Request, app *App) Verdict {
 	s.stripIdentityHeaders(r.Header)
 	now := s.now()
-	id, sess, u, res := s.resolve(r.Header, now)
+	si, res := s.resolve(r.Header, now)
 	switch res {
 	case resolvedUnavailable:
 		return Verdict{Outcome: Unavailable}
@@ -59,7 +59,8 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 		}
 		return Verdict{Outcome: SignIn}
 	}
-	s.store.TouchSession(id, now)
+	s.store.TouchSession(si.id, now)
+	u := si.user
 	if s.passwordExpired(u) {
 		return Verdict{Outcome: ChangePassword, User: u}
 	}
@@ -67,12 +68,12 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 	if !d.Allow {
 		return Verdict{Outcome: Deny, User: u, Reason: d.Reason}
 	}
-	if !sess.SecondFactor && app.RequiresSecondFactor() {
+	if !si.auth.SecondFactor && app.RequiresSecondFactor() {
 		return Verdict{Outcome: StepUp, User: u, Reason: d.Reason}
 	}
 	s.setIdentityHeaders(r.Header, u)
-	if sess.ImpersonatorName != "" {
-		r.Header[s.headers.Impersonator] = []string{sess.ImpersonatorName}
+	if si.impersonator != "" {
+		r.Header[s.headers.Impersonator] = []string{si.impersonator}
 	}
 	s.cookie.strip(r.Header)
 	return Verdict{Outcome: Allow, User: u, Reason: d.Reason}

@@ -31,7 +31,7 @@ func (c *caller) principal() policies.Principal {
 // resolvedNone when nobody is signed in.
 func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
 	now := s.now()
-	id, sess, u, res := s.resolve(r.Header, now)
+	si, res := s.resolve(r.Header, now)
 	if res == resolvedNone && isAPI(r) {
 		if c, present := s.keyCaller(r, now); present {
 			if c == nil {
@@ -43,9 +43,18 @@ func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
 	if res != resolvedOK {
 		return nil, res
 	}
-	s.store.TouchSession(id, now)
-	perms, _ := s.permsOf(u.Role)
-	return &caller{user: u, sid: id, sess: sess, perms: perms}, resolvedOK
+	// Portal requests get the whole record (one read); the guard's
+	// requests never come here.
+	sess, err := s.store.Session(si.id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, resolvedNone
+		}
+		return nil, resolvedUnavailable
+	}
+	s.store.TouchSession(si.id, now)
+	perms, _ := s.permsOf(si.user.Role)
+	return &caller{user: si.user, sid: si.id, sess: sess, perms: perms}, resolvedOK
 }
 
 // apiCaller returns the signed-in caller of an API request, or writes 401

@@ -84,12 +84,16 @@ func (s *Service) userSessions(u *store.User, current store.SessionID) ([]Sessio
 const onlineWindow = 15 * time.Minute
 
 // onlineSessions lists the sessions active in the last onlineWindow, newest
-// activity first (the "online users" view). They come from memory, so the
-// view costs the same with a million sessions in the store; each user's
-// own list (userSessions) is complete.
+// activity first, at most store.MaxActiveSessions of them (the "online
+// users" view). They are chosen in memory, so the view costs the same with
+// a million sessions in the store; each user's own list (userSessions) is
+// complete.
 func (s *Service) onlineSessions(current store.SessionID) ([]SessionView, error) {
 	now := s.now()
-	list := s.store.ActiveSessions(now, now.Add(-onlineWindow))
+	list, err := s.store.ActiveSessions(now, now.Add(-onlineWindow))
+	if err != nil {
+		return nil, err
+	}
 	out := make([]SessionView, 0, len(list))
 	names := map[string]string{}
 	for _, sess := range list {

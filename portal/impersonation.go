@@ -129,8 +129,8 @@ func (s *Service) impersonationLive(sess *store.Session, target *store.User, now
 	if !ok || sess.ImpersonatorID == "" {
 		return false
 	}
-	as, err := s.store.Session(aid)
-	if err != nil || as.UserID != sess.ImpersonatorID || as.ActorSession != "" {
+	as, err := s.store.SessionAuth(aid)
+	if err != nil || as.UserID != sess.ImpersonatorID || as.Impersonation {
 		return false
 	}
 	actor, err := s.store.User(as.UserID)
@@ -193,11 +193,11 @@ func (s *Service) impersonationOf(r *http.Request) (impersonator, target string)
 	if len(r.Header["Cookie"]) == 0 {
 		return "", ""
 	}
-	_, sess, u, res := s.resolve(r.Header, s.now())
-	if res != resolvedOK || sess.ImpersonatorName == "" {
+	si, res := s.resolve(r.Header, s.now())
+	if res != resolvedOK || si.impersonator == "" {
 		return "", ""
 	}
-	return sess.ImpersonatorName, u.Username
+	return si.impersonator, si.user.Username
 }
 
 // startImpersonation makes c act as the user ref: it checks the rules,

@@ -116,9 +116,13 @@ func TestOwnerLoginFlow(t *testing.T) {
 	if ck == nil {
 		t.Fatal("no session cookie")
 	}
-	_, sess, u, res := svc.resolve(cookieHeader(ck), clk.Now())
-	if res != resolvedOK || u.Username != "olivia" {
-		t.Fatalf("session: %v %v", res, u)
+	si, res := svc.resolve(cookieHeader(ck), clk.Now())
+	if res != resolvedOK || si.user.Username != "olivia" {
+		t.Fatalf("session: %v %v", res, si.user)
+	}
+	sess, err := svc.store.Session(si.id)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if !sess.SecondFactor || len(sess.Methods) != 1 || sess.Methods[0] != methodOwnerLink || sess.Remember {
 		t.Errorf("session = methods %v, second factor %v, remember %v; want [owner-login], true, false", sess.Methods, sess.SecondFactor, sess.Remember)

@@ -167,12 +167,24 @@ const (
 	resolvedUnavailable                   // the store failed: fail closed
 )
 
+// signedIn is the live session a request came with.
+type signedIn struct {
+	id   store.SessionID
+	auth store.SessionAuth
+	user *store.User
+	// impersonator is the impersonator's username when the session is a
+	// live impersonation, "" otherwise.
+	impersonator string
+}
+
 // resolve finds the live session in the request's cookies and its user.
-// This is the hot path: no disk I/O on a cache hit and no allocation.
-func (s *Service) resolve(h http.Header, now time.Time) (id store.SessionID, sess store.Session, u *store.User, res resolution) {
+// This is the hot path: no disk I/O for an ordinary session (the store's
+// session index and user cache answer) and no allocation. Only an
+// impersonation session's whole record is read, to check its actor.
+func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolution) {
 	s.cookie.eachToken(h, func(tok string) bool {
 		cid := sessionIDOf(tok)
-		cs, err := s.store.Session(cid)
+		cs, err := s.store.SessionAuth(cid)
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				res = resolvedUnavailable
@@ -191,13 +203,25 @@ func (s *Service) resolve(h http.Header, now time.Time) (id store.SessionID, ses
 		if !userActive(cu, now) || (!cs.SecondFactor && s.cfg().Require2FA) {
 			return false
 		}
-		if (cs.ImpersonatorID != "" || cs.ActorSession != "") && !s.impersonationLive(&cs, cu, now) {
-			return false
+		var impersonator string
+		if cs.Impersonation {
+			full, err := s.store.Session(cid)
+			if err != nil {
+				if !errors.Is(err, store.ErrNotFound) {
+					res = resolvedUnavailable
+					return true
+				}
+				return false
+			}
+			if !s.impersonationLive(&full, cu, now) {
+				return false
+			}
+			impersonator = full.ImpersonatorName
 		}
-		id, sess, u, res = cid, cs, cu, resolvedOK
+		si, res = signedIn{id: cid, auth: cs, user: cu, impersonator: impersonator}, resolvedOK
 		return true
 	})
-	return id, sess, u, res
+	return si, res
 }
 
 // userActive reports whether u may use a session at now.

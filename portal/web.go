@@ -11,11 +11,11 @@ import (
 // currentUser returns the signed-in user of a portal request, or nil.
 func (s *Service) currentUser(r *http.Request) (*store.User, resolution) {
 	now := s.now()
-	id, _, u, res := s.resolve(r.Header, now)
+	si, res := s.resolve(r.Header, now)
 	if res == resolvedOK {
-		s.store.TouchSession(id, now)
+		s.store.TouchSession(si.id, now)
 	}
-	return u, res
+	return si.user, res
 }
 
 func (s *Service) handleHome(w http.ResponseWriter, r *http.Request) {

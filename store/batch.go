@@ -19,9 +19,10 @@ import (
 // are validated as the normal methods validate them. Nothing is visible
 // until Commit; a Batch holds the store open until Commit or Cancel.
 type Batch struct {
-	s    *Store
-	wb   *badger.WriteBatch
-	done bool
+	s        *Store
+	wb       *badger.WriteBatch
+	done     bool
+	sessions bool // sessions were added: rebuild the session index
 }
 
 // NewBatch starts a batch. Call Commit or Cancel when done.
@@ -114,6 +115,7 @@ func (b *Batch) AddSession(sess *Session) error {
 	if err != nil {
 		return fmt.Errorf("store: batch: session %s: %w", sess.ID, err)
 	}
+	b.sessions = true
 	return nil
 }
 
@@ -137,8 +139,9 @@ func (b *Batch) AddAudit(e *Event) error {
 	return nil
 }
 
-// Commit writes everything added, syncs it to disk and makes the store's
-// in-memory user directory reload on its next use.
+// Commit writes everything added, syncs it to disk, makes the store's
+// in-memory user directory reload on its next use and, when sessions were
+// added, rebuilds the session index in the background.
 func (b *Batch) Commit() error {
 	if b.done {
 		return errors.New("store: batch: already committed or cancelled")
@@ -152,6 +155,9 @@ func (b *Batch) Commit() error {
 	b.s.userWriteMu.Lock()
 	b.s.invalidateDirectory()
 	b.s.userWriteMu.Unlock()
+	if b.sessions {
+		b.s.rebuildSessionIndex()
+	}
 	if err != nil {
 		return fmt.Errorf("store: batch: commit: %w", err)
 	}

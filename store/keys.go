@@ -17,6 +17,8 @@ import (
 //	group/<lower(name)>                  Group record
 //	app/<app>                            AppAccess record
 //	sess/<32-byte session id>            Session record (Badger TTL)
+//	seen/<32-byte session id>            latest activity written back: 8-byte
+//	                                     unix ns, big endian (same TTL)
 //	idx/usess/<user id>\x00<32-byte id>  empty; user -> session (same TTL)
 //	token/<kind>\x00<32-byte hash>       Token record (Badger TTL)
 //	setting/<key>                        JSON setting
@@ -40,6 +42,7 @@ const (
 	prefixGroup        = "group/"
 	prefixApp          = "app/"
 	prefixSession      = "sess/"
+	prefixSeen         = "seen/"
 	prefixUserSessions = "idx/usess/"
 	prefixToken        = "token/"
 	prefixSetting      = "setting/"
@@ -92,7 +95,22 @@ func apiKeyIDKey(id string) []byte   { return cat(prefixAPIKeyID, id) }
 func userAPIKeyKey(uid, id string) []byte {
 	return append(append(cat(prefixUserAPIKeys, uid), sep), id...)
 }
-func sessionKey(id SessionID) []byte       { return cat(prefixSession, string(id[:])) }
+func sessionKey(id SessionID) []byte { return cat(prefixSession, string(id[:])) }
+func seenKey(id SessionID) []byte    { return cat(prefixSeen, string(id[:])) }
+
+// seenKeyOf maps a session key (or the bare prefix) to its seen key.
+func seenKeyOf(sessKey []byte) []byte {
+	return cat(prefixSeen, string(sessKey[len(prefixSession):]))
+}
+
+// sessionIDFromKey reads the id from a session key.
+func sessionIDFromKey(k []byte) (id SessionID, ok bool) {
+	if len(k) != len(prefixSession)+len(id) {
+		return id, false
+	}
+	copy(id[:], k[len(prefixSession):])
+	return id, true
+}
 func userSessionsPrefix(uid string) []byte { return append(cat(prefixUserSessions, uid), sep) }
 
 func userSessionKey(uid string, id SessionID) []byte {

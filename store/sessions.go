@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -65,8 +66,36 @@ func (s Session) Expired(now time.Time) bool {
 	return !now.Before(s.ExpiresAt) || (s.IdleTimeout > 0 && now.Sub(s.LastSeen) >= s.IdleTimeout)
 }
 
+// SessionAuth is what the request path needs of a session, read from the
+// in-memory session index (see sessionIndex) without touching the disk.
+type SessionAuth struct {
+	// ID is the session id.
+	ID SessionID
+	// UserID is the id of the signed-in user.
+	UserID string
+	// LastSeen is the latest activity.
+	LastSeen time.Time
+	// ExpiresAt is the absolute end of the session.
+	ExpiresAt time.Time
+	// IdleTimeout ends the session after this long without activity; 0
+	// means no idle limit.
+	IdleTimeout time.Duration
+	// Remember marks a "remember me" session.
+	Remember bool
+	// SecondFactor is Session.SecondFactor.
+	SecondFactor bool
+	// Impersonation is set when the session has an ImpersonatorID or an
+	// ActorSession: read the full record (Session) to check them.
+	Impersonation bool
+}
+
+// Expired is Session.Expired.
+func (a *SessionAuth) Expired(now time.Time) bool {
+	return !now.Before(a.ExpiresAt) || (a.IdleTimeout > 0 && now.Sub(a.LastSeen) >= a.IdleTimeout)
+}
+
 // CreateSession stores a new session with a Badger TTL matching ExpiresAt
-// (plus its user→session index entry, same TTL) and caches it. It fills
+// (plus its user→session index entry, same TTL) and indexes it. It fills
 // CreatedAt and LastSeen when zero, fails if the session is already expired
 // and returns ErrConflict if the id exists. Durable when it returns.
 func (s *Store) CreateSession(sess *Session) error {
@@ -80,8 +109,8 @@ func (s *Store) CreateSession(sess *Session) error {
 	}
 	rec := *sess
 	ttl := ttlFor(rec.ExpiresAt, now)
-	gen := s.sessions.generation()
-	err := s.updateSync(func(txn *badger.Txn) error {
+	s.sessMu.Lock()
+	err := s.update(func(txn *badger.Txn) error {
 		if err := claim(txn, sessionKey(rec.ID), "session id"); err != nil {
 			return err
 		}
@@ -94,10 +123,18 @@ func (s *Store) CreateSession(sess *Session) error {
 		}
 		return txn.SetEntry(badger.NewEntry(userSessionKey(rec.UserID, rec.ID), nil).WithTTL(ttl))
 	})
+	if err == nil {
+		// Under sessMu: a deletion of the user's sessions that read
+		// the new one from Badger cannot run until it is indexed.
+		s.index.add(&rec)
+	}
+	s.sessMu.Unlock()
+	if err == nil {
+		err = s.db.Sync()
+	}
 	if err != nil {
 		return fmt.Errorf("store: create session %s: %w", sess.ID, err)
 	}
-	s.cacheSession(rec, gen)
 	return nil
 }
 
@@ -121,81 +158,120 @@ func prepareSession(sess *Session, now time.Time) error {
 	return nil
 }
 
-// cacheSession inserts sess unless a deletion happened since gen, writing
-// the last activity of the sessions evicted to make room (those due, see
-// sessionEntry.due).
-func (s *Store) cacheSession(sess Session, gen uint64) {
-	s.sessMu.Lock()
-	defer s.sessMu.Unlock()
-	evicted := s.sessions.insertIfGen(newSessionEntry(sess), gen)
-	// Activity below the write granularity is dropped with the entry.
-	evicted = slices.DeleteFunc(evicted, func(e *sessionEntry) bool { return !e.due() })
-	if len(evicted) > 0 {
-		if err := s.writeLastSeen(evicted); err != nil {
-			s.log.Error("store: write last activity of evicted sessions", "count", len(evicted), "error", err)
-		}
-	}
-}
-
-// Session returns the live session id. This is the request hot path: on a
-// cache hit it does no disk I/O and no heap allocation. LastSeen reflects
-// the latest TouchSession. It returns ErrNotFound (unwrapped) when the
-// session is missing or Expired at Now(); an expired one is also dropped
-// from the cache.
-func (s *Store) Session(id SessionID) (Session, error) {
+// SessionAuth returns what the request path needs of the live session id.
+// This is the request hot path: once the session index is built (in the
+// background after Open) it does no disk I/O and no heap allocation, for
+// any id, live or not. It returns ErrNotFound (unwrapped) when the session
+// is missing or Expired at Now().
+func (s *Store) SessionAuth(id SessionID) (SessionAuth, error) {
 	if s.closed.Load() {
-		return Session{}, ErrClosed
+		return SessionAuth{}, ErrClosed
 	}
-	if e := s.sessions.get(id); e != nil {
-		sess := e.snapshot()
-		if sess.Expired(s.now()) {
-			s.sessions.dropIf(e)
-			return Session{}, ErrNotFound
+	// Read before the lookup: if the index was complete then, a miss is
+	// authoritative.
+	complete := s.index.complete.Load()
+	if a, ok := s.index.get(id); ok {
+		if a.Expired(s.now()) {
+			return SessionAuth{}, ErrNotFound
 		}
-		return sess, nil
+		return a, nil
 	}
-	return s.loadSession(id)
+	if complete {
+		return SessionAuth{}, ErrNotFound
+	}
+	sess, err := s.Session(id)
+	if err != nil {
+		return SessionAuth{}, err
+	}
+	return SessionAuth{ID: id, UserID: sess.UserID, LastSeen: sess.LastSeen, ExpiresAt: sess.ExpiresAt,
+		IdleTimeout: sess.IdleTimeout, Remember: sess.Remember, SecondFactor: sess.SecondFactor,
+		Impersonation: sess.ImpersonatorID != "" || sess.ActorSession != ""}, nil
 }
 
-// loadSession is Session's cache miss: read from Badger, then cache.
-func (s *Store) loadSession(id SessionID) (Session, error) {
+// Session returns the whole live session id, read from Badger, with its
+// latest LastSeen. It returns ErrNotFound (unwrapped) when the session is
+// missing or Expired at Now(). The request path uses SessionAuth.
+func (s *Store) Session(id SessionID) (Session, error) {
 	if err := s.enter(); err != nil {
 		return Session{}, err
 	}
 	defer s.leave()
-	gen := s.sessions.generation()
+	if s.index.complete.Load() {
+		if _, ok := s.index.get(id); !ok {
+			return Session{}, ErrNotFound
+		}
+	}
 	var sess Session
-	err := s.db.View(func(txn *badger.Txn) error { return get(txn, sessionKey(id), &sess) })
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		sess, err = readSession(txn, id)
+		return err
+	})
 	if errors.Is(err, ErrNotFound) {
 		return Session{}, ErrNotFound
 	}
 	if err != nil {
 		return Session{}, fmt.Errorf("store: session %s: %w", id, err)
 	}
-	sess.ID = id
+	s.withIndexedSeen(&sess)
 	if sess.Expired(s.now()) {
 		return Session{}, ErrNotFound
 	}
-	s.cacheSession(sess, gen)
+	s.index.fill(&sess, 0) // while the index is being built
 	return sess, nil
 }
 
+// withIndexedSeen moves sess.LastSeen forward to the indexed activity.
+func (s *Store) withIndexedSeen(sess *Session) {
+	if n := s.index.lastSeen(sess.ID); n != 0 && (sess.LastSeen.IsZero() || n > sess.LastSeen.UnixNano()) {
+		sess.LastSeen = time.Unix(0, n)
+	}
+}
+
+// readSession reads a session record and the activity written back for it
+// (see writeLastSeen), whichever is later.
+func readSession(txn *badger.Txn, id SessionID) (Session, error) {
+	var sess Session
+	if err := get(txn, sessionKey(id), &sess); err != nil {
+		return Session{}, err
+	}
+	sess.ID = id
+	item, err := txn.Get(seenKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return sess, nil
+	}
+	if err == nil {
+		err = item.Value(func(b []byte) error { mergeSeen(&sess, b); return nil })
+	}
+	return sess, err
+}
+
+// mergeSeen moves sess.LastSeen forward to a written-back activity b (8
+// bytes, unix ns, big endian); anything else is ignored.
+func mergeSeen(sess *Session, b []byte) {
+	if len(b) != 8 {
+		return
+	}
+	n := int64(binary.BigEndian.Uint64(b))
+	if sess.LastSeen.IsZero() || n > sess.LastSeen.UnixNano() {
+		sess.LastSeen = time.Unix(0, n)
+	}
+}
+
 // TouchSession records activity on session id at t, in memory only: an
-// atomic update of the cached entry, no allocation, no disk I/O. The
-// flusher writes it to Badger within FlushInterval (and at Close). It does
-// nothing if the session is not cached, if t is older than the recorded
-// activity, or after Close.
+// atomic update of the indexed session, no allocation, no disk I/O. The
+// flusher writes it to Badger (see maxSeenGranularity) and Close writes
+// all of it. It does nothing if the session is not indexed, if t is older
+// than the recorded activity, or after Close.
 func (s *Store) TouchSession(id SessionID, t time.Time) {
 	if s.closed.Load() {
 		return
 	}
-	if e := s.sessions.get(id); e != nil {
-		e.touch(t)
-	}
+	s.index.touch(id, t.UnixNano())
 }
 
-// DeleteSession removes the session, its index entry and its cache entry.
-// A missing session is not an error. Durable when it returns.
+// DeleteSession removes the session, its index entries and its written-back
+// activity. A missing session is not an error. Durable, and refused by the
+// very next lookup, when it returns.
 func (s *Store) DeleteSession(id SessionID) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -212,14 +288,11 @@ func (s *Store) DeleteSession(id SessionID) error {
 		if err != nil {
 			return err
 		}
-		if err := txn.Delete(sessionKey(id)); err != nil {
-			return err
-		}
-		return txn.Delete(userSessionKey(sess.UserID, id))
+		return errors.Join(txn.Delete(sessionKey(id)), txn.Delete(seenKey(id)), txn.Delete(userSessionKey(sess.UserID, id)))
 	})
-	// Drop the cache entry even if the write failed: better a cache miss
-	// than serving a session that was meant to be gone.
-	s.sessions.remove(id)
+	// Drop it from the index even if the write failed: better refuse a
+	// session than serve one that was meant to be gone.
+	s.index.remove(id)
 	if err != nil {
 		return fmt.Errorf("store: delete session %s: %w", id, err)
 	}
@@ -234,6 +307,7 @@ func (s *Store) UserSessions(userID string) ([]Session, error) {
 	}
 	defer s.leave()
 	now := s.now()
+	complete := s.index.complete.Load()
 	var out []Session
 	err := s.db.View(func(txn *badger.Txn) error {
 		ids, err := indexedSessions(txn, userID)
@@ -241,19 +315,17 @@ func (s *Store) UserSessions(userID string) ([]Session, error) {
 			return err
 		}
 		for _, id := range ids {
-			var sess Session
-			if e := s.sessions.get(id); e != nil {
-				sess = e.snapshot()
-			} else {
-				err := get(txn, sessionKey(id), &sess)
-				if errors.Is(err, ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				sess.ID = id
+			if _, ok := s.index.get(id); complete && !ok {
+				continue
 			}
+			sess, err := readSession(txn, id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			s.withIndexedSeen(&sess)
 			if !sess.Expired(now) {
 				out = append(out, sess)
 			}
@@ -312,34 +384,54 @@ func (s *Store) DeleteUserSessionsExcept(userID string, keep SessionID) (int, er
 	return n, nil
 }
 
+// MaxActiveSessions bounds ActiveSessions.
+const MaxActiveSessions = 1000
+
 // ActiveSessions returns the sessions active at or after since and not
-// Expired at now, most recently active first, from memory: a session in
-// use is in the cache (SessionCacheSize of them), so this costs nothing on
-// disk however many sessions the store holds. It may miss a session the
-// cache evicted (only when more sessions were used since than the cache
-// holds) and, just after a restart, those not used since.
-func (s *Store) ActiveSessions(now, since time.Time) []Session {
-	var out []Session
-	sinceN := since.UnixNano()
-	s.sessions.mu.RLock()
-	for _, e := range s.sessions.m {
-		if e.lastSeen.Load() < sinceN {
-			continue
-		}
-		if sess := e.snapshot(); !sess.Expired(now) {
+// Expired at now, most recently active first, at most MaxActiveSessions of
+// them. They are chosen in memory (the session index), so only those
+// returned are read from disk, however many sessions the store holds.
+func (s *Store) ActiveSessions(now, since time.Time) ([]Session, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	auths := s.index.active(since.UnixNano(), now.UnixNano(), MaxActiveSessions)
+	if len(auths) == 0 {
+		return nil, nil
+	}
+	out := make([]Session, 0, len(auths))
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, a := range auths {
+			sess, err := readSession(txn, a.ID)
+			if errors.Is(err, ErrNotFound) {
+				continue // deleted since
+			}
+			if err != nil {
+				return err
+			}
+			sess.LastSeen = a.LastSeen
 			out = append(out, sess)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: active sessions: %w", err)
 	}
-	s.sessions.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Session) int { return b.LastSeen.Compare(a.LastSeen) })
-	return out
+	return out, nil
+}
+
+// sortByActivity orders sessions most recently active first.
+func sortByActivity(list []SessionAuth) {
+	slices.SortFunc(list, func(a, b SessionAuth) int { return b.LastSeen.Compare(a.LastSeen) })
 }
 
 // deleteSessionsChunk bounds the size of one deletion transaction.
 const deleteSessionsChunk = 512
 
 // deleteUserSessions is DeleteUserSessions for a caller that holds enter;
-// keep, when not nil, names a session to spare.
+// keep, when not nil, names a session to spare. Each chunk leaves the
+// session index as soon as it is committed.
 func (s *Store) deleteUserSessions(userID string, keep *SessionID) (int, error) {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
@@ -354,7 +446,6 @@ func (s *Store) deleteUserSessions(userID string, keep *SessionID) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	defer s.sessions.remove(ids...)
 	n := 0
 	for chunk := range slices.Chunk(ids, deleteSessionsChunk) {
 		err := s.update(func(txn *badger.Txn) error {
@@ -370,13 +461,15 @@ func (s *Store) deleteUserSessions(userID string, keep *SessionID) (int, error) 
 						return err
 					}
 				}
-				if err := txn.Delete(userSessionKey(userID, id)); err != nil {
+				if err := errors.Join(txn.Delete(seenKey(id)), txn.Delete(userSessionKey(userID, id))); err != nil {
 					return err
 				}
 			}
 			n += found
 			return nil
 		})
+		// Even if the write failed (see DeleteSession).
+		s.index.remove(chunk...)
 		if err != nil {
 			return n, err
 		}
@@ -386,6 +479,15 @@ func (s *Store) deleteUserSessions(userID string, keep *SessionID) (int, error) 
 	}
 	return n, nil
 }
+
+// The flusher writes a session's last activity back only once it has moved
+// by its write granularity since the last write: a tenth of the idle
+// timeout, at most maxSeenGranularity, and maxSeenGranularity for sessions
+// without an idle timeout (for them it is only shown, never enforced). So
+// idle timeouts hold to within a tenth even across restarts, and a busy
+// session costs one small write per granularity, not one per flush. Close
+// and Flush write everything.
+const maxSeenGranularity = 15 * time.Minute
 
 // Flush writes all pending last-activity times to Badger now (without
 // fsync).
@@ -404,58 +506,40 @@ func (s *Store) flushLocked(all bool) error {
 	return nil
 }
 
-// flush writes the dirty cached sessions: all of them, or (for the periodic
-// flush) those whose activity moved by at least their write granularity.
-// The caller holds enter (or life's write lock).
+// flush writes the activity of the indexed sessions: all of it, or (for the
+// periodic flush) where it moved by at least its write granularity; and
+// drops expired sessions from the index. The caller holds enter (or life's
+// write lock).
 func (s *Store) flush(all bool) error {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
 	if err := s.flushAPIKeys(); err != nil {
 		return err
 	}
-	dirty := s.sessions.dirtyEntries()
-	if !all {
-		due := dirty[:0]
-		for _, e := range dirty {
-			if e.due() {
-				due = append(due, e)
-			} else {
-				e.dirty.Store(true) // later
-			}
-		}
-		dirty = due
-	}
-	if len(dirty) == 0 {
+	ws := s.index.sweep(all, s.now().UnixNano())
+	if len(ws) == 0 {
 		return nil
 	}
-	return s.writeLastSeen(dirty)
+	err := s.writeLastSeen(ws)
+	s.index.written(ws, err == nil)
+	return err
 }
 
-// writeLastSeen rewrites the records of entries with their latest LastSeen
-// in one unsynced batch, keeping each record's remaining TTL, and notes
-// what it wrote. On failure the entries are marked dirty again. The caller
-// holds sessMu.
-func (s *Store) writeLastSeen(entries []*sessionEntry) (err error) {
-	defer func() {
-		if err != nil {
-			for _, e := range entries {
-				e.dirty.Store(true)
-			}
-		}
-	}()
+// writeLastSeen writes activity times in one unsynced batch, each under its
+// own small key (seen/<id>, 8 bytes) with the session's remaining TTL: no
+// read and no rewrite of the session record. readSession and the index
+// build take the later of the record's LastSeen and this. The caller holds
+// sessMu, so no deletion runs meanwhile.
+func (s *Store) writeLastSeen(ws []seenWrite) error {
 	now := s.now()
 	wb := s.db.NewWriteBatch()
-	for _, e := range entries {
-		sess := e.snapshot()
-		if sess.Expired(now) {
+	for _, w := range ws {
+		ttl := ttlFor(time.Unix(0, w.expires), now)
+		if ttl == 0 {
 			continue
 		}
-		defer e.savedSeen.Store(sess.LastSeen.UnixNano())
-		b, err := encode(&sess)
-		if err == nil {
-			err = wb.SetEntry(badger.NewEntry(sessionKey(sess.ID), b).WithTTL(ttlFor(sess.ExpiresAt, now)))
-		}
-		if err != nil {
+		v := binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(w.seen))
+		if err := wb.SetEntry(badger.NewEntry(seenKey(w.id), v).WithTTL(ttl)); err != nil {
 			wb.Cancel()
 			return err
 		}
@@ -478,6 +562,133 @@ func (s *Store) flusher(every time.Duration) {
 			}
 		}
 	}
+}
+
+// indexChunk is how many session records the index build reads per
+// transaction (and per hold of the store open, so Close never waits long).
+const indexChunk = 20_000
+
+// indexBatch is how many sessions the build adds to the index per lock.
+const indexBatch = 1024
+
+// rebuildSessionIndex starts a build of the session index in the
+// background; until it completes, lookups that miss read Badger.
+func (s *Store) rebuildSessionIndex() {
+	epoch := s.index.startBuild()
+	go s.buildSessionIndex(epoch)
+}
+
+// buildSessionIndex indexes every live session record, chunk by chunk, and
+// marks the index complete, unless the store closes or a newer build
+// starts first. After a failure it logs and starts over a little later;
+// meanwhile the index is incomplete, which is correct, only slower.
+func (s *Store) buildSessionIndex(epoch uint64) {
+	for {
+		err := s.indexAllSessions(epoch)
+		if err == nil || errors.Is(err, ErrClosed) || errors.Is(err, errStaleBuild) {
+			return
+		}
+		s.log.Error("store: build the session index; lookups read the disk until it is built", "error", err, "retry_in", buildRetry)
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(buildRetry):
+		}
+	}
+}
+
+// buildRetry is how long a failed index build waits before starting over.
+const buildRetry = 10 * time.Second
+
+// indexAllSessions is one attempt of buildSessionIndex.
+func (s *Store) indexAllSessions(epoch uint64) error {
+	start := time.Now()
+	from, total := []byte(prefixSession), 0
+	for from != nil {
+		var added int
+		var err error
+		from, added, err = s.indexSessionChunk(epoch, from)
+		total += added
+		if err != nil {
+			return err
+		}
+	}
+	if s.index.finishBuild(epoch) {
+		s.log.Debug("store: session index built", "sessions", total, "took", time.Since(start))
+	}
+	return nil
+}
+
+// errStaleBuild stops a build that a newer one replaced.
+var errStaleBuild = errors.New("a newer build started")
+
+// indexSessionChunk indexes up to indexChunk session records from the key
+// from on, and returns the key to continue from (nil at the end).
+func (s *Store) indexSessionChunk(epoch uint64, from []byte) (next []byte, added int, err error) {
+	if err := s.enter(); err != nil {
+		return nil, 0, err
+	}
+	defer s.leave()
+	now := s.now()
+	batch := make([]Session, 0, indexBatch)
+	// flush hands the batch to the index under one lock.
+	flush := func() error {
+		n, stale := s.index.fillMany(batch, epoch)
+		added += n
+		batch = batch[:0]
+		if stale {
+			return errStaleBuild
+		}
+		return nil
+	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte(prefixSession)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		seenOpts := badger.DefaultIteratorOptions
+		seenOpts.Prefix = []byte(prefixSeen)
+		seen := txn.NewIterator(seenOpts)
+		defer seen.Close()
+		seen.Seek(seenKeyOf(from))
+		n := 0
+		for it.Seek(from); it.Valid(); it.Next() {
+			item := it.Item()
+			if n == indexChunk {
+				next = item.KeyCopy(nil)
+				break
+			}
+			n++
+			id, ok := sessionIDFromKey(item.Key())
+			if !ok {
+				continue
+			}
+			sess := Session{ID: id}
+			if err := item.Value(func(b []byte) error { return decode(b, &sess) }); err != nil {
+				s.log.Error("store: unreadable session record skipped", "session", id.String(), "error", err)
+				continue
+			}
+			// Both iterators walk ids in order: bring seen up to id.
+			for seen.Valid() && bytes.Compare(seen.Item().Key()[len(prefixSeen):], id[:]) < 0 {
+				seen.Next()
+			}
+			if seen.Valid() && bytes.Equal(seen.Item().Key()[len(prefixSeen):], id[:]) {
+				if err := seen.Item().Value(func(b []byte) error { mergeSeen(&sess, b); return nil }); err != nil {
+					return err
+				}
+			}
+			if sess.Expired(now) {
+				continue
+			}
+			if batch = append(batch, sess); len(batch) == indexBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return flush()
+	})
+	return next, added, err
 }
 
 // Session record flags (one uvarint in the binary form).

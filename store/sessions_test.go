@@ -18,13 +18,40 @@ func mustCreateSession(t testing.TB, s *Store, sess *Session) *Session {
 	return sess
 }
 
-// diskSession reads a session record straight from Badger.
-func diskSession(t testing.TB, s *Store, id SessionID) (Session, error) {
+// diskSession reads a session straight from Badger: its record and the
+// activity written back for it.
+func diskSession(t testing.TB, s *Store, id SessionID) (sess Session, err error) {
 	t.Helper()
-	var sess Session
-	err := s.db.View(func(txn *badger.Txn) error { return get(txn, sessionKey(id), &sess) })
+	err = s.db.View(func(txn *badger.Txn) error {
+		sess, err = readSession(txn, id)
+		return err
+	})
 	sess.ID = id
 	return sess, err
+}
+
+// waitIndexed waits until the session index is complete.
+func waitIndexed(t testing.TB, s *Store) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.index.complete.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the session index was not built within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// slotOf returns a copy of the facts in the index slot of id.
+func slotOf(s *Store, id SessionID) (dirty bool, saved int64, ok bool) {
+	s.index.mu.RLock()
+	defer s.index.mu.RUnlock()
+	n, ok := s.index.ids[id]
+	if !ok {
+		return false, 0, false
+	}
+	sl := s.index.slot(n)
+	return sl.dirty.Load(), sl.savedSeen.Load(), true
 }
 
 func TestSessionIDString(t *testing.T) {
@@ -69,17 +96,16 @@ func TestCreateSessionAndLookup(t *testing.T) {
 	if got.ID != in.ID || got.UserID != "u1" || got.IP != "192.0.2.1" || !got.Remember || !got.ExpiresAt.Equal(in.ExpiresAt) {
 		t.Errorf("Session = %+v", got)
 	}
-	// From disk, uncached.
-	s.sessions.remove(in.ID)
-	got, err = s.Session(in.ID)
-	if err != nil || got.ID != in.ID || got.UserAgent != "test" {
-		t.Errorf("Session from disk = %+v, %v", got, err)
-	}
-	if s.sessions.get(in.ID) == nil {
-		t.Error("a session read from disk was not cached")
+	a, err := s.SessionAuth(in.ID)
+	if err != nil || a.ID != in.ID || a.UserID != "u1" || !a.Remember || a.SecondFactor || a.Impersonation ||
+		!a.ExpiresAt.Equal(in.ExpiresAt) || !a.LastSeen.Equal(in.LastSeen) {
+		t.Errorf("SessionAuth = %+v, %v", a, err)
 	}
 	if _, err := s.Session(SessionID{99}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Session(unknown) = %v", err)
+	}
+	if _, err := s.SessionAuth(SessionID{99}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SessionAuth(unknown) = %v", err)
 	}
 	if err := s.CreateSession(&Session{ID: in.ID, UserID: "u2", ExpiresAt: clk.Now().Add(time.Hour)}); !errors.Is(err, ErrConflict) {
 		t.Errorf("CreateSession(duplicate id) = %v, want ErrConflict", err)
@@ -116,8 +142,8 @@ func TestSessionLogicalExpiry(t *testing.T) {
 	if _, err := s.Session(idle.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("idle session = %v, want ErrNotFound", err)
 	}
-	if s.sessions.get(idle.ID) != nil {
-		t.Error("expired session still cached")
+	if _, err := s.SessionAuth(idle.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("idle session, SessionAuth = %v, want ErrNotFound", err)
 	}
 	if got, err := s.Session(touched.ID); err != nil || !got.LastSeen.Equal(clk.Now().Add(-2*time.Minute)) {
 		t.Errorf("touched session = %+v, %v", got, err)
@@ -134,9 +160,15 @@ func TestSessionLogicalExpiry(t *testing.T) {
 	if _, err := s.Session(abs.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("session past ExpiresAt = %v, want ErrNotFound", err)
 	}
-	s.sessions.remove(abs.ID)
-	if _, err := s.Session(abs.ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("session past ExpiresAt, from disk = %v, want ErrNotFound", err)
+	if _, err := s.SessionAuth(abs.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("session past ExpiresAt, SessionAuth = %v, want ErrNotFound", err)
+	}
+	// The flusher's sweep drops expired sessions from the index.
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.index.len(); n != 0 {
+		t.Errorf("%d expired sessions still indexed after a sweep", n)
 	}
 }
 
@@ -191,7 +223,7 @@ func TestTouchAndFlush(t *testing.T) {
 	t1 := clk.Now().Add(time.Minute)
 	s.TouchSession(sess.ID, t1)
 	s.TouchSession(sess.ID, t1.Add(-time.Second)) // older: ignored
-	s.TouchSession(SessionID{42}, t1)             // not cached: no-op
+	s.TouchSession(SessionID{42}, t1)             // not indexed: no-op
 	if got, _ := s.Session(sess.ID); !got.LastSeen.Equal(t1) {
 		t.Errorf("LastSeen = %v, want %v", got.LastSeen, t1)
 	}
@@ -204,17 +236,30 @@ func TestTouchAndFlush(t *testing.T) {
 	if d, _ := diskSession(t, s, sess.ID); !d.LastSeen.Equal(t1) {
 		t.Errorf("disk LastSeen = %v after Flush, want %v", d.LastSeen, t1)
 	}
-	if s.sessions.get(sess.ID).dirty.Load() {
-		t.Error("entry still dirty after Flush")
+	if dirty, saved, _ := slotOf(s, sess.ID); dirty || saved != t1.UnixNano() {
+		t.Errorf("after Flush: dirty %v, saved %v; want clean, %v", dirty, saved, t1)
 	}
-	// The flush kept the TTL.
+	// The activity went under its own key, with the session's TTL; the
+	// record itself was not rewritten.
 	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(sessionKey(sess.ID))
+		item, err := txn.Get(seenKey(sess.ID))
 		if err != nil {
 			return err
 		}
-		if item.ExpiresAt() == 0 {
-			t.Error("flushed record lost its TTL")
+		rec, err := txn.Get(sessionKey(sess.ID))
+		if err != nil {
+			return err
+		}
+		// Badger's TTLs count from its own clock: allow a second apart.
+		if d := int64(item.ExpiresAt()) - int64(rec.ExpiresAt()); item.ExpiresAt() == 0 || d < -1 || d > 1 {
+			t.Errorf("written activity expires at %d, the session at %d", item.ExpiresAt(), rec.ExpiresAt())
+		}
+		var r Session
+		if err := get(txn, sessionKey(sess.ID), &r); err != nil {
+			return err
+		}
+		if !r.LastSeen.Equal(sess.LastSeen) {
+			t.Errorf("record rewritten: LastSeen %v", r.LastSeen)
 		}
 		return nil
 	})
@@ -310,45 +355,9 @@ func TestUserSessionsAndDeleteUserSessions(t *testing.T) {
 	}
 }
 
-// TestSessionEvictionKeepsLastSeen fills a small cache so dirty sessions are
-// evicted; their LastSeen must reach the disk.
-func TestSessionEvictionKeepsLastSeen(t *testing.T) {
-	clk := newClock()
-	s := openTest(t, "", Options{Now: clk.Now, SessionCacheSize: 10})
-	seen := clk.Now().Add(maxSeenGranularity) // due for writing
-	var ids []SessionID
-	for i := range 40 {
-		id := SessionID{byte(i)}
-		ids = append(ids, id)
-		mustCreateSession(t, s, &Session{ID: id, UserID: "u", ExpiresAt: clk.Now().Add(time.Hour)})
-		s.TouchSession(id, seen)
-	}
-	if n := s.sessions.len(); n > 10 {
-		t.Errorf("cache holds %d sessions, limit 10", n)
-	}
-	evicted := 0
-	for _, id := range ids {
-		if s.sessions.get(id) != nil {
-			continue
-		}
-		evicted++
-		d, err := diskSession(t, s, id)
-		if err != nil || !d.LastSeen.Equal(seen) {
-			t.Errorf("evicted session %s on disk: LastSeen %v, %v; want %v", id, d.LastSeen, err, seen)
-		}
-		// Reading it back caches it with the right LastSeen.
-		if got, err := s.Session(id); err != nil || !got.LastSeen.Equal(seen) {
-			t.Errorf("evicted session %s: %v, %v", id, got.LastSeen, err)
-		}
-	}
-	if evicted == 0 {
-		t.Error("nothing was evicted")
-	}
-}
-
 func TestConcurrentTouchAndDelete(t *testing.T) {
 	clk := newClock()
-	s := openTest(t, "", Options{Now: clk.Now, FlushInterval: time.Millisecond, SessionCacheSize: 8})
+	s := openTest(t, "", Options{Now: clk.Now, FlushInterval: time.Millisecond})
 	var wg sync.WaitGroup
 	for i := range 16 {
 		id := SessionID{byte(i)}
@@ -373,6 +382,9 @@ func TestConcurrentTouchAndDelete(t *testing.T) {
 		if _, err := diskSession(t, s, SessionID{byte(i)}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("session %d resurrected: %v", i, err)
 		}
+		if ok, err := keyExists(s, seenKey(SessionID{byte(i)})); ok || err != nil {
+			t.Errorf("session %d: activity left on disk (%v)", i, err)
+		}
 	}
 }
 
@@ -381,12 +393,15 @@ func TestSessionHitDoesNotAllocate(t *testing.T) {
 	sess := mustCreateSession(t, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: time.Now().Add(time.Hour), IdleTimeout: time.Hour})
 	s.TouchSession(sess.ID, time.Now())
 	if n := testing.AllocsPerRun(100, func() {
-		if _, err := s.Session(sess.ID); err != nil {
+		if _, err := s.SessionAuth(sess.ID); err != nil {
 			t.Fatal(err)
 		}
 		s.TouchSession(sess.ID, time.Now())
+		if _, err := s.SessionAuth(SessionID{2}); !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
 	}); n != 0 {
-		t.Errorf("Session hit + TouchSession allocate %v times", n)
+		t.Errorf("SessionAuth (hit and miss) + TouchSession allocate %v times", n)
 	}
 }
 
@@ -394,10 +409,11 @@ func BenchmarkSessionHit(b *testing.B) {
 	s := openTest(b, "", Options{})
 	sess := mustCreateSession(b, s, &Session{ID: SessionID{1}, UserID: "u", ExpiresAt: time.Now().Add(time.Hour), IdleTimeout: time.Hour})
 	s.TouchSession(sess.ID, time.Now())
+	waitIndexed(b, s)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.Session(sess.ID); err != nil {
+			if _, err := s.SessionAuth(sess.ID); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -419,8 +435,8 @@ func BenchmarkTouchSession(b *testing.B) {
 func TestActiveSessions(t *testing.T) {
 	clk := newClock()
 	s := openTest(t, "", Options{Now: clk.Now, FlushInterval: time.Hour})
-	if all := s.ActiveSessions(clk.Now(), time.Time{}); len(all) != 0 {
-		t.Errorf("ActiveSessions of an empty store = %v", all)
+	if all, err := s.ActiveSessions(clk.Now(), time.Time{}); len(all) != 0 || err != nil {
+		t.Errorf("ActiveSessions of an empty store = %v, %v", all, err)
 	}
 	start := clk.Now()
 	for i := range 3 {
@@ -434,7 +450,10 @@ func TestActiveSessions(t *testing.T) {
 	s.TouchSession(SessionID{2}, touched) // in memory only: FlushInterval is an hour
 	clk.Advance(2 * time.Minute)          // session 3 has ended, session 4 is idle
 
-	all := s.ActiveSessions(clk.Now(), time.Time{})
+	all, err := s.ActiveSessions(clk.Now(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ids []SessionID
 	for _, sess := range all {
 		ids = append(ids, sess.ID)
@@ -447,18 +466,18 @@ func TestActiveSessions(t *testing.T) {
 		t.Errorf("touched session = %+v, want LastSeen %v", all[0], touched)
 	}
 	// The window: only session 2 was active in the last minute.
-	if recent := s.ActiveSessions(clk.Now(), clk.Now().Add(-time.Minute)); len(recent) != 1 || recent[0].ID != (SessionID{2}) {
+	if recent, _ := s.ActiveSessions(clk.Now(), clk.Now().Add(-time.Minute)); len(recent) != 1 || recent[0].ID != (SessionID{2}) {
 		t.Errorf("active in the last minute = %v; want session 2", recent)
 	}
 	// A later now hides everything.
-	if all := s.ActiveSessions(start.Add(time.Hour), time.Time{}); len(all) != 0 {
+	if all, _ := s.ActiveSessions(start.Add(time.Hour), time.Time{}); len(all) != 0 {
 		t.Errorf("ActiveSessions at the end = %d", len(all))
 	}
 	// A deleted session is gone at once.
 	if err := s.DeleteSession(SessionID{2}); err != nil {
 		t.Fatal(err)
 	}
-	if all := s.ActiveSessions(clk.Now(), time.Time{}); len(all) != 3 {
+	if all, _ := s.ActiveSessions(clk.Now(), time.Time{}); len(all) != 3 {
 		t.Errorf("after a deletion: %d sessions, want 3", len(all))
 	}
 }
@@ -471,7 +490,7 @@ func TestDeleteUserSessionsExcept(t *testing.T) {
 	}
 	mustCreateSession(t, s, &Session{ID: SessionID{2}, UserID: "alice2", ExpiresAt: clk.Now().Add(time.Hour)})
 	mustCreateSession(t, s, &Session{ID: SessionID{3}, UserID: "bob", ExpiresAt: clk.Now().Add(time.Hour)})
-	// All cached: revocation must reach the cache, not just the disk.
+	// Revocation must reach the index, not just the disk.
 	for _, id := range []SessionID{{1, 0}, {1, 1}, {1, 2}, {1, 3}, {2}, {3}} {
 		if _, err := s.Session(id); err != nil {
 			t.Fatal(err)
@@ -519,7 +538,7 @@ func TestDeleteUserSessionsExcept(t *testing.T) {
 	}
 }
 
-// TestLastSeenWriteGranularity: the periodic flush and evictions write a
+// TestLastSeenWriteGranularity: the periodic flush writes a
 // session's activity only once it moved by a tenth of its idle timeout (at
 // most 15 minutes, and 15 minutes without one) since the last write; Flush
 // writes everything.
@@ -566,6 +585,15 @@ func TestLastSeenWriteGranularity(t *testing.T) {
 	}
 	// The memory copy is always exact.
 	if got, _ := s.Session(long.ID); !got.LastSeen.Equal(t0.Add(17 * m)) {
-		t.Errorf("cached LastSeen = t0+%v", got.LastSeen.Sub(t0))
+		t.Errorf("indexed LastSeen = t0+%v", got.LastSeen.Sub(t0))
 	}
+}
+
+// keyExists reports whether key is in Badger.
+func keyExists(s *Store, key []byte) (ok bool, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		ok, err = exists(txn, key)
+		return err
+	})
+	return ok, err
 }

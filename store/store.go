@@ -47,10 +47,6 @@ type Options struct {
 	// Logger receives the store's own messages and Badger's at WARN and
 	// above. Default: discard.
 	Logger *slog.Logger
-	// SessionCacheSize is the maximum number of sessions kept in memory.
-	// Default: 20_000 (about 6 MB): the sessions in use at any one time;
-	// a miss costs one Badger read (about 10 µs).
-	SessionCacheSize int
 	// UserCacheSize is the maximum number of users kept in memory.
 	// Default: 100_000.
 	UserCacheSize int
@@ -83,12 +79,13 @@ type Store struct {
 	// replacements happen in commit order.
 	userWriteMu sync.Mutex
 
-	sessions *sessionCache
+	// index holds every live session in memory (sessionindex.go).
+	index *sessionIndex
 	// keys caches API keys by hash for the guard's hot path.
 	keys apiKeyCache
-	// sessMu serialises everything that writes session records from
-	// memory (flush, eviction) with everything that deletes them, so a
-	// flush can never resurrect a deleted session.
+	// sessMu serialises every write of session records (create, delete,
+	// flush of activity) together with its change to the index, so the
+	// index always reflects the committed sessions.
 	sessMu sync.Mutex
 
 	// auditSeq orders audit events written in the same nanosecond.
@@ -107,9 +104,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.SessionCacheSize <= 0 {
-		opts.SessionCacheSize = 20_000
-	}
 	if opts.UserCacheSize <= 0 {
 		opts.UserCacheSize = 20_000
 	}
@@ -124,14 +118,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
 	s := &Store{
-		db:       db,
-		dir:      dir,
-		now:      opts.Now,
-		log:      opts.Logger,
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-		users:    newUserCache(opts.UserCacheSize),
-		sessions: newSessionCache(opts.SessionCacheSize),
+		db:    db,
+		dir:   dir,
+		now:   opts.Now,
+		log:   opts.Logger,
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		users: newUserCache(opts.UserCacheSize),
+		index: newSessionIndex(),
 	}
 	if err := s.checkSchema(); err != nil {
 		db.Close()
@@ -143,6 +137,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	go s.flusher(opts.FlushInterval)
 	go s.warmDirectory()
+	s.rebuildSessionIndex()
 	return s, nil
 }
 

@@ -1,0 +1,389 @@
+package store
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The session index holds, for every live session, what the request path
+// needs to authenticate it: its user, expiry, idle timeout, latest activity
+// and flags, in about a hundred bytes with no pointers (the garbage
+// collector never scans it). Once built, a lookup never reads Badger: an id
+// that is not in the index is not a live session. That is what lets a
+// gateway holding a million sessions answer requests spread over all of
+// them at the speed of a cache hit.
+//
+// It is built in the background when the store opens, by a scan of the
+// session records (buildSessionIndex); until the scan is complete, a lookup
+// that misses reads Badger and adds what it found. Every write of session
+// records (create, delete, delete all of a user's) changes the index right
+// after its commit, with Store.sessMu held across both, so the index always
+// reflects the committed sessions. A deletion while the index is incomplete
+// leaves a tombstone, so a scan or a lookup that read the record before the
+// deletion cannot add it back.
+
+// slotChunk is how many slots are allocated at once. Slots never move (a
+// lookup may be updating one atomically), so the index grows by chunks.
+const slotChunk = 4096
+
+// Slot flags (immutable for a slot's life).
+const (
+	slotRemember = 1 << iota
+	slotSecondFactor
+	// slotImpersonation: ImpersonatorID or ActorSession is set; the
+	// request path then reads the full record.
+	slotImpersonation
+)
+
+// sessionSlot is one live session in the index.
+type sessionSlot struct {
+	lastSeen  atomic.Int64 // latest activity, unix ns
+	savedSeen atomic.Int64 // activity last written to Badger, unix ns
+	expires   int64        // ExpiresAt, unix ns
+	idle      int64        // IdleTimeout
+	user      uint32       // index into sessionIndex.users
+	flags     uint32
+	dirty     atomic.Bool // lastSeen not yet written to Badger
+}
+
+// due reports whether the slot's activity moved far enough since it was
+// last written to be worth writing (see maxSeenGranularity).
+func (sl *sessionSlot) due() bool {
+	g := maxSeenGranularity
+	if idle := time.Duration(sl.idle); idle > 0 && idle/10 < g {
+		g = idle / 10
+	}
+	return time.Duration(sl.lastSeen.Load()-sl.savedSeen.Load()) >= g
+}
+
+// expired is Session.Expired on a slot, with now in unix ns.
+func (sl *sessionSlot) expired(now int64) bool {
+	return now >= sl.expires || (sl.idle > 0 && now-sl.lastSeen.Load() >= sl.idle)
+}
+
+// sessionIndex is the index. Lookups and touches take mu for reading (a
+// slot is only freed and reused under the write lock, so a reader never
+// sees another session's slot); insertions and removals take it for
+// writing.
+type sessionIndex struct {
+	mu     sync.RWMutex
+	ids    map[SessionID]uint32 // slot number by session id
+	chunks []*[slotChunk]sessionSlot
+	free   []uint32 // freed slot numbers
+	next   uint32   // slots ever handed out
+	// users interns user ids: a slot holds an index into users.
+	users   []string
+	userRef map[string]uint32
+	// complete is set once every live session is in ids. It changes
+	// only under mu.
+	complete atomic.Bool
+	// tombstones are the ids removed while the index is incomplete.
+	tombstones map[SessionID]struct{}
+	// epoch numbers the builds; a build adds records only while its
+	// epoch is current.
+	epoch uint64
+}
+
+func newSessionIndex() *sessionIndex {
+	return &sessionIndex{
+		ids:        make(map[SessionID]uint32),
+		userRef:    make(map[string]uint32),
+		tombstones: make(map[SessionID]struct{}),
+	}
+}
+
+func (ix *sessionIndex) slot(n uint32) *sessionSlot {
+	return &ix.chunks[n/slotChunk][n%slotChunk]
+}
+
+// get returns the indexed facts of id. It does not allocate.
+func (ix *sessionIndex) get(id SessionID) (a SessionAuth, ok bool) {
+	ix.mu.RLock()
+	if n, found := ix.ids[id]; found {
+		a, ok = ix.authOf(id, ix.slot(n)), true
+	}
+	ix.mu.RUnlock()
+	return a, ok
+}
+
+// authOf reads a slot; the caller holds mu.
+func (ix *sessionIndex) authOf(id SessionID, sl *sessionSlot) SessionAuth {
+	return SessionAuth{
+		ID:            id,
+		UserID:        ix.users[sl.user],
+		LastSeen:      time.Unix(0, sl.lastSeen.Load()),
+		ExpiresAt:     time.Unix(0, sl.expires),
+		IdleTimeout:   time.Duration(sl.idle),
+		Remember:      sl.flags&slotRemember != 0,
+		SecondFactor:  sl.flags&slotSecondFactor != 0,
+		Impersonation: sl.flags&slotImpersonation != 0,
+	}
+}
+
+// lastSeen returns the indexed activity of id in unix ns, or 0.
+func (ix *sessionIndex) lastSeen(id SessionID) int64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if n, ok := ix.ids[id]; ok {
+		return ix.slot(n).lastSeen.Load()
+	}
+	return 0
+}
+
+// touch moves the activity of id forward to t (unix ns) and marks it
+// dirty. It does not allocate.
+func (ix *sessionIndex) touch(id SessionID, t int64) {
+	ix.mu.RLock()
+	if n, ok := ix.ids[id]; ok {
+		sl := ix.slot(n)
+		for {
+			old := sl.lastSeen.Load()
+			if t <= old {
+				break
+			}
+			if sl.lastSeen.CompareAndSwap(old, t) {
+				if !sl.dirty.Load() {
+					sl.dirty.Store(true)
+				}
+				break
+			}
+		}
+	}
+	ix.mu.RUnlock()
+}
+
+// add indexes a session just committed (CreateSession). The caller holds
+// Store.sessMu.
+func (ix *sessionIndex) add(sess *Session) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.insert(sess)
+}
+
+// fill indexes a session read from Badger unless it is already indexed or
+// was removed since: for a build (epoch > 0) only while that build is
+// current, for a lookup (epoch 0) only while the index is incomplete (once
+// complete, the build has indexed every live session). It reports whether
+// the session was added.
+func (ix *sessionIndex) fill(sess *Session, epoch uint64) bool {
+	added, _ := ix.fillMany([]Session{*sess}, epoch)
+	return added == 1
+}
+
+// fillMany is fill for a batch read by a build, under one lock. stale
+// reports that epoch is no longer the current build (nothing was added).
+func (ix *sessionIndex) fillMany(list []Session, epoch uint64) (added int, stale bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if epoch != 0 && epoch != ix.epoch {
+		return 0, true
+	}
+	if ix.complete.Load() {
+		return 0, false
+	}
+	for i := range list {
+		sess := &list[i]
+		if _, ok := ix.tombstones[sess.ID]; ok {
+			continue
+		}
+		if _, ok := ix.ids[sess.ID]; ok {
+			continue
+		}
+		ix.insert(sess)
+		added++
+	}
+	return added, false
+}
+
+// insert puts sess in a slot; the caller holds mu for writing.
+func (ix *sessionIndex) insert(sess *Session) {
+	n, ok := ix.ids[sess.ID]
+	if !ok {
+		if k := len(ix.free); k > 0 {
+			n, ix.free = ix.free[k-1], ix.free[:k-1]
+		} else {
+			if ix.next%slotChunk == 0 {
+				ix.chunks = append(ix.chunks, new([slotChunk]sessionSlot))
+			}
+			n = ix.next
+			ix.next++
+		}
+		ix.ids[sess.ID] = n
+	}
+	sl := ix.slot(n)
+	sl.expires = sess.ExpiresAt.UnixNano()
+	sl.idle = int64(sess.IdleTimeout)
+	sl.user = ix.userIndex(sess.UserID)
+	sl.flags = 0
+	if sess.Remember {
+		sl.flags |= slotRemember
+	}
+	if sess.SecondFactor {
+		sl.flags |= slotSecondFactor
+	}
+	if sess.ImpersonatorID != "" || sess.ActorSession != "" {
+		sl.flags |= slotImpersonation
+	}
+	var seen int64
+	if !sess.LastSeen.IsZero() {
+		seen = sess.LastSeen.UnixNano()
+	}
+	sl.lastSeen.Store(seen)
+	sl.savedSeen.Store(seen)
+	sl.dirty.Store(false)
+}
+
+// userIndex interns a user id; the caller holds mu for writing. The table
+// only grows (by the users who had a session since the store opened).
+func (ix *sessionIndex) userIndex(id string) uint32 {
+	if n, ok := ix.userRef[id]; ok {
+		return n
+	}
+	id = strings.Clone(id) // it may be part of a whole decoded record
+	n := uint32(len(ix.users))
+	ix.users = append(ix.users, id)
+	ix.userRef[id] = n
+	return n
+}
+
+// remove drops ids, leaving tombstones while the index is incomplete. The
+// caller holds Store.sessMu.
+func (ix *sessionIndex) remove(ids ...SessionID) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, id := range ids {
+		ix.drop(id)
+		if !ix.complete.Load() {
+			ix.tombstones[id] = struct{}{}
+		}
+	}
+}
+
+// drop frees the slot of id; the caller holds mu for writing.
+func (ix *sessionIndex) drop(id SessionID) {
+	n, ok := ix.ids[id]
+	if !ok {
+		return
+	}
+	delete(ix.ids, id)
+	sl := ix.slot(n)
+	sl.lastSeen.Store(0)
+	sl.savedSeen.Store(0)
+	sl.dirty.Store(false)
+	sl.expires, sl.idle, sl.user, sl.flags = 0, 0, 0, 0
+	ix.free = append(ix.free, n)
+}
+
+// startBuild begins a (re)build: the index is incomplete until
+// finishBuild(epoch) with the epoch returned.
+func (ix *sessionIndex) startBuild() uint64 {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.epoch++
+	ix.complete.Store(false)
+	if ix.tombstones == nil {
+		ix.tombstones = make(map[SessionID]struct{})
+	}
+	return ix.epoch
+}
+
+// finishBuild marks the index complete if epoch is still the current build.
+func (ix *sessionIndex) finishBuild(epoch uint64) bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if epoch != ix.epoch {
+		return false
+	}
+	ix.complete.Store(true)
+	ix.tombstones = nil
+	return true
+}
+
+// seenWrite is a session's activity to write back.
+type seenWrite struct {
+	id      SessionID
+	seen    int64 // unix ns
+	expires int64 // unix ns, for the record's TTL
+}
+
+// sweep walks the index once: it returns the activity to write (every
+// dirty slot when all is set, else those due), clearing their dirty flag,
+// and removes the slots expired at now (their records expire in Badger by
+// TTL or by their idle timeout, which a lookup enforces anyway).
+func (ix *sessionIndex) sweep(all bool, now int64) []seenWrite {
+	var out []seenWrite
+	var expired []SessionID
+	ix.mu.RLock()
+	for id, n := range ix.ids {
+		sl := ix.slot(n)
+		if sl.expired(now) {
+			expired = append(expired, id)
+			continue
+		}
+		if !sl.dirty.Load() || (!all && !sl.due()) {
+			continue
+		}
+		if sl.dirty.Swap(false) {
+			out = append(out, seenWrite{id: id, seen: sl.lastSeen.Load(), expires: sl.expires})
+		}
+	}
+	ix.mu.RUnlock()
+	if len(expired) > 0 {
+		ix.mu.Lock()
+		for _, id := range expired {
+			if n, ok := ix.ids[id]; ok && ix.slot(n).expired(now) {
+				ix.drop(id)
+			}
+		}
+		ix.mu.Unlock()
+	}
+	return out
+}
+
+// written notes that ws reached Badger; failed marks them dirty again.
+func (ix *sessionIndex) written(ws []seenWrite, ok bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for _, w := range ws {
+		n, found := ix.ids[w.id]
+		if !found {
+			continue
+		}
+		sl := ix.slot(n)
+		if ok {
+			if w.seen > sl.savedSeen.Load() {
+				sl.savedSeen.Store(w.seen)
+			}
+		} else {
+			sl.dirty.Store(true)
+		}
+	}
+}
+
+// active returns the indexed sessions active at or after since (unix ns)
+// and not expired at now, at most limit of them, most recent first.
+func (ix *sessionIndex) active(since, now int64, limit int) []SessionAuth {
+	var out []SessionAuth
+	ix.mu.RLock()
+	for id, n := range ix.ids {
+		sl := ix.slot(n)
+		if sl.lastSeen.Load() >= since && !sl.expired(now) {
+			out = append(out, ix.authOf(id, sl))
+		}
+	}
+	ix.mu.RUnlock()
+	sortByActivity(out)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+// len returns how many sessions are indexed.
+func (ix *sessionIndex) len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.ids)
+}
