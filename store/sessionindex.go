@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,15 +32,17 @@ const slotChunk = 4096
 
 // Slot flags (immutable for a slot's life).
 const (
-	slotRemember = 1 << iota
+	slotUsed = 1 << iota
+	slotRemember
 	slotSecondFactor
 	// slotImpersonation: ImpersonatorID or ActorSession is set; the
 	// request path then reads the full record.
 	slotImpersonation
 )
 
-// sessionSlot is one live session in the index.
+// sessionSlot is one live session in the index: 80 bytes, no pointers.
 type sessionSlot struct {
+	id        SessionID
 	lastSeen  atomic.Int64 // latest activity, unix ns
 	savedSeen atomic.Int64 // activity last written to Badger, unix ns
 	expires   int64        // ExpiresAt, unix ns
@@ -63,21 +67,32 @@ func (sl *sessionSlot) expired(now int64) bool {
 	return now >= sl.expires || (sl.idle > 0 && now-sl.lastSeen.Load() >= sl.idle)
 }
 
-// sessionIndex is the index. Lookups and touches take mu for reading (a
-// slot is only freed and reused under the write lock, so a reader never
-// sees another session's slot); insertions and removals take it for
-// writing.
+// sessionIndex is the index: slots in chunks, found through an
+// open-addressing hash table (linear probing) of slot numbers; both live
+// outside the Go heap (offHeap). At a million sessions that is about 80 MB
+// of slots and 8 MB of table, where a Go map of the same would take about
+// twice as much and, being on the heap, let the collector leave as much
+// again of garbage around.
+//
+// Lookups and touches take mu for reading; insertions and removals take
+// it for writing (a slot is only freed and reused, and the table only
+// rebuilt, under the write lock, so a reader never sees another session's
+// slot).
 type sessionIndex struct {
-	mu     sync.RWMutex
-	ids    map[SessionID]uint32 // slot number by session id
-	chunks []*[slotChunk]sessionSlot
-	free   []uint32 // freed slot numbers
-	next   uint32   // slots ever handed out
+	mu        sync.RWMutex
+	table     []uint32 // slot number + 1 by hash position; 0 is empty
+	freeTable func()
+	count     int // sessions in the table
+	chunks    [][]sessionSlot
+	freeChunk []func()
+	free      []uint32 // freed slot numbers
+	next      uint32   // slots ever handed out
+	closed    bool     // released: every lookup misses
 	// users interns user ids: a slot holds an index into users.
 	users   []string
 	userRef map[string]uint32
-	// complete is set once every live session is in ids. It changes
-	// only under mu.
+	// complete is set once every live session is in the table. It
+	// changes only under mu.
 	complete atomic.Bool
 	// tombstones are the ids removed while the index is incomplete.
 	tombstones map[SessionID]struct{}
@@ -86,32 +101,78 @@ type sessionIndex struct {
 	epoch uint64
 }
 
+// minTable is the table's initial size (a power of two).
+const minTable = 1024
+
 func newSessionIndex() *sessionIndex {
-	return &sessionIndex{
-		ids:        make(map[SessionID]uint32),
+	ix := &sessionIndex{
 		userRef:    make(map[string]uint32),
 		tombstones: make(map[SessionID]struct{}),
 	}
+	ix.table, ix.freeTable = offHeap[uint32](minTable)
+	return ix
+}
+
+// release unmaps the index's memory; afterwards every lookup misses and
+// nothing is added. Store.Close calls it.
+func (ix *sessionIndex) release() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return
+	}
+	ix.closed = true
+	ix.freeTable()
+	for _, f := range ix.freeChunk {
+		f()
+	}
+	ix.table, ix.chunks, ix.freeChunk, ix.free, ix.count = nil, nil, nil, nil, 0
 }
 
 func (ix *sessionIndex) slot(n uint32) *sessionSlot {
 	return &ix.chunks[n/slotChunk][n%slotChunk]
 }
 
+// home is the table position where a probe for id starts: the id is a
+// SHA-256, but callers' test ids are not, so its first bytes are mixed
+// (Fibonacci hashing) before taking the top bits.
+func (ix *sessionIndex) home(id *SessionID) int {
+	h := binary.LittleEndian.Uint64(id[:8]) * 0x9e3779b97f4a7c15
+	return int(h >> (64 - bits.TrailingZeros(uint(len(ix.table)))))
+}
+
+// find returns the table position of id, or of the empty cell where it
+// would go; the caller holds mu.
+func (ix *sessionIndex) find(id *SessionID) (pos int, n uint32, found bool) {
+	if len(ix.table) == 0 {
+		return 0, 0, false
+	}
+	mask := len(ix.table) - 1
+	for pos = ix.home(id); ; pos = (pos + 1) & mask {
+		v := ix.table[pos]
+		if v == 0 {
+			return pos, 0, false
+		}
+		if ix.slot(v-1).id == *id {
+			return pos, v - 1, true
+		}
+	}
+}
+
 // get returns the indexed facts of id. It does not allocate.
 func (ix *sessionIndex) get(id SessionID) (a SessionAuth, ok bool) {
 	ix.mu.RLock()
-	if n, found := ix.ids[id]; found {
-		a, ok = ix.authOf(id, ix.slot(n)), true
+	if _, n, found := ix.find(&id); found {
+		a, ok = ix.authOf(ix.slot(n)), true
 	}
 	ix.mu.RUnlock()
 	return a, ok
 }
 
 // authOf reads a slot; the caller holds mu.
-func (ix *sessionIndex) authOf(id SessionID, sl *sessionSlot) SessionAuth {
+func (ix *sessionIndex) authOf(sl *sessionSlot) SessionAuth {
 	return SessionAuth{
-		ID:            id,
+		ID:            sl.id,
 		UserID:        ix.users[sl.user],
 		LastSeen:      time.Unix(0, sl.lastSeen.Load()),
 		ExpiresAt:     time.Unix(0, sl.expires),
@@ -126,7 +187,7 @@ func (ix *sessionIndex) authOf(id SessionID, sl *sessionSlot) SessionAuth {
 func (ix *sessionIndex) lastSeen(id SessionID) int64 {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if n, ok := ix.ids[id]; ok {
+	if _, n, ok := ix.find(&id); ok {
 		return ix.slot(n).lastSeen.Load()
 	}
 	return 0
@@ -136,7 +197,7 @@ func (ix *sessionIndex) lastSeen(id SessionID) int64 {
 // dirty. It does not allocate.
 func (ix *sessionIndex) touch(id SessionID, t int64) {
 	ix.mu.RLock()
-	if n, ok := ix.ids[id]; ok {
+	if _, n, ok := ix.find(&id); ok {
 		sl := ix.slot(n)
 		for {
 			old := sl.lastSeen.Load()
@@ -188,7 +249,7 @@ func (ix *sessionIndex) fillMany(list []Session, epoch uint64) (added int, stale
 		if _, ok := ix.tombstones[sess.ID]; ok {
 			continue
 		}
-		if _, ok := ix.ids[sess.ID]; ok {
+		if _, _, ok := ix.find(&sess.ID); ok {
 			continue
 		}
 		ix.insert(sess)
@@ -197,26 +258,37 @@ func (ix *sessionIndex) fillMany(list []Session, epoch uint64) (added int, stale
 	return added, false
 }
 
-// insert puts sess in a slot; the caller holds mu for writing.
+// insert puts sess in a slot (its own if indexed already); the caller
+// holds mu for writing.
 func (ix *sessionIndex) insert(sess *Session) {
-	n, ok := ix.ids[sess.ID]
-	if !ok {
+	if ix.closed {
+		return
+	}
+	if (ix.count+1)*4 > len(ix.table)*3 {
+		ix.grow()
+	}
+	pos, n, found := ix.find(&sess.ID)
+	if !found {
 		if k := len(ix.free); k > 0 {
 			n, ix.free = ix.free[k-1], ix.free[:k-1]
 		} else {
 			if ix.next%slotChunk == 0 {
-				ix.chunks = append(ix.chunks, new([slotChunk]sessionSlot))
+				c, free := offHeap[sessionSlot](slotChunk)
+				ix.chunks = append(ix.chunks, c)
+				ix.freeChunk = append(ix.freeChunk, free)
 			}
 			n = ix.next
 			ix.next++
 		}
-		ix.ids[sess.ID] = n
+		ix.table[pos] = n + 1
+		ix.count++
 	}
 	sl := ix.slot(n)
+	sl.id = sess.ID
 	sl.expires = sess.ExpiresAt.UnixNano()
 	sl.idle = int64(sess.IdleTimeout)
 	sl.user = ix.userIndex(sess.UserID)
-	sl.flags = 0
+	sl.flags = slotUsed
 	if sess.Remember {
 		sl.flags |= slotRemember
 	}
@@ -233,6 +305,25 @@ func (ix *sessionIndex) insert(sess *Session) {
 	sl.lastSeen.Store(seen)
 	sl.savedSeen.Store(seen)
 	sl.dirty.Store(false)
+}
+
+// grow doubles the table and re-inserts every session; the caller holds
+// mu for writing.
+func (ix *sessionIndex) grow() {
+	old, freeOld := ix.table, ix.freeTable
+	ix.table, ix.freeTable = offHeap[uint32](2 * len(old))
+	mask := len(ix.table) - 1
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		pos := ix.home(&ix.slot(v - 1).id)
+		for ix.table[pos] != 0 {
+			pos = (pos + 1) & mask
+		}
+		ix.table[pos] = v
+	}
+	freeOld()
 }
 
 // userIndex interns a user id; the caller holds mu for writing. The table
@@ -263,17 +354,49 @@ func (ix *sessionIndex) remove(ids ...SessionID) {
 
 // drop frees the slot of id; the caller holds mu for writing.
 func (ix *sessionIndex) drop(id SessionID) {
-	n, ok := ix.ids[id]
+	pos, n, ok := ix.find(&id)
 	if !ok {
 		return
 	}
-	delete(ix.ids, id)
+	ix.unlink(pos)
 	sl := ix.slot(n)
 	sl.lastSeen.Store(0)
 	sl.savedSeen.Store(0)
 	sl.dirty.Store(false)
-	sl.expires, sl.idle, sl.user, sl.flags = 0, 0, 0, 0
+	sl.id, sl.expires, sl.idle, sl.user, sl.flags = SessionID{}, 0, 0, 0, 0
 	ix.free = append(ix.free, n)
+	ix.count--
+}
+
+// unlink empties table position pos and shifts back the entries after it
+// that would no longer be found (deletion without tombstones in linear
+// probing).
+func (ix *sessionIndex) unlink(pos int) {
+	mask := len(ix.table) - 1
+	for {
+		ix.table[pos] = 0
+		next := pos
+		for {
+			next = (next + 1) & mask
+			v := ix.table[next]
+			if v == 0 {
+				return
+			}
+			h := ix.home(&ix.slot(v - 1).id)
+			// The entry at next stays if its home lies cyclically in
+			// (pos, next]: a probe from there does not pass pos.
+			if pos <= next {
+				if pos < h && h <= next {
+					continue
+				}
+			} else if pos < h || h <= next {
+				continue
+			}
+			ix.table[pos] = v
+			pos = next
+			break
+		}
+	}
 }
 
 // startBuild begins a (re)build: the index is incomplete until
@@ -316,24 +439,23 @@ func (ix *sessionIndex) sweep(all bool, now int64) []seenWrite {
 	var out []seenWrite
 	var expired []SessionID
 	ix.mu.RLock()
-	for id, n := range ix.ids {
-		sl := ix.slot(n)
+	ix.eachSlot(func(sl *sessionSlot) {
 		if sl.expired(now) {
-			expired = append(expired, id)
-			continue
+			expired = append(expired, sl.id)
+			return
 		}
 		if !sl.dirty.Load() || (!all && !sl.due()) {
-			continue
+			return
 		}
 		if sl.dirty.Swap(false) {
-			out = append(out, seenWrite{id: id, seen: sl.lastSeen.Load(), expires: sl.expires})
+			out = append(out, seenWrite{id: sl.id, seen: sl.lastSeen.Load(), expires: sl.expires})
 		}
-	}
+	})
 	ix.mu.RUnlock()
 	if len(expired) > 0 {
 		ix.mu.Lock()
 		for _, id := range expired {
-			if n, ok := ix.ids[id]; ok && ix.slot(n).expired(now) {
+			if _, n, ok := ix.find(&id); ok && ix.slot(n).expired(now) {
 				ix.drop(id)
 			}
 		}
@@ -342,12 +464,26 @@ func (ix *sessionIndex) sweep(all bool, now int64) []seenWrite {
 	return out
 }
 
+// eachSlot calls f for every slot in use; the caller holds mu.
+func (ix *sessionIndex) eachSlot(f func(*sessionSlot)) {
+	for i, c := range ix.chunks {
+		for j := range c {
+			if uint32(i*slotChunk+j) >= ix.next {
+				return
+			}
+			if c[j].flags&slotUsed != 0 {
+				f(&c[j])
+			}
+		}
+	}
+}
+
 // written notes that ws reached Badger; failed marks them dirty again.
 func (ix *sessionIndex) written(ws []seenWrite, ok bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	for _, w := range ws {
-		n, found := ix.ids[w.id]
+		_, n, found := ix.find(&w.id)
 		if !found {
 			continue
 		}
@@ -367,12 +503,11 @@ func (ix *sessionIndex) written(ws []seenWrite, ok bool) {
 func (ix *sessionIndex) active(since, now int64, limit int) []SessionAuth {
 	var out []SessionAuth
 	ix.mu.RLock()
-	for id, n := range ix.ids {
-		sl := ix.slot(n)
+	ix.eachSlot(func(sl *sessionSlot) {
 		if sl.lastSeen.Load() >= since && !sl.expired(now) {
-			out = append(out, ix.authOf(id, sl))
+			out = append(out, ix.authOf(sl))
 		}
-	}
+	})
 	ix.mu.RUnlock()
 	sortByActivity(out)
 	if len(out) > limit {
@@ -385,5 +520,5 @@ func (ix *sessionIndex) active(since, now int64, limit int) []SessionAuth {
 func (ix *sessionIndex) len() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return len(ix.ids)
+	return ix.count
 }

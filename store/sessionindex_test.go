@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -16,6 +17,7 @@ func TestSessionIndexBuildRules(t *testing.T) {
 	end := time.Unix(2_000_000_000, 0)
 	sess := func(b byte) *Session { return &Session{ID: SessionID{b}, UserID: "u", ExpiresAt: end} }
 	ix := newSessionIndex()
+	t.Cleanup(ix.release)
 	stale := ix.startBuild()
 	epoch := ix.startBuild()
 	ix.add(sess(1))
@@ -63,6 +65,7 @@ func TestSessionIndexBuildRules(t *testing.T) {
 func TestSessionIndexSlotReuse(t *testing.T) {
 	end := time.Unix(2_000_000_000, 0)
 	ix := newSessionIndex()
+	t.Cleanup(ix.release)
 	ix.add(&Session{ID: SessionID{1}, UserID: "admin", ExpiresAt: end, LastSeen: end.Add(-time.Hour),
 		SecondFactor: true, Remember: true, ImpersonatorID: "x", ActorSession: "y"})
 	ix.touch(SessionID{1}, end.Add(-time.Minute).UnixNano())
@@ -296,4 +299,76 @@ func BenchmarkSessionAuthSpread(b *testing.B) {
 			s.TouchSession(ids[i], now)
 		}
 	})
+}
+
+// TestSessionIndexTableModel checks the hash table against a Go map through
+// random insertions and removals, with ids built to collide (many share the
+// bytes the hash reads), across several growths.
+func TestSessionIndexTableModel(t *testing.T) {
+	ix := newSessionIndex()
+	t.Cleanup(ix.release)
+	rng := rand.New(rand.NewPCG(1, 2))
+	end := time.Unix(2_000_000_000, 0)
+	// last is the id prefix the hash sends to the table's last cell at
+	// every size: the multiplier's inverse times 2^64-1.
+	const mul = 0x9e3779b97f4a7c15
+	inv := uint64(mul)
+	for range 5 {
+		inv *= 2 - mul*inv
+	}
+	var last [8]byte
+	binary.LittleEndian.PutUint64(last[:], ^uint64(0)*inv)
+	pool := make([]SessionID, 6000)
+	for i := range pool {
+		switch i % 5 {
+		case 0: // a fifth share their first 8 bytes: one long probe run
+			pool[i] = SessionID{0: 0xee, 8: byte(i), 9: byte(i >> 8), 10: 1}
+		case 1: // and a fifth start at the last cell: a run that wraps
+			copy(pool[i][:], last[:])
+			pool[i][8], pool[i][9], pool[i][10] = byte(i), byte(i>>8), 3
+		default:
+			pool[i] = SessionID{0: byte(i), 1: byte(i >> 8), 31: 2}
+		}
+	}
+	model := map[SessionID]string{}
+	check := func(step int) {
+		t.Helper()
+		if ix.len() != len(model) {
+			t.Fatalf("step %d: %d indexed, model %d", step, ix.len(), len(model))
+		}
+		for _, id := range pool {
+			a, ok := ix.get(id)
+			user, want := model[id]
+			if ok != want || (ok && (a.UserID != user || a.ID != id)) {
+				t.Fatalf("step %d: get(%x) = %+v, %v; model %q, %v", step, id[:11], a, ok, user, want)
+			}
+		}
+	}
+	for step := range 40_000 {
+		id := pool[rng.IntN(len(pool))]
+		if rng.IntN(3) > 0 {
+			user := fmt.Sprintf("u%d", step%97)
+			ix.add(&Session{ID: id, UserID: user, ExpiresAt: end})
+			model[id] = user
+		} else {
+			ix.remove(id)
+			delete(model, id)
+		}
+		if step%4000 == 0 {
+			check(step)
+		}
+	}
+	check(-1)
+	if len(ix.table) <= minTable {
+		t.Errorf("table never grew (%d cells for %d sessions)", len(ix.table), len(model))
+	}
+	// Everything out again: nothing may be left behind.
+	for id := range model {
+		ix.remove(id)
+	}
+	for i, v := range ix.table {
+		if v != 0 {
+			t.Fatalf("cell %d still holds slot %d after every removal", i, v-1)
+		}
+	}
 }

@@ -46,7 +46,7 @@ func waitIndexed(t testing.TB, s *Store) {
 func slotOf(s *Store, id SessionID) (dirty bool, saved int64, ok bool) {
 	s.index.mu.RLock()
 	defer s.index.mu.RUnlock()
-	n, ok := s.index.ids[id]
+	_, n, ok := s.index.find(&id)
 	if !ok {
 		return false, 0, false
 	}

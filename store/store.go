@@ -222,6 +222,7 @@ func (s *Store) Close() error {
 		defer s.life.Unlock()
 		s.closed.Store(true)
 		ferr := s.flush(true)
+		s.index.release()
 		cerr := s.db.Close()
 		err = errors.Join(ferr, cerr)
 		if err != nil {
