@@ -35,8 +35,9 @@ const (
 // Verdict is the result of Check.
 type Verdict struct {
 	Outcome Outcome
-	// User is the signed-in user (Allow and Deny).
-	User *store.User
+	// User is the signed-in user's account (Allow, Deny, StepUp and
+	// ChangePassword); zero otherwise.
+	User store.Account
 	// Reason explains an Allow or Deny.
 	Reason policies.Reason
 }
@@ -60,23 +61,23 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 		return Verdict{Outcome: SignIn}
 	}
 	s.store.TouchSession(si.id, now)
-	u := si.user
-	if s.passwordExpired(u) {
-		return Verdict{Outcome: ChangePassword, User: u}
+	u := &si.acct
+	if s.passwordExpired(u.PasswordChangedAt) {
+		return Verdict{Outcome: ChangePassword, User: *u}
 	}
 	d := app.Access().Decide(s.subjectOf(u))
 	if !d.Allow {
-		return Verdict{Outcome: Deny, User: u, Reason: d.Reason}
+		return Verdict{Outcome: Deny, User: *u, Reason: d.Reason}
 	}
 	if !si.auth.SecondFactor && app.RequiresSecondFactor() {
-		return Verdict{Outcome: StepUp, User: u, Reason: d.Reason}
+		return Verdict{Outcome: StepUp, User: *u, Reason: d.Reason}
 	}
 	s.setIdentityHeaders(r.Header, u)
 	if si.impersonator != "" {
 		r.Header[s.headers.Impersonator] = []string{si.impersonator}
 	}
 	s.cookie.strip(r.Header)
-	return Verdict{Outcome: Allow, User: u, Reason: d.Reason}
+	return Verdict{Outcome: Allow, User: *u, Reason: d.Reason}
 }
 
 // stripIdentityHeaders deletes every identity header the client sent,
@@ -122,7 +123,7 @@ func fold(c byte) byte {
 }
 
 // setIdentityHeaders sets the identity of u on h (after stripping).
-func (s *Service) setIdentityHeaders(h http.Header, u *store.User) {
+func (s *Service) setIdentityHeaders(h http.Header, u *store.Account) {
 	h[s.headers.User] = []string{u.Username}
 	if u.Email != "" {
 		h[s.headers.Email] = []string{u.Email}
@@ -130,7 +131,7 @@ func (s *Service) setIdentityHeaders(h http.Header, u *store.User) {
 	if u.FullName != "" {
 		h[s.headers.Name] = []string{u.FullName}
 	}
-	if g := u.GroupsHeader(); g != "" {
+	if g := u.GroupsHeader; g != "" {
 		h[s.headers.Groups] = []string{g}
 	}
 }
@@ -150,8 +151,9 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 		writeJSONError(w, http.StatusUnauthorized, "not signed in: sign in at "+s.portal.String()+"/login")
 	case Deny:
 		if wantsHTML(r) {
+			u, _ := s.store.User(v.User.ID) // the page header shows who is signed in
 			s.renderError(w, r, http.StatusForbidden, "No access",
-				"You are signed in as "+v.User.Username+", but this account has no access to this app. Ask an administrator for access.", v.User)
+				"You are signed in as "+v.User.Username+", but this account has no access to this app. Ask an administrator for access.", u)
 			return
 		}
 		writeJSONError(w, http.StatusForbidden, "access to this app is not allowed")
@@ -190,27 +192,29 @@ func wantsHTML(r *http.Request) bool {
 // includes the app and the owner may use the app. Apps that require a
 // second factor do not take keys. The key never reaches the app.
 func (s *Service) checkKeyRequest(r *http.Request, app *App, k string, now time.Time) Verdict {
-	key, u, err := s.checkKey(r, k, s.clientIP(r), now)
+	key, owner, err := s.checkKey(r, k, s.clientIP(r), now)
 	if err != nil {
 		if errors.Is(err, errBadKey) {
 			return Verdict{Outcome: SignIn}
 		}
 		return Verdict{Outcome: Unavailable}
 	}
+	acct := store.AccountOf(owner)
+	u := &acct
 	if !keyReachesApp(&key, app.Name) {
-		return Verdict{Outcome: Deny, User: u}
+		return Verdict{Outcome: Deny, User: *u}
 	}
-	if s.passwordExpired(u) {
-		return Verdict{Outcome: ChangePassword, User: u}
+	if s.passwordExpired(u.PasswordChangedAt) {
+		return Verdict{Outcome: ChangePassword, User: *u}
 	}
 	d := app.Access().Decide(s.subjectOf(u))
 	if !d.Allow {
-		return Verdict{Outcome: Deny, User: u, Reason: d.Reason}
+		return Verdict{Outcome: Deny, User: *u, Reason: d.Reason}
 	}
 	if app.RequiresSecondFactor() {
-		return Verdict{Outcome: StepUp, User: u, Reason: d.Reason}
+		return Verdict{Outcome: StepUp, User: *u, Reason: d.Reason}
 	}
 	r.Header.Del("Authorization")
 	s.setIdentityHeaders(r.Header, u)
-	return Verdict{Outcome: Allow, User: u, Reason: d.Reason}
+	return Verdict{Outcome: Allow, User: *u, Reason: d.Reason}
 }

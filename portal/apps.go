@@ -171,7 +171,8 @@ func (s *Service) redirectPolicy() policies.RedirectPolicy {
 // appsFor returns the apps u may open.
 func (s *Service) appsFor(u *store.User) []*App {
 	var out []*App
-	subj := s.subjectOf(u)
+	acct := store.AccountOf(u)
+	subj := s.subjectOf(&acct)
 	for _, a := range s.Apps() {
 		if a.Access().Decide(subj).Allow {
 			out = append(out, a)
@@ -180,7 +181,7 @@ func (s *Service) appsFor(u *store.User) []*App {
 	return out
 }
 
-func (s *Service) subjectOf(u *store.User) policies.Subject {
+func (s *Service) subjectOf(u *store.Account) policies.Subject {
 	perms, _ := s.permsOf(u.Role)
 	return policies.Subject{Username: u.Username, Groups: u.Groups, AccessAll: perms.Has(policies.PermAppsAccessAll)}
 }

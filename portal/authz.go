@@ -43,9 +43,13 @@ func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
 	if res != resolvedOK {
 		return nil, res
 	}
-	// Portal requests get the whole record (one read); the guard's
-	// requests never come here.
+	// Portal requests get the whole records (the session's is one read);
+	// the guard's requests never come here.
 	sess, err := s.store.Session(si.id)
+	var u *store.User
+	if err == nil {
+		u, err = s.store.User(si.acct.ID)
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, resolvedNone
@@ -53,8 +57,8 @@ func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
 		return nil, resolvedUnavailable
 	}
 	s.store.TouchSession(si.id, now)
-	perms, _ := s.permsOf(si.user.Role)
-	return &caller{user: si.user, sid: si.id, sess: sess, perms: perms}, resolvedOK
+	perms, _ := s.permsOf(u.Role)
+	return &caller{user: u, sid: si.id, sess: sess, perms: perms}, resolvedOK
 }
 
 // apiCaller returns the signed-in caller of an API request, or writes 401
@@ -69,7 +73,7 @@ func (s *Service) apiCaller(w http.ResponseWriter, r *http.Request) *caller {
 		writeJSONError(w, http.StatusUnauthorized, "not signed in")
 		return nil
 	}
-	if s.passwordExpired(c.user) {
+	if s.passwordExpired(c.user.PasswordChangedAt) {
 		writeJSONError(w, http.StatusForbidden, "your password has expired: change it with POST /api/v1/me/password")
 		return nil
 	}

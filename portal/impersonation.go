@@ -124,7 +124,7 @@ func (s *Service) mayImpersonate(p policies.Principal, role string) error {
 // and theirs, their account is active and they may still impersonate the
 // target. It keeps the impersonator's session from going idle meanwhile.
 // On the hot path of resolve: no disk I/O and no allocation on cache hits.
-func (s *Service) impersonationLive(sess *store.Session, target *store.User, now time.Time) bool {
+func (s *Service) impersonationLive(sess *store.Session, target *store.Account, now time.Time) bool {
 	aid, ok := hexSessionID(sess.ActorSession)
 	if !ok || sess.ImpersonatorID == "" {
 		return false
@@ -197,7 +197,7 @@ func (s *Service) impersonationOf(r *http.Request) (impersonator, target string)
 	if res != resolvedOK || si.impersonator == "" {
 		return "", ""
 	}
-	return si.impersonator, si.user.Username
+	return si.impersonator, si.acct.Username
 }
 
 // startImpersonation makes c act as the user ref: it checks the rules,

@@ -117,8 +117,8 @@ func TestOwnerLoginFlow(t *testing.T) {
 		t.Fatal("no session cookie")
 	}
 	si, res := svc.resolve(cookieHeader(ck), clk.Now())
-	if res != resolvedOK || si.user.Username != "olivia" {
-		t.Fatalf("session: %v %v", res, si.user)
+	if res != resolvedOK || si.acct.Username != "olivia" {
+		t.Fatalf("session: %v %v", res, si.acct)
 	}
 	sess, err := svc.store.Session(si.id)
 	if err != nil {

@@ -288,7 +288,7 @@ func (s *Service) pageCaller(w http.ResponseWriter, r *http.Request, perm polici
 		http.Redirect(w, r, to, redirectStatus(r))
 		return nil
 	}
-	if !expiredOK && s.passwordExpired(c.user) {
+	if !expiredOK && s.passwordExpired(c.user.PasswordChangedAt) {
 		to := "/profile/password"
 		if r.Method == http.MethodGet && r.URL.Path != "/" {
 			to += "?rd=" + url.QueryEscape(r.URL.RequestURI())

@@ -360,7 +360,7 @@ func (s *Service) renderUser(w http.ResponseWriter, r *http.Request, c *caller, 
 	roles := s.roleNames()
 	p.Data = userPageData{Detail: d, Path: userPath(u), States: states, Roles: roles, Groups: s.groupNames(),
 		Self: u.ID == c.user.ID, HasPassword: u.PasswordHash != "", PasswordChangedAt: u.PasswordChangedAt,
-		PasswordRules: s.passwordRules().Describe(), Expired: s.passwordExpired(u), Support: s.userSupport(c, u)}
+		PasswordRules: s.passwordRules().Describe(), Expired: s.passwordExpired(u.PasswordChangedAt), Support: s.userSupport(c, u)}
 	s.render(w, status, "user", p)
 }
 

@@ -108,7 +108,7 @@ func (s *Service) renderPassword(w http.ResponseWriter, r *http.Request, c *call
 	}
 	p := s.basePage(w, r, c, "Change your password", "profile")
 	p.Error = errMsg
-	p.Data = passwordData{Expired: s.passwordExpired(c.user), RD: rd, PasswordRules: s.passwordRules().Describe(),
+	p.Data = passwordData{Expired: s.passwordExpired(c.user.PasswordChangedAt), RD: rd, PasswordRules: s.passwordRules().Describe(),
 		NoCurrent: signedInWithTempPassword(c)}
 	s.render(w, status, "password", p)
 }
@@ -119,7 +119,7 @@ func (s *Service) handlePasswordForm(w http.ResponseWriter, r *http.Request, c *
 	f := r.PostForm
 	current, pw, rd := f.Get("current_password"), f.Get("password"), f.Get("rd")
 	fail := func(status int, msg string) {
-		if f.Get("from") == "profile" && !s.passwordExpired(c.user) {
+		if f.Get("from") == "profile" && !s.passwordExpired(c.user.PasswordChangedAt) {
 			s.renderProfile(w, r, c, status, msg, nil)
 			return
 		}

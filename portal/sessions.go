@@ -171,16 +171,16 @@ const (
 type signedIn struct {
 	id   store.SessionID
 	auth store.SessionAuth
-	user *store.User
+	acct store.Account
 	// impersonator is the impersonator's username when the session is a
 	// live impersonation, "" otherwise.
 	impersonator string
 }
 
-// resolve finds the live session in the request's cookies and its user.
-// This is the hot path: no disk I/O for an ordinary session (the store's
-// session index and user cache answer) and no allocation. Only an
-// impersonation session's whole record is read, to check its actor.
+// resolve finds the live session in the request's cookies and its user's
+// account. This is the hot path: no disk I/O for an ordinary session (the
+// store's session index and user directory answer) and no allocation. Only
+// an impersonation session's whole record is read, to check its actor.
 func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolution) {
 	s.cookie.eachToken(h, func(tok string) bool {
 		cid := sessionIDOf(tok)
@@ -192,7 +192,7 @@ func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolu
 			}
 			return false
 		}
-		cu, err := s.store.User(cs.UserID)
+		cu, err := s.store.Account(cs.UserID)
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				res = resolvedUnavailable
@@ -200,7 +200,7 @@ func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolu
 			}
 			return false
 		}
-		if !userActive(cu, now) || (!cs.SecondFactor && s.cfg().Require2FA) {
+		if !cu.Active(now) || (!cs.SecondFactor && s.cfg().Require2FA) {
 			return false
 		}
 		var impersonator string
@@ -213,12 +213,12 @@ func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolu
 				}
 				return false
 			}
-			if !s.impersonationLive(&full, cu, now) {
+			if !s.impersonationLive(&full, &cu, now) {
 				return false
 			}
 			impersonator = full.ImpersonatorName
 		}
-		si, res = signedIn{id: cid, auth: cs, user: cu, impersonator: impersonator}, resolvedOK
+		si, res = signedIn{id: cid, auth: cs, acct: cu, impersonator: impersonator}, resolvedOK
 		return true
 	})
 	return si, res

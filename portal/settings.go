@@ -214,9 +214,9 @@ func (s *Service) updateSettings(c *caller, r *http.Request, patch []byte) (Sett
 	return st, nil
 }
 
-// passwordExpired reports whether u must change their password before
-// doing anything else.
-func (s *Service) passwordExpired(u *store.User) bool {
+// passwordExpired reports whether a password set at changedAt must be
+// changed before its user does anything else.
+func (s *Service) passwordExpired(changedAt time.Time) bool {
 	max := time.Duration(s.cfg().PasswordMaxAge)
-	return max > 0 && !u.PasswordChangedAt.IsZero() && s.now().Sub(u.PasswordChangedAt) >= max
+	return max > 0 && !changedAt.IsZero() && s.now().Sub(changedAt) >= max
 }

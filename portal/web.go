@@ -12,10 +12,18 @@ import (
 func (s *Service) currentUser(r *http.Request) (*store.User, resolution) {
 	now := s.now()
 	si, res := s.resolve(r.Header, now)
-	if res == resolvedOK {
-		s.store.TouchSession(si.id, now)
+	if res != resolvedOK {
+		return nil, res
 	}
-	return si.user, res
+	u, err := s.store.User(si.acct.ID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, resolvedNone
+		}
+		return nil, resolvedUnavailable
+	}
+	s.store.TouchSession(si.id, now)
+	return u, res
 }
 
 func (s *Service) handleHome(w http.ResponseWriter, r *http.Request) {

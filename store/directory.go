@@ -37,6 +37,36 @@ type dirEntry struct {
 	disabled bool
 	// expires is ExpiresAt in unix nanoseconds; 0 means never.
 	expires int64
+	// orig is the username, e-mail, full name and groups header as
+	// stored, one after the other; ends are where the first three end.
+	orig string
+	ends [3]uint32
+	// ogroups are the groups as stored: the same slice as groups when
+	// they are already lowercase (the usual case).
+	ogroups []string
+	// pwChanged is PasswordChangedAt in unix nanoseconds; 0 means never.
+	pwChanged int64
+}
+
+// account returns the entry as an Account, without allocating.
+func (e *dirEntry) account() Account {
+	i := Account{
+		ID:           e.id,
+		Username:     e.orig[:e.ends[0]],
+		Email:        e.orig[e.ends[0]:e.ends[1]],
+		FullName:     e.orig[e.ends[1]:e.ends[2]],
+		GroupsHeader: e.orig[e.ends[2]:],
+		Role:         e.role,
+		Groups:       e.ogroups,
+		Disabled:     e.disabled,
+	}
+	if e.expires != 0 {
+		i.ExpiresAt = time.Unix(0, e.expires)
+	}
+	if e.pwChanged != 0 {
+		i.PasswordChangedAt = time.Unix(0, e.pwChanged)
+	}
+	return i
 }
 
 // name returns the lowercase username, the sort key.
@@ -100,6 +130,8 @@ type dirRecord struct {
 	Groups    []string  `json:"groups"`
 	Disabled  bool      `json:"disabled"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// PasswordChangedAt is for Account.
+	PasswordChangedAt time.Time `json:"password_changed_at"`
 }
 
 // decodeBinary reads a User's binary form; every field is kept there in one
@@ -108,7 +140,8 @@ func (r *dirRecord) decodeBinary(rr *recordReader) error {
 	var u User
 	err := u.decodeBinary(rr)
 	*r = dirRecord{ID: u.ID, Username: u.Username, Email: u.Email, FullName: u.FullName,
-		Role: u.Role, Groups: u.Groups, Disabled: u.Disabled, ExpiresAt: u.ExpiresAt}
+		Role: u.Role, Groups: u.Groups, Disabled: u.Disabled, ExpiresAt: u.ExpiresAt,
+		PasswordChangedAt: u.PasswordChangedAt}
 	return err
 }
 
@@ -134,6 +167,19 @@ func (d *directory) entryOf(u *User) *dirEntry {
 			}
 		}
 	}
+	e.ogroups = e.groups
+	if !slices.Equal(e.groups, u.Groups) {
+		e.ogroups = make([]string, len(u.Groups))
+		for i, g := range u.Groups {
+			e.ogroups[i] = d.internString(g)
+		}
+	}
+	if !u.PasswordChangedAt.IsZero() {
+		e.pwChanged = u.PasswordChangedAt.UnixNano()
+	}
+	e.orig = u.Username + u.Email + u.FullName + strings.Join(u.Groups, ",")
+	e.ends = [3]uint32{uint32(len(u.Username)), uint32(len(u.Username) + len(u.Email)),
+		uint32(len(u.Username) + len(u.Email) + len(u.FullName))}
 	return e
 }
 
@@ -204,8 +250,11 @@ func (s *Store) ensureDirectory() error {
 			if err := decode(v, &r); err != nil {
 				return err
 			}
-			e := d.entryOf(&User{ID: r.ID, Username: r.Username, Email: r.Email, FullName: r.FullName,
-				Role: r.Role, Groups: r.Groups, Disabled: r.Disabled, ExpiresAt: r.ExpiresAt})
+			u := &User{ID: r.ID, Username: r.Username, Email: r.Email, FullName: r.FullName,
+				Role: r.Role, Groups: r.Groups, Disabled: r.Disabled, ExpiresAt: r.ExpiresAt,
+				PasswordChangedAt: r.PasswordChangedAt}
+			u.Groups = normalizeGroups(u.Groups)
+			e := d.entryOf(u)
 			d.entries = append(d.entries, e)
 			d.byID[e.id] = e
 			return nil
