@@ -614,7 +614,7 @@ func (s *Store) indexAllSessions(epoch uint64) error {
 		}
 	}
 	if s.index.finishBuild(epoch) {
-		s.log.Debug("store: session index built", "sessions", total, "took", time.Since(start))
+		s.log.Info("store: session index built", "sessions", total, "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	return nil
 }
