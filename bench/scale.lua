@@ -1,6 +1,6 @@
 -- bench/scale.lua — wrk script used by bench/scale: every request carries the
--- session cookie of a random session out of the whole seeded set, so the
--- guard's session cache misses as often as a real spread would make it.
+-- session cookie of a random session out of the whole seeded set, as a
+-- uniform spread over all of them would (no per-session cache can help).
 --
 --   SCALE_TOKENS=FILE wrk -t2 -c64 -d10s -s bench/scale.lua URL
 --

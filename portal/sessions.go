@@ -186,19 +186,15 @@ func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolu
 		cid := sessionIDOf(tok)
 		cs, err := s.store.SessionAuth(cid)
 		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				res = resolvedUnavailable
-				return true
-			}
-			return false
+			stop, r := lookupFailed(err)
+			res = r
+			return stop
 		}
 		cu, err := s.store.Account(cs.UserID)
 		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				res = resolvedUnavailable
-				return true
-			}
-			return false
+			stop, r := lookupFailed(err)
+			res = r
+			return stop
 		}
 		if !cu.Active(now) || (!cs.SecondFactor && s.cfg().Require2FA) {
 			return false
@@ -207,11 +203,9 @@ func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolu
 		if cs.Impersonation {
 			full, err := s.store.Session(cid)
 			if err != nil {
-				if !errors.Is(err, store.ErrNotFound) {
-					res = resolvedUnavailable
-					return true
-				}
-				return false
+				stop, r := lookupFailed(err)
+				res = r
+				return stop
 			}
 			if !s.impersonationLive(&full, &cu, now) {
 				return false
@@ -222,6 +216,16 @@ func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolu
 		return true
 	})
 	return si, res
+}
+
+// lookupFailed is what resolve does after a failed lookup: a missing record
+// means trying the next token, anything else is a store failure (fail
+// closed).
+func lookupFailed(err error) (stop bool, res resolution) {
+	if errors.Is(err, store.ErrNotFound) {
+		return false, resolvedNone
+	}
+	return true, resolvedUnavailable
 }
 
 // userActive reports whether u may use a session at now.

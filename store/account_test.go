@@ -10,13 +10,7 @@ import (
 // waitDirectory waits until the user directory is built.
 func waitDirectory(t testing.TB, s *Store) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !s.directory.built.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("the user directory was not built within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "the user directory is built", s.directory.built.Load)
 }
 
 // sameAccount compares an Account with the one made from the user's record.

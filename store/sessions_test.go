@@ -33,10 +33,16 @@ func diskSession(t testing.TB, s *Store, id SessionID) (sess Session, err error)
 // waitIndexed waits until the session index is complete.
 func waitIndexed(t testing.TB, s *Store) {
 	t.Helper()
+	waitUntil(t, "the session index is built", s.index.complete.Load)
+}
+
+// waitUntil polls cond for up to 10 seconds.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !s.index.complete.Load() {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("the session index was not built within 10s")
+			t.Fatalf("not within 10s: %s", what)
 		}
 		time.Sleep(time.Millisecond)
 	}
