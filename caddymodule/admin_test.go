@@ -69,6 +69,31 @@ func TestAdminChangesReachTheGuard(t *testing.T) {
 	if got := status(bob, h.appURL("/")); got != 200 {
 		t.Fatalf("bob after reload: %d, want 200", got)
 	}
+	// What the app is told follows the account at once.
+	api("PATCH", "/api/v1/users/bob", `{"full_name":"Bob Builder","email":"Bob@Example.com","groups":["ops","staff"]}`, 200)
+	if got := status(bob, h.appURL("/")); got != 200 {
+		t.Fatalf("bob after a profile change: %d", got)
+	}
+	if hdr, _ := h.lastSeen(); hdr.Get("Remote-Name") != "Bob Builder" || hdr.Get("Remote-Email") != "Bob@Example.com" ||
+		hdr.Get("Remote-Groups") != "ops,staff" {
+		t.Errorf("headers after a profile change: name %q email %q groups %q", hdr.Get("Remote-Name"),
+			hdr.Get("Remote-Email"), hdr.Get("Remote-Groups"))
+	}
+	// An administrator ending bob's sessions ends them on the next request.
+	resp, b := do(t, owner, "DELETE", h.portalURL("/api/v1/users/bob/sessions"), nil, jsonAPI)
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("end bob's sessions: %d %s", resp.StatusCode, b)
+	}
+	if got := status(bob, h.appURL("/")); got != 401 {
+		t.Fatalf("bob after his sessions were ended: %d, want 401", got)
+	}
+	// And deleting him, a session he opened since.
+	bob = h.client()
+	h.apiLogin(bob, "bob", bobPW)
+	api("DELETE", "/api/v1/users/bob", "", 204)
+	if got := status(bob, h.appURL("/")); got != 401 {
+		t.Fatalf("deleted bob: %d, want 401", got)
+	}
 }
 
 var linkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/(reset|invite)/[A-Za-z0-9_-]{43}`)
