@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -438,7 +439,6 @@ type seenWrite struct {
 func (ix *sessionIndex) sweep(all bool, now int64) []seenWrite {
 	var out []seenWrite
 	var expired []SessionID
-	ix.mu.RLock()
 	ix.eachSlot(func(sl *sessionSlot) {
 		if sl.expired(now) {
 			expired = append(expired, sl.id)
@@ -451,10 +451,9 @@ func (ix *sessionIndex) sweep(all bool, now int64) []seenWrite {
 			out = append(out, seenWrite{id: sl.id, seen: sl.lastSeen.Load(), expires: sl.expires})
 		}
 	})
-	ix.mu.RUnlock()
-	if len(expired) > 0 {
+	for part := range slices.Chunk(expired, slotChunk) {
 		ix.mu.Lock()
-		for _, id := range expired {
+		for _, id := range part {
 			if _, n, ok := ix.find(&id); ok && ix.slot(n).expired(now) {
 				ix.drop(id)
 			}
@@ -464,37 +463,48 @@ func (ix *sessionIndex) sweep(all bool, now int64) []seenWrite {
 	return out
 }
 
-// eachSlot calls f for every slot in use; the caller holds mu.
+// eachSlot calls f for every slot in use, holding mu for reading over one
+// chunk of slots at a time: a walk of a million sessions (the flusher's,
+// every few seconds) never keeps a writer, and the lookups queued behind
+// it, waiting for more than one chunk.
 func (ix *sessionIndex) eachSlot(f func(*sessionSlot)) {
-	for i, c := range ix.chunks {
-		for j := range c {
-			if uint32(i*slotChunk+j) >= ix.next {
-				return
-			}
+	for i := 0; ; i++ {
+		ix.mu.RLock()
+		if i >= len(ix.chunks) {
+			ix.mu.RUnlock()
+			return
+		}
+		c := ix.chunks[i]
+		n := min(int(ix.next)-i*slotChunk, len(c))
+		for j := range n {
 			if c[j].flags&slotUsed != 0 {
 				f(&c[j])
 			}
 		}
+		ix.mu.RUnlock()
 	}
 }
 
-// written notes that ws reached Badger; failed marks them dirty again.
+// written notes that ws reached Badger; failed marks them dirty again. It
+// too releases mu between chunks.
 func (ix *sessionIndex) written(ws []seenWrite, ok bool) {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	for _, w := range ws {
-		_, n, found := ix.find(&w.id)
-		if !found {
-			continue
-		}
-		sl := ix.slot(n)
-		if ok {
-			if w.seen > sl.savedSeen.Load() {
-				sl.savedSeen.Store(w.seen)
+	for part := range slices.Chunk(ws, slotChunk) {
+		ix.mu.RLock()
+		for _, w := range part {
+			_, n, found := ix.find(&w.id)
+			if !found {
+				continue
 			}
-		} else {
-			sl.dirty.Store(true)
+			sl := ix.slot(n)
+			if ok {
+				if w.seen > sl.savedSeen.Load() {
+					sl.savedSeen.Store(w.seen)
+				}
+			} else {
+				sl.dirty.Store(true)
+			}
 		}
+		ix.mu.RUnlock()
 	}
 }
 
@@ -502,13 +512,11 @@ func (ix *sessionIndex) written(ws []seenWrite, ok bool) {
 // and not expired at now, at most limit of them, most recent first.
 func (ix *sessionIndex) active(since, now int64, limit int) []SessionAuth {
 	var out []SessionAuth
-	ix.mu.RLock()
 	ix.eachSlot(func(sl *sessionSlot) {
 		if sl.lastSeen.Load() >= since && !sl.expired(now) {
 			out = append(out, ix.authOf(sl))
 		}
 	})
-	ix.mu.RUnlock()
 	sortByActivity(out)
 	if len(out) > limit {
 		out = out[:limit]

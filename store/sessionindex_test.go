@@ -372,3 +372,37 @@ func TestSessionIndexTableModel(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionIndexSweep walks more than one chunk of slots: every due
+// activity comes out once, every expired session goes, the rest stays.
+func TestSessionIndexSweep(t *testing.T) {
+	ix := newSessionIndex()
+	t.Cleanup(ix.release)
+	t0 := time.Unix(2_000_000_000, 0)
+	const n = 3*slotChunk + 17
+	for i := range n {
+		end := t0.Add(time.Hour)
+		if i%2 == 1 {
+			end = t0.Add(time.Minute) // these end before the sweep
+		}
+		ix.add(&Session{ID: SessionID{byte(i), byte(i >> 8), 7}, UserID: "u", ExpiresAt: end, LastSeen: t0})
+	}
+	for i := 0; i < n; i += 2 {
+		ix.touch(SessionID{byte(i), byte(i >> 8), 7}, t0.Add(maxSeenGranularity).UnixNano())
+	}
+	now := t0.Add(maxSeenGranularity).UnixNano()
+	ws := ix.sweep(false, now)
+	if want := (n + 1) / 2; len(ws) != want || ix.len() != want {
+		t.Fatalf("sweep: %d to write, %d left; want %d and %d", len(ws), ix.len(), want, want)
+	}
+	ix.written(ws, true)
+	if again := ix.sweep(true, now); len(again) != 0 {
+		t.Errorf("a second sweep wrote %d again", len(again))
+	}
+	if act := ix.active(now, now, 1<<30); len(act) != (n+1)/2 {
+		t.Errorf("active = %d, want %d", len(act), (n+1)/2)
+	}
+	if act := ix.active(0, now, 10); len(act) != 10 {
+		t.Errorf("active with a limit = %d, want 10", len(act))
+	}
+}
