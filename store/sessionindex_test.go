@@ -406,3 +406,62 @@ func TestSessionIndexSweep(t *testing.T) {
 		t.Errorf("active with a limit = %d, want 10", len(act))
 	}
 }
+
+// TestSessionIndexCloseUnderLoad closes the store while lookups, touches and
+// sweeps run: the index's memory is unmapped at Close, and nothing may touch
+// it afterwards (a fault would kill the test binary).
+func TestSessionIndexCloseUnderLoad(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{FlushInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(time.Hour)
+	ids := make([]SessionID, 2*slotChunk)
+	b, err := s.NewBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ids {
+		ids[i] = SessionID{byte(i), byte(i >> 8), 9}
+		if err := b.AddSession(&Session{ID: ids[i], UserID: "u", ExpiresAt: end}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, s)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := ids[i%len(ids)]
+				if _, err := s.SessionAuth(id); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrNotFound) {
+					t.Error(err)
+					return
+				}
+				s.TouchSession(id, time.Now())
+				if _, err := s.ActiveSessions(time.Now(), time.Time{}); err != nil && !errors.Is(err, ErrClosed) {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // lookups after Close
+	close(stop)
+	wg.Wait()
+	if _, err := s.SessionAuth(ids[0]); !errors.Is(err, ErrClosed) {
+		t.Errorf("SessionAuth after Close = %v, want ErrClosed", err)
+	}
+}
