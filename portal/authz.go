@@ -56,6 +56,9 @@ func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
 		}
 		return nil, resolvedUnavailable
 	}
+	if !userActive(u, now) { // disabled since resolve looked
+		return nil, resolvedNone
+	}
 	s.store.TouchSession(si.id, now)
 	perms, _ := s.permsOf(u.Role)
 	return &caller{user: u, sid: si.id, sess: sess, perms: perms}, resolvedOK

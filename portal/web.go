@@ -22,6 +22,9 @@ func (s *Service) currentUser(r *http.Request) (*store.User, resolution) {
 		}
 		return nil, resolvedUnavailable
 	}
+	if !userActive(u, now) { // disabled since resolve looked
+		return nil, resolvedNone
+	}
 	s.store.TouchSession(si.id, now)
 	return u, res
 }

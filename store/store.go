@@ -48,7 +48,9 @@ type Options struct {
 	// above. Default: discard.
 	Logger *slog.Logger
 	// UserCacheSize is the maximum number of users kept in memory.
-	// Default: 100_000.
+	// Default: 20_000. The request path reads users from the user
+	// directory (every user, in memory) instead; this cache serves the
+	// portal.
 	UserCacheSize int
 	// FlushInterval is how often batched session last-activity times are
 	// written to disk. Default: 10s.
