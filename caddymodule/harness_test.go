@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -67,19 +68,29 @@ func newHarness(t *testing.T) *harness {
 var handedOut sync.Map
 
 // freePorts returns n distinct free ports, never one handed out before.
+// They are drawn at random below the kernel's ephemeral range (32768 and
+// up on Linux, 49152 and up elsewhere): a port the kernel picked for ":0"
+// and we then closed could be taken, before Caddy bound it, as the source
+// port of some other test package's outgoing connection ("address already
+// in use" under `go test ./...`). A port below that range is only ever
+// taken by a listener, which the test bind below would see.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
 	var out []int
-	for len(out) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(out) < n; tries++ {
+		if tries == 10_000 {
+			t.Fatalf("no free port in 20000-31999 after %d tries", tries)
+		}
+		port := 20000 + mrand.IntN(12000)
+		if _, dup := handedOut.LoadOrStore(port, true); dup {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
 		if err != nil {
-			t.Fatal(err)
+			continue // someone listens there
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		if _, dup := handedOut.LoadOrStore(port, true); !dup {
-			out = append(out, port)
-		}
+		out = append(out, port)
 	}
 	return out
 }
