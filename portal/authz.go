@@ -43,23 +43,17 @@ func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
 	if res != resolvedOK {
 		return nil, res
 	}
-	// Portal requests get the whole records (the session's is one read);
-	// the guard's requests never come here.
+	// Portal requests get the whole session record (one read); the
+	// guard's requests never come here.
 	sess, err := s.store.Session(si.id)
-	var u *store.User
-	if err == nil {
-		u, err = s.store.User(si.acct.ID)
-	}
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, resolvedNone
-		}
-		return nil, resolvedUnavailable
+		_, res := lookupFailed(err)
+		return nil, res
 	}
-	if !userActive(u, now) { // disabled since resolve looked
-		return nil, resolvedNone
+	u, res := s.wholeUser(si, now)
+	if res != resolvedOK {
+		return nil, res
 	}
-	s.store.TouchSession(si.id, now)
 	perms, _ := s.permsOf(u.Role)
 	return &caller{user: u, sid: si.id, sess: sess, perms: perms}, resolvedOK
 }

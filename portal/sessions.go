@@ -218,6 +218,22 @@ func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolu
 	return si, res
 }
 
+// wholeUser reads the whole user record of a resolved portal request,
+// checks again that the account is active (it may have been disabled since
+// resolve looked at its account) and records the session's activity.
+func (s *Service) wholeUser(si signedIn, now time.Time) (*store.User, resolution) {
+	u, err := s.store.User(si.acct.ID)
+	if err != nil {
+		_, res := lookupFailed(err)
+		return nil, res
+	}
+	if !userActive(u, now) {
+		return nil, resolvedNone
+	}
+	s.store.TouchSession(si.id, now)
+	return u, resolvedOK
+}
+
 // lookupFailed is what resolve does after a failed lookup: a missing record
 // means trying the next token, anything else is a store failure (fail
 // closed).

@@ -15,18 +15,7 @@ func (s *Service) currentUser(r *http.Request) (*store.User, resolution) {
 	if res != resolvedOK {
 		return nil, res
 	}
-	u, err := s.store.User(si.acct.ID)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, resolvedNone
-		}
-		return nil, resolvedUnavailable
-	}
-	if !userActive(u, now) { // disabled since resolve looked
-		return nil, resolvedNone
-	}
-	s.store.TouchSession(si.id, now)
-	return u, res
+	return s.wholeUser(si, now)
 }
 
 func (s *Service) handleHome(w http.ResponseWriter, r *http.Request) {
