@@ -366,9 +366,9 @@ func TestSessionIndexTableModel(t *testing.T) {
 	for id := range model {
 		ix.remove(id)
 	}
-	for i, v := range ix.table {
-		if v != 0 {
-			t.Fatalf("cell %d still holds slot %d after every removal", i, v-1)
+	for i, c := range ix.table {
+		if c != 0 {
+			t.Fatalf("cell %d still holds slot %d after every removal", i, cellSlot(c))
 		}
 	}
 }
