@@ -30,6 +30,10 @@ package caddymodule
 //     (admin_test.go) and TestForgotPasswordSameAnswer (portal) — the
 //     disabled-account case and the forged Host are added below.
 //   - HSTS on https: TestHSTSOnlyOverTLS in portal/timeouts_test.go.
+//   - The store's half of "a password change ends every session, and no
+//     sign-in that checked the old password starts one after it":
+//     TestCreateSessionIf in store/sessions_test.go; the two ways through
+//     the portal are the last two tests below.
 
 import (
 	"bytes"
@@ -45,6 +49,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1578,4 +1583,140 @@ func TestSecurityLogging(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSecurityPasswordChangeVoidsPendingLogin: a sign-in that passed the password
+// step and waits for its second factor is void once the password changes
+// (by the user or by an administrator): the right code no longer opens a
+// session, and the old password no longer starts a new sign-in. A phished
+// password stops working at the moment it is changed, whatever step its
+// user had reached.
+func TestSecurityPasswordChangeVoidsPendingLogin(t *testing.T) {
+	h := newHarness(t)
+	h.start(h.caddyfile("", ""))
+	h.addUser("olga", ownerPW, "owner")
+	h.addUser("alice", alicePW, "user")
+	api := func(c *http.Client, method, path, body string) (int, string) {
+		t.Helper()
+		resp, b := do(t, c, method, h.portalURL(path), strings.NewReader(body), jsonAPI)
+		return resp.StatusCode, string(b)
+	}
+	alice := h.client()
+	h.apiLogin(alice, "alice", alicePW)
+	_, b := api(alice, "POST", "/api/v1/me/totp", "")
+	var enr struct{ Secret string }
+	_ = json.Unmarshal([]byte(b), &enr)
+	got, b := api(alice, "POST", "/api/v1/me/totp/confirm", `{"code":"`+totpCode(t, enr.Secret, time.Now())+`"}`)
+	if got != 200 {
+		t.Fatalf("confirm: %d %s", got, b)
+	}
+	var bc struct {
+		BackupCodes []string `json:"backup_codes"`
+	}
+	_ = json.Unmarshal([]byte(b), &bc)
+	olga := h.client()
+	h.apiLogin(olga, "olga", ownerPW)
+
+	// Each change below happens while a sign-in with the then current
+	// password waits at its second step.
+	pw := alicePW
+	for i, change := range []struct {
+		name string
+		do   func(newPW string) (int, string)
+	}{
+		{"alice changes it", func(newPW string) (int, string) {
+			return api(alice, "POST", "/api/v1/me/password", `{"current_password":"`+pw+`","password":"`+newPW+`"}`)
+		}},
+		{"an admin sets it", func(newPW string) (int, string) {
+			return api(olga, "POST", "/api/v1/users/alice/password", `{"password":"`+newPW+`"}`)
+		}},
+	} {
+		mallory := h.client()
+		got, b := api(mallory, "POST", "/api/v1/login", `{"username":"alice","password":"`+pw+`"}`)
+		if got != 200 || !strings.Contains(b, `"second_factor_required":true`) {
+			t.Fatalf("%s: first step: %d %s", change.name, got, b)
+		}
+		newPW := "Changed-pass" + strconv.Itoa(i) + "word"
+		if got, b := change.do(newPW); got != 204 {
+			t.Fatalf("%s: %d %s", change.name, got, b)
+		}
+		got, b = api(mallory, "POST", "/api/v1/login/backup-code", `{"code":"`+bc.BackupCodes[2*i]+`"}`)
+		if got != 401 || !strings.Contains(b, "start again with your password") {
+			t.Errorf("%s: second step after the change: %d %s, want 401", change.name, got, b)
+		}
+		if got, _ := api(mallory, "GET", "/api/v1/me", ""); got != 401 {
+			t.Errorf("%s: mallory has a session: %d", change.name, got)
+		}
+		if got, _ := api(mallory, "POST", "/api/v1/login", `{"username":"alice","password":"`+pw+`"}`); got != 401 {
+			t.Errorf("%s: the old password: %d, want 401", change.name, got)
+		}
+		// The same steps with the new password get in: what was refused
+		// was the change, not the code.
+		pw = newPW
+		fresh := h.client()
+		if got, b := api(fresh, "POST", "/api/v1/login", `{"username":"alice","password":"`+pw+`"}`); got != 200 || !strings.Contains(b, `"second_factor_required":true`) {
+			t.Fatalf("%s: first step with the new password: %d %s", change.name, got, b)
+		}
+		if got, b := api(fresh, "POST", "/api/v1/login/backup-code", `{"code":"`+bc.BackupCodes[2*i+1]+`"}`); got != 200 {
+			t.Errorf("%s: second step with the new password: %d %s", change.name, got, b)
+		}
+	}
+}
+
+// TestSecurityPasswordChangeRacesSignIn: a sign-in whose password check is
+// under way when an administrator changes the password must not come out
+// with a session. Either it finished first, and the change ended its
+// session, or it is refused: the check and the session are stored only if
+// the password is still the one checked. The sign-ins start at staggered
+// moments across the change, so about half of them check the old password
+// while the change commits (without the condition those kept a session).
+func TestSecurityPasswordChangeRacesSignIn(t *testing.T) {
+	h := newHarness(t)
+	h.start(h.caddyfile("", ""))
+	h.addUser("olga", ownerPW, "owner")
+	h.addUser("alice", alicePW, "user")
+	olga := h.client()
+	h.apiLogin(olga, "olga", ownerPW)
+	// Sign-ins that start after a change use a password that is no
+	// longer right: they must not lock alice out of later rounds.
+	if got, b := secAPI(t, h, olga, "PATCH", "/api/v1/settings", `{"lockout_threshold":0}`); got != 200 {
+		t.Fatalf("settings: %d %s", got, b)
+	}
+	start := time.Now()
+	h.apiLogin(h.client(), "alice", alicePW)
+	took := time.Since(start) // mostly the password hash, as is the change
+	pw := alicePW
+	const rounds = 20
+	for i := range rounds {
+		newPW := fmt.Sprintf("Raced-pass%dword", i)
+		delay := 2 * took * time.Duration(i) / rounds
+		mallory := h.client()
+		login := make(chan int, 1)
+		go func(pw string) {
+			time.Sleep(delay)
+			req, _ := http.NewRequest("POST", h.portalURL("/api/v1/login"), strings.NewReader(`{"username":"alice","password":"`+pw+`"}`))
+			for k, v := range jsonAPI {
+				req.Header.Set(k, v)
+			}
+			resp, err := mallory.Do(req)
+			if err != nil {
+				login <- 0
+				return
+			}
+			resp.Body.Close()
+			login <- resp.StatusCode
+		}(pw)
+		if got, b := secAPI(t, h, olga, "POST", "/api/v1/users/alice/password", `{"password":"`+newPW+`"}`); got != 204 {
+			t.Fatalf("round %d: set password: %d %s", i, got, b)
+		}
+		status := <-login
+		if status != 200 && status != 401 {
+			t.Fatalf("round %d: sign-in: %d", i, status)
+		}
+		if got, _ := secAPI(t, h, mallory, "GET", "/api/v1/me", ""); got != 401 {
+			t.Errorf("round %d (sign-in %v after the change began, answered %d): a session made with the old password outlived the change",
+				i, delay.Round(time.Millisecond), status)
+		}
+		pw = newPW
+	}
 }

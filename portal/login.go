@@ -122,13 +122,22 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 	if err := s.store.ClearFailures(u.ID); err != nil {
 		s.log.Error("clear sign-in failures", "user", u.Username, "error", err)
 	}
-	updated, err := s.store.UpdateUser(u.ID, func(u *store.User) error {
-		u.LastLoginAt = s.now()
-		if newHash != "" {
-			u.PasswordHash = newHash
+	updated, err := s.store.UpdateUser(u.ID, func(x *store.User) error {
+		// The password checked above must still be the user's: a change
+		// that committed while it was being hashed ends every session,
+		// and this sign-in used the old password.
+		if err := samePassword(u)(x); err != nil {
+			return err
+		}
+		x.LastLoginAt = s.now()
+		if newHash != "" && x.PasswordHash == u.PasswordHash {
+			x.PasswordHash = newHash
 		}
 		return nil
 	})
+	if errors.Is(err, errPasswordChanged) {
+		return fail("the password was changed during sign-in")
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("portal: record login: %w", err)
 	}
@@ -175,6 +184,11 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw strin
 		return u, errEnrollRequired
 	}
 	if _, err := s.startSessionWith(w, r, u, remember, func(sess *store.Session) { sess.Methods = first }); err != nil {
+		if errors.Is(err, errPasswordChanged) {
+			s.audit(r, store.Event{Actor: u.Username, Action: actionLogin, Resource: "user:" + u.Username,
+				Outcome: outcomeFailure, Reason: "the password was changed during sign-in"})
+			return nil, errBadCredentials
+		}
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
 	if remember {

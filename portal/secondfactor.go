@@ -61,13 +61,20 @@ func (s *Service) beginSecondStep(w http.ResponseWriter, u *store.User, remember
 	now := s.now()
 	t := &store.Token{Kind: tokenKindPending, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(pendingLifetime),
 		Data: map[string]string{"remember": strconv.FormatBool(remember), "enroll": strconv.FormatBool(enroll),
-			"first": strings.Join(first, ",")}}
+			"first": strings.Join(first, ","), "password": passwordStamp(u)}}
 	if err := s.store.PutToken(t); err != nil {
 		return fmt.Errorf("portal: store pending login: %w", err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.pendingCookieName(), Value: secret, Path: "/", MaxAge: int(pendingLifetime.Seconds()),
 		HttpOnly: true, Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
 	return nil
+}
+
+// passwordStamp identifies the password a pending login's first step saw:
+// when it was last changed. A pending login whose stamp is no longer the
+// user's is void.
+func passwordStamp(u *store.User) string {
+	return u.PasswordChangedAt.UTC().Format(time.RFC3339Nano)
 }
 
 // pendingOf returns the request's pending login, or errNoPending.
@@ -85,7 +92,8 @@ func (s *Service) pendingOf(r *http.Request) (*pending, error) {
 		return nil, errNoPending
 	}
 	u, err := s.store.User(t.UserID)
-	if err != nil || !userActive(u, s.now()) {
+	if err != nil || !userActive(u, s.now()) || t.Data["password"] != passwordStamp(u) {
+		// Gone, disabled, or the password changed since the first step.
 		return nil, errNoPending
 	}
 	p := &pending{hash: hash, user: u, remember: t.Data["remember"] == "true", enroll: t.Data["enroll"] == "true"}
@@ -129,6 +137,9 @@ func (s *Service) finishLogin(w http.ResponseWriter, r *http.Request, p *pending
 		HttpOnly: true, Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
 	methods := append(append([]string{}, p.first...), method)
 	if _, err := s.startFullSession(w, r, p.user, p.remember, methods, true); err != nil {
+		if errors.Is(err, errPasswordChanged) {
+			return nil, errNoPending
+		}
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
 	_ = s.store.ClearFailures(p.user.ID)

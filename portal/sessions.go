@@ -257,7 +257,9 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u *store.
 }
 
 // startSessionWith is startSession letting set fill in how the user
-// authenticated before the session is stored.
+// authenticated before the session is stored. The session is stored only if
+// u's password is still the user's (samePassword): errPasswordChanged
+// otherwise.
 func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *store.User, remember bool, set func(*store.Session)) (store.Session, error) {
 	s.endSessions(r)
 	s.dropActorCookie(w, r)
@@ -282,11 +284,29 @@ func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *st
 		sess.IdleTimeout = time.Duration(st.SessionIdle)
 	}
 	set(&sess)
-	if err := s.store.CreateSession(&sess); err != nil {
+	if err := s.store.CreateSessionIf(&sess, samePassword(u)); err != nil {
 		return store.Session{}, err
 	}
 	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
 	return sess, nil
+}
+
+// errPasswordChanged: the user's password was changed while a sign-in was
+// under way.
+var errPasswordChanged = errors.New("the password was changed during sign-in")
+
+// samePassword is the condition a new session is stored under: the user's
+// password is still the one the sign-in saw in u (compared by when it was
+// last changed). A password change ends every session of the user, so a
+// sign-in that checked the old password must not start one after it.
+func samePassword(u *store.User) func(*store.User) error {
+	at := u.PasswordChangedAt
+	return func(x *store.User) error {
+		if !x.PasswordChangedAt.Equal(at) {
+			return errPasswordChanged
+		}
+		return nil
+	}
 }
 
 // endSessions deletes every session named by the request's cookies.

@@ -99,6 +99,18 @@ func (a *SessionAuth) Expired(now time.Time) bool {
 // CreatedAt and LastSeen when zero, fails if the session is already expired
 // and returns ErrConflict if the id exists. Durable when it returns.
 func (s *Store) CreateSession(sess *Session) error {
+	return s.CreateSessionIf(sess, nil)
+}
+
+// CreateSessionIf is CreateSession with a condition on the session's user:
+// check (when not nil) sees the user's record as stored, in the transaction
+// that stores the session, and if it returns an error nothing is stored and
+// CreateSessionIf returns that error as is. A user write that commits
+// while the session is being stored makes the transaction run again, so
+// check always holds for the record the session was stored beside. A
+// sign-in uses it to refuse a session for a password that was changed
+// after the sign-in checked it. ErrNotFound: the user does not exist.
+func (s *Store) CreateSessionIf(sess *Session, check func(u *User) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -109,8 +121,18 @@ func (s *Store) CreateSession(sess *Session) error {
 	}
 	rec := *sess
 	ttl := ttlFor(rec.ExpiresAt, now)
+	var checkErr error
 	s.sessMu.Lock()
 	err := s.update(func(txn *badger.Txn) error {
+		if check != nil {
+			u := new(User)
+			if err := get(txn, userKey(rec.UserID), u); err != nil {
+				return err
+			}
+			if checkErr = check(u); checkErr != nil {
+				return checkErr
+			}
+		}
 		if err := claim(txn, sessionKey(rec.ID), "session id"); err != nil {
 			return err
 		}
@@ -129,6 +151,9 @@ func (s *Store) CreateSession(sess *Session) error {
 		s.index.add(&rec)
 	}
 	s.sessMu.Unlock()
+	if checkErr != nil {
+		return checkErr
+	}
 	if err == nil {
 		err = s.db.Sync()
 	}

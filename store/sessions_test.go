@@ -118,6 +118,69 @@ func TestCreateSessionAndLookup(t *testing.T) {
 	}
 }
 
+// TestCreateSessionIf checks the condition on the user: it sees the stored
+// record, a refusal stores nothing, and a user write that commits while the
+// session is being stored makes the condition run again on the new record
+// (the race between a sign-in and a password change).
+func TestCreateSessionIf(t *testing.T) {
+	s := openTest(t, "", Options{})
+	u := mustCreateUser(t, s, &User{Username: "alice", PasswordHash: "h1", PasswordChangedAt: time.Unix(1_700_000_000, 0)})
+	end := time.Now().Add(time.Hour)
+	errChanged := errors.New("password changed")
+	samePassword := func(hash string) func(*User) error {
+		return func(x *User) error {
+			if x.PasswordHash != hash {
+				return errChanged
+			}
+			return nil
+		}
+	}
+	stored := func(id SessionID) bool {
+		t.Helper()
+		_, errAuth := s.SessionAuth(id)
+		_, errRec := s.Session(id)
+		if errors.Is(errAuth, ErrNotFound) != errors.Is(errRec, ErrNotFound) {
+			t.Fatalf("session %s: index says %v, record says %v", id, errAuth, errRec)
+		}
+		return errRec == nil
+	}
+
+	if err := s.CreateSessionIf(&Session{ID: SessionID{1}, UserID: u.ID, ExpiresAt: end}, samePassword("h1")); err != nil {
+		t.Fatalf("condition holds: %v", err)
+	}
+	if !stored(SessionID{1}) {
+		t.Error("condition holds: session not stored")
+	}
+	if err := s.CreateSessionIf(&Session{ID: SessionID{2}, UserID: u.ID, ExpiresAt: end}, samePassword("h0")); err != errChanged {
+		t.Errorf("condition fails: %v, want the condition's error as is", err)
+	}
+	if stored(SessionID{2}) {
+		t.Error("condition fails: session stored")
+	}
+	if err := s.CreateSessionIf(&Session{ID: SessionID{3}, UserID: "nobody", ExpiresAt: end}, samePassword("h1")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown user: %v, want ErrNotFound", err)
+	}
+
+	// The password changes after the condition read the record and before
+	// the session commits: the transaction must run again and refuse.
+	calls := 0
+	err := s.CreateSessionIf(&Session{ID: SessionID{4}, UserID: u.ID, ExpiresAt: end}, func(x *User) error {
+		calls++
+		if calls == 1 {
+			if _, err := s.UpdateUser(u.ID, func(v *User) error { v.PasswordHash = "h2"; return nil }); err != nil {
+				t.Fatalf("UpdateUser: %v", err)
+			}
+		}
+		return samePassword("h1")(x)
+	})
+	if err != errChanged || calls != 2 {
+		t.Errorf("password changed meanwhile: %v after %d runs of the condition, want the refusal after 2", err, calls)
+	}
+	if stored(SessionID{4}) {
+		t.Error("password changed meanwhile: session stored")
+	}
+}
+
 func TestCreateSessionValidation(t *testing.T) {
 	clk := newClock()
 	s := openTest(t, "", Options{Now: clk.Now})
