@@ -71,23 +71,15 @@ func (s *Service) hashPassword(ctx context.Context, u *store.User, pw string) (s
 }
 
 // storePasswordHash makes hash u's password and ends every session of u
-// except keep (zero: all of them).
+// except keep (zero: all of them), in one transaction.
 func (s *Service) storePasswordHash(u *store.User, hash string, keep store.SessionID) (*store.User, error) {
-	updated, err := s.store.UpdateUser(u.ID, func(x *store.User) error {
+	updated, _, err := s.store.UpdateUserEndingSessions(u.ID, func(x *store.User) error {
 		x.PasswordHash = hash
 		x.PasswordChangedAt = s.now()
 		return nil
-	})
+	}, keep)
 	if err != nil {
 		return nil, fmt.Errorf("portal: set password: %w", err)
-	}
-	if keep == (store.SessionID{}) {
-		_, err = s.store.DeleteUserSessions(u.ID)
-	} else {
-		_, err = s.store.DeleteUserSessionsExcept(u.ID, keep)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("portal: end sessions after password change: %w", err)
 	}
 	_ = s.store.ClearFailures(u.ID)
 	_ = s.store.ClearLock(u.ID)

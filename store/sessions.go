@@ -458,10 +458,20 @@ const deleteSessionsChunk = 512
 // keep, when not nil, names a session to spare. Each chunk leaves the
 // session index as soon as it is committed.
 func (s *Store) deleteUserSessions(userID string, keep *SessionID) (int, error) {
+	n, _, err := s.deleteUserSessionsWith(userID, keep, nil)
+	return n, err
+}
+
+// deleteUserSessionsWith is deleteUserSessions that also runs first (when
+// not nil) in the transaction of the first chunk, or alone in one when
+// there are no sessions to end; committed reports whether that
+// transaction committed. If first fails, nothing is written and the index
+// is left as it was.
+func (s *Store) deleteUserSessionsWith(userID string, keep *SessionID, first func(*badger.Txn) error) (n int, committed bool, err error) {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
 	var ids []SessionID
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err = s.db.View(func(txn *badger.Txn) (err error) {
 		ids, err = indexedSessions(txn, userID)
 		return err
 	})
@@ -469,12 +479,22 @@ func (s *Store) deleteUserSessions(userID string, keep *SessionID) (int, error) 
 		ids = slices.DeleteFunc(ids, func(id SessionID) bool { return id == *keep })
 	}
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	n := 0
-	for chunk := range slices.Chunk(ids, deleteSessionsChunk) {
+	chunks := slices.Collect(slices.Chunk(ids, deleteSessionsChunk))
+	if len(chunks) == 0 && first != nil {
+		chunks = [][]SessionID{nil}
+	}
+	for i, chunk := range chunks {
+		var found int
+		var firstErr error
 		err := s.update(func(txn *badger.Txn) error {
-			found := 0
+			found, firstErr = 0, nil
+			if i == 0 && first != nil {
+				if firstErr = first(txn); firstErr != nil {
+					return firstErr
+				}
+			}
 			for _, id := range chunk {
 				ok, err := exists(txn, sessionKey(id))
 				if err != nil {
@@ -490,19 +510,26 @@ func (s *Store) deleteUserSessions(userID string, keep *SessionID) (int, error) 
 					return err
 				}
 			}
-			n += found
 			return nil
 		})
+		if firstErr != nil {
+			return 0, false, firstErr
+		}
 		// Even if the write failed (see DeleteSession).
 		s.index.remove(chunk...)
 		if err != nil {
-			return n, err
+			if committed {
+				_ = s.db.Sync()
+			}
+			return n, committed, err
 		}
+		n += found
+		committed = committed || (i == 0 && first != nil)
 	}
-	if len(ids) > 0 {
-		return n, s.db.Sync()
+	if len(chunks) > 0 {
+		return n, committed, s.db.Sync()
 	}
-	return n, nil
+	return n, committed, nil
 }
 
 // The flusher writes a session's last activity back only once it has moved

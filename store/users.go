@@ -285,34 +285,9 @@ func (s *Store) UpdateUser(id string, fn func(u *User) error) (*User, error) {
 	defer s.userWriteMu.Unlock()
 	var rec *User
 	var fnErr error
-	err := s.updateSync(func(txn *badger.Txn) error {
-		fnErr = nil
-		old := new(User)
-		if err := get(txn, userKey(id), old); err != nil {
-			return err
-		}
-		u := old.Clone()
-		if err := fn(u); err != nil {
-			fnErr = err
-			return err
-		}
-		u.ID, u.CreatedAt = old.ID, old.CreatedAt
-		u.UpdatedAt = s.now()
-		u.seal()
-		if err := validateUser(u); err != nil {
-			return err
-		}
-		if err := moveIndex(txn, usernameKey(old.Username), usernameKey(u.Username), old.Username != "", true, id, "username"); err != nil {
-			return err
-		}
-		if err := moveIndex(txn, emailKey(old.Email), emailKey(u.Email), old.Email != "", u.Email != "", id, "email"); err != nil {
-			return err
-		}
-		if err := put(txn, userKey(id), u); err != nil {
-			return err
-		}
-		rec = u
-		return nil
+	err := s.updateSync(func(txn *badger.Txn) (err error) {
+		rec, fnErr, err = s.updateUserTxn(txn, id, fn)
+		return err
 	})
 	if fnErr != nil {
 		return nil, fnErr
@@ -323,6 +298,72 @@ func (s *Store) UpdateUser(id string, fn func(u *User) error) (*User, error) {
 	s.users.replace(rec)
 	s.directory.put(rec)
 	return rec, nil
+}
+
+// UpdateUserEndingSessions is UpdateUser that also ends every session of
+// the user but keep (zero: all of them), in the same transaction as the
+// change: a crash cannot leave a changed password with the sessions it
+// was meant to end. Past deleteSessionsChunk sessions the rest end in
+// further transactions before it returns. It returns the user as stored
+// and how many sessions ended.
+func (s *Store) UpdateUserEndingSessions(id string, fn func(u *User) error, keep SessionID) (*User, int, error) {
+	if err := s.enter(); err != nil {
+		return nil, 0, err
+	}
+	defer s.leave()
+	s.userWriteMu.Lock()
+	defer s.userWriteMu.Unlock()
+	var rec *User
+	var fnErr error
+	kept := &keep
+	if keep == (SessionID{}) {
+		kept = nil
+	}
+	n, committed, err := s.deleteUserSessionsWith(id, kept, func(txn *badger.Txn) (err error) {
+		rec, fnErr, err = s.updateUserTxn(txn, id, fn)
+		return err
+	})
+	if fnErr != nil {
+		return nil, 0, fnErr
+	}
+	if committed {
+		// With the first chunk of deletions, even if a later one failed.
+		s.users.replace(rec)
+		s.directory.put(rec)
+	}
+	if err != nil {
+		return nil, n, fmt.Errorf("store: update user %q and end their sessions: %w", id, err)
+	}
+	return rec, n, nil
+}
+
+// updateUserTxn applies fn to user id within txn: rec is the record
+// written, fnErr fn's own error (err is then fnErr too).
+func (s *Store) updateUserTxn(txn *badger.Txn, id string, fn func(u *User) error) (rec *User, fnErr, err error) {
+	old := new(User)
+	if err := get(txn, userKey(id), old); err != nil {
+		return nil, nil, err
+	}
+	u := old.Clone()
+	if err := fn(u); err != nil {
+		return nil, err, err
+	}
+	u.ID, u.CreatedAt = old.ID, old.CreatedAt
+	u.UpdatedAt = s.now()
+	u.seal()
+	if err := validateUser(u); err != nil {
+		return nil, nil, err
+	}
+	if err := moveIndex(txn, usernameKey(old.Username), usernameKey(u.Username), old.Username != "", true, id, "username"); err != nil {
+		return nil, nil, err
+	}
+	if err := moveIndex(txn, emailKey(old.Email), emailKey(u.Email), old.Email != "", u.Email != "", id, "email"); err != nil {
+		return nil, nil, err
+	}
+	if err := put(txn, userKey(id), u); err != nil {
+		return nil, nil, err
+	}
+	return u, nil, nil
 }
 
 // moveIndex points the index at newKey (when hasNew) to id instead of

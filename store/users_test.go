@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 func mustCreateUser(t testing.TB, s *Store, u *User) *User {
@@ -272,6 +274,111 @@ func TestUpdateUserFnErrorAndMissing(t *testing.T) {
 	}
 	if _, err := s.UpdateUser("nope", func(*User) error { return nil }); !errors.Is(err, ErrNotFound) {
 		t.Errorf("UpdateUser(missing) = %v, want ErrNotFound", err)
+	}
+}
+
+// TestUpdateUserEndingSessions: the change and the end of the sessions are
+// one transaction (the same Badger version on the user record and on each
+// deleted session, for the first chunk), the kept session survives, past a
+// chunk every session still ends, and a refused change ends none.
+func TestUpdateUserEndingSessions(t *testing.T) {
+	s := openTest(t, "", Options{})
+	alice := mustCreateUser(t, s, &User{Username: "alice"})
+	mustCreateUser(t, s, &User{Username: "bob"})
+	end := time.Now().Add(time.Hour)
+	const many = deleteSessionsChunk + 100
+	ids := make([]SessionID, many)
+	for i := range ids {
+		ids[i] = SessionID{byte(i), byte(i >> 8), 9}
+		mustCreateSession(t, s, &Session{ID: ids[i], UserID: alice.ID, ExpiresAt: end})
+	}
+	keep := ids[7]
+	live := func() int {
+		t.Helper()
+		list, err := s.UserSessions(alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+
+	// Refused changes end nothing: fn's error as is, a conflict wrapped.
+	boom := errors.New("boom")
+	if _, _, err := s.UpdateUserEndingSessions(alice.ID, func(u *User) error { return boom }, keep); err != boom {
+		t.Errorf("fn fails: %v, want its error as is", err)
+	}
+	if _, _, err := s.UpdateUserEndingSessions(alice.ID, func(u *User) error { u.Username = "bob"; return nil }, keep); !errors.Is(err, ErrConflict) {
+		t.Errorf("username taken: %v, want ErrConflict", err)
+	}
+	if _, _, err := s.UpdateUserEndingSessions("nobody", func(u *User) error { return nil }, keep); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown user: %v, want ErrNotFound", err)
+	}
+	if n := live(); n != many {
+		t.Fatalf("after refused changes %d sessions, want %d", n, many)
+	}
+	for _, id := range ids {
+		if _, err := s.SessionAuth(id); err != nil {
+			t.Fatalf("after refused changes, session %s: %v", id, err)
+		}
+	}
+
+	u, n, err := s.UpdateUserEndingSessions(alice.ID, func(u *User) error { u.PasswordHash = "new"; return nil }, keep)
+	if err != nil || n != many-1 || u.PasswordHash != "new" {
+		t.Fatalf("UpdateUserEndingSessions = %v, %d, %v; want %d ended", u, n, err, many-1)
+	}
+	if got, err := s.User(alice.ID); err != nil || got.PasswordHash != "new" {
+		t.Errorf("User after the change = %v, %v", got, err)
+	}
+	if n := live(); n != 1 {
+		t.Errorf("%d sessions left, want the kept one", n)
+	}
+	for _, id := range ids {
+		_, err := s.SessionAuth(id)
+		if (id == keep) != (err == nil) {
+			t.Errorf("session %s (kept: %v): %v", id, id == keep, err)
+		}
+	}
+	// One transaction: the user record and the deletions of the first
+	// chunk carry the same commit version.
+	err = s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(userKey(alice.ID))
+		if err != nil {
+			return err
+		}
+		version := item.Version()
+		opts := badger.DefaultIteratorOptions
+		opts.AllVersions = true
+		same := 0
+		for _, id := range ids {
+			if id == keep {
+				continue
+			}
+			opts.Prefix = sessionKey(id)
+			it := txn.NewIterator(opts)
+			it.Rewind()
+			if it.Valid() && it.Item().IsDeletedOrExpired() && it.Item().Version() == version {
+				same++
+			}
+			it.Close()
+		}
+		if same != deleteSessionsChunk {
+			t.Errorf("%d deletions committed with the change, want the first chunk (%d)", same, deleteSessionsChunk)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Without a session to keep, and with none left to end.
+	if _, n, err := s.UpdateUserEndingSessions(alice.ID, func(u *User) error { u.FullName = "Alice"; return nil }, SessionID{}); err != nil || n != 1 {
+		t.Errorf("ending all: %d, %v; want 1", n, err)
+	}
+	if _, n, err := s.UpdateUserEndingSessions(alice.ID, func(u *User) error { u.FullName = "A."; return nil }, SessionID{}); err != nil || n != 0 {
+		t.Errorf("nothing to end: %d, %v", n, err)
+	}
+	if a, err := s.Account(alice.ID); err != nil || a.FullName != "A." {
+		t.Errorf("Account after the changes = %+v, %v", a, err)
 	}
 }
 
