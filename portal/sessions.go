@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -257,7 +258,8 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u *store.
 }
 
 // startSessionWith is startSession letting set fill in how the user
-// authenticated before the session is stored. The session is stored only if
+// authenticated before the session is stored. A session whose methods
+// include a password (the user's own or a temporary one) is stored only if
 // u's password is still the user's (samePassword): errPasswordChanged
 // otherwise.
 func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *store.User, remember bool, set func(*store.Session)) (store.Session, error) {
@@ -284,7 +286,11 @@ func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *st
 		sess.IdleTimeout = time.Duration(st.SessionIdle)
 	}
 	set(&sess)
-	if err := s.store.CreateSessionIf(&sess, samePassword(u)); err != nil {
+	var check func(*store.User) error
+	if slices.ContainsFunc(sess.Methods, func(m string) bool { return m == methodPassword || m == methodTempPassword }) {
+		check = samePassword(u)
+	}
+	if err := s.store.CreateSessionIf(&sess, check); err != nil {
 		return store.Session{}, err
 	}
 	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
