@@ -1636,6 +1636,12 @@ func TestSecurityPasswordChangeVoidsPendingLogin(t *testing.T) {
 		if got != 200 || !strings.Contains(b, `"second_factor_required":true`) {
 			t.Fatalf("%s: first step: %d %s", change.name, got, b)
 		}
+		// And one in a browser, through the forms.
+		browserMallory := h.client()
+		body, hdr := formBody("username", "alice", "password", pw)
+		if resp, _ := do(t, browserMallory, "POST", h.portalURL("/login"), body, hdr); resp.StatusCode != 303 {
+			t.Fatalf("%s: form first step: %d", change.name, resp.StatusCode)
+		}
 		newPW := "Changed-pass" + strconv.Itoa(i) + "word"
 		if got, b := change.do(newPW); got != 204 {
 			t.Fatalf("%s: %d %s", change.name, got, b)
@@ -1643,6 +1649,14 @@ func TestSecurityPasswordChangeVoidsPendingLogin(t *testing.T) {
 		got, b = api(mallory, "POST", "/api/v1/login/backup-code", `{"code":"`+bc.BackupCodes[2*i]+`"}`)
 		if got != 401 || !strings.Contains(b, "start again with your password") {
 			t.Errorf("%s: second step after the change: %d %s, want 401", change.name, got, b)
+		}
+		body, hdr = formBody("method", "backup_code", "code", bc.BackupCodes[2*i])
+		resp, page := do(t, browserMallory, "POST", h.portalURL("/login/2fa"), body, hdr)
+		if resp.StatusCode != 401 || !strings.Contains(secPageError(page), "Sign in again") || !strings.Contains(string(page), `name="password"`) {
+			t.Errorf("%s: form second step after the change: %d %q, want 401 and the sign-in form saying why", change.name, resp.StatusCode, secPageError(page))
+		}
+		if got, _ := api(browserMallory, "GET", "/api/v1/me", ""); got != 401 {
+			t.Errorf("%s: the browser has a session: %d", change.name, got)
 		}
 		if got, _ := api(mallory, "GET", "/api/v1/me", ""); got != 401 {
 			t.Errorf("%s: mallory has a session: %d", change.name, got)

@@ -84,7 +84,7 @@ func (s *Service) handleSecondStepForm(w http.ResponseWriter, r *http.Request) {
 	rd := s.cleanRD(r.PostForm.Get("rd"))
 	p, err := s.pendingOf(r)
 	if err != nil {
-		http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		s.signInAgain(w, rd)
 		return
 	}
 	method := r.PostForm.Get("method")
@@ -95,7 +95,7 @@ func (s *Service) handleSecondStepForm(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &ie):
 			status, msg = http.StatusBadRequest, sentence(ie.Error())
 		case errors.Is(err, errNoPending):
-			http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+			s.signInAgain(w, rd)
 			return
 		case !errors.Is(err, errBadCode):
 			s.log.Error("second step", "error", err)
@@ -105,6 +105,15 @@ func (s *Service) handleSecondStepForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.redirectAfterForm(w, r, s.cleanReturn(rd))
+}
+
+// signInAgain answers a second step (or enrollment) whose sign-in is gone
+// (expired after 5 minutes, spent, or void because the password changed)
+// with the sign-in form and why, instead of a silent redirect.
+func (s *Service) signInAgain(w http.ResponseWriter, rd string) {
+	s.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in",
+		Error: "This sign-in has expired or was interrupted (for example by a password change). Sign in again.",
+		Form:  map[string]string{"rd": rd}})
 }
 
 // handleEnrollPage shows the authenticator setup a mandatory-2FA sign-in
@@ -140,7 +149,7 @@ func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 	rd := s.cleanRD(r.PostForm.Get("rd"))
 	p, err := s.pendingOf(r)
 	if err != nil || !p.enroll {
-		http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		s.signInAgain(w, rd)
 		return
 	}
 	codes, err := s.confirmTOTP(r, p.user, r.PostForm.Get("code"))
@@ -150,7 +159,10 @@ func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.finishLogin(w, r, p, methodTOTP); err != nil {
-		http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		if !errors.Is(err, errNoPending) {
+			s.log.Error("finish sign-in after enrollment", "error", err)
+		}
+		s.signInAgain(w, rd)
 		return
 	}
 	s.render(w, http.StatusOK, "backup_codes", page{Title: "Your backup codes",
