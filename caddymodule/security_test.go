@@ -1734,3 +1734,70 @@ func TestSecurityPasswordChangeRacesSignIn(t *testing.T) {
 		pw = newPW
 	}
 }
+
+// TestSecurityPasswordChangeEndsOtherCredentials: after a password change
+// only the new password works. A reset link and a temporary password made
+// before the change die with the old password; one made after works.
+func TestSecurityPasswordChangeEndsOtherCredentials(t *testing.T) {
+	h := newHarness(t)
+	h.start(h.caddyfile("", ""))
+	h.addUser("olga", ownerPW, "owner")
+	h.addUser("alice", alicePW, "user")
+	olga, alice := h.client(), h.client()
+	h.apiLogin(olga, "olga", ownerPW)
+	h.apiLogin(alice, "alice", alicePW)
+	credentials := func() (link, temp string) {
+		t.Helper()
+		got, b := secAPI(t, h, olga, "POST", "/api/v1/users/alice/reset-link", "")
+		var l struct{ Link string }
+		if got != 201 || json.Unmarshal(b, &l) != nil || l.Link == "" {
+			t.Fatalf("reset link: %d %s", got, b)
+		}
+		got, b = secAPI(t, h, olga, "POST", "/api/v1/users/alice/temp-password", "")
+		var tp struct{ Password string }
+		if got != 201 || json.Unmarshal(b, &tp) != nil || tp.Password == "" {
+			t.Fatalf("temporary password: %d %s", got, b)
+		}
+		return l.Link, tp.Password
+	}
+	signIn := func(pw string) int {
+		t.Helper()
+		got, _ := secAPI(t, h, h.client(), "POST", "/api/v1/login", `{"username":"alice","password":"`+pw+`"}`)
+		return got
+	}
+	linkWorks := func(link string) bool {
+		t.Helper()
+		resp, _ := do(t, h.client(), "GET", link, nil, browser)
+		return resp.StatusCode == 200
+	}
+
+	for _, change := range []struct {
+		name string
+		do   func(pw string) (int, []byte)
+	}{
+		{"alice changes her password", func(pw string) (int, []byte) {
+			return secAPI(t, h, alice, "POST", "/api/v1/me/password", `{"current_password":"`+alicePW+`","password":"`+pw+`"}`)
+		}},
+		{"an admin sets it", func(pw string) (int, []byte) {
+			return secAPI(t, h, olga, "POST", "/api/v1/users/alice/password", `{"password":"`+pw+`"}`)
+		}},
+	} {
+		link, temp := credentials()
+		if !linkWorks(link) {
+			t.Fatalf("%s: the reset link does not work before the change", change.name)
+		}
+		if got, b := change.do("Brand-new-pass1"); got != 204 {
+			t.Fatalf("%s: %d %s", change.name, got, b)
+		}
+		if linkWorks(link) {
+			t.Errorf("%s: a reset link from before the change still works", change.name)
+		}
+		if got := signIn(temp); got != 401 {
+			t.Errorf("%s: a temporary password from before the change signs in: %d", change.name, got)
+		}
+		link, temp = credentials()
+		if !linkWorks(link) || signIn(temp) != 200 {
+			t.Errorf("%s: a reset link or temporary password made after the change does not work", change.name)
+		}
+	}
+}

@@ -71,7 +71,9 @@ func (s *Service) hashPassword(ctx context.Context, u *store.User, pw string) (s
 }
 
 // storePasswordHash makes hash u's password and ends every session of u
-// except keep (zero: all of them), in one transaction.
+// except keep (zero: all of them), in one transaction; then u's
+// outstanding reset links and temporary passwords, so that only the new
+// password works from then on.
 func (s *Service) storePasswordHash(u *store.User, hash string, keep store.SessionID) (*store.User, error) {
 	updated, _, err := s.store.UpdateUserEndingSessions(u.ID, func(x *store.User) error {
 		x.PasswordHash = hash
@@ -80,6 +82,11 @@ func (s *Service) storePasswordHash(u *store.User, hash string, keep store.Sessi
 	}, keep)
 	if err != nil {
 		return nil, fmt.Errorf("portal: set password: %w", err)
+	}
+	for _, kind := range []string{tokenKindReset, tokenKindTempPassword} {
+		if _, err := s.store.DeleteUserTokens(kind, u.ID); err != nil {
+			s.log.Error("end reset links and temporary passwords after a password change", "user", u.Username, "error", err)
+		}
 	}
 	_ = s.store.ClearFailures(u.ID)
 	_ = s.store.ClearLock(u.ID)

@@ -32,7 +32,8 @@ import (
 // It bypasses nothing: a locked, disabled or expired account is refused as
 // with the real password, wrong guesses count toward the lockout, and
 // second factors and mandatory 2FA still apply. The user's own password is
-// left as it is. A session signed in with one has Methods
+// left as it is; a change of it ends the user's temporary passwords
+// (storePasswordHash). A session signed in with one has Methods
 // ["temp_password", …] and may set a new password without the current one
 // (like a reset link).
 
