@@ -69,6 +69,20 @@ func secAPI(t *testing.T, h *harness, c *http.Client, method, path, body string)
 	return resp.StatusCode, b
 }
 
+// secOwnerAndAlice starts a harness with the default sites and two users,
+// both signed in: the owner olga and the user alice.
+func secOwnerAndAlice(t *testing.T) (h *harness, olga, alice *http.Client) {
+	t.Helper()
+	h = newHarness(t)
+	h.start(h.caddyfile("", ""))
+	h.addUser("olga", ownerPW, "owner")
+	h.addUser("alice", alicePW, "user")
+	olga, alice = h.client(), h.client()
+	h.apiLogin(olga, "olga", ownerPW)
+	h.apiLogin(alice, "alice", alicePW)
+	return h, olga, alice
+}
+
 // secCookieClient returns a fresh client whose jar holds the session cookie
 // tok for the portal's host (which the apps on other ports share).
 func secCookieClient(h *harness, tok string) *http.Client {
@@ -704,13 +718,7 @@ func TestSecuritySessions(t *testing.T) {
 // refused without acting, the login form included; JSON endpoints refuse
 // the content types a form can send; GET never acts; CORS grants nothing.
 func TestSecurityCSRF(t *testing.T) {
-	h := newHarness(t)
-	h.start(h.caddyfile("", ""))
-	h.addUser("olga", ownerPW, "owner")
-	h.addUser("alice", alicePW, "user")
-	owner, alice := h.client(), h.client()
-	h.apiLogin(owner, "olga", ownerPW)
-	h.apiLogin(alice, "alice", alicePW)
+	h, owner, alice := secOwnerAndAlice(t)
 	aliceTok := secJarToken(h, alice)
 
 	fullName := func() string {
@@ -1592,17 +1600,12 @@ func TestSecurityLogging(t *testing.T) {
 // password stops working at the moment it is changed, whatever step its
 // user had reached.
 func TestSecurityPasswordChangeVoidsPendingLogin(t *testing.T) {
-	h := newHarness(t)
-	h.start(h.caddyfile("", ""))
-	h.addUser("olga", ownerPW, "owner")
-	h.addUser("alice", alicePW, "user")
+	h, olga, alice := secOwnerAndAlice(t)
 	api := func(c *http.Client, method, path, body string) (int, string) {
 		t.Helper()
-		resp, b := do(t, c, method, h.portalURL(path), strings.NewReader(body), jsonAPI)
-		return resp.StatusCode, string(b)
+		got, b := secAPI(t, h, c, method, path, body)
+		return got, string(b)
 	}
-	alice := h.client()
-	h.apiLogin(alice, "alice", alicePW)
 	_, b := api(alice, "POST", "/api/v1/me/totp", "")
 	var enr struct{ Secret string }
 	_ = json.Unmarshal([]byte(b), &enr)
@@ -1614,8 +1617,6 @@ func TestSecurityPasswordChangeVoidsPendingLogin(t *testing.T) {
 		BackupCodes []string `json:"backup_codes"`
 	}
 	_ = json.Unmarshal([]byte(b), &bc)
-	olga := h.client()
-	h.apiLogin(olga, "olga", ownerPW)
 
 	// Each change below happens while a sign-in with the then current
 	// password waits at its second step.
@@ -1739,13 +1740,7 @@ func TestSecurityPasswordChangeRacesSignIn(t *testing.T) {
 // only the new password works. A reset link and a temporary password made
 // before the change die with the old password; one made after works.
 func TestSecurityPasswordChangeEndsOtherCredentials(t *testing.T) {
-	h := newHarness(t)
-	h.start(h.caddyfile("", ""))
-	h.addUser("olga", ownerPW, "owner")
-	h.addUser("alice", alicePW, "user")
-	olga, alice := h.client(), h.client()
-	h.apiLogin(olga, "olga", ownerPW)
-	h.apiLogin(alice, "alice", alicePW)
+	h, olga, alice := secOwnerAndAlice(t)
 	credentials := func() (link, temp string) {
 		t.Helper()
 		got, b := secAPI(t, h, olga, "POST", "/api/v1/users/alice/reset-link", "")
