@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 )
@@ -57,6 +58,34 @@ http://localhost:%[6]d {
 }
 
 // addAuthenticator gives the browser tab a virtual authenticator.
+// addCredential is WebAuthn.addCredential without the CMTG fields.
+// cdproto's Credential always sends generateCmtgKeyOnNextOperation (no
+// omitempty), and Chromium 156 refuses any CMTG field for an authenticator
+// without that extension: "CMTG is not supported by this authenticator".
+var addCredential = cdp.Command[addCredentialParams, cdp.Empty]{Method: webauthn.CommandAddCredential}
+
+type addCredentialParams struct {
+	AuthenticatorID webauthn.AuthenticatorID `json:"authenticatorId"`
+	Credential      credentialToAdd          `json:"credential"`
+}
+
+// credentialToAdd is the part of webauthn.Credential a clone needs.
+type credentialToAdd struct {
+	CredentialID         []byte  `json:"credentialId"`
+	IsResidentCredential bool    `json:"isResidentCredential"`
+	RpID                 string  `json:"rpId,omitempty"`
+	PrivateKey           []byte  `json:"privateKey"`
+	UserHandle           []byte  `json:"userHandle,omitempty"`
+	SignCount            float64 `json:"signCount"`
+}
+
+func credentialOf(c webauthn.Credential) credentialToAdd {
+	return credentialToAdd{
+		CredentialID: c.CredentialID, IsResidentCredential: c.IsResidentCredential, RpID: c.RpID,
+		PrivateKey: c.PrivateKey, UserHandle: c.UserHandle, SignCount: c.SignCount,
+	}
+}
+
 func addAuthenticator(t *testing.T, ctx context.Context, opts webauthn.VirtualAuthenticatorOptions) webauthn.AuthenticatorID {
 	t.Helper()
 	res, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &opts})
@@ -204,7 +233,7 @@ func TestBrowserWebAuthn(t *testing.T) {
 	if _, err := chromedp.Call(ctx, webauthn.RemoveCredential, webauthn.RemoveCredentialParams{AuthenticatorID: yubi, CredentialID: clone.CredentialID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Call(ctx, webauthn.AddCredential, webauthn.AddCredentialParams{AuthenticatorID: yubi, Credential: &clone}); err != nil {
+	if _, err := chromedp.Call(ctx, addCredential, addCredentialParams{AuthenticatorID: yubi, Credential: credentialOf(clone)}); err != nil {
 		t.Fatal(err)
 	}
 	signOut()
