@@ -53,11 +53,6 @@ func (s *Service) lockedFor(u *store.User, device string) (bool, error) {
 	return locked, nil
 }
 
-// recordFailure counts a failed sign-in of u from an untrusted client.
-func (s *Service) recordFailure(r *http.Request, u *store.User, now time.Time) {
-	s.recordFailureFor(r, u, "", now)
-}
-
 // recordFailureFor counts a failed sign-in (a wrong password or second
 // step) of u judged by device ("" for the account) and, when the count
 // reaches the lockout threshold, locks the account or that device for the

@@ -417,3 +417,45 @@ func TestThrottleRefund(t *testing.T) {
 		t.Fatal("refunds grew the bucket past its burst")
 	}
 }
+
+// TestThrottleRefundsRightLinks: a valid reset or invitation link spends
+// nothing, even when the form around it is wrong (mismatched passwords);
+// a bogus link spends one attempt each.
+func TestThrottleRefundsRightLinks(t *testing.T) {
+	svc, _, _ := newTestService(t)
+	mustUser(t, svc, "olga", policies.RoleOwner)
+	mustUser(t, svc, "bob", policies.RoleUser)
+	owner := newClient(t, svc)
+	if got, body := owner.call("POST", "/api/v1/login", `{"username":"olga","password":"`+testPW+`"}`); got != 200 {
+		t.Fatalf("login: %d %s", got, body)
+	}
+	linkPath := func(path, body string) string {
+		got, b := owner.call("POST", path, body)
+		var v struct{ Link string }
+		if err := json.Unmarshal([]byte(b), &v); got != 201 || err != nil || v.Link == "" {
+			t.Fatalf("%s: %d %s", path, got, b)
+		}
+		u, _ := url.Parse(v.Link)
+		return u.Path
+	}
+	mismatch := url.Values{"username": {"newbie"}, "password": {testPW}, "password2": {testPW + "x"}}.Encode()
+	tests := []struct {
+		name, path string
+		counted    bool
+	}{
+		{"reset link", linkPath("/api/v1/users/bob/reset-link", `{}`), false},
+		{"invitation", linkPath("/api/v1/invitations", `{"email":"new@example.com"}`), false},
+		{"bogus reset link", "/reset/" + strings.Repeat("A", 43), true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ip := fmt.Sprintf("192.0.2.%d", 100+i)
+			for n := range 2 * throttleBurst {
+				rec := fromIP(t, svc, ip, "POST", tc.path, mismatch)
+				if throttled := rec.Code == http.StatusTooManyRequests; throttled != (tc.counted && n >= throttleBurst) {
+					t.Fatalf("attempt %d: %d", n+1, rec.Code)
+				}
+			}
+		})
+	}
+}
