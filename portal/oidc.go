@@ -738,7 +738,8 @@ func (s *Service) oidcUser(r *http.Request, p *oidcProvider, id *externalIdentit
 		return &oidcRefusal{actor: u.Username, auditReason: reason, genericLogin: true}
 	}
 	check := func(u *store.User) error {
-		locked, err := s.locked(u)
+		// From a trusted device only that device's lock applies (lockout.go).
+		locked, err := s.lockedFor(u, s.trustedDevice(r, u))
 		switch now := s.now(); {
 		case err != nil:
 			return err

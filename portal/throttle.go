@@ -36,9 +36,13 @@ import (
 // attempts are ever in flight or failed at once, however many arrive
 // together. (Checking the budget first and charging only after a failure
 // would let every request of a parallel burst pass the check before the
-// first failure is counted.) A handler that reports nothing — an error, a
-// malformed request, a "forgot password" mail, which is an abuse control
-// rather than a secret check — keeps its charge: the default fails closed.
+// first failure is counted.) The price: more than throttleBurst sign-ins
+// from one address in flight at the same instant (each lasts one password
+// hash) see a 429 for the excess until the others finish.
+//
+// A handler that reports nothing — an error, a malformed request, a
+// "forgot password" mail, which is an abuse control rather than a secret
+// check — keeps its charge: the default fails closed.
 const (
 	// throttleBurst is how many attempts an IP may make in a row.
 	throttleBurst = 10
