@@ -564,6 +564,9 @@ func (s *Service) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp 
 			Outcome: outcomeFailure, Reason: reason})
 		return nil, errKeyRefused
 	}
+	if locked && device != "" {
+		return fail("device locked (trusted "+deviceLabel(device)+")", false)
+	}
 	if locked {
 		return fail("account locked", false)
 	}
