@@ -19,10 +19,11 @@ const (
 
 // reservedUsernames cannot be taken by anyone: they name the product, its
 // routes and roles, or well-known system and mail accounts, so that nobody
-// can pass for the system in a user list, an audit line or an e-mail.
+// can pass for the system in a user list, an audit line or an e-mail
+// ("cli" is the actor of the command-line tool's changes in the audit log).
 var reservedUsernames = map[string]struct{}{
 	"abuse": {}, "account": {}, "accounts": {}, "admin": {}, "administrator": {},
-	"anonymous": {}, "api": {}, "auth": {}, "daemon": {}, "everyone": {},
+	"anonymous": {}, "api": {}, "auth": {}, "cli": {}, "daemon": {}, "everyone": {},
 	"gatehouse": {}, "guest": {}, "help": {}, "hostmaster": {}, "info": {},
 	"localhost": {}, "login": {}, "logout": {}, "mailer-daemon": {}, "nil": {},
 	"no-reply": {}, "nobody": {}, "noreply": {}, "null": {}, "oauth": {},
@@ -53,7 +54,7 @@ func ValidateUsername(name string) error {
 		return err
 	}
 	if IsReservedUsername(name) {
-		return &nameError{kind: "username", name: name, problem: "is reserved"}
+		return &nameError{kind: "username", name: name, problem: "is reserved for the system; choose another"}
 	}
 	return nil
 }

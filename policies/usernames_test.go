@@ -46,8 +46,9 @@ func TestValidateUsername(t *testing.T) {
 		{name: "starts with dot", in: ".alice", wantErr: `username ".alice": must start with a letter or a digit`},
 		{name: "starts with dash", in: "-alice", wantErr: `username "-alice": must start with a letter or a digit`},
 		{name: "starts with underscore", in: "_alice", wantErr: `username "_alice": must start with a letter or a digit`},
-		{name: "reserved admin", in: "admin", wantErr: `username "admin": is reserved`},
-		{name: "reserved gatehouse", in: "gatehouse", wantErr: `username "gatehouse": is reserved`},
+		{name: "reserved admin", in: "admin", wantErr: `username "admin": is reserved for the system; choose another`},
+		{name: "reserved cli", in: "cli", wantErr: `username "cli": is reserved for the system; choose another`},
+		{name: "reserved gatehouse", in: "gatehouse", wantErr: `username "gatehouse": is reserved for the system; choose another`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,6 +67,9 @@ func (s *Service) apiLoginEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 			return 0, nil, inputErr("", "this sign-in needs a second factor, not an enrollment")
 		}
 		e, err := s.beginTOTP(p.user)
+		if err == nil {
+			attemptSucceeded(r) // the pending login was right; no code was checked
+		}
 		return http.StatusOK, e, err
 	})
 }

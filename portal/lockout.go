@@ -12,27 +12,60 @@ import (
 const (
 	actionUserLock   = "user.lock"
 	actionUserUnlock = "user.unlock"
+	// actionDeviceLock: one trusted device of a user failed too often and
+	// is locked; the account is not (devicecookies.go).
+	actionDeviceLock = "user.device_lock"
 )
 
-// locked reports whether u is locked out after too many failed sign-ins.
+// A sign-in attempt is judged either by its account (an untrusted client:
+// no valid device cookie for the user) or by one trusted device of the
+// user (device is the device id from trustedDevice). Each has its own
+// failure count and lock, in the store under lockoutKey.
+//
+// What counts as a failure: a wrong password, and a wrong second step
+// (TOTP code, backup code, refused security key) after a right password.
+// A right password does not clear the count: only a completed sign-in
+// does (clearFailures), so "right password, wrong code" repeated locks
+// like wrong passwords do.
+
+// lockoutKey is the store key of the failures and lock of u, or of u's
+// trusted device.
+func lockoutKey(u *store.User, device string) string {
+	if device == "" {
+		return u.ID
+	}
+	return "device:" + u.ID + ":" + device
+}
+
+// locked reports whether u's account is locked out after too many failed
+// sign-ins from untrusted clients.
 func (s *Service) locked(u *store.User) (bool, error) {
-	_, locked, err := s.store.Lock(u.ID, s.now())
+	return s.lockedFor(u, "")
+}
+
+// lockedFor reports whether an attempt judged by device ("" for the
+// account) is locked out.
+func (s *Service) lockedFor(u *store.User, device string) (bool, error) {
+	_, locked, err := s.store.Lock(lockoutKey(u, device), s.now())
 	if err != nil {
 		return false, fmt.Errorf("portal: read lockout: %w", err)
 	}
 	return locked, nil
 }
 
-// recordFailure counts a wrong password for u and locks the account when
-// the count reaches the lockout threshold. Failures are counted over one
-// lockout duration from the first of them.
-func (s *Service) recordFailure(r *http.Request, u *store.User, now time.Time) {
+// recordFailureFor counts a failed sign-in (a wrong password or second
+// step) of u judged by device ("" for the account) and, when the count
+// reaches the lockout threshold, locks the account or that device for the
+// lockout duration. Failures are counted over one lockout duration from
+// the first of them.
+func (s *Service) recordFailureFor(r *http.Request, u *store.User, device string, now time.Time) {
 	st := s.cfg()
 	if st.LockoutThreshold <= 0 {
 		return
 	}
 	d := time.Duration(st.LockoutDuration)
-	n, _, err := s.store.AddFailure(u.ID, d, now)
+	key := lockoutKey(u, device)
+	n, _, err := s.store.AddFailure(key, d, now)
 	if err != nil {
 		s.log.Error("count sign-in failure", "user", u.Username, "error", err)
 		return
@@ -40,13 +73,28 @@ func (s *Service) recordFailure(r *http.Request, u *store.User, now time.Time) {
 	if n < st.LockoutThreshold {
 		return
 	}
-	if err := s.store.PutLock(u.ID, now.Add(d)); err != nil {
+	if err := s.store.PutLock(key, now.Add(d)); err != nil {
 		s.log.Error("lock account", "user", u.Username, "error", err)
 		return
 	}
-	_ = s.store.ClearFailures(u.ID)
+	_ = s.store.ClearFailures(key)
+	until := now.Add(d).UTC().Format(time.RFC3339)
+	if device != "" {
+		s.audit(r, store.Event{Action: actionDeviceLock, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+			Reason: strconv.Itoa(n) + " failed sign-ins from one trusted device (" + deviceLabel(device) + "); that device is locked until " +
+				until + ", the account is not"})
+		return
+	}
 	s.audit(r, store.Event{Action: actionUserLock, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
-		Reason: strconv.Itoa(n) + " failed sign-ins; locked until " + now.Add(d).UTC().Format(time.RFC3339)})
+		Reason: strconv.Itoa(n) + " failed sign-ins; locked until " + until + " for devices " + u.Username + " has not signed in from before"})
+}
+
+// clearFailures forgets the failures of u judged by device ("" for the
+// account) after a completed sign-in.
+func (s *Service) clearFailures(u *store.User, device string) {
+	if err := s.store.ClearFailures(lockoutKey(u, device)); err != nil {
+		s.log.Error("clear sign-in failures", "user", u.Username, "error", err)
+	}
 }
 
 // unlockUser lifts a lockout on behalf of c.

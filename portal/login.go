@@ -26,15 +26,25 @@ const maxPasswordLen = 1024
 // tempBy ("" for the user's own password). Every failure costs at least one
 // password verification and returns errBadCredentials; the audit log keeps
 // the real reason.
-func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw string) (u *store.User, tempBy string, err error) {
+//
+// The attempt is judged by the request's trusted device for the user
+// (device, see devicecookies.go) when it has one, else by the account: a
+// locked device or, for an untrusted client, a locked account is refused,
+// and a wrong password counts against the one that judged it. A right
+// password clears no failures (a second step may still fail); signIn and
+// finishLogin clear them once the sign-in is complete.
+func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw string) (u *store.User, tempBy, device string, err error) {
 	login = strings.TrimSpace(login)
 	if len(pw) > maxPasswordLen {
 		pw = pw[:maxPasswordLen]
 	}
-	fail := func(reason string) (*store.User, string, error) {
+	fail := func(reason string) (*store.User, string, string, error) {
+		if device != "" {
+			reason += " (trusted " + deviceLabel(device) + ")"
+		}
 		s.audit(r, store.Event{Actor: policies.NormalizeUsername(login), Action: actionLogin,
 			Outcome: outcomeFailure, Reason: reason})
-		return nil, "", errBadCredentials
+		return nil, "", "", errBadCredentials
 	}
 	switch {
 	case login == "":
@@ -46,18 +56,22 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 	}
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			return nil, "", fmt.Errorf("portal: look up user: %w", err)
+			return nil, "", "", fmt.Errorf("portal: look up user: %w", err)
 		}
 		if _, err := s.hasher.VerifyUnknown(ctx, pw); err != nil {
-			return nil, "", s.busyOr(err)
+			return nil, "", "", s.busyOr(err)
 		}
 		return fail("unknown user")
 	}
-	if locked, err := s.locked(u); err != nil {
-		return nil, "", err
+	device = s.trustedDevice(r, u)
+	if locked, err := s.lockedFor(u, device); err != nil {
+		return nil, "", "", err
 	} else if locked {
 		if _, err := s.hasher.VerifyUnknown(ctx, pw); err != nil {
-			return nil, "", s.busyOr(err)
+			return nil, "", "", s.busyOr(err)
+		}
+		if device != "" {
+			return fail("device locked")
 		}
 		return fail("account locked")
 	}
@@ -70,7 +84,7 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 			ok, err, malformed = false, nil, true
 		}
 		if err != nil {
-			return nil, "", s.busyOr(err)
+			return nil, "", "", s.busyOr(err)
 		}
 	}
 	var temp *store.Token
@@ -79,14 +93,14 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 		temp, n, err = s.matchTempPassword(ctx, u, pw)
 		verified += n
 		if err != nil {
-			return nil, "", s.busyOr(err)
+			return nil, "", "", s.busyOr(err)
 		}
 		ok = temp != nil
 	}
 	if verified == 0 {
 		// No password and no temporary one: cost the same as a check.
 		if _, err := s.hasher.VerifyUnknown(ctx, pw); err != nil {
-			return nil, "", s.busyOr(err)
+			return nil, "", "", s.busyOr(err)
 		}
 		return fail("no password set")
 	}
@@ -94,7 +108,7 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 	case !ok && malformed:
 		return fail("unusable password hash")
 	case !ok:
-		s.recordFailure(r, u, now)
+		s.recordFailureFor(r, u, device, now)
 		return fail("wrong password")
 	case u.Disabled:
 		return fail("account disabled")
@@ -108,7 +122,7 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 			if errors.Is(err, store.ErrNotFound) {
 				return fail("temporary password already used")
 			}
-			return nil, "", fmt.Errorf("portal: use temporary password: %w", err)
+			return nil, "", "", fmt.Errorf("portal: use temporary password: %w", err)
 		}
 		tempBy = temp.Data["by"]
 		if tempBy == "" {
@@ -118,9 +132,6 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 		if newHash, err = s.hasher.Hash(ctx, pw); err != nil {
 			newHash = ""
 		}
-	}
-	if err := s.store.ClearFailures(u.ID); err != nil {
-		s.log.Error("clear sign-in failures", "user", u.Username, "error", err)
 	}
 	updated, err := s.store.UpdateUser(u.ID, func(x *store.User) error {
 		// The password checked above must still be the user's: a change
@@ -139,9 +150,10 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 		return fail("the password was changed during sign-in")
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("portal: record login: %w", err)
+		return nil, "", "", fmt.Errorf("portal: record login: %w", err)
 	}
-	return updated, tempBy, nil
+	attemptSucceeded(r)
+	return updated, tempBy, device, nil
 }
 
 // signIn authenticates and starts a session; it is shared by the login form
@@ -151,7 +163,7 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 // none yet, no session starts: a pending login is recorded and signIn
 // returns the user with errSecondFactor or errEnrollRequired.
 func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw string, remember bool) (*store.User, error) {
-	u, tempBy, err := s.authenticate(r.Context(), r, login, pw)
+	u, tempBy, device, err := s.authenticate(r.Context(), r, login, pw)
 	if err != nil {
 		if errors.Is(err, ErrBusy) {
 			// Held like a throttled attempt: under a flood from many
@@ -191,6 +203,8 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw strin
 		}
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
+	s.clearFailures(u, device)
+	s.trustDevice(w, r, u)
 	if remember {
 		reason += ", remember me"
 	}

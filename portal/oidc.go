@@ -618,6 +618,7 @@ func (s *Service) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("Sign-in with %s is unavailable right now. Try again shortly, or sign in with your password.", p.DisplayName), false)
 		return
 	}
+	attemptSucceeded(r) // starting a sign-in checks no secret
 	http.Redirect(w, r, to, http.StatusFound)
 }
 
@@ -672,6 +673,7 @@ func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		s.oidcFail(w, r, p, f, status, title, msg)
 		return
 	}
+	attemptSucceeded(r) // the provider vouched for the answer
 	if f.purpose == oidcPurposeLink {
 		s.finishOIDCLink(w, r, p, f, id)
 		return
@@ -736,7 +738,8 @@ func (s *Service) oidcUser(r *http.Request, p *oidcProvider, id *externalIdentit
 		return &oidcRefusal{actor: u.Username, auditReason: reason, genericLogin: true}
 	}
 	check := func(u *store.User) error {
-		locked, err := s.locked(u)
+		// From a trusted device only that device's lock applies (lockout.go).
+		locked, err := s.lockedFor(u, s.trustedDevice(r, u))
 		switch now := s.now(); {
 		case err != nil:
 			return err

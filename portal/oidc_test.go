@@ -581,6 +581,13 @@ func TestOIDCPortalSecondFactorAndUserinfo(t *testing.T) {
 	if link, err := env.st.Identity("mock", "u-2"); err != nil || link.UserID != mustFind(t, env.st, "admin2").ID {
 		t.Errorf("reserved name: link %+v, %v", link, err)
 	}
+	// So does the CLI's name in the audit log, in any case.
+	if resp, page := env.signInWith(env.browser(t), &testOIDCUser{sub: "u-cli", claims: map[string]any{"preferred_username": "CLI"}}, ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in as cli: %d\n%s", resp.StatusCode, page)
+	}
+	if link, err := env.st.Identity("mock", "u-cli"); err != nil || link.UserID != mustFind(t, env.st, "cli2").ID {
+		t.Errorf("cli: link %+v, %v", link, err)
+	}
 
 	// The provider's error answer, for a flow of this browser.
 	resp, _ = b.get("/login/oidc/mock")

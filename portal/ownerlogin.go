@@ -121,6 +121,7 @@ func (s *Service) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret s
 	if err != nil {
 		return nil, errLink
 	}
+	attemptSucceeded(r)
 	u, err := s.store.User(t.UserID)
 	if err != nil {
 		return nil, errLink

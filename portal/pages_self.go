@@ -243,6 +243,7 @@ func (s *Service) handleResetForm(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
 		return
 	}
+	attemptSucceeded(r)
 	pw := r.PostForm.Get("password")
 	if pw != r.PostForm.Get("password2") {
 		s.renderReset(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, u)
@@ -302,6 +303,7 @@ func (s *Service) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 		bad()
 		return
 	}
+	attemptSucceeded(r)
 	f := r.PostForm
 	nu := NewUser{Username: f.Get("username"), FullName: f.Get("full_name"), Password: f.Get("password")}
 	form := map[string]string{"username": nu.Username, "full_name": nu.FullName}

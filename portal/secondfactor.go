@@ -142,7 +142,12 @@ func (s *Service) finishLogin(w http.ResponseWriter, r *http.Request, p *pending
 		}
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
-	_ = s.store.ClearFailures(p.user.ID)
+	// The sign-in is complete: only now do the failures of whoever judged
+	// it (this trusted device, or the account) stop counting, and only now
+	// does the browser become a trusted device of the user.
+	s.clearFailures(p.user, s.trustedDevice(r, p.user))
+	s.trustDevice(w, r, p.user)
+	attemptSucceeded(r)
 	s.audit(r, store.Event{Actor: p.user.Username, Action: actionLogin, Resource: "user:" + p.user.Username,
 		Outcome: outcomeSuccess, Reason: strings.Join(methods, " + ")})
 	return p.user, nil
@@ -165,14 +170,24 @@ func (s *Service) consumePendingCookie(r *http.Request) error {
 	return nil
 }
 
+// secondStepJudge returns who judges a second step of u's sign-in: the
+// request's trusted device, or the account ("") for an untrusted client,
+// and whether that one is locked out (see lockout.go).
+func (s *Service) secondStepJudge(r *http.Request, u *store.User) (device string, locked bool, err error) {
+	device = s.trustedDevice(r, u)
+	locked, err = s.lockedFor(u, device)
+	return device, locked, err
+}
+
 // secondStep checks a TOTP or backup code for a pending login and, when
-// right, finishes it. Wrong codes count toward the account's lockout, and
-// a locked account is refused like a wrong code.
+// right, finishes it. Wrong codes count toward the lockout like wrong
+// passwords (the right password before them cleared nothing), and a
+// locked account (or trusted device) is refused like a wrong code.
 func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending, method, code string) (*store.User, error) {
 	if p.enroll {
 		return nil, errEnrollRequired
 	}
-	locked, err := s.locked(p.user)
+	device, locked, err := s.secondStepJudge(r, p.user)
 	if err != nil {
 		return nil, err
 	}
@@ -191,10 +206,16 @@ func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending,
 			return nil, fmt.Errorf("portal: second step: %w", err)
 		}
 		reason := method + ": wrong code"
-		if locked {
+		switch {
+		case locked && device != "":
+			reason = "device locked"
+		case locked:
 			reason = "account locked"
-		} else {
-			s.recordFailure(r, p.user, s.now())
+		default:
+			s.recordFailureFor(r, p.user, device, s.now())
+		}
+		if device != "" {
+			reason += " (trusted " + deviceLabel(device) + ")"
 		}
 		s.audit(r, store.Event{Actor: p.user.Username, Action: actionSecondFactor, Resource: "user:" + p.user.Username,
 			Outcome: outcomeFailure, Reason: reason})

@@ -123,7 +123,7 @@ func (c cookieConfig) strip(h http.Header) {
 // token: the session cookie or the impersonator's. It does not allocate.
 func (c cookieConfig) isTokenCookie(name string) bool {
 	rest, ok := strings.CutPrefix(name, c.name)
-	return ok && (rest == "" || rest == actorCookieSuffix)
+	return ok && (rest == "" || rest == actorCookieSuffix || rest == deviceCookieSuffix)
 }
 
 // issue returns the cookie carrying tok; a zero expires makes it a browser

@@ -97,6 +97,7 @@ func (s *Service) setupOwner(r *http.Request, token string, nu NewUser) (*store.
 		}
 		return nil, fmt.Errorf("portal: use setup link: %w", err)
 	}
+	attemptSucceeded(r)
 	created, err := s.createValidated(r.Context(), u.Username, r, u, nu.Password)
 	if err != nil {
 		// Give the link back: nothing was created.

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -8,9 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Per-client-IP throttling of the routes that check a secret: sign-in
@@ -21,10 +21,28 @@ import (
 // from trying many accounts, codes or links.
 //
 // Each client IP has a token bucket of throttleBurst attempts, refilled by
-// one every throttleEvery: 10 quick attempts, then 10 a minute sustained —
-// more than any person types, far less than any guessing is worth. Every
-// throttled route shares the IP's one bucket. The buckets follow the
+// one every throttleEvery: 10 quick failures, then 10 a minute sustained —
+// more than any person mistypes, far less than any guessing is worth.
+// Every throttled route shares the IP's one bucket. The buckets follow the
 // Service's clock (s.now), not wall time.
+//
+// Only failures spend the budget: an office or a family behind one NAT
+// address signs in as often as it likes. The throttle charges every
+// attempt up front, before its handler runs, and gives the attempt back
+// when the handler reports that the secret was right (attemptSucceeded).
+// Charging first is what makes the budget impossible to race past: a
+// flood of parallel guesses from one address finds the tokens already
+// taken by the attempts still being checked, so at most throttleBurst
+// attempts are ever in flight or failed at once, however many arrive
+// together. (Checking the budget first and charging only after a failure
+// would let every request of a parallel burst pass the check before the
+// first failure is counted.) The price: more than throttleBurst sign-ins
+// from one address in flight at the same instant (each lasts one password
+// hash) see a 429 for the excess until the others finish.
+//
+// A handler that reports nothing — an error, a malformed request, a
+// "forgot password" mail, which is an abuse control rather than a secret
+// check — keeps its charge: the default fails closed.
 const (
 	// throttleBurst is how many attempts an IP may make in a row.
 	throttleBurst = 10
@@ -73,11 +91,23 @@ const maxHeld = 1024
 
 // throttleEntry is the bucket of one client IP.
 type throttleEntry struct {
-	lim  *rate.Limiter
-	last time.Time // the latest attempt, allowed or not
+	// tokens is how many attempts were left at time at (fractions refill
+	// continuously).
+	tokens float64
+	at     time.Time
+	last   time.Time // the latest attempt, allowed or not
 	// warned: a refusal was logged since the last allowed attempt, so a
 	// flood logs one line, not one per request.
 	warned bool
+}
+
+// fill brings e's tokens up to now. A clock that went back refills
+// nothing.
+func (e *throttleEntry) fill(now time.Time) {
+	if now.After(e.at) {
+		e.tokens = min(throttleBurst, e.tokens+float64(now.Sub(e.at))/float64(throttleEvery))
+		e.at = now
+	}
 }
 
 // newThrottle returns a throttle tracking at most capacity IPs (at least
@@ -97,20 +127,31 @@ func (t *throttle) take(key string, now time.Time) (wait time.Duration, first bo
 		if len(t.clients) >= t.max {
 			t.makeRoom(now)
 		}
-		e = &throttleEntry{lim: rate.NewLimiter(rate.Every(throttleEvery), throttleBurst)}
+		e = &throttleEntry{tokens: throttleBurst, at: now}
 		t.clients[key] = e
 	}
 	e.last = now
-	res := e.lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		// Refused: give the token back, so hammering does not push the
-		// wait further out, and it stays a plain "try again in d".
-		res.CancelAt(now)
+	e.fill(now)
+	if e.tokens < 1 {
+		// Refused: nothing is spent, so hammering does not push the wait
+		// further out, and it stays a plain "try again in d".
 		first, e.warned = !e.warned, true
-		return d, first
+		return time.Duration(math.Ceil((1 - e.tokens) * float64(throttleEvery))), first
 	}
+	e.tokens--
 	e.warned = false
 	return 0, false
+}
+
+// refund gives back one attempt of key taken by take: the attempt
+// succeeded. An IP forgotten meanwhile has a full bucket anyway.
+func (t *throttle) refund(key string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.clients[key]; e != nil {
+		e.fill(now)
+		e.tokens = min(throttleBurst, e.tokens+1)
+	}
 }
 
 // makeRoom drops entries until there is room for one more. At most once
@@ -172,16 +213,38 @@ func throttleKey(ip string) string {
 	return p.String()
 }
 
+// attemptKey is the context key of the request's *attempt.
+type attemptKey struct{}
+
+// attempt is the outcome of one throttled request, reported by its
+// handler.
+type attempt struct{ ok atomic.Bool }
+
+// attemptSucceeded reports that the secret r carried was right (a
+// password, a code, a link), so the attempt it cost under s.throttled is
+// given back. Outside a throttled route it does nothing.
+func attemptSucceeded(r *http.Request) {
+	if a, _ := r.Context().Value(attemptKey{}).(*attempt); a != nil {
+		a.ok.Store(true)
+	}
+}
+
 // throttled wraps a handler that checks a secret (a password, a code, a
 // link): past the client IP's allowance it answers 429 with Retry-After,
 // as JSON under /api/ and as the error page elsewhere, without calling
-// next.
+// next. The attempt is charged before next runs and given back when next
+// calls attemptSucceeded (see the top of this file for why).
 func (s *Service) throttled(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ip := s.clientIP(r)
-		wait, first := s.throttle.take(throttleKey(ip), s.now())
+		key := throttleKey(ip)
+		wait, first := s.throttle.take(key, s.now())
 		if wait <= 0 {
-			next(w, r)
+			a := new(attempt)
+			next(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, a)))
+			if a.ok.Load() {
+				s.throttle.refund(key, s.now())
+			}
 			return
 		}
 		secs := int(math.Ceil(wait.Seconds()))

@@ -56,10 +56,10 @@ func retryAfter(t *testing.T, rec *httptest.ResponseRecorder) int {
 	return n
 }
 
-// TestThrottleLogin: the 11th quick login from one IP is refused with 429,
-// Retry-After and the JSON error (even with the right password); another
-// IP is unaffected; the HTML form gets the 429 page; attempts come back
-// with the service's clock.
+// TestThrottleLogin: after 10 quick failures from one IP the next login is
+// refused with 429, Retry-After and the JSON error (even with the right
+// password); another IP is unaffected; the HTML form gets the 429 page;
+// attempts come back with the service's clock.
 func TestThrottleLogin(t *testing.T) {
 	svc, _, clk := newTestService(t)
 	mustUser(t, svc, "alice", policies.RoleUser)
@@ -68,8 +68,9 @@ func TestThrottleLogin(t *testing.T) {
 	bad := `{"username":"nobody","password":"nope"}` // unknown user: no lockout of alice
 	form := url.Values{"username": {"alice"}, "password": {testPW}}.Encode()
 
-	// The burst: 10 attempts go through to the handler.
-	for i := range throttleBurst {
+	// The burst: 10 failures go through to the handler; a success on the
+	// way costs nothing.
+	for i := range throttleBurst + 1 {
 		body, want := bad, http.StatusUnauthorized
 		if i == 0 {
 			body, want = good, http.StatusOK
@@ -93,7 +94,7 @@ func TestThrottleLogin(t *testing.T) {
 		{name: "another IP is unaffected", ip: ipB, body: good, want: http.StatusOK},
 		{name: "the HTML form gets the page", ip: ipA, html: true, body: form, want: http.StatusTooManyRequests, maxRetry: 6},
 		{name: "5 s later: still refused", advance: 5 * time.Second, ip: ipA, body: good, want: http.StatusTooManyRequests, maxRetry: 1},
-		{name: "6 s later: one attempt is back", advance: time.Second, ip: ipA, body: good, want: http.StatusOK},
+		{name: "6 s later: one attempt is back", advance: time.Second, ip: ipA, body: bad, want: http.StatusUnauthorized},
 		{name: "and only one", ip: ipA, body: bad, want: http.StatusTooManyRequests, maxRetry: 6},
 		{name: "a minute later: the full burst", advance: throttleIdle, ip: ipA, body: bad, want: http.StatusUnauthorized},
 	}
@@ -158,7 +159,7 @@ func TestThrottledRoutes(t *testing.T) {
 		{"POST", "/api/v1/login/backup-code", `{"code":"x"}`, true},
 		{"POST", "/api/v1/login/enroll/totp", `{}`, true},
 		{"POST", "/api/v1/login/enroll/totp/confirm", `{"code":"123456"}`, true},
-		{"POST", "/api/v1/login/webauthn/begin", `{}`, true},
+		{"POST", "/api/v1/login/webauthn/begin", `{"passkey":1}`, true},
 		{"POST", "/api/v1/login/webauthn/finish", `{}`, true},
 		{"POST", "/login/2fa", "code=123456", true},
 		{"POST", "/login/enroll", "code=123456", true},
@@ -326,5 +327,135 @@ func TestBusySignInHeld(t *testing.T) {
 	}
 	if got := rec.Header().Get("Retry-After"); got == "" {
 		t.Error("busy answer without Retry-After")
+	}
+}
+
+// TestThrottleCountsFailuresOnly: right passwords never spend the IP's
+// attempts, wrong ones do, in any order.
+func TestThrottleCountsFailuresOnly(t *testing.T) {
+	svc, _, _ := newTestService(t)
+	mustUser(t, svc, "alice", policies.RoleUser)
+	good := `{"username":"alice","password":"` + testPW + `"}`
+	bad := `{"username":"nobody","password":"nope"}`
+	const ip = "198.51.100.20"
+	for i := range 3 * throttleBurst {
+		if rec := fromIP(t, svc, ip, "POST", "/api/v1/login", good); rec.Code != http.StatusOK {
+			t.Fatalf("right password %d: %d %s", i+1, rec.Code, rec.Body)
+		}
+	}
+	for i := range throttleBurst {
+		if rec := fromIP(t, svc, ip, "POST", "/api/v1/login", bad); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d %s", i+1, rec.Code, rec.Body)
+		}
+		if i == throttleBurst-1 {
+			break
+		}
+		if rec := fromIP(t, svc, ip, "POST", "/api/v1/login", good); rec.Code != http.StatusOK {
+			t.Fatalf("right password after failure %d: %d %s", i+1, rec.Code, rec.Body)
+		}
+	}
+	if rec := fromIP(t, svc, ip, "POST", "/api/v1/login", good); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("after 10 failures: %d, want 429", rec.Code)
+	}
+}
+
+// TestThrottleParallelFlood: attempts sent all at once cannot get past the
+// budget: each is charged before it is checked, so at most throttleBurst
+// reach the handler.
+func TestThrottleParallelFlood(t *testing.T) {
+	svc, _, _ := newTestService(t)
+	bad := `{"username":"nobody","password":"nope"}`
+	const n = 40
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			codes <- fromIP(t, svc, "198.51.100.21", "POST", "/api/v1/login", bad).Code
+		}()
+	}
+	close(start)
+	checked := 0
+	for range n {
+		switch c := <-codes; c {
+		case http.StatusTooManyRequests:
+		case http.StatusUnauthorized, http.StatusServiceUnavailable:
+			checked++
+		default:
+			t.Errorf("status %d", c)
+		}
+	}
+	if checked > throttleBurst {
+		t.Fatalf("%d attempts reached the handler, want at most %d", checked, throttleBurst)
+	}
+}
+
+// TestThrottleRefund: a refund gives back what take spent, never more than
+// the burst.
+func TestThrottleRefund(t *testing.T) {
+	th := newThrottle(10)
+	now := time.Unix(1e9, 0)
+	for range throttleBurst {
+		if d, _ := th.take("a", now); d > 0 {
+			t.Fatal("refused within the burst")
+		}
+	}
+	if d, _ := th.take("a", now); d <= 0 {
+		t.Fatal("not refused past the burst")
+	}
+	th.refund("a", now)
+	if d, _ := th.take("a", now); d > 0 {
+		t.Fatal("a refunded attempt is not available")
+	}
+	for range 3 * throttleBurst {
+		th.refund("a", now)
+	}
+	for range throttleBurst {
+		th.take("a", now)
+	}
+	if d, _ := th.take("a", now); d <= 0 {
+		t.Fatal("refunds grew the bucket past its burst")
+	}
+}
+
+// TestThrottleRefundsRightLinks: a valid reset or invitation link spends
+// nothing, even when the form around it is wrong (mismatched passwords);
+// a bogus link spends one attempt each.
+func TestThrottleRefundsRightLinks(t *testing.T) {
+	svc, _, _ := newTestService(t)
+	mustUser(t, svc, "olga", policies.RoleOwner)
+	mustUser(t, svc, "bob", policies.RoleUser)
+	owner := newClient(t, svc)
+	if got, body := owner.call("POST", "/api/v1/login", `{"username":"olga","password":"`+testPW+`"}`); got != 200 {
+		t.Fatalf("login: %d %s", got, body)
+	}
+	linkPath := func(path, body string) string {
+		got, b := owner.call("POST", path, body)
+		var v struct{ Link string }
+		if err := json.Unmarshal([]byte(b), &v); got != 201 || err != nil || v.Link == "" {
+			t.Fatalf("%s: %d %s", path, got, b)
+		}
+		u, _ := url.Parse(v.Link)
+		return u.Path
+	}
+	mismatch := url.Values{"username": {"newbie"}, "password": {testPW}, "password2": {testPW + "x"}}.Encode()
+	tests := []struct {
+		name, path string
+		counted    bool
+	}{
+		{"reset link", linkPath("/api/v1/users/bob/reset-link", `{}`), false},
+		{"invitation", linkPath("/api/v1/invitations", `{"email":"new@example.com"}`), false},
+		{"bogus reset link", "/reset/" + strings.Repeat("A", 43), true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ip := fmt.Sprintf("192.0.2.%d", 100+i)
+			for n := range 2 * throttleBurst {
+				rec := fromIP(t, svc, ip, "POST", tc.path, mismatch)
+				if throttled := rec.Code == http.StatusTooManyRequests; throttled != (tc.counted && n >= throttleBurst) {
+					t.Fatalf("attempt %d: %d", n+1, rec.Code)
+				}
+			}
+		})
 	}
 }

@@ -552,17 +552,20 @@ func (s *Service) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp 
 	if p.enroll {
 		return nil, errEnrollRequired
 	}
+	device, locked, err := s.secondStepJudge(r, p.user)
+	if err != nil {
+		return nil, err
+	}
 	fail := func(reason string, count bool) (*store.User, error) {
 		if count {
-			s.recordFailure(r, p.user, s.now())
+			s.recordFailureFor(r, p.user, device, s.now())
 		}
 		s.audit(r, store.Event{Actor: p.user.Username, Action: actionSecondFactor, Resource: "user:" + p.user.Username,
 			Outcome: outcomeFailure, Reason: reason})
 		return nil, errKeyRefused
 	}
-	locked, err := s.locked(p.user)
-	if err != nil {
-		return nil, err
+	if locked && device != "" {
+		return fail("device locked (trusted "+deviceLabel(device)+")", false)
 	}
 	if locked {
 		return fail("account locked", false)
@@ -616,7 +619,8 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 		return fail(protocolDetail(err))
 	}
 	u := found
-	locked, err := s.locked(u)
+	device := s.trustedDevice(r, u)
+	locked, err := s.lockedFor(u, device)
 	if err != nil {
 		return nil, err
 	}
@@ -637,9 +641,9 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 	if _, err := s.startFullSession(w, r, u, false, []string{methodPasskey}, true); err != nil {
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
-	if err := s.store.ClearFailures(u.ID); err != nil {
-		s.log.Error("clear sign-in failures", "user", u.Username, "error", err)
-	}
+	s.clearFailures(u, device)
+	s.trustDevice(w, r, u)
+	attemptSucceeded(r)
 	if updated, err := s.store.UpdateUser(u.ID, func(u *store.User) error { u.LastLoginAt = s.now(); return nil }); err == nil {
 		u = updated
 	} else {

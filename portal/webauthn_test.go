@@ -437,8 +437,10 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 		t.Fatalf("counter 6: %d %s", got, body)
 	}
 
-	// A locked account is refused even with the right key.
+	// A locked account is refused even with the right key, from a browser
+	// that is not a trusted device of alice (devicecookies.go).
 	c.call("POST", "/api/v1/logout", "")
+	delete(c.cookies, DefaultCookieName+deviceCookieSuffix)
 	passwordStep()
 	if err := st.PutLock(alice.ID, clk.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
