@@ -196,18 +196,12 @@ func (s *Service) mayChangeRole(c *caller, name string) error {
 	for i, u := range holders {
 		names[i] = u.Username
 	}
-	// Name someone the caller may not manage first, e.g. not themselves.
-	slices.SortStableFunc(names, func(a, b string) int {
-		return boolRank(a == c.user.Username) - boolRank(b == c.user.Username)
-	})
-	return policies.CanChangeRole(c.principal(), s.target(name), names)
-}
-
-func boolRank(b bool) int {
-	if b {
-		return 1
+	// A refusal names the first holder: someone other than the caller
+	// when there is anyone.
+	if i := slices.Index(names, c.user.Username); i >= 0 {
+		names = append(slices.Delete(names, i, i+1), c.user.Username)
 	}
-	return 0
+	return policies.CanChangeRole(c.principal(), s.target(name), names)
 }
 
 func (s *Service) updateRole(c *caller, r *http.Request, name string, in RoleInput) (RoleView, error) {

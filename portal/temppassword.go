@@ -233,14 +233,14 @@ func (s *Service) handleUserTempPassword(w http.ResponseWriter, r *http.Request,
 // userSupport is what the user page offers c on u besides account
 // management: impersonation and temporary passwords.
 type userSupport struct {
-	CanImpersonate  bool
-	CanTempPassword bool
-	// Credentials are u's outstanding reset links and temporary
-	// passwords, shown to owners only (credentials.go).
-	Credentials           []CredentialView
-	ShowCredentials       bool
+	CanImpersonate        bool
+	CanTempPassword       bool
 	ImpersonationLifetime time.Duration
 	TempPasswordLifetime  time.Duration
+	// Credentials are u's outstanding reset links and temporary
+	// passwords, shown to owners only (ShowCredentials; credentials.go).
+	Credentials     []CredentialView
+	ShowCredentials bool
 }
 
 func (s *Service) userSupport(c *caller, u *store.User) userSupport {
