@@ -3,6 +3,7 @@ package policies
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrForbidden is wrapped by every refusal of this file, so callers can map
@@ -78,4 +79,25 @@ func CanAssignRole(p Principal, from string, to Target) error {
 		return forbidden("the %s role holds permissions you do not have", to.Role)
 	}
 	return nil
+}
+
+// CanChangeRole reports whether p may edit or delete the custom role r,
+// held today by holders (usernames; empty when nobody holds it). A change
+// of a role changes what every holder may do, so p must be able to manage
+// each of them (CanManage: users.write, and the role holds nothing p
+// lacks); and even a role nobody holds may only be changed by someone
+// holding every permission it grants. Permissions p adds are checked by
+// the caller (nobody grants a permission they lack).
+func CanChangeRole(p Principal, r Target, holders []string) error {
+	if len(holders) > 0 {
+		if err := CanManage(p, r); err != nil {
+			return forbidden("role %s is held by %s, whom you may not manage (%s)", r.Role, holders[0], reason(err))
+		}
+	}
+	return Outranks(p, r)
+}
+
+// reason is err's message without the "forbidden: " prefix.
+func reason(err error) string {
+	return strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": ")
 }

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -82,5 +83,36 @@ func TestCanAssignRole(t *testing.T) {
 	p := Principal{Role: "mgr", Perms: NewPermissionSet(PermUsersWrite, PermUsersRoles)}
 	if err := CanAssignRole(p, RoleUser, big); err == nil {
 		t.Error("granting a role with permissions the actor lacks was allowed")
+	}
+}
+
+func TestCanChangeRole(t *testing.T) {
+	roleAdmin := Principal{Role: "roleadmin", Perms: NewPermissionSet(PermUsersRoles, PermUsersWrite, PermUsersRead, PermRolesRead)}
+	rolesOnly := Principal{Role: "rolesonly", Perms: NewPermissionSet(PermUsersRoles, PermRolesRead, PermAuditRead)}
+	strong := Target{Role: "strong", Perms: NewPermissionSet(PermUsersWrite, PermAuditRead)}
+	weak := Target{Role: "weak", Perms: NewPermissionSet(PermUsersRead)}
+	tests := []struct {
+		name    string
+		p       Principal
+		r       Target
+		holders []string
+		want    string // "" when allowed, else part of the refusal
+	}{
+		{"admin, held stronger-than-anyone role", principal(RoleAdmin), strong, []string{"bob"}, ""},
+		{"weaker role, nobody holds it", roleAdmin, weak, nil, ""},
+		{"weaker role, held", roleAdmin, weak, []string{"bob"}, ""},
+		{"stronger role, held", roleAdmin, strong, []string{"bob", "carol"}, "role strong is held by bob, whom you may not manage"},
+		{"stronger role, nobody holds it", roleAdmin, strong, nil, "the strong role holds permissions you do not have"},
+		{"held, caller cannot manage users at all", rolesOnly, weak, []string{"bob"}, "role weak is held by bob, whom you may not manage"},
+		{"not held, caller cannot manage users", rolesOnly, Target{Role: "audit", Perms: NewPermissionSet(PermAuditRead)}, nil, ""},
+	}
+	for _, tc := range tests {
+		err := CanChangeRole(tc.p, tc.r, tc.holders)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v, want allowed", tc.name, err)
+		case tc.want != "" && (!errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want a refusal containing %q", tc.name, err, tc.want)
+		}
 	}
 }

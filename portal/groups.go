@@ -128,6 +128,14 @@ func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupI
 		return GroupView{}, groupError(name, err)
 	}
 	name = g.Name
+	if in.Name != nil && slices.ContainsFunc(c.user.Groups, func(x string) bool { return strings.EqualFold(x, name) }) {
+		// Caddyfile rules do not follow a rename: renaming a group one is
+		// in to a name such a rule allows is joining that group.
+		if app := s.opensFor(c, []string{*in.Name}); app != "" {
+			return GroupView{}, fmt.Errorf("%w: you are in group %s, and renaming it to %s would open the app %q, which you cannot use now; ask an owner or an admin",
+				ErrForbidden, name, policies.NormalizeUsername(*in.Name), app)
+		}
+	}
 	if in.Description != nil {
 		desc, err := checkDescription(*in.Description)
 		if err != nil {
@@ -189,6 +197,11 @@ func (s *Service) setMembership(c *caller, r *http.Request, name, ref string, me
 	case member && i >= 0, !member && i < 0:
 		return nil
 	case member:
+		if u.ID == c.user.ID {
+			if err := s.mayJoin(c, []string{g.Name}); err != nil {
+				return err
+			}
+		}
 		groups = append(groups, g.Name)
 	default:
 		groups = slices.Delete(groups, i, i+1)
@@ -200,4 +213,53 @@ func (s *Service) setMembership(c *caller, r *http.Request, name, ref string, me
 	s.audit(r, store.Event{Actor: c.user.Username, Action: action, Resource: "group:" + g.Name, Outcome: outcomeSuccess,
 		Reason: "user " + u.Username})
 	return nil
+}
+
+// opensFor returns the title of an app that joining the groups add would
+// open to c and that c does not reach today, or "" when there is none.
+// Principle 3 of DESIGN.md §6 (nobody grants what they could not do
+// themselves) forbids joining such a group: holders of apps.access.all
+// (owners, admins) reach every app, so they may join any group; anyone
+// else only groups whose every app already lets them in. Apps are judged
+// by their rules as loaded now, from the Caddyfile and the portal. Adding
+// other people is not checked (that is what groups.write is for).
+func (s *Service) opensFor(c *caller, add []string) string {
+	acct := store.AccountOf(c.user)
+	now := s.subjectOf(&acct)
+	if now.AccessAll || len(add) == 0 {
+		return ""
+	}
+	next := now
+	next.Groups = slices.Clone(now.Groups)
+	for _, g := range add {
+		next.Groups = append(next.Groups, policies.NormalizeUsername(g))
+	}
+	for _, a := range s.Apps() {
+		acc := a.Access()
+		if acc.Decide(next).Allow && !acc.Decide(now).Allow {
+			return a.Title
+		}
+	}
+	return ""
+}
+
+// mayJoin refuses c putting itself into the groups add when that opens an
+// app c does not reach (see opensFor).
+func (s *Service) mayJoin(c *caller, add []string) error {
+	if app := s.opensFor(c, add); app != "" {
+		return fmt.Errorf("%w: you cannot add yourself to group %s: it opens the app %q, which you cannot use now; ask an owner or an admin to add you",
+			ErrForbidden, strings.Join(add, ", "), app)
+	}
+	return nil
+}
+
+// addedGroups returns the groups of next that are not in prev.
+func addedGroups(prev, next []string) []string {
+	var out []string
+	for _, g := range next {
+		if !slices.ContainsFunc(prev, func(x string) bool { return strings.EqualFold(x, g) }) {
+			out = append(out, g)
+		}
+	}
+	return out
 }

@@ -42,6 +42,9 @@ type InvitationView struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	Link      string    `json:"link,omitempty"`
 	Emailed   bool      `json:"emailed"`
+	// Void says why the link will be refused: its inviter can no longer
+	// invite for its role (credentials.go); "" when it works.
+	Void string `json:"void,omitempty"`
 }
 
 func invitationView(t *store.Token) InvitationView {
@@ -82,7 +85,7 @@ func (s *Service) createInvitation(ctx context.Context, c *caller, r *http.Reque
 	}
 	secret, hash := newLinkSecret()
 	now := s.now()
-	t := &store.Token{Kind: tokenKindInvite, Hash: hash, CreatedAt: now,
+	t := &store.Token{Kind: tokenKindInvite, Hash: hash, CreatedAt: now, CreatedBy: creatorID(c),
 		ExpiresAt: now.Add(time.Duration(s.cfg().InviteLifetime)),
 		Data:      map[string]string{"email": email, "role": role, "groups": strings.Join(groups, ","), "invited_by": c.user.Username}}
 	if err := s.store.PutToken(t); err != nil {
@@ -109,6 +112,9 @@ func (s *Service) listInvitations() ([]InvitationView, error) {
 	out := make([]InvitationView, len(ts))
 	for i, t := range ts {
 		out[i] = invitationView(t)
+		if out[i].Void, err = s.creatorRefusal(t, s.inviteCheck(t.Data["role"])); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -137,7 +143,8 @@ func (s *Service) revokeInvitation(c *caller, r *http.Request, id string) error 
 	return nil
 }
 
-// invitation returns the live invitation of secret.
+// invitation returns the live invitation of secret; one whose inviter
+// could no longer invite for its role is refused (credentials.go).
 func (s *Service) invitation(secret string) (*store.Token, error) {
 	hash, ok := linkHash(secret)
 	if !ok {
@@ -145,6 +152,9 @@ func (s *Service) invitation(secret string) (*store.Token, error) {
 	}
 	t, err := s.store.Token(tokenKindInvite, hash)
 	if err != nil {
+		return nil, errLink
+	}
+	if !s.creatorAllows(nil, t, t.Data["email"], "invitation:"+t.Data["email"], s.inviteCheck(t.Data["role"])) {
 		return nil, errLink
 	}
 	return t, nil

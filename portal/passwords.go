@@ -150,7 +150,7 @@ func (s *Service) adminResetLink(ctx context.Context, c *caller, r *http.Request
 	if err := s.mayManage(c, u); err != nil {
 		return "", err
 	}
-	link, err := s.issueReset(ctx, r, u, false)
+	link, err := s.issueReset(ctx, r, u, false, c)
 	if err != nil {
 		return "", err
 	}
@@ -160,8 +160,10 @@ func (s *Service) adminResetLink(ctx context.Context, c *caller, r *http.Request
 
 // issueReset makes a single-use link that sets u's password, replacing any
 // earlier one, and e-mails it when mail is set up and u has an address.
-// welcome marks the link of a new account.
-func (s *Service) issueReset(ctx context.Context, r *http.Request, u *store.User, welcome bool) (string, error) {
+// welcome marks the link of a new account. by is who makes it (nil when
+// the user asked for it): it dies when they could no longer make it
+// (credentials.go).
+func (s *Service) issueReset(ctx context.Context, r *http.Request, u *store.User, welcome bool, by *caller) (string, error) {
 	if _, err := s.store.DeleteUserTokens(tokenKindReset, u.ID); err != nil {
 		return "", fmt.Errorf("portal: replace reset links: %w", err)
 	}
@@ -171,9 +173,13 @@ func (s *Service) issueReset(ctx context.Context, r *http.Request, u *store.User
 	if welcome {
 		life = time.Duration(s.cfg().InviteLifetime)
 	}
-	t := &store.Token{Kind: tokenKindReset, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(life)}
+	t := &store.Token{Kind: tokenKindReset, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(life),
+		CreatedBy: creatorID(by), Data: map[string]string{}}
 	if welcome {
-		t.Data = map[string]string{"welcome": "1"}
+		t.Data["welcome"] = "1"
+	}
+	if by != nil {
+		t.Data["by"] = by.user.Username
 	}
 	if err := s.store.PutToken(t); err != nil {
 		return "", fmt.Errorf("portal: store reset link: %w", err)
@@ -234,7 +240,7 @@ func (s *Service) forgotPassword(ctx context.Context, r *http.Request, login str
 		// In the background, so that the answer takes as long whether or
 		// not there was a message to send.
 		go func() {
-			if _, err := s.issueReset(context.WithoutCancel(ctx), nil, u, false); err != nil {
+			if _, err := s.issueReset(context.WithoutCancel(ctx), nil, u, false, nil); err != nil {
 				s.log.Error("forgot password", "user", u.Username, "error", err)
 			}
 		}()
@@ -259,6 +265,9 @@ func (s *Service) resetToken(secret string) (*store.Token, *store.User, error) {
 	}
 	u, err := s.store.User(t.UserID)
 	if err != nil || !userActive(u, s.now()) {
+		return nil, nil, errLink
+	}
+	if !s.creatorAllows(nil, t, u.Username, "user:"+u.Username, s.manageCheck(u)) {
 		return nil, nil, errLink
 	}
 	return t, u, nil

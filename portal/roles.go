@@ -181,9 +181,35 @@ func (s *Service) createRole(c *caller, r *http.Request, in RoleInput) (RoleView
 	return s.role(name)
 }
 
+// mayChangeRole checks that c may edit or delete the custom role name:
+// c must be able to manage every user holding it (see
+// policies.CanChangeRole). An unknown role passes, for the store to report.
+func (s *Service) mayChangeRole(c *caller, name string) error {
+	if _, ok := s.permsOf(name); !ok {
+		return nil
+	}
+	holders, err := s.store.UsersWithRole(name)
+	if err != nil {
+		return fmt.Errorf("portal: holders of role %q: %w", name, err)
+	}
+	names := make([]string, len(holders))
+	for i, u := range holders {
+		names[i] = u.Username
+	}
+	// A refusal names the first holder: someone other than the caller
+	// when there is anyone.
+	if i := slices.Index(names, c.user.Username); i >= 0 {
+		names = append(slices.Delete(names, i, i+1), c.user.Username)
+	}
+	return policies.CanChangeRole(c.principal(), s.target(name), names)
+}
+
 func (s *Service) updateRole(c *caller, r *http.Request, name string, in RoleInput) (RoleView, error) {
 	if _, ok := policies.BuiltinRole(name); ok {
 		return RoleView{}, fmt.Errorf("%w: built-in roles cannot be changed", ErrForbidden)
+	}
+	if err := s.mayChangeRole(c, name); err != nil {
+		return RoleView{}, err
 	}
 	var perms []string
 	if in.Permissions != nil {
@@ -218,6 +244,9 @@ func (s *Service) updateRole(c *caller, r *http.Request, name string, in RoleInp
 func (s *Service) deleteRole(c *caller, r *http.Request, name string) error {
 	if _, ok := policies.BuiltinRole(name); ok {
 		return fmt.Errorf("%w: built-in roles cannot be deleted", ErrForbidden)
+	}
+	if err := s.mayChangeRole(c, name); err != nil {
+		return err
 	}
 	if err := s.store.DeleteRole(name); err != nil {
 		switch {

@@ -92,6 +92,10 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/invitations", s.apiListInvitations)
 	mux.HandleFunc("POST /api/v1/invitations", s.apiCreateInvitation)
 	mux.HandleFunc("DELETE /api/v1/invitations/{id}", s.apiRevokeInvitation)
+	mux.HandleFunc("GET /api/v1/reset-links", s.apiListCredentials)
+	mux.HandleFunc("DELETE /api/v1/reset-links/{id}", s.apiRevokeCredential)
+	mux.HandleFunc("GET /api/v1/temp-passwords", s.apiListCredentials)
+	mux.HandleFunc("DELETE /api/v1/temp-passwords/{id}", s.apiRevokeCredential)
 
 	mux.HandleFunc("GET /api/v1/keys", s.apiListKeys)
 	mux.HandleFunc("POST /api/v1/keys", s.apiCreateKey)

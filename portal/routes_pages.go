@@ -63,6 +63,7 @@ func (s *Service) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/users/{user}/2fa/reset", s.signedIn(policies.PermUsersWrite, s.handleUserResetFactors))
 	mux.HandleFunc("POST /admin/users/{user}/sessions/revoke", s.signedIn(policies.PermSessionsRevoke, s.handleUserRevokeSessions))
 	mux.HandleFunc("POST /admin/users/{user}/sessions/{id}/revoke", s.signedIn("", s.handleUserRevokeSession))
+	mux.HandleFunc("POST /admin/users/{user}/credentials/{kind}/{id}/revoke", s.signedIn(policies.PermUsersWrite, s.handleUserRevokeCredential))
 
 	// Groups.
 	mux.HandleFunc("GET /admin/groups", s.signedIn(policies.PermGroupsRead, s.handleGroups))

@@ -150,7 +150,7 @@ func (s *Service) makeTempPassword(ctx context.Context, c *caller, r *http.Reque
 		}
 	}
 	_, key := newLinkSecret() // a random key; the secret is the password
-	t := &store.Token{Kind: tokenKindTempPassword, Hash: key, UserID: u.ID, CreatedAt: now,
+	t := &store.Token{Kind: tokenKindTempPassword, Hash: key, UserID: u.ID, CreatedAt: now, CreatedBy: creatorID(c),
 		ExpiresAt: now.Add(s.tempPasswordLifetime()), Data: map[string]string{"hash": hash, "by": c.user.Username}}
 	if err := s.store.PutToken(t); err != nil {
 		return nil, tempPasswordResponse{}, fmt.Errorf("portal: store temporary password: %w", err)
@@ -171,7 +171,8 @@ func (s *Service) tempPasswordsOf(u *store.User) ([]*store.Token, error) {
 
 // matchTempPassword checks pw against u's live temporary passwords (in the
 // bounded hashing pool) and returns the one it matches, or nil, with the
-// number of hashes verified.
+// number of hashes verified. One whose creator could no longer make it
+// (credentials.go) matches nothing and is deleted.
 func (s *Service) matchTempPassword(ctx context.Context, u *store.User, pw string) (*store.Token, int, error) {
 	live, err := s.tempPasswordsOf(u)
 	if err != nil || len(live) == 0 {
@@ -188,6 +189,9 @@ func (s *Service) matchTempPassword(ctx context.Context, u *store.User, pw strin
 			return nil, n, err
 		}
 		if ok {
+			if !s.creatorAllows(nil, t, u.Username, "user:"+u.Username, s.manageCheck(u)) {
+				return nil, n, nil
+			}
 			return t, n, nil
 		}
 	}
@@ -233,6 +237,10 @@ type userSupport struct {
 	CanTempPassword       bool
 	ImpersonationLifetime time.Duration
 	TempPasswordLifetime  time.Duration
+	// Credentials are u's outstanding reset links and temporary
+	// passwords, shown to owners only (ShowCredentials; credentials.go).
+	Credentials     []CredentialView
+	ShowCredentials bool
 }
 
 func (s *Service) userSupport(c *caller, u *store.User) userSupport {
@@ -241,5 +249,7 @@ func (s *Service) userSupport(c *caller, u *store.User) userSupport {
 		CanTempPassword:       !c.impersonating() && c.can(policies.PermUsersWrite) && s.mayManage(c, u) == nil && userActive(u, s.now()),
 		ImpersonationLifetime: s.impersonationLifetime(),
 		TempPasswordLifetime:  s.tempPasswordLifetime(),
+		Credentials:           s.userCredentials(c, u),
+		ShowCredentials:       mayListCredentials(c) == nil,
 	}
 }

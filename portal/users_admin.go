@@ -195,6 +195,11 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 		if groups, err = normalizeGroupList(*p.Groups); err != nil {
 			return nil, err
 		}
+		if u.ID == c.user.ID {
+			if err := s.mayJoin(c, addedGroups(u.Groups, groups)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if p.ExpiresAt != nil {
 		if expires, err = parseExpiry(*p.ExpiresAt); err != nil {
@@ -360,7 +365,7 @@ func (s *Service) adminCreateUser(ctx context.Context, c *caller, r *http.Reques
 		if err != nil {
 			return nil, "", err
 		}
-		link, err := s.issueReset(ctx, r, created, true)
+		link, err := s.issueReset(ctx, r, created, true, c)
 		return created, link, err
 	}
 	created, err := s.createValidated(ctx, c.user.Username, r, u, nu.Password)

@@ -18,6 +18,10 @@ type Token struct {
 	Hash [32]byte `json:"-"`
 	// UserID is the user the token acts on, if any.
 	UserID string `json:"user_id,omitempty"`
+	// CreatedBy is the id of the user who made the token, if anyone did
+	// (the portal checks at use time that they still may). Records
+	// written before it existed have none.
+	CreatedBy string `json:"created_by,omitempty"`
 	// Data carries kind-specific values.
 	Data map[string]string `json:"data,omitempty"`
 	// CreatedAt is set by PutToken when zero.

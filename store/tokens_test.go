@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 func TestTokens(t *testing.T) {
@@ -248,5 +250,37 @@ func TestDeleteUserTokens(t *testing.T) {
 	slices.Sort(left)
 	if want := []string{"invite:u1", "reset:", "reset:u10"}; !slices.Equal(left, want) {
 		t.Errorf("tokens left = %q, want %q", left, want)
+	}
+}
+
+// TestTokenCreatedBy: the creator is kept, and a record written before the
+// field existed still reads (with no creator).
+func TestTokenCreatedBy(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, "", Options{Now: clk.Now})
+	exp := clk.Now().Add(time.Hour)
+	if err := s.PutToken(&Token{Kind: "reset", Hash: [32]byte{1}, UserID: "u1", CreatedBy: "admin1", ExpiresAt: exp}); err != nil {
+		t.Fatal(err)
+	}
+	old := []byte(`{"kind":"reset","user_id":"u2","data":{"by":"olga"},"created_at":"` + clk.Now().Format(time.RFC3339Nano) +
+		`","expires_at":"` + exp.Format(time.RFC3339Nano) + `"}`)
+	err := s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(tokenKey("reset", [32]byte{2}), append([]byte{versionJSON}, old...))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		hash     byte
+		user, by string
+		dataBy   string
+	}{{1, "u1", "admin1", ""}, {2, "u2", "", "olga"}} {
+		got, err := s.Token("reset", [32]byte{tc.hash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.UserID != tc.user || got.CreatedBy != tc.by || got.Data["by"] != tc.dataBy {
+			t.Errorf("token %d = %+v, want user %s created by %q", tc.hash, got, tc.user, tc.by)
+		}
 	}
 }
