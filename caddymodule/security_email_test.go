@@ -151,6 +151,19 @@ func TestSecurityEmailChange(t *testing.T) {
 		}
 	})
 
+	t.Run("an account without an address keeps none until confirmed", func(t *testing.T) {
+		secAddBareUser(t, h, "carol", bobPW)
+		carol := h.client()
+		h.apiLogin(carol, "carol", bobPW)
+		if got, b := patchMe(carol, `{"email":"admin@gitea.example","current_password":"`+bobPW+`"}`); got != 200 {
+			t.Fatalf("request: %d %s", got, b)
+		}
+		waitLink("admin@gitea.example")
+		if e := appEmail(carol); e != "" {
+			t.Errorf("the app saw Remote-Email %q before the confirmation, want none", e)
+		}
+	})
+
 	t.Run("refused changes", func(t *testing.T) {
 		bobC := h.client()
 		h.apiLogin(bobC, "bob", bobPW)
