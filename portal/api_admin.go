@@ -524,11 +524,11 @@ func (s *Service) apiPatchMe(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		u, err := s.updateProfile(c, r, in)
+		res, err := s.updateProfile(c, r, in)
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, s.view(u), nil
+		return http.StatusOK, s.view(res.user), nil
 	})
 }
 

@@ -32,7 +32,7 @@ var webFS embed.FS
 var pageNames = []string{
 	"login", "setup", "home", "logout", "error",
 	// Self-service.
-	"profile", "password", "forgot", "forgot_sent", "reset", "reset_done", "invite", "owner_login",
+	"profile", "password", "forgot", "forgot_sent", "reset", "reset_done", "invite", "owner_login", "email_confirm",
 	// Second factors.
 	"login_2fa", "totp_setup", "backup_codes",
 	// Administration.

@@ -25,6 +25,10 @@ type profileData struct {
 	PasswordRules     string
 	Factors           FactorsView
 	Keys              []APIKeyView
+	// PendingEmail is the new address waiting for confirmation;
+	// HasPassword says whether changing the address asks for the password.
+	PendingEmail string
+	HasPassword  bool
 }
 
 func (s *Service) handleProfile(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -73,6 +77,8 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 		LastLoginAt:       u.LastLoginAt,
 		CreatedAt:         u.CreatedAt,
 		PasswordRules:     s.passwordRules().Describe(),
+		PendingEmail:      u.PendingEmail,
+		HasPassword:       u.PasswordHash != "",
 	}
 	s.render(w, status, "profile", p)
 }
@@ -80,9 +86,18 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 // handleProfileForm changes the caller's own name and e-mail address.
 func (s *Service) handleProfileForm(w http.ResponseWriter, r *http.Request, c *caller) {
 	name, email := r.PostForm.Get("full_name"), r.PostForm.Get("email")
-	if _, err := s.updateProfile(c, r, ProfileInput{FullName: &name, Email: &email}); err != nil {
+	in := ProfileInput{FullName: &name, CurrentPassword: r.PostForm.Get("current_password")}
+	if r.PostForm.Has("email") {
+		in.Email = &email
+	}
+	res, err := s.updateProfile(c, r, in)
+	if err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), map[string]string{"full_name": name, "email": email})
+		return
+	}
+	if res.requested {
+		s.done(w, r, c, "/profile", emailSentMessage(res.user, res.mailed))
 		return
 	}
 	s.done(w, r, c, "/profile", "Your details were saved.")

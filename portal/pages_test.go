@@ -730,12 +730,20 @@ func TestSelfServicePages(t *testing.T) {
 	other := e.browser(t)
 	other.signIn("alice")
 
-	resp, _ := b.submit("/profile", "/profile", url.Values{"full_name": {"Alice L"}, "email": {"alice@example.org"}})
+	resp, _ := b.submit("/profile", "/profile", url.Values{"full_name": {"Alice L"}, "email": {"alice@example.com"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("profile: %d", resp.StatusCode)
 	}
-	if u, _ := e.st.UserByUsername("alice"); u.FullName != "Alice L" || u.Email != "alice@example.org" {
+	if u, _ := e.st.UserByUsername("alice"); u.FullName != "Alice L" || u.Email != "alice@example.com" {
 		t.Fatalf("profile not saved: %+v", u)
+	}
+	// Without mail a new address cannot be confirmed: an admin changes it.
+	resp, page := b.submit("/profile", "/profile", url.Values{"full_name": {"Alice L"}, "email": {"alice@example.org"}, "current_password": {testPW}})
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "ask an administrator to change your e-mail address") {
+		t.Fatalf("a new address without mail: %d", resp.StatusCode)
+	}
+	if u, _ := e.st.UserByUsername("alice"); u.Email != "alice@example.com" || u.PendingEmail != "" {
+		t.Fatalf("the refused change left %q / pending %q", u.Email, u.PendingEmail)
 	}
 	resp, _ = b.submit("/profile", "/profile/sessions/revoke-others", url.Values{})
 	if resp.StatusCode != http.StatusSeeOther {

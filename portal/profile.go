@@ -9,17 +9,29 @@ import (
 
 const actionProfileUpdate = "profile.update"
 
-// ProfileInput is what a user may change about themselves.
+// ProfileInput is what a user may change about themselves. A new e-mail
+// address needs CurrentPassword and takes effect once confirmed (see
+// emailconfirm.go); the address the account already has, sent while a
+// change waits, cancels that change.
 type ProfileInput struct {
-	FullName *string `json:"full_name"`
-	Email    *string `json:"email"`
+	FullName        *string `json:"full_name"`
+	Email           *string `json:"email"`
+	CurrentPassword string  `json:"current_password"`
 }
 
-// updateProfile changes c's own name and e-mail, unless the "lock profile"
-// setting is on.
-func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (*store.User, error) {
+// profileResult is what updateProfile did: the user as stored, and
+// whether a confirmation link went out (mailed) for its PendingEmail.
+type profileResult struct {
+	user      *store.User
+	requested bool
+	mailed    bool
+}
+
+// updateProfile changes c's own name and e-mail address, unless the "lock
+// profile" setting is on.
+func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (profileResult, error) {
 	if s.cfg().LockProfile {
-		return nil, fmt.Errorf("%w: profiles are locked; ask an administrator to change your details", ErrForbidden)
+		return profileResult{}, fmt.Errorf("%w: profiles are locked; ask an administrator to change your details", ErrForbidden)
 	}
 	var (
 		name, email string
@@ -27,32 +39,58 @@ func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (*s
 	)
 	if in.FullName != nil {
 		if name, err = checkFullName(*in.FullName); err != nil {
-			return nil, err
+			return profileResult{}, err
 		}
 	}
+	before, err := s.store.User(c.user.ID)
+	if err != nil {
+		return profileResult{}, fmt.Errorf("portal: update profile: %w", err)
+	}
+	change := emailUnchanged
 	if in.Email != nil {
 		if email, err = checkEmail("email", *in.Email); err != nil {
-			return nil, err
+			return profileResult{}, err
+		}
+		if change, err = s.planEmailChange(r.Context(), c, r, before, email, in.CurrentPassword); err != nil {
+			return profileResult{}, err
 		}
 	}
-	before := c.user
+	if change == emailCancel || change == emailRequest {
+		if _, err := s.store.DeleteUserTokens(tokenKindEmail, before.ID); err != nil {
+			return profileResult{}, fmt.Errorf("portal: replace e-mail confirmation links: %w", err)
+		}
+	}
 	u, err := s.store.UpdateUser(c.user.ID, func(x *store.User) error {
 		if in.FullName != nil {
 			x.FullName = name
 		}
-		if in.Email != nil {
-			x.Email = email
+		switch change {
+		case emailDirect:
+			x.Email, x.PendingEmail = email, ""
+		case emailCancel:
+			x.PendingEmail = ""
+		case emailRequest:
+			x.PendingEmail = email
 		}
 		return nil
 	})
 	if err != nil {
 		if isConflict(err) {
-			return nil, fmt.Errorf("e-mail address %q is taken: %w", email, ErrConflict)
+			return profileResult{}, fmt.Errorf("e-mail address %q is taken: %w", email, ErrConflict)
 		}
-		return nil, fmt.Errorf("portal: update profile: %w", err)
+		return profileResult{}, fmt.Errorf("portal: update profile: %w", err)
 	}
-	if before.FullName != u.FullName || before.Email != u.Email {
+	res := profileResult{user: u}
+	if change == emailRequest {
+		res.requested = true
+		if res.mailed, err = s.sendEmailConfirmation(r.Context(), u); err != nil {
+			return profileResult{}, err
+		}
+		s.audit(r, store.Event{Actor: u.Username, Action: actionEmailChangeRequested, Resource: "user:" + u.Username,
+			Outcome: outcomeSuccess, Reason: "confirmation link sent to " + u.PendingEmail})
+	}
+	if before.FullName != u.FullName || before.Email != u.Email || (change == emailCancel && before.PendingEmail != "") {
 		s.audit(r, store.Event{Actor: u.Username, Action: actionProfileUpdate, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	}
-	return u, nil
+	return res, nil
 }

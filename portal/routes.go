@@ -109,6 +109,7 @@ func (s *Service) routes() http.Handler {
 
 	s.pageRoutes(mux)
 	s.impersonationRoutes(mux)
+	s.emailRoutes(mux)
 	mux.HandleFunc("/", s.handleNotFound)
 	return s.secure(s.refuseWhileImpersonating(mux))
 }

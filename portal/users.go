@@ -57,7 +57,8 @@ type NewUser struct {
 type UserView struct {
 	ID            string     `json:"id"`
 	Username      string     `json:"username"`
-	Email         string     `json:"email"`
+	Email         string     `json:"email"`         // verified: the one apps are told
+	PendingEmail  string     `json:"pending_email"` // asked for, not yet confirmed by its link
 	FallbackEmail string     `json:"fallback_email"`
 	FullName      string     `json:"full_name"`
 	Role          string     `json:"role"`
@@ -73,6 +74,7 @@ func (s *Service) view(u *store.User) UserView {
 		ID:            u.ID,
 		Username:      u.Username,
 		Email:         u.Email,
+		PendingEmail:  u.PendingEmail,
 		FallbackEmail: u.FallbackEmail,
 		FullName:      u.FullName,
 		Role:          u.Role,

@@ -180,6 +180,9 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 		if email, err = checkEmail("email", *p.Email); err != nil {
 			return nil, err
 		}
+		if u.ID == c.user.ID && !strings.EqualFold(email, u.Email) {
+			return nil, errOwnEmail
+		}
 	}
 	if p.FallbackEmail != nil {
 		if fallback, err = checkEmail("fallback_email", *p.FallbackEmail); err != nil {

@@ -124,6 +124,10 @@ type recordReader struct {
 	err error
 }
 
+// more reports whether bytes remain to read, for a field added to a record
+// after others were written without it.
+func (r *recordReader) more() bool { return r.err == nil && len(r.s) > 0 }
+
 func (r *recordReader) uvarint() uint64 {
 	if r.err != nil {
 		return 0

@@ -68,7 +68,8 @@ func binaryUsers() []User {
 		{},
 		{ID: "id1", Username: "alice", Email: "a@example.com", FallbackEmail: "b@example.com", FullName: "Alice Ä",
 			Role: "admin", Groups: []string{"dev", "ops"}, Disabled: true, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
-			PasswordChangedAt: at, CreatedAt: at, UpdatedAt: at.Add(time.Second), LastLoginAt: at.Add(time.Hour), ExpiresAt: at.Add(24 * time.Hour)},
+			PasswordChangedAt: at, CreatedAt: at, UpdatedAt: at.Add(time.Second), LastLoginAt: at.Add(time.Hour), ExpiresAt: at.Add(24 * time.Hour),
+			PendingEmail: "new@example.com"},
 	}
 }
 
@@ -215,5 +216,21 @@ func BenchmarkDecodeSession(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestUserRecordBeforePendingEmail: a binary user record written before
+// PendingEmail existed (it ends after ExpiresAt) still reads.
+func TestUserRecordBeforePendingEmail(t *testing.T) {
+	in := binaryUsers()[1]
+	in.PendingEmail = ""
+	b, _ := encode(&in)
+	old := b[:len(b)-1] // the empty PendingEmail is its one length byte
+	var out User
+	if err := decode(old, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out, in) {
+		t.Errorf("got %+v\nwant %+v", out, in)
 	}
 }

@@ -21,8 +21,14 @@ type User struct {
 	// uniqueness are case-insensitive.
 	Username string `json:"username"`
 	// Email is optional; lookups and uniqueness are case-insensitive and
-	// an empty email is not indexed.
+	// an empty email is not indexed. It is the verified address: the one
+	// apps are told and reset links go to (see PendingEmail).
 	Email string `json:"email,omitempty"`
+	// PendingEmail is an address the user asked to change to and has not
+	// yet confirmed (by the link mailed to it). It is not indexed, not
+	// unique and not used for anything but that link; confirming moves it
+	// to Email. UpdateUser clears it when Email becomes the same address.
+	PendingEmail string `json:"pending_email,omitempty"`
 	// FallbackEmail is a second address for account recovery.
 	FallbackEmail string `json:"fallback_email,omitempty"`
 	// FullName is the display name.
@@ -105,7 +111,7 @@ func validateUser(u *User) error {
 	if strings.TrimSpace(u.Username) == "" {
 		return errors.New("empty username")
 	}
-	if !validName(u.Username) || strings.ContainsRune(u.Email, sep) {
+	if !validName(u.Username) || strings.ContainsRune(u.Email, sep) || strings.ContainsRune(u.PendingEmail, sep) {
 		return errors.New("invalid character in username or email")
 	}
 	if !validName(u.ID) {
@@ -350,6 +356,9 @@ func (s *Store) updateUserTxn(txn *badger.Txn, id string, fn func(u *User) error
 	}
 	u.ID, u.CreatedAt = old.ID, old.CreatedAt
 	u.UpdatedAt = s.now()
+	if u.PendingEmail != "" && strings.EqualFold(u.PendingEmail, u.Email) {
+		u.PendingEmail = ""
+	}
 	u.seal()
 	if err := validateUser(u); err != nil {
 		return nil, nil, err
@@ -526,7 +535,8 @@ func (u *User) appendBinary(b []byte) []byte {
 	b = appendTime(b, u.CreatedAt)
 	b = appendTime(b, u.UpdatedAt)
 	b = appendTime(b, u.LastLoginAt)
-	return appendTime(b, u.ExpiresAt)
+	b = appendTime(b, u.ExpiresAt)
+	return appendString(b, u.PendingEmail)
 }
 
 // decodeBinary reads what appendBinary wrote.
@@ -546,5 +556,8 @@ func (u *User) decodeBinary(r *recordReader) error {
 	u.UpdatedAt = r.time()
 	u.LastLoginAt = r.time()
 	u.ExpiresAt = r.time()
+	if r.more() { // added later: older records end before it
+		u.PendingEmail = r.str()
+	}
 	return r.err
 }
