@@ -25,6 +25,10 @@ type profileData struct {
 	PasswordRules     string
 	Factors           FactorsView
 	Keys              []APIKeyView
+	// Reauth: the session signed in more than freshWindow ago, so the
+	// forms that change a factor ask for the current password
+	// (HasPassword) or for signing in again (freshProof).
+	Reauth, HasPassword bool
 }
 
 func (s *Service) handleProfile(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -73,6 +77,8 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 		LastLoginAt:       u.LastLoginAt,
 		CreatedAt:         u.CreatedAt,
 		PasswordRules:     s.passwordRules().Describe(),
+		Reauth:            s.now().Sub(c.sess.CreatedAt) >= freshWindow,
+		HasPassword:       u.PasswordHash != "",
 	}
 	s.render(w, status, "profile", p)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,7 +182,14 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 			if isAPI(r) {
 				writeJSONError(w, http.StatusForbidden, err.Error())
 			} else {
-				s.renderProfile(w, r, c, http.StatusForbidden, sentence(err.Error()), nil)
+				msg := "Confirm your current password: type it in the form and try again."
+				if c.user.PasswordHash == "" {
+					msg = "Confirm it is you: sign in again, then make this change within " + strconv.Itoa(int(freshWindow.Minutes())) + " minutes."
+				}
+				if errors.Is(err, errBadProof) {
+					msg = "Confirm your current password: the password you typed is not correct."
+				}
+				s.renderProfile(w, r, c, http.StatusForbidden, msg, nil)
 			}
 			return true
 		}

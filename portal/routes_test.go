@@ -199,6 +199,11 @@ func TestFreshProof(t *testing.T) {
 	if got, b := call(""); got != http.StatusForbidden {
 		t.Fatalf("stale session, no proof: %d %s", got, b)
 	}
+	// The profile's factor forms now ask for the password.
+	if rec := routeRequest(svc, "GET", "/profile", "", nil, bob); rec.Code != http.StatusOK ||
+		strings.Count(rec.Body.String(), `name="current_password"`) < 4 {
+		t.Errorf("profile of a stale session: %d, %d password fields", rec.Code, strings.Count(rec.Body.String(), `name="current_password"`))
+	}
 	if got, b := call(`{"current_password":"wrong"}`); got != http.StatusForbidden || !strings.Contains(b, "not correct") {
 		t.Fatalf("wrong password: %d %s", got, b)
 	}
