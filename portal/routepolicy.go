@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -195,6 +196,23 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 		}
 	}
 	return false
+}
+
+// mayChangeCredentials is principle 2 inside the service, behind the
+// route table: c may set u's password or second factors, or make u a reset
+// link or temporary password, only as a person (no API key), acting as
+// themselves (no impersonation), on someone else (self names the
+// self-service call).
+func mayChangeCredentials(c *caller, u *store.User, self string) error {
+	switch {
+	case c.key != nil:
+		return fmt.Errorf("%w: API keys cannot change passwords, second factors or keys: sign in to the portal to do this", ErrForbidden)
+	case c.impersonating():
+		return errImpersonating
+	case c.user.ID != "" && c.user.ID == u.ID:
+		return fmt.Errorf("%w: this is your own account: %s", ErrForbidden, self)
+	}
+	return nil
 }
 
 // Fresh proof. A factor change (TOTP, backup codes, passkeys and security

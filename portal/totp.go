@@ -365,6 +365,9 @@ func (s *Service) resetFactors(c *caller, r *http.Request, ref string) error {
 	if err := s.mayManage(c, u); err != nil {
 		return err
 	}
+	if err := mayChangeCredentials(c, u, selfFactors); err != nil {
+		return err
+	}
 	if err := s.store.DeleteMFA(u.ID); err != nil {
 		return fmt.Errorf("portal: remove second factors: %w", err)
 	}
