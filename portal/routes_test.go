@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/store"
 )
 
 // credentialish are path parts that make a route look like it changes a
@@ -217,5 +219,35 @@ func TestFreshProof(t *testing.T) {
 	// The proof fields never reach the handler's strict decoding.
 	if got, b := apiCall(t, svc, bob, "POST", "/api/v1/keys", `{"label":"k","current_password":"`+testPW+`"}`); got != http.StatusCreated {
 		t.Fatalf("key with the password: %d %s", got, b)
+	}
+}
+
+// TestAuditCapturesImpersonatorFirst: an action that ends the
+// impersonation session (a password change ends every session of the
+// account) is still audited with its impersonator, captured when the
+// request was authenticated.
+func TestAuditCapturesImpersonatorFirst(t *testing.T) {
+	svc, st, _ := newTestService(t)
+	impersonationFixture(t, svc)
+	imp := signedInClient(t, svc, "olivia", false)
+	if got, b := imp.call("POST", "/api/v1/users/adam/impersonate", ""); got != http.StatusOK {
+		t.Fatalf("impersonate adam: %d %s", got, b)
+	}
+	h := svc.withActorNote(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, res := svc.callerOf(r)
+		if res != resolvedOK || !c.impersonating() {
+			t.Fatal("not an impersonation session")
+		}
+		if _, err := st.DeleteUserSessions(c.user.ID); err != nil {
+			t.Fatal(err)
+		}
+		svc.audit(r, store.Event{Actor: c.user.Username, Action: "test.after_the_action", Outcome: outcomeSuccess})
+	}))
+	req := httptest.NewRequest("POST", "https://auth.example.com/api/v1/anything", nil)
+	req.AddCookie(imp.session())
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	evs := auditEvents(t, st, store.AuditFilter{Action: "test.after_the_action"})
+	if len(evs) != 1 || evs[0].Actor != "adam" || evs[0].Impersonator != "olivia" {
+		t.Fatalf("events: %+v, want adam impersonated by olivia", evs)
 	}
 }
