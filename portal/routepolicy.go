@@ -180,6 +180,15 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 		if err := s.freshProof(r, c); err != nil {
 			s.audit(r, store.Event{Actor: c.user.Username, Action: actionCredentialRefused,
 				Resource: r.Method + " " + r.URL.Path, Outcome: outcomeFailure, Reason: err.Error()})
+			if !errors.Is(err, errNotFresh) && !errors.Is(err, errBadProof) {
+				status, msg := s.statusOf(err) // a malformed field, a busy hasher
+				if isAPI(r) {
+					writeJSONError(w, status, msg)
+				} else {
+					s.pageError(w, r, c, status, http.StatusText(status), sentence(msg))
+				}
+				return true
+			}
 			if isAPI(r) {
 				writeJSONError(w, http.StatusForbidden, err.Error())
 			} else {
