@@ -12,6 +12,14 @@ import "net/http"
 // under /login/ or /api/v1/login/ must be wrapped with s.throttled too.
 // GET pages that only show a form are not, so viewing them costs no
 // attempt.
+//
+// A route that changes a credential is registered with mux.Handle and
+// declares its policy where it is registered: s.ownCredential,
+// s.freshCredential (the caller's own password, factors, keys) or
+// s.adminCredential (another user's); s.notCredential marks a route whose
+// path only looks like one. TestRoutePolicies (routes_test.go) walks the
+// table: a new credential-looking route without a policy, or a new route
+// answering without a session that is not throttled, fails it.
 func (s *Service) routes() http.Handler {
 	return s.secure(s.withActorNote(s.routeMux()))
 }
