@@ -206,7 +206,7 @@ func TestSecurityPrinciplesNoCredentialsWhileImpersonating(t *testing.T) {
 // TestSecurityPrinciplesFreshProof: a factor change takes the current
 // password (or a code), and a wrong one is refused and counted.
 func TestSecurityPrinciplesFreshProof(t *testing.T) {
-	h, _, alice := secOwnerAndAlice(t)
+	h, olga, alice := secOwnerAndAlice(t)
 	got, b := secAPI(t, h, alice, "POST", "/api/v1/me/totp", `{"current_password":"wrong-Passw0rd"}`)
 	if got != http.StatusForbidden || !strings.Contains(string(b), "confirm your current password") {
 		t.Fatalf("begin totp with a wrong password: %d %s, want 403", got, b)
@@ -218,6 +218,15 @@ func TestSecurityPrinciplesFreshProof(t *testing.T) {
 	got, b = secAPI(t, h, alice, "POST", "/api/v1/keys", `{"label":"k","current_password":"`+alicePW+`"}`)
 	if got != 201 {
 		t.Fatalf("key with the password: %d %s", got, b)
+	}
+	// The profile's forms too.
+	got, page := secForm(t, h, alice, "/profile", "/profile/keys", "label", "k2", "current_password", "wrong-Passw0rd")
+	if got != http.StatusForbidden || !strings.Contains(html.UnescapeString(page), "the password you typed is not correct") {
+		t.Fatalf("key form with a wrong password: %d %s", got, secPageError([]byte(page)))
+	}
+	// Wrong proofs are audited (and counted toward the lockout: TestFreshProof).
+	if evs := secAudit(t, h, olga, "action=credential.refused&user=alice"); len(evs) != 2 {
+		t.Errorf("refused proofs audited: %d, want 2", len(evs))
 	}
 }
 
