@@ -33,6 +33,9 @@ func (s *Service) audit(r *http.Request, e store.Event) {
 		e.IP = s.clientIP(r)
 		e.UserAgent = truncate(r.UserAgent(), 256)
 		if e.Impersonator == "" {
+			e.Impersonator = notedImpersonator(r, e.Actor)
+		}
+		if e.Impersonator == "" {
 			if by, as := s.impersonationOf(r); by != "" && strings.EqualFold(as, e.Actor) {
 				e.Impersonator = by
 			}

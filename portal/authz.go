@@ -55,7 +55,9 @@ func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
 		return nil, res
 	}
 	perms, _ := s.permsOf(u.Role)
-	return &caller{user: u, sid: si.id, sess: sess, perms: perms}, resolvedOK
+	c := &caller{user: u, sid: si.id, sess: sess, perms: perms}
+	noteActor(r, c)
+	return c, resolvedOK
 }
 
 // apiCaller returns the signed-in caller of an API request, or writes 401

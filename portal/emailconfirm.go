@@ -223,11 +223,13 @@ func (s *Service) confirmEmail(r *http.Request, secret string) (*store.User, err
 
 // emailRoutes adds the confirmation link's page and the profile's
 // resend and cancel buttons.
-func (s *Service) emailRoutes(mux *http.ServeMux) {
+func (s *Service) emailRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /email/confirm/{token}", s.handleEmailConfirmPage)
 	mux.HandleFunc("POST /email/confirm/{token}", s.throttled(s.handleEmailConfirmForm))
-	mux.HandleFunc("POST /profile/email/resend", s.signedIn("", s.handleEmailResend))
-	mux.HandleFunc("POST /profile/email/cancel", s.signedIn("", s.handleEmailCancel))
+	// Resending mails the address already proven fresh when the change
+	// was asked for; cancelling keeps the verified address.
+	mux.Handle("POST /profile/email/resend", s.notCredential(s.signedIn("", s.handleEmailResend)))
+	mux.Handle("POST /profile/email/cancel", s.notCredential(s.signedIn("", s.handleEmailCancel)))
 }
 
 // emailConfirmData is the content of /email/confirm/{token}.

@@ -35,7 +35,8 @@ import (
 //
 // An impersonation session cannot impersonate further, change the target's
 // password, second factors, linked identities or API keys, or make
-// temporary passwords: see impersonationRefused and c.impersonating().
+// temporary passwords: the route table declares those routes (ownCredential,
+// adminCredential in routepolicy.go), and c.impersonating() checks too.
 // Signing out while impersonating ends both sessions.
 
 // Audit actions of impersonation.
@@ -396,71 +397,16 @@ func (s *Service) endActorSession(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.clearActorCookie())
 }
 
-// impersonationRefused lists, by path prefix, the state-changing requests
-// (any method but GET and HEAD) an impersonation session may not make: they
-// change the target's password, second factors, linked identities or API
-// keys. The service methods check too where they can (changeOwnPassword,
-// startImpersonation, makeTempPassword, and c.impersonating() for API
-// keys), which also cover routes missing from this list.
-var impersonationRefused = []string{
-	"/api/v1/me/password",
-	"/api/v1/me/totp",
-	"/api/v1/me/backup-codes",
-	"/api/v1/me/webauthn",
-	"/api/v1/me/identities",
-	"/api/v1/keys",
-	"/profile/password",
-	"/profile/totp",
-	"/profile/backup-codes",
-	"/profile/webauthn",
-	"/profile/oidc",
-	"/profile/keys",
-}
-
-// refuseWhileImpersonating wraps the portal: a state-changing request on
-// one of impersonationRefused made with an impersonation session gets 403
-// "not while impersonating" (JSON for the API, a page otherwise). Other
-// requests pass untouched, at the cost of a method and prefix check.
-func (s *Service) refuseWhileImpersonating(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet || r.Method == http.MethodHead || !refusedPath(r.URL.Path) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		c, res := s.callerOf(r)
-		if res != resolvedOK || !c.impersonating() {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if strings.HasPrefix(r.URL.Path, "/api/") {
-			writeJSONError(w, http.StatusForbidden, errImpersonating.Error())
-			return
-		}
-		s.pageError(w, r, c, http.StatusForbidden, "Not while impersonating",
-			"You are acting as "+c.user.Username+": their password, second factors and keys cannot be changed now. Stop impersonating first.")
-	})
-}
-
-// refusedPath reports whether path is under one of impersonationRefused.
-func refusedPath(path string) bool {
-	for _, p := range impersonationRefused {
-		if strings.HasPrefix(path, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // HTTP.
 
 // impersonationRoutes adds the impersonation and temporary-password calls
 // and pages.
-func (s *Service) impersonationRoutes(mux *http.ServeMux) {
+func (s *Service) impersonationRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /api/v1/users/{user}/impersonate", s.apiStartImpersonation)
 	mux.HandleFunc("DELETE /api/v1/impersonation", s.apiStopImpersonation)
-	mux.HandleFunc("POST /api/v1/users/{user}/temp-password", s.apiTempPassword)
+	mux.Handle("POST /api/v1/users/{user}/temp-password", s.adminCredential(selfPassword, s.apiTempPassword))
 	mux.HandleFunc("POST /admin/users/{user}/impersonate", s.signedIn(policies.PermImpersonate, s.handleUserImpersonate))
-	mux.HandleFunc("POST /admin/users/{user}/temp-password", s.signedIn(policies.PermUsersWrite, s.handleUserTempPassword))
+	mux.Handle("POST /admin/users/{user}/temp-password", s.adminCredential(selfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserTempPassword)))
 	mux.HandleFunc("POST /impersonation/stop", s.signedInExpired(s.handleStopImpersonation))
 }
 

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -155,7 +156,7 @@ func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 	codes, err := s.confirmTOTP(r, p.user, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
-		s.renderEnroll(w, status, p.user, rd, "That code did not match. Scan the new code below and try again.")
+		s.renderEnroll(w, status, p.user, rd, totpConfirmMessage(err))
 		return
 	}
 	if _, err := s.finishLogin(w, r, p, methodTOTP); err != nil {
@@ -170,6 +171,16 @@ func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // Profile: the caller's own authenticator app and backup codes.
+
+// totpConfirmMessage says what to do after a refused confirmation code:
+// try again with the same entry, or scan the new code once too many
+// wrong codes cancelled the setup.
+func totpConfirmMessage(err error) string {
+	if errors.Is(err, errTOTPTries) {
+		return "That code did not match, " + strconv.Itoa(totpPendingTries) + " times in a row, so the setup started again. Delete the old entry from your app, scan the new code below and type the code it shows."
+	}
+	return "That code did not match. The code below is unchanged: check the time on your phone and type the current code from the same entry."
+}
 
 func (s *Service) handleProfileTOTPBegin(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderProfileTOTP(w, r, c, http.StatusOK, "")
@@ -191,7 +202,7 @@ func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Reques
 	codes, err := s.confirmTOTP(r, c.user, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
-		s.renderProfileTOTP(w, r, c, status, "That code did not match. Scan the new code below and try again.")
+		s.renderProfileTOTP(w, r, c, status, totpConfirmMessage(err))
 		return
 	}
 	p := s.basePage(w, r, c, "Your backup codes", "profile")

@@ -25,10 +25,13 @@ type profileData struct {
 	PasswordRules     string
 	Factors           FactorsView
 	Keys              []APIKeyView
-	// PendingEmail is the new address waiting for confirmation;
-	// HasPassword says whether changing the address asks for the password.
+	// PendingEmail is the new address waiting for confirmation.
 	PendingEmail string
-	HasPassword  bool
+	// Reauth: the session signed in more than freshWindow ago, so the
+	// forms that change a factor ask for the current password
+	// (HasPassword) or for signing in again (freshProof). Changing the
+	// address always asks for the password when there is one.
+	Reauth, HasPassword bool
 }
 
 func (s *Service) handleProfile(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -78,6 +81,7 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 		CreatedAt:         u.CreatedAt,
 		PasswordRules:     s.passwordRules().Describe(),
 		PendingEmail:      u.PendingEmail,
+		Reauth:            s.now().Sub(c.sess.CreatedAt) >= freshWindow,
 		HasPassword:       u.PasswordHash != "",
 	}
 	s.render(w, status, "profile", p)

@@ -103,6 +103,9 @@ func (s *Service) adminSetPassword(ctx context.Context, c *caller, r *http.Reque
 	if err := s.mayManage(c, u); err != nil {
 		return err
 	}
+	if err := mayChangeCredentials(c, u, selfPassword); err != nil {
+		return err
+	}
 	if _, err := s.setPasswordHash(ctx, u, pw, store.SessionID{}); err != nil {
 		return err
 	}
@@ -148,6 +151,9 @@ func (s *Service) adminResetLink(ctx context.Context, c *caller, r *http.Request
 		return "", err
 	}
 	if err := s.mayManage(c, u); err != nil {
+		return "", err
+	}
+	if err := mayChangeCredentials(c, u, selfPassword); err != nil {
 		return "", err
 	}
 	link, err := s.issueReset(ctx, r, u, false, c)

@@ -12,8 +12,22 @@ import "net/http"
 // under /login/ or /api/v1/login/ must be wrapped with s.throttled too.
 // GET pages that only show a form are not, so viewing them costs no
 // attempt.
+//
+// A route that changes a credential is registered with mux.Handle and
+// declares its policy where it is registered: s.ownCredential,
+// s.freshCredential (the caller's own password, factors, keys) or
+// s.adminCredential (another user's); s.notCredential marks a route whose
+// path only looks like one. TestRoutePolicies (routes_test.go) walks the
+// table: a new credential-looking route without a policy, or a new route
+// answering without a session that is not throttled, fails it.
 func (s *Service) routes() http.Handler {
-	mux := http.NewServeMux()
+	return s.secure(s.withActorNote(s.routeMux()))
+}
+
+// routeMux is the route table (see routepolicy.go for the policies a route
+// is declared with).
+func (s *Service) routeMux() *routeMux {
+	mux := newRouteMux()
 
 	// Pages.
 	mux.HandleFunc("GET /{$}", s.handleHome)
@@ -37,22 +51,22 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/login/webauthn/begin", s.throttled(s.apiBeginKeyLogin))
 	mux.HandleFunc("POST /api/v1/login/webauthn/finish", s.throttled(s.apiFinishKeyLogin))
 	mux.HandleFunc("GET /api/v1/me/2fa", s.apiMyFactors)
-	mux.HandleFunc("POST /api/v1/me/totp", s.apiBeginTOTP)
-	mux.HandleFunc("POST /api/v1/me/totp/confirm", s.apiConfirmTOTP)
-	mux.HandleFunc("DELETE /api/v1/me/totp", s.apiRemoveTOTP)
-	mux.HandleFunc("POST /api/v1/me/backup-codes", s.apiRegenerateBackupCodes)
-	mux.HandleFunc("POST /api/v1/me/webauthn/register/begin", s.apiBeginKeyRegistration)
-	mux.HandleFunc("POST /api/v1/me/webauthn/register/finish", s.apiFinishKeyRegistration)
-	mux.HandleFunc("PATCH /api/v1/me/webauthn/{id}", s.apiRenameKey)
-	mux.HandleFunc("DELETE /api/v1/me/webauthn/{id}", s.apiRemoveKey)
-	mux.HandleFunc("DELETE /api/v1/users/{user}/2fa", s.apiResetFactors)
+	mux.Handle("POST /api/v1/me/totp", s.freshCredential(s.apiBeginTOTP))
+	mux.Handle("POST /api/v1/me/totp/confirm", s.ownCredential(s.apiConfirmTOTP))
+	mux.Handle("DELETE /api/v1/me/totp", s.freshCredential(s.apiRemoveTOTP))
+	mux.Handle("POST /api/v1/me/backup-codes", s.freshCredential(s.apiRegenerateBackupCodes))
+	mux.Handle("POST /api/v1/me/webauthn/register/begin", s.freshCredential(s.apiBeginKeyRegistration))
+	mux.Handle("POST /api/v1/me/webauthn/register/finish", s.ownCredential(s.apiFinishKeyRegistration))
+	mux.Handle("PATCH /api/v1/me/webauthn/{id}", s.ownCredential(s.apiRenameKey))
+	mux.Handle("DELETE /api/v1/me/webauthn/{id}", s.freshCredential(s.apiRemoveKey))
+	mux.Handle("DELETE /api/v1/users/{user}/2fa", s.adminCredential(selfFactors, s.apiResetFactors))
 	mux.HandleFunc("GET /api/v1/me", s.apiMe)
 	mux.HandleFunc("PATCH /api/v1/me", s.apiPatchMe)
-	mux.HandleFunc("POST /api/v1/me/password", s.apiChangePassword)
+	mux.Handle("POST /api/v1/me/password", s.ownCredential(s.apiChangePassword))
 	mux.HandleFunc("GET /api/v1/me/sessions", s.apiMySessions)
-	mux.HandleFunc("DELETE /api/v1/me/sessions", s.apiRevokeMyOtherSessions)
+	mux.Handle("DELETE /api/v1/me/sessions", s.notCredential(s.apiRevokeMyOtherSessions))
 	mux.HandleFunc("GET /api/v1/me/identities", s.apiMyIdentities)
-	mux.HandleFunc("DELETE /api/v1/me/identities/{provider}", s.apiUnlinkIdentity)
+	mux.Handle("DELETE /api/v1/me/identities/{provider}", s.freshCredential(s.apiUnlinkIdentity))
 	mux.HandleFunc("POST /api/v1/password/forgot", s.throttled(s.apiForgot))
 
 	mux.HandleFunc("GET /api/v1/users", s.apiListUsers)
@@ -62,8 +76,8 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/users/{user}", s.apiGetUser)
 	mux.HandleFunc("PATCH /api/v1/users/{user}", s.apiPatchUser)
 	mux.HandleFunc("DELETE /api/v1/users/{user}", s.apiDeleteUser)
-	mux.HandleFunc("POST /api/v1/users/{user}/password", s.apiSetUserPassword)
-	mux.HandleFunc("POST /api/v1/users/{user}/reset-link", s.apiResetLink)
+	mux.Handle("POST /api/v1/users/{user}/password", s.adminCredential(selfPassword, s.apiSetUserPassword))
+	mux.Handle("POST /api/v1/users/{user}/reset-link", s.adminCredential(selfPassword, s.apiResetLink))
 	mux.HandleFunc("POST /api/v1/users/{user}/unlock", s.apiUnlockUser)
 	mux.HandleFunc("GET /api/v1/users/{user}/sessions", s.apiUserSessions)
 	mux.HandleFunc("DELETE /api/v1/users/{user}/sessions", s.apiRevokeUserSessions)
@@ -93,13 +107,15 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/invitations", s.apiCreateInvitation)
 	mux.HandleFunc("DELETE /api/v1/invitations/{id}", s.apiRevokeInvitation)
 	mux.HandleFunc("GET /api/v1/reset-links", s.apiListCredentials)
-	mux.HandleFunc("DELETE /api/v1/reset-links/{id}", s.apiRevokeCredential)
+	// Revoking takes a way in away and gives none: owners only, checked
+	// in the handler.
+	mux.Handle("DELETE /api/v1/reset-links/{id}", s.notCredential(s.apiRevokeCredential))
 	mux.HandleFunc("GET /api/v1/temp-passwords", s.apiListCredentials)
-	mux.HandleFunc("DELETE /api/v1/temp-passwords/{id}", s.apiRevokeCredential)
+	mux.Handle("DELETE /api/v1/temp-passwords/{id}", s.notCredential(s.apiRevokeCredential))
 
 	mux.HandleFunc("GET /api/v1/keys", s.apiListKeys)
-	mux.HandleFunc("POST /api/v1/keys", s.apiCreateKey)
-	mux.HandleFunc("DELETE /api/v1/keys/{id}", s.apiRevokeKey)
+	mux.Handle("POST /api/v1/keys", s.freshCredential(s.apiCreateKey))
+	mux.Handle("DELETE /api/v1/keys/{id}", s.ownCredential(s.apiRevokeKey))
 
 	mux.HandleFunc("GET /api/v1/audit", s.apiListAudit)
 
@@ -111,5 +127,5 @@ func (s *Service) routes() http.Handler {
 	s.impersonationRoutes(mux)
 	s.emailRoutes(mux)
 	mux.HandleFunc("/", s.handleNotFound)
-	return s.secure(s.refuseWhileImpersonating(mux))
+	return mux
 }

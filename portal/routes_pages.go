@@ -1,8 +1,6 @@
 package portal
 
 import (
-	"net/http"
-
 	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
@@ -10,7 +8,7 @@ import (
 // Each admin page checks the same permission as the JSON API call it
 // mirrors (api_admin.go) and calls the same service method; every POST of a
 // signed-in user carries the session's CSRF token (see signedIn).
-func (s *Service) pageRoutes(mux *http.ServeMux) {
+func (s *Service) pageRoutes(mux *routeMux) {
 	// Public pages: no session, so CrossOriginProtection guards their forms.
 	mux.HandleFunc("GET /forgot", s.handleForgotPage)
 	mux.HandleFunc("POST /forgot", s.throttled(s.handleForgotForm))
@@ -31,19 +29,19 @@ func (s *Service) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /profile", s.signedIn("", s.handleProfile))
 	mux.HandleFunc("POST /profile", s.signedIn("", s.handleProfileForm))
 	mux.HandleFunc("GET /profile/password", s.signedInExpired(s.handlePasswordPage))
-	mux.HandleFunc("POST /profile/password", s.signedInExpired(s.handlePasswordForm))
-	mux.HandleFunc("POST /profile/sessions/{id}/revoke", s.signedIn("", s.handleRevokeOwnSession))
-	mux.HandleFunc("POST /profile/sessions/revoke-others", s.signedIn("", s.handleRevokeOtherSessions))
-	mux.HandleFunc("POST /profile/totp", s.signedIn("", s.handleProfileTOTPBegin))
-	mux.HandleFunc("POST /profile/totp/confirm", s.signedIn("", s.handleProfileTOTPConfirm))
-	mux.HandleFunc("POST /profile/totp/remove", s.signedIn("", s.handleProfileTOTPRemove))
-	mux.HandleFunc("POST /profile/backup-codes", s.signedIn("", s.handleProfileBackupCodes))
-	mux.HandleFunc("POST /profile/keys", s.signedIn("", s.handleProfileKeyCreate))
-	mux.HandleFunc("POST /profile/keys/{id}/revoke", s.signedIn("", s.handleProfileKeyRevoke))
-	mux.HandleFunc("POST /profile/webauthn/{id}/rename", s.signedIn("", s.handleProfileKeyRename))
-	mux.HandleFunc("POST /profile/webauthn/{id}/remove", s.signedIn("", s.handleProfileKeyRemove))
-	mux.HandleFunc("POST /profile/oidc/{provider}/link", s.signedIn("", s.handleOIDCLinkStart))
-	mux.HandleFunc("POST /profile/oidc/{provider}/unlink", s.signedIn("", s.handleOIDCUnlink))
+	mux.Handle("POST /profile/password", s.ownCredential(s.signedInExpired(s.handlePasswordForm)))
+	mux.Handle("POST /profile/sessions/{id}/revoke", s.notCredential(s.signedIn("", s.handleRevokeOwnSession)))
+	mux.Handle("POST /profile/sessions/revoke-others", s.notCredential(s.signedIn("", s.handleRevokeOtherSessions)))
+	mux.Handle("POST /profile/totp", s.freshCredential(s.signedIn("", s.handleProfileTOTPBegin)))
+	mux.Handle("POST /profile/totp/confirm", s.ownCredential(s.signedIn("", s.handleProfileTOTPConfirm)))
+	mux.Handle("POST /profile/totp/remove", s.freshCredential(s.signedIn("", s.handleProfileTOTPRemove)))
+	mux.Handle("POST /profile/backup-codes", s.freshCredential(s.signedIn("", s.handleProfileBackupCodes)))
+	mux.Handle("POST /profile/keys", s.freshCredential(s.signedIn("", s.handleProfileKeyCreate)))
+	mux.Handle("POST /profile/keys/{id}/revoke", s.ownCredential(s.signedIn("", s.handleProfileKeyRevoke)))
+	mux.Handle("POST /profile/webauthn/{id}/rename", s.ownCredential(s.signedIn("", s.handleProfileKeyRename)))
+	mux.Handle("POST /profile/webauthn/{id}/remove", s.freshCredential(s.signedIn("", s.handleProfileKeyRemove)))
+	mux.Handle("POST /profile/oidc/{provider}/link", s.freshCredential(s.signedIn("", s.handleOIDCLinkStart)))
+	mux.Handle("POST /profile/oidc/{provider}/unlink", s.freshCredential(s.signedIn("", s.handleOIDCUnlink)))
 
 	// Users.
 	mux.HandleFunc("GET /admin/users", s.signedIn(policies.PermUsersRead, s.handleUsers))
@@ -57,10 +55,10 @@ func (s *Service) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/users/{user}/groups", s.signedIn(policies.PermUsersWrite, s.handleUserGroups))
 	mux.HandleFunc("POST /admin/users/{user}/status", s.signedIn(policies.PermUsersWrite, s.handleUserStatus))
 	mux.HandleFunc("POST /admin/users/{user}/delete", s.signedIn(policies.PermUsersWrite, s.handleUserDelete))
-	mux.HandleFunc("POST /admin/users/{user}/password", s.signedIn(policies.PermUsersWrite, s.handleUserPassword))
-	mux.HandleFunc("POST /admin/users/{user}/reset-link", s.signedIn(policies.PermUsersWrite, s.handleUserResetLink))
+	mux.Handle("POST /admin/users/{user}/password", s.adminCredential(selfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserPassword)))
+	mux.Handle("POST /admin/users/{user}/reset-link", s.adminCredential(selfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserResetLink)))
 	mux.HandleFunc("POST /admin/users/{user}/unlock", s.signedIn(policies.PermUsersWrite, s.handleUserUnlock))
-	mux.HandleFunc("POST /admin/users/{user}/2fa/reset", s.signedIn(policies.PermUsersWrite, s.handleUserResetFactors))
+	mux.Handle("POST /admin/users/{user}/2fa/reset", s.adminCredential(selfFactors, s.signedIn(policies.PermUsersWrite, s.handleUserResetFactors)))
 	mux.HandleFunc("POST /admin/users/{user}/sessions/revoke", s.signedIn(policies.PermSessionsRevoke, s.handleUserRevokeSessions))
 	mux.HandleFunc("POST /admin/users/{user}/sessions/{id}/revoke", s.signedIn("", s.handleUserRevokeSession))
 	mux.HandleFunc("POST /admin/users/{user}/credentials/{kind}/{id}/revoke", s.signedIn(policies.PermUsersWrite, s.handleUserRevokeCredential))

@@ -167,12 +167,26 @@ func TestRequire2FA(t *testing.T) {
 	if got, body := olga.call("POST", "/api/v1/me/totp/confirm", `{"code":"`+code(t, olgaSecret, clk.Now())+`"}`); got != 200 {
 		t.Fatalf("olga enroll: %d %s", got, body)
 	}
+	// Her session is password-only: turning 2FA on would end it, so she
+	// is asked to sign in with her second factor first, and stays signed
+	// in.
+	if got, body := olga.call("PATCH", "/api/v1/settings", `{"require_2fa":true}`); got != 409 || !strings.Contains(body, "sign in again with your second factor first") {
+		t.Fatalf("settings from a password-only session: %d %s", got, body)
+	}
+	if got, _ := olga.call("GET", "/api/v1/me", ""); got != 200 {
+		t.Fatalf("olga was signed out: %d", got)
+	}
+	clk.Advance(30 * time.Second)
+	olga = newClient(t, svc)
+	olga.call("POST", "/api/v1/login", `{"username":"olga","password":"`+testPW+`"}`)
+	if got, body := olga.call("POST", "/api/v1/login/totp", `{"code":"`+code(t, olgaSecret, clk.Now())+`"}`); got != 200 {
+		t.Fatalf("olga's second step: %d %s", got, body)
+	}
 	if got, body := olga.call("PATCH", "/api/v1/settings", `{"require_2fa":true}`); got != 200 {
 		t.Fatalf("settings: %d %s", got, body)
 	}
-	// olga's own session was password-only: it ended too.
-	if got, _ := olga.call("GET", "/api/v1/me", ""); got != 401 {
-		t.Fatalf("olga's password-only session survived: %d", got)
+	if got, _ := olga.call("GET", "/api/v1/me", ""); got != 200 {
+		t.Fatalf("olga's two-factor session ended: %d", got)
 	}
 	if got, _ := bob.call("GET", "/api/v1/me", ""); got != 401 {
 		t.Fatalf("bob's session survived mandatory 2FA: %d", got)

@@ -196,6 +196,11 @@ func (s *Service) updateSettings(c *caller, r *http.Request, patch []byte) (Sett
 	if err := st.validate(); err != nil {
 		return Settings{}, err
 	}
+	if st.Require2FA && !s.cfg().Require2FA {
+		if err := s.mayRequire2FA(c); err != nil {
+			return Settings{}, err
+		}
+	}
 	if err := s.store.PutSetting(settingsKey, &st); err != nil {
 		return Settings{}, fmt.Errorf("portal: store settings: %w", err)
 	}
@@ -212,6 +217,34 @@ func (s *Service) updateSettings(c *caller, r *http.Request, patch []byte) (Sett
 	s.audit(r, store.Event{Actor: c.user.Username, Action: actionSettingsUpdate, Resource: "settings", Outcome: outcomeSuccess,
 		Reason: truncate(string(patch), 200)})
 	return st, nil
+}
+
+// errSignInWith2FA refuses turning on mandatory 2FA from a password-only
+// session of someone who has a second factor: the switch would end that
+// very session (409).
+var errSignInWith2FA = &conflictError{"sign in again with your second factor first: turning on mandatory two-factor authentication ends every session that did not use one, including this one"}
+
+// conflictError is a 409 with its own message.
+type conflictError struct{ msg string }
+
+func (e *conflictError) Error() string { return e.msg }
+func (e *conflictError) Unwrap() error { return ErrConflict }
+
+// mayRequire2FA refuses turning mandatory 2FA on when it would sign c out
+// although c has a second factor. A caller without any keeps the old
+// behaviour: signed out, they set one up at the next sign-in.
+func (s *Service) mayRequire2FA(c *caller) error {
+	if c.user.ID == "" || c.sess.SecondFactor || c.key != nil {
+		return nil
+	}
+	m, err := s.store.MFA(c.user.ID)
+	if err != nil {
+		return fmt.Errorf("portal: second factors: %w", err)
+	}
+	if m.Active() {
+		return errSignInWith2FA
+	}
+	return nil
 }
 
 // passwordExpired reports whether a password set at changedAt must be

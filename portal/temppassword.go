@@ -128,6 +128,9 @@ func (s *Service) makeTempPassword(ctx context.Context, c *caller, r *http.Reque
 	if err := s.mayManage(c, u); err != nil {
 		return nil, tempPasswordResponse{}, err
 	}
+	if err := mayChangeCredentials(c, u, selfPassword); err != nil {
+		return nil, tempPasswordResponse{}, err
+	}
 	now := s.now()
 	if !userActive(u, now) {
 		return nil, tempPasswordResponse{}, fmt.Errorf("%s is disabled or expired: enable the account first: %w", u.Username, ErrConflict)
@@ -246,7 +249,7 @@ type userSupport struct {
 func (s *Service) userSupport(c *caller, u *store.User) userSupport {
 	return userSupport{
 		CanImpersonate:        s.canImpersonate(c, u),
-		CanTempPassword:       !c.impersonating() && c.can(policies.PermUsersWrite) && s.mayManage(c, u) == nil && userActive(u, s.now()),
+		CanTempPassword:       !c.impersonating() && c.user.ID != u.ID && c.can(policies.PermUsersWrite) && s.mayManage(c, u) == nil && userActive(u, s.now()),
 		ImpersonationLifetime: s.impersonationLifetime(),
 		TempPasswordLifetime:  s.tempPasswordLifetime(),
 		Credentials:           s.userCredentials(c, u),

@@ -55,22 +55,72 @@ type TOTPEnrollment struct {
 	QR     string `json:"qr"`
 }
 
-// beginTOTP starts (or restarts) TOTP enrollment for u: a fresh secret,
-// kept encrypted as pending until confirmTOTP.
+// Pending enrollments: the secret of an enrollment not confirmed yet is
+// kept — a mistyped code does not make the entry already in the phone app
+// useless — until it is confirmed, cancelled (DELETE /api/v1/me/totp),
+// older than totpPendingLifetime, or confirmed wrongly totpPendingTries
+// times.
+const (
+	totpPendingLifetime = time.Hour
+	totpPendingTries    = 5
+)
+
+// errTOTPTries: the pending enrollment was discarded after too many wrong
+// codes.
+var errTOTPTries = inputErr("code", "that code is not valid, %d times in a row: the setup was cancelled; start again and scan the new code", totpPendingTries)
+
+// beginTOTP starts TOTP enrollment for u, or gives back the one under way:
+// the secret is kept encrypted as pending until confirmTOTP.
 func (s *Service) beginTOTP(u *store.User) (TOTPEnrollment, error) {
+	now := s.now()
+	fresh, err := totpSecret()
+	if err != nil {
+		return TOTPEnrollment{}, err
+	}
+	var secret string
+	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
+		if len(m.TOTPPending) > 0 && now.Sub(m.TOTPPendingSince) < totpPendingLifetime {
+			if b, err := s.open(m.TOTPPending, sealTOTP); err == nil {
+				secret = string(b)
+				return nil
+			}
+		}
+		secret = fresh
+		m.TOTPPending, m.TOTPPendingSince, m.TOTPPendingFails = s.seal([]byte(fresh), sealTOTP), now, 0
+		return nil
+	})
+	if err != nil {
+		return TOTPEnrollment{}, fmt.Errorf("portal: store totp enrollment: %w", err)
+	}
+	return s.totpEnrollment(u, secret)
+}
+
+// totpSecret makes a new TOTP secret (base32, as authenticator apps take
+// it).
+func totpSecret() (string, error) {
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("portal: make totp secret: %w", err)
+	}
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]), nil
+}
+
+// totpEnrollment describes the secret for u's authenticator app.
+func (s *Service) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, error) {
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+	if err != nil {
+		return TOTPEnrollment{}, fmt.Errorf("portal: totp secret: %w", err)
+	}
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer:      "Gatehouse (" + s.portal.Hostname() + ")",
 		AccountName: u.Username,
 		Period:      totpPeriod,
 		Digits:      totpDigits,
 		Algorithm:   otp.AlgorithmSHA1,
+		Secret:      raw,
 	})
 	if err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("portal: make totp secret: %w", err)
-	}
-	sealed := s.seal([]byte(key.Secret()), sealTOTP)
-	if _, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error { m.TOTPPending = sealed; return nil }); err != nil {
-		return TOTPEnrollment{}, fmt.Errorf("portal: store totp enrollment: %w", err)
 	}
 	img, err := key.Image(240, 240)
 	if err != nil {
@@ -102,12 +152,16 @@ func matchTOTP(secret, code string, now time.Time) int64 {
 }
 
 // confirmTOTP activates the pending secret when code matches it, and
-// returns a fresh set of backup codes (shown once).
+// returns a fresh set of backup codes (shown once). A wrong code keeps the
+// pending secret; the totpPendingTries-th discards it (errTOTPTries).
 func (s *Service) confirmTOTP(r *http.Request, u *store.User, code string) ([]string, error) {
 	codes, hashes := newBackupCodes()
 	now := s.now()
+	var wrong error
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
-		if len(m.TOTPPending) == 0 {
+		wrong = nil
+		if len(m.TOTPPending) == 0 || now.Sub(m.TOTPPendingSince) >= totpPendingLifetime && !m.TOTPPendingSince.IsZero() {
+			m.TOTPPending, m.TOTPPendingFails = nil, 0
 			return inputErr("", "start the authenticator setup first")
 		}
 		secret, err := s.open(m.TOTPPending, sealTOTP)
@@ -116,13 +170,29 @@ func (s *Service) confirmTOTP(r *http.Request, u *store.User, code string) ([]st
 		}
 		step := matchTOTP(string(secret), code, now)
 		if step < 0 {
-			return inputErr("code", "%v: check the time on your device and try the current code", errBadCode)
+			// Count the failure and keep the secret (return nil so that
+			// the count is stored), up to the last try.
+			m.TOTPPendingFails++
+			wrong = inputErr("code", "%v: check the time on your device and try the current code (%d tries left)", errBadCode, totpPendingTries-m.TOTPPendingFails)
+			if m.TOTPPendingFails >= totpPendingTries {
+				m.TOTPPending, m.TOTPPendingSince, m.TOTPPendingFails = nil, time.Time{}, 0
+				wrong = errTOTPTries
+			}
+			return nil
 		}
 		m.TOTPSecret, m.TOTPPending, m.TOTPLastStep, m.TOTPSince = m.TOTPPending, nil, step, now
+		m.TOTPPendingSince, m.TOTPPendingFails = time.Time{}, 0
 		m.BackupCodes = hashes
 		return nil
 	})
+	if err == nil {
+		err = wrong
+	}
 	if err != nil {
+		if errors.Is(err, errTOTPTries) {
+			s.audit(r, store.Event{Actor: u.Username, Action: actionTOTPEnroll, Resource: "user:" + u.Username, Outcome: outcomeFailure,
+				Reason: "too many wrong codes: setup cancelled"})
+		}
 		return nil, err
 	}
 	s.audit(r, store.Event{Actor: u.Username, Action: actionTOTPEnroll, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
@@ -158,7 +228,7 @@ func (s *Service) removeTOTP(r *http.Request, actor string, u *store.User) error
 		if len(m.TOTPSecret) == 0 && len(m.TOTPPending) == 0 {
 			return errNoFactor
 		}
-		m.TOTPSecret, m.TOTPPending, m.TOTPLastStep = nil, nil, 0
+		m.TOTPSecret, m.TOTPPending, m.TOTPLastStep, m.TOTPPendingFails = nil, nil, 0, 0
 		if len(m.WebAuthn) == 0 {
 			m.BackupCodes = nil
 		}
@@ -293,6 +363,9 @@ func (s *Service) resetFactors(c *caller, r *http.Request, ref string) error {
 		return err
 	}
 	if err := s.mayManage(c, u); err != nil {
+		return err
+	}
+	if err := mayChangeCredentials(c, u, selfFactors); err != nil {
 		return err
 	}
 	if err := s.store.DeleteMFA(u.ID); err != nil {

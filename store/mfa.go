@@ -17,6 +17,11 @@ type MFA struct {
 	// TOTPPending is the encrypted secret of an enrollment not confirmed
 	// yet.
 	TOTPPending []byte `json:"totp_pending,omitempty"`
+	// TOTPPendingSince is when the pending enrollment started.
+	TOTPPendingSince time.Time `json:"totp_pending_since,omitzero"`
+	// TOTPPendingFails counts the wrong codes typed to confirm the pending
+	// enrollment; too many discard it.
+	TOTPPendingFails int `json:"totp_pending_fails,omitempty"`
 	// TOTPLastStep is the last 30-second time step whose code was
 	// accepted; a code of that step or an earlier one is a replay.
 	TOTPLastStep int64 `json:"totp_last_step,omitempty"`

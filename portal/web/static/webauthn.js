@@ -241,10 +241,10 @@
     busy(form, true);
     try {
       var nameField = form.querySelector("[name=name]");
-      var opts = await api("/api/v1/me/webauthn/register/begin", {
-        name: nameField ? nameField.value : "",
-        passkey: passkey
-      });
+      var pwField = form.querySelector("[name=current_password]");
+      var req = { name: nameField ? nameField.value : "", passkey: passkey };
+      if (pwField && pwField.value) req.current_password = pwField.value;
+      var opts = await api("/api/v1/me/webauthn/register/begin", req);
       var cred = await navigator.credentials.create({ publicKey: creationOptions(opts) });
       if (!cred) throw new Error("no key was created");
       var added = await api("/api/v1/me/webauthn/register/finish", attestationJSON(cred));

@@ -1,0 +1,345 @@
+package portal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Route policies. The route table (routes.go, routes_pages.go,
+// impersonation.go) declares, beside each route, what it is held to; the
+// wrappers below both enforce the policy and record it in the table, and
+// TestRoutePolicies (routes_test.go) walks the table:
+//
+//   - ownCredential: the route changes how the caller's own account proves
+//     itself (password, second factors, passkeys, backup codes, linked
+//     identities, API keys). Only the person, from an interactive session:
+//     never an API key, never an impersonation session.
+//   - freshCredential: ownCredential, and the request must also be freshly
+//     proven (see freshProof).
+//   - adminCredential: an administrator sets another user's password or
+//     second factors, or makes them a reset link or temporary password.
+//     Never on the caller's own account (403 naming the self-service
+//     route), never with an API key, never while impersonating.
+//   - notCredential: the path looks like a credential route (it is under
+//     /me/ or /profile/, or names passwords or keys) but the route changes
+//     no credential; declared so that the test knows it was looked at.
+//
+// Routes that check a secret without a session are wrapped by s.throttled
+// as before; the test checks that every route that answers without a
+// session is.
+
+// policy is the set of rules a route is declared with.
+type policy uint8
+
+const (
+	policyOwnCredential policy = 1 << iota
+	policyFresh
+	policyAdminCredential
+	policyNotCredential
+)
+
+// freshWindow is how long after signing in a session counts as freshly
+// proven: within it, factor changes need no current password.
+const freshWindow = 10 * time.Minute
+
+// Audit action of a credential change refused by a route policy.
+const actionCredentialRefused = "credential.refused"
+
+// route is one entry of the route table.
+type route struct {
+	pattern string
+	policy  policy
+	// handler is what the route runs behind its policy wrapper (the
+	// handler itself for unclassified routes).
+	handler http.HandlerFunc
+}
+
+// routeMux is an http.ServeMux that keeps the route table.
+type routeMux struct {
+	*http.ServeMux
+	table []route
+}
+
+func newRouteMux() *routeMux { return &routeMux{ServeMux: http.NewServeMux()} }
+
+// HandleFunc registers an unclassified route.
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.table = append(m.table, route{pattern: pattern, handler: h})
+	m.ServeMux.HandleFunc(pattern, h)
+}
+
+// Handle registers a route; a policed handler (made by one of the policy
+// wrappers) records its policy in the table.
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	rt := route{pattern: pattern}
+	if p, ok := h.(policed); ok {
+		rt.policy, rt.handler = p.policy, p.inner
+	}
+	m.table = append(m.table, rt)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// policed is a handler behind a route policy.
+type policed struct {
+	policy policy
+	inner  http.HandlerFunc
+	serve  http.HandlerFunc
+}
+
+func (p policed) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r) }
+
+// ownCredential declares and enforces that h changes the caller's own
+// credentials: no API key, no impersonation.
+func (s *Service) ownCredential(h http.HandlerFunc) policed {
+	return s.policed(policyOwnCredential, "", h)
+}
+
+// freshCredential is ownCredential plus a fresh proof (freshProof).
+func (s *Service) freshCredential(h http.HandlerFunc) policed {
+	return s.policed(policyOwnCredential|policyFresh, "", h)
+}
+
+// adminCredential declares and enforces that h changes the credentials of
+// the user named by the {user} path value on behalf of an administrator:
+// never the caller's own account (self says what to use instead), no API
+// key, no impersonation.
+func (s *Service) adminCredential(self string, h http.HandlerFunc) policed {
+	return s.policed(policyAdminCredential, self, h)
+}
+
+// notCredential declares a route whose path looks like a credential route
+// but which changes no credential. It enforces nothing.
+func (s *Service) notCredential(h http.HandlerFunc) policed {
+	return policed{policy: policyNotCredential, inner: h, serve: h}
+}
+
+func (s *Service) policed(pol policy, self string, h http.HandlerFunc) policed {
+	return policed{policy: pol, inner: h, serve: func(w http.ResponseWriter, r *http.Request) {
+		if s.refuseByPolicy(w, r, pol, self) {
+			return
+		}
+		h(w, r)
+	}}
+}
+
+// Self-service routes the admin credential routes point the caller to.
+const (
+	selfPassword = "to change your own password, use POST /api/v1/me/password (the Password form on your profile page)"
+	selfFactors  = "to change your own second factors, use /api/v1/me/totp and /api/v1/me/webauthn (your profile page)"
+)
+
+// refuseByPolicy answers, and returns true, when the request breaks the
+// route's policy. A request nobody signed in for passes: the handler
+// answers it (401, or the login page).
+func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol policy, self string) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return false
+	}
+	c, res := s.callerOf(r)
+	if res != resolvedOK {
+		return false
+	}
+	refuse := func(title, msg, page string) bool {
+		s.audit(r, store.Event{Actor: c.user.Username, Impersonator: c.sess.ImpersonatorName, Action: actionCredentialRefused,
+			Resource: r.Method + " " + r.URL.Path, Outcome: outcomeFailure, Reason: msg})
+		if isAPI(r) {
+			writeJSONError(w, http.StatusForbidden, msg)
+			return true
+		}
+		s.pageError(w, r, c, http.StatusForbidden, title, page)
+		return true
+	}
+	switch {
+	case c.key != nil:
+		return refuse("Not with an API key", "API keys cannot change passwords, second factors or keys: sign in to the portal to do this",
+			"API keys cannot do this.")
+	case c.impersonating():
+		return refuse("Not while impersonating", errImpersonating.Error()+": passwords, second factors and keys cannot be changed by someone acting as their owner; stop impersonating first",
+			"You are acting as "+c.user.Username+": their password, second factors and keys cannot be changed now. Stop impersonating first.")
+	}
+	if pol&policyAdminCredential != 0 {
+		if u, err := s.findUser(r.PathValue("user")); err == nil && u.ID == c.user.ID {
+			return refuse("Your own account", "this is your own account: "+self,
+				"This is your own account. Change your password and second factors on your profile page.")
+		}
+	}
+	if pol&policyFresh != 0 {
+		if !isAPI(r) && (parsePageForm(r) != nil || !s.csrfValid(c, r.PostFormValue("csrf"))) {
+			return false // the page wrapper refuses it, before anything is checked
+		}
+		if err := s.freshProof(r, c); err != nil {
+			s.audit(r, store.Event{Actor: c.user.Username, Action: actionCredentialRefused,
+				Resource: r.Method + " " + r.URL.Path, Outcome: outcomeFailure, Reason: err.Error()})
+			if !errors.Is(err, errNotFresh) && !errors.Is(err, errBadProof) {
+				status, msg := s.statusOf(err) // a malformed field, a busy hasher
+				if isAPI(r) {
+					writeJSONError(w, status, msg)
+				} else {
+					s.pageError(w, r, c, status, http.StatusText(status), sentence(msg))
+				}
+				return true
+			}
+			if isAPI(r) {
+				writeJSONError(w, http.StatusForbidden, err.Error())
+			} else {
+				msg := "Confirm your current password: type it in the form and try again."
+				if c.user.PasswordHash == "" {
+					msg = "Confirm it is you: sign in again, then make this change within " + strconv.Itoa(int(freshWindow.Minutes())) + " minutes."
+				}
+				if errors.Is(err, errBadProof) {
+					msg = "Confirm your current password: the password you typed is not correct."
+				}
+				s.renderProfile(w, r, c, http.StatusForbidden, msg, nil)
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// mayChangeCredentials is principle 2 inside the service, behind the
+// route table: c may set u's password or second factors, or make u a reset
+// link or temporary password, only as a person (no API key), acting as
+// themselves (no impersonation), on someone else (self names the
+// self-service call).
+func mayChangeCredentials(c *caller, u *store.User, self string) error {
+	switch {
+	case c.key != nil:
+		return fmt.Errorf("%w: API keys cannot change passwords, second factors or keys: sign in to the portal to do this", ErrForbidden)
+	case c.impersonating():
+		return errImpersonating
+	case c.user.ID != "" && c.user.ID == u.ID:
+		return fmt.Errorf("%w: this is your own account: %s", ErrForbidden, self)
+	}
+	return nil
+}
+
+// Fresh proof. A factor change (TOTP, backup codes, passkeys and security
+// keys, linked identities, API keys) is freshly proven when the request
+// carries the caller's current password (current_password) or a current
+// code of their authenticator app (code), or, carrying neither, when the
+// session signed in less than freshWindow ago — which is how an account
+// without a password (passkeys only) proves itself: it signs in again.
+// A wrong password or code counts as a failed sign-in for the lockout.
+// (The password change itself checks current_password in
+// changeOwnPassword.)
+
+var (
+	errNotFresh = errors.New("confirm your current password: send current_password (or a code from your authenticator app as code), or sign in again")
+	errBadProof = errors.New("confirm your current password: the password or code is not correct")
+)
+
+// freshProof checks the fresh proof of a request of c (see above). It
+// takes the proof fields out of a JSON body, so the handler's decoding
+// never sees them.
+func (s *Service) freshProof(r *http.Request, c *caller) error {
+	pw, code, err := proofOf(r)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if pw == "" && code == "" {
+		if now.Sub(c.sess.CreatedAt) < freshWindow {
+			return nil
+		}
+		return errNotFresh
+	}
+	ok := false
+	if pw != "" && c.user.PasswordHash != "" {
+		if ok, err = s.hasher.Verify(r.Context(), pw, c.user.PasswordHash); err != nil {
+			return s.busyOr(err)
+		}
+	}
+	if !ok && code != "" {
+		ok = s.checkTOTP(c.user, code) == nil
+	}
+	if !ok {
+		s.recordFailureFor(r, c.user, "", now)
+		return errBadProof
+	}
+	return nil
+}
+
+// proofOf reads current_password and code from a page form or a JSON
+// body; the JSON body is given back to the handler without them.
+func proofOf(r *http.Request) (pw, code string, err error) {
+	if !isAPI(r) {
+		return r.PostFormValue("current_password"), "", nil
+	}
+	if r.Body == nil {
+		return "", "", nil
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return "", "", &bodyTooLargeError{limit: mbe.Limit}
+		}
+		return "", "", inputErr("", "the request body could not be read")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	var fields map[string]json.RawMessage
+	if len(bytes.TrimSpace(b)) == 0 || json.Unmarshal(b, &fields) != nil {
+		return "", "", nil
+	}
+	for name, dst := range map[string]*string{"current_password": &pw, "code": &code} {
+		raw, ok := fields[name]
+		if !ok {
+			continue
+		}
+		if json.Unmarshal(raw, dst) != nil {
+			return "", "", inputErr(name, "must be a string")
+		}
+		delete(fields, name)
+	}
+	if rest, err := json.Marshal(fields); err == nil && (pw != "" || code != "") {
+		r.Body = io.NopCloser(bytes.NewReader(rest))
+		r.ContentLength = int64(len(rest))
+	}
+	return pw, code, nil
+}
+
+// The real actor of a request, captured before the action runs: callerOf
+// notes an impersonation in the request's actorNote, so that an audit event
+// written after the action ended the impersonation session (a password
+// change ends every session of the account) still names the impersonator.
+
+type actorNoteKey struct{}
+
+// actorNote is who acts in a request when it is an impersonation.
+type actorNote struct {
+	impersonator, target string
+}
+
+// withActorNote gives every request an empty actorNote.
+func (s *Service) withActorNote(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorNoteKey{}, &actorNote{})))
+	})
+}
+
+// noteActor records c's impersonator in the request's actorNote.
+func noteActor(r *http.Request, c *caller) {
+	if n, ok := r.Context().Value(actorNoteKey{}).(*actorNote); ok && c.impersonating() && n.impersonator == "" {
+		n.impersonator, n.target = c.sess.ImpersonatorName, c.user.Username
+	}
+}
+
+// notedImpersonator returns the impersonator noted for the request when
+// actor is the impersonated user.
+func notedImpersonator(r *http.Request, actor string) string {
+	if n, ok := r.Context().Value(actorNoteKey{}).(*actorNote); ok && n.impersonator != "" && strings.EqualFold(n.target, actor) {
+		return n.impersonator
+	}
+	return ""
+}
