@@ -523,26 +523,37 @@ func fmtUntil(now time.Time, t time.Time) string {
 	return "in " + span(d)
 }
 
+// spanUnits are the units span counts in, each used while the rounded
+// count stays below limit.
+var spanUnits = []struct {
+	size, limit time.Duration
+	name        string
+}{
+	{time.Minute, time.Hour, "minute"},
+	{time.Hour, 48 * time.Hour, "hour"},
+	{24 * time.Hour, 60 * 24 * time.Hour, "day"},
+	{30 * 24 * time.Hour, 730 * 24 * time.Hour, "month"},
+	{365 * 24 * time.Hour, 1<<63 - 1, "year"},
+}
+
+// span says how long d is in its largest fitting unit, rounded to the
+// nearest whole unit: an invitation made a few seconds ago for 72 hours
+// expires "in 3 days", not "in 2 days".
 func span(d time.Duration) string {
-	n, unit := 0, ""
-	switch {
-	case d < time.Minute:
+	if d < time.Minute {
 		return "less than a minute"
-	case d < time.Hour:
-		n, unit = int(d/time.Minute), "minute"
-	case d < 48*time.Hour:
-		n, unit = int(d/time.Hour), "hour"
-	case d < 60*24*time.Hour:
-		n, unit = int(d/(24*time.Hour)), "day"
-	case d < 730*24*time.Hour:
-		n, unit = int(d/(30*24*time.Hour)), "month"
-	default:
-		n, unit = int(d/(365*24*time.Hour)), "year"
 	}
-	if n != 1 {
-		unit += "s"
+	for _, u := range spanUnits {
+		n := (d + u.size/2) / u.size
+		if n*u.size < u.limit || u.name == "year" {
+			name := u.name
+			if n != 1 {
+				name += "s"
+			}
+			return strconv.Itoa(int(n)) + " " + name
+		}
 	}
-	return strconv.Itoa(n) + " " + unit
+	return "" // unreachable: the last unit has no limit
 }
 
 // fmtDuration writes a settings duration the way parseDuration reads it:
