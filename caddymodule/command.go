@@ -84,7 +84,7 @@ func userCommand() *cobra.Command {
 	}
 	add.Flags().String("username", "", "Username (lowercase letters, digits, . - _)")
 	add.Flags().Bool("password-stdin", false, "Read the password from standard input (required)")
-	add.Flags().String("email", "", "E-mail address")
+	add.Flags().String("email", "", "Email address")
 	add.Flags().String("name", "", "Full name")
 	add.Flags().String("role", "user", "Role: owner, admin, operator, user_manager, auditor or user")
 	add.Flags().String("groups", "", "Comma-separated groups (created if missing)")

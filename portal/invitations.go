@@ -64,7 +64,7 @@ func (s *Service) createInvitation(ctx context.Context, c *caller, r *http.Reque
 		return InvitationView{}, inputErr("email", "is required")
 	}
 	if _, err := s.store.UserByEmail(email); err == nil {
-		return InvitationView{}, fmt.Errorf("e-mail address %q already belongs to a user: %w", email, ErrConflict)
+		return InvitationView{}, fmt.Errorf("email address %q already belongs to a user: %w", email, ErrConflict)
 	}
 	role := strings.TrimSpace(in.Role)
 	if role == "" {

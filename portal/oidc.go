@@ -843,7 +843,7 @@ func (s *Service) createOIDCUser(r *http.Request, p *oidcProvider, id *externalI
 		switch {
 		case err == nil:
 			return &oidcRefusal{status: http.StatusConflict, title: "Account already exists",
-				msg: fmt.Sprintf("A Gatehouse account with the e-mail address of this %s account already exists. Sign in with your password and link %s from your profile.",
+				msg: fmt.Sprintf("A Gatehouse account with the email address of this %s account already exists. Sign in with your password and link %s from your profile.",
 					p.DisplayName, p.DisplayName),
 				auditReason: "e-mail address of another user"}
 		case !errors.Is(err, store.ErrNotFound):

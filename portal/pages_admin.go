@@ -45,7 +45,7 @@ func (s *Service) failMsg(err error) (int, string) {
 
 // fieldLabels name the fields of service errors as the forms label them.
 var fieldLabels = map[string]string{
-	"username": "Username", "email": "E-mail", "fallback_email": "Fallback e-mail", "full_name": "Full name",
+	"username": "Username", "email": "Email", "fallback_email": "Fallback email", "full_name": "Full name",
 	"role": "Role", "groups": "Groups", "password": "Password", "current_password": "Current password",
 	"expires_at": "Expiry date", "name": "Name", "description": "Description",
 	"allow_groups": "Allowed groups", "allow_users": "Allowed users", "operators": "Operators",
@@ -204,7 +204,7 @@ func (s *Service) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *c
 	}
 	note := "Send it to them: it works once, and expires " + fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().InviteLifetime))) + "."
 	if u.Email != "" && s.mail.Enabled() {
-		note = "Gatehouse also e-mailed it to " + u.Email + ". It works once, and expires " +
+		note = "Gatehouse also emailed it to " + u.Email + ". It works once, and expires " +
 			fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().InviteLifetime))) + "."
 	}
 	s.renderLink(w, r, c, "users", linkData{
@@ -492,7 +492,7 @@ func (s *Service) handleUserResetLink(w http.ResponseWriter, r *http.Request, c 
 	expires := fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().ResetLifetime)))
 	note := "Send it to " + u.Username + ": it works once, and expires " + expires + ". Any earlier link stops working."
 	if u.Email != "" && s.mail.Enabled() {
-		note = "Gatehouse also e-mailed it to " + u.Email + ". It works once, and expires " + expires + ". Any earlier link stops working."
+		note = "Gatehouse also emailed it to " + u.Email + ". It works once, and expires " + expires + ". Any earlier link stops working."
 	}
 	s.renderLink(w, r, c, "users", linkData{
 		Heading: "Password reset link for " + u.Username,
@@ -957,12 +957,12 @@ func (s *Service) handleCreateInvitation(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	expires := fmtUntil(s.now(), v.ExpiresAt)
-	note := "It was not e-mailed: send it to " + v.Email + " yourself. It works once, and expires " + expires + "."
+	note := "It was not emailed: send it to " + v.Email + " yourself. It works once, and expires " + expires + "."
 	switch {
 	case v.Emailed:
-		note = "Gatehouse e-mailed it to " + v.Email + ". It works once, and expires " + expires + "."
+		note = "Gatehouse emailed it to " + v.Email + ". It works once, and expires " + expires + "."
 	case s.mail.Enabled():
-		note = "Sending the e-mail to " + v.Email + " failed: send them the link yourself. It works once, and expires " + expires + "."
+		note = "Sending the email to " + v.Email + " failed: send them the link yourself. It works once, and expires " + expires + "."
 	}
 	s.renderLink(w, r, c, "invitations", linkData{
 		Heading: "Invitation created",
@@ -1184,5 +1184,5 @@ func (s *Service) handleTestMail(w http.ResponseWriter, r *http.Request, c *call
 	if to == "" {
 		to = c.user.Email
 	}
-	s.done(w, r, c, "/admin/settings", "A test e-mail was sent to "+to+".")
+	s.done(w, r, c, "/admin/settings", "A test email was sent to "+to+".")
 }

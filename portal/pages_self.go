@@ -200,7 +200,7 @@ func (s *Service) handleForgotForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.forgotPassword(r.Context(), r, r.PostForm.Get("login"))
-	s.render(w, http.StatusOK, "forgot_sent", page{Title: "Check your e-mail", Data: forgotData{MailEnabled: s.mail.Enabled()}})
+	s.render(w, http.StatusOK, "forgot_sent", page{Title: "Check your email", Data: forgotData{MailEnabled: s.mail.Enabled()}})
 }
 
 // resetData is the content of /reset/{token}.

@@ -540,7 +540,7 @@ func TestInvitationPages(t *testing.T) {
 		t.Fatalf("create invitation: %d", resp.StatusCode)
 	}
 	link := inviteLink.FindString(body)
-	if link == "" || !strings.Contains(body, "not e-mailed") {
+	if link == "" || !strings.Contains(body, "not emailed") {
 		t.Fatal("the result page lacks the link or the e-mail note")
 	}
 	if _, body := admin.get("/admin/invitations"); !strings.Contains(body, "newbie@example.com") {

@@ -229,7 +229,7 @@ func (s *Service) forgotPassword(ctx context.Context, r *http.Request, login str
 	case !userActive(u, s.now()):
 		outcome, reason = outcomeFailure, "account disabled or expired"
 	case u.Email == "" || !s.mail.Enabled():
-		outcome, reason = outcomeFailure, "no e-mail address or mail not configured"
+		outcome, reason = outcomeFailure, "no email address or mail not configured"
 	default:
 		// In the background, so that the answer takes as long whether or
 		// not there was a message to send.
@@ -295,18 +295,18 @@ const actionMailTest = "mail.test"
 // sendTestMail sends a test message to to (default: c's own address).
 func (s *Service) sendTestMail(ctx context.Context, c *caller, r *http.Request, to string) error {
 	if !s.mail.Enabled() {
-		return inputErr("", "e-mail is not configured: add an smtp block to the gatehouse global option")
+		return inputErr("", "email is not configured: add an smtp block to the gatehouse global option")
 	}
 	if to == "" {
 		to = c.user.Email
 	}
 	if _, err := checkEmail("to", to); err != nil || to == "" {
-		return inputErr("to", "a valid e-mail address is required")
+		return inputErr("to", "a valid email address is required")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	err := s.mail.Send(ctx, mail.Message{To: to, Subject: "Gatehouse test e-mail",
-		Text: "This is a test e-mail from Gatehouse at " + s.portal.String() + ". E-mail works.\n"})
+	err := s.mail.Send(ctx, mail.Message{To: to, Subject: "Gatehouse test email",
+		Text: "This is a test email from Gatehouse at " + s.portal.String() + ". Email works.\n"})
 	outcome, reason := outcomeSuccess, "to "+to
 	if err != nil {
 		outcome, reason = outcomeFailure, err.Error()

@@ -175,7 +175,7 @@ func (s *Service) createValidated(ctx context.Context, actor string, r *http.Req
 			if _, err := s.store.UserByUsername(u.Username); err == nil {
 				return nil, fmt.Errorf("username %q is taken: %w", u.Username, ErrConflict)
 			}
-			return nil, fmt.Errorf("e-mail address %q is taken: %w", u.Email, ErrConflict)
+			return nil, fmt.Errorf("email address %q is taken: %w", u.Email, ErrConflict)
 		}
 		return nil, fmt.Errorf("portal: create user: %w", err)
 	}

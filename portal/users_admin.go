@@ -130,7 +130,7 @@ func checkEmail(field, v string) (string, error) {
 	}
 	a, err := mail.ParseAddress(v)
 	if err != nil || a.Address != v || len(v) > 254 {
-		return "", inputErr(field, "%q is not a valid e-mail address", v)
+		return "", inputErr(field, "%q is not a valid email address", v)
 	}
 	return v, nil
 }
@@ -256,7 +256,7 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil, fmt.Errorf("e-mail address %q is taken: %w", email, ErrConflict)
+			return nil, fmt.Errorf("email address %q is taken: %w", email, ErrConflict)
 		}
 		return nil, fmt.Errorf("portal: update user: %w", err)
 	}
