@@ -58,9 +58,25 @@ var pageFuncs = template.FuncMap{
 	"initial":  initial,
 	"dict":     dict,
 
+	// Bound to each Service by bindPages.
+	"mailEnabled": func() bool { return false },
+	"portalURL":   func() string { return "" },
+
 	// Bound to each Service by bindOIDCPages (oidc.go).
 	"oidcProviders":  func() []oidcButton { return nil },
 	"linkedAccounts": func(string) (*linkedAccounts, error) { return nil, nil },
+}
+
+// bindPages points the page templates' service helpers at s: whether
+// email is set up (pages offer email only then) and the portal's URL.
+func (s *Service) bindPages() {
+	fm := template.FuncMap{
+		"mailEnabled": s.mail.Enabled,
+		"portalURL":   s.portal.String,
+	}
+	for _, t := range s.pages {
+		t.Funcs(fm)
+	}
 }
 
 // dict builds the argument of a partial template from key, value pairs.

@@ -203,8 +203,8 @@ func (s *Service) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *c
 		return
 	}
 	note := "Send it to them: it works once, and expires " + fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().InviteLifetime))) + "."
-	if u.Email != "" && s.mail.Enabled() {
-		note = "Gatehouse also emailed it to " + u.Email + ". It works once, and expires " +
+	if to := recoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
+		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " +
 			fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().InviteLifetime))) + "."
 	}
 	s.renderLink(w, r, c, "users", linkData{
@@ -491,8 +491,8 @@ func (s *Service) handleUserResetLink(w http.ResponseWriter, r *http.Request, c 
 	}
 	expires := fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().ResetLifetime)))
 	note := "Send it to " + u.Username + ": it works once, and expires " + expires + ". Any earlier link stops working."
-	if u.Email != "" && s.mail.Enabled() {
-		note = "Gatehouse also emailed it to " + u.Email + ". It works once, and expires " + expires + ". Any earlier link stops working."
+	if to := recoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
+		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " + expires + ". Any earlier link stops working."
 	}
 	s.renderLink(w, r, c, "users", linkData{
 		Heading: "Password reset link for " + u.Username,

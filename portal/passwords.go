@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -179,7 +180,7 @@ func (s *Service) issueReset(ctx context.Context, r *http.Request, u *store.User
 		return "", fmt.Errorf("portal: store reset link: %w", err)
 	}
 	link := s.portal.String() + "/reset/" + secret
-	if u.Email != "" && s.mail.Enabled() {
+	if to := recoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
 		subject, body := "Reset your Gatehouse password",
 			"Hello "+u.Username+",\n\nOpen this link to choose a new password:\n\n"+link+
 				"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\nIf you did not ask for this, ignore this message.\n"
@@ -188,9 +189,24 @@ func (s *Service) issueReset(ctx context.Context, r *http.Request, u *store.User
 			body = "Hello " + u.Username + ",\n\nAn account was made for you. Open this link to choose your password:\n\n" + link +
 				"\n\nIt works once and expires at " + t.ExpiresAt.UTC().Format(time.RFC1123) + ".\n"
 		}
-		s.sendMail(ctx, u.Email, subject, body)
+		for _, addr := range to {
+			s.sendMail(ctx, addr, subject, body)
+		}
 	}
 	return link, nil
+}
+
+// recoveryAddresses are the addresses a reset link of u goes to: the
+// email address and the fallback email address (for when the first is
+// lost), each once.
+func recoveryAddresses(u *store.User) []string {
+	var to []string
+	for _, a := range []string{u.Email, u.FallbackEmail} {
+		if a != "" && !slices.ContainsFunc(to, func(b string) bool { return strings.EqualFold(a, b) }) {
+			to = append(to, a)
+		}
+	}
+	return to
 }
 
 // sendMail sends in the background of the request but waits for it, and
@@ -228,7 +244,7 @@ func (s *Service) forgotPassword(ctx context.Context, r *http.Request, login str
 		outcome, reason = outcomeFailure, "unknown account"
 	case !userActive(u, s.now()):
 		outcome, reason = outcomeFailure, "account disabled or expired"
-	case u.Email == "" || !s.mail.Enabled():
+	case len(recoveryAddresses(u)) == 0 || !s.mail.Enabled():
 		outcome, reason = outcomeFailure, "no email address or mail not configured"
 	default:
 		// In the background, so that the answer takes as long whether or
