@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -656,7 +657,41 @@ type appRow struct {
 }
 
 // appsData is the content of /admin/apps.
-type appsData struct{ Apps []appRow }
+type appsData struct {
+	Apps []appRow
+	// Snippet is a Caddyfile site block that adds an app, for this
+	// portal's domain.
+	Snippet string
+}
+
+// appSnippet is a Caddyfile site that protects a new app, on a host next
+// to the portal's: myapp.example.com for a portal at auth.example.com, a
+// free port for a portal on localhost or an IP address.
+func appSnippet(portal *url.URL) string {
+	host, port := portal.Hostname(), portal.Port()
+	site := "myapp." + host
+	switch labels := strings.Split(host, "."); {
+	case host == "localhost" || net.ParseIP(host) != nil:
+		n, _ := strconv.Atoi(port)
+		if n == 0 {
+			n = 8080
+		}
+		site = net.JoinHostPort(host, strconv.Itoa(n+10))
+	case len(labels) >= 3:
+		site = "myapp." + strings.Join(labels[1:], ".")
+	}
+	addr := portal.Scheme + "://" + site
+	if portal.Scheme == "http" {
+		site = addr // without the scheme, Caddy would serve it over https
+	}
+	return site + " {\n" +
+		"\tgatehouse myapp {\n" +
+		"\t\ttitle \"My app\"\n" +
+		"\t\turl   " + addr + "\n" +
+		"\t}\n" +
+		"\treverse_proxy 127.0.0.1:3000\n" +
+		"}\n"
+}
 
 // handleApps lists the apps c may see: all of them with apps.read, else
 // those c operates (as GET /api/v1/apps).
@@ -671,6 +706,7 @@ func (s *Service) handleApps(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.pageFail(w, r, c, need(c, policies.PermAppsRead))
 		return
 	}
+	d.Snippet = appSnippet(s.portal)
 	p := s.basePage(w, r, c, "Apps", "apps")
 	p.Data = d
 	s.render(w, http.StatusOK, "apps", p)
