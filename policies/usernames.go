@@ -53,7 +53,7 @@ func ValidateUsername(name string) error {
 		return err
 	}
 	if IsReservedUsername(name) {
-		return &nameError{kind: "username", name: name, problem: "is reserved"}
+		return &nameError{kind: "username", name: name, problem: "is reserved: choose another one"}
 	}
 	return nil
 }
@@ -67,11 +67,11 @@ func ValidateGroupName(name string) error {
 
 func validateName(kind, name string) error {
 	if name == "" {
-		return &nameError{kind: kind, name: name, problem: "must not be empty"}
+		return &nameError{kind: kind, name: name, problem: "is required"}
 	}
 	for i := 0; i < len(name); i++ {
 		if !isNameChar(name[i]) {
-			return &nameError{kind: kind, name: name, problem: `only lowercase letters, digits, ".", "-" and "_" are allowed`}
+			return &nameError{kind: kind, name: name, problem: `may contain only lowercase letters, digits, ".", "-" and "_"`}
 		}
 	}
 	if n := utf8.RuneCountInString(name); n < MinNameLength || n > MaxNameLength {
@@ -101,7 +101,10 @@ func (e *nameError) Error() string {
 	if len(name) > 2*MaxNameLength {
 		name = name[:2*MaxNameLength] + "…"
 	}
-	return fmt.Sprintf("%s %q: %s", e.kind, name, e.problem)
+	if name == "" {
+		return "the " + e.kind + " " + e.problem
+	}
+	return fmt.Sprintf("the %s %q %s", e.kind, name, e.problem)
 }
 
 func (e *nameError) Is(target error) bool { return target == ErrInvalidUsername }

@@ -119,10 +119,13 @@ func staticFS() http.FileSystem {
 
 // page is the data every template receives.
 type page struct {
-	Title         string
-	User          *pageUser
-	Flash         string
-	Error         string
+	Title string
+	User  *pageUser
+	Flash string
+	Error string
+	// ErrorField names the form field Error is about ("" for none), so
+	// the form shows the error beside it; render fills it in.
+	ErrorField    string
 	Form          map[string]string
 	Apps          []pageApp
 	PasswordRules string
@@ -172,6 +175,9 @@ func pageUserOf(u *store.User) *pageUser {
 // render executes page name into a buffer first, so a template error never
 // sends half a page.
 func (s *Service) render(w http.ResponseWriter, status int, name string, p page) {
+	if p.Error != "" && p.ErrorField == "" {
+		p.ErrorField = errorField(p.Error)
+	}
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
 		s.log.Error("render page", "page", name, "error", err)
@@ -626,6 +632,26 @@ func initial(name string) string {
 		return strings.ToUpper(string(r))
 	}
 	return "?"
+}
+
+// errorField is the form field an error message is about, found by the
+// name it starts with ("The username … is already taken." is about
+// "username"); "" when it names none. Messages name their field this way
+// (InputError.Error, the policies' messages), so no page has to pass the
+// field along with the message.
+func errorField(msg string) string {
+	m := strings.ToLower(msg)
+	if strings.HasPrefix(m, "the two passwords do not match") {
+		return "password2"
+	}
+	best, bestLen := "", 0
+	for field := range fieldLabels {
+		name := strings.ToLower(fieldName(field))
+		if strings.HasPrefix(m, "the "+name+" ") && len(name) > bestLen {
+			best, bestLen = field, len(name)
+		}
+	}
+	return best
 }
 
 // sentence makes a service message a sentence: capitalised, with a full

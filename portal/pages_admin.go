@@ -3,7 +3,6 @@ package portal
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -35,12 +34,6 @@ func splitList(v string) []string {
 // sentence naming the form field by its label.
 func (s *Service) failMsg(err error) (int, string) {
 	status, msg := s.statusOf(err)
-	var ie *InputError
-	if errors.As(err, &ie) && ie.Field != "" {
-		if label, ok := fieldLabels[ie.Field]; ok {
-			msg = label + ": " + ie.Msg
-		}
-	}
 	return status, sentence(msg)
 }
 

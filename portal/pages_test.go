@@ -757,6 +757,9 @@ func TestSelfServicePages(t *testing.T) {
 	}
 }
 
+// externalScript is a script element that loads one of the portal's files.
+var externalScript = regexp.MustCompile(`<script src="/assets/[a-z]+\.js" defer></script>`)
+
 // TestPageHeaders: pages carry the CSP that forbids inline script and
 // style, and the templates contain none.
 func TestPageHeaders(t *testing.T) {
@@ -769,10 +772,14 @@ func TestPageHeaders(t *testing.T) {
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "style-src 'self'") {
 			t.Errorf("GET %s: CSP %q", path, csp)
 		}
-		for _, bad := range []string{"<script", " style=", "<style", "onclick=", "onsubmit="} {
+		for _, bad := range []string{" style=", "<style", "onclick=", "onsubmit="} {
 			if strings.Contains(body, bad) {
 				t.Errorf("GET %s: the page contains %q", path, bad)
 			}
+		}
+		// Scripts only from the portal's own files, never inline.
+		if n, ext := strings.Count(body, "<script"), len(externalScript.FindAllString(body, -1)); n != ext {
+			t.Errorf("GET %s: %d of %d scripts are inline", path, n-ext, n)
 		}
 	}
 }

@@ -47,7 +47,7 @@ func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (*s
 	})
 	if err != nil {
 		if isConflict(err) {
-			return nil, fmt.Errorf("email address %q is taken: %w", email, ErrConflict)
+			return nil, fmt.Errorf("the email address %q is already used by another account: %w", email, ErrConflict)
 		}
 		return nil, fmt.Errorf("portal: update profile: %w", err)
 	}
