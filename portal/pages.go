@@ -60,7 +60,6 @@ var pageFuncs = template.FuncMap{
 
 	// Bound to each Service by bindPages.
 	"mailEnabled": func() bool { return false },
-	"portalURL":   func() string { return "" },
 
 	// Bound to each Service by bindOIDCPages (oidc.go).
 	"oidcProviders":  func() []oidcButton { return nil },
@@ -68,12 +67,9 @@ var pageFuncs = template.FuncMap{
 }
 
 // bindPages points the page templates' service helpers at s: whether
-// email is set up (pages offer email only then) and the portal's URL.
+// email is set up (pages offer email only then).
 func (s *Service) bindPages() {
-	fm := template.FuncMap{
-		"mailEnabled": s.mail.Enabled,
-		"portalURL":   s.portal.String,
-	}
+	fm := template.FuncMap{"mailEnabled": s.mail.Enabled}
 	for _, t := range s.pages {
 		t.Funcs(fm)
 	}
@@ -119,13 +115,11 @@ func staticFS() http.FileSystem {
 
 // page is the data every template receives.
 type page struct {
-	Title string
-	User  *pageUser
-	Flash string
-	Error string
-	// ErrorField names the form field Error is about ("" for none), so
-	// the form shows the error beside it; render fills it in.
-	ErrorField    string
+	Title         string
+	User          *pageUser
+	Flash         string
+	Error         string
+	ErrorField    string // the form field Error is about, filled in by render
 	Form          map[string]string
 	Apps          []pageApp
 	PasswordRules string
