@@ -39,16 +39,18 @@
     window.setTimeout(function () { s.textContent = msg; }, 50);
   }
 
-  // confirmOn shows label on the button for two seconds.
+  // confirmOn shows label on the button (its .btn-label, beside the icon)
+  // for two seconds.
   function confirmOn(btn, label) {
+    var text = btn.querySelector(".btn-label") || btn;
     if (!btn.hasAttribute("data-label")) {
-      btn.setAttribute("data-label", btn.textContent);
+      btn.setAttribute("data-label", text.textContent);
     }
-    btn.textContent = label;
+    text.textContent = label;
     btn.classList.add("is-done");
     window.clearTimeout(btn._gatehouseTimer);
     btn._gatehouseTimer = window.setTimeout(function () {
-      btn.textContent = btn.getAttribute("data-label");
+      text.textContent = btn.getAttribute("data-label");
       btn.classList.remove("is-done");
     }, 2000);
   }
