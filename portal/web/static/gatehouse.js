@@ -135,16 +135,17 @@
   }
   reveal(document);
 
-  // Local times.
-  var full, day;
+  // Local times. The date and the time are each kept on one line (no-break
+  // spaces), so a narrow table cell wraps only between them.
+  var day, clock;
   try {
-    full = new Intl.DateTimeFormat(undefined, {
-      year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short"
-    });
     day = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
+    clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
   } catch (e) {
     return;
   }
+  var nbsp = function (s) { return s.replace(/\s/g, "\u00a0"); };
+  var full = { format: function (d) { return nbsp(day.format(d)) + ", " + nbsp(clock.format(d)); } };
   document.querySelectorAll("time[datetime]").forEach(function (t) {
     var d = new Date(t.getAttribute("datetime"));
     if (isNaN(d.getTime())) {
@@ -153,7 +154,7 @@
     var mode = t.getAttribute("data-local");
     if (mode !== null) {
       t.title = t.textContent.trim();
-      t.textContent = mode === "date" ? day.format(d) : full.format(d);
+      t.textContent = mode === "date" ? nbsp(day.format(d)) : full.format(d);
     } else if (t.title) {
       t.title = full.format(d);
     }
