@@ -99,7 +99,7 @@ func TestAdminChangesReachTheGuard(t *testing.T) {
 var linkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/(reset|invite)/[A-Za-z0-9_-]{43}`)
 
 // TestMailDelivery: with an smtp block, reset and invitation links are
-// e-mailed through a real SMTP server; forgot-password answers the same for
+// emailed through a real SMTP server; forgot-password answers the same for
 // unknown accounts and sends nothing.
 func TestMailDelivery(t *testing.T) {
 	smtp := mailtest.NewServer(t)
@@ -148,7 +148,7 @@ func TestMailDelivery(t *testing.T) {
 		t.Errorf("a used reset link worked again: %d", resp.StatusCode)
 	}
 
-	// An invitation is e-mailed and its link is in the API answer too.
+	// An invitation is emailed and its link is in the API answer too.
 	owner := h.client()
 	h.apiLogin(owner, "olga", ownerPW)
 	resp, b = do(t, owner, "POST", h.portalURL("/api/v1/invitations"), strings.NewReader(`{"email":"carol@example.com","groups":["staff"]}`), jsonAPI)

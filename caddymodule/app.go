@@ -100,7 +100,7 @@ type App struct {
 	// settings page can override it. Default: 1h.
 	ResetLifetime caddy.Duration `json:"reset_lifetime,omitempty"`
 
-	// SMTP, when set, lets Gatehouse e-mail invitation and reset links.
+	// SMTP, when set, lets Gatehouse email invitation and reset links.
 	// Its string fields may hold placeholders such as {env.SMTP_PASSWORD},
 	// replaced at provision time. Without it, links are only shown to the
 	// admin who made them.
@@ -133,7 +133,7 @@ type SessionConfig struct {
 type HeaderNames struct {
 	// User carries the username. Default: Remote-User.
 	User string `json:"user,omitempty"`
-	// Email carries the e-mail address. Default: Remote-Email.
+	// Email carries the email address. Default: Remote-Email.
 	Email string `json:"email,omitempty"`
 	// Name carries the full name. Default: Remote-Name.
 	Name string `json:"name,omitempty"`
@@ -208,7 +208,7 @@ type OIDCConfig struct {
 	AutoCreate bool `json:"auto_create,omitempty"`
 
 	// LinkByEmail links an account that is not linked yet to the local
-	// user with the same e-mail address, when the provider says the
+	// user with the same email address, when the provider says the
 	// address is verified.
 	LinkByEmail bool `json:"link_by_email,omitempty"`
 

@@ -45,7 +45,7 @@ Manages Gatehouse on a running Caddy through its admin API (like
 
 An import checks every row first and imports nothing if any row is bad,
 listing each problem with its row number. Imported users get a link to set
-their password (printed, and e-mailed when SMTP is configured).
+their password (printed, and emailed when SMTP is configured).
 
 Groups that do not exist yet are created.
 
@@ -84,7 +84,7 @@ func userCommand() *cobra.Command {
 	}
 	add.Flags().String("username", "", "Username (lowercase letters, digits, . - _)")
 	add.Flags().Bool("password-stdin", false, "Read the password from standard input (required)")
-	add.Flags().String("email", "", "E-mail address")
+	add.Flags().String("email", "", "Email address")
 	add.Flags().String("name", "", "Full name")
 	add.Flags().String("role", "user", "Role: owner, admin, operator, user_manager, auditor or user")
 	add.Flags().String("groups", "", "Comma-separated groups (created if missing)")

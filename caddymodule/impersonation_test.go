@@ -106,7 +106,7 @@ func TestImpersonationThroughCaddy(t *testing.T) {
 	t.Run("the portal shows the banner and Stop returns to the admin", func(t *testing.T) {
 		resp, b := do(t, admin, "GET", h.portalURL("/"), nil, browser)
 		page := string(b)
-		if resp.StatusCode != 200 || !strings.Contains(page, "You are acting as <strong>alice</strong>") {
+		if resp.StatusCode != 200 || !strings.Contains(page, "are acting as <strong>alice</strong>") {
 			t.Fatalf("portal home while impersonating: %d, no banner", resp.StatusCode)
 		}
 		m := csrfInPage.FindStringSubmatch(page)
@@ -121,7 +121,7 @@ func TestImpersonationThroughCaddy(t *testing.T) {
 		if user, by := whoami(admin); user != "adam" || by != "" {
 			t.Fatalf("/me after stop: %q by %q", user, by)
 		}
-		if _, b := do(t, admin, "GET", h.portalURL("/"), nil, browser); strings.Contains(string(b), "You are acting as") {
+		if _, b := do(t, admin, "GET", h.portalURL("/"), nil, browser); strings.Contains(string(b), "are acting as") {
 			t.Fatal("banner after stop")
 		}
 		if resp, _ := do(t, admin, "GET", h.adminsURL("/"), nil, jsonAPI); resp.StatusCode != 200 {

@@ -192,7 +192,7 @@ func follow(t *testing.T, c *http.Client, u string) (*http.Response, []byte) {
 
 // TestOIDCThroughCaddy signs in with real OpenID Connect providers
 // (mockoidc, in process) through a real Caddy: account creation, linking by
-// e-mail address, refusals (unknown account, bad state, tampered ID
+// email address, refusals (unknown account, bad state, tampered ID
 // tokens, disabled user) and the second factor.
 func TestOIDCThroughCaddy(t *testing.T) {
 	h := newHarness(t)
@@ -262,7 +262,7 @@ func TestOIDCThroughCaddy(t *testing.T) {
 		}
 	})
 
-	t.Run("link by e-mail", func(t *testing.T) {
+	t.Run("link by email", func(t *testing.T) {
 		c := h.client()
 		resp, body := signIn(c, "email", &oidcUser{sub: "idp-alice", claims: map[string]any{
 			"email": "alice@example.com", "email_verified": true}}, h.appURL("/"))

@@ -14,9 +14,9 @@ import (
 
 var emailLinkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/email/confirm/[A-Za-z0-9_-]{43}`)
 
-// TestSecurityEmailChange: a user who changes her own e-mail address to
+// TestSecurityEmailChange: a user who changes her own email address to
 // someone else's (say the address of an app's admin account, which an app
-// that signs people in by e-mail would hand her) does not reach any app
+// that signs people in by email would hand her) does not reach any app
 // with it: apps keep seeing her verified address until she opens the link
 // mailed to the new address, and only then the new one. The change needs
 // her current password and her own session (no API key, no

@@ -129,7 +129,7 @@ func secAudit(t *testing.T, h *harness, owner *http.Client, q string) []map[stri
 	return v.Items
 }
 
-// secAddBareUser creates a user with neither e-mail, name nor groups, so the
+// secAddBareUser creates a user with neither email, name nor groups, so the
 // guard sets only Remote-User for them.
 func secAddBareUser(t *testing.T, h *harness, username, pw string) {
 	t.Helper()
@@ -273,7 +273,7 @@ func secIdentityHeaders(t *testing.T, servers string) {
 					}
 				}
 			})
-			t.Run("signed in without e-mail, name or groups", func(t *testing.T) {
+			t.Run("signed in without email, name or groups", func(t *testing.T) {
 				if resp := send(t, bare, h.appURL("/"), "application/json", sp.fold); resp.StatusCode != 200 {
 					t.Fatalf("status %d", resp.StatusCode)
 				}
@@ -912,9 +912,9 @@ func TestSecurityEnumeration(t *testing.T) {
 
 	cases := []struct{ name, user, pw string }{
 		{"unknown user", "nobody", alicePW},
-		{"unknown e-mail", "nobody@example.com", alicePW},
+		{"unknown email", "nobody@example.com", alicePW},
 		{"wrong password", "alice", "Wrong-passw0rd"},
-		{"wrong password by e-mail", "alice@example.com", "Wrong-passw0rd"},
+		{"wrong password by email", "alice@example.com", "Wrong-passw0rd"},
 		{"disabled, right password", "dora", alicePW},
 		{"expired, right password", "exp", alicePW},
 		{"locked, right password", "lock", alicePW},

@@ -82,11 +82,19 @@ func (r PasswordRules) Check(password, username string) error {
 	}
 	var parts []string
 	if len(needs) > 0 {
-		parts = append(parts, "needs "+strings.Join(needs, ", "))
+		parts = append(parts, "must have "+joinAnd(needs))
 	}
 	parts = append(parts, mustNot...)
-	return fmt.Errorf("%w: %s", ErrWeakPassword, strings.Join(parts, "; "))
+	return &weakPasswordError{"the password " + strings.Join(parts, ", and ")}
 }
+
+// weakPasswordError is a plain sentence saying every rule a password
+// breaks ("the password must have at least 8 characters and a digit"); it
+// matches ErrWeakPassword with errors.Is.
+type weakPasswordError struct{ msg string }
+
+func (e *weakPasswordError) Error() string        { return e.msg }
+func (e *weakPasswordError) Is(target error) bool { return target == ErrWeakPassword }
 
 // Unmet returns, in plain words, every rule password breaks for the user
 // username, for forms that show them one per line; nil when it follows them

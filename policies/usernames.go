@@ -19,7 +19,7 @@ const (
 
 // reservedUsernames cannot be taken by anyone: they name the product, its
 // routes and roles, or well-known system and mail accounts, so that nobody
-// can pass for the system in a user list, an audit line or an e-mail
+// can pass for the system in a user list, an audit line or an email
 // ("cli" is the actor of the command-line tool's changes in the audit log).
 var reservedUsernames = map[string]struct{}{
 	"abuse": {}, "account": {}, "accounts": {}, "admin": {}, "administrator": {},
@@ -54,7 +54,7 @@ func ValidateUsername(name string) error {
 		return err
 	}
 	if IsReservedUsername(name) {
-		return &nameError{kind: "username", name: name, problem: "is reserved for the system; choose another"}
+		return &nameError{kind: "username", name: name, problem: "is reserved: choose another one"}
 	}
 	return nil
 }
@@ -68,11 +68,11 @@ func ValidateGroupName(name string) error {
 
 func validateName(kind, name string) error {
 	if name == "" {
-		return &nameError{kind: kind, name: name, problem: "must not be empty"}
+		return &nameError{kind: kind, name: name, problem: "is required"}
 	}
 	for i := 0; i < len(name); i++ {
 		if !isNameChar(name[i]) {
-			return &nameError{kind: kind, name: name, problem: `only lowercase letters, digits, ".", "-" and "_" are allowed`}
+			return &nameError{kind: kind, name: name, problem: `may contain only lowercase letters, digits, ".", "-" and "_"`}
 		}
 	}
 	if n := utf8.RuneCountInString(name); n < MinNameLength || n > MaxNameLength {
@@ -102,7 +102,10 @@ func (e *nameError) Error() string {
 	if len(name) > 2*MaxNameLength {
 		name = name[:2*MaxNameLength] + "…"
 	}
-	return fmt.Sprintf("%s %q: %s", e.kind, name, e.problem)
+	if name == "" {
+		return "the " + e.kind + " " + e.problem
+	}
+	return fmt.Sprintf("the %s %q %s", e.kind, name, e.problem)
 }
 
 func (e *nameError) Is(target error) bool { return target == ErrInvalidUsername }

@@ -35,20 +35,20 @@ func TestValidateUsername(t *testing.T) {
 		{name: "starts with digit", in: "1st"},
 		{name: "shortest", in: "ab"},
 		{name: "longest", in: strings.Repeat("a", 32)},
-		{name: "empty", in: "", wantErr: `username "": must not be empty`},
-		{name: "symbol", in: "ab$", wantErr: `username "ab$": only lowercase letters, digits, ".", "-" and "_" are allowed`},
-		{name: "upper case", in: "Alice", wantErr: `username "Alice": only lowercase letters, digits, ".", "-" and "_" are allowed`},
-		{name: "space", in: "a b", wantErr: `username "a b": only lowercase letters, digits, ".", "-" and "_" are allowed`},
-		{name: "at sign", in: "a@b.com", wantErr: `username "a@b.com": only lowercase letters, digits, ".", "-" and "_" are allowed`},
-		{name: "non ascii letter", in: "zoë", wantErr: `username "zoë": only lowercase letters, digits, ".", "-" and "_" are allowed`},
-		{name: "too short", in: "a", wantErr: `username "a": must be 2 to 32 characters long`},
-		{name: "too long", in: strings.Repeat("a", 33), wantErr: `username "` + strings.Repeat("a", 33) + `": must be 2 to 32 characters long`},
-		{name: "starts with dot", in: ".alice", wantErr: `username ".alice": must start with a letter or a digit`},
-		{name: "starts with dash", in: "-alice", wantErr: `username "-alice": must start with a letter or a digit`},
-		{name: "starts with underscore", in: "_alice", wantErr: `username "_alice": must start with a letter or a digit`},
-		{name: "reserved admin", in: "admin", wantErr: `username "admin": is reserved for the system; choose another`},
-		{name: "reserved cli", in: "cli", wantErr: `username "cli": is reserved for the system; choose another`},
-		{name: "reserved gatehouse", in: "gatehouse", wantErr: `username "gatehouse": is reserved for the system; choose another`},
+		{name: "empty", in: "", wantErr: `the username is required`},
+		{name: "symbol", in: "ab$", wantErr: `the username "ab$" may contain only lowercase letters, digits, ".", "-" and "_"`},
+		{name: "upper case", in: "Alice", wantErr: `the username "Alice" may contain only lowercase letters, digits, ".", "-" and "_"`},
+		{name: "space", in: "a b", wantErr: `the username "a b" may contain only lowercase letters, digits, ".", "-" and "_"`},
+		{name: "at sign", in: "a@b.com", wantErr: `the username "a@b.com" may contain only lowercase letters, digits, ".", "-" and "_"`},
+		{name: "non ascii letter", in: "zoë", wantErr: `the username "zoë" may contain only lowercase letters, digits, ".", "-" and "_"`},
+		{name: "too short", in: "a", wantErr: `the username "a" must be 2 to 32 characters long`},
+		{name: "too long", in: strings.Repeat("a", 33), wantErr: `the username "` + strings.Repeat("a", 33) + `" must be 2 to 32 characters long`},
+		{name: "starts with dot", in: ".alice", wantErr: `the username ".alice" must start with a letter or a digit`},
+		{name: "starts with dash", in: "-alice", wantErr: `the username "-alice" must start with a letter or a digit`},
+		{name: "starts with underscore", in: "_alice", wantErr: `the username "_alice" must start with a letter or a digit`},
+		{name: "reserved admin", in: "admin", wantErr: `the username "admin" is reserved: choose another one`},
+		{name: "reserved gatehouse", in: "gatehouse", wantErr: `the username "gatehouse" is reserved: choose another one`},
+		{name: "reserved cli", in: "cli", wantErr: `the username "cli" is reserved: choose another one`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,9 +77,9 @@ func TestValidateGroupName(t *testing.T) {
 	}{
 		{name: "plain", in: "developers"},
 		{name: "reserved word is fine for groups", in: "admin"},
-		{name: "symbol", in: "ops!", wantErr: `group name "ops!": only lowercase letters, digits, ".", "-" and "_" are allowed`},
-		{name: "too short", in: "x", wantErr: `group name "x": must be 2 to 32 characters long`},
-		{name: "starts with dash", in: "-ops", wantErr: `group name "-ops": must start with a letter or a digit`},
+		{name: "symbol", in: "ops!", wantErr: `the group name "ops!" may contain only lowercase letters, digits, ".", "-" and "_"`},
+		{name: "too short", in: "x", wantErr: `the group name "x" must be 2 to 32 characters long`},
+		{name: "starts with dash", in: "-ops", wantErr: `the group name "-ops" must start with a letter or a digit`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

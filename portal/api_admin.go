@@ -586,5 +586,5 @@ func (s *Service) apiForgot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.forgotPassword(r.Context(), r, req.Login)
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "if the account exists and has an e-mail address, a reset link is on its way"})
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "if the account exists and has an email address, a reset link is on its way"})
 }

@@ -117,11 +117,11 @@ func (s *Service) statusOf(err error) (int, string) {
 	case errors.As(err, &ie):
 		return http.StatusBadRequest, ie.Error()
 	case errors.Is(err, ErrForbidden):
-		return http.StatusForbidden, err.Error()
+		return http.StatusForbidden, plainMessage(err)
 	case errors.Is(err, ErrNotFound):
-		return http.StatusNotFound, err.Error()
+		return http.StatusNotFound, plainMessage(err)
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrTooMany):
-		return http.StatusConflict, err.Error()
+		return http.StatusConflict, plainMessage(err)
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, ErrBusy.Error()
 	}
@@ -129,11 +129,34 @@ func (s *Service) statusOf(err error) (int, string) {
 	return http.StatusInternalServerError, "internal error"
 }
 
-// writeAPIError answers an API request with the status and message of err.
+// plainMessage is err's message without the names of the sentinel errors
+// it wraps, which mean something to code, not to people: "forbidden: only
+// owners can …" reads "only owners can …", `the username "bob" is already
+// taken: already exists` reads `the username "bob" is already taken`.
+func plainMessage(err error) string {
+	msg := err.Error()
+	if msg == ErrConflict.Error() || msg == ErrNotFound.Error() || msg == ErrForbidden.Error() {
+		return msg
+	}
+	msg = strings.TrimPrefix(msg, ErrForbidden.Error()+": ")
+	msg = strings.TrimSuffix(msg, ": "+ErrConflict.Error())
+	if m, ok := strings.CutSuffix(msg, ": "+ErrNotFound.Error()); ok {
+		msg = m + " was not found"
+	}
+	return msg
+}
+
+// writeAPIError answers an API request with the status and message of err,
+// and the field a 400 is about.
 func (s *Service) writeAPIError(w http.ResponseWriter, err error) {
 	status, msg := s.statusOf(err)
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
+	}
+	var ie *InputError
+	if status == http.StatusBadRequest && errors.As(err, &ie) && ie.Field != "" {
+		writeJSON(w, status, map[string]string{"error": msg, "field": ie.Field})
+		return
 	}
 	writeJSONError(w, status, msg)
 }

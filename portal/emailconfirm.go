@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-// Changing one's own e-mail address.
+// Changing one's own email address.
 //
 // Apps trust the address Gatehouse forwards (Remote-Email), and some sign
 // people in by it, so an address reaches apps only once its owner has
@@ -25,7 +25,7 @@ import (
 // setup, an invitation (it was mailed to the address) or a provider that
 // verified it are trusted as set.
 
-// Audit actions of e-mail changes.
+// Audit actions of email changes.
 const (
 	actionEmailChangeRequested = "email.change.requested"
 	actionEmailChangeConfirmed = "email.change.confirmed"
@@ -44,11 +44,11 @@ const (
 
 // errNoMailForEmail refuses a self-service change that could not be
 // confirmed.
-var errNoMailForEmail = fmt.Errorf("%w: this Gatehouse does not send e-mail, so a new address cannot be confirmed; ask an administrator to change your e-mail address", ErrForbidden)
+var errNoMailForEmail = fmt.Errorf("%w: this Gatehouse does not send email, so a new address cannot be confirmed; ask an administrator to change your email address", ErrForbidden)
 
 // errOwnEmail refuses the admin routes' change of the caller's own
 // address: an administrator's new address is confirmed like anyone's.
-var errOwnEmail = fmt.Errorf("%w: change your own e-mail address on your profile page (or PATCH /api/v1/me with your current password), which confirms the new address", ErrForbidden)
+var errOwnEmail = fmt.Errorf("%w: change your own email address on your profile page (or PATCH /api/v1/me with your current password), which confirms the new address", ErrForbidden)
 
 // emailChange is what updateProfile does about the address: nothing, a
 // direct change (the same address in other letter case, or none), or a
@@ -77,7 +77,7 @@ func (s *Service) planEmailChange(ctx context.Context, c *caller, r *http.Reques
 		return emailDirect, nil
 	}
 	if c.key != nil {
-		return 0, fmt.Errorf("%w: an API key cannot change the e-mail address; sign in to the portal and change it on your profile page", ErrForbidden)
+		return 0, fmt.Errorf("%w: an API key cannot change the email address; sign in to the portal and change it on your profile page", ErrForbidden)
 	}
 	if c.impersonating() {
 		return 0, errImpersonating
@@ -92,7 +92,7 @@ func (s *Service) planEmailChange(ctx context.Context, c *caller, r *http.Reques
 		return 0, errNoMailForEmail
 	}
 	if other, err := s.store.UserByEmail(email); err == nil && other.ID != u.ID {
-		return 0, fmt.Errorf("the e-mail address %q belongs to another account: %w", email, ErrConflict)
+		return 0, fmt.Errorf("the email address %q belongs to another account: %w", email, ErrConflict)
 	}
 	return emailRequest, nil
 }
@@ -105,10 +105,10 @@ func (s *Service) reproveForEmail(ctx context.Context, c *caller, r *http.Reques
 	switch {
 	case u.PasswordHash == "":
 		if s.now().Sub(c.sess.CreatedAt) > emailChangeFreshness {
-			err = fmt.Errorf("%w: to change your e-mail address, sign out and sign in again, then change it within %d minutes", ErrForbidden, int(emailChangeFreshness.Minutes()))
+			err = fmt.Errorf("%w: to change your email address, sign out and sign in again, then change it within %d minutes", ErrForbidden, int(emailChangeFreshness.Minutes()))
 		}
 	case password == "":
-		err = fmt.Errorf("%w: enter your current password to change your e-mail address", ErrForbidden)
+		err = fmt.Errorf("%w: enter your current password to change your email address", ErrForbidden)
 	default:
 		ok, verr := s.hasher.Verify(ctx, password, u.PasswordHash)
 		if verr != nil {
@@ -136,30 +136,30 @@ func (s *Service) sendEmailConfirmation(ctx context.Context, u *store.User) (boo
 		return false, errNoMailForEmail
 	}
 	if _, err := s.store.DeleteUserTokens(tokenKindEmail, u.ID); err != nil {
-		return false, fmt.Errorf("portal: replace e-mail confirmation links: %w", err)
+		return false, fmt.Errorf("portal: replace email confirmation links: %w", err)
 	}
 	secret, hash := newLinkSecret()
 	now := s.now()
 	t := &store.Token{Kind: tokenKindEmail, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(emailConfirmLifetime),
 		Data: map[string]string{"email": u.PendingEmail}}
 	if err := s.store.PutToken(t); err != nil {
-		return false, fmt.Errorf("portal: store e-mail confirmation link: %w", err)
+		return false, fmt.Errorf("portal: store email confirmation link: %w", err)
 	}
 	link := s.portal.String() + "/email/confirm/" + secret
-	body := "Hello " + u.Username + ",\n\nOpen this link to confirm " + u.PendingEmail + " as the e-mail address of your Gatehouse account:\n\n" +
+	body := "Hello " + u.Username + ",\n\nOpen this link to confirm " + u.PendingEmail + " as the email address of your Gatehouse account:\n\n" +
 		link + "\n\nIt works once and expires at " + t.ExpiresAt.UTC().Format(time.RFC1123) +
 		".\nUntil then your account keeps its current address.\nIf you did not ask for this, ignore this message.\n"
-	return s.sendMail(ctx, u.PendingEmail, "Confirm your new e-mail address", body), nil
+	return s.sendMail(ctx, u.PendingEmail, "Confirm your new email address", body), nil
 }
 
 // cancelEmailChange drops u's pending address and its links.
 func (s *Service) cancelEmailChange(u *store.User) (*store.User, error) {
 	if _, err := s.store.DeleteUserTokens(tokenKindEmail, u.ID); err != nil {
-		return nil, fmt.Errorf("portal: cancel e-mail change: %w", err)
+		return nil, fmt.Errorf("portal: cancel email change: %w", err)
 	}
 	updated, err := s.store.UpdateUser(u.ID, func(x *store.User) error { x.PendingEmail = ""; return nil })
 	if err != nil {
-		return nil, fmt.Errorf("portal: cancel e-mail change: %w", err)
+		return nil, fmt.Errorf("portal: cancel email change: %w", err)
 	}
 	return updated, nil
 }
@@ -210,9 +210,9 @@ func (s *Service) confirmEmail(r *http.Request, secret string) (*store.User, err
 			s.audit(r, store.Event{Actor: before.Username, Action: actionEmailChangeConfirmed, Resource: "user:" + before.Username,
 				Outcome: outcomeFailure, Reason: "address " + addr + " belongs to another account"})
 		}
-		return nil, fmt.Errorf("the e-mail address %q now belongs to another account, so it cannot become yours: %w", addr, ErrConflict)
+		return nil, fmt.Errorf("the email address %q now belongs to another account, so it cannot become yours: %w", addr, ErrConflict)
 	case err != nil:
-		return nil, fmt.Errorf("portal: confirm e-mail address: %w", err)
+		return nil, fmt.Errorf("portal: confirm email address: %w", err)
 	}
 	s.audit(r, store.Event{Actor: u.Username, Action: actionEmailChangeConfirmed, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: "new address " + u.Email})
@@ -245,10 +245,10 @@ func (s *Service) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request)
 	t, u, err := s.emailLink(tok)
 	if err != nil {
 		s.renderError(w, r, http.StatusNotFound, "Link not valid",
-			"This link is invalid, has expired or was already used. Change your e-mail address on your profile again to get a new one.", nil)
+			"This link is invalid, has expired or was already used. Change your email address on your profile again to get a new one.", nil)
 		return
 	}
-	s.render(w, http.StatusOK, "email_confirm", page{Title: "Confirm your e-mail address",
+	s.render(w, http.StatusOK, "email_confirm", page{Title: "Confirm your email address",
 		Data: emailConfirmData{Token: tok, Username: u.Username, Email: t.Data["email"], Current: u.Email}})
 }
 
@@ -257,7 +257,7 @@ func (s *Service) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request)
 	switch {
 	case errors.Is(err, errLink):
 		s.renderError(w, r, http.StatusNotFound, "Link not valid",
-			"This link is invalid, has expired or was already used. Change your e-mail address on your profile again to get a new one.", nil)
+			"This link is invalid, has expired or was already used. Change your email address on your profile again to get a new one.", nil)
 		return
 	case errors.Is(err, ErrConflict):
 		s.renderError(w, r, http.StatusConflict, "Address already in use", sentence(err.Error()), nil)
@@ -267,7 +267,7 @@ func (s *Service) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request)
 		s.renderError(w, r, status, "Could not confirm", sentence(msg), nil)
 		return
 	}
-	s.render(w, http.StatusOK, "email_confirm", page{Title: "E-mail address confirmed",
+	s.render(w, http.StatusOK, "email_confirm", page{Title: "Email address confirmed",
 		Data: emailConfirmData{Username: u.Username, Email: u.Email, Done: true}})
 }
 
@@ -303,7 +303,7 @@ func (s *Service) handleEmailCancel(w http.ResponseWriter, r *http.Request, c *c
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/profile", "The change of your e-mail address was cancelled.")
+	s.done(w, r, c, "/profile", "The change of your email address was cancelled.")
 }
 
 // emailSentMessage tells u where the confirmation link went.
@@ -311,7 +311,7 @@ func emailSentMessage(u *store.User, sent bool) string {
 	if !sent {
 		return "Your new address " + u.PendingEmail + " is waiting for confirmation, but the message could not be sent. Try “Send the link again” later."
 	}
-	keeps := "Until you open it, your account has no e-mail address."
+	keeps := "Until you open it, your account has no email address."
 	if u.Email != "" {
 		keeps = "Until you open it, your address stays " + u.Email + "."
 	}

@@ -112,7 +112,7 @@ func (s *Service) createGroup(c *caller, r *http.Request, in GroupInput) (GroupV
 	}
 	if err := s.store.CreateGroup(g); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return GroupView{}, fmt.Errorf("group %q: %w", name, ErrConflict)
+			return GroupView{}, fmt.Errorf("a group called %q already exists: %w", name, ErrConflict)
 		}
 		return GroupView{}, fmt.Errorf("portal: create group: %w", err)
 	}
@@ -154,7 +154,7 @@ func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupI
 		if newName != name {
 			if err := s.store.RenameGroup(name, newName); err != nil {
 				if errors.Is(err, store.ErrConflict) {
-					return GroupView{}, fmt.Errorf("group %q: %w", newName, ErrConflict)
+					return GroupView{}, fmt.Errorf("a group called %q already exists: %w", newName, ErrConflict)
 				}
 				return GroupView{}, groupError(name, err)
 			}

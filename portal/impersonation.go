@@ -469,13 +469,13 @@ func (s *Service) apiStopImpersonation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleUserImpersonate(w http.ResponseWriter, r *http.Request, c *caller) {
-	u, ic, err := s.startImpersonation(w, r, c, r.PathValue("user"))
+	_, ic, err := s.startImpersonation(w, r, c, r.PathValue("user"))
 	if err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	s.done(w, r, ic, "/", "You are now acting as "+u.Username+" until "+ic.sess.ExpiresAt.UTC().Format("15:04 UTC")+
-		". Everything you do is recorded with your name.")
+	// No flash message: the impersonation banner on every page says it all.
+	s.done(w, r, ic, "/", "")
 }
 
 func (s *Service) handleStopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -503,6 +503,8 @@ func (s *Service) handleStopImpersonation(w http.ResponseWriter, r *http.Request
 type pageImpersonation struct {
 	// Target is who the session acts as; Actor is who is acting.
 	Target, Actor string
+	// Until is when the impersonation ends by itself.
+	Until time.Time
 }
 
 // impersonationBanner returns the banner data for c, nil when c is not
@@ -511,7 +513,7 @@ func impersonationBanner(c *caller) *pageImpersonation {
 	if !c.impersonating() {
 		return nil
 	}
-	return &pageImpersonation{Target: c.user.Username, Actor: c.sess.ImpersonatorName}
+	return &pageImpersonation{Target: c.user.Username, Actor: c.sess.ImpersonatorName, Until: c.sess.ExpiresAt}
 }
 
 // canImpersonate reports whether the user page should offer c to

@@ -490,7 +490,7 @@ func TestImpersonationPages(t *testing.T) {
 	}
 	for _, path := range []string{"/", "/profile", "/profile/password"} {
 		resp, page := b.get(path)
-		if resp.StatusCode != 200 || !strings.Contains(page, "You are acting as <strong>bob</strong>") ||
+		if resp.StatusCode != 200 || !strings.Contains(page, "are acting as <strong>bob</strong>") ||
 			!strings.Contains(page, `action="/impersonation/stop"`) {
 			t.Errorf("%s while impersonating: %d, no banner", path, resp.StatusCode)
 		}

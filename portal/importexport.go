@@ -210,7 +210,7 @@ func (s *Service) importUsers(ctx context.Context, c *caller, r *http.Request, r
 		}
 		seenName[u.Username] = n
 		if _, err := s.store.UserByUsername(u.Username); err == nil {
-			bad(inputErr("username", "%q is taken", u.Username))
+			bad(inputErr("username", "%q is already taken", u.Username))
 			continue
 		}
 		if u.Email != "" {
@@ -221,7 +221,7 @@ func (s *Service) importUsers(ctx context.Context, c *caller, r *http.Request, r
 			}
 			seenEmail[key] = n
 			if _, err := s.store.UserByEmail(u.Email); err == nil {
-				bad(inputErr("email", "%q is taken", u.Email))
+				bad(inputErr("email", "%q is already used by another account", u.Email))
 				continue
 			}
 		}

@@ -22,7 +22,7 @@ const (
 
 const tokenKindInvite = "invite"
 
-// InvitationInput invites someone by e-mail.
+// InvitationInput invites someone by email.
 type InvitationInput struct {
 	Email  string   `json:"email"`
 	Role   string   `json:"role"`
@@ -57,7 +57,7 @@ func invitationView(t *store.Token) InvitationView {
 }
 
 // createInvitation makes a single-use invitation link on behalf of c, shown
-// to c and e-mailed when mail is set up.
+// to c and emailed when mail is set up.
 func (s *Service) createInvitation(ctx context.Context, c *caller, r *http.Request, in InvitationInput) (InvitationView, error) {
 	email, err := checkEmail("email", in.Email)
 	if err != nil {
@@ -67,7 +67,7 @@ func (s *Service) createInvitation(ctx context.Context, c *caller, r *http.Reque
 		return InvitationView{}, inputErr("email", "is required")
 	}
 	if _, err := s.store.UserByEmail(email); err == nil {
-		return InvitationView{}, fmt.Errorf("e-mail address %q already belongs to a user: %w", email, ErrConflict)
+		return InvitationView{}, fmt.Errorf("email address %q already belongs to a user: %w", email, ErrConflict)
 	}
 	role := strings.TrimSpace(in.Role)
 	if role == "" {
@@ -161,7 +161,7 @@ func (s *Service) invitation(secret string) (*store.Token, error) {
 }
 
 // acceptInvitation creates the invitee's account with the username, name
-// and password they chose and the e-mail, role and groups of the
+// and password they chose and the email, role and groups of the
 // invitation. Input is checked before the link is spent.
 func (s *Service) acceptInvitation(ctx context.Context, r *http.Request, secret string, nu NewUser) (*store.User, error) {
 	t, err := s.invitation(secret)

@@ -20,7 +20,7 @@ var errBadCredentials = errors.New("incorrect username or password")
 // maxPasswordLen bounds what is hashed at login, whatever the rules say.
 const maxPasswordLen = 1024
 
-// authenticate checks a username (or e-mail address) and password. The
+// authenticate checks a username (or email address) and password. The
 // password may also be one of the user's temporary passwords
 // (temppassword.go), which is then spent and whose maker is returned as
 // tempBy ("" for the user's own password). Every failure costs at least one

@@ -42,7 +42,7 @@ import (
 //
 // The verified account (provider, sub) finds its local user through a
 // stored link (store.Identity). A new account is linked by verified
-// e-mail address (link_by_email), or gets a new local user (auto_create),
+// email address (link_by_email), or gets a new local user (auto_create),
 // or is refused. Local rules still hold: disabled, expired and locked
 // users are refused, and a user with a second factor (or under mandatory
 // 2FA) must still pass it unless the provider is trusted for MFA.
@@ -83,7 +83,7 @@ type OIDCProvider struct {
 	// account that is not linked yet.
 	AutoCreate bool
 	// LinkByEmail links an account that is not linked yet to the local
-	// user with the same e-mail address, when the provider says the
+	// user with the same email address, when the provider says the
 	// address is verified.
 	LinkByEmail bool
 	// TrustedMFA: the provider enforces multi-factor authentication, so a
@@ -508,7 +508,7 @@ func identityFromClaims(c map[string]any, groupsClaim string) *externalIdentity 
 // Usernames of new users.
 
 // usernameBase derives a username from the provider's preferred_username
-// (its local part when it is an e-mail address) or else the e-mail
+// (its local part when it is an email address) or else the email
 // address's local part: lowercased, accents removed, other characters
 // dropped or turned into "-", at most 32 characters. "" when neither gives
 // two usable characters.
@@ -783,12 +783,12 @@ func (s *Service) oidcUser(r *http.Request, p *oidcProvider, id *externalIdentit
 			if err := check(u); err != nil {
 				return nil, "", err
 			}
-			if err := s.linkIdentity(r, p, u, id, "linked by verified e-mail address"); err != nil {
+			if err := s.linkIdentity(r, p, u, id, "linked by verified email address"); err != nil {
 				return nil, "", err
 			}
-			return u, "linked by e-mail", nil
+			return u, "linked by email", nil
 		case !errors.Is(err, store.ErrNotFound):
-			return nil, "", fmt.Errorf("portal: look up user by e-mail: %w", err)
+			return nil, "", fmt.Errorf("portal: look up user by email: %w", err)
 		}
 	}
 
@@ -828,7 +828,7 @@ func (s *Service) linkIdentity(r *http.Request, p *oidcProvider, u *store.User, 
 
 // createOIDCUser makes the local user of a new account id (auto_create)
 // and links it. The username comes from the account's preferred username
-// or e-mail address, with a numeric suffix when taken. The e-mail address
+// or email address, with a numeric suffix when taken. The email address
 // is kept only when the provider says it is verified, so nobody claims
 // someone else's address in Gatehouse (or in the headers apps trust).
 func (s *Service) createOIDCUser(r *http.Request, p *oidcProvider, id *externalIdentity) (*store.User, error) {
@@ -846,11 +846,11 @@ func (s *Service) createOIDCUser(r *http.Request, p *oidcProvider, id *externalI
 		switch {
 		case err == nil:
 			return &oidcRefusal{status: http.StatusConflict, title: "Account already exists",
-				msg: fmt.Sprintf("A Gatehouse account with the e-mail address of this %s account already exists. Sign in with your password and link %s from your profile.",
+				msg: fmt.Sprintf("A Gatehouse account with the email address of this %s account already exists. Sign in with your password and link %s from your profile.",
 					p.DisplayName, p.DisplayName),
-				auditReason: "e-mail address of another user"}
+				auditReason: "email address of another user"}
 		case !errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("portal: look up user by e-mail: %w", err)
+			return fmt.Errorf("portal: look up user by email: %w", err)
 		}
 		return nil
 	}

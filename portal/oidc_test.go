@@ -365,12 +365,12 @@ func TestOIDCPortalFlows(t *testing.T) {
 		t.Errorf("%d users, want 2", n)
 	}
 
-	// Linked by verified e-mail address to alice; an unverified address
+	// Linked by verified email address to alice; an unverified address
 	// does not link (and a new account does not get it).
 	b3 := env.browser(t)
 	env.signInWith(b3, &testOIDCUser{sub: "s-2", claims: map[string]any{"email": "alice@example.com", "email_verified": true}}, "")
 	if link, err := env.st.Identity("mock", "s-2"); err != nil || link.UserID != mustFind(t, env.st, "alice").ID {
-		t.Errorf("link by e-mail: %+v, %v", link, err)
+		t.Errorf("link by email: %+v, %v", link, err)
 	}
 	b4 := env.browser(t)
 	resp, page = env.signInWith(b4, &testOIDCUser{sub: "s-3", claims: map[string]any{"email": "alice@example.com", "email_verified": false,
@@ -394,9 +394,9 @@ func TestOIDCPortalFlows(t *testing.T) {
 	for _, want := range []string{
 		"login success oidc mock: new account",
 		"login success oidc mock: linked account",
-		"login success oidc mock: linked by e-mail",
+		"login success oidc mock: linked by email",
 		"identity.link success oidc mock: account created at first sign-in",
-		"identity.link success oidc mock: linked by verified e-mail address",
+		"identity.link success oidc mock: linked by verified email address",
 	} {
 		if !slices.Contains(got, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, strings.Join(got, "\n"))

@@ -58,9 +58,21 @@ var pageFuncs = template.FuncMap{
 	"initial":  initial,
 	"dict":     dict,
 
+	// Bound to each Service by bindPages.
+	"mailEnabled": func() bool { return false },
+
 	// Bound to each Service by bindOIDCPages (oidc.go).
 	"oidcProviders":  func() []oidcButton { return nil },
 	"linkedAccounts": func(string) (*linkedAccounts, error) { return nil, nil },
+}
+
+// bindPages points the page templates' service helpers at s: whether
+// email is set up (pages offer email only then).
+func (s *Service) bindPages() {
+	fm := template.FuncMap{"mailEnabled": s.mail.Enabled}
+	for _, t := range s.pages {
+		t.Funcs(fm)
+	}
 }
 
 // dict builds the argument of a partial template from key, value pairs.
@@ -107,6 +119,7 @@ type page struct {
 	User          *pageUser
 	Flash         string
 	Error         string
+	ErrorField    string // the form field Error is about, filled in by render
 	Form          map[string]string
 	Apps          []pageApp
 	PasswordRules string
@@ -156,6 +169,9 @@ func pageUserOf(u *store.User) *pageUser {
 // render executes page name into a buffer first, so a template error never
 // sends half a page.
 func (s *Service) render(w http.ResponseWriter, status int, name string, p page) {
+	if p.Error != "" && p.ErrorField == "" {
+		p.ErrorField = errorField(p.Error)
+	}
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
 		s.log.Error("render page", "page", name, "error", err)
@@ -523,26 +539,37 @@ func fmtUntil(now time.Time, t time.Time) string {
 	return "in " + span(d)
 }
 
+// spanUnits are the units span counts in, each used while the rounded
+// count stays below limit.
+var spanUnits = []struct {
+	size, limit time.Duration
+	name        string
+}{
+	{time.Minute, time.Hour, "minute"},
+	{time.Hour, 48 * time.Hour, "hour"},
+	{24 * time.Hour, 60 * 24 * time.Hour, "day"},
+	{30 * 24 * time.Hour, 730 * 24 * time.Hour, "month"},
+	{365 * 24 * time.Hour, 1<<63 - 1, "year"},
+}
+
+// span says how long d is in its largest fitting unit, rounded to the
+// nearest whole unit: an invitation made a few seconds ago for 72 hours
+// expires "in 3 days", not "in 2 days".
 func span(d time.Duration) string {
-	n, unit := 0, ""
-	switch {
-	case d < time.Minute:
+	if d < time.Minute {
 		return "less than a minute"
-	case d < time.Hour:
-		n, unit = int(d/time.Minute), "minute"
-	case d < 48*time.Hour:
-		n, unit = int(d/time.Hour), "hour"
-	case d < 60*24*time.Hour:
-		n, unit = int(d/(24*time.Hour)), "day"
-	case d < 730*24*time.Hour:
-		n, unit = int(d/(30*24*time.Hour)), "month"
-	default:
-		n, unit = int(d/(365*24*time.Hour)), "year"
 	}
-	if n != 1 {
-		unit += "s"
+	for _, u := range spanUnits {
+		n := (d + u.size/2) / u.size
+		if n*u.size < u.limit || u.name == "year" {
+			name := u.name
+			if n != 1 {
+				name += "s"
+			}
+			return strconv.Itoa(int(n)) + " " + name
+		}
 	}
-	return strconv.Itoa(n) + " " + unit
+	return "" // unreachable: the last unit has no limit
 }
 
 // fmtDuration writes a settings duration the way parseDuration reads it:
@@ -599,6 +626,26 @@ func initial(name string) string {
 		return strings.ToUpper(string(r))
 	}
 	return "?"
+}
+
+// errorField is the form field an error message is about, found by the
+// name it starts with ("The username … is already taken." is about
+// "username"); "" when it names none. Messages name their field this way
+// (InputError.Error, the policies' messages), so no page has to pass the
+// field along with the message.
+func errorField(msg string) string {
+	m := strings.ToLower(msg)
+	if strings.HasPrefix(m, "the two passwords do not match") {
+		return "password2"
+	}
+	best, bestLen := "", 0
+	for field := range fieldLabels {
+		name := strings.ToLower(fieldName(field))
+		if strings.HasPrefix(m, "the "+name+" ") && len(name) > bestLen {
+			best, bestLen = field, len(name)
+		}
+	}
+	return best
 }
 
 // sentence makes a service message a sentence: capitalised, with a full

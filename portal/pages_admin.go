@@ -3,8 +3,8 @@ package portal
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -34,18 +34,12 @@ func splitList(v string) []string {
 // sentence naming the form field by its label.
 func (s *Service) failMsg(err error) (int, string) {
 	status, msg := s.statusOf(err)
-	var ie *InputError
-	if errors.As(err, &ie) && ie.Field != "" {
-		if label, ok := fieldLabels[ie.Field]; ok {
-			msg = label + ": " + ie.Msg
-		}
-	}
 	return status, sentence(msg)
 }
 
 // fieldLabels name the fields of service errors as the forms label them.
 var fieldLabels = map[string]string{
-	"username": "Username", "email": "E-mail", "fallback_email": "Fallback e-mail", "full_name": "Full name",
+	"username": "Username", "email": "Email", "fallback_email": "Fallback email", "full_name": "Full name",
 	"role": "Role", "groups": "Groups", "password": "Password", "current_password": "Current password",
 	"expires_at": "Expiry date", "name": "Name", "description": "Description",
 	"allow_groups": "Allowed groups", "allow_users": "Allowed users", "operators": "Operators",
@@ -203,8 +197,8 @@ func (s *Service) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *c
 		return
 	}
 	note := "Send it to them: it works once, and expires " + fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().InviteLifetime))) + "."
-	if u.Email != "" && s.mail.Enabled() {
-		note = "Gatehouse also e-mailed it to " + u.Email + ". It works once, and expires " +
+	if to := recoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
+		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " +
 			fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().InviteLifetime))) + "."
 	}
 	s.renderLink(w, r, c, "users", linkData{
@@ -491,8 +485,8 @@ func (s *Service) handleUserResetLink(w http.ResponseWriter, r *http.Request, c 
 	}
 	expires := fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().ResetLifetime)))
 	note := "Send it to " + u.Username + ": it works once, and expires " + expires + ". Any earlier link stops working."
-	if u.Email != "" && s.mail.Enabled() {
-		note = "Gatehouse also e-mailed it to " + u.Email + ". It works once, and expires " + expires + ". Any earlier link stops working."
+	if to := recoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
+		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " + expires + ". Any earlier link stops working."
 	}
 	s.renderLink(w, r, c, "users", linkData{
 		Heading: "Password reset link for " + u.Username,
@@ -656,7 +650,41 @@ type appRow struct {
 }
 
 // appsData is the content of /admin/apps.
-type appsData struct{ Apps []appRow }
+type appsData struct {
+	Apps []appRow
+	// Snippet is a Caddyfile site block that adds an app, for this
+	// portal's domain.
+	Snippet string
+}
+
+// appSnippet is a Caddyfile site that protects a new app, on a host next
+// to the portal's: myapp.example.com for a portal at auth.example.com, a
+// free port for a portal on localhost or an IP address.
+func appSnippet(portal *url.URL) string {
+	host, port := portal.Hostname(), portal.Port()
+	site := "myapp." + host
+	switch labels := strings.Split(host, "."); {
+	case host == "localhost" || net.ParseIP(host) != nil:
+		n, _ := strconv.Atoi(port)
+		if n == 0 {
+			n = 8080
+		}
+		site = net.JoinHostPort(host, strconv.Itoa(n+10))
+	case len(labels) >= 3:
+		site = "myapp." + strings.Join(labels[1:], ".")
+	}
+	addr := portal.Scheme + "://" + site
+	if portal.Scheme == "http" {
+		site = addr // without the scheme, Caddy would serve it over https
+	}
+	return site + " {\n" +
+		"\tgatehouse myapp {\n" +
+		"\t\ttitle \"My app\"\n" +
+		"\t\turl   " + addr + "\n" +
+		"\t}\n" +
+		"\treverse_proxy 127.0.0.1:3000\n" +
+		"}\n"
+}
 
 // handleApps lists the apps c may see: all of them with apps.read, else
 // those c operates (as GET /api/v1/apps).
@@ -671,6 +699,7 @@ func (s *Service) handleApps(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.pageFail(w, r, c, need(c, policies.PermAppsRead))
 		return
 	}
+	d.Snippet = appSnippet(s.portal)
 	p := s.basePage(w, r, c, "Apps", "apps")
 	p.Data = d
 	s.render(w, http.StatusOK, "apps", p)
@@ -957,12 +986,12 @@ func (s *Service) handleCreateInvitation(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	expires := fmtUntil(s.now(), v.ExpiresAt)
-	note := "It was not e-mailed: send it to " + v.Email + " yourself. It works once, and expires " + expires + "."
+	note := "It was not emailed: send it to " + v.Email + " yourself. It works once, and expires " + expires + "."
 	switch {
 	case v.Emailed:
-		note = "Gatehouse e-mailed it to " + v.Email + ". It works once, and expires " + expires + "."
+		note = "Gatehouse emailed it to " + v.Email + ". It works once, and expires " + expires + "."
 	case s.mail.Enabled():
-		note = "Sending the e-mail to " + v.Email + " failed: send them the link yourself. It works once, and expires " + expires + "."
+		note = "Sending the email to " + v.Email + " failed: send them the link yourself. It works once, and expires " + expires + "."
 	}
 	s.renderLink(w, r, c, "invitations", linkData{
 		Heading: "Invitation created",
@@ -1184,5 +1213,5 @@ func (s *Service) handleTestMail(w http.ResponseWriter, r *http.Request, c *call
 	if to == "" {
 		to = c.user.Email
 	}
-	s.done(w, r, c, "/admin/settings", "A test e-mail was sent to "+to+".")
+	s.done(w, r, c, "/admin/settings", "A test email was sent to "+to+".")
 }

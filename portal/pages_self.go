@@ -87,7 +87,7 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 	s.render(w, status, "profile", p)
 }
 
-// handleProfileForm changes the caller's own name and e-mail address.
+// handleProfileForm changes the caller's own name and email address.
 func (s *Service) handleProfileForm(w http.ResponseWriter, r *http.Request, c *caller) {
 	name, email := r.PostForm.Get("full_name"), r.PostForm.Get("email")
 	in := ProfileInput{FullName: &name, CurrentPassword: r.PostForm.Get("current_password")}
@@ -219,7 +219,7 @@ func (s *Service) handleForgotForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.forgotPassword(r.Context(), r, r.PostForm.Get("login"))
-	s.render(w, http.StatusOK, "forgot_sent", page{Title: "Check your e-mail", Data: forgotData{MailEnabled: s.mail.Enabled()}})
+	s.render(w, http.StatusOK, "forgot_sent", page{Title: "Check your email", Data: forgotData{MailEnabled: s.mail.Enabled()}})
 }
 
 // resetData is the content of /reset/{token}.

@@ -465,7 +465,7 @@ func TestCreateUserForm(t *testing.T) {
 }
 
 // TestForgotPasswordSameAnswer: the forgot-password page answers the same
-// for an account that exists (and gets an e-mail) and one that does not.
+// for an account that exists (and gets an email) and one that does not.
 func TestForgotPasswordSameAnswer(t *testing.T) {
 	smtp := mailtest.NewServer(t)
 	sender, err := mail.New(mail.Config{Host: smtp.Host(), Port: smtp.Port(), TLS: "none", From: "Gatehouse <noreply@example.com>"})
@@ -513,7 +513,7 @@ func TestForgotPasswordSameAnswer(t *testing.T) {
 		}
 	}
 	if link == "" {
-		t.Fatal("no e-mailed reset link opens the form")
+		t.Fatal("no emailed reset link opens the form")
 	}
 	resp, body := b.post(link, url.Values{"password": {"N3w-passphrase"}, "password2": {"N3w-passphrase"}})
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Password changed") {
@@ -540,8 +540,8 @@ func TestInvitationPages(t *testing.T) {
 		t.Fatalf("create invitation: %d", resp.StatusCode)
 	}
 	link := inviteLink.FindString(body)
-	if link == "" || !strings.Contains(body, "not e-mailed") {
-		t.Fatal("the result page lacks the link or the e-mail note")
+	if link == "" || !strings.Contains(body, "not emailed") {
+		t.Fatal("the result page lacks the link or the email note")
 	}
 	if _, body := admin.get("/admin/invitations"); !strings.Contains(body, "newbie@example.com") {
 		t.Fatal("the invitation is not listed")
@@ -681,7 +681,7 @@ func TestUserPageForms(t *testing.T) {
 			func(u *store.User) bool {
 				return u.FullName == "Tee Gee" && u.Email == "tgt@example.org" && u.ExpiresAt.Year() == 2099
 			}},
-		{"bad e-mail", "/details", url.Values{"email": {"nope"}}, 400, func(u *store.User) bool { return u.Email == "tgt@example.org" }},
+		{"bad email", "/details", url.Values{"email": {"nope"}}, 400, func(u *store.User) bool { return u.Email == "tgt@example.org" }},
 		{"role", "/role", url.Values{"role": {"auditor"}}, 303, func(u *store.User) bool { return u.Role == "auditor" }},
 		{"groups", "/groups", url.Values{"groups": {"beta, alpha"}}, 303, func(u *store.User) bool { return strings.Join(u.Groups, ",") == "alpha,beta" }},
 		{"disable", "/status", url.Values{"active": {"0"}}, 303, func(u *store.User) bool { return u.Disabled }},
@@ -739,7 +739,7 @@ func TestSelfServicePages(t *testing.T) {
 	}
 	// Without mail a new address cannot be confirmed: an admin changes it.
 	resp, page := b.submit("/profile", "/profile", url.Values{"full_name": {"Alice L"}, "email": {"alice@example.org"}, "current_password": {testPW}})
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "ask an administrator to change your e-mail address") {
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "ask an administrator to change your email address") {
 		t.Fatalf("a new address without mail: %d", resp.StatusCode)
 	}
 	if u, _ := e.st.UserByUsername("alice"); u.Email != "alice@example.com" || u.PendingEmail != "" {
@@ -765,6 +765,9 @@ func TestSelfServicePages(t *testing.T) {
 	}
 }
 
+// externalScript is a script element that loads one of the portal's files.
+var externalScript = regexp.MustCompile(`<script src="/assets/[a-z]+\.js" defer></script>`)
+
 // TestPageHeaders: pages carry the CSP that forbids inline script and
 // style, and the templates contain none.
 func TestPageHeaders(t *testing.T) {
@@ -777,10 +780,14 @@ func TestPageHeaders(t *testing.T) {
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "style-src 'self'") {
 			t.Errorf("GET %s: CSP %q", path, csp)
 		}
-		for _, bad := range []string{"<script", " style=", "<style", "onclick=", "onsubmit="} {
+		for _, bad := range []string{" style=", "<style", "onclick=", "onsubmit="} {
 			if strings.Contains(body, bad) {
 				t.Errorf("GET %s: the page contains %q", path, bad)
 			}
+		}
+		// Scripts only from the portal's own files, never inline.
+		if n, ext := strings.Count(body, "<script"), len(externalScript.FindAllString(body, -1)); n != ext {
+			t.Errorf("GET %s: %d of %d scripts are inline", path, n-ext, n)
 		}
 	}
 }

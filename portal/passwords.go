@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -165,7 +166,7 @@ func (s *Service) adminResetLink(ctx context.Context, c *caller, r *http.Request
 }
 
 // issueReset makes a single-use link that sets u's password, replacing any
-// earlier one, and e-mails it when mail is set up and u has an address.
+// earlier one, and emails it when mail is set up and u has an address.
 // welcome marks the link of a new account. by is who makes it (nil when
 // the user asked for it): it dies when they could no longer make it
 // (credentials.go).
@@ -191,7 +192,7 @@ func (s *Service) issueReset(ctx context.Context, r *http.Request, u *store.User
 		return "", fmt.Errorf("portal: store reset link: %w", err)
 	}
 	link := s.portal.String() + "/reset/" + secret
-	if u.Email != "" && s.mail.Enabled() {
+	if to := recoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
 		subject, body := "Reset your Gatehouse password",
 			"Hello "+u.Username+",\n\nOpen this link to choose a new password:\n\n"+link+
 				"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\nIf you did not ask for this, ignore this message.\n"
@@ -200,9 +201,24 @@ func (s *Service) issueReset(ctx context.Context, r *http.Request, u *store.User
 			body = "Hello " + u.Username + ",\n\nAn account was made for you. Open this link to choose your password:\n\n" + link +
 				"\n\nIt works once and expires at " + t.ExpiresAt.UTC().Format(time.RFC1123) + ".\n"
 		}
-		s.sendMail(ctx, u.Email, subject, body)
+		for _, addr := range to {
+			s.sendMail(ctx, addr, subject, body)
+		}
 	}
 	return link, nil
+}
+
+// recoveryAddresses are the addresses a reset link of u goes to: the
+// email address and the fallback email address (for when the first is
+// lost), each once.
+func recoveryAddresses(u *store.User) []string {
+	var to []string
+	for _, a := range []string{u.Email, u.FallbackEmail} {
+		if a != "" && !slices.ContainsFunc(to, func(b string) bool { return strings.EqualFold(a, b) }) {
+			to = append(to, a)
+		}
+	}
+	return to
 }
 
 // sendMail sends in the background of the request but waits for it, and
@@ -217,8 +233,8 @@ func (s *Service) sendMail(ctx context.Context, to, subject, body string) bool {
 	return true
 }
 
-// forgotPassword e-mails a reset link to the account named by login (a
-// username or e-mail address) when it exists, is active and has an
+// forgotPassword emails a reset link to the account named by login (a
+// username or email address) when it exists, is active and has an
 // address. The caller always answers the same, whatever happened.
 func (s *Service) forgotPassword(ctx context.Context, r *http.Request, login string) {
 	login = strings.TrimSpace(login)
@@ -240,8 +256,8 @@ func (s *Service) forgotPassword(ctx context.Context, r *http.Request, login str
 		outcome, reason = outcomeFailure, "unknown account"
 	case !userActive(u, s.now()):
 		outcome, reason = outcomeFailure, "account disabled or expired"
-	case u.Email == "" || !s.mail.Enabled():
-		outcome, reason = outcomeFailure, "no e-mail address or mail not configured"
+	case len(recoveryAddresses(u)) == 0 || !s.mail.Enabled():
+		outcome, reason = outcomeFailure, "no email address or mail not configured"
 	default:
 		// In the background, so that the answer takes as long whether or
 		// not there was a message to send.
@@ -310,18 +326,18 @@ const actionMailTest = "mail.test"
 // sendTestMail sends a test message to to (default: c's own address).
 func (s *Service) sendTestMail(ctx context.Context, c *caller, r *http.Request, to string) error {
 	if !s.mail.Enabled() {
-		return inputErr("", "e-mail is not configured: add an smtp block to the gatehouse global option")
+		return inputErr("", "email is not configured: add an smtp block to the gatehouse global option")
 	}
 	if to == "" {
 		to = c.user.Email
 	}
 	if _, err := checkEmail("to", to); err != nil || to == "" {
-		return inputErr("to", "a valid e-mail address is required")
+		return inputErr("to", "a valid email address is required")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	err := s.mail.Send(ctx, mail.Message{To: to, Subject: "Gatehouse test e-mail",
-		Text: "This is a test e-mail from Gatehouse at " + s.portal.String() + ". E-mail works.\n"})
+	err := s.mail.Send(ctx, mail.Message{To: to, Subject: "Gatehouse test email",
+		Text: "This is a test email from Gatehouse at " + s.portal.String() + ". Email works.\n"})
 	outcome, reason := outcomeSuccess, "to "+to
 	if err != nil {
 		outcome, reason = outcomeFailure, err.Error()

@@ -231,6 +231,7 @@ func New(opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.bindOIDCPages()
+	s.bindPages()
 	s.handler = s.routes()
 	return s, nil
 }

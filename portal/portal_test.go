@@ -322,7 +322,7 @@ func TestCreateUserValidation(t *testing.T) {
 		t.Errorf("duplicate username: %v", err)
 	}
 	_, err = svc.CreateUser(context.Background(), "test", nil, NewUser{Username: "alice2", Email: "Alice@Example.com", Password: testPW})
-	if err == nil || !strings.Contains(err.Error(), "taken") {
+	if err == nil || !strings.Contains(err.Error(), "already used by another account") {
 		t.Errorf("duplicate email: %v", err)
 	}
 }

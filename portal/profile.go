@@ -9,7 +9,7 @@ import (
 
 const actionProfileUpdate = "profile.update"
 
-// ProfileInput is what a user may change about themselves. A new e-mail
+// ProfileInput is what a user may change about themselves. A new email
 // address needs CurrentPassword and takes effect once confirmed (see
 // emailconfirm.go); the address the account already has, sent while a
 // change waits, cancels that change.
@@ -27,7 +27,7 @@ type profileResult struct {
 	mailed    bool
 }
 
-// updateProfile changes c's own name and e-mail address, unless the "lock
+// updateProfile changes c's own name and email address, unless the "lock
 // profile" setting is on.
 func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (profileResult, error) {
 	if s.cfg().LockProfile {
@@ -57,7 +57,7 @@ func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (pr
 	}
 	if change == emailCancel || change == emailRequest {
 		if _, err := s.store.DeleteUserTokens(tokenKindEmail, before.ID); err != nil {
-			return profileResult{}, fmt.Errorf("portal: replace e-mail confirmation links: %w", err)
+			return profileResult{}, fmt.Errorf("portal: replace email confirmation links: %w", err)
 		}
 	}
 	u, err := s.store.UpdateUser(c.user.ID, func(x *store.User) error {
@@ -76,7 +76,7 @@ func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (pr
 	})
 	if err != nil {
 		if isConflict(err) {
-			return profileResult{}, fmt.Errorf("e-mail address %q is taken: %w", email, ErrConflict)
+			return profileResult{}, fmt.Errorf("the email address %q is already used by another account: %w", email, ErrConflict)
 		}
 		return profileResult{}, fmt.Errorf("portal: update profile: %w", err)
 	}

@@ -169,7 +169,7 @@ func (s *Service) createRole(c *caller, r *http.Request, in RoleInput) (RoleView
 	}
 	if err := s.store.CreateRole(rec); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return RoleView{}, fmt.Errorf("role %q: %w", name, ErrConflict)
+			return RoleView{}, fmt.Errorf("a role called %q already exists: %w", name, ErrConflict)
 		}
 		return RoleView{}, fmt.Errorf("portal: create role: %w", err)
 	}

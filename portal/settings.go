@@ -55,7 +55,7 @@ type Settings struct {
 	// it on ends every session of users without one, and they must set
 	// one up at their next sign-in.
 	Require2FA bool `json:"require_2fa"`
-	// LockProfile stops users from editing their own name and e-mail.
+	// LockProfile stops users from editing their own name and email.
 	LockProfile bool `json:"lock_profile"`
 	// InviteLifetime is how long an invitation link works.
 	InviteLifetime Duration `json:"invite_lifetime"`

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -14,7 +15,7 @@ import (
 
 // Errors callers map to HTTP statuses.
 var (
-	// ErrConflict: the username or e-mail address is taken (409).
+	// ErrConflict: the username or email address is taken (409).
 	ErrConflict = errors.New("already exists")
 	// ErrBusy: too many password checks are queued; try again (503).
 	ErrBusy = errors.New("busy, try again shortly")
@@ -29,11 +30,36 @@ type InputError struct {
 	Msg   string
 }
 
+// Error is the message as a plain clause a user can read: a message that
+// only says what is wrong ("is required") gets the field's name in front
+// ("the username is required"); a message that names its subject is kept.
 func (e *InputError) Error() string {
-	if e.Field == "" {
+	if e.Field == "" || !isFragment(e.Msg) {
 		return e.Msg
 	}
-	return e.Field + ": " + e.Msg
+	return "the " + fieldName(e.Field) + " " + e.Msg
+}
+
+// isFragment reports whether msg starts with a verb and needs a subject.
+func isFragment(msg string) bool {
+	for _, verb := range []string{"is ", "are ", "must ", "may ", "has ", "needs "} {
+		if strings.HasPrefix(msg, verb) {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldName is how a message names field: the form's label, in lower case.
+func fieldName(field string) string {
+	label, ok := fieldLabels[field]
+	if !ok {
+		return strings.ReplaceAll(field, "_", " ")
+	}
+	if r := []rune(label); len(r) > 1 && unicode.IsUpper(r[0]) && !unicode.IsUpper(r[1]) {
+		label = string(unicode.ToLower(r[0])) + string(r[1:])
+	}
+	return label
 }
 
 func inputErr(field, format string, args ...any) error {
@@ -106,7 +132,7 @@ func (s *Service) validateNew(nu NewUser, noPassword bool) (*store.User, error) 
 		return nil, inputErr("username", "is required")
 	}
 	if err := policies.ValidateUsername(u.Username); err != nil {
-		return nil, inputErr("username", "%s", strings.TrimPrefix(err.Error(), "invalid username: "))
+		return nil, inputErr("username", "%v", err)
 	}
 	var err error
 	if u.Email, err = checkEmail("email", u.Email); err != nil {
@@ -175,9 +201,9 @@ func (s *Service) createValidated(ctx context.Context, actor string, r *http.Req
 	if err := s.store.CreateUser(u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			if _, err := s.store.UserByUsername(u.Username); err == nil {
-				return nil, fmt.Errorf("username %q is taken: %w", u.Username, ErrConflict)
+				return nil, fmt.Errorf("the username %q is already taken: %w", u.Username, ErrConflict)
 			}
-			return nil, fmt.Errorf("e-mail address %q is taken: %w", u.Email, ErrConflict)
+			return nil, fmt.Errorf("the email address %q is already used by another account: %w", u.Email, ErrConflict)
 		}
 		return nil, fmt.Errorf("portal: create user: %w", err)
 	}

@@ -120,7 +120,7 @@ func parseExpiry(v string) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
 		return t.Add(24*time.Hour - time.Second).UTC(), nil
 	}
-	return time.Time{}, inputErr("expires_at", "%q is not a date (YYYY-MM-DD) or an RFC 3339 time", v)
+	return time.Time{}, inputErr("expires_at", "must be a date (YYYY-MM-DD) or an RFC 3339 time, not %q", v)
 }
 
 func checkEmail(field, v string) (string, error) {
@@ -130,7 +130,7 @@ func checkEmail(field, v string) (string, error) {
 	}
 	a, err := mail.ParseAddress(v)
 	if err != nil || a.Address != v || len(v) > 254 {
-		return "", inputErr(field, "%q is not a valid e-mail address", v)
+		return "", inputErr(field, "must be a valid email address, not %q", v)
 	}
 	return v, nil
 }
@@ -264,7 +264,7 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil, fmt.Errorf("e-mail address %q is taken: %w", email, ErrConflict)
+			return nil, fmt.Errorf("the email address %q is already used by another account: %w", email, ErrConflict)
 		}
 		return nil, fmt.Errorf("portal: update user: %w", err)
 	}
@@ -347,7 +347,7 @@ func (s *Service) deleteUser(c *caller, r *http.Request, ref string) error {
 }
 
 // adminCreateUser creates an account on behalf of c. Without a password the
-// account gets a link to set one (returned, and e-mailed when mail is set
+// account gets a link to set one (returned, and emailed when mail is set
 // up).
 func (s *Service) adminCreateUser(ctx context.Context, c *caller, r *http.Request, nu NewUser) (*store.User, string, error) {
 	if nu.Role == "" {

@@ -125,7 +125,7 @@ func (s *Service) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	var ie *InputError
 	switch {
 	case errors.As(err, &ie):
-		again(http.StatusBadRequest, ie.Error())
+		again(http.StatusBadRequest, sentence(ie.Error()))
 		return
 	case errors.Is(err, errSetupLink):
 		s.renderError(w, r, http.StatusForbidden, "Link not valid", setupLinkHelp, nil)

@@ -37,7 +37,7 @@ type dirEntry struct {
 	disabled bool
 	// expires is ExpiresAt in unix nanoseconds; 0 means never.
 	expires int64
-	// orig is the username, e-mail, full name and groups header as
+	// orig is the username, email, full name and groups header as
 	// stored, one after the other; ends are where the first three end.
 	orig string
 	ends [3]uint32

@@ -147,7 +147,7 @@ func (s *Store) UserIdentities(userID string) ([]*Identity, error) {
 }
 
 // TouchIdentity records a sign-in through the link (provider, subject) at
-// t, and the e-mail address the provider reported (when not empty).
+// t, and the email address the provider reported (when not empty).
 // ErrNotFound when the link does not exist.
 func (s *Store) TouchIdentity(provider, subject, email string, t time.Time) error {
 	if err := s.enter(); err != nil {

@@ -10,7 +10,7 @@ import (
 
 // UserFilter selects users for SearchUsers. The zero value selects all.
 type UserFilter struct {
-	// Query is a case-insensitive substring of the username, e-mail
+	// Query is a case-insensitive substring of the username, email
 	// address or full name; "" matches any.
 	Query string
 	// Role matches User.Role exactly; "" matches any.

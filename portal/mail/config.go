@@ -32,7 +32,7 @@ const (
 	DefaultTimeout = 10 * time.Second
 )
 
-// Config says how to reach the SMTP server that relays Gatehouse's e-mails.
+// Config says how to reach the SMTP server that relays Gatehouse's emails.
 // It is meant to be embedded in Gatehouse's JSON configuration.
 type Config struct {
 	// Host is the SMTP server's host name or IP address, without a port.

@@ -1,4 +1,4 @@
-// Package mail sends Gatehouse's e-mails (invitation links, password-reset
+// Package mail sends Gatehouse's emails (invitation links, password-reset
 // links, test messages) over SMTP.
 //
 // A Sender is built from a Config with New and sends one plain-text (and

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Message is one e-mail to one recipient.
+// Message is one email to one recipient.
 type Message struct {
 	// To is the recipient, an RFC 5322 address that may include a display
 	// name. Exactly one address; no line breaks.

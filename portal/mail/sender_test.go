@@ -44,7 +44,7 @@ func TestSendPlain(t *testing.T) {
 	s := newSender(t, mail.Config{Host: srv.Host(), Port: srv.Port(), TLS: "none",
 		From: "Gatehouse <noreply@gate.example.com>"})
 
-	send(t, s, mail.Message{To: "Ada Lovelace <ada@example.com>", Subject: "Test e-mail",
+	send(t, s, mail.Message{To: "Ada Lovelace <ada@example.com>", Subject: "Test email",
 		Text: "Hello Ada,\n\nthis is a test.\n"})
 
 	got := srv.Wait(t, 1, 5*time.Second)
@@ -58,7 +58,7 @@ func TestSendPlain(t *testing.T) {
 	if len(r.To) != 1 || r.To[0] != "ada@example.com" {
 		t.Errorf("envelope to = %q", r.To)
 	}
-	if r.Subject != "Test e-mail" {
+	if r.Subject != "Test email" {
 		t.Errorf("subject = %q", r.Subject)
 	}
 	if r.Text != "Hello Ada,\n\nthis is a test.\n" {

@@ -1,5 +1,5 @@
 // Package mailtest runs a real SMTP server in the test process, for tests
-// (of any package) that send e-mail. It is not meant for production code.
+// (of any package) that send email. It is not meant for production code.
 //
 // The server (github.com/emersion/go-smtp) listens on 127.0.0.1 on a free
 // port, accepts every sender and recipient, keeps every message it accepts,

@@ -228,8 +228,26 @@
     done.id = "backup-codes-done";
     done.textContent = "I have saved them — continue";
     done.addEventListener("click", function () { location.reload(); });
+    list.id = "webauthn-backup-code-list";
+    // Copy and download buttons: gatehouse.js handles their clicks.
+    var tools = document.createElement("div");
+    tools.className = "copy-row copy-row-codes";
+    var copyBtn = document.createElement("button");
+    copyBtn.type = "button";
+    copyBtn.className = "btn btn-secondary btn-sm btn-copy";
+    copyBtn.setAttribute("data-copy", "#webauthn-backup-code-list");
+    copyBtn.textContent = "Copy";
+    var saveBtn = document.createElement("button");
+    saveBtn.type = "button";
+    saveBtn.className = "btn btn-secondary btn-sm";
+    saveBtn.setAttribute("data-download", "#webauthn-backup-code-list");
+    saveBtn.setAttribute("data-filename", "gatehouse-backup-codes.txt");
+    saveBtn.textContent = "Download .txt";
+    tools.appendChild(copyBtn);
+    tools.appendChild(saveBtn);
     box.appendChild(note);
     box.appendChild(list);
+    box.appendChild(tools);
     box.appendChild(done);
     form.replaceWith(box);
     done.focus();
