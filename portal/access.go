@@ -45,7 +45,7 @@ type Verdict struct {
 // Check is the guard's hot path for one request to app. It removes every
 // identity header the client sent, resolves the session from memory, asks
 // policies for the decision and, when allowed, sets the identity headers on
-// r and removes the session cookie (apps never see the token). It does no
+// r and removes every cookie of ours (apps never see a token). It does no
 // disk I/O on a cache hit.
 func (s *Service) Check(r *http.Request, app *App) Verdict {
 	s.stripIdentityHeaders(r.Header)
@@ -190,7 +190,8 @@ func wantsHTML(r *http.Request) bool {
 // checkKeyRequest is Check for a request carrying an API key instead of a
 // session: the key's owner is let in when the key is live, its scope
 // includes the app and the owner may use the app. Apps that require a
-// second factor do not take keys. The key never reaches the app.
+// second factor do not take keys. Neither the key nor any cookie of ours
+// reaches the app.
 func (s *Service) checkKeyRequest(r *http.Request, app *App, k string, now time.Time) Verdict {
 	key, owner, err := s.checkKey(r, k, s.clientIP(r), now)
 	if err != nil {
@@ -216,5 +217,6 @@ func (s *Service) checkKeyRequest(r *http.Request, app *App, k string, now time.
 	}
 	r.Header.Del("Authorization")
 	s.setIdentityHeaders(r.Header, u)
+	s.cookie.strip(r.Header)
 	return Verdict{Outcome: Allow, User: *u, Reason: d.Reason}
 }
