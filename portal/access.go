@@ -156,7 +156,7 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 		case html:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 			s.renderGuardPage(w, http.StatusUnauthorized, "Your session has ended",
-				"You are no longer signed in, so what you just sent was not saved. Sign in again, then send it once more.",
+				"You are no longer signed in, so the app did not receive what you just sent. Sign in again, then send it once more.",
 				nil, pageLink{Label: "Sign in again", Href: s.LoginURL(returnURL)})
 		default:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
