@@ -67,8 +67,9 @@ func init() {
 //	}
 type App struct {
 	// Storage is the directory of the embedded Badger database. It is
-	// created (mode 0700) if missing. Default: Caddy's data directory +
-	// "/gatehouse".
+	// created (mode 0700) if missing. It may hold placeholders such as
+	// {env.GATEHOUSE_DIR}, replaced at provision time. Default: Caddy's
+	// data directory + "/gatehouse".
 	Storage string `json:"storage,omitempty"`
 
 	// PortalURL is the public base URL of the portal, e.g.
@@ -268,7 +269,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 
-	a.dir = a.Storage
+	a.dir = caddy.NewReplacer().ReplaceKnown(a.Storage, "")
+	if a.dir == "" && a.Storage != "" {
+		return fmt.Errorf("gatehouse: storage %q is empty once its placeholders are replaced: set the environment variable it names", a.Storage)
+	}
 	if a.dir == "" {
 		a.dir = filepath.Join(caddy.AppDataDir(), "gatehouse")
 	}

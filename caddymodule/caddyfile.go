@@ -351,6 +351,10 @@ func parseSMTP(d *caddyfile.Dispenser) (*mail.Config, error) {
 	if strings.Contains(mc.From, "{") {
 		check.From = "placeholder@example.com"
 	}
+	if strings.Contains(mc.Host, "{") {
+		// Checked again once expanded, at provision time (mail.New).
+		check.Host = "localhost"
+	}
 	if err := check.Validate(); err != nil {
 		return nil, d.Errf("gatehouse: smtp: %s", strings.TrimPrefix(err.Error(), "mail: "))
 	}
