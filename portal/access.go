@@ -94,7 +94,16 @@ func (s *Service) stripIdentityHeaders(h http.Header) {
 func (s *Service) isIdentityHeader(k string) bool {
 	return sameHeader(k, s.headers.User) || sameHeader(k, s.headers.Email) ||
 		sameHeader(k, s.headers.Name) || sameHeader(k, s.headers.Groups) ||
-		sameHeader(k, s.headers.Impersonator)
+		sameHeader(k, s.headers.Impersonator) || sameHeader(k, s.roleHeader())
+}
+
+// roleHeader is the configured role header, or DefaultRoleHeader (only
+// removed, never set) when none is.
+func (s *Service) roleHeader() string {
+	if s.headers.Role != "" {
+		return s.headers.Role
+	}
+	return DefaultRoleHeader
 }
 
 // sameHeader compares header names case-insensitively, treating '-', '_'
@@ -133,6 +142,9 @@ func (s *Service) setIdentityHeaders(h http.Header, u *store.Account) {
 	}
 	if g := u.GroupsHeader; g != "" {
 		h[s.headers.Groups] = []string{g}
+	}
+	if s.headers.Role != "" && u.Role != "" {
+		h[s.headers.Role] = []string{u.Role}
 	}
 }
 
