@@ -87,6 +87,9 @@ func (c cookieConfig) eachToken(h http.Header, fn func(tok string) bool) {
 // they are (no allocation); a header that held only ours is deleted.
 func (c cookieConfig) strip(h http.Header) {
 	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
 	for i, line := range lines {
 		if !strings.Contains(line, c.name) {
 			continue
