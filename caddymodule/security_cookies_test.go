@@ -204,7 +204,9 @@ func TestSecuritySecondStepClearsPendingCookie(t *testing.T) {
 		s, b := secEnrollTOTP(t, h, c)
 		return &user{name, s, b}
 	}
-	next := time.Now().Add(30 * time.Second) // the enrolment spent the current step
+	// The enrolment spent the current step: use the next one (within the
+	// accepted skew), taken when the code is sent.
+	next := func() time.Time { return time.Now().Add(30 * time.Second) }
 
 	cases := []struct {
 		name string
@@ -216,7 +218,7 @@ func TestSecuritySecondStepClearsPendingCookie(t *testing.T) {
 			if resp, _ := do(t, c, "POST", h.portalURL("/login"), body, hdr); resp.StatusCode != 303 || !secJarHas(c, h.portalURL("/"), pending) {
 				t.Fatalf("first step: %d", resp.StatusCode)
 			}
-			body, hdr = formBody("method", "totp", "code", totpCode(t, u.secret, next))
+			body, hdr = formBody("method", "totp", "code", totpCode(t, u.secret, next()))
 			resp, b := do(t, c, "POST", h.portalURL("/login/2fa"), body, hdr)
 			if secJarToken(h, c) == "" {
 				t.Fatalf("second step did not sign in: %d %s", resp.StatusCode, secPageError(b))
@@ -239,7 +241,7 @@ func TestSecuritySecondStepClearsPendingCookie(t *testing.T) {
 			if got, b := secAPI(t, h, c, "POST", "/api/v1/login", `{"username":"`+u.name+`","password":"`+alicePW+`"}`); !secJarHas(c, h.portalURL("/"), pending) {
 				t.Fatalf("first step: %d %s", got, b)
 			}
-			resp, b := do(t, c, "POST", h.portalURL("/api/v1/login/totp"), strings.NewReader(`{"code":"`+totpCode(t, u.secret, next)+`"}`), jsonAPI)
+			resp, b := do(t, c, "POST", h.portalURL("/api/v1/login/totp"), strings.NewReader(`{"code":"`+totpCode(t, u.secret, next())+`"}`), jsonAPI)
 			if resp.StatusCode != 200 {
 				t.Fatalf("second step: %d %s", resp.StatusCode, b)
 			}
