@@ -159,7 +159,7 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 	setPageSecurityHeaders(w.Header())
 	html := wantsHTML(r)
 	navigate := html && (r.Method == http.MethodGet || r.Method == http.MethodHead)
-	portal := s.portal.String()
+	base := s.portal.String()
 	switch v.Outcome {
 	case SignIn:
 		switch {
@@ -172,43 +172,43 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 				nil, pageLink{Label: "Sign in again", Href: s.LoginURL(returnURL)})
 		default:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-			writeJSONError(w, http.StatusUnauthorized, "not signed in: sign in at "+portal+"/login")
+			writeJSONError(w, http.StatusUnauthorized, "not signed in: sign in at "+base+"/login")
 		}
 	case Deny:
 		if html {
 			u, _ := s.store.User(v.User.ID) // the page header shows who is signed in
 			s.renderGuardPage(w, http.StatusForbidden, "No access",
 				"You are signed in as "+v.User.Username+", but this account has no access to this app. Ask an administrator for access.", u,
-				pageLink{Label: "Go to the portal home", Href: portal + "/"},
-				pageLink{Label: "Sign in as someone else", Href: portal + "/logout?rd=" + url.QueryEscape(returnURL)})
+				pageLink{Label: "Go to the portal home", Href: base + "/"},
+				pageLink{Label: "Sign in as someone else", Href: base + "/logout?rd=" + url.QueryEscape(returnURL)})
 			return
 		}
 		writeJSONError(w, http.StatusForbidden, "access to this app is not allowed")
 	case StepUp:
-		target := portal + "/login/2fa?rd=" + url.QueryEscape(returnURL)
+		target := base + "/login/2fa?rd=" + url.QueryEscape(returnURL)
 		switch {
 		case navigate:
 			http.Redirect(w, r, target, http.StatusFound)
 		case html:
 			u, _ := s.store.User(v.User.ID)
 			s.renderGuardPage(w, http.StatusForbidden, "Second factor needed",
-				"This app needs a sign-in with a second factor, so what you just sent was not saved. Confirm your second factor, then send it once more.", u,
+				"This app needs a sign-in with a second factor, so it did not receive what you just sent. Confirm your second factor, then send it once more.", u,
 				pageLink{Label: "Confirm your second factor", Href: target})
 		default:
-			writeJSONError(w, http.StatusForbidden, "this app requires a second factor: sign in with one at "+portal+"/login")
+			writeJSONError(w, http.StatusForbidden, "this app requires a second factor: sign in with one at "+base+"/login")
 		}
 	case ChangePassword:
-		target := portal + "/profile/password?rd=" + url.QueryEscape(returnURL)
+		target := base + "/profile/password?rd=" + url.QueryEscape(returnURL)
 		switch {
 		case navigate:
 			http.Redirect(w, r, target, http.StatusFound)
 		case html:
 			u, _ := s.store.User(v.User.ID)
 			s.renderGuardPage(w, http.StatusForbidden, "Your password has expired",
-				"Choose a new password before you go on, then send what you were sending once more.", u,
+				"The app did not receive what you just sent. Choose a new password, then send it once more.", u,
 				pageLink{Label: "Change your password", Href: target})
 		default:
-			writeJSONError(w, http.StatusForbidden, "your password has expired: change it at "+portal+"/profile/password")
+			writeJSONError(w, http.StatusForbidden, "your password has expired: change it at "+base+"/profile/password")
 		}
 	default:
 		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable, try again shortly")
