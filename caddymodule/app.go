@@ -45,6 +45,7 @@ func init() {
 //				name         Remote-Name
 //				groups       Remote-Groups
 //				impersonator Remote-Impersonator
+//				role         Remote-Role
 //			}
 //			invite_lifetime 72h
 //			reset_lifetime  1h
@@ -67,8 +68,9 @@ func init() {
 //	}
 type App struct {
 	// Storage is the directory of the embedded Badger database. It is
-	// created (mode 0700) if missing. Default: Caddy's data directory +
-	// "/gatehouse".
+	// created (mode 0700) if missing. It may hold placeholders such as
+	// {env.GATEHOUSE_DIR}, replaced at provision time. Default: Caddy's
+	// data directory + "/gatehouse".
 	Storage string `json:"storage,omitempty"`
 
 	// PortalURL is the public base URL of the portal, e.g.
@@ -143,6 +145,10 @@ type HeaderNames struct {
 	// the user, sent only during an impersonation. Default:
 	// Remote-Impersonator.
 	Impersonator string `json:"impersonator,omitempty"`
+	// Role carries the user's Gatehouse role (owner, admin, user or a
+	// custom role's name). Default: empty, no role header is sent (a
+	// client's Remote-Role is removed all the same).
+	Role string `json:"role,omitempty"`
 }
 
 // OIDCConfig configures one external OpenID Connect provider:
@@ -268,7 +274,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 
-	a.dir = a.Storage
+	a.dir = caddy.NewReplacer().ReplaceKnown(a.Storage, "")
+	if a.dir == "" && a.Storage != "" {
+		return fmt.Errorf("gatehouse: storage %q is empty once its placeholders are replaced: set the environment variable it names", a.Storage)
+	}
 	if a.dir == "" {
 		a.dir = filepath.Join(caddy.AppDataDir(), "gatehouse")
 	}
@@ -319,7 +328,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Idle:         time.Duration(sess.Idle),
 		Lifetime:     time.Duration(sess.Lifetime),
 		Remember:     time.Duration(sess.Remember),
-		Headers:      portal.Headers{User: hn.User, Email: hn.Email, Name: hn.Name, Groups: hn.Groups, Impersonator: hn.Impersonator},
+		Headers:      portal.Headers{User: hn.User, Email: hn.Email, Name: hn.Name, Groups: hn.Groups, Impersonator: hn.Impersonator, Role: hn.Role},
 		ClientIP:     clientIP,
 		Logger:       log,
 
@@ -374,6 +383,9 @@ func parsePortalURL(raw string) (*url.URL, error) {
 func checkHeaderNames(h HeaderNames) error {
 	seen := map[string]string{}
 	fields := map[string]string{"user": h.User, "email": h.Email, "name": h.Name, "groups": h.Groups, "impersonator": h.Impersonator}
+	if h.Role != "" { // no default: off unless named
+		fields["role"] = h.Role
+	}
 	defaults := map[string]string{"user": portal.DefaultHeaders.User, "email": portal.DefaultHeaders.Email,
 		"name": portal.DefaultHeaders.Name, "groups": portal.DefaultHeaders.Groups, "impersonator": portal.DefaultHeaders.Impersonator}
 	// Names left empty take their defaults, which must not collide with a

@@ -118,8 +118,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 					dst = &a.Headers.Groups
 				case "impersonator":
 					dst = &a.Headers.Impersonator
+				case "role":
+					dst = &a.Headers.Role
 				default:
-					return nil, d.Errf("gatehouse: headers: unknown subdirective %q (want user, email, name, groups or impersonator)", d.Val())
+					return nil, d.Errf("gatehouse: headers: unknown subdirective %q (want user, email, name, groups, impersonator or role)", d.Val())
 				}
 				v, err := oneArg(d)
 				if err != nil {
@@ -350,6 +352,10 @@ func parseSMTP(d *caddyfile.Dispenser) (*mail.Config, error) {
 	}
 	if strings.Contains(mc.From, "{") {
 		check.From = "placeholder@example.com"
+	}
+	if strings.Contains(mc.Host, "{") {
+		// Checked again once expanded, at provision time (mail.New).
+		check.Host = "localhost"
 	}
 	if err := check.Validate(); err != nil {
 		return nil, d.Errf("gatehouse: smtp: %s", strings.TrimPrefix(err.Error(), "mail: "))

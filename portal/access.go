@@ -45,7 +45,7 @@ type Verdict struct {
 // Check is the guard's hot path for one request to app. It removes every
 // identity header the client sent, resolves the session from memory, asks
 // policies for the decision and, when allowed, sets the identity headers on
-// r and removes the session cookie (apps never see the token). It does no
+// r and removes every cookie of ours (apps never see a token). It does no
 // disk I/O on a cache hit.
 func (s *Service) Check(r *http.Request, app *App) Verdict {
 	s.stripIdentityHeaders(r.Header)
@@ -94,7 +94,16 @@ func (s *Service) stripIdentityHeaders(h http.Header) {
 func (s *Service) isIdentityHeader(k string) bool {
 	return sameHeader(k, s.headers.User) || sameHeader(k, s.headers.Email) ||
 		sameHeader(k, s.headers.Name) || sameHeader(k, s.headers.Groups) ||
-		sameHeader(k, s.headers.Impersonator)
+		sameHeader(k, s.headers.Impersonator) || sameHeader(k, s.roleHeader())
+}
+
+// roleHeader is the configured role header, or DefaultRoleHeader (only
+// removed, never set) when none is.
+func (s *Service) roleHeader() string {
+	if s.headers.Role != "" {
+		return s.headers.Role
+	}
+	return DefaultRoleHeader
 }
 
 // sameHeader compares header names case-insensitively, treating '-', '_'
@@ -134,44 +143,98 @@ func (s *Service) setIdentityHeaders(h http.Header, u *store.Account) {
 	if g := u.GroupsHeader; g != "" {
 		h[s.headers.Groups] = []string{g}
 	}
+	if s.headers.Role != "" && u.Role != "" {
+		h[s.headers.Role] = []string{u.Role}
+	}
 }
 
-// WriteRefusal answers a request that Check did not allow: browsers (GET or
-// HEAD accepting text/html) are sent to the login page with returnURL as rd;
-// other clients get 401 JSON; Deny is 403, Unavailable 503.
+// WriteRefusal answers a request that Check did not allow. Browsers
+// navigating with GET or HEAD are redirected: to the login page with
+// returnURL as rd (SignIn), to the second step (StepUp), to the password
+// change (ChangePassword). Browsers sending anything else get a page that
+// says why, with links to the portal (a form POST after the session ended
+// must not show raw JSON); other clients get JSON, 401 with
+// WWW-Authenticate for SignIn. Deny is 403, Unavailable 503.
 func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict, returnURL string) {
 	setPageSecurityHeaders(w.Header())
+	html := wantsHTML(r)
+	navigate := html && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+	base := s.portal.String()
 	switch v.Outcome {
 	case SignIn:
-		if wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		switch {
+		case navigate:
 			http.Redirect(w, r, s.LoginURL(returnURL), http.StatusFound)
-			return
+		case html:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+			s.renderGuardPage(w, http.StatusUnauthorized, "Your session has ended",
+				"You are no longer signed in, so the app did not receive what you just sent. Sign in again, then send it once more.",
+				nil, pageLink{Label: "Sign in again", Href: s.LoginURL(returnURL)})
+		default:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+			writeJSONError(w, http.StatusUnauthorized, "not signed in: sign in at "+base+"/login")
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-		writeJSONError(w, http.StatusUnauthorized, "not signed in: sign in at "+s.portal.String()+"/login")
 	case Deny:
-		if wantsHTML(r) {
+		if html {
 			u, _ := s.store.User(v.User.ID) // the page header shows who is signed in
-			s.renderError(w, r, http.StatusForbidden, "No access",
-				"You are signed in as "+v.User.Username+", but this account has no access to this app. Ask an administrator for access.", u)
+			s.renderGuardPage(w, http.StatusForbidden, "No access",
+				"You are signed in as "+v.User.Username+", but this account has no access to this app. Ask an administrator for access.", u,
+				pageLink{Label: "Go to the portal home", Href: base + "/"},
+				pageLink{Label: "Sign in as someone else", Href: base + "/logout?rd=" + url.QueryEscape(returnURL)})
 			return
 		}
 		writeJSONError(w, http.StatusForbidden, "access to this app is not allowed")
 	case StepUp:
-		if wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			http.Redirect(w, r, s.portal.String()+"/login/2fa?rd="+url.QueryEscape(returnURL), http.StatusFound)
-			return
+		target := base + "/login/2fa?rd=" + url.QueryEscape(returnURL)
+		switch {
+		case navigate:
+			http.Redirect(w, r, target, http.StatusFound)
+		case html:
+			u, _ := s.store.User(v.User.ID)
+			s.renderGuardPage(w, http.StatusForbidden, "Second factor needed",
+				"This app needs a sign-in with a second factor, so it did not receive what you just sent. Confirm your second factor, then send it once more.", u,
+				pageLink{Label: "Confirm your second factor", Href: target})
+		default:
+			writeJSONError(w, http.StatusForbidden, "this app requires a second factor: sign in with one at "+base+"/login")
 		}
-		writeJSONError(w, http.StatusForbidden, "this app requires a second factor: sign in with one at "+s.portal.String()+"/login")
 	case ChangePassword:
-		if wantsHTML(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			http.Redirect(w, r, s.portal.String()+"/profile/password?rd="+url.QueryEscape(returnURL), http.StatusFound)
-			return
+		target := base + "/profile/password?rd=" + url.QueryEscape(returnURL)
+		switch {
+		case navigate:
+			http.Redirect(w, r, target, http.StatusFound)
+		case html:
+			u, _ := s.store.User(v.User.ID)
+			s.renderGuardPage(w, http.StatusForbidden, "Your password has expired",
+				"The app did not receive what you just sent. Choose a new password, then send it once more.", u,
+				pageLink{Label: "Change your password", Href: target})
+		default:
+			writeJSONError(w, http.StatusForbidden, "your password has expired: change it at "+base+"/profile/password")
 		}
-		writeJSONError(w, http.StatusForbidden, "your password has expired: change it at "+s.portal.String()+"/profile/password")
 	default:
 		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable, try again shortly")
 	}
+}
+
+// pageLink is one action of a page the guard serves: an absolute link to
+// the portal.
+type pageLink struct{ Label, Href string }
+
+// renderGuardPage renders the error page on an app's host, where relative
+// URLs would resolve against the app: every link and asset is an absolute
+// portal URL, there are no forms (a POST from the app's origin to the
+// portal is refused as cross-origin), and the CSP allows the portal's
+// stylesheet and images and nothing else. The first link is the primary
+// action. u, when not nil, is the signed-in user shown in the page header.
+func (s *Service) renderGuardPage(w http.ResponseWriter, status int, title, msg string, u *store.User, links ...pageLink) {
+	s.render(w, status, "error", page{Title: title, Status: status, Message: msg, User: pageUserOf(u),
+		Portal: s.portal.String(), Data: links})
+}
+
+// guardPageCSP is the Content-Security-Policy of the pages the guard serves
+// on an app's host: the portal's stylesheet and images, nothing else.
+func guardPageCSP(portalOrigin string) string {
+	return "default-src 'none'; style-src " + portalOrigin + "; img-src " + portalOrigin +
+		"; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
 }
 
 // LoginURL returns the portal's login page that returns to returnURL.
@@ -183,14 +246,17 @@ func (s *Service) LoginURL(returnURL string) string {
 	return u
 }
 
+// wantsHTML reports whether r comes from a browser that shows pages: it
+// accepts text/html, or it is a navigation (Sec-Fetch-Mode: navigate).
 func wantsHTML(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "text/html")
+	return strings.Contains(r.Header.Get("Accept"), "text/html") || r.Header.Get("Sec-Fetch-Mode") == "navigate"
 }
 
 // checkKeyRequest is Check for a request carrying an API key instead of a
 // session: the key's owner is let in when the key is live, its scope
 // includes the app and the owner may use the app. Apps that require a
-// second factor do not take keys. The key never reaches the app.
+// second factor do not take keys. Neither the key nor any cookie of ours
+// reaches the app.
 func (s *Service) checkKeyRequest(r *http.Request, app *App, k string, now time.Time) Verdict {
 	key, owner, err := s.checkKey(r, k, s.clientIP(r), now)
 	if err != nil {
@@ -216,5 +282,6 @@ func (s *Service) checkKeyRequest(r *http.Request, app *App, k string, now time.
 	}
 	r.Header.Del("Authorization")
 	s.setIdentityHeaders(r.Header, u)
+	s.cookie.strip(r.Header)
 	return Verdict{Outcome: Allow, User: *u, Reason: d.Reason}
 }

@@ -125,6 +125,10 @@ type page struct {
 	PasswordRules string
 	Status        int
 	Message       string
+	// Portal is the portal's origin on the pages the guard serves on an
+	// app's host (renderGuardPage): links and assets start with it, and
+	// forms become links. Empty on the portal.
+	Portal string
 
 	// The fields below are set on the pages of a signed-in user.
 
@@ -181,6 +185,9 @@ func (s *Service) render(w http.ResponseWriter, status int, name string, p page)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	setPageSecurityHeaders(h)
+	if p.Portal != "" {
+		h.Set("Content-Security-Policy", guardPageCSP(p.Portal))
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -39,7 +39,16 @@ type Headers struct {
 	// Impersonator carries the username of the administrator acting as
 	// the user (see impersonation.go); it is sent only then.
 	Impersonator string
+	// Role carries the user's Gatehouse role (owner, admin, user or a
+	// custom role's name). Empty: no role header is sent, and a client's
+	// Remote-Role is still removed (DefaultRoleHeader).
+	Role string
 }
+
+// DefaultRoleHeader is removed from every request passed on even when no
+// role header is configured, so an app set up to trust it never sees a
+// client's value.
+const DefaultRoleHeader = "Remote-Role"
 
 // DefaultHeaders is the header contract of DESIGN.md §3.
 var DefaultHeaders = Headers{
@@ -291,6 +300,9 @@ func (h Headers) withDefaults() Headers {
 	h.Name = http.CanonicalHeaderKey(h.Name)
 	h.Groups = http.CanonicalHeaderKey(h.Groups)
 	h.Impersonator = http.CanonicalHeaderKey(h.Impersonator)
+	if h.Role != "" {
+		h.Role = http.CanonicalHeaderKey(h.Role)
+	}
 	return h
 }
 

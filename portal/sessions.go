@@ -78,13 +78,18 @@ func (c cookieConfig) eachToken(h http.Header, fn func(tok string) bool) {
 	}
 }
 
-// strip removes the session cookie (and the impersonator's cookie that
-// rides along during an impersonation, see actorCookieSuffix) from the
-// request's Cookie headers, so the apps behind the guard never see a token
-// that would let them act as the user elsewhere. Headers without it are
-// left as they are (no allocation); a header that held only it is deleted.
+// strip removes every cookie of ours from the request's Cookie headers:
+// the session cookie and every cookie named <name>_… (the impersonator's
+// session token, see actorCookieSuffix; the pending second step; the OIDC
+// and WebAuthn ceremonies; the flash message; any added later), so the apps
+// behind the guard never see a token that would let them act as the user
+// elsewhere. The app's own cookies stay. Headers without ours are left as
+// they are (no allocation); a header that held only ours is deleted.
 func (c cookieConfig) strip(h http.Header) {
 	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
 	for i, line := range lines {
 		if !strings.Contains(line, c.name) {
 			continue
@@ -96,7 +101,7 @@ func (c cookieConfig) strip(h http.Header) {
 			part, rest, _ = strings.Cut(rest, ";")
 			part = strings.TrimSpace(part)
 			// net/http trims the name: "gh_session =tok" is the cookie too.
-			if name, _, _ := strings.Cut(part, "="); c.isTokenCookie(strings.TrimSpace(name)) || part == "" {
+			if name, _, _ := strings.Cut(part, "="); c.isOurCookie(strings.TrimSpace(name)) || part == "" {
 				continue
 			}
 			if b.Len() > 0 {
@@ -119,11 +124,11 @@ func (c cookieConfig) strip(h http.Header) {
 	}
 }
 
-// isTokenCookie reports whether a cookie of this name carries a session
-// token: the session cookie or the impersonator's. It does not allocate.
-func (c cookieConfig) isTokenCookie(name string) bool {
+// isOurCookie reports whether the portal sets a cookie of this name: the
+// session cookie or one named <name>_…. It does not allocate.
+func (c cookieConfig) isOurCookie(name string) bool {
 	rest, ok := strings.CutPrefix(name, c.name)
-	return ok && (rest == "" || rest == actorCookieSuffix || rest == deviceCookieSuffix)
+	return ok && (rest == "" || rest[0] == '_')
 }
 
 // issue returns the cookie carrying tok; a zero expires makes it a browser

@@ -75,17 +75,24 @@ func (s *Service) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 	s.redirectAfterForm(w, r, s.cleanReturn(rd))
 }
 
+// handleLogoutPage asks to confirm the sign-out. An rd (from the guard's
+// "Sign in as someone else") rides along, so the signed-out page offers to
+// sign in again to it.
 func (s *Service) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
+	rd := s.cleanRD(r.URL.Query().Get("rd"))
 	if c, res := s.callerOf(r); res == resolvedOK {
-		s.render(w, http.StatusOK, "logout", s.basePage(w, r, c, "Sign out", ""))
+		p := s.basePage(w, r, c, "Sign out", "")
+		p.Form["rd"] = rd
+		s.render(w, http.StatusOK, "logout", p)
 		return
 	}
-	s.render(w, http.StatusOK, "logout", page{Title: "Signed out"})
+	s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
 }
 
 func (s *Service) handleLogoutForm(w http.ResponseWriter, r *http.Request) {
 	s.signOut(w, r)
-	s.render(w, http.StatusOK, "logout", page{Title: "Signed out"})
+	rd := s.cleanRD(r.PostFormValue("rd"))
+	s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
 }
 
 func (s *Service) handleSetupPage(w http.ResponseWriter, r *http.Request) {
