@@ -68,7 +68,7 @@ func secHasEvent(t *testing.T, h *harness, owner *http.Client, action, user, rea
 func TestSecuritySecondStepFailuresLock(t *testing.T) {
 	h, olga, _ := secOwnerAndAlice(t)
 	home := h.client()
-	e := secEnrollTOTP(t, h, home, "alice", alicePW)
+	e := secSignInAndEnrollTOTP(t, h, home, "alice", alicePW)
 
 	for i := range 5 {
 		c := h.client()

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
 	"strconv"
@@ -142,7 +141,7 @@ func TestSecurityThrottleSecondStep(t *testing.T) {
 	h.start(h.caddyfile("", ""))
 	h.addUser("alice", alicePW, "user")
 	const ip = "198.51.100.33"
-	codes := secEnrollTOTP(t, h, h.client(), "alice", alicePW).BackupCodes
+	codes := secSignInAndEnrollTOTP(t, h, h.client(), "alice", alicePW).BackupCodes
 
 	// Six complete sign-ins (password, then a backup code): 12 throttled
 	// requests, all right, none counted.
@@ -190,20 +189,11 @@ type totpEnrollment struct {
 	BackupCodes []string `json:"backup_codes"`
 }
 
-// secEnrollTOTP signs c in as user and enrolls TOTP, returning the secret
-// and the backup codes.
-func secEnrollTOTP(t *testing.T, h *harness, c *http.Client, user, pw string) totpEnrollment {
+// secSignInAndEnrollTOTP signs c in as user and enrolls TOTP (see
+// secEnrollTOTP).
+func secSignInAndEnrollTOTP(t *testing.T, h *harness, c *http.Client, user, pw string) totpEnrollment {
 	t.Helper()
 	h.apiLogin(c, user, pw)
-	var e totpEnrollment
-	got, b := secAPI(t, h, c, "POST", "/api/v1/me/totp", "")
-	if got != 200 || json.Unmarshal(b, &e) != nil || e.Secret == "" {
-		t.Fatalf("begin TOTP: %d %s", got, b)
-	}
-	// Later steps of the same code are used by the tests' sign-ins.
-	got, b = secAPI(t, h, c, "POST", "/api/v1/me/totp/confirm", `{"code":"`+totpCode(t, e.Secret, time.Now().Add(-30*time.Second))+`"}`)
-	if got != 200 || json.Unmarshal(b, &e) != nil || len(e.BackupCodes) < 8 {
-		t.Fatalf("confirm TOTP: %d %s", got, b)
-	}
-	return e
+	secret, codes := secEnrollTOTP(t, h, c)
+	return totpEnrollment{Secret: secret, BackupCodes: codes}
 }
