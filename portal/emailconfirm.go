@@ -20,7 +20,7 @@ import (
 // address, the one apps see and reset links go to) stays as it was and
 // the new one waits in PendingEmail. Asking for the change takes the
 // current password (a user without one: a sign-in younger than
-// emailChangeFreshness), from a session of hers: never an API key or an
+// freshWindow), from a session of hers: never an API key or an
 // impersonation. Addresses set by an administrator, an import, the CLI,
 // setup, an invitation (it was mailed to the address) or a provider that
 // verified it are trusted as set.
@@ -37,9 +37,6 @@ const (
 	tokenKindEmail = "email"
 	// emailConfirmLifetime is how long a confirmation link works.
 	emailConfirmLifetime = 24 * time.Hour
-	// emailChangeFreshness is how recent the sign-in of a user without a
-	// password must be to change the address.
-	emailChangeFreshness = 10 * time.Minute
 )
 
 // errNoMailForEmail refuses a self-service change that could not be
@@ -99,20 +96,20 @@ func (s *Service) planEmailChange(ctx context.Context, c *caller, r *http.Reques
 
 // reproveForEmail checks that the person at the keyboard is u: the
 // current password, or for a user without one a sign-in younger than
-// emailChangeFreshness. A failure is audited.
+// freshWindow. A failure is audited.
 func (s *Service) reproveForEmail(ctx context.Context, c *caller, r *http.Request, u *store.User, password string) error {
 	var err error
 	switch {
 	case u.PasswordHash == "":
-		if s.now().Sub(c.sess.CreatedAt) > emailChangeFreshness {
-			err = fmt.Errorf("%w: to change your email address, sign out and sign in again, then change it within %d minutes", ErrForbidden, int(emailChangeFreshness.Minutes()))
+		if s.now().Sub(c.sess.CreatedAt) > freshWindow {
+			err = fmt.Errorf("%w: to change your email address, sign out and sign in again, then change it within %d minutes", ErrForbidden, int(freshWindow.Minutes()))
 		}
 	case password == "":
 		err = fmt.Errorf("%w: enter your current password to change your email address", ErrForbidden)
 	default:
-		ok, verr := s.hasher.Verify(ctx, password, u.PasswordHash)
+		ok, verr := s.verifyCurrentPassword(ctx, r, c, password)
 		if verr != nil {
-			return s.busyOr(verr)
+			return verr
 		}
 		if !ok {
 			err = fmt.Errorf("%w: your current password is not correct", ErrForbidden)

@@ -84,7 +84,7 @@ func TestEmailChangeWithoutPassword(t *testing.T) {
 	for _, tc := range []struct {
 		age time.Duration
 		ok  bool
-	}{{time.Minute, true}, {emailChangeFreshness + time.Second, false}} {
+	}{{time.Minute, true}, {freshWindow + time.Second, false}} {
 		c := &caller{user: u, sess: store.Session{CreatedAt: now.Add(-tc.age)}}
 		err := e.svc.reproveForEmail(context.Background(), c, nil, u, "")
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrForbidden)) {

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -112,4 +113,50 @@ func (s *Service) unlockUser(c *caller, r *http.Request, ref string) error {
 	_ = s.store.ClearFailures(u.ID)
 	s.audit(r, store.Event{Actor: c.user.Username, Action: actionUserUnlock, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return nil
+}
+
+// Audit action of a session ended for wrong re-proofs.
+const actionSessionReproofEnd = "session.end_reproof"
+
+// verifyCurrentPassword checks pw, typed in c's signed-in session to
+// re-prove who is at the keyboard (a password, email or factor change).
+// A wrong password counts as a failed re-proof (reproofFailed).
+func (s *Service) verifyCurrentPassword(ctx context.Context, r *http.Request, c *caller, pw string) (bool, error) {
+	ok, err := s.hasher.Verify(ctx, pw, c.user.PasswordHash)
+	if err != nil {
+		return false, s.busyOr(err)
+	}
+	if !ok {
+		s.reproofFailed(r, c)
+	}
+	return ok, nil
+}
+
+// reproofFailed counts a wrong password or code typed in c's session to
+// re-prove itself: as a failed sign-in of the account, and against the
+// session itself, which ends when its count reaches the lockout threshold.
+// So a stolen session cannot guess the password without end, while the
+// account's own lock (which a stranger can set) does not stop its owner
+// re-proving herself from her session.
+func (s *Service) reproofFailed(r *http.Request, c *caller) {
+	now := s.now()
+	s.recordFailureFor(r, c.user, "", now)
+	st := s.cfg()
+	if st.LockoutThreshold <= 0 || c.sid == (store.SessionID{}) {
+		return
+	}
+	n, _, err := s.store.AddFailure("session:"+c.sid.String(), time.Duration(st.LockoutDuration), now)
+	if err != nil {
+		s.log.Error("count re-proof failure", "user", c.user.Username, "error", err)
+		return
+	}
+	if n < st.LockoutThreshold {
+		return
+	}
+	if err := s.store.DeleteSession(c.sid); err != nil {
+		s.log.Error("end session after wrong re-proofs", "user", c.user.Username, "error", err)
+		return
+	}
+	s.audit(r, store.Event{Action: actionSessionReproofEnd, Resource: "user:" + c.user.Username, Outcome: outcomeSuccess,
+		Reason: strconv.Itoa(n) + " wrong passwords or codes typed to confirm a change; the session was ended"})
 }

@@ -126,8 +126,8 @@ func (s *Service) changeOwnPassword(ctx context.Context, c *caller, r *http.Requ
 	ok := temp
 	if !ok && c.user.PasswordHash != "" {
 		var err error
-		if ok, err = s.hasher.Verify(ctx, current, c.user.PasswordHash); err != nil {
-			return s.busyOr(err)
+		if ok, err = s.verifyCurrentPassword(ctx, r, c, current); err != nil {
+			return err
 		}
 	}
 	if !ok {

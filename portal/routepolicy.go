@@ -181,10 +181,11 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 			s.audit(r, store.Event{Actor: c.user.Username, Action: actionCredentialRefused,
 				Resource: r.Method + " " + r.URL.Path, Outcome: outcomeFailure, Reason: err.Error()})
 			if !errors.Is(err, errNotFresh) && !errors.Is(err, errBadProof) {
-				status, msg := s.statusOf(err) // a malformed field, a busy hasher
+				// A malformed field, a busy hasher.
 				if isAPI(r) {
-					writeJSONError(w, status, msg)
+					s.writeAPIError(w, err)
 				} else {
+					status, msg := s.statusOf(err)
 					s.pageError(w, r, c, status, http.StatusText(status), sentence(msg))
 				}
 				return true
@@ -264,7 +265,7 @@ func (s *Service) freshProof(r *http.Request, c *caller) error {
 		ok = s.checkTOTP(c.user, code) == nil
 	}
 	if !ok {
-		s.recordFailureFor(r, c.user, "", now)
+		s.reproofFailed(r, c)
 		return errBadProof
 	}
 	return nil
