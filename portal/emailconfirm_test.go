@@ -92,3 +92,36 @@ func TestEmailChangeWithoutPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminEmailVoidsPendingChange: an administrator who sets a user's
+// address ends the change the user had asked for; its link confirms
+// nothing afterwards.
+func TestAdminEmailVoidsPendingChange(t *testing.T) {
+	smtp := mailtest.NewServer(t)
+	sender, err := mail.New(mail.Config{Host: smtp.Host(), Port: smtp.Port(), TLS: "none", From: "Gatehouse <noreply@example.com>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newPageEnv(t, sender)
+	mustUser(t, e.svc, "alice", policies.RoleUser)
+	b := e.browser(t)
+	b.signIn("alice")
+	resp, _ := b.submit("/profile", "/profile", url.Values{"full_name": {"Alice"}, "email": {"new@example.org"}, "current_password": {testPW}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("request: %d", resp.StatusCode)
+	}
+	link := emailConfirmPath.FindString(smtp.Wait(t, 1, 10*time.Second)[0].Text)
+	if link == "" {
+		t.Fatal("no link in the mail")
+	}
+	set := "set-by-admin@example.com"
+	if _, err := e.svc.updateUser(e.svc.localAdmin(), nil, "alice", UserPatch{Email: &set}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := b.post(link, url.Values{}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the user's link after an administrator set the address: %d, want 404", resp.StatusCode)
+	}
+	if u, _ := e.st.UserByUsername("alice"); u.Email != set || u.PendingEmail != "" {
+		t.Errorf("address %q, pending %q; want %q and none", u.Email, u.PendingEmail, set)
+	}
+}

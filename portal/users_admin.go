@@ -240,6 +240,11 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 	before := u.Clone()
 	updated, err := s.store.UpdateUser(u.ID, func(x *store.User) error {
 		if p.Email != nil {
+			if !strings.EqualFold(x.Email, email) {
+				// The administrator's address wins over a change
+				// the user asked for: its link no longer confirms.
+				x.PendingEmail = ""
+			}
 			x.Email = email
 		}
 		if p.FallbackEmail != nil {
