@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -252,5 +253,27 @@ func TestAuditCapturesImpersonatorFirst(t *testing.T) {
 	evs := auditEvents(t, st, store.AuditFilter{Action: "test.after_the_action"})
 	if len(evs) != 1 || evs[0].Actor != "adam" || evs[0].Impersonator != "olivia" {
 		t.Fatalf("events: %+v, want adam impersonated by olivia", evs)
+	}
+}
+
+// TestOwnUserPageOffersNoAdminCredentials: on one's own admin user page the
+// buttons the admin credential routes would refuse (set password, reset
+// link, remove 2FA) are not shown; another user's page shows them.
+func TestOwnUserPageOffersNoAdminCredentials(t *testing.T) {
+	e := newPageEnv(t, nil)
+	mustUser(t, e.svc, "olga", policies.RoleOwner)
+	mustUser(t, e.svc, "bob", policies.RoleUser)
+	b := e.browser(t)
+	b.signIn("olga")
+	for _, tc := range []struct {
+		user string
+		want bool
+	}{{"olga", false}, {"bob", true}} {
+		_, page := b.get("/admin/users/" + tc.user)
+		for _, action := range []string{"/password\"", "/reset-link\""} {
+			if got := strings.Contains(page, "/admin/users/"+tc.user+action); got != tc.want {
+				t.Errorf("%s's page offers %s: %v, want %v", tc.user, action, got, tc.want)
+			}
+		}
 	}
 }
