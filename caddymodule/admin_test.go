@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
 )
 
 // TestAdminChangesReachTheGuard: access given and taken in the portal's API
@@ -102,14 +99,8 @@ var linkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/(reset|invite)/[A-Za-z0
 // emailed through a real SMTP server; forgot-password answers the same for
 // unknown accounts and sends nothing.
 func TestMailDelivery(t *testing.T) {
-	smtp := mailtest.NewServer(t)
 	h := newHarness(t)
-	h.start(h.caddyfile(fmt.Sprintf(`smtp {
-			host 127.0.0.1
-			port %d
-			from "Gatehouse <gatehouse@example.com>"
-			tls none
-		}`, smtp.Port()), ""))
+	smtp := h.startWithMail()
 	h.addUser("olga", ownerPW, "owner")
 	h.addUser("alice", alicePW, "user")
 	anon := h.client()

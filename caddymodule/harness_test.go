@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -334,4 +336,22 @@ func formTarget(resp *http.Response, body []byte) string {
 		}
 	}
 	return ""
+}
+
+// smtpBlock is the global smtp block that sends through smtp.
+func smtpBlock(smtp *mailtest.Server) string {
+	return fmt.Sprintf(`smtp {
+			host 127.0.0.1
+			port %d
+			from "Gatehouse <gatehouse@example.com>"
+			tls none
+		}`, smtp.Port())
+}
+
+// startWithMail starts the default sites with an smtp block sending to a
+// new in-process SMTP server, and returns that server.
+func (h *harness) startWithMail() *mailtest.Server {
+	smtp := mailtest.NewServer(h.t)
+	h.start(h.caddyfile(smtpBlock(smtp), ""))
+	return smtp
 }

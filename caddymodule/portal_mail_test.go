@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -39,14 +38,8 @@ func TestPortalForgotWithoutSMTP(t *testing.T) {
 // an administrator, is emailed to the user's address and to the fallback
 // address; a user without a fallback address gets one message.
 func TestPortalFallbackEmail(t *testing.T) {
-	smtp := mailtest.NewServer(t)
 	h := newHarness(t)
-	h.start(h.caddyfile(fmt.Sprintf(`smtp {
-			host 127.0.0.1
-			port %d
-			from "Gatehouse <gatehouse@example.com>"
-			tls none
-		}`, smtp.Port()), ""))
+	smtp := h.startWithMail()
 	h.addUser("olga", ownerPW, "owner")
 	owner := h.client()
 	h.apiLogin(owner, "olga", ownerPW)

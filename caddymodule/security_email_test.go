@@ -24,14 +24,8 @@ var emailLinkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/email/confirm/[A-Z
 // when it was taken between the request and the confirmation. An address
 // an administrator sets is trusted at once.
 func TestSecurityEmailChange(t *testing.T) {
-	smtp := mailtest.NewServer(t)
 	h := newHarness(t)
-	h.start(h.caddyfile(fmt.Sprintf(`smtp {
-			host 127.0.0.1
-			port %d
-			from "Gatehouse <gatehouse@example.com>"
-			tls none
-		}`, smtp.Port()), ""))
+	smtp := h.startWithMail()
 	h.addUser("olga", ownerPW, "owner")
 	h.addUser("alice", alicePW, "user")
 	h.addUser("bob", bobPW, "user")

@@ -1044,12 +1044,7 @@ func TestSecurityTokens(t *testing.T) {
 	smtp := mailtest.NewServer(t)
 	h := newHarness(t)
 	anyHost := freePort(t)
-	h.start(h.caddyfile(fmt.Sprintf(`smtp {
-			host 127.0.0.1
-			port %d
-			from "Gatehouse <gatehouse@example.com>"
-			tls none
-		}`, smtp.Port()), fmt.Sprintf("http://:%d {\n\tgatehouse_portal\n}\n", anyHost)))
+	h.start(h.caddyfile(smtpBlock(smtp), fmt.Sprintf("http://:%d {\n\tgatehouse_portal\n}\n", anyHost)))
 	h.addUser("olga", ownerPW, "owner")
 	h.addUser("alice", alicePW, "user")
 	h.addUser("bob", bobPW, "user")

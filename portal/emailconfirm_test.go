@@ -18,10 +18,10 @@ import (
 
 var emailConfirmPath = regexp.MustCompile(`/email/confirm/[A-Za-z0-9_-]{43}`)
 
-// TestProfileEmailChangePages: the profile form asks for the change, the
-// profile then shows the pending address; "Send the link again" replaces
-// the link, "Cancel the change" drops the address and its link.
-func TestProfileEmailChangePages(t *testing.T) {
+// aliceWithMail is a portal that sends mail to an in-process SMTP server,
+// with alice signed in in b.
+func aliceWithMail(t *testing.T) (*pageEnv, *browser, *mailtest.Server) {
+	t.Helper()
 	smtp := mailtest.NewServer(t)
 	sender, err := mail.New(mail.Config{Host: smtp.Host(), Port: smtp.Port(), TLS: "none", From: "Gatehouse <noreply@example.com>"})
 	if err != nil {
@@ -31,6 +31,14 @@ func TestProfileEmailChangePages(t *testing.T) {
 	mustUser(t, e.svc, "alice", policies.RoleUser)
 	b := e.browser(t)
 	b.signIn("alice")
+	return e, b, smtp
+}
+
+// TestProfileEmailChangePages: the profile form asks for the change, the
+// profile then shows the pending address; "Send the link again" replaces
+// the link, "Cancel the change" drops the address and its link.
+func TestProfileEmailChangePages(t *testing.T) {
+	e, b, smtp := aliceWithMail(t)
 
 	resp, _ := b.submit("/profile", "/profile", url.Values{"full_name": {"Alice"}, "email": {"new@example.org"}, "current_password": {testPW}})
 	if resp.StatusCode != http.StatusSeeOther {
@@ -97,15 +105,7 @@ func TestEmailChangeWithoutPassword(t *testing.T) {
 // address ends the change the user had asked for; its link confirms
 // nothing afterwards.
 func TestAdminEmailVoidsPendingChange(t *testing.T) {
-	smtp := mailtest.NewServer(t)
-	sender, err := mail.New(mail.Config{Host: smtp.Host(), Port: smtp.Port(), TLS: "none", From: "Gatehouse <noreply@example.com>"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newPageEnv(t, sender)
-	mustUser(t, e.svc, "alice", policies.RoleUser)
-	b := e.browser(t)
-	b.signIn("alice")
+	e, b, smtp := aliceWithMail(t)
 	resp, _ := b.submit("/profile", "/profile", url.Values{"full_name": {"Alice"}, "email": {"new@example.org"}, "current_password": {testPW}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("request: %d", resp.StatusCode)
