@@ -163,6 +163,27 @@ func normalizeGroupList(in []string) ([]string, error) {
 
 // updateUser applies p to the user ref on behalf of c, enforcing the rules
 // of DESIGN.md §4, and audits each kind of change.
+// mayChangeResetChannel says whether c may change u's email or fallback
+// address (field) through the admin routes. Both receive u's reset links,
+// so this is an admin credential action (principle 2): never with an API
+// key, never while impersonating, never on one's own account (the email
+// address is changed on the profile, which confirms it; the fallback
+// address by another administrator).
+func mayChangeResetChannel(c *caller, u *store.User, field string) error {
+	switch {
+	case c.key != nil:
+		return fmt.Errorf("%w: API keys cannot change an email address, which receives reset links: sign in to the portal to do this", ErrForbidden)
+	case c.impersonating():
+		return errImpersonating
+	case c.user.ID != "" && c.user.ID == u.ID:
+		if field == "email" {
+			return errOwnEmail
+		}
+		return fmt.Errorf("%w: your fallback email address receives your reset links, so another administrator sets it", ErrForbidden)
+	}
+	return nil
+}
+
 func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch) (*store.User, error) {
 	u, err := s.findUser(ref)
 	if err != nil {
@@ -180,13 +201,20 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 		if email, err = checkEmail("email", *p.Email); err != nil {
 			return nil, err
 		}
-		if u.ID == c.user.ID && !strings.EqualFold(email, u.Email) {
-			return nil, errOwnEmail
+		if !strings.EqualFold(email, u.Email) {
+			if err := mayChangeResetChannel(c, u, "email"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if p.FallbackEmail != nil {
 		if fallback, err = checkEmail("fallback_email", *p.FallbackEmail); err != nil {
 			return nil, err
+		}
+		if !strings.EqualFold(fallback, u.FallbackEmail) {
+			if err := mayChangeResetChannel(c, u, "fallback_email"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if p.FullName != nil {
