@@ -642,7 +642,7 @@ func initial(name string) string {
 // field along with the message.
 func errorField(msg string) string {
 	m := strings.ToLower(msg)
-	if strings.HasPrefix(m, "the two passwords do not match") {
+	if strings.HasPrefix(m, "the two ") && strings.Contains(m, "passwords do not match") {
 		return "password2"
 	}
 	best, bestLen := "", 0

@@ -277,3 +277,25 @@ func TestOwnUserPageOffersNoAdminCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordPageFieldErrors: the password form shows each error beside
+// its field (and marks the field invalid), not only at the top.
+func TestPasswordPageFieldErrors(t *testing.T) {
+	e := newPageEnv(t, nil)
+	mustUser(t, e.svc, "alice", policies.RoleUser)
+	b := e.browser(t)
+	b.signIn("alice")
+	for _, tc := range []struct {
+		name, current, pw, pw2, field string
+	}{
+		{"wrong current password", "Wrong-pass-1", "N3w-passw0rd-x", "N3w-passw0rd-x", "current_password"},
+		{"too short", testPW, "Ab1", "Ab1", "password"},
+		{"not the same twice", testPW, "N3w-passw0rd-x", "N3w-passw0rd-y", "password2"},
+	} {
+		_, page := b.submit("/profile/password", "/profile/password",
+			url.Values{"current_password": {tc.current}, "password": {tc.pw}, "password2": {tc.pw2}})
+		if !strings.Contains(page, `id="`+tc.field+`-error"`) || !regexp.MustCompile(`id="`+tc.field+`"[^>]*aria-invalid="true"`).MatchString(page) {
+			t.Errorf("%s: no error beside %s:\n%s", tc.name, tc.field, page)
+		}
+	}
+}
