@@ -8,6 +8,8 @@ import (
 	"mime"
 	"net/http"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
 // writeJSON writes v as JSON with status.
@@ -171,4 +173,59 @@ func (s *Service) apiMe(w http.ResponseWriter, r *http.Request) {
 		resp.Key = &v
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// list is the shape of every collection answer.
+type list[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next"`
+}
+
+// apiDo runs one API call: it resolves the caller (401), checks perm when
+// not empty (403), runs fn and writes its answer or its error.
+func (s *Service) apiDo(w http.ResponseWriter, r *http.Request, perm policies.Permission, fn func(c *caller) (int, any, error)) {
+	var c *caller
+	if perm == "" {
+		c = s.apiCaller(w, r)
+	} else {
+		c = s.apiRequire(w, r, perm)
+	}
+	if c == nil {
+		return
+	}
+	status, v, err := fn(c)
+	switch {
+	case err != nil:
+		s.writeAPIError(w, err)
+	case status == http.StatusNoContent:
+		w.WriteHeader(status)
+	default:
+		writeJSON(w, status, v)
+	}
+}
+
+// writeOnly refuses a write with 403 unless c holds perm; it exists so that
+// read permissions never imply write.
+func need(c *caller, perm policies.Permission) error {
+	if !c.can(perm) {
+		return &forbiddenError{perm}
+	}
+	return nil
+}
+
+type forbiddenError struct{ perm policies.Permission }
+
+func (e *forbiddenError) Error() string { return "this needs the " + string(e.perm) + " permission" }
+
+func (e *forbiddenError) Unwrap() error { return ErrForbidden }
+
+// decode is decodeJSON as an InputError.
+func decode(r *http.Request, v any) error {
+	if err := decodeJSON(r, v); err != nil {
+		if bodyErrorStatus(err) == http.StatusRequestEntityTooLarge {
+			return err
+		}
+		return &InputError{Msg: err.Error()}
+	}
+	return nil
 }

@@ -1,0 +1,46 @@
+package portal
+
+import (
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+)
+
+func (s *Service) apiListApps(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		out := list[AppView]{Items: []AppView{}}
+		for _, a := range s.Apps() {
+			if c.can(policies.PermAppsRead) || s.isAppOperator(c.user, a.Name) {
+				out.Items = append(out.Items, s.appView(a))
+			}
+		}
+		if len(out.Items) == 0 && !c.can(policies.PermAppsRead) {
+			return 0, nil, need(c, policies.PermAppsRead)
+		}
+		return http.StatusOK, out, nil
+	})
+}
+
+func (s *Service) apiGetApp(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		a, err := s.app(r.PathValue("app"))
+		if err != nil {
+			return 0, nil, err
+		}
+		if !c.can(policies.PermAppsRead) && !s.isAppOperator(c.user, a.Name) {
+			return 0, nil, need(c, policies.PermAppsRead)
+		}
+		return http.StatusOK, s.appView(a), nil
+	})
+}
+
+func (s *Service) apiPatchApp(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+		var in AppAccessInput
+		if err := decode(r, &in); err != nil {
+			return 0, nil, err
+		}
+		v, err := s.updateAppAccess(c, r, r.PathValue("app"), in)
+		return http.StatusOK, v, err
+	})
+}

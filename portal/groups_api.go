@@ -1,0 +1,74 @@
+package portal
+
+import (
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+)
+
+func (s *Service) apiListGroups(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermGroupsRead, func(c *caller) (int, any, error) {
+		items, err := s.listGroups()
+		return http.StatusOK, list[GroupView]{Items: items}, err
+	})
+}
+
+func (s *Service) apiCreateGroup(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermGroupsWrite, func(c *caller) (int, any, error) {
+		var in GroupInput
+		if err := decode(r, &in); err != nil {
+			return 0, nil, err
+		}
+		g, err := s.createGroup(c, r, in)
+		return http.StatusCreated, g, err
+	})
+}
+
+// GroupDetail is a group with its members.
+type GroupDetail struct {
+	GroupView
+	Users []UserView `json:"users"`
+}
+
+func (s *Service) apiGetGroup(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermGroupsRead, func(c *caller) (int, any, error) {
+		g, members, err := s.group(r.PathValue("group"))
+		if err != nil {
+			return 0, nil, err
+		}
+		d := GroupDetail{GroupView: g, Users: make([]UserView, len(members))}
+		for i, u := range members {
+			d.Users[i] = s.view(u)
+		}
+		return http.StatusOK, d, nil
+	})
+}
+
+func (s *Service) apiPatchGroup(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermGroupsWrite, func(c *caller) (int, any, error) {
+		var in GroupInput
+		if err := decode(r, &in); err != nil {
+			return 0, nil, err
+		}
+		g, err := s.updateGroup(c, r, r.PathValue("group"), in)
+		return http.StatusOK, g, err
+	})
+}
+
+func (s *Service) apiDeleteGroup(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermGroupsWrite, func(c *caller) (int, any, error) {
+		return http.StatusNoContent, nil, s.deleteGroup(c, r, r.PathValue("group"))
+	})
+}
+
+func (s *Service) apiAddMember(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermGroupsWrite, func(c *caller) (int, any, error) {
+		return http.StatusNoContent, nil, s.setMembership(c, r, r.PathValue("group"), r.PathValue("user"), true)
+	})
+}
+
+func (s *Service) apiRemoveMember(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermGroupsWrite, func(c *caller) (int, any, error) {
+		return http.StatusNoContent, nil, s.setMembership(c, r, r.PathValue("group"), r.PathValue("user"), false)
+	})
+}

@@ -1,0 +1,39 @@
+package portal
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+)
+
+func (s *Service) apiGetSettings(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermSettingsRead, func(c *caller) (int, any, error) {
+		return http.StatusOK, s.cfg(), nil
+	})
+}
+
+func (s *Service) apiPatchSettings(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermSettingsWrite, func(c *caller) (int, any, error) {
+		var raw json.RawMessage
+		if err := decode(r, &raw); err != nil {
+			return 0, nil, err
+		}
+		st, err := s.updateSettings(c, r, raw)
+		return http.StatusOK, st, err
+	})
+}
+
+type testMailRequest struct {
+	To string `json:"to"`
+}
+
+func (s *Service) apiTestMail(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermSettingsWrite, func(c *caller) (int, any, error) {
+		var req testMailRequest
+		if err := decode(r, &req); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusNoContent, nil, s.sendTestMail(r.Context(), c, r, req.To)
+	})
+}

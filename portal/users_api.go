@@ -1,0 +1,152 @@
+package portal
+
+import (
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+func (s *Service) apiListUsers(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermUsersRead, func(c *caller) (int, any, error) {
+		users, next, err := s.searchUsers(r.URL.Query())
+		if err != nil {
+			return 0, nil, err
+		}
+		out := list[UserView]{Items: make([]UserView, len(users)), Next: next}
+		for i, u := range users {
+			out.Items[i] = s.view(u)
+		}
+		return http.StatusOK, out, nil
+	})
+}
+
+// createUserResponse is a created user and, when it was made without a
+// password, the link to set one.
+type createUserResponse struct {
+	UserView
+	Link string `json:"link,omitempty"`
+}
+
+func (s *Service) apiCreateUser(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+		var nu NewUser
+		if err := decode(r, &nu); err != nil {
+			return 0, nil, err
+		}
+		u, link, err := s.adminCreateUser(r.Context(), c, r, nu)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, createUserResponse{UserView: s.view(u), Link: link}, nil
+	})
+}
+
+// UserDetail is one user with their sessions and lockout state.
+type UserDetail struct {
+	UserView
+	Sessions []SessionView `json:"sessions"`
+	Locked   bool          `json:"locked"`
+	// TwoFactor lists the second factors the user has set up.
+	TwoFactor []string `json:"two_factor"`
+}
+
+func (s *Service) userDetail(u *store.User, current store.SessionID) (UserDetail, error) {
+	sessions, err := s.userSessions(u, current)
+	if err != nil {
+		return UserDetail{}, err
+	}
+	locked, err := s.locked(u)
+	if err != nil {
+		return UserDetail{}, err
+	}
+	f, _, err := s.factors(u)
+	if err != nil {
+		return UserDetail{}, err
+	}
+	return UserDetail{UserView: s.view(u), Sessions: sessions, Locked: locked, TwoFactor: f.Methods}, nil
+}
+
+func (s *Service) apiGetUser(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermUsersRead, func(c *caller) (int, any, error) {
+		u, err := s.findUser(r.PathValue("user"))
+		if err != nil {
+			return 0, nil, err
+		}
+		d, err := s.userDetail(u, c.sid)
+		return http.StatusOK, d, err
+	})
+}
+
+func (s *Service) apiPatchUser(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+		var p UserPatch
+		if err := decode(r, &p); err != nil {
+			return 0, nil, err
+		}
+		u, err := s.updateUser(c, r, r.PathValue("user"), p)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, s.view(u), nil
+	})
+}
+
+func (s *Service) apiDeleteUser(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+		return http.StatusNoContent, nil, s.deleteUser(c, r, r.PathValue("user"))
+	})
+}
+
+type passwordRequest struct {
+	Password string `json:"password"`
+}
+
+func (s *Service) apiSetUserPassword(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+		var req passwordRequest
+		if err := decode(r, &req); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusNoContent, nil, s.adminSetPassword(r.Context(), c, r, r.PathValue("user"), req.Password)
+	})
+}
+
+type linkResponse struct {
+	Link string `json:"link"`
+}
+
+func (s *Service) apiResetLink(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+		link, err := s.adminResetLink(r.Context(), c, r, r.PathValue("user"))
+		return http.StatusCreated, linkResponse{Link: link}, err
+	})
+}
+
+func (s *Service) apiUnlockUser(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+		return http.StatusNoContent, nil, s.unlockUser(c, r, r.PathValue("user"))
+	})
+}
+
+func (s *Service) apiUserSessions(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermSessionsRead, func(c *caller) (int, any, error) {
+		u, err := s.findUser(r.PathValue("user"))
+		if err != nil {
+			return 0, nil, err
+		}
+		items, err := s.userSessions(u, c.sid)
+		return http.StatusOK, list[SessionView]{Items: items}, err
+	})
+}
+
+func (s *Service) apiRevokeUserSessions(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, policies.PermSessionsRevoke, func(c *caller) (int, any, error) {
+		u, err := s.findUser(r.PathValue("user"))
+		if err != nil {
+			return 0, nil, err
+		}
+		_, err = s.revokeUserSessions(c, r, u, store.SessionID{})
+		return http.StatusNoContent, nil, err
+	})
+}
