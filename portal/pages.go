@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -666,4 +667,41 @@ func sentence(s string) string {
 		s += "."
 	}
 	return s
+}
+
+// The admin pages. Every handler is registered in routes_pages.go behind
+// the permission of the JSON API call it mirrors, and calls the same
+// service method, so the pages and the API enforce the same rules.
+
+// splitList reads a list typed into one field: names separated by commas,
+// semicolons, spaces or line breaks.
+func splitList(v string) []string {
+	out := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) })
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// failMsg is statusOf for a page: the status, and the message as a
+// sentence naming the form field by its label.
+func (s *Service) failMsg(err error) (int, string) {
+	status, msg := s.statusOf(err)
+	return status, sentence(msg)
+}
+
+// fieldLabels name the fields of service errors as the forms label them.
+var fieldLabels = map[string]string{
+	"username": "Username", "email": "Email", "fallback_email": "Fallback email", "full_name": "Full name",
+	"role": "Role", "groups": "Groups", "password": "Password", "current_password": "Current password",
+	"expires_at": "Expiry date", "name": "Name", "description": "Description",
+	"allow_groups": "Allowed groups", "allow_users": "Allowed users", "operators": "Operators",
+	"permissions": "Permissions", "to": "Recipient", "user": "User", "action": "Action", "since": "From",
+	"until": "To", "session_idle": "Idle timeout", "session_lifetime": "Session lifetime",
+	"session_remember": "“Keep me signed in” lifetime", "lockout_threshold": "Lockout threshold",
+	"lockout_duration": "Lockout duration", "password_max_age": "Password maximum age",
+	"password_rules": "Password rules", "min_length": "Minimum length", "max_length": "Maximum length",
+	"invite_lifetime": "Invitation lifetime", "reset_lifetime": "Reset link lifetime",
+	"audit_retention": "Audit retention", "impersonation_lifetime": "Impersonation lifetime",
+	"temp_password_lifetime": "Temporary password lifetime",
 }

@@ -1,0 +1,122 @@
+package portal
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+)
+
+// groupsData is the content of /admin/groups.
+type groupsData struct{ Groups []GroupView }
+
+func (s *Service) handleGroups(w http.ResponseWriter, r *http.Request, c *caller) {
+	s.renderGroups(w, r, c, http.StatusOK, "", nil)
+}
+
+func (s *Service) renderGroups(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+	groups, err := s.listGroups()
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	p := s.basePage(w, r, c, "Groups", "groups")
+	p.Error = errMsg
+	if form != nil {
+		p.Form = form
+	}
+	p.Data = groupsData{Groups: groups}
+	s.render(w, status, "groups", p)
+}
+
+func (s *Service) handleCreateGroup(w http.ResponseWriter, r *http.Request, c *caller) {
+	name, desc := r.PostForm.Get("name"), r.PostForm.Get("description")
+	g, err := s.createGroup(c, r, GroupInput{Name: &name, Description: &desc})
+	if err != nil {
+		status, msg := s.failMsg(err)
+		s.renderGroups(w, r, c, status, msg, map[string]string{"name": name, "description": desc})
+		return
+	}
+	s.done(w, r, c, "/admin/groups/"+url.PathEscape(g.Name), "Group "+g.Name+" was created.")
+}
+
+// groupData is the content of /admin/groups/{group}.
+type groupData struct {
+	Group   GroupView
+	Members []UserView
+	Path    string
+}
+
+func (s *Service) handleGroup(w http.ResponseWriter, r *http.Request, c *caller) {
+	s.renderGroup(w, r, c, http.StatusOK, "", nil)
+}
+
+func (s *Service) renderGroup(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+	g, members, err := s.group(r.PathValue("group"))
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	p := s.basePage(w, r, c, "Group "+g.Name, "groups")
+	p.Error = errMsg
+	p.Form = map[string]string{"name": g.Name, "description": g.Description}
+	for k, v := range form {
+		p.Form[k] = v
+	}
+	d := groupData{Group: g, Members: make([]UserView, len(members)), Path: "/admin/groups/" + url.PathEscape(g.Name)}
+	for i, u := range members {
+		d.Members[i] = s.view(u)
+	}
+	p.Data = d
+	s.render(w, status, "group", p)
+}
+
+func (s *Service) handleEditGroup(w http.ResponseWriter, r *http.Request, c *caller) {
+	name, desc := r.PostForm.Get("name"), r.PostForm.Get("description")
+	g, err := s.updateGroup(c, r, r.PathValue("group"), GroupInput{Name: &name, Description: &desc})
+	if err != nil {
+		status, msg := s.failMsg(err)
+		s.renderGroup(w, r, c, status, msg, map[string]string{"name": name, "description": desc})
+		return
+	}
+	s.done(w, r, c, "/admin/groups/"+url.PathEscape(g.Name), "Group saved.")
+}
+
+func (s *Service) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *caller) {
+	name := r.PathValue("group")
+	if r.PostForm.Get("confirm") != "yes" {
+		s.renderGroup(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the group should be deleted.", nil)
+		return
+	}
+	if err := s.deleteGroup(c, r, name); err != nil {
+		status, msg := s.failMsg(err)
+		s.renderGroup(w, r, c, status, msg, nil)
+		return
+	}
+	s.done(w, r, c, "/admin/groups", "Group "+name+" was deleted.")
+}
+
+func (s *Service) handleAddMember(w http.ResponseWriter, r *http.Request, c *caller) {
+	name := strings.TrimSpace(r.PostForm.Get("username"))
+	if name == "" {
+		s.renderGroup(w, r, c, http.StatusBadRequest, "Enter the username of the member to add.", nil)
+		return
+	}
+	if err := s.setMembership(c, r, r.PathValue("group"), name, true); err != nil {
+		status, msg := s.failMsg(err)
+		s.renderGroup(w, r, c, status, msg, map[string]string{"username": name})
+		return
+	}
+	s.done(w, r, c, "/admin/groups/"+url.PathEscape(r.PathValue("group")), policies.NormalizeUsername(name)+" was added to the group.")
+}
+
+func (s *Service) handleRemoveMember(w http.ResponseWriter, r *http.Request, c *caller) {
+	name := r.PathValue("user")
+	if err := s.setMembership(c, r, r.PathValue("group"), name, false); err != nil {
+		status, msg := s.failMsg(err)
+		s.renderGroup(w, r, c, status, msg, nil)
+		return
+	}
+	s.done(w, r, c, "/admin/groups/"+url.PathEscape(r.PathValue("group")), name+" was removed from the group.")
+}

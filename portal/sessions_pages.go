@@ -1,0 +1,46 @@
+package portal
+
+import (
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+)
+
+// sessionsData is the content of /admin/sessions.
+type sessionsData struct {
+	Sessions []SessionView
+	Users    int
+}
+
+func (s *Service) handleSessions(w http.ResponseWriter, r *http.Request, c *caller) {
+	s.renderSessions(w, r, c, http.StatusOK, "")
+}
+
+func (s *Service) renderSessions(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string) {
+	items, err := s.onlineSessions(c.sid)
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	users := map[string]bool{}
+	for _, it := range items {
+		users[it.Username] = true
+	}
+	p := s.basePage(w, r, c, "Sessions", "sessions")
+	p.Error = errMsg
+	p.Data = sessionsData{Sessions: items, Users: len(users)}
+	s.render(w, status, "sessions", p)
+}
+
+func (s *Service) handleRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := s.revokeSession(c, r, r.PathValue("id")); err != nil {
+		status, msg := s.failMsg(err)
+		if c.can(policies.PermSessionsRead) {
+			s.renderSessions(w, r, c, status, msg)
+		} else {
+			s.pageError(w, r, c, status, http.StatusText(status), msg)
+		}
+		return
+	}
+	s.done(w, r, c, "/admin/sessions", "The session was signed out.")
+}

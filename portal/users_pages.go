@@ -1,0 +1,405 @@
+package portal
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// userRow is one line of the user list.
+type userRow struct {
+	UserView
+	State string
+	URL   string
+}
+
+// usersData is the content of /admin/users.
+type usersData struct {
+	Rows                   []userRow
+	Q, Role, Group, Status string
+	Roles, Groups          []string
+	NextURL, FirstURL      string
+	Filtered               bool
+}
+
+// searchUsers is the search of GET /api/v1/users (apiListUsers): the same
+// query parameters, checks and store call.
+func (s *Service) searchUsers(q url.Values) ([]*store.User, string, error) {
+	limit, err := limitParam(q)
+	if err != nil {
+		return nil, "", err
+	}
+	f := store.UserFilter{Query: q.Get("q"), Role: q.Get("role"), Group: q.Get("group"), Status: q.Get("status")}
+	if f.Status != "" && f.Status != "active" && f.Status != "disabled" {
+		return nil, "", inputErr("status", "must be active or disabled")
+	}
+	return s.store.SearchUsers(f, q.Get("after"), limit)
+}
+
+// userState names u's state: disabled, expired or active.
+func userState(u *store.User, now time.Time) string {
+	switch {
+	case u.Disabled:
+		return "disabled"
+	case !u.ExpiresAt.IsZero() && !now.Before(u.ExpiresAt):
+		return "expired"
+	}
+	return "active"
+}
+
+func (s *Service) groupNames() []string {
+	var out []string
+	if gs, err := s.listGroups(); err == nil {
+		for _, g := range gs {
+			out = append(out, g.Name)
+		}
+	}
+	return out
+}
+
+func (s *Service) handleUsers(w http.ResponseWriter, r *http.Request, c *caller) {
+	q := r.URL.Query()
+	p := s.basePage(w, r, c, "Users", "users")
+	d := usersData{Q: q.Get("q"), Role: q.Get("role"), Group: q.Get("group"), Status: q.Get("status"),
+		Roles: s.roleNames(), Groups: s.groupNames()}
+	d.Filtered = d.Q != "" || d.Role != "" || d.Group != "" || d.Status != ""
+	status := http.StatusOK
+	users, next, err := s.searchUsers(q)
+	if err != nil {
+		status, p.Error = s.failMsg(err)
+	}
+	now := s.now()
+	for _, u := range users {
+		d.Rows = append(d.Rows, userRow{UserView: s.view(u), State: userState(u, now), URL: userPath(u)})
+	}
+	if next != "" {
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("after", next)
+		d.NextURL = "/admin/users?" + nq.Encode()
+	}
+	if q.Get("after") != "" {
+		fq := url.Values{}
+		for k, v := range q {
+			if k != "after" {
+				fq[k] = v
+			}
+		}
+		d.FirstURL = "/admin/users"
+		if len(fq) > 0 {
+			d.FirstURL += "?" + fq.Encode()
+		}
+	}
+	p.Data = d
+	s.render(w, status, "users", p)
+}
+
+// newUserData is the content of /admin/users/new.
+type newUserData struct {
+	Roles, Groups []string
+	PasswordRules string
+	MailEnabled   bool
+}
+
+func (s *Service) handleNewUserPage(w http.ResponseWriter, r *http.Request, c *caller) {
+	s.renderNewUser(w, r, c, http.StatusOK, "", map[string]string{"role": policies.RoleUser})
+}
+
+func (s *Service) renderNewUser(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+	p := s.basePage(w, r, c, "New user", "users")
+	p.Error, p.Form = errMsg, form
+	p.Data = newUserData{Roles: s.assignableRoles(c), Groups: s.groupNames(),
+		PasswordRules: s.passwordRules().Describe(), MailEnabled: s.mail.Enabled()}
+	s.render(w, status, "user_new", p)
+}
+
+// assignableRoles lists the roles c may give a new account (the service
+// checks again).
+func (s *Service) assignableRoles(c *caller) []string {
+	var out []string
+	for _, name := range s.roleNames() {
+		if checkAssign(s, c, name) == nil {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func (s *Service) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *caller) {
+	f := r.PostForm
+	nu := NewUser{Username: f.Get("username"), Email: f.Get("email"), FallbackEmail: f.Get("fallback_email"),
+		FullName: f.Get("full_name"), Role: f.Get("role"), Groups: splitList(f.Get("groups")), Password: f.Get("password")}
+	form := map[string]string{"username": nu.Username, "email": nu.Email, "fallback_email": nu.FallbackEmail,
+		"full_name": nu.FullName, "role": nu.Role, "groups": f.Get("groups")}
+	if nu.Password != "" && nu.Password != f.Get("password2") {
+		s.renderNewUser(w, r, c, http.StatusBadRequest, "The two passwords do not match.", form)
+		return
+	}
+	u, link, err := s.adminCreateUser(r.Context(), c, r, nu)
+	if err != nil {
+		status, msg := s.failMsg(err)
+		s.renderNewUser(w, r, c, status, msg, form)
+		return
+	}
+	if link == "" {
+		s.done(w, r, c, userPath(u), "User "+u.Username+" was created.")
+		return
+	}
+	note := "Send it to them: it works once, and expires " + fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().InviteLifetime))) + "."
+	if to := recoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
+		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " +
+			fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().InviteLifetime))) + "."
+	}
+	s.renderLink(w, r, c, "users", linkData{
+		Heading: "User " + u.Username + " was created",
+		Lede:    "They choose their password with this link.",
+		Link:    link, Note: note,
+		Back: userPath(u), BackLabel: "View " + u.Username,
+		Next: "/admin/users/new", NextLabel: "Create another user",
+	})
+}
+
+// linkData is the content of the page that shows a new secret link.
+type linkData struct {
+	Heading, Lede, Link, Note string
+	// Label names what Link is ("API key"); default "Link".
+	Label           string
+	Back, BackLabel string
+	Next, NextLabel string
+}
+
+func (s *Service) renderLink(w http.ResponseWriter, r *http.Request, c *caller, section string, d linkData) {
+	p := s.basePage(w, r, c, d.Heading, section)
+	p.Data = d
+	s.render(w, http.StatusOK, "link", p)
+}
+
+// userPageData is the content of /admin/users/{user}.
+type userPageData struct {
+	Detail            UserDetail
+	Path              string
+	States            []string
+	Roles, Groups     []string
+	Self              bool
+	HasPassword       bool
+	PasswordChangedAt time.Time
+	PasswordRules     string
+	Expired           bool
+	// Support holds the impersonation and temporary-password controls
+	// the caller may use on this user.
+	Support userSupport
+}
+
+func (s *Service) handleUser(w http.ResponseWriter, r *http.Request, c *caller) {
+	s.renderUser(w, r, c, http.StatusOK, "", nil)
+}
+
+// renderUser shows the user of the request's path; form, when not nil,
+// holds submitted values to show again after a failure.
+func (s *Service) renderUser(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+	u, err := s.findUser(r.PathValue("user"))
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	d, err := s.userDetail(u, c.sid)
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	title := u.Username
+	if u.FullName != "" {
+		title = u.FullName
+	}
+	p := s.basePage(w, r, c, title, "users")
+	p.Error = errMsg
+	p.Form = map[string]string{"email": u.Email, "fallback_email": u.FallbackEmail, "full_name": u.FullName,
+		"expires_at": dateOf(u.ExpiresAt), "role": u.Role, "groups": strings.Join(u.Groups, ", ")}
+	for k, v := range form {
+		p.Form[k] = v
+	}
+	now := s.now()
+	states := []string{userState(u, now)}
+	if d.Locked {
+		states = append(states, "locked")
+	}
+	roles := s.roleNames()
+	p.Data = userPageData{Detail: d, Path: userPath(u), States: states, Roles: roles, Groups: s.groupNames(),
+		Self: u.ID == c.user.ID, HasPassword: u.PasswordHash != "", PasswordChangedAt: u.PasswordChangedAt,
+		PasswordRules: s.passwordRules().Describe(), Expired: s.passwordExpired(u.PasswordChangedAt), Support: s.userSupport(c, u)}
+	s.render(w, status, "user", p)
+}
+
+func dateOf(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.DateOnly)
+}
+
+// userDone ends a successful form of the user page.
+func (s *Service) userDone(w http.ResponseWriter, r *http.Request, c *caller, msg string) {
+	to := "/admin/users/" + url.PathEscape(r.PathValue("user"))
+	if u, err := s.findUser(r.PathValue("user")); err == nil {
+		to = userPath(u)
+	}
+	s.done(w, r, c, to, msg)
+}
+
+// userFail re-renders the user page after a failed form.
+func (s *Service) userFail(w http.ResponseWriter, r *http.Request, c *caller, err error, form map[string]string) {
+	status, msg := s.failMsg(err)
+	s.renderUser(w, r, c, status, msg, form)
+}
+
+func (s *Service) handleUserDetails(w http.ResponseWriter, r *http.Request, c *caller) {
+	f := r.PostForm
+	u, err := s.findUser(r.PathValue("user"))
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	email, fallback, name, exp := f.Get("email"), f.Get("fallback_email"), f.Get("full_name"), strings.TrimSpace(f.Get("expires_at"))
+	patch := UserPatch{Email: &email, FallbackEmail: &fallback, FullName: &name}
+	// The form shows the expiry as a date: send it only when it changed,
+	// so that saving other fields never moves an expiry set to the minute.
+	if exp != dateOf(u.ExpiresAt) {
+		patch.ExpiresAt = &exp
+	}
+	if _, err := s.updateUser(c, r, u.ID, patch); err != nil {
+		s.userFail(w, r, c, err, map[string]string{"email": email, "fallback_email": fallback, "full_name": name, "expires_at": exp})
+		return
+	}
+	s.userDone(w, r, c, "Details saved.")
+}
+
+func (s *Service) handleUserRole(w http.ResponseWriter, r *http.Request, c *caller) {
+	role := strings.TrimSpace(r.PostForm.Get("role"))
+	u, err := s.findUser(r.PathValue("user"))
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	if role == u.Role {
+		s.userDone(w, r, c, "The role is unchanged.")
+		return
+	}
+	if _, err := s.updateUser(c, r, u.ID, UserPatch{Role: &role}); err != nil {
+		s.userFail(w, r, c, err, map[string]string{"role": role})
+		return
+	}
+	s.userDone(w, r, c, "Role changed to "+role+".")
+}
+
+func (s *Service) handleUserGroups(w http.ResponseWriter, r *http.Request, c *caller) {
+	v := r.PostForm.Get("groups")
+	groups := splitList(v)
+	if _, err := s.updateUser(c, r, r.PathValue("user"), UserPatch{Groups: &groups}); err != nil {
+		s.userFail(w, r, c, err, map[string]string{"groups": v})
+		return
+	}
+	s.userDone(w, r, c, "Groups saved.")
+}
+
+func (s *Service) handleUserStatus(w http.ResponseWriter, r *http.Request, c *caller) {
+	active := r.PostForm.Get("active") == "1"
+	if _, err := s.updateUser(c, r, r.PathValue("user"), UserPatch{Active: &active}); err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	if active {
+		s.userDone(w, r, c, "The account was enabled.")
+	} else {
+		s.userDone(w, r, c, "The account was disabled and its sessions were ended.")
+	}
+}
+
+func (s *Service) handleUserDelete(w http.ResponseWriter, r *http.Request, c *caller) {
+	if r.PostForm.Get("confirm") != "yes" {
+		s.renderUser(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the account should be deleted.", nil)
+		return
+	}
+	u, err := s.findUser(r.PathValue("user"))
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	if err := s.deleteUser(c, r, u.ID); err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	s.done(w, r, c, "/admin/users", "User "+u.Username+" was deleted.")
+}
+
+func (s *Service) handleUserPassword(w http.ResponseWriter, r *http.Request, c *caller) {
+	pw := r.PostForm.Get("password")
+	if pw != r.PostForm.Get("password2") {
+		s.renderUser(w, r, c, http.StatusBadRequest, "The two passwords do not match.", nil)
+		return
+	}
+	if err := s.adminSetPassword(r.Context(), c, r, r.PathValue("user"), pw); err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	s.userDone(w, r, c, "The password was set and every session of the account was ended.")
+}
+
+func (s *Service) handleUserResetLink(w http.ResponseWriter, r *http.Request, c *caller) {
+	u, err := s.findUser(r.PathValue("user"))
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	link, err := s.adminResetLink(r.Context(), c, r, u.ID)
+	if err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	expires := fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().ResetLifetime)))
+	note := "Send it to " + u.Username + ": it works once, and expires " + expires + ". Any earlier link stops working."
+	if to := recoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
+		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " + expires + ". Any earlier link stops working."
+	}
+	s.renderLink(w, r, c, "users", linkData{
+		Heading: "Password reset link for " + u.Username,
+		Lede:    "Whoever opens this link can choose a new password for the account.",
+		Link:    link, Note: note,
+		Back: userPath(u), BackLabel: "Back to " + u.Username,
+	})
+}
+
+func (s *Service) handleUserUnlock(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := s.unlockUser(c, r, r.PathValue("user")); err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	s.userDone(w, r, c, "The account was unlocked.")
+}
+
+func (s *Service) handleUserRevokeSessions(w http.ResponseWriter, r *http.Request, c *caller) {
+	u, err := s.findUser(r.PathValue("user"))
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	n, err := s.revokeUserSessions(c, r, u, store.SessionID{})
+	if err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	s.userDone(w, r, c, plural(n, "session was", "sessions were")+" signed out.")
+}
+
+func (s *Service) handleUserRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := s.revokeSession(c, r, r.PathValue("id")); err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	s.userDone(w, r, c, "The session was signed out.")
+}
