@@ -1,0 +1,220 @@
+package portal
+
+import (
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Template helpers.
+
+// asTime reads a time.Time or *time.Time; anything else is the zero time.
+func asTime(v any) time.Time {
+	switch x := v.(type) {
+	case time.Time:
+		return x
+	case *time.Time:
+		if x != nil {
+			return *x
+		}
+	}
+	return time.Time{}
+}
+
+// fmtTime formats a time.Time or *time.Time in UTC; a zero or nil time is
+// "—".
+func fmtTime(v any, layout string) string {
+	t := asTime(v)
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format(layout)
+}
+
+// fmtAgo says how long before now t was: "just now", "5 minutes ago".
+func fmtAgo(now time.Time, v any) string {
+	t := asTime(v)
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return "in " + span(-d)
+	}
+	if d < time.Minute {
+		return "just now"
+	}
+	return span(d) + " ago"
+}
+
+// fmtUntil says how long after now t is: "in 3 days".
+func fmtUntil(now time.Time, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := t.Sub(now)
+	if d <= 0 {
+		return "expired"
+	}
+	return "in " + span(d)
+}
+
+// spanUnits are the units span counts in, each used while the rounded
+// count stays below limit.
+var spanUnits = []struct {
+	size, limit time.Duration
+	name        string
+}{
+	{time.Minute, time.Hour, "minute"},
+	{time.Hour, 48 * time.Hour, "hour"},
+	{24 * time.Hour, 60 * 24 * time.Hour, "day"},
+	{30 * 24 * time.Hour, 730 * 24 * time.Hour, "month"},
+	{365 * 24 * time.Hour, 1<<63 - 1, "year"},
+}
+
+// span says how long d is in its largest fitting unit, rounded to the
+// nearest whole unit: an invitation made a few seconds ago for 72 hours
+// expires "in 3 days", not "in 2 days".
+func span(d time.Duration) string {
+	if d < time.Minute {
+		return "less than a minute"
+	}
+	for _, u := range spanUnits {
+		n := (d + u.size/2) / u.size
+		if n*u.size < u.limit || u.name == "year" {
+			name := u.name
+			if n != 1 {
+				name += "s"
+			}
+			return strconv.Itoa(int(n)) + " " + name
+		}
+	}
+	return "" // unreachable: the last unit has no limit
+}
+
+// fmtDuration writes a settings duration the way parseDuration reads it:
+// whole days as "90d", else Go's form without zero units ("1h30m").
+func fmtDuration(v any) string {
+	var d time.Duration
+	switch x := v.(type) {
+	case Duration:
+		d = time.Duration(x)
+	case time.Duration:
+		d = x
+	}
+	if d == 0 {
+		return "0"
+	}
+	if d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
+}
+
+// fixedUserPaths are the pages under /admin/users/ that are not users.
+var fixedUserPaths = []string{"new", "import"}
+
+// userURL is the page of the user called name. A user whose name is one
+// of the fixed pages is found through the search instead.
+func userURL(name string) string {
+	if name == "" {
+		return "/admin/users"
+	}
+	if slices.Contains(fixedUserPaths, name) {
+		return "/admin/users?q=" + url.QueryEscape(name)
+	}
+	return "/admin/users/" + url.PathEscape(name)
+}
+
+// userPath is the page of u, by id when its name is a fixed page.
+func userPath(u *store.User) string {
+	if slices.Contains(fixedUserPaths, u.Username) {
+		return "/admin/users/" + url.PathEscape(u.ID)
+	}
+	return "/admin/users/" + url.PathEscape(u.Username)
+}
+
+func initial(name string) string {
+	for _, r := range name {
+		return strings.ToUpper(string(r))
+	}
+	return "?"
+}
+
+// errorField is the form field an error message is about, found by the
+// name it starts with ("The username … is already taken." is about
+// "username"); "" when it names none. Messages name their field this way
+// (InputError.Error, the policies' messages), so no page has to pass the
+// field along with the message.
+func errorField(msg string) string {
+	m := strings.ToLower(msg)
+	if strings.HasPrefix(m, "the two ") && strings.Contains(m, "passwords do not match") {
+		return "password2"
+	}
+	best, bestLen := "", 0
+	for field := range fieldLabels {
+		name := strings.ToLower(fieldName(field))
+		if strings.HasPrefix(m, "the "+name+" ") && len(name) > bestLen {
+			best, bestLen = field, len(name)
+		}
+	}
+	return best
+}
+
+// sentence makes a service message a sentence: capitalised, with a full
+// stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "!") && !strings.HasSuffix(s, "?") {
+		s += "."
+	}
+	return s
+}
+
+// splitList reads a list typed into one field: names separated by commas,
+// semicolons, spaces or line breaks.
+func splitList(v string) []string {
+	out := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) })
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// failMsg is statusOf for a page: the status, and the message as a
+// sentence naming the form field by its label.
+func (s *Service) failMsg(err error) (int, string) {
+	status, msg := s.statusOf(err)
+	return status, sentence(msg)
+}
+
+// fieldLabels name the fields of service errors as the forms label them.
+var fieldLabels = map[string]string{
+	"username": "Username", "email": "Email", "fallback_email": "Fallback email", "full_name": "Full name",
+	"role": "Role", "groups": "Groups", "password": "Password", "current_password": "Current password",
+	"expires_at": "Expiry date", "name": "Name", "description": "Description",
+	"allow_groups": "Allowed groups", "allow_users": "Allowed users", "operators": "Operators",
+	"permissions": "Permissions", "to": "Recipient", "user": "User", "action": "Action", "since": "From",
+	"until": "To", "session_idle": "Idle timeout", "session_lifetime": "Session lifetime",
+	"session_remember": "“Keep me signed in” lifetime", "lockout_threshold": "Lockout threshold",
+	"lockout_duration": "Lockout duration", "password_max_age": "Password maximum age",
+	"password_rules": "Password rules", "min_length": "Minimum length", "max_length": "Maximum length",
+	"invite_lifetime": "Invitation lifetime", "reset_lifetime": "Reset link lifetime",
+	"audit_retention": "Audit retention", "impersonation_lifetime": "Impersonation lifetime",
+	"temp_password_lifetime": "Temporary password lifetime",
+}
