@@ -1,0 +1,77 @@
+package portal
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+)
+
+// impersonationRoutes adds the impersonation and temporary-password calls
+// and pages.
+func (s *Service) impersonationRoutes(mux *routeMux) {
+	mux.HandleFunc("POST /api/v1/users/{user}/impersonate", s.apiStartImpersonation)
+	mux.HandleFunc("DELETE /api/v1/impersonation", s.apiStopImpersonation)
+	mux.Handle("POST /api/v1/users/{user}/temp-password", s.adminCredential(selfPassword, s.apiTempPassword))
+	mux.HandleFunc("POST /admin/users/{user}/impersonate", s.signedIn(policies.PermImpersonate, s.handleUserImpersonate))
+	mux.Handle("POST /admin/users/{user}/temp-password", s.adminCredential(selfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserTempPassword)))
+	mux.HandleFunc("POST /impersonation/stop", s.signedInExpired(s.handleStopImpersonation))
+}
+
+// impersonationResponse answers POST /api/v1/users/{user}/impersonate.
+type impersonationResponse struct {
+	// User is the impersonated user, whom the session now acts as.
+	User UserView `json:"user"`
+	// Impersonator is the username of who acts.
+	Impersonator string `json:"impersonator"`
+	// ExpiresAt is when the impersonation ends at the latest.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// stopResponse answers DELETE /api/v1/impersonation.
+type stopResponse struct {
+	// User is the impersonator, signed in again with their own session;
+	// absent when that session had ended and the browser was signed out.
+	User *UserView `json:"user,omitempty"`
+	// SignedOut: the impersonator's own session had ended.
+	SignedOut bool `json:"signed_out,omitempty"`
+}
+
+func (s *Service) apiStartImpersonation(w http.ResponseWriter, r *http.Request) {
+	c := s.apiCaller(w, r)
+	if c == nil {
+		return
+	}
+	u, ic, err := s.startImpersonation(w, r, c, r.PathValue("user"))
+	if err != nil {
+		s.writeAPIError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, impersonationResponse{User: s.view(u), Impersonator: c.user.Username, ExpiresAt: ic.sess.ExpiresAt})
+}
+
+func (s *Service) apiStopImpersonation(w http.ResponseWriter, r *http.Request) {
+	c, res := s.callerOf(r)
+	switch res {
+	case resolvedUnavailable:
+		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable")
+		return
+	case resolvedNone:
+		if s.endDeadImpersonation(w, r) {
+			writeJSON(w, http.StatusOK, stopResponse{SignedOut: true})
+			return
+		}
+		writeJSONError(w, http.StatusUnauthorized, "not signed in")
+		return
+	}
+	actor, _, err := s.stopImpersonation(w, r, c)
+	switch {
+	case err != nil:
+		s.writeAPIError(w, err)
+	case actor == nil:
+		writeJSON(w, http.StatusOK, stopResponse{SignedOut: true})
+	default:
+		v := s.view(actor)
+		writeJSON(w, http.StatusOK, stopResponse{User: &v})
+	}
+}

@@ -1,0 +1,64 @@
+package portal
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+func (s *Service) handleUserImpersonate(w http.ResponseWriter, r *http.Request, c *caller) {
+	_, ic, err := s.startImpersonation(w, r, c, r.PathValue("user"))
+	if err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	// No flash message: the impersonation banner on every page says it all.
+	s.done(w, r, ic, "/", "")
+}
+
+func (s *Service) handleStopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) {
+	if !c.impersonating() {
+		s.done(w, r, c, "/", "You are not impersonating anyone.")
+		return
+	}
+	target := c.user
+	actor, ac, err := s.stopImpersonation(w, r, c)
+	switch {
+	case err != nil:
+		s.pageFail(w, r, c, err)
+	case actor == nil:
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	default:
+		to := "/"
+		if ac.can(policies.PermUsersRead) {
+			to = userPath(target)
+		}
+		s.done(w, r, ac, to, "You stopped acting as "+target.Username+".")
+	}
+}
+
+// pageImpersonation is the banner of every page of an impersonation.
+type pageImpersonation struct {
+	// Target is who the session acts as; Actor is who is acting.
+	Target, Actor string
+	// Until is when the impersonation ends by itself.
+	Until time.Time
+}
+
+// impersonationBanner returns the banner data for c, nil when c is not
+// impersonating.
+func impersonationBanner(c *caller) *pageImpersonation {
+	if !c.impersonating() {
+		return nil
+	}
+	return &pageImpersonation{Target: c.user.Username, Actor: c.sess.ImpersonatorName, Until: c.sess.ExpiresAt}
+}
+
+// canImpersonate reports whether the user page should offer c to
+// impersonate u (the server checks again).
+func (s *Service) canImpersonate(c *caller, u *store.User) bool {
+	return !c.impersonating() && c.sid != (store.SessionID{}) && u.ID != c.user.ID &&
+		userActive(u, s.now()) && s.mayImpersonate(c.principal(), u.Role) == nil
+}

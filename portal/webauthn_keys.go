@@ -1,0 +1,210 @@
+package portal
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// RegisterKeyRequest starts adding a security key or passkey.
+type RegisterKeyRequest struct {
+	// Name labels the key; default "Security key" or "Passkey".
+	Name string `json:"name"`
+	// Passkey asks for a discoverable credential that signs in without
+	// a password; false registers a security key for the second step.
+	Passkey bool `json:"passkey"`
+}
+
+// beginRegistration starts registering a key for u and returns the
+// options for navigator.credentials.create.
+func (s *Service) beginRegistration(w http.ResponseWriter, u *store.User, req RegisterKeyRequest) (*protocol.CredentialCreation, error) {
+	rp, err := s.relyingParty()
+	if err != nil {
+		return nil, err
+	}
+	def := defaultKeyName
+	if req.Passkey {
+		def = defaultPasskeyName
+	}
+	name, err := cleanKeyName(req.Name, def)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.store.MFA(u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("portal: read second factors: %w", err)
+	}
+	if len(m.WebAuthn) >= maxKeysPerUser {
+		return nil, inputErr("", "at most %d security keys and passkeys per account: remove one first", maxKeysPerUser)
+	}
+	wu := newWAUser(u, m)
+	sel := protocol.AuthenticatorSelection{
+		ResidentKey:        protocol.ResidentKeyRequirementDiscouraged,
+		RequireResidentKey: protocol.ResidentKeyNotRequired(),
+		UserVerification:   protocol.VerificationDiscouraged,
+	}
+	if req.Passkey {
+		sel = protocol.AuthenticatorSelection{
+			ResidentKey:        protocol.ResidentKeyRequirementRequired,
+			RequireResidentKey: protocol.ResidentKeyRequired(),
+			UserVerification:   protocol.VerificationPreferred,
+		}
+	}
+	creation, sd, err := rp.BeginRegistration(wu,
+		webauthn.WithAuthenticatorSelection(sel),
+		webauthn.WithExclusions(webauthn.Credentials(wu.creds).CredentialDescriptors()),
+		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("portal: begin webauthn registration: %w", err)
+	}
+	if err := s.putCeremony(w, purposeRegister, u.ID, sd, map[string]string{"name": name, "passkey": strconv.FormatBool(req.Passkey)}); err != nil {
+		return nil, err
+	}
+	return creation, nil
+}
+
+// KeyAdded is a newly registered key. When it is the account's first
+// second factor, it comes with a fresh set of backup codes, shown once.
+type KeyAdded struct {
+	KeyView
+	BackupCodes []string `json:"backup_codes,omitempty"`
+}
+
+// finishRegistration checks the browser's answer to beginRegistration
+// (body) and stores the new key of u.
+func (s *Service) finishRegistration(w http.ResponseWriter, r *http.Request, u *store.User) (KeyAdded, error) {
+	rp, err := s.relyingParty()
+	if err != nil {
+		return KeyAdded{}, err
+	}
+	t, sd, err := s.takeCeremony(w, r, purposeRegister)
+	if errors.Is(err, errNoCeremony) || (err == nil && t.UserID != u.ID) {
+		return KeyAdded{}, inputErr("", "%v", errNoCeremony)
+	}
+	if err != nil {
+		return KeyAdded{}, err
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBody(r.Body)
+	if err != nil {
+		return KeyAdded{}, inputErr("", "the browser's answer could not be read: %s", protocolDetail(err))
+	}
+	m, err := s.store.MFA(u.ID)
+	if err != nil {
+		return KeyAdded{}, fmt.Errorf("portal: read second factors: %w", err)
+	}
+	cred, err := rp.CreateCredential(newWAUser(u, m), *sd, parsed)
+	if err != nil {
+		s.audit(r, store.Event{Actor: u.Username, Action: actionWebAuthnAdd, Resource: "user:" + u.Username,
+			Outcome: outcomeFailure, Reason: protocolDetail(err)})
+		return KeyAdded{}, inputErr("", "the security key could not be registered: %s", protocolDetail(err))
+	}
+	sc := fromLibCredential(cred, t.Data["name"], t.Data["passkey"] == "true", s.now())
+	codes, hashes := newBackupCodes()
+	first := false
+	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
+		if len(m.WebAuthn) >= maxKeysPerUser {
+			return inputErr("", "at most %d security keys and passkeys per account: remove one first", maxKeysPerUser)
+		}
+		for _, c := range m.WebAuthn {
+			if bytes.Equal(c.ID, sc.ID) {
+				return fmt.Errorf("this security key is registered already: %w", ErrConflict)
+			}
+		}
+		if first = !m.Active(); first {
+			m.BackupCodes = hashes
+		}
+		m.WebAuthn = append(m.WebAuthn, sc)
+		return nil
+	})
+	if err != nil {
+		return KeyAdded{}, fmt.Errorf("portal: store security key: %w", err)
+	}
+	kind := "security key"
+	if sc.Discoverable {
+		kind = "passkey"
+	}
+	s.audit(r, store.Event{Actor: u.Username, Action: actionWebAuthnAdd, Resource: "user:" + u.Username,
+		Outcome: outcomeSuccess, Reason: kind + " " + strconv.Quote(sc.Name)})
+	out := KeyAdded{KeyView: keyViewOf(sc)}
+	if first {
+		out.BackupCodes = codes
+	}
+	return out, nil
+}
+
+// decodeKeyID parses an API key id; a malformed one is simply not found.
+func decodeKeyID(id string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(id, "="))
+	if err != nil || len(b) == 0 {
+		return nil, fmt.Errorf("security key: %w", ErrNotFound)
+	}
+	return b, nil
+}
+
+// renameKey relabels one of u's keys.
+func (s *Service) renameKey(r *http.Request, u *store.User, id, name string) (KeyView, error) {
+	raw, err := decodeKeyID(id)
+	if err != nil {
+		return KeyView{}, err
+	}
+	if name, err = cleanKeyName(name, ""); err != nil {
+		return KeyView{}, err
+	}
+	var out store.WebAuthnCredential
+	old := ""
+	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
+		i := slices.IndexFunc(m.WebAuthn, func(c store.WebAuthnCredential) bool { return bytes.Equal(c.ID, raw) })
+		if i < 0 {
+			return fmt.Errorf("security key: %w", ErrNotFound)
+		}
+		old = m.WebAuthn[i].Name
+		m.WebAuthn[i].Name = name
+		out = m.WebAuthn[i]
+		return nil
+	})
+	if err != nil {
+		return KeyView{}, fmt.Errorf("portal: rename security key: %w", err)
+	}
+	s.audit(r, store.Event{Actor: u.Username, Action: actionWebAuthnRename, Resource: "user:" + u.Username,
+		Outcome: outcomeSuccess, Reason: strconv.Quote(old) + " → " + strconv.Quote(name)})
+	return keyViewOf(out), nil
+}
+
+// removeKey deletes one of u's keys. When it was the last second factor,
+// the backup codes go with it.
+func (s *Service) removeKey(r *http.Request, u *store.User, id string) error {
+	raw, err := decodeKeyID(id)
+	if err != nil {
+		return err
+	}
+	name := ""
+	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
+		i := slices.IndexFunc(m.WebAuthn, func(c store.WebAuthnCredential) bool { return bytes.Equal(c.ID, raw) })
+		if i < 0 {
+			return fmt.Errorf("security key: %w", ErrNotFound)
+		}
+		name = m.WebAuthn[i].Name
+		m.WebAuthn = slices.Delete(slices.Clone(m.WebAuthn), i, i+1)
+		if len(m.WebAuthn) == 0 && len(m.TOTPSecret) == 0 {
+			m.BackupCodes = nil
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("portal: remove security key: %w", err)
+	}
+	s.audit(r, store.Event{Actor: u.Username, Action: actionWebAuthnRemove, Resource: "user:" + u.Username,
+		Outcome: outcomeSuccess, Reason: strconv.Quote(name)})
+	return nil
+}
