@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
 )
@@ -75,104 +74,6 @@ func decodeJSON(r *http.Request, v any) error {
 		return errors.New("bad JSON body: unexpected data after the object")
 	}
 	return nil
-}
-
-type loginRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Remember bool   `json:"remember"`
-}
-
-type loginResponse struct {
-	User                 UserView `json:"user"`
-	SecondFactorRequired bool     `json:"second_factor_required"`
-	// Methods lists the second steps the user can take: "webauthn",
-	// "totp", "backup_code" (when SecondFactorRequired).
-	Methods []string `json:"methods,omitempty"`
-	// EnrollmentRequired: 2FA is mandatory and the user has no second
-	// factor: set one up with /api/v1/login/enroll/totp first.
-	EnrollmentRequired bool `json:"enrollment_required,omitempty"`
-}
-
-func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
-	var req loginRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeJSONError(w, bodyErrorStatus(err), err.Error())
-		return
-	}
-	u, err := s.signIn(w, r, req.Username, req.Password, req.Remember)
-	switch {
-	case errors.Is(err, errSecondFactor):
-		m, err := s.store.MFA(u.ID)
-		if err != nil {
-			s.writeAPIError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, loginResponse{User: s.view(u), SecondFactorRequired: true, Methods: methodsOf(m)})
-		return
-	case errors.Is(err, errEnrollRequired):
-		writeJSON(w, http.StatusOK, loginResponse{User: s.view(u), SecondFactorRequired: true, EnrollmentRequired: true, Methods: []string{}})
-		return
-	case errors.Is(err, errBadCredentials):
-		writeJSONError(w, http.StatusUnauthorized, errBadCredentials.Error())
-		return
-	case errors.Is(err, ErrBusy):
-		w.Header().Set("Retry-After", "1")
-		writeJSONError(w, http.StatusServiceUnavailable, ErrBusy.Error())
-		return
-	case err != nil:
-		s.log.Error("api login", "error", err)
-		writeJSONError(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	writeJSON(w, http.StatusOK, loginResponse{User: s.view(u)})
-}
-
-func (s *Service) apiLogout(w http.ResponseWriter, r *http.Request) {
-	s.signOut(w, r)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
-}
-
-type sessionView struct {
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	Remember  bool      `json:"remember"`
-	// Methods says how the session signed in, e.g. ["password", "totp"].
-	Methods []string `json:"methods"`
-	// SecondFactor: the sign-in used a second factor or a passkey.
-	SecondFactor bool `json:"second_factor"`
-	// Impersonator is the username of the administrator acting as the
-	// user in this session (see impersonation.go); empty otherwise.
-	Impersonator string `json:"impersonator,omitempty"`
-}
-
-type meResponse struct {
-	User    UserView    `json:"user"`
-	Session sessionView `json:"session"`
-	// Key describes the API key of a request made with one.
-	Key *APIKeyView `json:"key,omitempty"`
-}
-
-func (s *Service) apiMe(w http.ResponseWriter, r *http.Request) {
-	c, res := s.callerOf(r)
-	switch res {
-	case resolvedUnavailable:
-		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable")
-		return
-	case resolvedNone:
-		writeJSONError(w, http.StatusUnauthorized, "not signed in")
-		return
-	}
-	sess := c.sess
-	resp := meResponse{User: s.view(c.user), Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt,
-		Remember: sess.Remember, Methods: sess.Methods, SecondFactor: sess.SecondFactor, Impersonator: sess.ImpersonatorName}}
-	if c.key != nil {
-		resp.Session = sessionView{CreatedAt: c.key.CreatedAt, Methods: []string{"api_key"}}
-		v := s.keyView(*c.key, c.user.Username)
-		resp.Key = &v
-	}
-	writeJSON(w, http.StatusOK, resp)
 }
 
 // list is the shape of every collection answer.

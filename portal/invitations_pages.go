@@ -1,9 +1,12 @@
 package portal
 
 import (
+	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
 )
 
 // invitationsData is the content of /admin/invitations.
@@ -61,4 +64,72 @@ func (s *Service) handleRevokeInvitation(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	s.done(w, r, c, "/admin/invitations", "The invitation was revoked; its link no longer works.")
+}
+
+// inviteData is the content of /invite/{token}.
+type inviteData struct {
+	Token, Email, Role, InvitedBy string
+	Groups                        []string
+	ExpiresAt                     time.Time
+}
+
+func (s *Service) handleInvitePage(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	t, err := s.invitation(tok)
+	if err != nil {
+		s.renderError(w, r, http.StatusNotFound, "Invitation not valid",
+			"This invitation is invalid, has expired or was already used. Ask the person who invited you for a new one.", nil)
+		return
+	}
+	s.renderInvite(w, http.StatusOK, "", tok, t, map[string]string{})
+}
+
+func (s *Service) renderInvite(w http.ResponseWriter, status int, errMsg, tok string, t *store.Token, form map[string]string) {
+	v := invitationView(t)
+	s.render(w, status, "invite", page{Title: "Accept your invitation", Error: errMsg, Form: form,
+		PasswordRules: s.passwordRules().Describe(),
+		Data:          inviteData{Token: tok, Email: v.Email, Role: v.Role, InvitedBy: v.InvitedBy, Groups: v.Groups, ExpiresAt: v.ExpiresAt}})
+}
+
+// handleInviteForm creates the invitee's account, signs them in and sends
+// them to the portal home.
+func (s *Service) handleInviteForm(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	if err := r.ParseForm(); err != nil {
+		s.renderFormError(w, r, err)
+		return
+	}
+	bad := func() {
+		s.renderError(w, r, http.StatusNotFound, "Invitation not valid",
+			"This invitation is invalid, has expired or was already used. Ask the person who invited you for a new one.", nil)
+	}
+	t, err := s.invitation(tok)
+	if err != nil {
+		bad()
+		return
+	}
+	attemptSucceeded(r)
+	f := r.PostForm
+	nu := NewUser{Username: f.Get("username"), FullName: f.Get("full_name"), Password: f.Get("password")}
+	form := map[string]string{"username": nu.Username, "full_name": nu.FullName}
+	if nu.Password != f.Get("password2") {
+		s.renderInvite(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, form)
+		return
+	}
+	u, err := s.acceptInvitation(r.Context(), r, tok, nu)
+	if err != nil {
+		if errors.Is(err, errLink) {
+			bad()
+			return
+		}
+		status, msg := s.statusOf(err)
+		s.renderInvite(w, status, sentence(msg), tok, t, form)
+		return
+	}
+	if _, err := s.startSession(w, r, u, false); err != nil {
+		s.log.Error("invitation: start session", "error", err)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -217,4 +218,12 @@ var fieldLabels = map[string]string{
 	"invite_lifetime": "Invitation lifetime", "reset_lifetime": "Reset link lifetime",
 	"audit_retention": "Audit retention", "impersonation_lifetime": "Impersonation lifetime",
 	"temp_password_lifetime": "Temporary password lifetime",
+}
+
+// plural writes "1 thing was" or "3 things were".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"net/http"
+	"time"
 )
 
 // The caller's own account.
@@ -18,4 +19,45 @@ func (s *Service) apiPatchMe(w http.ResponseWriter, r *http.Request) {
 		}
 		return http.StatusOK, s.view(res.user), nil
 	})
+}
+
+type sessionView struct {
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Remember  bool      `json:"remember"`
+	// Methods says how the session signed in, e.g. ["password", "totp"].
+	Methods []string `json:"methods"`
+	// SecondFactor: the sign-in used a second factor or a passkey.
+	SecondFactor bool `json:"second_factor"`
+	// Impersonator is the username of the administrator acting as the
+	// user in this session (see impersonation.go); empty otherwise.
+	Impersonator string `json:"impersonator,omitempty"`
+}
+
+type meResponse struct {
+	User    UserView    `json:"user"`
+	Session sessionView `json:"session"`
+	// Key describes the API key of a request made with one.
+	Key *APIKeyView `json:"key,omitempty"`
+}
+
+func (s *Service) apiMe(w http.ResponseWriter, r *http.Request) {
+	c, res := s.callerOf(r)
+	switch res {
+	case resolvedUnavailable:
+		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable")
+		return
+	case resolvedNone:
+		writeJSONError(w, http.StatusUnauthorized, "not signed in")
+		return
+	}
+	sess := c.sess
+	resp := meResponse{User: s.view(c.user), Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt,
+		Remember: sess.Remember, Methods: sess.Methods, SecondFactor: sess.SecondFactor, Impersonator: sess.ImpersonatorName}}
+	if c.key != nil {
+		resp.Session = sessionView{CreatedAt: c.key.CreatedAt, Methods: []string{"api_key"}}
+		v := s.keyView(*c.key, c.user.Username)
+		resp.Key = &v
+	}
+	writeJSON(w, http.StatusOK, resp)
 }

@@ -1,18 +1,15 @@
 package portal
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-// The self-service pages: the caller's profile, password and sessions, and
-// the public pages behind the links Gatehouse sends (forgotten password,
-// reset, invitation).
+// The self-service pages: the caller's profile, password and sessions. The
+// public pages behind the links Gatehouse sends are in passwords_pages.go
+// (forgotten password, reset) and invitations_pages.go (invitation).
 
 // profileData is the content of /profile.
 type profileData struct {
@@ -199,159 +196,4 @@ func (s *Service) handleRevokeOtherSessions(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	s.done(w, r, c, "/profile", plural(n, "other session was", "other sessions were")+" signed out.")
-}
-
-// Public pages.
-
-// forgotData is the content of /forgot.
-type forgotData struct{ MailEnabled bool }
-
-func (s *Service) handleForgotPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, http.StatusOK, "forgot", page{Title: "Forgot your password?",
-		Form: map[string]string{"login": r.URL.Query().Get("login")}, Data: forgotData{MailEnabled: s.mail.Enabled()}})
-}
-
-// handleForgotForm always answers with the same page, whether or not the
-// account exists, so the page tells nobody who has an account.
-func (s *Service) handleForgotForm(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.renderFormError(w, r, err)
-		return
-	}
-	s.forgotPassword(r.Context(), r, r.PostForm.Get("login"))
-	s.render(w, http.StatusOK, "forgot_sent", page{Title: "Check your email", Data: forgotData{MailEnabled: s.mail.Enabled()}})
-}
-
-// resetData is the content of /reset/{token}.
-type resetData struct {
-	Token    string
-	Username string
-	Welcome  bool
-}
-
-const linkHelp = "This link is invalid, has expired or was already used. Ask for a new one."
-
-func (s *Service) handleResetPage(w http.ResponseWriter, r *http.Request) {
-	tok := r.PathValue("token")
-	t, u, err := s.resetToken(tok)
-	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
-		return
-	}
-	s.renderReset(w, http.StatusOK, "", tok, t, u)
-}
-
-func (s *Service) renderReset(w http.ResponseWriter, status int, errMsg, tok string, t *store.Token, u *store.User) {
-	welcome := t.Data["welcome"] == "1"
-	title := "Choose a new password"
-	if welcome {
-		title = "Choose your password"
-	}
-	s.render(w, status, "reset", page{Title: title, Error: errMsg, PasswordRules: s.passwordRules().Describe(),
-		Data: resetData{Token: tok, Username: u.Username, Welcome: welcome}})
-}
-
-func (s *Service) handleResetForm(w http.ResponseWriter, r *http.Request) {
-	tok := r.PathValue("token")
-	if err := r.ParseForm(); err != nil {
-		s.renderFormError(w, r, err)
-		return
-	}
-	t, u, err := s.resetToken(tok)
-	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
-		return
-	}
-	attemptSucceeded(r)
-	pw := r.PostForm.Get("password")
-	if pw != r.PostForm.Get("password2") {
-		s.renderReset(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, u)
-		return
-	}
-	if _, err := s.resetPassword(r.Context(), r, tok, pw); err != nil {
-		if errors.Is(err, errLink) {
-			s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
-			return
-		}
-		status, msg := s.statusOf(err)
-		s.renderReset(w, status, sentence(msg), tok, t, u)
-		return
-	}
-	s.render(w, http.StatusOK, "reset_done", page{Title: "Password changed", Data: resetData{Username: u.Username}})
-}
-
-// inviteData is the content of /invite/{token}.
-type inviteData struct {
-	Token, Email, Role, InvitedBy string
-	Groups                        []string
-	ExpiresAt                     time.Time
-}
-
-func (s *Service) handleInvitePage(w http.ResponseWriter, r *http.Request) {
-	tok := r.PathValue("token")
-	t, err := s.invitation(tok)
-	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Invitation not valid",
-			"This invitation is invalid, has expired or was already used. Ask the person who invited you for a new one.", nil)
-		return
-	}
-	s.renderInvite(w, http.StatusOK, "", tok, t, map[string]string{})
-}
-
-func (s *Service) renderInvite(w http.ResponseWriter, status int, errMsg, tok string, t *store.Token, form map[string]string) {
-	v := invitationView(t)
-	s.render(w, status, "invite", page{Title: "Accept your invitation", Error: errMsg, Form: form,
-		PasswordRules: s.passwordRules().Describe(),
-		Data:          inviteData{Token: tok, Email: v.Email, Role: v.Role, InvitedBy: v.InvitedBy, Groups: v.Groups, ExpiresAt: v.ExpiresAt}})
-}
-
-// handleInviteForm creates the invitee's account, signs them in and sends
-// them to the portal home.
-func (s *Service) handleInviteForm(w http.ResponseWriter, r *http.Request) {
-	tok := r.PathValue("token")
-	if err := r.ParseForm(); err != nil {
-		s.renderFormError(w, r, err)
-		return
-	}
-	bad := func() {
-		s.renderError(w, r, http.StatusNotFound, "Invitation not valid",
-			"This invitation is invalid, has expired or was already used. Ask the person who invited you for a new one.", nil)
-	}
-	t, err := s.invitation(tok)
-	if err != nil {
-		bad()
-		return
-	}
-	attemptSucceeded(r)
-	f := r.PostForm
-	nu := NewUser{Username: f.Get("username"), FullName: f.Get("full_name"), Password: f.Get("password")}
-	form := map[string]string{"username": nu.Username, "full_name": nu.FullName}
-	if nu.Password != f.Get("password2") {
-		s.renderInvite(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, form)
-		return
-	}
-	u, err := s.acceptInvitation(r.Context(), r, tok, nu)
-	if err != nil {
-		if errors.Is(err, errLink) {
-			bad()
-			return
-		}
-		status, msg := s.statusOf(err)
-		s.renderInvite(w, status, sentence(msg), tok, t, form)
-		return
-	}
-	if _, err := s.startSession(w, r, u, false); err != nil {
-		s.log.Error("invitation: start session", "error", err)
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
-// plural writes "1 thing was" or "3 things were".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

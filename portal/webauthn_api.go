@@ -118,30 +118,3 @@ func decodeOptional(r *http.Request, v any) error {
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	return decode(r, v)
 }
-
-// Profile forms: renaming and removing a key work without JavaScript
-// (adding one needs it: the browser's WebAuthn API is a script API).
-
-// handleProfileKeyRename: POST /profile/webauthn/{id}/rename (name).
-func (s *Service) handleProfileKeyRename(w http.ResponseWriter, r *http.Request, c *caller) {
-	k, err := s.renameKey(r, c.user, r.PathValue("id"), r.PostForm.Get("name"))
-	var ie *InputError
-	switch {
-	case errors.As(err, &ie):
-		s.renderProfile(w, r, c, http.StatusBadRequest, sentence("the key name "+ie.Msg), nil)
-		return
-	case err != nil:
-		s.pageFail(w, r, c, err)
-		return
-	}
-	s.done(w, r, c, "/profile", "Renamed to “"+k.Name+"”.")
-}
-
-// handleProfileKeyRemove: POST /profile/webauthn/{id}/remove.
-func (s *Service) handleProfileKeyRemove(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.removeKey(r, c.user, r.PathValue("id")); err != nil {
-		s.pageFail(w, r, c, err)
-		return
-	}
-	s.done(w, r, c, "/profile", "The security key is removed.")
-}

@@ -1,0 +1,63 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+)
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Remember bool   `json:"remember"`
+}
+
+type loginResponse struct {
+	User                 UserView `json:"user"`
+	SecondFactorRequired bool     `json:"second_factor_required"`
+	// Methods lists the second steps the user can take: "webauthn",
+	// "totp", "backup_code" (when SecondFactorRequired).
+	Methods []string `json:"methods,omitempty"`
+	// EnrollmentRequired: 2FA is mandatory and the user has no second
+	// factor: set one up with /api/v1/login/enroll/totp first.
+	EnrollmentRequired bool `json:"enrollment_required,omitempty"`
+}
+
+func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeJSONError(w, bodyErrorStatus(err), err.Error())
+		return
+	}
+	u, err := s.signIn(w, r, req.Username, req.Password, req.Remember)
+	switch {
+	case errors.Is(err, errSecondFactor):
+		m, err := s.store.MFA(u.ID)
+		if err != nil {
+			s.writeAPIError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, loginResponse{User: s.view(u), SecondFactorRequired: true, Methods: methodsOf(m)})
+		return
+	case errors.Is(err, errEnrollRequired):
+		writeJSON(w, http.StatusOK, loginResponse{User: s.view(u), SecondFactorRequired: true, EnrollmentRequired: true, Methods: []string{}})
+		return
+	case errors.Is(err, errBadCredentials):
+		writeJSONError(w, http.StatusUnauthorized, errBadCredentials.Error())
+		return
+	case errors.Is(err, ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusServiceUnavailable, ErrBusy.Error())
+		return
+	case err != nil:
+		s.log.Error("api login", "error", err)
+		writeJSONError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeJSON(w, http.StatusOK, loginResponse{User: s.view(u)})
+}
+
+func (s *Service) apiLogout(w http.ResponseWriter, r *http.Request) {
+	s.signOut(w, r)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,72 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+)
+
+func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	rd := r.URL.Query().Get("rd")
+	if u, res := s.currentUser(r); res == resolvedOK && u != nil {
+		http.Redirect(w, r, s.cleanReturn(rd), http.StatusFound)
+		return
+	}
+	if _, ok := s.redirectPolicy().Clean(rd); !ok {
+		rd = ""
+	}
+	s.render(w, http.StatusOK, "login", page{Title: "Sign in", Form: map[string]string{"rd": rd}})
+}
+
+func (s *Service) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderFormError(w, r, err)
+		return
+	}
+	login, rd := r.PostForm.Get("username"), r.PostForm.Get("rd")
+	_, err := s.signIn(w, r, login, r.PostForm.Get("password"), r.PostForm.Get("remember") != "")
+	switch {
+	case errors.Is(err, errSecondFactor):
+		http.Redirect(w, r, "/login/2fa?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		return
+	case errors.Is(err, errEnrollRequired):
+		http.Redirect(w, r, "/login/enroll?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		status, msg := http.StatusUnauthorized, "Incorrect username or password."
+		switch {
+		case errors.Is(err, ErrBusy):
+			status, msg = http.StatusServiceUnavailable, "Too many sign-in attempts right now. Try again in a moment."
+		case !errors.Is(err, errBadCredentials):
+			s.log.Error("login", "error", err)
+			status, msg = http.StatusInternalServerError, "Something went wrong. Try again."
+		}
+		if _, ok := s.redirectPolicy().Clean(rd); !ok {
+			rd = ""
+		}
+		s.render(w, status, "login", page{Title: "Sign in", Error: msg, Form: map[string]string{"username": login, "rd": rd}})
+		return
+	}
+	s.redirectAfterForm(w, r, s.cleanReturn(rd))
+}
+
+// handleLogoutPage asks to confirm the sign-out. An rd (from the guard's
+// "Sign in as someone else") rides along, so the signed-out page offers to
+// sign in again to it.
+func (s *Service) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
+	rd := s.cleanRD(r.URL.Query().Get("rd"))
+	if c, res := s.callerOf(r); res == resolvedOK {
+		p := s.basePage(w, r, c, "Sign out", "")
+		p.Form["rd"] = rd
+		s.render(w, http.StatusOK, "logout", p)
+		return
+	}
+	s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
+}
+
+func (s *Service) handleLogoutForm(w http.ResponseWriter, r *http.Request) {
+	s.signOut(w, r)
+	rd := s.cleanRD(r.PostFormValue("rd"))
+	s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
+}

@@ -1,0 +1,87 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Public pages.
+
+// forgotData is the content of /forgot.
+type forgotData struct{ MailEnabled bool }
+
+func (s *Service) handleForgotPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusOK, "forgot", page{Title: "Forgot your password?",
+		Form: map[string]string{"login": r.URL.Query().Get("login")}, Data: forgotData{MailEnabled: s.mail.Enabled()}})
+}
+
+// handleForgotForm always answers with the same page, whether or not the
+// account exists, so the page tells nobody who has an account.
+func (s *Service) handleForgotForm(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderFormError(w, r, err)
+		return
+	}
+	s.forgotPassword(r.Context(), r, r.PostForm.Get("login"))
+	s.render(w, http.StatusOK, "forgot_sent", page{Title: "Check your email", Data: forgotData{MailEnabled: s.mail.Enabled()}})
+}
+
+// resetData is the content of /reset/{token}.
+type resetData struct {
+	Token    string
+	Username string
+	Welcome  bool
+}
+
+const linkHelp = "This link is invalid, has expired or was already used. Ask for a new one."
+
+func (s *Service) handleResetPage(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	t, u, err := s.resetToken(tok)
+	if err != nil {
+		s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
+		return
+	}
+	s.renderReset(w, http.StatusOK, "", tok, t, u)
+}
+
+func (s *Service) renderReset(w http.ResponseWriter, status int, errMsg, tok string, t *store.Token, u *store.User) {
+	welcome := t.Data["welcome"] == "1"
+	title := "Choose a new password"
+	if welcome {
+		title = "Choose your password"
+	}
+	s.render(w, status, "reset", page{Title: title, Error: errMsg, PasswordRules: s.passwordRules().Describe(),
+		Data: resetData{Token: tok, Username: u.Username, Welcome: welcome}})
+}
+
+func (s *Service) handleResetForm(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	if err := r.ParseForm(); err != nil {
+		s.renderFormError(w, r, err)
+		return
+	}
+	t, u, err := s.resetToken(tok)
+	if err != nil {
+		s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
+		return
+	}
+	attemptSucceeded(r)
+	pw := r.PostForm.Get("password")
+	if pw != r.PostForm.Get("password2") {
+		s.renderReset(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, u)
+		return
+	}
+	if _, err := s.resetPassword(r.Context(), r, tok, pw); err != nil {
+		if errors.Is(err, errLink) {
+			s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
+			return
+		}
+		status, msg := s.statusOf(err)
+		s.renderReset(w, status, sentence(msg), tok, t, u)
+		return
+	}
+	s.render(w, http.StatusOK, "reset_done", page{Title: "Password changed", Data: resetData{Username: u.Username}})
+}

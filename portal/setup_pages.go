@@ -1,0 +1,64 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+)
+
+func (s *Service) handleSetupPage(w http.ResponseWriter, r *http.Request) {
+	if has, err := s.store.HasUsers(); err != nil || has {
+		s.renderError(w, r, http.StatusNotFound, "Setup is complete",
+			"Gatehouse already has an owner. Sign in instead.", nil)
+		return
+	}
+	token := r.URL.Query().Get("token")
+	if !s.setupTokenValid(token) {
+		s.renderError(w, r, http.StatusForbidden, "Link not valid", setupLinkHelp, nil)
+		return
+	}
+	s.render(w, http.StatusOK, "setup", page{
+		Title:         "Create the owner account",
+		Form:          map[string]string{"token": token},
+		PasswordRules: s.passwordRules().Describe(),
+	})
+}
+
+func (s *Service) handleSetupForm(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderFormError(w, r, err)
+		return
+	}
+	f := r.PostForm
+	nu := NewUser{Username: f.Get("username"), Email: f.Get("email"), FullName: f.Get("full_name"), Password: f.Get("password")}
+	form := map[string]string{"token": f.Get("token"), "username": nu.Username, "email": nu.Email, "full_name": nu.FullName}
+	again := func(status int, msg string) {
+		s.render(w, status, "setup", page{Title: "Create the owner account", Error: msg, Form: form, PasswordRules: s.passwordRules().Describe()})
+	}
+	if nu.Password != f.Get("password2") {
+		again(http.StatusBadRequest, "The two passwords do not match.")
+		return
+	}
+	u, err := s.setupOwner(r, f.Get("token"), nu)
+	var ie *InputError
+	switch {
+	case errors.As(err, &ie):
+		again(http.StatusBadRequest, sentence(ie.Error()))
+		return
+	case errors.Is(err, errSetupLink):
+		s.renderError(w, r, http.StatusForbidden, "Link not valid", setupLinkHelp, nil)
+		return
+	case errors.Is(err, ErrBusy):
+		again(http.StatusServiceUnavailable, "The server is busy. Try again in a moment.")
+		return
+	case err != nil:
+		s.log.Error("setup", "error", err)
+		again(http.StatusInternalServerError, "Something went wrong. Try again.")
+		return
+	}
+	if _, err := s.startSession(w, r, u, false); err != nil {
+		s.log.Error("setup: start session", "error", err)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
