@@ -1,12 +1,9 @@
 package caddymodule
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,46 +14,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/gatehouse-auth/gatehouse/portal/oidctest"
 )
-
-// oidcUser is a mockoidc account with any ID-token claims.
-type oidcUser struct {
-	sub    string
-	claims map[string]any
-}
-
-func (u *oidcUser) ID() string { return u.sub }
-
-func (u *oidcUser) Userinfo([]string) ([]byte, error) {
-	m := maps.Clone(u.claims)
-	if m == nil {
-		m = map[string]any{}
-	}
-	m["sub"] = u.sub
-	return json.Marshal(m)
-}
-
-func (u *oidcUser) Claims(_ []string, base *mockoidc.IDTokenClaims) (jwt.Claims, error) {
-	return oidcClaims{base, u.claims}, nil
-}
-
-type oidcClaims struct {
-	*mockoidc.IDTokenClaims
-	extra map[string]any
-}
-
-func (c oidcClaims) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(c.IDTokenClaims)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	maps.Copy(m, c.extra)
-	return json.Marshal(m)
-}
 
 // tamperer rewrites the ID token of the token endpoint's answer, as a
 // man in the middle or a rogue provider would.
@@ -141,53 +101,10 @@ func (tp *tamperer) tamper(t *testing.T, mode, idt string) string {
 	return idt
 }
 
-// startIDP runs a real OpenID Connect provider in this process.
-func startIDP(t *testing.T, mw func(http.Handler) http.Handler) *mockoidc.MockOIDC {
-	t.Helper()
-	m, err := mockoidc.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mw != nil {
-		if err := m.AddMiddleware(mw); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
-	return m
-}
-
 // oidcBlock is the Caddyfile block of provider name at idp.
-func oidcBlock(name string, idp *mockoidc.MockOIDC, options ...string) string {
-	cfg := idp.Config()
+func oidcBlock(name string, idp *oidctest.Provider, options ...string) string {
 	return fmt.Sprintf("oidc %s {\n\t\t\tissuer %s\n\t\t\tclient_id %s\n\t\t\tclient_secret %s\n\t\t\tdisplay_name \"IdP %s\"\n\t\t\t%s\n\t\t}\n\t\t",
-		name, cfg.Issuer, cfg.ClientID, cfg.ClientSecret, name, strings.Join(options, "\n\t\t\t"))
-}
-
-// follow sends a browser GET to u and follows redirects (to the provider
-// and back) until an answer that is not a redirect.
-func follow(t *testing.T, c *http.Client, u string) (*http.Response, []byte) {
-	t.Helper()
-	for range 10 {
-		resp, body := do(t, c, "GET", u, nil, browser)
-		if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
-			return resp, body
-		}
-		next, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		u = next.String()
-	}
-	t.Fatalf("too many redirects from %s", u)
-	return nil, nil
+		name, idp.Issuer(), idp.ClientID(), idp.ClientSecret(), name, strings.Join(options, "\n\t\t\t"))
 }
 
 // TestOIDCThroughCaddy signs in with real OpenID Connect providers
@@ -196,9 +113,9 @@ func follow(t *testing.T, c *http.Client, u string) (*http.Response, []byte) {
 // tokens, disabled user) and the second factor.
 func TestOIDCThroughCaddy(t *testing.T) {
 	h := newHarness(t)
-	idp := startIDP(t, nil)
+	idp := oidctest.NewProvider(t)
 	tp := &tamperer{}
-	evil := startIDP(t, tp.middleware(t))
+	evil := oidctest.NewProvider(t, oidctest.WithMiddleware(tp.middleware(t)))
 	tp.real = evil.Keypair
 	global := oidcBlock("auto", idp, "auto_create", "groups_claim groups", "group_map \"IdP Admins\" admins", "group_map staff staff") +
 		oidcBlock("email", idp, "link_by_email") +
@@ -210,18 +127,13 @@ func TestOIDCThroughCaddy(t *testing.T) {
 	h.addUser("alice", alicePW, "user")
 	h.addUser("bob", bobPW, "user")
 
-	signIn := func(c *http.Client, provider string, u *oidcUser, rd string) (*http.Response, []byte) {
+	signIn := func(c *http.Client, provider string, u oidctest.User, rd string) (*http.Response, string) {
 		t.Helper()
 		m := idp
 		if provider == "evil" {
 			m = evil
 		}
-		m.QueueUser(u)
-		start := h.portalURL("/login/oidc/" + provider)
-		if rd != "" {
-			start += "?rd=" + url.QueryEscape(rd)
-		}
-		return follow(t, c, start)
+		return m.SignIn(t, c, oidctest.SignInURL(h.portalURL(""), provider, rd), u)
 	}
 	me := func(c *http.Client) (int, string) {
 		resp, b := do(t, c, "GET", h.portalURL("/api/v1/me"), nil, jsonAPI)
@@ -239,7 +151,7 @@ func TestOIDCThroughCaddy(t *testing.T) {
 
 	t.Run("auto-create reaches the app", func(t *testing.T) {
 		c := h.client()
-		resp, body := signIn(c, "auto", &oidcUser{sub: "idp-dora", claims: map[string]any{
+		resp, body := signIn(c, "auto", oidctest.User{Subject: "idp-dora", Claims: map[string]any{
 			"preferred_username": "Dora.Explorer", "email": "dora@idp.example", "email_verified": true, "name": "Dora Explorer",
 			"groups": []string{"IdP Admins", "staff", "not-mapped"}}}, h.appURL("/whoami"))
 		if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != h.appURL("/whoami") {
@@ -264,7 +176,7 @@ func TestOIDCThroughCaddy(t *testing.T) {
 
 	t.Run("link by email", func(t *testing.T) {
 		c := h.client()
-		resp, body := signIn(c, "email", &oidcUser{sub: "idp-alice", claims: map[string]any{
+		resp, body := signIn(c, "email", oidctest.User{Subject: "idp-alice", Claims: map[string]any{
 			"email": "alice@example.com", "email_verified": true}}, h.appURL("/"))
 		if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != h.appURL("/") {
 			t.Fatalf("ended at %s with %d: %s", resp.Request.URL, resp.StatusCode, body)
@@ -277,19 +189,19 @@ func TestOIDCThroughCaddy(t *testing.T) {
 			t.Errorf("GET /me/identities = %s", ids)
 		}
 		// An unverified address links nobody.
-		resp, body = signIn(h.client(), "email", &oidcUser{sub: "idp-fake-bob", claims: map[string]any{
+		resp, body = signIn(h.client(), "email", oidctest.User{Subject: "idp-fake-bob", Claims: map[string]any{
 			"email": "bob@example.com", "email_verified": false}}, "")
-		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "No Gatehouse account is linked") {
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "No Gatehouse account is linked") {
 			t.Errorf("unverified address: %d %s", resp.StatusCode, body)
 		}
 	})
 
 	t.Run("unknown account refused", func(t *testing.T) {
 		c := h.client()
-		resp, body := signIn(c, "plain", &oidcUser{sub: "idp-stranger", claims: map[string]any{
+		resp, body := signIn(c, "plain", oidctest.User{Subject: "idp-stranger", Claims: map[string]any{
 			"email": "bob@example.com", "email_verified": true, "preferred_username": "stranger"}}, h.appURL("/"))
 		if resp.StatusCode != http.StatusForbidden ||
-			!strings.Contains(string(body), "No Gatehouse account is linked to this IdP plain account. Sign in with your password and link it from your profile.") {
+			!strings.Contains(body, "No Gatehouse account is linked to this IdP plain account. Sign in with your password and link it from your profile.") {
 			t.Fatalf("unknown account: %d %s", resp.StatusCode, body)
 		}
 		if got, _ := me(c); got != http.StatusUnauthorized {
@@ -309,13 +221,11 @@ func TestOIDCThroughCaddy(t *testing.T) {
 		}
 		// A flow whose answer carries another state: refused, and the
 		// flow is spent.
-		idp.QueueUser(&oidcUser{sub: "idp-state"})
-		resp, _ = do(t, c, "GET", h.portalURL("/login/oidc/auto"), nil, browser)
-		authz := resp.Header.Get("Location")
-		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(authz, idp.AuthorizationEndpoint()) {
-			t.Fatalf("start: %d %s", resp.StatusCode, authz)
+		idp.QueueUser(oidctest.User{Subject: "idp-state"})
+		au := oidctest.Start(t, c, h.portalURL("/login/oidc/auto"))
+		if !strings.HasPrefix(au.String(), idp.AuthorizationEndpoint()) {
+			t.Fatalf("start: %s", au)
 		}
-		au, _ := url.Parse(authz)
 		for k, want := range map[string]string{"code_challenge_method": "S256", "response_type": "code",
 			"redirect_uri": h.portalURL("/login/oidc/auto/callback")} {
 			if got := au.Query().Get(k); got != want {
@@ -327,8 +237,7 @@ func TestOIDCThroughCaddy(t *testing.T) {
 				t.Errorf("authorization request %s = %q, want a random value", k, au.Query().Get(k))
 			}
 		}
-		resp, _ = do(t, c, "GET", authz, nil, browser)
-		cb, _ := url.Parse(resp.Header.Get("Location"))
+		cb := oidctest.Authorize(t, c, au.String())
 		good := cb.String()
 		q := cb.Query()
 		q.Set("state", "forged")
@@ -342,10 +251,9 @@ func TestOIDCThroughCaddy(t *testing.T) {
 		// A genuine callback URL opened in another browser (login CSRF):
 		// refused, since the flow is bound to the browser that started it.
 		starter, victim := h.client(), h.client()
-		idp.QueueUser(&oidcUser{sub: "idp-attacker"})
-		resp, _ = do(t, starter, "GET", h.portalURL("/login/oidc/auto"), nil, browser)
-		resp, _ = do(t, starter, "GET", resp.Header.Get("Location"), nil, browser)
-		if resp, _ := do(t, victim, "GET", resp.Header.Get("Location"), nil, browser); resp.StatusCode != http.StatusBadRequest {
+		idp.QueueUser(oidctest.User{Subject: "idp-attacker"})
+		cb = oidctest.Authorize(t, starter, oidctest.Start(t, starter, h.portalURL("/login/oidc/auto")).String())
+		if resp, _ := do(t, victim, "GET", cb.String(), nil, browser); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("callback in another browser: %d", resp.StatusCode)
 		}
 		if got, _ := me(victim); got != http.StatusUnauthorized {
@@ -358,9 +266,9 @@ func TestOIDCThroughCaddy(t *testing.T) {
 		for _, mode := range []string{"payload", "wrong-key", "nonce", "audience"} {
 			tp.set(mode)
 			c := h.client()
-			resp, body := signIn(c, "evil", &oidcUser{sub: "idp-mallory-" + mode, claims: map[string]any{
+			resp, body := signIn(c, "evil", oidctest.User{Subject: "idp-mallory-" + mode, Claims: map[string]any{
 				"preferred_username": "mallory", "email": "mallory@idp.example", "email_verified": true}}, "")
-			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "could not be verified") {
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "could not be verified") {
 				t.Errorf("%s: %d %s", mode, resp.StatusCode, body)
 			}
 			if got, _ := me(c); got != http.StatusUnauthorized {
@@ -370,14 +278,14 @@ func TestOIDCThroughCaddy(t *testing.T) {
 		// The same provider without tampering works: the refusals were
 		// about the tokens.
 		tp.set("")
-		if resp, body := signIn(h.client(), "evil", &oidcUser{sub: "idp-mallory", claims: map[string]any{
+		if resp, body := signIn(h.client(), "evil", oidctest.User{Subject: "idp-mallory", Claims: map[string]any{
 			"preferred_username": "mallory"}}, ""); resp.StatusCode != http.StatusOK {
 			t.Errorf("untampered sign-in: %d %s", resp.StatusCode, body)
 		}
 	})
 
 	t.Run("disabled user refused", func(t *testing.T) {
-		bobAcct := &oidcUser{sub: "idp-bob", claims: map[string]any{"email": "bob@example.com", "email_verified": true}}
+		bobAcct := oidctest.User{Subject: "idp-bob", Claims: map[string]any{"email": "bob@example.com", "email_verified": true}}
 		if resp, body := signIn(h.client(), "email", bobAcct, ""); resp.StatusCode != http.StatusOK {
 			t.Fatalf("bob's first sign-in: %d %s", resp.StatusCode, body)
 		}
@@ -388,7 +296,7 @@ func TestOIDCThroughCaddy(t *testing.T) {
 		}
 		c := h.client()
 		resp, body := signIn(c, "email", bobAcct, "")
-		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "Incorrect username or password.") {
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Incorrect username or password.") {
 			t.Errorf("disabled user: %d %s", resp.StatusCode, body)
 		}
 		if got, _ := me(c); got != http.StatusUnauthorized {
@@ -412,12 +320,12 @@ func TestOIDCThroughCaddy(t *testing.T) {
 			strings.NewReader(`{"code":"`+totpCode(t, enr.Secret, time.Now())+`"}`), jsonAPI); resp.StatusCode != http.StatusOK {
 			t.Fatalf("confirm TOTP: %d %s", resp.StatusCode, b)
 		}
-		carol := &oidcUser{sub: "idp-carol", claims: map[string]any{"email": "carol@example.com", "email_verified": true}}
+		carol := oidctest.User{Subject: "idp-carol", Claims: map[string]any{"email": "carol@example.com", "email_verified": true}}
 
 		// Not trusted for MFA: the provider is the first factor only.
 		br := h.client()
 		resp, body := signIn(br, "email", carol, h.appURL("/x"))
-		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/login/2fa" || !bytes.Contains(body, []byte(`name="code"`)) {
+		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/login/2fa" || !strings.Contains(body, `name="code"`) {
 			t.Fatalf("OIDC sign-in of a TOTP user ended at %s: %d", resp.Request.URL, resp.StatusCode)
 		}
 		if got, _ := me(br); got != http.StatusUnauthorized {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/portal/oidctest"
 )
 
 // secEnrollTOTP enrolls TOTP for the signed-in client c and returns the
@@ -58,7 +60,7 @@ func secClearsCookie(resp *http.Response, name string) bool {
 // impersonator's, nor the pending sign-in, nor the OIDC flow's.
 func TestSecurityNoCookieOfOursReachesApps(t *testing.T) {
 	h := newHarness(t)
-	idp := startIDP(t, nil)
+	idp := oidctest.NewProvider(t)
 	h.start(h.caddyfile(oidcBlock("idp", idp), ""))
 	h.addUser("olga", ownerPW, "owner")
 	h.addUser("adam", ownerPW, "admin", "admins")

@@ -56,6 +56,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
+	"github.com/gatehouse-auth/gatehouse/portal/oidctest"
 )
 
 // secAPI sends a JSON API call to the portal and returns status and body.
@@ -457,7 +458,7 @@ func TestSecurityReturnURLs(t *testing.T) {
 // the portal home, a good one on the app.
 func TestSecurityOIDCReturnURL(t *testing.T) {
 	h := newHarness(t)
-	idp := startIDP(t, nil)
+	idp := oidctest.NewProvider(t)
 	h.start(h.caddyfile(oidcBlock("auto", idp, "auto_create"), ""))
 	h.addUser("olga", ownerPW, "owner")
 	home := h.portalURL("/")
@@ -472,7 +473,7 @@ func TestSecurityOIDCReturnURL(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.rd, func(t *testing.T) {
-			idp.QueueUser(&oidcUser{sub: fmt.Sprintf("idp-rd-%d", i), claims: map[string]any{
+			idp.QueueUser(oidctest.User{Subject: fmt.Sprintf("idp-rd-%d", i), Claims: map[string]any{
 				"preferred_username": fmt.Sprintf("rd%d", i), "email": fmt.Sprintf("rd%d@idp.example", i), "email_verified": true}})
 			c := h.client()
 			u := h.portalURL("/login/oidc/auto?rd=" + url.QueryEscape(tc.rd))

@@ -3,7 +3,6 @@ package portal
 import (
 	"encoding/json"
 	"html"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-	"github.com/oauth2-proxy/mockoidc"
-
+	"github.com/gatehouse-auth/gatehouse/portal/oidctest"
 	"github.com/gatehouse-auth/gatehouse/portal/password"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -182,65 +179,18 @@ func TestIdentityFromClaims(t *testing.T) {
 	}
 }
 
-// testOIDCUser is a mockoidc user with any claims: claims go into the ID
-// token, userinfo into the userinfo answer (with the subject).
-type testOIDCUser struct {
-	sub      string
-	claims   map[string]any
-	userinfo map[string]any
-}
-
-func (u *testOIDCUser) ID() string { return u.sub }
-
-func (u *testOIDCUser) Userinfo([]string) ([]byte, error) {
-	m := maps.Clone(u.userinfo)
-	if m == nil {
-		m = map[string]any{}
-	}
-	m["sub"] = u.sub
-	return json.Marshal(m)
-}
-
-func (u *testOIDCUser) Claims(_ []string, base *mockoidc.IDTokenClaims) (jwt.Claims, error) {
-	return testClaims{base, u.claims}, nil
-}
-
-// testClaims are mockoidc's base claims plus extra ones.
-type testClaims struct {
-	*mockoidc.IDTokenClaims
-	extra map[string]any
-}
-
-func (c testClaims) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(c.IDTokenClaims)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	maps.Copy(m, c.extra)
-	return json.Marshal(m)
-}
-
 // oidcEnv is a Service with one provider ("mock") served by a real
 // in-process OpenID Connect provider (mockoidc), behind a real HTTP
 // server.
 type oidcEnv struct {
 	*pageEnv
-	idp *mockoidc.MockOIDC
+	idp *oidctest.Provider
 }
 
 func newOIDCEnv(t *testing.T, edit func(p *OIDCProvider)) *oidcEnv {
 	t.Helper()
-	idp, err := mockoidc.Run()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = idp.Shutdown() })
-	cfg := idp.Config()
-	p := OIDCProvider{Name: "mock", DisplayName: "Mock IdP", Issuer: cfg.Issuer, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret}
+	idp := oidctest.NewProvider(t)
+	p := OIDCProvider{Name: "mock", DisplayName: "Mock IdP", Issuer: idp.Issuer(), ClientID: idp.ClientID(), ClientSecret: idp.ClientSecret()}
 	if edit != nil {
 		edit(&p)
 	}
@@ -268,38 +218,11 @@ func newOIDCEnv(t *testing.T, edit func(p *OIDCProvider)) *oidcEnv {
 	return &oidcEnv{pageEnv: &pageEnv{svc: svc, st: st, clk: clk, srv: srv}, idp: idp}
 }
 
-// follow sends a GET and follows redirects (across hosts, with the
-// cookie jar) until an answer that is not a redirect or that leaves for
-// a host other than the portal's and the provider's.
-func (b *browser) follow(rawURL string) (*http.Response, string) {
-	b.t.Helper()
-	for range 10 {
-		req, _ := http.NewRequest("GET", rawURL, nil)
-		req.Header.Set("Accept", "text/html")
-		resp, body := b.do(req)
-		if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
-			return resp, body
-		}
-		next, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		rawURL = next.String()
-	}
-	b.t.Fatal("too many redirects")
-	return nil, ""
-}
-
 // signInWith runs the sign-in flow with the mock provider for user and
 // returns the final answer.
-func (e *oidcEnv) signInWith(b *browser, user mockoidc.User, rd string) (*http.Response, string) {
+func (e *oidcEnv) signInWith(b *browser, user oidctest.User, rd string) (*http.Response, string) {
 	b.t.Helper()
-	e.idp.QueueUser(user)
-	u := b.base + "/login/oidc/mock"
-	if rd != "" {
-		u += "?rd=" + url.QueryEscape(rd)
-	}
-	return b.follow(u)
+	return e.idp.SignIn(b.t, b.c, oidctest.SignInURL(b.base, "mock", rd), user)
 }
 
 func TestOIDCPortalFlows(t *testing.T) {
@@ -320,7 +243,7 @@ func TestOIDCPortalFlows(t *testing.T) {
 
 	// A new account: created with a unique username from the preferred
 	// name, mapped groups, the verified address, and a session.
-	resp, page := env.signInWith(b, &testOIDCUser{sub: "s-1", claims: map[string]any{
+	resp, page := env.signInWith(b, oidctest.User{Subject: "s-1", Claims: map[string]any{
 		"preferred_username": "alice", "email": "alice.l@idp.example", "email_verified": true, "name": "Alice from IdP",
 		"groups": []string{"/staff", "unmapped", "Grafana Admins"}}}, "/profile")
 	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/profile" {
@@ -353,7 +276,7 @@ func TestOIDCPortalFlows(t *testing.T) {
 	// The same account again: the same user; new groups are added, none
 	// removed.
 	b2 := env.browser(t)
-	resp, _ = env.signInWith(b2, &testOIDCUser{sub: "s-1", claims: map[string]any{"email": "alice.l@idp.example", "email_verified": true,
+	resp, _ = env.signInWith(b2, oidctest.User{Subject: "s-1", Claims: map[string]any{"email": "alice.l@idp.example", "email_verified": true,
 		"groups": []string{"/staff"}}}, "")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("second sign-in: %d", resp.StatusCode)
@@ -368,12 +291,12 @@ func TestOIDCPortalFlows(t *testing.T) {
 	// Linked by verified email address to alice; an unverified address
 	// does not link (and a new account does not get it).
 	b3 := env.browser(t)
-	env.signInWith(b3, &testOIDCUser{sub: "s-2", claims: map[string]any{"email": "alice@example.com", "email_verified": true}}, "")
+	env.signInWith(b3, oidctest.User{Subject: "s-2", Claims: map[string]any{"email": "alice@example.com", "email_verified": true}}, "")
 	if link, err := env.st.Identity("mock", "s-2"); err != nil || link.UserID != mustFind(t, env.st, "alice").ID {
 		t.Errorf("link by email: %+v, %v", link, err)
 	}
 	b4 := env.browser(t)
-	resp, page = env.signInWith(b4, &testOIDCUser{sub: "s-3", claims: map[string]any{"email": "alice@example.com", "email_verified": false,
+	resp, page = env.signInWith(b4, oidctest.User{Subject: "s-3", Claims: map[string]any{"email": "alice@example.com", "email_verified": false,
 		"preferred_username": "mallory"}}, "")
 	if link, _ := env.st.Identity("mock", "s-3"); link == nil || link.UserID == mustFind(t, env.st, "alice").ID {
 		t.Fatalf("unverified address linked to alice: %+v (%d %s)", link, resp.StatusCode, page)
@@ -410,7 +333,7 @@ func TestOIDCPortalLinkAndUnlink(t *testing.T) {
 
 	// Unknown account: refused with a clear page.
 	anon := env.browser(t)
-	resp, page := env.signInWith(anon, &testOIDCUser{sub: "b-1", claims: map[string]any{"email": "bob@example.com", "email_verified": true}}, "")
+	resp, page := env.signInWith(anon, oidctest.User{Subject: "b-1", Claims: map[string]any{"email": "bob@example.com", "email_verified": true}}, "")
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "No Gatehouse account is linked to this Mock IdP account") {
 		t.Fatalf("unknown account: %d\n%s", resp.StatusCode, page)
 	}
@@ -423,15 +346,15 @@ func TestOIDCPortalLinkAndUnlink(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || to == "" {
 		t.Fatalf("link start: %d\n%s", resp.StatusCode, page)
 	}
-	env.idp.QueueUser(&testOIDCUser{sub: "b-1", claims: map[string]any{"email": "bob@idp.example"}})
-	resp, page = b.follow(to)
+	env.idp.QueueUser(oidctest.User{Subject: "b-1", Claims: map[string]any{"email": "bob@idp.example"}})
+	resp, page = oidctest.Follow(t, b.c, to)
 	if resp.Request.URL.Path != "/profile" || !strings.Contains(page, "Your Mock IdP account is linked") {
 		t.Fatalf("link finish at %s: %d\n%s", resp.Request.URL, resp.StatusCode, page)
 	}
 
 	// Now the account signs bob in.
 	b2 := env.browser(t)
-	resp, _ = env.signInWith(b2, &testOIDCUser{sub: "b-1"}, "")
+	resp, _ = env.signInWith(b2, oidctest.User{Subject: "b-1"}, "")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(apiGet(t, b2, "/api/v1/me"), `"username":"bob"`) {
 		t.Fatalf("sign-in through the link: %d", resp.StatusCode)
 	}
@@ -441,8 +364,8 @@ func TestOIDCPortalLinkAndUnlink(t *testing.T) {
 	c := env.browser(t)
 	c.signIn("carol")
 	_, page = c.submit("/profile", "/profile/oidc/mock/link", url.Values{})
-	env.idp.QueueUser(&testOIDCUser{sub: "b-1"})
-	resp, page = c.follow(continueTarget(page))
+	env.idp.QueueUser(oidctest.User{Subject: "b-1"})
+	resp, page = oidctest.Follow(t, c.c, continueTarget(page))
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(page, "already linked to another Gatehouse account") {
 		t.Fatalf("link taken account: %d\n%s", resp.StatusCode, page)
 	}
@@ -473,10 +396,7 @@ func TestOIDCStateRequired(t *testing.T) {
 		t.Errorf("callback without a flow: %d", resp.StatusCode)
 	}
 	// A started flow answered with another state.
-	resp, _ = b.get("/login/oidc/mock")
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("start: %d", resp.StatusCode)
-	}
+	oidctest.Start(t, b.c, oidctest.SignInURL(b.base, "mock", ""))
 	resp, _ = b.get("/login/oidc/mock/callback?code=x&state=wrong")
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("wrong state: %d", resp.StatusCode)
@@ -565,8 +485,8 @@ func TestOIDCPortalSecondFactorAndUserinfo(t *testing.T) {
 
 	// Claims the ID token lacks come from the userinfo endpoint.
 	b := env.browser(t)
-	resp, page := env.signInWith(b, &testOIDCUser{sub: "u-1", claims: map[string]any{"preferred_username": "uma"},
-		userinfo: map[string]any{"email": "uma@idp.example", "email_verified": true, "roles": []string{"ops"}}}, "")
+	resp, page := env.signInWith(b, oidctest.User{Subject: "u-1", Claims: map[string]any{"preferred_username": "uma"},
+		Userinfo: map[string]any{"email": "uma@idp.example", "email_verified": true, "roles": []string{"ops"}}}, "")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("sign-in: %d\n%s", resp.StatusCode, page)
 	}
@@ -575,14 +495,14 @@ func TestOIDCPortalSecondFactorAndUserinfo(t *testing.T) {
 	}
 
 	// A reserved name gets a suffix.
-	if resp, page := env.signInWith(env.browser(t), &testOIDCUser{sub: "u-2", claims: map[string]any{"preferred_username": "Admin"}}, ""); resp.StatusCode != http.StatusOK {
+	if resp, page := env.signInWith(env.browser(t), oidctest.User{Subject: "u-2", Claims: map[string]any{"preferred_username": "Admin"}}, ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("sign-in as admin: %d\n%s", resp.StatusCode, page)
 	}
 	if link, err := env.st.Identity("mock", "u-2"); err != nil || link.UserID != mustFind(t, env.st, "admin2").ID {
 		t.Errorf("reserved name: link %+v, %v", link, err)
 	}
 	// So does the CLI's name in the audit log, in any case.
-	if resp, page := env.signInWith(env.browser(t), &testOIDCUser{sub: "u-cli", claims: map[string]any{"preferred_username": "CLI"}}, ""); resp.StatusCode != http.StatusOK {
+	if resp, page := env.signInWith(env.browser(t), oidctest.User{Subject: "u-cli", Claims: map[string]any{"preferred_username": "CLI"}}, ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("sign-in as cli: %d\n%s", resp.StatusCode, page)
 	}
 	if link, err := env.st.Identity("mock", "u-cli"); err != nil || link.UserID != mustFind(t, env.st, "cli2").ID {
@@ -590,8 +510,7 @@ func TestOIDCPortalSecondFactorAndUserinfo(t *testing.T) {
 	}
 
 	// The provider's error answer, for a flow of this browser.
-	resp, _ = b.get("/login/oidc/mock")
-	au, _ := url.Parse(resp.Header.Get("Location"))
+	au := oidctest.Start(t, b.c, oidctest.SignInURL(b.base, "mock", ""))
 	resp, page = b.get("/login/oidc/mock/callback?error=access_denied&error_description=no&state=" + url.QueryEscape(au.Query().Get("state")))
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(page, "did not sign you in (access_denied)") {
 		t.Errorf("provider error: %d\n%s", resp.StatusCode, page)
@@ -602,7 +521,7 @@ func TestOIDCPortalSecondFactorAndUserinfo(t *testing.T) {
 	st.Require2FA = true
 	env.svc.settings.Store(&st)
 	b2 := env.browser(t)
-	resp, page = env.signInWith(b2, &testOIDCUser{sub: "u-1"}, "/profile")
+	resp, page = env.signInWith(b2, oidctest.User{Subject: "u-1"}, "/profile")
 	if resp.Request.URL.Path != "/login/enroll" || resp.Request.URL.Query().Get("rd") != "/profile" {
 		t.Fatalf("mandatory 2FA: ended at %s (%d)\n%s", resp.Request.URL, resp.StatusCode, page)
 	}
