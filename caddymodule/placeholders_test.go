@@ -14,8 +14,9 @@ import (
 
 // placeholderSite is a site guarded by the app "seen" (group staff) that
 // copies every {http.auth.user.*} placeholder into a request header, with
-// request_header after the guard and with reverse_proxy's header_up, and
-// writes Caddy's JSON access log to access.log.
+// request_header (which Caddy orders after the guard, as the README's
+// example relies on) and with reverse_proxy's header_up, and writes Caddy's
+// JSON access log to access.log.
 func placeholderSite(h *harness, port int) string {
 	return fmt.Sprintf(`
 http://127.0.0.1:%[1]d {
@@ -23,19 +24,17 @@ http://127.0.0.1:%[1]d {
 		output file %[2]s/access.log
 		format json
 	}
-	route {
-		gatehouse seen {
-			allow_groups staff
-		}
-		request_header X-Seen-Id {http.auth.user.id}
-		request_header X-Seen-Email {http.auth.user.email}
-		request_header X-Seen-Name {http.auth.user.name}
-		request_header X-Seen-Groups {http.auth.user.groups}
-		request_header X-Seen-Role {http.auth.user.role}
-		request_header X-Seen-Impersonator {http.auth.user.impersonator}
-		reverse_proxy %[3]s {
-			header_up X-Up-Id {http.auth.user.id}
-		}
+	gatehouse seen {
+		allow_groups staff
+	}
+	request_header X-Seen-Id {http.auth.user.id}
+	request_header X-Seen-Email {http.auth.user.email}
+	request_header X-Seen-Name {http.auth.user.name}
+	request_header X-Seen-Groups {http.auth.user.groups}
+	request_header X-Seen-Role {http.auth.user.role}
+	request_header X-Seen-Impersonator {http.auth.user.impersonator}
+	reverse_proxy %[3]s {
+		header_up X-Up-Id {http.auth.user.id}
 	}
 }
 `, port, h.dir, strings.TrimPrefix(h.upstream.URL, "http://"))
