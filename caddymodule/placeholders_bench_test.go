@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/gatehouse-auth/gatehouse/portal"
 )
@@ -24,7 +25,42 @@ func BenchmarkGuardReplacerBase(b *testing.B) {
 	benchGuardReplacer(b, false)
 }
 
+// BenchmarkGuardReplacerProxy is BenchmarkGuardReplacer followed by the
+// placeholders reverse_proxy and the access log set on every request (20
+// more keys), so the replacer's map grows as it does in a real site: the
+// guard's keys can move its growth points.
+func BenchmarkGuardReplacerProxy(b *testing.B) {
+	benchGuardReplacerWith(b, true, proxySets{})
+}
+
+// proxySets stands for reverse_proxy and the access log: it sets as many
+// placeholders as they do.
+type proxySets struct{}
+
+var proxyKeys = func() []string {
+	var keys []string
+	for _, k := range []string{"duration", "duration_ms", "retries", "upstream.address", "upstream.hostport",
+		"upstream.host", "upstream.port", "upstream.requests", "upstream.max_requests", "upstream.fails",
+		"upstream.latency", "upstream.latency_ms", "status_code", "status_text", "upstream.duration",
+		"upstream.duration_ms", "header.Content-Type"} {
+		keys = append(keys, "http.reverse_proxy."+k)
+	}
+	return append(keys, "http.response.status", "http.response.size", "http.response.duration")
+}()
+
+func (proxySets) ServeHTTP(_ http.ResponseWriter, r *http.Request) error {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	for i, k := range proxyKeys {
+		repl.Set(k, i)
+	}
+	return nil
+}
+
 func benchGuardReplacer(b *testing.B, guard bool) {
+	benchGuardReplacerWith(b, guard, nopHandler{})
+}
+
+func benchGuardReplacerWith(b *testing.B, guard bool, next caddyhttp.Handler) {
 	g, req := newBenchGuard(b, portal.AppConfig{Name: "grafana", AllowGroups: []string{"ops"}})
 	w := &discardWriter{h: http.Header{}}
 	cookie := req.Header.Get("Cookie")
@@ -39,7 +75,7 @@ func benchGuardReplacer(b *testing.B, guard bool) {
 		if !guard {
 			continue
 		}
-		if err := g.ServeHTTP(w, r, nopHandler{}); err != nil {
+		if err := g.ServeHTTP(w, r, next); err != nil {
 			b.Fatal(err)
 		}
 	}
