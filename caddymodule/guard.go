@@ -127,48 +127,53 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 }
 
 // setUserPlaceholders sets the {http.auth.user.*} placeholders of an
-// allowed request (see Guard). The values are read from the identity
-// headers Check has just set, through pointers into their slices, so that
-// storing them in the replacer does not allocate (a string stored as an
-// `any` would); the role, which has no header by default, is the
-// verdict's.
-func (g *Guard) setUserPlaceholders(r *http.Request, userRole string) {
+// allowed request (see Guard) from the identity headers Check has just set
+// and the verdict's role. The values are copied into one authUser, and the
+// replacer is given pointers to its fields: storing a pointer in an `any`
+// does not allocate, so the whole costs one allocation however many
+// placeholders are set (a string stored as an `any` costs one each). They
+// are not pointers into the header slices, which later handlers may edit in
+// place (request_header's search-and-replace): the access log's user_id
+// must stay who signed in.
+func (g *Guard) setUserPlaceholders(r *http.Request, role string) {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return
 	}
 	h := r.Header
-	repl.Set("http.auth.user.id", headerValue(h, g.headers.User))
-	repl.Set("http.auth.user.email", headerValue(h, g.headers.Email))
-	repl.Set("http.auth.user.name", headerValue(h, g.headers.Name))
-	repl.Set("http.auth.user.groups", headerValue(h, g.headers.Groups))
-	repl.Set("http.auth.user.impersonator", headerValue(h, g.headers.Impersonator))
-	var role any
-	switch userRole { // the built-in roles as constants: no allocation
-	case "owner":
-		role = "owner"
-	case "admin":
-		role = "admin"
-	case "user":
-		role = "user"
-	default:
-		role = userRole
+	u := &authUser{
+		id:           placeholderValue(firstValue(h, g.headers.User)),
+		email:        placeholderValue(firstValue(h, g.headers.Email)),
+		name:         placeholderValue(firstValue(h, g.headers.Name)),
+		groups:       placeholderValue(firstValue(h, g.headers.Groups)),
+		impersonator: placeholderValue(firstValue(h, g.headers.Impersonator)),
+		role:         placeholderValue(role),
 	}
-	repl.Set("http.auth.user.role", role)
+	repl.Set("http.auth.user.id", &u.id)
+	repl.Set("http.auth.user.email", &u.email)
+	repl.Set("http.auth.user.name", &u.name)
+	repl.Set("http.auth.user.groups", &u.groups)
+	repl.Set("http.auth.user.impersonator", &u.impersonator)
+	repl.Set("http.auth.user.role", &u.role)
 }
 
-// placeholderValue is a string the replacer reads through a pointer
-// (caddy.ToString calls String), so storing it does not copy or allocate.
+// authUser holds the values of the {http.auth.user.*} placeholders of one
+// request.
+type authUser struct {
+	id, email, name, groups, impersonator, role placeholderValue
+}
+
+// placeholderValue is a placeholder's value, given to the replacer by
+// pointer (caddy.ToString calls String).
 type placeholderValue string
 
 // String returns the value.
 func (p *placeholderValue) String() string { return string(*p) }
 
-// headerValue is the first value of h[name] for the replacer, or "" when
-// there is none.
-func headerValue(h http.Header, name string) any {
+// firstValue is the first value of h[name] (a canonical key), or "".
+func firstValue(h http.Header, name string) string {
 	if vs := h[name]; len(vs) > 0 {
-		return (*placeholderValue)(&vs[0])
+		return vs[0]
 	}
 	return ""
 }

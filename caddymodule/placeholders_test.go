@@ -181,3 +181,43 @@ func TestUserPlaceholdersRenamedHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestUserPlaceholdersSurviveHeaderRewrites: a request_header that edits the
+// identity headers in place (search and replace) after the guard changes
+// what the app receives, not the placeholders: the access log's user_id
+// and {http.auth.user.*} stay who signed in.
+func TestUserPlaceholdersSurviveHeaderRewrites(t *testing.T) {
+	h := newHarness(t)
+	port := freePort(t)
+	h.start(h.caddyfile("", fmt.Sprintf(`
+http://127.0.0.1:%[1]d {
+	log {
+		output file %[2]s/access.log
+		format json
+	}
+	gatehouse seen
+	request_header Remote-User alice mallory
+	request_header Remote-Groups staff rivals
+	reverse_proxy %[3]s {
+		header_up X-Up-Id {http.auth.user.id}
+		header_up X-Up-Groups {http.auth.user.groups}
+	}
+}
+`, port, h.dir, strings.TrimPrefix(h.upstream.URL, "http://"))))
+	h.addUser("alice", alicePW, "user", "staff")
+	alice := h.client()
+	h.apiLogin(alice, "alice", alicePW)
+	if resp, b := do(t, alice, "GET", fmt.Sprintf("http://127.0.0.1:%d/?case=rewrite", port), nil, jsonAPI); resp.StatusCode != 200 {
+		t.Fatalf("alice: %d %s", resp.StatusCode, b)
+	}
+	seen, _ := h.lastSeen()
+	if seen.Get("Remote-User") != "mallory" || seen.Get("Remote-Groups") != "rivals" {
+		t.Fatalf("the rewrites did not apply (so this test proves nothing): %v", seen)
+	}
+	if got, want := seen.Get("X-Up-Id")+" "+seen.Get("X-Up-Groups"), "alice staff"; got != want {
+		t.Errorf("header_up saw %q, want %q", got, want)
+	}
+	if got := accessLogUserIDs(t, filepath.Join(h.dir, "access.log"), 1)["rewrite"]; got != "alice" {
+		t.Errorf("access log user_id %q, want alice", got)
+	}
+}
