@@ -372,7 +372,9 @@ func (a *App) Start() error { return a.service.Start() }
 func (a *App) Stop() error { return nil }
 
 // Cleanup lets go of the shared store; the last config to do so closes it.
-// It is safe after a partial Provision.
+// Caddy calls it after a failed Provision too, so a store opened before the
+// failure is released (its Badger lock freed); it does nothing when the
+// store was never opened, or on a second call.
 func (a *App) Cleanup() error {
 	if a.store == nil {
 		return nil
