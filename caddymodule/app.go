@@ -115,6 +115,7 @@ type App struct {
 	OIDC []*OIDCConfig `json:"oidc,omitempty"`
 
 	dir     string
+	headers portal.Headers // canonical names, defaults filled in
 	service *portal.Service
 	store   *store.Store
 }
@@ -251,38 +252,15 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision opens (or shares) the store and builds the identity service.
+// Provision checks the whole config, then opens (or shares) the store and
+// builds the identity service. A bad config is refused before the storage
+// directory is touched. When a step after opening the store fails, the
+// store stays referenced until Cleanup, which Caddy calls after a failed
+// Provision, lets go of it.
 func (a *App) Provision(ctx caddy.Context) error {
-	pu, err := parsePortalURL(a.PortalURL)
+	opts, err := a.options()
 	if err != nil {
 		return err
-	}
-	var sess SessionConfig
-	if a.Session != nil {
-		sess = *a.Session
-	}
-	for name, d := range map[string]caddy.Duration{"idle": sess.Idle, "lifetime": sess.Lifetime, "remember": sess.Remember} {
-		if d < 0 {
-			return fmt.Errorf("gatehouse: session %s: must not be negative", name)
-		}
-	}
-	var hn HeaderNames
-	if a.Headers != nil {
-		hn = *a.Headers
-	}
-	if err := checkHeaderNames(hn); err != nil {
-		return err
-	}
-
-	a.dir = caddy.NewReplacer().ReplaceKnown(a.Storage, "")
-	if a.dir == "" && a.Storage != "" {
-		return fmt.Errorf("gatehouse: storage %q is empty once its placeholders are replaced: set the environment variable it names", a.Storage)
-	}
-	if a.dir == "" {
-		a.dir = filepath.Join(caddy.AppDataDir(), "gatehouse")
-	}
-	if a.dir, err = filepath.Abs(a.dir); err != nil {
-		return fmt.Errorf("gatehouse: storage %s: %w", a.Storage, err)
 	}
 	log := ctx.Slogger()
 	st, err := openStore(a.dir, log)
@@ -290,6 +268,48 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("gatehouse: %w", err)
 	}
 	a.store = st
+	key, err := loadSecretKey(filepath.Join(a.dir, secretKeyFile))
+	if err != nil {
+		return fmt.Errorf("gatehouse: %w", err)
+	}
+	opts.Store, opts.SecretKey, opts.Logger = st, key, log
+	if a.service, err = portal.New(opts); err != nil {
+		return fmt.Errorf("gatehouse: %w", err)
+	}
+	return nil
+}
+
+// options checks the config and returns it as portal options (without the
+// store, key and logger), with a.dir and a.headers set. It touches no file.
+func (a *App) options() (portal.Options, error) {
+	pu, err := parsePortalURL(a.PortalURL)
+	if err != nil {
+		return portal.Options{}, err
+	}
+	var sess SessionConfig
+	if a.Session != nil {
+		sess = *a.Session
+	}
+	for name, d := range map[string]caddy.Duration{"idle": sess.Idle, "lifetime": sess.Lifetime, "remember": sess.Remember} {
+		if d < 0 {
+			return portal.Options{}, fmt.Errorf("gatehouse: session %s: must not be negative", name)
+		}
+	}
+	if a.InviteLifetime < 0 || a.ResetLifetime < 0 {
+		return portal.Options{}, errors.New("gatehouse: invite_lifetime and reset_lifetime must not be negative")
+	}
+	var hn HeaderNames
+	if a.Headers != nil {
+		hn = *a.Headers
+	}
+	if err := checkHeaderNames(hn); err != nil {
+		return portal.Options{}, err
+	}
+	headers := portal.Headers{User: hn.User, Email: hn.Email, Name: hn.Name, Groups: hn.Groups, Impersonator: hn.Impersonator, Role: hn.Role}
+	a.headers = canonicalHeaders(headers)
+	if err := checkCookie(a.CookieName, a.CookieDomain, pu); err != nil {
+		return portal.Options{}, err
+	}
 	var sender *mail.Sender
 	if a.SMTP != nil {
 		mc := *a.SMTP
@@ -298,50 +318,51 @@ func (a *App) Provision(ctx caddy.Context) error {
 			*f = repl.ReplaceKnown(*f, "")
 		}
 		if sender, err = mail.New(mc); err != nil {
-			_ = releaseStore(a.dir)
-			a.store = nil
-			return fmt.Errorf("gatehouse: smtp: %w", err)
+			return portal.Options{}, fmt.Errorf("gatehouse: smtp: %w", err)
 		}
-	}
-	if a.InviteLifetime < 0 || a.ResetLifetime < 0 {
-		_ = releaseStore(a.dir)
-		a.store = nil
-		return errors.New("gatehouse: invite_lifetime and reset_lifetime must not be negative")
 	}
 	var providers []portal.OIDCProvider
 	for _, oc := range a.OIDC {
-		if oc != nil {
-			providers = append(providers, oc.provider(caddy.NewReplacer()))
+		if oc == nil {
+			continue
 		}
+		p := oc.provider(caddy.NewReplacer())
+		if err := p.Validate(); err != nil {
+			return portal.Options{}, fmt.Errorf("gatehouse: %w", err)
+		}
+		for _, q := range providers {
+			if q.Name == p.Name {
+				return portal.Options{}, fmt.Errorf("gatehouse: oidc provider %q is configured twice", p.Name)
+			}
+		}
+		providers = append(providers, p)
 	}
-	key, err := loadSecretKey(filepath.Join(a.dir, secretKeyFile))
-	if err != nil {
-		_ = releaseStore(a.dir)
-		a.store = nil
-		return fmt.Errorf("gatehouse: %w", err)
+
+	a.dir = caddy.NewReplacer().ReplaceKnown(a.Storage, "")
+	if a.dir == "" && a.Storage != "" {
+		return portal.Options{}, fmt.Errorf("gatehouse: storage %q is empty once its placeholders are replaced: set the environment variable it names", a.Storage)
 	}
-	a.service, err = portal.New(portal.Options{
-		Store:        st,
+	if a.dir == "" {
+		a.dir = filepath.Join(caddy.AppDataDir(), "gatehouse")
+	}
+	if a.dir, err = filepath.Abs(a.dir); err != nil {
+		return portal.Options{}, fmt.Errorf("gatehouse: storage %s: %w", a.Storage, err)
+	}
+	return portal.Options{
 		PortalURL:    pu,
 		CookieName:   a.CookieName,
 		CookieDomain: a.CookieDomain,
 		Idle:         time.Duration(sess.Idle),
 		Lifetime:     time.Duration(sess.Lifetime),
 		Remember:     time.Duration(sess.Remember),
-		Headers:      portal.Headers{User: hn.User, Email: hn.Email, Name: hn.Name, Groups: hn.Groups, Impersonator: hn.Impersonator, Role: hn.Role},
+		Headers:      headers,
 		ClientIP:     clientIP,
-		Logger:       log,
 
 		InviteLifetime: time.Duration(a.InviteLifetime),
 		ResetLifetime:  time.Duration(a.ResetLifetime),
 		Mail:           sender,
-		SecretKey:      key,
 		OIDC:           providers,
-	})
-	if err != nil {
-		return fmt.Errorf("gatehouse: %w", err)
-	}
-	return nil
+	}, nil
 }
 
 // Start logs the first-owner setup link when the store has no user.
@@ -351,7 +372,9 @@ func (a *App) Start() error { return a.service.Start() }
 func (a *App) Stop() error { return nil }
 
 // Cleanup lets go of the shared store; the last config to do so closes it.
-// It is safe after a partial Provision.
+// Caddy calls it after a failed Provision too, so a store opened before the
+// failure is released (its Badger lock freed); it does nothing when the
+// store was never opened, or on a second call.
 func (a *App) Cleanup() error {
 	if a.store == nil {
 		return nil
@@ -404,6 +427,42 @@ func checkHeaderNames(h HeaderNames) error {
 			return fmt.Errorf("gatehouse: headers %s and %s both use %q", other, field, name)
 		}
 		seen[k] = field
+	}
+	return nil
+}
+
+// canonicalHeaders fills in the default header names of h and puts every
+// name in canonical form, as the portal does: the keys Check sets on a
+// request.
+func canonicalHeaders(h portal.Headers) portal.Headers {
+	or := func(name, def string) string {
+		if name == "" {
+			name = def
+		}
+		return http.CanonicalHeaderKey(name)
+	}
+	h.User = or(h.User, portal.DefaultHeaders.User)
+	h.Email = or(h.Email, portal.DefaultHeaders.Email)
+	h.Name = or(h.Name, portal.DefaultHeaders.Name)
+	h.Groups = or(h.Groups, portal.DefaultHeaders.Groups)
+	h.Impersonator = or(h.Impersonator, portal.DefaultHeaders.Impersonator)
+	h.Role = http.CanonicalHeaderKey(h.Role)
+	return h
+}
+
+// checkCookie checks the cookie_name and cookie_domain options against
+// the portal URL (portal.New checks them again; this refuses them before
+// the store is opened).
+func checkCookie(name, domain string, pu *url.URL) error {
+	if name != "" && (len(name) > 64 || strings.ContainsFunc(name, func(r rune) bool {
+		return !(r == '-' || r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
+	})) {
+		return fmt.Errorf("gatehouse: cookie name %q: only letters, digits, '-' and '_' are allowed", name)
+	}
+	domain = strings.TrimPrefix(strings.ToLower(domain), ".")
+	host := strings.ToLower(strings.TrimSuffix(pu.Hostname(), "."))
+	if domain != "" && host != domain && !strings.HasSuffix(host, "."+domain) {
+		return fmt.Errorf("gatehouse: cookie domain %q does not contain the portal host %q", domain, pu.Hostname())
 	}
 	return nil
 }

@@ -21,6 +21,24 @@ func init() {
 // client. Not signed in: browsers are redirected to the portal's login page,
 // other clients get 401; signed in but not allowed: 403.
 //
+// On allow it also sets the {http.auth.user.*} placeholders, as Caddy's
+// own authentication handler does, so the access log (user_id), header_up
+// and request_header can use the user: http.auth.user.id is the username
+// (the identity Gatehouse sends as Remote-User; the internal user id never
+// leaves Gatehouse), and http.auth.user.email, .name, .groups (comma-
+// separated), .role and .impersonator (the administrator's username during
+// an impersonation) hold what the identity headers hold, or "" when the
+// user has none. Requests that are not let through set none of them.
+//
+// Refusals (login redirects, the branded "No access" and "Second factor
+// needed" pages, JSON errors for scripts) are written by the guard itself
+// rather than returned as a caddyhttp.Error, on purpose: they must send the
+// browser to the portal with the return address, or tell the user what to
+// do, which a site's handle_errors block cannot know; returned as errors,
+// they would be replaced by whatever handle_errors answers. The one
+// exception is 503 when the session store cannot be read: that is returned
+// as a caddyhttp.Error, so handle_errors can brand it.
+//
 //	gatehouse <app> {
 //		title        "Grafana"
 //		url          https://grafana.example.com
@@ -57,6 +75,7 @@ type Guard struct {
 
 	service *portal.Service
 	app     *portal.App
+	headers portal.Headers // the identity header names, canonical
 }
 
 // CaddyModule returns the Caddy module information.
@@ -77,6 +96,7 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 		return err
 	}
 	g.service = a.Service()
+	g.headers = a.headers
 	g.app, err = g.service.RegisterApp(portal.AppConfig{
 		Name:        g.App,
 		Title:       g.Title,
@@ -97,12 +117,65 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	v := g.service.Check(r, g.app)
 	switch v.Outcome {
 	case portal.Allow:
+		g.setUserPlaceholders(r, v.User.Role)
 		return next.ServeHTTP(w, r)
 	case portal.Unavailable:
 		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("gatehouse: session store unavailable"))
 	}
 	g.service.WriteRefusal(w, r, v, originalURL(r))
 	return nil
+}
+
+// setUserPlaceholders sets the {http.auth.user.*} placeholders of an
+// allowed request (see Guard) from the identity headers Check has just set
+// and the verdict's role. The values are copied into one authUser, and the
+// replacer is given pointers to its fields: storing a pointer in an `any`
+// does not allocate, so the whole costs one allocation however many
+// placeholders are set (a string stored as an `any` costs one each). They
+// are not pointers into the header slices, which later handlers may edit in
+// place (request_header's search-and-replace): the access log's user_id
+// must stay who signed in.
+func (g *Guard) setUserPlaceholders(r *http.Request, role string) {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return
+	}
+	h := r.Header
+	u := &authUser{
+		id:           placeholderValue(firstValue(h, g.headers.User)),
+		email:        placeholderValue(firstValue(h, g.headers.Email)),
+		name:         placeholderValue(firstValue(h, g.headers.Name)),
+		groups:       placeholderValue(firstValue(h, g.headers.Groups)),
+		impersonator: placeholderValue(firstValue(h, g.headers.Impersonator)),
+		role:         placeholderValue(role),
+	}
+	repl.Set("http.auth.user.id", &u.id)
+	repl.Set("http.auth.user.email", &u.email)
+	repl.Set("http.auth.user.name", &u.name)
+	repl.Set("http.auth.user.groups", &u.groups)
+	repl.Set("http.auth.user.impersonator", &u.impersonator)
+	repl.Set("http.auth.user.role", &u.role)
+}
+
+// authUser holds the values of the {http.auth.user.*} placeholders of one
+// request.
+type authUser struct {
+	id, email, name, groups, impersonator, role placeholderValue
+}
+
+// placeholderValue is a placeholder's value, given to the replacer by
+// pointer (caddy.ToString calls String).
+type placeholderValue string
+
+// String returns the value.
+func (p *placeholderValue) String() string { return string(*p) }
+
+// firstValue is the first value of h[name] (a canonical key), or "".
+func firstValue(h http.Header, name string) string {
+	if vs := h[name]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
 }
 
 // originalURL is the absolute URL the client asked for, before any rewrite

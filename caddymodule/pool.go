@@ -37,6 +37,8 @@ func openStore(dir string, log *slog.Logger) (*store.Store, error) {
 	return v.(storeHandle).Store, nil
 }
 
+// releaseStore lets go of one reference to the shared store of dir; the
+// last one closes it. App.Cleanup is its only caller.
 func releaseStore(dir string) error {
 	_, err := stores.Delete(dir)
 	return err
