@@ -307,8 +307,8 @@ func (a *App) options() (portal.Options, error) {
 	}
 	headers := portal.Headers{User: hn.User, Email: hn.Email, Name: hn.Name, Groups: hn.Groups, Impersonator: hn.Impersonator, Role: hn.Role}
 	a.headers = canonicalHeaders(headers)
-	if err := checkCookie(a.CookieName, a.CookieDomain, pu); err != nil {
-		return portal.Options{}, err
+	if err := portal.CheckCookie(a.CookieName, a.CookieDomain, pu); err != nil {
+		return portal.Options{}, fmt.Errorf("gatehouse: %w", err)
 	}
 	var sender *mail.Sender
 	if a.SMTP != nil {
@@ -448,23 +448,6 @@ func canonicalHeaders(h portal.Headers) portal.Headers {
 	h.Impersonator = or(h.Impersonator, portal.DefaultHeaders.Impersonator)
 	h.Role = http.CanonicalHeaderKey(h.Role)
 	return h
-}
-
-// checkCookie checks the cookie_name and cookie_domain options against
-// the portal URL (portal.New checks them again; this refuses them before
-// the store is opened).
-func checkCookie(name, domain string, pu *url.URL) error {
-	if name != "" && (len(name) > 64 || strings.ContainsFunc(name, func(r rune) bool {
-		return !(r == '-' || r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
-	})) {
-		return fmt.Errorf("gatehouse: cookie name %q: only letters, digits, '-' and '_' are allowed", name)
-	}
-	domain = strings.TrimPrefix(strings.ToLower(domain), ".")
-	host := strings.ToLower(strings.TrimSuffix(pu.Hostname(), "."))
-	if domain != "" && host != domain && !strings.HasSuffix(host, "."+domain) {
-		return fmt.Errorf("gatehouse: cookie domain %q does not contain the portal host %q", domain, pu.Hostname())
-	}
-	return nil
 }
 
 // clientIP is Caddy's idea of the client address (it honours the server's

@@ -213,11 +213,8 @@ func New(opts Options) (*Service, error) {
 	if s.cookie.name == "" {
 		s.cookie.name = DefaultCookieName
 	}
-	if !validCookieName(s.cookie.name) {
-		return nil, fmt.Errorf("portal: cookie name %q: only letters, digits, '-' and '_' are allowed", s.cookie.name)
-	}
-	if s.cookie.domain != "" && !hostWithin(pu.Hostname(), s.cookie.domain) {
-		return nil, fmt.Errorf("portal: cookie domain %q does not contain the portal host %q", s.cookie.domain, pu.Hostname())
+	if err := CheckCookie(s.cookie.name, s.cookie.domain, pu); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
 	}
 	s.redirect = policies.RedirectPolicy{Portal: pu, CookieDomain: s.cookie.domain}
 	if s.oidc, err = s.newOIDCProviders(opts.OIDC); err != nil {
@@ -319,6 +316,21 @@ func remoteHost(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// CheckCookie checks the session cookie's name (empty: the default) and
+// domain (empty: host-only) against the portal URL pu: a name of letters,
+// digits, '-' and '_', and a domain that contains the portal's host. The
+// Caddy app calls it before it opens the store.
+func CheckCookie(name, domain string, pu *url.URL) error {
+	if name != "" && !validCookieName(name) {
+		return fmt.Errorf("cookie name %q: only letters, digits, '-' and '_' are allowed", name)
+	}
+	domain = strings.TrimPrefix(strings.ToLower(domain), ".")
+	if domain != "" && !hostWithin(pu.Hostname(), domain) {
+		return fmt.Errorf("cookie domain %q does not contain the portal host %q", domain, pu.Hostname())
+	}
+	return nil
 }
 
 // hostWithin reports whether host is domain or a subdomain of it.
