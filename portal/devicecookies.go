@@ -60,7 +60,7 @@ const (
 var deviceCookiePaths = []string{"/login", "/api/v1/login"}
 
 // deviceCookieName names the device cookie.
-func (s *Service) deviceCookieName() string { return s.cookie.name + deviceCookieSuffix }
+func (s *Service) deviceCookieName() string { return cookieDevice.name(s.cookie) }
 
 // deviceEntry is one signed entry of a device cookie.
 type deviceEntry struct {
@@ -143,11 +143,7 @@ func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.U
 		// it is used.
 		entries = append(entries, e.username+deviceFieldSep+enc(e.nonce)+deviceFieldSep+enc(e.mac))
 	}
-	for _, path := range deviceCookiePaths {
-		http.SetCookie(w, &http.Cookie{Name: s.deviceCookieName(), Value: strings.Join(entries, deviceEntrySep),
-			Path: path, MaxAge: int(deviceCookieLifetime.Seconds()), HttpOnly: true, Secure: s.cookie.secure,
-			SameSite: http.SameSiteLaxMode})
-	}
+	cookieDevice.set(w, s.cookie, strings.Join(entries, deviceEntrySep))
 }
 
 // deviceLabel names a device in the audit log without its whole nonce.

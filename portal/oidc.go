@@ -291,8 +291,6 @@ func (p *oidcProvider) oauth2Config(d *oidc.Provider) *oauth2.Config {
 
 // The state of a flow between the portal and the provider.
 
-func (s *Service) oidcCookieName() string { return s.cookie.name + "_oidc" }
-
 // oidcFlow is a flow in progress, as kept in its store.Token.
 type oidcFlow struct {
 	provider, state, nonce, verifier, rd, purpose, userID string
@@ -326,8 +324,7 @@ func (s *Service) beginOIDC(w http.ResponseWriter, p *oidcProvider, purpose stri
 	if err := s.store.PutToken(t); err != nil {
 		return "", fmt.Errorf("portal: store oidc flow: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.oidcCookieName(), Value: secret, Path: "/login/oidc/",
-		MaxAge: int(oidcFlowLifetime.Seconds()), HttpOnly: true, Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
+	cookieOIDC.set(w, s.cookie, secret)
 	return p.oauth2Config(d).AuthCodeURL(f.state, oidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier)), nil
 }
 
@@ -338,13 +335,12 @@ var errOIDCState = errors.New("invalid or expired sign-in state")
 // that it belongs to p and to the state the provider sent back. The flow
 // is single-use whatever the outcome.
 func (s *Service) takeOIDCFlow(w http.ResponseWriter, r *http.Request, p *oidcProvider) (*oidcFlow, error) {
-	http.SetCookie(w, &http.Cookie{Name: s.oidcCookieName(), Value: "", Path: "/login/oidc/", MaxAge: -1,
-		HttpOnly: true, Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
-	ck, err := r.Cookie(s.oidcCookieName())
-	if err != nil {
+	cookieOIDC.clear(w, s.cookie)
+	v, ok := cookieOIDC.read(r, s.cookie)
+	if !ok {
 		return nil, fmt.Errorf("%w: no flow cookie", errOIDCState)
 	}
-	hash, ok := linkHash(ck.Value)
+	hash, ok := linkHash(v)
 	if !ok {
 		return nil, fmt.Errorf("%w: malformed flow cookie", errOIDCState)
 	}

@@ -84,8 +84,6 @@ func (s *Service) csrfValid(c *caller, tok string) bool {
 	return want != "" && hmac.Equal([]byte(tok), []byte(want))
 }
 
-func (s *Service) flashCookie() string { return s.cookie.name + "_flash" }
-
 // setFlash leaves msg for the next page c opens in this browser.
 func (s *Service) setFlash(w http.ResponseWriter, c *caller, msg string) {
 	msg = truncate(msg, 300)
@@ -93,26 +91,17 @@ func (s *Service) setFlash(w http.ResponseWriter, c *caller, msg string) {
 	if mac == nil {
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     s.flashCookie(),
-		Value:    base64.RawURLEncoding.EncodeToString([]byte(msg)) + "." + base64.RawURLEncoding.EncodeToString(mac),
-		Path:     "/",
-		MaxAge:   120,
-		HttpOnly: true,
-		Secure:   s.cookie.secure,
-		SameSite: http.SameSiteLaxMode,
-	})
+	cookieFlash.set(w, s.cookie, base64.RawURLEncoding.EncodeToString([]byte(msg))+"."+base64.RawURLEncoding.EncodeToString(mac))
 }
 
 // takeFlash returns the flash message left for c, if genuine, and clears it.
 func (s *Service) takeFlash(w http.ResponseWriter, r *http.Request, c *caller) string {
-	ck, err := r.Cookie(s.flashCookie())
-	if err != nil {
+	v, ok := cookieFlash.read(r, s.cookie)
+	if !ok {
 		return ""
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.flashCookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
-	b64msg, b64mac, ok := strings.Cut(ck.Value, ".")
+	cookieFlash.clear(w, s.cookie)
+	b64msg, b64mac, ok := strings.Cut(v, ".")
 	if !ok {
 		return ""
 	}

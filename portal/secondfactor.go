@@ -42,7 +42,7 @@ var (
 	errNoPending = errors.New("no sign-in in progress: start again with your password")
 )
 
-func (s *Service) pendingCookieName() string { return s.cookie.name + "_2fa" }
+func (s *Service) pendingCookieName() string { return cookiePending.name(s.cookie) }
 
 // pending is a half-finished login.
 type pending struct {
@@ -65,8 +65,7 @@ func (s *Service) beginSecondStep(w http.ResponseWriter, u *store.User, remember
 	if err := s.store.PutToken(t); err != nil {
 		return fmt.Errorf("portal: store pending login: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.pendingCookieName(), Value: secret, Path: "/", MaxAge: int(pendingLifetime.Seconds()),
-		HttpOnly: true, Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
+	cookiePending.set(w, s.cookie, secret)
 	return nil
 }
 
@@ -79,11 +78,11 @@ func passwordStamp(u *store.User) string {
 
 // pendingOf returns the request's pending login, or errNoPending.
 func (s *Service) pendingOf(r *http.Request) (*pending, error) {
-	ck, err := r.Cookie(s.pendingCookieName())
-	if err != nil {
+	v, ok := cookiePending.read(r, s.cookie)
+	if !ok {
 		return nil, errNoPending
 	}
-	hash, ok := linkHash(ck.Value)
+	hash, ok := linkHash(v)
 	if !ok {
 		return nil, errNoPending
 	}
@@ -133,8 +132,7 @@ func (s *Service) finishLogin(w http.ResponseWriter, r *http.Request, p *pending
 	} else if err := s.consumePendingCookie(r); err != nil {
 		return nil, err
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.pendingCookieName(), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
+	cookiePending.clear(w, s.cookie)
 	methods := append(append([]string{}, p.first...), method)
 	if _, err := s.startFullSession(w, r, p.user, p.remember, methods, true); err != nil {
 		if errors.Is(err, errPasswordChanged) {
@@ -156,11 +154,11 @@ func (s *Service) finishLogin(w http.ResponseWriter, r *http.Request, p *pending
 // consumePendingCookie spends the pending login named by the request's
 // cookie (for a pending made by stepUpPending in the same request chain).
 func (s *Service) consumePendingCookie(r *http.Request) error {
-	ck, err := r.Cookie(s.pendingCookieName())
-	if err != nil {
+	v, ok := cookiePending.read(r, s.cookie)
+	if !ok {
 		return errNoPending
 	}
-	hash, ok := linkHash(ck.Value)
+	hash, ok := linkHash(v)
 	if !ok {
 		return errNoPending
 	}

@@ -220,8 +220,6 @@ func (s *Service) relyingParty() (*webauthn.WebAuthn, error) {
 	return s.wa, nil
 }
 
-func (s *Service) ceremonyCookieName() string { return s.cookie.name + "_wa" }
-
 // putCeremony stores the state of a ceremony for userID (empty for a
 // passkey sign-in, where the user is not known yet) and sets its cookie.
 func (s *Service) putCeremony(w http.ResponseWriter, purpose, userID string, sd *webauthn.SessionData, extra map[string]string) error {
@@ -239,21 +237,19 @@ func (s *Service) putCeremony(w http.ResponseWriter, purpose, userID string, sd 
 	if err := s.store.PutToken(t); err != nil {
 		return fmt.Errorf("portal: store webauthn ceremony: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.ceremonyCookieName(), Value: secret, Path: "/", MaxAge: int(ceremonyLifetime.Seconds()),
-		HttpOnly: true, Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
+	cookieCeremony.set(w, s.cookie, secret)
 	return nil
 }
 
 // takeCeremony spends the request's ceremony (single use, whatever comes
 // next), clears its cookie and checks it is one of purposes.
 func (s *Service) takeCeremony(w http.ResponseWriter, r *http.Request, purposes ...string) (*store.Token, *webauthn.SessionData, error) {
-	ck, err := r.Cookie(s.ceremonyCookieName())
-	if err != nil {
+	v, ok := cookieCeremony.read(r, s.cookie)
+	if !ok {
 		return nil, nil, errNoCeremony
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.ceremonyCookieName(), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: s.cookie.secure, SameSite: http.SameSiteLaxMode})
-	hash, ok := linkHash(ck.Value)
+	cookieCeremony.clear(w, s.cookie)
+	hash, ok := linkHash(v)
 	if !ok {
 		return nil, nil, errNoCeremony
 	}
