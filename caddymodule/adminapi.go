@@ -97,7 +97,7 @@ func (a *adminAPI) listUsers(w http.ResponseWriter, r *http.Request) error {
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	items, next, err := a.app.Service().ListUsers(r.URL.Query().Get("after"), limit)
 	if err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+		return a.adminError(err)
 	}
 	return writeAdminJSON(w, http.StatusOK, map[string]any{"items": items, "next": next})
 }
@@ -111,23 +111,17 @@ func (a *adminAPI) addUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err := a.app.Service().CreateUserView(r.Context(), "cli", r, nu)
 	if err != nil {
-		return adminError(err)
+		return a.adminError(err)
 	}
 	return writeAdminJSON(w, http.StatusCreated, u)
 }
 
-// adminError maps a portal error to an admin-API error.
-func adminError(err error) error {
-	var ie *portal.InputError
-	switch {
-	case errors.As(err, &ie):
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: ie}
-	case errors.Is(err, portal.ErrConflict):
-		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: err}
-	case errors.Is(err, portal.ErrBusy):
-		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
-	}
-	return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+// adminError maps a service error to an admin-API error through the
+// portal's one error table (portal.Service.ErrorStatus), so the CLI gets
+// the same 400/403/404/409/503 as the JSON API, and no internal text.
+func (a *adminAPI) adminError(err error) error {
+	status, msg := a.app.Service().ErrorStatus(err)
+	return caddy.APIError{HTTPStatus: status, Err: errors.New(msg)}
 }
 
 func (a *adminAPI) exportUsers(w http.ResponseWriter, r *http.Request) error {
@@ -137,7 +131,7 @@ func (a *adminAPI) exportUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	var buf bytes.Buffer
 	if err := a.app.Service().ExportUsers(&buf, format); err != nil {
-		return adminError(err)
+		return a.adminError(err)
 	}
 	if format == "json" {
 		w.Header().Set("Content-Type", "application/json")
@@ -156,7 +150,7 @@ func (a *adminAPI) importUsers(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	res, err := a.app.Service().ImportUsers(r.Context(), r, data, q.Get("format"), q.Get("dry_run") == "1")
 	if err != nil {
-		return adminError(err)
+		return a.adminError(err)
 	}
 	return writeAdminJSON(w, http.StatusOK, res)
 }
@@ -187,7 +181,7 @@ func (a *adminAPI) ownerLogin(w http.ResponseWriter, r *http.Request) error {
 	expires := time.Now().Add(portal.OwnerLoginLifetime).UTC().Truncate(time.Second)
 	link, err := a.app.Service().OwnerLoginLink(r.Context(), r, req.Username)
 	if err != nil {
-		return adminError(err)
+		return a.adminError(err)
 	}
 	return writeAdminJSON(w, http.StatusOK, ownerLoginResponse{Link: link, ExpiresAt: expires})
 }

@@ -129,6 +129,12 @@ func (s *Service) statusOf(err error) (int, string) {
 	return http.StatusInternalServerError, "internal error"
 }
 
+// ErrorStatus is the one table from a service error to its HTTP status and
+// the message safe to show, for every surface: the portal's API and pages,
+// and Caddy's admin API (the CLI). Unexpected errors are logged and shown
+// as "internal error".
+func (s *Service) ErrorStatus(err error) (status int, message string) { return s.statusOf(err) }
+
 // plainMessage is err's message without the names of the sentinel errors
 // it wraps, which mean something to code, not to people: "forbidden: only
 // owners can …" reads "only owners can …", `the username "bob" is already
