@@ -82,16 +82,14 @@ type list[T any] struct {
 	Next  string `json:"next"`
 }
 
-// apiDo runs one API call: it resolves the caller (401), checks perm when
-// not empty (403), runs fn and writes its answer or its error.
-func (s *Service) apiDo(w http.ResponseWriter, r *http.Request, perm policies.Permission, fn func(c *caller) (int, any, error)) {
-	var c *caller
-	if perm == "" {
-		c = s.apiCaller(w, r)
-	} else {
-		c = s.apiRequire(w, r, perm)
-	}
+// apiDo runs one API call of a route declared with s.api (routeaccess.go),
+// which has resolved the caller and checked the permission: it runs fn
+// with that caller and writes its answer or its error.
+func (s *Service) apiDo(w http.ResponseWriter, r *http.Request, fn func(c *caller) (int, any, error)) {
+	c := routeCaller(r)
 	if c == nil {
+		s.log.Error("portal route declares no access", "path", r.URL.Path)
+		writeJSONError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
 	status, v, err := fn(c)

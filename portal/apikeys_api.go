@@ -7,7 +7,7 @@ import (
 )
 
 func (s *Service) apiCreateKey(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in KeyInput
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
@@ -18,14 +18,14 @@ func (s *Service) apiCreateKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiListKeys(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		items, err := s.listKeys(c, r.URL.Query().Get("all") == "1")
 		return http.StatusOK, list[APIKeyView]{Items: items}, err
 	})
 }
 
 func (s *Service) apiRevokeKey(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.revokeKey(c, r, r.PathValue("id"))
 	})
 }

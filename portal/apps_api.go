@@ -7,7 +7,7 @@ import (
 )
 
 func (s *Service) apiListApps(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		out := list[AppView]{Items: []AppView{}}
 		for _, a := range s.Apps() {
 			if c.can(policies.PermAppsRead) || s.isAppOperator(c.user, a.Name) {
@@ -22,7 +22,7 @@ func (s *Service) apiListApps(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiGetApp(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		a, err := s.app(r.PathValue("app"))
 		if err != nil {
 			return 0, nil, err
@@ -35,7 +35,7 @@ func (s *Service) apiGetApp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiPatchApp(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in AppAccessInput
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err

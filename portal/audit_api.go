@@ -3,12 +3,11 @@ package portal
 import (
 	"net/http"
 
-	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
 func (s *Service) apiListAudit(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermAuditRead, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		f, after, limit, err := auditQuery(r.URL.Query())
 		if err != nil {
 			return 0, nil, err

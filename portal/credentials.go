@@ -264,7 +264,7 @@ func (s *Service) revokeCredential(c *caller, r *http.Request, kind, id string) 
 // /api/v1/temp-passwords (owners only), optionally ?user=name.
 func (s *Service) apiListCredentials(w http.ResponseWriter, r *http.Request) {
 	kind := credentialKinds[strings.TrimPrefix(r.URL.Path, "/api/v1/")]
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var u *store.User
 		if ref := r.URL.Query().Get("user"); ref != "" {
 			var err error
@@ -281,7 +281,7 @@ func (s *Service) apiListCredentials(w http.ResponseWriter, r *http.Request) {
 // /api/v1/temp-passwords/{id} (owners only).
 func (s *Service) apiRevokeCredential(w http.ResponseWriter, r *http.Request) {
 	coll, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/v1/"), "/")
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.revokeCredential(c, r, credentialKinds[coll], r.PathValue("id"))
 	})
 }

@@ -2,19 +2,17 @@ package portal
 
 import (
 	"net/http"
-
-	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
 func (s *Service) apiListGroups(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermGroupsRead, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		items, err := s.listGroups()
 		return http.StatusOK, list[GroupView]{Items: items}, err
 	})
 }
 
 func (s *Service) apiCreateGroup(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermGroupsWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in GroupInput
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
@@ -31,7 +29,7 @@ type GroupDetail struct {
 }
 
 func (s *Service) apiGetGroup(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermGroupsRead, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		g, members, err := s.group(r.PathValue("group"))
 		if err != nil {
 			return 0, nil, err
@@ -45,7 +43,7 @@ func (s *Service) apiGetGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiPatchGroup(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermGroupsWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in GroupInput
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
@@ -56,19 +54,19 @@ func (s *Service) apiPatchGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiDeleteGroup(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermGroupsWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.deleteGroup(c, r, r.PathValue("group"))
 	})
 }
 
 func (s *Service) apiAddMember(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermGroupsWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.setMembership(c, r, r.PathValue("group"), r.PathValue("user"), true)
 	})
 }
 
 func (s *Service) apiRemoveMember(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermGroupsWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.setMembership(c, r, r.PathValue("group"), r.PathValue("user"), false)
 	})
 }

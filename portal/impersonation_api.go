@@ -10,9 +10,9 @@ import (
 // impersonationRoutes adds the impersonation and temporary-password calls
 // and pages.
 func (s *Service) impersonationRoutes(mux *routeMux) {
-	mux.HandleFunc("POST /api/v1/users/{user}/impersonate", s.apiStartImpersonation)
-	mux.HandleFunc("DELETE /api/v1/impersonation", s.apiStopImpersonation)
-	mux.Handle("POST /api/v1/users/{user}/temp-password", s.adminCredential(selfPassword, s.apiTempPassword))
+	mux.Handle("POST /api/v1/users/{user}/impersonate", s.api("", s.apiStartImpersonation))
+	mux.Handle("DELETE /api/v1/impersonation", s.ownSession(s.apiStopImpersonation))
+	mux.Handle("POST /api/v1/users/{user}/temp-password", s.adminCredential(selfPassword, s.apiTempPassword).api(policies.PermUsersWrite))
 	mux.HandleFunc("POST /admin/users/{user}/impersonate", s.signedIn(policies.PermImpersonate, s.handleUserImpersonate))
 	mux.Handle("POST /admin/users/{user}/temp-password", s.adminCredential(selfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserTempPassword)))
 	mux.HandleFunc("POST /impersonation/stop", s.signedInExpired(s.handleStopImpersonation))
@@ -38,10 +38,7 @@ type stopResponse struct {
 }
 
 func (s *Service) apiStartImpersonation(w http.ResponseWriter, r *http.Request) {
-	c := s.apiCaller(w, r)
-	if c == nil {
-		return
-	}
+	c := routeCaller(r)
 	u, ic, err := s.startImpersonation(w, r, c, r.PathValue("user"))
 	if err != nil {
 		s.writeAPIError(w, err)

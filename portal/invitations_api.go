@@ -2,19 +2,17 @@ package portal
 
 import (
 	"net/http"
-
-	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
 func (s *Service) apiListInvitations(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermInvitationsRead, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		items, err := s.listInvitations()
 		return http.StatusOK, list[InvitationView]{Items: items}, err
 	})
 }
 
 func (s *Service) apiCreateInvitation(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermInvitationsWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in InvitationInput
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
@@ -25,7 +23,7 @@ func (s *Service) apiCreateInvitation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiRevokeInvitation(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermInvitationsWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.revokeInvitation(c, r, r.PathValue("id"))
 	})
 }

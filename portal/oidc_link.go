@@ -205,7 +205,7 @@ func (s *Service) handleOIDCUnlink(w http.ResponseWriter, r *http.Request, c *ca
 
 // apiMyIdentities answers GET /api/v1/me/identities.
 func (s *Service) apiMyIdentities(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		items, err := s.identitiesOf(c.user)
 		return http.StatusOK, list[IdentityView]{Items: items}, err
 	})
@@ -213,7 +213,7 @@ func (s *Service) apiMyIdentities(w http.ResponseWriter, r *http.Request) {
 
 // apiUnlinkIdentity answers DELETE /api/v1/me/identities/{provider}.
 func (s *Service) apiUnlinkIdentity(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.unlinkIdentity(c, r, r.PathValue("provider"))
 	})
 }

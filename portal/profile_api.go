@@ -8,7 +8,7 @@ import (
 // The caller's own account.
 
 func (s *Service) apiPatchMe(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in ProfileInput
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err

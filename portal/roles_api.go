@@ -2,26 +2,24 @@ package portal
 
 import (
 	"net/http"
-
-	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
 func (s *Service) apiListRoles(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermRolesRead, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		items, err := s.listRoles()
 		return http.StatusOK, list[RoleView]{Items: items}, err
 	})
 }
 
 func (s *Service) apiGetRole(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermRolesRead, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		v, err := s.role(r.PathValue("role"))
 		return http.StatusOK, v, err
 	})
 }
 
 func (s *Service) apiCreateRole(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersRoles, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in RoleInput
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
@@ -32,7 +30,7 @@ func (s *Service) apiCreateRole(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiPatchRole(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersRoles, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in RoleInput
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
@@ -43,7 +41,7 @@ func (s *Service) apiPatchRole(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiDeleteRole(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersRoles, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.deleteRole(c, r, r.PathValue("role"))
 	})
 }

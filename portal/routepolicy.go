@@ -59,6 +59,9 @@ const actionCredentialRefused = "credential.refused"
 type route struct {
 	pattern string
 	policy  policy
+	// access is who may call the route (routeaccess.go): accessPublic,
+	// accessSignedIn, accessOwn or a permission; "" when undeclared.
+	access string
 	// handler is what the route runs behind its policy wrapper (the
 	// handler itself for unclassified routes).
 	handler http.HandlerFunc
@@ -83,17 +86,21 @@ func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.
 func (m *routeMux) Handle(pattern string, h http.Handler) {
 	rt := route{pattern: pattern}
 	if p, ok := h.(policed); ok {
-		rt.policy, rt.handler = p.policy, p.inner
+		rt.policy, rt.access, rt.handler = p.policy, p.access, p.inner
 	}
 	m.table = append(m.table, rt)
 	m.ServeMux.Handle(pattern, h)
 }
 
-// policed is a handler behind a route policy.
+// policed is a handler behind a route policy and an access rule.
 type policed struct {
 	policy policy
+	access string
 	inner  http.HandlerFunc
 	serve  http.HandlerFunc
+	svc    *Service
+	// refuse checks the route policy (nil for none).
+	refuse func(w http.ResponseWriter, r *http.Request) bool
 }
 
 func (p policed) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r) }
@@ -120,12 +127,13 @@ func (s *Service) adminCredential(self string, h http.HandlerFunc) policed {
 // notCredential declares a route whose path looks like a credential route
 // but which changes no credential. It enforces nothing.
 func (s *Service) notCredential(h http.HandlerFunc) policed {
-	return policed{policy: policyNotCredential, inner: h, serve: h}
+	return policed{policy: policyNotCredential, inner: h, serve: h, svc: s}
 }
 
 func (s *Service) policed(pol policy, self string, h http.HandlerFunc) policed {
-	return policed{policy: pol, inner: h, serve: func(w http.ResponseWriter, r *http.Request) {
-		if s.refuseByPolicy(w, r, pol, self) {
+	refuse := func(w http.ResponseWriter, r *http.Request) bool { return s.refuseByPolicy(w, r, pol, self) }
+	return policed{policy: pol, inner: h, svc: s, refuse: refuse, serve: func(w http.ResponseWriter, r *http.Request) {
+		if refuse(w, r) {
 			return
 		}
 		h(w, r)

@@ -3,8 +3,6 @@ package portal
 import (
 	"errors"
 	"net/http"
-
-	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
 type codeRequest struct {
@@ -97,21 +95,21 @@ func (s *Service) apiLoginEnrollConfirm(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Service) apiMyFactors(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		v, _, err := s.factors(c.user)
 		return http.StatusOK, v, err
 	})
 }
 
 func (s *Service) apiBeginTOTP(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		e, err := s.beginTOTP(c.user)
 		return http.StatusOK, e, err
 	})
 }
 
 func (s *Service) apiConfirmTOTP(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var req codeRequest
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
@@ -122,20 +120,20 @@ func (s *Service) apiConfirmTOTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiRemoveTOTP(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.removeTOTP(r, c.user.Username, c.user)
 	})
 }
 
 func (s *Service) apiRegenerateBackupCodes(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		codes, err := s.regenerateBackupCodes(r, c.user)
 		return http.StatusOK, backupCodesResponse{BackupCodes: codes}, err
 	})
 }
 
 func (s *Service) apiResetFactors(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.resetFactors(c, r, r.PathValue("user"))
 	})
 }

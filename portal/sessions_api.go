@@ -2,32 +2,30 @@ package portal
 
 import (
 	"net/http"
-
-	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
 func (s *Service) apiListSessions(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermSessionsRead, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		items, err := s.onlineSessions(c.sid)
 		return http.StatusOK, list[SessionView]{Items: items}, err
 	})
 }
 
 func (s *Service) apiRevokeSession(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.revokeSession(c, r, r.PathValue("id"))
 	})
 }
 
 func (s *Service) apiMySessions(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		items, err := s.userSessions(c.user, c.sid)
 		return http.StatusOK, list[SessionView]{Items: items}, err
 	})
 }
 
 func (s *Service) apiRevokeMyOtherSessions(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		_, err := s.revokeUserSessions(c, r, c.user, c.sid)
 		return http.StatusNoContent, nil, err
 	})

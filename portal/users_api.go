@@ -3,12 +3,11 @@ package portal
 import (
 	"net/http"
 
-	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
 func (s *Service) apiListUsers(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersRead, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		users, next, err := s.searchUsers(r.URL.Query())
 		if err != nil {
 			return 0, nil, err
@@ -29,7 +28,7 @@ type createUserResponse struct {
 }
 
 func (s *Service) apiCreateUser(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var nu NewUser
 		if err := decode(r, &nu); err != nil {
 			return 0, nil, err
@@ -68,7 +67,7 @@ func (s *Service) userDetail(u *store.User, current store.SessionID) (UserDetail
 }
 
 func (s *Service) apiGetUser(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersRead, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		u, err := s.findUser(r.PathValue("user"))
 		if err != nil {
 			return 0, nil, err
@@ -79,7 +78,7 @@ func (s *Service) apiGetUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiPatchUser(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var p UserPatch
 		if err := decode(r, &p); err != nil {
 			return 0, nil, err
@@ -93,7 +92,7 @@ func (s *Service) apiPatchUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiDeleteUser(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.deleteUser(c, r, r.PathValue("user"))
 	})
 }
@@ -103,7 +102,7 @@ type passwordRequest struct {
 }
 
 func (s *Service) apiSetUserPassword(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var req passwordRequest
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
@@ -117,20 +116,20 @@ type linkResponse struct {
 }
 
 func (s *Service) apiResetLink(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		link, err := s.adminResetLink(r.Context(), c, r, r.PathValue("user"))
 		return http.StatusCreated, linkResponse{Link: link}, err
 	})
 }
 
 func (s *Service) apiUnlockUser(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermUsersWrite, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.unlockUser(c, r, r.PathValue("user"))
 	})
 }
 
 func (s *Service) apiUserSessions(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermSessionsRead, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		u, err := s.findUser(r.PathValue("user"))
 		if err != nil {
 			return 0, nil, err
@@ -141,7 +140,7 @@ func (s *Service) apiUserSessions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) apiRevokeUserSessions(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, policies.PermSessionsRevoke, func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		u, err := s.findUser(r.PathValue("user"))
 		if err != nil {
 			return 0, nil, err

@@ -16,7 +16,7 @@ type keyNameRequest struct {
 // apiBeginKeyRegistration: POST /api/v1/me/webauthn/register/begin
 // {"name","passkey"} → the options for navigator.credentials.create.
 func (s *Service) apiBeginKeyRegistration(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var req RegisterKeyRequest
 		if err := decodeOptional(r, &req); err != nil {
 			return 0, nil, err
@@ -29,7 +29,7 @@ func (s *Service) apiBeginKeyRegistration(w http.ResponseWriter, r *http.Request
 // apiFinishKeyRegistration: POST /api/v1/me/webauthn/register/finish with
 // the browser's PublicKeyCredential → 201 and the new key.
 func (s *Service) apiFinishKeyRegistration(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		k, err := s.finishRegistration(w, r, c.user)
 		return http.StatusCreated, k, err
 	})
@@ -37,7 +37,7 @@ func (s *Service) apiFinishKeyRegistration(w http.ResponseWriter, r *http.Reques
 
 // apiRenameKey: PATCH /api/v1/me/webauthn/{id} {"name"}.
 func (s *Service) apiRenameKey(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var req keyNameRequest
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
@@ -49,7 +49,7 @@ func (s *Service) apiRenameKey(w http.ResponseWriter, r *http.Request) {
 
 // apiRemoveKey: DELETE /api/v1/me/webauthn/{id}.
 func (s *Service) apiRemoveKey(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, "", func(c *caller) (int, any, error) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.removeKey(r, c.user, r.PathValue("id"))
 	})
 }
