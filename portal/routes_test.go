@@ -92,6 +92,7 @@ func TestRoutePolicies(t *testing.T) {
 	if len(table) < 100 {
 		t.Fatalf("route table has %d routes", len(table))
 	}
+	checkRouteAccess(t, svc, table)
 
 	olga := login(t, svc, "olga", false)
 	key := makeKey(t, svc, olga, `{"label":"script"}`).Key

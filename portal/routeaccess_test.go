@@ -1,0 +1,57 @@
+package portal
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+)
+
+// checkRouteAccess holds every /api/v1 route of the table to its access
+// declaration (routeaccess.go): it declares one (public, signed in, a
+// permission), and the declaration is enforced — a caller nobody signed in
+// for gets 401 from every route that is not public, and a signed-in user
+// whose role lacks a route's permission gets 403 naming it.
+func checkRouteAccess(t *testing.T, svc *Service, table []route) {
+	t.Helper()
+	bob := signedInClient(t, svc, "bob", false) // role user: no permissions
+	anon := newClient(t, svc)
+	role, ok := policies.BuiltinRole(policies.RoleUser)
+	if !ok {
+		t.Fatal("no built-in user role")
+	}
+	seen := 0
+	for _, rt := range table {
+		method, path := routePath(rt.pattern, "adam")
+		if !strings.HasPrefix(path, "/api/v1/") {
+			continue
+		}
+		seen++
+		perm := policies.Permission(rt.access)
+		switch {
+		case rt.access == "":
+			t.Errorf("%s declares no access: register it with s.public, s.api(\"\", h), s.api(perm, h) or s.ownSession", rt.pattern)
+			continue
+		case rt.access == accessPublic:
+			continue
+		case rt.access == accessSignedIn, rt.access == accessOwn:
+		case !perm.Known():
+			t.Errorf("%s declares access %q: not public, signed in or a permission", rt.pattern, rt.access)
+			continue
+		}
+		if got, b := anon.call(method, path, "{}"); got != http.StatusUnauthorized {
+			t.Errorf("%s without a session: %d %s, want 401", rt.pattern, got, b)
+		}
+		if !perm.Known() || role.Has(perm) {
+			continue
+		}
+		want := "this needs the " + string(perm) + " permission"
+		if got, b := bob.call(method, path, "{}"); got != http.StatusForbidden || !strings.Contains(b, want) {
+			t.Errorf("%s as a user without %s: %d %s, want 403 %q", rt.pattern, perm, got, b, want)
+		}
+	}
+	if seen < 60 {
+		t.Errorf("only %d /api/v1 routes in the table", seen)
+	}
+}
