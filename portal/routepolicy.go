@@ -59,6 +59,9 @@ const actionCredentialRefused = "credential.refused"
 type route struct {
 	pattern string
 	policy  policy
+	// bodyLimit bounds the request body (maxBodyBytes unless the route
+	// declares more with s.bodyLimit).
+	bodyLimit int64
 	// access is who may call the route (routeaccess.go): accessPublic,
 	// accessSignedIn, accessOwn or a permission; "" when undeclared.
 	access string
@@ -77,19 +80,43 @@ func newRouteMux() *routeMux { return &routeMux{ServeMux: http.NewServeMux()} }
 
 // HandleFunc registers an unclassified route.
 func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
-	m.table = append(m.table, route{pattern: pattern, handler: h})
-	m.ServeMux.HandleFunc(pattern, h)
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
-// Handle registers a route; a policed handler (made by one of the policy
-// wrappers) records its policy in the table.
+// Handle registers a route; a handler made by s.bodyLimit or by one of the
+// policy and access wrappers records its declarations in the table. Every
+// route's request body is bounded by its limit.
 func (m *routeMux) Handle(pattern string, h http.Handler) {
-	rt := route{pattern: pattern}
-	if p, ok := h.(policed); ok {
+	rt := route{pattern: pattern, bodyLimit: maxBodyBytes}
+	if l, ok := h.(limited); ok {
+		rt.bodyLimit, h = l.limit, l.next
+	}
+	switch p := h.(type) {
+	case policed:
 		rt.policy, rt.access, rt.handler = p.policy, p.access, p.inner
+	case http.HandlerFunc:
+		rt.handler = p
 	}
 	m.table = append(m.table, rt)
-	m.ServeMux.Handle(pattern, h)
+	limit := rt.bodyLimit
+	m.ServeMux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// limited is a handler with a body limit of its own.
+type limited struct {
+	limit int64
+	next  http.Handler
+}
+
+func (l limited) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.next.ServeHTTP(w, r) }
+
+// bodyLimit declares that h's route takes request bodies of up to limit
+// bytes instead of maxBodyBytes.
+func (s *Service) bodyLimit(limit int64, h http.Handler) limited {
+	return limited{limit: limit, next: h}
 }
 
 // policed is a handler behind a route policy and an access rule.

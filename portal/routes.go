@@ -7,7 +7,8 @@ import (
 )
 
 // routes is the portal's one route table. Every route runs behind secure
-// (security headers, body limit, CSRF protection).
+// (security headers, CSRF protection) and a body limit: maxBodyBytes, or
+// what the route declares with s.bodyLimit.
 //
 // Every POST route that checks a secret without a session — a password, a
 // second-factor code, a one-time link or setup token — is wrapped with
@@ -76,7 +77,7 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("GET /api/v1/users", s.api(policies.PermUsersRead, s.apiListUsers))
 	mux.Handle("POST /api/v1/users", s.api(policies.PermUsersWrite, s.apiCreateUser))
 	mux.Handle("GET /api/v1/users/export", s.api(policies.PermUsersRead, s.apiExportUsers))
-	mux.Handle("POST /api/v1/users/import", s.api(policies.PermUsersWrite, s.apiImportUsers))
+	mux.Handle("POST /api/v1/users/import", s.bodyLimit(maxImportBytes, s.api(policies.PermUsersWrite, s.apiImportUsers)))
 	mux.Handle("GET /api/v1/users/{user}", s.api(policies.PermUsersRead, s.apiGetUser))
 	mux.Handle("PATCH /api/v1/users/{user}", s.api(policies.PermUsersWrite, s.apiPatchUser))
 	mux.Handle("DELETE /api/v1/users/{user}", s.api(policies.PermUsersWrite, s.apiDeleteUser))

@@ -48,7 +48,7 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /admin/users/new", s.signedIn(policies.PermUsersWrite, s.handleNewUserPage))
 	mux.HandleFunc("POST /admin/users/new", s.signedIn(policies.PermUsersWrite, s.handleNewUserForm))
 	mux.HandleFunc("GET /admin/users/import", s.signedIn(policies.PermUsersWrite, s.handleImportPage))
-	mux.HandleFunc("POST /admin/users/import", s.signedIn(policies.PermUsersWrite, s.handleImportForm))
+	mux.Handle("POST /admin/users/import", s.bodyLimit(maxImportBytes, s.signedIn(policies.PermUsersWrite, s.handleImportForm)))
 	mux.HandleFunc("GET /admin/users/{user}", s.signedIn(policies.PermUsersRead, s.handleUser))
 	mux.HandleFunc("POST /admin/users/{user}/details", s.signedIn(policies.PermUsersWrite, s.handleUserDetails))
 	mux.HandleFunc("POST /admin/users/{user}/role", s.signedIn(policies.PermUsersWrite, s.handleUserRole))
