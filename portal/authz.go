@@ -84,8 +84,7 @@ func (s *Service) apiCaller(w http.ResponseWriter, r *http.Request) *caller {
 }
 
 // apiRequire is apiCaller plus a permission check: 403 when the caller's
-// role lacks perm. Every API handler that reads or writes anything beyond
-// the caller's own account starts here.
+// role lacks perm. The route table's s.api(perm, h) calls it before h.
 func (s *Service) apiRequire(w http.ResponseWriter, r *http.Request, perm policies.Permission) *caller {
 	c := s.apiCaller(w, r)
 	if c == nil {

@@ -10,6 +10,11 @@ import (
 // (security headers, CSRF protection) and a body limit: maxBodyBytes, or
 // what the route declares with s.bodyLimit.
 //
+// Every /api/v1 route declares who may call it (routeaccess.go):
+// s.public, s.api("", h) for any signed-in caller, s.api(perm, h) for a
+// permission, s.ownSession for the few handlers that resolve the caller
+// themselves.
+//
 // Every POST route that checks a secret without a session — a password, a
 // second-factor code, a one-time link or setup token — is wrapped with
 // s.throttled (per-client-IP attempts, throttle.go), here and in
