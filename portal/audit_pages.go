@@ -2,7 +2,6 @@ package portal
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -29,28 +28,14 @@ func (s *Service) handleAudit(w http.ResponseWriter, r *http.Request, c *caller)
 		var next string
 		d.Events, next, err = s.listAudit(f, after, limit)
 		if next != "" {
-			nq := url.Values{}
-			for k, v := range q {
-				nq[k] = v
-			}
-			nq.Set("after", next)
-			d.NextURL = "/admin/audit?" + nq.Encode()
+			d.NextURL = pageURL("/admin/audit", q, next)
 		}
 	}
 	if err != nil {
 		status, p.Error = s.failMsg(err)
 	}
 	if after != "" {
-		fq := url.Values{}
-		for k, v := range q {
-			if k != "after" {
-				fq[k] = v
-			}
-		}
-		d.FirstURL = "/admin/audit"
-		if len(fq) > 0 {
-			d.FirstURL += "?" + fq.Encode()
-		}
+		d.FirstURL = pageURL("/admin/audit", q, "")
 	}
 	p.Data = d
 	s.render(w, status, "audit", p)

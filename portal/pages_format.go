@@ -227,3 +227,22 @@ func plural(n int, one, many string) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
+
+// pageURL is the link to a page of a paged list at path, keeping q's
+// filters: the page after the cursor after, or the first page when after
+// is "".
+func pageURL(path string, q url.Values, after string) string {
+	v := url.Values{}
+	for k, vs := range q {
+		if k != "after" {
+			v[k] = vs
+		}
+	}
+	if after != "" {
+		v.Set("after", after)
+	}
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
+}

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"net/url"
 	"testing"
 	"time"
 )
@@ -52,6 +53,24 @@ func TestFmtAgoRounds(t *testing.T) {
 	for _, tt := range tests {
 		if got := fmtAgo(now, now.Add(-tt.in)); got != tt.want {
 			t.Errorf("fmtAgo(now-%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestPageURL: paging links keep the list's filters and replace the cursor.
+func TestPageURL(t *testing.T) {
+	for _, tc := range []struct {
+		q, after, want string
+	}{
+		{"", "c2", "/admin/users?after=c2"},
+		{"q=al&role=admin", "c2", "/admin/users?after=c2&q=al&role=admin"},
+		{"q=al&after=c1", "c2", "/admin/users?after=c2&q=al"},
+		{"q=al&after=c1", "", "/admin/users?q=al"},
+		{"after=c1", "", "/admin/users"},
+	} {
+		q, _ := url.ParseQuery(tc.q)
+		if got := pageURL("/admin/users", q, tc.after); got != tc.want {
+			t.Errorf("pageURL(%q, %q) = %q, want %q", tc.q, tc.after, got, tc.want)
 		}
 	}
 }

@@ -77,24 +77,10 @@ func (s *Service) handleUsers(w http.ResponseWriter, r *http.Request, c *caller)
 		d.Rows = append(d.Rows, userRow{UserView: s.view(u), State: userState(u, now), URL: userPath(u)})
 	}
 	if next != "" {
-		nq := url.Values{}
-		for k, v := range q {
-			nq[k] = v
-		}
-		nq.Set("after", next)
-		d.NextURL = "/admin/users?" + nq.Encode()
+		d.NextURL = pageURL("/admin/users", q, next)
 	}
 	if q.Get("after") != "" {
-		fq := url.Values{}
-		for k, v := range q {
-			if k != "after" {
-				fq[k] = v
-			}
-		}
-		d.FirstURL = "/admin/users"
-		if len(fq) > 0 {
-			d.FirstURL += "?" + fq.Encode()
-		}
+		d.FirstURL = pageURL("/admin/users", q, "")
 	}
 	p.Data = d
 	s.render(w, status, "users", p)
