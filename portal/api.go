@@ -106,7 +106,7 @@ func (s *Service) apiDo(w http.ResponseWriter, r *http.Request, fn func(c *calle
 // writeOnly refuses a write with 403 unless c holds perm; it exists so that
 // read permissions never imply write.
 func need(c *caller, perm policies.Permission) error {
-	if !c.can(perm) {
+	if !c.Can(perm) {
 		return &forbiddenError{perm}
 	}
 	return nil

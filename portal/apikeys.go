@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -182,17 +183,19 @@ func (s *Service) keyCaller(r *http.Request, now time.Time) (c *caller, present 
 	if err != nil {
 		return nil, true
 	}
-	perms, _ := s.permsOf(u.Role)
-	return &caller{user: u, perms: perms, key: &key}, true
+	c = s.clientActor(r)
+	c.User, c.Key, c.Credential = u, &key, core.CredKey
+	c.Perms, _ = s.core.PermsOf(u.Role)
+	return c, true
 }
 
 // keyAllows applies a key's scope to an API request: read-only keys only
 // read; app-scoped keys only reach their apps and GET /api/v1/me.
 func keyAllows(c *caller, r *http.Request) error {
-	if c.key == nil {
+	if c.Key == nil {
 		return nil
 	}
-	switch c.key.Scope {
+	switch c.Key.Scope {
 	case scopeReadOnly:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			return fmt.Errorf("%w: this API key is read-only", ErrForbidden)
@@ -253,13 +256,13 @@ func (s *Service) keyView(k store.APIKey, username string) APIKeyView {
 
 // createKey makes an API key for c.
 func (s *Service) createKey(c *caller, r *http.Request, in KeyInput) (APIKeyView, error) {
-	if c.key != nil {
+	if c.Key != nil {
 		return APIKeyView{}, fmt.Errorf("%w: API keys cannot make API keys; sign in", ErrForbidden)
 	}
-	if c.impersonating() {
+	if c.Impersonating() {
 		return APIKeyView{}, fmt.Errorf("%w: not while impersonating", ErrForbidden)
 	}
-	rec := store.APIKey{UserID: c.user.ID, Label: strings.TrimSpace(in.Label)}
+	rec := store.APIKey{UserID: c.User.ID, Label: strings.TrimSpace(in.Label)}
 	if rec.Label == "" || len([]rune(rec.Label)) > 64 || strings.ContainsFunc(rec.Label, isControl) {
 		return APIKeyView{}, inputErr("label", "is required: at most 64 printable characters")
 	}
@@ -292,7 +295,7 @@ func (s *Service) createKey(c *caller, r *http.Request, in KeyInput) (APIKeyView
 	switch e := strings.TrimSpace(in.ExpiresAt); e {
 	case "", "never":
 	case "30d", "90d":
-		d, _ := parseDuration(e)
+		d, _ := core.ParseDuration(e)
 		rec.ExpiresAt = now.Add(d)
 	default:
 		t, err := parseExpiry(e)
@@ -323,18 +326,18 @@ func (s *Service) createKey(c *caller, r *http.Request, in KeyInput) (APIKeyView
 	if err := s.store.CreateAPIKey(&rec); err != nil {
 		return APIKeyView{}, fmt.Errorf("portal: create api key: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionKeyCreate, Resource: "key:" + rec.ID, Outcome: outcomeSuccess,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionKeyCreate, Resource: "key:" + rec.ID, Outcome: outcomeSuccess,
 		Reason: rec.Label + " (" + rec.Scope + ")"})
-	v := s.keyView(rec, c.user.Username)
+	v := s.keyView(rec, c.User.Username)
 	v.Key = secret
 	return v, nil
 }
 
 // listKeys returns c's keys, or everyone's when all is set (keys.read).
 func (s *Service) listKeys(c *caller, all bool) ([]APIKeyView, error) {
-	uid := c.user.ID
+	uid := c.User.ID
 	if all {
-		if !c.can(policies.PermKeysRead) {
+		if !c.Can(policies.PermKeysRead) {
 			return nil, fmt.Errorf("%w: listing everyone's keys needs the %s permission", ErrForbidden, policies.PermKeysRead)
 		}
 		uid = ""
@@ -367,9 +370,9 @@ func (s *Service) revokeKey(c *caller, r *http.Request, id string) error {
 	if err != nil {
 		return fmt.Errorf("portal: api key: %w", err)
 	}
-	owner := c.user.Username
-	if k.UserID != c.user.ID {
-		if !c.can(policies.PermKeysAdmin) {
+	owner := c.User.Username
+	if k.UserID != c.User.ID {
+		if !c.Can(policies.PermKeysAdmin) {
 			return fmt.Errorf("key: %w", ErrNotFound) // other people's keys are not even named
 		}
 		u, err := s.store.User(k.UserID)
@@ -383,7 +386,7 @@ func (s *Service) revokeKey(c *caller, r *http.Request, id string) error {
 	if err := s.store.DeleteAPIKey(id); err != nil {
 		return fmt.Errorf("portal: revoke api key: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionKeyRevoke, Resource: "key:" + id, Outcome: outcomeSuccess,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionKeyRevoke, Resource: "key:" + id, Outcome: outcomeSuccess,
 		Reason: "owner " + owner + ", " + k.Label})
 	return nil
 }

@@ -75,7 +75,7 @@ func (s *Service) isAppOperator(u *store.User, app string) bool {
 
 // mayEditApp: apps.write, or operator of this app.
 func (s *Service) mayEditApp(c *caller, app string) bool {
-	return c.can(policies.PermAppsWrite) || s.isAppOperator(c.user, app)
+	return c.Can(policies.PermAppsWrite) || s.isAppOperator(c.User, app)
 }
 
 func normalizeNames(field string, in []string, check func(string) error) ([]string, error) {
@@ -112,7 +112,7 @@ func (s *Service) updateAppAccess(c *caller, r *http.Request, name string, in Ap
 	if a.Configured && (in.AllowGroups != nil || in.AllowUsers != nil) {
 		return AppView{}, fmt.Errorf("%w: the access of app %s is set in the Caddyfile and is read-only here", ErrForbidden, a.Name)
 	}
-	if in.Operators != nil && !c.can(policies.PermAppsWrite) {
+	if in.Operators != nil && !c.Can(policies.PermAppsWrite) {
 		return AppView{}, fmt.Errorf("%w: changing an app's operators needs the %s permission", ErrForbidden, policies.PermAppsWrite)
 	}
 	rec, err := s.store.AppAccess(a.Name)
@@ -157,7 +157,7 @@ func (s *Service) updateAppAccess(c *caller, r *http.Request, name string, in Ap
 		a.access.Store(policies.CompileAccess(rec.AllowGroups, rec.AllowUsers))
 	}
 	a.require2FA.Store(a.Require2FAConfigured || rec.Require2FA)
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionAppAccess, Resource: "app:" + a.Name, Outcome: outcomeSuccess,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionAppAccess, Resource: "app:" + a.Name, Outcome: outcomeSuccess,
 		Reason: "groups [" + strings.Join(rec.AllowGroups, ",") + "] users [" + strings.Join(rec.AllowUsers, ",") +
 			"] operators [" + strings.Join(rec.Operators, ",") + "] require_2fa " + strconv.FormatBool(a.RequiresSecondFactor())})
 	return s.appView(a), nil

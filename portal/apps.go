@@ -182,6 +182,6 @@ func (s *Service) appsFor(u *store.User) []*App {
 }
 
 func (s *Service) subjectOf(u *store.Account) policies.Subject {
-	perms, _ := s.permsOf(u.Role)
+	perms, _ := s.core.PermsOf(u.Role)
 	return policies.Subject{Username: u.Username, Groups: u.Groups, AccessAll: perms.Has(policies.PermAppsAccessAll)}
 }

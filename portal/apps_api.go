@@ -10,11 +10,11 @@ func (s *Service) apiListApps(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		out := list[AppView]{Items: []AppView{}}
 		for _, a := range s.Apps() {
-			if c.can(policies.PermAppsRead) || s.isAppOperator(c.user, a.Name) {
+			if c.Can(policies.PermAppsRead) || s.isAppOperator(c.User, a.Name) {
 				out.Items = append(out.Items, s.appView(a))
 			}
 		}
-		if len(out.Items) == 0 && !c.can(policies.PermAppsRead) {
+		if len(out.Items) == 0 && !c.Can(policies.PermAppsRead) {
 			return 0, nil, need(c, policies.PermAppsRead)
 		}
 		return http.StatusOK, out, nil
@@ -27,7 +27,7 @@ func (s *Service) apiGetApp(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		if !c.can(policies.PermAppsRead) && !s.isAppOperator(c.user, a.Name) {
+		if !c.Can(policies.PermAppsRead) && !s.isAppOperator(c.User, a.Name) {
 			return 0, nil, need(c, policies.PermAppsRead)
 		}
 		return http.StatusOK, s.appView(a), nil

@@ -58,11 +58,11 @@ func appSnippet(portal *url.URL) string {
 func (s *Service) handleApps(w http.ResponseWriter, r *http.Request, c *caller) {
 	var d appsData
 	for _, a := range s.Apps() {
-		if c.can(policies.PermAppsRead) || s.isAppOperator(c.user, a.Name) {
+		if c.Can(policies.PermAppsRead) || s.isAppOperator(c.User, a.Name) {
 			d.Apps = append(d.Apps, appRow{AppView: s.appView(a), CanEdit: s.mayEditApp(c, a.Name)})
 		}
 	}
-	if len(d.Apps) == 0 && !c.can(policies.PermAppsRead) {
+	if len(d.Apps) == 0 && !c.Can(policies.PermAppsRead) {
 		s.pageFail(w, r, c, need(c, policies.PermAppsRead))
 		return
 	}
@@ -92,7 +92,7 @@ func (s *Service) renderApp(w http.ResponseWriter, r *http.Request, c *caller, s
 		s.pageFail(w, r, c, err)
 		return
 	}
-	if !c.can(policies.PermAppsRead) && !s.isAppOperator(c.user, a.Name) {
+	if !c.Can(policies.PermAppsRead) && !s.isAppOperator(c.User, a.Name) {
 		s.pageFail(w, r, c, need(c, policies.PermAppsRead))
 		return
 	}
@@ -105,7 +105,7 @@ func (s *Service) renderApp(w http.ResponseWriter, r *http.Request, c *caller, s
 		p.Form[k] = val
 	}
 	p.Data = appData{App: v, Path: "/admin/apps/" + url.PathEscape(a.Name), CanEdit: s.mayEditApp(c, a.Name) && !a.Configured,
-		CanOperators: c.can(policies.PermAppsWrite), Groups: s.groupNames()}
+		CanOperators: c.Can(policies.PermAppsWrite), Groups: s.groupNames()}
 	s.render(w, status, "app", p)
 }
 

@@ -2,10 +2,8 @@ package portal
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
-	"unicode"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -19,57 +17,48 @@ const (
 
 // Audit outcomes.
 const (
-	outcomeSuccess = "success"
-	outcomeFailure = "failure"
+	outcomeSuccess = core.OutcomeSuccess
+	outcomeFailure = core.OutcomeFailure
 )
 
-// audit records e in the store's audit log and in the operational log. r,
-// when not nil, supplies the client IP and user agent, and, when it comes
-// with an impersonation session whose target is e.Actor, the impersonator
-// (e.Impersonator). A failure to record is logged, never returned: the
-// action itself already happened.
+// audit records e with the client of r (nil: none) as the actor's
+// address, user agent and impersonator; see core.Audit.
 func (s *Service) audit(r *http.Request, e store.Event) {
-	if r != nil {
-		e.IP = s.clientIP(r)
-		e.UserAgent = truncate(r.UserAgent(), 256)
-		if e.Impersonator == "" {
-			e.Impersonator = notedImpersonator(r, e.Actor)
-		}
-		if e.Impersonator == "" {
-			if by, as := s.impersonationOf(r); by != "" && strings.EqualFold(as, e.Actor) {
-				e.Impersonator = by
-			}
-		}
-	}
-	// Escape control characters: an attempted username or a user agent
-	// must not be able to start a line that reads as another event in a
-	// text export or a terminal.
-	for _, f := range []*string{&e.Actor, &e.Impersonator, &e.Resource, &e.Reason, &e.UserAgent} {
-		*f = escapeControls(*f)
-	}
-	e.Actor = truncate(e.Actor, 64)
-	if err := s.store.AppendAudit(&e); err != nil {
-		s.log.Error("audit: append failed", "action", e.Action, "error", err)
-	}
-	s.log.Info("audit", "action", e.Action, "actor", e.Actor, "impersonator", e.Impersonator, "resource", e.Resource,
-		"outcome", e.Outcome, "reason", e.Reason, "ip", e.IP)
+	s.core.Audit(s.requestActor(r), e)
 }
 
-// escapeControls writes the control characters of s (newlines, escape
-// sequences, DEL, …) as Go escapes — a newline becomes a backslash and an
-// n — and keeps the rest.
-func escapeControls(s string) string {
-	if !strings.ContainsFunc(s, unicode.IsControl) {
-		return s
+// requestActor is the actor of r for the audit log: its client address and
+// user agent, and the impersonation its session cookie names.
+func (s *Service) requestActor(r *http.Request) *caller {
+	if r == nil {
+		return nil
 	}
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			q := strconv.QuoteRuneToASCII(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
+	a := s.clientActor(r)
+	if n, ok := r.Context().Value(actorNoteKey{}).(*actorNote); ok && n.impersonator != "" {
+		a.Impersonator, a.Impersonated = n.impersonator, n.target
+	} else if by, as := s.impersonationOf(r); by != "" {
+		a.Impersonator, a.Impersonated = by, as
 	}
-	return b.String()
+	return a
+}
+
+// clientActor is the anonymous actor of r: its surface, client address and
+// user agent.
+func (s *Service) clientActor(r *http.Request) *caller {
+	a := &caller{IP: s.clientIP(r), UserAgent: r.UserAgent(), Via: core.ViaPortal}
+	if isAPI(r) {
+		a.Via = core.ViaAPI
+	}
+	return a
+}
+
+// sessionActor is the actor of r signed in as u with the session id.
+func (s *Service) sessionActor(r *http.Request, u *store.User, id store.SessionID, sess store.Session) *caller {
+	a := s.clientActor(r)
+	a.User, a.SessionID, a.Session, a.Credential = u, id, sess, core.CredSession
+	a.Perms, _ = s.core.PermsOf(u.Role)
+	if sess.ImpersonatorName != "" {
+		a.Impersonator, a.Impersonated = sess.ImpersonatorName, u.Username
+	}
+	return a
 }

@@ -5,27 +5,16 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-// caller is who makes a portal request: the signed-in user, the session
-// they came with and the permissions of their role, resolved afresh on
-// every request so that a role change takes effect on the next one.
-type caller struct {
-	user  *store.User
-	sid   store.SessionID
-	sess  store.Session
-	perms policies.PermissionSet
-	// key is the API key the request came with (then sid is zero).
-	key *store.APIKey
-}
-
-func (c *caller) can(p policies.Permission) bool { return c.perms.Has(p) }
-
-func (c *caller) principal() policies.Principal {
-	return policies.Principal{Role: c.user.Role, Perms: c.perms}
-}
+// caller is who makes a portal request (core.Actor): the signed-in user,
+// the session or key they came with and the permissions of their role,
+// resolved afresh on every request so that a role change takes effect on
+// the next one.
+type caller = core.Actor
 
 // callerOf resolves the request's session. It returns nil with
 // resolvedNone when nobody is signed in.
@@ -54,8 +43,7 @@ func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
 	if res != resolvedOK {
 		return nil, res
 	}
-	perms, _ := s.permsOf(u.Role)
-	c := &caller{user: u, sid: si.id, sess: sess, perms: perms}
+	c := s.sessionActor(r, u, si.id, sess)
 	noteActor(r, c)
 	return c, resolvedOK
 }
@@ -72,7 +60,7 @@ func (s *Service) apiCaller(w http.ResponseWriter, r *http.Request) *caller {
 		writeJSONError(w, http.StatusUnauthorized, "not signed in")
 		return nil
 	}
-	if s.passwordExpired(c.user.PasswordChangedAt) {
+	if s.passwordExpired(c.User.PasswordChangedAt) {
 		writeJSONError(w, http.StatusForbidden, "your password has expired: change it with POST /api/v1/me/password")
 		return nil
 	}
@@ -90,7 +78,7 @@ func (s *Service) apiRequire(w http.ResponseWriter, r *http.Request, perm polici
 	if c == nil {
 		return nil
 	}
-	if !c.can(perm) {
+	if !c.Can(perm) {
 		writeJSONError(w, http.StatusForbidden, "this needs the "+string(perm)+" permission")
 		return nil
 	}
@@ -100,10 +88,23 @@ func (s *Service) apiRequire(w http.ResponseWriter, r *http.Request, perm polici
 // Errors the service methods return, mapped to statuses by statusOf.
 var (
 	// ErrNotFound: no such user, group, role, app, session or link (404).
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = core.ErrNotFound
 	// ErrForbidden: the caller may not do this (403).
-	ErrForbidden = policies.ErrForbidden
+	ErrForbidden = core.ErrForbidden
+	// ErrConflict: the username or email address is taken (409).
+	ErrConflict = core.ErrConflict
+	// ErrBusy: too many password checks are queued; try again (503).
+	ErrBusy = core.ErrBusy
+	// ErrTooMany: one change would rewrite more records than the store
+	// takes at once (409).
+	ErrTooMany = core.ErrTooMany
 )
+
+// InputError is bad input, safe to show to the client (400).
+type InputError = core.InputError
+
+// inputErr returns an *InputError about field.
+func inputErr(field, format string, args ...any) error { return core.Input(field, format, args...) }
 
 // statusOf maps a service error to its HTTP status and the message safe to
 // show; unexpected errors are logged and shown as "internal error".
@@ -171,5 +172,5 @@ func (s *Service) writeAPIError(w http.ResponseWriter, err error) {
 // as an owner. It is named "cli" in the audit log.
 func (s *Service) localAdmin() *caller {
 	perms, _ := policies.RolePermissions(policies.RoleOwner)
-	return &caller{user: &store.User{Username: "cli", Role: policies.RoleOwner}, perms: perms}
+	return &caller{User: &store.User{Username: "cli", Role: policies.RoleOwner}, Perms: perms}
 }

@@ -50,10 +50,10 @@ func creatorID(c *caller) string {
 	if c == nil {
 		return ""
 	}
-	if c.user.ID == "" {
+	if c.User.ID == "" {
 		return creatorCLI
 	}
-	return c.user.ID
+	return c.User.ID
 }
 
 // creatorName is the username recorded beside CreatedBy (Data "by" or, for
@@ -97,7 +97,7 @@ func (s *Service) creatorRefusal(t *store.Token, check func(p policies.Principal
 	if !userActive(u, s.now()) {
 		return u.Username + ", who made it, is disabled or expired", nil
 	}
-	perms, _ := s.permsOf(u.Role)
+	perms, _ := s.core.PermsOf(u.Role)
 	if err := check(policies.Principal{Role: u.Role, Perms: perms}); err != nil {
 		return u.Username + ", who made it, may no longer: " + strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": "), nil
 	}
@@ -184,7 +184,7 @@ func credentialKindName(kind string) string {
 // links and temporary passwords (the secret is never shown; who holds a
 // way into which account is the owners' business).
 func mayListCredentials(c *caller) error {
-	if c.user.Role != policies.RoleOwner || c.impersonating() {
+	if c.User.Role != policies.RoleOwner || c.Impersonating() {
 		return fmt.Errorf("%w: only owners can list or revoke reset links and temporary passwords; ask an owner", ErrForbidden)
 	}
 	return nil
@@ -254,7 +254,7 @@ func (s *Service) revokeCredential(c *caller, r *http.Request, kind, id string) 
 	if creatorName(t) == "" {
 		reason = credentialLabel(kind) + " asked for with Forgot password"
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: action, Resource: resource, Outcome: outcomeSuccess, Reason: reason})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: action, Resource: resource, Outcome: outcomeSuccess, Reason: reason})
 	return nil
 }
 

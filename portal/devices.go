@@ -133,9 +133,9 @@ func (s *Service) revokeSession(c *caller, r *http.Request, idHex string) error 
 	} else if err != nil {
 		return fmt.Errorf("portal: session: %w", err)
 	}
-	owner := c.user
-	if sess.UserID != c.user.ID {
-		if !c.can(policies.PermSessionsRevoke) {
+	owner := c.User
+	if sess.UserID != c.User.ID {
+		if !c.Can(policies.PermSessionsRevoke) {
 			return fmt.Errorf("%w: ending other people's sessions needs the %s permission", ErrForbidden, policies.PermSessionsRevoke)
 		}
 		if owner, err = s.store.User(sess.UserID); err != nil {
@@ -148,14 +148,14 @@ func (s *Service) revokeSession(c *caller, r *http.Request, idHex string) error 
 	if err := s.store.DeleteSession(id); err != nil {
 		return fmt.Errorf("portal: end session: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionSessionRevoke, Resource: "user:" + owner.Username, Outcome: outcomeSuccess})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionSessionRevoke, Resource: "user:" + owner.Username, Outcome: outcomeSuccess})
 	return nil
 }
 
 // revokeUserSessions ends every session of u except keep (zero: all).
 func (s *Service) revokeUserSessions(c *caller, r *http.Request, u *store.User, keep store.SessionID) (int, error) {
-	if u.ID != c.user.ID {
-		if !c.can(policies.PermSessionsRevoke) {
+	if u.ID != c.User.ID {
+		if !c.Can(policies.PermSessionsRevoke) {
 			return 0, fmt.Errorf("%w: ending other people's sessions needs the %s permission", ErrForbidden, policies.PermSessionsRevoke)
 		}
 		if err := s.outranks(c, u); err != nil {
@@ -174,7 +174,7 @@ func (s *Service) revokeUserSessions(c *caller, r *http.Request, u *store.User, 
 	if err != nil {
 		return 0, fmt.Errorf("portal: end sessions: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionSessionRevoke, Resource: "user:" + u.Username,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionSessionRevoke, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: fmt.Sprintf("%d sessions", n)})
 	return n, nil
 }
@@ -182,5 +182,5 @@ func (s *Service) revokeUserSessions(c *caller, r *http.Request, u *store.User, 
 // outranks checks that c may act on u's account at all (owners only by
 // owners, nobody on a stronger account).
 func (s *Service) outranks(c *caller, u *store.User) error {
-	return policies.Outranks(c.principal(), s.target(u.Role))
+	return policies.Outranks(c.Principal(), s.target(u.Role))
 }

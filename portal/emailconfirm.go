@@ -73,10 +73,10 @@ func (s *Service) planEmailChange(ctx context.Context, c *caller, r *http.Reques
 		}
 		return emailDirect, nil
 	}
-	if c.key != nil {
+	if c.Key != nil {
 		return 0, fmt.Errorf("%w: an API key cannot change the email address; sign in to the portal and change it on your profile page", ErrForbidden)
 	}
-	if c.impersonating() {
+	if c.Impersonating() {
 		return 0, errImpersonating
 	}
 	if err := s.reproveForEmail(ctx, c, r, u, password); err != nil {
@@ -101,7 +101,7 @@ func (s *Service) reproveForEmail(ctx context.Context, c *caller, r *http.Reques
 	var err error
 	switch {
 	case u.PasswordHash == "":
-		if s.now().Sub(c.sess.CreatedAt) > freshWindow {
+		if s.now().Sub(c.Session.CreatedAt) > freshWindow {
 			err = fmt.Errorf("%w: to change your email address, sign out and sign in again, then change it within %d minutes", ErrForbidden, int(freshWindow.Minutes()))
 		}
 	case password == "":
@@ -269,11 +269,11 @@ func (s *Service) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Service) handleEmailResend(w http.ResponseWriter, r *http.Request, c *caller) {
-	if c.impersonating() {
+	if c.Impersonating() {
 		s.pageError(w, r, c, http.StatusForbidden, "Not while impersonating", "Stop impersonating first.")
 		return
 	}
-	u, err := s.store.User(c.user.ID)
+	u, err := s.store.User(c.User.ID)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -288,11 +288,11 @@ func (s *Service) handleEmailResend(w http.ResponseWriter, r *http.Request, c *c
 }
 
 func (s *Service) handleEmailCancel(w http.ResponseWriter, r *http.Request, c *caller) {
-	if c.impersonating() {
+	if c.Impersonating() {
 		s.pageError(w, r, c, http.StatusForbidden, "Not while impersonating", "Stop impersonating first.")
 		return
 	}
-	u, err := s.store.User(c.user.ID)
+	u, err := s.store.User(c.User.ID)
 	if err == nil {
 		_, err = s.cancelEmailChange(u)
 	}

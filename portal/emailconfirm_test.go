@@ -93,7 +93,7 @@ func TestEmailChangeWithoutPassword(t *testing.T) {
 		age time.Duration
 		ok  bool
 	}{{time.Minute, true}, {freshWindow + time.Second, false}} {
-		c := &caller{user: u, sess: store.Session{CreatedAt: now.Add(-tc.age)}}
+		c := &caller{User: u, Session: store.Session{CreatedAt: now.Add(-tc.age)}}
 		err := e.svc.reproveForEmail(context.Background(), c, nil, u, "")
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrForbidden)) {
 			t.Errorf("session %v old: %v", tc.age, err)

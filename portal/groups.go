@@ -116,7 +116,7 @@ func (s *Service) createGroup(c *caller, r *http.Request, in GroupInput) (GroupV
 		}
 		return GroupView{}, fmt.Errorf("portal: create group: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionGroupCreate, Resource: "group:" + name, Outcome: outcomeSuccess})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionGroupCreate, Resource: "group:" + name, Outcome: outcomeSuccess})
 	return GroupView{Name: g.Name, Description: g.Description, CreatedAt: g.CreatedAt}, nil
 }
 
@@ -128,7 +128,7 @@ func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupI
 		return GroupView{}, groupError(name, err)
 	}
 	name = g.Name
-	if in.Name != nil && slices.ContainsFunc(c.user.Groups, func(x string) bool { return strings.EqualFold(x, name) }) {
+	if in.Name != nil && slices.ContainsFunc(c.User.Groups, func(x string) bool { return strings.EqualFold(x, name) }) {
 		// Caddyfile rules do not follow a rename: renaming a group one is
 		// in to a name such a rule allows is joining that group.
 		if app := s.opensFor(c, []string{*in.Name}); app != "" {
@@ -144,7 +144,7 @@ func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupI
 		if _, err := s.store.UpdateGroup(name, func(g *store.Group) error { g.Description = desc; return nil }); err != nil {
 			return GroupView{}, groupError(name, err)
 		}
-		s.audit(r, store.Event{Actor: c.user.Username, Action: actionGroupUpdate, Resource: "group:" + name, Outcome: outcomeSuccess})
+		s.audit(r, store.Event{Actor: c.User.Username, Action: actionGroupUpdate, Resource: "group:" + name, Outcome: outcomeSuccess})
 	}
 	if in.Name != nil {
 		newName, err := checkGroupName(*in.Name)
@@ -159,7 +159,7 @@ func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupI
 				return GroupView{}, groupError(name, err)
 			}
 			s.reloadAppAccess()
-			s.audit(r, store.Event{Actor: c.user.Username, Action: actionGroupRename, Resource: "group:" + newName,
+			s.audit(r, store.Event{Actor: c.User.Username, Action: actionGroupRename, Resource: "group:" + newName,
 				Outcome: outcomeSuccess, Reason: name + " -> " + newName})
 			name = newName
 		}
@@ -173,7 +173,7 @@ func (s *Service) deleteGroup(c *caller, r *http.Request, name string) error {
 		return groupError(name, err)
 	}
 	s.reloadAppAccess()
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionGroupDelete, Resource: "group:" + name, Outcome: outcomeSuccess})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionGroupDelete, Resource: "group:" + name, Outcome: outcomeSuccess})
 	return nil
 }
 
@@ -197,7 +197,7 @@ func (s *Service) setMembership(c *caller, r *http.Request, name, ref string, me
 	case member && i >= 0, !member && i < 0:
 		return nil
 	case member:
-		if u.ID == c.user.ID {
+		if u.ID == c.User.ID {
 			if err := s.mayJoin(c, []string{g.Name}); err != nil {
 				return err
 			}
@@ -210,7 +210,7 @@ func (s *Service) setMembership(c *caller, r *http.Request, name, ref string, me
 	if _, err := s.store.UpdateUser(u.ID, func(x *store.User) error { x.Groups = groups; return nil }); err != nil {
 		return fmt.Errorf("portal: change membership: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: action, Resource: "group:" + g.Name, Outcome: outcomeSuccess,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: action, Resource: "group:" + g.Name, Outcome: outcomeSuccess,
 		Reason: "user " + u.Username})
 	return nil
 }
@@ -224,7 +224,7 @@ func (s *Service) setMembership(c *caller, r *http.Request, name, ref string, me
 // by their rules as loaded now, from the Caddyfile and the portal. Adding
 // other people is not checked (that is what groups.write is for).
 func (s *Service) opensFor(c *caller, add []string) string {
-	acct := store.AccountOf(c.user)
+	acct := store.AccountOf(c.User)
 	now := s.subjectOf(&acct)
 	if now.AccessAll || len(add) == 0 {
 		return ""

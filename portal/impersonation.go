@@ -69,12 +69,6 @@ var (
 	errNotImpersonating = fmt.Errorf("you are not impersonating anyone: %w", ErrConflict)
 )
 
-// impersonating reports whether c is an impersonation session: an
-// administrator acting as c.user. Callers refuse credential changes (own
-// password, second factors, API keys, temporary passwords) and nested
-// impersonation when it is true.
-func (c *caller) impersonating() bool { return c != nil && c.sess.ImpersonatorID != "" }
-
 func (s *Service) actorCookieName() string { return s.cookie.name + actorCookieSuffix }
 
 // actorCookie returns the cookie that keeps the impersonator's own session
@@ -139,7 +133,7 @@ func (s *Service) impersonationLive(sess *store.Session, target *store.Account, 
 	if err != nil || !userActive(actor, now) {
 		return false
 	}
-	perms, _ := s.permsOf(actor.Role)
+	perms, _ := s.core.PermsOf(actor.Role)
 	if s.mayImpersonate(policies.Principal{Role: actor.Role, Perms: perms}, target.Role) != nil {
 		return false
 	}
@@ -206,10 +200,10 @@ func (s *Service) impersonationOf(r *http.Request) (impersonator, target string)
 // stores the impersonation session and sets its cookie and the actor
 // cookie. It returns the target and the new session's caller.
 func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *caller, ref string) (*store.User, *caller, error) {
-	if c.impersonating() {
+	if c.Impersonating() {
 		return nil, nil, errNestedImpersonation
 	}
-	if c.sid == (store.SessionID{}) {
+	if c.SessionID == (store.SessionID{}) {
 		return nil, nil, fmt.Errorf("%w: impersonation needs a signed-in session, not an API key", ErrForbidden)
 	}
 	if err := need(c, policies.PermImpersonate); err != nil {
@@ -221,26 +215,26 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 	}
 	now := s.now()
 	refuse := func(err error, why string) (*store.User, *caller, error) {
-		s.audit(r, store.Event{Actor: c.user.Username, Action: actionImpersonationStart, Resource: "user:" + u.Username,
-			Outcome: outcomeFailure, Reason: c.user.Username + " may not impersonate " + u.Username + ": " + why})
+		s.audit(r, store.Event{Actor: c.User.Username, Action: actionImpersonationStart, Resource: "user:" + u.Username,
+			Outcome: outcomeFailure, Reason: c.User.Username + " may not impersonate " + u.Username + ": " + why})
 		return nil, nil, err
 	}
 	switch {
-	case u.ID == c.user.ID:
+	case u.ID == c.User.ID:
 		return nil, nil, inputErr("", "you cannot impersonate yourself")
 	case !userActive(u, now):
 		return refuse(fmt.Errorf("%s is disabled or expired and cannot be impersonated: %w", u.Username, ErrConflict), "account inactive")
 	}
-	if err := s.mayImpersonate(c.principal(), u.Role); err != nil {
+	if err := s.mayImpersonate(c.Principal(), u.Role); err != nil {
 		return refuse(err, "role "+u.Role)
 	}
-	actorTok := s.tokenOf(r.Header, c.sid)
+	actorTok := s.tokenOf(r.Header, c.SessionID)
 	if actorTok == "" {
 		return nil, nil, fmt.Errorf("%w: impersonation needs the session cookie", ErrForbidden)
 	}
 	expires := now.Add(s.impersonationLifetime())
-	if c.sess.ExpiresAt.Before(expires) {
-		expires = c.sess.ExpiresAt
+	if c.Session.ExpiresAt.Before(expires) {
+		expires = c.Session.ExpiresAt
 	}
 	tok, id := newToken()
 	sess := store.Session{
@@ -249,15 +243,15 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 		CreatedAt:        now,
 		LastSeen:         now,
 		ExpiresAt:        expires,
-		IdleTimeout:      c.sess.IdleTimeout,
-		Remember:         c.sess.Remember,
+		IdleTimeout:      c.Session.IdleTimeout,
+		Remember:         c.Session.Remember,
 		Methods:          []string{methodImpersonation},
-		SecondFactor:     c.sess.SecondFactor,
+		SecondFactor:     c.Session.SecondFactor,
 		IP:               s.clientIP(r),
 		UserAgent:        truncate(r.UserAgent(), 512),
-		ImpersonatorID:   c.user.ID,
-		ImpersonatorName: c.user.Username,
-		ActorSession:     c.sid.String(),
+		ImpersonatorID:   c.User.ID,
+		ImpersonatorName: c.User.Username,
+		ActorSession:     c.SessionID.String(),
 	}
 	if err := s.store.CreateSession(&sess); err != nil {
 		return nil, nil, fmt.Errorf("portal: start impersonation: %w", err)
@@ -265,16 +259,15 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 	// Both cookies are persistent only when the impersonator's own cookie
 	// is (a "keep me signed in" session); else they end with the browser.
 	var cookieExpires time.Time
-	if c.sess.Remember {
+	if c.Session.Remember {
 		cookieExpires = expires
 	}
 	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
 	http.SetCookie(w, s.actorCookie(actorTok, cookieExpires, now))
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionImpersonationStart, Resource: "user:" + u.Username,
-		Outcome: outcomeSuccess, Reason: c.user.Username + " started impersonating " + u.Username +
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionImpersonationStart, Resource: "user:" + u.Username,
+		Outcome: outcomeSuccess, Reason: c.User.Username + " started impersonating " + u.Username +
 			" until " + expires.UTC().Format(time.RFC3339)})
-	perms, _ := s.permsOf(u.Role)
-	return u, &caller{user: u, sid: id, sess: sess, perms: perms}, nil
+	return u, s.sessionActor(r, u, id, sess), nil
 }
 
 // stopImpersonation ends c's impersonation session and puts the
@@ -282,19 +275,19 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 // is gone (or the actor cookie does not match it), the browser is signed
 // out and actor is nil.
 func (s *Service) stopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) (actor *store.User, actorCaller *caller, err error) {
-	if !c.impersonating() {
+	if !c.Impersonating() {
 		return nil, nil, errNotImpersonating
 	}
-	if err := s.store.DeleteSession(c.sid); err != nil {
+	if err := s.store.DeleteSession(c.SessionID); err != nil {
 		return nil, nil, fmt.Errorf("portal: stop impersonation: %w", err)
 	}
 	http.SetCookie(w, s.clearActorCookie())
 	now := s.now()
-	reason := c.sess.ImpersonatorName + " stopped impersonating " + c.user.Username
-	tok, aid, asess, actor := s.actorToRestore(r, c.sess, now)
+	reason := c.Session.ImpersonatorName + " stopped impersonating " + c.User.Username
+	tok, aid, asess, actor := s.actorToRestore(r, c.Session, now)
 	if actor == nil {
 		http.SetCookie(w, s.cookie.clear())
-		s.audit(r, store.Event{Actor: c.sess.ImpersonatorName, Action: actionImpersonationStop, Resource: "user:" + c.user.Username,
+		s.audit(r, store.Event{Actor: c.Session.ImpersonatorName, Action: actionImpersonationStop, Resource: "user:" + c.User.Username,
 			Outcome: outcomeSuccess, Reason: reason + "; their own session had ended, so the browser was signed out"})
 		return nil, nil, nil
 	}
@@ -304,10 +297,9 @@ func (s *Service) stopImpersonation(w http.ResponseWriter, r *http.Request, c *c
 	}
 	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
 	s.store.TouchSession(aid, now)
-	s.audit(r, store.Event{Actor: actor.Username, Action: actionImpersonationStop, Resource: "user:" + c.user.Username,
+	s.audit(r, store.Event{Actor: actor.Username, Action: actionImpersonationStop, Resource: "user:" + c.User.Username,
 		Outcome: outcomeSuccess, Reason: reason})
-	perms, _ := s.permsOf(actor.Role)
-	return actor, &caller{user: actor, sid: aid, sess: asess, perms: perms}, nil
+	return actor, s.sessionActor(r, actor, aid, asess), nil
 }
 
 // actorToRestore finds the impersonator's own session in the actor cookie:

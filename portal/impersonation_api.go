@@ -44,7 +44,7 @@ func (s *Service) apiStartImpersonation(w http.ResponseWriter, r *http.Request) 
 		s.writeAPIError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, impersonationResponse{User: s.view(u), Impersonator: c.user.Username, ExpiresAt: ic.sess.ExpiresAt})
+	writeJSON(w, http.StatusOK, impersonationResponse{User: s.view(u), Impersonator: c.User.Username, ExpiresAt: ic.Session.ExpiresAt})
 }
 
 func (s *Service) apiStopImpersonation(w http.ResponseWriter, r *http.Request) {

@@ -19,11 +19,11 @@ func (s *Service) handleUserImpersonate(w http.ResponseWriter, r *http.Request, 
 }
 
 func (s *Service) handleStopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) {
-	if !c.impersonating() {
+	if !c.Impersonating() {
 		s.done(w, r, c, "/", "You are not impersonating anyone.")
 		return
 	}
-	target := c.user
+	target := c.User
 	actor, ac, err := s.stopImpersonation(w, r, c)
 	switch {
 	case err != nil:
@@ -32,7 +32,7 @@ func (s *Service) handleStopImpersonation(w http.ResponseWriter, r *http.Request
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	default:
 		to := "/"
-		if ac.can(policies.PermUsersRead) {
+		if ac.Can(policies.PermUsersRead) {
 			to = userPath(target)
 		}
 		s.done(w, r, ac, to, "You stopped acting as "+target.Username+".")
@@ -50,15 +50,15 @@ type pageImpersonation struct {
 // impersonationBanner returns the banner data for c, nil when c is not
 // impersonating.
 func impersonationBanner(c *caller) *pageImpersonation {
-	if !c.impersonating() {
+	if !c.Impersonating() {
 		return nil
 	}
-	return &pageImpersonation{Target: c.user.Username, Actor: c.sess.ImpersonatorName, Until: c.sess.ExpiresAt}
+	return &pageImpersonation{Target: c.User.Username, Actor: c.Session.ImpersonatorName, Until: c.Session.ExpiresAt}
 }
 
 // canImpersonate reports whether the user page should offer c to
 // impersonate u (the server checks again).
 func (s *Service) canImpersonate(c *caller, u *store.User) bool {
-	return !c.impersonating() && c.sid != (store.SessionID{}) && u.ID != c.user.ID &&
-		userActive(u, s.now()) && s.mayImpersonate(c.principal(), u.Role) == nil
+	return !c.Impersonating() && c.SessionID != (store.SessionID{}) && u.ID != c.User.ID &&
+		userActive(u, s.now()) && s.mayImpersonate(c.Principal(), u.Role) == nil
 }

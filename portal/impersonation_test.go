@@ -250,7 +250,7 @@ func TestImpersonationSession(t *testing.T) {
 	}
 	// The refusals went through the service too, whatever the route.
 	bob, _ := svc.findUser("bob")
-	ic := &caller{user: bob, sess: store.Session{ImpersonatorID: "x", ImpersonatorName: "adam", Methods: []string{methodImpersonation}}}
+	ic := &caller{User: bob, Session: store.Session{ImpersonatorID: "x", ImpersonatorName: "adam", Methods: []string{methodImpersonation}}}
 	if err := svc.changeOwnPassword(context.Background(), ic, req, testPW, "N3w-passphrase"); err == nil || err.Error() != "not while impersonating" {
 		t.Fatalf("changeOwnPassword while impersonating: %v", err)
 	}

@@ -232,7 +232,7 @@ func (s *Service) importUsers(ctx context.Context, c *caller, r *http.Request, r
 		return res, nil
 	}
 	for _, u := range valid {
-		created, err := s.createValidated(ctx, c.user.Username, r, u, "")
+		created, err := s.createValidated(ctx, c.User.Username, r, u, "")
 		if err != nil {
 			return res, fmt.Errorf("import stopped after %d users at %q: %w", len(res.Created), u.Username, err)
 		}
@@ -242,7 +242,7 @@ func (s *Service) importUsers(ctx context.Context, c *caller, r *http.Request, r
 		}
 		res.Created = append(res.Created, ImportedUser{Username: created.Username, Link: link})
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionUserImport, Resource: "users", Outcome: outcomeSuccess,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionUserImport, Resource: "users", Outcome: outcomeSuccess,
 		Reason: strconv.Itoa(len(res.Created)) + " users"})
 	return res, nil
 }

@@ -30,7 +30,7 @@ func (s *Service) apiExportUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse-users.`+format+`"`)
-	s.audit(r, store.Event{Actor: c.user.Username, Action: "user.export", Resource: "users", Outcome: outcomeSuccess, Reason: format})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: "user.export", Resource: "users", Outcome: outcomeSuccess, Reason: format})
 	_, _ = w.Write(buf.Bytes())
 }
 

@@ -73,10 +73,10 @@ func (s *Service) createInvitation(ctx context.Context, c *caller, r *http.Reque
 	if role == "" {
 		role = policies.RoleUser
 	}
-	if _, ok := s.permsOf(role); !ok {
+	if _, ok := s.core.PermsOf(role); !ok {
 		return InvitationView{}, inputErr("role", "unknown role %q", role)
 	}
-	if err := policies.CanAssignRole(c.principal(), "", s.target(role)); err != nil {
+	if err := policies.CanAssignRole(c.Principal(), "", s.target(role)); err != nil {
 		return InvitationView{}, err
 	}
 	groups, err := normalizeGroupList(in.Groups)
@@ -87,7 +87,7 @@ func (s *Service) createInvitation(ctx context.Context, c *caller, r *http.Reque
 	now := s.now()
 	t := &store.Token{Kind: tokenKindInvite, Hash: hash, CreatedAt: now, CreatedBy: creatorID(c),
 		ExpiresAt: now.Add(time.Duration(s.cfg().InviteLifetime)),
-		Data:      map[string]string{"email": email, "role": role, "groups": strings.Join(groups, ","), "invited_by": c.user.Username}}
+		Data:      map[string]string{"email": email, "role": role, "groups": strings.Join(groups, ","), "invited_by": c.User.Username}}
 	if err := s.store.PutToken(t); err != nil {
 		return InvitationView{}, fmt.Errorf("portal: store invitation: %w", err)
 	}
@@ -95,10 +95,10 @@ func (s *Service) createInvitation(ctx context.Context, c *caller, r *http.Reque
 	v.Link = s.portal.String() + "/invite/" + secret
 	if s.mail.Enabled() {
 		v.Emailed = s.sendMail(ctx, email, "You are invited to Gatehouse",
-			"Hello,\n\n"+c.user.Username+" invited you to sign in with Gatehouse. Open this link to choose your username and password:\n\n"+
+			"Hello,\n\n"+c.User.Username+" invited you to sign in with Gatehouse. Open this link to choose your username and password:\n\n"+
 				v.Link+"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\n")
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionInviteCreate, Resource: "invitation:" + email,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionInviteCreate, Resource: "invitation:" + email,
 		Outcome: outcomeSuccess, Reason: "role " + role})
 	return v, nil
 }
@@ -130,7 +130,7 @@ func (s *Service) revokeInvitation(c *caller, r *http.Request, id string) error 
 	if err != nil {
 		return fmt.Errorf("invitation: %w", ErrNotFound)
 	}
-	if err := policies.CanAssignRole(c.principal(), "", s.target(t.Data["role"])); err != nil {
+	if err := policies.CanAssignRole(c.Principal(), "", s.target(t.Data["role"])); err != nil {
 		return err
 	}
 	if err := s.store.DeleteToken(tokenKindInvite, hash); err != nil {
@@ -139,7 +139,7 @@ func (s *Service) revokeInvitation(c *caller, r *http.Request, id string) error 
 		}
 		return fmt.Errorf("portal: revoke invitation: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionInviteRevoke, Resource: "invitation:" + t.Data["email"], Outcome: outcomeSuccess})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionInviteRevoke, Resource: "invitation:" + t.Data["email"], Outcome: outcomeSuccess})
 	return nil
 }
 

@@ -111,7 +111,7 @@ func (s *Service) unlockUser(c *caller, r *http.Request, ref string) error {
 		return fmt.Errorf("portal: unlock: %w", err)
 	}
 	_ = s.store.ClearFailures(u.ID)
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionUserUnlock, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionUserUnlock, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return nil
 }
 
@@ -122,7 +122,7 @@ const actionSessionReproofEnd = "session.end_reproof"
 // re-prove who is at the keyboard (a password, email or factor change).
 // A wrong password counts as a failed re-proof (reproofFailed).
 func (s *Service) verifyCurrentPassword(ctx context.Context, r *http.Request, c *caller, pw string) (bool, error) {
-	ok, err := s.hasher.Verify(ctx, pw, c.user.PasswordHash)
+	ok, err := s.hasher.Verify(ctx, pw, c.User.PasswordHash)
 	if err != nil {
 		return false, s.busyOr(err)
 	}
@@ -140,23 +140,23 @@ func (s *Service) verifyCurrentPassword(ctx context.Context, r *http.Request, c 
 // re-proving herself from her session.
 func (s *Service) reproofFailed(r *http.Request, c *caller) {
 	now := s.now()
-	s.recordFailureFor(r, c.user, "", now)
+	s.recordFailureFor(r, c.User, "", now)
 	st := s.cfg()
-	if st.LockoutThreshold <= 0 || c.sid == (store.SessionID{}) {
+	if st.LockoutThreshold <= 0 || c.SessionID == (store.SessionID{}) {
 		return
 	}
-	n, _, err := s.store.AddFailure("session:"+c.sid.String(), time.Duration(st.LockoutDuration), now)
+	n, _, err := s.store.AddFailure("session:"+c.SessionID.String(), time.Duration(st.LockoutDuration), now)
 	if err != nil {
-		s.log.Error("count re-proof failure", "user", c.user.Username, "error", err)
+		s.log.Error("count re-proof failure", "user", c.User.Username, "error", err)
 		return
 	}
 	if n < st.LockoutThreshold {
 		return
 	}
-	if err := s.store.DeleteSession(c.sid); err != nil {
-		s.log.Error("end session after wrong re-proofs", "user", c.user.Username, "error", err)
+	if err := s.store.DeleteSession(c.SessionID); err != nil {
+		s.log.Error("end session after wrong re-proofs", "user", c.User.Username, "error", err)
 		return
 	}
-	s.audit(r, store.Event{Action: actionSessionReproofEnd, Resource: "user:" + c.user.Username, Outcome: outcomeSuccess,
+	s.audit(r, store.Event{Action: actionSessionReproofEnd, Resource: "user:" + c.User.Username, Outcome: outcomeSuccess,
 		Reason: strconv.Itoa(n) + " wrong passwords or codes typed to confirm a change; the session was ended"})
 }

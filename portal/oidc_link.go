@@ -46,7 +46,7 @@ func (s *Service) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c 
 		s.pageFail(w, r, c, err)
 		return
 	}
-	to, err := s.beginOIDC(w, p, oidcPurposeLink, c.user, "")
+	to, err := s.beginOIDC(w, p, oidcPurposeLink, c.User, "")
 	if err != nil {
 		s.log.Error("oidc: start link", "provider", p.Name, "error", err)
 		s.pageError(w, r, c, http.StatusServiceUnavailable, "Unavailable",
@@ -66,13 +66,13 @@ func (s *Service) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c 
 // trusted for MFA from a session that did not pass the second factor the
 // user has: the link would be a way around it.
 func (s *Service) mayLink(c *caller, p *oidcProvider) error {
-	if c.impersonating() {
+	if c.Impersonating() {
 		return errImpersonating
 	}
-	if !p.TrustedMFA || c.sess.SecondFactor {
+	if !p.TrustedMFA || c.Session.SecondFactor {
 		return nil
 	}
-	m, err := s.store.MFA(c.user.ID)
+	m, err := s.store.MFA(c.User.ID)
 	if err != nil {
 		return fmt.Errorf("portal: read second factors: %w", err)
 	}
@@ -86,7 +86,7 @@ func (s *Service) mayLink(c *caller, p *oidcProvider) error {
 // the flow, who must still be the one signed in.
 func (s *Service) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity) {
 	c, res := s.callerOf(r)
-	if res != resolvedOK || c.user.ID != f.userID {
+	if res != resolvedOK || c.User.ID != f.userID {
 		s.audit(r, store.Event{Action: actionIdentityLink, Outcome: outcomeFailure, Reason: "oidc " + p.Name + ": not signed in as the user who started the link"})
 		s.renderError(w, r, http.StatusForbidden, "Link not completed",
 			"You are no longer signed in as the person who asked for this link. Sign in and try again from your profile.", nil)
@@ -96,11 +96,11 @@ func (s *Service) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oidc
 		s.pageFail(w, r, c, err)
 		return
 	}
-	if link, err := s.store.Identity(p.Name, id.Subject); err == nil && link.UserID == c.user.ID {
+	if link, err := s.store.Identity(p.Name, id.Subject); err == nil && link.UserID == c.User.ID {
 		s.done(w, r, c, "/profile", fmt.Sprintf("This %s account was already linked.", p.DisplayName))
 		return
 	}
-	if err := s.linkIdentity(r, p, c.user, id, "linked from the profile"); err != nil {
+	if err := s.linkIdentity(r, p, c.User, id, "linked from the profile"); err != nil {
 		var ref *oidcRefusal
 		if errors.As(err, &ref) {
 			s.pageError(w, r, c, ref.status, ref.title, ref.msg)
@@ -154,10 +154,10 @@ func (s *Service) identitiesOf(u *store.User) ([]IdentityView, error) {
 // sign in is kept: a user without password or passkey cannot unlink
 // their only linked account.
 func (s *Service) unlinkIdentity(c *caller, r *http.Request, provider string) error {
-	if c.impersonating() {
+	if c.Impersonating() {
 		return errImpersonating
 	}
-	u, err := s.store.User(c.user.ID)
+	u, err := s.store.User(c.User.ID)
 	if err != nil {
 		return fmt.Errorf("portal: read user: %w", err)
 	}
@@ -183,7 +183,7 @@ func (s *Service) unlinkIdentity(c *caller, r *http.Request, provider string) er
 		}
 		return fmt.Errorf("portal: unlink identity: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionIdentityUnlink, Resource: "user:" + u.Username,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionIdentityUnlink, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: "oidc " + provider})
 	return nil
 }
@@ -206,7 +206,7 @@ func (s *Service) handleOIDCUnlink(w http.ResponseWriter, r *http.Request, c *ca
 // apiMyIdentities answers GET /api/v1/me/identities.
 func (s *Service) apiMyIdentities(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		items, err := s.identitiesOf(c.user)
+		items, err := s.identitiesOf(c.User)
 		return http.StatusOK, list[IdentityView]{Items: items}, err
 	})
 }

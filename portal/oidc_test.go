@@ -519,7 +519,9 @@ func TestOIDCPortalSecondFactorAndUserinfo(t *testing.T) {
 	// Mandatory 2FA: a user without a second factor must enroll first.
 	st := *env.svc.cfg()
 	st.Require2FA = true
-	env.svc.settings.Store(&st)
+	if err := env.svc.core.SaveSettings(&st); err != nil {
+		t.Fatal(err)
+	}
 	b2 := env.browser(t)
 	resp, page = env.signInWith(b2, oidctest.User{Subject: "u-1"}, "/profile")
 	if resp.Request.URL.Path != "/login/enroll" || resp.Request.URL.Query().Get("rd") != "/profile" {

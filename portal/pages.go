@@ -194,7 +194,7 @@ func (s *Service) render(w http.ResponseWriter, status int, name string, p page)
 // portal request, the page keeps their navigation.
 func (s *Service) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string, u *store.User) {
 	if u != nil && r != nil && strings.EqualFold(r.Host, s.portal.Host) {
-		if c, res := s.callerOf(r); res == resolvedOK && c.user.ID == u.ID {
+		if c, res := s.callerOf(r); res == resolvedOK && c.User.ID == u.ID {
 			s.pageError(w, r, c, status, title, msg)
 			return
 		}
@@ -208,7 +208,7 @@ func (s *Service) renderError(w http.ResponseWriter, r *http.Request, status int
 func (s *Service) basePage(w http.ResponseWriter, r *http.Request, c *caller, title, section string) page {
 	p := page{
 		Title:   title,
-		User:    pageUserOf(c.user),
+		User:    pageUserOf(c.User),
 		Section: section,
 		Can:     map[string]bool{},
 		CSRF:    s.csrfToken(c),
@@ -218,7 +218,7 @@ func (s *Service) basePage(w http.ResponseWriter, r *http.Request, c *caller, ti
 		Impersonating: impersonationBanner(c),
 	}
 	for _, perm := range policies.AllPermissions() {
-		if c.can(perm) {
+		if c.Can(perm) {
 			p.Can[string(perm)] = true
 		}
 	}
@@ -237,14 +237,14 @@ func (s *Service) navFor(c *caller) []navItem {
 			nav = append(nav, navItem{Key: key, Label: label, Href: "/admin/" + key, Admin: true})
 		}
 	}
-	add(c.can(policies.PermUsersRead), "users", "Users")
-	add(c.can(policies.PermGroupsRead), "groups", "Groups")
-	add(c.can(policies.PermAppsRead) || s.operatesAnyApp(c.user), "apps", "Apps")
-	add(c.can(policies.PermRolesRead), "roles", "Roles")
-	add(c.can(policies.PermSessionsRead), "sessions", "Sessions")
-	add(c.can(policies.PermInvitationsRead), "invitations", "Invitations")
-	add(c.can(policies.PermAuditRead), "audit", "Audit log")
-	add(c.can(policies.PermSettingsRead), "settings", "Settings")
+	add(c.Can(policies.PermUsersRead), "users", "Users")
+	add(c.Can(policies.PermGroupsRead), "groups", "Groups")
+	add(c.Can(policies.PermAppsRead) || s.operatesAnyApp(c.User), "apps", "Apps")
+	add(c.Can(policies.PermRolesRead), "roles", "Roles")
+	add(c.Can(policies.PermSessionsRead), "sessions", "Sessions")
+	add(c.Can(policies.PermInvitationsRead), "invitations", "Invitations")
+	add(c.Can(policies.PermAuditRead), "audit", "Audit log")
+	add(c.Can(policies.PermSettingsRead), "settings", "Settings")
 	return nav
 }
 
@@ -309,7 +309,7 @@ func (s *Service) pageCaller(w http.ResponseWriter, r *http.Request, perm polici
 		http.Redirect(w, r, to, redirectStatus(r))
 		return nil
 	}
-	if !expiredOK && s.passwordExpired(c.user.PasswordChangedAt) {
+	if !expiredOK && s.passwordExpired(c.User.PasswordChangedAt) {
 		to := "/profile/password"
 		if r.Method == http.MethodGet && r.URL.Path != "/" {
 			to += "?rd=" + url.QueryEscape(r.URL.RequestURI())
@@ -328,13 +328,13 @@ func (s *Service) pageCaller(w http.ResponseWriter, r *http.Request, perm polici
 			return nil
 		}
 		if !s.csrfValid(c, r.PostFormValue("csrf")) {
-			s.log.Warn("page form refused: missing or bad CSRF token", "path", r.URL.Path, "user", c.user.Username)
+			s.log.Warn("page form refused: missing or bad CSRF token", "path", r.URL.Path, "user", c.User.Username)
 			s.pageError(w, r, c, http.StatusForbidden, "Request refused",
 				"This form was not sent from a current page of the portal, so nothing was changed. Go back, reload the page and try again.")
 			return nil
 		}
 	}
-	if perm != "" && !c.can(perm) {
+	if perm != "" && !c.Can(perm) {
 		s.pageError(w, r, c, http.StatusForbidden, "No access",
 			"This page needs the "+string(perm)+" permission, which your role does not have.")
 		return nil

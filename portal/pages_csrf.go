@@ -71,7 +71,7 @@ func (s *Service) pageMAC(msg string) []byte {
 // "csrf:" + hex(session id))). It is "" when the key cannot be read, and
 // then no form is accepted.
 func (s *Service) csrfToken(c *caller) string {
-	mac := s.pageMAC("csrf:" + c.sid.String())
+	mac := s.pageMAC("csrf:" + c.SessionID.String())
 	if mac == nil {
 		return ""
 	}
@@ -87,7 +87,7 @@ func (s *Service) csrfValid(c *caller, tok string) bool {
 // setFlash leaves msg for the next page c opens in this browser.
 func (s *Service) setFlash(w http.ResponseWriter, c *caller, msg string) {
 	msg = truncate(msg, 300)
-	mac := s.pageMAC("flash:" + c.sid.String() + ":" + msg)
+	mac := s.pageMAC("flash:" + c.SessionID.String() + ":" + msg)
 	if mac == nil {
 		return
 	}
@@ -110,7 +110,7 @@ func (s *Service) takeFlash(w http.ResponseWriter, r *http.Request, c *caller) s
 	if err1 != nil || err2 != nil {
 		return ""
 	}
-	want := s.pageMAC("flash:" + c.sid.String() + ":" + string(msg))
+	want := s.pageMAC("flash:" + c.SessionID.String() + ":" + string(msg))
 	if want == nil || !hmac.Equal(mac, want) {
 		return ""
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -165,8 +166,8 @@ func errorField(msg string) string {
 		return "password2"
 	}
 	best, bestLen := "", 0
-	for field := range fieldLabels {
-		name := strings.ToLower(fieldName(field))
+	for field := range core.FieldLabels {
+		name := strings.ToLower(core.FieldName(field))
 		if strings.HasPrefix(m, "the "+name+" ") && len(name) > bestLen {
 			best, bestLen = field, len(name)
 		}
@@ -202,22 +203,6 @@ func splitList(v string) []string {
 func (s *Service) failMsg(err error) (int, string) {
 	status, msg := s.statusOf(err)
 	return status, sentence(msg)
-}
-
-// fieldLabels name the fields of service errors as the forms label them.
-var fieldLabels = map[string]string{
-	"username": "Username", "email": "Email", "fallback_email": "Fallback email", "full_name": "Full name",
-	"role": "Role", "groups": "Groups", "password": "Password", "current_password": "Current password",
-	"expires_at": "Expiry date", "name": "Name", "description": "Description",
-	"allow_groups": "Allowed groups", "allow_users": "Allowed users", "operators": "Operators",
-	"permissions": "Permissions", "to": "Recipient", "user": "User", "action": "Action", "since": "From",
-	"until": "To", "session_idle": "Idle timeout", "session_lifetime": "Session lifetime",
-	"session_remember": "“Keep me signed in” lifetime", "lockout_threshold": "Lockout threshold",
-	"lockout_duration": "Lockout duration", "password_max_age": "Password maximum age",
-	"password_rules": "Password rules", "min_length": "Minimum length", "max_length": "Maximum length",
-	"invite_lifetime": "Invitation lifetime", "reset_lifetime": "Reset link lifetime",
-	"audit_retention": "Audit retention", "impersonation_lifetime": "Impersonation lifetime",
-	"temp_password_lifetime": "Temporary password lifetime",
 }
 
 // plural writes "1 thing was" or "3 things were".

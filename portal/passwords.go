@@ -110,7 +110,7 @@ func (s *Service) adminSetPassword(ctx context.Context, c *caller, r *http.Reque
 	if _, err := s.setPasswordHash(ctx, u, pw, store.SessionID{}); err != nil {
 		return err
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionPasswordSet, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionPasswordSet, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return nil
 }
 
@@ -119,29 +119,29 @@ func (s *Service) adminSetPassword(ctx context.Context, c *caller, r *http.Reque
 // needs no current password (like a reset link); an impersonation session
 // is refused.
 func (s *Service) changeOwnPassword(ctx context.Context, c *caller, r *http.Request, current, pw string) error {
-	if c.impersonating() {
+	if c.Impersonating() {
 		return errImpersonating
 	}
 	temp := signedInWithTempPassword(c)
 	ok := temp
-	if !ok && c.user.PasswordHash != "" {
+	if !ok && c.User.PasswordHash != "" {
 		var err error
 		if ok, err = s.verifyCurrentPassword(ctx, r, c, current); err != nil {
 			return err
 		}
 	}
 	if !ok {
-		s.audit(r, store.Event{Actor: c.user.Username, Action: actionPasswordChange, Resource: "user:" + c.user.Username,
+		s.audit(r, store.Event{Actor: c.User.Username, Action: actionPasswordChange, Resource: "user:" + c.User.Username,
 			Outcome: outcomeFailure, Reason: "wrong current password"})
 		return inputErr("current_password", "is not correct")
 	}
 	if pw == current && !temp {
 		return inputErr("password", "must differ from the current password")
 	}
-	if _, err := s.setPasswordHash(ctx, c.user, pw, c.sid); err != nil {
+	if _, err := s.setPasswordHash(ctx, c.User, pw, c.SessionID); err != nil {
 		return err
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionPasswordChange, Resource: "user:" + c.user.Username, Outcome: outcomeSuccess})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionPasswordChange, Resource: "user:" + c.User.Username, Outcome: outcomeSuccess})
 	return nil
 }
 
@@ -161,7 +161,7 @@ func (s *Service) adminResetLink(ctx context.Context, c *caller, r *http.Request
 	if err != nil {
 		return "", err
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionResetLink, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionResetLink, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return link, nil
 }
 
@@ -186,7 +186,7 @@ func (s *Service) issueReset(ctx context.Context, r *http.Request, u *store.User
 		t.Data["welcome"] = "1"
 	}
 	if by != nil {
-		t.Data["by"] = by.user.Username
+		t.Data["by"] = by.User.Username
 	}
 	if err := s.store.PutToken(t); err != nil {
 		return "", fmt.Errorf("portal: store reset link: %w", err)
@@ -329,7 +329,7 @@ func (s *Service) sendTestMail(ctx context.Context, c *caller, r *http.Request, 
 		return inputErr("", "email is not configured: add an smtp block to the gatehouse global option")
 	}
 	if to == "" {
-		to = c.user.Email
+		to = c.User.Email
 	}
 	if _, err := checkEmail("to", to); err != nil || to == "" {
 		return inputErr("to", "a valid email address is required")
@@ -342,7 +342,7 @@ func (s *Service) sendTestMail(ctx context.Context, c *caller, r *http.Request, 
 	if err != nil {
 		outcome, reason = outcomeFailure, err.Error()
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionMailTest, Resource: "settings", Outcome: outcome, Reason: reason})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionMailTest, Resource: "settings", Outcome: outcome, Reason: reason})
 	if err != nil {
 		return inputErr("", "sending failed: %v", err)
 	}

@@ -16,7 +16,7 @@ func (s *Service) apiChangePassword(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnauthorized, "not signed in")
 		return
 	}
-	if c.key != nil {
+	if c.Key != nil {
 		writeJSONError(w, http.StatusForbidden, "an API key cannot change the password")
 		return
 	}

@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"crypto/cipher"
 	"errors"
 	"fmt"
 	"html/template"
@@ -15,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/portal/mail"
 	"github.com/gatehouse-auth/gatehouse/portal/password"
@@ -112,6 +112,9 @@ type Options struct {
 
 // Service is the identity service of one Gatehouse configuration.
 type Service struct {
+	// core holds the accounts and their rules; the Service is its HTTP
+	// surface.
+	core     *core.Core
 	store    *store.Store
 	portal   *url.URL
 	cookie   cookieConfig
@@ -129,17 +132,13 @@ type Service struct {
 	resetLifetime  time.Duration
 	mail           *mail.Sender
 
-	sealer cipher.AEAD
-	// keyMAC is the HMAC key of API keys, derived from the server key;
-	// keyMACs pools its HMAC states for the hot path.
+	// keyMAC is the HMAC key of API keys (core.KeyMAC); keyMACs pools
+	// its HMAC states for the hot path.
 	keyMAC  []byte
 	keyMACs sync.Pool
 
 	// pageKeyCache holds the CSRF/flash key once read from the store.
 	pageKeyCache atomic.Pointer[[]byte]
-
-	settings    atomic.Pointer[Settings]
-	customRoles atomic.Pointer[map[string]policies.PermissionSet]
 
 	apps     *registry
 	redirect policies.RedirectPolicy
@@ -216,6 +215,14 @@ func New(opts Options) (*Service, error) {
 	if err := CheckCookie(s.cookie.name, s.cookie.domain, pu); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
+	if s.core, err = core.New(core.Options{
+		Store: opts.Store, Idle: s.idle, Lifetime: s.lifetime, Remember: s.remember, PasswordRules: &s.rules,
+		Hasher: s.hasher, InviteLifetime: s.inviteLifetime, ResetLifetime: s.resetLifetime,
+		SecretKey: opts.SecretKey, Mail: s.mail, Logger: s.log, Now: s.now,
+	}); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	s.keyMAC = s.core.KeyMAC()
 	s.redirect = policies.RedirectPolicy{Portal: pu, CookieDomain: s.cookie.domain}
 	if s.oidc, err = s.newOIDCProviders(opts.OIDC); err != nil {
 		return nil, err
@@ -223,15 +230,6 @@ func New(opts Options) (*Service, error) {
 	if s.wa, err = newRelyingParty(pu, s.cookie.domain); err != nil {
 		s.log.Warn("security keys and passkeys are off", "error", err)
 		s.wa, err = nil, nil
-	}
-	if err := s.loadSettings(); err != nil {
-		return nil, err
-	}
-	if err := s.loadRoles(); err != nil {
-		return nil, err
-	}
-	if err := s.loadSecretKey(opts.SecretKey); err != nil {
-		return nil, err
 	}
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err

@@ -42,7 +42,7 @@ func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (pr
 			return profileResult{}, err
 		}
 	}
-	before, err := s.store.User(c.user.ID)
+	before, err := s.store.User(c.User.ID)
 	if err != nil {
 		return profileResult{}, fmt.Errorf("portal: update profile: %w", err)
 	}
@@ -60,7 +60,7 @@ func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (pr
 			return profileResult{}, fmt.Errorf("portal: replace email confirmation links: %w", err)
 		}
 	}
-	u, err := s.store.UpdateUser(c.user.ID, func(x *store.User) error {
+	u, err := s.store.UpdateUser(c.User.ID, func(x *store.User) error {
 		if in.FullName != nil {
 			x.FullName = name
 		}

@@ -51,12 +51,12 @@ func (s *Service) apiMe(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnauthorized, "not signed in")
 		return
 	}
-	sess := c.sess
-	resp := meResponse{User: s.view(c.user), Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt,
+	sess := c.Session
+	resp := meResponse{User: s.view(c.User), Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt,
 		Remember: sess.Remember, Methods: sess.Methods, SecondFactor: sess.SecondFactor, Impersonator: sess.ImpersonatorName}}
-	if c.key != nil {
-		resp.Session = sessionView{CreatedAt: c.key.CreatedAt, Methods: []string{"api_key"}}
-		v := s.keyView(*c.key, c.user.Username)
+	if c.Key != nil {
+		resp.Session = sessionView{CreatedAt: c.Key.CreatedAt, Methods: []string{"api_key"}}
+		v := s.keyView(*c.Key, c.User.Username)
 		resp.Key = &v
 	}
 	writeJSON(w, http.StatusOK, resp)

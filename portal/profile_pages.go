@@ -38,7 +38,7 @@ func (s *Service) handleProfile(w http.ResponseWriter, r *http.Request, c *calle
 // renderProfile shows /profile; form, when not nil, holds the submitted
 // values to show again after a failure.
 func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
-	u := c.user
+	u := c.User
 	if fresh, err := s.store.User(u.ID); err == nil {
 		u = fresh
 	}
@@ -49,7 +49,7 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 	for k, v := range form {
 		p.Form[k] = v
 	}
-	sessions, err := s.userSessions(u, c.sid)
+	sessions, err := s.userSessions(u, c.SessionID)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -78,7 +78,7 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 		CreatedAt:         u.CreatedAt,
 		PasswordRules:     s.passwordRules().Describe(),
 		PendingEmail:      u.PendingEmail,
-		Reauth:            s.now().Sub(c.sess.CreatedAt) >= freshWindow,
+		Reauth:            s.now().Sub(c.Session.CreatedAt) >= freshWindow,
 		HasPassword:       u.PasswordHash != "",
 	}
 	s.render(w, status, "profile", p)
@@ -124,7 +124,7 @@ func (s *Service) renderPassword(w http.ResponseWriter, r *http.Request, c *call
 	}
 	p := s.basePage(w, r, c, "Change your password", "profile")
 	p.Error = errMsg
-	p.Data = passwordData{Expired: s.passwordExpired(c.user.PasswordChangedAt), RD: rd, PasswordRules: s.passwordRules().Describe(),
+	p.Data = passwordData{Expired: s.passwordExpired(c.User.PasswordChangedAt), RD: rd, PasswordRules: s.passwordRules().Describe(),
 		NoCurrent: signedInWithTempPassword(c)}
 	s.render(w, status, "password", p)
 }
@@ -135,7 +135,7 @@ func (s *Service) handlePasswordForm(w http.ResponseWriter, r *http.Request, c *
 	f := r.PostForm
 	current, pw, rd := f.Get("current_password"), f.Get("password"), f.Get("rd")
 	fail := func(status int, msg string) {
-		if f.Get("from") == "profile" && !s.passwordExpired(c.user.PasswordChangedAt) {
+		if f.Get("from") == "profile" && !s.passwordExpired(c.User.PasswordChangedAt) {
 			s.renderProfile(w, r, c, status, msg, nil)
 			return
 		}
@@ -181,7 +181,7 @@ func (s *Service) revokeOwnSession(c *caller, r *http.Request, id string) error 
 	if !ok {
 		return fmt.Errorf("session: %w", ErrNotFound)
 	}
-	if sess, err := s.store.Session(sid); err != nil || sess.UserID != c.user.ID {
+	if sess, err := s.store.Session(sid); err != nil || sess.UserID != c.User.ID {
 		return fmt.Errorf("session: %w", ErrNotFound)
 	}
 	return s.revokeSession(c, r, id)
@@ -189,7 +189,7 @@ func (s *Service) revokeOwnSession(c *caller, r *http.Request, id string) error 
 
 // handleRevokeOtherSessions signs the caller out everywhere else.
 func (s *Service) handleRevokeOtherSessions(w http.ResponseWriter, r *http.Request, c *caller) {
-	n, err := s.revokeUserSessions(c, r, c.user, c.sid)
+	n, err := s.revokeUserSessions(c, r, c.User, c.SessionID)
 	if err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), nil)

@@ -18,41 +18,6 @@ const (
 	actionRoleDelete = "role.delete"
 )
 
-// permsOf returns the permissions of the built-in or custom role called
-// name. It does not allocate: custom roles are held compiled in memory.
-func (s *Service) permsOf(name string) (policies.PermissionSet, bool) {
-	if p, ok := policies.RolePermissions(name); ok {
-		return p, true
-	}
-	if m := s.customRoles.Load(); m != nil {
-		p, ok := (*m)[name]
-		return p, ok
-	}
-	return 0, false
-}
-
-// loadRoles compiles the stored custom roles into memory.
-func (s *Service) loadRoles() error {
-	roles, err := s.store.ListRoles()
-	if err != nil {
-		return fmt.Errorf("portal: load roles: %w", err)
-	}
-	m := make(map[string]policies.PermissionSet, len(roles))
-	for _, r := range roles {
-		m[r.Name] = policies.NewPermissionSet(permissionsOf(r.Permissions)...)
-	}
-	s.customRoles.Store(&m)
-	return nil
-}
-
-func permissionsOf(names []string) []policies.Permission {
-	out := make([]policies.Permission, len(names))
-	for i, n := range names {
-		out[i] = policies.Permission(n)
-	}
-	return out
-}
-
 // RoleView is a role as the API shows it.
 type RoleView struct {
 	Name        string    `json:"name"`
@@ -99,23 +64,6 @@ func (s *Service) listRoles() ([]RoleView, error) {
 	return out, nil
 }
 
-// roleNames returns every role name, built-in first.
-func (s *Service) roleNames() []string {
-	var out []string
-	for _, r := range policies.BuiltinRoles() {
-		out = append(out, r.Name)
-	}
-	if m := s.customRoles.Load(); m != nil {
-		var custom []string
-		for n := range *m {
-			custom = append(custom, n)
-		}
-		slices.Sort(custom)
-		out = append(out, custom...)
-	}
-	return out
-}
-
 func (s *Service) role(name string) (RoleView, error) {
 	roles, err := s.listRoles()
 	if err != nil {
@@ -138,7 +86,7 @@ func checkPermissions(c *caller, perms []string) ([]string, error) {
 		if !policies.Permission(p).Known() {
 			return nil, inputErr("permissions", "unknown permission %q", p)
 		}
-		if !c.can(policies.Permission(p)) {
+		if !c.Can(policies.Permission(p)) {
 			return nil, fmt.Errorf("%w: you cannot grant %s, which your role lacks", ErrForbidden, p)
 		}
 		if !slices.Contains(out, p) {
@@ -173,10 +121,10 @@ func (s *Service) createRole(c *caller, r *http.Request, in RoleInput) (RoleView
 		}
 		return RoleView{}, fmt.Errorf("portal: create role: %w", err)
 	}
-	if err := s.loadRoles(); err != nil {
+	if err := s.core.ReloadRoles(); err != nil {
 		return RoleView{}, err
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionRoleCreate, Resource: "role:" + name,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionRoleCreate, Resource: "role:" + name,
 		Outcome: outcomeSuccess, Reason: strings.Join(rec.Permissions, " ")})
 	return s.role(name)
 }
@@ -185,7 +133,7 @@ func (s *Service) createRole(c *caller, r *http.Request, in RoleInput) (RoleView
 // c must be able to manage every user holding it (see
 // policies.CanChangeRole). An unknown role passes, for the store to report.
 func (s *Service) mayChangeRole(c *caller, name string) error {
-	if _, ok := s.permsOf(name); !ok {
+	if _, ok := s.core.PermsOf(name); !ok {
 		return nil
 	}
 	holders, err := s.store.UsersWithRole(name)
@@ -198,10 +146,10 @@ func (s *Service) mayChangeRole(c *caller, name string) error {
 	}
 	// A refusal names the first holder: someone other than the caller
 	// when there is anyone.
-	if i := slices.Index(names, c.user.Username); i >= 0 {
-		names = append(slices.Delete(names, i, i+1), c.user.Username)
+	if i := slices.Index(names, c.User.Username); i >= 0 {
+		names = append(slices.Delete(names, i, i+1), c.User.Username)
 	}
-	return policies.CanChangeRole(c.principal(), s.target(name), names)
+	return policies.CanChangeRole(c.Principal(), s.target(name), names)
 }
 
 func (s *Service) updateRole(c *caller, r *http.Request, name string, in RoleInput) (RoleView, error) {
@@ -233,10 +181,10 @@ func (s *Service) updateRole(c *caller, r *http.Request, name string, in RoleInp
 		}
 		return RoleView{}, fmt.Errorf("portal: update role: %w", err)
 	}
-	if err := s.loadRoles(); err != nil {
+	if err := s.core.ReloadRoles(); err != nil {
 		return RoleView{}, err
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionRoleUpdate, Resource: "role:" + name,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionRoleUpdate, Resource: "role:" + name,
 		Outcome: outcomeSuccess, Reason: strings.Join(perms, " ")})
 	return s.role(name)
 }
@@ -257,9 +205,9 @@ func (s *Service) deleteRole(c *caller, r *http.Request, name string) error {
 		}
 		return fmt.Errorf("portal: delete role: %w", err)
 	}
-	if err := s.loadRoles(); err != nil {
+	if err := s.core.ReloadRoles(); err != nil {
 		return err
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionRoleDelete, Resource: "role:" + name, Outcome: outcomeSuccess})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionRoleDelete, Resource: "role:" + name, Outcome: outcomeSuccess})
 	return nil
 }

@@ -185,7 +185,7 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 		return false
 	}
 	refuse := func(title, msg, page string) bool {
-		s.audit(r, store.Event{Actor: c.user.Username, Impersonator: c.sess.ImpersonatorName, Action: actionCredentialRefused,
+		s.audit(r, store.Event{Actor: c.User.Username, Impersonator: c.Session.ImpersonatorName, Action: actionCredentialRefused,
 			Resource: r.Method + " " + r.URL.Path, Outcome: outcomeFailure, Reason: msg})
 		if isAPI(r) {
 			writeJSONError(w, http.StatusForbidden, msg)
@@ -195,15 +195,15 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 		return true
 	}
 	switch {
-	case c.key != nil:
+	case c.Key != nil:
 		return refuse("Not with an API key", "API keys cannot change passwords, second factors or keys: sign in to the portal to do this",
 			"API keys cannot do this.")
-	case c.impersonating():
+	case c.Impersonating():
 		return refuse("Not while impersonating", errImpersonating.Error()+": passwords, second factors and keys cannot be changed by someone acting as their owner; stop impersonating first",
-			"You are acting as "+c.user.Username+": their password, second factors and keys cannot be changed now. Stop impersonating first.")
+			"You are acting as "+c.User.Username+": their password, second factors and keys cannot be changed now. Stop impersonating first.")
 	}
 	if pol&policyAdminCredential != 0 {
-		if u, err := s.findUser(r.PathValue("user")); err == nil && u.ID == c.user.ID {
+		if u, err := s.findUser(r.PathValue("user")); err == nil && u.ID == c.User.ID {
 			return refuse("Your own account", "this is your own account: "+self,
 				"This is your own account. Change your password and second factors on your profile page.")
 		}
@@ -213,7 +213,7 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 			return false // the page wrapper refuses it, before anything is checked
 		}
 		if err := s.freshProof(r, c); err != nil {
-			s.audit(r, store.Event{Actor: c.user.Username, Action: actionCredentialRefused,
+			s.audit(r, store.Event{Actor: c.User.Username, Action: actionCredentialRefused,
 				Resource: r.Method + " " + r.URL.Path, Outcome: outcomeFailure, Reason: err.Error()})
 			if !errors.Is(err, errNotFresh) && !errors.Is(err, errBadProof) {
 				// A malformed field, a busy hasher.
@@ -229,7 +229,7 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 				writeJSONError(w, http.StatusForbidden, err.Error())
 			} else {
 				msg := "Confirm your current password: type it in the form and try again."
-				if c.user.PasswordHash == "" {
+				if c.User.PasswordHash == "" {
 					msg = "Confirm it is you: sign in again, then make this change within " + strconv.Itoa(int(freshWindow.Minutes())) + " minutes."
 				}
 				if errors.Is(err, errBadProof) {
@@ -250,11 +250,11 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 // self-service call).
 func mayChangeCredentials(c *caller, u *store.User, self string) error {
 	switch {
-	case c.key != nil:
+	case c.Key != nil:
 		return fmt.Errorf("%w: API keys cannot change passwords, second factors or keys: sign in to the portal to do this", ErrForbidden)
-	case c.impersonating():
+	case c.Impersonating():
 		return errImpersonating
-	case c.user.ID != "" && c.user.ID == u.ID:
+	case c.User.ID != "" && c.User.ID == u.ID:
 		return fmt.Errorf("%w: this is your own account: %s", ErrForbidden, self)
 	}
 	return nil
@@ -285,19 +285,19 @@ func (s *Service) freshProof(r *http.Request, c *caller) error {
 	}
 	now := s.now()
 	if pw == "" && code == "" {
-		if now.Sub(c.sess.CreatedAt) < freshWindow {
+		if now.Sub(c.Session.CreatedAt) < freshWindow {
 			return nil
 		}
 		return errNotFresh
 	}
 	ok := false
-	if pw != "" && c.user.PasswordHash != "" {
-		if ok, err = s.hasher.Verify(r.Context(), pw, c.user.PasswordHash); err != nil {
+	if pw != "" && c.User.PasswordHash != "" {
+		if ok, err = s.hasher.Verify(r.Context(), pw, c.User.PasswordHash); err != nil {
 			return s.busyOr(err)
 		}
 	}
 	if !ok && code != "" {
-		ok = s.checkTOTP(c.user, code) == nil
+		ok = s.checkTOTP(c.User, code) == nil
 	}
 	if !ok {
 		s.reproofFailed(r, c)
@@ -366,8 +366,8 @@ func (s *Service) withActorNote(next http.Handler) http.Handler {
 
 // noteActor records c's impersonator in the request's actorNote.
 func noteActor(r *http.Request, c *caller) {
-	if n, ok := r.Context().Value(actorNoteKey{}).(*actorNote); ok && c.impersonating() && n.impersonator == "" {
-		n.impersonator, n.target = c.sess.ImpersonatorName, c.user.Username
+	if n, ok := r.Context().Value(actorNoteKey{}).(*actorNote); ok && c.Impersonating() && n.impersonator == "" {
+		n.impersonator, n.target = c.Session.ImpersonatorName, c.User.Username
 	}
 }
 

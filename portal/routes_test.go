@@ -240,13 +240,13 @@ func TestAuditCapturesImpersonatorFirst(t *testing.T) {
 	}
 	h := svc.withActorNote(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, res := svc.callerOf(r)
-		if res != resolvedOK || !c.impersonating() {
+		if res != resolvedOK || !c.Impersonating() {
 			t.Fatal("not an impersonation session")
 		}
-		if _, err := st.DeleteUserSessions(c.user.ID); err != nil {
+		if _, err := st.DeleteUserSessions(c.User.ID); err != nil {
 			t.Fatal(err)
 		}
-		svc.audit(r, store.Event{Actor: c.user.Username, Action: "test.after_the_action", Outcome: outcomeSuccess})
+		svc.audit(r, store.Event{Actor: c.User.Username, Action: "test.after_the_action", Outcome: outcomeSuccess})
 	}))
 	req := httptest.NewRequest("POST", "https://auth.example.com/api/v1/anything", nil)
 	req.AddCookie(imp.session())

@@ -107,20 +107,20 @@ func (s *Service) pendingOf(r *http.Request) (*pending, error) {
 // typing the password again.
 func (s *Service) stepUpPending(w http.ResponseWriter, r *http.Request) (*pending, error) {
 	c, res := s.callerOf(r)
-	if res != resolvedOK || c.sess.SecondFactor || c.impersonating() {
+	if res != resolvedOK || c.Session.SecondFactor || c.Impersonating() {
 		return nil, errNoPending
 	}
-	m, err := s.store.MFA(c.user.ID)
+	m, err := s.store.MFA(c.User.ID)
 	if err != nil {
 		return nil, err
 	}
 	if !m.Active() {
 		return nil, errNoPending
 	}
-	if err := s.beginSecondStep(w, c.user, c.sess.Remember, false, c.sess.Methods); err != nil {
+	if err := s.beginSecondStep(w, c.User, c.Session.Remember, false, c.Session.Methods); err != nil {
 		return nil, err
 	}
-	return &pending{user: c.user, remember: c.sess.Remember, first: c.sess.Methods}, nil
+	return &pending{user: c.User, remember: c.Session.Remember, first: c.Session.Methods}, nil
 }
 
 // finishLogin spends the pending login and starts the full session.

@@ -96,14 +96,14 @@ func (s *Service) apiLoginEnrollConfirm(w http.ResponseWriter, r *http.Request) 
 
 func (s *Service) apiMyFactors(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		v, _, err := s.factors(c.user)
+		v, _, err := s.factors(c.User)
 		return http.StatusOK, v, err
 	})
 }
 
 func (s *Service) apiBeginTOTP(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		e, err := s.beginTOTP(c.user)
+		e, err := s.beginTOTP(c.User)
 		return http.StatusOK, e, err
 	})
 }
@@ -114,20 +114,20 @@ func (s *Service) apiConfirmTOTP(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		codes, err := s.confirmTOTP(r, c.user, req.Code)
+		codes, err := s.confirmTOTP(r, c.User, req.Code)
 		return http.StatusOK, backupCodesResponse{BackupCodes: codes}, err
 	})
 }
 
 func (s *Service) apiRemoveTOTP(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.removeTOTP(r, c.user.Username, c.user)
+		return http.StatusNoContent, nil, s.removeTOTP(r, c.User.Username, c.User)
 	})
 }
 
 func (s *Service) apiRegenerateBackupCodes(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		codes, err := s.regenerateBackupCodes(r, c.user)
+		codes, err := s.regenerateBackupCodes(r, c.User)
 		return http.StatusOK, backupCodesResponse{BackupCodes: codes}, err
 	})
 }

@@ -50,7 +50,7 @@ func (s *Service) handleSecondStepPage(w http.ResponseWriter, r *http.Request) {
 	p, err := s.pendingOf(r)
 	if err != nil {
 		if p, err = s.stepUpPending(w, r); err != nil {
-			if c, res := s.callerOf(r); res == resolvedOK && !c.sess.SecondFactor {
+			if c, res := s.callerOf(r); res == resolvedOK && !c.Session.SecondFactor {
 				s.pageError(w, r, c, http.StatusForbidden, "Two-factor authentication needed",
 					"This app requires a second factor. Set up an authenticator app or a security key on your profile, then open the app again.")
 				return
@@ -187,7 +187,7 @@ func (s *Service) handleProfileTOTPBegin(w http.ResponseWriter, r *http.Request,
 }
 
 func (s *Service) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string) {
-	e, err := s.beginTOTP(c.user)
+	e, err := s.beginTOTP(c.User)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -199,7 +199,7 @@ func (s *Service) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *c
 }
 
 func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Request, c *caller) {
-	codes, err := s.confirmTOTP(r, c.user, r.PostForm.Get("code"))
+	codes, err := s.confirmTOTP(r, c.User, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
 		s.renderProfileTOTP(w, r, c, status, totpConfirmMessage(err))
@@ -212,7 +212,7 @@ func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Service) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.removeTOTP(r, c.user.Username, c.user); err != nil {
+	if err := s.removeTOTP(r, c.User.Username, c.User); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
@@ -220,7 +220,7 @@ func (s *Service) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Service) handleProfileBackupCodes(w http.ResponseWriter, r *http.Request, c *caller) {
-	codes, err := s.regenerateBackupCodes(r, c.user)
+	codes, err := s.regenerateBackupCodes(r, c.User)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -335,12 +336,7 @@ func (s *Service) endSessions(r *http.Request) (ended []store.Session) {
 	return ended
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
+func truncate(s string, n int) string { return core.Truncate(s, n) }
 
 // validCookieName accepts names made of letters, digits, '-' and '_'.
 func validCookieName(name string) bool {

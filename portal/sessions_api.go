@@ -6,7 +6,7 @@ import (
 
 func (s *Service) apiListSessions(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		items, err := s.onlineSessions(c.sid)
+		items, err := s.onlineSessions(c.SessionID)
 		return http.StatusOK, list[SessionView]{Items: items}, err
 	})
 }
@@ -19,14 +19,14 @@ func (s *Service) apiRevokeSession(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) apiMySessions(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		items, err := s.userSessions(c.user, c.sid)
+		items, err := s.userSessions(c.User, c.SessionID)
 		return http.StatusOK, list[SessionView]{Items: items}, err
 	})
 }
 
 func (s *Service) apiRevokeMyOtherSessions(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		_, err := s.revokeUserSessions(c, r, c.user, c.sid)
+		_, err := s.revokeUserSessions(c, r, c.User, c.SessionID)
 		return http.StatusNoContent, nil, err
 	})
 }

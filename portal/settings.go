@@ -2,187 +2,44 @@ package portal
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-const (
-	settingsKey          = "settings"
-	actionSettingsUpdate = "settings.update"
-)
+const actionSettingsUpdate = "settings.update"
 
 // Defaults of the stored policies that the Caddyfile does not set.
 const (
-	DefaultLockoutThreshold = 5
-	DefaultLockoutDuration  = 30 * time.Minute
-	DefaultInviteLifetime   = 72 * time.Hour
-	DefaultResetLifetime    = time.Hour
-	DefaultAuditRetention   = 365 * 24 * time.Hour
-	// DefaultImpersonationLifetime bounds an impersonation (see
-	// impersonation.go).
-	DefaultImpersonationLifetime = time.Hour
-	// DefaultTempPasswordLifetime is how long a temporary password works
-	// (see temppassword.go).
-	DefaultTempPasswordLifetime = time.Hour
+	DefaultLockoutThreshold      = core.DefaultLockoutThreshold
+	DefaultLockoutDuration       = core.DefaultLockoutDuration
+	DefaultInviteLifetime        = core.DefaultInviteLifetime
+	DefaultResetLifetime         = core.DefaultResetLifetime
+	DefaultAuditRetention        = core.DefaultAuditRetention
+	DefaultImpersonationLifetime = core.DefaultImpersonationLifetime
+	DefaultTempPasswordLifetime  = core.DefaultTempPasswordLifetime
 )
 
-// Settings are the policies an admin changes in the portal. The Caddyfile
-// gives the defaults; stored values win.
-type Settings struct {
-	// SessionIdle ends a session after this long without a request.
-	SessionIdle Duration `json:"session_idle"`
-	// SessionLifetime ends a session this long after sign-in.
-	SessionLifetime Duration `json:"session_lifetime"`
-	// SessionRemember is the lifetime of a "keep me signed in" session.
-	SessionRemember Duration `json:"session_remember"`
-	// LockoutThreshold locks an account after this many failed sign-ins
-	// in a row (0 turns lockout off).
-	LockoutThreshold int `json:"lockout_threshold"`
-	// LockoutDuration is how long a locked account stays locked.
-	LockoutDuration Duration `json:"lockout_duration"`
-	// PasswordRules apply to every new password.
-	PasswordRules policies.PasswordRules `json:"password_rules"`
-	// PasswordMaxAge, when not zero, makes users change a password older
-	// than this at their next sign-in.
-	PasswordMaxAge Duration `json:"password_max_age"`
-	// Require2FA makes a second factor mandatory for everyone: switching
-	// it on ends every session of users without one, and they must set
-	// one up at their next sign-in.
-	Require2FA bool `json:"require_2fa"`
-	// LockProfile stops users from editing their own name and email.
-	LockProfile bool `json:"lock_profile"`
-	// InviteLifetime is how long an invitation link works.
-	InviteLifetime Duration `json:"invite_lifetime"`
-	// ResetLifetime is how long a password-reset link works.
-	ResetLifetime Duration `json:"reset_lifetime"`
-	// AuditRetention is how long audit events are kept.
-	AuditRetention Duration `json:"audit_retention"`
-	// ImpersonationLifetime is the longest an impersonation lasts (never
-	// beyond the end of the impersonator's own session).
-	ImpersonationLifetime Duration `json:"impersonation_lifetime"`
-	// TempPasswordLifetime is how long a temporary password made by an
-	// administrator works.
-	TempPasswordLifetime Duration `json:"temp_password_lifetime"`
-}
+// Settings are the policies an admin changes in the portal (core.Settings).
+type Settings = core.Settings
 
-// Duration is a time.Duration written in JSON as a Go duration string
-// ("1h30m") and read from a string or a number of seconds.
-type Duration time.Duration
-
-// MarshalJSON writes d as a string such as "720h0m0s".
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads "90m", "720h" or a number of seconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var sec float64
-	if err := json.Unmarshal(b, &sec); err == nil {
-		*d = Duration(time.Duration(sec * float64(time.Second)))
-		return nil
-	}
-	var str string
-	if err := json.Unmarshal(b, &str); err != nil {
-		return errors.New(`a duration is a string like "90m" or "720h", or a number of seconds`)
-	}
-	v, err := parseDuration(str)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// parseDuration accepts Go durations plus a "d" suffix for days ("90d").
-func parseDuration(str string) (time.Duration, error) {
-	str = strings.TrimSpace(str)
-	if n, ok := strings.CutSuffix(str, "d"); ok {
-		var days int
-		if _, err := fmt.Sscanf(n, "%d", &days); err == nil && fmt.Sprint(days) == n {
-			return time.Duration(days) * 24 * time.Hour, nil
-		}
-	}
-	v, err := time.ParseDuration(str)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (examples: 30m, 12h, 90d)", str)
-	}
-	return v, nil
-}
-
-// defaultSettings are the Caddyfile's values and the built-in defaults.
-func (s *Service) defaultSettings() Settings {
-	return Settings{
-		SessionIdle:      Duration(s.idle),
-		SessionLifetime:  Duration(s.lifetime),
-		SessionRemember:  Duration(s.remember),
-		LockoutThreshold: DefaultLockoutThreshold,
-		LockoutDuration:  Duration(DefaultLockoutDuration),
-		PasswordRules:    s.rules,
-		InviteLifetime:   Duration(s.inviteLifetime),
-		ResetLifetime:    Duration(s.resetLifetime),
-		AuditRetention:   Duration(DefaultAuditRetention),
-
-		ImpersonationLifetime: Duration(DefaultImpersonationLifetime),
-		TempPasswordLifetime:  Duration(DefaultTempPasswordLifetime),
-	}
-}
-
-// loadSettings reads the stored settings over the defaults.
-func (s *Service) loadSettings() error {
-	st := s.defaultSettings()
-	if err := s.store.Setting(settingsKey, &st); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("portal: load settings: %w", err)
-	}
-	s.settings.Store(&st)
-	return nil
-}
+// Duration is a settings duration (core.Duration).
+type Duration = core.Duration
 
 // cfg returns the settings in force.
-func (s *Service) cfg() *Settings { return s.settings.Load() }
+func (s *Service) cfg() *Settings { return s.core.Settings() }
 
 // passwordRules returns the password rules in force.
-func (s *Service) passwordRules() policies.PasswordRules {
-	return s.cfg().PasswordRules
-}
+func (s *Service) passwordRules() policies.PasswordRules { return s.core.PasswordRules() }
 
-// validate checks st and returns the first problem as an *InputError.
-func (st *Settings) validate() error {
-	positive := []struct {
-		name string
-		d    Duration
-		min  time.Duration
-	}{
-		{"session_idle", st.SessionIdle, time.Minute},
-		{"session_lifetime", st.SessionLifetime, time.Minute},
-		{"session_remember", st.SessionRemember, time.Minute},
-		{"lockout_duration", st.LockoutDuration, time.Minute},
-		{"invite_lifetime", st.InviteLifetime, time.Minute},
-		{"reset_lifetime", st.ResetLifetime, time.Minute},
-		{"audit_retention", st.AuditRetention, 24 * time.Hour},
-		{"impersonation_lifetime", st.ImpersonationLifetime, time.Minute},
-		{"temp_password_lifetime", st.TempPasswordLifetime, time.Minute},
-	}
-	for _, p := range positive {
-		if time.Duration(p.d) < p.min {
-			return inputErr(p.name, "must be at least %v", p.min)
-		}
-	}
-	switch {
-	case st.LockoutThreshold < 0 || st.LockoutThreshold > 100:
-		return inputErr("lockout_threshold", "must be between 0 (off) and 100")
-	case st.PasswordRules.MinLength != 0 && (st.PasswordRules.MinLength < 8 || st.PasswordRules.MinLength > 128):
-		return inputErr("password_rules", "min_length must be between 8 and 128")
-	case st.PasswordRules.MaxLength != 0 && (st.PasswordRules.MaxLength < st.PasswordRules.MinLength || st.PasswordRules.MaxLength > 1024):
-		return inputErr("password_rules", "max_length must be between min_length and 1024")
-	case st.PasswordMaxAge != 0 && time.Duration(st.PasswordMaxAge) < 24*time.Hour:
-		return inputErr("password_max_age", "must be 0 (off) or at least one day")
-	}
-	return nil
-}
+// passwordExpired reports whether a password set at changedAt must be
+// changed before its user does anything else.
+func (s *Service) passwordExpired(changedAt time.Time) bool { return s.core.PasswordExpired(changedAt) }
 
 // updateSettings applies a JSON patch of settings fields. Fields absent
 // from patch keep their value.
@@ -193,7 +50,7 @@ func (s *Service) updateSettings(c *caller, r *http.Request, patch []byte) (Sett
 	if err := dec.Decode(&st); err != nil {
 		return Settings{}, inputErr("", "bad settings: %v", err)
 	}
-	if err := st.validate(); err != nil {
+	if err := st.Validate(); err != nil {
 		return Settings{}, err
 	}
 	if st.Require2FA && !s.cfg().Require2FA {
@@ -201,20 +58,19 @@ func (s *Service) updateSettings(c *caller, r *http.Request, patch []byte) (Sett
 			return Settings{}, err
 		}
 	}
-	if err := s.store.PutSetting(settingsKey, &st); err != nil {
-		return Settings{}, fmt.Errorf("portal: store settings: %w", err)
-	}
 	was := s.cfg().Require2FA
-	s.settings.Store(&st)
+	if err := s.core.SaveSettings(&st); err != nil {
+		return Settings{}, err
+	}
 	if st.Require2FA && !was {
 		n, err := s.enforce2FA(r.Context())
 		if err != nil {
 			return Settings{}, fmt.Errorf("portal: end sessions without 2FA: %w", err)
 		}
-		s.audit(r, store.Event{Actor: c.user.Username, Action: "2fa.required", Resource: "settings", Outcome: outcomeSuccess,
+		s.audit(r, store.Event{Actor: c.User.Username, Action: "2fa.required", Resource: "settings", Outcome: outcomeSuccess,
 			Reason: fmt.Sprintf("%d sessions without a second factor ended", n)})
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionSettingsUpdate, Resource: "settings", Outcome: outcomeSuccess,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionSettingsUpdate, Resource: "settings", Outcome: outcomeSuccess,
 		Reason: truncate(string(patch), 200)})
 	return st, nil
 }
@@ -222,22 +78,16 @@ func (s *Service) updateSettings(c *caller, r *http.Request, patch []byte) (Sett
 // errSignInWith2FA refuses turning on mandatory 2FA from a password-only
 // session of someone who has a second factor: the switch would end that
 // very session (409).
-var errSignInWith2FA = &conflictError{"sign in again with your second factor first: turning on mandatory two-factor authentication ends every session that did not use one, including this one"}
-
-// conflictError is a 409 with its own message.
-type conflictError struct{ msg string }
-
-func (e *conflictError) Error() string { return e.msg }
-func (e *conflictError) Unwrap() error { return ErrConflict }
+var errSignInWith2FA = &core.ConflictError{Msg: "sign in again with your second factor first: turning on mandatory two-factor authentication ends every session that did not use one, including this one"}
 
 // mayRequire2FA refuses turning mandatory 2FA on when it would sign c out
 // although c has a second factor. A caller without any keeps the old
 // behaviour: signed out, they set one up at the next sign-in.
 func (s *Service) mayRequire2FA(c *caller) error {
-	if c.user.ID == "" || c.sess.SecondFactor || c.key != nil {
+	if c.User.ID == "" || c.Session.SecondFactor || c.Key != nil {
 		return nil
 	}
-	m, err := s.store.MFA(c.user.ID)
+	m, err := s.store.MFA(c.User.ID)
 	if err != nil {
 		return fmt.Errorf("portal: second factors: %w", err)
 	}
@@ -245,11 +95,4 @@ func (s *Service) mayRequire2FA(c *caller) error {
 		return errSignInWith2FA
 	}
 	return nil
-}
-
-// passwordExpired reports whether a password set at changedAt must be
-// changed before its user does anything else.
-func (s *Service) passwordExpired(changedAt time.Time) bool {
-	max := time.Duration(s.cfg().PasswordMaxAge)
-	return max > 0 && !changedAt.IsZero() && s.now().Sub(changedAt) >= max
 }

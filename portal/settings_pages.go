@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/core"
 )
 
 // settingsData is the content of /admin/settings.
@@ -75,7 +77,7 @@ func (s *Service) renderSettings(w http.ResponseWriter, r *http.Request, c *call
 	for k, v := range form {
 		p.Form[k] = v
 	}
-	p.Data = settingsData{Defaults: s.defaultSettings(), MailEnabled: s.mail.Enabled()}
+	p.Data = settingsData{Defaults: s.core.Defaults(), MailEnabled: s.mail.Enabled()}
 	s.render(w, status, "settings", p)
 }
 
@@ -91,7 +93,7 @@ func settingsPatch(f url.Values) ([]byte, error) {
 		if v == "" {
 			return nil, inputErr(d.key, "is required")
 		}
-		dur, err := parseDuration(v)
+		dur, err := core.ParseDuration(v)
 		if err != nil {
 			return nil, inputErr(d.key, "%v", err)
 		}
@@ -158,7 +160,7 @@ func (s *Service) handleTestMail(w http.ResponseWriter, r *http.Request, c *call
 		return
 	}
 	if to == "" {
-		to = c.user.Email
+		to = c.User.Email
 	}
 	s.done(w, r, c, "/admin/settings", "A test email was sent to "+to+".")
 }

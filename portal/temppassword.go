@@ -115,7 +115,7 @@ func tempString(alphabet string, n int) string {
 // makeTempPassword makes a temporary password for the user ref on behalf
 // of c.
 func (s *Service) makeTempPassword(ctx context.Context, c *caller, r *http.Request, ref string) (*store.User, tempPasswordResponse, error) {
-	if c.impersonating() {
+	if c.Impersonating() {
 		return nil, tempPasswordResponse{}, errImpersonating
 	}
 	if err := need(c, policies.PermUsersWrite); err != nil {
@@ -154,11 +154,11 @@ func (s *Service) makeTempPassword(ctx context.Context, c *caller, r *http.Reque
 	}
 	_, key := newLinkSecret() // a random key; the secret is the password
 	t := &store.Token{Kind: tokenKindTempPassword, Hash: key, UserID: u.ID, CreatedAt: now, CreatedBy: creatorID(c),
-		ExpiresAt: now.Add(s.tempPasswordLifetime()), Data: map[string]string{"hash": hash, "by": c.user.Username}}
+		ExpiresAt: now.Add(s.tempPasswordLifetime()), Data: map[string]string{"hash": hash, "by": c.User.Username}}
 	if err := s.store.PutToken(t); err != nil {
 		return nil, tempPasswordResponse{}, fmt.Errorf("portal: store temporary password: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionTempPassword, Resource: "user:" + u.Username,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionTempPassword, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: "temporary password for " + u.Username + " until " + t.ExpiresAt.UTC().Format(time.RFC3339)})
 	return u, tempPasswordResponse{Password: pw, ExpiresAt: t.ExpiresAt}, nil
 }
@@ -204,7 +204,7 @@ func (s *Service) matchTempPassword(ctx context.Context, u *store.User, pw strin
 // signedInWithTempPassword reports whether c's session began with a
 // temporary password.
 func signedInWithTempPassword(c *caller) bool {
-	return !c.impersonating() && len(c.sess.Methods) > 0 && c.sess.Methods[0] == methodTempPassword
+	return !c.Impersonating() && len(c.Session.Methods) > 0 && c.Session.Methods[0] == methodTempPassword
 }
 
 // HTTP.
@@ -249,7 +249,7 @@ type userSupport struct {
 func (s *Service) userSupport(c *caller, u *store.User) userSupport {
 	return userSupport{
 		CanImpersonate:        s.canImpersonate(c, u),
-		CanTempPassword:       !c.impersonating() && c.user.ID != u.ID && c.can(policies.PermUsersWrite) && s.mayManage(c, u) == nil && userActive(u, s.now()),
+		CanTempPassword:       !c.Impersonating() && c.User.ID != u.ID && c.Can(policies.PermUsersWrite) && s.mayManage(c, u) == nil && userActive(u, s.now()),
 		ImpersonationLifetime: s.impersonationLifetime(),
 		TempPasswordLifetime:  s.tempPasswordLifetime(),
 		Credentials:           s.userCredentials(c, u),

@@ -80,13 +80,13 @@ func (s *Service) beginTOTP(u *store.User) (TOTPEnrollment, error) {
 	var secret string
 	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if len(m.TOTPPending) > 0 && now.Sub(m.TOTPPendingSince) < totpPendingLifetime {
-			if b, err := s.open(m.TOTPPending, sealTOTP); err == nil {
+			if b, err := s.core.Open(m.TOTPPending, sealTOTP); err == nil {
 				secret = string(b)
 				return nil
 			}
 		}
 		secret = fresh
-		m.TOTPPending, m.TOTPPendingSince, m.TOTPPendingFails = s.seal([]byte(fresh), sealTOTP), now, 0
+		m.TOTPPending, m.TOTPPendingSince, m.TOTPPendingFails = s.core.Seal([]byte(fresh), sealTOTP), now, 0
 		return nil
 	})
 	if err != nil {
@@ -164,7 +164,7 @@ func (s *Service) confirmTOTP(r *http.Request, u *store.User, code string) ([]st
 			m.TOTPPending, m.TOTPPendingFails = nil, 0
 			return inputErr("", "start the authenticator setup first")
 		}
-		secret, err := s.open(m.TOTPPending, sealTOTP)
+		secret, err := s.core.Open(m.TOTPPending, sealTOTP)
 		if err != nil {
 			return err
 		}
@@ -207,7 +207,7 @@ func (s *Service) checkTOTP(u *store.User, code string) error {
 		if len(m.TOTPSecret) == 0 {
 			return errNoFactor
 		}
-		secret, err := s.open(m.TOTPSecret, sealTOTP)
+		secret, err := s.core.Open(m.TOTPSecret, sealTOTP)
 		if err != nil {
 			return err
 		}
@@ -371,6 +371,6 @@ func (s *Service) resetFactors(c *caller, r *http.Request, ref string) error {
 	if err := s.store.DeleteMFA(u.ID); err != nil {
 		return fmt.Errorf("portal: remove second factors: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionFactorsRemoved, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionFactorsRemoved, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return nil
 }

@@ -7,64 +7,10 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
-
-// Errors callers map to HTTP statuses.
-var (
-	// ErrConflict: the username or email address is taken (409).
-	ErrConflict = errors.New("already exists")
-	// ErrBusy: too many password checks are queued; try again (503).
-	ErrBusy = errors.New("busy, try again shortly")
-	// ErrTooMany: one change would rewrite more records than the store
-	// takes at once, e.g. renaming a group of many thousand members (409).
-	ErrTooMany = errors.New("too many members to change in one step (a few thousand at most); move some to another group first")
-)
-
-// InputError is bad input, safe to show to the client (400).
-type InputError struct {
-	Field string
-	Msg   string
-}
-
-// Error is the message as a plain clause a user can read: a message that
-// only says what is wrong ("is required") gets the field's name in front
-// ("the username is required"); a message that names its subject is kept.
-func (e *InputError) Error() string {
-	if e.Field == "" || !isFragment(e.Msg) {
-		return e.Msg
-	}
-	return "the " + fieldName(e.Field) + " " + e.Msg
-}
-
-// isFragment reports whether msg starts with a verb and needs a subject.
-func isFragment(msg string) bool {
-	for _, verb := range []string{"is ", "are ", "must ", "may ", "has ", "needs "} {
-		if strings.HasPrefix(msg, verb) {
-			return true
-		}
-	}
-	return false
-}
-
-// fieldName is how a message names field: the form's label, in lower case.
-func fieldName(field string) string {
-	label, ok := fieldLabels[field]
-	if !ok {
-		return strings.ReplaceAll(field, "_", " ")
-	}
-	if r := []rune(label); len(r) > 1 && unicode.IsUpper(r[0]) && !unicode.IsUpper(r[1]) {
-		label = string(unicode.ToLower(r[0])) + string(r[1:])
-	}
-	return label
-}
-
-func inputErr(field, format string, args ...any) error {
-	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...)}
-}
 
 // NewUser is what CreateUser needs to make an account.
 type NewUser struct {
@@ -147,8 +93,8 @@ func (s *Service) validateNew(nu NewUser, noPassword bool) (*store.User, error) 
 	if u.Role == "" {
 		u.Role = policies.RoleUser
 	}
-	if _, ok := s.permsOf(u.Role); !ok {
-		return nil, inputErr("role", "unknown role %q (roles: %s)", u.Role, strings.Join(s.roleNames(), ", "))
+	if _, ok := s.core.PermsOf(u.Role); !ok {
+		return nil, inputErr("role", "unknown role %q (roles: %s)", u.Role, strings.Join(s.core.RoleNames(), ", "))
 	}
 	if u.Groups, err = normalizeGroupList(nu.Groups); err != nil {
 		return nil, err

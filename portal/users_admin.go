@@ -69,13 +69,13 @@ func (s *Service) eachUser(fn func(u *store.User)) error {
 
 // target describes u for the rules of policies.CanManage.
 func (s *Service) target(role string) policies.Target {
-	perms, _ := s.permsOf(role)
+	perms, _ := s.core.PermsOf(role)
 	return policies.Target{Role: role, Perms: perms}
 }
 
 // mayManage checks that c may change u's account.
 func (s *Service) mayManage(c *caller, u *store.User) error {
-	return policies.CanManage(c.principal(), s.target(u.Role))
+	return policies.CanManage(c.Principal(), s.target(u.Role))
 }
 
 // otherActiveOwners counts the owners other than u who can still sign in.
@@ -171,11 +171,11 @@ func normalizeGroupList(in []string) ([]string, error) {
 // address by another administrator).
 func mayChangeResetChannel(c *caller, u *store.User, field string) error {
 	switch {
-	case c.key != nil:
+	case c.Key != nil:
 		return fmt.Errorf("%w: API keys cannot change an email address, which receives reset links: sign in to the portal to do this", ErrForbidden)
-	case c.impersonating():
+	case c.Impersonating():
 		return errImpersonating
-	case c.user.ID != "" && c.user.ID == u.ID:
+	case c.User.ID != "" && c.User.ID == u.ID:
 		if field == "email" {
 			return errOwnEmail
 		}
@@ -226,7 +226,7 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 		if groups, err = normalizeGroupList(*p.Groups); err != nil {
 			return nil, err
 		}
-		if u.ID == c.user.ID {
+		if u.ID == c.User.ID {
 			if err := s.mayJoin(c, addedGroups(u.Groups, groups)); err != nil {
 				return nil, err
 			}
@@ -239,10 +239,10 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 	}
 	if p.Role != nil {
 		role := strings.TrimSpace(*p.Role)
-		if _, ok := s.permsOf(role); !ok {
+		if _, ok := s.core.PermsOf(role); !ok {
 			return nil, inputErr("role", "unknown role %q", role)
 		}
-		if err := policies.CanAssignRole(c.principal(), u.Role, s.target(role)); err != nil {
+		if err := policies.CanAssignRole(c.Principal(), u.Role, s.target(role)); err != nil {
 			return nil, err
 		}
 	}
@@ -306,7 +306,7 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 		if _, err := s.store.DeleteUserSessions(updated.ID); err != nil {
 			return nil, fmt.Errorf("portal: end sessions of disabled user: %w", err)
 		}
-		s.revokeAllKeys(r, c.user.Username, updated)
+		s.revokeAllKeys(r, c.User.Username, updated)
 	}
 	return updated, nil
 }
@@ -314,7 +314,7 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 // auditUserChanges records one event per kind of change between a and b.
 func (s *Service) auditUserChanges(c *caller, r *http.Request, a, b *store.User) {
 	ev := func(action, reason string) {
-		s.audit(r, store.Event{Actor: c.user.Username, Action: action, Resource: "user:" + b.Username,
+		s.audit(r, store.Event{Actor: c.User.Username, Action: action, Resource: "user:" + b.Username,
 			Outcome: outcomeSuccess, Reason: reason})
 	}
 	if a.Role != b.Role {
@@ -355,7 +355,7 @@ func (s *Service) deleteUser(c *caller, r *http.Request, ref string) error {
 	if err != nil {
 		return err
 	}
-	if u.ID == c.user.ID {
+	if u.ID == c.User.ID {
 		return inputErr("", "you cannot delete your own account")
 	}
 	if err := s.mayManage(c, u); err != nil {
@@ -370,12 +370,12 @@ func (s *Service) deleteUser(c *caller, r *http.Request, ref string) error {
 			return errLastOwner
 		}
 	}
-	s.revokeAllKeys(r, c.user.Username, u)
+	s.revokeAllKeys(r, c.User.Username, u)
 	if err := s.store.DeleteUser(u.ID); err != nil {
 		return fmt.Errorf("portal: delete user: %w", err)
 	}
 	_, _ = s.store.DeleteUserTokens(tokenKindReset, u.ID)
-	s.audit(r, store.Event{Actor: c.user.Username, Action: actionUserDelete, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.audit(r, store.Event{Actor: c.User.Username, Action: actionUserDelete, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return nil
 }
 
@@ -386,10 +386,10 @@ func (s *Service) adminCreateUser(ctx context.Context, c *caller, r *http.Reques
 	if nu.Role == "" {
 		nu.Role = policies.RoleUser
 	}
-	if _, ok := s.permsOf(nu.Role); !ok {
+	if _, ok := s.core.PermsOf(nu.Role); !ok {
 		return nil, "", inputErr("role", "unknown role %q", nu.Role)
 	}
-	if err := policies.CanAssignRole(c.principal(), "", s.target(nu.Role)); err != nil {
+	if err := policies.CanAssignRole(c.Principal(), "", s.target(nu.Role)); err != nil {
 		return nil, "", err
 	}
 	u, err := s.validateNew(nu, nu.Password == "")
@@ -397,20 +397,20 @@ func (s *Service) adminCreateUser(ctx context.Context, c *caller, r *http.Reques
 		return nil, "", err
 	}
 	if nu.Password == "" {
-		created, err := s.createValidated(ctx, c.user.Username, r, u, "")
+		created, err := s.createValidated(ctx, c.User.Username, r, u, "")
 		if err != nil {
 			return nil, "", err
 		}
 		link, err := s.issueReset(ctx, r, created, true, c)
 		return created, link, err
 	}
-	created, err := s.createValidated(ctx, c.user.Username, r, u, nu.Password)
+	created, err := s.createValidated(ctx, c.User.Username, r, u, nu.Password)
 	return created, "", err
 }
 
 // checkAssign checks that c may give a new account role.
 func checkAssign(s *Service, c *caller, role string) error {
-	return policies.CanAssignRole(c.principal(), "", s.target(role))
+	return policies.CanAssignRole(c.Principal(), "", s.target(role))
 }
 
 func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }

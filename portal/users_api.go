@@ -72,7 +72,7 @@ func (s *Service) apiGetUser(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		d, err := s.userDetail(u, c.sid)
+		d, err := s.userDetail(u, c.SessionID)
 		return http.StatusOK, d, err
 	})
 }
@@ -134,7 +134,7 @@ func (s *Service) apiUserSessions(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		items, err := s.userSessions(u, c.sid)
+		items, err := s.userSessions(u, c.SessionID)
 		return http.StatusOK, list[SessionView]{Items: items}, err
 	})
 }

@@ -65,7 +65,7 @@ func (s *Service) handleUsers(w http.ResponseWriter, r *http.Request, c *caller)
 	q := r.URL.Query()
 	p := s.basePage(w, r, c, "Users", "users")
 	d := usersData{Q: q.Get("q"), Role: q.Get("role"), Group: q.Get("group"), Status: q.Get("status"),
-		Roles: s.roleNames(), Groups: s.groupNames()}
+		Roles: s.core.RoleNames(), Groups: s.groupNames()}
 	d.Filtered = d.Q != "" || d.Role != "" || d.Group != "" || d.Status != ""
 	status := http.StatusOK
 	users, next, err := s.searchUsers(q)
@@ -109,7 +109,7 @@ func (s *Service) renderNewUser(w http.ResponseWriter, r *http.Request, c *calle
 // checks again).
 func (s *Service) assignableRoles(c *caller) []string {
 	var out []string
-	for _, name := range s.roleNames() {
+	for _, name := range s.core.RoleNames() {
 		if checkAssign(s, c, name) == nil {
 			out = append(out, name)
 		}
@@ -194,7 +194,7 @@ func (s *Service) renderUser(w http.ResponseWriter, r *http.Request, c *caller, 
 		s.pageFail(w, r, c, err)
 		return
 	}
-	d, err := s.userDetail(u, c.sid)
+	d, err := s.userDetail(u, c.SessionID)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -215,9 +215,9 @@ func (s *Service) renderUser(w http.ResponseWriter, r *http.Request, c *caller, 
 	if d.Locked {
 		states = append(states, "locked")
 	}
-	roles := s.roleNames()
+	roles := s.core.RoleNames()
 	p.Data = userPageData{Detail: d, Path: userPath(u), States: states, Roles: roles, Groups: s.groupNames(),
-		Self: u.ID == c.user.ID, HasPassword: u.PasswordHash != "", PasswordChangedAt: u.PasswordChangedAt,
+		Self: u.ID == c.User.ID, HasPassword: u.PasswordHash != "", PasswordChangedAt: u.PasswordChangedAt,
 		PasswordRules: s.passwordRules().Describe(), Expired: s.passwordExpired(u.PasswordChangedAt), Support: s.userSupport(c, u)}
 	s.render(w, status, "user", p)
 }

@@ -21,7 +21,7 @@ func (s *Service) apiBeginKeyRegistration(w http.ResponseWriter, r *http.Request
 		if err := decodeOptional(r, &req); err != nil {
 			return 0, nil, err
 		}
-		creation, err := s.beginRegistration(w, c.user, req)
+		creation, err := s.beginRegistration(w, c.User, req)
 		return http.StatusOK, creation, err
 	})
 }
@@ -30,7 +30,7 @@ func (s *Service) apiBeginKeyRegistration(w http.ResponseWriter, r *http.Request
 // the browser's PublicKeyCredential → 201 and the new key.
 func (s *Service) apiFinishKeyRegistration(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		k, err := s.finishRegistration(w, r, c.user)
+		k, err := s.finishRegistration(w, r, c.User)
 		return http.StatusCreated, k, err
 	})
 }
@@ -42,7 +42,7 @@ func (s *Service) apiRenameKey(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		k, err := s.renameKey(r, c.user, r.PathValue("id"), req.Name)
+		k, err := s.renameKey(r, c.User, r.PathValue("id"), req.Name)
 		return http.StatusOK, k, err
 	})
 }
@@ -50,7 +50,7 @@ func (s *Service) apiRenameKey(w http.ResponseWriter, r *http.Request) {
 // apiRemoveKey: DELETE /api/v1/me/webauthn/{id}.
 func (s *Service) apiRemoveKey(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.removeKey(r, c.user, r.PathValue("id"))
+		return http.StatusNoContent, nil, s.removeKey(r, c.User, r.PathValue("id"))
 	})
 }
 

@@ -1,0 +1,145 @@
+package core
+
+import (
+	"crypto/cipher"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/portal/mail"
+	"github.com/gatehouse-auth/gatehouse/portal/password"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultIdle     = time.Hour
+	DefaultLifetime = 12 * time.Hour
+	DefaultRemember = 30 * 24 * time.Hour
+)
+
+// Options configures a Core. Store is required.
+type Options struct {
+	// Store is the persistence layer; the Core does not close it.
+	Store *store.Store
+	// Idle, Lifetime and Remember are the session limits the stored
+	// settings start from (see Settings). Defaults: 1h, 12h, 720h.
+	Idle     time.Duration
+	Lifetime time.Duration
+	Remember time.Duration
+	// PasswordRules apply to new passwords unless the stored settings say
+	// otherwise. Default: policies.DefaultPasswordRules.
+	PasswordRules *policies.PasswordRules
+	// Hasher hashes and verifies passwords in a bounded pool. Default: a
+	// Hasher with password.DefaultParams.
+	Hasher *password.Hasher
+	// InviteLifetime and ResetLifetime are how long invitation and reset
+	// links work unless the stored settings say otherwise. Defaults: 72h,
+	// 1h.
+	InviteLifetime time.Duration
+	ResetLifetime  time.Duration
+	// SecretKey (32 bytes) encrypts second-factor secrets at rest and
+	// keys the API-key and device-cookie MACs. Nil: a key generated once
+	// and kept in the store.
+	SecretKey []byte
+	// Mail sends links and notices. Nil: nothing is mailed.
+	Mail *mail.Sender
+	// Logger receives operational and audit log lines. Default: discard.
+	Logger *slog.Logger
+	// Now returns the current time. Default: time.Now.
+	Now func() time.Time
+}
+
+// Core is the identity core of one Gatehouse configuration. Its methods
+// are safe for concurrent use.
+type Core struct {
+	store  *store.Store
+	hasher *password.Hasher
+	mail   *mail.Sender
+	log    *slog.Logger
+	now    func() time.Time
+
+	// defaults are the settings before anything is stored.
+	defaults Settings
+	settings atomic.Pointer[Settings]
+	// customRoles holds the custom roles compiled (see roles.go).
+	customRoles atomic.Pointer[map[string]policies.PermissionSet]
+
+	sealer cipher.AEAD
+	// keyMAC is the HMAC key of API keys and device cookies, derived from
+	// the server key; keyMACs pools its HMAC states for the hot path.
+	keyMAC  []byte
+	keyMACs sync.Pool
+}
+
+// New fills opts' defaults, loads the stored settings, roles and server
+// key, and returns a Core.
+func New(opts Options) (*Core, error) {
+	if opts.Store == nil {
+		return nil, errors.New("core: no store")
+	}
+	c := &Core{store: opts.Store, hasher: opts.Hasher, mail: opts.Mail, log: opts.Logger, now: opts.Now}
+	if c.hasher == nil {
+		c.hasher = password.NewHasher(password.HasherOptions{Params: password.DefaultParams()})
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	rules := policies.DefaultPasswordRules()
+	if opts.PasswordRules != nil {
+		rules = *opts.PasswordRules
+	}
+	c.defaults = Settings{
+		SessionIdle:      Duration(orDuration(opts.Idle, DefaultIdle)),
+		SessionLifetime:  Duration(orDuration(opts.Lifetime, DefaultLifetime)),
+		SessionRemember:  Duration(orDuration(opts.Remember, DefaultRemember)),
+		LockoutThreshold: DefaultLockoutThreshold,
+		LockoutDuration:  Duration(DefaultLockoutDuration),
+		PasswordRules:    rules,
+		InviteLifetime:   Duration(orDuration(opts.InviteLifetime, DefaultInviteLifetime)),
+		ResetLifetime:    Duration(orDuration(opts.ResetLifetime, DefaultResetLifetime)),
+		AuditRetention:   Duration(DefaultAuditRetention),
+
+		ImpersonationLifetime: Duration(DefaultImpersonationLifetime),
+		TempPasswordLifetime:  Duration(DefaultTempPasswordLifetime),
+	}
+	if err := c.loadSettings(); err != nil {
+		return nil, err
+	}
+	if err := c.ReloadRoles(); err != nil {
+		return nil, err
+	}
+	if err := c.loadSecretKey(opts.SecretKey); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Store returns the store the core keeps its records in.
+func (c *Core) Store() *store.Store { return c.store }
+
+// Hasher returns the password hashing pool.
+func (c *Core) Hasher() *password.Hasher { return c.hasher }
+
+// Mail returns the mail sender, or nil when none is configured.
+func (c *Core) Mail() *mail.Sender { return c.mail }
+
+// Log returns the logger.
+func (c *Core) Log() *slog.Logger { return c.log }
+
+// Now returns the current time by the core's clock.
+func (c *Core) Now() time.Time { return c.now() }
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

@@ -1,0 +1,98 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+)
+
+// Errors the core returns; every surface maps them the same way (the
+// portal's ErrorStatus is the table).
+var (
+	// ErrNotFound: no such user, group, role, app, session or link.
+	ErrNotFound = errors.New("not found")
+	// ErrForbidden: the actor may not do this.
+	ErrForbidden = policies.ErrForbidden
+	// ErrConflict: the username or email address is taken, or the change
+	// clashes with the current state.
+	ErrConflict = errors.New("already exists")
+	// ErrBusy: too many password checks are queued; try again.
+	ErrBusy = errors.New("busy, try again shortly")
+	// ErrTooMany: one change would rewrite more records than the store
+	// takes at once, e.g. renaming a group of many thousand members.
+	ErrTooMany = errors.New("too many members to change in one step (a few thousand at most); move some to another group first")
+)
+
+// InputError is bad input, safe to show to the client.
+type InputError struct {
+	// Field is the input field the error is about ("" for the whole
+	// input), as the JSON API names it.
+	Field string
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Error is the message as a plain clause a user can read: a message that
+// only says what is wrong ("is required") gets the field's name in front
+// ("the username is required"); a message that names its subject is kept.
+func (e *InputError) Error() string {
+	if e.Field == "" || !isFragment(e.Msg) {
+		return e.Msg
+	}
+	return "the " + FieldName(e.Field) + " " + e.Msg
+}
+
+// Input returns an *InputError about field.
+func Input(field, format string, args ...any) error {
+	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// isFragment reports whether msg starts with a verb and needs a subject.
+func isFragment(msg string) bool {
+	for _, verb := range []string{"is ", "are ", "must ", "may ", "has ", "needs "} {
+		if strings.HasPrefix(msg, verb) {
+			return true
+		}
+	}
+	return false
+}
+
+// FieldName is how a message names field: the form's label, in lower case.
+func FieldName(field string) string {
+	label, ok := FieldLabels[field]
+	if !ok {
+		return strings.ReplaceAll(field, "_", " ")
+	}
+	if r := []rune(label); len(r) > 1 && unicode.IsUpper(r[0]) && !unicode.IsUpper(r[1]) {
+		label = string(unicode.ToLower(r[0])) + string(r[1:])
+	}
+	return label
+}
+
+// FieldLabels name the input fields as the portal's forms label them, so
+// an error reads the same in the JSON API and beside a form field.
+var FieldLabels = map[string]string{
+	"username": "Username", "email": "Email", "fallback_email": "Fallback email", "full_name": "Full name",
+	"role": "Role", "groups": "Groups", "password": "Password", "current_password": "Current password",
+	"expires_at": "Expiry date", "name": "Name", "description": "Description",
+	"allow_groups": "Allowed groups", "allow_users": "Allowed users", "operators": "Operators",
+	"permissions": "Permissions", "to": "Recipient", "user": "User", "action": "Action", "since": "From",
+	"until": "To", "session_idle": "Idle timeout", "session_lifetime": "Session lifetime",
+	"session_remember": "“Keep me signed in” lifetime", "lockout_threshold": "Lockout threshold",
+	"lockout_duration": "Lockout duration", "password_max_age": "Password maximum age",
+	"password_rules": "Password rules", "min_length": "Minimum length", "max_length": "Maximum length",
+	"invite_lifetime": "Invitation lifetime", "reset_lifetime": "Reset link lifetime",
+	"audit_retention": "Audit retention", "impersonation_lifetime": "Impersonation lifetime",
+	"temp_password_lifetime": "Temporary password lifetime",
+}
+
+// ConflictError is a conflict with its own message.
+type ConflictError struct{ Msg string }
+
+func (e *ConflictError) Error() string { return e.Msg }
+
+// Unwrap makes a ConflictError an ErrConflict.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
