@@ -122,7 +122,7 @@ func TestPermissionMatrix(t *testing.T) {
 				ck = login(t, svc, "actor", false)
 				perms, _ = policies.RolePermissions(role)
 			}
-			inv, err := svc.createInvitation(context.Background(), svc.localAdmin(), nil, InvitationInput{Email: "pending@example.com"})
+			inv, err := svc.createInvitation(context.Background(), svc.localAdmin(), InvitationInput{Email: "pending@example.com"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -255,7 +255,7 @@ func (s *Service) keyView(k store.APIKey, username string) APIKeyView {
 }
 
 // createKey makes an API key for c.
-func (s *Service) createKey(c *caller, r *http.Request, in KeyInput) (APIKeyView, error) {
+func (s *Service) createKey(c *caller, in KeyInput) (APIKeyView, error) {
 	if c.Key != nil {
 		return APIKeyView{}, fmt.Errorf("%w: API keys cannot make API keys; sign in", ErrForbidden)
 	}
@@ -326,7 +326,7 @@ func (s *Service) createKey(c *caller, r *http.Request, in KeyInput) (APIKeyView
 	if err := s.store.CreateAPIKey(&rec); err != nil {
 		return APIKeyView{}, fmt.Errorf("portal: create api key: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionKeyCreate, Resource: "key:" + rec.ID, Outcome: outcomeSuccess,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionKeyCreate, Resource: "key:" + rec.ID, Outcome: outcomeSuccess,
 		Reason: rec.Label + " (" + rec.Scope + ")"})
 	v := s.keyView(rec, c.User.Username)
 	v.Key = secret
@@ -362,7 +362,7 @@ func (s *Service) listKeys(c *caller, all bool) ([]APIKeyView, error) {
 }
 
 // revokeKey revokes one of c's keys, or anyone's with keys.admin.
-func (s *Service) revokeKey(c *caller, r *http.Request, id string) error {
+func (s *Service) revokeKey(c *caller, id string) error {
 	k, err := s.store.APIKey(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("key: %w", ErrNotFound)
@@ -386,7 +386,7 @@ func (s *Service) revokeKey(c *caller, r *http.Request, id string) error {
 	if err := s.store.DeleteAPIKey(id); err != nil {
 		return fmt.Errorf("portal: revoke api key: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionKeyRevoke, Resource: "key:" + id, Outcome: outcomeSuccess,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionKeyRevoke, Resource: "key:" + id, Outcome: outcomeSuccess,
 		Reason: "owner " + owner + ", " + k.Label})
 	return nil
 }

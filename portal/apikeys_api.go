@@ -12,7 +12,7 @@ func (s *Service) apiCreateKey(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		v, err := s.createKey(c, r, in)
+		v, err := s.createKey(c, in)
 		return http.StatusCreated, v, err
 	})
 }
@@ -26,19 +26,19 @@ func (s *Service) apiListKeys(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) apiRevokeKey(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.revokeKey(c, r, r.PathValue("id"))
+		return http.StatusNoContent, nil, s.revokeKey(c, r.PathValue("id"))
 	})
 }
 
 // revokeAllKeys ends every API key of u (when u is disabled or deleted).
-func (s *Service) revokeAllKeys(r *http.Request, actor string, u *store.User) {
+func (s *Service) revokeAllKeys(a *caller, actor string, u *store.User) {
 	n, err := s.store.DeleteUserAPIKeys(u.ID)
 	if err != nil {
 		s.log.Error("revoke api keys", "user", u.Username, "error", err)
 		return
 	}
 	if n > 0 {
-		s.audit(r, store.Event{Actor: actor, Action: actionKeyRevoke, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+		s.core.Audit(a, store.Event{Actor: actor, Action: actionKeyRevoke, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
 			Reason: "all keys of a disabled or deleted user"})
 	}
 }

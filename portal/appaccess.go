@@ -3,7 +3,6 @@ package portal
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,7 +97,7 @@ func normalizeNames(field string, in []string, check func(string) error) ([]stri
 
 // updateAppAccess changes who may use a portal-managed app, effective on
 // the next request. Only holders of apps.write change its operators.
-func (s *Service) updateAppAccess(c *caller, r *http.Request, name string, in AppAccessInput) (AppView, error) {
+func (s *Service) updateAppAccess(c *caller, name string, in AppAccessInput) (AppView, error) {
 	a, err := s.app(name)
 	if err != nil {
 		return AppView{}, err
@@ -157,7 +156,7 @@ func (s *Service) updateAppAccess(c *caller, r *http.Request, name string, in Ap
 		a.access.Store(policies.CompileAccess(rec.AllowGroups, rec.AllowUsers))
 	}
 	a.require2FA.Store(a.Require2FAConfigured || rec.Require2FA)
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionAppAccess, Resource: "app:" + a.Name, Outcome: outcomeSuccess,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionAppAccess, Resource: "app:" + a.Name, Outcome: outcomeSuccess,
 		Reason: "groups [" + strings.Join(rec.AllowGroups, ",") + "] users [" + strings.Join(rec.AllowUsers, ",") +
 			"] operators [" + strings.Join(rec.Operators, ",") + "] require_2fa " + strconv.FormatBool(a.RequiresSecondFactor())})
 	return s.appView(a), nil

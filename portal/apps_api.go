@@ -40,7 +40,7 @@ func (s *Service) apiPatchApp(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		v, err := s.updateAppAccess(c, r, r.PathValue("app"), in)
+		v, err := s.updateAppAccess(c, r.PathValue("app"), in)
 		return http.StatusOK, v, err
 	})
 }

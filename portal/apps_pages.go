@@ -113,7 +113,7 @@ func (s *Service) handleAppAccess(w http.ResponseWriter, r *http.Request, c *cal
 	gv, uv := r.PostForm.Get("allow_groups"), r.PostForm.Get("allow_users")
 	groups, users := splitList(gv), splitList(uv)
 	require2FA := r.PostForm.Get("require_2fa") != ""
-	v, err := s.updateAppAccess(c, r, r.PathValue("app"), AppAccessInput{AllowGroups: &groups, AllowUsers: &users, Require2FA: &require2FA})
+	v, err := s.updateAppAccess(c, r.PathValue("app"), AppAccessInput{AllowGroups: &groups, AllowUsers: &users, Require2FA: &require2FA})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderApp(w, r, c, status, msg, map[string]string{"allow_groups": gv, "allow_users": uv})
@@ -129,7 +129,7 @@ func (s *Service) handleAppAccess(w http.ResponseWriter, r *http.Request, c *cal
 func (s *Service) handleAppOperators(w http.ResponseWriter, r *http.Request, c *caller) {
 	ov := r.PostForm.Get("operators")
 	ops := splitList(ov)
-	v, err := s.updateAppAccess(c, r, r.PathValue("app"), AppAccessInput{Operators: &ops})
+	v, err := s.updateAppAccess(c, r.PathValue("app"), AppAccessInput{Operators: &ops})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderApp(w, r, c, status, msg, map[string]string{"operators": ov})

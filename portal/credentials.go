@@ -222,7 +222,7 @@ func (s *Service) listCredentials(c *caller, kind string, u *store.User) ([]Cred
 }
 
 // revokeCredential deletes the token of kind with the hex id.
-func (s *Service) revokeCredential(c *caller, r *http.Request, kind, id string) error {
+func (s *Service) revokeCredential(c *caller, kind, id string) error {
 	if err := mayListCredentials(c); err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func (s *Service) revokeCredential(c *caller, r *http.Request, kind, id string) 
 	if creatorName(t) == "" {
 		reason = credentialLabel(kind) + " asked for with Forgot password"
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: action, Resource: resource, Outcome: outcomeSuccess, Reason: reason})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: action, Resource: resource, Outcome: outcomeSuccess, Reason: reason})
 	return nil
 }
 
@@ -282,7 +282,7 @@ func (s *Service) apiListCredentials(w http.ResponseWriter, r *http.Request) {
 func (s *Service) apiRevokeCredential(w http.ResponseWriter, r *http.Request) {
 	coll, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/v1/"), "/")
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.revokeCredential(c, r, credentialKinds[coll], r.PathValue("id"))
+		return http.StatusNoContent, nil, s.revokeCredential(c, credentialKinds[coll], r.PathValue("id"))
 	})
 }
 
@@ -294,7 +294,7 @@ func (s *Service) handleUserRevokeCredential(w http.ResponseWriter, r *http.Requ
 		s.pageFail(w, r, c, fmt.Errorf("credential: %w", ErrNotFound))
 		return
 	}
-	if err := s.revokeCredential(c, r, kind, r.PathValue("id")); err != nil {
+	if err := s.revokeCredential(c, kind, r.PathValue("id")); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"time"
 
@@ -122,7 +121,7 @@ func parseSessionID(v string) (store.SessionID, bool) {
 
 // revokeSession ends one session. Anyone may end their own; ending someone
 // else's needs sessions.revoke and outranking its owner.
-func (s *Service) revokeSession(c *caller, r *http.Request, idHex string) error {
+func (s *Service) revokeSession(c *caller, idHex string) error {
 	id, ok := parseSessionID(idHex)
 	if !ok {
 		return fmt.Errorf("session: %w", ErrNotFound)
@@ -148,12 +147,12 @@ func (s *Service) revokeSession(c *caller, r *http.Request, idHex string) error 
 	if err := s.store.DeleteSession(id); err != nil {
 		return fmt.Errorf("portal: end session: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionSessionRevoke, Resource: "user:" + owner.Username, Outcome: outcomeSuccess})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionSessionRevoke, Resource: "user:" + owner.Username, Outcome: outcomeSuccess})
 	return nil
 }
 
 // revokeUserSessions ends every session of u except keep (zero: all).
-func (s *Service) revokeUserSessions(c *caller, r *http.Request, u *store.User, keep store.SessionID) (int, error) {
+func (s *Service) revokeUserSessions(c *caller, u *store.User, keep store.SessionID) (int, error) {
 	if u.ID != c.User.ID {
 		if !c.Can(policies.PermSessionsRevoke) {
 			return 0, fmt.Errorf("%w: ending other people's sessions needs the %s permission", ErrForbidden, policies.PermSessionsRevoke)
@@ -174,7 +173,7 @@ func (s *Service) revokeUserSessions(c *caller, r *http.Request, u *store.User, 
 	if err != nil {
 		return 0, fmt.Errorf("portal: end sessions: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionSessionRevoke, Resource: "user:" + u.Username,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionSessionRevoke, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: fmt.Sprintf("%d sessions", n)})
 	return n, nil
 }

@@ -181,7 +181,7 @@ func (s *Service) emailLink(secret string) (*store.Token, *store.User, error) {
 // confirmEmail spends the link secret and makes its address the user's
 // verified one. An address another account took meanwhile is refused
 // (ErrConflict) and the pending change dropped.
-func (s *Service) confirmEmail(r *http.Request, secret string) (*store.User, error) {
+func (s *Service) confirmEmail(a *caller, secret string) (*store.User, error) {
 	t, _, err := s.emailLink(secret)
 	if err != nil {
 		return nil, err
@@ -204,14 +204,14 @@ func (s *Service) confirmEmail(r *http.Request, secret string) (*store.User, err
 		before, _ := s.store.User(t.UserID)
 		if before != nil {
 			_, _ = s.cancelEmailChange(before)
-			s.audit(r, store.Event{Actor: before.Username, Action: actionEmailChangeConfirmed, Resource: "user:" + before.Username,
+			s.core.Audit(a, store.Event{Actor: before.Username, Action: actionEmailChangeConfirmed, Resource: "user:" + before.Username,
 				Outcome: outcomeFailure, Reason: "address " + addr + " belongs to another account"})
 		}
 		return nil, fmt.Errorf("the email address %q now belongs to another account, so it cannot become yours: %w", addr, ErrConflict)
 	case err != nil:
 		return nil, fmt.Errorf("portal: confirm email address: %w", err)
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionEmailChangeConfirmed, Resource: "user:" + u.Username,
+	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionEmailChangeConfirmed, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: "new address " + u.Email})
 	return u, nil
 }
@@ -250,7 +250,7 @@ func (s *Service) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Service) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request) {
-	u, err := s.confirmEmail(r, r.PathValue("token"))
+	u, err := s.confirmEmail(s.requestActor(r), r.PathValue("token"))
 	switch {
 	case errors.Is(err, errLink):
 		s.renderError(w, r, http.StatusNotFound, "Link not valid",

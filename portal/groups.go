@@ -3,7 +3,6 @@ package portal
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -96,7 +95,7 @@ func (s *Service) group(name string) (GroupView, []*store.User, error) {
 	return GroupView{Name: g.Name, Description: g.Description, Members: len(members), CreatedAt: g.CreatedAt}, members, nil
 }
 
-func (s *Service) createGroup(c *caller, r *http.Request, in GroupInput) (GroupView, error) {
+func (s *Service) createGroup(c *caller, in GroupInput) (GroupView, error) {
 	if in.Name == nil {
 		return GroupView{}, inputErr("name", "is required")
 	}
@@ -116,13 +115,13 @@ func (s *Service) createGroup(c *caller, r *http.Request, in GroupInput) (GroupV
 		}
 		return GroupView{}, fmt.Errorf("portal: create group: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionGroupCreate, Resource: "group:" + name, Outcome: outcomeSuccess})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionGroupCreate, Resource: "group:" + name, Outcome: outcomeSuccess})
 	return GroupView{Name: g.Name, Description: g.Description, CreatedAt: g.CreatedAt}, nil
 }
 
 // updateGroup renames and/or describes a group. A rename follows the group
 // into every member and every app's allowed groups.
-func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupInput) (GroupView, error) {
+func (s *Service) updateGroup(c *caller, name string, in GroupInput) (GroupView, error) {
 	g, err := s.store.Group(name)
 	if err != nil {
 		return GroupView{}, groupError(name, err)
@@ -144,7 +143,7 @@ func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupI
 		if _, err := s.store.UpdateGroup(name, func(g *store.Group) error { g.Description = desc; return nil }); err != nil {
 			return GroupView{}, groupError(name, err)
 		}
-		s.audit(r, store.Event{Actor: c.User.Username, Action: actionGroupUpdate, Resource: "group:" + name, Outcome: outcomeSuccess})
+		s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionGroupUpdate, Resource: "group:" + name, Outcome: outcomeSuccess})
 	}
 	if in.Name != nil {
 		newName, err := checkGroupName(*in.Name)
@@ -159,7 +158,7 @@ func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupI
 				return GroupView{}, groupError(name, err)
 			}
 			s.reloadAppAccess()
-			s.audit(r, store.Event{Actor: c.User.Username, Action: actionGroupRename, Resource: "group:" + newName,
+			s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionGroupRename, Resource: "group:" + newName,
 				Outcome: outcomeSuccess, Reason: name + " -> " + newName})
 			name = newName
 		}
@@ -168,17 +167,17 @@ func (s *Service) updateGroup(c *caller, r *http.Request, name string, in GroupI
 	return v, err
 }
 
-func (s *Service) deleteGroup(c *caller, r *http.Request, name string) error {
+func (s *Service) deleteGroup(c *caller, name string) error {
 	if err := s.store.DeleteGroup(name); err != nil {
 		return groupError(name, err)
 	}
 	s.reloadAppAccess()
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionGroupDelete, Resource: "group:" + name, Outcome: outcomeSuccess})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionGroupDelete, Resource: "group:" + name, Outcome: outcomeSuccess})
 	return nil
 }
 
 // setMembership adds the user ref to group name, or removes them.
-func (s *Service) setMembership(c *caller, r *http.Request, name, ref string, member bool) error {
+func (s *Service) setMembership(c *caller, name, ref string, member bool) error {
 	g, err := s.store.Group(name)
 	if err != nil {
 		return groupError(name, err)
@@ -210,7 +209,7 @@ func (s *Service) setMembership(c *caller, r *http.Request, name, ref string, me
 	if _, err := s.store.UpdateUser(u.ID, func(x *store.User) error { x.Groups = groups; return nil }); err != nil {
 		return fmt.Errorf("portal: change membership: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: action, Resource: "group:" + g.Name, Outcome: outcomeSuccess,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: action, Resource: "group:" + g.Name, Outcome: outcomeSuccess,
 		Reason: "user " + u.Username})
 	return nil
 }

@@ -17,7 +17,7 @@ func (s *Service) apiCreateGroup(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		g, err := s.createGroup(c, r, in)
+		g, err := s.createGroup(c, in)
 		return http.StatusCreated, g, err
 	})
 }
@@ -48,25 +48,25 @@ func (s *Service) apiPatchGroup(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		g, err := s.updateGroup(c, r, r.PathValue("group"), in)
+		g, err := s.updateGroup(c, r.PathValue("group"), in)
 		return http.StatusOK, g, err
 	})
 }
 
 func (s *Service) apiDeleteGroup(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.deleteGroup(c, r, r.PathValue("group"))
+		return http.StatusNoContent, nil, s.deleteGroup(c, r.PathValue("group"))
 	})
 }
 
 func (s *Service) apiAddMember(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.setMembership(c, r, r.PathValue("group"), r.PathValue("user"), true)
+		return http.StatusNoContent, nil, s.setMembership(c, r.PathValue("group"), r.PathValue("user"), true)
 	})
 }
 
 func (s *Service) apiRemoveMember(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.setMembership(c, r, r.PathValue("group"), r.PathValue("user"), false)
+		return http.StatusNoContent, nil, s.setMembership(c, r.PathValue("group"), r.PathValue("user"), false)
 	})
 }

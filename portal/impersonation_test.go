@@ -254,7 +254,7 @@ func TestImpersonationSession(t *testing.T) {
 	if err := svc.changeOwnPassword(context.Background(), ic, req, testPW, "N3w-passphrase"); err == nil || err.Error() != "not while impersonating" {
 		t.Fatalf("changeOwnPassword while impersonating: %v", err)
 	}
-	if _, _, err := svc.makeTempPassword(context.Background(), ic, req, "dan"); err == nil || err.Error() != "not while impersonating" {
+	if _, _, err := svc.makeTempPassword(context.Background(), ic, "dan"); err == nil || err.Error() != "not while impersonating" {
 		t.Fatalf("makeTempPassword while impersonating: %v", err)
 	}
 	if after, _ := svc.findUser("bob"); after.PasswordHash != bob.PasswordHash {
@@ -645,7 +645,7 @@ func TestTempPassword(t *testing.T) {
 		if got := loginStatus(t, svc, "carl", resp.Password); got != 401 {
 			t.Fatalf("locked account with a temporary password: %d", got)
 		}
-		if err := svc.unlockUser(svc.localAdmin(), nil, "carl"); err != nil {
+		if err := svc.unlockUser(svc.localAdmin(), "carl"); err != nil {
 			t.Fatal(err)
 		}
 		setSettings(t, svc, `{"require_2fa":true}`)

@@ -236,7 +236,7 @@ func (s *Service) importUsers(ctx context.Context, c *caller, r *http.Request, r
 		if err != nil {
 			return res, fmt.Errorf("import stopped after %d users at %q: %w", len(res.Created), u.Username, err)
 		}
-		link, err := s.issueReset(ctx, r, created, true, c)
+		link, err := s.issueReset(ctx, s.requestActor(r), created, true, c)
 		if err != nil {
 			return res, err
 		}

@@ -58,7 +58,7 @@ func invitationView(t *store.Token) InvitationView {
 
 // createInvitation makes a single-use invitation link on behalf of c, shown
 // to c and emailed when mail is set up.
-func (s *Service) createInvitation(ctx context.Context, c *caller, r *http.Request, in InvitationInput) (InvitationView, error) {
+func (s *Service) createInvitation(ctx context.Context, c *caller, in InvitationInput) (InvitationView, error) {
 	email, err := checkEmail("email", in.Email)
 	if err != nil {
 		return InvitationView{}, err
@@ -98,7 +98,7 @@ func (s *Service) createInvitation(ctx context.Context, c *caller, r *http.Reque
 			"Hello,\n\n"+c.User.Username+" invited you to sign in with Gatehouse. Open this link to choose your username and password:\n\n"+
 				v.Link+"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\n")
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionInviteCreate, Resource: "invitation:" + email,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionInviteCreate, Resource: "invitation:" + email,
 		Outcome: outcomeSuccess, Reason: "role " + role})
 	return v, nil
 }
@@ -119,7 +119,7 @@ func (s *Service) listInvitations() ([]InvitationView, error) {
 	return out, nil
 }
 
-func (s *Service) revokeInvitation(c *caller, r *http.Request, id string) error {
+func (s *Service) revokeInvitation(c *caller, id string) error {
 	var hash [32]byte
 	if b, err := hex.DecodeString(id); err != nil || len(b) != 32 {
 		return fmt.Errorf("invitation: %w", ErrNotFound)
@@ -139,7 +139,7 @@ func (s *Service) revokeInvitation(c *caller, r *http.Request, id string) error 
 		}
 		return fmt.Errorf("portal: revoke invitation: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionInviteRevoke, Resource: "invitation:" + t.Data["email"], Outcome: outcomeSuccess})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionInviteRevoke, Resource: "invitation:" + t.Data["email"], Outcome: outcomeSuccess})
 	return nil
 }
 

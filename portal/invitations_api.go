@@ -17,13 +17,13 @@ func (s *Service) apiCreateInvitation(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		v, err := s.createInvitation(r.Context(), c, r, in)
+		v, err := s.createInvitation(r.Context(), c, in)
 		return http.StatusCreated, v, err
 	})
 }
 
 func (s *Service) apiRevokeInvitation(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.revokeInvitation(c, r, r.PathValue("id"))
+		return http.StatusNoContent, nil, s.revokeInvitation(c, r.PathValue("id"))
 	})
 }

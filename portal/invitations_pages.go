@@ -35,7 +35,7 @@ func (s *Service) renderInvitations(w http.ResponseWriter, r *http.Request, c *c
 func (s *Service) handleCreateInvitation(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
 	in := InvitationInput{Email: f.Get("email"), Role: f.Get("role"), Groups: splitList(f.Get("groups"))}
-	v, err := s.createInvitation(r.Context(), c, r, in)
+	v, err := s.createInvitation(r.Context(), c, in)
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderInvitations(w, r, c, status, msg, map[string]string{"email": in.Email, "role": in.Role, "groups": f.Get("groups")})
@@ -58,7 +58,7 @@ func (s *Service) handleCreateInvitation(w http.ResponseWriter, r *http.Request,
 }
 
 func (s *Service) handleRevokeInvitation(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.revokeInvitation(c, r, r.PathValue("id")); err != nil {
+	if err := s.revokeInvitation(c, r.PathValue("id")); err != nil {
 		status, msg := s.failMsg(err)
 		s.renderInvitations(w, r, c, status, msg, map[string]string{"role": policies.RoleUser})
 		return

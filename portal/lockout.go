@@ -59,7 +59,7 @@ func (s *Service) lockedFor(u *store.User, device string) (bool, error) {
 // reaches the lockout threshold, locks the account or that device for the
 // lockout duration. Failures are counted over one lockout duration from
 // the first of them.
-func (s *Service) recordFailureFor(r *http.Request, u *store.User, device string, now time.Time) {
+func (s *Service) recordFailureFor(a *caller, u *store.User, device string, now time.Time) {
 	st := s.cfg()
 	if st.LockoutThreshold <= 0 {
 		return
@@ -81,12 +81,12 @@ func (s *Service) recordFailureFor(r *http.Request, u *store.User, device string
 	_ = s.store.ClearFailures(key)
 	until := now.Add(d).UTC().Format(time.RFC3339)
 	if device != "" {
-		s.audit(r, store.Event{Action: actionDeviceLock, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+		s.core.Audit(a, store.Event{Action: actionDeviceLock, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
 			Reason: strconv.Itoa(n) + " failed sign-ins from one trusted device (" + deviceLabel(device) + "); that device is locked until " +
 				until + ", the account is not"})
 		return
 	}
-	s.audit(r, store.Event{Action: actionUserLock, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+	s.core.Audit(a, store.Event{Action: actionUserLock, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
 		Reason: strconv.Itoa(n) + " failed sign-ins; locked until " + until + " for devices " + u.Username + " has not signed in from before"})
 }
 
@@ -99,7 +99,7 @@ func (s *Service) clearFailures(u *store.User, device string) {
 }
 
 // unlockUser lifts a lockout on behalf of c.
-func (s *Service) unlockUser(c *caller, r *http.Request, ref string) error {
+func (s *Service) unlockUser(c *caller, ref string) error {
 	u, err := s.findUser(ref)
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func (s *Service) unlockUser(c *caller, r *http.Request, ref string) error {
 		return fmt.Errorf("portal: unlock: %w", err)
 	}
 	_ = s.store.ClearFailures(u.ID)
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionUserUnlock, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionUserUnlock, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return nil
 }
 
@@ -140,7 +140,7 @@ func (s *Service) verifyCurrentPassword(ctx context.Context, r *http.Request, c 
 // re-proving herself from her session.
 func (s *Service) reproofFailed(r *http.Request, c *caller) {
 	now := s.now()
-	s.recordFailureFor(r, c.User, "", now)
+	s.recordFailureFor(s.requestActor(r), c.User, "", now)
 	st := s.cfg()
 	if st.LockoutThreshold <= 0 || c.SessionID == (store.SessionID{}) {
 		return

@@ -108,7 +108,7 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 	case !ok && malformed:
 		return fail("unusable password hash")
 	case !ok:
-		s.recordFailureFor(r, u, device, now)
+		s.recordFailureFor(s.requestActor(r), u, device, now)
 		return fail("wrong password")
 	case u.Disabled:
 		return fail("account disabled")

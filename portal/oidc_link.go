@@ -12,7 +12,7 @@ import (
 
 // linkIdentity links the account id to u and audits it; a conflict is
 // refused with a message for the person.
-func (s *Service) linkIdentity(r *http.Request, p *oidcProvider, u *store.User, id *externalIdentity, why string) error {
+func (s *Service) linkIdentity(a *caller, p *oidcProvider, u *store.User, id *externalIdentity, why string) error {
 	err := s.store.LinkIdentity(&store.Identity{Provider: p.Name, Subject: id.Subject, UserID: u.ID, Email: id.Email})
 	if errors.Is(err, store.ErrConflict) {
 		// Either the account is someone else's, or u has another account
@@ -21,7 +21,7 @@ func (s *Service) linkIdentity(r *http.Request, p *oidcProvider, u *store.User, 
 		if other, err := s.store.Identity(p.Name, id.Subject); err == nil && other.UserID != u.ID {
 			msg = fmt.Sprintf("This %s account is already linked to another Gatehouse account.", p.DisplayName)
 		}
-		s.audit(r, store.Event{Actor: u.Username, Action: actionIdentityLink, Resource: "user:" + u.Username, Outcome: outcomeFailure,
+		s.core.Audit(a, store.Event{Actor: u.Username, Action: actionIdentityLink, Resource: "user:" + u.Username, Outcome: outcomeFailure,
 			Reason: "oidc " + p.Name + ": conflict"})
 		return &oidcRefusal{status: http.StatusConflict, title: "Account already linked", msg: msg, actor: u.Username,
 			auditReason: "link conflict"}
@@ -29,7 +29,7 @@ func (s *Service) linkIdentity(r *http.Request, p *oidcProvider, u *store.User, 
 	if err != nil {
 		return fmt.Errorf("portal: link identity: %w", err)
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionIdentityLink, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionIdentityLink, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
 		Reason: "oidc " + p.Name + ": " + why})
 	return nil
 }
@@ -100,7 +100,7 @@ func (s *Service) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oidc
 		s.done(w, r, c, "/profile", fmt.Sprintf("This %s account was already linked.", p.DisplayName))
 		return
 	}
-	if err := s.linkIdentity(r, p, c.User, id, "linked from the profile"); err != nil {
+	if err := s.linkIdentity(s.requestActor(r), p, c.User, id, "linked from the profile"); err != nil {
 		var ref *oidcRefusal
 		if errors.As(err, &ref) {
 			s.pageError(w, r, c, ref.status, ref.title, ref.msg)
@@ -153,7 +153,7 @@ func (s *Service) identitiesOf(u *store.User) ([]IdentityView, error) {
 // unlinkIdentity removes the caller's link to provider. The last way to
 // sign in is kept: a user without password or passkey cannot unlink
 // their only linked account.
-func (s *Service) unlinkIdentity(c *caller, r *http.Request, provider string) error {
+func (s *Service) unlinkIdentity(c *caller, provider string) error {
 	if c.Impersonating() {
 		return errImpersonating
 	}
@@ -183,7 +183,7 @@ func (s *Service) unlinkIdentity(c *caller, r *http.Request, provider string) er
 		}
 		return fmt.Errorf("portal: unlink identity: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionIdentityUnlink, Resource: "user:" + u.Username,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionIdentityUnlink, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: "oidc " + provider})
 	return nil
 }
@@ -191,7 +191,7 @@ func (s *Service) unlinkIdentity(c *caller, r *http.Request, provider string) er
 // handleOIDCUnlink removes one of the caller's links (profile form).
 func (s *Service) handleOIDCUnlink(w http.ResponseWriter, r *http.Request, c *caller) {
 	provider := r.PathValue("provider")
-	if err := s.unlinkIdentity(c, r, provider); err != nil {
+	if err := s.unlinkIdentity(c, provider); err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
 		return
@@ -214,6 +214,6 @@ func (s *Service) apiMyIdentities(w http.ResponseWriter, r *http.Request) {
 // apiUnlinkIdentity answers DELETE /api/v1/me/identities/{provider}.
 func (s *Service) apiUnlinkIdentity(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.unlinkIdentity(c, r, r.PathValue("provider"))
+		return http.StatusNoContent, nil, s.unlinkIdentity(c, r.PathValue("provider"))
 	})
 }

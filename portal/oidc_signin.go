@@ -107,7 +107,7 @@ func (s *Service) oidcUser(r *http.Request, p *oidcProvider, id *externalIdentit
 			if err := check(u); err != nil {
 				return nil, "", err
 			}
-			if err := s.linkIdentity(r, p, u, id, "linked by verified email address"); err != nil {
+			if err := s.linkIdentity(s.requestActor(r), p, u, id, "linked by verified email address"); err != nil {
 				return nil, "", err
 			}
 			return u, "linked by email", nil
@@ -184,7 +184,7 @@ func (s *Service) createOIDCUser(r *http.Request, p *oidcProvider, id *externalI
 		if err != nil {
 			return nil, err
 		}
-		if err := s.linkIdentity(r, p, u, id, "account created at first sign-in"); err != nil {
+		if err := s.linkIdentity(s.requestActor(r), p, u, id, "account created at first sign-in"); err != nil {
 			// Another sign-in of the same account won the race: the new
 			// user must not stay behind, unlinked.
 			if derr := s.store.DeleteUser(u.ID); derr != nil {
@@ -204,7 +204,7 @@ func (s *Service) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProv
 		s.log.Error("oidc: sign-in", "provider", p.Name, "user", u.Username, "error", err)
 		s.renderOIDCError(w, http.StatusInternalServerError, p, f.rd, "Something went wrong", "Your sign-in could not be completed. Try again.", true)
 	}
-	u, err := s.recordOIDCLogin(r, p, id, u)
+	u, err := s.recordOIDCLogin(s.requestActor(r), p, id, u)
 	if err != nil {
 		fail(err)
 		return
@@ -243,7 +243,7 @@ func (s *Service) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProv
 
 // recordOIDCLogin stores the sign-in time and the groups the provider
 // gives (creating missing groups), and the link's last use.
-func (s *Service) recordOIDCLogin(r *http.Request, p *oidcProvider, id *externalIdentity, u *store.User) (*store.User, error) {
+func (s *Service) recordOIDCLogin(a *caller, p *oidcProvider, id *externalIdentity, u *store.User) (*store.User, error) {
 	var add []string
 	if p.GroupsClaim != "" {
 		for _, g := range p.localGroups(id.Groups) {
@@ -267,7 +267,7 @@ func (s *Service) recordOIDCLogin(r *http.Request, p *oidcProvider, id *external
 		return nil, fmt.Errorf("portal: record login: %w", err)
 	}
 	if len(add) > 0 {
-		s.audit(r, store.Event{Actor: methodOIDCPrefix + p.Name, Action: actionUserGroups, Resource: "user:" + updated.Username,
+		s.core.Audit(a, store.Event{Actor: methodOIDCPrefix + p.Name, Action: actionUserGroups, Resource: "user:" + updated.Username,
 			Outcome: outcomeSuccess, Reason: "[" + strings.Join(before, ",") + "] -> [" + strings.Join(updated.Groups, ",") + "]"})
 	}
 	if err := s.store.TouchIdentity(p.Name, id.Subject, id.Email, s.now()); err != nil {

@@ -174,10 +174,10 @@ func TestAdminPagesByRole(t *testing.T) {
 	if _, err := e.svc.RegisterApp(AppConfig{Name: "locked", Title: "Locked", AllowGroups: []string{"staff"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.createRole(e.svc.localAdmin(), nil, RoleInput{Name: "helpdesk", Permissions: &[]string{"users.read"}}); err != nil {
+	if _, err := e.svc.createRole(e.svc.localAdmin(), RoleInput{Name: "helpdesk", Permissions: &[]string{"users.read"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.createInvitation(ctx, e.svc.localAdmin(), nil, InvitationInput{Email: "inv@example.com"}); err != nil {
+	if _, err := e.svc.createInvitation(ctx, e.svc.localAdmin(), InvitationInput{Email: "inv@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	roles := []string{policies.RoleOwner, policies.RoleAdmin, policies.RoleOperator,
@@ -235,7 +235,7 @@ func TestAdminPagesByRole(t *testing.T) {
 
 	t.Run("app operator without apps.read", func(t *testing.T) {
 		mustUser(t, e.svc, "wikiop", policies.RoleUser)
-		if _, err := e.svc.updateAppAccess(e.svc.localAdmin(), nil, "wiki", AppAccessInput{Operators: &[]string{"wikiop"}}); err != nil {
+		if _, err := e.svc.updateAppAccess(e.svc.localAdmin(), "wiki", AppAccessInput{Operators: &[]string{"wikiop"}}); err != nil {
 			t.Fatal(err)
 		}
 		b := e.browser(t)

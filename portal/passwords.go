@@ -96,7 +96,7 @@ func (s *Service) storePasswordHash(u *store.User, hash string, keep store.Sessi
 
 // adminSetPassword sets the password of the user ref on behalf of c; every
 // session of that user ends.
-func (s *Service) adminSetPassword(ctx context.Context, c *caller, r *http.Request, ref, pw string) error {
+func (s *Service) adminSetPassword(ctx context.Context, c *caller, ref, pw string) error {
 	u, err := s.findUser(ref)
 	if err != nil {
 		return err
@@ -110,7 +110,7 @@ func (s *Service) adminSetPassword(ctx context.Context, c *caller, r *http.Reque
 	if _, err := s.setPasswordHash(ctx, u, pw, store.SessionID{}); err != nil {
 		return err
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionPasswordSet, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionPasswordSet, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return nil
 }
 
@@ -157,7 +157,7 @@ func (s *Service) adminResetLink(ctx context.Context, c *caller, r *http.Request
 	if err := mayChangeCredentials(c, u, selfPassword); err != nil {
 		return "", err
 	}
-	link, err := s.issueReset(ctx, r, u, false, c)
+	link, err := s.issueReset(ctx, s.requestActor(r), u, false, c)
 	if err != nil {
 		return "", err
 	}
@@ -170,7 +170,7 @@ func (s *Service) adminResetLink(ctx context.Context, c *caller, r *http.Request
 // welcome marks the link of a new account. by is who makes it (nil when
 // the user asked for it): it dies when they could no longer make it
 // (credentials.go).
-func (s *Service) issueReset(ctx context.Context, r *http.Request, u *store.User, welcome bool, by *caller) (string, error) {
+func (s *Service) issueReset(ctx context.Context, a *caller, u *store.User, welcome bool, by *caller) (string, error) {
 	if _, err := s.store.DeleteUserTokens(tokenKindReset, u.ID); err != nil {
 		return "", fmt.Errorf("portal: replace reset links: %w", err)
 	}
@@ -236,7 +236,7 @@ func (s *Service) sendMail(ctx context.Context, to, subject, body string) bool {
 // forgotPassword emails a reset link to the account named by login (a
 // username or email address) when it exists, is active and has an
 // address. The caller always answers the same, whatever happened.
-func (s *Service) forgotPassword(ctx context.Context, r *http.Request, login string) {
+func (s *Service) forgotPassword(ctx context.Context, a *caller, login string) {
 	login = strings.TrimSpace(login)
 	var (
 		u   *store.User
@@ -271,7 +271,7 @@ func (s *Service) forgotPassword(ctx context.Context, r *http.Request, login str
 	if u != nil {
 		resource = "user:" + u.Username
 	}
-	s.audit(r, store.Event{Actor: policies.NormalizeUsername(login), Action: actionForgot, Resource: resource,
+	s.core.Audit(a, store.Event{Actor: policies.NormalizeUsername(login), Action: actionForgot, Resource: resource,
 		Outcome: outcome, Reason: reason})
 }
 
@@ -297,7 +297,7 @@ func (s *Service) resetToken(secret string) (*store.Token, *store.User, error) {
 
 // resetPassword sets a new password with a reset link; the link is spent
 // and every session of the user ends.
-func (s *Service) resetPassword(ctx context.Context, r *http.Request, secret, pw string) (*store.User, error) {
+func (s *Service) resetPassword(ctx context.Context, a *caller, secret, pw string) (*store.User, error) {
 	_, u, err := s.resetToken(secret)
 	if err != nil {
 		return nil, err
@@ -317,14 +317,14 @@ func (s *Service) resetPassword(ctx context.Context, r *http.Request, secret, pw
 	if err != nil {
 		return nil, err
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionPasswordReset, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionPasswordReset, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return updated, nil
 }
 
 const actionMailTest = "mail.test"
 
 // sendTestMail sends a test message to to (default: c's own address).
-func (s *Service) sendTestMail(ctx context.Context, c *caller, r *http.Request, to string) error {
+func (s *Service) sendTestMail(ctx context.Context, c *caller, to string) error {
 	if !s.mail.Enabled() {
 		return inputErr("", "email is not configured: add an smtp block to the gatehouse global option")
 	}
@@ -342,7 +342,7 @@ func (s *Service) sendTestMail(ctx context.Context, c *caller, r *http.Request, 
 	if err != nil {
 		outcome, reason = outcomeFailure, err.Error()
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionMailTest, Resource: "settings", Outcome: outcome, Reason: reason})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionMailTest, Resource: "settings", Outcome: outcome, Reason: reason})
 	if err != nil {
 		return inputErr("", "sending failed: %v", err)
 	}

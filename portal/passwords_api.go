@@ -43,6 +43,6 @@ func (s *Service) apiForgot(w http.ResponseWriter, r *http.Request) {
 		s.writeAPIError(w, err)
 		return
 	}
-	s.forgotPassword(r.Context(), r, req.Login)
+	s.forgotPassword(r.Context(), s.requestActor(r), req.Login)
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "if the account exists and has an email address, a reset link is on its way"})
 }

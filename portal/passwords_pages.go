@@ -24,7 +24,7 @@ func (s *Service) handleForgotForm(w http.ResponseWriter, r *http.Request) {
 		s.renderFormError(w, r, err)
 		return
 	}
-	s.forgotPassword(r.Context(), r, r.PostForm.Get("login"))
+	s.forgotPassword(r.Context(), s.requestActor(r), r.PostForm.Get("login"))
 	s.render(w, http.StatusOK, "forgot_sent", page{Title: "Check your email", Data: forgotData{MailEnabled: s.mail.Enabled()}})
 }
 
@@ -74,7 +74,7 @@ func (s *Service) handleResetForm(w http.ResponseWriter, r *http.Request) {
 		s.renderReset(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, u)
 		return
 	}
-	if _, err := s.resetPassword(r.Context(), r, tok, pw); err != nil {
+	if _, err := s.resetPassword(r.Context(), s.requestActor(r), tok, pw); err != nil {
 		if errors.Is(err, errLink) {
 			s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
 			return

@@ -184,12 +184,12 @@ func (s *Service) revokeOwnSession(c *caller, r *http.Request, id string) error 
 	if sess, err := s.store.Session(sid); err != nil || sess.UserID != c.User.ID {
 		return fmt.Errorf("session: %w", ErrNotFound)
 	}
-	return s.revokeSession(c, r, id)
+	return s.revokeSession(c, id)
 }
 
 // handleRevokeOtherSessions signs the caller out everywhere else.
 func (s *Service) handleRevokeOtherSessions(w http.ResponseWriter, r *http.Request, c *caller) {
-	n, err := s.revokeUserSessions(c, r, c.User, c.SessionID)
+	n, err := s.revokeUserSessions(c, c.User, c.SessionID)
 	if err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), nil)

@@ -3,7 +3,6 @@ package portal
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -96,7 +95,7 @@ func checkPermissions(c *caller, perms []string) ([]string, error) {
 	return out, nil
 }
 
-func (s *Service) createRole(c *caller, r *http.Request, in RoleInput) (RoleView, error) {
+func (s *Service) createRole(c *caller, in RoleInput) (RoleView, error) {
 	name := policies.NormalizeUsername(in.Name)
 	if err := policies.ValidateGroupName(name); err != nil {
 		return RoleView{}, inputErr("name", "%v", err)
@@ -124,7 +123,7 @@ func (s *Service) createRole(c *caller, r *http.Request, in RoleInput) (RoleView
 	if err := s.core.ReloadRoles(); err != nil {
 		return RoleView{}, err
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionRoleCreate, Resource: "role:" + name,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionRoleCreate, Resource: "role:" + name,
 		Outcome: outcomeSuccess, Reason: strings.Join(rec.Permissions, " ")})
 	return s.role(name)
 }
@@ -152,7 +151,7 @@ func (s *Service) mayChangeRole(c *caller, name string) error {
 	return policies.CanChangeRole(c.Principal(), s.target(name), names)
 }
 
-func (s *Service) updateRole(c *caller, r *http.Request, name string, in RoleInput) (RoleView, error) {
+func (s *Service) updateRole(c *caller, name string, in RoleInput) (RoleView, error) {
 	if _, ok := policies.BuiltinRole(name); ok {
 		return RoleView{}, fmt.Errorf("%w: built-in roles cannot be changed", ErrForbidden)
 	}
@@ -184,12 +183,12 @@ func (s *Service) updateRole(c *caller, r *http.Request, name string, in RoleInp
 	if err := s.core.ReloadRoles(); err != nil {
 		return RoleView{}, err
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionRoleUpdate, Resource: "role:" + name,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionRoleUpdate, Resource: "role:" + name,
 		Outcome: outcomeSuccess, Reason: strings.Join(perms, " ")})
 	return s.role(name)
 }
 
-func (s *Service) deleteRole(c *caller, r *http.Request, name string) error {
+func (s *Service) deleteRole(c *caller, name string) error {
 	if _, ok := policies.BuiltinRole(name); ok {
 		return fmt.Errorf("%w: built-in roles cannot be deleted", ErrForbidden)
 	}
@@ -208,6 +207,6 @@ func (s *Service) deleteRole(c *caller, r *http.Request, name string) error {
 	if err := s.core.ReloadRoles(); err != nil {
 		return err
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionRoleDelete, Resource: "role:" + name, Outcome: outcomeSuccess})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionRoleDelete, Resource: "role:" + name, Outcome: outcomeSuccess})
 	return nil
 }

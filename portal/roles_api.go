@@ -24,7 +24,7 @@ func (s *Service) apiCreateRole(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		v, err := s.createRole(c, r, in)
+		v, err := s.createRole(c, in)
 		return http.StatusCreated, v, err
 	})
 }
@@ -35,13 +35,13 @@ func (s *Service) apiPatchRole(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		v, err := s.updateRole(c, r, r.PathValue("role"), in)
+		v, err := s.updateRole(c, r.PathValue("role"), in)
 		return http.StatusOK, v, err
 	})
 }
 
 func (s *Service) apiDeleteRole(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.deleteRole(c, r, r.PathValue("role"))
+		return http.StatusNoContent, nil, s.deleteRole(c, r.PathValue("role"))
 	})
 }

@@ -79,7 +79,7 @@ func (s *Service) handleCreateRole(w http.ResponseWriter, r *http.Request, c *ca
 	f := r.PostForm
 	name, desc := f.Get("name"), f.Get("description")
 	perms := append([]string{}, f["permissions"]...)
-	v, err := s.createRole(c, r, RoleInput{Name: name, Description: &desc, Permissions: &perms})
+	v, err := s.createRole(c, RoleInput{Name: name, Description: &desc, Permissions: &perms})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderRoles(w, r, c, status, msg, map[string]string{"name": name, "description": desc}, perms)
@@ -122,7 +122,7 @@ func (s *Service) handleEditRole(w http.ResponseWriter, r *http.Request, c *call
 	f := r.PostForm
 	desc := f.Get("description")
 	perms := append([]string{}, f["permissions"]...)
-	v, err := s.updateRole(c, r, r.PathValue("role"), RoleInput{Description: &desc, Permissions: &perms})
+	v, err := s.updateRole(c, r.PathValue("role"), RoleInput{Description: &desc, Permissions: &perms})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderRole(w, r, c, status, msg, map[string]string{"description": desc}, perms)
@@ -137,7 +137,7 @@ func (s *Service) handleDeleteRole(w http.ResponseWriter, r *http.Request, c *ca
 		s.renderRole(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the role should be deleted.", nil, nil)
 		return
 	}
-	if err := s.deleteRole(c, r, name); err != nil {
+	if err := s.deleteRole(c, name); err != nil {
 		status, msg := s.failMsg(err)
 		s.renderRole(w, r, c, status, msg, nil, nil)
 		return

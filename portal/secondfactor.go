@@ -194,7 +194,7 @@ func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending,
 		case methodTOTP:
 			err = s.checkTOTP(p.user, code)
 		case methodBackupCode:
-			err = s.useBackupCode(r, p.user, code)
+			err = s.useBackupCode(s.requestActor(r), p.user, code)
 		default:
 			return nil, inputErr("method", "must be totp or backup_code")
 		}
@@ -210,7 +210,7 @@ func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending,
 		case locked:
 			reason = "account locked"
 		default:
-			s.recordFailureFor(r, p.user, device, s.now())
+			s.recordFailureFor(s.requestActor(r), p.user, device, s.now())
 		}
 		if device != "" {
 			reason += " (trusted " + deviceLabel(device) + ")"

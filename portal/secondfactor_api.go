@@ -82,7 +82,7 @@ func (s *Service) apiLoginEnrollConfirm(w http.ResponseWriter, r *http.Request) 
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		codes, err := s.confirmTOTP(r, p.user, req.Code)
+		codes, err := s.confirmTOTP(s.requestActor(r), p.user, req.Code)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -114,26 +114,26 @@ func (s *Service) apiConfirmTOTP(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		codes, err := s.confirmTOTP(r, c.User, req.Code)
+		codes, err := s.confirmTOTP(s.requestActor(r), c.User, req.Code)
 		return http.StatusOK, backupCodesResponse{BackupCodes: codes}, err
 	})
 }
 
 func (s *Service) apiRemoveTOTP(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.removeTOTP(r, c.User.Username, c.User)
+		return http.StatusNoContent, nil, s.removeTOTP(s.requestActor(r), c.User.Username, c.User)
 	})
 }
 
 func (s *Service) apiRegenerateBackupCodes(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		codes, err := s.regenerateBackupCodes(r, c.User)
+		codes, err := s.regenerateBackupCodes(s.requestActor(r), c.User)
 		return http.StatusOK, backupCodesResponse{BackupCodes: codes}, err
 	})
 }
 
 func (s *Service) apiResetFactors(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.resetFactors(c, r, r.PathValue("user"))
+		return http.StatusNoContent, nil, s.resetFactors(c, r.PathValue("user"))
 	})
 }

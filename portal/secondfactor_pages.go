@@ -153,7 +153,7 @@ func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 		s.signInAgain(w, rd)
 		return
 	}
-	codes, err := s.confirmTOTP(r, p.user, r.PostForm.Get("code"))
+	codes, err := s.confirmTOTP(s.requestActor(r), p.user, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
 		s.renderEnroll(w, status, p.user, rd, totpConfirmMessage(err))
@@ -199,7 +199,7 @@ func (s *Service) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *c
 }
 
 func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Request, c *caller) {
-	codes, err := s.confirmTOTP(r, c.User, r.PostForm.Get("code"))
+	codes, err := s.confirmTOTP(s.requestActor(r), c.User, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
 		s.renderProfileTOTP(w, r, c, status, totpConfirmMessage(err))
@@ -212,7 +212,7 @@ func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Service) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.removeTOTP(r, c.User.Username, c.User); err != nil {
+	if err := s.removeTOTP(s.requestActor(r), c.User.Username, c.User); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
@@ -220,7 +220,7 @@ func (s *Service) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Service) handleProfileBackupCodes(w http.ResponseWriter, r *http.Request, c *caller) {
-	codes, err := s.regenerateBackupCodes(r, c.User)
+	codes, err := s.regenerateBackupCodes(s.requestActor(r), c.User)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -234,7 +234,7 @@ func (s *Service) handleProfileBackupCodes(w http.ResponseWriter, r *http.Reques
 // handleUserResetFactors removes a user's second factors (admin page).
 func (s *Service) handleUserResetFactors(w http.ResponseWriter, r *http.Request, c *caller) {
 	ref := r.PathValue("user")
-	if err := s.resetFactors(c, r, ref); err != nil {
+	if err := s.resetFactors(c, ref); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}

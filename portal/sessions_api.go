@@ -13,7 +13,7 @@ func (s *Service) apiListSessions(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) apiRevokeSession(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.revokeSession(c, r, r.PathValue("id"))
+		return http.StatusNoContent, nil, s.revokeSession(c, r.PathValue("id"))
 	})
 }
 
@@ -26,7 +26,7 @@ func (s *Service) apiMySessions(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) apiRevokeMyOtherSessions(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		_, err := s.revokeUserSessions(c, r, c.User, c.SessionID)
+		_, err := s.revokeUserSessions(c, c.User, c.SessionID)
 		return http.StatusNoContent, nil, err
 	})
 }

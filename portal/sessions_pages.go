@@ -33,7 +33,7 @@ func (s *Service) renderSessions(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s *Service) handleRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.revokeSession(c, r, r.PathValue("id")); err != nil {
+	if err := s.revokeSession(c, r.PathValue("id")); err != nil {
 		status, msg := s.failMsg(err)
 		if c.Can(policies.PermSessionsRead) {
 			s.renderSessions(w, r, c, status, msg)

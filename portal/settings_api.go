@@ -32,6 +32,6 @@ func (s *Service) apiTestMail(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		return http.StatusNoContent, nil, s.sendTestMail(r.Context(), c, r, req.To)
+		return http.StatusNoContent, nil, s.sendTestMail(r.Context(), c, req.To)
 	})
 }

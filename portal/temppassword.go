@@ -114,7 +114,7 @@ func tempString(alphabet string, n int) string {
 
 // makeTempPassword makes a temporary password for the user ref on behalf
 // of c.
-func (s *Service) makeTempPassword(ctx context.Context, c *caller, r *http.Request, ref string) (*store.User, tempPasswordResponse, error) {
+func (s *Service) makeTempPassword(ctx context.Context, c *caller, ref string) (*store.User, tempPasswordResponse, error) {
 	if c.Impersonating() {
 		return nil, tempPasswordResponse{}, errImpersonating
 	}
@@ -158,7 +158,7 @@ func (s *Service) makeTempPassword(ctx context.Context, c *caller, r *http.Reque
 	if err := s.store.PutToken(t); err != nil {
 		return nil, tempPasswordResponse{}, fmt.Errorf("portal: store temporary password: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionTempPassword, Resource: "user:" + u.Username,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionTempPassword, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: "temporary password for " + u.Username + " until " + t.ExpiresAt.UTC().Format(time.RFC3339)})
 	return u, tempPasswordResponse{Password: pw, ExpiresAt: t.ExpiresAt}, nil
 }
@@ -211,13 +211,13 @@ func signedInWithTempPassword(c *caller) bool {
 
 func (s *Service) apiTempPassword(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		_, resp, err := s.makeTempPassword(r.Context(), c, r, r.PathValue("user"))
+		_, resp, err := s.makeTempPassword(r.Context(), c, r.PathValue("user"))
 		return http.StatusCreated, resp, err
 	})
 }
 
 func (s *Service) handleUserTempPassword(w http.ResponseWriter, r *http.Request, c *caller) {
-	u, resp, err := s.makeTempPassword(r.Context(), c, r, r.PathValue("user"))
+	u, resp, err := s.makeTempPassword(r.Context(), c, r.PathValue("user"))
 	if err != nil {
 		s.userFail(w, r, c, err, nil)
 		return

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -154,7 +153,7 @@ func matchTOTP(secret, code string, now time.Time) int64 {
 // confirmTOTP activates the pending secret when code matches it, and
 // returns a fresh set of backup codes (shown once). A wrong code keeps the
 // pending secret; the totpPendingTries-th discards it (errTOTPTries).
-func (s *Service) confirmTOTP(r *http.Request, u *store.User, code string) ([]string, error) {
+func (s *Service) confirmTOTP(a *caller, u *store.User, code string) ([]string, error) {
 	codes, hashes := newBackupCodes()
 	now := s.now()
 	var wrong error
@@ -190,12 +189,12 @@ func (s *Service) confirmTOTP(r *http.Request, u *store.User, code string) ([]st
 	}
 	if err != nil {
 		if errors.Is(err, errTOTPTries) {
-			s.audit(r, store.Event{Actor: u.Username, Action: actionTOTPEnroll, Resource: "user:" + u.Username, Outcome: outcomeFailure,
+			s.core.Audit(a, store.Event{Actor: u.Username, Action: actionTOTPEnroll, Resource: "user:" + u.Username, Outcome: outcomeFailure,
 				Reason: "too many wrong codes: setup cancelled"})
 		}
 		return nil, err
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionTOTPEnroll, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionTOTPEnroll, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return codes, nil
 }
 
@@ -223,7 +222,7 @@ func (s *Service) checkTOTP(u *store.User, code string) error {
 
 // removeTOTP turns TOTP off for u (backup codes go with it unless a
 // security key remains).
-func (s *Service) removeTOTP(r *http.Request, actor string, u *store.User) error {
+func (s *Service) removeTOTP(a *caller, actor string, u *store.User) error {
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if len(m.TOTPSecret) == 0 && len(m.TOTPPending) == 0 {
 			return errNoFactor
@@ -240,7 +239,7 @@ func (s *Service) removeTOTP(r *http.Request, actor string, u *store.User) error
 	if err != nil {
 		return fmt.Errorf("portal: remove totp: %w", err)
 	}
-	s.audit(r, store.Event{Actor: actor, Action: actionTOTPRemove, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.core.Audit(a, store.Event{Actor: actor, Action: actionTOTPRemove, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return nil
 }
 
@@ -270,7 +269,7 @@ func hashBackupCode(c string) string {
 }
 
 // useBackupCode spends one backup code of u.
-func (s *Service) useBackupCode(r *http.Request, u *store.User, code string) error {
+func (s *Service) useBackupCode(a *caller, u *store.User, code string) error {
 	h := hashBackupCode(code)
 	left := 0
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
@@ -285,13 +284,13 @@ func (s *Service) useBackupCode(r *http.Request, u *store.User, code string) err
 	if err != nil {
 		return err
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionBackupUsed, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionBackupUsed, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
 		Reason: fmt.Sprintf("%d left", left)})
 	return nil
 }
 
 // regenerateBackupCodes replaces u's backup codes; the old ones die.
-func (s *Service) regenerateBackupCodes(r *http.Request, u *store.User) ([]string, error) {
+func (s *Service) regenerateBackupCodes(a *caller, u *store.User) ([]string, error) {
 	codes, hashes := newBackupCodes()
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if !m.Active() {
@@ -303,7 +302,7 @@ func (s *Service) regenerateBackupCodes(r *http.Request, u *store.User) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionBackupRegen, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionBackupRegen, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return codes, nil
 }
 
@@ -357,7 +356,7 @@ func methodsOf(m *store.MFA) []string {
 
 // resetFactors removes every second factor of the user ref on behalf of c;
 // the user signs in with the password and may (or must) enroll again.
-func (s *Service) resetFactors(c *caller, r *http.Request, ref string) error {
+func (s *Service) resetFactors(c *caller, ref string) error {
 	u, err := s.findUser(ref)
 	if err != nil {
 		return err
@@ -371,6 +370,6 @@ func (s *Service) resetFactors(c *caller, r *http.Request, ref string) error {
 	if err := s.store.DeleteMFA(u.ID); err != nil {
 		return fmt.Errorf("portal: remove second factors: %w", err)
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionFactorsRemoved, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionFactorsRemoved, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return nil
 }

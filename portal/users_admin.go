@@ -301,20 +301,20 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 		}
 		return nil, fmt.Errorf("portal: update user: %w", err)
 	}
-	s.auditUserChanges(c, r, before, updated)
+	s.auditUserChanges(c, before, updated)
 	if updated.Disabled && !before.Disabled {
 		if _, err := s.store.DeleteUserSessions(updated.ID); err != nil {
 			return nil, fmt.Errorf("portal: end sessions of disabled user: %w", err)
 		}
-		s.revokeAllKeys(r, c.User.Username, updated)
+		s.revokeAllKeys(s.requestActor(r), c.User.Username, updated)
 	}
 	return updated, nil
 }
 
 // auditUserChanges records one event per kind of change between a and b.
-func (s *Service) auditUserChanges(c *caller, r *http.Request, a, b *store.User) {
+func (s *Service) auditUserChanges(c *caller, a, b *store.User) {
 	ev := func(action, reason string) {
-		s.audit(r, store.Event{Actor: c.User.Username, Action: action, Resource: "user:" + b.Username,
+		s.core.Audit(c, store.Event{Actor: c.User.Username, Action: action, Resource: "user:" + b.Username,
 			Outcome: outcomeSuccess, Reason: reason})
 	}
 	if a.Role != b.Role {
@@ -370,7 +370,7 @@ func (s *Service) deleteUser(c *caller, r *http.Request, ref string) error {
 			return errLastOwner
 		}
 	}
-	s.revokeAllKeys(r, c.User.Username, u)
+	s.revokeAllKeys(s.requestActor(r), c.User.Username, u)
 	if err := s.store.DeleteUser(u.ID); err != nil {
 		return fmt.Errorf("portal: delete user: %w", err)
 	}
@@ -401,7 +401,7 @@ func (s *Service) adminCreateUser(ctx context.Context, c *caller, r *http.Reques
 		if err != nil {
 			return nil, "", err
 		}
-		link, err := s.issueReset(ctx, r, created, true, c)
+		link, err := s.issueReset(ctx, s.requestActor(r), created, true, c)
 		return created, link, err
 	}
 	created, err := s.createValidated(ctx, c.User.Username, r, u, nu.Password)

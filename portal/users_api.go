@@ -107,7 +107,7 @@ func (s *Service) apiSetUserPassword(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		return http.StatusNoContent, nil, s.adminSetPassword(r.Context(), c, r, r.PathValue("user"), req.Password)
+		return http.StatusNoContent, nil, s.adminSetPassword(r.Context(), c, r.PathValue("user"), req.Password)
 	})
 }
 
@@ -124,7 +124,7 @@ func (s *Service) apiResetLink(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) apiUnlockUser(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.unlockUser(c, r, r.PathValue("user"))
+		return http.StatusNoContent, nil, s.unlockUser(c, r.PathValue("user"))
 	})
 }
 
@@ -145,7 +145,7 @@ func (s *Service) apiRevokeUserSessions(w http.ResponseWriter, r *http.Request) 
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = s.revokeUserSessions(c, r, u, store.SessionID{})
+		_, err = s.revokeUserSessions(c, u, store.SessionID{})
 		return http.StatusNoContent, nil, err
 	})
 }

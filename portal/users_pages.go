@@ -329,7 +329,7 @@ func (s *Service) handleUserPassword(w http.ResponseWriter, r *http.Request, c *
 		s.renderUser(w, r, c, http.StatusBadRequest, "The two passwords do not match.", nil)
 		return
 	}
-	if err := s.adminSetPassword(r.Context(), c, r, r.PathValue("user"), pw); err != nil {
+	if err := s.adminSetPassword(r.Context(), c, r.PathValue("user"), pw); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
@@ -361,7 +361,7 @@ func (s *Service) handleUserResetLink(w http.ResponseWriter, r *http.Request, c 
 }
 
 func (s *Service) handleUserUnlock(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.unlockUser(c, r, r.PathValue("user")); err != nil {
+	if err := s.unlockUser(c, r.PathValue("user")); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
@@ -374,7 +374,7 @@ func (s *Service) handleUserRevokeSessions(w http.ResponseWriter, r *http.Reques
 		s.pageFail(w, r, c, err)
 		return
 	}
-	n, err := s.revokeUserSessions(c, r, u, store.SessionID{})
+	n, err := s.revokeUserSessions(c, u, store.SessionID{})
 	if err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
@@ -383,7 +383,7 @@ func (s *Service) handleUserRevokeSessions(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Service) handleUserRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.revokeSession(c, r, r.PathValue("id")); err != nil {
+	if err := s.revokeSession(c, r.PathValue("id")); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}

@@ -153,7 +153,7 @@ func decodeKeyID(id string) ([]byte, error) {
 }
 
 // renameKey relabels one of u's keys.
-func (s *Service) renameKey(r *http.Request, u *store.User, id, name string) (KeyView, error) {
+func (s *Service) renameKey(a *caller, u *store.User, id, name string) (KeyView, error) {
 	raw, err := decodeKeyID(id)
 	if err != nil {
 		return KeyView{}, err
@@ -176,14 +176,14 @@ func (s *Service) renameKey(r *http.Request, u *store.User, id, name string) (Ke
 	if err != nil {
 		return KeyView{}, fmt.Errorf("portal: rename security key: %w", err)
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionWebAuthnRename, Resource: "user:" + u.Username,
+	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionWebAuthnRename, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: strconv.Quote(old) + " → " + strconv.Quote(name)})
 	return keyViewOf(out), nil
 }
 
 // removeKey deletes one of u's keys. When it was the last second factor,
 // the backup codes go with it.
-func (s *Service) removeKey(r *http.Request, u *store.User, id string) error {
+func (s *Service) removeKey(a *caller, u *store.User, id string) error {
 	raw, err := decodeKeyID(id)
 	if err != nil {
 		return err
@@ -204,7 +204,7 @@ func (s *Service) removeKey(r *http.Request, u *store.User, id string) error {
 	if err != nil {
 		return fmt.Errorf("portal: remove security key: %w", err)
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionWebAuthnRemove, Resource: "user:" + u.Username,
+	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionWebAuthnRemove, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: strconv.Quote(name)})
 	return nil
 }

@@ -102,7 +102,7 @@ func (s *Service) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp 
 	}
 	fail := func(reason string, count bool) (*store.User, error) {
 		if count {
-			s.recordFailureFor(r, p.user, device, s.now())
+			s.recordFailureFor(s.requestActor(r), p.user, device, s.now())
 		}
 		s.audit(r, store.Event{Actor: p.user.Username, Action: actionSecondFactor, Resource: "user:" + p.user.Username,
 			Outcome: outcomeFailure, Reason: reason})
@@ -122,7 +122,7 @@ func (s *Service) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp 
 	if err != nil {
 		return fail("webauthn: "+protocolDetail(err), true)
 	}
-	if err := s.keyUsed(r, p.user, cred, parsed); err != nil {
+	if err := s.keyUsed(s.requestActor(r), p.user, cred, parsed); err != nil {
 		if errors.Is(err, errCounter) {
 			return fail("webauthn: "+err.Error(), true)
 		}
@@ -176,7 +176,7 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 	case !userActive(u, now):
 		return fail("account expired")
 	}
-	if err := s.keyUsed(r, u, cred, parsed); err != nil {
+	if err := s.keyUsed(s.requestActor(r), u, cred, parsed); err != nil {
 		if errors.Is(err, errCounter) {
 			return fail(err.Error())
 		}
@@ -202,7 +202,7 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 // backup state and last use. A counter that did not move forward (while
 // either value is non-zero) means the key may have been cloned: the
 // sign-in is refused with errCounter and audited.
-func (s *Service) keyUsed(r *http.Request, u *store.User, cred *webauthn.Credential, parsed *protocol.ParsedCredentialAssertionData) error {
+func (s *Service) keyUsed(a *caller, u *store.User, cred *webauthn.Credential, parsed *protocol.ParsedCredentialAssertionData) error {
 	presented := parsed.Response.AuthenticatorData.Counter
 	var stored uint32
 	now := s.now()
@@ -220,7 +220,7 @@ func (s *Service) keyUsed(r *http.Request, u *store.User, cred *webauthn.Credent
 		return nil
 	})
 	if errors.Is(err, errCounter) {
-		s.audit(r, store.Event{Actor: u.Username, Action: actionWebAuthnCounter, Resource: "user:" + u.Username,
+		s.core.Audit(a, store.Event{Actor: u.Username, Action: actionWebAuthnCounter, Resource: "user:" + u.Username,
 			Outcome: outcomeFailure, Reason: fmt.Sprintf("key %s: stored counter %d, presented %d", keyID(cred.ID), stored, presented)})
 		return fmt.Errorf("%w (stored %d, presented %d)", errCounter, stored, presented)
 	}
