@@ -36,7 +36,7 @@ func newBenchGuard(b *testing.B, app portal.AppConfig) (*Guard, *http.Request) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := svc.CreateUser(context.Background(), "bench", nil, portal.NewUser{
+	if _, err := svc.CreateUser(context.Background(), nil, portal.NewUser{
 		Username: "alice", Password: alicePW, Email: "alice@example.com", FullName: "Alice", Groups: []string{"staff", "ops"},
 	}); err != nil {
 		b.Fatal(err)

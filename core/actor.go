@@ -60,6 +60,18 @@ type Actor struct {
 	// client's session cookie names).
 	Impersonator string
 	Impersonated string
+	// Devices are the entries of the client's device cookie, signatures
+	// unchecked (see the portal's devicecookies.go); a surface without
+	// device cookies leaves it empty.
+	Devices []Device
+}
+
+// Device is one entry of a device cookie: a browser that completed a
+// sign-in of Username keeps Nonce, signed with MAC.
+type Device struct {
+	Username string
+	Nonce    []byte
+	MAC      []byte
 }
 
 // Can reports whether the actor's role grants p.

@@ -45,7 +45,7 @@ func (s *Service) requestActor(r *http.Request) *caller {
 // clientActor is the anonymous actor of r: its surface, client address and
 // user agent.
 func (s *Service) clientActor(r *http.Request) *caller {
-	a := &caller{IP: s.clientIP(r), UserAgent: r.UserAgent(), Via: core.ViaPortal}
+	a := &caller{IP: s.clientIP(r), UserAgent: r.UserAgent(), Via: core.ViaPortal, Devices: s.deviceEntries(r)}
 	if isAPI(r) {
 		a.Via = core.ViaAPI
 	}
@@ -61,4 +61,13 @@ func (s *Service) sessionActor(r *http.Request, u *store.User, id store.SessionI
 		a.Impersonator, a.Impersonated = sess.ImpersonatorName, u.Username
 	}
 	return a
+}
+
+// actorName is the name the audit log gives a: its user's, or "" for
+// nobody.
+func actorName(a *caller) string {
+	if a == nil || a.User == nil {
+		return ""
+	}
+	return a.User.Username
 }

@@ -167,6 +167,14 @@ func (s *Service) writeAPIError(w http.ResponseWriter, err error) {
 	writeJSONError(w, status, msg)
 }
 
+// CLIActor is the actor of a request to Caddy's admin API (the CLI): the
+// local administrator, with the request's client address.
+func (s *Service) CLIActor(r *http.Request) *core.Actor {
+	a := s.localAdmin()
+	a.IP, a.UserAgent = s.clientIP(r), r.UserAgent()
+	return a
+}
+
 // localAdmin is the caller of the CLI: whoever can reach Caddy's admin
 // endpoint (localhost by default) already controls the server, so it acts
 // as an owner. It is named "cli" in the audit log.

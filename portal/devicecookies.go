@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -63,11 +64,7 @@ var deviceCookiePaths = []string{"/login", "/api/v1/login"}
 func (s *Service) deviceCookieName() string { return cookieDevice.name(s.cookie) }
 
 // deviceEntry is one signed entry of a device cookie.
-type deviceEntry struct {
-	username string
-	nonce    []byte
-	mac      []byte
-}
+type deviceEntry = core.Device
 
 // deviceMAC signs a device entry of the user u (username and id, so a
 // cookie does not carry over to a new account that reuses the name).
@@ -101,7 +98,7 @@ func (s *Service) deviceEntries(r *http.Request) []deviceEntry {
 			if err1 != nil || err2 != nil || len(nonce) != deviceNonceLen || len(mac) != sha256.Size {
 				continue
 			}
-			out = append(out, deviceEntry{username: f[0], nonce: nonce, mac: mac})
+			out = append(out, deviceEntry{Username: f[0], Nonce: nonce, MAC: mac})
 			if len(out) == maxDeviceEntries {
 				return out
 			}
@@ -113,10 +110,10 @@ func (s *Service) deviceEntries(r *http.Request) []deviceEntry {
 // trustedDevice returns the id of the request's trusted device for u: the
 // hex nonce of a device cookie entry for u's username whose signature is
 // right. It returns "" for an untrusted client.
-func (s *Service) trustedDevice(r *http.Request, u *store.User) string {
-	for _, e := range s.deviceEntries(r) {
-		if e.username == u.Username && hmac.Equal(e.mac, s.deviceMAC(u, e.nonce)) {
-			return hex.EncodeToString(e.nonce)
+func (s *Service) trustedDevice(a *caller, u *store.User) string {
+	for _, e := range a.Devices {
+		if e.Username == u.Username && hmac.Equal(e.MAC, s.deviceMAC(u, e.Nonce)) {
+			return hex.EncodeToString(e.Nonce)
 		}
 	}
 	return ""
@@ -127,7 +124,7 @@ func (s *Service) trustedDevice(r *http.Request, u *store.User) string {
 // one gets a fresh nonce; entries for other users are kept, newest first.
 func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.User) {
 	var nonce []byte
-	if id := s.trustedDevice(r, u); id != "" {
+	if id := s.trustedDevice(s.clientActor(r), u); id != "" {
 		nonce, _ = hex.DecodeString(id)
 	} else {
 		nonce = make([]byte, deviceNonceLen)
@@ -136,12 +133,12 @@ func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.U
 	enc := base64.RawURLEncoding.EncodeToString
 	entries := []string{u.Username + deviceFieldSep + enc(nonce) + deviceFieldSep + enc(s.deviceMAC(u, nonce))}
 	for _, e := range s.deviceEntries(r) {
-		if e.username == u.Username || len(entries) == maxDeviceEntries {
+		if e.Username == u.Username || len(entries) == maxDeviceEntries {
 			continue
 		}
 		// Other users' entries are kept as they are; each is checked when
 		// it is used.
-		entries = append(entries, e.username+deviceFieldSep+enc(e.nonce)+deviceFieldSep+enc(e.mac))
+		entries = append(entries, e.Username+deviceFieldSep+enc(e.Nonce)+deviceFieldSep+enc(e.MAC))
 	}
 	cookieDevice.set(w, s.cookie, strings.Join(entries, deviceEntrySep))
 }

@@ -50,10 +50,10 @@ func TestTrustedDevice(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest("POST", "https://auth.example.com/api/v1/login", nil)
 			req.AddCookie(&http.Cookie{Name: DefaultCookieName + deviceCookieSuffix, Value: tc.value})
-			if got := svc.trustedDevice(req, alice) != ""; got != tc.alice {
+			if got := svc.trustedDevice(svc.clientActor(req), alice) != ""; got != tc.alice {
 				t.Errorf("trusted for alice = %v, want %v", got, tc.alice)
 			}
-			if got := svc.trustedDevice(req, bob) != ""; got != tc.bob {
+			if got := svc.trustedDevice(svc.clientActor(req), bob) != ""; got != tc.bob {
 				t.Errorf("trusted for bob = %v, want %v", got, tc.bob)
 			}
 		})

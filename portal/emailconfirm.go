@@ -63,7 +63,7 @@ const (
 // current (the verified address) to email and says what to do. It
 // refuses API keys, impersonation and a missing or wrong proof, and an
 // address that belongs to someone else.
-func (s *Service) planEmailChange(ctx context.Context, c *caller, r *http.Request, u *store.User, email, password string) (emailChange, error) {
+func (s *Service) planEmailChange(ctx context.Context, c *caller, u *store.User, email, password string) (emailChange, error) {
 	if strings.EqualFold(email, u.Email) {
 		if u.PendingEmail != "" {
 			return emailCancel, nil
@@ -79,7 +79,7 @@ func (s *Service) planEmailChange(ctx context.Context, c *caller, r *http.Reques
 	if c.Impersonating() {
 		return 0, errImpersonating
 	}
-	if err := s.reproveForEmail(ctx, c, r, u, password); err != nil {
+	if err := s.reproveForEmail(ctx, c, u, password); err != nil {
 		return 0, err
 	}
 	if email == "" {
@@ -97,7 +97,7 @@ func (s *Service) planEmailChange(ctx context.Context, c *caller, r *http.Reques
 // reproveForEmail checks that the person at the keyboard is u: the
 // current password, or for a user without one a sign-in younger than
 // freshWindow. A failure is audited.
-func (s *Service) reproveForEmail(ctx context.Context, c *caller, r *http.Request, u *store.User, password string) error {
+func (s *Service) reproveForEmail(ctx context.Context, c *caller, u *store.User, password string) error {
 	var err error
 	switch {
 	case u.PasswordHash == "":
@@ -107,7 +107,7 @@ func (s *Service) reproveForEmail(ctx context.Context, c *caller, r *http.Reques
 	case password == "":
 		err = fmt.Errorf("%w: enter your current password to change your email address", ErrForbidden)
 	default:
-		ok, verr := s.verifyCurrentPassword(ctx, r, c, password)
+		ok, verr := s.verifyCurrentPassword(ctx, c, password)
 		if verr != nil {
 			return verr
 		}
@@ -116,7 +116,7 @@ func (s *Service) reproveForEmail(ctx context.Context, c *caller, r *http.Reques
 		}
 	}
 	if err != nil {
-		s.audit(r, store.Event{Actor: u.Username, Action: actionEmailChangeRequested, Resource: "user:" + u.Username,
+		s.core.Audit(c, store.Event{Actor: u.Username, Action: actionEmailChangeRequested, Resource: "user:" + u.Username,
 			Outcome: outcomeFailure, Reason: "not re-proven: " + strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": ")})
 	}
 	return err

@@ -54,8 +54,7 @@ func me(t *testing.T, c *client) (user, impersonator string, status int) {
 // setSettings patches the settings as the local admin.
 func setSettings(t *testing.T, svc *Service, patch string) {
 	t.Helper()
-	req := httptest.NewRequest("PATCH", "https://auth.example.com/api/v1/settings", nil)
-	if _, err := svc.updateSettings(svc.localAdmin(), req, []byte(patch)); err != nil {
+	if _, err := svc.updateSettings(context.Background(), svc.localAdmin(), []byte(patch)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -251,7 +250,7 @@ func TestImpersonationSession(t *testing.T) {
 	// The refusals went through the service too, whatever the route.
 	bob, _ := svc.findUser("bob")
 	ic := &caller{User: bob, Session: store.Session{ImpersonatorID: "x", ImpersonatorName: "adam", Methods: []string{methodImpersonation}}}
-	if err := svc.changeOwnPassword(context.Background(), ic, req, testPW, "N3w-passphrase"); err == nil || err.Error() != "not while impersonating" {
+	if err := svc.changeOwnPassword(context.Background(), ic, testPW, "N3w-passphrase"); err == nil || err.Error() != "not while impersonating" {
 		t.Fatalf("changeOwnPassword while impersonating: %v", err)
 	}
 	if _, _, err := svc.makeTempPassword(context.Background(), ic, "dan"); err == nil || err.Error() != "not while impersonating" {
@@ -385,19 +384,19 @@ func TestImpersonationEnds(t *testing.T) {
 		}},
 		{"actor disabled", func(t *testing.T, svc *Service, adam *store.User) {
 			active := false
-			if _, err := svc.updateUser(svc.localAdmin(), nil, "adam", UserPatch{Active: &active}); err != nil {
+			if _, err := svc.updateUser(svc.localAdmin(), "adam", UserPatch{Active: &active}); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"actor demoted", func(t *testing.T, svc *Service, adam *store.User) {
 			role := policies.RoleUser
-			if _, err := svc.updateUser(svc.localAdmin(), nil, "adam", UserPatch{Role: &role}); err != nil {
+			if _, err := svc.updateUser(svc.localAdmin(), "adam", UserPatch{Role: &role}); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"target disabled", func(t *testing.T, svc *Service, adam *store.User) {
 			active := false
-			if _, err := svc.updateUser(svc.localAdmin(), nil, "bob", UserPatch{Active: &active}); err != nil {
+			if _, err := svc.updateUser(svc.localAdmin(), "bob", UserPatch{Active: &active}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -629,14 +628,14 @@ func TestTempPassword(t *testing.T) {
 		mustUser(t, svc, "carl", policies.RoleUser)
 		_, resp, _ := mk("adam", "carl")
 		active := false
-		if _, err := svc.updateUser(svc.localAdmin(), nil, "carl", UserPatch{Active: &active}); err != nil {
+		if _, err := svc.updateUser(svc.localAdmin(), "carl", UserPatch{Active: &active}); err != nil {
 			t.Fatal(err)
 		}
 		if got := loginStatus(t, svc, "carl", resp.Password); got != 401 {
 			t.Fatalf("disabled account with a temporary password: %d", got)
 		}
 		active = true
-		if _, err := svc.updateUser(svc.localAdmin(), nil, "carl", UserPatch{Active: &active}); err != nil {
+		if _, err := svc.updateUser(svc.localAdmin(), "carl", UserPatch{Active: &active}); err != nil {
 			t.Fatal(err)
 		}
 		for range DefaultLockoutThreshold {

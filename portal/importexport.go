@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -170,7 +170,7 @@ func parseImport(data []byte, format string) (rows []ImportRow, rowBase int, err
 // file and against existing accounts); if any row is bad nothing is
 // created. Otherwise each user is created without a password and gets a
 // link to set one.
-func (s *Service) importUsers(ctx context.Context, c *caller, r *http.Request, rows []ImportRow, rowBase int, dryRun bool) (ImportResult, error) {
+func (s *Service) importUsers(ctx context.Context, c *caller, rows []ImportRow, rowBase int, dryRun bool) (ImportResult, error) {
 	res := ImportResult{DryRun: dryRun, Created: []ImportedUser{}, Problems: []ImportProblem{}}
 	if len(rows) == 0 {
 		return res, inputErr("", "nothing to import")
@@ -232,17 +232,17 @@ func (s *Service) importUsers(ctx context.Context, c *caller, r *http.Request, r
 		return res, nil
 	}
 	for _, u := range valid {
-		created, err := s.createValidated(ctx, c.User.Username, r, u, "")
+		created, err := s.createValidated(ctx, c, c.User.Username, u, "")
 		if err != nil {
 			return res, fmt.Errorf("import stopped after %d users at %q: %w", len(res.Created), u.Username, err)
 		}
-		link, err := s.issueReset(ctx, s.requestActor(r), created, true, c)
+		link, err := s.issueReset(ctx, c, created, true, c)
 		if err != nil {
 			return res, err
 		}
 		res.Created = append(res.Created, ImportedUser{Username: created.Username, Link: link})
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionUserImport, Resource: "users", Outcome: outcomeSuccess,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionUserImport, Resource: "users", Outcome: outcomeSuccess,
 		Reason: strconv.Itoa(len(res.Created)) + " users"})
 	return res, nil
 }
@@ -258,10 +258,10 @@ func (s *Service) ExportUsers(w io.Writer, format string) error {
 // ImportUsers imports users from CSV or JSON data (format "" guesses) on
 // behalf of the local administrator (the CLI through Caddy's admin API),
 // who may give any role. r, when not nil, is the request, for the audit log.
-func (s *Service) ImportUsers(ctx context.Context, r *http.Request, data []byte, format string, dryRun bool) (ImportResult, error) {
+func (s *Service) ImportUsers(ctx context.Context, a *core.Actor, data []byte, format string, dryRun bool) (ImportResult, error) {
 	rows, base, err := parseImport(data, format)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	return s.importUsers(ctx, s.localAdmin(), r, rows, base, dryRun)
+	return s.importUsers(ctx, a, rows, base, dryRun)
 }

@@ -56,7 +56,7 @@ func (s *Service) apiImportUsers(w http.ResponseWriter, r *http.Request) {
 			return 0, nil, err
 		}
 		dry := r.URL.Query().Get("dry_run")
-		res, err := s.importUsers(r.Context(), c, r, rows, base, dry == "1" || dry == "true")
+		res, err := s.importUsers(r.Context(), c, rows, base, dry == "1" || dry == "true")
 		if err != nil {
 			return 0, nil, err
 		}

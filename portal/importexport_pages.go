@@ -63,7 +63,7 @@ func (s *Service) handleImportForm(w http.ResponseWriter, r *http.Request, c *ca
 		s.renderImport(w, r, c, status, msg, form, nil)
 		return
 	}
-	res, err := s.importUsers(r.Context(), c, r, rows, base, dry)
+	res, err := s.importUsers(r.Context(), c, rows, base, dry)
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderImport(w, r, c, status, msg, form, &res)

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -163,7 +162,7 @@ func (s *Service) invitation(secret string) (*store.Token, error) {
 // acceptInvitation creates the invitee's account with the username, name
 // and password they chose and the email, role and groups of the
 // invitation. Input is checked before the link is spent.
-func (s *Service) acceptInvitation(ctx context.Context, r *http.Request, secret string, nu NewUser) (*store.User, error) {
+func (s *Service) acceptInvitation(ctx context.Context, a *caller, secret string, nu NewUser) (*store.User, error) {
 	t, err := s.invitation(secret)
 	if err != nil {
 		return nil, err
@@ -189,7 +188,7 @@ func (s *Service) acceptInvitation(ctx context.Context, r *http.Request, secret 
 	if _, err := s.store.ConsumeToken(tokenKindInvite, t.Hash); err != nil {
 		return nil, errLink
 	}
-	created, err := s.createValidated(ctx, t.Data["invited_by"], r, u, "")
+	created, err := s.createValidated(ctx, a, t.Data["invited_by"], u, "")
 	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			// Give the link back so another username can be tried.
@@ -199,7 +198,7 @@ func (s *Service) acceptInvitation(ctx context.Context, r *http.Request, secret 
 		}
 		return nil, err
 	}
-	s.audit(r, store.Event{Actor: created.Username, Action: actionInviteAccept, Resource: "user:" + created.Username, Outcome: outcomeSuccess,
+	s.core.Audit(a, store.Event{Actor: created.Username, Action: actionInviteAccept, Resource: "user:" + created.Username, Outcome: outcomeSuccess,
 		Reason: "invited by " + t.Data["invited_by"]})
 	return created, nil
 }

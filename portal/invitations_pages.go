@@ -116,7 +116,7 @@ func (s *Service) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 		s.renderInvite(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, form)
 		return
 	}
-	u, err := s.acceptInvitation(r.Context(), r, tok, nu)
+	u, err := s.acceptInvitation(r.Context(), s.requestActor(r), tok, nu)
 	if err != nil {
 		if errors.Is(err, errLink) {
 			bad()

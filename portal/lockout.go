@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -121,13 +120,13 @@ const actionSessionReproofEnd = "session.end_reproof"
 // verifyCurrentPassword checks pw, typed in c's signed-in session to
 // re-prove who is at the keyboard (a password, email or factor change).
 // A wrong password counts as a failed re-proof (reproofFailed).
-func (s *Service) verifyCurrentPassword(ctx context.Context, r *http.Request, c *caller, pw string) (bool, error) {
+func (s *Service) verifyCurrentPassword(ctx context.Context, c *caller, pw string) (bool, error) {
 	ok, err := s.hasher.Verify(ctx, pw, c.User.PasswordHash)
 	if err != nil {
 		return false, s.busyOr(err)
 	}
 	if !ok {
-		s.reproofFailed(r, c)
+		s.reproofFailed(c)
 	}
 	return ok, nil
 }
@@ -138,9 +137,9 @@ func (s *Service) verifyCurrentPassword(ctx context.Context, r *http.Request, c 
 // So a stolen session cannot guess the password without end, while the
 // account's own lock (which a stranger can set) does not stop its owner
 // re-proving herself from her session.
-func (s *Service) reproofFailed(r *http.Request, c *caller) {
+func (s *Service) reproofFailed(c *caller) {
 	now := s.now()
-	s.recordFailureFor(s.requestActor(r), c.User, "", now)
+	s.recordFailureFor(c, c.User, "", now)
 	st := s.cfg()
 	if st.LockoutThreshold <= 0 || c.SessionID == (store.SessionID{}) {
 		return
@@ -157,6 +156,6 @@ func (s *Service) reproofFailed(r *http.Request, c *caller) {
 		s.log.Error("end session after wrong re-proofs", "user", c.User.Username, "error", err)
 		return
 	}
-	s.audit(r, store.Event{Action: actionSessionReproofEnd, Resource: "user:" + c.User.Username, Outcome: outcomeSuccess,
+	s.core.Audit(c, store.Event{Action: actionSessionReproofEnd, Resource: "user:" + c.User.Username, Outcome: outcomeSuccess,
 		Reason: strconv.Itoa(n) + " wrong passwords or codes typed to confirm a change; the session was ended"})
 }

@@ -33,7 +33,7 @@ const maxPasswordLen = 1024
 // and a wrong password counts against the one that judged it. A right
 // password clears no failures (a second step may still fail); signIn and
 // finishLogin clear them once the sign-in is complete.
-func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw string) (u *store.User, tempBy, device string, err error) {
+func (s *Service) authenticate(ctx context.Context, a *caller, login, pw string) (u *store.User, tempBy, device string, err error) {
 	login = strings.TrimSpace(login)
 	if len(pw) > maxPasswordLen {
 		pw = pw[:maxPasswordLen]
@@ -42,7 +42,7 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 		if device != "" {
 			reason += " (trusted " + deviceLabel(device) + ")"
 		}
-		s.audit(r, store.Event{Actor: policies.NormalizeUsername(login), Action: actionLogin,
+		s.core.Audit(a, store.Event{Actor: policies.NormalizeUsername(login), Action: actionLogin,
 			Outcome: outcomeFailure, Reason: reason})
 		return nil, "", "", errBadCredentials
 	}
@@ -63,7 +63,7 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 		}
 		return fail("unknown user")
 	}
-	device = s.trustedDevice(r, u)
+	device = s.trustedDevice(a, u)
 	if locked, err := s.lockedFor(u, device); err != nil {
 		return nil, "", "", err
 	} else if locked {
@@ -108,7 +108,7 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 	case !ok && malformed:
 		return fail("unusable password hash")
 	case !ok:
-		s.recordFailureFor(s.requestActor(r), u, device, now)
+		s.recordFailureFor(a, u, device, now)
 		return fail("wrong password")
 	case u.Disabled:
 		return fail("account disabled")
@@ -152,7 +152,6 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 	if err != nil {
 		return nil, "", "", fmt.Errorf("portal: record login: %w", err)
 	}
-	attemptSucceeded(r)
 	return updated, tempBy, device, nil
 }
 
@@ -163,7 +162,7 @@ func (s *Service) authenticate(ctx context.Context, r *http.Request, login, pw s
 // none yet, no session starts: a pending login is recorded and signIn
 // returns the user with errSecondFactor or errEnrollRequired.
 func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw string, remember bool) (*store.User, error) {
-	u, tempBy, device, err := s.authenticate(r.Context(), r, login, pw)
+	u, tempBy, device, err := s.authenticate(r.Context(), s.requestActor(r), login, pw)
 	if err != nil {
 		if errors.Is(err, ErrBusy) {
 			// Held like a throttled attempt: under a flood from many
@@ -173,6 +172,7 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw strin
 		}
 		return nil, err
 	}
+	attemptSucceeded(r)
 	first, reason := []string{methodPassword}, "password"
 	if tempBy != "" {
 		first, reason = []string{methodTempPassword}, "temporary password made by "+tempBy

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,7 +27,7 @@ func (e *oidcRefusal) Error() string { return e.auditReason }
 
 // finishOIDCLogin signs in the user of the verified account id.
 func (s *Service) finishOIDCLogin(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity) {
-	u, how, err := s.oidcUser(r, p, id)
+	u, how, err := s.oidcUser(r.Context(), s.requestActor(r), p, id)
 	if err != nil {
 		var ref *oidcRefusal
 		if !errors.As(err, &ref) {
@@ -57,13 +58,13 @@ func resourceOf(username string) string {
 
 // oidcUser finds (or links, or creates) the local user of the account id,
 // and checks that the user may sign in. how says which way it went.
-func (s *Service) oidcUser(r *http.Request, p *oidcProvider, id *externalIdentity) (*store.User, string, error) {
+func (s *Service) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *externalIdentity) (*store.User, string, error) {
 	refuse := func(u *store.User, reason string) error {
 		return &oidcRefusal{actor: u.Username, auditReason: reason, genericLogin: true}
 	}
 	check := func(u *store.User) error {
 		// From a trusted device only that device's lock applies (lockout.go).
-		locked, err := s.lockedFor(u, s.trustedDevice(r, u))
+		locked, err := s.lockedFor(u, s.trustedDevice(a, u))
 		switch now := s.now(); {
 		case err != nil:
 			return err
@@ -107,7 +108,7 @@ func (s *Service) oidcUser(r *http.Request, p *oidcProvider, id *externalIdentit
 			if err := check(u); err != nil {
 				return nil, "", err
 			}
-			if err := s.linkIdentity(s.requestActor(r), p, u, id, "linked by verified email address"); err != nil {
+			if err := s.linkIdentity(a, p, u, id, "linked by verified email address"); err != nil {
 				return nil, "", err
 			}
 			return u, "linked by email", nil
@@ -119,7 +120,7 @@ func (s *Service) oidcUser(r *http.Request, p *oidcProvider, id *externalIdentit
 	if !p.AutoCreate {
 		return nil, "", noAccount
 	}
-	u, err := s.createOIDCUser(r, p, id)
+	u, err := s.createOIDCUser(ctx, a, p, id)
 	if err != nil {
 		return nil, "", err
 	}
@@ -131,7 +132,7 @@ func (s *Service) oidcUser(r *http.Request, p *oidcProvider, id *externalIdentit
 // or email address, with a numeric suffix when taken. The email address
 // is kept only when the provider says it is verified, so nobody claims
 // someone else's address in Gatehouse (or in the headers apps trust).
-func (s *Service) createOIDCUser(r *http.Request, p *oidcProvider, id *externalIdentity) (*store.User, error) {
+func (s *Service) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider, id *externalIdentity) (*store.User, error) {
 	email := ""
 	if id.EmailVerified {
 		if e, err := checkEmail("email", id.Email); err == nil {
@@ -174,7 +175,7 @@ func (s *Service) createOIDCUser(r *http.Request, p *oidcProvider, id *externalI
 		if _, err := s.store.UserByUsername(u.Username); err == nil {
 			continue
 		}
-		u, err = s.createValidated(r.Context(), u.Username, r, u, "")
+		u, err = s.createValidated(ctx, a, u.Username, u, "")
 		if errors.Is(err, ErrConflict) {
 			if err := emailTaken(); err != nil {
 				return nil, err
@@ -184,7 +185,7 @@ func (s *Service) createOIDCUser(r *http.Request, p *oidcProvider, id *externalI
 		if err != nil {
 			return nil, err
 		}
-		if err := s.linkIdentity(s.requestActor(r), p, u, id, "account created at first sign-in"); err != nil {
+		if err := s.linkIdentity(a, p, u, id, "account created at first sign-in"); err != nil {
 			// Another sign-in of the same account won the race: the new
 			// user must not stay behind, unlinked.
 			if derr := s.store.DeleteUser(u.ID); derr != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -39,7 +40,7 @@ const ownerLoginHelp = "This sign-in link is invalid, has expired or was already
 // active owner, else the error is an *InputError. A new link replaces the
 // owner's earlier ones. r, when not nil, supplies the audit log's IP and
 // user agent; the actor is "cli".
-func (s *Service) OwnerLoginLink(ctx context.Context, r *http.Request, username string) (string, error) {
+func (s *Service) OwnerLoginLink(ctx context.Context, a *core.Actor, username string) (string, error) {
 	u, err := s.ownerFor(username)
 	if err != nil {
 		return "", err
@@ -56,7 +57,7 @@ func (s *Service) OwnerLoginLink(ctx context.Context, r *http.Request, username 
 	if err := s.store.PutToken(t); err != nil {
 		return "", fmt.Errorf("portal: store owner sign-in link: %w", err)
 	}
-	s.audit(r, store.Event{Actor: "cli", Action: actionOwnerLoginCreate, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+	s.core.Audit(a, store.Event{Actor: "cli", Action: actionOwnerLoginCreate, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
 		Reason: "expires " + t.ExpiresAt.UTC().Format(time.RFC3339)})
 	return s.portal.String() + "/owner-login/" + secret, nil
 }

@@ -588,7 +588,7 @@ func TestInvitationPages(t *testing.T) {
 func TestExpiredPassword(t *testing.T) {
 	e := newPageEnv(t, nil)
 	u := mustUser(t, e.svc, "rosa", policies.RoleOwner)
-	if _, err := e.svc.updateSettings(e.svc.localAdmin(), nil, []byte(`{"password_max_age":"90d"}`)); err != nil {
+	if _, err := e.svc.updateSettings(context.Background(), e.svc.localAdmin(), []byte(`{"password_max_age":"90d"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.st.UpdateUser(u.ID, func(x *store.User) error {
@@ -756,7 +756,7 @@ func TestSelfServicePages(t *testing.T) {
 		t.Fatalf("the current session was ended: %d", resp.StatusCode)
 	}
 
-	if _, err := e.svc.updateSettings(e.svc.localAdmin(), nil, []byte(`{"lock_profile":true}`)); err != nil {
+	if _, err := e.svc.updateSettings(context.Background(), e.svc.localAdmin(), []byte(`{"lock_profile":true}`)); err != nil {
 		t.Fatal(err)
 	}
 	resp, _ = b.submit("/profile", "/profile", url.Values{"full_name": {"Mallory"}})

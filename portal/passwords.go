@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -118,7 +117,7 @@ func (s *Service) adminSetPassword(ctx context.Context, c *caller, ref, pw strin
 // c's other sessions end. A session signed in with a temporary password
 // needs no current password (like a reset link); an impersonation session
 // is refused.
-func (s *Service) changeOwnPassword(ctx context.Context, c *caller, r *http.Request, current, pw string) error {
+func (s *Service) changeOwnPassword(ctx context.Context, c *caller, current, pw string) error {
 	if c.Impersonating() {
 		return errImpersonating
 	}
@@ -126,12 +125,12 @@ func (s *Service) changeOwnPassword(ctx context.Context, c *caller, r *http.Requ
 	ok := temp
 	if !ok && c.User.PasswordHash != "" {
 		var err error
-		if ok, err = s.verifyCurrentPassword(ctx, r, c, current); err != nil {
+		if ok, err = s.verifyCurrentPassword(ctx, c, current); err != nil {
 			return err
 		}
 	}
 	if !ok {
-		s.audit(r, store.Event{Actor: c.User.Username, Action: actionPasswordChange, Resource: "user:" + c.User.Username,
+		s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionPasswordChange, Resource: "user:" + c.User.Username,
 			Outcome: outcomeFailure, Reason: "wrong current password"})
 		return inputErr("current_password", "is not correct")
 	}
@@ -141,12 +140,12 @@ func (s *Service) changeOwnPassword(ctx context.Context, c *caller, r *http.Requ
 	if _, err := s.setPasswordHash(ctx, c.User, pw, c.SessionID); err != nil {
 		return err
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionPasswordChange, Resource: "user:" + c.User.Username, Outcome: outcomeSuccess})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionPasswordChange, Resource: "user:" + c.User.Username, Outcome: outcomeSuccess})
 	return nil
 }
 
 // adminResetLink makes a reset link for the user ref on behalf of c.
-func (s *Service) adminResetLink(ctx context.Context, c *caller, r *http.Request, ref string) (string, error) {
+func (s *Service) adminResetLink(ctx context.Context, c *caller, ref string) (string, error) {
 	u, err := s.findUser(ref)
 	if err != nil {
 		return "", err
@@ -157,11 +156,11 @@ func (s *Service) adminResetLink(ctx context.Context, c *caller, r *http.Request
 	if err := mayChangeCredentials(c, u, selfPassword); err != nil {
 		return "", err
 	}
-	link, err := s.issueReset(ctx, s.requestActor(r), u, false, c)
+	link, err := s.issueReset(ctx, c, u, false, c)
 	if err != nil {
 		return "", err
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionResetLink, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionResetLink, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return link, nil
 }
 

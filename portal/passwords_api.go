@@ -25,7 +25,7 @@ func (s *Service) apiChangePassword(w http.ResponseWriter, r *http.Request) {
 		s.writeAPIError(w, err)
 		return
 	}
-	if err := s.changeOwnPassword(r.Context(), c, r, req.CurrentPassword, req.Password); err != nil {
+	if err := s.changeOwnPassword(r.Context(), c, req.CurrentPassword, req.Password); err != nil {
 		s.writeAPIError(w, err)
 		return
 	}

@@ -56,7 +56,7 @@ func newTestService(t *testing.T) (*Service, *store.Store, *clock) {
 
 func mustUser(t *testing.T, svc *Service, name, role string, groups ...string) *store.User {
 	t.Helper()
-	u, err := svc.CreateUser(context.Background(), "test", nil, NewUser{Username: name, Password: testPW, Role: role, Groups: groups, Email: name + "@example.com"})
+	u, err := svc.CreateUser(context.Background(), nil, NewUser{Username: name, Password: testPW, Role: role, Groups: groups, Email: name + "@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,17 +311,17 @@ func TestCreateUserValidation(t *testing.T) {
 		{"missing password", NewUser{Username: "bob"}, "password"},
 	}
 	for _, tc := range tests {
-		_, err := svc.CreateUser(context.Background(), "test", nil, tc.nu)
+		_, err := svc.CreateUser(context.Background(), nil, tc.nu)
 		ie, ok := err.(*InputError)
 		if !ok || ie.Field != tc.field {
 			t.Errorf("%s: err = %v, want an input error on %s", tc.name, err, tc.field)
 		}
 	}
-	_, err := svc.CreateUser(context.Background(), "test", nil, NewUser{Username: "ALICE", Password: testPW})
+	_, err := svc.CreateUser(context.Background(), nil, NewUser{Username: "ALICE", Password: testPW})
 	if err == nil || !strings.Contains(err.Error(), "taken") {
 		t.Errorf("duplicate username: %v", err)
 	}
-	_, err = svc.CreateUser(context.Background(), "test", nil, NewUser{Username: "alice2", Email: "Alice@Example.com", Password: testPW})
+	_, err = svc.CreateUser(context.Background(), nil, NewUser{Username: "alice2", Email: "Alice@Example.com", Password: testPW})
 	if err == nil || !strings.Contains(err.Error(), "already used by another account") {
 		t.Errorf("duplicate email: %v", err)
 	}

@@ -1,8 +1,8 @@
 package portal
 
 import (
+	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -29,7 +29,7 @@ type profileResult struct {
 
 // updateProfile changes c's own name and email address, unless the "lock
 // profile" setting is on.
-func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (profileResult, error) {
+func (s *Service) updateProfile(ctx context.Context, c *caller, in ProfileInput) (profileResult, error) {
 	if s.cfg().LockProfile {
 		return profileResult{}, fmt.Errorf("%w: profiles are locked; ask an administrator to change your details", ErrForbidden)
 	}
@@ -51,7 +51,7 @@ func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (pr
 		if email, err = checkEmail("email", *in.Email); err != nil {
 			return profileResult{}, err
 		}
-		if change, err = s.planEmailChange(r.Context(), c, r, before, email, in.CurrentPassword); err != nil {
+		if change, err = s.planEmailChange(ctx, c, before, email, in.CurrentPassword); err != nil {
 			return profileResult{}, err
 		}
 	}
@@ -83,14 +83,14 @@ func (s *Service) updateProfile(c *caller, r *http.Request, in ProfileInput) (pr
 	res := profileResult{user: u}
 	if change == emailRequest {
 		res.requested = true
-		if res.mailed, err = s.sendEmailConfirmation(r.Context(), u); err != nil {
+		if res.mailed, err = s.sendEmailConfirmation(ctx, u); err != nil {
 			return profileResult{}, err
 		}
-		s.audit(r, store.Event{Actor: u.Username, Action: actionEmailChangeRequested, Resource: "user:" + u.Username,
+		s.core.Audit(c, store.Event{Actor: u.Username, Action: actionEmailChangeRequested, Resource: "user:" + u.Username,
 			Outcome: outcomeSuccess, Reason: "confirmation link sent to " + u.PendingEmail})
 	}
 	if before.FullName != u.FullName || before.Email != u.Email || (change == emailCancel && before.PendingEmail != "") {
-		s.audit(r, store.Event{Actor: u.Username, Action: actionProfileUpdate, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+		s.core.Audit(c, store.Event{Actor: u.Username, Action: actionProfileUpdate, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	}
 	return res, nil
 }

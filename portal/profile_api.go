@@ -13,7 +13,7 @@ func (s *Service) apiPatchMe(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		res, err := s.updateProfile(c, r, in)
+		res, err := s.updateProfile(r.Context(), c, in)
 		if err != nil {
 			return 0, nil, err
 		}

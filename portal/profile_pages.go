@@ -91,7 +91,7 @@ func (s *Service) handleProfileForm(w http.ResponseWriter, r *http.Request, c *c
 	if r.PostForm.Has("email") {
 		in.Email = &email
 	}
-	res, err := s.updateProfile(c, r, in)
+	res, err := s.updateProfile(r.Context(), c, in)
 	if err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), map[string]string{"full_name": name, "email": email})
@@ -145,7 +145,7 @@ func (s *Service) handlePasswordForm(w http.ResponseWriter, r *http.Request, c *
 		fail(http.StatusBadRequest, "The two new passwords do not match.")
 		return
 	}
-	if err := s.changeOwnPassword(r.Context(), c, r, current, pw); err != nil {
+	if err := s.changeOwnPassword(r.Context(), c, current, pw); err != nil {
 		status, msg := s.statusOf(err)
 		if strings.HasPrefix(msg, "current_password:") {
 			msg = "Your current password is not correct."
@@ -166,7 +166,7 @@ func (s *Service) handlePasswordForm(w http.ResponseWriter, r *http.Request, c *
 
 // handleRevokeOwnSession ends one of the caller's sessions.
 func (s *Service) handleRevokeOwnSession(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.revokeOwnSession(c, r, r.PathValue("id")); err != nil {
+	if err := s.revokeOwnSession(c, r.PathValue("id")); err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
 		return
@@ -176,7 +176,7 @@ func (s *Service) handleRevokeOwnSession(w http.ResponseWriter, r *http.Request,
 
 // revokeOwnSession is revokeSession limited to the caller's own sessions,
 // so that the profile page never acts on anyone else's.
-func (s *Service) revokeOwnSession(c *caller, r *http.Request, id string) error {
+func (s *Service) revokeOwnSession(c *caller, id string) error {
 	sid, ok := parseSessionID(id)
 	if !ok {
 		return fmt.Errorf("session: %w", ErrNotFound)

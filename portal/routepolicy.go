@@ -300,7 +300,7 @@ func (s *Service) freshProof(r *http.Request, c *caller) error {
 		ok = s.checkTOTP(c.User, code) == nil
 	}
 	if !ok {
-		s.reproofFailed(r, c)
+		s.reproofFailed(c)
 		return errBadProof
 	}
 	return nil

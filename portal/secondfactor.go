@@ -143,7 +143,7 @@ func (s *Service) finishLogin(w http.ResponseWriter, r *http.Request, p *pending
 	// The sign-in is complete: only now do the failures of whoever judged
 	// it (this trusted device, or the account) stop counting, and only now
 	// does the browser become a trusted device of the user.
-	s.clearFailures(p.user, s.trustedDevice(r, p.user))
+	s.clearFailures(p.user, s.trustedDevice(s.clientActor(r), p.user))
 	s.trustDevice(w, r, p.user)
 	attemptSucceeded(r)
 	s.audit(r, store.Event{Actor: p.user.Username, Action: actionLogin, Resource: "user:" + p.user.Username,
@@ -172,7 +172,7 @@ func (s *Service) consumePendingCookie(r *http.Request) error {
 // request's trusted device, or the account ("") for an untrusted client,
 // and whether that one is locked out (see lockout.go).
 func (s *Service) secondStepJudge(r *http.Request, u *store.User) (device string, locked bool, err error) {
-	device = s.trustedDevice(r, u)
+	device = s.trustedDevice(s.clientActor(r), u)
 	locked, err = s.lockedFor(u, device)
 	return device, locked, err
 }

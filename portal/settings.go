@@ -1,9 +1,9 @@
 package portal
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -43,7 +43,7 @@ func (s *Service) passwordExpired(changedAt time.Time) bool { return s.core.Pass
 
 // updateSettings applies a JSON patch of settings fields. Fields absent
 // from patch keep their value.
-func (s *Service) updateSettings(c *caller, r *http.Request, patch []byte) (Settings, error) {
+func (s *Service) updateSettings(ctx context.Context, c *caller, patch []byte) (Settings, error) {
 	st := *s.cfg()
 	dec := json.NewDecoder(strings.NewReader(string(patch)))
 	dec.DisallowUnknownFields()
@@ -63,14 +63,14 @@ func (s *Service) updateSettings(c *caller, r *http.Request, patch []byte) (Sett
 		return Settings{}, err
 	}
 	if st.Require2FA && !was {
-		n, err := s.enforce2FA(r.Context())
+		n, err := s.enforce2FA(ctx)
 		if err != nil {
 			return Settings{}, fmt.Errorf("portal: end sessions without 2FA: %w", err)
 		}
-		s.audit(r, store.Event{Actor: c.User.Username, Action: "2fa.required", Resource: "settings", Outcome: outcomeSuccess,
+		s.core.Audit(c, store.Event{Actor: c.User.Username, Action: "2fa.required", Resource: "settings", Outcome: outcomeSuccess,
 			Reason: fmt.Sprintf("%d sessions without a second factor ended", n)})
 	}
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionSettingsUpdate, Resource: "settings", Outcome: outcomeSuccess,
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionSettingsUpdate, Resource: "settings", Outcome: outcomeSuccess,
 		Reason: truncate(string(patch), 200)})
 	return st, nil
 }

@@ -17,7 +17,7 @@ func (s *Service) apiPatchSettings(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &raw); err != nil {
 			return 0, nil, err
 		}
-		st, err := s.updateSettings(c, r, raw)
+		st, err := s.updateSettings(r.Context(), c, raw)
 		return http.StatusOK, st, err
 	})
 }

@@ -142,7 +142,7 @@ func (s *Service) handleSettingsForm(w http.ResponseWriter, r *http.Request, c *
 	}
 	raw, err := settingsPatch(f)
 	if err == nil {
-		_, err = s.updateSettings(c, r, raw)
+		_, err = s.updateSettings(r.Context(), c, raw)
 	}
 	if err != nil {
 		status, msg := s.failMsg(err)

@@ -1,12 +1,12 @@
 package portal
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -78,7 +78,7 @@ func (s *Service) setupTokenValid(token string) bool {
 
 // setupOwner creates the first owner with the one-time token. Input is
 // validated before the token is spent, so bad input can be corrected.
-func (s *Service) setupOwner(r *http.Request, token string, nu NewUser) (*store.User, error) {
+func (s *Service) setupOwner(ctx context.Context, a *caller, token string, nu NewUser) (*store.User, error) {
 	nu.Role = policies.RoleOwner
 	u, err := s.validate(nu)
 	if err != nil {
@@ -92,13 +92,12 @@ func (s *Service) setupOwner(r *http.Request, token string, nu NewUser) (*store.
 	tok, err := s.store.ConsumeToken(tokenKindSetup, sha256.Sum256([]byte(token)))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			s.audit(r, store.Event{Action: actionSetup, Outcome: outcomeFailure, Reason: "invalid setup token"})
+			s.core.Audit(a, store.Event{Action: actionSetup, Outcome: outcomeFailure, Reason: "invalid setup token"})
 			return nil, errSetupLink
 		}
 		return nil, fmt.Errorf("portal: use setup link: %w", err)
 	}
-	attemptSucceeded(r)
-	created, err := s.createValidated(r.Context(), u.Username, r, u, nu.Password)
+	created, err := s.createValidated(ctx, a, u.Username, u, nu.Password)
 	if err != nil {
 		// Give the link back: nothing was created.
 		if perr := s.store.PutToken(tok); perr != nil {
@@ -109,6 +108,6 @@ func (s *Service) setupOwner(r *http.Request, token string, nu NewUser) (*store.
 	s.setupMu.Lock()
 	s.setupURL = ""
 	s.setupMu.Unlock()
-	s.audit(r, store.Event{Actor: created.Username, Action: actionSetup, Resource: "user:" + created.Username, Outcome: outcomeSuccess})
+	s.core.Audit(a, store.Event{Actor: created.Username, Action: actionSetup, Resource: "user:" + created.Username, Outcome: outcomeSuccess})
 	return created, nil
 }

@@ -38,8 +38,11 @@ func (s *Service) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "The two passwords do not match.")
 		return
 	}
-	u, err := s.setupOwner(r, f.Get("token"), nu)
+	u, err := s.setupOwner(r.Context(), s.requestActor(r), f.Get("token"), nu)
 	var ie *InputError
+	if !errors.Is(err, errSetupLink) && !errors.As(err, &ie) {
+		attemptSucceeded(r) // the link was right
+	}
 	switch {
 	case errors.As(err, &ie):
 		again(http.StatusBadRequest, sentence(ie.Error()))

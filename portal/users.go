@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -120,17 +120,18 @@ func (s *Service) validateNew(nu NewUser, noPassword bool) (*store.User, error) 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // CreateUser validates nu, hashes the password, creates missing groups and
-// stores the user. actor names who asked (for the audit log); r, when not
-// nil, is the request that asked.
-func (s *Service) CreateUser(ctx context.Context, actor string, r *http.Request, nu NewUser) (*store.User, error) {
+// stores the user. a is who asked (for the audit log; nil: nobody).
+func (s *Service) CreateUser(ctx context.Context, a *core.Actor, nu NewUser) (*store.User, error) {
 	u, err := s.validate(nu)
 	if err != nil {
 		return nil, err
 	}
-	return s.createValidated(ctx, actor, r, u, nu.Password)
+	return s.createValidated(ctx, a, actorName(a), u, nu.Password)
 }
 
-func (s *Service) createValidated(ctx context.Context, actor string, r *http.Request, u *store.User, pw string) (*store.User, error) {
+// createValidated stores u, checked by validate, with the password pw;
+// the audit log names actor as its creator, on a's behalf.
+func (s *Service) createValidated(ctx context.Context, a *caller, actor string, u *store.User, pw string) (*store.User, error) {
 	if pw != "" {
 		hash, err := s.hasher.Hash(ctx, pw)
 		if err != nil {
@@ -153,7 +154,7 @@ func (s *Service) createValidated(ctx context.Context, actor string, r *http.Req
 		}
 		return nil, fmt.Errorf("portal: create user: %w", err)
 	}
-	s.audit(r, store.Event{Actor: actor, Action: actionUserCreate, Resource: "user:" + u.Username,
+	s.core.Audit(a, store.Event{Actor: actor, Action: actionUserCreate, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: "role " + u.Role})
 	return u, nil
 }
@@ -176,8 +177,8 @@ func (s *Service) ListUsers(after string, limit int) ([]UserView, string, error)
 }
 
 // CreateUserView is CreateUser returning the user as the API shows it.
-func (s *Service) CreateUserView(ctx context.Context, actor string, r *http.Request, nu NewUser) (UserView, error) {
-	u, err := s.CreateUser(ctx, actor, r, nu)
+func (s *Service) CreateUserView(ctx context.Context, a *core.Actor, nu NewUser) (UserView, error) {
+	u, err := s.CreateUser(ctx, a, nu)
 	if err != nil {
 		return UserView{}, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/mail"
 	"slices"
 	"strings"
@@ -184,7 +183,7 @@ func mayChangeResetChannel(c *caller, u *store.User, field string) error {
 	return nil
 }
 
-func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch) (*store.User, error) {
+func (s *Service) updateUser(c *caller, ref string, p UserPatch) (*store.User, error) {
 	u, err := s.findUser(ref)
 	if err != nil {
 		return nil, err
@@ -306,7 +305,7 @@ func (s *Service) updateUser(c *caller, r *http.Request, ref string, p UserPatch
 		if _, err := s.store.DeleteUserSessions(updated.ID); err != nil {
 			return nil, fmt.Errorf("portal: end sessions of disabled user: %w", err)
 		}
-		s.revokeAllKeys(s.requestActor(r), c.User.Username, updated)
+		s.revokeAllKeys(c, c.User.Username, updated)
 	}
 	return updated, nil
 }
@@ -350,7 +349,7 @@ func (s *Service) auditUserChanges(c *caller, a, b *store.User) {
 
 // deleteUser removes the user ref; their sessions die with them and their
 // audit history stays.
-func (s *Service) deleteUser(c *caller, r *http.Request, ref string) error {
+func (s *Service) deleteUser(c *caller, ref string) error {
 	u, err := s.findUser(ref)
 	if err != nil {
 		return err
@@ -370,19 +369,19 @@ func (s *Service) deleteUser(c *caller, r *http.Request, ref string) error {
 			return errLastOwner
 		}
 	}
-	s.revokeAllKeys(s.requestActor(r), c.User.Username, u)
+	s.revokeAllKeys(c, c.User.Username, u)
 	if err := s.store.DeleteUser(u.ID); err != nil {
 		return fmt.Errorf("portal: delete user: %w", err)
 	}
 	_, _ = s.store.DeleteUserTokens(tokenKindReset, u.ID)
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionUserDelete, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionUserDelete, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
 	return nil
 }
 
 // adminCreateUser creates an account on behalf of c. Without a password the
 // account gets a link to set one (returned, and emailed when mail is set
 // up).
-func (s *Service) adminCreateUser(ctx context.Context, c *caller, r *http.Request, nu NewUser) (*store.User, string, error) {
+func (s *Service) adminCreateUser(ctx context.Context, c *caller, nu NewUser) (*store.User, string, error) {
 	if nu.Role == "" {
 		nu.Role = policies.RoleUser
 	}
@@ -397,14 +396,14 @@ func (s *Service) adminCreateUser(ctx context.Context, c *caller, r *http.Reques
 		return nil, "", err
 	}
 	if nu.Password == "" {
-		created, err := s.createValidated(ctx, c.User.Username, r, u, "")
+		created, err := s.createValidated(ctx, c, c.User.Username, u, "")
 		if err != nil {
 			return nil, "", err
 		}
-		link, err := s.issueReset(ctx, s.requestActor(r), created, true, c)
+		link, err := s.issueReset(ctx, c, created, true, c)
 		return created, link, err
 	}
-	created, err := s.createValidated(ctx, c.User.Username, r, u, nu.Password)
+	created, err := s.createValidated(ctx, c, c.User.Username, u, nu.Password)
 	return created, "", err
 }
 

@@ -33,7 +33,7 @@ func (s *Service) apiCreateUser(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &nu); err != nil {
 			return 0, nil, err
 		}
-		u, link, err := s.adminCreateUser(r.Context(), c, r, nu)
+		u, link, err := s.adminCreateUser(r.Context(), c, nu)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -83,7 +83,7 @@ func (s *Service) apiPatchUser(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &p); err != nil {
 			return 0, nil, err
 		}
-		u, err := s.updateUser(c, r, r.PathValue("user"), p)
+		u, err := s.updateUser(c, r.PathValue("user"), p)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -93,7 +93,7 @@ func (s *Service) apiPatchUser(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) apiDeleteUser(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.deleteUser(c, r, r.PathValue("user"))
+		return http.StatusNoContent, nil, s.deleteUser(c, r.PathValue("user"))
 	})
 }
 
@@ -117,7 +117,7 @@ type linkResponse struct {
 
 func (s *Service) apiResetLink(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		link, err := s.adminResetLink(r.Context(), c, r, r.PathValue("user"))
+		link, err := s.adminResetLink(r.Context(), c, r.PathValue("user"))
 		return http.StatusCreated, linkResponse{Link: link}, err
 	})
 }

@@ -127,7 +127,7 @@ func (s *Service) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *c
 		s.renderNewUser(w, r, c, http.StatusBadRequest, "The two passwords do not match.", form)
 		return
 	}
-	u, link, err := s.adminCreateUser(r.Context(), c, r, nu)
+	u, link, err := s.adminCreateUser(r.Context(), c, nu)
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderNewUser(w, r, c, status, msg, form)
@@ -258,7 +258,7 @@ func (s *Service) handleUserDetails(w http.ResponseWriter, r *http.Request, c *c
 	if exp != dateOf(u.ExpiresAt) {
 		patch.ExpiresAt = &exp
 	}
-	if _, err := s.updateUser(c, r, u.ID, patch); err != nil {
+	if _, err := s.updateUser(c, u.ID, patch); err != nil {
 		s.userFail(w, r, c, err, map[string]string{"email": email, "fallback_email": fallback, "full_name": name, "expires_at": exp})
 		return
 	}
@@ -276,7 +276,7 @@ func (s *Service) handleUserRole(w http.ResponseWriter, r *http.Request, c *call
 		s.userDone(w, r, c, "The role is unchanged.")
 		return
 	}
-	if _, err := s.updateUser(c, r, u.ID, UserPatch{Role: &role}); err != nil {
+	if _, err := s.updateUser(c, u.ID, UserPatch{Role: &role}); err != nil {
 		s.userFail(w, r, c, err, map[string]string{"role": role})
 		return
 	}
@@ -286,7 +286,7 @@ func (s *Service) handleUserRole(w http.ResponseWriter, r *http.Request, c *call
 func (s *Service) handleUserGroups(w http.ResponseWriter, r *http.Request, c *caller) {
 	v := r.PostForm.Get("groups")
 	groups := splitList(v)
-	if _, err := s.updateUser(c, r, r.PathValue("user"), UserPatch{Groups: &groups}); err != nil {
+	if _, err := s.updateUser(c, r.PathValue("user"), UserPatch{Groups: &groups}); err != nil {
 		s.userFail(w, r, c, err, map[string]string{"groups": v})
 		return
 	}
@@ -295,7 +295,7 @@ func (s *Service) handleUserGroups(w http.ResponseWriter, r *http.Request, c *ca
 
 func (s *Service) handleUserStatus(w http.ResponseWriter, r *http.Request, c *caller) {
 	active := r.PostForm.Get("active") == "1"
-	if _, err := s.updateUser(c, r, r.PathValue("user"), UserPatch{Active: &active}); err != nil {
+	if _, err := s.updateUser(c, r.PathValue("user"), UserPatch{Active: &active}); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
@@ -316,7 +316,7 @@ func (s *Service) handleUserDelete(w http.ResponseWriter, r *http.Request, c *ca
 		s.pageFail(w, r, c, err)
 		return
 	}
-	if err := s.deleteUser(c, r, u.ID); err != nil {
+	if err := s.deleteUser(c, u.ID); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
@@ -342,7 +342,7 @@ func (s *Service) handleUserResetLink(w http.ResponseWriter, r *http.Request, c 
 		s.pageFail(w, r, c, err)
 		return
 	}
-	link, err := s.adminResetLink(r.Context(), c, r, u.ID)
+	link, err := s.adminResetLink(r.Context(), c, u.ID)
 	if err != nil {
 		s.userFail(w, r, c, err, nil)
 		return

@@ -163,7 +163,7 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 		return fail(protocolDetail(err))
 	}
 	u := found
-	device := s.trustedDevice(r, u)
+	device := s.trustedDevice(s.clientActor(r), u)
 	locked, err := s.lockedFor(u, device)
 	if err != nil {
 		return nil, err
