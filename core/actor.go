@@ -96,3 +96,19 @@ func (a *Actor) impersonatorOf(name string) string {
 	}
 	return a.Impersonator
 }
+
+// writeOnly refuses a write with 403 unless c holds perm; it exists so that
+// read permissions never imply write.
+func Need(c *Actor, perm policies.Permission) error {
+	if !c.Can(perm) {
+		return &ForbiddenError{perm}
+	}
+	return nil
+}
+
+// ForbiddenError refuses an actor whose role lacks Perm.
+type ForbiddenError struct{ Perm policies.Permission }
+
+func (e *ForbiddenError) Error() string { return "this needs the " + string(e.Perm) + " permission" }
+
+func (e *ForbiddenError) Unwrap() error { return ErrForbidden }

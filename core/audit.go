@@ -92,3 +92,20 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// Audit actions recorded by this package.
+const (
+	ActionLogin      = "login"
+	ActionLogout     = "logout"
+	ActionUserCreate = "user.create"
+	ActionSetup      = "setup"
+)
+
+// actorName is the name the audit log gives a: its user's, or "" for
+// nobody.
+func actorName(a *Actor) string {
+	if a == nil || a.User == nil {
+		return ""
+	}
+	return a.User.Username
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,12 @@ const (
 type Options struct {
 	// Store is the persistence layer; the Core does not close it.
 	Store *store.Store
+	// PortalURL is the portal's public base URL, for the links the core
+	// makes (invitations, resets, the setup link). Required.
+	PortalURL *url.URL
+	// CookieDomain is the session cookie's domain ("" for host-only): the
+	// hosts a return URL may point to.
+	CookieDomain string
 	// Idle, Lifetime and Remember are the session limits the stored
 	// settings start from (see Settings). Defaults: 1h, 12h, 720h.
 	Idle     time.Duration
@@ -74,6 +81,16 @@ type Core struct {
 	// the server key; keyMACs pools its HMAC states for the hot path.
 	keyMAC  []byte
 	keyMACs sync.Pool
+
+	// portal is the portal's base URL.
+	portal *url.URL
+	// apps are the protected apps (see apps.go); redirect is the
+	// return-URL policy, widened by the apps' hosts.
+	apps     *Registry
+	redirect policies.RedirectPolicy
+
+	setupMu  sync.Mutex
+	setupURL string
 }
 
 // New fills opts' defaults, loads the stored settings, roles and server
@@ -82,7 +99,11 @@ func New(opts Options) (*Core, error) {
 	if opts.Store == nil {
 		return nil, errors.New("core: no store")
 	}
-	c := &Core{store: opts.Store, hasher: opts.Hasher, mail: opts.Mail, log: opts.Logger, now: opts.Now}
+	if opts.PortalURL == nil {
+		return nil, errors.New("core: no portal URL")
+	}
+	c := &Core{store: opts.Store, hasher: opts.Hasher, mail: opts.Mail, log: opts.Logger, now: opts.Now, apps: NewRegistry(),
+		portal: opts.PortalURL, redirect: policies.RedirectPolicy{Portal: opts.PortalURL, CookieDomain: opts.CookieDomain}}
 	if c.hasher == nil {
 		c.hasher = password.NewHasher(password.HasherOptions{Params: password.DefaultParams()})
 	}

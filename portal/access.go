@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -65,7 +66,7 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 	if s.passwordExpired(u.PasswordChangedAt) {
 		return Verdict{Outcome: ChangePassword, User: *u}
 	}
-	d := app.Access().Decide(s.subjectOf(u))
+	d := app.Access().Decide(s.core.SubjectOf(u))
 	if !d.Allow {
 		return Verdict{Outcome: Deny, User: *u, Reason: d.Reason}
 	}
@@ -258,22 +259,23 @@ func wantsHTML(r *http.Request) bool {
 // second factor do not take keys. Neither the key nor any cookie of ours
 // reaches the app.
 func (s *Service) checkKeyRequest(r *http.Request, app *App, k string, now time.Time) Verdict {
-	key, owner, err := s.checkKey(r, k, s.clientIP(r), now)
+	a := core.Actor{IP: s.clientIP(r), UserAgent: r.UserAgent(), Via: core.ViaGuard}
+	key, owner, err := s.core.CheckKey(&a, k, now)
 	if err != nil {
-		if errors.Is(err, errBadKey) {
+		if errors.Is(err, core.ErrBadKey) {
 			return Verdict{Outcome: SignIn}
 		}
 		return Verdict{Outcome: Unavailable}
 	}
 	acct := store.AccountOf(owner)
 	u := &acct
-	if !keyReachesApp(&key, app.Name) {
+	if !core.KeyReachesApp(&key, app.Name) {
 		return Verdict{Outcome: Deny, User: *u}
 	}
 	if s.passwordExpired(u.PasswordChangedAt) {
 		return Verdict{Outcome: ChangePassword, User: *u}
 	}
-	d := app.Access().Decide(s.subjectOf(u))
+	d := app.Access().Decide(s.core.SubjectOf(u))
 	if !d.Allow {
 		return Verdict{Outcome: Deny, User: *u, Reason: d.Reason}
 	}

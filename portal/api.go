@@ -7,8 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-
-	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
 // writeJSON writes v as JSON with status.
@@ -102,21 +100,6 @@ func (s *Service) apiDo(w http.ResponseWriter, r *http.Request, fn func(c *calle
 		writeJSON(w, status, v)
 	}
 }
-
-// writeOnly refuses a write with 403 unless c holds perm; it exists so that
-// read permissions never imply write.
-func need(c *caller, perm policies.Permission) error {
-	if !c.Can(perm) {
-		return &forbiddenError{perm}
-	}
-	return nil
-}
-
-type forbiddenError struct{ perm policies.Permission }
-
-func (e *forbiddenError) Error() string { return "this needs the " + string(e.perm) + " permission" }
-
-func (e *forbiddenError) Unwrap() error { return ErrForbidden }
 
 // decode is decodeJSON as an InputError.
 func decode(r *http.Request, v any) error {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -112,7 +113,7 @@ func TestPermissionMatrix(t *testing.T) {
 			svc, st, _ := newTestService(t)
 			mustUser(t, svc, "olga", policies.RoleOwner)
 			mustUser(t, svc, "tgt", policies.RoleUser, "staff")
-			if _, err := svc.RegisterApp(AppConfig{Name: "wiki", Title: "Wiki"}); err != nil {
+			if _, err := svc.core.RegisterApp(AppConfig{Name: "wiki", Title: "Wiki"}); err != nil {
 				t.Fatal(err)
 			}
 			var ck *http.Cookie
@@ -122,7 +123,7 @@ func TestPermissionMatrix(t *testing.T) {
 				ck = login(t, svc, "actor", false)
 				perms, _ = policies.RolePermissions(role)
 			}
-			inv, err := svc.createInvitation(context.Background(), svc.localAdmin(), InvitationInput{Email: "pending@example.com"})
+			inv, err := svc.core.CreateInvitation(context.Background(), svc.localAdmin(), InvitationInput{Email: "pending@example.com"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,8 +139,8 @@ func TestPermissionMatrix(t *testing.T) {
 				path := strings.ReplaceAll(ep.path, "{invitation}", inv.ID)
 				if strings.Contains(path, "{session}") {
 					// A fresh session of tgt, so every row has one to end.
-					tgt, _ := svc.findUser("tgt")
-					sess := &store.Session{ID: sessionIDOf("matrix-" + name), UserID: tgt.ID, ExpiresAt: time.Now().Add(time.Hour)}
+					tgt, _ := svc.core.FindUser("tgt")
+					sess := &store.Session{ID: core.SessionIDOf("matrix-" + name), UserID: tgt.ID, ExpiresAt: time.Now().Add(time.Hour)}
 					if err := st.CreateSession(sess); err != nil {
 						t.Fatal(err)
 					}
@@ -222,7 +223,7 @@ func TestDisableAndDelete(t *testing.T) {
 	mustUser(t, svc, "olga", policies.RoleOwner)
 	mustUser(t, svc, "bob", policies.RoleUser)
 	root := login(t, svc, "olga", false)
-	app, _ := svc.RegisterApp(AppConfig{Name: "wiki"})
+	app, _ := svc.core.RegisterApp(AppConfig{Name: "wiki"})
 
 	bob := login(t, svc, "bob", false)
 	if v := check(svc, app, bob); v.Outcome != Allow {
@@ -250,7 +251,7 @@ func TestDisableAndDelete(t *testing.T) {
 		actions = append(actions, e.Action)
 	}
 	joined := strings.Join(actions, " ")
-	for _, want := range []string{actionUserDelete, actionUserDisable, actionUserEnable, actionLogin} {
+	for _, want := range []string{core.ActionUserDelete, core.ActionUserDisable, core.ActionUserEnable, core.ActionLogin} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("audit for bob lacks %s: %s", want, joined)
 		}

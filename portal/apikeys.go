@@ -1,108 +1,13 @@
 package portal
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
-	"io"
-	"math/big"
 	"net/http"
-	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
-	"github.com/gatehouse-auth/gatehouse/policies"
-	"github.com/gatehouse-auth/gatehouse/store"
 )
-
-// Audit actions of API keys.
-const (
-	actionKeyCreate = "key.create"
-	actionKeyRevoke = "key.revoke"
-	actionKeyUse    = "key.use"
-)
-
-// API key scopes.
-const (
-	scopeInherit  = "inherit"
-	scopeReadOnly = "read-only"
-	scopeApps     = "apps"
-)
-
-// An API key is "gth_" + 43 base62 characters (32 random bytes) + 6 base62
-// characters of CRC-32 checksum: secret scanners recognise the prefix, and
-// a mistyped key is refused without a lookup.
-const (
-	keyPrefix   = "gth_"
-	keyBodyLen  = 43
-	keySumLen   = 6
-	keyLen      = len(keyPrefix) + keyBodyLen + keySumLen
-	base62chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-)
-
-func base62(b []byte, width int) string {
-	n := new(big.Int).SetBytes(b)
-	out := make([]byte, width)
-	base := big.NewInt(62)
-	mod := new(big.Int)
-	for i := width - 1; i >= 0; i-- {
-		n.DivMod(n, base, mod)
-		out[i] = base62chars[mod.Int64()]
-	}
-	return string(out)
-}
-
-// keyChecksum is the base62 CRC-32 of body, keySumLen characters.
-func keyChecksum(body string) [keySumLen]byte {
-	sum := crc32.ChecksumIEEE([]byte(body))
-	var out [keySumLen]byte
-	for i := keySumLen - 1; i >= 0; i-- {
-		out[i] = base62chars[sum%62]
-		sum /= 62
-	}
-	return out
-}
-
-// newAPIKeySecret returns a new key.
-func newAPIKeySecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	body := base62(b[:], keyBodyLen)
-	sum := keyChecksum(body)
-	return keyPrefix + body + string(sum[:])
-}
-
-// wellFormedKey checks the shape and checksum of a key.
-func wellFormedKey(k string) bool {
-	if len(k) != keyLen || !strings.HasPrefix(k, keyPrefix) {
-		return false
-	}
-	body := k[len(keyPrefix) : len(keyPrefix)+keyBodyLen]
-	sum := keyChecksum(body)
-	return string(sum[:]) == k[len(keyPrefix)+keyBodyLen:]
-}
-
-// keyHash is the stored form of a key: HMAC-SHA256 under a key derived
-// from the server key, so a copy of the database alone cannot be used to
-// check guesses.
-func (s *Service) keyHash(k string) [32]byte {
-	m, _ := s.keyMACs.Get().(hash.Hash)
-	if m == nil {
-		m = hmac.New(sha256.New, s.keyMAC)
-	}
-	m.Reset()
-	_, _ = io.WriteString(m, k)
-	var out [32]byte
-	m.Sum(out[:0])
-	s.keyMACs.Put(m)
-	return out
-}
 
 // bearerKey returns the API key in the Authorization header, or "".
 func bearerKey(h http.Header) string {
@@ -111,65 +16,10 @@ func bearerKey(h http.Header) string {
 		return ""
 	}
 	k := strings.TrimSpace(v[7:])
-	if !strings.HasPrefix(k, keyPrefix) {
+	if !strings.HasPrefix(k, core.KeyPrefix) {
 		return ""
 	}
 	return k
-}
-
-var errBadKey = errors.New("invalid API key")
-
-// checkKey finds the live key k for a request from ip and its active
-// owner. Every failure is the same errBadKey to the client; the audit log
-// keeps the reason.
-func (s *Service) checkKey(r *http.Request, k, ip string, now time.Time) (store.APIKey, *store.User, error) {
-	fail := func(reason string, key *store.APIKey) (store.APIKey, *store.User, error) {
-		e := store.Event{Action: actionKeyUse, Outcome: outcomeFailure, Reason: reason}
-		if key != nil {
-			e.Resource = "key:" + key.ID
-			if u, err := s.store.User(key.UserID); err == nil {
-				e.Actor = u.Username
-			}
-		}
-		s.audit(r, e)
-		return store.APIKey{}, nil, errBadKey
-	}
-	if !wellFormedKey(k) {
-		return fail("malformed key", nil)
-	}
-	key, err := s.store.APIKeyByHash(s.keyHash(k))
-	if errors.Is(err, store.ErrNotFound) {
-		return fail("unknown or revoked key", nil)
-	}
-	if err != nil {
-		return store.APIKey{}, nil, fmt.Errorf("portal: api key: %w", err)
-	}
-	if !key.ExpiresAt.IsZero() && !now.Before(key.ExpiresAt) {
-		return fail("expired key", &key)
-	}
-	if len(key.IPAllow) > 0 && !ipAllowed(key.IPAllow, ip) {
-		return fail("address "+ip+" not in the key's allowlist", &key)
-	}
-	u, err := s.store.User(key.UserID)
-	if err != nil || !userActive(u, now) {
-		return fail("owner missing, disabled or expired", &key)
-	}
-	s.store.TouchAPIKey(key.ID, ip, now)
-	return key, u, nil
-}
-
-func ipAllowed(cidrs []string, ip string) bool {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return false
-	}
-	addr = addr.Unmap()
-	for _, c := range cidrs {
-		if p, err := netip.ParsePrefix(c); err == nil && p.Contains(addr) {
-			return true
-		}
-	}
-	return false
 }
 
 // keyCaller authenticates an API request by its bearer key. present is
@@ -179,11 +29,11 @@ func (s *Service) keyCaller(r *http.Request, now time.Time) (c *caller, present 
 	if k == "" {
 		return nil, false
 	}
-	key, u, err := s.checkKey(r, k, s.clientIP(r), now)
+	c = s.clientActor(r)
+	key, u, err := s.core.CheckKey(c, k, now)
 	if err != nil {
 		return nil, true
 	}
-	c = s.clientActor(r)
 	c.User, c.Key, c.Credential = u, &key, core.CredKey
 	c.Perms, _ = s.core.PermsOf(u.Role)
 	return c, true
@@ -196,197 +46,14 @@ func keyAllows(c *caller, r *http.Request) error {
 		return nil
 	}
 	switch c.Key.Scope {
-	case scopeReadOnly:
+	case core.ScopeReadOnly:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			return fmt.Errorf("%w: this API key is read-only", ErrForbidden)
 		}
-	case scopeApps:
+	case core.ScopeApps:
 		if r.URL.Path != "/api/v1/me" || r.Method != http.MethodGet {
 			return fmt.Errorf("%w: this API key only opens its apps", ErrForbidden)
 		}
 	}
-	return nil
-}
-
-// keyReachesApp reports whether the key's scope includes app.
-func keyReachesApp(key *store.APIKey, app string) bool {
-	return key.Scope != scopeApps || slices.Contains(key.Apps, app)
-}
-
-// KeyInput creates an API key.
-type KeyInput struct {
-	Label string `json:"label"`
-	// Scope is "inherit", "read-only" or a list of app names.
-	Scope any `json:"scope"`
-	// ExpiresAt is "never", "30d", "90d" or a date (YYYY-MM-DD) or RFC 3339 time.
-	ExpiresAt string `json:"expires_at"`
-	// IPAllow lists CIDRs (or single addresses) the key may be used from.
-	IPAllow []string `json:"ip_allow"`
-}
-
-// APIKeyView is an API key as listed: never the secret, except Key in the
-// answer to its creation.
-type APIKeyView struct {
-	ID         string     `json:"id"`
-	Key        string     `json:"key,omitempty"`
-	Username   string     `json:"username"`
-	Label      string     `json:"label"`
-	Scope      string     `json:"scope"`
-	Apps       []string   `json:"apps"`
-	IPAllow    []string   `json:"ip_allow"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	LastUsedIP string     `json:"last_used_ip"`
-	Uses       int64      `json:"uses"`
-}
-
-func (s *Service) keyView(k store.APIKey, username string) APIKeyView {
-	v := APIKeyView{ID: k.ID, Username: username, Label: k.Label, Scope: k.Scope, Apps: k.Apps, IPAllow: k.IPAllow,
-		CreatedAt: k.CreatedAt, LastUsedIP: k.LastUsedIP, Uses: k.Uses}
-	if v.Apps == nil {
-		v.Apps = []string{}
-	}
-	if v.IPAllow == nil {
-		v.IPAllow = []string{}
-	}
-	v.ExpiresAt, v.LastUsedAt = timeOrNil(k.ExpiresAt), timeOrNil(k.LastUsedAt)
-	return v
-}
-
-// createKey makes an API key for c.
-func (s *Service) createKey(c *caller, in KeyInput) (APIKeyView, error) {
-	if c.Key != nil {
-		return APIKeyView{}, fmt.Errorf("%w: API keys cannot make API keys; sign in", ErrForbidden)
-	}
-	if c.Impersonating() {
-		return APIKeyView{}, fmt.Errorf("%w: not while impersonating", ErrForbidden)
-	}
-	rec := store.APIKey{UserID: c.User.ID, Label: strings.TrimSpace(in.Label)}
-	if rec.Label == "" || len([]rune(rec.Label)) > 64 || strings.ContainsFunc(rec.Label, isControl) {
-		return APIKeyView{}, inputErr("label", "is required: at most 64 printable characters")
-	}
-	switch v := in.Scope.(type) {
-	case nil:
-		rec.Scope = scopeInherit
-	case string:
-		if v != scopeInherit && v != scopeReadOnly {
-			return APIKeyView{}, inputErr("scope", `must be "inherit", "read-only" or a list of app names`)
-		}
-		rec.Scope = v
-	case []any:
-		rec.Scope = scopeApps
-		for _, a := range v {
-			name, _ := a.(string)
-			if _, err := s.app(name); err != nil {
-				return APIKeyView{}, inputErr("scope", "no app called %q", name)
-			}
-			if !slices.Contains(rec.Apps, name) {
-				rec.Apps = append(rec.Apps, name)
-			}
-		}
-		if len(rec.Apps) == 0 {
-			return APIKeyView{}, inputErr("scope", "name at least one app")
-		}
-	default:
-		return APIKeyView{}, inputErr("scope", `must be "inherit", "read-only" or a list of app names`)
-	}
-	now := s.now()
-	switch e := strings.TrimSpace(in.ExpiresAt); e {
-	case "", "never":
-	case "30d", "90d":
-		d, _ := core.ParseDuration(e)
-		rec.ExpiresAt = now.Add(d)
-	default:
-		t, err := parseExpiry(e)
-		if err != nil {
-			return APIKeyView{}, inputErr("expires_at", `must be "never", "30d", "90d" or a date (YYYY-MM-DD)`)
-		}
-		if !t.After(now) {
-			return APIKeyView{}, inputErr("expires_at", "is in the past")
-		}
-		rec.ExpiresAt = t
-	}
-	for _, cidr := range in.IPAllow {
-		cidr = strings.TrimSpace(cidr)
-		if cidr == "" {
-			continue
-		}
-		if a, err := netip.ParseAddr(cidr); err == nil {
-			cidr = netip.PrefixFrom(a, a.BitLen()).String()
-		}
-		p, err := netip.ParsePrefix(cidr)
-		if err != nil {
-			return APIKeyView{}, inputErr("ip_allow", "%q is not an address or CIDR", cidr)
-		}
-		rec.IPAllow = append(rec.IPAllow, p.Masked().String())
-	}
-	secret := newAPIKeySecret()
-	rec.Hash = s.keyHash(secret)
-	if err := s.store.CreateAPIKey(&rec); err != nil {
-		return APIKeyView{}, fmt.Errorf("portal: create api key: %w", err)
-	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionKeyCreate, Resource: "key:" + rec.ID, Outcome: outcomeSuccess,
-		Reason: rec.Label + " (" + rec.Scope + ")"})
-	v := s.keyView(rec, c.User.Username)
-	v.Key = secret
-	return v, nil
-}
-
-// listKeys returns c's keys, or everyone's when all is set (keys.read).
-func (s *Service) listKeys(c *caller, all bool) ([]APIKeyView, error) {
-	uid := c.User.ID
-	if all {
-		if !c.Can(policies.PermKeysRead) {
-			return nil, fmt.Errorf("%w: listing everyone's keys needs the %s permission", ErrForbidden, policies.PermKeysRead)
-		}
-		uid = ""
-	}
-	keys, err := s.store.APIKeys(uid)
-	if err != nil {
-		return nil, fmt.Errorf("portal: list api keys: %w", err)
-	}
-	names := map[string]string{}
-	out := make([]APIKeyView, 0, len(keys))
-	for _, k := range keys {
-		name, ok := names[k.UserID]
-		if !ok {
-			if u, err := s.store.User(k.UserID); err == nil {
-				name = u.Username
-			}
-			names[k.UserID] = name
-		}
-		out = append(out, s.keyView(k, name))
-	}
-	return out, nil
-}
-
-// revokeKey revokes one of c's keys, or anyone's with keys.admin.
-func (s *Service) revokeKey(c *caller, id string) error {
-	k, err := s.store.APIKey(id)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("key: %w", ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("portal: api key: %w", err)
-	}
-	owner := c.User.Username
-	if k.UserID != c.User.ID {
-		if !c.Can(policies.PermKeysAdmin) {
-			return fmt.Errorf("key: %w", ErrNotFound) // other people's keys are not even named
-		}
-		u, err := s.store.User(k.UserID)
-		if err == nil {
-			owner = u.Username
-			if err := s.outranks(c, u); err != nil {
-				return err
-			}
-		}
-	}
-	if err := s.store.DeleteAPIKey(id); err != nil {
-		return fmt.Errorf("portal: revoke api key: %w", err)
-	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionKeyRevoke, Resource: "key:" + id, Outcome: outcomeSuccess,
-		Reason: "owner " + owner + ", " + k.Label})
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
@@ -30,7 +31,7 @@ func makeKey(t *testing.T, svc *Service, ck *http.Cookie, body string) APIKeyVie
 		t.Fatalf("create key %s: %d %s", body, got, b)
 	}
 	v := decodeBody[APIKeyView](t, b)
-	if !wellFormedKey(v.Key) {
+	if !core.WellFormedKey(v.Key) {
 		t.Fatalf("key %q is not well formed", v.Key)
 	}
 	return v
@@ -40,9 +41,9 @@ func TestAPIKeys(t *testing.T) {
 	svc, _, clk := newTestService(t)
 	mustUser(t, svc, "olga", policies.RoleOwner)
 	mustUser(t, svc, "bob", policies.RoleUser)
-	wiki, _ := svc.RegisterApp(AppConfig{Name: "wiki"})
-	chat, _ := svc.RegisterApp(AppConfig{Name: "chat"})
-	vault, _ := svc.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
+	wiki, _ := svc.core.RegisterApp(AppConfig{Name: "wiki"})
+	chat, _ := svc.core.RegisterApp(AppConfig{Name: "chat"})
+	vault, _ := svc.core.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
 	root, bob := login(t, svc, "olga", false), login(t, svc, "bob", false)
 
 	bad := []struct{ body, want string }{

@@ -3,19 +3,20 @@ package portal
 import (
 	"net/http"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
 func (s *Service) apiListApps(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		out := list[AppView]{Items: []AppView{}}
-		for _, a := range s.Apps() {
-			if c.Can(policies.PermAppsRead) || s.isAppOperator(c.User, a.Name) {
-				out.Items = append(out.Items, s.appView(a))
+		for _, a := range s.core.Apps() {
+			if c.Can(policies.PermAppsRead) || s.core.IsAppOperator(c.User, a.Name) {
+				out.Items = append(out.Items, s.core.AppViewOf(a))
 			}
 		}
 		if len(out.Items) == 0 && !c.Can(policies.PermAppsRead) {
-			return 0, nil, need(c, policies.PermAppsRead)
+			return 0, nil, core.Need(c, policies.PermAppsRead)
 		}
 		return http.StatusOK, out, nil
 	})
@@ -23,14 +24,14 @@ func (s *Service) apiListApps(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) apiGetApp(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		a, err := s.app(r.PathValue("app"))
+		a, err := s.core.AppNamed(r.PathValue("app"))
 		if err != nil {
 			return 0, nil, err
 		}
-		if !c.Can(policies.PermAppsRead) && !s.isAppOperator(c.User, a.Name) {
-			return 0, nil, need(c, policies.PermAppsRead)
+		if !c.Can(policies.PermAppsRead) && !s.core.IsAppOperator(c.User, a.Name) {
+			return 0, nil, core.Need(c, policies.PermAppsRead)
 		}
-		return http.StatusOK, s.appView(a), nil
+		return http.StatusOK, s.core.AppViewOf(a), nil
 	})
 }
 
@@ -40,7 +41,7 @@ func (s *Service) apiPatchApp(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		v, err := s.updateAppAccess(c, r.PathValue("app"), in)
+		v, err := s.core.UpdateAppAccess(c, r.PathValue("app"), in)
 		return http.StatusOK, v, err
 	})
 }

@@ -7,14 +7,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-// Audit actions recorded by this package.
-const (
-	actionLogin      = "login"
-	actionLogout     = "logout"
-	actionUserCreate = "user.create"
-	actionSetup      = "setup"
-)
-
 // Audit outcomes.
 const (
 	outcomeSuccess = core.OutcomeSuccess
@@ -61,13 +53,4 @@ func (s *Service) sessionActor(r *http.Request, u *store.User, id store.SessionI
 		a.Impersonator, a.Impersonated = sess.ImpersonatorName, u.Username
 	}
 	return a
-}
-
-// actorName is the name the audit log gives a: its user's, or "" for
-// nobody.
-func actorName(a *caller) string {
-	if a == nil || a.User == nil {
-		return ""
-	}
-	return a.User.Username
 }

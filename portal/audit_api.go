@@ -12,7 +12,7 @@ func (s *Service) apiListAudit(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return 0, nil, err
 		}
-		items, next, err := s.listAudit(f, after, limit)
+		items, next, err := s.core.ListAudit(f, after, limit)
 		return http.StatusOK, list[*store.Event]{Items: items, Next: next}, err
 	})
 }

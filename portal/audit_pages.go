@@ -26,7 +26,7 @@ func (s *Service) handleAudit(w http.ResponseWriter, r *http.Request, c *caller)
 	f, after, limit, err := auditQuery(q)
 	if err == nil {
 		var next string
-		d.Events, next, err = s.listAudit(f, after, limit)
+		d.Events, next, err = s.core.ListAudit(f, after, limit)
 		if next != "" {
 			d.NextURL = pageURL("/admin/audit", q, next)
 		}

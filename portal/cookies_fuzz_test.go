@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/core"
 )
 
 // FuzzCookieTokens feeds one or two Cookie header lines to eachToken and
@@ -17,8 +19,8 @@ import (
 //     pair survives, in order;
 //   - headers without the session cookie name are left untouched.
 func FuzzCookieTokens(f *testing.F) {
-	tok := strings.Repeat("A", tokenLen)
-	tok2 := strings.Repeat("b_-9", tokenLen/4+1)[:tokenLen]
+	tok := strings.Repeat("A", core.TokenLen)
+	tok2 := strings.Repeat("b_-9", core.TokenLen/4+1)[:core.TokenLen]
 	for _, s := range [][2]string{
 		{"gh_session=" + tok, ""},
 		{"a=1; gh_session=" + tok + "; b=2", "gh_session_actor=" + tok2},
@@ -43,7 +45,7 @@ func FuzzCookieTokens(f *testing.F) {
 		// eachToken.
 		var all []string
 		c.eachToken(h, func(tok string) bool {
-			if !wellFormedToken(tok) {
+			if !core.WellFormedToken(tok) {
 				t.Fatalf("eachToken(%q) yielded malformed token %q", lines, tok)
 			}
 			all = append(all, tok)

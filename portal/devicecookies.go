@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -66,20 +65,6 @@ func (s *Service) deviceCookieName() string { return cookieDevice.name(s.cookie)
 // deviceEntry is one signed entry of a device cookie.
 type deviceEntry = core.Device
 
-// deviceMAC signs a device entry of the user u (username and id, so a
-// cookie does not carry over to a new account that reuses the name).
-func (s *Service) deviceMAC(u *store.User, nonce []byte) []byte {
-	k := hmac.New(sha256.New, s.keyMAC)
-	k.Write([]byte("gatehouse device cookies"))
-	m := hmac.New(sha256.New, k.Sum(nil))
-	m.Write([]byte(u.Username))
-	m.Write([]byte{0})
-	m.Write([]byte(u.ID))
-	m.Write([]byte{0})
-	m.Write(nonce)
-	return m.Sum(nil)
-}
-
 // deviceEntries returns the well-formed entries of the request's device
 // cookies, signatures unchecked, at most maxDeviceEntries.
 func (s *Service) deviceEntries(r *http.Request) []deviceEntry {
@@ -107,31 +92,19 @@ func (s *Service) deviceEntries(r *http.Request) []deviceEntry {
 	return out
 }
 
-// trustedDevice returns the id of the request's trusted device for u: the
-// hex nonce of a device cookie entry for u's username whose signature is
-// right. It returns "" for an untrusted client.
-func (s *Service) trustedDevice(a *caller, u *store.User) string {
-	for _, e := range a.Devices {
-		if e.Username == u.Username && hmac.Equal(e.MAC, s.deviceMAC(u, e.Nonce)) {
-			return hex.EncodeToString(e.Nonce)
-		}
-	}
-	return ""
-}
-
 // trustDevice sets the device cookie for u after a full sign-in: the
 // request's device keeps its nonce for u (and so its failure count), a new
 // one gets a fresh nonce; entries for other users are kept, newest first.
 func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.User) {
 	var nonce []byte
-	if id := s.trustedDevice(s.clientActor(r), u); id != "" {
+	if id := s.core.TrustedDevice(s.clientActor(r), u); id != "" {
 		nonce, _ = hex.DecodeString(id)
 	} else {
 		nonce = make([]byte, deviceNonceLen)
 		_, _ = rand.Read(nonce)
 	}
 	enc := base64.RawURLEncoding.EncodeToString
-	entries := []string{u.Username + deviceFieldSep + enc(nonce) + deviceFieldSep + enc(s.deviceMAC(u, nonce))}
+	entries := []string{u.Username + deviceFieldSep + enc(nonce) + deviceFieldSep + enc(s.core.DeviceMAC(u, nonce))}
 	for _, e := range s.deviceEntries(r) {
 		if e.Username == u.Username || len(entries) == maxDeviceEntries {
 			continue
@@ -141,12 +114,4 @@ func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.U
 		entries = append(entries, e.Username+deviceFieldSep+enc(e.Nonce)+deviceFieldSep+enc(e.MAC))
 	}
 	cookieDevice.set(w, s.cookie, strings.Join(entries, deviceEntrySep))
-}
-
-// deviceLabel names a device in the audit log without its whole nonce.
-func deviceLabel(device string) string {
-	if len(device) > 8 {
-		device = device[:8]
-	}
-	return "device " + device
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/portal/mail"
 	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
@@ -92,9 +93,9 @@ func TestEmailChangeWithoutPassword(t *testing.T) {
 	for _, tc := range []struct {
 		age time.Duration
 		ok  bool
-	}{{time.Minute, true}, {freshWindow + time.Second, false}} {
+	}{{time.Minute, true}, {core.FreshWindow + time.Second, false}} {
 		c := &caller{User: u, Session: store.Session{CreatedAt: now.Add(-tc.age)}}
-		err := e.svc.reproveForEmail(context.Background(), c, u, "")
+		err := e.svc.core.ReproveForEmail(context.Background(), c, u, "")
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrForbidden)) {
 			t.Errorf("session %v old: %v", tc.age, err)
 		}
@@ -115,7 +116,7 @@ func TestAdminEmailVoidsPendingChange(t *testing.T) {
 		t.Fatal("no link in the mail")
 	}
 	set := "set-by-admin@example.com"
-	if _, err := e.svc.updateUser(e.svc.localAdmin(), "alice", UserPatch{Email: &set}); err != nil {
+	if _, err := e.svc.core.UpdateUser(e.svc.localAdmin(), "alice", UserPatch{Email: &set}); err != nil {
 		t.Fatal(err)
 	}
 	if resp, _ := b.post(link, url.Values{}); resp.StatusCode != http.StatusNotFound {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -52,23 +53,6 @@ const methodImpersonation = "impersonation"
 // session token during an impersonation: <cookie name>_actor.
 const actorCookieSuffix = "_actor"
 
-// impersonatingError refuses what an impersonation session may not do.
-type impersonatingError struct{ msg string }
-
-func (e *impersonatingError) Error() string { return e.msg }
-
-func (e *impersonatingError) Unwrap() error { return ErrForbidden }
-
-var (
-	// errImpersonating refuses credential changes while impersonating
-	// (403 "not while impersonating").
-	errImpersonating error = &impersonatingError{"not while impersonating"}
-	// errNestedImpersonation refuses starting a second impersonation.
-	errNestedImpersonation error = &impersonatingError{"not while impersonating: stop first"}
-	// errNotImpersonating: a stop without an impersonation (409).
-	errNotImpersonating = fmt.Errorf("you are not impersonating anyone: %w", ErrConflict)
-)
-
 func (s *Service) actorCookieName() string { return s.cookie.name + actorCookieSuffix }
 
 // actorCookie returns the cookie that keeps the impersonator's own session
@@ -107,12 +91,12 @@ func (s *Service) impersonationLifetime() time.Duration {
 // nobody impersonates an account holding a permission p lacks.
 func (s *Service) mayImpersonate(p policies.Principal, role string) error {
 	if !p.Perms.Has(policies.PermImpersonate) {
-		return &forbiddenError{policies.PermImpersonate}
+		return &core.ForbiddenError{Perm: policies.PermImpersonate}
 	}
 	if role == policies.RoleOwner && p.Role != policies.RoleOwner {
 		return fmt.Errorf("%w: only owners can impersonate an owner", ErrForbidden)
 	}
-	return policies.Outranks(p, s.target(role))
+	return policies.Outranks(p, s.core.Target(role))
 }
 
 // impersonationLive reports whether the impersonation session sess (of
@@ -130,7 +114,7 @@ func (s *Service) impersonationLive(sess *store.Session, target *store.Account, 
 		return false
 	}
 	actor, err := s.store.User(as.UserID)
-	if err != nil || !userActive(actor, now) {
+	if err != nil || !core.UserActive(actor, now) {
 		return false
 	}
 	perms, _ := s.core.PermsOf(actor.Role)
@@ -141,7 +125,7 @@ func (s *Service) impersonationLive(sess *store.Session, target *store.Account, 
 	return true
 }
 
-// hexSessionID is parseSessionID without allocating, for the hot path.
+// hexSessionID is core.ParseSessionID without allocating, for the hot path.
 func hexSessionID(h string) (id store.SessionID, ok bool) {
 	if len(h) != 2*len(id) {
 		return id, false
@@ -174,7 +158,7 @@ func unhex(c byte) (byte, bool) {
 func (s *Service) tokenOf(h http.Header, id store.SessionID) string {
 	var found string
 	s.cookie.eachToken(h, func(tok string) bool {
-		if sessionIDOf(tok) == id {
+		if core.SessionIDOf(tok) == id {
 			found = tok
 			return true
 		}
@@ -201,15 +185,15 @@ func (s *Service) impersonationOf(r *http.Request) (impersonator, target string)
 // cookie. It returns the target and the new session's caller.
 func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *caller, ref string) (*store.User, *caller, error) {
 	if c.Impersonating() {
-		return nil, nil, errNestedImpersonation
+		return nil, nil, core.ErrNestedImpersonation
 	}
 	if c.SessionID == (store.SessionID{}) {
 		return nil, nil, fmt.Errorf("%w: impersonation needs a signed-in session, not an API key", ErrForbidden)
 	}
-	if err := need(c, policies.PermImpersonate); err != nil {
+	if err := core.Need(c, policies.PermImpersonate); err != nil {
 		return nil, nil, err
 	}
-	u, err := s.findUser(ref)
+	u, err := s.core.FindUser(ref)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -222,7 +206,7 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 	switch {
 	case u.ID == c.User.ID:
 		return nil, nil, inputErr("", "you cannot impersonate yourself")
-	case !userActive(u, now):
+	case !core.UserActive(u, now):
 		return refuse(fmt.Errorf("%s is disabled or expired and cannot be impersonated: %w", u.Username, ErrConflict), "account inactive")
 	}
 	if err := s.mayImpersonate(c.Principal(), u.Role); err != nil {
@@ -236,7 +220,7 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 	if c.Session.ExpiresAt.Before(expires) {
 		expires = c.Session.ExpiresAt
 	}
-	tok, id := newToken()
+	tok, id := core.NewToken()
 	sess := store.Session{
 		ID:               id,
 		UserID:           u.ID,
@@ -276,7 +260,7 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 // out and actor is nil.
 func (s *Service) stopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) (actor *store.User, actorCaller *caller, err error) {
 	if !c.Impersonating() {
-		return nil, nil, errNotImpersonating
+		return nil, nil, core.ErrNotImpersonating
 	}
 	if err := s.store.DeleteSession(c.SessionID); err != nil {
 		return nil, nil, fmt.Errorf("portal: stop impersonation: %w", err)
@@ -312,10 +296,10 @@ func (s *Service) actorToRestore(r *http.Request, sess store.Session, now time.T
 	}
 	for _, ck := range r.CookiesNamed(s.actorCookieName()) {
 		v := strings.Trim(ck.Value, `"`)
-		if !wellFormedToken(v) {
+		if !core.WellFormedToken(v) {
 			continue
 		}
-		cid := sessionIDOf(v)
+		cid := core.SessionIDOf(v)
 		if subtle.ConstantTimeCompare(cid[:], want[:]) != 1 {
 			continue
 		}
@@ -324,7 +308,7 @@ func (s *Service) actorToRestore(r *http.Request, sess store.Session, now time.T
 			return "", id, asess, nil
 		}
 		u, err := s.store.User(as.UserID)
-		if err != nil || !userActive(u, now) {
+		if err != nil || !core.UserActive(u, now) {
 			return "", id, asess, nil
 		}
 		return v, cid, as, u
@@ -368,10 +352,10 @@ func (s *Service) endActorSession(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, ck := range cks {
 		v := strings.Trim(ck.Value, `"`)
-		if !wellFormedToken(v) {
+		if !core.WellFormedToken(v) {
 			continue
 		}
-		id := sessionIDOf(v)
+		id := core.SessionIDOf(v)
 		sess, err := s.store.Session(id)
 		if err != nil {
 			continue
@@ -384,7 +368,7 @@ func (s *Service) endActorSession(w http.ResponseWriter, r *http.Request) {
 		if u, err := s.store.User(sess.UserID); err == nil {
 			actor = u.Username
 		}
-		s.audit(r, store.Event{Actor: actor, Action: actionLogout, Resource: "user:" + actor, Outcome: outcomeSuccess,
+		s.audit(r, store.Event{Actor: actor, Action: core.ActionLogout, Resource: "user:" + actor, Outcome: outcomeSuccess,
 			Reason: "signed out while impersonating"})
 	}
 	http.SetCookie(w, s.clearActorCookie())

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
@@ -12,9 +13,9 @@ import (
 func (s *Service) impersonationRoutes(mux *routeMux) {
 	mux.Handle("POST /api/v1/users/{user}/impersonate", s.api("", s.apiStartImpersonation))
 	mux.Handle("DELETE /api/v1/impersonation", s.ownSession(s.apiStopImpersonation))
-	mux.Handle("POST /api/v1/users/{user}/temp-password", s.adminCredential(selfPassword, s.apiTempPassword).api(policies.PermUsersWrite))
+	mux.Handle("POST /api/v1/users/{user}/temp-password", s.adminCredential(core.SelfPassword, s.apiTempPassword).api(policies.PermUsersWrite))
 	mux.HandleFunc("POST /admin/users/{user}/impersonate", s.signedIn(policies.PermImpersonate, s.handleUserImpersonate))
-	mux.Handle("POST /admin/users/{user}/temp-password", s.adminCredential(selfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserTempPassword)))
+	mux.Handle("POST /admin/users/{user}/temp-password", s.adminCredential(core.SelfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserTempPassword)))
 	mux.HandleFunc("POST /impersonation/stop", s.signedInExpired(s.handleStopImpersonation))
 }
 
@@ -44,7 +45,7 @@ func (s *Service) apiStartImpersonation(w http.ResponseWriter, r *http.Request) 
 		s.writeAPIError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, impersonationResponse{User: s.view(u), Impersonator: c.User.Username, ExpiresAt: ic.Session.ExpiresAt})
+	writeJSON(w, http.StatusOK, impersonationResponse{User: s.core.View(u), Impersonator: c.User.Username, ExpiresAt: ic.Session.ExpiresAt})
 }
 
 func (s *Service) apiStopImpersonation(w http.ResponseWriter, r *http.Request) {
@@ -68,7 +69,7 @@ func (s *Service) apiStopImpersonation(w http.ResponseWriter, r *http.Request) {
 	case actor == nil:
 		writeJSON(w, http.StatusOK, stopResponse{SignedOut: true})
 	default:
-		v := s.view(actor)
+		v := s.core.View(actor)
 		writeJSON(w, http.StatusOK, stopResponse{User: &v})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -60,5 +61,5 @@ func impersonationBanner(c *caller) *pageImpersonation {
 // impersonate u (the server checks again).
 func (s *Service) canImpersonate(c *caller, u *store.User) bool {
 	return !c.Impersonating() && c.SessionID != (store.SessionID{}) && u.ID != c.User.ID &&
-		userActive(u, s.now()) && s.mayImpersonate(c.Principal(), u.Role) == nil
+		core.UserActive(u, s.now()) && s.mayImpersonate(c.Principal(), u.Role) == nil
 }

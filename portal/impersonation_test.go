@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -54,7 +55,7 @@ func me(t *testing.T, c *client) (user, impersonator string, status int) {
 // setSettings patches the settings as the local admin.
 func setSettings(t *testing.T, svc *Service, patch string) {
 	t.Helper()
-	if _, err := svc.updateSettings(context.Background(), svc.localAdmin(), []byte(patch)); err != nil {
+	if _, err := svc.core.UpdateSettings(context.Background(), svc.localAdmin(), []byte(patch)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -172,11 +173,11 @@ func TestImpersonationRules(t *testing.T) {
 func TestImpersonationSession(t *testing.T) {
 	svc, st, _ := newTestService(t)
 	impersonationFixture(t, svc)
-	staffApp, err := svc.RegisterApp(AppConfig{Name: "wiki", AllowGroups: []string{"staff"}})
+	staffApp, err := svc.core.RegisterApp(AppConfig{Name: "wiki", AllowGroups: []string{"staff"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminsApp, err := svc.RegisterApp(AppConfig{Name: "grafana", AllowGroups: []string{"admins"}})
+	adminsApp, err := svc.core.RegisterApp(AppConfig{Name: "grafana", AllowGroups: []string{"admins"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,15 +249,15 @@ func TestImpersonationSession(t *testing.T) {
 		}
 	}
 	// The refusals went through the service too, whatever the route.
-	bob, _ := svc.findUser("bob")
+	bob, _ := svc.core.FindUser("bob")
 	ic := &caller{User: bob, Session: store.Session{ImpersonatorID: "x", ImpersonatorName: "adam", Methods: []string{methodImpersonation}}}
-	if err := svc.changeOwnPassword(context.Background(), ic, testPW, "N3w-passphrase"); err == nil || err.Error() != "not while impersonating" {
+	if err := svc.core.ChangeOwnPassword(context.Background(), ic, testPW, "N3w-passphrase"); err == nil || err.Error() != "not while impersonating" {
 		t.Fatalf("changeOwnPassword while impersonating: %v", err)
 	}
-	if _, _, err := svc.makeTempPassword(context.Background(), ic, "dan"); err == nil || err.Error() != "not while impersonating" {
+	if _, _, err := svc.core.MakeTempPassword(context.Background(), ic, "dan"); err == nil || err.Error() != "not while impersonating" {
 		t.Fatalf("makeTempPassword while impersonating: %v", err)
 	}
-	if after, _ := svc.findUser("bob"); after.PasswordHash != bob.PasswordHash {
+	if after, _ := svc.core.FindUser("bob"); after.PasswordHash != bob.PasswordHash {
 		t.Fatal("bob's password changed during the impersonation")
 	}
 
@@ -298,13 +299,13 @@ func TestImpersonationSession(t *testing.T) {
 			t.Errorf("%s event: %+v", action, e)
 		}
 	}
-	if e := find(actionProfileUpdate); e.Actor != "bob" || e.Impersonator != "adam" {
+	if e := find(core.ActionProfileUpdate); e.Actor != "bob" || e.Impersonator != "adam" {
 		t.Errorf("profile change while impersonating: actor %q impersonator %q", e.Actor, e.Impersonator)
 	}
 	// Events by bob himself carry no impersonator.
 	bc := signedInClient(t, svc, "bob", false)
 	bc.call("PATCH", "/api/v1/me", `{"full_name":"Bob"}`)
-	if evs := auditEvents(t, st, store.AuditFilter{Actor: "bob", Action: actionProfileUpdate}); len(evs) != 2 || evs[0].Impersonator != "" {
+	if evs := auditEvents(t, st, store.AuditFilter{Actor: "bob", Action: core.ActionProfileUpdate}); len(evs) != 2 || evs[0].Impersonator != "" {
 		t.Errorf("bob's own profile change: %d events, newest by %q", len(evs), evs[0].Impersonator)
 	}
 }
@@ -384,19 +385,19 @@ func TestImpersonationEnds(t *testing.T) {
 		}},
 		{"actor disabled", func(t *testing.T, svc *Service, adam *store.User) {
 			active := false
-			if _, err := svc.updateUser(svc.localAdmin(), "adam", UserPatch{Active: &active}); err != nil {
+			if _, err := svc.core.UpdateUser(svc.localAdmin(), "adam", UserPatch{Active: &active}); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"actor demoted", func(t *testing.T, svc *Service, adam *store.User) {
 			role := policies.RoleUser
-			if _, err := svc.updateUser(svc.localAdmin(), "adam", UserPatch{Role: &role}); err != nil {
+			if _, err := svc.core.UpdateUser(svc.localAdmin(), "adam", UserPatch{Role: &role}); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"target disabled", func(t *testing.T, svc *Service, adam *store.User) {
 			active := false
-			if _, err := svc.updateUser(svc.localAdmin(), "bob", UserPatch{Active: &active}); err != nil {
+			if _, err := svc.core.UpdateUser(svc.localAdmin(), "bob", UserPatch{Active: &active}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -410,7 +411,7 @@ func TestImpersonationEnds(t *testing.T) {
 			if who, _, _ := me(t, c); who != "bob" {
 				t.Fatalf("start: %q", who)
 			}
-			adam, _ := svc.findUser("adam")
+			adam, _ := svc.core.FindUser("adam")
 			tc.do(t, svc, adam)
 			if _, _, status := me(t, c); status != 401 {
 				t.Fatalf("impersonation after %s: %d, want 401", tc.name, status)
@@ -427,14 +428,14 @@ func TestImpersonationEnds(t *testing.T) {
 		if got, _ := c.call("POST", "/api/v1/logout", ""); got != 204 {
 			t.Fatalf("logout: %d", got)
 		}
-		if _, err := st.Session(sessionIDOf(own.Value)); err == nil {
+		if _, err := st.Session(core.SessionIDOf(own.Value)); err == nil {
 			t.Fatal("adam's own session survived signing out during an impersonation")
 		}
 		if c.cookies[DefaultCookieName+"_actor"] != nil || c.session() != nil {
 			t.Fatalf("cookies after logout: %v", c.cookies)
 		}
 		var byAdam bool
-		for _, e := range auditEvents(t, st, store.AuditFilter{Action: actionLogout}) {
+		for _, e := range auditEvents(t, st, store.AuditFilter{Action: core.ActionLogout}) {
 			if e.Actor == "bob" && e.Impersonator == "adam" {
 				byAdam = true
 			}
@@ -529,7 +530,7 @@ func TestImpersonationPages(t *testing.T) {
 		t.Fatalf("temp password page: %d", resp.StatusCode)
 	}
 	m := regexpTextarea.FindStringSubmatch(page)
-	if m == nil || len(m[1]) != tempPasswordLen {
+	if m == nil || len(m[1]) != core.TempPasswordLen {
 		t.Fatalf("no temporary password on the page")
 	}
 	if got := loginStatus(t, env.svc, "bob", m[1]); got != 200 {
@@ -542,11 +543,11 @@ func TestImpersonationPages(t *testing.T) {
 func TestTempPassword(t *testing.T) {
 	svc, st, clk := newTestService(t)
 	impersonationFixture(t, svc)
-	mk := func(actor, target string) (int, tempPasswordResponse, string) {
+	mk := func(actor, target string) (int, core.TempPasswordResponse, string) {
 		t.Helper()
 		c := signedInClient(t, svc, actor, false)
 		got, body := c.call("POST", "/api/v1/users/"+target+"/temp-password", "")
-		var resp tempPasswordResponse
+		var resp core.TempPasswordResponse
 		_ = json.Unmarshal([]byte(body), &resp)
 		return got, resp, body
 	}
@@ -571,7 +572,7 @@ func TestTempPassword(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("%s makes one for %s: %d %s, want %d", tc.actor, tc.target, got, body, tc.want)
 			}
-			if got == 201 && (len(resp.Password) != tempPasswordLen || svc.passwordRules().Check(resp.Password, tc.target) != nil ||
+			if got == 201 && (len(resp.Password) != core.TempPasswordLen || svc.passwordRules().Check(resp.Password, tc.target) != nil ||
 				!resp.ExpiresAt.Equal(clk.Now().Add(DefaultTempPasswordLifetime))) {
 				t.Errorf("temporary password %q expiring %v", resp.Password, resp.ExpiresAt)
 			}
@@ -579,7 +580,7 @@ func TestTempPassword(t *testing.T) {
 	})
 
 	t.Run("signs in once, keeps the real password", func(t *testing.T) {
-		before, _ := svc.findUser("bob")
+		before, _ := svc.core.FindUser("bob")
 		_, resp, _ := mk("adam", "bob")
 		c := newClient(t, svc)
 		if got, body := c.call("POST", "/api/v1/login", `{"username":"bob","password":"`+resp.Password+`"}`); got != 200 {
@@ -595,11 +596,11 @@ func TestTempPassword(t *testing.T) {
 		if loginStatus(t, svc, "bob", testPW) != 200 {
 			t.Fatal("the real password stopped working")
 		}
-		if after, _ := svc.findUser("bob"); after.PasswordHash != before.PasswordHash {
+		if after, _ := svc.core.FindUser("bob"); after.PasswordHash != before.PasswordHash {
 			t.Fatal("the temporary password replaced the real one")
 		}
 		var found bool
-		for _, e := range auditEvents(t, st, store.AuditFilter{Actor: "bob", Action: actionLogin}) {
+		for _, e := range auditEvents(t, st, store.AuditFilter{Actor: "bob", Action: core.ActionLogin}) {
 			if e.Outcome == outcomeSuccess && e.Reason == "temporary password made by adam" {
 				found = true
 			}
@@ -628,14 +629,14 @@ func TestTempPassword(t *testing.T) {
 		mustUser(t, svc, "carl", policies.RoleUser)
 		_, resp, _ := mk("adam", "carl")
 		active := false
-		if _, err := svc.updateUser(svc.localAdmin(), "carl", UserPatch{Active: &active}); err != nil {
+		if _, err := svc.core.UpdateUser(svc.localAdmin(), "carl", UserPatch{Active: &active}); err != nil {
 			t.Fatal(err)
 		}
 		if got := loginStatus(t, svc, "carl", resp.Password); got != 401 {
 			t.Fatalf("disabled account with a temporary password: %d", got)
 		}
 		active = true
-		if _, err := svc.updateUser(svc.localAdmin(), "carl", UserPatch{Active: &active}); err != nil {
+		if _, err := svc.core.UpdateUser(svc.localAdmin(), "carl", UserPatch{Active: &active}); err != nil {
 			t.Fatal(err)
 		}
 		for range DefaultLockoutThreshold {
@@ -644,7 +645,7 @@ func TestTempPassword(t *testing.T) {
 		if got := loginStatus(t, svc, "carl", resp.Password); got != 401 {
 			t.Fatalf("locked account with a temporary password: %d", got)
 		}
-		if err := svc.unlockUser(svc.localAdmin(), "carl"); err != nil {
+		if err := svc.core.UnlockUser(svc.localAdmin(), "carl"); err != nil {
 			t.Fatal(err)
 		}
 		setSettings(t, svc, `{"require_2fa":true}`)

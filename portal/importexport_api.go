@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -20,7 +21,7 @@ func (s *Service) apiExportUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := s.exportUsers(&buf, format); err != nil {
+	if err := s.core.ExportUsers(&buf, format); err != nil {
 		s.writeAPIError(w, err)
 		return
 	}
@@ -51,12 +52,12 @@ func (s *Service) apiImportUsers(w http.ResponseWriter, r *http.Request) {
 				format = "csv"
 			}
 		}
-		rows, base, err := parseImport(data, format)
+		rows, base, err := core.ParseImport(data, format)
 		if err != nil {
 			return 0, nil, err
 		}
 		dry := r.URL.Query().Get("dry_run")
-		res, err := s.importUsers(r.Context(), c, rows, base, dry == "1" || dry == "true")
+		res, err := s.core.ImportRows(r.Context(), c, rows, base, dry == "1" || dry == "true")
 		if err != nil {
 			return 0, nil, err
 		}

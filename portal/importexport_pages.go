@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/core"
 )
 
 // importData is the content of /admin/users/import.
@@ -57,13 +59,13 @@ func (s *Service) handleImportForm(w http.ResponseWriter, r *http.Request, c *ca
 		s.renderImport(w, r, c, http.StatusBadRequest, "Choose a file or paste the users to import.", form, nil)
 		return
 	}
-	rows, base, err := parseImport(data, format)
+	rows, base, err := core.ParseImport(data, format)
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderImport(w, r, c, status, msg, form, nil)
 		return
 	}
-	res, err := s.importUsers(r.Context(), c, rows, base, dry)
+	res, err := s.core.ImportRows(r.Context(), c, rows, base, dry)
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderImport(w, r, c, status, msg, form, &res)

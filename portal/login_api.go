@@ -3,6 +3,8 @@ package portal
 import (
 	"errors"
 	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/core"
 )
 
 type loginRequest struct {
@@ -36,13 +38,13 @@ func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
 			s.writeAPIError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, loginResponse{User: s.view(u), SecondFactorRequired: true, Methods: methodsOf(m)})
+		writeJSON(w, http.StatusOK, loginResponse{User: s.core.View(u), SecondFactorRequired: true, Methods: core.MethodsOf(m)})
 		return
 	case errors.Is(err, errEnrollRequired):
-		writeJSON(w, http.StatusOK, loginResponse{User: s.view(u), SecondFactorRequired: true, EnrollmentRequired: true, Methods: []string{}})
+		writeJSON(w, http.StatusOK, loginResponse{User: s.core.View(u), SecondFactorRequired: true, EnrollmentRequired: true, Methods: []string{}})
 		return
-	case errors.Is(err, errBadCredentials):
-		writeJSONError(w, http.StatusUnauthorized, errBadCredentials.Error())
+	case errors.Is(err, core.ErrBadCredentials):
+		writeJSONError(w, http.StatusUnauthorized, core.ErrBadCredentials.Error())
 		return
 	case errors.Is(err, ErrBusy):
 		w.Header().Set("Retry-After", "1")
@@ -53,7 +55,7 @@ func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	writeJSON(w, http.StatusOK, loginResponse{User: s.view(u)})
+	writeJSON(w, http.StatusOK, loginResponse{User: s.core.View(u)})
 }
 
 func (s *Service) apiLogout(w http.ResponseWriter, r *http.Request) {

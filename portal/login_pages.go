@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+
+	"github.com/gatehouse-auth/gatehouse/core"
 )
 
 func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
@@ -12,7 +14,7 @@ func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, s.cleanReturn(rd), http.StatusFound)
 		return
 	}
-	if _, ok := s.redirectPolicy().Clean(rd); !ok {
+	if _, ok := s.core.RedirectPolicy().Clean(rd); !ok {
 		rd = ""
 	}
 	s.render(w, http.StatusOK, "login", page{Title: "Sign in", Form: map[string]string{"rd": rd}})
@@ -38,11 +40,11 @@ func (s *Service) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, ErrBusy):
 			status, msg = http.StatusServiceUnavailable, "Too many sign-in attempts right now. Try again in a moment."
-		case !errors.Is(err, errBadCredentials):
+		case !errors.Is(err, core.ErrBadCredentials):
 			s.log.Error("login", "error", err)
 			status, msg = http.StatusInternalServerError, "Something went wrong. Try again."
 		}
-		if _, ok := s.redirectPolicy().Clean(rd); !ok {
+		if _, ok := s.core.RedirectPolicy().Clean(rd); !ok {
 			rd = ""
 		}
 		s.render(w, status, "login", page{Title: "Sign in", Error: msg, Form: map[string]string{"username": login, "rd": rd}})

@@ -20,6 +20,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -104,7 +105,7 @@ func (p *OIDCProvider) Validate() error {
 	if strings.TrimSpace(p.ClientID) == "" {
 		return fmt.Errorf("oidc %s: client_id is required", p.Name)
 	}
-	if n := len([]rune(p.DisplayName)); n > 64 || strings.ContainsFunc(p.DisplayName, isControl) {
+	if n := len([]rune(p.DisplayName)); n > 64 || strings.ContainsFunc(p.DisplayName, core.IsControl) {
 		return fmt.Errorf("oidc %s: display_name must be at most 64 printable characters", p.Name)
 	}
 	for _, sc := range p.Scopes {
@@ -311,7 +312,7 @@ func (s *Service) beginOIDC(w http.ResponseWriter, p *oidcProvider, purpose stri
 	if err != nil {
 		return "", err
 	}
-	secret, hash := newLinkSecret()
+	secret, hash := core.NewLinkSecret()
 	f := oidcFlow{provider: p.Name, state: randomString(), nonce: randomString(), verifier: oauth2.GenerateVerifier(),
 		rd: rd, purpose: purpose}
 	now := s.now()
@@ -340,7 +341,7 @@ func (s *Service) takeOIDCFlow(w http.ResponseWriter, r *http.Request, p *oidcPr
 	if !ok {
 		return nil, fmt.Errorf("%w: no flow cookie", errOIDCState)
 	}
-	hash, ok := linkHash(v)
+	hash, ok := core.LinkHash(v)
 	if !ok {
 		return nil, fmt.Errorf("%w: malformed flow cookie", errOIDCState)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -67,7 +68,7 @@ func (s *Service) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c 
 // user has: the link would be a way around it.
 func (s *Service) mayLink(c *caller, p *oidcProvider) error {
 	if c.Impersonating() {
-		return errImpersonating
+		return core.ErrImpersonating
 	}
 	if !p.TrustedMFA || c.Session.SecondFactor {
 		return nil
@@ -141,7 +142,7 @@ func (s *Service) identitiesOf(u *store.User) ([]IdentityView, error) {
 	out := make([]IdentityView, 0, len(links))
 	for _, l := range links {
 		v := IdentityView{Provider: l.Provider, DisplayName: l.Provider, Subject: l.Subject, Email: l.Email,
-			CreatedAt: l.CreatedAt, LastUsedAt: timeOrNil(l.LastUsedAt)}
+			CreatedAt: l.CreatedAt, LastUsedAt: core.TimeOrNil(l.LastUsedAt)}
 		if p := s.oidcProvider(l.Provider); p != nil {
 			v.DisplayName, v.Configured = p.DisplayName, true
 		}
@@ -155,7 +156,7 @@ func (s *Service) identitiesOf(u *store.User) ([]IdentityView, error) {
 // their only linked account.
 func (s *Service) unlinkIdentity(c *caller, provider string) error {
 	if c.Impersonating() {
-		return errImpersonating
+		return core.ErrImpersonating
 	}
 	u, err := s.store.User(c.User.ID)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -84,12 +85,12 @@ func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.audit(r, store.Event{Action: actionLogin, Outcome: outcomeFailure, Reason: reason + err.Error()})
+		s.audit(r, store.Event{Action: core.ActionLogin, Outcome: outcomeFailure, Reason: reason + err.Error()})
 		s.renderOIDCError(w, http.StatusBadRequest, p, "", "Sign-in not valid",
 			"This sign-in was not started in this browser, has expired or was already used. Start again.", true)
 		return
 	}
-	action := actionLogin
+	action := core.ActionLogin
 	if f.purpose == oidcPurposeLink {
 		action = actionIdentityLink
 	}
@@ -128,7 +129,7 @@ func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 }
 
 func printableOnly(r rune) rune {
-	if isControl(r) {
+	if core.IsControl(r) {
 		return -1
 	}
 	return r

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -32,14 +33,14 @@ func (s *Service) finishOIDCLogin(w http.ResponseWriter, r *http.Request, p *oid
 		var ref *oidcRefusal
 		if !errors.As(err, &ref) {
 			s.log.Error("oidc: sign-in", "provider", p.Name, "error", err)
-			s.audit(r, store.Event{Action: actionLogin, Outcome: outcomeFailure, Reason: "oidc " + p.Name + ": internal error"})
+			s.audit(r, store.Event{Action: core.ActionLogin, Outcome: outcomeFailure, Reason: "oidc " + p.Name + ": internal error"})
 			s.renderOIDCError(w, http.StatusInternalServerError, p, f.rd, "Something went wrong", "Your sign-in could not be completed. Try again.", true)
 			return
 		}
-		s.audit(r, store.Event{Actor: ref.actor, Action: actionLogin, Resource: resourceOf(ref.actor), Outcome: outcomeFailure,
+		s.audit(r, store.Event{Actor: ref.actor, Action: core.ActionLogin, Resource: resourceOf(ref.actor), Outcome: outcomeFailure,
 			Reason: "oidc " + p.Name + ": " + ref.auditReason})
 		if ref.genericLogin {
-			s.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: sentence(errBadCredentials.Error()),
+			s.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: sentence(core.ErrBadCredentials.Error()),
 				Form: map[string]string{"rd": s.cleanRD(f.rd)}})
 			return
 		}
@@ -64,7 +65,7 @@ func (s *Service) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *
 	}
 	check := func(u *store.User) error {
 		// From a trusted device only that device's lock applies (lockout.go).
-		locked, err := s.lockedFor(u, s.trustedDevice(a, u))
+		locked, err := s.core.LockedFor(u, s.core.TrustedDevice(a, u))
 		switch now := s.now(); {
 		case err != nil:
 			return err
@@ -72,7 +73,7 @@ func (s *Service) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *
 			return refuse(u, "account locked")
 		case u.Disabled:
 			return refuse(u, "account disabled")
-		case !userActive(u, now):
+		case !core.UserActive(u, now):
 			return refuse(u, "account expired")
 		}
 		return nil
@@ -135,7 +136,7 @@ func (s *Service) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *
 func (s *Service) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider, id *externalIdentity) (*store.User, error) {
 	email := ""
 	if id.EmailVerified {
-		if e, err := checkEmail("email", id.Email); err == nil {
+		if e, err := core.CheckEmail("email", id.Email); err == nil {
 			email = e
 		}
 	}
@@ -158,7 +159,7 @@ func (s *Service) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider
 	if err := emailTaken(); err != nil {
 		return nil, err
 	}
-	name, err := checkFullName(id.Name)
+	name, err := core.CheckFullName(id.Name)
 	if err != nil {
 		name = ""
 	}
@@ -168,14 +169,14 @@ func (s *Service) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider
 	}
 	for n := 1; n <= maxUsernameTries; n++ {
 		nu := NewUser{Username: usernameCandidate(base, n), Email: email, FullName: name, Role: policies.RoleUser}
-		u, err := s.validateNew(nu, true)
+		u, err := s.core.ValidateNew(nu, true)
 		if err != nil {
 			continue // e.g. a reserved name: try the next suffix
 		}
 		if _, err := s.store.UserByUsername(u.Username); err == nil {
 			continue
 		}
-		u, err = s.createValidated(ctx, a, u.Username, u, "")
+		u, err = s.core.CreateValidated(ctx, a, u.Username, u, "")
 		if errors.Is(err, ErrConflict) {
 			if err := emailTaken(); err != nil {
 				return nil, err
@@ -238,7 +239,7 @@ func (s *Service) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProv
 	if p.TrustedMFA {
 		reason += ", provider trusted for MFA"
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionLogin, Resource: "user:" + u.Username, Outcome: outcomeSuccess, Reason: reason})
+	s.audit(r, store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username, Outcome: outcomeSuccess, Reason: reason})
 	http.Redirect(w, r, s.cleanReturn(f.rd), http.StatusFound)
 }
 
@@ -268,7 +269,7 @@ func (s *Service) recordOIDCLogin(a *caller, p *oidcProvider, id *externalIdenti
 		return nil, fmt.Errorf("portal: record login: %w", err)
 	}
 	if len(add) > 0 {
-		s.core.Audit(a, store.Event{Actor: methodOIDCPrefix + p.Name, Action: actionUserGroups, Resource: "user:" + updated.Username,
+		s.core.Audit(a, store.Event{Actor: methodOIDCPrefix + p.Name, Action: core.ActionUserGroups, Resource: "user:" + updated.Username,
 			Outcome: outcomeSuccess, Reason: "[" + strings.Join(before, ",") + "] -> [" + strings.Join(updated.Groups, ",") + "]"})
 	}
 	if err := s.store.TouchIdentity(p.Name, id.Subject, id.Email, s.now()); err != nil {

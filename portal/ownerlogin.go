@@ -51,7 +51,7 @@ func (s *Service) OwnerLoginLink(ctx context.Context, a *core.Actor, username st
 	if _, err := s.store.DeleteUserTokens(tokenKindOwnerLogin, u.ID); err != nil {
 		return "", fmt.Errorf("portal: replace owner sign-in links: %w", err)
 	}
-	secret, hash := newLinkSecret()
+	secret, hash := core.NewLinkSecret()
 	now := s.now()
 	t := &store.Token{Kind: tokenKindOwnerLogin, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(OwnerLoginLifetime)}
 	if err := s.store.PutToken(t); err != nil {
@@ -72,7 +72,7 @@ func (s *Service) ownerFor(username string) (*store.User, error) {
 			return nil, fmt.Errorf("portal: list owners: %w", err)
 		}
 		for _, u := range owners {
-			if userActive(u, now) {
+			if core.UserActive(u, now) {
 				return u, nil
 			}
 		}
@@ -86,26 +86,26 @@ func (s *Service) ownerFor(username string) (*store.User, error) {
 		return nil, fmt.Errorf("portal: look up user: %w", err)
 	case u.Role != policies.RoleOwner:
 		return nil, inputErr("username", "%s is not an owner (role %s): recovery links are for owners only", u.Username, u.Role)
-	case !userActive(u, now):
+	case !core.UserActive(u, now):
 		return nil, inputErr("username", "%s is disabled or expired", u.Username)
 	}
 	return u, nil
 }
 
 // ownerLoginToken returns the live recovery token of secret and its owner,
-// without spending it; errLink when either is unusable.
+// without spending it; core.ErrLink when either is unusable.
 func (s *Service) ownerLoginToken(secret string) (*store.Token, *store.User, error) {
-	hash, ok := linkHash(secret)
+	hash, ok := core.LinkHash(secret)
 	if !ok {
-		return nil, nil, errLink
+		return nil, nil, core.ErrLink
 	}
 	t, err := s.store.Token(tokenKindOwnerLogin, hash)
 	if err != nil {
-		return nil, nil, errLink
+		return nil, nil, core.ErrLink
 	}
 	u, err := s.store.User(t.UserID)
-	if err != nil || u.Role != policies.RoleOwner || !userActive(u, s.now()) {
-		return nil, nil, errLink
+	if err != nil || u.Role != policies.RoleOwner || !core.UserActive(u, s.now()) {
+		return nil, nil, core.ErrLink
 	}
 	return t, u, nil
 }
@@ -114,25 +114,25 @@ func (s *Service) ownerLoginToken(secret string) (*store.Token, *store.User, err
 // of its owner: the session counts as signed in with a second factor
 // (method "owner-login"), so mandatory 2FA and require_2fa apps accept it.
 func (s *Service) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret string) (*store.User, error) {
-	hash, ok := linkHash(secret)
+	hash, ok := core.LinkHash(secret)
 	if !ok {
-		return nil, errLink
+		return nil, core.ErrLink
 	}
 	t, err := s.store.ConsumeToken(tokenKindOwnerLogin, hash)
 	if err != nil {
-		return nil, errLink
+		return nil, core.ErrLink
 	}
 	attemptSucceeded(r)
 	u, err := s.store.User(t.UserID)
 	if err != nil {
-		return nil, errLink
+		return nil, core.ErrLink
 	}
-	if u.Role != policies.RoleOwner || !userActive(u, s.now()) {
+	if u.Role != policies.RoleOwner || !core.UserActive(u, s.now()) {
 		s.audit(r, store.Event{Actor: u.Username, Action: actionOwnerLoginUse, Resource: "user:" + u.Username,
 			Outcome: outcomeFailure, Reason: "no longer an active owner"})
-		return nil, errLink
+		return nil, core.ErrLink
 	}
-	if _, err := s.startFullSession(w, r, u, false, []string{methodOwnerLink}, true); err != nil {
+	if _, err := s.startFullSession(w, r, u, false, []string{core.MethodOwnerLink}, true); err != nil {
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
 	// The owner is in: earlier wrong passwords no longer count.
@@ -169,7 +169,7 @@ func (s *Service) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
 // sends them to the portal home.
 func (s *Service) handleOwnerLoginForm(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.useOwnerLogin(w, r, r.PathValue("token")); err != nil {
-		if errors.Is(err, errLink) {
+		if errors.Is(err, core.ErrLink) {
 			s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)
 			return
 		}

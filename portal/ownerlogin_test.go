@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -72,15 +73,15 @@ func TestOwnerLoginLinkTarget(t *testing.T) {
 func TestOwnerLoginFlow(t *testing.T) {
 	svc, st, clk := newTestService(t)
 	olivia := mustUser(t, svc, "olivia", policies.RoleOwner)
-	vault, _ := svc.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
+	vault, _ := svc.core.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
 
 	// Olivia has an authenticator app (now lost): her password alone
 	// does not sign her in.
-	e, err := svc.beginTOTP(olivia)
+	e, err := svc.core.BeginTOTP(olivia)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.confirmTOTP(nil, olivia, code(t, e.Secret, clk.Now())); err != nil {
+	if _, err := svc.core.ConfirmTOTP(nil, olivia, code(t, e.Secret, clk.Now())); err != nil {
 		t.Fatal(err)
 	}
 	rec := fromIP(t, svc, "192.0.2.10", "POST", "/api/v1/login", `{"username":"olivia","password":"`+testPW+`"}`)
@@ -124,7 +125,7 @@ func TestOwnerLoginFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sess.SecondFactor || len(sess.Methods) != 1 || sess.Methods[0] != methodOwnerLink || sess.Remember {
+	if !sess.SecondFactor || len(sess.Methods) != 1 || sess.Methods[0] != core.MethodOwnerLink || sess.Remember {
 		t.Errorf("session = methods %v, second factor %v, remember %v; want [owner-login], true, false", sess.Methods, sess.SecondFactor, sess.Remember)
 	}
 	if v := check(svc, vault, ck); v.Outcome != Allow {

@@ -140,16 +140,13 @@ type Service struct {
 	// pageKeyCache holds the CSRF/flash key once read from the store.
 	pageKeyCache atomic.Pointer[[]byte]
 
-	apps     *registry
+	apps     *core.Registry
 	redirect policies.RedirectPolicy
 	// wa is the WebAuthn relying party; nil when the portal's host cannot
 	// be one (an IP address), which turns security keys and passkeys off.
 	wa      *waRP
 	pages   map[string]*template.Template
 	handler http.Handler
-
-	setupMu  sync.Mutex
-	setupURL string
 
 	// throttle limits attempts per client IP on the routes that check a
 	// secret (see throttle.go).
@@ -180,7 +177,7 @@ func New(opts Options) (*Service, error) {
 		clientIP: opts.ClientIP,
 		log:      opts.Logger,
 		now:      opts.Now,
-		apps:     newRegistry(),
+		apps:     core.NewRegistry(),
 		throttle: newThrottle(throttleMaxClients),
 
 		inviteLifetime: orDuration(opts.InviteLifetime, DefaultInviteLifetime),
@@ -216,14 +213,13 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	if s.core, err = core.New(core.Options{
-		Store: opts.Store, Idle: s.idle, Lifetime: s.lifetime, Remember: s.remember, PasswordRules: &s.rules,
+		Store: opts.Store, PortalURL: pu, CookieDomain: s.cookie.domain, Idle: s.idle, Lifetime: s.lifetime, Remember: s.remember, PasswordRules: &s.rules,
 		Hasher: s.hasher, InviteLifetime: s.inviteLifetime, ResetLifetime: s.resetLifetime,
 		SecretKey: opts.SecretKey, Mail: s.mail, Logger: s.log, Now: s.now,
 	}); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	s.keyMAC = s.core.KeyMAC()
-	s.redirect = policies.RedirectPolicy{Portal: pu, CookieDomain: s.cookie.domain}
 	if s.oidc, err = s.newOIDCProviders(opts.OIDC); err != nil {
 		return nil, err
 	}
@@ -265,8 +261,8 @@ func (s *Service) PortalURL() *url.URL { u := *s.portal; return &u }
 // retention setting and, when no user exists yet, makes a one-time setup
 // link and logs it. It is called once per configuration.
 func (s *Service) Start() error {
-	s.pruneAudit()
-	return s.offerSetup()
+	s.core.PruneAudit()
+	return s.core.OfferSetup()
 }
 
 // ServeHTTP serves the portal pages and the JSON API.
@@ -336,3 +332,7 @@ func hostWithin(host, domain string) bool {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	return host == domain || strings.HasSuffix(host, "."+domain)
 }
+
+// Core returns the identity core the portal is the HTTP surface of; the
+// other surfaces (the guard, the CLI) call it directly.
+func (s *Service) Core() *core.Core { return s.core }

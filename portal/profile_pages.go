@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/core"
 )
 
 // The self-service pages: the caller's profile, password and sessions. The
@@ -24,7 +26,7 @@ type profileData struct {
 	Keys              []APIKeyView
 	// PendingEmail is the new address waiting for confirmation.
 	PendingEmail string
-	// Reauth: the session signed in more than freshWindow ago, so the
+	// Reauth: the session signed in more than core.FreshWindow ago, so the
 	// forms that change a factor ask for the current password
 	// (HasPassword) or for signing in again (freshProof). Changing the
 	// address always asks for the password when there is one.
@@ -49,22 +51,22 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 	for k, v := range form {
 		p.Form[k] = v
 	}
-	sessions, err := s.userSessions(u, c.SessionID)
+	sessions, err := s.core.UserSessions(u, c.SessionID)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
-	factors, _, err := s.factors(u)
+	factors, _, err := s.core.Factors(u)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
-	keys, err := s.listKeys(c, false)
+	keys, err := s.core.ListKeys(c, false)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
-	for _, a := range s.Apps() {
+	for _, a := range s.core.Apps() {
 		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
 	p.Data = profileData{
@@ -78,7 +80,7 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 		CreatedAt:         u.CreatedAt,
 		PasswordRules:     s.passwordRules().Describe(),
 		PendingEmail:      u.PendingEmail,
-		Reauth:            s.now().Sub(c.Session.CreatedAt) >= freshWindow,
+		Reauth:            s.now().Sub(c.Session.CreatedAt) >= core.FreshWindow,
 		HasPassword:       u.PasswordHash != "",
 	}
 	s.render(w, status, "profile", p)
@@ -91,14 +93,14 @@ func (s *Service) handleProfileForm(w http.ResponseWriter, r *http.Request, c *c
 	if r.PostForm.Has("email") {
 		in.Email = &email
 	}
-	res, err := s.updateProfile(r.Context(), c, in)
+	res, err := s.core.UpdateProfile(r.Context(), c, in)
 	if err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), map[string]string{"full_name": name, "email": email})
 		return
 	}
-	if res.requested {
-		s.done(w, r, c, "/profile", emailSentMessage(res.user, res.mailed))
+	if res.Requested {
+		s.done(w, r, c, "/profile", emailSentMessage(res.User, res.Mailed))
 		return
 	}
 	s.done(w, r, c, "/profile", "Your details were saved.")
@@ -119,13 +121,13 @@ func (s *Service) handlePasswordPage(w http.ResponseWriter, r *http.Request, c *
 }
 
 func (s *Service) renderPassword(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg, rd string) {
-	if _, ok := s.redirectPolicy().Clean(rd); !ok {
+	if _, ok := s.core.RedirectPolicy().Clean(rd); !ok {
 		rd = ""
 	}
 	p := s.basePage(w, r, c, "Change your password", "profile")
 	p.Error = errMsg
 	p.Data = passwordData{Expired: s.passwordExpired(c.User.PasswordChangedAt), RD: rd, PasswordRules: s.passwordRules().Describe(),
-		NoCurrent: signedInWithTempPassword(c)}
+		NoCurrent: core.SignedInWithTempPassword(c)}
 	s.render(w, status, "password", p)
 }
 
@@ -145,7 +147,7 @@ func (s *Service) handlePasswordForm(w http.ResponseWriter, r *http.Request, c *
 		fail(http.StatusBadRequest, "The two new passwords do not match.")
 		return
 	}
-	if err := s.changeOwnPassword(r.Context(), c, current, pw); err != nil {
+	if err := s.core.ChangeOwnPassword(r.Context(), c, current, pw); err != nil {
 		status, msg := s.statusOf(err)
 		if strings.HasPrefix(msg, "current_password:") {
 			msg = "Your current password is not correct."
@@ -154,7 +156,7 @@ func (s *Service) handlePasswordForm(w http.ResponseWriter, r *http.Request, c *
 		return
 	}
 	const msg = "Your password was changed. Your other sessions were signed out."
-	if to, ok := s.redirectPolicy().Clean(rd); ok {
+	if to, ok := s.core.RedirectPolicy().Clean(rd); ok {
 		// rd may be an app on another origin: redirectAfterForm gets
 		// there despite the CSP form-action directive.
 		s.setFlash(w, c, msg)
@@ -177,19 +179,19 @@ func (s *Service) handleRevokeOwnSession(w http.ResponseWriter, r *http.Request,
 // revokeOwnSession is revokeSession limited to the caller's own sessions,
 // so that the profile page never acts on anyone else's.
 func (s *Service) revokeOwnSession(c *caller, id string) error {
-	sid, ok := parseSessionID(id)
+	sid, ok := core.ParseSessionID(id)
 	if !ok {
 		return fmt.Errorf("session: %w", ErrNotFound)
 	}
 	if sess, err := s.store.Session(sid); err != nil || sess.UserID != c.User.ID {
 		return fmt.Errorf("session: %w", ErrNotFound)
 	}
-	return s.revokeSession(c, id)
+	return s.core.RevokeSession(c, id)
 }
 
 // handleRevokeOtherSessions signs the caller out everywhere else.
 func (s *Service) handleRevokeOtherSessions(w http.ResponseWriter, r *http.Request, c *caller) {
-	n, err := s.revokeUserSessions(c, c.User, c.SessionID)
+	n, err := s.core.RevokeUserSessions(c, c.User, c.SessionID)
 	if err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), nil)

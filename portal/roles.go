@@ -38,7 +38,7 @@ type RoleInput struct {
 // with the number of users holding it.
 func (s *Service) listRoles() ([]RoleView, error) {
 	counts := map[string]int{}
-	if err := s.eachUser(func(u *store.User) { counts[u.Role]++ }); err != nil {
+	if err := s.core.EachUser(func(u *store.User) { counts[u.Role]++ }); err != nil {
 		return nil, err
 	}
 	var out []RoleView
@@ -148,7 +148,7 @@ func (s *Service) mayChangeRole(c *caller, name string) error {
 	if i := slices.Index(names, c.User.Username); i >= 0 {
 		names = append(slices.Delete(names, i, i+1), c.User.Username)
 	}
-	return policies.CanChangeRole(c.Principal(), s.target(name), names)
+	return policies.CanChangeRole(c.Principal(), s.core.Target(name), names)
 }
 
 func (s *Service) updateRole(c *caller, name string, in RoleInput) (RoleView, error) {

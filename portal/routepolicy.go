@@ -5,13 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -47,13 +46,6 @@ const (
 	policyAdminCredential
 	policyNotCredential
 )
-
-// freshWindow is how long after signing in a session counts as freshly
-// proven: within it, factor changes need no current password.
-const freshWindow = 10 * time.Minute
-
-// Audit action of a credential change refused by a route policy.
-const actionCredentialRefused = "credential.refused"
 
 // route is one entry of the route table.
 type route struct {
@@ -167,12 +159,6 @@ func (s *Service) policed(pol policy, self string, h http.HandlerFunc) policed {
 	}}
 }
 
-// Self-service routes the admin credential routes point the caller to.
-const (
-	selfPassword = "to change your own password, use POST /api/v1/me/password (the Password form on your profile page)"
-	selfFactors  = "to change your own second factors, use /api/v1/me/totp and /api/v1/me/webauthn (your profile page)"
-)
-
 // refuseByPolicy answers, and returns true, when the request breaks the
 // route's policy. A request nobody signed in for passes: the handler
 // answers it (401, or the login page).
@@ -185,7 +171,7 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 		return false
 	}
 	refuse := func(title, msg, page string) bool {
-		s.audit(r, store.Event{Actor: c.User.Username, Impersonator: c.Session.ImpersonatorName, Action: actionCredentialRefused,
+		s.audit(r, store.Event{Actor: c.User.Username, Impersonator: c.Session.ImpersonatorName, Action: core.ActionCredentialRefused,
 			Resource: r.Method + " " + r.URL.Path, Outcome: outcomeFailure, Reason: msg})
 		if isAPI(r) {
 			writeJSONError(w, http.StatusForbidden, msg)
@@ -199,11 +185,11 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 		return refuse("Not with an API key", "API keys cannot change passwords, second factors or keys: sign in to the portal to do this",
 			"API keys cannot do this.")
 	case c.Impersonating():
-		return refuse("Not while impersonating", errImpersonating.Error()+": passwords, second factors and keys cannot be changed by someone acting as their owner; stop impersonating first",
+		return refuse("Not while impersonating", core.ErrImpersonating.Error()+": passwords, second factors and keys cannot be changed by someone acting as their owner; stop impersonating first",
 			"You are acting as "+c.User.Username+": their password, second factors and keys cannot be changed now. Stop impersonating first.")
 	}
 	if pol&policyAdminCredential != 0 {
-		if u, err := s.findUser(r.PathValue("user")); err == nil && u.ID == c.User.ID {
+		if u, err := s.core.FindUser(r.PathValue("user")); err == nil && u.ID == c.User.ID {
 			return refuse("Your own account", "this is your own account: "+self,
 				"This is your own account. Change your password and second factors on your profile page.")
 		}
@@ -213,9 +199,9 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 			return false // the page wrapper refuses it, before anything is checked
 		}
 		if err := s.freshProof(r, c); err != nil {
-			s.audit(r, store.Event{Actor: c.User.Username, Action: actionCredentialRefused,
+			s.audit(r, store.Event{Actor: c.User.Username, Action: core.ActionCredentialRefused,
 				Resource: r.Method + " " + r.URL.Path, Outcome: outcomeFailure, Reason: err.Error()})
-			if !errors.Is(err, errNotFresh) && !errors.Is(err, errBadProof) {
+			if !errors.Is(err, core.ErrNotFresh) && !errors.Is(err, core.ErrBadProof) {
 				// A malformed field, a busy hasher.
 				if isAPI(r) {
 					s.writeAPIError(w, err)
@@ -230,9 +216,9 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 			} else {
 				msg := "Confirm your current password: type it in the form and try again."
 				if c.User.PasswordHash == "" {
-					msg = "Confirm it is you: sign in again, then make this change within " + strconv.Itoa(int(freshWindow.Minutes())) + " minutes."
+					msg = "Confirm it is you: sign in again, then make this change within " + strconv.Itoa(int(core.FreshWindow.Minutes())) + " minutes."
 				}
-				if errors.Is(err, errBadProof) {
+				if errors.Is(err, core.ErrBadProof) {
 					msg = "Confirm your current password: the password you typed is not correct."
 				}
 				s.renderProfile(w, r, c, http.StatusForbidden, msg, nil)
@@ -243,37 +229,15 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 	return false
 }
 
-// mayChangeCredentials is principle 2 inside the service, behind the
-// route table: c may set u's password or second factors, or make u a reset
-// link or temporary password, only as a person (no API key), acting as
-// themselves (no impersonation), on someone else (self names the
-// self-service call).
-func mayChangeCredentials(c *caller, u *store.User, self string) error {
-	switch {
-	case c.Key != nil:
-		return fmt.Errorf("%w: API keys cannot change passwords, second factors or keys: sign in to the portal to do this", ErrForbidden)
-	case c.Impersonating():
-		return errImpersonating
-	case c.User.ID != "" && c.User.ID == u.ID:
-		return fmt.Errorf("%w: this is your own account: %s", ErrForbidden, self)
-	}
-	return nil
-}
-
 // Fresh proof. A factor change (TOTP, backup codes, passkeys and security
 // keys, linked identities, API keys) is freshly proven when the request
 // carries the caller's current password (current_password) or a current
 // code of their authenticator app (code), or, carrying neither, when the
-// session signed in less than freshWindow ago — which is how an account
+// session signed in less than core.FreshWindow ago — which is how an account
 // without a password (passkeys only) proves itself: it signs in again.
 // A wrong password or code counts as a failed sign-in for the lockout.
 // (The password change itself checks current_password in
 // changeOwnPassword.)
-
-var (
-	errNotFresh = errors.New("confirm your current password: send current_password (or a code from your authenticator app as code), or sign in again")
-	errBadProof = errors.New("confirm your current password: the password or code is not correct")
-)
 
 // freshProof checks the fresh proof of a request of c (see above). It
 // takes the proof fields out of a JSON body, so the handler's decoding
@@ -285,23 +249,23 @@ func (s *Service) freshProof(r *http.Request, c *caller) error {
 	}
 	now := s.now()
 	if pw == "" && code == "" {
-		if now.Sub(c.Session.CreatedAt) < freshWindow {
+		if now.Sub(c.Session.CreatedAt) < core.FreshWindow {
 			return nil
 		}
-		return errNotFresh
+		return core.ErrNotFresh
 	}
 	ok := false
 	if pw != "" && c.User.PasswordHash != "" {
 		if ok, err = s.hasher.Verify(r.Context(), pw, c.User.PasswordHash); err != nil {
-			return s.busyOr(err)
+			return s.core.BusyOr(err)
 		}
 	}
 	if !ok && code != "" {
-		ok = s.checkTOTP(c.User, code) == nil
+		ok = s.core.CheckTOTP(c.User, code) == nil
 	}
 	if !ok {
-		s.reproofFailed(c)
-		return errBadProof
+		s.core.ReproofFailed(c)
+		return core.ErrBadProof
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package portal
 import (
 	"net/http"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
@@ -54,8 +55,8 @@ func (s *Service) routeMux() *routeMux {
 	// JSON API v1.
 	mux.Handle("POST /api/v1/login", s.public(s.throttled(s.apiLogin)))
 	mux.Handle("POST /api/v1/logout", s.public(s.apiLogout))
-	mux.Handle("POST /api/v1/login/totp", s.public(s.throttled(s.apiLoginCode(methodTOTP))))
-	mux.Handle("POST /api/v1/login/backup-code", s.public(s.throttled(s.apiLoginCode(methodBackupCode))))
+	mux.Handle("POST /api/v1/login/totp", s.public(s.throttled(s.apiLoginCode(core.MethodTOTP))))
+	mux.Handle("POST /api/v1/login/backup-code", s.public(s.throttled(s.apiLoginCode(core.MethodBackupCode))))
 	mux.Handle("POST /api/v1/login/enroll/totp", s.public(s.throttled(s.apiLoginEnrollTOTP)))
 	mux.Handle("POST /api/v1/login/enroll/totp/confirm", s.public(s.throttled(s.apiLoginEnrollConfirm)))
 	mux.Handle("POST /api/v1/login/webauthn/begin", s.public(s.throttled(s.apiBeginKeyLogin)))
@@ -69,7 +70,7 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("POST /api/v1/me/webauthn/register/finish", s.ownCredential(s.apiFinishKeyRegistration).api(""))
 	mux.Handle("PATCH /api/v1/me/webauthn/{id}", s.ownCredential(s.apiRenameKey).api(""))
 	mux.Handle("DELETE /api/v1/me/webauthn/{id}", s.freshCredential(s.apiRemoveKey).api(""))
-	mux.Handle("DELETE /api/v1/users/{user}/2fa", s.adminCredential(selfFactors, s.apiResetFactors).api(policies.PermUsersWrite))
+	mux.Handle("DELETE /api/v1/users/{user}/2fa", s.adminCredential(core.SelfFactors, s.apiResetFactors).api(policies.PermUsersWrite))
 	mux.Handle("GET /api/v1/me", s.ownSession(s.apiMe))
 	mux.Handle("PATCH /api/v1/me", s.api("", s.apiPatchMe))
 	mux.Handle("POST /api/v1/me/password", s.ownCredential(s.apiChangePassword).ownSession())
@@ -86,8 +87,8 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("GET /api/v1/users/{user}", s.api(policies.PermUsersRead, s.apiGetUser))
 	mux.Handle("PATCH /api/v1/users/{user}", s.api(policies.PermUsersWrite, s.apiPatchUser))
 	mux.Handle("DELETE /api/v1/users/{user}", s.api(policies.PermUsersWrite, s.apiDeleteUser))
-	mux.Handle("POST /api/v1/users/{user}/password", s.adminCredential(selfPassword, s.apiSetUserPassword).api(policies.PermUsersWrite))
-	mux.Handle("POST /api/v1/users/{user}/reset-link", s.adminCredential(selfPassword, s.apiResetLink).api(policies.PermUsersWrite))
+	mux.Handle("POST /api/v1/users/{user}/password", s.adminCredential(core.SelfPassword, s.apiSetUserPassword).api(policies.PermUsersWrite))
+	mux.Handle("POST /api/v1/users/{user}/reset-link", s.adminCredential(core.SelfPassword, s.apiResetLink).api(policies.PermUsersWrite))
 	mux.Handle("POST /api/v1/users/{user}/unlock", s.api(policies.PermUsersWrite, s.apiUnlockUser))
 	mux.Handle("GET /api/v1/users/{user}/sessions", s.api(policies.PermSessionsRead, s.apiUserSessions))
 	mux.Handle("DELETE /api/v1/users/{user}/sessions", s.api(policies.PermSessionsRevoke, s.apiRevokeUserSessions))

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
@@ -55,10 +56,10 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /admin/users/{user}/groups", s.signedIn(policies.PermUsersWrite, s.handleUserGroups))
 	mux.HandleFunc("POST /admin/users/{user}/status", s.signedIn(policies.PermUsersWrite, s.handleUserStatus))
 	mux.HandleFunc("POST /admin/users/{user}/delete", s.signedIn(policies.PermUsersWrite, s.handleUserDelete))
-	mux.Handle("POST /admin/users/{user}/password", s.adminCredential(selfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserPassword)))
-	mux.Handle("POST /admin/users/{user}/reset-link", s.adminCredential(selfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserResetLink)))
+	mux.Handle("POST /admin/users/{user}/password", s.adminCredential(core.SelfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserPassword)))
+	mux.Handle("POST /admin/users/{user}/reset-link", s.adminCredential(core.SelfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserResetLink)))
 	mux.HandleFunc("POST /admin/users/{user}/unlock", s.signedIn(policies.PermUsersWrite, s.handleUserUnlock))
-	mux.Handle("POST /admin/users/{user}/2fa/reset", s.adminCredential(selfFactors, s.signedIn(policies.PermUsersWrite, s.handleUserResetFactors)))
+	mux.Handle("POST /admin/users/{user}/2fa/reset", s.adminCredential(core.SelfFactors, s.signedIn(policies.PermUsersWrite, s.handleUserResetFactors)))
 	mux.HandleFunc("POST /admin/users/{user}/sessions/revoke", s.signedIn(policies.PermSessionsRevoke, s.handleUserRevokeSessions))
 	mux.HandleFunc("POST /admin/users/{user}/sessions/{id}/revoke", s.signedIn("", s.handleUserRevokeSession))
 	mux.HandleFunc("POST /admin/users/{user}/credentials/{kind}/{id}/revoke", s.signedIn(policies.PermUsersWrite, s.handleUserRevokeCredential))

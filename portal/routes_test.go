@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -22,7 +23,7 @@ var credentialish = []string{"/me/", "/profile/", "/password", "/2fa", "/totp", 
 	"/keys", "/backup-code", "/reset-link", "/temp-password", "/oidc/"}
 
 // noSecret lists the state-changing routes that answer without a session
-// but check no secret, so need no throttle.
+// but check no secret, so core.Need no throttle.
 var noSecret = map[string]bool{
 	"POST /logout":        true, // ends whatever session the cookie names
 	"POST /api/v1/logout": true,
@@ -82,7 +83,7 @@ func routeRequest(svc *Service, method, path, key string, form url.Values, cooki
 //   - a state-changing route that answers without a session is throttled;
 //   - an own-credential route refuses an API key and an impersonation
 //     session with 403, and a fresh one refuses a session older than
-//     freshWindow that brings no proof;
+//     core.FreshWindow that brings no proof;
 //   - an admin-credential route refuses the caller's own account, API keys
 //     and impersonation.
 func TestRoutePolicies(t *testing.T) {
@@ -159,9 +160,9 @@ func TestRoutePolicies(t *testing.T) {
 		t.Errorf("only %d routes declare a policy", declared)
 	}
 
-	// A fresh proof: a session older than freshWindow without the current
+	// A fresh proof: a session older than core.FreshWindow without the current
 	// password is refused; with it, it passes the policy.
-	clk.Advance(freshWindow + time.Minute)
+	clk.Advance(core.FreshWindow + time.Minute)
 	c, res := svc.callerOf(func() *http.Request {
 		r := httptest.NewRequest("GET", "https://auth.example.com/profile", nil)
 		r.AddCookie(olga)
@@ -184,7 +185,7 @@ func TestRoutePolicies(t *testing.T) {
 		}
 	}
 	if fresh < 8 {
-		t.Errorf("only %d routes need a fresh proof", fresh)
+		t.Errorf("only %d routes core.Need a fresh proof", fresh)
 	}
 }
 
@@ -199,7 +200,7 @@ func TestFreshProof(t *testing.T) {
 	if got, b := call(""); got != http.StatusOK {
 		t.Fatalf("fresh session, no proof: %d %s", got, b)
 	}
-	clk.Advance(freshWindow)
+	clk.Advance(core.FreshWindow)
 	if got, b := call(""); got != http.StatusForbidden {
 		t.Fatalf("stale session, no proof: %d %s", got, b)
 	}

@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,17 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
-)
-
-// How a session was authenticated (store.Session.Methods).
-const (
-	methodPassword   = "password"
-	methodTOTP       = "totp"
-	methodWebAuthn   = "webauthn"
-	methodPasskey    = "passkey"
-	methodBackupCode = "backup_code"
-	methodOwnerLink  = "owner-login"
 )
 
 // A pending login is the state between a correct password and the second
@@ -57,7 +47,7 @@ type pending struct {
 
 // beginSecondStep records a pending login for u and sets its cookie.
 func (s *Service) beginSecondStep(w http.ResponseWriter, u *store.User, remember, enroll bool, first []string) error {
-	secret, hash := newLinkSecret()
+	secret, hash := core.NewLinkSecret()
 	now := s.now()
 	t := &store.Token{Kind: tokenKindPending, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(pendingLifetime),
 		Data: map[string]string{"remember": strconv.FormatBool(remember), "enroll": strconv.FormatBool(enroll),
@@ -82,7 +72,7 @@ func (s *Service) pendingOf(r *http.Request) (*pending, error) {
 	if !ok {
 		return nil, errNoPending
 	}
-	hash, ok := linkHash(v)
+	hash, ok := core.LinkHash(v)
 	if !ok {
 		return nil, errNoPending
 	}
@@ -91,7 +81,7 @@ func (s *Service) pendingOf(r *http.Request) (*pending, error) {
 		return nil, errNoPending
 	}
 	u, err := s.store.User(t.UserID)
-	if err != nil || !userActive(u, s.now()) || t.Data["password"] != passwordStamp(u) {
+	if err != nil || !core.UserActive(u, s.now()) || t.Data["password"] != passwordStamp(u) {
 		// Gone, disabled, or the password changed since the first step.
 		return nil, errNoPending
 	}
@@ -135,7 +125,7 @@ func (s *Service) finishLogin(w http.ResponseWriter, r *http.Request, p *pending
 	cookiePending.clear(w, s.cookie)
 	methods := append(append([]string{}, p.first...), method)
 	if _, err := s.startFullSession(w, r, p.user, p.remember, methods, true); err != nil {
-		if errors.Is(err, errPasswordChanged) {
+		if errors.Is(err, core.ErrPasswordChanged) {
 			return nil, errNoPending
 		}
 		return nil, fmt.Errorf("portal: start session: %w", err)
@@ -143,10 +133,10 @@ func (s *Service) finishLogin(w http.ResponseWriter, r *http.Request, p *pending
 	// The sign-in is complete: only now do the failures of whoever judged
 	// it (this trusted device, or the account) stop counting, and only now
 	// does the browser become a trusted device of the user.
-	s.clearFailures(p.user, s.trustedDevice(s.clientActor(r), p.user))
+	s.core.ClearFailures(p.user, s.core.TrustedDevice(s.clientActor(r), p.user))
 	s.trustDevice(w, r, p.user)
 	attemptSucceeded(r)
-	s.audit(r, store.Event{Actor: p.user.Username, Action: actionLogin, Resource: "user:" + p.user.Username,
+	s.audit(r, store.Event{Actor: p.user.Username, Action: core.ActionLogin, Resource: "user:" + p.user.Username,
 		Outcome: outcomeSuccess, Reason: strings.Join(methods, " + ")})
 	return p.user, nil
 }
@@ -158,7 +148,7 @@ func (s *Service) consumePendingCookie(r *http.Request) error {
 	if !ok {
 		return errNoPending
 	}
-	hash, ok := linkHash(v)
+	hash, ok := core.LinkHash(v)
 	if !ok {
 		return errNoPending
 	}
@@ -172,8 +162,8 @@ func (s *Service) consumePendingCookie(r *http.Request) error {
 // request's trusted device, or the account ("") for an untrusted client,
 // and whether that one is locked out (see lockout.go).
 func (s *Service) secondStepJudge(r *http.Request, u *store.User) (device string, locked bool, err error) {
-	device = s.trustedDevice(s.clientActor(r), u)
-	locked, err = s.lockedFor(u, device)
+	device = s.core.TrustedDevice(s.clientActor(r), u)
+	locked, err = s.core.LockedFor(u, device)
 	return device, locked, err
 }
 
@@ -191,16 +181,16 @@ func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending,
 	}
 	if !locked {
 		switch method {
-		case methodTOTP:
-			err = s.checkTOTP(p.user, code)
-		case methodBackupCode:
-			err = s.useBackupCode(s.requestActor(r), p.user, code)
+		case core.MethodTOTP:
+			err = s.core.CheckTOTP(p.user, code)
+		case core.MethodBackupCode:
+			err = s.core.UseBackupCode(s.requestActor(r), p.user, code)
 		default:
 			return nil, inputErr("method", "must be totp or backup_code")
 		}
 	}
 	if locked || err != nil {
-		if !locked && !errors.Is(err, errBadCode) && !errors.Is(err, errNoFactor) {
+		if !locked && !errors.Is(err, core.ErrBadCode) && !errors.Is(err, core.ErrNoFactor) {
 			return nil, fmt.Errorf("portal: second step: %w", err)
 		}
 		reason := method + ": wrong code"
@@ -210,14 +200,14 @@ func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending,
 		case locked:
 			reason = "account locked"
 		default:
-			s.recordFailureFor(s.requestActor(r), p.user, device, s.now())
+			s.core.RecordFailureFor(s.requestActor(r), p.user, device, s.now())
 		}
 		if device != "" {
-			reason += " (trusted " + deviceLabel(device) + ")"
+			reason += " (trusted " + core.DeviceLabel(device) + ")"
 		}
-		s.audit(r, store.Event{Actor: p.user.Username, Action: actionSecondFactor, Resource: "user:" + p.user.Username,
+		s.audit(r, store.Event{Actor: p.user.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.user.Username,
 			Outcome: outcomeFailure, Reason: reason})
-		return nil, errBadCode
+		return nil, core.ErrBadCode
 	}
 	return s.finishLogin(w, r, p, method)
 }
@@ -227,29 +217,4 @@ func (s *Service) startFullSession(w http.ResponseWriter, r *http.Request, u *st
 	return s.startSessionWith(w, r, u, remember, func(sess *store.Session) {
 		sess.Methods, sess.SecondFactor = methods, second
 	})
-}
-
-// enforce2FA ends every session of the users without a second factor; it
-// runs when an admin makes 2FA mandatory.
-func (s *Service) enforce2FA(ctx context.Context) (int, error) {
-	n := 0
-	var firstErr error
-	err := s.eachUser(func(u *store.User) {
-		if ctx.Err() != nil {
-			return
-		}
-		m, err := s.store.MFA(u.ID)
-		if err == nil && m.Active() {
-			return
-		}
-		k, err := s.store.DeleteUserSessions(u.ID)
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		n += k
-	})
-	if err == nil {
-		err = firstErr
-	}
-	return n, err
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -37,7 +38,7 @@ type backupCodesData struct {
 
 // cleanRD keeps rd only when it is an allowed return target.
 func (s *Service) cleanRD(rd string) string {
-	if _, ok := s.redirectPolicy().Clean(rd); !ok {
+	if _, ok := s.core.RedirectPolicy().Clean(rd); !ok {
 		return ""
 	}
 	return rd
@@ -73,7 +74,7 @@ func (s *Service) renderSecondStep(w http.ResponseWriter, status int, p *pending
 		return
 	}
 	s.render(w, status, "login_2fa", page{Title: "Two-step sign-in", Error: errMsg,
-		Data: secondStepData{Username: p.user.Username, Methods: methodsOf(m), RD: rd}})
+		Data: secondStepData{Username: p.user.Username, Methods: core.MethodsOf(m), RD: rd}})
 }
 
 // handleSecondStepForm checks a TOTP or backup code.
@@ -98,7 +99,7 @@ func (s *Service) handleSecondStepForm(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, errNoPending):
 			s.signInAgain(w, rd)
 			return
-		case !errors.Is(err, errBadCode):
+		case !errors.Is(err, core.ErrBadCode):
 			s.log.Error("second step", "error", err)
 			status, msg = http.StatusInternalServerError, "Something went wrong. Try again."
 		}
@@ -130,7 +131,7 @@ func (s *Service) handleEnrollPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) renderEnroll(w http.ResponseWriter, status int, u *store.User, rd, errMsg string) {
-	e, err := s.beginTOTP(u)
+	e, err := s.core.BeginTOTP(u)
 	if err != nil {
 		s.log.Error("begin totp", "error", err)
 		s.renderError(w, nil, http.StatusInternalServerError, "Something went wrong", "Try again.", nil)
@@ -153,13 +154,13 @@ func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 		s.signInAgain(w, rd)
 		return
 	}
-	codes, err := s.confirmTOTP(s.requestActor(r), p.user, r.PostForm.Get("code"))
+	codes, err := s.core.ConfirmTOTP(s.requestActor(r), p.user, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
 		s.renderEnroll(w, status, p.user, rd, totpConfirmMessage(err))
 		return
 	}
-	if _, err := s.finishLogin(w, r, p, methodTOTP); err != nil {
+	if _, err := s.finishLogin(w, r, p, core.MethodTOTP); err != nil {
 		if !errors.Is(err, errNoPending) {
 			s.log.Error("finish sign-in after enrollment", "error", err)
 		}
@@ -176,8 +177,8 @@ func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 // try again with the same entry, or scan the new code once too many
 // wrong codes cancelled the setup.
 func totpConfirmMessage(err error) string {
-	if errors.Is(err, errTOTPTries) {
-		return "That code did not match, " + strconv.Itoa(totpPendingTries) + " times in a row, so the setup started again. Delete the old entry from your app, scan the new code below and type the code it shows."
+	if errors.Is(err, core.ErrTOTPTries) {
+		return "That code did not match, " + strconv.Itoa(core.TotpPendingTries) + " times in a row, so the setup started again. Delete the old entry from your app, scan the new code below and type the code it shows."
 	}
 	return "That code did not match. The code below is unchanged: check the time on your phone and type the current code from the same entry."
 }
@@ -187,7 +188,7 @@ func (s *Service) handleProfileTOTPBegin(w http.ResponseWriter, r *http.Request,
 }
 
 func (s *Service) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string) {
-	e, err := s.beginTOTP(c.User)
+	e, err := s.core.BeginTOTP(c.User)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -199,7 +200,7 @@ func (s *Service) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *c
 }
 
 func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Request, c *caller) {
-	codes, err := s.confirmTOTP(s.requestActor(r), c.User, r.PostForm.Get("code"))
+	codes, err := s.core.ConfirmTOTP(s.requestActor(r), c.User, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
 		s.renderProfileTOTP(w, r, c, status, totpConfirmMessage(err))
@@ -212,7 +213,7 @@ func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Service) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.removeTOTP(s.requestActor(r), c.User.Username, c.User); err != nil {
+	if err := s.core.RemoveTOTP(s.requestActor(r), c.User.Username, c.User); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
@@ -220,7 +221,7 @@ func (s *Service) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Service) handleProfileBackupCodes(w http.ResponseWriter, r *http.Request, c *caller) {
-	codes, err := s.regenerateBackupCodes(s.requestActor(r), c.User)
+	codes, err := s.core.RegenerateBackupCodes(s.requestActor(r), c.User)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -234,7 +235,7 @@ func (s *Service) handleProfileBackupCodes(w http.ResponseWriter, r *http.Reques
 // handleUserResetFactors removes a user's second factors (admin page).
 func (s *Service) handleUserResetFactors(w http.ResponseWriter, r *http.Request, c *caller) {
 	ref := r.PathValue("user")
-	if err := s.resetFactors(c, ref); err != nil {
+	if err := s.core.ResetFactors(c, ref); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}

@@ -1,9 +1,6 @@
 package portal
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"slices"
@@ -13,46 +10,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
-
-// A session token is 32 random bytes (256 bits) in unpadded base64url. Only
-// its SHA-256 (the store.SessionID) is ever stored.
-const tokenBytes = 32
-
-var tokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
-
-// newToken returns a fresh random token and its stored identifier.
-func newToken() (string, store.SessionID) {
-	var b [tokenBytes]byte
-	_, _ = rand.Read(b[:]) // never fails since Go 1.24
-	tok := base64.RawURLEncoding.EncodeToString(b[:])
-	return tok, sessionIDOf(tok)
-}
-
-// sessionIDOf hashes a token. The copy into a stack buffer spares the heap
-// allocation of []byte(tok) on the hot path.
-func sessionIDOf(tok string) store.SessionID {
-	var buf [64]byte
-	if len(tok) <= len(buf) {
-		n := copy(buf[:], tok)
-		return sha256.Sum256(buf[:n])
-	}
-	return sha256.Sum256([]byte(tok))
-}
-
-// wellFormedToken reports whether tok could have been made by newToken, so
-// garbage never reaches the store.
-func wellFormedToken(tok string) bool {
-	if len(tok) != tokenLen {
-		return false
-	}
-	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
 
 type cookieConfig struct {
 	name   string
@@ -72,7 +29,7 @@ func (c cookieConfig) eachToken(h http.Header, fn func(tok string) bool) {
 				continue
 			}
 			val = strings.Trim(val, `"`)
-			if wellFormedToken(val) && fn(val) {
+			if core.WellFormedToken(val) && fn(val) {
 				return
 			}
 		}
@@ -190,7 +147,7 @@ type signedIn struct {
 // an impersonation session's whole record is read, to check its actor.
 func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolution) {
 	s.cookie.eachToken(h, func(tok string) bool {
-		cid := sessionIDOf(tok)
+		cid := core.SessionIDOf(tok)
 		cs, err := s.store.SessionAuth(cid)
 		if err != nil {
 			stop, r := lookupFailed(err)
@@ -234,7 +191,7 @@ func (s *Service) wholeUser(si signedIn, now time.Time) (*store.User, resolution
 		_, res := lookupFailed(err)
 		return nil, res
 	}
-	if !userActive(u, now) {
+	if !core.UserActive(u, now) {
 		return nil, resolvedNone
 	}
 	s.store.TouchSession(si.id, now)
@@ -251,28 +208,23 @@ func lookupFailed(err error) (stop bool, res resolution) {
 	return true, resolvedUnavailable
 }
 
-// userActive reports whether u may use a session at now.
-func userActive(u *store.User, now time.Time) bool {
-	return !u.Disabled && (u.ExpiresAt.IsZero() || now.Before(u.ExpiresAt))
-}
-
 // startSession signs u in: it ends the session the client already had (a new
 // token at every login, so a planted token is never adopted), stores a new
 // one and sets its cookie.
 func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u *store.User, remember bool) (store.Session, error) {
-	return s.startSessionWith(w, r, u, remember, func(sess *store.Session) { sess.Methods = []string{methodPassword} })
+	return s.startSessionWith(w, r, u, remember, func(sess *store.Session) { sess.Methods = []string{core.MethodPassword} })
 }
 
 // startSessionWith is startSession letting set fill in how the user
 // authenticated before the session is stored. A session whose methods
 // include a password (the user's own or a temporary one) is stored only if
-// u's password is still the user's (samePassword): errPasswordChanged
+// u's password is still the user's (core.SamePassword): core.ErrPasswordChanged
 // otherwise.
 func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *store.User, remember bool, set func(*store.Session)) (store.Session, error) {
 	s.endSessions(r)
 	s.dropActorCookie(w, r)
 	now := s.now()
-	tok, id := newToken()
+	tok, id := core.NewToken()
 	sess := store.Session{
 		ID:        id,
 		UserID:    u.ID,
@@ -293,8 +245,8 @@ func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *st
 	}
 	set(&sess)
 	var check func(*store.User) error
-	if slices.ContainsFunc(sess.Methods, func(m string) bool { return m == methodPassword || m == methodTempPassword }) {
-		check = samePassword(u)
+	if slices.ContainsFunc(sess.Methods, func(m string) bool { return m == core.MethodPassword || m == core.MethodTempPassword }) {
+		check = core.SamePassword(u)
 	}
 	if err := s.store.CreateSessionIf(&sess, check); err != nil {
 		return store.Session{}, err
@@ -303,28 +255,10 @@ func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *st
 	return sess, nil
 }
 
-// errPasswordChanged: the user's password was changed while a sign-in was
-// under way.
-var errPasswordChanged = errors.New("the password was changed during sign-in")
-
-// samePassword is the condition a new session is stored under: the user's
-// password is still the one the sign-in saw in u (compared by when it was
-// last changed). A password change ends every session of the user, so a
-// sign-in that checked the old password must not start one after it.
-func samePassword(u *store.User) func(*store.User) error {
-	at := u.PasswordChangedAt
-	return func(x *store.User) error {
-		if !x.PasswordChangedAt.Equal(at) {
-			return errPasswordChanged
-		}
-		return nil
-	}
-}
-
 // endSessions deletes every session named by the request's cookies.
 func (s *Service) endSessions(r *http.Request) (ended []store.Session) {
 	s.cookie.eachToken(r.Header, func(tok string) bool {
-		id := sessionIDOf(tok)
+		id := core.SessionIDOf(tok)
 		if sess, err := s.store.Session(id); err == nil {
 			ended = append(ended, sess)
 		}

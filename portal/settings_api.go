@@ -17,7 +17,7 @@ func (s *Service) apiPatchSettings(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &raw); err != nil {
 			return 0, nil, err
 		}
-		st, err := s.updateSettings(r.Context(), c, raw)
+		st, err := s.core.UpdateSettings(r.Context(), c, raw)
 		return http.StatusOK, st, err
 	})
 }
@@ -32,6 +32,6 @@ func (s *Service) apiTestMail(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		return http.StatusNoContent, nil, s.sendTestMail(r.Context(), c, req.To)
+		return http.StatusNoContent, nil, s.core.SendTestMail(r.Context(), c, req.To)
 	})
 }

@@ -142,7 +142,7 @@ func (s *Service) handleSettingsForm(w http.ResponseWriter, r *http.Request, c *
 	}
 	raw, err := settingsPatch(f)
 	if err == nil {
-		_, err = s.updateSettings(r.Context(), c, raw)
+		_, err = s.core.UpdateSettings(r.Context(), c, raw)
 	}
 	if err != nil {
 		status, msg := s.failMsg(err)
@@ -154,7 +154,7 @@ func (s *Service) handleSettingsForm(w http.ResponseWriter, r *http.Request, c *
 
 func (s *Service) handleTestMail(w http.ResponseWriter, r *http.Request, c *caller) {
 	to := strings.TrimSpace(r.PostForm.Get("to"))
-	if err := s.sendTestMail(r.Context(), c, to); err != nil {
+	if err := s.core.SendTestMail(r.Context(), c, to); err != nil {
 		status, msg := s.failMsg(err)
 		s.renderSettings(w, r, c, status, msg, map[string]string{"to": to})
 		return

@@ -3,6 +3,8 @@ package portal
 import (
 	"errors"
 	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/core"
 )
 
 func (s *Service) handleSetupPage(w http.ResponseWriter, r *http.Request) {
@@ -12,8 +14,8 @@ func (s *Service) handleSetupPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.URL.Query().Get("token")
-	if !s.setupTokenValid(token) {
-		s.renderError(w, r, http.StatusForbidden, "Link not valid", setupLinkHelp, nil)
+	if !s.core.SetupTokenValid(token) {
+		s.renderError(w, r, http.StatusForbidden, "Link not valid", core.SetupLinkHelp, nil)
 		return
 	}
 	s.render(w, http.StatusOK, "setup", page{
@@ -38,17 +40,17 @@ func (s *Service) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "The two passwords do not match.")
 		return
 	}
-	u, err := s.setupOwner(r.Context(), s.requestActor(r), f.Get("token"), nu)
+	u, err := s.core.SetupOwner(r.Context(), s.requestActor(r), f.Get("token"), nu)
 	var ie *InputError
-	if !errors.Is(err, errSetupLink) && !errors.As(err, &ie) {
+	if !errors.Is(err, core.ErrSetupLink) && !errors.As(err, &ie) {
 		attemptSucceeded(r) // the link was right
 	}
 	switch {
 	case errors.As(err, &ie):
 		again(http.StatusBadRequest, sentence(ie.Error()))
 		return
-	case errors.Is(err, errSetupLink):
-		s.renderError(w, r, http.StatusForbidden, "Link not valid", setupLinkHelp, nil)
+	case errors.Is(err, core.ErrSetupLink):
+		s.renderError(w, r, http.StatusForbidden, "Link not valid", core.SetupLinkHelp, nil)
 		return
 	case errors.Is(err, ErrBusy):
 		again(http.StatusServiceUnavailable, "The server is busy. Try again in a moment.")

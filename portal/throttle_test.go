@@ -303,16 +303,15 @@ func TestBusySignInHeld(t *testing.T) {
 	old := throttleDelay
 	throttleDelay = 300 * time.Millisecond
 	t.Cleanup(func() { throttleDelay = old })
-	svc, _, _ := newTestService(t)
 	// One worker that rests a thousand times as long as each hash took
 	// (holding its place), and no waiting: the second attempt finds the
 	// pool full.
-	svc.hasher = password.NewHasher(password.HasherOptions{
+	svc, _, _ := newTestServiceHashing(t, password.NewHasher(password.HasherOptions{
 		Params:     password.Params{Memory: 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32},
 		Workers:    1,
 		MaxWaiting: -1,
 		Duty:       0.001,
-	})
+	}))
 	bad := `{"username":"nobody","password":"nope"}`
 	if rec := fromIP(t, svc, "198.51.100.9", "POST", "/api/v1/login", bad); rec.Code != http.StatusUnauthorized {
 		t.Fatalf("first attempt: %d %s", rec.Code, rec.Body)

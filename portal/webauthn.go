@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -183,14 +183,6 @@ func fromLibCredential(c *webauthn.Credential, name string, passkey bool, now ti
 	}
 }
 
-// keyID is how the API names a key: its credential id in unpadded base64url.
-func keyID(id []byte) string { return base64.RawURLEncoding.EncodeToString(id) }
-
-// keyViewOf describes a stored key.
-func keyViewOf(c store.WebAuthnCredential) KeyView {
-	return KeyView{ID: keyID(c.ID), Name: c.Name, Passkey: c.Discoverable, CreatedAt: c.CreatedAt, LastUsedAt: timeOrNil(c.LastUsedAt)}
-}
-
 // cleanKeyName checks a key's label: 1 to 64 printable characters once
 // trimmed. An empty name takes def; with def empty it is an error.
 func cleanKeyName(name, def string) (string, error) {
@@ -231,7 +223,7 @@ func (s *Service) putCeremony(w http.ResponseWriter, purpose, userID string, sd 
 	for k, v := range extra {
 		data[k] = v
 	}
-	secret, hash := newLinkSecret()
+	secret, hash := core.NewLinkSecret()
 	now := s.now()
 	t := &store.Token{Kind: tokenKindWebAuthn, Hash: hash, UserID: userID, Data: data, CreatedAt: now, ExpiresAt: now.Add(ceremonyLifetime)}
 	if err := s.store.PutToken(t); err != nil {
@@ -249,7 +241,7 @@ func (s *Service) takeCeremony(w http.ResponseWriter, r *http.Request, purposes 
 		return nil, nil, errNoCeremony
 	}
 	cookieCeremony.clear(w, s.cookie)
-	hash, ok := linkHash(v)
+	hash, ok := core.LinkHash(v)
 	if !ok {
 		return nil, nil, errNoCeremony
 	}

@@ -82,7 +82,7 @@ func (s *Service) apiFinishKeyLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeKeyLoginError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sessionResponse{User: s.view(u)})
+	writeJSON(w, http.StatusOK, sessionResponse{User: s.core.View(u)})
 }
 
 // writeKeyLoginError answers a failed key sign-in step.

@@ -13,6 +13,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -110,7 +111,7 @@ func (s *Service) finishRegistration(w http.ResponseWriter, r *http.Request, u *
 		return KeyAdded{}, inputErr("", "the security key could not be registered: %s", protocolDetail(err))
 	}
 	sc := fromLibCredential(cred, t.Data["name"], t.Data["passkey"] == "true", s.now())
-	codes, hashes := newBackupCodes()
+	codes, hashes := core.NewBackupCodes()
 	first := false
 	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if len(m.WebAuthn) >= maxKeysPerUser {
@@ -136,7 +137,7 @@ func (s *Service) finishRegistration(w http.ResponseWriter, r *http.Request, u *
 	}
 	s.audit(r, store.Event{Actor: u.Username, Action: actionWebAuthnAdd, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: kind + " " + strconv.Quote(sc.Name)})
-	out := KeyAdded{KeyView: keyViewOf(sc)}
+	out := KeyAdded{KeyView: core.KeyViewOf(sc)}
 	if first {
 		out.BackupCodes = codes
 	}
@@ -178,7 +179,7 @@ func (s *Service) renameKey(a *caller, u *store.User, id, name string) (KeyView,
 	}
 	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionWebAuthnRename, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: strconv.Quote(old) + " → " + strconv.Quote(name)})
-	return keyViewOf(out), nil
+	return core.KeyViewOf(out), nil
 }
 
 // removeKey deletes one of u's keys. When it was the last second factor,

@@ -10,6 +10,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -102,14 +103,14 @@ func (s *Service) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp 
 	}
 	fail := func(reason string, count bool) (*store.User, error) {
 		if count {
-			s.recordFailureFor(s.requestActor(r), p.user, device, s.now())
+			s.core.RecordFailureFor(s.requestActor(r), p.user, device, s.now())
 		}
-		s.audit(r, store.Event{Actor: p.user.Username, Action: actionSecondFactor, Resource: "user:" + p.user.Username,
+		s.audit(r, store.Event{Actor: p.user.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.user.Username,
 			Outcome: outcomeFailure, Reason: reason})
 		return nil, errKeyRefused
 	}
 	if locked && device != "" {
-		return fail("device locked (trusted "+deviceLabel(device)+")", false)
+		return fail("device locked (trusted "+core.DeviceLabel(device)+")", false)
 	}
 	if locked {
 		return fail("account locked", false)
@@ -128,7 +129,7 @@ func (s *Service) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp 
 		}
 		return nil, err
 	}
-	return s.finishLogin(w, r, p, methodWebAuthn)
+	return s.finishLogin(w, r, p, core.MethodWebAuthn)
 }
 
 // finishPasskey is finishLoginCeremony for a passwordless sign-in.
@@ -151,7 +152,7 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 		return newWAUser(u, m), nil
 	}
 	fail := func(reason string) (*store.User, error) {
-		e := store.Event{Action: actionLogin, Outcome: outcomeFailure, Reason: "passkey: " + reason}
+		e := store.Event{Action: core.ActionLogin, Outcome: outcomeFailure, Reason: "passkey: " + reason}
 		if found != nil {
 			e.Actor, e.Resource = found.Username, "user:"+found.Username
 		}
@@ -163,8 +164,8 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 		return fail(protocolDetail(err))
 	}
 	u := found
-	device := s.trustedDevice(s.clientActor(r), u)
-	locked, err := s.lockedFor(u, device)
+	device := s.core.TrustedDevice(s.clientActor(r), u)
+	locked, err := s.core.LockedFor(u, device)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +174,7 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 		return fail("account locked")
 	case u.Disabled:
 		return fail("account disabled")
-	case !userActive(u, now):
+	case !core.UserActive(u, now):
 		return fail("account expired")
 	}
 	if err := s.keyUsed(s.requestActor(r), u, cred, parsed); err != nil {
@@ -182,10 +183,10 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 		}
 		return nil, err
 	}
-	if _, err := s.startFullSession(w, r, u, false, []string{methodPasskey}, true); err != nil {
+	if _, err := s.startFullSession(w, r, u, false, []string{core.MethodPasskey}, true); err != nil {
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
-	s.clearFailures(u, device)
+	s.core.ClearFailures(u, device)
 	s.trustDevice(w, r, u)
 	attemptSucceeded(r)
 	if updated, err := s.store.UpdateUser(u.ID, func(u *store.User) error { u.LastLoginAt = s.now(); return nil }); err == nil {
@@ -193,8 +194,8 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 	} else {
 		s.log.Error("record login", "user", u.Username, "error", err)
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionLogin, Resource: "user:" + u.Username,
-		Outcome: outcomeSuccess, Reason: methodPasskey})
+	s.audit(r, store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username,
+		Outcome: outcomeSuccess, Reason: core.MethodPasskey})
 	return u, nil
 }
 
@@ -221,7 +222,7 @@ func (s *Service) keyUsed(a *caller, u *store.User, cred *webauthn.Credential, p
 	})
 	if errors.Is(err, errCounter) {
 		s.core.Audit(a, store.Event{Actor: u.Username, Action: actionWebAuthnCounter, Resource: "user:" + u.Username,
-			Outcome: outcomeFailure, Reason: fmt.Sprintf("key %s: stored counter %d, presented %d", keyID(cred.ID), stored, presented)})
+			Outcome: outcomeFailure, Reason: fmt.Sprintf("key %s: stored counter %d, presented %d", core.KeyID(cred.ID), stored, presented)})
 		return fmt.Errorf("%w (stored %d, presented %d)", errCounter, stored, presented)
 	}
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/portal/password"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -331,7 +332,7 @@ func TestWebAuthnCeremonyState(t *testing.T) {
 func TestWebAuthnSecurityKey(t *testing.T) {
 	svc, st, clk := newTestService(t)
 	alice := mustUser(t, svc, "alice", policies.RoleUser)
-	vault, _ := svc.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
+	vault, _ := svc.core.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
 	key := newSoftKey(t, "https://auth.example.com", "auth.example.com")
 
 	c := newClient(t, svc)
@@ -344,10 +345,10 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 		t.Fatalf("key = %+v", kv)
 	}
 	// The first second factor comes with backup codes that work.
-	if len(added.BackupCodes) != backupCodeCount {
+	if len(added.BackupCodes) != core.BackupCodeCount {
 		t.Fatalf("backup codes with the first key: %v", added.BackupCodes)
 	}
-	if mf, _ := st.MFA(alice.ID); len(mf.BackupCodes) != backupCodeCount || mf.BackupCodes[0] != hashBackupCode(added.BackupCodes[0]) {
+	if mf, _ := st.MFA(alice.ID); len(mf.BackupCodes) != core.BackupCodeCount || mf.BackupCodes[0] != core.HashBackupCode(added.BackupCodes[0]) {
 		t.Fatalf("stored backup codes: %v", mf.BackupCodes)
 	}
 	if auditCount(t, st, actionWebAuthnAdd, outcomeSuccess) != 1 {
@@ -362,7 +363,7 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 		t.Errorf("same key twice: %d %s", got, body)
 	}
 	f := decodeBody[FactorsView](t, mustCall(t, c, "GET", "/api/v1/me/2fa", "", 200))
-	if len(f.WebAuthn) != 1 || f.WebAuthn[0].Name != "YubiKey 5" || !strings.Contains(strings.Join(f.Methods, ","), methodWebAuthn) {
+	if len(f.WebAuthn) != 1 || f.WebAuthn[0].Name != "YubiKey 5" || !strings.Contains(strings.Join(f.Methods, ","), core.MethodWebAuthn) {
 		t.Fatalf("factors = %+v", f)
 	}
 	mustCall(t, c, "POST", "/api/v1/me/backup-codes", "", 200)
@@ -428,7 +429,7 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 	if got, _ := evil.signIn(c, "", flagUP); got != 401 {
 		t.Fatalf("forged signature: %d", got)
 	}
-	if n := auditCount(t, st, actionSecondFactor, outcomeFailure); n != 3 {
+	if n := auditCount(t, st, core.ActionSecondFactor, outcomeFailure); n != 3 {
 		t.Errorf("second-factor failures audited = %d, want 3", n)
 	}
 	// The pending login is still there: the real key, moving forward, works.
@@ -475,7 +476,7 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 		}
 	}
 	f = decodeBody[FactorsView](t, mustCall(t, c, "GET", "/api/v1/me/2fa", "", 200))
-	if f.WebAuthn[0].Name != "Blue key ✓" || f.BackupCodes != backupCodeCount {
+	if f.WebAuthn[0].Name != "Blue key ✓" || f.BackupCodes != core.BackupCodeCount {
 		t.Fatalf("after rename: %+v", f)
 	}
 	if got, _ := c.call("DELETE", "/api/v1/me/webauthn/AAAA", ""); got != 404 {
@@ -505,7 +506,7 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 func TestWebAuthnPasskey(t *testing.T) {
 	svc, st, clk := newTestService(t)
 	bob := mustUser(t, svc, "bob", policies.RoleUser)
-	vault, _ := svc.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
+	vault, _ := svc.core.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
 	pk := newSoftKey(t, "https://auth.example.com", "auth.example.com")
 	pk.be, pk.bs = true, true // a synced passkey
 
@@ -520,7 +521,7 @@ func TestWebAuthnPasskey(t *testing.T) {
 	}
 	got, body = c.call("POST", "/api/v1/me/webauthn/register/finish", pk.create(body, flagUP|flagUV))
 	kv := decodeBody[KeyAdded](t, body)
-	if got != 201 || !kv.Passkey || kv.Name != defaultPasskeyName || len(kv.BackupCodes) != backupCodeCount {
+	if got != 201 || !kv.Passkey || kv.Name != defaultPasskeyName || len(kv.BackupCodes) != core.BackupCodeCount {
 		t.Fatalf("passkey: %d %s", got, body)
 	}
 	// A second key is not a first factor: no new backup codes.
@@ -543,7 +544,7 @@ func TestWebAuthnPasskey(t *testing.T) {
 	if v := check(svc, vault, c.session()); v.Outcome != Allow {
 		t.Fatalf("require_2fa app after a passkey: %v", v.Outcome)
 	}
-	if n := auditCount(t, st, actionLogin, outcomeSuccess); n < 2 {
+	if n := auditCount(t, st, core.ActionLogin, outcomeSuccess); n < 2 {
 		t.Errorf("login audits = %d", n)
 	}
 	// The counter rule holds for passkeys too.

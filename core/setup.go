@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"context"
@@ -23,13 +23,13 @@ const (
 
 // offerSetup makes a one-time first-owner link when the store has no user
 // and logs it at WARN; with users it removes any leftover link.
-func (s *Service) offerSetup() error {
+func (s *Core) OfferSetup() error {
 	has, err := s.store.HasUsers()
 	if err != nil {
-		return fmt.Errorf("portal: look for users: %w", err)
+		return fmt.Errorf("core: look for users: %w", err)
 	}
 	if err := s.store.DeleteTokens(tokenKindSetup); err != nil {
-		return fmt.Errorf("portal: clear setup links: %w", err)
+		return fmt.Errorf("core: clear setup links: %w", err)
 	}
 	s.setupMu.Lock()
 	defer s.setupMu.Unlock()
@@ -47,7 +47,7 @@ func (s *Service) offerSetup() error {
 		CreatedAt: now,
 		ExpiresAt: now.Add(setupLifetime),
 	}); err != nil {
-		return fmt.Errorf("portal: store setup link: %w", err)
+		return fmt.Errorf("core: store setup link: %w", err)
 	}
 	s.setupURL = s.portal.String() + "/setup?token=" + url.QueryEscape(secret)
 	s.log.Warn("no users yet: open this one-time link to create the first owner (or use `caddy gatehouse user add`)",
@@ -56,19 +56,19 @@ func (s *Service) offerSetup() error {
 }
 
 // SetupURL returns the current first-owner link, or "" when there is none.
-func (s *Service) SetupURL() string {
+func (s *Core) SetupURL() string {
 	s.setupMu.Lock()
 	defer s.setupMu.Unlock()
 	return s.setupURL
 }
 
-var errSetupLink = errors.New("this setup link is invalid, expired or already used")
+var ErrSetupLink = errors.New("this setup link is invalid, expired or already used")
 
-const setupLinkHelp = "This setup link is invalid, expired or already used. Restart Gatehouse for a new one, " +
+const SetupLinkHelp = "This setup link is invalid, expired or already used. Restart Gatehouse for a new one, " +
 	"or create the owner with `caddy gatehouse user add --role owner`."
 
 // setupTokenValid reports whether token is a live first-owner link.
-func (s *Service) setupTokenValid(token string) bool {
+func (s *Core) SetupTokenValid(token string) bool {
 	if token == "" || len(token) > 128 {
 		return false
 	}
@@ -78,26 +78,26 @@ func (s *Service) setupTokenValid(token string) bool {
 
 // setupOwner creates the first owner with the one-time token. Input is
 // validated before the token is spent, so bad input can be corrected.
-func (s *Service) setupOwner(ctx context.Context, a *caller, token string, nu NewUser) (*store.User, error) {
+func (s *Core) SetupOwner(ctx context.Context, a *Actor, token string, nu NewUser) (*store.User, error) {
 	nu.Role = policies.RoleOwner
 	u, err := s.validate(nu)
 	if err != nil {
 		return nil, err
 	}
 	if has, err := s.store.HasUsers(); err != nil {
-		return nil, fmt.Errorf("portal: look for users: %w", err)
+		return nil, fmt.Errorf("core: look for users: %w", err)
 	} else if has {
-		return nil, errSetupLink
+		return nil, ErrSetupLink
 	}
 	tok, err := s.store.ConsumeToken(tokenKindSetup, sha256.Sum256([]byte(token)))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			s.core.Audit(a, store.Event{Action: actionSetup, Outcome: outcomeFailure, Reason: "invalid setup token"})
-			return nil, errSetupLink
+			s.Audit(a, store.Event{Action: ActionSetup, Outcome: OutcomeFailure, Reason: "invalid setup token"})
+			return nil, ErrSetupLink
 		}
-		return nil, fmt.Errorf("portal: use setup link: %w", err)
+		return nil, fmt.Errorf("core: use setup link: %w", err)
 	}
-	created, err := s.createValidated(ctx, a, u.Username, u, nu.Password)
+	created, err := s.CreateValidated(ctx, a, u.Username, u, nu.Password)
 	if err != nil {
 		// Give the link back: nothing was created.
 		if perr := s.store.PutToken(tok); perr != nil {
@@ -108,6 +108,6 @@ func (s *Service) setupOwner(ctx context.Context, a *caller, token string, nu Ne
 	s.setupMu.Lock()
 	s.setupURL = ""
 	s.setupMu.Unlock()
-	s.core.Audit(a, store.Event{Actor: created.Username, Action: actionSetup, Resource: "user:" + created.Username, Outcome: outcomeSuccess})
+	s.Audit(a, store.Event{Actor: created.Username, Action: ActionSetup, Resource: "user:" + created.Username, Outcome: OutcomeSuccess})
 	return created, nil
 }

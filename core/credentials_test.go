@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"strings"
@@ -11,7 +11,7 @@ import (
 // the username of records written before CreatedBy existed, and the
 // credential is refused once they could no longer make it.
 func TestCreatorRefusal(t *testing.T) {
-	svc, st, _ := newTestService(t)
+	svc, st := newTestCore(t)
 	adam := mustUser(t, svc, "adam", "admin")
 	demoted := mustUser(t, svc, "dora", "admin")
 	off := mustUser(t, svc, "otto", "admin")

@@ -1,10 +1,9 @@
-package portal
+package core
 
 import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -40,13 +39,13 @@ const creatorCLI = "cli"
 
 // Audit actions of credentials.
 const (
-	actionCredentialVoid   = "credential.void"
-	actionResetLinkRevoke  = "password.reset_link_revoke"
-	actionTempPasswordRevk = "password.temp_revoke"
+	ActionCredentialVoid   = "credential.void"
+	ActionResetLinkRevoke  = "password.reset_link_revoke"
+	ActionTempPasswordRevk = "password.temp_revoke"
 )
 
 // creatorID is the CreatedBy of a credential c makes.
-func creatorID(c *caller) string {
+func creatorID(c *Actor) string {
 	if c == nil {
 		return ""
 	}
@@ -69,7 +68,7 @@ func creatorName(t *store.Token) string {
 // creatorRefusal says why the creator of t could not make it now ("" when
 // they could, or when nobody made it: a link the user asked for). check
 // applies the creation's policy to the creator's current role.
-func (s *Service) creatorRefusal(t *store.Token, check func(p policies.Principal) error) (string, error) {
+func (s *Core) creatorRefusal(t *store.Token, check func(p policies.Principal) error) (string, error) {
 	var (
 		u   *store.User
 		err error
@@ -92,12 +91,12 @@ func (s *Service) creatorRefusal(t *store.Token, check func(p policies.Principal
 		return "the account of " + by + ", who made it, was deleted", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("portal: creator of a %s token: %w", t.Kind, err)
+		return "", fmt.Errorf("core: creator of a %s token: %w", t.Kind, err)
 	}
-	if !userActive(u, s.now()) {
+	if !UserActive(u, s.now()) {
 		return u.Username + ", who made it, is disabled or expired", nil
 	}
-	perms, _ := s.core.PermsOf(u.Role)
+	perms, _ := s.PermsOf(u.Role)
 	if err := check(policies.Principal{Role: u.Role, Perms: perms}); err != nil {
 		return u.Username + ", who made it, may no longer: " + strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": "), nil
 	}
@@ -105,23 +104,23 @@ func (s *Service) creatorRefusal(t *store.Token, check func(p policies.Principal
 }
 
 // manageCheck is the policy of temporary passwords and reset links for u.
-func (s *Service) manageCheck(u *store.User) func(policies.Principal) error {
-	return func(p policies.Principal) error { return policies.CanManage(p, s.target(u.Role)) }
+func (s *Core) manageCheck(u *store.User) func(policies.Principal) error {
+	return func(p policies.Principal) error { return policies.CanManage(p, s.Target(u.Role)) }
 }
 
 // inviteCheck is the policy of an invitation for role.
-func (s *Service) inviteCheck(role string) func(policies.Principal) error {
+func (s *Core) inviteCheck(role string) func(policies.Principal) error {
 	return func(p policies.Principal) error {
 		if !p.Perms.Has(policies.PermInvitationsWrite) {
 			return fmt.Errorf("%w: inviting needs the %s permission", ErrForbidden, policies.PermInvitationsWrite)
 		}
-		return policies.CanAssignRole(p, "", s.target(role))
+		return policies.CanAssignRole(p, "", s.Target(role))
 	}
 }
 
 // creatorAllows checks t's creator at use time; a refused t is deleted and
 // the refusal audited (actor: who the credential was for).
-func (s *Service) creatorAllows(r *http.Request, t *store.Token, actor, resource string, check func(policies.Principal) error) bool {
+func (s *Core) creatorAllows(a *Actor, t *store.Token, actor, resource string, check func(policies.Principal) error) bool {
 	why, err := s.creatorRefusal(t, check)
 	if err != nil {
 		s.log.Error("check the creator of a credential", "kind", t.Kind, "error", err)
@@ -133,12 +132,12 @@ func (s *Service) creatorAllows(r *http.Request, t *store.Token, actor, resource
 	if err := s.store.DeleteToken(t.Kind, t.Hash); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Error("delete a void credential", "kind", t.Kind, "error", err)
 	}
-	s.audit(r, store.Event{Actor: actor, Action: actionCredentialVoid, Resource: resource, Outcome: outcomeFailure,
-		Reason: credentialLabel(t.Kind) + " refused and deleted: " + why})
+	s.Audit(a, store.Event{Actor: actor, Action: ActionCredentialVoid, Resource: resource, Outcome: OutcomeFailure,
+		Reason: CredentialLabel(t.Kind) + " refused and deleted: " + why})
 	return false
 }
 
-func credentialLabel(kind string) string {
+func CredentialLabel(kind string) string {
 	switch kind {
 	case tokenKindReset:
 		return "reset link"
@@ -170,8 +169,8 @@ type CredentialView struct {
 	Void string `json:"void,omitempty"`
 }
 
-// credentialKinds maps the API's collection names to token kinds.
-var credentialKinds = map[string]string{"reset-links": tokenKindReset, "temp-passwords": tokenKindTempPassword}
+// CredentialKinds maps the API's collection names to token kinds.
+var CredentialKinds = map[string]string{"reset-links": tokenKindReset, "temp-passwords": tokenKindTempPassword}
 
 func credentialKindName(kind string) string {
 	if kind == tokenKindReset {
@@ -180,10 +179,10 @@ func credentialKindName(kind string) string {
 	return kind
 }
 
-// mayListCredentials: only owners see and revoke other people's reset
+// MayListCredentials: only owners see and revoke other people's reset
 // links and temporary passwords (the secret is never shown; who holds a
 // way into which account is the owners' business).
-func mayListCredentials(c *caller) error {
+func MayListCredentials(c *Actor) error {
 	if c.User.Role != policies.RoleOwner || c.Impersonating() {
 		return fmt.Errorf("%w: only owners can list or revoke reset links and temporary passwords; ask an owner", ErrForbidden)
 	}
@@ -192,13 +191,13 @@ func mayListCredentials(c *caller) error {
 
 // listCredentials returns the live tokens of kind (reset or temporary
 // password), newest first, only those of user u when u is not nil.
-func (s *Service) listCredentials(c *caller, kind string, u *store.User) ([]CredentialView, error) {
-	if err := mayListCredentials(c); err != nil {
+func (s *Core) ListCredentials(c *Actor, kind string, u *store.User) ([]CredentialView, error) {
+	if err := MayListCredentials(c); err != nil {
 		return nil, err
 	}
 	ts, err := s.store.ListTokens(kind)
 	if err != nil {
-		return nil, fmt.Errorf("portal: list %ss: %w", credentialLabel(kind), err)
+		return nil, fmt.Errorf("core: list %ss: %w", CredentialLabel(kind), err)
 	}
 	out := []CredentialView{}
 	for _, t := range ts {
@@ -222,94 +221,53 @@ func (s *Service) listCredentials(c *caller, kind string, u *store.User) ([]Cred
 }
 
 // revokeCredential deletes the token of kind with the hex id.
-func (s *Service) revokeCredential(c *caller, kind, id string) error {
-	if err := mayListCredentials(c); err != nil {
+func (s *Core) RevokeCredential(c *Actor, kind, id string) error {
+	if err := MayListCredentials(c); err != nil {
 		return err
 	}
 	var hash [32]byte
 	if b, err := hex.DecodeString(id); err != nil || len(b) != len(hash) {
-		return fmt.Errorf("%s %q: %w", credentialLabel(kind), id, ErrNotFound)
+		return fmt.Errorf("%s %q: %w", CredentialLabel(kind), id, ErrNotFound)
 	} else {
 		copy(hash[:], b)
 	}
 	t, err := s.store.Token(kind, hash)
 	if err != nil {
-		return fmt.Errorf("%s %q: %w", credentialLabel(kind), id, ErrNotFound)
+		return fmt.Errorf("%s %q: %w", CredentialLabel(kind), id, ErrNotFound)
 	}
 	if err := s.store.DeleteToken(kind, hash); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%s %q: %w", credentialLabel(kind), id, ErrNotFound)
+			return fmt.Errorf("%s %q: %w", CredentialLabel(kind), id, ErrNotFound)
 		}
-		return fmt.Errorf("portal: revoke %s: %w", credentialLabel(kind), err)
+		return fmt.Errorf("core: revoke %s: %w", CredentialLabel(kind), err)
 	}
 	resource := "user:" + t.UserID
 	if u, err := s.store.User(t.UserID); err == nil {
 		resource = "user:" + u.Username
 	}
-	action := actionResetLinkRevoke
+	action := ActionResetLinkRevoke
 	if kind == tokenKindTempPassword {
-		action = actionTempPasswordRevk
+		action = ActionTempPasswordRevk
 	}
-	reason := credentialLabel(kind) + " made by " + creatorName(t)
+	reason := CredentialLabel(kind) + " made by " + creatorName(t)
 	if creatorName(t) == "" {
-		reason = credentialLabel(kind) + " asked for with Forgot password"
+		reason = CredentialLabel(kind) + " asked for with Forgot password"
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: action, Resource: resource, Outcome: outcomeSuccess, Reason: reason})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: action, Resource: resource, Outcome: OutcomeSuccess, Reason: reason})
 	return nil
 }
 
 // HTTP.
 
-// apiListCredentials answers GET /api/v1/reset-links and
-// /api/v1/temp-passwords (owners only), optionally ?user=name.
-func (s *Service) apiListCredentials(w http.ResponseWriter, r *http.Request) {
-	kind := credentialKinds[strings.TrimPrefix(r.URL.Path, "/api/v1/")]
-	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		var u *store.User
-		if ref := r.URL.Query().Get("user"); ref != "" {
-			var err error
-			if u, err = s.findUser(ref); err != nil {
-				return 0, nil, err
-			}
-		}
-		list, err := s.listCredentials(c, kind, u)
-		return http.StatusOK, map[string]any{"items": list}, err
-	})
-}
-
-// apiRevokeCredential answers DELETE /api/v1/reset-links/{id} and
-// /api/v1/temp-passwords/{id} (owners only).
-func (s *Service) apiRevokeCredential(w http.ResponseWriter, r *http.Request) {
-	coll, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/v1/"), "/")
-	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.revokeCredential(c, credentialKinds[coll], r.PathValue("id"))
-	})
-}
-
-// handleUserRevokeCredential revokes one of the user's reset links or
-// temporary passwords from the user's page.
-func (s *Service) handleUserRevokeCredential(w http.ResponseWriter, r *http.Request, c *caller) {
-	kind, ok := credentialKinds[r.PathValue("kind")]
-	if !ok {
-		s.pageFail(w, r, c, fmt.Errorf("credential: %w", ErrNotFound))
-		return
-	}
-	if err := s.revokeCredential(c, kind, r.PathValue("id")); err != nil {
-		s.userFail(w, r, c, err, nil)
-		return
-	}
-	s.userDone(w, r, c, "The "+credentialLabel(kind)+" was revoked.")
-}
-
 // userCredentials lists u's outstanding reset links and temporary
 // passwords for the user page: only for owners, else nil.
-func (s *Service) userCredentials(c *caller, u *store.User) []CredentialView {
-	if mayListCredentials(c) != nil {
+func (s *Core) UserCredentials(c *Actor, u *store.User) []CredentialView {
+	if MayListCredentials(c) != nil {
 		return nil
 	}
 	var out []CredentialView
 	for _, kind := range []string{tokenKindReset, tokenKindTempPassword} {
-		list, err := s.listCredentials(c, kind, u)
+		list, err := s.ListCredentials(c, kind, u)
 		if err != nil {
 			s.log.Error("list credentials", "user", u.Username, "error", err)
 			continue

@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"errors"
@@ -38,7 +38,7 @@ type AppAccessInput struct {
 	Require2FA  *bool     `json:"require_2fa"`
 }
 
-func (s *Service) appView(a *App) AppView {
+func (s *Core) AppViewOf(a *App) AppView {
 	acc := a.Access()
 	v := AppView{Name: a.Name, Title: a.Title, URL: a.URL, Configured: a.Configured,
 		AllowGroups: acc.AllowGroups(), AllowUsers: acc.AllowUsers(), Open: acc.Open(), Operators: []string{},
@@ -56,7 +56,7 @@ func (s *Service) appView(a *App) AppView {
 }
 
 // app returns the registered app called name.
-func (s *Service) app(name string) (*App, error) {
+func (s *Core) AppNamed(name string) (*App, error) {
 	s.apps.mu.RLock()
 	defer s.apps.mu.RUnlock()
 	a, ok := s.apps.apps[name]
@@ -67,14 +67,14 @@ func (s *Service) app(name string) (*App, error) {
 }
 
 // isAppOperator reports whether u is one of the operators of app.
-func (s *Service) isAppOperator(u *store.User, app string) bool {
+func (s *Core) IsAppOperator(u *store.User, app string) bool {
 	st, err := s.store.AppAccess(app)
 	return err == nil && slices.Contains(st.Operators, u.Username)
 }
 
 // mayEditApp: apps.write, or operator of this app.
-func (s *Service) mayEditApp(c *caller, app string) bool {
-	return c.Can(policies.PermAppsWrite) || s.isAppOperator(c.User, app)
+func (s *Core) MayEditApp(c *Actor, app string) bool {
+	return c.Can(policies.PermAppsWrite) || s.IsAppOperator(c.User, app)
 }
 
 func normalizeNames(field string, in []string, check func(string) error) ([]string, error) {
@@ -85,7 +85,7 @@ func normalizeNames(field string, in []string, check func(string) error) ([]stri
 			continue
 		}
 		if err := check(n); err != nil {
-			return nil, inputErr(field, "%q: %v", n, err)
+			return nil, Input(field, "%q: %v", n, err)
 		}
 		if !slices.Contains(out, n) {
 			out = append(out, n)
@@ -97,12 +97,12 @@ func normalizeNames(field string, in []string, check func(string) error) ([]stri
 
 // updateAppAccess changes who may use a portal-managed app, effective on
 // the next request. Only holders of apps.write change its operators.
-func (s *Service) updateAppAccess(c *caller, name string, in AppAccessInput) (AppView, error) {
-	a, err := s.app(name)
+func (s *Core) UpdateAppAccess(c *Actor, name string, in AppAccessInput) (AppView, error) {
+	a, err := s.AppNamed(name)
 	if err != nil {
 		return AppView{}, err
 	}
-	if !s.mayEditApp(c, a.Name) {
+	if !s.MayEditApp(c, a.Name) {
 		return AppView{}, fmt.Errorf("%w: changing app access needs the %s permission or being this app's operator", ErrForbidden, policies.PermAppsWrite)
 	}
 	if a.Require2FAConfigured && in.Require2FA != nil && !*in.Require2FA {
@@ -123,7 +123,7 @@ func (s *Service) updateAppAccess(c *caller, name string, in AppAccessInput) (Ap
 		}
 	}
 	if err != nil {
-		return AppView{}, fmt.Errorf("portal: app access: %w", err)
+		return AppView{}, fmt.Errorf("core: app access: %w", err)
 	}
 	if in.AllowGroups != nil {
 		if rec.AllowGroups, err = normalizeNames("allow_groups", *in.AllowGroups, policies.ValidateGroupName); err != nil {
@@ -150,21 +150,21 @@ func (s *Service) updateAppAccess(c *caller, name string, in AppAccessInput) (Ap
 		rec.Require2FA = *in.Require2FA
 	}
 	if err := s.store.PutAppAccess(rec); err != nil {
-		return AppView{}, fmt.Errorf("portal: store app access: %w", err)
+		return AppView{}, fmt.Errorf("core: store app access: %w", err)
 	}
 	if !a.Configured {
 		a.access.Store(policies.CompileAccess(rec.AllowGroups, rec.AllowUsers))
 	}
 	a.require2FA.Store(a.Require2FAConfigured || rec.Require2FA)
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionAppAccess, Resource: "app:" + a.Name, Outcome: outcomeSuccess,
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: actionAppAccess, Resource: "app:" + a.Name, Outcome: OutcomeSuccess,
 		Reason: "groups [" + strings.Join(rec.AllowGroups, ",") + "] users [" + strings.Join(rec.AllowUsers, ",") +
 			"] operators [" + strings.Join(rec.Operators, ",") + "] require_2fa " + strconv.FormatBool(a.RequiresSecondFactor())})
-	return s.appView(a), nil
+	return s.AppViewOf(a), nil
 }
 
 // reloadAppAccess re-reads the stored access of every portal-managed app,
 // after a group rename or delete rewrote it.
-func (s *Service) reloadAppAccess() {
+func (s *Core) reloadAppAccess() {
 	for _, a := range s.Apps() {
 		if a.Configured {
 			continue

@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"encoding/hex"
@@ -53,7 +53,7 @@ func describeAgent(ua string) (browser, os string) {
 	return browser, os
 }
 
-func (s *Service) sessionView(sess store.Session, username string, current store.SessionID) SessionView {
+func (s *Core) sessionView(sess store.Session, username string, current store.SessionID) SessionView {
 	b, o := describeAgent(sess.UserAgent)
 	return SessionView{ID: sess.ID.String(), Username: username, Browser: b, OS: o, IP: sess.IP,
 		CreatedAt: sess.CreatedAt, LastSeen: sess.LastSeen, ExpiresAt: sess.ExpiresAt, Remember: sess.Remember,
@@ -62,10 +62,10 @@ func (s *Service) sessionView(sess store.Session, username string, current store
 
 // userSessions lists u's live sessions, newest activity first; current marks
 // the caller's own.
-func (s *Service) userSessions(u *store.User, current store.SessionID) ([]SessionView, error) {
+func (s *Core) UserSessions(u *store.User, current store.SessionID) ([]SessionView, error) {
 	list, err := s.store.UserSessions(u.ID)
 	if err != nil {
-		return nil, fmt.Errorf("portal: list sessions: %w", err)
+		return nil, fmt.Errorf("core: list sessions: %w", err)
 	}
 	now := s.now()
 	out := []SessionView{}
@@ -87,7 +87,7 @@ const onlineWindow = 15 * time.Minute
 // users" view). They are chosen in memory, so the view costs the same with
 // a million sessions in the store; each user's own list (userSessions) is
 // complete.
-func (s *Service) onlineSessions(current store.SessionID) ([]SessionView, error) {
+func (s *Core) OnlineSessions(current store.SessionID) ([]SessionView, error) {
 	now := s.now()
 	list, err := s.store.ActiveSessions(now, now.Add(-onlineWindow))
 	if err != nil {
@@ -108,8 +108,8 @@ func (s *Service) onlineSessions(current store.SessionID) ([]SessionView, error)
 	return out, nil
 }
 
-// parseSessionID reads the hex id of SessionView.
-func parseSessionID(v string) (store.SessionID, bool) {
+// ParseSessionID reads the hex id of SessionView.
+func ParseSessionID(v string) (store.SessionID, bool) {
 	var id store.SessionID
 	b, err := hex.DecodeString(v)
 	if err != nil || len(b) != len(id) {
@@ -121,8 +121,8 @@ func parseSessionID(v string) (store.SessionID, bool) {
 
 // revokeSession ends one session. Anyone may end their own; ending someone
 // else's needs sessions.revoke and outranking its owner.
-func (s *Service) revokeSession(c *caller, idHex string) error {
-	id, ok := parseSessionID(idHex)
+func (s *Core) RevokeSession(c *Actor, idHex string) error {
+	id, ok := ParseSessionID(idHex)
 	if !ok {
 		return fmt.Errorf("session: %w", ErrNotFound)
 	}
@@ -130,7 +130,7 @@ func (s *Service) revokeSession(c *caller, idHex string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("session: %w", ErrNotFound)
 	} else if err != nil {
-		return fmt.Errorf("portal: session: %w", err)
+		return fmt.Errorf("core: session: %w", err)
 	}
 	owner := c.User
 	if sess.UserID != c.User.ID {
@@ -138,21 +138,21 @@ func (s *Service) revokeSession(c *caller, idHex string) error {
 			return fmt.Errorf("%w: ending other people's sessions needs the %s permission", ErrForbidden, policies.PermSessionsRevoke)
 		}
 		if owner, err = s.store.User(sess.UserID); err != nil {
-			return fmt.Errorf("portal: session owner: %w", err)
+			return fmt.Errorf("core: session owner: %w", err)
 		}
 		if err := s.outranks(c, owner); err != nil {
 			return err
 		}
 	}
 	if err := s.store.DeleteSession(id); err != nil {
-		return fmt.Errorf("portal: end session: %w", err)
+		return fmt.Errorf("core: end session: %w", err)
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionSessionRevoke, Resource: "user:" + owner.Username, Outcome: outcomeSuccess})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: actionSessionRevoke, Resource: "user:" + owner.Username, Outcome: OutcomeSuccess})
 	return nil
 }
 
 // revokeUserSessions ends every session of u except keep (zero: all).
-func (s *Service) revokeUserSessions(c *caller, u *store.User, keep store.SessionID) (int, error) {
+func (s *Core) RevokeUserSessions(c *Actor, u *store.User, keep store.SessionID) (int, error) {
 	if u.ID != c.User.ID {
 		if !c.Can(policies.PermSessionsRevoke) {
 			return 0, fmt.Errorf("%w: ending other people's sessions needs the %s permission", ErrForbidden, policies.PermSessionsRevoke)
@@ -171,15 +171,15 @@ func (s *Service) revokeUserSessions(c *caller, u *store.User, keep store.Sessio
 		n, err = s.store.DeleteUserSessionsExcept(u.ID, keep)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("portal: end sessions: %w", err)
+		return 0, fmt.Errorf("core: end sessions: %w", err)
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionSessionRevoke, Resource: "user:" + u.Username,
-		Outcome: outcomeSuccess, Reason: fmt.Sprintf("%d sessions", n)})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: actionSessionRevoke, Resource: "user:" + u.Username,
+		Outcome: OutcomeSuccess, Reason: fmt.Sprintf("%d sessions", n)})
 	return n, nil
 }
 
 // outranks checks that c may act on u's account at all (owners only by
 // owners, nobody on a stronger account).
-func (s *Service) outranks(c *caller, u *store.User) error {
-	return policies.Outranks(c.Principal(), s.target(u.Role))
+func (s *Core) outranks(c *Actor, u *store.User) error {
+	return policies.Outranks(c.Principal(), s.Target(u.Role))
 }

@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"bytes"
@@ -13,7 +13,6 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -38,16 +37,16 @@ type ExportUser struct {
 }
 
 // exportUsers writes every user as CSV (groups joined with ",") or JSON.
-func (s *Service) exportUsers(w io.Writer, format string) error {
+func (s *Core) exportUsers(w io.Writer, format string) error {
 	var all []ExportUser
 	now := s.now()
-	if err := s.eachUser(func(u *store.User) {
+	if err := s.EachUser(func(u *store.User) {
 		g := u.Groups
 		if g == nil {
 			g = []string{}
 		}
 		all = append(all, ExportUser{ID: u.ID, Username: u.Username, Email: u.Email, FallbackEmail: u.FallbackEmail,
-			FullName: u.FullName, Role: u.Role, Groups: g, Active: userActive(u, now)})
+			FullName: u.FullName, Role: u.Role, Groups: g, Active: UserActive(u, now)})
 	}); err != nil {
 		return err
 	}
@@ -105,9 +104,9 @@ type ImportedUser struct {
 	Link     string `json:"link"`
 }
 
-// parseImport reads CSV (with a header naming the columns, in any order) or
+// ParseImport reads CSV (with a header naming the columns, in any order) or
 // a JSON array. rowBase is the row number of the first user.
-func parseImport(data []byte, format string) (rows []ImportRow, rowBase int, err error) {
+func ParseImport(data []byte, format string) (rows []ImportRow, rowBase int, err error) {
 	if format == "" {
 		format = "csv"
 		if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '[' {
@@ -119,22 +118,22 @@ func parseImport(data []byte, format string) (rows []ImportRow, rowBase int, err
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&rows); err != nil {
-			return nil, 0, inputErr("", "bad JSON import (an array of users with fields %s): %v", strings.Join(importFields, ", "), err)
+			return nil, 0, Input("", "bad JSON import (an array of users with fields %s): %v", strings.Join(importFields, ", "), err)
 		}
 		return rows, 1, nil
 	case "csv":
 	default:
-		return nil, 0, inputErr("format", "must be csv or json")
+		return nil, 0, Input("format", "must be csv or json")
 	}
 	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	records, err := cr.ReadAll()
 	if err != nil {
-		return nil, 0, inputErr("", "bad CSV: %v", err)
+		return nil, 0, Input("", "bad CSV: %v", err)
 	}
 	if len(records) == 0 {
-		return nil, 0, inputErr("", "the CSV is empty: it needs a header row naming the columns (%s)", strings.Join(importFields, ","))
+		return nil, 0, Input("", "the CSV is empty: it needs a header row naming the columns (%s)", strings.Join(importFields, ","))
 	}
 	col := map[string]int{}
 	for i, h := range records[0] {
@@ -143,12 +142,12 @@ func parseImport(data []byte, format string) (rows []ImportRow, rowBase int, err
 			continue // columns of an export, ignored on import
 		}
 		if !slices.Contains(importFields, h) {
-			return nil, 0, inputErr("", "row 1: unknown column %q (columns: %s)", h, strings.Join(importFields, ","))
+			return nil, 0, Input("", "row 1: unknown column %q (columns: %s)", h, strings.Join(importFields, ","))
 		}
 		col[h] = i
 	}
 	if _, ok := col["username"]; !ok {
-		return nil, 0, inputErr("", "row 1: the header has no username column")
+		return nil, 0, Input("", "row 1: the header has no username column")
 	}
 	cell := func(rec []string, name string) string {
 		if i, ok := col[name]; ok && i < len(rec) {
@@ -170,13 +169,13 @@ func parseImport(data []byte, format string) (rows []ImportRow, rowBase int, err
 // file and against existing accounts); if any row is bad nothing is
 // created. Otherwise each user is created without a password and gets a
 // link to set one.
-func (s *Service) importUsers(ctx context.Context, c *caller, rows []ImportRow, rowBase int, dryRun bool) (ImportResult, error) {
+func (s *Core) ImportRows(ctx context.Context, c *Actor, rows []ImportRow, rowBase int, dryRun bool) (ImportResult, error) {
 	res := ImportResult{DryRun: dryRun, Created: []ImportedUser{}, Problems: []ImportProblem{}}
 	if len(rows) == 0 {
-		return res, inputErr("", "nothing to import")
+		return res, Input("", "nothing to import")
 	}
 	if len(rows) > 10000 {
-		return res, inputErr("", "at most 10000 users per import")
+		return res, Input("", "at most 10000 users per import")
 	}
 	valid := make([]*store.User, len(rows))
 	seenName, seenEmail := map[string]int{}, map[string]int{}
@@ -195,33 +194,33 @@ func (s *Service) importUsers(ctx context.Context, c *caller, rows []ImportRow, 
 		if nu.Role == "" {
 			nu.Role = "user"
 		}
-		u, err := s.validateNew(nu, true)
+		u, err := s.ValidateNew(nu, true)
 		if err != nil {
 			bad(err)
 			continue
 		}
-		if err := checkAssign(s, c, u.Role); err != nil {
+		if err := CheckAssign(s, c, u.Role); err != nil {
 			bad(&InputError{Field: "role", Msg: err.Error()})
 			continue
 		}
 		if first, dup := seenName[u.Username]; dup {
-			bad(inputErr("username", "%q is also on row %d", u.Username, first))
+			bad(Input("username", "%q is also on row %d", u.Username, first))
 			continue
 		}
 		seenName[u.Username] = n
 		if _, err := s.store.UserByUsername(u.Username); err == nil {
-			bad(inputErr("username", "%q is already taken", u.Username))
+			bad(Input("username", "%q is already taken", u.Username))
 			continue
 		}
 		if u.Email != "" {
 			key := strings.ToLower(u.Email)
 			if first, dup := seenEmail[key]; dup {
-				bad(inputErr("email", "%q is also on row %d", u.Email, first))
+				bad(Input("email", "%q is also on row %d", u.Email, first))
 				continue
 			}
 			seenEmail[key] = n
 			if _, err := s.store.UserByEmail(u.Email); err == nil {
-				bad(inputErr("email", "%q is already used by another account", u.Email))
+				bad(Input("email", "%q is already used by another account", u.Email))
 				continue
 			}
 		}
@@ -232,7 +231,7 @@ func (s *Service) importUsers(ctx context.Context, c *caller, rows []ImportRow, 
 		return res, nil
 	}
 	for _, u := range valid {
-		created, err := s.createValidated(ctx, c, c.User.Username, u, "")
+		created, err := s.CreateValidated(ctx, c, c.User.Username, u, "")
 		if err != nil {
 			return res, fmt.Errorf("import stopped after %d users at %q: %w", len(res.Created), u.Username, err)
 		}
@@ -242,15 +241,15 @@ func (s *Service) importUsers(ctx context.Context, c *caller, rows []ImportRow, 
 		}
 		res.Created = append(res.Created, ImportedUser{Username: created.Username, Link: link})
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionUserImport, Resource: "users", Outcome: outcomeSuccess,
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: actionUserImport, Resource: "users", Outcome: OutcomeSuccess,
 		Reason: strconv.Itoa(len(res.Created)) + " users"})
 	return res, nil
 }
 
 // ExportUsers writes every user as "csv" or "json" (for the CLI).
-func (s *Service) ExportUsers(w io.Writer, format string) error {
+func (s *Core) ExportUsers(w io.Writer, format string) error {
 	if format != "csv" && format != "json" {
-		return inputErr("format", "must be csv or json")
+		return Input("format", "must be csv or json")
 	}
 	return s.exportUsers(w, format)
 }
@@ -258,10 +257,10 @@ func (s *Service) ExportUsers(w io.Writer, format string) error {
 // ImportUsers imports users from CSV or JSON data (format "" guesses) on
 // behalf of the local administrator (the CLI through Caddy's admin API),
 // who may give any role. r, when not nil, is the request, for the audit log.
-func (s *Service) ImportUsers(ctx context.Context, a *core.Actor, data []byte, format string, dryRun bool) (ImportResult, error) {
-	rows, base, err := parseImport(data, format)
+func (s *Core) ImportUsers(ctx context.Context, a *Actor, data []byte, format string, dryRun bool) (ImportResult, error) {
+	rows, base, err := ParseImport(data, format)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	return s.importUsers(ctx, a, rows, base, dryRun)
+	return s.ImportRows(ctx, a, rows, base, dryRun)
 }

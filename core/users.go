@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -41,7 +40,7 @@ type UserView struct {
 	LastLoginAt   *time.Time `json:"last_login_at"`
 }
 
-func (s *Service) view(u *store.User) UserView {
+func (s *Core) View(u *store.User) UserView {
 	v := UserView{
 		ID:            u.ID,
 		Username:      u.Username,
@@ -51,23 +50,23 @@ func (s *Service) view(u *store.User) UserView {
 		FullName:      u.FullName,
 		Role:          u.Role,
 		Groups:        u.Groups,
-		Active:        userActive(u, s.now()),
+		Active:        UserActive(u, s.now()),
 		CreatedAt:     u.CreatedAt,
 	}
 	if v.Groups == nil {
 		v.Groups = []string{}
 	}
-	v.ExpiresAt, v.LastLoginAt = timeOrNil(u.ExpiresAt), timeOrNil(u.LastLoginAt)
+	v.ExpiresAt, v.LastLoginAt = TimeOrNil(u.ExpiresAt), TimeOrNil(u.LastLoginAt)
 	return v
 }
 
 // validate checks nu, password included, and returns the record to store
 // (without its password hash) or an *InputError naming the first problem.
-func (s *Service) validate(nu NewUser) (*store.User, error) { return s.validateNew(nu, false) }
+func (s *Core) validate(nu NewUser) (*store.User, error) { return s.ValidateNew(nu, false) }
 
 // validateNew is validate; with noPassword the account is made without one
 // (its owner sets it through a link).
-func (s *Service) validateNew(nu NewUser, noPassword bool) (*store.User, error) {
+func (s *Core) ValidateNew(nu NewUser, noPassword bool) (*store.User, error) {
 	u := &store.User{
 		Username: policies.NormalizeUsername(nu.Username),
 		Email:    strings.TrimSpace(nu.Email),
@@ -75,26 +74,26 @@ func (s *Service) validateNew(nu NewUser, noPassword bool) (*store.User, error) 
 		Role:     strings.TrimSpace(nu.Role),
 	}
 	if u.Username == "" {
-		return nil, inputErr("username", "is required")
+		return nil, Input("username", "is required")
 	}
 	if err := policies.ValidateUsername(u.Username); err != nil {
-		return nil, inputErr("username", "%v", err)
+		return nil, Input("username", "%v", err)
 	}
 	var err error
-	if u.Email, err = checkEmail("email", u.Email); err != nil {
+	if u.Email, err = CheckEmail("email", u.Email); err != nil {
 		return nil, err
 	}
-	if u.FallbackEmail, err = checkEmail("fallback_email", nu.FallbackEmail); err != nil {
+	if u.FallbackEmail, err = CheckEmail("fallback_email", nu.FallbackEmail); err != nil {
 		return nil, err
 	}
-	if u.FullName, err = checkFullName(u.FullName); err != nil {
+	if u.FullName, err = CheckFullName(u.FullName); err != nil {
 		return nil, err
 	}
 	if u.Role == "" {
 		u.Role = policies.RoleUser
 	}
-	if _, ok := s.core.PermsOf(u.Role); !ok {
-		return nil, inputErr("role", "unknown role %q (roles: %s)", u.Role, strings.Join(s.core.RoleNames(), ", "))
+	if _, ok := s.PermsOf(u.Role); !ok {
+		return nil, Input("role", "unknown role %q (roles: %s)", u.Role, strings.Join(s.RoleNames(), ", "))
 	}
 	if u.Groups, err = normalizeGroupList(nu.Groups); err != nil {
 		return nil, err
@@ -104,45 +103,45 @@ func (s *Service) validateNew(nu NewUser, noPassword bool) (*store.User, error) 
 	}
 	if noPassword {
 		if nu.Password != "" {
-			return nil, inputErr("password", "must be empty when the user sets it through a link")
+			return nil, Input("password", "must be empty when the user sets it through a link")
 		}
 		return u, nil
 	}
 	if nu.Password == "" {
-		return nil, inputErr("password", "is required")
+		return nil, Input("password", "is required")
 	}
-	if err := s.passwordRules().Check(nu.Password, u.Username); err != nil {
-		return nil, inputErr("password", "%v", err)
+	if err := s.PasswordRules().Check(nu.Password, u.Username); err != nil {
+		return nil, Input("password", "%v", err)
 	}
 	return u, nil
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+func IsControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // CreateUser validates nu, hashes the password, creates missing groups and
 // stores the user. a is who asked (for the audit log; nil: nobody).
-func (s *Service) CreateUser(ctx context.Context, a *core.Actor, nu NewUser) (*store.User, error) {
+func (s *Core) CreateUser(ctx context.Context, a *Actor, nu NewUser) (*store.User, error) {
 	u, err := s.validate(nu)
 	if err != nil {
 		return nil, err
 	}
-	return s.createValidated(ctx, a, actorName(a), u, nu.Password)
+	return s.CreateValidated(ctx, a, actorName(a), u, nu.Password)
 }
 
 // createValidated stores u, checked by validate, with the password pw;
 // the audit log names actor as its creator, on a's behalf.
-func (s *Service) createValidated(ctx context.Context, a *caller, actor string, u *store.User, pw string) (*store.User, error) {
+func (s *Core) CreateValidated(ctx context.Context, a *Actor, actor string, u *store.User, pw string) (*store.User, error) {
 	if pw != "" {
 		hash, err := s.hasher.Hash(ctx, pw)
 		if err != nil {
-			return nil, s.busyOr(err)
+			return nil, s.BusyOr(err)
 		}
 		u.PasswordHash = hash
 		u.PasswordChangedAt = s.now()
 	}
 	if len(u.Groups) > 0 {
 		if err := s.store.EnsureGroups(u.Groups); err != nil {
-			return nil, fmt.Errorf("portal: create groups: %w", err)
+			return nil, fmt.Errorf("core: create groups: %w", err)
 		}
 	}
 	if err := s.store.CreateUser(u); err != nil {
@@ -152,41 +151,41 @@ func (s *Service) createValidated(ctx context.Context, a *caller, actor string, 
 			}
 			return nil, fmt.Errorf("the email address %q is already used by another account: %w", u.Email, ErrConflict)
 		}
-		return nil, fmt.Errorf("portal: create user: %w", err)
+		return nil, fmt.Errorf("core: create user: %w", err)
 	}
-	s.core.Audit(a, store.Event{Actor: actor, Action: actionUserCreate, Resource: "user:" + u.Username,
-		Outcome: outcomeSuccess, Reason: "role " + u.Role})
+	s.Audit(a, store.Event{Actor: actor, Action: ActionUserCreate, Resource: "user:" + u.Username,
+		Outcome: OutcomeSuccess, Reason: "role " + u.Role})
 	return u, nil
 }
 
 // ListUsers returns one page of users ordered by username; after is the
 // previous page's next cursor.
-func (s *Service) ListUsers(after string, limit int) ([]UserView, string, error) {
+func (s *Core) ListUsers(after string, limit int) ([]UserView, string, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
 	users, next, err := s.store.ListUsers(after, limit)
 	if err != nil {
-		return nil, "", fmt.Errorf("portal: list users: %w", err)
+		return nil, "", fmt.Errorf("core: list users: %w", err)
 	}
 	out := make([]UserView, len(users))
 	for i, u := range users {
-		out[i] = s.view(u)
+		out[i] = s.View(u)
 	}
 	return out, next, nil
 }
 
 // CreateUserView is CreateUser returning the user as the API shows it.
-func (s *Service) CreateUserView(ctx context.Context, a *core.Actor, nu NewUser) (UserView, error) {
+func (s *Core) CreateUserView(ctx context.Context, a *Actor, nu NewUser) (UserView, error) {
 	u, err := s.CreateUser(ctx, a, nu)
 	if err != nil {
 		return UserView{}, err
 	}
-	return s.view(u), nil
+	return s.View(u), nil
 }
 
-// timeOrNil is t for a JSON field that is null when t is zero.
-func timeOrNil(t time.Time) *time.Time {
+// TimeOrNil is t for a JSON field that is null when t is zero.
+func TimeOrNil(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"errors"
@@ -13,12 +13,12 @@ import (
 
 // Audit actions of groups.
 const (
-	actionGroupCreate = "group.create"
-	actionGroupUpdate = "group.update"
-	actionGroupRename = "group.rename"
-	actionGroupDelete = "group.delete"
-	actionGroupAdd    = "group.member_add"
-	actionGroupRemove = "group.member_remove"
+	ActionGroupCreate = "group.create"
+	ActionGroupUpdate = "group.update"
+	ActionGroupRename = "group.rename"
+	ActionGroupDelete = "group.delete"
+	ActionGroupAdd    = "group.member_add"
+	ActionGroupRemove = "group.member_remove"
 )
 
 // GroupView is a group as the API shows it.
@@ -43,37 +43,37 @@ func groupError(name string, err error) error {
 	case errors.Is(err, store.ErrTooBig):
 		return fmt.Errorf("group %q: %w", name, ErrTooMany)
 	}
-	return fmt.Errorf("portal: group %q: %w", name, err)
+	return fmt.Errorf("core: group %q: %w", name, err)
 }
 
 func checkGroupName(v string) (string, error) {
 	name := policies.NormalizeUsername(v)
 	if name == "" {
-		return "", inputErr("name", "is required")
+		return "", Input("name", "is required")
 	}
 	if err := policies.ValidateGroupName(name); err != nil {
-		return "", inputErr("name", "%v", err)
+		return "", Input("name", "%v", err)
 	}
 	return name, nil
 }
 
 func checkDescription(v string) (string, error) {
 	v = strings.TrimSpace(v)
-	if len([]rune(v)) > 500 || strings.ContainsFunc(v, func(r rune) bool { return isControl(r) && r != '\n' }) {
-		return "", inputErr("description", "must be at most 500 printable characters")
+	if len([]rune(v)) > 500 || strings.ContainsFunc(v, func(r rune) bool { return IsControl(r) && r != '\n' }) {
+		return "", Input("description", "must be at most 500 printable characters")
 	}
 	return v, nil
 }
 
 // listGroups returns every group with its member count.
-func (s *Service) listGroups() ([]GroupView, error) {
+func (s *Core) ListGroups() ([]GroupView, error) {
 	groups, err := s.store.ListGroups()
 	if err != nil {
-		return nil, fmt.Errorf("portal: list groups: %w", err)
+		return nil, fmt.Errorf("core: list groups: %w", err)
 	}
 	counts, err := s.store.GroupMemberCounts()
 	if err != nil {
-		return nil, fmt.Errorf("portal: count members: %w", err)
+		return nil, fmt.Errorf("core: count members: %w", err)
 	}
 	out := make([]GroupView, len(groups))
 	for i, g := range groups {
@@ -83,21 +83,21 @@ func (s *Service) listGroups() ([]GroupView, error) {
 }
 
 // group returns one group and its members.
-func (s *Service) group(name string) (GroupView, []*store.User, error) {
+func (s *Core) Group(name string) (GroupView, []*store.User, error) {
 	g, err := s.store.Group(name)
 	if err != nil {
 		return GroupView{}, nil, groupError(name, err)
 	}
 	members, err := s.store.GroupMembers(g.Name)
 	if err != nil {
-		return GroupView{}, nil, fmt.Errorf("portal: group members: %w", err)
+		return GroupView{}, nil, fmt.Errorf("core: group members: %w", err)
 	}
 	return GroupView{Name: g.Name, Description: g.Description, Members: len(members), CreatedAt: g.CreatedAt}, members, nil
 }
 
-func (s *Service) createGroup(c *caller, in GroupInput) (GroupView, error) {
+func (s *Core) CreateGroup(c *Actor, in GroupInput) (GroupView, error) {
 	if in.Name == nil {
-		return GroupView{}, inputErr("name", "is required")
+		return GroupView{}, Input("name", "is required")
 	}
 	name, err := checkGroupName(*in.Name)
 	if err != nil {
@@ -113,15 +113,15 @@ func (s *Service) createGroup(c *caller, in GroupInput) (GroupView, error) {
 		if errors.Is(err, store.ErrConflict) {
 			return GroupView{}, fmt.Errorf("a group called %q already exists: %w", name, ErrConflict)
 		}
-		return GroupView{}, fmt.Errorf("portal: create group: %w", err)
+		return GroupView{}, fmt.Errorf("core: create group: %w", err)
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionGroupCreate, Resource: "group:" + name, Outcome: outcomeSuccess})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionGroupCreate, Resource: "group:" + name, Outcome: OutcomeSuccess})
 	return GroupView{Name: g.Name, Description: g.Description, CreatedAt: g.CreatedAt}, nil
 }
 
 // updateGroup renames and/or describes a group. A rename follows the group
 // into every member and every app's allowed groups.
-func (s *Service) updateGroup(c *caller, name string, in GroupInput) (GroupView, error) {
+func (s *Core) UpdateGroup(c *Actor, name string, in GroupInput) (GroupView, error) {
 	g, err := s.store.Group(name)
 	if err != nil {
 		return GroupView{}, groupError(name, err)
@@ -143,7 +143,7 @@ func (s *Service) updateGroup(c *caller, name string, in GroupInput) (GroupView,
 		if _, err := s.store.UpdateGroup(name, func(g *store.Group) error { g.Description = desc; return nil }); err != nil {
 			return GroupView{}, groupError(name, err)
 		}
-		s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionGroupUpdate, Resource: "group:" + name, Outcome: outcomeSuccess})
+		s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionGroupUpdate, Resource: "group:" + name, Outcome: OutcomeSuccess})
 	}
 	if in.Name != nil {
 		newName, err := checkGroupName(*in.Name)
@@ -158,40 +158,40 @@ func (s *Service) updateGroup(c *caller, name string, in GroupInput) (GroupView,
 				return GroupView{}, groupError(name, err)
 			}
 			s.reloadAppAccess()
-			s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionGroupRename, Resource: "group:" + newName,
-				Outcome: outcomeSuccess, Reason: name + " -> " + newName})
+			s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionGroupRename, Resource: "group:" + newName,
+				Outcome: OutcomeSuccess, Reason: name + " -> " + newName})
 			name = newName
 		}
 	}
-	v, _, err := s.group(name)
+	v, _, err := s.Group(name)
 	return v, err
 }
 
-func (s *Service) deleteGroup(c *caller, name string) error {
+func (s *Core) DeleteGroup(c *Actor, name string) error {
 	if err := s.store.DeleteGroup(name); err != nil {
 		return groupError(name, err)
 	}
 	s.reloadAppAccess()
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionGroupDelete, Resource: "group:" + name, Outcome: outcomeSuccess})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionGroupDelete, Resource: "group:" + name, Outcome: OutcomeSuccess})
 	return nil
 }
 
 // setMembership adds the user ref to group name, or removes them.
-func (s *Service) setMembership(c *caller, name, ref string, member bool) error {
+func (s *Core) SetMembership(c *Actor, name, ref string, member bool) error {
 	g, err := s.store.Group(name)
 	if err != nil {
 		return groupError(name, err)
 	}
-	u, err := s.findUser(ref)
+	u, err := s.FindUser(ref)
 	if err != nil {
 		return err
 	}
-	if err := s.mayManage(c, u); err != nil {
+	if err := s.MayManage(c, u); err != nil {
 		return err
 	}
 	groups := slices.Clone(u.Groups)
 	i := slices.IndexFunc(groups, func(x string) bool { return strings.EqualFold(x, g.Name) })
-	action := actionGroupAdd
+	action := ActionGroupAdd
 	switch {
 	case member && i >= 0, !member && i < 0:
 		return nil
@@ -204,12 +204,12 @@ func (s *Service) setMembership(c *caller, name, ref string, member bool) error 
 		groups = append(groups, g.Name)
 	default:
 		groups = slices.Delete(groups, i, i+1)
-		action = actionGroupRemove
+		action = ActionGroupRemove
 	}
 	if _, err := s.store.UpdateUser(u.ID, func(x *store.User) error { x.Groups = groups; return nil }); err != nil {
-		return fmt.Errorf("portal: change membership: %w", err)
+		return fmt.Errorf("core: change membership: %w", err)
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: action, Resource: "group:" + g.Name, Outcome: outcomeSuccess,
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: action, Resource: "group:" + g.Name, Outcome: OutcomeSuccess,
 		Reason: "user " + u.Username})
 	return nil
 }
@@ -222,9 +222,9 @@ func (s *Service) setMembership(c *caller, name, ref string, member bool) error 
 // else only groups whose every app already lets them in. Apps are judged
 // by their rules as loaded now, from the Caddyfile and the portal. Adding
 // other people is not checked (that is what groups.write is for).
-func (s *Service) opensFor(c *caller, add []string) string {
+func (s *Core) opensFor(c *Actor, add []string) string {
 	acct := store.AccountOf(c.User)
-	now := s.subjectOf(&acct)
+	now := s.SubjectOf(&acct)
 	if now.AccessAll || len(add) == 0 {
 		return ""
 	}
@@ -244,7 +244,7 @@ func (s *Service) opensFor(c *caller, add []string) string {
 
 // mayJoin refuses c putting itself into the groups add when that opens an
 // app c does not reach (see opensFor).
-func (s *Service) mayJoin(c *caller, add []string) error {
+func (s *Core) mayJoin(c *Actor, add []string) error {
 	if app := s.opensFor(c, add); app != "" {
 		return fmt.Errorf("%w: you cannot add yourself to group %s: it opens the app %q, which you cannot use now; ask an owner or an admin to add you",
 			ErrForbidden, strings.Join(add, ", "), app)

@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"context"
@@ -16,12 +16,12 @@ import (
 
 // Audit actions of account management.
 const (
-	actionUserUpdate  = "user.update"
-	actionUserRole    = "user.role"
-	actionUserGroups  = "user.groups"
-	actionUserDisable = "user.disable"
-	actionUserEnable  = "user.enable"
-	actionUserDelete  = "user.delete"
+	ActionUserUpdate  = "user.update"
+	ActionUserRole    = "user.role"
+	ActionUserGroups  = "user.groups"
+	ActionUserDisable = "user.disable"
+	ActionUserEnable  = "user.enable"
+	ActionUserDelete  = "user.delete"
 )
 
 // ownerMu serialises every change that could remove the last owner, in
@@ -30,7 +30,7 @@ const (
 var ownerMu sync.Mutex
 
 // findUser returns the user named by ref: an id or a username.
-func (s *Service) findUser(ref string) (*store.User, error) {
+func (s *Core) FindUser(ref string) (*store.User, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return nil, fmt.Errorf("user: %w", ErrNotFound)
@@ -43,18 +43,18 @@ func (s *Service) findUser(ref string) (*store.User, error) {
 		return nil, fmt.Errorf("user %q: %w", ref, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("portal: find user: %w", err)
+		return nil, fmt.Errorf("core: find user: %w", err)
 	}
 	return u, nil
 }
 
 // eachUser calls fn for every user, page by page.
-func (s *Service) eachUser(fn func(u *store.User)) error {
+func (s *Core) EachUser(fn func(u *store.User)) error {
 	after := ""
 	for {
 		users, next, err := s.store.ListUsers(after, 500)
 		if err != nil {
-			return fmt.Errorf("portal: list users: %w", err)
+			return fmt.Errorf("core: list users: %w", err)
 		}
 		for _, u := range users {
 			fn(u)
@@ -67,25 +67,25 @@ func (s *Service) eachUser(fn func(u *store.User)) error {
 }
 
 // target describes u for the rules of policies.CanManage.
-func (s *Service) target(role string) policies.Target {
-	perms, _ := s.core.PermsOf(role)
+func (s *Core) Target(role string) policies.Target {
+	perms, _ := s.PermsOf(role)
 	return policies.Target{Role: role, Perms: perms}
 }
 
 // mayManage checks that c may change u's account.
-func (s *Service) mayManage(c *caller, u *store.User) error {
-	return policies.CanManage(c.Principal(), s.target(u.Role))
+func (s *Core) MayManage(c *Actor, u *store.User) error {
+	return policies.CanManage(c.Principal(), s.Target(u.Role))
 }
 
 // otherActiveOwners counts the owners other than u who can still sign in.
-func (s *Service) otherActiveOwners(u *store.User) (int, error) {
+func (s *Core) otherActiveOwners(u *store.User) (int, error) {
 	owners, err := s.store.UsersWithRole(policies.RoleOwner)
 	if err != nil {
-		return 0, fmt.Errorf("portal: count owners: %w", err)
+		return 0, fmt.Errorf("core: count owners: %w", err)
 	}
 	n, now := 0, s.now()
 	for _, o := range owners {
-		if o.ID != u.ID && userActive(o, now) {
+		if o.ID != u.ID && UserActive(o, now) {
 			n++
 		}
 	}
@@ -119,25 +119,25 @@ func parseExpiry(v string) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
 		return t.Add(24*time.Hour - time.Second).UTC(), nil
 	}
-	return time.Time{}, inputErr("expires_at", "must be a date (YYYY-MM-DD) or an RFC 3339 time, not %q", v)
+	return time.Time{}, Input("expires_at", "must be a date (YYYY-MM-DD) or an RFC 3339 time, not %q", v)
 }
 
-func checkEmail(field, v string) (string, error) {
+func CheckEmail(field, v string) (string, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return "", nil
 	}
 	a, err := mail.ParseAddress(v)
 	if err != nil || a.Address != v || len(v) > 254 {
-		return "", inputErr(field, "must be a valid email address, not %q", v)
+		return "", Input(field, "must be a valid email address, not %q", v)
 	}
 	return v, nil
 }
 
-func checkFullName(v string) (string, error) {
+func CheckFullName(v string) (string, error) {
 	v = strings.TrimSpace(v)
-	if len([]rune(v)) > 128 || strings.ContainsFunc(v, isControl) {
-		return "", inputErr("full_name", "must be at most 128 printable characters")
+	if len([]rune(v)) > 128 || strings.ContainsFunc(v, IsControl) {
+		return "", Input("full_name", "must be at most 128 printable characters")
 	}
 	return v, nil
 }
@@ -150,7 +150,7 @@ func normalizeGroupList(in []string) ([]string, error) {
 			continue
 		}
 		if err := policies.ValidateGroupName(g); err != nil {
-			return nil, inputErr("groups", "%v", err)
+			return nil, Input("groups", "%v", err)
 		}
 		if !slices.Contains(out, g) {
 			out = append(out, g)
@@ -168,12 +168,12 @@ func normalizeGroupList(in []string) ([]string, error) {
 // key, never while impersonating, never on one's own account (the email
 // address is changed on the profile, which confirms it; the fallback
 // address by another administrator).
-func mayChangeResetChannel(c *caller, u *store.User, field string) error {
+func mayChangeResetChannel(c *Actor, u *store.User, field string) error {
 	switch {
 	case c.Key != nil:
 		return fmt.Errorf("%w: API keys cannot change an email address, which receives reset links: sign in to the portal to do this", ErrForbidden)
 	case c.Impersonating():
-		return errImpersonating
+		return ErrImpersonating
 	case c.User.ID != "" && c.User.ID == u.ID:
 		if field == "email" {
 			return errOwnEmail
@@ -183,12 +183,12 @@ func mayChangeResetChannel(c *caller, u *store.User, field string) error {
 	return nil
 }
 
-func (s *Service) updateUser(c *caller, ref string, p UserPatch) (*store.User, error) {
-	u, err := s.findUser(ref)
+func (s *Core) UpdateUser(c *Actor, ref string, p UserPatch) (*store.User, error) {
+	u, err := s.FindUser(ref)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.mayManage(c, u); err != nil {
+	if err := s.MayManage(c, u); err != nil {
 		return nil, err
 	}
 	var (
@@ -197,7 +197,7 @@ func (s *Service) updateUser(c *caller, ref string, p UserPatch) (*store.User, e
 		expires                   time.Time
 	)
 	if p.Email != nil {
-		if email, err = checkEmail("email", *p.Email); err != nil {
+		if email, err = CheckEmail("email", *p.Email); err != nil {
 			return nil, err
 		}
 		if !strings.EqualFold(email, u.Email) {
@@ -207,7 +207,7 @@ func (s *Service) updateUser(c *caller, ref string, p UserPatch) (*store.User, e
 		}
 	}
 	if p.FallbackEmail != nil {
-		if fallback, err = checkEmail("fallback_email", *p.FallbackEmail); err != nil {
+		if fallback, err = CheckEmail("fallback_email", *p.FallbackEmail); err != nil {
 			return nil, err
 		}
 		if !strings.EqualFold(fallback, u.FallbackEmail) {
@@ -217,7 +217,7 @@ func (s *Service) updateUser(c *caller, ref string, p UserPatch) (*store.User, e
 		}
 	}
 	if p.FullName != nil {
-		if fullName, err = checkFullName(*p.FullName); err != nil {
+		if fullName, err = CheckFullName(*p.FullName); err != nil {
 			return nil, err
 		}
 	}
@@ -238,10 +238,10 @@ func (s *Service) updateUser(c *caller, ref string, p UserPatch) (*store.User, e
 	}
 	if p.Role != nil {
 		role := strings.TrimSpace(*p.Role)
-		if _, ok := s.core.PermsOf(role); !ok {
-			return nil, inputErr("role", "unknown role %q", role)
+		if _, ok := s.PermsOf(role); !ok {
+			return nil, Input("role", "unknown role %q", role)
 		}
-		if err := policies.CanAssignRole(c.Principal(), u.Role, s.target(role)); err != nil {
+		if err := policies.CanAssignRole(c.Principal(), u.Role, s.Target(role)); err != nil {
 			return nil, err
 		}
 	}
@@ -261,7 +261,7 @@ func (s *Service) updateUser(c *caller, ref string, p UserPatch) (*store.User, e
 	}
 	if len(groups) > 0 {
 		if err := s.store.EnsureGroups(groups); err != nil {
-			return nil, fmt.Errorf("portal: create groups: %w", err)
+			return nil, fmt.Errorf("core: create groups: %w", err)
 		}
 	}
 	before := u.Clone()
@@ -298,12 +298,12 @@ func (s *Service) updateUser(c *caller, ref string, p UserPatch) (*store.User, e
 		if errors.Is(err, store.ErrConflict) {
 			return nil, fmt.Errorf("the email address %q is already used by another account: %w", email, ErrConflict)
 		}
-		return nil, fmt.Errorf("portal: update user: %w", err)
+		return nil, fmt.Errorf("core: update user: %w", err)
 	}
 	s.auditUserChanges(c, before, updated)
 	if updated.Disabled && !before.Disabled {
 		if _, err := s.store.DeleteUserSessions(updated.ID); err != nil {
-			return nil, fmt.Errorf("portal: end sessions of disabled user: %w", err)
+			return nil, fmt.Errorf("core: end sessions of disabled user: %w", err)
 		}
 		s.revokeAllKeys(c, c.User.Username, updated)
 	}
@@ -311,22 +311,22 @@ func (s *Service) updateUser(c *caller, ref string, p UserPatch) (*store.User, e
 }
 
 // auditUserChanges records one event per kind of change between a and b.
-func (s *Service) auditUserChanges(c *caller, a, b *store.User) {
+func (s *Core) auditUserChanges(c *Actor, a, b *store.User) {
 	ev := func(action, reason string) {
-		s.core.Audit(c, store.Event{Actor: c.User.Username, Action: action, Resource: "user:" + b.Username,
-			Outcome: outcomeSuccess, Reason: reason})
+		s.Audit(c, store.Event{Actor: c.User.Username, Action: action, Resource: "user:" + b.Username,
+			Outcome: OutcomeSuccess, Reason: reason})
 	}
 	if a.Role != b.Role {
-		ev(actionUserRole, a.Role+" -> "+b.Role)
+		ev(ActionUserRole, a.Role+" -> "+b.Role)
 	}
 	if !slices.Equal(a.Groups, b.Groups) {
-		ev(actionUserGroups, "["+strings.Join(a.Groups, ",")+"] -> ["+strings.Join(b.Groups, ",")+"]")
+		ev(ActionUserGroups, "["+strings.Join(a.Groups, ",")+"] -> ["+strings.Join(b.Groups, ",")+"]")
 	}
 	if a.Disabled != b.Disabled {
 		if b.Disabled {
-			ev(actionUserDisable, "")
+			ev(ActionUserDisable, "")
 		} else {
-			ev(actionUserEnable, "")
+			ev(ActionUserEnable, "")
 		}
 	}
 	var fields []string
@@ -343,21 +343,21 @@ func (s *Service) auditUserChanges(c *caller, a, b *store.User) {
 		fields = append(fields, "expires_at")
 	}
 	if len(fields) > 0 {
-		ev(actionUserUpdate, strings.Join(fields, ","))
+		ev(ActionUserUpdate, strings.Join(fields, ","))
 	}
 }
 
 // deleteUser removes the user ref; their sessions die with them and their
 // audit history stays.
-func (s *Service) deleteUser(c *caller, ref string) error {
-	u, err := s.findUser(ref)
+func (s *Core) DeleteUser(c *Actor, ref string) error {
+	u, err := s.FindUser(ref)
 	if err != nil {
 		return err
 	}
 	if u.ID == c.User.ID {
-		return inputErr("", "you cannot delete your own account")
+		return Input("", "you cannot delete your own account")
 	}
-	if err := s.mayManage(c, u); err != nil {
+	if err := s.MayManage(c, u); err != nil {
 		return err
 	}
 	if u.Role == policies.RoleOwner {
@@ -371,45 +371,45 @@ func (s *Service) deleteUser(c *caller, ref string) error {
 	}
 	s.revokeAllKeys(c, c.User.Username, u)
 	if err := s.store.DeleteUser(u.ID); err != nil {
-		return fmt.Errorf("portal: delete user: %w", err)
+		return fmt.Errorf("core: delete user: %w", err)
 	}
 	_, _ = s.store.DeleteUserTokens(tokenKindReset, u.ID)
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionUserDelete, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionUserDelete, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
 	return nil
 }
 
 // adminCreateUser creates an account on behalf of c. Without a password the
 // account gets a link to set one (returned, and emailed when mail is set
 // up).
-func (s *Service) adminCreateUser(ctx context.Context, c *caller, nu NewUser) (*store.User, string, error) {
+func (s *Core) AdminCreateUser(ctx context.Context, c *Actor, nu NewUser) (*store.User, string, error) {
 	if nu.Role == "" {
 		nu.Role = policies.RoleUser
 	}
-	if _, ok := s.core.PermsOf(nu.Role); !ok {
-		return nil, "", inputErr("role", "unknown role %q", nu.Role)
+	if _, ok := s.PermsOf(nu.Role); !ok {
+		return nil, "", Input("role", "unknown role %q", nu.Role)
 	}
-	if err := policies.CanAssignRole(c.Principal(), "", s.target(nu.Role)); err != nil {
+	if err := policies.CanAssignRole(c.Principal(), "", s.Target(nu.Role)); err != nil {
 		return nil, "", err
 	}
-	u, err := s.validateNew(nu, nu.Password == "")
+	u, err := s.ValidateNew(nu, nu.Password == "")
 	if err != nil {
 		return nil, "", err
 	}
 	if nu.Password == "" {
-		created, err := s.createValidated(ctx, c, c.User.Username, u, "")
+		created, err := s.CreateValidated(ctx, c, c.User.Username, u, "")
 		if err != nil {
 			return nil, "", err
 		}
 		link, err := s.issueReset(ctx, c, created, true, c)
 		return created, link, err
 	}
-	created, err := s.createValidated(ctx, c, c.User.Username, u, nu.Password)
+	created, err := s.CreateValidated(ctx, c, c.User.Username, u, nu.Password)
 	return created, "", err
 }
 
-// checkAssign checks that c may give a new account role.
-func checkAssign(s *Service, c *caller, role string) error {
-	return policies.CanAssignRole(c.Principal(), "", s.target(role))
+// CheckAssign checks that c may give a new account role.
+func CheckAssign(s *Core, c *Actor, role string) error {
+	return policies.CanAssignRole(c.Principal(), "", s.Target(role))
 }
 
 func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }

@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"errors"
@@ -57,18 +57,18 @@ func (a *App) RequiresSecondFactor() bool { return a.require2FA.Load() }
 // Access returns the app's current access rule.
 func (a *App) Access() *policies.Access { return a.access.Load() }
 
-type registry struct {
+type Registry struct {
 	mu    sync.RWMutex
 	apps  map[string]*App
 	hosts []string
 }
 
-func newRegistry() *registry { return &registry{apps: make(map[string]*App)} }
+func NewRegistry() *Registry { return &Registry{apps: make(map[string]*App)} }
 
 // RegisterApp declares an app and returns its handle for Check. Declaring the
 // same name again returns the same App when the declarations agree, and an
 // error naming the difference when they do not.
-func (s *Service) RegisterApp(c AppConfig) (*App, error) {
+func (s *Core) RegisterApp(c AppConfig) (*App, error) {
 	name := strings.TrimSpace(c.Name)
 	if err := policies.ValidateGroupName(name); err != nil {
 		return nil, fmt.Errorf("app name %q: use lowercase letters, digits, '.', '-' or '_' (2–32 characters)", c.Name)
@@ -139,7 +139,7 @@ func (s *Service) RegisterApp(c AppConfig) (*App, error) {
 }
 
 // addAppHost allows host as a return target; called with apps.mu held.
-func (s *Service) addAppHost(host string) {
+func (s *Core) addAppHost(host string) {
 	if host == "" || slices.Contains(s.apps.hosts, host) {
 		return
 	}
@@ -150,7 +150,7 @@ func (s *Service) addAppHost(host string) {
 }
 
 // Apps returns the registered apps sorted by title.
-func (s *Service) Apps() []*App {
+func (s *Core) Apps() []*App {
 	s.apps.mu.RLock()
 	defer s.apps.mu.RUnlock()
 	out := make([]*App, 0, len(s.apps.apps))
@@ -162,17 +162,17 @@ func (s *Service) Apps() []*App {
 }
 
 // redirectPolicy returns the current return-URL policy.
-func (s *Service) redirectPolicy() policies.RedirectPolicy {
+func (s *Core) RedirectPolicy() policies.RedirectPolicy {
 	s.apps.mu.RLock()
 	defer s.apps.mu.RUnlock()
 	return s.redirect
 }
 
 // appsFor returns the apps u may open.
-func (s *Service) appsFor(u *store.User) []*App {
+func (s *Core) AppsFor(u *store.User) []*App {
 	var out []*App
 	acct := store.AccountOf(u)
-	subj := s.subjectOf(&acct)
+	subj := s.SubjectOf(&acct)
 	for _, a := range s.Apps() {
 		if a.Access().Decide(subj).Allow {
 			out = append(out, a)
@@ -181,7 +181,7 @@ func (s *Service) appsFor(u *store.User) []*App {
 	return out
 }
 
-func (s *Service) subjectOf(u *store.Account) policies.Subject {
-	perms, _ := s.core.PermsOf(u.Role)
+func (s *Core) SubjectOf(u *store.Account) policies.Subject {
+	perms, _ := s.PermsOf(u.Role)
 	return policies.Subject{Username: u.Username, Groups: u.Groups, AccessAll: perms.Has(policies.PermAppsAccessAll)}
 }

@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"context"
@@ -18,31 +18,31 @@ import (
 
 // Audit actions of passwords.
 const (
-	actionPasswordSet    = "password.set"
-	actionPasswordChange = "password.change"
-	actionPasswordReset  = "password.reset"
-	actionResetLink      = "password.reset_link"
-	actionForgot         = "password.forgot"
+	ActionPasswordSet    = "password.set"
+	ActionPasswordChange = "password.change"
+	ActionPasswordReset  = "password.reset"
+	ActionResetLink      = "password.reset_link"
+	ActionForgot         = "password.forgot"
 )
 
 const tokenKindReset = "reset"
 
-// errLink is the one answer to a bad invitation or reset link.
-var errLink = errors.New("this link is invalid, expired or already used")
+// ErrLink is the one answer to a bad invitation or reset link.
+var ErrLink = errors.New("this link is invalid, expired or already used")
 
-// newLinkSecret returns a 256-bit random secret for a link and its SHA-256,
+// NewLinkSecret returns a 256-bit random secret for a link and its SHA-256,
 // the only form stored.
-func newLinkSecret() (string, [32]byte) {
+func NewLinkSecret() (string, [32]byte) {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	secret := base64.RawURLEncoding.EncodeToString(b[:])
 	return secret, sha256.Sum256([]byte(secret))
 }
 
-// linkHash hashes a secret from a URL; ok is false for anything that
+// LinkHash hashes a secret from a URL; ok is false for anything that
 // cannot be one of ours.
-func linkHash(secret string) ([32]byte, bool) {
-	if len(secret) != 43 || !wellFormedToken(secret) {
+func LinkHash(secret string) ([32]byte, bool) {
+	if len(secret) != 43 || !WellFormedToken(secret) {
 		return [32]byte{}, false
 	}
 	return sha256.Sum256([]byte(secret)), true
@@ -50,7 +50,7 @@ func linkHash(secret string) ([32]byte, bool) {
 
 // setPasswordHash hashes pw for u (checking the rules), stores it and ends
 // every session of u except keep (zero: all of them).
-func (s *Service) setPasswordHash(ctx context.Context, u *store.User, pw string, keep store.SessionID) (*store.User, error) {
+func (s *Core) setPasswordHash(ctx context.Context, u *store.User, pw string, keep store.SessionID) (*store.User, error) {
 	hash, err := s.hashPassword(ctx, u, pw)
 	if err != nil {
 		return nil, err
@@ -59,13 +59,13 @@ func (s *Service) setPasswordHash(ctx context.Context, u *store.User, pw string,
 }
 
 // hashPassword checks pw against the password rules for u and hashes it.
-func (s *Service) hashPassword(ctx context.Context, u *store.User, pw string) (string, error) {
-	if err := s.passwordRules().Check(pw, u.Username); err != nil {
-		return "", inputErr("password", "%v", err)
+func (s *Core) hashPassword(ctx context.Context, u *store.User, pw string) (string, error) {
+	if err := s.PasswordRules().Check(pw, u.Username); err != nil {
+		return "", Input("password", "%v", err)
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
-		return "", s.busyOr(err)
+		return "", s.BusyOr(err)
 	}
 	return hash, nil
 }
@@ -74,14 +74,14 @@ func (s *Service) hashPassword(ctx context.Context, u *store.User, pw string) (s
 // except keep (zero: all of them), in one transaction; then u's
 // outstanding reset links and temporary passwords, so that only the new
 // password works from then on.
-func (s *Service) storePasswordHash(u *store.User, hash string, keep store.SessionID) (*store.User, error) {
+func (s *Core) storePasswordHash(u *store.User, hash string, keep store.SessionID) (*store.User, error) {
 	updated, _, err := s.store.UpdateUserEndingSessions(u.ID, func(x *store.User) error {
 		x.PasswordHash = hash
 		x.PasswordChangedAt = s.now()
 		return nil
 	}, keep)
 	if err != nil {
-		return nil, fmt.Errorf("portal: set password: %w", err)
+		return nil, fmt.Errorf("core: set password: %w", err)
 	}
 	for _, kind := range []string{tokenKindReset, tokenKindTempPassword} {
 		if _, err := s.store.DeleteUserTokens(kind, u.ID); err != nil {
@@ -95,21 +95,21 @@ func (s *Service) storePasswordHash(u *store.User, hash string, keep store.Sessi
 
 // adminSetPassword sets the password of the user ref on behalf of c; every
 // session of that user ends.
-func (s *Service) adminSetPassword(ctx context.Context, c *caller, ref, pw string) error {
-	u, err := s.findUser(ref)
+func (s *Core) AdminSetPassword(ctx context.Context, c *Actor, ref, pw string) error {
+	u, err := s.FindUser(ref)
 	if err != nil {
 		return err
 	}
-	if err := s.mayManage(c, u); err != nil {
+	if err := s.MayManage(c, u); err != nil {
 		return err
 	}
-	if err := mayChangeCredentials(c, u, selfPassword); err != nil {
+	if err := mayChangeCredentials(c, u, SelfPassword); err != nil {
 		return err
 	}
 	if _, err := s.setPasswordHash(ctx, u, pw, store.SessionID{}); err != nil {
 		return err
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionPasswordSet, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionPasswordSet, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
 	return nil
 }
 
@@ -117,11 +117,11 @@ func (s *Service) adminSetPassword(ctx context.Context, c *caller, ref, pw strin
 // c's other sessions end. A session signed in with a temporary password
 // needs no current password (like a reset link); an impersonation session
 // is refused.
-func (s *Service) changeOwnPassword(ctx context.Context, c *caller, current, pw string) error {
+func (s *Core) ChangeOwnPassword(ctx context.Context, c *Actor, current, pw string) error {
 	if c.Impersonating() {
-		return errImpersonating
+		return ErrImpersonating
 	}
-	temp := signedInWithTempPassword(c)
+	temp := SignedInWithTempPassword(c)
 	ok := temp
 	if !ok && c.User.PasswordHash != "" {
 		var err error
@@ -130,37 +130,37 @@ func (s *Service) changeOwnPassword(ctx context.Context, c *caller, current, pw 
 		}
 	}
 	if !ok {
-		s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionPasswordChange, Resource: "user:" + c.User.Username,
-			Outcome: outcomeFailure, Reason: "wrong current password"})
-		return inputErr("current_password", "is not correct")
+		s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionPasswordChange, Resource: "user:" + c.User.Username,
+			Outcome: OutcomeFailure, Reason: "wrong current password"})
+		return Input("current_password", "is not correct")
 	}
 	if pw == current && !temp {
-		return inputErr("password", "must differ from the current password")
+		return Input("password", "must differ from the current password")
 	}
 	if _, err := s.setPasswordHash(ctx, c.User, pw, c.SessionID); err != nil {
 		return err
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionPasswordChange, Resource: "user:" + c.User.Username, Outcome: outcomeSuccess})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionPasswordChange, Resource: "user:" + c.User.Username, Outcome: OutcomeSuccess})
 	return nil
 }
 
 // adminResetLink makes a reset link for the user ref on behalf of c.
-func (s *Service) adminResetLink(ctx context.Context, c *caller, ref string) (string, error) {
-	u, err := s.findUser(ref)
+func (s *Core) AdminResetLink(ctx context.Context, c *Actor, ref string) (string, error) {
+	u, err := s.FindUser(ref)
 	if err != nil {
 		return "", err
 	}
-	if err := s.mayManage(c, u); err != nil {
+	if err := s.MayManage(c, u); err != nil {
 		return "", err
 	}
-	if err := mayChangeCredentials(c, u, selfPassword); err != nil {
+	if err := mayChangeCredentials(c, u, SelfPassword); err != nil {
 		return "", err
 	}
 	link, err := s.issueReset(ctx, c, u, false, c)
 	if err != nil {
 		return "", err
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionResetLink, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionResetLink, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
 	return link, nil
 }
 
@@ -169,15 +169,15 @@ func (s *Service) adminResetLink(ctx context.Context, c *caller, ref string) (st
 // welcome marks the link of a new account. by is who makes it (nil when
 // the user asked for it): it dies when they could no longer make it
 // (credentials.go).
-func (s *Service) issueReset(ctx context.Context, a *caller, u *store.User, welcome bool, by *caller) (string, error) {
+func (s *Core) issueReset(ctx context.Context, a *Actor, u *store.User, welcome bool, by *Actor) (string, error) {
 	if _, err := s.store.DeleteUserTokens(tokenKindReset, u.ID); err != nil {
-		return "", fmt.Errorf("portal: replace reset links: %w", err)
+		return "", fmt.Errorf("core: replace reset links: %w", err)
 	}
-	secret, hash := newLinkSecret()
+	secret, hash := NewLinkSecret()
 	now := s.now()
-	life := time.Duration(s.cfg().ResetLifetime)
+	life := time.Duration(s.Settings().ResetLifetime)
 	if welcome {
-		life = time.Duration(s.cfg().InviteLifetime)
+		life = time.Duration(s.Settings().InviteLifetime)
 	}
 	t := &store.Token{Kind: tokenKindReset, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(life),
 		CreatedBy: creatorID(by), Data: map[string]string{}}
@@ -188,10 +188,10 @@ func (s *Service) issueReset(ctx context.Context, a *caller, u *store.User, welc
 		t.Data["by"] = by.User.Username
 	}
 	if err := s.store.PutToken(t); err != nil {
-		return "", fmt.Errorf("portal: store reset link: %w", err)
+		return "", fmt.Errorf("core: store reset link: %w", err)
 	}
 	link := s.portal.String() + "/reset/" + secret
-	if to := recoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
+	if to := RecoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
 		subject, body := "Reset your Gatehouse password",
 			"Hello "+u.Username+",\n\nOpen this link to choose a new password:\n\n"+link+
 				"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\nIf you did not ask for this, ignore this message.\n"
@@ -207,10 +207,10 @@ func (s *Service) issueReset(ctx context.Context, a *caller, u *store.User, welc
 	return link, nil
 }
 
-// recoveryAddresses are the addresses a reset link of u goes to: the
+// RecoveryAddresses are the addresses a reset link of u goes to: the
 // email address and the fallback email address (for when the first is
 // lost), each once.
-func recoveryAddresses(u *store.User) []string {
+func RecoveryAddresses(u *store.User) []string {
 	var to []string
 	for _, a := range []string{u.Email, u.FallbackEmail} {
 		if a != "" && !slices.ContainsFunc(to, func(b string) bool { return strings.EqualFold(a, b) }) {
@@ -222,7 +222,7 @@ func recoveryAddresses(u *store.User) []string {
 
 // sendMail sends in the background of the request but waits for it, and
 // logs rather than fails: the link is shown to the admin anyway.
-func (s *Service) sendMail(ctx context.Context, to, subject, body string) bool {
+func (s *Core) sendMail(ctx context.Context, to, subject, body string) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	if err := s.mail.Send(ctx, mail.Message{To: to, Subject: subject, Text: body}); err != nil {
@@ -235,7 +235,7 @@ func (s *Service) sendMail(ctx context.Context, to, subject, body string) bool {
 // forgotPassword emails a reset link to the account named by login (a
 // username or email address) when it exists, is active and has an
 // address. The caller always answers the same, whatever happened.
-func (s *Service) forgotPassword(ctx context.Context, a *caller, login string) {
+func (s *Core) ForgotPassword(ctx context.Context, a *Actor, login string) {
 	login = strings.TrimSpace(login)
 	var (
 		u   *store.User
@@ -249,14 +249,14 @@ func (s *Service) forgotPassword(ctx context.Context, a *caller, login string) {
 	default:
 		u, err = s.store.UserByUsername(policies.NormalizeUsername(login))
 	}
-	outcome, reason := outcomeSuccess, "link sent"
+	outcome, reason := OutcomeSuccess, "link sent"
 	switch {
 	case err != nil:
-		outcome, reason = outcomeFailure, "unknown account"
-	case !userActive(u, s.now()):
-		outcome, reason = outcomeFailure, "account disabled or expired"
-	case len(recoveryAddresses(u)) == 0 || !s.mail.Enabled():
-		outcome, reason = outcomeFailure, "no email address or mail not configured"
+		outcome, reason = OutcomeFailure, "unknown account"
+	case !UserActive(u, s.now()):
+		outcome, reason = OutcomeFailure, "account disabled or expired"
+	case len(RecoveryAddresses(u)) == 0 || !s.mail.Enabled():
+		outcome, reason = OutcomeFailure, "no email address or mail not configured"
 	default:
 		// In the background, so that the answer takes as long whether or
 		// not there was a message to send.
@@ -270,34 +270,34 @@ func (s *Service) forgotPassword(ctx context.Context, a *caller, login string) {
 	if u != nil {
 		resource = "user:" + u.Username
 	}
-	s.core.Audit(a, store.Event{Actor: policies.NormalizeUsername(login), Action: actionForgot, Resource: resource,
+	s.Audit(a, store.Event{Actor: policies.NormalizeUsername(login), Action: ActionForgot, Resource: resource,
 		Outcome: outcome, Reason: reason})
 }
 
 // resetToken returns the live reset token of secret and its user.
-func (s *Service) resetToken(secret string) (*store.Token, *store.User, error) {
-	hash, ok := linkHash(secret)
+func (s *Core) ResetToken(a *Actor, secret string) (*store.Token, *store.User, error) {
+	hash, ok := LinkHash(secret)
 	if !ok {
-		return nil, nil, errLink
+		return nil, nil, ErrLink
 	}
 	t, err := s.store.Token(tokenKindReset, hash)
 	if err != nil {
-		return nil, nil, errLink
+		return nil, nil, ErrLink
 	}
 	u, err := s.store.User(t.UserID)
-	if err != nil || !userActive(u, s.now()) {
-		return nil, nil, errLink
+	if err != nil || !UserActive(u, s.now()) {
+		return nil, nil, ErrLink
 	}
-	if !s.creatorAllows(nil, t, u.Username, "user:"+u.Username, s.manageCheck(u)) {
-		return nil, nil, errLink
+	if !s.creatorAllows(a, t, u.Username, "user:"+u.Username, s.manageCheck(u)) {
+		return nil, nil, ErrLink
 	}
 	return t, u, nil
 }
 
 // resetPassword sets a new password with a reset link; the link is spent
 // and every session of the user ends.
-func (s *Service) resetPassword(ctx context.Context, a *caller, secret, pw string) (*store.User, error) {
-	_, u, err := s.resetToken(secret)
+func (s *Core) ResetPassword(ctx context.Context, a *Actor, secret, pw string) (*store.User, error) {
+	_, u, err := s.ResetToken(a, secret)
 	if err != nil {
 		return nil, err
 	}
@@ -308,42 +308,42 @@ func (s *Service) resetPassword(ctx context.Context, a *caller, secret, pw strin
 	if err != nil {
 		return nil, err
 	}
-	hash, _ := linkHash(secret)
+	hash, _ := LinkHash(secret)
 	if _, err := s.store.ConsumeToken(tokenKindReset, hash); err != nil {
-		return nil, errLink
+		return nil, ErrLink
 	}
 	updated, err := s.storePasswordHash(u, pwHash, store.SessionID{})
 	if err != nil {
 		return nil, err
 	}
-	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionPasswordReset, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.Audit(a, store.Event{Actor: u.Username, Action: ActionPasswordReset, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
 	return updated, nil
 }
 
 const actionMailTest = "mail.test"
 
 // sendTestMail sends a test message to to (default: c's own address).
-func (s *Service) sendTestMail(ctx context.Context, c *caller, to string) error {
+func (s *Core) SendTestMail(ctx context.Context, c *Actor, to string) error {
 	if !s.mail.Enabled() {
-		return inputErr("", "email is not configured: add an smtp block to the gatehouse global option")
+		return Input("", "email is not configured: add an smtp block to the gatehouse global option")
 	}
 	if to == "" {
 		to = c.User.Email
 	}
-	if _, err := checkEmail("to", to); err != nil || to == "" {
-		return inputErr("to", "a valid email address is required")
+	if _, err := CheckEmail("to", to); err != nil || to == "" {
+		return Input("to", "a valid email address is required")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	err := s.mail.Send(ctx, mail.Message{To: to, Subject: "Gatehouse test email",
 		Text: "This is a test email from Gatehouse at " + s.portal.String() + ". Email works.\n"})
-	outcome, reason := outcomeSuccess, "to "+to
+	outcome, reason := OutcomeSuccess, "to "+to
 	if err != nil {
-		outcome, reason = outcomeFailure, err.Error()
+		outcome, reason = OutcomeFailure, err.Error()
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionMailTest, Resource: "settings", Outcome: outcome, Reason: reason})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: actionMailTest, Resource: "settings", Outcome: outcome, Reason: reason})
 	if err != nil {
-		return inputErr("", "sending failed: %v", err)
+		return Input("", "sending failed: %v", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"bytes"
@@ -23,12 +23,12 @@ import (
 
 // Audit actions of second factors.
 const (
-	actionTOTPEnroll     = "2fa.totp_enroll"
-	actionTOTPRemove     = "2fa.totp_remove"
-	actionBackupRegen    = "2fa.backup_codes_regenerate"
-	actionBackupUsed     = "2fa.backup_code_used"
-	actionSecondFactor   = "login.second_factor"
-	actionFactorsRemoved = "2fa.reset"
+	ActionTOTPEnroll     = "2fa.totp_enroll"
+	ActionTOTPRemove     = "2fa.totp_remove"
+	ActionBackupRegen    = "2fa.backup_codes_regenerate"
+	ActionBackupUsed     = "2fa.backup_code_used"
+	ActionSecondFactor   = "login.second_factor"
+	ActionFactorsRemoved = "2fa.reset"
 )
 
 // TOTP parameters: RFC 6238 defaults every authenticator app supports.
@@ -36,13 +36,13 @@ const (
 	totpPeriod      = 30
 	totpDigits      = otp.DigitsSix
 	totpSkew        = 1 // steps accepted either side of now
-	backupCodeCount = 10
+	BackupCodeCount = 10
 	sealTOTP        = "totp"
 )
 
 var (
-	errBadCode  = errors.New("that code is not valid")
-	errNoFactor = errors.New("no second factor of that kind is set up")
+	ErrBadCode  = errors.New("that code is not valid")
+	ErrNoFactor = errors.New("no second factor of that kind is set up")
 )
 
 // TOTPEnrollment is what a user needs to add Gatehouse to an authenticator
@@ -57,20 +57,20 @@ type TOTPEnrollment struct {
 // Pending enrollments: the secret of an enrollment not confirmed yet is
 // kept — a mistyped code does not make the entry already in the phone app
 // useless — until it is confirmed, cancelled (DELETE /api/v1/me/totp),
-// older than totpPendingLifetime, or confirmed wrongly totpPendingTries
+// older than totpPendingLifetime, or confirmed wrongly TotpPendingTries
 // times.
 const (
 	totpPendingLifetime = time.Hour
-	totpPendingTries    = 5
+	TotpPendingTries    = 5
 )
 
-// errTOTPTries: the pending enrollment was discarded after too many wrong
+// ErrTOTPTries: the pending enrollment was discarded after too many wrong
 // codes.
-var errTOTPTries = inputErr("code", "that code is not valid, %d times in a row: the setup was cancelled; start again and scan the new code", totpPendingTries)
+var ErrTOTPTries = Input("code", "that code is not valid, %d times in a row: the setup was cancelled; start again and scan the new code", TotpPendingTries)
 
 // beginTOTP starts TOTP enrollment for u, or gives back the one under way:
 // the secret is kept encrypted as pending until confirmTOTP.
-func (s *Service) beginTOTP(u *store.User) (TOTPEnrollment, error) {
+func (s *Core) BeginTOTP(u *store.User) (TOTPEnrollment, error) {
 	now := s.now()
 	fresh, err := totpSecret()
 	if err != nil {
@@ -79,17 +79,17 @@ func (s *Service) beginTOTP(u *store.User) (TOTPEnrollment, error) {
 	var secret string
 	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if len(m.TOTPPending) > 0 && now.Sub(m.TOTPPendingSince) < totpPendingLifetime {
-			if b, err := s.core.Open(m.TOTPPending, sealTOTP); err == nil {
+			if b, err := s.Open(m.TOTPPending, sealTOTP); err == nil {
 				secret = string(b)
 				return nil
 			}
 		}
 		secret = fresh
-		m.TOTPPending, m.TOTPPendingSince, m.TOTPPendingFails = s.core.Seal([]byte(fresh), sealTOTP), now, 0
+		m.TOTPPending, m.TOTPPendingSince, m.TOTPPendingFails = s.Seal([]byte(fresh), sealTOTP), now, 0
 		return nil
 	})
 	if err != nil {
-		return TOTPEnrollment{}, fmt.Errorf("portal: store totp enrollment: %w", err)
+		return TOTPEnrollment{}, fmt.Errorf("core: store totp enrollment: %w", err)
 	}
 	return s.totpEnrollment(u, secret)
 }
@@ -99,16 +99,16 @@ func (s *Service) beginTOTP(u *store.User) (TOTPEnrollment, error) {
 func totpSecret() (string, error) {
 	var b [20]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("portal: make totp secret: %w", err)
+		return "", fmt.Errorf("core: make totp secret: %w", err)
 	}
 	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]), nil
 }
 
 // totpEnrollment describes the secret for u's authenticator app.
-func (s *Service) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, error) {
+func (s *Core) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, error) {
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
 	if err != nil {
-		return TOTPEnrollment{}, fmt.Errorf("portal: totp secret: %w", err)
+		return TOTPEnrollment{}, fmt.Errorf("core: totp secret: %w", err)
 	}
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer:      "Gatehouse (" + s.portal.Hostname() + ")",
@@ -119,15 +119,15 @@ func (s *Service) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, 
 		Secret:      raw,
 	})
 	if err != nil {
-		return TOTPEnrollment{}, fmt.Errorf("portal: make totp secret: %w", err)
+		return TOTPEnrollment{}, fmt.Errorf("core: make totp secret: %w", err)
 	}
 	img, err := key.Image(240, 240)
 	if err != nil {
-		return TOTPEnrollment{}, fmt.Errorf("portal: totp qr code: %w", err)
+		return TOTPEnrollment{}, fmt.Errorf("core: totp qr code: %w", err)
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
-		return TOTPEnrollment{}, fmt.Errorf("portal: totp qr code: %w", err)
+		return TOTPEnrollment{}, fmt.Errorf("core: totp qr code: %w", err)
 	}
 	return TOTPEnrollment{Secret: key.Secret(), URI: key.URL(),
 		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
@@ -152,18 +152,18 @@ func matchTOTP(secret, code string, now time.Time) int64 {
 
 // confirmTOTP activates the pending secret when code matches it, and
 // returns a fresh set of backup codes (shown once). A wrong code keeps the
-// pending secret; the totpPendingTries-th discards it (errTOTPTries).
-func (s *Service) confirmTOTP(a *caller, u *store.User, code string) ([]string, error) {
-	codes, hashes := newBackupCodes()
+// pending secret; the TotpPendingTries-th discards it (ErrTOTPTries).
+func (s *Core) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, error) {
+	codes, hashes := NewBackupCodes()
 	now := s.now()
 	var wrong error
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		wrong = nil
 		if len(m.TOTPPending) == 0 || now.Sub(m.TOTPPendingSince) >= totpPendingLifetime && !m.TOTPPendingSince.IsZero() {
 			m.TOTPPending, m.TOTPPendingFails = nil, 0
-			return inputErr("", "start the authenticator setup first")
+			return Input("", "start the authenticator setup first")
 		}
-		secret, err := s.core.Open(m.TOTPPending, sealTOTP)
+		secret, err := s.Open(m.TOTPPending, sealTOTP)
 		if err != nil {
 			return err
 		}
@@ -172,10 +172,10 @@ func (s *Service) confirmTOTP(a *caller, u *store.User, code string) ([]string, 
 			// Count the failure and keep the secret (return nil so that
 			// the count is stored), up to the last try.
 			m.TOTPPendingFails++
-			wrong = inputErr("code", "%v: check the time on your device and try the current code (%d tries left)", errBadCode, totpPendingTries-m.TOTPPendingFails)
-			if m.TOTPPendingFails >= totpPendingTries {
+			wrong = Input("code", "%v: check the time on your device and try the current code (%d tries left)", ErrBadCode, TotpPendingTries-m.TOTPPendingFails)
+			if m.TOTPPendingFails >= TotpPendingTries {
 				m.TOTPPending, m.TOTPPendingSince, m.TOTPPendingFails = nil, time.Time{}, 0
-				wrong = errTOTPTries
+				wrong = ErrTOTPTries
 			}
 			return nil
 		}
@@ -188,31 +188,31 @@ func (s *Service) confirmTOTP(a *caller, u *store.User, code string) ([]string, 
 		err = wrong
 	}
 	if err != nil {
-		if errors.Is(err, errTOTPTries) {
-			s.core.Audit(a, store.Event{Actor: u.Username, Action: actionTOTPEnroll, Resource: "user:" + u.Username, Outcome: outcomeFailure,
+		if errors.Is(err, ErrTOTPTries) {
+			s.Audit(a, store.Event{Actor: u.Username, Action: ActionTOTPEnroll, Resource: "user:" + u.Username, Outcome: OutcomeFailure,
 				Reason: "too many wrong codes: setup cancelled"})
 		}
 		return nil, err
 	}
-	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionTOTPEnroll, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.Audit(a, store.Event{Actor: u.Username, Action: ActionTOTPEnroll, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
 	return codes, nil
 }
 
 // checkTOTP accepts code once: the step it belongs to must be later than
 // the last accepted one, so a replayed code fails.
-func (s *Service) checkTOTP(u *store.User, code string) error {
+func (s *Core) CheckTOTP(u *store.User, code string) error {
 	now := s.now()
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if len(m.TOTPSecret) == 0 {
-			return errNoFactor
+			return ErrNoFactor
 		}
-		secret, err := s.core.Open(m.TOTPSecret, sealTOTP)
+		secret, err := s.Open(m.TOTPSecret, sealTOTP)
 		if err != nil {
 			return err
 		}
 		step := matchTOTP(string(secret), code, now)
 		if step < 0 || step <= m.TOTPLastStep {
-			return errBadCode
+			return ErrBadCode
 		}
 		m.TOTPLastStep = step
 		return nil
@@ -222,10 +222,10 @@ func (s *Service) checkTOTP(u *store.User, code string) error {
 
 // removeTOTP turns TOTP off for u (backup codes go with it unless a
 // security key remains).
-func (s *Service) removeTOTP(a *caller, actor string, u *store.User) error {
+func (s *Core) RemoveTOTP(a *Actor, actor string, u *store.User) error {
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if len(m.TOTPSecret) == 0 && len(m.TOTPPending) == 0 {
-			return errNoFactor
+			return ErrNoFactor
 		}
 		m.TOTPSecret, m.TOTPPending, m.TOTPLastStep, m.TOTPPendingFails = nil, nil, 0, 0
 		if len(m.WebAuthn) == 0 {
@@ -233,33 +233,33 @@ func (s *Service) removeTOTP(a *caller, actor string, u *store.User) error {
 		}
 		return nil
 	})
-	if errors.Is(err, errNoFactor) {
+	if errors.Is(err, ErrNoFactor) {
 		return fmt.Errorf("authenticator app: %w", ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("portal: remove totp: %w", err)
+		return fmt.Errorf("core: remove totp: %w", err)
 	}
-	s.core.Audit(a, store.Event{Actor: actor, Action: actionTOTPRemove, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.Audit(a, store.Event{Actor: actor, Action: ActionTOTPRemove, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
 	return nil
 }
 
-// newBackupCodes makes backupCodeCount codes of 50 random bits, written
+// NewBackupCodes makes BackupCodeCount codes of 50 random bits, written
 // as "xxxxx-xxxxx", and their SHA-256 for storage (the codes are random
 // enough that a plain hash is safe).
-func newBackupCodes() (codes, hashes []string) {
+func NewBackupCodes() (codes, hashes []string) {
 	enc := base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)
-	for range backupCodeCount {
+	for range BackupCodeCount {
 		var b [7]byte
 		_, _ = rand.Read(b[:])
 		c := enc.EncodeToString(b[:])[:10]
 		c = c[:5] + "-" + c[5:]
 		codes = append(codes, c)
-		hashes = append(hashes, hashBackupCode(c))
+		hashes = append(hashes, HashBackupCode(c))
 	}
 	return codes, hashes
 }
 
-func hashBackupCode(c string) string {
+func HashBackupCode(c string) string {
 	c = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(c), " ", ""))
 	if len(c) == 10 && !strings.Contains(c, "-") {
 		c = c[:5] + "-" + c[5:]
@@ -269,13 +269,13 @@ func hashBackupCode(c string) string {
 }
 
 // useBackupCode spends one backup code of u.
-func (s *Service) useBackupCode(a *caller, u *store.User, code string) error {
-	h := hashBackupCode(code)
+func (s *Core) UseBackupCode(a *Actor, u *store.User, code string) error {
+	h := HashBackupCode(code)
 	left := 0
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		i := slices.Index(m.BackupCodes, h)
 		if i < 0 {
-			return errBadCode
+			return ErrBadCode
 		}
 		m.BackupCodes = slices.Delete(slices.Clone(m.BackupCodes), i, i+1)
 		left = len(m.BackupCodes)
@@ -284,17 +284,17 @@ func (s *Service) useBackupCode(a *caller, u *store.User, code string) error {
 	if err != nil {
 		return err
 	}
-	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionBackupUsed, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+	s.Audit(a, store.Event{Actor: u.Username, Action: ActionBackupUsed, Resource: "user:" + u.Username, Outcome: OutcomeSuccess,
 		Reason: fmt.Sprintf("%d left", left)})
 	return nil
 }
 
 // regenerateBackupCodes replaces u's backup codes; the old ones die.
-func (s *Service) regenerateBackupCodes(a *caller, u *store.User) ([]string, error) {
-	codes, hashes := newBackupCodes()
+func (s *Core) RegenerateBackupCodes(a *Actor, u *store.User) ([]string, error) {
+	codes, hashes := NewBackupCodes()
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if !m.Active() {
-			return inputErr("", "set up an authenticator app or a security key first")
+			return Input("", "set up an authenticator app or a security key first")
 		}
 		m.BackupCodes = hashes
 		return nil
@@ -302,7 +302,7 @@ func (s *Service) regenerateBackupCodes(a *caller, u *store.User) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionBackupRegen, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.Audit(a, store.Event{Actor: u.Username, Action: ActionBackupRegen, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
 	return codes, nil
 }
 
@@ -325,51 +325,59 @@ type KeyView struct {
 }
 
 // factors describes u's second factors.
-func (s *Service) factors(u *store.User) (FactorsView, *store.MFA, error) {
+func (s *Core) Factors(u *store.User) (FactorsView, *store.MFA, error) {
 	m, err := s.store.MFA(u.ID)
 	if err != nil {
-		return FactorsView{}, nil, fmt.Errorf("portal: second factors: %w", err)
+		return FactorsView{}, nil, fmt.Errorf("core: second factors: %w", err)
 	}
 	v := FactorsView{TOTP: len(m.TOTPSecret) > 0, BackupCodes: len(m.BackupCodes), WebAuthn: []KeyView{},
-		Methods: methodsOf(m), Required: s.cfg().Require2FA}
+		Methods: MethodsOf(m), Required: s.Settings().Require2FA}
 	for _, c := range m.WebAuthn {
-		v.WebAuthn = append(v.WebAuthn, keyViewOf(c))
+		v.WebAuthn = append(v.WebAuthn, KeyViewOf(c))
 	}
 	return v, m, nil
 }
 
-// methodsOf lists the second-step methods m offers, in the order the login
+// MethodsOf lists the second-step methods m offers, in the order the login
 // page shows them.
-func methodsOf(m *store.MFA) []string {
+func MethodsOf(m *store.MFA) []string {
 	out := []string{}
 	if len(m.WebAuthn) > 0 {
-		out = append(out, methodWebAuthn)
+		out = append(out, MethodWebAuthn)
 	}
 	if len(m.TOTPSecret) > 0 {
-		out = append(out, methodTOTP)
+		out = append(out, MethodTOTP)
 	}
 	if len(m.BackupCodes) > 0 {
-		out = append(out, methodBackupCode)
+		out = append(out, MethodBackupCode)
 	}
 	return out
 }
 
 // resetFactors removes every second factor of the user ref on behalf of c;
 // the user signs in with the password and may (or must) enroll again.
-func (s *Service) resetFactors(c *caller, ref string) error {
-	u, err := s.findUser(ref)
+func (s *Core) ResetFactors(c *Actor, ref string) error {
+	u, err := s.FindUser(ref)
 	if err != nil {
 		return err
 	}
-	if err := s.mayManage(c, u); err != nil {
+	if err := s.MayManage(c, u); err != nil {
 		return err
 	}
-	if err := mayChangeCredentials(c, u, selfFactors); err != nil {
+	if err := mayChangeCredentials(c, u, SelfFactors); err != nil {
 		return err
 	}
 	if err := s.store.DeleteMFA(u.ID); err != nil {
-		return fmt.Errorf("portal: remove second factors: %w", err)
+		return fmt.Errorf("core: remove second factors: %w", err)
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionFactorsRemoved, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionFactorsRemoved, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
 	return nil
+}
+
+// KeyID is how the API names a key: its credential id in unpadded base64url.
+func KeyID(id []byte) string { return base64.RawURLEncoding.EncodeToString(id) }
+
+// KeyViewOf describes a stored key.
+func KeyViewOf(c store.WebAuthnCredential) KeyView {
+	return KeyView{ID: KeyID(c.ID), Name: c.Name, Passkey: c.Discoverable, CreatedAt: c.CreatedAt, LastUsedAt: TimeOrNil(c.LastUsedAt)}
 }

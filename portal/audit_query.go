@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -57,26 +56,4 @@ func limitParam(q url.Values) (int, error) {
 		return 0, inputErr("limit", "must be a number from 1 to 500")
 	}
 	return n, nil
-}
-
-// listAudit returns one page of audit events, newest first.
-func (s *Service) listAudit(f store.AuditFilter, after string, limit int) ([]*store.Event, string, error) {
-	evs, next, err := s.store.ListAudit(f, after, limit)
-	if err != nil {
-		return nil, "", fmt.Errorf("portal: list audit: %w", err)
-	}
-	if evs == nil {
-		evs = []*store.Event{}
-	}
-	return evs, next, nil
-}
-
-// pruneAudit drops events older than the retention setting.
-func (s *Service) pruneAudit() {
-	before := s.now().Add(-time.Duration(s.cfg().AuditRetention))
-	if n, err := s.store.PruneAudit(before); err != nil {
-		s.log.Error("prune audit log", "error", err)
-	} else if n > 0 {
-		s.log.Info("pruned audit log", "events", n, "before", before.Format(time.RFC3339))
-	}
 }

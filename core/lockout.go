@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"context"
@@ -10,11 +10,11 @@ import (
 )
 
 const (
-	actionUserLock   = "user.lock"
-	actionUserUnlock = "user.unlock"
-	// actionDeviceLock: one trusted device of a user failed too often and
+	ActionUserLock   = "user.lock"
+	ActionUserUnlock = "user.unlock"
+	// ActionDeviceLock: one trusted device of a user failed too often and
 	// is locked; the account is not (devicecookies.go).
-	actionDeviceLock = "user.device_lock"
+	ActionDeviceLock = "user.device_lock"
 )
 
 // A sign-in attempt is judged either by its account (an untrusted client:
@@ -39,16 +39,16 @@ func lockoutKey(u *store.User, device string) string {
 
 // locked reports whether u's account is locked out after too many failed
 // sign-ins from untrusted clients.
-func (s *Service) locked(u *store.User) (bool, error) {
-	return s.lockedFor(u, "")
+func (s *Core) Locked(u *store.User) (bool, error) {
+	return s.LockedFor(u, "")
 }
 
 // lockedFor reports whether an attempt judged by device ("" for the
 // account) is locked out.
-func (s *Service) lockedFor(u *store.User, device string) (bool, error) {
+func (s *Core) LockedFor(u *store.User, device string) (bool, error) {
 	_, locked, err := s.store.Lock(lockoutKey(u, device), s.now())
 	if err != nil {
-		return false, fmt.Errorf("portal: read lockout: %w", err)
+		return false, fmt.Errorf("core: read lockout: %w", err)
 	}
 	return locked, nil
 }
@@ -58,8 +58,8 @@ func (s *Service) lockedFor(u *store.User, device string) (bool, error) {
 // reaches the lockout threshold, locks the account or that device for the
 // lockout duration. Failures are counted over one lockout duration from
 // the first of them.
-func (s *Service) recordFailureFor(a *caller, u *store.User, device string, now time.Time) {
-	st := s.cfg()
+func (s *Core) RecordFailureFor(a *Actor, u *store.User, device string, now time.Time) {
+	st := s.Settings()
 	if st.LockoutThreshold <= 0 {
 		return
 	}
@@ -80,37 +80,37 @@ func (s *Service) recordFailureFor(a *caller, u *store.User, device string, now 
 	_ = s.store.ClearFailures(key)
 	until := now.Add(d).UTC().Format(time.RFC3339)
 	if device != "" {
-		s.core.Audit(a, store.Event{Action: actionDeviceLock, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
-			Reason: strconv.Itoa(n) + " failed sign-ins from one trusted device (" + deviceLabel(device) + "); that device is locked until " +
+		s.Audit(a, store.Event{Action: ActionDeviceLock, Resource: "user:" + u.Username, Outcome: OutcomeSuccess,
+			Reason: strconv.Itoa(n) + " failed sign-ins from one trusted device (" + DeviceLabel(device) + "); that device is locked until " +
 				until + ", the account is not"})
 		return
 	}
-	s.core.Audit(a, store.Event{Action: actionUserLock, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+	s.Audit(a, store.Event{Action: ActionUserLock, Resource: "user:" + u.Username, Outcome: OutcomeSuccess,
 		Reason: strconv.Itoa(n) + " failed sign-ins; locked until " + until + " for devices " + u.Username + " has not signed in from before"})
 }
 
 // clearFailures forgets the failures of u judged by device ("" for the
 // account) after a completed sign-in.
-func (s *Service) clearFailures(u *store.User, device string) {
+func (s *Core) ClearFailures(u *store.User, device string) {
 	if err := s.store.ClearFailures(lockoutKey(u, device)); err != nil {
 		s.log.Error("clear sign-in failures", "user", u.Username, "error", err)
 	}
 }
 
 // unlockUser lifts a lockout on behalf of c.
-func (s *Service) unlockUser(c *caller, ref string) error {
-	u, err := s.findUser(ref)
+func (s *Core) UnlockUser(c *Actor, ref string) error {
+	u, err := s.FindUser(ref)
 	if err != nil {
 		return err
 	}
-	if err := s.mayManage(c, u); err != nil {
+	if err := s.MayManage(c, u); err != nil {
 		return err
 	}
 	if err := s.store.ClearLock(u.ID); err != nil {
-		return fmt.Errorf("portal: unlock: %w", err)
+		return fmt.Errorf("core: unlock: %w", err)
 	}
 	_ = s.store.ClearFailures(u.ID)
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionUserUnlock, Resource: "user:" + u.Username, Outcome: outcomeSuccess})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionUserUnlock, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
 	return nil
 }
 
@@ -120,13 +120,13 @@ const actionSessionReproofEnd = "session.end_reproof"
 // verifyCurrentPassword checks pw, typed in c's signed-in session to
 // re-prove who is at the keyboard (a password, email or factor change).
 // A wrong password counts as a failed re-proof (reproofFailed).
-func (s *Service) verifyCurrentPassword(ctx context.Context, c *caller, pw string) (bool, error) {
+func (s *Core) verifyCurrentPassword(ctx context.Context, c *Actor, pw string) (bool, error) {
 	ok, err := s.hasher.Verify(ctx, pw, c.User.PasswordHash)
 	if err != nil {
-		return false, s.busyOr(err)
+		return false, s.BusyOr(err)
 	}
 	if !ok {
-		s.reproofFailed(c)
+		s.ReproofFailed(c)
 	}
 	return ok, nil
 }
@@ -137,10 +137,10 @@ func (s *Service) verifyCurrentPassword(ctx context.Context, c *caller, pw strin
 // So a stolen session cannot guess the password without end, while the
 // account's own lock (which a stranger can set) does not stop its owner
 // re-proving herself from her session.
-func (s *Service) reproofFailed(c *caller) {
+func (s *Core) ReproofFailed(c *Actor) {
 	now := s.now()
-	s.recordFailureFor(c, c.User, "", now)
-	st := s.cfg()
+	s.RecordFailureFor(c, c.User, "", now)
+	st := s.Settings()
 	if st.LockoutThreshold <= 0 || c.SessionID == (store.SessionID{}) {
 		return
 	}
@@ -156,6 +156,14 @@ func (s *Service) reproofFailed(c *caller) {
 		s.log.Error("end session after wrong re-proofs", "user", c.User.Username, "error", err)
 		return
 	}
-	s.core.Audit(c, store.Event{Action: actionSessionReproofEnd, Resource: "user:" + c.User.Username, Outcome: outcomeSuccess,
+	s.Audit(c, store.Event{Action: actionSessionReproofEnd, Resource: "user:" + c.User.Username, Outcome: OutcomeSuccess,
 		Reason: strconv.Itoa(n) + " wrong passwords or codes typed to confirm a change; the session was ended"})
+}
+
+// DeviceLabel names a device in the audit log without its whole nonce.
+func DeviceLabel(device string) string {
+	if len(device) > 8 {
+		device = device[:8]
+	}
+	return "device " + device
 }

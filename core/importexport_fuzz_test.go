@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// FuzzParseImport checks parseImport on any data and format:
+// FuzzParseImport checks ParseImport on any data and format:
 //   - it never panics; an error is an *InputError with no rows;
 //   - on success rowBase is 1 for JSON and 2 for CSV (format "" picks JSON
 //     exactly when the data starts with '[');
@@ -38,7 +38,7 @@ func FuzzParseImport(f *testing.F) {
 		f.Add([]byte(s.data), s.format)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, format string) {
-		rows, rowBase, err := parseImport(data, format)
+		rows, rowBase, err := ParseImport(data, format)
 		if err != nil {
 			var ie *InputError
 			if !errors.As(err, &ie) {
@@ -101,7 +101,7 @@ func FuzzParseImport(f *testing.F) {
 			}
 			again = b.Bytes()
 		}
-		rows2, rowBase2, err := parseImport(again, eff)
+		rows2, rowBase2, err := ParseImport(again, eff)
 		if err != nil {
 			t.Fatalf("parseImport(%q, %q) = %q, which written as %s does not parse: %v", data, format, rows, again, err)
 		}

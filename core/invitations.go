@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 
 // Audit actions of invitations.
 const (
-	actionInviteCreate = "invitation.create"
-	actionInviteRevoke = "invitation.revoke"
-	actionInviteAccept = "invitation.accept"
+	ActionInviteCreate = "invitation.create"
+	ActionInviteRevoke = "invitation.revoke"
+	ActionInviteAccept = "invitation.accept"
 )
 
 const tokenKindInvite = "invite"
@@ -46,7 +46,7 @@ type InvitationView struct {
 	Void string `json:"void,omitempty"`
 }
 
-func invitationView(t *store.Token) InvitationView {
+func InvitationViewOf(t *store.Token) InvitationView {
 	v := InvitationView{ID: hex.EncodeToString(t.Hash[:]), Email: t.Data["email"], Role: t.Data["role"],
 		InvitedBy: t.Data["invited_by"], CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, Groups: []string{}}
 	if g := t.Data["groups"]; g != "" {
@@ -57,13 +57,13 @@ func invitationView(t *store.Token) InvitationView {
 
 // createInvitation makes a single-use invitation link on behalf of c, shown
 // to c and emailed when mail is set up.
-func (s *Service) createInvitation(ctx context.Context, c *caller, in InvitationInput) (InvitationView, error) {
-	email, err := checkEmail("email", in.Email)
+func (s *Core) CreateInvitation(ctx context.Context, c *Actor, in InvitationInput) (InvitationView, error) {
+	email, err := CheckEmail("email", in.Email)
 	if err != nil {
 		return InvitationView{}, err
 	}
 	if email == "" {
-		return InvitationView{}, inputErr("email", "is required")
+		return InvitationView{}, Input("email", "is required")
 	}
 	if _, err := s.store.UserByEmail(email); err == nil {
 		return InvitationView{}, fmt.Errorf("email address %q already belongs to a user: %w", email, ErrConflict)
@@ -72,45 +72,45 @@ func (s *Service) createInvitation(ctx context.Context, c *caller, in Invitation
 	if role == "" {
 		role = policies.RoleUser
 	}
-	if _, ok := s.core.PermsOf(role); !ok {
-		return InvitationView{}, inputErr("role", "unknown role %q", role)
+	if _, ok := s.PermsOf(role); !ok {
+		return InvitationView{}, Input("role", "unknown role %q", role)
 	}
-	if err := policies.CanAssignRole(c.Principal(), "", s.target(role)); err != nil {
+	if err := policies.CanAssignRole(c.Principal(), "", s.Target(role)); err != nil {
 		return InvitationView{}, err
 	}
 	groups, err := normalizeGroupList(in.Groups)
 	if err != nil {
 		return InvitationView{}, err
 	}
-	secret, hash := newLinkSecret()
+	secret, hash := NewLinkSecret()
 	now := s.now()
 	t := &store.Token{Kind: tokenKindInvite, Hash: hash, CreatedAt: now, CreatedBy: creatorID(c),
-		ExpiresAt: now.Add(time.Duration(s.cfg().InviteLifetime)),
+		ExpiresAt: now.Add(time.Duration(s.Settings().InviteLifetime)),
 		Data:      map[string]string{"email": email, "role": role, "groups": strings.Join(groups, ","), "invited_by": c.User.Username}}
 	if err := s.store.PutToken(t); err != nil {
-		return InvitationView{}, fmt.Errorf("portal: store invitation: %w", err)
+		return InvitationView{}, fmt.Errorf("core: store invitation: %w", err)
 	}
-	v := invitationView(t)
+	v := InvitationViewOf(t)
 	v.Link = s.portal.String() + "/invite/" + secret
 	if s.mail.Enabled() {
 		v.Emailed = s.sendMail(ctx, email, "You are invited to Gatehouse",
 			"Hello,\n\n"+c.User.Username+" invited you to sign in with Gatehouse. Open this link to choose your username and password:\n\n"+
 				v.Link+"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\n")
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionInviteCreate, Resource: "invitation:" + email,
-		Outcome: outcomeSuccess, Reason: "role " + role})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionInviteCreate, Resource: "invitation:" + email,
+		Outcome: OutcomeSuccess, Reason: "role " + role})
 	return v, nil
 }
 
 // listInvitations returns the pending invitations, newest first.
-func (s *Service) listInvitations() ([]InvitationView, error) {
+func (s *Core) ListInvitations() ([]InvitationView, error) {
 	ts, err := s.store.ListTokens(tokenKindInvite)
 	if err != nil {
-		return nil, fmt.Errorf("portal: list invitations: %w", err)
+		return nil, fmt.Errorf("core: list invitations: %w", err)
 	}
 	out := make([]InvitationView, len(ts))
 	for i, t := range ts {
-		out[i] = invitationView(t)
+		out[i] = InvitationViewOf(t)
 		if out[i].Void, err = s.creatorRefusal(t, s.inviteCheck(t.Data["role"])); err != nil {
 			return nil, err
 		}
@@ -118,7 +118,7 @@ func (s *Service) listInvitations() ([]InvitationView, error) {
 	return out, nil
 }
 
-func (s *Service) revokeInvitation(c *caller, id string) error {
+func (s *Core) RevokeInvitation(c *Actor, id string) error {
 	var hash [32]byte
 	if b, err := hex.DecodeString(id); err != nil || len(b) != 32 {
 		return fmt.Errorf("invitation: %w", ErrNotFound)
@@ -129,32 +129,32 @@ func (s *Service) revokeInvitation(c *caller, id string) error {
 	if err != nil {
 		return fmt.Errorf("invitation: %w", ErrNotFound)
 	}
-	if err := policies.CanAssignRole(c.Principal(), "", s.target(t.Data["role"])); err != nil {
+	if err := policies.CanAssignRole(c.Principal(), "", s.Target(t.Data["role"])); err != nil {
 		return err
 	}
 	if err := s.store.DeleteToken(tokenKindInvite, hash); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("invitation: %w", ErrNotFound)
 		}
-		return fmt.Errorf("portal: revoke invitation: %w", err)
+		return fmt.Errorf("core: revoke invitation: %w", err)
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionInviteRevoke, Resource: "invitation:" + t.Data["email"], Outcome: outcomeSuccess})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionInviteRevoke, Resource: "invitation:" + t.Data["email"], Outcome: OutcomeSuccess})
 	return nil
 }
 
 // invitation returns the live invitation of secret; one whose inviter
 // could no longer invite for its role is refused (credentials.go).
-func (s *Service) invitation(secret string) (*store.Token, error) {
-	hash, ok := linkHash(secret)
+func (s *Core) Invitation(a *Actor, secret string) (*store.Token, error) {
+	hash, ok := LinkHash(secret)
 	if !ok {
-		return nil, errLink
+		return nil, ErrLink
 	}
 	t, err := s.store.Token(tokenKindInvite, hash)
 	if err != nil {
-		return nil, errLink
+		return nil, ErrLink
 	}
-	if !s.creatorAllows(nil, t, t.Data["email"], "invitation:"+t.Data["email"], s.inviteCheck(t.Data["role"])) {
-		return nil, errLink
+	if !s.creatorAllows(a, t, t.Data["email"], "invitation:"+t.Data["email"], s.inviteCheck(t.Data["role"])) {
+		return nil, ErrLink
 	}
 	return t, nil
 }
@@ -162,8 +162,8 @@ func (s *Service) invitation(secret string) (*store.Token, error) {
 // acceptInvitation creates the invitee's account with the username, name
 // and password they chose and the email, role and groups of the
 // invitation. Input is checked before the link is spent.
-func (s *Service) acceptInvitation(ctx context.Context, a *caller, secret string, nu NewUser) (*store.User, error) {
-	t, err := s.invitation(secret)
+func (s *Core) AcceptInvitation(ctx context.Context, a *Actor, secret string, nu NewUser) (*store.User, error) {
+	t, err := s.Invitation(a, secret)
 	if err != nil {
 		return nil, err
 	}
@@ -181,14 +181,14 @@ func (s *Service) acceptInvitation(ctx context.Context, a *caller, secret string
 	if nu.Password != "" {
 		hash, err := s.hasher.Hash(ctx, nu.Password)
 		if err != nil {
-			return nil, s.busyOr(err)
+			return nil, s.BusyOr(err)
 		}
 		u.PasswordHash, u.PasswordChangedAt = hash, s.now()
 	}
 	if _, err := s.store.ConsumeToken(tokenKindInvite, t.Hash); err != nil {
-		return nil, errLink
+		return nil, ErrLink
 	}
-	created, err := s.createValidated(ctx, a, t.Data["invited_by"], u, "")
+	created, err := s.CreateValidated(ctx, a, t.Data["invited_by"], u, "")
 	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			// Give the link back so another username can be tried.
@@ -198,7 +198,7 @@ func (s *Service) acceptInvitation(ctx context.Context, a *caller, secret string
 		}
 		return nil, err
 	}
-	s.core.Audit(a, store.Event{Actor: created.Username, Action: actionInviteAccept, Resource: "user:" + created.Username, Outcome: outcomeSuccess,
+	s.Audit(a, store.Event{Actor: created.Username, Action: ActionInviteAccept, Resource: "user:" + created.Username, Outcome: OutcomeSuccess,
 		Reason: "invited by " + t.Data["invited_by"]})
 	return created, nil
 }

@@ -1,11 +1,10 @@
-package portal
+package core
 
 import (
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 
@@ -39,18 +38,18 @@ import (
 
 const (
 	tokenKindTempPassword = "temp_password"
-	actionTempPassword    = "password.temp"
-	methodTempPassword    = "temp_password"
-	// tempPasswordLen is the length of a temporary password (at least the
+	ActionTempPassword    = "password.temp"
+	MethodTempPassword    = "temp_password"
+	// TempPasswordLen is the length of a temporary password (at least the
 	// minimum of the password rules).
-	tempPasswordLen = 20
+	TempPasswordLen = 20
 	// maxTempPasswords bounds the live temporary passwords of one user, so
 	// a sign-in verifies at most this many extra hashes.
 	maxTempPasswords = 3
 )
 
-// tempPasswordResponse answers POST /api/v1/users/{user}/temp-password.
-type tempPasswordResponse struct {
+// TempPasswordResponse answers POST /api/v1/users/{user}/temp-password.
+type TempPasswordResponse struct {
 	// Password is the temporary password, shown this once.
 	Password string `json:"password"`
 	// ExpiresAt is when it stops working if unused.
@@ -58,8 +57,8 @@ type tempPasswordResponse struct {
 }
 
 // tempPasswordLifetime is how long a new temporary password works.
-func (s *Service) tempPasswordLifetime() time.Duration {
-	if d := time.Duration(s.cfg().TempPasswordLifetime); d > 0 {
+func (s *Core) TempPasswordLifetime() time.Duration {
+	if d := time.Duration(s.Settings().TempPasswordLifetime); d > 0 {
 		return d
 	}
 	return DefaultTempPasswordLifetime
@@ -76,9 +75,9 @@ const (
 
 // newTempPassword returns a random password that follows the password
 // rules in force for username.
-func (s *Service) newTempPassword(username string) (string, error) {
-	rules := s.passwordRules()
-	n := max(tempPasswordLen, rules.MinLength)
+func (s *Core) newTempPassword(username string) (string, error) {
+	rules := s.PasswordRules()
+	n := max(TempPasswordLen, rules.MinLength)
 	if rules.MaxLength > 0 {
 		n = min(n, rules.MaxLength)
 	}
@@ -92,7 +91,7 @@ func (s *Service) newTempPassword(username string) (string, error) {
 			return pw, nil
 		}
 	}
-	return "", errors.New("portal: cannot make a temporary password that follows the password rules")
+	return "", errors.New("core: cannot make a temporary password that follows the password rules")
 }
 
 // tempString draws n characters of alphabet (at most 256 of them)
@@ -114,60 +113,60 @@ func tempString(alphabet string, n int) string {
 
 // makeTempPassword makes a temporary password for the user ref on behalf
 // of c.
-func (s *Service) makeTempPassword(ctx context.Context, c *caller, ref string) (*store.User, tempPasswordResponse, error) {
+func (s *Core) MakeTempPassword(ctx context.Context, c *Actor, ref string) (*store.User, TempPasswordResponse, error) {
 	if c.Impersonating() {
-		return nil, tempPasswordResponse{}, errImpersonating
+		return nil, TempPasswordResponse{}, ErrImpersonating
 	}
-	if err := need(c, policies.PermUsersWrite); err != nil {
-		return nil, tempPasswordResponse{}, err
+	if err := Need(c, policies.PermUsersWrite); err != nil {
+		return nil, TempPasswordResponse{}, err
 	}
-	u, err := s.findUser(ref)
+	u, err := s.FindUser(ref)
 	if err != nil {
-		return nil, tempPasswordResponse{}, err
+		return nil, TempPasswordResponse{}, err
 	}
-	if err := s.mayManage(c, u); err != nil {
-		return nil, tempPasswordResponse{}, err
+	if err := s.MayManage(c, u); err != nil {
+		return nil, TempPasswordResponse{}, err
 	}
-	if err := mayChangeCredentials(c, u, selfPassword); err != nil {
-		return nil, tempPasswordResponse{}, err
+	if err := mayChangeCredentials(c, u, SelfPassword); err != nil {
+		return nil, TempPasswordResponse{}, err
 	}
 	now := s.now()
-	if !userActive(u, now) {
-		return nil, tempPasswordResponse{}, fmt.Errorf("%s is disabled or expired: enable the account first: %w", u.Username, ErrConflict)
+	if !UserActive(u, now) {
+		return nil, TempPasswordResponse{}, fmt.Errorf("%s is disabled or expired: enable the account first: %w", u.Username, ErrConflict)
 	}
 	pw, err := s.newTempPassword(u.Username)
 	if err != nil {
-		return nil, tempPasswordResponse{}, err
+		return nil, TempPasswordResponse{}, err
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
-		return nil, tempPasswordResponse{}, s.busyOr(err)
+		return nil, TempPasswordResponse{}, s.BusyOr(err)
 	}
 	live, err := s.tempPasswordsOf(u)
 	if err != nil {
-		return nil, tempPasswordResponse{}, err
+		return nil, TempPasswordResponse{}, err
 	}
 	for _, old := range live[min(len(live), maxTempPasswords-1):] {
 		if err := s.store.DeleteToken(tokenKindTempPassword, old.Hash); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, tempPasswordResponse{}, fmt.Errorf("portal: drop old temporary password: %w", err)
+			return nil, TempPasswordResponse{}, fmt.Errorf("core: drop old temporary password: %w", err)
 		}
 	}
-	_, key := newLinkSecret() // a random key; the secret is the password
+	_, key := NewLinkSecret() // a random key; the secret is the password
 	t := &store.Token{Kind: tokenKindTempPassword, Hash: key, UserID: u.ID, CreatedAt: now, CreatedBy: creatorID(c),
-		ExpiresAt: now.Add(s.tempPasswordLifetime()), Data: map[string]string{"hash": hash, "by": c.User.Username}}
+		ExpiresAt: now.Add(s.TempPasswordLifetime()), Data: map[string]string{"hash": hash, "by": c.User.Username}}
 	if err := s.store.PutToken(t); err != nil {
-		return nil, tempPasswordResponse{}, fmt.Errorf("portal: store temporary password: %w", err)
+		return nil, TempPasswordResponse{}, fmt.Errorf("core: store temporary password: %w", err)
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionTempPassword, Resource: "user:" + u.Username,
-		Outcome: outcomeSuccess, Reason: "temporary password for " + u.Username + " until " + t.ExpiresAt.UTC().Format(time.RFC3339)})
-	return u, tempPasswordResponse{Password: pw, ExpiresAt: t.ExpiresAt}, nil
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionTempPassword, Resource: "user:" + u.Username,
+		Outcome: OutcomeSuccess, Reason: "temporary password for " + u.Username + " until " + t.ExpiresAt.UTC().Format(time.RFC3339)})
+	return u, TempPasswordResponse{Password: pw, ExpiresAt: t.ExpiresAt}, nil
 }
 
 // tempPasswordsOf returns u's live temporary passwords, newest first.
-func (s *Service) tempPasswordsOf(u *store.User) ([]*store.Token, error) {
+func (s *Core) tempPasswordsOf(u *store.User) ([]*store.Token, error) {
 	all, err := s.store.ListTokens(tokenKindTempPassword)
 	if err != nil {
-		return nil, fmt.Errorf("portal: list temporary passwords: %w", err)
+		return nil, fmt.Errorf("core: list temporary passwords: %w", err)
 	}
 	return slices.DeleteFunc(all, func(t *store.Token) bool { return t.UserID != u.ID }), nil
 }
@@ -176,7 +175,7 @@ func (s *Service) tempPasswordsOf(u *store.User) ([]*store.Token, error) {
 // bounded hashing pool) and returns the one it matches, or nil, with the
 // number of hashes verified. One whose creator could no longer make it
 // (credentials.go) matches nothing and is deleted.
-func (s *Service) matchTempPassword(ctx context.Context, u *store.User, pw string) (*store.Token, int, error) {
+func (s *Core) matchTempPassword(ctx context.Context, a *Actor, u *store.User, pw string) (*store.Token, int, error) {
 	live, err := s.tempPasswordsOf(u)
 	if err != nil || len(live) == 0 {
 		return nil, 0, err
@@ -192,7 +191,7 @@ func (s *Service) matchTempPassword(ctx context.Context, u *store.User, pw strin
 			return nil, n, err
 		}
 		if ok {
-			if !s.creatorAllows(nil, t, u.Username, "user:"+u.Username, s.manageCheck(u)) {
+			if !s.creatorAllows(a, t, u.Username, "user:"+u.Username, s.manageCheck(u)) {
 				return nil, n, nil
 			}
 			return t, n, nil
@@ -201,58 +200,10 @@ func (s *Service) matchTempPassword(ctx context.Context, u *store.User, pw strin
 	return nil, n, nil
 }
 
-// signedInWithTempPassword reports whether c's session began with a
+// SignedInWithTempPassword reports whether c's session began with a
 // temporary password.
-func signedInWithTempPassword(c *caller) bool {
-	return !c.Impersonating() && len(c.Session.Methods) > 0 && c.Session.Methods[0] == methodTempPassword
+func SignedInWithTempPassword(c *Actor) bool {
+	return !c.Impersonating() && len(c.Session.Methods) > 0 && c.Session.Methods[0] == MethodTempPassword
 }
 
 // HTTP.
-
-func (s *Service) apiTempPassword(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		_, resp, err := s.makeTempPassword(r.Context(), c, r.PathValue("user"))
-		return http.StatusCreated, resp, err
-	})
-}
-
-func (s *Service) handleUserTempPassword(w http.ResponseWriter, r *http.Request, c *caller) {
-	u, resp, err := s.makeTempPassword(r.Context(), c, r.PathValue("user"))
-	if err != nil {
-		s.userFail(w, r, c, err, nil)
-		return
-	}
-	s.renderLink(w, r, c, "users", linkData{
-		Heading: "Temporary password for " + u.Username,
-		Lede:    u.Username + " can sign in with this password instead of their own, which stays as it is.",
-		Link:    resp.Password,
-		Label:   "Temporary password",
-		Note: "Give it to " + u.Username + " over a channel you trust: it works for one sign-in and expires " +
-			fmtUntil(s.now(), resp.ExpiresAt) + ". Lockout and second factors still apply.",
-		Back: userPath(u), BackLabel: "Back to " + u.Username,
-	})
-}
-
-// userSupport is what the user page offers c on u besides account
-// management: impersonation and temporary passwords.
-type userSupport struct {
-	CanImpersonate        bool
-	CanTempPassword       bool
-	ImpersonationLifetime time.Duration
-	TempPasswordLifetime  time.Duration
-	// Credentials are u's outstanding reset links and temporary
-	// passwords, shown to owners only (ShowCredentials; credentials.go).
-	Credentials     []CredentialView
-	ShowCredentials bool
-}
-
-func (s *Service) userSupport(c *caller, u *store.User) userSupport {
-	return userSupport{
-		CanImpersonate:        s.canImpersonate(c, u),
-		CanTempPassword:       !c.Impersonating() && c.User.ID != u.ID && c.Can(policies.PermUsersWrite) && s.mayManage(c, u) == nil && userActive(u, s.now()),
-		ImpersonationLifetime: s.impersonationLifetime(),
-		TempPasswordLifetime:  s.tempPasswordLifetime(),
-		Credentials:           s.userCredentials(c, u),
-		ShowCredentials:       mayListCredentials(c) == nil,
-	}
-}

@@ -1,0 +1,106 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// emailRoutes adds the confirmation link's page and the profile's
+// resend and cancel buttons.
+func (s *Service) emailRoutes(mux *routeMux) {
+	mux.HandleFunc("GET /email/confirm/{token}", s.handleEmailConfirmPage)
+	mux.HandleFunc("POST /email/confirm/{token}", s.throttled(s.handleEmailConfirmForm))
+	// Resending mails the address already proven fresh when the change
+	// was asked for; cancelling keeps the verified address.
+	mux.Handle("POST /profile/email/resend", s.notCredential(s.signedIn("", s.handleEmailResend)))
+	mux.Handle("POST /profile/email/cancel", s.notCredential(s.signedIn("", s.handleEmailCancel)))
+}
+
+// emailConfirmData is the content of /email/confirm/{token}.
+type emailConfirmData struct {
+	Token, Username, Email, Current string
+	Done                            bool
+}
+
+// handleEmailConfirmPage shows the link's address and a button: a GET
+// (a mail scanner following the link) changes nothing.
+func (s *Service) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	t, u, err := s.core.EmailLink(tok)
+	if err != nil {
+		s.renderError(w, r, http.StatusNotFound, "Link not valid",
+			"This link is invalid, has expired or was already used. Change your email address on your profile again to get a new one.", nil)
+		return
+	}
+	s.render(w, http.StatusOK, "email_confirm", page{Title: "Confirm your email address",
+		Data: emailConfirmData{Token: tok, Username: u.Username, Email: t.Data["email"], Current: u.Email}})
+}
+
+func (s *Service) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request) {
+	u, err := s.core.ConfirmEmail(s.requestActor(r), r.PathValue("token"))
+	switch {
+	case errors.Is(err, core.ErrLink):
+		s.renderError(w, r, http.StatusNotFound, "Link not valid",
+			"This link is invalid, has expired or was already used. Change your email address on your profile again to get a new one.", nil)
+		return
+	case errors.Is(err, ErrConflict):
+		s.renderError(w, r, http.StatusConflict, "Address already in use", sentence(err.Error()), nil)
+		return
+	case err != nil:
+		status, msg := s.statusOf(err)
+		s.renderError(w, r, status, "Could not confirm", sentence(msg), nil)
+		return
+	}
+	s.render(w, http.StatusOK, "email_confirm", page{Title: "Email address confirmed",
+		Data: emailConfirmData{Username: u.Username, Email: u.Email, Done: true}})
+}
+
+func (s *Service) handleEmailResend(w http.ResponseWriter, r *http.Request, c *caller) {
+	if c.Impersonating() {
+		s.pageError(w, r, c, http.StatusForbidden, "Not while impersonating", "Stop impersonating first.")
+		return
+	}
+	u, err := s.store.User(c.User.ID)
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	sent, err := s.core.SendEmailConfirmation(r.Context(), u)
+	if err != nil {
+		status, msg := s.statusOf(err)
+		s.renderProfile(w, r, c, status, sentence(msg), nil)
+		return
+	}
+	s.done(w, r, c, "/profile", emailSentMessage(u, sent))
+}
+
+func (s *Service) handleEmailCancel(w http.ResponseWriter, r *http.Request, c *caller) {
+	if c.Impersonating() {
+		s.pageError(w, r, c, http.StatusForbidden, "Not while impersonating", "Stop impersonating first.")
+		return
+	}
+	u, err := s.store.User(c.User.ID)
+	if err == nil {
+		_, err = s.core.CancelEmailChange(u)
+	}
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	s.done(w, r, c, "/profile", "The change of your email address was cancelled.")
+}
+
+// emailSentMessage tells u where the confirmation link went.
+func emailSentMessage(u *store.User, sent bool) string {
+	if !sent {
+		return "Your new address " + u.PendingEmail + " is waiting for confirmation, but the message could not be sent. Try “Send the link again” later."
+	}
+	keeps := "Until you open it, your account has no email address."
+	if u.Email != "" {
+		keeps = "Until you open it, your address stays " + u.Email + "."
+	}
+	return "A confirmation link was sent to " + u.PendingEmail + ". " + keeps
+}

@@ -1,0 +1,58 @@
+package portal
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+func (s *Service) apiTempPassword(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
+		_, resp, err := s.core.MakeTempPassword(r.Context(), c, r.PathValue("user"))
+		return http.StatusCreated, resp, err
+	})
+}
+
+func (s *Service) handleUserTempPassword(w http.ResponseWriter, r *http.Request, c *caller) {
+	u, resp, err := s.core.MakeTempPassword(r.Context(), c, r.PathValue("user"))
+	if err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	s.renderLink(w, r, c, "users", linkData{
+		Heading: "Temporary password for " + u.Username,
+		Lede:    u.Username + " can sign in with this password instead of their own, which stays as it is.",
+		Link:    resp.Password,
+		Label:   "Temporary password",
+		Note: "Give it to " + u.Username + " over a channel you trust: it works for one sign-in and expires " +
+			fmtUntil(s.now(), resp.ExpiresAt) + ". Lockout and second factors still apply.",
+		Back: userPath(u), BackLabel: "Back to " + u.Username,
+	})
+}
+
+// userSupport is what the user page offers c on u besides account
+// management: impersonation and temporary passwords.
+type userSupport struct {
+	CanImpersonate        bool
+	CanTempPassword       bool
+	ImpersonationLifetime time.Duration
+	TempPasswordLifetime  time.Duration
+	// Credentials are u's outstanding reset links and temporary
+	// passwords, shown to owners only (ShowCredentials; credentials.go).
+	Credentials     []CredentialView
+	ShowCredentials bool
+}
+
+func (s *Service) userSupport(c *caller, u *store.User) userSupport {
+	return userSupport{
+		CanImpersonate:        s.canImpersonate(c, u),
+		CanTempPassword:       !c.Impersonating() && c.User.ID != u.ID && c.Can(policies.PermUsersWrite) && s.core.MayManage(c, u) == nil && core.UserActive(u, s.now()),
+		ImpersonationLifetime: s.impersonationLifetime(),
+		TempPasswordLifetime:  s.core.TempPasswordLifetime(),
+		Credentials:           s.core.UserCredentials(c, u),
+		ShowCredentials:       core.MayListCredentials(c) == nil,
+	}
+}
