@@ -44,4 +44,8 @@ type (
 	UserView = core.UserView
 	// AppConfig is core.AppConfig.
 	AppConfig = core.AppConfig
+	// RoleInput is core.RoleInput.
+	RoleInput = core.RoleInput
+	// RoleView is core.RoleView.
+	RoleView = core.RoleView
 )

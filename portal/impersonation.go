@@ -40,15 +40,6 @@ import (
 // adminCredential in routepolicy.go), and c.impersonating() checks too.
 // Signing out while impersonating ends both sessions.
 
-// Audit actions of impersonation.
-const (
-	actionImpersonationStart = "impersonation.start"
-	actionImpersonationStop  = "impersonation.stop"
-)
-
-// methodImpersonation is the store.Session.Methods of an impersonation.
-const methodImpersonation = "impersonation"
-
 // actorCookieSuffix names the cookie that keeps the impersonator's own
 // session token during an impersonation: <cookie name>_actor.
 const actorCookieSuffix = "_actor"
@@ -76,81 +67,6 @@ func (s *Service) dropActorCookie(w http.ResponseWriter, r *http.Request) {
 	if len(r.CookiesNamed(s.actorCookieName())) > 0 {
 		http.SetCookie(w, s.clearActorCookie())
 	}
-}
-
-// impersonationLifetime is the longest an impersonation lasts.
-func (s *Service) impersonationLifetime() time.Duration {
-	if d := time.Duration(s.cfg().ImpersonationLifetime); d > 0 {
-		return d
-	}
-	return DefaultImpersonationLifetime
-}
-
-// mayImpersonate checks that p may act as an account with role role: p
-// needs the impersonate permission; only owners impersonate owners, and
-// nobody impersonates an account holding a permission p lacks.
-func (s *Service) mayImpersonate(p policies.Principal, role string) error {
-	if !p.Perms.Has(policies.PermImpersonate) {
-		return &core.ForbiddenError{Perm: policies.PermImpersonate}
-	}
-	if role == policies.RoleOwner && p.Role != policies.RoleOwner {
-		return fmt.Errorf("%w: only owners can impersonate an owner", ErrForbidden)
-	}
-	return policies.Outranks(p, s.core.Target(role))
-}
-
-// impersonationLive reports whether the impersonation session sess (of
-// target) may still be used at now: the impersonator's own session is live
-// and theirs, their account is active and they may still impersonate the
-// target. It keeps the impersonator's session from going idle meanwhile.
-// On the hot path of resolve: no disk I/O and no allocation on cache hits.
-func (s *Service) impersonationLive(sess *store.Session, target *store.Account, now time.Time) bool {
-	aid, ok := hexSessionID(sess.ActorSession)
-	if !ok || sess.ImpersonatorID == "" {
-		return false
-	}
-	as, err := s.store.SessionAuth(aid)
-	if err != nil || as.UserID != sess.ImpersonatorID || as.Impersonation {
-		return false
-	}
-	actor, err := s.store.User(as.UserID)
-	if err != nil || !core.UserActive(actor, now) {
-		return false
-	}
-	perms, _ := s.core.PermsOf(actor.Role)
-	if s.mayImpersonate(policies.Principal{Role: actor.Role, Perms: perms}, target.Role) != nil {
-		return false
-	}
-	s.store.TouchSession(aid, now)
-	return true
-}
-
-// hexSessionID is core.ParseSessionID without allocating, for the hot path.
-func hexSessionID(h string) (id store.SessionID, ok bool) {
-	if len(h) != 2*len(id) {
-		return id, false
-	}
-	for i := range id {
-		hi, ok1 := unhex(h[2*i])
-		lo, ok2 := unhex(h[2*i+1])
-		if !ok1 || !ok2 {
-			return store.SessionID{}, false
-		}
-		id[i] = hi<<4 | lo
-	}
-	return id, true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 // tokenOf returns the token in the request's session cookies whose id is
@@ -199,7 +115,7 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 	}
 	now := s.now()
 	refuse := func(err error, why string) (*store.User, *caller, error) {
-		s.audit(r, store.Event{Actor: c.User.Username, Action: actionImpersonationStart, Resource: "user:" + u.Username,
+		s.audit(r, store.Event{Actor: c.User.Username, Action: core.ActionImpersonationStart, Resource: "user:" + u.Username,
 			Outcome: outcomeFailure, Reason: c.User.Username + " may not impersonate " + u.Username + ": " + why})
 		return nil, nil, err
 	}
@@ -209,14 +125,14 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 	case !core.UserActive(u, now):
 		return refuse(fmt.Errorf("%s is disabled or expired and cannot be impersonated: %w", u.Username, ErrConflict), "account inactive")
 	}
-	if err := s.mayImpersonate(c.Principal(), u.Role); err != nil {
+	if err := s.core.MayImpersonate(c.Principal(), u.Role); err != nil {
 		return refuse(err, "role "+u.Role)
 	}
 	actorTok := s.tokenOf(r.Header, c.SessionID)
 	if actorTok == "" {
 		return nil, nil, fmt.Errorf("%w: impersonation needs the session cookie", ErrForbidden)
 	}
-	expires := now.Add(s.impersonationLifetime())
+	expires := now.Add(s.core.ImpersonationLifetime())
 	if c.Session.ExpiresAt.Before(expires) {
 		expires = c.Session.ExpiresAt
 	}
@@ -229,7 +145,7 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 		ExpiresAt:        expires,
 		IdleTimeout:      c.Session.IdleTimeout,
 		Remember:         c.Session.Remember,
-		Methods:          []string{methodImpersonation},
+		Methods:          []string{core.MethodImpersonation},
 		SecondFactor:     c.Session.SecondFactor,
 		IP:               s.clientIP(r),
 		UserAgent:        truncate(r.UserAgent(), 512),
@@ -248,7 +164,7 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 	}
 	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
 	http.SetCookie(w, s.actorCookie(actorTok, cookieExpires, now))
-	s.audit(r, store.Event{Actor: c.User.Username, Action: actionImpersonationStart, Resource: "user:" + u.Username,
+	s.audit(r, store.Event{Actor: c.User.Username, Action: core.ActionImpersonationStart, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: c.User.Username + " started impersonating " + u.Username +
 			" until " + expires.UTC().Format(time.RFC3339)})
 	return u, s.sessionActor(r, u, id, sess), nil
@@ -271,7 +187,7 @@ func (s *Service) stopImpersonation(w http.ResponseWriter, r *http.Request, c *c
 	tok, aid, asess, actor := s.actorToRestore(r, c.Session, now)
 	if actor == nil {
 		http.SetCookie(w, s.cookie.clear())
-		s.audit(r, store.Event{Actor: c.Session.ImpersonatorName, Action: actionImpersonationStop, Resource: "user:" + c.User.Username,
+		s.audit(r, store.Event{Actor: c.Session.ImpersonatorName, Action: core.ActionImpersonationStop, Resource: "user:" + c.User.Username,
 			Outcome: outcomeSuccess, Reason: reason + "; their own session had ended, so the browser was signed out"})
 		return nil, nil, nil
 	}
@@ -281,7 +197,7 @@ func (s *Service) stopImpersonation(w http.ResponseWriter, r *http.Request, c *c
 	}
 	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
 	s.store.TouchSession(aid, now)
-	s.audit(r, store.Event{Actor: actor.Username, Action: actionImpersonationStop, Resource: "user:" + c.User.Username,
+	s.audit(r, store.Event{Actor: actor.Username, Action: core.ActionImpersonationStop, Resource: "user:" + c.User.Username,
 		Outcome: outcomeSuccess, Reason: reason})
 	return actor, s.sessionActor(r, actor, aid, asess), nil
 }
@@ -290,7 +206,7 @@ func (s *Service) stopImpersonation(w http.ResponseWriter, r *http.Request, c *c
 // its token must hash to sess.ActorSession and name a live session of the
 // (active) impersonator. actor is nil when there is none.
 func (s *Service) actorToRestore(r *http.Request, sess store.Session, now time.Time) (tok string, id store.SessionID, asess store.Session, actor *store.User) {
-	want, ok := hexSessionID(sess.ActorSession)
+	want, ok := core.HexSessionID(sess.ActorSession)
 	if !ok {
 		return "", id, asess, nil
 	}
@@ -331,7 +247,7 @@ func (s *Service) endDeadImpersonation(w http.ResponseWriter, r *http.Request) b
 		if u, err := s.store.User(sess.UserID); err == nil {
 			target = u.Username
 		}
-		s.audit(r, store.Event{Actor: sess.ImpersonatorName, Action: actionImpersonationStop, Resource: "user:" + target,
+		s.audit(r, store.Event{Actor: sess.ImpersonatorName, Action: core.ActionImpersonationStop, Resource: "user:" + target,
 			Outcome: outcomeSuccess, Reason: sess.ImpersonatorName + " stopped impersonating " + target +
 				"; their own session had ended, so the browser was signed out"})
 	}

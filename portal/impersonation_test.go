@@ -250,7 +250,7 @@ func TestImpersonationSession(t *testing.T) {
 	}
 	// The refusals went through the service too, whatever the route.
 	bob, _ := svc.core.FindUser("bob")
-	ic := &caller{User: bob, Session: store.Session{ImpersonatorID: "x", ImpersonatorName: "adam", Methods: []string{methodImpersonation}}}
+	ic := &caller{User: bob, Session: store.Session{ImpersonatorID: "x", ImpersonatorName: "adam", Methods: []string{core.MethodImpersonation}}}
 	if err := svc.core.ChangeOwnPassword(context.Background(), ic, testPW, "N3w-passphrase"); err == nil || err.Error() != "not while impersonating" {
 		t.Fatalf("changeOwnPassword while impersonating: %v", err)
 	}
@@ -293,7 +293,7 @@ func TestImpersonationSession(t *testing.T) {
 		t.Fatalf("no %s event for adam in %d events", action, len(evs))
 		return nil
 	}
-	for _, action := range []string{actionImpersonationStart, actionImpersonationStop} {
+	for _, action := range []string{core.ActionImpersonationStart, core.ActionImpersonationStop} {
 		e := find(action)
 		if e.Actor != "adam" || e.Resource != "user:bob" || !strings.Contains(e.Reason, "adam") || !strings.Contains(e.Reason, "bob") {
 			t.Errorf("%s event: %+v", action, e)

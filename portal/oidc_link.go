@@ -63,26 +63,6 @@ func (s *Service) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c 
 	}
 }
 
-// mayLink refuses linking while impersonating, and linking a provider
-// trusted for MFA from a session that did not pass the second factor the
-// user has: the link would be a way around it.
-func (s *Service) mayLink(c *caller, p *oidcProvider) error {
-	if c.Impersonating() {
-		return core.ErrImpersonating
-	}
-	if !p.TrustedMFA || c.Session.SecondFactor {
-		return nil
-	}
-	m, err := s.store.MFA(c.User.ID)
-	if err != nil {
-		return fmt.Errorf("portal: read second factors: %w", err)
-	}
-	if m.Active() {
-		return fmt.Errorf("sign in again with your second factor before you link %s: %w", p.DisplayName, ErrForbidden)
-	}
-	return nil
-}
-
 // finishOIDCLink links the verified account id to the user who started
 // the flow, who must still be the one signed in.
 func (s *Service) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity) {
@@ -111,6 +91,56 @@ func (s *Service) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oidc
 		return
 	}
 	s.done(w, r, c, "/profile", fmt.Sprintf("Your %s account is linked: you can sign in with %s.", p.DisplayName, p.DisplayName))
+}
+
+// handleOIDCUnlink removes one of the caller's links (profile form).
+func (s *Service) handleOIDCUnlink(w http.ResponseWriter, r *http.Request, c *caller) {
+	provider := r.PathValue("provider")
+	if err := s.unlinkIdentity(c, provider); err != nil {
+		status, msg := s.statusOf(err)
+		s.renderProfile(w, r, c, status, sentence(msg), nil)
+		return
+	}
+	name := provider
+	if p := s.oidcProvider(provider); p != nil {
+		name = p.DisplayName
+	}
+	s.done(w, r, c, "/profile", fmt.Sprintf("Your %s account is no longer linked.", name))
+}
+
+// apiMyIdentities answers GET /api/v1/me/identities.
+func (s *Service) apiMyIdentities(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
+		items, err := s.identitiesOf(c.User)
+		return http.StatusOK, list[IdentityView]{Items: items}, err
+	})
+}
+
+// apiUnlinkIdentity answers DELETE /api/v1/me/identities/{provider}.
+func (s *Service) apiUnlinkIdentity(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
+		return http.StatusNoContent, nil, s.unlinkIdentity(c, r.PathValue("provider"))
+	})
+}
+
+// mayLink refuses linking while impersonating, and linking a provider
+// trusted for MFA from a session that did not pass the second factor the
+// user has: the link would be a way around it.
+func (s *Service) mayLink(c *caller, p *oidcProvider) error {
+	if c.Impersonating() {
+		return core.ErrImpersonating
+	}
+	if !p.TrustedMFA || c.Session.SecondFactor {
+		return nil
+	}
+	m, err := s.store.MFA(c.User.ID)
+	if err != nil {
+		return fmt.Errorf("portal: read second factors: %w", err)
+	}
+	if m.Active() {
+		return fmt.Errorf("sign in again with your second factor before you link %s: %w", p.DisplayName, ErrForbidden)
+	}
+	return nil
 }
 
 // IdentityView is a link to an external account as the API shows it.
@@ -187,34 +217,4 @@ func (s *Service) unlinkIdentity(c *caller, provider string) error {
 	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionIdentityUnlink, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: "oidc " + provider})
 	return nil
-}
-
-// handleOIDCUnlink removes one of the caller's links (profile form).
-func (s *Service) handleOIDCUnlink(w http.ResponseWriter, r *http.Request, c *caller) {
-	provider := r.PathValue("provider")
-	if err := s.unlinkIdentity(c, provider); err != nil {
-		status, msg := s.statusOf(err)
-		s.renderProfile(w, r, c, status, sentence(msg), nil)
-		return
-	}
-	name := provider
-	if p := s.oidcProvider(provider); p != nil {
-		name = p.DisplayName
-	}
-	s.done(w, r, c, "/profile", fmt.Sprintf("Your %s account is no longer linked.", name))
-}
-
-// apiMyIdentities answers GET /api/v1/me/identities.
-func (s *Service) apiMyIdentities(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		items, err := s.identitiesOf(c.User)
-		return http.StatusOK, list[IdentityView]{Items: items}, err
-	})
-}
-
-// apiUnlinkIdentity answers DELETE /api/v1/me/identities/{provider}.
-func (s *Service) apiUnlinkIdentity(w http.ResponseWriter, r *http.Request) {
-	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.unlinkIdentity(c, r.PathValue("provider"))
-	})
 }

@@ -12,6 +12,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
+// OwnerLoginLifetime is how long an owner sign-in link works (core.OwnerLoginLifetime).
+const OwnerLoginLifetime = core.OwnerLoginLifetime
+
 // Owner recovery links: `caddy gatehouse owner-login` prints a one-time
 // link that signs an owner in without password or second factor, for an
 // owner who lost their device. Only whoever controls the server (its admin
@@ -19,17 +22,6 @@ import (
 // single use, and expires after OwnerLoginLifetime; opening it shows a
 // confirmation page and only the POST of that page spends it, so a link
 // previewer cannot use it up.
-
-// OwnerLoginLifetime is how long an owner recovery link works.
-const OwnerLoginLifetime = 15 * time.Minute
-
-const tokenKindOwnerLogin = "owner-login"
-
-// Audit actions of owner recovery links.
-const (
-	actionOwnerLoginCreate = "owner_login.create"
-	actionOwnerLoginUse    = "owner_login.use"
-)
 
 // ownerLoginHelp is the answer to a bad recovery link.
 const ownerLoginHelp = "This sign-in link is invalid, has expired or was already used. Make a new one with: caddy gatehouse owner-login"
@@ -41,73 +33,25 @@ const ownerLoginHelp = "This sign-in link is invalid, has expired or was already
 // owner's earlier ones. r, when not nil, supplies the audit log's IP and
 // user agent; the actor is "cli".
 func (s *Service) OwnerLoginLink(ctx context.Context, a *core.Actor, username string) (string, error) {
-	u, err := s.ownerFor(username)
+	u, err := s.core.OwnerFor(username)
 	if err != nil {
 		return "", err
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	if _, err := s.store.DeleteUserTokens(tokenKindOwnerLogin, u.ID); err != nil {
+	if _, err := s.store.DeleteUserTokens(core.TokenKindOwnerLogin, u.ID); err != nil {
 		return "", fmt.Errorf("portal: replace owner sign-in links: %w", err)
 	}
 	secret, hash := core.NewLinkSecret()
 	now := s.now()
-	t := &store.Token{Kind: tokenKindOwnerLogin, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(OwnerLoginLifetime)}
+	t := &store.Token{Kind: core.TokenKindOwnerLogin, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(OwnerLoginLifetime)}
 	if err := s.store.PutToken(t); err != nil {
 		return "", fmt.Errorf("portal: store owner sign-in link: %w", err)
 	}
-	s.core.Audit(a, store.Event{Actor: "cli", Action: actionOwnerLoginCreate, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
+	s.core.Audit(a, store.Event{Actor: "cli", Action: core.ActionOwnerLoginCreate, Resource: "user:" + u.Username, Outcome: outcomeSuccess,
 		Reason: "expires " + t.ExpiresAt.UTC().Format(time.RFC3339)})
 	return s.portal.String() + "/owner-login/" + secret, nil
-}
-
-// ownerFor returns the active owner named username, or the first active
-// owner by username when it is empty.
-func (s *Service) ownerFor(username string) (*store.User, error) {
-	now := s.now()
-	if username == "" {
-		owners, err := s.store.UsersWithRole(policies.RoleOwner)
-		if err != nil {
-			return nil, fmt.Errorf("portal: list owners: %w", err)
-		}
-		for _, u := range owners {
-			if core.UserActive(u, now) {
-				return u, nil
-			}
-		}
-		return nil, inputErr("username", "there is no active owner; create one with: caddy gatehouse user add --role owner")
-	}
-	u, err := s.store.UserByUsername(policies.NormalizeUsername(username))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, inputErr("username", "no user %q", username)
-	case err != nil:
-		return nil, fmt.Errorf("portal: look up user: %w", err)
-	case u.Role != policies.RoleOwner:
-		return nil, inputErr("username", "%s is not an owner (role %s): recovery links are for owners only", u.Username, u.Role)
-	case !core.UserActive(u, now):
-		return nil, inputErr("username", "%s is disabled or expired", u.Username)
-	}
-	return u, nil
-}
-
-// ownerLoginToken returns the live recovery token of secret and its owner,
-// without spending it; core.ErrLink when either is unusable.
-func (s *Service) ownerLoginToken(secret string) (*store.Token, *store.User, error) {
-	hash, ok := core.LinkHash(secret)
-	if !ok {
-		return nil, nil, core.ErrLink
-	}
-	t, err := s.store.Token(tokenKindOwnerLogin, hash)
-	if err != nil {
-		return nil, nil, core.ErrLink
-	}
-	u, err := s.store.User(t.UserID)
-	if err != nil || u.Role != policies.RoleOwner || !core.UserActive(u, s.now()) {
-		return nil, nil, core.ErrLink
-	}
-	return t, u, nil
 }
 
 // useOwnerLogin spends the recovery link secret and starts a full session
@@ -118,7 +62,7 @@ func (s *Service) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret s
 	if !ok {
 		return nil, core.ErrLink
 	}
-	t, err := s.store.ConsumeToken(tokenKindOwnerLogin, hash)
+	t, err := s.store.ConsumeToken(core.TokenKindOwnerLogin, hash)
 	if err != nil {
 		return nil, core.ErrLink
 	}
@@ -128,7 +72,7 @@ func (s *Service) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret s
 		return nil, core.ErrLink
 	}
 	if u.Role != policies.RoleOwner || !core.UserActive(u, s.now()) {
-		s.audit(r, store.Event{Actor: u.Username, Action: actionOwnerLoginUse, Resource: "user:" + u.Username,
+		s.audit(r, store.Event{Actor: u.Username, Action: core.ActionOwnerLoginUse, Resource: "user:" + u.Username,
 			Outcome: outcomeFailure, Reason: "no longer an active owner"})
 		return nil, core.ErrLink
 	}
@@ -141,7 +85,7 @@ func (s *Service) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret s
 	if _, err := s.store.UpdateUser(u.ID, func(x *store.User) error { x.LastLoginAt = s.now(); return nil }); err != nil {
 		s.log.Error("record owner sign-in", "user", u.Username, "error", err)
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionOwnerLoginUse, Resource: "user:" + u.Username,
+	s.audit(r, store.Event{Actor: u.Username, Action: core.ActionOwnerLoginUse, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: "recovery link, second factor bypassed"})
 	return u, nil
 }
@@ -156,7 +100,7 @@ type ownerLoginData struct {
 // not spend the link.
 func (s *Service) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	t, u, err := s.ownerLoginToken(tok)
+	t, u, err := s.core.OwnerLoginToken(tok)
 	if err != nil {
 		s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)
 		return

@@ -53,7 +53,7 @@ func TestOwnerLoginLinkTarget(t *testing.T) {
 		if !ok {
 			t.Fatalf("%q: link %q", tc.username, link)
 		}
-		_, u, err := svc.ownerLoginToken(secret)
+		_, u, err := svc.core.OwnerLoginToken(secret)
 		if err != nil || u.Username != tc.want {
 			t.Errorf("%q: link signs in %v (%v), want %s", tc.username, u, err, tc.want)
 		}

@@ -174,7 +174,7 @@ func TestAdminPagesByRole(t *testing.T) {
 	if _, err := e.svc.core.RegisterApp(AppConfig{Name: "locked", Title: "Locked", AllowGroups: []string{"staff"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.createRole(e.svc.localAdmin(), RoleInput{Name: "helpdesk", Permissions: &[]string{"users.read"}}); err != nil {
+	if _, err := e.svc.core.CreateRole(e.svc.localAdmin(), RoleInput{Name: "helpdesk", Permissions: &[]string{"users.read"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.core.CreateInvitation(ctx, e.svc.localAdmin(), InvitationInput{Email: "inv@example.com"}); err != nil {

@@ -50,7 +50,7 @@ func (s *Service) userSupport(c *caller, u *store.User) userSupport {
 	return userSupport{
 		CanImpersonate:        s.canImpersonate(c, u),
 		CanTempPassword:       !c.Impersonating() && c.User.ID != u.ID && c.Can(policies.PermUsersWrite) && s.core.MayManage(c, u) == nil && core.UserActive(u, s.now()),
-		ImpersonationLifetime: s.impersonationLifetime(),
+		ImpersonationLifetime: s.core.ImpersonationLifetime(),
 		TempPasswordLifetime:  s.core.TempPasswordLifetime(),
 		Credentials:           s.core.UserCredentials(c, u),
 		ShowCredentials:       core.MayListCredentials(c) == nil,

@@ -7,24 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
-)
-
-// Audit actions of security keys and passkeys.
-const (
-	actionWebAuthnAdd     = "2fa.webauthn_add"
-	actionWebAuthnRename  = "2fa.webauthn_rename"
-	actionWebAuthnRemove  = "2fa.webauthn_remove"
-	actionWebAuthnCounter = "2fa.webauthn_counter"
 )
 
 // A WebAuthn ceremony (registration or sign-in) spans two requests: its
@@ -40,12 +29,6 @@ const (
 	purposeRegister     = "register"
 	purposeSecondFactor = "second_factor"
 	purposePasskey      = "passkey"
-)
-
-// Limits on registered keys.
-const (
-	maxKeyNameLen  = 64
-	maxKeysPerUser = 32
 )
 
 // Default names of new keys.
@@ -181,27 +164,6 @@ func fromLibCredential(c *webauthn.Credential, name string, passkey bool, now ti
 		BackupState:     c.Flags.BackupState,
 		CreatedAt:       now,
 	}
-}
-
-// cleanKeyName checks a key's label: 1 to 64 printable characters once
-// trimmed. An empty name takes def; with def empty it is an error.
-func cleanKeyName(name, def string) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		if def == "" {
-			return "", inputErr("name", "must not be empty")
-		}
-		return def, nil
-	}
-	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxKeyNameLen {
-		return "", inputErr("name", "must be at most %d characters", maxKeyNameLen)
-	}
-	for _, r := range name {
-		if !unicode.IsPrint(r) {
-			return "", inputErr("name", "must contain only printable characters")
-		}
-	}
-	return name, nil
 }
 
 // relyingParty returns the service's relying party, or unavailableError.

@@ -2,13 +2,10 @@ package portal
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -37,7 +34,7 @@ func (s *Service) beginRegistration(w http.ResponseWriter, u *store.User, req Re
 	if req.Passkey {
 		def = defaultPasskeyName
 	}
-	name, err := cleanKeyName(req.Name, def)
+	name, err := core.CleanKeyName(req.Name, def)
 	if err != nil {
 		return nil, err
 	}
@@ -45,8 +42,8 @@ func (s *Service) beginRegistration(w http.ResponseWriter, u *store.User, req Re
 	if err != nil {
 		return nil, fmt.Errorf("portal: read second factors: %w", err)
 	}
-	if len(m.WebAuthn) >= maxKeysPerUser {
-		return nil, inputErr("", "at most %d security keys and passkeys per account: remove one first", maxKeysPerUser)
+	if len(m.WebAuthn) >= core.MaxKeysPerUser {
+		return nil, inputErr("", "at most %d security keys and passkeys per account: remove one first", core.MaxKeysPerUser)
 	}
 	wu := newWAUser(u, m)
 	sel := protocol.AuthenticatorSelection{
@@ -106,7 +103,7 @@ func (s *Service) finishRegistration(w http.ResponseWriter, r *http.Request, u *
 	}
 	cred, err := rp.CreateCredential(newWAUser(u, m), *sd, parsed)
 	if err != nil {
-		s.audit(r, store.Event{Actor: u.Username, Action: actionWebAuthnAdd, Resource: "user:" + u.Username,
+		s.audit(r, store.Event{Actor: u.Username, Action: core.ActionWebAuthnAdd, Resource: "user:" + u.Username,
 			Outcome: outcomeFailure, Reason: protocolDetail(err)})
 		return KeyAdded{}, inputErr("", "the security key could not be registered: %s", protocolDetail(err))
 	}
@@ -114,8 +111,8 @@ func (s *Service) finishRegistration(w http.ResponseWriter, r *http.Request, u *
 	codes, hashes := core.NewBackupCodes()
 	first := false
 	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
-		if len(m.WebAuthn) >= maxKeysPerUser {
-			return inputErr("", "at most %d security keys and passkeys per account: remove one first", maxKeysPerUser)
+		if len(m.WebAuthn) >= core.MaxKeysPerUser {
+			return inputErr("", "at most %d security keys and passkeys per account: remove one first", core.MaxKeysPerUser)
 		}
 		for _, c := range m.WebAuthn {
 			if bytes.Equal(c.ID, sc.ID) {
@@ -135,77 +132,11 @@ func (s *Service) finishRegistration(w http.ResponseWriter, r *http.Request, u *
 	if sc.Discoverable {
 		kind = "passkey"
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: actionWebAuthnAdd, Resource: "user:" + u.Username,
+	s.audit(r, store.Event{Actor: u.Username, Action: core.ActionWebAuthnAdd, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: kind + " " + strconv.Quote(sc.Name)})
 	out := KeyAdded{KeyView: core.KeyViewOf(sc)}
 	if first {
 		out.BackupCodes = codes
 	}
 	return out, nil
-}
-
-// decodeKeyID parses an API key id; a malformed one is simply not found.
-func decodeKeyID(id string) ([]byte, error) {
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(id, "="))
-	if err != nil || len(b) == 0 {
-		return nil, fmt.Errorf("security key: %w", ErrNotFound)
-	}
-	return b, nil
-}
-
-// renameKey relabels one of u's keys.
-func (s *Service) renameKey(a *caller, u *store.User, id, name string) (KeyView, error) {
-	raw, err := decodeKeyID(id)
-	if err != nil {
-		return KeyView{}, err
-	}
-	if name, err = cleanKeyName(name, ""); err != nil {
-		return KeyView{}, err
-	}
-	var out store.WebAuthnCredential
-	old := ""
-	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
-		i := slices.IndexFunc(m.WebAuthn, func(c store.WebAuthnCredential) bool { return bytes.Equal(c.ID, raw) })
-		if i < 0 {
-			return fmt.Errorf("security key: %w", ErrNotFound)
-		}
-		old = m.WebAuthn[i].Name
-		m.WebAuthn[i].Name = name
-		out = m.WebAuthn[i]
-		return nil
-	})
-	if err != nil {
-		return KeyView{}, fmt.Errorf("portal: rename security key: %w", err)
-	}
-	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionWebAuthnRename, Resource: "user:" + u.Username,
-		Outcome: outcomeSuccess, Reason: strconv.Quote(old) + " → " + strconv.Quote(name)})
-	return core.KeyViewOf(out), nil
-}
-
-// removeKey deletes one of u's keys. When it was the last second factor,
-// the backup codes go with it.
-func (s *Service) removeKey(a *caller, u *store.User, id string) error {
-	raw, err := decodeKeyID(id)
-	if err != nil {
-		return err
-	}
-	name := ""
-	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
-		i := slices.IndexFunc(m.WebAuthn, func(c store.WebAuthnCredential) bool { return bytes.Equal(c.ID, raw) })
-		if i < 0 {
-			return fmt.Errorf("security key: %w", ErrNotFound)
-		}
-		name = m.WebAuthn[i].Name
-		m.WebAuthn = slices.Delete(slices.Clone(m.WebAuthn), i, i+1)
-		if len(m.WebAuthn) == 0 && len(m.TOTPSecret) == 0 {
-			m.BackupCodes = nil
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("portal: remove security key: %w", err)
-	}
-	s.core.Audit(a, store.Event{Actor: u.Username, Action: actionWebAuthnRemove, Resource: "user:" + u.Username,
-		Outcome: outcomeSuccess, Reason: strconv.Quote(name)})
-	return nil
 }

@@ -221,7 +221,7 @@ func (s *Service) keyUsed(a *caller, u *store.User, cred *webauthn.Credential, p
 		return nil
 	})
 	if errors.Is(err, errCounter) {
-		s.core.Audit(a, store.Event{Actor: u.Username, Action: actionWebAuthnCounter, Resource: "user:" + u.Username,
+		s.core.Audit(a, store.Event{Actor: u.Username, Action: core.ActionWebAuthnCounter, Resource: "user:" + u.Username,
 			Outcome: outcomeFailure, Reason: fmt.Sprintf("key %s: stored counter %d, presented %d", core.KeyID(cred.ID), stored, presented)})
 		return fmt.Errorf("%w (stored %d, presented %d)", errCounter, stored, presented)
 	}

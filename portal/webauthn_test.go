@@ -351,7 +351,7 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 	if mf, _ := st.MFA(alice.ID); len(mf.BackupCodes) != core.BackupCodeCount || mf.BackupCodes[0] != core.HashBackupCode(added.BackupCodes[0]) {
 		t.Fatalf("stored backup codes: %v", mf.BackupCodes)
 	}
-	if auditCount(t, st, actionWebAuthnAdd, outcomeSuccess) != 1 {
+	if auditCount(t, st, core.ActionWebAuthnAdd, outcomeSuccess) != 1 {
 		t.Error("no audit of the new key")
 	}
 	// The same key again is excluded by the options and refused.
@@ -415,10 +415,10 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 			t.Fatalf("counter %d: a session was issued", n)
 		}
 	}
-	if n := auditCount(t, st, actionWebAuthnCounter, outcomeFailure); n != 2 {
+	if n := auditCount(t, st, core.ActionWebAuthnCounter, outcomeFailure); n != 2 {
 		t.Errorf("counter audits = %d, want 2", n)
 	}
-	evs, _, _ := st.ListAudit(store.AuditFilter{Action: actionWebAuthnCounter}, "", 1)
+	evs, _, _ := st.ListAudit(store.AuditFilter{Action: core.ActionWebAuthnCounter}, "", 1)
 	if len(evs) != 1 || !strings.Contains(evs[0].Reason, "stored counter 5, presented 3") {
 		t.Errorf("counter audit = %+v", evs)
 	}
@@ -489,7 +489,7 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 	if len(f.WebAuthn) != 0 || f.BackupCodes != 0 || len(f.Methods) != 0 {
 		t.Fatalf("after removing the last factor: %+v", f)
 	}
-	if auditCount(t, st, actionWebAuthnRename, outcomeSuccess) != 1 || auditCount(t, st, actionWebAuthnRemove, outcomeSuccess) != 1 {
+	if auditCount(t, st, core.ActionWebAuthnRename, outcomeSuccess) != 1 || auditCount(t, st, core.ActionWebAuthnRemove, outcomeSuccess) != 1 {
 		t.Error("rename/remove not audited")
 	}
 	// With no key left, the password alone signs in again.

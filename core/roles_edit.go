@@ -1,4 +1,4 @@
-package portal
+package core
 
 import (
 	"errors"
@@ -36,9 +36,9 @@ type RoleInput struct {
 
 // listRoles returns the built-in roles, then the custom ones by name, each
 // with the number of users holding it.
-func (s *Service) listRoles() ([]RoleView, error) {
+func (s *Core) ListRoles() ([]RoleView, error) {
 	counts := map[string]int{}
-	if err := s.core.EachUser(func(u *store.User) { counts[u.Role]++ }); err != nil {
+	if err := s.EachUser(func(u *store.User) { counts[u.Role]++ }); err != nil {
 		return nil, err
 	}
 	var out []RoleView
@@ -54,7 +54,7 @@ func (s *Service) listRoles() ([]RoleView, error) {
 	}
 	custom, err := s.store.ListRoles()
 	if err != nil {
-		return nil, fmt.Errorf("portal: list roles: %w", err)
+		return nil, fmt.Errorf("core: list roles: %w", err)
 	}
 	for _, r := range custom {
 		out = append(out, RoleView{Name: r.Name, Description: r.Description, Permissions: r.Permissions,
@@ -63,8 +63,8 @@ func (s *Service) listRoles() ([]RoleView, error) {
 	return out, nil
 }
 
-func (s *Service) role(name string) (RoleView, error) {
-	roles, err := s.listRoles()
+func (s *Core) Role(name string) (RoleView, error) {
+	roles, err := s.ListRoles()
 	if err != nil {
 		return RoleView{}, err
 	}
@@ -78,12 +78,12 @@ func (s *Service) role(name string) (RoleView, error) {
 
 // checkPermissions validates a custom role's permission list: known names,
 // and none the caller lacks (nobody defines a role stronger than their own).
-func checkPermissions(c *caller, perms []string) ([]string, error) {
+func checkPermissions(c *Actor, perms []string) ([]string, error) {
 	out := []string{}
 	for _, p := range perms {
 		p = strings.TrimSpace(p)
 		if !policies.Permission(p).Known() {
-			return nil, inputErr("permissions", "unknown permission %q", p)
+			return nil, Input("permissions", "unknown permission %q", p)
 		}
 		if !c.Can(policies.Permission(p)) {
 			return nil, fmt.Errorf("%w: you cannot grant %s, which your role lacks", ErrForbidden, p)
@@ -95,10 +95,10 @@ func checkPermissions(c *caller, perms []string) ([]string, error) {
 	return out, nil
 }
 
-func (s *Service) createRole(c *caller, in RoleInput) (RoleView, error) {
+func (s *Core) CreateRole(c *Actor, in RoleInput) (RoleView, error) {
 	name := policies.NormalizeUsername(in.Name)
 	if err := policies.ValidateGroupName(name); err != nil {
-		return RoleView{}, inputErr("name", "%v", err)
+		return RoleView{}, Input("name", "%v", err)
 	}
 	if _, ok := policies.BuiltinRole(name); ok {
 		return RoleView{}, fmt.Errorf("role %q is built in: %w", name, ErrConflict)
@@ -118,26 +118,26 @@ func (s *Service) createRole(c *caller, in RoleInput) (RoleView, error) {
 		if errors.Is(err, store.ErrConflict) {
 			return RoleView{}, fmt.Errorf("a role called %q already exists: %w", name, ErrConflict)
 		}
-		return RoleView{}, fmt.Errorf("portal: create role: %w", err)
+		return RoleView{}, fmt.Errorf("core: create role: %w", err)
 	}
-	if err := s.core.ReloadRoles(); err != nil {
+	if err := s.ReloadRoles(); err != nil {
 		return RoleView{}, err
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionRoleCreate, Resource: "role:" + name,
-		Outcome: outcomeSuccess, Reason: strings.Join(rec.Permissions, " ")})
-	return s.role(name)
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: actionRoleCreate, Resource: "role:" + name,
+		Outcome: OutcomeSuccess, Reason: strings.Join(rec.Permissions, " ")})
+	return s.Role(name)
 }
 
 // mayChangeRole checks that c may edit or delete the custom role name:
 // c must be able to manage every user holding it (see
 // policies.CanChangeRole). An unknown role passes, for the store to report.
-func (s *Service) mayChangeRole(c *caller, name string) error {
-	if _, ok := s.core.PermsOf(name); !ok {
+func (s *Core) mayChangeRole(c *Actor, name string) error {
+	if _, ok := s.PermsOf(name); !ok {
 		return nil
 	}
 	holders, err := s.store.UsersWithRole(name)
 	if err != nil {
-		return fmt.Errorf("portal: holders of role %q: %w", name, err)
+		return fmt.Errorf("core: holders of role %q: %w", name, err)
 	}
 	names := make([]string, len(holders))
 	for i, u := range holders {
@@ -148,10 +148,10 @@ func (s *Service) mayChangeRole(c *caller, name string) error {
 	if i := slices.Index(names, c.User.Username); i >= 0 {
 		names = append(slices.Delete(names, i, i+1), c.User.Username)
 	}
-	return policies.CanChangeRole(c.Principal(), s.core.Target(name), names)
+	return policies.CanChangeRole(c.Principal(), s.Target(name), names)
 }
 
-func (s *Service) updateRole(c *caller, name string, in RoleInput) (RoleView, error) {
+func (s *Core) UpdateRole(c *Actor, name string, in RoleInput) (RoleView, error) {
 	if _, ok := policies.BuiltinRole(name); ok {
 		return RoleView{}, fmt.Errorf("%w: built-in roles cannot be changed", ErrForbidden)
 	}
@@ -178,17 +178,17 @@ func (s *Service) updateRole(c *caller, name string, in RoleInput) (RoleView, er
 		if errors.Is(err, store.ErrNotFound) {
 			return RoleView{}, fmt.Errorf("role %q: %w", name, ErrNotFound)
 		}
-		return RoleView{}, fmt.Errorf("portal: update role: %w", err)
+		return RoleView{}, fmt.Errorf("core: update role: %w", err)
 	}
-	if err := s.core.ReloadRoles(); err != nil {
+	if err := s.ReloadRoles(); err != nil {
 		return RoleView{}, err
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionRoleUpdate, Resource: "role:" + name,
-		Outcome: outcomeSuccess, Reason: strings.Join(perms, " ")})
-	return s.role(name)
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: actionRoleUpdate, Resource: "role:" + name,
+		Outcome: OutcomeSuccess, Reason: strings.Join(perms, " ")})
+	return s.Role(name)
 }
 
-func (s *Service) deleteRole(c *caller, name string) error {
+func (s *Core) DeleteRole(c *Actor, name string) error {
 	if _, ok := policies.BuiltinRole(name); ok {
 		return fmt.Errorf("%w: built-in roles cannot be deleted", ErrForbidden)
 	}
@@ -202,11 +202,11 @@ func (s *Service) deleteRole(c *caller, name string) error {
 		case errors.Is(err, store.ErrConflict):
 			return fmt.Errorf("role %q is still held by some users; give them another role first: %w", name, ErrConflict)
 		}
-		return fmt.Errorf("portal: delete role: %w", err)
+		return fmt.Errorf("core: delete role: %w", err)
 	}
-	if err := s.core.ReloadRoles(); err != nil {
+	if err := s.ReloadRoles(); err != nil {
 		return err
 	}
-	s.core.Audit(c, store.Event{Actor: c.User.Username, Action: actionRoleDelete, Resource: "role:" + name, Outcome: outcomeSuccess})
+	s.Audit(c, store.Event{Actor: c.User.Username, Action: actionRoleDelete, Resource: "role:" + name, Outcome: OutcomeSuccess})
 	return nil
 }
