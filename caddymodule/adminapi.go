@@ -95,7 +95,7 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 
 func (a *adminAPI) listUsers(w http.ResponseWriter, r *http.Request) error {
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	items, next, err := a.app.Service().Core().ListUsers(r.URL.Query().Get("after"), limit)
+	items, next, err := a.app.Service().Core().Users.ListUsers(r.URL.Query().Get("after"), limit)
 	if err != nil {
 		return a.adminError(err)
 	}
@@ -109,7 +109,7 @@ func (a *adminAPI) addUser(w http.ResponseWriter, r *http.Request) error {
 	if err := dec.Decode(&nu); err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("bad JSON body: %v", err)}
 	}
-	u, err := a.app.Service().Core().CreateUserView(r.Context(), a.app.Service().CLIActor(r), nu)
+	u, err := a.app.Service().Core().Users.CreateUserView(r.Context(), a.app.Service().CLIActor(r), nu)
 	if err != nil {
 		return a.adminError(err)
 	}
@@ -130,7 +130,7 @@ func (a *adminAPI) exportUsers(w http.ResponseWriter, r *http.Request) error {
 		format = "csv"
 	}
 	var buf bytes.Buffer
-	if err := a.app.Service().Core().ExportUsers(&buf, format); err != nil {
+	if err := a.app.Service().Core().Users.ExportUsers(&buf, format); err != nil {
 		return a.adminError(err)
 	}
 	if format == "json" {
@@ -148,7 +148,7 @@ func (a *adminAPI) importUsers(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("read import: %v", err)}
 	}
 	q := r.URL.Query()
-	res, err := a.app.Service().Core().ImportUsers(r.Context(), a.app.Service().CLIActor(r), data, q.Get("format"), q.Get("dry_run") == "1")
+	res, err := a.app.Service().Core().Users.ImportUsers(r.Context(), a.app.Service().CLIActor(r), data, q.Get("format"), q.Get("dry_run") == "1")
 	if err != nil {
 		return a.adminError(err)
 	}

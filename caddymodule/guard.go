@@ -97,7 +97,7 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 	}
 	g.service = a.Service()
 	g.headers = a.headers
-	g.app, err = g.service.Core().RegisterApp(portal.AppConfig{
+	g.app, err = g.service.Core().Access.RegisterApp(portal.AppConfig{
 		Name:        g.App,
 		Title:       g.Title,
 		URL:         g.URL,

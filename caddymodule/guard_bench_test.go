@@ -36,7 +36,7 @@ func newBenchGuard(b *testing.B, app portal.AppConfig) (*Guard, *http.Request) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := svc.Core().CreateUser(context.Background(), nil, portal.NewUser{
+	if _, err := svc.Core().Users.CreateUser(context.Background(), nil, portal.NewUser{
 		Username: "alice", Password: alicePW, Email: "alice@example.com", FullName: "Alice", Groups: []string{"staff", "ops"},
 	}); err != nil {
 		b.Fatal(err)
@@ -48,7 +48,7 @@ func newBenchGuard(b *testing.B, app portal.AppConfig) (*Guard, *http.Request) {
 	if rec.Code != http.StatusOK {
 		b.Fatalf("login: %d %s", rec.Code, rec.Body)
 	}
-	a, err := svc.Core().RegisterApp(app)
+	a, err := svc.Core().Access.RegisterApp(app)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func WellFormedKey(k string) bool {
 // keyHash is the stored form of a key: HMAC-SHA256 under a key derived
 // from the server key, so a copy of the database alone cannot be used to
 // check guesses.
-func (s *Core) keyHash(k string) [32]byte {
+func (s *Credentials) keyHash(k string) [32]byte {
 	m, _ := s.keyMACs.Get().(hash.Hash)
 	if m == nil {
 		m = hmac.New(sha256.New, s.keyMAC)
@@ -107,7 +107,7 @@ var ErrBadKey = errors.New("invalid API key")
 // CheckKey finds the live key k for a request of a (anonymous, its client
 // address known) and the key's active owner. Every failure is the same
 // ErrBadKey to the client; the audit log keeps the reason.
-func (s *Core) CheckKey(a *Actor, k string, now time.Time) (store.APIKey, *store.User, error) {
+func (s *Credentials) CheckKey(a *Actor, k string, now time.Time) (store.APIKey, *store.User, error) {
 	ip := a.IP
 	fail := func(reason string, key *store.APIKey) (store.APIKey, *store.User, error) {
 		e := store.Event{Action: ActionKeyUse, Outcome: OutcomeFailure, Reason: reason}
@@ -191,7 +191,7 @@ type APIKeyView struct {
 	Uses       int64      `json:"uses"`
 }
 
-func (s *Core) APIKeyViewOf(k store.APIKey, username string) APIKeyView {
+func (s *Credentials) APIKeyViewOf(k store.APIKey, username string) APIKeyView {
 	v := APIKeyView{ID: k.ID, Username: username, Label: k.Label, Scope: k.Scope, Apps: k.Apps, IPAllow: k.IPAllow,
 		CreatedAt: k.CreatedAt, LastUsedIP: k.LastUsedIP, Uses: k.Uses}
 	if v.Apps == nil {
@@ -205,7 +205,7 @@ func (s *Core) APIKeyViewOf(k store.APIKey, username string) APIKeyView {
 }
 
 // createKey makes an API key for c.
-func (s *Core) CreateKey(c *Actor, in KeyInput) (APIKeyView, error) {
+func (s *Credentials) CreateKey(c *Actor, in KeyInput) (APIKeyView, error) {
 	if c.Key != nil {
 		return APIKeyView{}, fmt.Errorf("%w: API keys cannot make API keys; sign in", ErrForbidden)
 	}
@@ -228,7 +228,7 @@ func (s *Core) CreateKey(c *Actor, in KeyInput) (APIKeyView, error) {
 		rec.Scope = ScopeApps
 		for _, a := range v {
 			name, _ := a.(string)
-			if _, err := s.AppNamed(name); err != nil {
+			if _, err := s.Access.AppNamed(name); err != nil {
 				return APIKeyView{}, Input("scope", "no app called %q", name)
 			}
 			if !slices.Contains(rec.Apps, name) {
@@ -284,7 +284,7 @@ func (s *Core) CreateKey(c *Actor, in KeyInput) (APIKeyView, error) {
 }
 
 // listKeys returns c's keys, or everyone's when all is set (keys.read).
-func (s *Core) ListKeys(c *Actor, all bool) ([]APIKeyView, error) {
+func (s *Credentials) ListKeys(c *Actor, all bool) ([]APIKeyView, error) {
 	uid := c.User.ID
 	if all {
 		if !c.Can(policies.PermKeysRead) {
@@ -312,7 +312,7 @@ func (s *Core) ListKeys(c *Actor, all bool) ([]APIKeyView, error) {
 }
 
 // revokeKey revokes one of c's keys, or anyone's with keys.admin.
-func (s *Core) RevokeKey(c *Actor, id string) error {
+func (s *Credentials) RevokeKey(c *Actor, id string) error {
 	k, err := s.store.APIKey(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("key: %w", ErrNotFound)
@@ -328,7 +328,7 @@ func (s *Core) RevokeKey(c *Actor, id string) error {
 		u, err := s.store.User(k.UserID)
 		if err == nil {
 			owner = u.Username
-			if err := s.outranks(c, u); err != nil {
+			if err := s.Sessions.outranks(c, u); err != nil {
 				return err
 			}
 		}
@@ -342,7 +342,7 @@ func (s *Core) RevokeKey(c *Actor, id string) error {
 }
 
 // revokeAllKeys ends every API key of u (when u is disabled or deleted).
-func (s *Core) revokeAllKeys(a *Actor, actor string, u *store.User) {
+func (s *Credentials) revokeAllKeys(a *Actor, actor string, u *store.User) {
 	n, err := s.store.DeleteUserAPIKeys(u.ID)
 	if err != nil {
 		s.log.Error("revoke api keys", "user", u.Username, "error", err)

@@ -38,7 +38,7 @@ type AppAccessInput struct {
 	Require2FA  *bool     `json:"require_2fa"`
 }
 
-func (s *Core) AppViewOf(a *App) AppView {
+func (s *Access) AppViewOf(a *App) AppView {
 	acc := a.Access()
 	v := AppView{Name: a.Name, Title: a.Title, URL: a.URL, Configured: a.Configured,
 		AllowGroups: acc.AllowGroups(), AllowUsers: acc.AllowUsers(), Open: acc.Open(), Operators: []string{},
@@ -56,7 +56,7 @@ func (s *Core) AppViewOf(a *App) AppView {
 }
 
 // app returns the registered app called name.
-func (s *Core) AppNamed(name string) (*App, error) {
+func (s *Access) AppNamed(name string) (*App, error) {
 	s.apps.mu.RLock()
 	defer s.apps.mu.RUnlock()
 	a, ok := s.apps.apps[name]
@@ -67,13 +67,13 @@ func (s *Core) AppNamed(name string) (*App, error) {
 }
 
 // isAppOperator reports whether u is one of the operators of app.
-func (s *Core) IsAppOperator(u *store.User, app string) bool {
+func (s *Access) IsAppOperator(u *store.User, app string) bool {
 	st, err := s.store.AppAccess(app)
 	return err == nil && slices.Contains(st.Operators, u.Username)
 }
 
 // mayEditApp: apps.write, or operator of this app.
-func (s *Core) MayEditApp(c *Actor, app string) bool {
+func (s *Access) MayEditApp(c *Actor, app string) bool {
 	return c.Can(policies.PermAppsWrite) || s.IsAppOperator(c.User, app)
 }
 
@@ -97,7 +97,7 @@ func normalizeNames(field string, in []string, check func(string) error) ([]stri
 
 // updateAppAccess changes who may use a portal-managed app, effective on
 // the next request. Only holders of apps.write change its operators.
-func (s *Core) UpdateAppAccess(c *Actor, name string, in AppAccessInput) (AppView, error) {
+func (s *Access) UpdateAppAccess(c *Actor, name string, in AppAccessInput) (AppView, error) {
 	a, err := s.AppNamed(name)
 	if err != nil {
 		return AppView{}, err
@@ -164,7 +164,7 @@ func (s *Core) UpdateAppAccess(c *Actor, name string, in AppAccessInput) (AppVie
 
 // reloadAppAccess re-reads the stored access of every portal-managed app,
 // after a group rename or delete rewrote it.
-func (s *Core) reloadAppAccess() {
+func (s *Access) reloadAppAccess() {
 	for _, a := range s.Apps() {
 		if a.Configured {
 			continue

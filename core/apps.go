@@ -68,7 +68,7 @@ func NewRegistry() *Registry { return &Registry{apps: make(map[string]*App)} }
 // RegisterApp declares an app and returns its handle for Check. Declaring the
 // same name again returns the same App when the declarations agree, and an
 // error naming the difference when they do not.
-func (s *Core) RegisterApp(c AppConfig) (*App, error) {
+func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 	name := strings.TrimSpace(c.Name)
 	if err := policies.ValidateGroupName(name); err != nil {
 		return nil, fmt.Errorf("app name %q: use lowercase letters, digits, '.', '-' or '_' (2–32 characters)", c.Name)
@@ -139,7 +139,7 @@ func (s *Core) RegisterApp(c AppConfig) (*App, error) {
 }
 
 // addAppHost allows host as a return target; called with apps.mu held.
-func (s *Core) addAppHost(host string) {
+func (s *Access) addAppHost(host string) {
 	if host == "" || slices.Contains(s.apps.hosts, host) {
 		return
 	}
@@ -150,7 +150,7 @@ func (s *Core) addAppHost(host string) {
 }
 
 // Apps returns the registered apps sorted by title.
-func (s *Core) Apps() []*App {
+func (s *Access) Apps() []*App {
 	s.apps.mu.RLock()
 	defer s.apps.mu.RUnlock()
 	out := make([]*App, 0, len(s.apps.apps))
@@ -162,14 +162,14 @@ func (s *Core) Apps() []*App {
 }
 
 // redirectPolicy returns the current return-URL policy.
-func (s *Core) RedirectPolicy() policies.RedirectPolicy {
+func (s *Access) RedirectPolicy() policies.RedirectPolicy {
 	s.apps.mu.RLock()
 	defer s.apps.mu.RUnlock()
 	return s.redirect
 }
 
 // appsFor returns the apps u may open.
-func (s *Core) AppsFor(u *store.User) []*App {
+func (s *Access) AppsFor(u *store.User) []*App {
 	var out []*App
 	acct := store.AccountOf(u)
 	subj := s.SubjectOf(&acct)
@@ -181,7 +181,7 @@ func (s *Core) AppsFor(u *store.User) []*App {
 	return out
 }
 
-func (s *Core) SubjectOf(u *store.Account) policies.Subject {
+func (s *Access) SubjectOf(u *store.Account) policies.Subject {
 	perms, _ := s.PermsOf(u.Role)
 	return policies.Subject{Username: u.Username, Groups: u.Groups, AccessAll: perms.Has(policies.PermAppsAccessAll)}
 }

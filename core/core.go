@@ -91,7 +91,33 @@ type Core struct {
 
 	setupMu  sync.Mutex
 	setupURL string
+
+	// The core's parts, by resource; each embeds the Core, so they share
+	// its store, settings and audit log and reach one another through it.
+	Users       *Users
+	Access      *Access
+	Credentials *Credentials
+	SignIn      *SignIn
+	Sessions    *Sessions
 }
+
+// Users creates, changes, imports and lists accounts and profiles.
+type Users struct{ *Core }
+
+// Access is groups, roles and the protected apps: who may reach what.
+type Access struct{ *Core }
+
+// Credentials are what proves an account and the links that set one:
+// passwords, reset and invitation links, temporary passwords, the setup
+// and owner sign-in links, and API keys.
+type Credentials struct{ *Core }
+
+// SignIn checks passwords and second factors, with the lockout and the
+// trusted devices that keep it from locking out the account's owner.
+type SignIn struct{ *Core }
+
+// Sessions lists and ends sessions and rules on impersonation.
+type Sessions struct{ *Core }
 
 // New fills opts' defaults, loads the stored settings, roles and server
 // key, and returns a Core.
@@ -131,6 +157,7 @@ func New(opts Options) (*Core, error) {
 		ImpersonationLifetime: Duration(DefaultImpersonationLifetime),
 		TempPasswordLifetime:  Duration(DefaultTempPasswordLifetime),
 	}
+	c.Users, c.Access, c.Credentials, c.SignIn, c.Sessions = &Users{c}, &Access{c}, &Credentials{c}, &SignIn{c}, &Sessions{c}
 	if err := c.loadSettings(); err != nil {
 		return nil, err
 	}

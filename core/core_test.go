@@ -37,7 +37,7 @@ func newTestCore(t *testing.T) (*Core, *store.Store) {
 // mustUser creates the user name with role and groups, or fails t.
 func mustUser(t *testing.T, c *Core, name, role string, groups ...string) *store.User {
 	t.Helper()
-	u, err := c.CreateUser(context.Background(), nil, NewUser{Username: name, Password: testPW, Role: role, Groups: groups, Email: name + "@example.com"})
+	u, err := c.Users.CreateUser(context.Background(), nil, NewUser{Username: name, Password: testPW, Role: role, Groups: groups, Email: name + "@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}

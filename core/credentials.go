@@ -68,7 +68,7 @@ func creatorName(t *store.Token) string {
 // creatorRefusal says why the creator of t could not make it now ("" when
 // they could, or when nobody made it: a link the user asked for). check
 // applies the creation's policy to the creator's current role.
-func (s *Core) creatorRefusal(t *store.Token, check func(p policies.Principal) error) (string, error) {
+func (s *Credentials) creatorRefusal(t *store.Token, check func(p policies.Principal) error) (string, error) {
 	var (
 		u   *store.User
 		err error
@@ -104,23 +104,23 @@ func (s *Core) creatorRefusal(t *store.Token, check func(p policies.Principal) e
 }
 
 // manageCheck is the policy of temporary passwords and reset links for u.
-func (s *Core) manageCheck(u *store.User) func(policies.Principal) error {
-	return func(p policies.Principal) error { return policies.CanManage(p, s.Target(u.Role)) }
+func (s *Credentials) manageCheck(u *store.User) func(policies.Principal) error {
+	return func(p policies.Principal) error { return policies.CanManage(p, s.Users.Target(u.Role)) }
 }
 
 // inviteCheck is the policy of an invitation for role.
-func (s *Core) inviteCheck(role string) func(policies.Principal) error {
+func (s *Credentials) inviteCheck(role string) func(policies.Principal) error {
 	return func(p policies.Principal) error {
 		if !p.Perms.Has(policies.PermInvitationsWrite) {
 			return fmt.Errorf("%w: inviting needs the %s permission", ErrForbidden, policies.PermInvitationsWrite)
 		}
-		return policies.CanAssignRole(p, "", s.Target(role))
+		return policies.CanAssignRole(p, "", s.Users.Target(role))
 	}
 }
 
 // creatorAllows checks t's creator at use time; a refused t is deleted and
 // the refusal audited (actor: who the credential was for).
-func (s *Core) creatorAllows(a *Actor, t *store.Token, actor, resource string, check func(policies.Principal) error) bool {
+func (s *Credentials) creatorAllows(a *Actor, t *store.Token, actor, resource string, check func(policies.Principal) error) bool {
 	why, err := s.creatorRefusal(t, check)
 	if err != nil {
 		s.log.Error("check the creator of a credential", "kind", t.Kind, "error", err)
@@ -191,7 +191,7 @@ func MayListCredentials(c *Actor) error {
 
 // listCredentials returns the live tokens of kind (reset or temporary
 // password), newest first, only those of user u when u is not nil.
-func (s *Core) ListCredentials(c *Actor, kind string, u *store.User) ([]CredentialView, error) {
+func (s *Credentials) ListCredentials(c *Actor, kind string, u *store.User) ([]CredentialView, error) {
 	if err := MayListCredentials(c); err != nil {
 		return nil, err
 	}
@@ -221,7 +221,7 @@ func (s *Core) ListCredentials(c *Actor, kind string, u *store.User) ([]Credenti
 }
 
 // revokeCredential deletes the token of kind with the hex id.
-func (s *Core) RevokeCredential(c *Actor, kind, id string) error {
+func (s *Credentials) RevokeCredential(c *Actor, kind, id string) error {
 	if err := MayListCredentials(c); err != nil {
 		return err
 	}
@@ -261,7 +261,7 @@ func (s *Core) RevokeCredential(c *Actor, kind, id string) error {
 
 // userCredentials lists u's outstanding reset links and temporary
 // passwords for the user page: only for owners, else nil.
-func (s *Core) UserCredentials(c *Actor, u *store.User) []CredentialView {
+func (s *Credentials) UserCredentials(c *Actor, u *store.User) []CredentialView {
 	if MayListCredentials(c) != nil {
 		return nil
 	}

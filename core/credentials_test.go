@@ -42,7 +42,7 @@ func TestCreatorRefusal(t *testing.T) {
 	}
 	for _, tc := range tests {
 		tok := &store.Token{Kind: tokenKindReset, UserID: alice.ID, CreatedBy: tc.createdBy, Data: tc.data}
-		got, err := svc.creatorRefusal(tok, svc.manageCheck(alice))
+		got, err := svc.Credentials.creatorRefusal(tok, svc.Credentials.manageCheck(alice))
 		if err != nil || (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
 		}
@@ -51,7 +51,7 @@ func TestCreatorRefusal(t *testing.T) {
 	// who became an owner since is refused too.
 	olga := mustUser(t, svc, "olga", "owner")
 	tok := &store.Token{Kind: tokenKindReset, UserID: olga.ID, CreatedBy: adam.ID}
-	if got, _ := svc.creatorRefusal(tok, svc.manageCheck(olga)); !strings.Contains(got, "only owners") {
+	if got, _ := svc.Credentials.creatorRefusal(tok, svc.Credentials.manageCheck(olga)); !strings.Contains(got, "only owners") {
 		t.Errorf("admin's link for an owner: %q", got)
 	}
 }

@@ -53,7 +53,7 @@ func describeAgent(ua string) (browser, os string) {
 	return browser, os
 }
 
-func (s *Core) sessionView(sess store.Session, username string, current store.SessionID) SessionView {
+func (s *Sessions) sessionView(sess store.Session, username string, current store.SessionID) SessionView {
 	b, o := describeAgent(sess.UserAgent)
 	return SessionView{ID: sess.ID.String(), Username: username, Browser: b, OS: o, IP: sess.IP,
 		CreatedAt: sess.CreatedAt, LastSeen: sess.LastSeen, ExpiresAt: sess.ExpiresAt, Remember: sess.Remember,
@@ -62,7 +62,7 @@ func (s *Core) sessionView(sess store.Session, username string, current store.Se
 
 // userSessions lists u's live sessions, newest activity first; current marks
 // the caller's own.
-func (s *Core) UserSessions(u *store.User, current store.SessionID) ([]SessionView, error) {
+func (s *Sessions) UserSessions(u *store.User, current store.SessionID) ([]SessionView, error) {
 	list, err := s.store.UserSessions(u.ID)
 	if err != nil {
 		return nil, fmt.Errorf("core: list sessions: %w", err)
@@ -87,7 +87,7 @@ const onlineWindow = 15 * time.Minute
 // users" view). They are chosen in memory, so the view costs the same with
 // a million sessions in the store; each user's own list (userSessions) is
 // complete.
-func (s *Core) OnlineSessions(current store.SessionID) ([]SessionView, error) {
+func (s *Sessions) OnlineSessions(current store.SessionID) ([]SessionView, error) {
 	now := s.now()
 	list, err := s.store.ActiveSessions(now, now.Add(-onlineWindow))
 	if err != nil {
@@ -121,7 +121,7 @@ func ParseSessionID(v string) (store.SessionID, bool) {
 
 // revokeSession ends one session. Anyone may end their own; ending someone
 // else's needs sessions.revoke and outranking its owner.
-func (s *Core) RevokeSession(c *Actor, idHex string) error {
+func (s *Sessions) RevokeSession(c *Actor, idHex string) error {
 	id, ok := ParseSessionID(idHex)
 	if !ok {
 		return fmt.Errorf("session: %w", ErrNotFound)
@@ -152,7 +152,7 @@ func (s *Core) RevokeSession(c *Actor, idHex string) error {
 }
 
 // revokeUserSessions ends every session of u except keep (zero: all).
-func (s *Core) RevokeUserSessions(c *Actor, u *store.User, keep store.SessionID) (int, error) {
+func (s *Sessions) RevokeUserSessions(c *Actor, u *store.User, keep store.SessionID) (int, error) {
 	if u.ID != c.User.ID {
 		if !c.Can(policies.PermSessionsRevoke) {
 			return 0, fmt.Errorf("%w: ending other people's sessions needs the %s permission", ErrForbidden, policies.PermSessionsRevoke)
@@ -180,6 +180,6 @@ func (s *Core) RevokeUserSessions(c *Actor, u *store.User, keep store.SessionID)
 
 // outranks checks that c may act on u's account at all (owners only by
 // owners, nobody on a stronger account).
-func (s *Core) outranks(c *Actor, u *store.User) error {
-	return policies.Outranks(c.Principal(), s.Target(u.Role))
+func (s *Sessions) outranks(c *Actor, u *store.User) error {
+	return policies.Outranks(c.Principal(), s.Users.Target(u.Role))
 }

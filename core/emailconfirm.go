@@ -62,7 +62,7 @@ const (
 // current (the verified address) to email and says what to do. It
 // refuses API keys, impersonation and a missing or wrong proof, and an
 // address that belongs to someone else.
-func (s *Core) planEmailChange(ctx context.Context, c *Actor, u *store.User, email, password string) (emailChange, error) {
+func (s *Users) planEmailChange(ctx context.Context, c *Actor, u *store.User, email, password string) (emailChange, error) {
 	if strings.EqualFold(email, u.Email) {
 		if u.PendingEmail != "" {
 			return emailCancel, nil
@@ -96,7 +96,7 @@ func (s *Core) planEmailChange(ctx context.Context, c *Actor, u *store.User, ema
 // reproveForEmail checks that the person at the keyboard is u: the
 // current password, or for a user without one a sign-in younger than
 // FreshWindow. A failure is audited.
-func (s *Core) ReproveForEmail(ctx context.Context, c *Actor, u *store.User, password string) error {
+func (s *Users) ReproveForEmail(ctx context.Context, c *Actor, u *store.User, password string) error {
 	var err error
 	switch {
 	case u.PasswordHash == "":
@@ -106,7 +106,7 @@ func (s *Core) ReproveForEmail(ctx context.Context, c *Actor, u *store.User, pas
 	case password == "":
 		err = fmt.Errorf("%w: enter your current password to change your email address", ErrForbidden)
 	default:
-		ok, verr := s.verifyCurrentPassword(ctx, c, password)
+		ok, verr := s.SignIn.verifyCurrentPassword(ctx, c, password)
 		if verr != nil {
 			return verr
 		}
@@ -124,7 +124,7 @@ func (s *Core) ReproveForEmail(ctx context.Context, c *Actor, u *store.User, pas
 // sendEmailConfirmation replaces u's confirmation links with a new one for
 // u.PendingEmail and mails it there (never to the old address). It
 // reports whether the message went out.
-func (s *Core) SendEmailConfirmation(ctx context.Context, u *store.User) (bool, error) {
+func (s *Users) SendEmailConfirmation(ctx context.Context, u *store.User) (bool, error) {
 	if u.PendingEmail == "" {
 		return false, fmt.Errorf("%w: there is no new address waiting for confirmation", ErrNotFound)
 	}
@@ -145,11 +145,11 @@ func (s *Core) SendEmailConfirmation(ctx context.Context, u *store.User) (bool, 
 	body := "Hello " + u.Username + ",\n\nOpen this link to confirm " + u.PendingEmail + " as the email address of your Gatehouse account:\n\n" +
 		link + "\n\nIt works once and expires at " + t.ExpiresAt.UTC().Format(time.RFC1123) +
 		".\nUntil then your account keeps its current address.\nIf you did not ask for this, ignore this message.\n"
-	return s.sendMail(ctx, u.PendingEmail, "Confirm your new email address", body), nil
+	return s.Credentials.sendMail(ctx, u.PendingEmail, "Confirm your new email address", body), nil
 }
 
 // cancelEmailChange drops u's pending address and its links.
-func (s *Core) CancelEmailChange(u *store.User) (*store.User, error) {
+func (s *Users) CancelEmailChange(u *store.User) (*store.User, error) {
 	if _, err := s.store.DeleteUserTokens(tokenKindEmail, u.ID); err != nil {
 		return nil, fmt.Errorf("core: cancel email change: %w", err)
 	}
@@ -161,7 +161,7 @@ func (s *Core) CancelEmailChange(u *store.User) (*store.User, error) {
 }
 
 // emailLink returns the live confirmation link of secret and its user.
-func (s *Core) EmailLink(secret string) (*store.Token, *store.User, error) {
+func (s *Users) EmailLink(secret string) (*store.Token, *store.User, error) {
 	hash, ok := LinkHash(secret)
 	if !ok {
 		return nil, nil, ErrLink
@@ -180,7 +180,7 @@ func (s *Core) EmailLink(secret string) (*store.Token, *store.User, error) {
 // confirmEmail spends the link secret and makes its address the user's
 // verified one. An address another account took meanwhile is refused
 // (ErrConflict) and the pending change dropped.
-func (s *Core) ConfirmEmail(a *Actor, secret string) (*store.User, error) {
+func (s *Users) ConfirmEmail(a *Actor, secret string) (*store.User, error) {
 	t, _, err := s.EmailLink(secret)
 	if err != nil {
 		return nil, err

@@ -66,7 +66,7 @@ func checkDescription(v string) (string, error) {
 }
 
 // listGroups returns every group with its member count.
-func (s *Core) ListGroups() ([]GroupView, error) {
+func (s *Access) ListGroups() ([]GroupView, error) {
 	groups, err := s.store.ListGroups()
 	if err != nil {
 		return nil, fmt.Errorf("core: list groups: %w", err)
@@ -83,7 +83,7 @@ func (s *Core) ListGroups() ([]GroupView, error) {
 }
 
 // group returns one group and its members.
-func (s *Core) Group(name string) (GroupView, []*store.User, error) {
+func (s *Access) Group(name string) (GroupView, []*store.User, error) {
 	g, err := s.store.Group(name)
 	if err != nil {
 		return GroupView{}, nil, groupError(name, err)
@@ -95,7 +95,7 @@ func (s *Core) Group(name string) (GroupView, []*store.User, error) {
 	return GroupView{Name: g.Name, Description: g.Description, Members: len(members), CreatedAt: g.CreatedAt}, members, nil
 }
 
-func (s *Core) CreateGroup(c *Actor, in GroupInput) (GroupView, error) {
+func (s *Access) CreateGroup(c *Actor, in GroupInput) (GroupView, error) {
 	if in.Name == nil {
 		return GroupView{}, Input("name", "is required")
 	}
@@ -121,7 +121,7 @@ func (s *Core) CreateGroup(c *Actor, in GroupInput) (GroupView, error) {
 
 // updateGroup renames and/or describes a group. A rename follows the group
 // into every member and every app's allowed groups.
-func (s *Core) UpdateGroup(c *Actor, name string, in GroupInput) (GroupView, error) {
+func (s *Access) UpdateGroup(c *Actor, name string, in GroupInput) (GroupView, error) {
 	g, err := s.store.Group(name)
 	if err != nil {
 		return GroupView{}, groupError(name, err)
@@ -167,7 +167,7 @@ func (s *Core) UpdateGroup(c *Actor, name string, in GroupInput) (GroupView, err
 	return v, err
 }
 
-func (s *Core) DeleteGroup(c *Actor, name string) error {
+func (s *Access) DeleteGroup(c *Actor, name string) error {
 	if err := s.store.DeleteGroup(name); err != nil {
 		return groupError(name, err)
 	}
@@ -177,16 +177,16 @@ func (s *Core) DeleteGroup(c *Actor, name string) error {
 }
 
 // setMembership adds the user ref to group name, or removes them.
-func (s *Core) SetMembership(c *Actor, name, ref string, member bool) error {
+func (s *Access) SetMembership(c *Actor, name, ref string, member bool) error {
 	g, err := s.store.Group(name)
 	if err != nil {
 		return groupError(name, err)
 	}
-	u, err := s.FindUser(ref)
+	u, err := s.Users.FindUser(ref)
 	if err != nil {
 		return err
 	}
-	if err := s.MayManage(c, u); err != nil {
+	if err := s.Users.MayManage(c, u); err != nil {
 		return err
 	}
 	groups := slices.Clone(u.Groups)
@@ -222,7 +222,7 @@ func (s *Core) SetMembership(c *Actor, name, ref string, member bool) error {
 // else only groups whose every app already lets them in. Apps are judged
 // by their rules as loaded now, from the Caddyfile and the portal. Adding
 // other people is not checked (that is what groups.write is for).
-func (s *Core) opensFor(c *Actor, add []string) string {
+func (s *Access) opensFor(c *Actor, add []string) string {
 	acct := store.AccountOf(c.User)
 	now := s.SubjectOf(&acct)
 	if now.AccessAll || len(add) == 0 {
@@ -244,7 +244,7 @@ func (s *Core) opensFor(c *Actor, add []string) string {
 
 // mayJoin refuses c putting itself into the groups add when that opens an
 // app c does not reach (see opensFor).
-func (s *Core) mayJoin(c *Actor, add []string) error {
+func (s *Access) mayJoin(c *Actor, add []string) error {
 	if app := s.opensFor(c, add); app != "" {
 		return fmt.Errorf("%w: you cannot add yourself to group %s: it opens the app %q, which you cannot use now; ask an owner or an admin to add you",
 			ErrForbidden, strings.Join(add, ", "), app)

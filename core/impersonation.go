@@ -35,7 +35,7 @@ const (
 const MethodImpersonation = "impersonation"
 
 // impersonationLifetime is the longest an impersonation lasts.
-func (s *Core) ImpersonationLifetime() time.Duration {
+func (s *Sessions) ImpersonationLifetime() time.Duration {
 	if d := time.Duration(s.Settings().ImpersonationLifetime); d > 0 {
 		return d
 	}
@@ -45,14 +45,14 @@ func (s *Core) ImpersonationLifetime() time.Duration {
 // mayImpersonate checks that p may act as an account with role role: p
 // needs the impersonate permission; only owners impersonate owners, and
 // nobody impersonates an account holding a permission p lacks.
-func (s *Core) MayImpersonate(p policies.Principal, role string) error {
+func (s *Sessions) MayImpersonate(p policies.Principal, role string) error {
 	if !p.Perms.Has(policies.PermImpersonate) {
 		return &ForbiddenError{Perm: policies.PermImpersonate}
 	}
 	if role == policies.RoleOwner && p.Role != policies.RoleOwner {
 		return fmt.Errorf("%w: only owners can impersonate an owner", ErrForbidden)
 	}
-	return policies.Outranks(p, s.Target(role))
+	return policies.Outranks(p, s.Users.Target(role))
 }
 
 // impersonationLive reports whether the impersonation session sess (of
@@ -60,7 +60,7 @@ func (s *Core) MayImpersonate(p policies.Principal, role string) error {
 // and theirs, their account is active and they may still impersonate the
 // target. It keeps the impersonator's session from going idle meanwhile.
 // On the hot path of resolve: no disk I/O and no allocation on cache hits.
-func (s *Core) ImpersonationLive(sess *store.Session, target *store.Account, now time.Time) bool {
+func (s *Sessions) ImpersonationLive(sess *store.Session, target *store.Account, now time.Time) bool {
 	aid, ok := HexSessionID(sess.ActorSession)
 	if !ok || sess.ImpersonatorID == "" {
 		return false

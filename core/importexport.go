@@ -37,7 +37,7 @@ type ExportUser struct {
 }
 
 // exportUsers writes every user as CSV (groups joined with ",") or JSON.
-func (s *Core) exportUsers(w io.Writer, format string) error {
+func (s *Users) exportUsers(w io.Writer, format string) error {
 	var all []ExportUser
 	now := s.now()
 	if err := s.EachUser(func(u *store.User) {
@@ -169,7 +169,7 @@ func ParseImport(data []byte, format string) (rows []ImportRow, rowBase int, err
 // file and against existing accounts); if any row is bad nothing is
 // created. Otherwise each user is created without a password and gets a
 // link to set one.
-func (s *Core) ImportRows(ctx context.Context, c *Actor, rows []ImportRow, rowBase int, dryRun bool) (ImportResult, error) {
+func (s *Users) ImportRows(ctx context.Context, c *Actor, rows []ImportRow, rowBase int, dryRun bool) (ImportResult, error) {
 	res := ImportResult{DryRun: dryRun, Created: []ImportedUser{}, Problems: []ImportProblem{}}
 	if len(rows) == 0 {
 		return res, Input("", "nothing to import")
@@ -199,7 +199,7 @@ func (s *Core) ImportRows(ctx context.Context, c *Actor, rows []ImportRow, rowBa
 			bad(err)
 			continue
 		}
-		if err := CheckAssign(s, c, u.Role); err != nil {
+		if err := s.CheckAssign(c, u.Role); err != nil {
 			bad(&InputError{Field: "role", Msg: err.Error()})
 			continue
 		}
@@ -235,7 +235,7 @@ func (s *Core) ImportRows(ctx context.Context, c *Actor, rows []ImportRow, rowBa
 		if err != nil {
 			return res, fmt.Errorf("import stopped after %d users at %q: %w", len(res.Created), u.Username, err)
 		}
-		link, err := s.issueReset(ctx, c, created, true, c)
+		link, err := s.Credentials.issueReset(ctx, c, created, true, c)
 		if err != nil {
 			return res, err
 		}
@@ -247,7 +247,7 @@ func (s *Core) ImportRows(ctx context.Context, c *Actor, rows []ImportRow, rowBa
 }
 
 // ExportUsers writes every user as "csv" or "json" (for the CLI).
-func (s *Core) ExportUsers(w io.Writer, format string) error {
+func (s *Users) ExportUsers(w io.Writer, format string) error {
 	if format != "csv" && format != "json" {
 		return Input("format", "must be csv or json")
 	}
@@ -257,7 +257,7 @@ func (s *Core) ExportUsers(w io.Writer, format string) error {
 // ImportUsers imports users from CSV or JSON data (format "" guesses) on
 // behalf of the local administrator (the CLI through Caddy's admin API),
 // who may give any role. r, when not nil, is the request, for the audit log.
-func (s *Core) ImportUsers(ctx context.Context, a *Actor, data []byte, format string, dryRun bool) (ImportResult, error) {
+func (s *Users) ImportUsers(ctx context.Context, a *Actor, data []byte, format string, dryRun bool) (ImportResult, error) {
 	rows, base, err := ParseImport(data, format)
 	if err != nil {
 		return ImportResult{}, err

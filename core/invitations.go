@@ -57,7 +57,7 @@ func InvitationViewOf(t *store.Token) InvitationView {
 
 // createInvitation makes a single-use invitation link on behalf of c, shown
 // to c and emailed when mail is set up.
-func (s *Core) CreateInvitation(ctx context.Context, c *Actor, in InvitationInput) (InvitationView, error) {
+func (s *Credentials) CreateInvitation(ctx context.Context, c *Actor, in InvitationInput) (InvitationView, error) {
 	email, err := CheckEmail("email", in.Email)
 	if err != nil {
 		return InvitationView{}, err
@@ -75,7 +75,7 @@ func (s *Core) CreateInvitation(ctx context.Context, c *Actor, in InvitationInpu
 	if _, ok := s.PermsOf(role); !ok {
 		return InvitationView{}, Input("role", "unknown role %q", role)
 	}
-	if err := policies.CanAssignRole(c.Principal(), "", s.Target(role)); err != nil {
+	if err := policies.CanAssignRole(c.Principal(), "", s.Users.Target(role)); err != nil {
 		return InvitationView{}, err
 	}
 	groups, err := normalizeGroupList(in.Groups)
@@ -103,7 +103,7 @@ func (s *Core) CreateInvitation(ctx context.Context, c *Actor, in InvitationInpu
 }
 
 // listInvitations returns the pending invitations, newest first.
-func (s *Core) ListInvitations() ([]InvitationView, error) {
+func (s *Credentials) ListInvitations() ([]InvitationView, error) {
 	ts, err := s.store.ListTokens(tokenKindInvite)
 	if err != nil {
 		return nil, fmt.Errorf("core: list invitations: %w", err)
@@ -118,7 +118,7 @@ func (s *Core) ListInvitations() ([]InvitationView, error) {
 	return out, nil
 }
 
-func (s *Core) RevokeInvitation(c *Actor, id string) error {
+func (s *Credentials) RevokeInvitation(c *Actor, id string) error {
 	var hash [32]byte
 	if b, err := hex.DecodeString(id); err != nil || len(b) != 32 {
 		return fmt.Errorf("invitation: %w", ErrNotFound)
@@ -129,7 +129,7 @@ func (s *Core) RevokeInvitation(c *Actor, id string) error {
 	if err != nil {
 		return fmt.Errorf("invitation: %w", ErrNotFound)
 	}
-	if err := policies.CanAssignRole(c.Principal(), "", s.Target(t.Data["role"])); err != nil {
+	if err := policies.CanAssignRole(c.Principal(), "", s.Users.Target(t.Data["role"])); err != nil {
 		return err
 	}
 	if err := s.store.DeleteToken(tokenKindInvite, hash); err != nil {
@@ -144,7 +144,7 @@ func (s *Core) RevokeInvitation(c *Actor, id string) error {
 
 // invitation returns the live invitation of secret; one whose inviter
 // could no longer invite for its role is refused (credentials.go).
-func (s *Core) Invitation(a *Actor, secret string) (*store.Token, error) {
+func (s *Credentials) Invitation(a *Actor, secret string) (*store.Token, error) {
 	hash, ok := LinkHash(secret)
 	if !ok {
 		return nil, ErrLink
@@ -162,7 +162,7 @@ func (s *Core) Invitation(a *Actor, secret string) (*store.Token, error) {
 // acceptInvitation creates the invitee's account with the username, name
 // and password they chose and the email, role and groups of the
 // invitation. Input is checked before the link is spent.
-func (s *Core) AcceptInvitation(ctx context.Context, a *Actor, secret string, nu NewUser) (*store.User, error) {
+func (s *Credentials) AcceptInvitation(ctx context.Context, a *Actor, secret string, nu NewUser) (*store.User, error) {
 	t, err := s.Invitation(a, secret)
 	if err != nil {
 		return nil, err
@@ -172,7 +172,7 @@ func (s *Core) AcceptInvitation(ctx context.Context, a *Actor, secret string, nu
 	if g := t.Data["groups"]; g != "" {
 		nu.Groups = strings.Split(g, ",")
 	}
-	u, err := s.validate(nu)
+	u, err := s.Users.validate(nu)
 	if err != nil {
 		return nil, err
 	}
@@ -181,14 +181,14 @@ func (s *Core) AcceptInvitation(ctx context.Context, a *Actor, secret string, nu
 	if nu.Password != "" {
 		hash, err := s.hasher.Hash(ctx, nu.Password)
 		if err != nil {
-			return nil, s.BusyOr(err)
+			return nil, s.SignIn.BusyOr(err)
 		}
 		u.PasswordHash, u.PasswordChangedAt = hash, s.now()
 	}
 	if _, err := s.store.ConsumeToken(tokenKindInvite, t.Hash); err != nil {
 		return nil, ErrLink
 	}
-	created, err := s.CreateValidated(ctx, a, t.Data["invited_by"], u, "")
+	created, err := s.Users.CreateValidated(ctx, a, t.Data["invited_by"], u, "")
 	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			// Give the link back so another username can be tried.

@@ -22,7 +22,7 @@ const (
 
 // ownerFor returns the active owner named username, or the first active
 // owner by username when it is empty.
-func (s *Core) OwnerFor(username string) (*store.User, error) {
+func (s *Credentials) OwnerFor(username string) (*store.User, error) {
 	now := s.now()
 	if username == "" {
 		owners, err := s.store.UsersWithRole(policies.RoleOwner)
@@ -52,7 +52,7 @@ func (s *Core) OwnerFor(username string) (*store.User, error) {
 
 // ownerLoginToken returns the live recovery token of secret and its owner,
 // without spending it; ErrLink when either is unusable.
-func (s *Core) OwnerLoginToken(secret string) (*store.Token, *store.User, error) {
+func (s *Credentials) OwnerLoginToken(secret string) (*store.Token, *store.User, error) {
 	hash, ok := LinkHash(secret)
 	if !ok {
 		return nil, nil, ErrLink

@@ -50,7 +50,7 @@ func LinkHash(secret string) ([32]byte, bool) {
 
 // setPasswordHash hashes pw for u (checking the rules), stores it and ends
 // every session of u except keep (zero: all of them).
-func (s *Core) setPasswordHash(ctx context.Context, u *store.User, pw string, keep store.SessionID) (*store.User, error) {
+func (s *Credentials) setPasswordHash(ctx context.Context, u *store.User, pw string, keep store.SessionID) (*store.User, error) {
 	hash, err := s.hashPassword(ctx, u, pw)
 	if err != nil {
 		return nil, err
@@ -59,13 +59,13 @@ func (s *Core) setPasswordHash(ctx context.Context, u *store.User, pw string, ke
 }
 
 // hashPassword checks pw against the password rules for u and hashes it.
-func (s *Core) hashPassword(ctx context.Context, u *store.User, pw string) (string, error) {
+func (s *Credentials) hashPassword(ctx context.Context, u *store.User, pw string) (string, error) {
 	if err := s.PasswordRules().Check(pw, u.Username); err != nil {
 		return "", Input("password", "%v", err)
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
-		return "", s.BusyOr(err)
+		return "", s.SignIn.BusyOr(err)
 	}
 	return hash, nil
 }
@@ -74,7 +74,7 @@ func (s *Core) hashPassword(ctx context.Context, u *store.User, pw string) (stri
 // except keep (zero: all of them), in one transaction; then u's
 // outstanding reset links and temporary passwords, so that only the new
 // password works from then on.
-func (s *Core) storePasswordHash(u *store.User, hash string, keep store.SessionID) (*store.User, error) {
+func (s *Credentials) storePasswordHash(u *store.User, hash string, keep store.SessionID) (*store.User, error) {
 	updated, _, err := s.store.UpdateUserEndingSessions(u.ID, func(x *store.User) error {
 		x.PasswordHash = hash
 		x.PasswordChangedAt = s.now()
@@ -95,12 +95,12 @@ func (s *Core) storePasswordHash(u *store.User, hash string, keep store.SessionI
 
 // adminSetPassword sets the password of the user ref on behalf of c; every
 // session of that user ends.
-func (s *Core) AdminSetPassword(ctx context.Context, c *Actor, ref, pw string) error {
-	u, err := s.FindUser(ref)
+func (s *Credentials) AdminSetPassword(ctx context.Context, c *Actor, ref, pw string) error {
+	u, err := s.Users.FindUser(ref)
 	if err != nil {
 		return err
 	}
-	if err := s.MayManage(c, u); err != nil {
+	if err := s.Users.MayManage(c, u); err != nil {
 		return err
 	}
 	if err := mayChangeCredentials(c, u, SelfPassword); err != nil {
@@ -117,7 +117,7 @@ func (s *Core) AdminSetPassword(ctx context.Context, c *Actor, ref, pw string) e
 // c's other sessions end. A session signed in with a temporary password
 // needs no current password (like a reset link); an impersonation session
 // is refused.
-func (s *Core) ChangeOwnPassword(ctx context.Context, c *Actor, current, pw string) error {
+func (s *Credentials) ChangeOwnPassword(ctx context.Context, c *Actor, current, pw string) error {
 	if c.Impersonating() {
 		return ErrImpersonating
 	}
@@ -125,7 +125,7 @@ func (s *Core) ChangeOwnPassword(ctx context.Context, c *Actor, current, pw stri
 	ok := temp
 	if !ok && c.User.PasswordHash != "" {
 		var err error
-		if ok, err = s.verifyCurrentPassword(ctx, c, current); err != nil {
+		if ok, err = s.SignIn.verifyCurrentPassword(ctx, c, current); err != nil {
 			return err
 		}
 	}
@@ -145,12 +145,12 @@ func (s *Core) ChangeOwnPassword(ctx context.Context, c *Actor, current, pw stri
 }
 
 // adminResetLink makes a reset link for the user ref on behalf of c.
-func (s *Core) AdminResetLink(ctx context.Context, c *Actor, ref string) (string, error) {
-	u, err := s.FindUser(ref)
+func (s *Credentials) AdminResetLink(ctx context.Context, c *Actor, ref string) (string, error) {
+	u, err := s.Users.FindUser(ref)
 	if err != nil {
 		return "", err
 	}
-	if err := s.MayManage(c, u); err != nil {
+	if err := s.Users.MayManage(c, u); err != nil {
 		return "", err
 	}
 	if err := mayChangeCredentials(c, u, SelfPassword); err != nil {
@@ -169,7 +169,7 @@ func (s *Core) AdminResetLink(ctx context.Context, c *Actor, ref string) (string
 // welcome marks the link of a new account. by is who makes it (nil when
 // the user asked for it): it dies when they could no longer make it
 // (credentials.go).
-func (s *Core) issueReset(ctx context.Context, a *Actor, u *store.User, welcome bool, by *Actor) (string, error) {
+func (s *Credentials) issueReset(ctx context.Context, a *Actor, u *store.User, welcome bool, by *Actor) (string, error) {
 	if _, err := s.store.DeleteUserTokens(tokenKindReset, u.ID); err != nil {
 		return "", fmt.Errorf("core: replace reset links: %w", err)
 	}
@@ -222,7 +222,7 @@ func RecoveryAddresses(u *store.User) []string {
 
 // sendMail sends in the background of the request but waits for it, and
 // logs rather than fails: the link is shown to the admin anyway.
-func (s *Core) sendMail(ctx context.Context, to, subject, body string) bool {
+func (s *Credentials) sendMail(ctx context.Context, to, subject, body string) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	if err := s.mail.Send(ctx, mail.Message{To: to, Subject: subject, Text: body}); err != nil {
@@ -235,7 +235,7 @@ func (s *Core) sendMail(ctx context.Context, to, subject, body string) bool {
 // forgotPassword emails a reset link to the account named by login (a
 // username or email address) when it exists, is active and has an
 // address. The caller always answers the same, whatever happened.
-func (s *Core) ForgotPassword(ctx context.Context, a *Actor, login string) {
+func (s *Credentials) ForgotPassword(ctx context.Context, a *Actor, login string) {
 	login = strings.TrimSpace(login)
 	var (
 		u   *store.User
@@ -275,7 +275,7 @@ func (s *Core) ForgotPassword(ctx context.Context, a *Actor, login string) {
 }
 
 // resetToken returns the live reset token of secret and its user.
-func (s *Core) ResetToken(a *Actor, secret string) (*store.Token, *store.User, error) {
+func (s *Credentials) ResetToken(a *Actor, secret string) (*store.Token, *store.User, error) {
 	hash, ok := LinkHash(secret)
 	if !ok {
 		return nil, nil, ErrLink
@@ -296,7 +296,7 @@ func (s *Core) ResetToken(a *Actor, secret string) (*store.Token, *store.User, e
 
 // resetPassword sets a new password with a reset link; the link is spent
 // and every session of the user ends.
-func (s *Core) ResetPassword(ctx context.Context, a *Actor, secret, pw string) (*store.User, error) {
+func (s *Credentials) ResetPassword(ctx context.Context, a *Actor, secret, pw string) (*store.User, error) {
 	_, u, err := s.ResetToken(a, secret)
 	if err != nil {
 		return nil, err
@@ -323,7 +323,7 @@ func (s *Core) ResetPassword(ctx context.Context, a *Actor, secret, pw string) (
 const actionMailTest = "mail.test"
 
 // sendTestMail sends a test message to to (default: c's own address).
-func (s *Core) SendTestMail(ctx context.Context, c *Actor, to string) error {
+func (s *Credentials) SendTestMail(ctx context.Context, c *Actor, to string) error {
 	if !s.mail.Enabled() {
 		return Input("", "email is not configured: add an smtp block to the gatehouse global option")
 	}

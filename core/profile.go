@@ -32,7 +32,7 @@ type ProfileResult struct {
 
 // updateProfile changes c's own name and email address, unless the "lock
 // profile" setting is on.
-func (s *Core) UpdateProfile(ctx context.Context, c *Actor, in ProfileInput) (ProfileResult, error) {
+func (s *Users) UpdateProfile(ctx context.Context, c *Actor, in ProfileInput) (ProfileResult, error) {
 	if s.Settings().LockProfile {
 		return ProfileResult{}, fmt.Errorf("%w: profiles are locked; ask an administrator to change your details", ErrForbidden)
 	}

@@ -36,9 +36,9 @@ type RoleInput struct {
 
 // listRoles returns the built-in roles, then the custom ones by name, each
 // with the number of users holding it.
-func (s *Core) ListRoles() ([]RoleView, error) {
+func (s *Access) ListRoles() ([]RoleView, error) {
 	counts := map[string]int{}
-	if err := s.EachUser(func(u *store.User) { counts[u.Role]++ }); err != nil {
+	if err := s.Users.EachUser(func(u *store.User) { counts[u.Role]++ }); err != nil {
 		return nil, err
 	}
 	var out []RoleView
@@ -63,7 +63,7 @@ func (s *Core) ListRoles() ([]RoleView, error) {
 	return out, nil
 }
 
-func (s *Core) Role(name string) (RoleView, error) {
+func (s *Access) Role(name string) (RoleView, error) {
 	roles, err := s.ListRoles()
 	if err != nil {
 		return RoleView{}, err
@@ -95,7 +95,7 @@ func checkPermissions(c *Actor, perms []string) ([]string, error) {
 	return out, nil
 }
 
-func (s *Core) CreateRole(c *Actor, in RoleInput) (RoleView, error) {
+func (s *Access) CreateRole(c *Actor, in RoleInput) (RoleView, error) {
 	name := policies.NormalizeUsername(in.Name)
 	if err := policies.ValidateGroupName(name); err != nil {
 		return RoleView{}, Input("name", "%v", err)
@@ -131,7 +131,7 @@ func (s *Core) CreateRole(c *Actor, in RoleInput) (RoleView, error) {
 // mayChangeRole checks that c may edit or delete the custom role name:
 // c must be able to manage every user holding it (see
 // policies.CanChangeRole). An unknown role passes, for the store to report.
-func (s *Core) mayChangeRole(c *Actor, name string) error {
+func (s *Access) mayChangeRole(c *Actor, name string) error {
 	if _, ok := s.PermsOf(name); !ok {
 		return nil
 	}
@@ -148,10 +148,10 @@ func (s *Core) mayChangeRole(c *Actor, name string) error {
 	if i := slices.Index(names, c.User.Username); i >= 0 {
 		names = append(slices.Delete(names, i, i+1), c.User.Username)
 	}
-	return policies.CanChangeRole(c.Principal(), s.Target(name), names)
+	return policies.CanChangeRole(c.Principal(), s.Users.Target(name), names)
 }
 
-func (s *Core) UpdateRole(c *Actor, name string, in RoleInput) (RoleView, error) {
+func (s *Access) UpdateRole(c *Actor, name string, in RoleInput) (RoleView, error) {
 	if _, ok := policies.BuiltinRole(name); ok {
 		return RoleView{}, fmt.Errorf("%w: built-in roles cannot be changed", ErrForbidden)
 	}
@@ -188,7 +188,7 @@ func (s *Core) UpdateRole(c *Actor, name string, in RoleInput) (RoleView, error)
 	return s.Role(name)
 }
 
-func (s *Core) DeleteRole(c *Actor, name string) error {
+func (s *Access) DeleteRole(c *Actor, name string) error {
 	if _, ok := policies.BuiltinRole(name); ok {
 		return fmt.Errorf("%w: built-in roles cannot be deleted", ErrForbidden)
 	}

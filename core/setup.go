@@ -23,7 +23,7 @@ const (
 
 // offerSetup makes a one-time first-owner link when the store has no user
 // and logs it at WARN; with users it removes any leftover link.
-func (s *Core) OfferSetup() error {
+func (s *Credentials) OfferSetup() error {
 	has, err := s.store.HasUsers()
 	if err != nil {
 		return fmt.Errorf("core: look for users: %w", err)
@@ -56,7 +56,7 @@ func (s *Core) OfferSetup() error {
 }
 
 // SetupURL returns the current first-owner link, or "" when there is none.
-func (s *Core) SetupURL() string {
+func (s *Credentials) SetupURL() string {
 	s.setupMu.Lock()
 	defer s.setupMu.Unlock()
 	return s.setupURL
@@ -68,7 +68,7 @@ const SetupLinkHelp = "This setup link is invalid, expired or already used. Rest
 	"or create the owner with `caddy gatehouse user add --role owner`."
 
 // setupTokenValid reports whether token is a live first-owner link.
-func (s *Core) SetupTokenValid(token string) bool {
+func (s *Credentials) SetupTokenValid(token string) bool {
 	if token == "" || len(token) > 128 {
 		return false
 	}
@@ -78,9 +78,9 @@ func (s *Core) SetupTokenValid(token string) bool {
 
 // setupOwner creates the first owner with the one-time token. Input is
 // validated before the token is spent, so bad input can be corrected.
-func (s *Core) SetupOwner(ctx context.Context, a *Actor, token string, nu NewUser) (*store.User, error) {
+func (s *Credentials) SetupOwner(ctx context.Context, a *Actor, token string, nu NewUser) (*store.User, error) {
 	nu.Role = policies.RoleOwner
-	u, err := s.validate(nu)
+	u, err := s.Users.validate(nu)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (s *Core) SetupOwner(ctx context.Context, a *Actor, token string, nu NewUse
 		}
 		return nil, fmt.Errorf("core: use setup link: %w", err)
 	}
-	created, err := s.CreateValidated(ctx, a, u.Username, u, nu.Password)
+	created, err := s.Users.CreateValidated(ctx, a, u.Username, u, nu.Password)
 	if err != nil {
 		// Give the link back: nothing was created.
 		if perr := s.store.PutToken(tok); perr != nil {

@@ -32,7 +32,7 @@ const maxPasswordLen = 1024
 // and a wrong password counts against the one that judged it. A right
 // password clears no failures (a second step may still fail); signIn and
 // finishLogin clear them once the sign-in is complete.
-func (s *Core) Authenticate(ctx context.Context, a *Actor, login, pw string) (u *store.User, tempBy, device string, err error) {
+func (s *SignIn) Authenticate(ctx context.Context, a *Actor, login, pw string) (u *store.User, tempBy, device string, err error) {
 	login = strings.TrimSpace(login)
 	if len(pw) > maxPasswordLen {
 		pw = pw[:maxPasswordLen]
@@ -89,7 +89,7 @@ func (s *Core) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 	var temp *store.Token
 	if !ok {
 		var n int
-		temp, n, err = s.matchTempPassword(ctx, a, u, pw)
+		temp, n, err = s.Credentials.matchTempPassword(ctx, a, u, pw)
 		verified += n
 		if err != nil {
 			return nil, "", "", s.BusyOr(err)
@@ -155,7 +155,7 @@ func (s *Core) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 }
 
 // busyOr maps a full hashing pool to ErrBusy and wraps anything else.
-func (s *Core) BusyOr(err error) error {
+func (s *SignIn) BusyOr(err error) error {
 	if errors.Is(err, password.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return ErrBusy
 	}

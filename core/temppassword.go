@@ -57,7 +57,7 @@ type TempPasswordResponse struct {
 }
 
 // tempPasswordLifetime is how long a new temporary password works.
-func (s *Core) TempPasswordLifetime() time.Duration {
+func (s *Credentials) TempPasswordLifetime() time.Duration {
 	if d := time.Duration(s.Settings().TempPasswordLifetime); d > 0 {
 		return d
 	}
@@ -75,7 +75,7 @@ const (
 
 // newTempPassword returns a random password that follows the password
 // rules in force for username.
-func (s *Core) newTempPassword(username string) (string, error) {
+func (s *Credentials) newTempPassword(username string) (string, error) {
 	rules := s.PasswordRules()
 	n := max(TempPasswordLen, rules.MinLength)
 	if rules.MaxLength > 0 {
@@ -113,18 +113,18 @@ func tempString(alphabet string, n int) string {
 
 // makeTempPassword makes a temporary password for the user ref on behalf
 // of c.
-func (s *Core) MakeTempPassword(ctx context.Context, c *Actor, ref string) (*store.User, TempPasswordResponse, error) {
+func (s *Credentials) MakeTempPassword(ctx context.Context, c *Actor, ref string) (*store.User, TempPasswordResponse, error) {
 	if c.Impersonating() {
 		return nil, TempPasswordResponse{}, ErrImpersonating
 	}
 	if err := Need(c, policies.PermUsersWrite); err != nil {
 		return nil, TempPasswordResponse{}, err
 	}
-	u, err := s.FindUser(ref)
+	u, err := s.Users.FindUser(ref)
 	if err != nil {
 		return nil, TempPasswordResponse{}, err
 	}
-	if err := s.MayManage(c, u); err != nil {
+	if err := s.Users.MayManage(c, u); err != nil {
 		return nil, TempPasswordResponse{}, err
 	}
 	if err := mayChangeCredentials(c, u, SelfPassword); err != nil {
@@ -140,7 +140,7 @@ func (s *Core) MakeTempPassword(ctx context.Context, c *Actor, ref string) (*sto
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
-		return nil, TempPasswordResponse{}, s.BusyOr(err)
+		return nil, TempPasswordResponse{}, s.SignIn.BusyOr(err)
 	}
 	live, err := s.tempPasswordsOf(u)
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *Core) MakeTempPassword(ctx context.Context, c *Actor, ref string) (*sto
 }
 
 // tempPasswordsOf returns u's live temporary passwords, newest first.
-func (s *Core) tempPasswordsOf(u *store.User) ([]*store.Token, error) {
+func (s *Credentials) tempPasswordsOf(u *store.User) ([]*store.Token, error) {
 	all, err := s.store.ListTokens(tokenKindTempPassword)
 	if err != nil {
 		return nil, fmt.Errorf("core: list temporary passwords: %w", err)
@@ -175,7 +175,7 @@ func (s *Core) tempPasswordsOf(u *store.User) ([]*store.Token, error) {
 // bounded hashing pool) and returns the one it matches, or nil, with the
 // number of hashes verified. One whose creator could no longer make it
 // (credentials.go) matches nothing and is deleted.
-func (s *Core) matchTempPassword(ctx context.Context, a *Actor, u *store.User, pw string) (*store.Token, int, error) {
+func (s *Credentials) matchTempPassword(ctx context.Context, a *Actor, u *store.User, pw string) (*store.Token, int, error) {
 	live, err := s.tempPasswordsOf(u)
 	if err != nil || len(live) == 0 {
 		return nil, 0, err

@@ -70,7 +70,7 @@ var ErrTOTPTries = Input("code", "that code is not valid, %d times in a row: the
 
 // beginTOTP starts TOTP enrollment for u, or gives back the one under way:
 // the secret is kept encrypted as pending until confirmTOTP.
-func (s *Core) BeginTOTP(u *store.User) (TOTPEnrollment, error) {
+func (s *SignIn) BeginTOTP(u *store.User) (TOTPEnrollment, error) {
 	now := s.now()
 	fresh, err := totpSecret()
 	if err != nil {
@@ -105,7 +105,7 @@ func totpSecret() (string, error) {
 }
 
 // totpEnrollment describes the secret for u's authenticator app.
-func (s *Core) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, error) {
+func (s *SignIn) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, error) {
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
 	if err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("core: totp secret: %w", err)
@@ -153,7 +153,7 @@ func matchTOTP(secret, code string, now time.Time) int64 {
 // confirmTOTP activates the pending secret when code matches it, and
 // returns a fresh set of backup codes (shown once). A wrong code keeps the
 // pending secret; the TotpPendingTries-th discards it (ErrTOTPTries).
-func (s *Core) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, error) {
+func (s *SignIn) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, error) {
 	codes, hashes := NewBackupCodes()
 	now := s.now()
 	var wrong error
@@ -200,7 +200,7 @@ func (s *Core) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, erro
 
 // checkTOTP accepts code once: the step it belongs to must be later than
 // the last accepted one, so a replayed code fails.
-func (s *Core) CheckTOTP(u *store.User, code string) error {
+func (s *SignIn) CheckTOTP(u *store.User, code string) error {
 	now := s.now()
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if len(m.TOTPSecret) == 0 {
@@ -222,7 +222,7 @@ func (s *Core) CheckTOTP(u *store.User, code string) error {
 
 // removeTOTP turns TOTP off for u (backup codes go with it unless a
 // security key remains).
-func (s *Core) RemoveTOTP(a *Actor, actor string, u *store.User) error {
+func (s *SignIn) RemoveTOTP(a *Actor, actor string, u *store.User) error {
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if len(m.TOTPSecret) == 0 && len(m.TOTPPending) == 0 {
 			return ErrNoFactor
@@ -269,7 +269,7 @@ func HashBackupCode(c string) string {
 }
 
 // useBackupCode spends one backup code of u.
-func (s *Core) UseBackupCode(a *Actor, u *store.User, code string) error {
+func (s *SignIn) UseBackupCode(a *Actor, u *store.User, code string) error {
 	h := HashBackupCode(code)
 	left := 0
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
@@ -290,7 +290,7 @@ func (s *Core) UseBackupCode(a *Actor, u *store.User, code string) error {
 }
 
 // regenerateBackupCodes replaces u's backup codes; the old ones die.
-func (s *Core) RegenerateBackupCodes(a *Actor, u *store.User) ([]string, error) {
+func (s *SignIn) RegenerateBackupCodes(a *Actor, u *store.User) ([]string, error) {
 	codes, hashes := NewBackupCodes()
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if !m.Active() {
@@ -325,7 +325,7 @@ type KeyView struct {
 }
 
 // factors describes u's second factors.
-func (s *Core) Factors(u *store.User) (FactorsView, *store.MFA, error) {
+func (s *SignIn) Factors(u *store.User) (FactorsView, *store.MFA, error) {
 	m, err := s.store.MFA(u.ID)
 	if err != nil {
 		return FactorsView{}, nil, fmt.Errorf("core: second factors: %w", err)
@@ -356,12 +356,12 @@ func MethodsOf(m *store.MFA) []string {
 
 // resetFactors removes every second factor of the user ref on behalf of c;
 // the user signs in with the password and may (or must) enroll again.
-func (s *Core) ResetFactors(c *Actor, ref string) error {
-	u, err := s.FindUser(ref)
+func (s *SignIn) ResetFactors(c *Actor, ref string) error {
+	u, err := s.Users.FindUser(ref)
 	if err != nil {
 		return err
 	}
-	if err := s.MayManage(c, u); err != nil {
+	if err := s.Users.MayManage(c, u); err != nil {
 		return err
 	}
 	if err := mayChangeCredentials(c, u, SelfFactors); err != nil {

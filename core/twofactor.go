@@ -8,10 +8,10 @@ import (
 
 // enforce2FA ends every session of the users without a second factor; it
 // runs when an admin makes 2FA mandatory.
-func (s *Core) enforce2FA(ctx context.Context) (int, error) {
+func (s *SignIn) enforce2FA(ctx context.Context) (int, error) {
 	n := 0
 	var firstErr error
-	err := s.EachUser(func(u *store.User) {
+	err := s.Users.EachUser(func(u *store.User) {
 		if ctx.Err() != nil {
 			return
 		}

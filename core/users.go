@@ -40,7 +40,7 @@ type UserView struct {
 	LastLoginAt   *time.Time `json:"last_login_at"`
 }
 
-func (s *Core) View(u *store.User) UserView {
+func (s *Users) View(u *store.User) UserView {
 	v := UserView{
 		ID:            u.ID,
 		Username:      u.Username,
@@ -62,11 +62,11 @@ func (s *Core) View(u *store.User) UserView {
 
 // validate checks nu, password included, and returns the record to store
 // (without its password hash) or an *InputError naming the first problem.
-func (s *Core) validate(nu NewUser) (*store.User, error) { return s.ValidateNew(nu, false) }
+func (s *Users) validate(nu NewUser) (*store.User, error) { return s.ValidateNew(nu, false) }
 
 // validateNew is validate; with noPassword the account is made without one
 // (its owner sets it through a link).
-func (s *Core) ValidateNew(nu NewUser, noPassword bool) (*store.User, error) {
+func (s *Users) ValidateNew(nu NewUser, noPassword bool) (*store.User, error) {
 	u := &store.User{
 		Username: policies.NormalizeUsername(nu.Username),
 		Email:    strings.TrimSpace(nu.Email),
@@ -120,7 +120,7 @@ func IsControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // CreateUser validates nu, hashes the password, creates missing groups and
 // stores the user. a is who asked (for the audit log; nil: nobody).
-func (s *Core) CreateUser(ctx context.Context, a *Actor, nu NewUser) (*store.User, error) {
+func (s *Users) CreateUser(ctx context.Context, a *Actor, nu NewUser) (*store.User, error) {
 	u, err := s.validate(nu)
 	if err != nil {
 		return nil, err
@@ -130,11 +130,11 @@ func (s *Core) CreateUser(ctx context.Context, a *Actor, nu NewUser) (*store.Use
 
 // createValidated stores u, checked by validate, with the password pw;
 // the audit log names actor as its creator, on a's behalf.
-func (s *Core) CreateValidated(ctx context.Context, a *Actor, actor string, u *store.User, pw string) (*store.User, error) {
+func (s *Users) CreateValidated(ctx context.Context, a *Actor, actor string, u *store.User, pw string) (*store.User, error) {
 	if pw != "" {
 		hash, err := s.hasher.Hash(ctx, pw)
 		if err != nil {
-			return nil, s.BusyOr(err)
+			return nil, s.SignIn.BusyOr(err)
 		}
 		u.PasswordHash = hash
 		u.PasswordChangedAt = s.now()
@@ -160,7 +160,7 @@ func (s *Core) CreateValidated(ctx context.Context, a *Actor, actor string, u *s
 
 // ListUsers returns one page of users ordered by username; after is the
 // previous page's next cursor.
-func (s *Core) ListUsers(after string, limit int) ([]UserView, string, error) {
+func (s *Users) ListUsers(after string, limit int) ([]UserView, string, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
@@ -176,7 +176,7 @@ func (s *Core) ListUsers(after string, limit int) ([]UserView, string, error) {
 }
 
 // CreateUserView is CreateUser returning the user as the API shows it.
-func (s *Core) CreateUserView(ctx context.Context, a *Actor, nu NewUser) (UserView, error) {
+func (s *Users) CreateUserView(ctx context.Context, a *Actor, nu NewUser) (UserView, error) {
 	u, err := s.CreateUser(ctx, a, nu)
 	if err != nil {
 		return UserView{}, err

@@ -30,7 +30,7 @@ const (
 var ownerMu sync.Mutex
 
 // findUser returns the user named by ref: an id or a username.
-func (s *Core) FindUser(ref string) (*store.User, error) {
+func (s *Users) FindUser(ref string) (*store.User, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return nil, fmt.Errorf("user: %w", ErrNotFound)
@@ -49,7 +49,7 @@ func (s *Core) FindUser(ref string) (*store.User, error) {
 }
 
 // eachUser calls fn for every user, page by page.
-func (s *Core) EachUser(fn func(u *store.User)) error {
+func (s *Users) EachUser(fn func(u *store.User)) error {
 	after := ""
 	for {
 		users, next, err := s.store.ListUsers(after, 500)
@@ -67,18 +67,18 @@ func (s *Core) EachUser(fn func(u *store.User)) error {
 }
 
 // target describes u for the rules of policies.CanManage.
-func (s *Core) Target(role string) policies.Target {
+func (s *Users) Target(role string) policies.Target {
 	perms, _ := s.PermsOf(role)
 	return policies.Target{Role: role, Perms: perms}
 }
 
 // mayManage checks that c may change u's account.
-func (s *Core) MayManage(c *Actor, u *store.User) error {
+func (s *Users) MayManage(c *Actor, u *store.User) error {
 	return policies.CanManage(c.Principal(), s.Target(u.Role))
 }
 
 // otherActiveOwners counts the owners other than u who can still sign in.
-func (s *Core) otherActiveOwners(u *store.User) (int, error) {
+func (s *Users) otherActiveOwners(u *store.User) (int, error) {
 	owners, err := s.store.UsersWithRole(policies.RoleOwner)
 	if err != nil {
 		return 0, fmt.Errorf("core: count owners: %w", err)
@@ -183,7 +183,7 @@ func mayChangeResetChannel(c *Actor, u *store.User, field string) error {
 	return nil
 }
 
-func (s *Core) UpdateUser(c *Actor, ref string, p UserPatch) (*store.User, error) {
+func (s *Users) UpdateUser(c *Actor, ref string, p UserPatch) (*store.User, error) {
 	u, err := s.FindUser(ref)
 	if err != nil {
 		return nil, err
@@ -226,7 +226,7 @@ func (s *Core) UpdateUser(c *Actor, ref string, p UserPatch) (*store.User, error
 			return nil, err
 		}
 		if u.ID == c.User.ID {
-			if err := s.mayJoin(c, addedGroups(u.Groups, groups)); err != nil {
+			if err := s.Access.mayJoin(c, addedGroups(u.Groups, groups)); err != nil {
 				return nil, err
 			}
 		}
@@ -305,13 +305,13 @@ func (s *Core) UpdateUser(c *Actor, ref string, p UserPatch) (*store.User, error
 		if _, err := s.store.DeleteUserSessions(updated.ID); err != nil {
 			return nil, fmt.Errorf("core: end sessions of disabled user: %w", err)
 		}
-		s.revokeAllKeys(c, c.User.Username, updated)
+		s.Credentials.revokeAllKeys(c, c.User.Username, updated)
 	}
 	return updated, nil
 }
 
 // auditUserChanges records one event per kind of change between a and b.
-func (s *Core) auditUserChanges(c *Actor, a, b *store.User) {
+func (s *Users) auditUserChanges(c *Actor, a, b *store.User) {
 	ev := func(action, reason string) {
 		s.Audit(c, store.Event{Actor: c.User.Username, Action: action, Resource: "user:" + b.Username,
 			Outcome: OutcomeSuccess, Reason: reason})
@@ -349,7 +349,7 @@ func (s *Core) auditUserChanges(c *Actor, a, b *store.User) {
 
 // deleteUser removes the user ref; their sessions die with them and their
 // audit history stays.
-func (s *Core) DeleteUser(c *Actor, ref string) error {
+func (s *Users) DeleteUser(c *Actor, ref string) error {
 	u, err := s.FindUser(ref)
 	if err != nil {
 		return err
@@ -369,7 +369,7 @@ func (s *Core) DeleteUser(c *Actor, ref string) error {
 			return errLastOwner
 		}
 	}
-	s.revokeAllKeys(c, c.User.Username, u)
+	s.Credentials.revokeAllKeys(c, c.User.Username, u)
 	if err := s.store.DeleteUser(u.ID); err != nil {
 		return fmt.Errorf("core: delete user: %w", err)
 	}
@@ -381,7 +381,7 @@ func (s *Core) DeleteUser(c *Actor, ref string) error {
 // adminCreateUser creates an account on behalf of c. Without a password the
 // account gets a link to set one (returned, and emailed when mail is set
 // up).
-func (s *Core) AdminCreateUser(ctx context.Context, c *Actor, nu NewUser) (*store.User, string, error) {
+func (s *Users) AdminCreateUser(ctx context.Context, c *Actor, nu NewUser) (*store.User, string, error) {
 	if nu.Role == "" {
 		nu.Role = policies.RoleUser
 	}
@@ -400,7 +400,7 @@ func (s *Core) AdminCreateUser(ctx context.Context, c *Actor, nu NewUser) (*stor
 		if err != nil {
 			return nil, "", err
 		}
-		link, err := s.issueReset(ctx, c, created, true, c)
+		link, err := s.Credentials.issueReset(ctx, c, created, true, c)
 		return created, link, err
 	}
 	created, err := s.CreateValidated(ctx, c, c.User.Username, u, nu.Password)
@@ -408,7 +408,7 @@ func (s *Core) AdminCreateUser(ctx context.Context, c *Actor, nu NewUser) (*stor
 }
 
 // CheckAssign checks that c may give a new account role.
-func CheckAssign(s *Core, c *Actor, role string) error {
+func (s *Users) CheckAssign(c *Actor, role string) error {
 	return policies.CanAssignRole(c.Principal(), "", s.Target(role))
 }
 

@@ -66,7 +66,7 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 	if s.passwordExpired(u.PasswordChangedAt) {
 		return Verdict{Outcome: ChangePassword, User: *u}
 	}
-	d := app.Access().Decide(s.core.SubjectOf(u))
+	d := app.Access().Decide(s.core.Access.SubjectOf(u))
 	if !d.Allow {
 		return Verdict{Outcome: Deny, User: *u, Reason: d.Reason}
 	}
@@ -260,7 +260,7 @@ func wantsHTML(r *http.Request) bool {
 // reaches the app.
 func (s *Service) checkKeyRequest(r *http.Request, app *App, k string, now time.Time) Verdict {
 	a := core.Actor{IP: s.clientIP(r), UserAgent: r.UserAgent(), Via: core.ViaGuard}
-	key, owner, err := s.core.CheckKey(&a, k, now)
+	key, owner, err := s.core.Credentials.CheckKey(&a, k, now)
 	if err != nil {
 		if errors.Is(err, core.ErrBadKey) {
 			return Verdict{Outcome: SignIn}
@@ -275,7 +275,7 @@ func (s *Service) checkKeyRequest(r *http.Request, app *App, k string, now time.
 	if s.passwordExpired(u.PasswordChangedAt) {
 		return Verdict{Outcome: ChangePassword, User: *u}
 	}
-	d := app.Access().Decide(s.core.SubjectOf(u))
+	d := app.Access().Decide(s.core.Access.SubjectOf(u))
 	if !d.Allow {
 		return Verdict{Outcome: Deny, User: *u, Reason: d.Reason}
 	}

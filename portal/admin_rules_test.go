@@ -123,7 +123,7 @@ func TestPasswordExpiry(t *testing.T) {
 	svc, _, clk := newTestService(t)
 	mustUser(t, svc, "olga", policies.RoleOwner)
 	mustUser(t, svc, "bob", policies.RoleUser)
-	app, _ := svc.core.RegisterApp(AppConfig{Name: "wiki"})
+	app, _ := svc.core.Access.RegisterApp(AppConfig{Name: "wiki"})
 	root := login(t, svc, "olga", false)
 	if got, _ := apiCall(t, svc, root, "PATCH", "/api/v1/settings", `{"password_max_age":"90d"}`); got != 200 {
 		t.Fatal(got)
@@ -150,10 +150,10 @@ func TestCustomRoleAndOperators(t *testing.T) {
 	svc, _, _ := newTestService(t)
 	mustUser(t, svc, "olga", policies.RoleOwner)
 	mustUser(t, svc, "hd", policies.RoleUser)
-	if _, err := svc.core.RegisterApp(AppConfig{Name: "wiki"}); err != nil {
+	if _, err := svc.core.Access.RegisterApp(AppConfig{Name: "wiki"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.core.RegisterApp(AppConfig{Name: "chat"}); err != nil {
+	if _, err := svc.core.Access.RegisterApp(AppConfig{Name: "chat"}); err != nil {
 		t.Fatal(err)
 	}
 	root, hd := login(t, svc, "olga", false), login(t, svc, "hd", false)
@@ -195,7 +195,7 @@ func TestGroupRenameReachesTheGuard(t *testing.T) {
 	svc, _, _ := newTestService(t)
 	mustUser(t, svc, "olga", policies.RoleOwner)
 	mustUser(t, svc, "bob", policies.RoleUser, "staff")
-	app, _ := svc.core.RegisterApp(AppConfig{Name: "wiki"})
+	app, _ := svc.core.Access.RegisterApp(AppConfig{Name: "wiki"})
 	root, bob := login(t, svc, "olga", false), login(t, svc, "bob", false)
 	api := func(method, path, body string, want int) {
 		t.Helper()

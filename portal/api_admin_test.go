@@ -113,7 +113,7 @@ func TestPermissionMatrix(t *testing.T) {
 			svc, st, _ := newTestService(t)
 			mustUser(t, svc, "olga", policies.RoleOwner)
 			mustUser(t, svc, "tgt", policies.RoleUser, "staff")
-			if _, err := svc.core.RegisterApp(AppConfig{Name: "wiki", Title: "Wiki"}); err != nil {
+			if _, err := svc.core.Access.RegisterApp(AppConfig{Name: "wiki", Title: "Wiki"}); err != nil {
 				t.Fatal(err)
 			}
 			var ck *http.Cookie
@@ -123,7 +123,7 @@ func TestPermissionMatrix(t *testing.T) {
 				ck = login(t, svc, "actor", false)
 				perms, _ = policies.RolePermissions(role)
 			}
-			inv, err := svc.core.CreateInvitation(context.Background(), svc.localAdmin(), InvitationInput{Email: "pending@example.com"})
+			inv, err := svc.core.Credentials.CreateInvitation(context.Background(), svc.localAdmin(), InvitationInput{Email: "pending@example.com"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +139,7 @@ func TestPermissionMatrix(t *testing.T) {
 				path := strings.ReplaceAll(ep.path, "{invitation}", inv.ID)
 				if strings.Contains(path, "{session}") {
 					// A fresh session of tgt, so every row has one to end.
-					tgt, _ := svc.core.FindUser("tgt")
+					tgt, _ := svc.core.Users.FindUser("tgt")
 					sess := &store.Session{ID: core.SessionIDOf("matrix-" + name), UserID: tgt.ID, ExpiresAt: time.Now().Add(time.Hour)}
 					if err := st.CreateSession(sess); err != nil {
 						t.Fatal(err)
@@ -223,7 +223,7 @@ func TestDisableAndDelete(t *testing.T) {
 	mustUser(t, svc, "olga", policies.RoleOwner)
 	mustUser(t, svc, "bob", policies.RoleUser)
 	root := login(t, svc, "olga", false)
-	app, _ := svc.core.RegisterApp(AppConfig{Name: "wiki"})
+	app, _ := svc.core.Access.RegisterApp(AppConfig{Name: "wiki"})
 
 	bob := login(t, svc, "bob", false)
 	if v := check(svc, app, bob); v.Outcome != Allow {

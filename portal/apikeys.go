@@ -30,7 +30,7 @@ func (s *Service) keyCaller(r *http.Request, now time.Time) (c *caller, present 
 		return nil, false
 	}
 	c = s.clientActor(r)
-	key, u, err := s.core.CheckKey(c, k, now)
+	key, u, err := s.core.Credentials.CheckKey(c, k, now)
 	if err != nil {
 		return nil, true
 	}

@@ -16,7 +16,7 @@ func (s *Service) handleProfileKeyCreate(w http.ResponseWriter, r *http.Request,
 	case sc != "":
 		in.Scope = sc
 	}
-	v, err := s.core.CreateKey(c, in)
+	v, err := s.core.Credentials.CreateKey(c, in)
 	if err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
@@ -28,7 +28,7 @@ func (s *Service) handleProfileKeyCreate(w http.ResponseWriter, r *http.Request,
 }
 
 func (s *Service) handleProfileKeyRevoke(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.core.RevokeKey(c, r.PathValue("id")); err != nil {
+	if err := s.core.Credentials.RevokeKey(c, r.PathValue("id")); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}

@@ -41,9 +41,9 @@ func TestAPIKeys(t *testing.T) {
 	svc, _, clk := newTestService(t)
 	mustUser(t, svc, "olga", policies.RoleOwner)
 	mustUser(t, svc, "bob", policies.RoleUser)
-	wiki, _ := svc.core.RegisterApp(AppConfig{Name: "wiki"})
-	chat, _ := svc.core.RegisterApp(AppConfig{Name: "chat"})
-	vault, _ := svc.core.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
+	wiki, _ := svc.core.Access.RegisterApp(AppConfig{Name: "wiki"})
+	chat, _ := svc.core.Access.RegisterApp(AppConfig{Name: "chat"})
+	vault, _ := svc.core.Access.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
 	root, bob := login(t, svc, "olga", false), login(t, svc, "bob", false)
 
 	bad := []struct{ body, want string }{

@@ -10,9 +10,9 @@ import (
 func (s *Service) apiListApps(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		out := list[AppView]{Items: []AppView{}}
-		for _, a := range s.core.Apps() {
-			if c.Can(policies.PermAppsRead) || s.core.IsAppOperator(c.User, a.Name) {
-				out.Items = append(out.Items, s.core.AppViewOf(a))
+		for _, a := range s.core.Access.Apps() {
+			if c.Can(policies.PermAppsRead) || s.core.Access.IsAppOperator(c.User, a.Name) {
+				out.Items = append(out.Items, s.core.Access.AppViewOf(a))
 			}
 		}
 		if len(out.Items) == 0 && !c.Can(policies.PermAppsRead) {
@@ -24,14 +24,14 @@ func (s *Service) apiListApps(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) apiGetApp(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		a, err := s.core.AppNamed(r.PathValue("app"))
+		a, err := s.core.Access.AppNamed(r.PathValue("app"))
 		if err != nil {
 			return 0, nil, err
 		}
-		if !c.Can(policies.PermAppsRead) && !s.core.IsAppOperator(c.User, a.Name) {
+		if !c.Can(policies.PermAppsRead) && !s.core.Access.IsAppOperator(c.User, a.Name) {
 			return 0, nil, core.Need(c, policies.PermAppsRead)
 		}
-		return http.StatusOK, s.core.AppViewOf(a), nil
+		return http.StatusOK, s.core.Access.AppViewOf(a), nil
 	})
 }
 
@@ -41,7 +41,7 @@ func (s *Service) apiPatchApp(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		v, err := s.core.UpdateAppAccess(c, r.PathValue("app"), in)
+		v, err := s.core.Access.UpdateAppAccess(c, r.PathValue("app"), in)
 		return http.StatusOK, v, err
 	})
 }

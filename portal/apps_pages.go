@@ -58,9 +58,9 @@ func appSnippet(portal *url.URL) string {
 // those c operates (as GET /api/v1/apps).
 func (s *Service) handleApps(w http.ResponseWriter, r *http.Request, c *caller) {
 	var d appsData
-	for _, a := range s.core.Apps() {
-		if c.Can(policies.PermAppsRead) || s.core.IsAppOperator(c.User, a.Name) {
-			d.Apps = append(d.Apps, appRow{AppView: s.core.AppViewOf(a), CanEdit: s.core.MayEditApp(c, a.Name)})
+	for _, a := range s.core.Access.Apps() {
+		if c.Can(policies.PermAppsRead) || s.core.Access.IsAppOperator(c.User, a.Name) {
+			d.Apps = append(d.Apps, appRow{AppView: s.core.Access.AppViewOf(a), CanEdit: s.core.Access.MayEditApp(c, a.Name)})
 		}
 	}
 	if len(d.Apps) == 0 && !c.Can(policies.PermAppsRead) {
@@ -88,16 +88,16 @@ func (s *Service) handleApp(w http.ResponseWriter, r *http.Request, c *caller) {
 // renderApp shows an app to a holder of apps.read or one of its operators
 // (as GET /api/v1/apps/{app}).
 func (s *Service) renderApp(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
-	a, err := s.core.AppNamed(r.PathValue("app"))
+	a, err := s.core.Access.AppNamed(r.PathValue("app"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
-	if !c.Can(policies.PermAppsRead) && !s.core.IsAppOperator(c.User, a.Name) {
+	if !c.Can(policies.PermAppsRead) && !s.core.Access.IsAppOperator(c.User, a.Name) {
 		s.pageFail(w, r, c, core.Need(c, policies.PermAppsRead))
 		return
 	}
-	v := s.core.AppViewOf(a)
+	v := s.core.Access.AppViewOf(a)
 	p := s.basePage(w, r, c, v.Title, "apps")
 	p.Error = errMsg
 	p.Form = map[string]string{"allow_groups": strings.Join(v.AllowGroups, ", "), "allow_users": strings.Join(v.AllowUsers, ", "),
@@ -105,7 +105,7 @@ func (s *Service) renderApp(w http.ResponseWriter, r *http.Request, c *caller, s
 	for k, val := range form {
 		p.Form[k] = val
 	}
-	p.Data = appData{App: v, Path: "/admin/apps/" + url.PathEscape(a.Name), CanEdit: s.core.MayEditApp(c, a.Name) && !a.Configured,
+	p.Data = appData{App: v, Path: "/admin/apps/" + url.PathEscape(a.Name), CanEdit: s.core.Access.MayEditApp(c, a.Name) && !a.Configured,
 		CanOperators: c.Can(policies.PermAppsWrite), Groups: s.groupNames()}
 	s.render(w, status, "app", p)
 }
@@ -114,7 +114,7 @@ func (s *Service) handleAppAccess(w http.ResponseWriter, r *http.Request, c *cal
 	gv, uv := r.PostForm.Get("allow_groups"), r.PostForm.Get("allow_users")
 	groups, users := splitList(gv), splitList(uv)
 	require2FA := r.PostForm.Get("require_2fa") != ""
-	v, err := s.core.UpdateAppAccess(c, r.PathValue("app"), AppAccessInput{AllowGroups: &groups, AllowUsers: &users, Require2FA: &require2FA})
+	v, err := s.core.Access.UpdateAppAccess(c, r.PathValue("app"), AppAccessInput{AllowGroups: &groups, AllowUsers: &users, Require2FA: &require2FA})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderApp(w, r, c, status, msg, map[string]string{"allow_groups": gv, "allow_users": uv})
@@ -130,7 +130,7 @@ func (s *Service) handleAppAccess(w http.ResponseWriter, r *http.Request, c *cal
 func (s *Service) handleAppOperators(w http.ResponseWriter, r *http.Request, c *caller) {
 	ov := r.PostForm.Get("operators")
 	ops := splitList(ov)
-	v, err := s.core.UpdateAppAccess(c, r.PathValue("app"), AppAccessInput{Operators: &ops})
+	v, err := s.core.Access.UpdateAppAccess(c, r.PathValue("app"), AppAccessInput{Operators: &ops})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderApp(w, r, c, status, msg, map[string]string{"operators": ov})

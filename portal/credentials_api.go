@@ -17,11 +17,11 @@ func (s *Service) apiListCredentials(w http.ResponseWriter, r *http.Request) {
 		var u *store.User
 		if ref := r.URL.Query().Get("user"); ref != "" {
 			var err error
-			if u, err = s.core.FindUser(ref); err != nil {
+			if u, err = s.core.Users.FindUser(ref); err != nil {
 				return 0, nil, err
 			}
 		}
-		list, err := s.core.ListCredentials(c, kind, u)
+		list, err := s.core.Credentials.ListCredentials(c, kind, u)
 		return http.StatusOK, map[string]any{"items": list}, err
 	})
 }
@@ -31,7 +31,7 @@ func (s *Service) apiListCredentials(w http.ResponseWriter, r *http.Request) {
 func (s *Service) apiRevokeCredential(w http.ResponseWriter, r *http.Request) {
 	coll, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/v1/"), "/")
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.RevokeCredential(c, core.CredentialKinds[coll], r.PathValue("id"))
+		return http.StatusNoContent, nil, s.core.Credentials.RevokeCredential(c, core.CredentialKinds[coll], r.PathValue("id"))
 	})
 }
 
@@ -43,7 +43,7 @@ func (s *Service) handleUserRevokeCredential(w http.ResponseWriter, r *http.Requ
 		s.pageFail(w, r, c, fmt.Errorf("credential: %w", ErrNotFound))
 		return
 	}
-	if err := s.core.RevokeCredential(c, kind, r.PathValue("id")); err != nil {
+	if err := s.core.Credentials.RevokeCredential(c, kind, r.PathValue("id")); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}

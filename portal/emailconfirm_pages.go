@@ -29,7 +29,7 @@ type emailConfirmData struct {
 // (a mail scanner following the link) changes nothing.
 func (s *Service) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	t, u, err := s.core.EmailLink(tok)
+	t, u, err := s.core.Users.EmailLink(tok)
 	if err != nil {
 		s.renderError(w, r, http.StatusNotFound, "Link not valid",
 			"This link is invalid, has expired or was already used. Change your email address on your profile again to get a new one.", nil)
@@ -40,7 +40,7 @@ func (s *Service) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Service) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request) {
-	u, err := s.core.ConfirmEmail(s.requestActor(r), r.PathValue("token"))
+	u, err := s.core.Users.ConfirmEmail(s.requestActor(r), r.PathValue("token"))
 	switch {
 	case errors.Is(err, core.ErrLink):
 		s.renderError(w, r, http.StatusNotFound, "Link not valid",
@@ -68,7 +68,7 @@ func (s *Service) handleEmailResend(w http.ResponseWriter, r *http.Request, c *c
 		s.pageFail(w, r, c, err)
 		return
 	}
-	sent, err := s.core.SendEmailConfirmation(r.Context(), u)
+	sent, err := s.core.Users.SendEmailConfirmation(r.Context(), u)
 	if err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
@@ -84,7 +84,7 @@ func (s *Service) handleEmailCancel(w http.ResponseWriter, r *http.Request, c *c
 	}
 	u, err := s.store.User(c.User.ID)
 	if err == nil {
-		_, err = s.core.CancelEmailChange(u)
+		_, err = s.core.Users.CancelEmailChange(u)
 	}
 	if err != nil {
 		s.pageFail(w, r, c, err)

@@ -95,7 +95,7 @@ func TestEmailChangeWithoutPassword(t *testing.T) {
 		ok  bool
 	}{{time.Minute, true}, {core.FreshWindow + time.Second, false}} {
 		c := &caller{User: u, Session: store.Session{CreatedAt: now.Add(-tc.age)}}
-		err := e.svc.core.ReproveForEmail(context.Background(), c, u, "")
+		err := e.svc.core.Users.ReproveForEmail(context.Background(), c, u, "")
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrForbidden)) {
 			t.Errorf("session %v old: %v", tc.age, err)
 		}
@@ -116,7 +116,7 @@ func TestAdminEmailVoidsPendingChange(t *testing.T) {
 		t.Fatal("no link in the mail")
 	}
 	set := "set-by-admin@example.com"
-	if _, err := e.svc.core.UpdateUser(e.svc.localAdmin(), "alice", UserPatch{Email: &set}); err != nil {
+	if _, err := e.svc.core.Users.UpdateUser(e.svc.localAdmin(), "alice", UserPatch{Email: &set}); err != nil {
 		t.Fatal(err)
 	}
 	if resp, _ := b.post(link, url.Values{}); resp.StatusCode != http.StatusNotFound {

@@ -6,7 +6,7 @@ import (
 
 func (s *Service) apiListGroups(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		items, err := s.core.ListGroups()
+		items, err := s.core.Access.ListGroups()
 		return http.StatusOK, list[GroupView]{Items: items}, err
 	})
 }
@@ -17,7 +17,7 @@ func (s *Service) apiCreateGroup(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		g, err := s.core.CreateGroup(c, in)
+		g, err := s.core.Access.CreateGroup(c, in)
 		return http.StatusCreated, g, err
 	})
 }
@@ -30,13 +30,13 @@ type GroupDetail struct {
 
 func (s *Service) apiGetGroup(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		g, members, err := s.core.Group(r.PathValue("group"))
+		g, members, err := s.core.Access.Group(r.PathValue("group"))
 		if err != nil {
 			return 0, nil, err
 		}
 		d := GroupDetail{GroupView: g, Users: make([]UserView, len(members))}
 		for i, u := range members {
-			d.Users[i] = s.core.View(u)
+			d.Users[i] = s.core.Users.View(u)
 		}
 		return http.StatusOK, d, nil
 	})
@@ -48,25 +48,25 @@ func (s *Service) apiPatchGroup(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		g, err := s.core.UpdateGroup(c, r.PathValue("group"), in)
+		g, err := s.core.Access.UpdateGroup(c, r.PathValue("group"), in)
 		return http.StatusOK, g, err
 	})
 }
 
 func (s *Service) apiDeleteGroup(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.DeleteGroup(c, r.PathValue("group"))
+		return http.StatusNoContent, nil, s.core.Access.DeleteGroup(c, r.PathValue("group"))
 	})
 }
 
 func (s *Service) apiAddMember(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.SetMembership(c, r.PathValue("group"), r.PathValue("user"), true)
+		return http.StatusNoContent, nil, s.core.Access.SetMembership(c, r.PathValue("group"), r.PathValue("user"), true)
 	})
 }
 
 func (s *Service) apiRemoveMember(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.SetMembership(c, r.PathValue("group"), r.PathValue("user"), false)
+		return http.StatusNoContent, nil, s.core.Access.SetMembership(c, r.PathValue("group"), r.PathValue("user"), false)
 	})
 }

@@ -16,7 +16,7 @@ func (s *Service) handleGroups(w http.ResponseWriter, r *http.Request, c *caller
 }
 
 func (s *Service) renderGroups(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
-	groups, err := s.core.ListGroups()
+	groups, err := s.core.Access.ListGroups()
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -32,7 +32,7 @@ func (s *Service) renderGroups(w http.ResponseWriter, r *http.Request, c *caller
 
 func (s *Service) handleCreateGroup(w http.ResponseWriter, r *http.Request, c *caller) {
 	name, desc := r.PostForm.Get("name"), r.PostForm.Get("description")
-	g, err := s.core.CreateGroup(c, GroupInput{Name: &name, Description: &desc})
+	g, err := s.core.Access.CreateGroup(c, GroupInput{Name: &name, Description: &desc})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderGroups(w, r, c, status, msg, map[string]string{"name": name, "description": desc})
@@ -53,7 +53,7 @@ func (s *Service) handleGroup(w http.ResponseWriter, r *http.Request, c *caller)
 }
 
 func (s *Service) renderGroup(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
-	g, members, err := s.core.Group(r.PathValue("group"))
+	g, members, err := s.core.Access.Group(r.PathValue("group"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -66,7 +66,7 @@ func (s *Service) renderGroup(w http.ResponseWriter, r *http.Request, c *caller,
 	}
 	d := groupData{Group: g, Members: make([]UserView, len(members)), Path: "/admin/groups/" + url.PathEscape(g.Name)}
 	for i, u := range members {
-		d.Members[i] = s.core.View(u)
+		d.Members[i] = s.core.Users.View(u)
 	}
 	p.Data = d
 	s.render(w, status, "group", p)
@@ -74,7 +74,7 @@ func (s *Service) renderGroup(w http.ResponseWriter, r *http.Request, c *caller,
 
 func (s *Service) handleEditGroup(w http.ResponseWriter, r *http.Request, c *caller) {
 	name, desc := r.PostForm.Get("name"), r.PostForm.Get("description")
-	g, err := s.core.UpdateGroup(c, r.PathValue("group"), GroupInput{Name: &name, Description: &desc})
+	g, err := s.core.Access.UpdateGroup(c, r.PathValue("group"), GroupInput{Name: &name, Description: &desc})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderGroup(w, r, c, status, msg, map[string]string{"name": name, "description": desc})
@@ -89,7 +89,7 @@ func (s *Service) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *c
 		s.renderGroup(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the group should be deleted.", nil)
 		return
 	}
-	if err := s.core.DeleteGroup(c, name); err != nil {
+	if err := s.core.Access.DeleteGroup(c, name); err != nil {
 		status, msg := s.failMsg(err)
 		s.renderGroup(w, r, c, status, msg, nil)
 		return
@@ -103,7 +103,7 @@ func (s *Service) handleAddMember(w http.ResponseWriter, r *http.Request, c *cal
 		s.renderGroup(w, r, c, http.StatusBadRequest, "Enter the username of the member to add.", nil)
 		return
 	}
-	if err := s.core.SetMembership(c, r.PathValue("group"), name, true); err != nil {
+	if err := s.core.Access.SetMembership(c, r.PathValue("group"), name, true); err != nil {
 		status, msg := s.failMsg(err)
 		s.renderGroup(w, r, c, status, msg, map[string]string{"username": name})
 		return
@@ -113,7 +113,7 @@ func (s *Service) handleAddMember(w http.ResponseWriter, r *http.Request, c *cal
 
 func (s *Service) handleRemoveMember(w http.ResponseWriter, r *http.Request, c *caller) {
 	name := r.PathValue("user")
-	if err := s.core.SetMembership(c, r.PathValue("group"), name, false); err != nil {
+	if err := s.core.Access.SetMembership(c, r.PathValue("group"), name, false); err != nil {
 		status, msg := s.failMsg(err)
 		s.renderGroup(w, r, c, status, msg, nil)
 		return

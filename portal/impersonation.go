@@ -109,7 +109,7 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 	if err := core.Need(c, policies.PermImpersonate); err != nil {
 		return nil, nil, err
 	}
-	u, err := s.core.FindUser(ref)
+	u, err := s.core.Users.FindUser(ref)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -125,14 +125,14 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 	case !core.UserActive(u, now):
 		return refuse(fmt.Errorf("%s is disabled or expired and cannot be impersonated: %w", u.Username, ErrConflict), "account inactive")
 	}
-	if err := s.core.MayImpersonate(c.Principal(), u.Role); err != nil {
+	if err := s.core.Sessions.MayImpersonate(c.Principal(), u.Role); err != nil {
 		return refuse(err, "role "+u.Role)
 	}
 	actorTok := s.tokenOf(r.Header, c.SessionID)
 	if actorTok == "" {
 		return nil, nil, fmt.Errorf("%w: impersonation needs the session cookie", ErrForbidden)
 	}
-	expires := now.Add(s.core.ImpersonationLifetime())
+	expires := now.Add(s.core.Sessions.ImpersonationLifetime())
 	if c.Session.ExpiresAt.Before(expires) {
 		expires = c.Session.ExpiresAt
 	}

@@ -45,7 +45,7 @@ func (s *Service) apiStartImpersonation(w http.ResponseWriter, r *http.Request) 
 		s.writeAPIError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, impersonationResponse{User: s.core.View(u), Impersonator: c.User.Username, ExpiresAt: ic.Session.ExpiresAt})
+	writeJSON(w, http.StatusOK, impersonationResponse{User: s.core.Users.View(u), Impersonator: c.User.Username, ExpiresAt: ic.Session.ExpiresAt})
 }
 
 func (s *Service) apiStopImpersonation(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +69,7 @@ func (s *Service) apiStopImpersonation(w http.ResponseWriter, r *http.Request) {
 	case actor == nil:
 		writeJSON(w, http.StatusOK, stopResponse{SignedOut: true})
 	default:
-		v := s.core.View(actor)
+		v := s.core.Users.View(actor)
 		writeJSON(w, http.StatusOK, stopResponse{User: &v})
 	}
 }

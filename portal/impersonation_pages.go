@@ -61,5 +61,5 @@ func impersonationBanner(c *caller) *pageImpersonation {
 // impersonate u (the server checks again).
 func (s *Service) canImpersonate(c *caller, u *store.User) bool {
 	return !c.Impersonating() && c.SessionID != (store.SessionID{}) && u.ID != c.User.ID &&
-		core.UserActive(u, s.now()) && s.core.MayImpersonate(c.Principal(), u.Role) == nil
+		core.UserActive(u, s.now()) && s.core.Sessions.MayImpersonate(c.Principal(), u.Role) == nil
 }

@@ -173,11 +173,11 @@ func TestImpersonationRules(t *testing.T) {
 func TestImpersonationSession(t *testing.T) {
 	svc, st, _ := newTestService(t)
 	impersonationFixture(t, svc)
-	staffApp, err := svc.core.RegisterApp(AppConfig{Name: "wiki", AllowGroups: []string{"staff"}})
+	staffApp, err := svc.core.Access.RegisterApp(AppConfig{Name: "wiki", AllowGroups: []string{"staff"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminsApp, err := svc.core.RegisterApp(AppConfig{Name: "grafana", AllowGroups: []string{"admins"}})
+	adminsApp, err := svc.core.Access.RegisterApp(AppConfig{Name: "grafana", AllowGroups: []string{"admins"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,15 +249,15 @@ func TestImpersonationSession(t *testing.T) {
 		}
 	}
 	// The refusals went through the service too, whatever the route.
-	bob, _ := svc.core.FindUser("bob")
+	bob, _ := svc.core.Users.FindUser("bob")
 	ic := &caller{User: bob, Session: store.Session{ImpersonatorID: "x", ImpersonatorName: "adam", Methods: []string{core.MethodImpersonation}}}
-	if err := svc.core.ChangeOwnPassword(context.Background(), ic, testPW, "N3w-passphrase"); err == nil || err.Error() != "not while impersonating" {
+	if err := svc.core.Credentials.ChangeOwnPassword(context.Background(), ic, testPW, "N3w-passphrase"); err == nil || err.Error() != "not while impersonating" {
 		t.Fatalf("changeOwnPassword while impersonating: %v", err)
 	}
-	if _, _, err := svc.core.MakeTempPassword(context.Background(), ic, "dan"); err == nil || err.Error() != "not while impersonating" {
+	if _, _, err := svc.core.Credentials.MakeTempPassword(context.Background(), ic, "dan"); err == nil || err.Error() != "not while impersonating" {
 		t.Fatalf("makeTempPassword while impersonating: %v", err)
 	}
-	if after, _ := svc.core.FindUser("bob"); after.PasswordHash != bob.PasswordHash {
+	if after, _ := svc.core.Users.FindUser("bob"); after.PasswordHash != bob.PasswordHash {
 		t.Fatal("bob's password changed during the impersonation")
 	}
 
@@ -385,19 +385,19 @@ func TestImpersonationEnds(t *testing.T) {
 		}},
 		{"actor disabled", func(t *testing.T, svc *Service, adam *store.User) {
 			active := false
-			if _, err := svc.core.UpdateUser(svc.localAdmin(), "adam", UserPatch{Active: &active}); err != nil {
+			if _, err := svc.core.Users.UpdateUser(svc.localAdmin(), "adam", UserPatch{Active: &active}); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"actor demoted", func(t *testing.T, svc *Service, adam *store.User) {
 			role := policies.RoleUser
-			if _, err := svc.core.UpdateUser(svc.localAdmin(), "adam", UserPatch{Role: &role}); err != nil {
+			if _, err := svc.core.Users.UpdateUser(svc.localAdmin(), "adam", UserPatch{Role: &role}); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"target disabled", func(t *testing.T, svc *Service, adam *store.User) {
 			active := false
-			if _, err := svc.core.UpdateUser(svc.localAdmin(), "bob", UserPatch{Active: &active}); err != nil {
+			if _, err := svc.core.Users.UpdateUser(svc.localAdmin(), "bob", UserPatch{Active: &active}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -411,7 +411,7 @@ func TestImpersonationEnds(t *testing.T) {
 			if who, _, _ := me(t, c); who != "bob" {
 				t.Fatalf("start: %q", who)
 			}
-			adam, _ := svc.core.FindUser("adam")
+			adam, _ := svc.core.Users.FindUser("adam")
 			tc.do(t, svc, adam)
 			if _, _, status := me(t, c); status != 401 {
 				t.Fatalf("impersonation after %s: %d, want 401", tc.name, status)
@@ -580,7 +580,7 @@ func TestTempPassword(t *testing.T) {
 	})
 
 	t.Run("signs in once, keeps the real password", func(t *testing.T) {
-		before, _ := svc.core.FindUser("bob")
+		before, _ := svc.core.Users.FindUser("bob")
 		_, resp, _ := mk("adam", "bob")
 		c := newClient(t, svc)
 		if got, body := c.call("POST", "/api/v1/login", `{"username":"bob","password":"`+resp.Password+`"}`); got != 200 {
@@ -596,7 +596,7 @@ func TestTempPassword(t *testing.T) {
 		if loginStatus(t, svc, "bob", testPW) != 200 {
 			t.Fatal("the real password stopped working")
 		}
-		if after, _ := svc.core.FindUser("bob"); after.PasswordHash != before.PasswordHash {
+		if after, _ := svc.core.Users.FindUser("bob"); after.PasswordHash != before.PasswordHash {
 			t.Fatal("the temporary password replaced the real one")
 		}
 		var found bool
@@ -629,14 +629,14 @@ func TestTempPassword(t *testing.T) {
 		mustUser(t, svc, "carl", policies.RoleUser)
 		_, resp, _ := mk("adam", "carl")
 		active := false
-		if _, err := svc.core.UpdateUser(svc.localAdmin(), "carl", UserPatch{Active: &active}); err != nil {
+		if _, err := svc.core.Users.UpdateUser(svc.localAdmin(), "carl", UserPatch{Active: &active}); err != nil {
 			t.Fatal(err)
 		}
 		if got := loginStatus(t, svc, "carl", resp.Password); got != 401 {
 			t.Fatalf("disabled account with a temporary password: %d", got)
 		}
 		active = true
-		if _, err := svc.core.UpdateUser(svc.localAdmin(), "carl", UserPatch{Active: &active}); err != nil {
+		if _, err := svc.core.Users.UpdateUser(svc.localAdmin(), "carl", UserPatch{Active: &active}); err != nil {
 			t.Fatal(err)
 		}
 		for range DefaultLockoutThreshold {
@@ -645,7 +645,7 @@ func TestTempPassword(t *testing.T) {
 		if got := loginStatus(t, svc, "carl", resp.Password); got != 401 {
 			t.Fatalf("locked account with a temporary password: %d", got)
 		}
-		if err := svc.core.UnlockUser(svc.localAdmin(), "carl"); err != nil {
+		if err := svc.core.SignIn.UnlockUser(svc.localAdmin(), "carl"); err != nil {
 			t.Fatal(err)
 		}
 		setSettings(t, svc, `{"require_2fa":true}`)

@@ -21,7 +21,7 @@ func (s *Service) apiExportUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := s.core.ExportUsers(&buf, format); err != nil {
+	if err := s.core.Users.ExportUsers(&buf, format); err != nil {
 		s.writeAPIError(w, err)
 		return
 	}
@@ -57,7 +57,7 @@ func (s *Service) apiImportUsers(w http.ResponseWriter, r *http.Request) {
 			return 0, nil, err
 		}
 		dry := r.URL.Query().Get("dry_run")
-		res, err := s.core.ImportRows(r.Context(), c, rows, base, dry == "1" || dry == "true")
+		res, err := s.core.Users.ImportRows(r.Context(), c, rows, base, dry == "1" || dry == "true")
 		if err != nil {
 			return 0, nil, err
 		}

@@ -65,7 +65,7 @@ func (s *Service) handleImportForm(w http.ResponseWriter, r *http.Request, c *ca
 		s.renderImport(w, r, c, status, msg, form, nil)
 		return
 	}
-	res, err := s.core.ImportRows(r.Context(), c, rows, base, dry)
+	res, err := s.core.Users.ImportRows(r.Context(), c, rows, base, dry)
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderImport(w, r, c, status, msg, form, &res)

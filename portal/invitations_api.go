@@ -6,7 +6,7 @@ import (
 
 func (s *Service) apiListInvitations(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		items, err := s.core.ListInvitations()
+		items, err := s.core.Credentials.ListInvitations()
 		return http.StatusOK, list[InvitationView]{Items: items}, err
 	})
 }
@@ -17,13 +17,13 @@ func (s *Service) apiCreateInvitation(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		v, err := s.core.CreateInvitation(r.Context(), c, in)
+		v, err := s.core.Credentials.CreateInvitation(r.Context(), c, in)
 		return http.StatusCreated, v, err
 	})
 }
 
 func (s *Service) apiRevokeInvitation(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.RevokeInvitation(c, r.PathValue("id"))
+		return http.StatusNoContent, nil, s.core.Credentials.RevokeInvitation(c, r.PathValue("id"))
 	})
 }

@@ -22,7 +22,7 @@ func (s *Service) handleInvitations(w http.ResponseWriter, r *http.Request, c *c
 }
 
 func (s *Service) renderInvitations(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
-	items, err := s.core.ListInvitations()
+	items, err := s.core.Credentials.ListInvitations()
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -36,7 +36,7 @@ func (s *Service) renderInvitations(w http.ResponseWriter, r *http.Request, c *c
 func (s *Service) handleCreateInvitation(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
 	in := InvitationInput{Email: f.Get("email"), Role: f.Get("role"), Groups: splitList(f.Get("groups"))}
-	v, err := s.core.CreateInvitation(r.Context(), c, in)
+	v, err := s.core.Credentials.CreateInvitation(r.Context(), c, in)
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderInvitations(w, r, c, status, msg, map[string]string{"email": in.Email, "role": in.Role, "groups": f.Get("groups")})
@@ -59,7 +59,7 @@ func (s *Service) handleCreateInvitation(w http.ResponseWriter, r *http.Request,
 }
 
 func (s *Service) handleRevokeInvitation(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.core.RevokeInvitation(c, r.PathValue("id")); err != nil {
+	if err := s.core.Credentials.RevokeInvitation(c, r.PathValue("id")); err != nil {
 		status, msg := s.failMsg(err)
 		s.renderInvitations(w, r, c, status, msg, map[string]string{"role": policies.RoleUser})
 		return
@@ -76,7 +76,7 @@ type inviteData struct {
 
 func (s *Service) handleInvitePage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	t, err := s.core.Invitation(s.requestActor(r), tok)
+	t, err := s.core.Credentials.Invitation(s.requestActor(r), tok)
 	if err != nil {
 		s.renderError(w, r, http.StatusNotFound, "Invitation not valid",
 			"This invitation is invalid, has expired or was already used. Ask the person who invited you for a new one.", nil)
@@ -104,7 +104,7 @@ func (s *Service) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, "Invitation not valid",
 			"This invitation is invalid, has expired or was already used. Ask the person who invited you for a new one.", nil)
 	}
-	t, err := s.core.Invitation(s.requestActor(r), tok)
+	t, err := s.core.Credentials.Invitation(s.requestActor(r), tok)
 	if err != nil {
 		bad()
 		return
@@ -117,7 +117,7 @@ func (s *Service) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 		s.renderInvite(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, form)
 		return
 	}
-	u, err := s.core.AcceptInvitation(r.Context(), s.requestActor(r), tok, nu)
+	u, err := s.core.Credentials.AcceptInvitation(r.Context(), s.requestActor(r), tok, nu)
 	if err != nil {
 		if errors.Is(err, core.ErrLink) {
 			bad()

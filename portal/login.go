@@ -16,7 +16,7 @@ import (
 // none yet, no session starts: a pending login is recorded and signIn
 // returns the user with errSecondFactor or errEnrollRequired.
 func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw string, remember bool) (*store.User, error) {
-	u, tempBy, device, err := s.core.Authenticate(r.Context(), s.requestActor(r), login, pw)
+	u, tempBy, device, err := s.core.SignIn.Authenticate(r.Context(), s.requestActor(r), login, pw)
 	if err != nil {
 		if errors.Is(err, ErrBusy) {
 			// Held like a throttled attempt: under a flood from many
@@ -57,7 +57,7 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw strin
 		}
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
-	s.core.ClearFailures(u, device)
+	s.core.SignIn.ClearFailures(u, device)
 	s.trustDevice(w, r, u)
 	if remember {
 		reason += ", remember me"
@@ -86,7 +86,7 @@ func (s *Service) cleanReturn(rd string) string {
 	if rd == "" {
 		return s.portal.String() + "/"
 	}
-	if u, ok := s.core.RedirectPolicy().Clean(rd); ok {
+	if u, ok := s.core.Access.RedirectPolicy().Clean(rd); ok {
 		return u
 	}
 	return s.portal.String() + "/"

@@ -38,10 +38,10 @@ func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
 			s.writeAPIError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, loginResponse{User: s.core.View(u), SecondFactorRequired: true, Methods: core.MethodsOf(m)})
+		writeJSON(w, http.StatusOK, loginResponse{User: s.core.Users.View(u), SecondFactorRequired: true, Methods: core.MethodsOf(m)})
 		return
 	case errors.Is(err, errEnrollRequired):
-		writeJSON(w, http.StatusOK, loginResponse{User: s.core.View(u), SecondFactorRequired: true, EnrollmentRequired: true, Methods: []string{}})
+		writeJSON(w, http.StatusOK, loginResponse{User: s.core.Users.View(u), SecondFactorRequired: true, EnrollmentRequired: true, Methods: []string{}})
 		return
 	case errors.Is(err, core.ErrBadCredentials):
 		writeJSONError(w, http.StatusUnauthorized, core.ErrBadCredentials.Error())
@@ -55,7 +55,7 @@ func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	writeJSON(w, http.StatusOK, loginResponse{User: s.core.View(u)})
+	writeJSON(w, http.StatusOK, loginResponse{User: s.core.Users.View(u)})
 }
 
 func (s *Service) apiLogout(w http.ResponseWriter, r *http.Request) {

@@ -14,7 +14,7 @@ func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, s.cleanReturn(rd), http.StatusFound)
 		return
 	}
-	if _, ok := s.core.RedirectPolicy().Clean(rd); !ok {
+	if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 		rd = ""
 	}
 	s.render(w, http.StatusOK, "login", page{Title: "Sign in", Form: map[string]string{"rd": rd}})
@@ -44,7 +44,7 @@ func (s *Service) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 			s.log.Error("login", "error", err)
 			status, msg = http.StatusInternalServerError, "Something went wrong. Try again."
 		}
-		if _, ok := s.core.RedirectPolicy().Clean(rd); !ok {
+		if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 			rd = ""
 		}
 		s.render(w, status, "login", page{Title: "Sign in", Error: msg, Form: map[string]string{"username": login, "rd": rd}})

@@ -65,7 +65,7 @@ func (s *Service) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *
 	}
 	check := func(u *store.User) error {
 		// From a trusted device only that device's lock applies (lockout.go).
-		locked, err := s.core.LockedFor(u, s.core.TrustedDevice(a, u))
+		locked, err := s.core.SignIn.LockedFor(u, s.core.SignIn.TrustedDevice(a, u))
 		switch now := s.now(); {
 		case err != nil:
 			return err
@@ -169,14 +169,14 @@ func (s *Service) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider
 	}
 	for n := 1; n <= maxUsernameTries; n++ {
 		nu := NewUser{Username: usernameCandidate(base, n), Email: email, FullName: name, Role: policies.RoleUser}
-		u, err := s.core.ValidateNew(nu, true)
+		u, err := s.core.Users.ValidateNew(nu, true)
 		if err != nil {
 			continue // e.g. a reserved name: try the next suffix
 		}
 		if _, err := s.store.UserByUsername(u.Username); err == nil {
 			continue
 		}
-		u, err = s.core.CreateValidated(ctx, a, u.Username, u, "")
+		u, err = s.core.Users.CreateValidated(ctx, a, u.Username, u, "")
 		if errors.Is(err, ErrConflict) {
 			if err := emailTaken(); err != nil {
 				return nil, err

@@ -33,7 +33,7 @@ const ownerLoginHelp = "This sign-in link is invalid, has expired or was already
 // owner's earlier ones. r, when not nil, supplies the audit log's IP and
 // user agent; the actor is "cli".
 func (s *Service) OwnerLoginLink(ctx context.Context, a *core.Actor, username string) (string, error) {
-	u, err := s.core.OwnerFor(username)
+	u, err := s.core.Credentials.OwnerFor(username)
 	if err != nil {
 		return "", err
 	}
@@ -100,7 +100,7 @@ type ownerLoginData struct {
 // not spend the link.
 func (s *Service) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	t, u, err := s.core.OwnerLoginToken(tok)
+	t, u, err := s.core.Credentials.OwnerLoginToken(tok)
 	if err != nil {
 		s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)
 		return

@@ -53,7 +53,7 @@ func TestOwnerLoginLinkTarget(t *testing.T) {
 		if !ok {
 			t.Fatalf("%q: link %q", tc.username, link)
 		}
-		_, u, err := svc.core.OwnerLoginToken(secret)
+		_, u, err := svc.core.Credentials.OwnerLoginToken(secret)
 		if err != nil || u.Username != tc.want {
 			t.Errorf("%q: link signs in %v (%v), want %s", tc.username, u, err, tc.want)
 		}
@@ -73,15 +73,15 @@ func TestOwnerLoginLinkTarget(t *testing.T) {
 func TestOwnerLoginFlow(t *testing.T) {
 	svc, st, clk := newTestService(t)
 	olivia := mustUser(t, svc, "olivia", policies.RoleOwner)
-	vault, _ := svc.core.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
+	vault, _ := svc.core.Access.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
 
 	// Olivia has an authenticator app (now lost): her password alone
 	// does not sign her in.
-	e, err := svc.core.BeginTOTP(olivia)
+	e, err := svc.core.SignIn.BeginTOTP(olivia)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.core.ConfirmTOTP(nil, olivia, code(t, e.Secret, clk.Now())); err != nil {
+	if _, err := svc.core.SignIn.ConfirmTOTP(nil, olivia, code(t, e.Secret, clk.Now())); err != nil {
 		t.Fatal(err)
 	}
 	rec := fromIP(t, svc, "192.0.2.10", "POST", "/api/v1/login", `{"username":"olivia","password":"`+testPW+`"}`)

@@ -250,8 +250,8 @@ func (s *Service) navFor(c *caller) []navItem {
 
 // operatesAnyApp reports whether u is an operator of at least one app.
 func (s *Service) operatesAnyApp(u *store.User) bool {
-	for _, a := range s.core.Apps() {
-		if s.core.IsAppOperator(u, a.Name) {
+	for _, a := range s.core.Access.Apps() {
+		if s.core.Access.IsAppOperator(u, a.Name) {
 			return true
 		}
 	}

@@ -168,16 +168,16 @@ func TestAdminPagesByRole(t *testing.T) {
 	e := newPageEnv(t, nil)
 	ctx := context.Background()
 	mustUser(t, e.svc, "tgt", policies.RoleUser, "staff")
-	if _, err := e.svc.core.RegisterApp(AppConfig{Name: "wiki", Title: "Wiki", URL: "https://wiki.example.com"}); err != nil {
+	if _, err := e.svc.core.Access.RegisterApp(AppConfig{Name: "wiki", Title: "Wiki", URL: "https://wiki.example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.core.RegisterApp(AppConfig{Name: "locked", Title: "Locked", AllowGroups: []string{"staff"}}); err != nil {
+	if _, err := e.svc.core.Access.RegisterApp(AppConfig{Name: "locked", Title: "Locked", AllowGroups: []string{"staff"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.core.CreateRole(e.svc.localAdmin(), RoleInput{Name: "helpdesk", Permissions: &[]string{"users.read"}}); err != nil {
+	if _, err := e.svc.core.Access.CreateRole(e.svc.localAdmin(), RoleInput{Name: "helpdesk", Permissions: &[]string{"users.read"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.core.CreateInvitation(ctx, e.svc.localAdmin(), InvitationInput{Email: "inv@example.com"}); err != nil {
+	if _, err := e.svc.core.Credentials.CreateInvitation(ctx, e.svc.localAdmin(), InvitationInput{Email: "inv@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	roles := []string{policies.RoleOwner, policies.RoleAdmin, policies.RoleOperator,
@@ -235,7 +235,7 @@ func TestAdminPagesByRole(t *testing.T) {
 
 	t.Run("app operator without apps.read", func(t *testing.T) {
 		mustUser(t, e.svc, "wikiop", policies.RoleUser)
-		if _, err := e.svc.core.UpdateAppAccess(e.svc.localAdmin(), "wiki", AppAccessInput{Operators: &[]string{"wikiop"}}); err != nil {
+		if _, err := e.svc.core.Access.UpdateAppAccess(e.svc.localAdmin(), "wiki", AppAccessInput{Operators: &[]string{"wikiop"}}); err != nil {
 			t.Fatal(err)
 		}
 		b := e.browser(t)
@@ -250,7 +250,7 @@ func TestAdminPagesByRole(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("operator saves access: %d", resp.StatusCode)
 		}
-		a, _ := e.svc.core.AppNamed("wiki")
+		a, _ := e.svc.core.Access.AppNamed("wiki")
 		if got := a.Access().AllowGroups(); len(got) != 1 || got[0] != "staff" {
 			t.Fatalf("wiki allow_groups after the form: %v", got)
 		}
@@ -642,7 +642,7 @@ func TestExpiredPassword(t *testing.T) {
 	}
 
 	t.Run("rd to an app on another origin", func(t *testing.T) {
-		if _, err := e.svc.core.RegisterApp(AppConfig{Name: "wiki", URL: "https://wiki.example.com"}); err != nil {
+		if _, err := e.svc.core.Access.RegisterApp(AppConfig{Name: "wiki", URL: "https://wiki.example.com"}); err != nil {
 			t.Fatal(err)
 		}
 		resp, body := b.submit("/profile/password", "/profile/password", url.Values{"current_password": {"N3w-passphrase"},

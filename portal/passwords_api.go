@@ -25,7 +25,7 @@ func (s *Service) apiChangePassword(w http.ResponseWriter, r *http.Request) {
 		s.writeAPIError(w, err)
 		return
 	}
-	if err := s.core.ChangeOwnPassword(r.Context(), c, req.CurrentPassword, req.Password); err != nil {
+	if err := s.core.Credentials.ChangeOwnPassword(r.Context(), c, req.CurrentPassword, req.Password); err != nil {
 		s.writeAPIError(w, err)
 		return
 	}
@@ -43,6 +43,6 @@ func (s *Service) apiForgot(w http.ResponseWriter, r *http.Request) {
 		s.writeAPIError(w, err)
 		return
 	}
-	s.core.ForgotPassword(r.Context(), s.requestActor(r), req.Login)
+	s.core.Credentials.ForgotPassword(r.Context(), s.requestActor(r), req.Login)
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "if the account exists and has an email address, a reset link is on its way"})
 }

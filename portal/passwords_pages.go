@@ -25,7 +25,7 @@ func (s *Service) handleForgotForm(w http.ResponseWriter, r *http.Request) {
 		s.renderFormError(w, r, err)
 		return
 	}
-	s.core.ForgotPassword(r.Context(), s.requestActor(r), r.PostForm.Get("login"))
+	s.core.Credentials.ForgotPassword(r.Context(), s.requestActor(r), r.PostForm.Get("login"))
 	s.render(w, http.StatusOK, "forgot_sent", page{Title: "Check your email", Data: forgotData{MailEnabled: s.mail.Enabled()}})
 }
 
@@ -40,7 +40,7 @@ const linkHelp = "This link is invalid, has expired or was already used. Ask for
 
 func (s *Service) handleResetPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	t, u, err := s.core.ResetToken(s.requestActor(r), tok)
+	t, u, err := s.core.Credentials.ResetToken(s.requestActor(r), tok)
 	if err != nil {
 		s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
 		return
@@ -64,7 +64,7 @@ func (s *Service) handleResetForm(w http.ResponseWriter, r *http.Request) {
 		s.renderFormError(w, r, err)
 		return
 	}
-	t, u, err := s.core.ResetToken(s.requestActor(r), tok)
+	t, u, err := s.core.Credentials.ResetToken(s.requestActor(r), tok)
 	if err != nil {
 		s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
 		return
@@ -75,7 +75,7 @@ func (s *Service) handleResetForm(w http.ResponseWriter, r *http.Request) {
 		s.renderReset(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, u)
 		return
 	}
-	if _, err := s.core.ResetPassword(r.Context(), s.requestActor(r), tok, pw); err != nil {
+	if _, err := s.core.Credentials.ResetPassword(r.Context(), s.requestActor(r), tok, pw); err != nil {
 		if errors.Is(err, core.ErrLink) {
 			s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
 			return

@@ -262,7 +262,7 @@ func (s *Service) PortalURL() *url.URL { u := *s.portal; return &u }
 // link and logs it. It is called once per configuration.
 func (s *Service) Start() error {
 	s.core.PruneAudit()
-	return s.core.OfferSetup()
+	return s.core.Credentials.OfferSetup()
 }
 
 // ServeHTTP serves the portal pages and the JSON API.

@@ -62,7 +62,7 @@ func newTestServiceHashing(t *testing.T, h *password.Hasher) (*Service, *store.S
 
 func mustUser(t *testing.T, svc *Service, name, role string, groups ...string) *store.User {
 	t.Helper()
-	u, err := svc.core.CreateUser(context.Background(), nil, NewUser{Username: name, Password: testPW, Role: role, Groups: groups, Email: name + "@example.com"})
+	u, err := svc.core.Users.CreateUser(context.Background(), nil, NewUser{Username: name, Password: testPW, Role: role, Groups: groups, Email: name + "@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func check(svc *Service, app *App, ck *http.Cookie) Verdict {
 func TestSessionTimeouts(t *testing.T) {
 	svc, _, clk := newTestService(t)
 	mustUser(t, svc, "alice", "user")
-	app, err := svc.core.RegisterApp(AppConfig{Name: "whoami"})
+	app, err := svc.core.Access.RegisterApp(AppConfig{Name: "whoami"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +163,9 @@ func TestAccessDecisions(t *testing.T) {
 	mustUser(t, svc, "bob", "user", "ops")
 	mustUser(t, svc, "carol", "admin")
 	mustUser(t, svc, "dave", "user")
-	open, _ := svc.core.RegisterApp(AppConfig{Name: "open"})
-	ops, _ := svc.core.RegisterApp(AppConfig{Name: "ops-only", AllowGroups: []string{"ops"}})
-	named, _ := svc.core.RegisterApp(AppConfig{Name: "named", AllowUsers: []string{"Dave"}})
+	open, _ := svc.core.Access.RegisterApp(AppConfig{Name: "open"})
+	ops, _ := svc.core.Access.RegisterApp(AppConfig{Name: "ops-only", AllowGroups: []string{"ops"}})
+	named, _ := svc.core.Access.RegisterApp(AppConfig{Name: "named", AllowUsers: []string{"Dave"}})
 
 	cookies := map[string]*http.Cookie{}
 	for _, n := range []string{"alice", "bob", "carol", "dave"} {
@@ -216,7 +216,7 @@ func TestAccessDecisions(t *testing.T) {
 func TestCheckSetsAndStripsIdentityHeaders(t *testing.T) {
 	svc, _, _ := newTestService(t)
 	mustUser(t, svc, "alice", "user", "b-team", "a-team")
-	app, _ := svc.core.RegisterApp(AppConfig{Name: "whoami"})
+	app, _ := svc.core.Access.RegisterApp(AppConfig{Name: "whoami"})
 	ck := login(t, svc, "alice", false)
 
 	spoofed := []string{"Remote-User", "remote-email", "REMOTE-NAME", "Remote_Groups", "Remote.User", "rEmOtE_uSeR"}
@@ -274,7 +274,7 @@ func TestSameHeader(t *testing.T) {
 
 func TestRegisterAppConflicts(t *testing.T) {
 	svc, _, _ := newTestService(t)
-	if _, err := svc.core.RegisterApp(AppConfig{Name: "grafana", AllowGroups: []string{"ops", "admins"}}); err != nil {
+	if _, err := svc.core.Access.RegisterApp(AppConfig{Name: "grafana", AllowGroups: []string{"ops", "admins"}}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -291,7 +291,7 @@ func TestRegisterAppConflicts(t *testing.T) {
 		{"bad url", AppConfig{Name: "x2", URL: "ftp://x"}, "url"},
 	}
 	for _, tc := range tests {
-		_, err := svc.core.RegisterApp(tc.cfg)
+		_, err := svc.core.Access.RegisterApp(tc.cfg)
 		if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.wantErr)
 		}
@@ -317,17 +317,17 @@ func TestCreateUserValidation(t *testing.T) {
 		{"missing password", NewUser{Username: "bob"}, "password"},
 	}
 	for _, tc := range tests {
-		_, err := svc.core.CreateUser(context.Background(), nil, tc.nu)
+		_, err := svc.core.Users.CreateUser(context.Background(), nil, tc.nu)
 		ie, ok := err.(*InputError)
 		if !ok || ie.Field != tc.field {
 			t.Errorf("%s: err = %v, want an input error on %s", tc.name, err, tc.field)
 		}
 	}
-	_, err := svc.core.CreateUser(context.Background(), nil, NewUser{Username: "ALICE", Password: testPW})
+	_, err := svc.core.Users.CreateUser(context.Background(), nil, NewUser{Username: "ALICE", Password: testPW})
 	if err == nil || !strings.Contains(err.Error(), "taken") {
 		t.Errorf("duplicate username: %v", err)
 	}
-	_, err = svc.core.CreateUser(context.Background(), nil, NewUser{Username: "alice2", Email: "Alice@Example.com", Password: testPW})
+	_, err = svc.core.Users.CreateUser(context.Background(), nil, NewUser{Username: "alice2", Email: "Alice@Example.com", Password: testPW})
 	if err == nil || !strings.Contains(err.Error(), "already used by another account") {
 		t.Errorf("duplicate email: %v", err)
 	}
@@ -364,7 +364,7 @@ func TestLoginAuditTrail(t *testing.T) {
 func TestSessionCookieNotForwarded(t *testing.T) {
 	svc, _, _ := newTestService(t)
 	mustUser(t, svc, "alice", "user")
-	app, _ := svc.core.RegisterApp(AppConfig{Name: "wiki"})
+	app, _ := svc.core.Access.RegisterApp(AppConfig{Name: "wiki"})
 	ck := login(t, svc, "alice", false)
 	tests := []struct {
 		cookies []string

@@ -13,11 +13,11 @@ func (s *Service) apiPatchMe(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		res, err := s.core.UpdateProfile(r.Context(), c, in)
+		res, err := s.core.Users.UpdateProfile(r.Context(), c, in)
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, s.core.View(res.User), nil
+		return http.StatusOK, s.core.Users.View(res.User), nil
 	})
 }
 
@@ -52,11 +52,11 @@ func (s *Service) apiMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := c.Session
-	resp := meResponse{User: s.core.View(c.User), Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt,
+	resp := meResponse{User: s.core.Users.View(c.User), Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt,
 		Remember: sess.Remember, Methods: sess.Methods, SecondFactor: sess.SecondFactor, Impersonator: sess.ImpersonatorName}}
 	if c.Key != nil {
 		resp.Session = sessionView{CreatedAt: c.Key.CreatedAt, Methods: []string{"api_key"}}
-		v := s.core.APIKeyViewOf(*c.Key, c.User.Username)
+		v := s.core.Credentials.APIKeyViewOf(*c.Key, c.User.Username)
 		resp.Key = &v
 	}
 	writeJSON(w, http.StatusOK, resp)

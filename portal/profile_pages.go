@@ -51,22 +51,22 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 	for k, v := range form {
 		p.Form[k] = v
 	}
-	sessions, err := s.core.UserSessions(u, c.SessionID)
+	sessions, err := s.core.Sessions.UserSessions(u, c.SessionID)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
-	factors, _, err := s.core.Factors(u)
+	factors, _, err := s.core.SignIn.Factors(u)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
-	keys, err := s.core.ListKeys(c, false)
+	keys, err := s.core.Credentials.ListKeys(c, false)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
-	for _, a := range s.core.Apps() {
+	for _, a := range s.core.Access.Apps() {
 		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
 	p.Data = profileData{
@@ -93,7 +93,7 @@ func (s *Service) handleProfileForm(w http.ResponseWriter, r *http.Request, c *c
 	if r.PostForm.Has("email") {
 		in.Email = &email
 	}
-	res, err := s.core.UpdateProfile(r.Context(), c, in)
+	res, err := s.core.Users.UpdateProfile(r.Context(), c, in)
 	if err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), map[string]string{"full_name": name, "email": email})
@@ -121,7 +121,7 @@ func (s *Service) handlePasswordPage(w http.ResponseWriter, r *http.Request, c *
 }
 
 func (s *Service) renderPassword(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg, rd string) {
-	if _, ok := s.core.RedirectPolicy().Clean(rd); !ok {
+	if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 		rd = ""
 	}
 	p := s.basePage(w, r, c, "Change your password", "profile")
@@ -147,7 +147,7 @@ func (s *Service) handlePasswordForm(w http.ResponseWriter, r *http.Request, c *
 		fail(http.StatusBadRequest, "The two new passwords do not match.")
 		return
 	}
-	if err := s.core.ChangeOwnPassword(r.Context(), c, current, pw); err != nil {
+	if err := s.core.Credentials.ChangeOwnPassword(r.Context(), c, current, pw); err != nil {
 		status, msg := s.statusOf(err)
 		if strings.HasPrefix(msg, "current_password:") {
 			msg = "Your current password is not correct."
@@ -156,7 +156,7 @@ func (s *Service) handlePasswordForm(w http.ResponseWriter, r *http.Request, c *
 		return
 	}
 	const msg = "Your password was changed. Your other sessions were signed out."
-	if to, ok := s.core.RedirectPolicy().Clean(rd); ok {
+	if to, ok := s.core.Access.RedirectPolicy().Clean(rd); ok {
 		// rd may be an app on another origin: redirectAfterForm gets
 		// there despite the CSP form-action directive.
 		s.setFlash(w, c, msg)
@@ -186,12 +186,12 @@ func (s *Service) revokeOwnSession(c *caller, id string) error {
 	if sess, err := s.store.Session(sid); err != nil || sess.UserID != c.User.ID {
 		return fmt.Errorf("session: %w", ErrNotFound)
 	}
-	return s.core.RevokeSession(c, id)
+	return s.core.Sessions.RevokeSession(c, id)
 }
 
 // handleRevokeOtherSessions signs the caller out everywhere else.
 func (s *Service) handleRevokeOtherSessions(w http.ResponseWriter, r *http.Request, c *caller) {
-	n, err := s.core.RevokeUserSessions(c, c.User, c.SessionID)
+	n, err := s.core.Sessions.RevokeUserSessions(c, c.User, c.SessionID)
 	if err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), nil)

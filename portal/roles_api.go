@@ -6,14 +6,14 @@ import (
 
 func (s *Service) apiListRoles(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		items, err := s.core.ListRoles()
+		items, err := s.core.Access.ListRoles()
 		return http.StatusOK, list[RoleView]{Items: items}, err
 	})
 }
 
 func (s *Service) apiGetRole(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		v, err := s.core.Role(r.PathValue("role"))
+		v, err := s.core.Access.Role(r.PathValue("role"))
 		return http.StatusOK, v, err
 	})
 }
@@ -24,7 +24,7 @@ func (s *Service) apiCreateRole(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		v, err := s.core.CreateRole(c, in)
+		v, err := s.core.Access.CreateRole(c, in)
 		return http.StatusCreated, v, err
 	})
 }
@@ -35,13 +35,13 @@ func (s *Service) apiPatchRole(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &in); err != nil {
 			return 0, nil, err
 		}
-		v, err := s.core.UpdateRole(c, r.PathValue("role"), in)
+		v, err := s.core.Access.UpdateRole(c, r.PathValue("role"), in)
 		return http.StatusOK, v, err
 	})
 }
 
 func (s *Service) apiDeleteRole(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.DeleteRole(c, r.PathValue("role"))
+		return http.StatusNoContent, nil, s.core.Access.DeleteRole(c, r.PathValue("role"))
 	})
 }

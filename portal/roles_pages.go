@@ -53,7 +53,7 @@ func (s *Service) handleRoles(w http.ResponseWriter, r *http.Request, c *caller)
 }
 
 func (s *Service) renderRoles(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string, perms []string) {
-	roles, err := s.core.ListRoles()
+	roles, err := s.core.Access.ListRoles()
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -79,7 +79,7 @@ func (s *Service) handleCreateRole(w http.ResponseWriter, r *http.Request, c *ca
 	f := r.PostForm
 	name, desc := f.Get("name"), f.Get("description")
 	perms := append([]string{}, f["permissions"]...)
-	v, err := s.core.CreateRole(c, RoleInput{Name: name, Description: &desc, Permissions: &perms})
+	v, err := s.core.Access.CreateRole(c, RoleInput{Name: name, Description: &desc, Permissions: &perms})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderRoles(w, r, c, status, msg, map[string]string{"name": name, "description": desc}, perms)
@@ -100,7 +100,7 @@ func (s *Service) handleRole(w http.ResponseWriter, r *http.Request, c *caller) 
 }
 
 func (s *Service) renderRole(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string, perms []string) {
-	v, err := s.core.Role(r.PathValue("role"))
+	v, err := s.core.Access.Role(r.PathValue("role"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -122,7 +122,7 @@ func (s *Service) handleEditRole(w http.ResponseWriter, r *http.Request, c *call
 	f := r.PostForm
 	desc := f.Get("description")
 	perms := append([]string{}, f["permissions"]...)
-	v, err := s.core.UpdateRole(c, r.PathValue("role"), RoleInput{Description: &desc, Permissions: &perms})
+	v, err := s.core.Access.UpdateRole(c, r.PathValue("role"), RoleInput{Description: &desc, Permissions: &perms})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderRole(w, r, c, status, msg, map[string]string{"description": desc}, perms)
@@ -137,7 +137,7 @@ func (s *Service) handleDeleteRole(w http.ResponseWriter, r *http.Request, c *ca
 		s.renderRole(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the role should be deleted.", nil, nil)
 		return
 	}
-	if err := s.core.DeleteRole(c, name); err != nil {
+	if err := s.core.Access.DeleteRole(c, name); err != nil {
 		status, msg := s.failMsg(err)
 		s.renderRole(w, r, c, status, msg, nil, nil)
 		return

@@ -189,7 +189,7 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 			"You are acting as "+c.User.Username+": their password, second factors and keys cannot be changed now. Stop impersonating first.")
 	}
 	if pol&policyAdminCredential != 0 {
-		if u, err := s.core.FindUser(r.PathValue("user")); err == nil && u.ID == c.User.ID {
+		if u, err := s.core.Users.FindUser(r.PathValue("user")); err == nil && u.ID == c.User.ID {
 			return refuse("Your own account", "this is your own account: "+self,
 				"This is your own account. Change your password and second factors on your profile page.")
 		}
@@ -257,14 +257,14 @@ func (s *Service) freshProof(r *http.Request, c *caller) error {
 	ok := false
 	if pw != "" && c.User.PasswordHash != "" {
 		if ok, err = s.hasher.Verify(r.Context(), pw, c.User.PasswordHash); err != nil {
-			return s.core.BusyOr(err)
+			return s.core.SignIn.BusyOr(err)
 		}
 	}
 	if !ok && code != "" {
-		ok = s.core.CheckTOTP(c.User, code) == nil
+		ok = s.core.SignIn.CheckTOTP(c.User, code) == nil
 	}
 	if !ok {
-		s.core.ReproofFailed(c)
+		s.core.SignIn.ReproofFailed(c)
 		return core.ErrBadProof
 	}
 	return nil

@@ -133,7 +133,7 @@ func (s *Service) finishLogin(w http.ResponseWriter, r *http.Request, p *pending
 	// The sign-in is complete: only now do the failures of whoever judged
 	// it (this trusted device, or the account) stop counting, and only now
 	// does the browser become a trusted device of the user.
-	s.core.ClearFailures(p.user, s.core.TrustedDevice(s.clientActor(r), p.user))
+	s.core.SignIn.ClearFailures(p.user, s.core.SignIn.TrustedDevice(s.clientActor(r), p.user))
 	s.trustDevice(w, r, p.user)
 	attemptSucceeded(r)
 	s.audit(r, store.Event{Actor: p.user.Username, Action: core.ActionLogin, Resource: "user:" + p.user.Username,
@@ -162,8 +162,8 @@ func (s *Service) consumePendingCookie(r *http.Request) error {
 // request's trusted device, or the account ("") for an untrusted client,
 // and whether that one is locked out (see lockout.go).
 func (s *Service) secondStepJudge(r *http.Request, u *store.User) (device string, locked bool, err error) {
-	device = s.core.TrustedDevice(s.clientActor(r), u)
-	locked, err = s.core.LockedFor(u, device)
+	device = s.core.SignIn.TrustedDevice(s.clientActor(r), u)
+	locked, err = s.core.SignIn.LockedFor(u, device)
 	return device, locked, err
 }
 
@@ -182,9 +182,9 @@ func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending,
 	if !locked {
 		switch method {
 		case core.MethodTOTP:
-			err = s.core.CheckTOTP(p.user, code)
+			err = s.core.SignIn.CheckTOTP(p.user, code)
 		case core.MethodBackupCode:
-			err = s.core.UseBackupCode(s.requestActor(r), p.user, code)
+			err = s.core.SignIn.UseBackupCode(s.requestActor(r), p.user, code)
 		default:
 			return nil, inputErr("method", "must be totp or backup_code")
 		}
@@ -200,7 +200,7 @@ func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending,
 		case locked:
 			reason = "account locked"
 		default:
-			s.core.RecordFailureFor(s.requestActor(r), p.user, device, s.now())
+			s.core.SignIn.RecordFailureFor(s.requestActor(r), p.user, device, s.now())
 		}
 		if device != "" {
 			reason += " (trusted " + core.DeviceLabel(device) + ")"

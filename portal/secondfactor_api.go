@@ -55,7 +55,7 @@ func (s *Service) apiLoginCode(method string) http.HandlerFunc {
 			if err != nil {
 				return 0, nil, err
 			}
-			return http.StatusOK, sessionResponse{User: s.core.View(u)}, nil
+			return http.StatusOK, sessionResponse{User: s.core.Users.View(u)}, nil
 		})
 	}
 }
@@ -66,7 +66,7 @@ func (s *Service) apiLoginEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 		if !p.enroll {
 			return 0, nil, inputErr("", "this sign-in needs a second factor, not an enrollment")
 		}
-		e, err := s.core.BeginTOTP(p.user)
+		e, err := s.core.SignIn.BeginTOTP(p.user)
 		if err == nil {
 			attemptSucceeded(r) // the pending login was right; no code was checked
 		}
@@ -84,7 +84,7 @@ func (s *Service) apiLoginEnrollConfirm(w http.ResponseWriter, r *http.Request) 
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		codes, err := s.core.ConfirmTOTP(s.requestActor(r), p.user, req.Code)
+		codes, err := s.core.SignIn.ConfirmTOTP(s.requestActor(r), p.user, req.Code)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -92,20 +92,20 @@ func (s *Service) apiLoginEnrollConfirm(w http.ResponseWriter, r *http.Request) 
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, sessionResponse{User: s.core.View(u), BackupCodes: codes}, nil
+		return http.StatusOK, sessionResponse{User: s.core.Users.View(u), BackupCodes: codes}, nil
 	})
 }
 
 func (s *Service) apiMyFactors(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		v, _, err := s.core.Factors(c.User)
+		v, _, err := s.core.SignIn.Factors(c.User)
 		return http.StatusOK, v, err
 	})
 }
 
 func (s *Service) apiBeginTOTP(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		e, err := s.core.BeginTOTP(c.User)
+		e, err := s.core.SignIn.BeginTOTP(c.User)
 		return http.StatusOK, e, err
 	})
 }
@@ -116,26 +116,26 @@ func (s *Service) apiConfirmTOTP(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		codes, err := s.core.ConfirmTOTP(s.requestActor(r), c.User, req.Code)
+		codes, err := s.core.SignIn.ConfirmTOTP(s.requestActor(r), c.User, req.Code)
 		return http.StatusOK, backupCodesResponse{BackupCodes: codes}, err
 	})
 }
 
 func (s *Service) apiRemoveTOTP(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.RemoveTOTP(s.requestActor(r), c.User.Username, c.User)
+		return http.StatusNoContent, nil, s.core.SignIn.RemoveTOTP(s.requestActor(r), c.User.Username, c.User)
 	})
 }
 
 func (s *Service) apiRegenerateBackupCodes(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		codes, err := s.core.RegenerateBackupCodes(s.requestActor(r), c.User)
+		codes, err := s.core.SignIn.RegenerateBackupCodes(s.requestActor(r), c.User)
 		return http.StatusOK, backupCodesResponse{BackupCodes: codes}, err
 	})
 }
 
 func (s *Service) apiResetFactors(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.ResetFactors(c, r.PathValue("user"))
+		return http.StatusNoContent, nil, s.core.SignIn.ResetFactors(c, r.PathValue("user"))
 	})
 }

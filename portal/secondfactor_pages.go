@@ -38,7 +38,7 @@ type backupCodesData struct {
 
 // cleanRD keeps rd only when it is an allowed return target.
 func (s *Service) cleanRD(rd string) string {
-	if _, ok := s.core.RedirectPolicy().Clean(rd); !ok {
+	if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 		return ""
 	}
 	return rd
@@ -131,7 +131,7 @@ func (s *Service) handleEnrollPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) renderEnroll(w http.ResponseWriter, status int, u *store.User, rd, errMsg string) {
-	e, err := s.core.BeginTOTP(u)
+	e, err := s.core.SignIn.BeginTOTP(u)
 	if err != nil {
 		s.log.Error("begin totp", "error", err)
 		s.renderError(w, nil, http.StatusInternalServerError, "Something went wrong", "Try again.", nil)
@@ -154,7 +154,7 @@ func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 		s.signInAgain(w, rd)
 		return
 	}
-	codes, err := s.core.ConfirmTOTP(s.requestActor(r), p.user, r.PostForm.Get("code"))
+	codes, err := s.core.SignIn.ConfirmTOTP(s.requestActor(r), p.user, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
 		s.renderEnroll(w, status, p.user, rd, totpConfirmMessage(err))
@@ -188,7 +188,7 @@ func (s *Service) handleProfileTOTPBegin(w http.ResponseWriter, r *http.Request,
 }
 
 func (s *Service) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string) {
-	e, err := s.core.BeginTOTP(c.User)
+	e, err := s.core.SignIn.BeginTOTP(c.User)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -200,7 +200,7 @@ func (s *Service) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *c
 }
 
 func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Request, c *caller) {
-	codes, err := s.core.ConfirmTOTP(s.requestActor(r), c.User, r.PostForm.Get("code"))
+	codes, err := s.core.SignIn.ConfirmTOTP(s.requestActor(r), c.User, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
 		s.renderProfileTOTP(w, r, c, status, totpConfirmMessage(err))
@@ -213,7 +213,7 @@ func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Service) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.core.RemoveTOTP(s.requestActor(r), c.User.Username, c.User); err != nil {
+	if err := s.core.SignIn.RemoveTOTP(s.requestActor(r), c.User.Username, c.User); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
@@ -221,7 +221,7 @@ func (s *Service) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Service) handleProfileBackupCodes(w http.ResponseWriter, r *http.Request, c *caller) {
-	codes, err := s.core.RegenerateBackupCodes(s.requestActor(r), c.User)
+	codes, err := s.core.SignIn.RegenerateBackupCodes(s.requestActor(r), c.User)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -235,7 +235,7 @@ func (s *Service) handleProfileBackupCodes(w http.ResponseWriter, r *http.Reques
 // handleUserResetFactors removes a user's second factors (admin page).
 func (s *Service) handleUserResetFactors(w http.ResponseWriter, r *http.Request, c *caller) {
 	ref := r.PathValue("user")
-	if err := s.core.ResetFactors(c, ref); err != nil {
+	if err := s.core.SignIn.ResetFactors(c, ref); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}

@@ -61,7 +61,7 @@ func code(t *testing.T, secret string, at time.Time) string {
 func TestTOTPFlow(t *testing.T) {
 	svc, _, clk := newTestService(t)
 	mustUser(t, svc, "alice", policies.RoleUser)
-	app, _ := svc.core.RegisterApp(AppConfig{Name: "wiki"})
+	app, _ := svc.core.Access.RegisterApp(AppConfig{Name: "wiki"})
 
 	alice := newClient(t, svc)
 	if got, _ := alice.call("POST", "/api/v1/login", `{"username":"alice","password":"`+testPW+`"}`); got != 200 {
@@ -152,7 +152,7 @@ func TestRequire2FA(t *testing.T) {
 	svc, _, clk := newTestService(t)
 	mustUser(t, svc, "olga", policies.RoleOwner)
 	mustUser(t, svc, "bob", policies.RoleUser)
-	strict, _ := svc.core.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
+	strict, _ := svc.core.Access.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
 	bob := newClient(t, svc)
 	bob.call("POST", "/api/v1/login", `{"username":"bob","password":"`+testPW+`"}`)
 	if v := check(svc, strict, bob.session()); v.Outcome != StepUp {

@@ -171,7 +171,7 @@ func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolu
 				res = r
 				return stop
 			}
-			if !s.core.ImpersonationLive(&full, &cu, now) {
+			if !s.core.Sessions.ImpersonationLive(&full, &cu, now) {
 				return false
 			}
 			impersonator = full.ImpersonatorName

@@ -17,7 +17,7 @@ func (s *Service) handleSessions(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s *Service) renderSessions(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string) {
-	items, err := s.core.OnlineSessions(c.SessionID)
+	items, err := s.core.Sessions.OnlineSessions(c.SessionID)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -33,7 +33,7 @@ func (s *Service) renderSessions(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s *Service) handleRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.core.RevokeSession(c, r.PathValue("id")); err != nil {
+	if err := s.core.Sessions.RevokeSession(c, r.PathValue("id")); err != nil {
 		status, msg := s.failMsg(err)
 		if c.Can(policies.PermSessionsRead) {
 			s.renderSessions(w, r, c, status, msg)

@@ -32,6 +32,6 @@ func (s *Service) apiTestMail(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		return http.StatusNoContent, nil, s.core.SendTestMail(r.Context(), c, req.To)
+		return http.StatusNoContent, nil, s.core.Credentials.SendTestMail(r.Context(), c, req.To)
 	})
 }

@@ -154,7 +154,7 @@ func (s *Service) handleSettingsForm(w http.ResponseWriter, r *http.Request, c *
 
 func (s *Service) handleTestMail(w http.ResponseWriter, r *http.Request, c *caller) {
 	to := strings.TrimSpace(r.PostForm.Get("to"))
-	if err := s.core.SendTestMail(r.Context(), c, to); err != nil {
+	if err := s.core.Credentials.SendTestMail(r.Context(), c, to); err != nil {
 		status, msg := s.failMsg(err)
 		s.renderSettings(w, r, c, status, msg, map[string]string{"to": to})
 		return

@@ -14,7 +14,7 @@ func (s *Service) handleSetupPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.URL.Query().Get("token")
-	if !s.core.SetupTokenValid(token) {
+	if !s.core.Credentials.SetupTokenValid(token) {
 		s.renderError(w, r, http.StatusForbidden, "Link not valid", core.SetupLinkHelp, nil)
 		return
 	}
@@ -40,7 +40,7 @@ func (s *Service) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "The two passwords do not match.")
 		return
 	}
-	u, err := s.core.SetupOwner(r.Context(), s.requestActor(r), f.Get("token"), nu)
+	u, err := s.core.Credentials.SetupOwner(r.Context(), s.requestActor(r), f.Get("token"), nu)
 	var ie *InputError
 	if !errors.Is(err, core.ErrSetupLink) && !errors.As(err, &ie) {
 		attemptSucceeded(r) // the link was right

@@ -11,13 +11,13 @@ import (
 
 func (s *Service) apiTempPassword(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		_, resp, err := s.core.MakeTempPassword(r.Context(), c, r.PathValue("user"))
+		_, resp, err := s.core.Credentials.MakeTempPassword(r.Context(), c, r.PathValue("user"))
 		return http.StatusCreated, resp, err
 	})
 }
 
 func (s *Service) handleUserTempPassword(w http.ResponseWriter, r *http.Request, c *caller) {
-	u, resp, err := s.core.MakeTempPassword(r.Context(), c, r.PathValue("user"))
+	u, resp, err := s.core.Credentials.MakeTempPassword(r.Context(), c, r.PathValue("user"))
 	if err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
@@ -49,10 +49,10 @@ type userSupport struct {
 func (s *Service) userSupport(c *caller, u *store.User) userSupport {
 	return userSupport{
 		CanImpersonate:        s.canImpersonate(c, u),
-		CanTempPassword:       !c.Impersonating() && c.User.ID != u.ID && c.Can(policies.PermUsersWrite) && s.core.MayManage(c, u) == nil && core.UserActive(u, s.now()),
-		ImpersonationLifetime: s.core.ImpersonationLifetime(),
-		TempPasswordLifetime:  s.core.TempPasswordLifetime(),
-		Credentials:           s.core.UserCredentials(c, u),
+		CanTempPassword:       !c.Impersonating() && c.User.ID != u.ID && c.Can(policies.PermUsersWrite) && s.core.Users.MayManage(c, u) == nil && core.UserActive(u, s.now()),
+		ImpersonationLifetime: s.core.Sessions.ImpersonationLifetime(),
+		TempPasswordLifetime:  s.core.Credentials.TempPasswordLifetime(),
+		Credentials:           s.core.Credentials.UserCredentials(c, u),
 		ShowCredentials:       core.MayListCredentials(c) == nil,
 	}
 }

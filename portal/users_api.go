@@ -14,7 +14,7 @@ func (s *Service) apiListUsers(w http.ResponseWriter, r *http.Request) {
 		}
 		out := list[UserView]{Items: make([]UserView, len(users)), Next: next}
 		for i, u := range users {
-			out.Items[i] = s.core.View(u)
+			out.Items[i] = s.core.Users.View(u)
 		}
 		return http.StatusOK, out, nil
 	})
@@ -33,11 +33,11 @@ func (s *Service) apiCreateUser(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &nu); err != nil {
 			return 0, nil, err
 		}
-		u, link, err := s.core.AdminCreateUser(r.Context(), c, nu)
+		u, link, err := s.core.Users.AdminCreateUser(r.Context(), c, nu)
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusCreated, createUserResponse{UserView: s.core.View(u), Link: link}, nil
+		return http.StatusCreated, createUserResponse{UserView: s.core.Users.View(u), Link: link}, nil
 	})
 }
 
@@ -51,24 +51,24 @@ type UserDetail struct {
 }
 
 func (s *Service) userDetail(u *store.User, current store.SessionID) (UserDetail, error) {
-	sessions, err := s.core.UserSessions(u, current)
+	sessions, err := s.core.Sessions.UserSessions(u, current)
 	if err != nil {
 		return UserDetail{}, err
 	}
-	locked, err := s.core.Locked(u)
+	locked, err := s.core.SignIn.Locked(u)
 	if err != nil {
 		return UserDetail{}, err
 	}
-	f, _, err := s.core.Factors(u)
+	f, _, err := s.core.SignIn.Factors(u)
 	if err != nil {
 		return UserDetail{}, err
 	}
-	return UserDetail{UserView: s.core.View(u), Sessions: sessions, Locked: locked, TwoFactor: f.Methods}, nil
+	return UserDetail{UserView: s.core.Users.View(u), Sessions: sessions, Locked: locked, TwoFactor: f.Methods}, nil
 }
 
 func (s *Service) apiGetUser(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		u, err := s.core.FindUser(r.PathValue("user"))
+		u, err := s.core.Users.FindUser(r.PathValue("user"))
 		if err != nil {
 			return 0, nil, err
 		}
@@ -83,17 +83,17 @@ func (s *Service) apiPatchUser(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &p); err != nil {
 			return 0, nil, err
 		}
-		u, err := s.core.UpdateUser(c, r.PathValue("user"), p)
+		u, err := s.core.Users.UpdateUser(c, r.PathValue("user"), p)
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, s.core.View(u), nil
+		return http.StatusOK, s.core.Users.View(u), nil
 	})
 }
 
 func (s *Service) apiDeleteUser(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.DeleteUser(c, r.PathValue("user"))
+		return http.StatusNoContent, nil, s.core.Users.DeleteUser(c, r.PathValue("user"))
 	})
 }
 
@@ -107,7 +107,7 @@ func (s *Service) apiSetUserPassword(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		return http.StatusNoContent, nil, s.core.AdminSetPassword(r.Context(), c, r.PathValue("user"), req.Password)
+		return http.StatusNoContent, nil, s.core.Credentials.AdminSetPassword(r.Context(), c, r.PathValue("user"), req.Password)
 	})
 }
 
@@ -117,35 +117,35 @@ type linkResponse struct {
 
 func (s *Service) apiResetLink(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		link, err := s.core.AdminResetLink(r.Context(), c, r.PathValue("user"))
+		link, err := s.core.Credentials.AdminResetLink(r.Context(), c, r.PathValue("user"))
 		return http.StatusCreated, linkResponse{Link: link}, err
 	})
 }
 
 func (s *Service) apiUnlockUser(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.UnlockUser(c, r.PathValue("user"))
+		return http.StatusNoContent, nil, s.core.SignIn.UnlockUser(c, r.PathValue("user"))
 	})
 }
 
 func (s *Service) apiUserSessions(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		u, err := s.core.FindUser(r.PathValue("user"))
+		u, err := s.core.Users.FindUser(r.PathValue("user"))
 		if err != nil {
 			return 0, nil, err
 		}
-		items, err := s.core.UserSessions(u, c.SessionID)
+		items, err := s.core.Sessions.UserSessions(u, c.SessionID)
 		return http.StatusOK, list[SessionView]{Items: items}, err
 	})
 }
 
 func (s *Service) apiRevokeUserSessions(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		u, err := s.core.FindUser(r.PathValue("user"))
+		u, err := s.core.Users.FindUser(r.PathValue("user"))
 		if err != nil {
 			return 0, nil, err
 		}
-		_, err = s.core.RevokeUserSessions(c, u, store.SessionID{})
+		_, err = s.core.Sessions.RevokeUserSessions(c, u, store.SessionID{})
 		return http.StatusNoContent, nil, err
 	})
 }

@@ -54,7 +54,7 @@ func userState(u *store.User, now time.Time) string {
 
 func (s *Service) groupNames() []string {
 	var out []string
-	if gs, err := s.core.ListGroups(); err == nil {
+	if gs, err := s.core.Access.ListGroups(); err == nil {
 		for _, g := range gs {
 			out = append(out, g.Name)
 		}
@@ -75,7 +75,7 @@ func (s *Service) handleUsers(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	now := s.now()
 	for _, u := range users {
-		d.Rows = append(d.Rows, userRow{UserView: s.core.View(u), State: userState(u, now), URL: userPath(u)})
+		d.Rows = append(d.Rows, userRow{UserView: s.core.Users.View(u), State: userState(u, now), URL: userPath(u)})
 	}
 	if next != "" {
 		d.NextURL = pageURL("/admin/users", q, next)
@@ -111,7 +111,7 @@ func (s *Service) renderNewUser(w http.ResponseWriter, r *http.Request, c *calle
 func (s *Service) assignableRoles(c *caller) []string {
 	var out []string
 	for _, name := range s.core.RoleNames() {
-		if core.CheckAssign(s.core, c, name) == nil {
+		if s.core.Users.CheckAssign(c, name) == nil {
 			out = append(out, name)
 		}
 	}
@@ -128,7 +128,7 @@ func (s *Service) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *c
 		s.renderNewUser(w, r, c, http.StatusBadRequest, "The two passwords do not match.", form)
 		return
 	}
-	u, link, err := s.core.AdminCreateUser(r.Context(), c, nu)
+	u, link, err := s.core.Users.AdminCreateUser(r.Context(), c, nu)
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderNewUser(w, r, c, status, msg, form)
@@ -190,7 +190,7 @@ func (s *Service) handleUser(w http.ResponseWriter, r *http.Request, c *caller) 
 // renderUser shows the user of the request's path; form, when not nil,
 // holds submitted values to show again after a failure.
 func (s *Service) renderUser(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
-	u, err := s.core.FindUser(r.PathValue("user"))
+	u, err := s.core.Users.FindUser(r.PathValue("user"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -233,7 +233,7 @@ func dateOf(t time.Time) string {
 // userDone ends a successful form of the user page.
 func (s *Service) userDone(w http.ResponseWriter, r *http.Request, c *caller, msg string) {
 	to := "/admin/users/" + url.PathEscape(r.PathValue("user"))
-	if u, err := s.core.FindUser(r.PathValue("user")); err == nil {
+	if u, err := s.core.Users.FindUser(r.PathValue("user")); err == nil {
 		to = userPath(u)
 	}
 	s.done(w, r, c, to, msg)
@@ -247,7 +247,7 @@ func (s *Service) userFail(w http.ResponseWriter, r *http.Request, c *caller, er
 
 func (s *Service) handleUserDetails(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
-	u, err := s.core.FindUser(r.PathValue("user"))
+	u, err := s.core.Users.FindUser(r.PathValue("user"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -259,7 +259,7 @@ func (s *Service) handleUserDetails(w http.ResponseWriter, r *http.Request, c *c
 	if exp != dateOf(u.ExpiresAt) {
 		patch.ExpiresAt = &exp
 	}
-	if _, err := s.core.UpdateUser(c, u.ID, patch); err != nil {
+	if _, err := s.core.Users.UpdateUser(c, u.ID, patch); err != nil {
 		s.userFail(w, r, c, err, map[string]string{"email": email, "fallback_email": fallback, "full_name": name, "expires_at": exp})
 		return
 	}
@@ -268,7 +268,7 @@ func (s *Service) handleUserDetails(w http.ResponseWriter, r *http.Request, c *c
 
 func (s *Service) handleUserRole(w http.ResponseWriter, r *http.Request, c *caller) {
 	role := strings.TrimSpace(r.PostForm.Get("role"))
-	u, err := s.core.FindUser(r.PathValue("user"))
+	u, err := s.core.Users.FindUser(r.PathValue("user"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -277,7 +277,7 @@ func (s *Service) handleUserRole(w http.ResponseWriter, r *http.Request, c *call
 		s.userDone(w, r, c, "The role is unchanged.")
 		return
 	}
-	if _, err := s.core.UpdateUser(c, u.ID, UserPatch{Role: &role}); err != nil {
+	if _, err := s.core.Users.UpdateUser(c, u.ID, UserPatch{Role: &role}); err != nil {
 		s.userFail(w, r, c, err, map[string]string{"role": role})
 		return
 	}
@@ -287,7 +287,7 @@ func (s *Service) handleUserRole(w http.ResponseWriter, r *http.Request, c *call
 func (s *Service) handleUserGroups(w http.ResponseWriter, r *http.Request, c *caller) {
 	v := r.PostForm.Get("groups")
 	groups := splitList(v)
-	if _, err := s.core.UpdateUser(c, r.PathValue("user"), UserPatch{Groups: &groups}); err != nil {
+	if _, err := s.core.Users.UpdateUser(c, r.PathValue("user"), UserPatch{Groups: &groups}); err != nil {
 		s.userFail(w, r, c, err, map[string]string{"groups": v})
 		return
 	}
@@ -296,7 +296,7 @@ func (s *Service) handleUserGroups(w http.ResponseWriter, r *http.Request, c *ca
 
 func (s *Service) handleUserStatus(w http.ResponseWriter, r *http.Request, c *caller) {
 	active := r.PostForm.Get("active") == "1"
-	if _, err := s.core.UpdateUser(c, r.PathValue("user"), UserPatch{Active: &active}); err != nil {
+	if _, err := s.core.Users.UpdateUser(c, r.PathValue("user"), UserPatch{Active: &active}); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
@@ -312,12 +312,12 @@ func (s *Service) handleUserDelete(w http.ResponseWriter, r *http.Request, c *ca
 		s.renderUser(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the account should be deleted.", nil)
 		return
 	}
-	u, err := s.core.FindUser(r.PathValue("user"))
+	u, err := s.core.Users.FindUser(r.PathValue("user"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
-	if err := s.core.DeleteUser(c, u.ID); err != nil {
+	if err := s.core.Users.DeleteUser(c, u.ID); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
@@ -330,7 +330,7 @@ func (s *Service) handleUserPassword(w http.ResponseWriter, r *http.Request, c *
 		s.renderUser(w, r, c, http.StatusBadRequest, "The two passwords do not match.", nil)
 		return
 	}
-	if err := s.core.AdminSetPassword(r.Context(), c, r.PathValue("user"), pw); err != nil {
+	if err := s.core.Credentials.AdminSetPassword(r.Context(), c, r.PathValue("user"), pw); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
@@ -338,12 +338,12 @@ func (s *Service) handleUserPassword(w http.ResponseWriter, r *http.Request, c *
 }
 
 func (s *Service) handleUserResetLink(w http.ResponseWriter, r *http.Request, c *caller) {
-	u, err := s.core.FindUser(r.PathValue("user"))
+	u, err := s.core.Users.FindUser(r.PathValue("user"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
-	link, err := s.core.AdminResetLink(r.Context(), c, u.ID)
+	link, err := s.core.Credentials.AdminResetLink(r.Context(), c, u.ID)
 	if err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
@@ -362,7 +362,7 @@ func (s *Service) handleUserResetLink(w http.ResponseWriter, r *http.Request, c 
 }
 
 func (s *Service) handleUserUnlock(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.core.UnlockUser(c, r.PathValue("user")); err != nil {
+	if err := s.core.SignIn.UnlockUser(c, r.PathValue("user")); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
@@ -370,12 +370,12 @@ func (s *Service) handleUserUnlock(w http.ResponseWriter, r *http.Request, c *ca
 }
 
 func (s *Service) handleUserRevokeSessions(w http.ResponseWriter, r *http.Request, c *caller) {
-	u, err := s.core.FindUser(r.PathValue("user"))
+	u, err := s.core.Users.FindUser(r.PathValue("user"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
-	n, err := s.core.RevokeUserSessions(c, u, store.SessionID{})
+	n, err := s.core.Sessions.RevokeUserSessions(c, u, store.SessionID{})
 	if err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
@@ -384,7 +384,7 @@ func (s *Service) handleUserRevokeSessions(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Service) handleUserRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.core.RevokeSession(c, r.PathValue("id")); err != nil {
+	if err := s.core.Sessions.RevokeSession(c, r.PathValue("id")); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}

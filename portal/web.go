@@ -22,7 +22,7 @@ func (s *Service) handleHome(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := s.basePage(w, r, c, "Home", "home")
-	for _, a := range s.core.AppsFor(c.User) {
+	for _, a := range s.core.Access.AppsFor(c.User) {
 		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
 	s.render(w, http.StatusOK, "home", p)

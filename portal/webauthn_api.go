@@ -42,7 +42,7 @@ func (s *Service) apiRenameKey(w http.ResponseWriter, r *http.Request) {
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		k, err := s.core.RenameKey(s.requestActor(r), c.User, r.PathValue("id"), req.Name)
+		k, err := s.core.SignIn.RenameKey(s.requestActor(r), c.User, r.PathValue("id"), req.Name)
 		return http.StatusOK, k, err
 	})
 }
@@ -50,7 +50,7 @@ func (s *Service) apiRenameKey(w http.ResponseWriter, r *http.Request) {
 // apiRemoveKey: DELETE /api/v1/me/webauthn/{id}.
 func (s *Service) apiRemoveKey(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.RemoveKey(s.requestActor(r), c.User, r.PathValue("id"))
+		return http.StatusNoContent, nil, s.core.SignIn.RemoveKey(s.requestActor(r), c.User, r.PathValue("id"))
 	})
 }
 
@@ -82,7 +82,7 @@ func (s *Service) apiFinishKeyLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeKeyLoginError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sessionResponse{User: s.core.View(u)})
+	writeJSON(w, http.StatusOK, sessionResponse{User: s.core.Users.View(u)})
 }
 
 // writeKeyLoginError answers a failed key sign-in step.

@@ -10,7 +10,7 @@ import (
 
 // handleProfileKeyRename: POST /profile/webauthn/{id}/rename (name).
 func (s *Service) handleProfileKeyRename(w http.ResponseWriter, r *http.Request, c *caller) {
-	k, err := s.core.RenameKey(s.requestActor(r), c.User, r.PathValue("id"), r.PostForm.Get("name"))
+	k, err := s.core.SignIn.RenameKey(s.requestActor(r), c.User, r.PathValue("id"), r.PostForm.Get("name"))
 	var ie *InputError
 	switch {
 	case errors.As(err, &ie):
@@ -25,7 +25,7 @@ func (s *Service) handleProfileKeyRename(w http.ResponseWriter, r *http.Request,
 
 // handleProfileKeyRemove: POST /profile/webauthn/{id}/remove.
 func (s *Service) handleProfileKeyRemove(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.core.RemoveKey(s.requestActor(r), c.User, r.PathValue("id")); err != nil {
+	if err := s.core.SignIn.RemoveKey(s.requestActor(r), c.User, r.PathValue("id")); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}

@@ -103,7 +103,7 @@ func (s *Service) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp 
 	}
 	fail := func(reason string, count bool) (*store.User, error) {
 		if count {
-			s.core.RecordFailureFor(s.requestActor(r), p.user, device, s.now())
+			s.core.SignIn.RecordFailureFor(s.requestActor(r), p.user, device, s.now())
 		}
 		s.audit(r, store.Event{Actor: p.user.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.user.Username,
 			Outcome: outcomeFailure, Reason: reason})
@@ -164,8 +164,8 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 		return fail(protocolDetail(err))
 	}
 	u := found
-	device := s.core.TrustedDevice(s.clientActor(r), u)
-	locked, err := s.core.LockedFor(u, device)
+	device := s.core.SignIn.TrustedDevice(s.clientActor(r), u)
+	locked, err := s.core.SignIn.LockedFor(u, device)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 	if _, err := s.startFullSession(w, r, u, false, []string{core.MethodPasskey}, true); err != nil {
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
-	s.core.ClearFailures(u, device)
+	s.core.SignIn.ClearFailures(u, device)
 	s.trustDevice(w, r, u)
 	attemptSucceeded(r)
 	if updated, err := s.store.UpdateUser(u.ID, func(u *store.User) error { u.LastLoginAt = s.now(); return nil }); err == nil {

@@ -332,7 +332,7 @@ func TestWebAuthnCeremonyState(t *testing.T) {
 func TestWebAuthnSecurityKey(t *testing.T) {
 	svc, st, clk := newTestService(t)
 	alice := mustUser(t, svc, "alice", policies.RoleUser)
-	vault, _ := svc.core.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
+	vault, _ := svc.core.Access.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
 	key := newSoftKey(t, "https://auth.example.com", "auth.example.com")
 
 	c := newClient(t, svc)
@@ -506,7 +506,7 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 func TestWebAuthnPasskey(t *testing.T) {
 	svc, st, clk := newTestService(t)
 	bob := mustUser(t, svc, "bob", policies.RoleUser)
-	vault, _ := svc.core.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
+	vault, _ := svc.core.Access.RegisterApp(AppConfig{Name: "vault", Require2FA: true})
 	pk := newSoftKey(t, "https://auth.example.com", "auth.example.com")
 	pk.be, pk.bs = true, true // a synced passkey
 
