@@ -97,7 +97,7 @@ type Core struct {
 	Users       *Users
 	Access      *Access
 	Credentials *Credentials
-	SignIn      *SignIn
+	Auth        *Auth
 	Sessions    *Sessions
 }
 
@@ -112,9 +112,9 @@ type Access struct{ *Core }
 // and owner sign-in links, and API keys.
 type Credentials struct{ *Core }
 
-// SignIn checks passwords and second factors, with the lockout and the
+// Auth checks passwords and second factors, with the lockout and the
 // trusted devices that keep it from locking out the account's owner.
-type SignIn struct{ *Core }
+type Auth struct{ *Core }
 
 // Sessions lists and ends sessions and rules on impersonation.
 type Sessions struct{ *Core }
@@ -157,7 +157,7 @@ func New(opts Options) (*Core, error) {
 		ImpersonationLifetime: Duration(DefaultImpersonationLifetime),
 		TempPasswordLifetime:  Duration(DefaultTempPasswordLifetime),
 	}
-	c.Users, c.Access, c.Credentials, c.SignIn, c.Sessions = &Users{c}, &Access{c}, &Credentials{c}, &SignIn{c}, &Sessions{c}
+	c.Users, c.Access, c.Credentials, c.Auth, c.Sessions = &Users{c}, &Access{c}, &Credentials{c}, &Auth{c}, &Sessions{c}
 	if err := c.loadSettings(); err != nil {
 		return nil, err
 	}

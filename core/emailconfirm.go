@@ -106,7 +106,7 @@ func (s *Users) ReproveForEmail(ctx context.Context, c *Actor, u *store.User, pa
 	case password == "":
 		err = fmt.Errorf("%w: enter your current password to change your email address", ErrForbidden)
 	default:
-		ok, verr := s.SignIn.verifyCurrentPassword(ctx, c, password)
+		ok, verr := s.Auth.verifyCurrentPassword(ctx, c, password)
 		if verr != nil {
 			return verr
 		}

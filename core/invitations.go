@@ -181,7 +181,7 @@ func (s *Credentials) AcceptInvitation(ctx context.Context, a *Actor, secret str
 	if nu.Password != "" {
 		hash, err := s.hasher.Hash(ctx, nu.Password)
 		if err != nil {
-			return nil, s.SignIn.BusyOr(err)
+			return nil, s.Auth.BusyOr(err)
 		}
 		u.PasswordHash, u.PasswordChangedAt = hash, s.now()
 	}

@@ -39,13 +39,13 @@ func lockoutKey(u *store.User, device string) string {
 
 // locked reports whether u's account is locked out after too many failed
 // sign-ins from untrusted clients.
-func (s *SignIn) Locked(u *store.User) (bool, error) {
+func (s *Auth) Locked(u *store.User) (bool, error) {
 	return s.LockedFor(u, "")
 }
 
 // lockedFor reports whether an attempt judged by device ("" for the
 // account) is locked out.
-func (s *SignIn) LockedFor(u *store.User, device string) (bool, error) {
+func (s *Auth) LockedFor(u *store.User, device string) (bool, error) {
 	_, locked, err := s.store.Lock(lockoutKey(u, device), s.now())
 	if err != nil {
 		return false, fmt.Errorf("core: read lockout: %w", err)
@@ -58,7 +58,7 @@ func (s *SignIn) LockedFor(u *store.User, device string) (bool, error) {
 // reaches the lockout threshold, locks the account or that device for the
 // lockout duration. Failures are counted over one lockout duration from
 // the first of them.
-func (s *SignIn) RecordFailureFor(a *Actor, u *store.User, device string, now time.Time) {
+func (s *Auth) RecordFailureFor(a *Actor, u *store.User, device string, now time.Time) {
 	st := s.Settings()
 	if st.LockoutThreshold <= 0 {
 		return
@@ -91,14 +91,14 @@ func (s *SignIn) RecordFailureFor(a *Actor, u *store.User, device string, now ti
 
 // clearFailures forgets the failures of u judged by device ("" for the
 // account) after a completed sign-in.
-func (s *SignIn) ClearFailures(u *store.User, device string) {
+func (s *Auth) ClearFailures(u *store.User, device string) {
 	if err := s.store.ClearFailures(lockoutKey(u, device)); err != nil {
 		s.log.Error("clear sign-in failures", "user", u.Username, "error", err)
 	}
 }
 
 // unlockUser lifts a lockout on behalf of c.
-func (s *SignIn) UnlockUser(c *Actor, ref string) error {
+func (s *Auth) UnlockUser(c *Actor, ref string) error {
 	u, err := s.Users.FindUser(ref)
 	if err != nil {
 		return err
@@ -120,7 +120,7 @@ const actionSessionReproofEnd = "session.end_reproof"
 // verifyCurrentPassword checks pw, typed in c's signed-in session to
 // re-prove who is at the keyboard (a password, email or factor change).
 // A wrong password counts as a failed re-proof (reproofFailed).
-func (s *SignIn) verifyCurrentPassword(ctx context.Context, c *Actor, pw string) (bool, error) {
+func (s *Auth) verifyCurrentPassword(ctx context.Context, c *Actor, pw string) (bool, error) {
 	ok, err := s.hasher.Verify(ctx, pw, c.User.PasswordHash)
 	if err != nil {
 		return false, s.BusyOr(err)
@@ -137,7 +137,7 @@ func (s *SignIn) verifyCurrentPassword(ctx context.Context, c *Actor, pw string)
 // So a stolen session cannot guess the password without end, while the
 // account's own lock (which a stranger can set) does not stop its owner
 // re-proving herself from her session.
-func (s *SignIn) ReproofFailed(c *Actor) {
+func (s *Auth) ReproofFailed(c *Actor) {
 	now := s.now()
 	s.RecordFailureFor(c, c.User, "", now)
 	st := s.Settings()

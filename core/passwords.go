@@ -65,7 +65,7 @@ func (s *Credentials) hashPassword(ctx context.Context, u *store.User, pw string
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
-		return "", s.SignIn.BusyOr(err)
+		return "", s.Auth.BusyOr(err)
 	}
 	return hash, nil
 }
@@ -125,7 +125,7 @@ func (s *Credentials) ChangeOwnPassword(ctx context.Context, c *Actor, current, 
 	ok := temp
 	if !ok && c.User.PasswordHash != "" {
 		var err error
-		if ok, err = s.SignIn.verifyCurrentPassword(ctx, c, current); err != nil {
+		if ok, err = s.Auth.verifyCurrentPassword(ctx, c, current); err != nil {
 			return err
 		}
 	}

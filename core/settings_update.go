@@ -33,7 +33,7 @@ func (s *Core) UpdateSettings(ctx context.Context, c *Actor, patch []byte) (Sett
 		return Settings{}, err
 	}
 	if st.Require2FA && !was {
-		n, err := s.SignIn.enforce2FA(ctx)
+		n, err := s.Auth.enforce2FA(ctx)
 		if err != nil {
 			return Settings{}, fmt.Errorf("core: end sessions without 2FA: %w", err)
 		}

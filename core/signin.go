@@ -32,7 +32,7 @@ const maxPasswordLen = 1024
 // and a wrong password counts against the one that judged it. A right
 // password clears no failures (a second step may still fail); signIn and
 // finishLogin clear them once the sign-in is complete.
-func (s *SignIn) Authenticate(ctx context.Context, a *Actor, login, pw string) (u *store.User, tempBy, device string, err error) {
+func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u *store.User, tempBy, device string, err error) {
 	login = strings.TrimSpace(login)
 	if len(pw) > maxPasswordLen {
 		pw = pw[:maxPasswordLen]
@@ -155,7 +155,7 @@ func (s *SignIn) Authenticate(ctx context.Context, a *Actor, login, pw string) (
 }
 
 // busyOr maps a full hashing pool to ErrBusy and wraps anything else.
-func (s *SignIn) BusyOr(err error) error {
+func (s *Auth) BusyOr(err error) error {
 	if errors.Is(err, password.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return ErrBusy
 	}

@@ -140,7 +140,7 @@ func (s *Credentials) MakeTempPassword(ctx context.Context, c *Actor, ref string
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
-		return nil, TempPasswordResponse{}, s.SignIn.BusyOr(err)
+		return nil, TempPasswordResponse{}, s.Auth.BusyOr(err)
 	}
 	live, err := s.tempPasswordsOf(u)
 	if err != nil {

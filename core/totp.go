@@ -70,7 +70,7 @@ var ErrTOTPTries = Input("code", "that code is not valid, %d times in a row: the
 
 // beginTOTP starts TOTP enrollment for u, or gives back the one under way:
 // the secret is kept encrypted as pending until confirmTOTP.
-func (s *SignIn) BeginTOTP(u *store.User) (TOTPEnrollment, error) {
+func (s *Auth) BeginTOTP(u *store.User) (TOTPEnrollment, error) {
 	now := s.now()
 	fresh, err := totpSecret()
 	if err != nil {
@@ -105,7 +105,7 @@ func totpSecret() (string, error) {
 }
 
 // totpEnrollment describes the secret for u's authenticator app.
-func (s *SignIn) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, error) {
+func (s *Auth) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, error) {
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
 	if err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("core: totp secret: %w", err)
@@ -153,7 +153,7 @@ func matchTOTP(secret, code string, now time.Time) int64 {
 // confirmTOTP activates the pending secret when code matches it, and
 // returns a fresh set of backup codes (shown once). A wrong code keeps the
 // pending secret; the TotpPendingTries-th discards it (ErrTOTPTries).
-func (s *SignIn) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, error) {
+func (s *Auth) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, error) {
 	codes, hashes := NewBackupCodes()
 	now := s.now()
 	var wrong error
@@ -200,7 +200,7 @@ func (s *SignIn) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, er
 
 // checkTOTP accepts code once: the step it belongs to must be later than
 // the last accepted one, so a replayed code fails.
-func (s *SignIn) CheckTOTP(u *store.User, code string) error {
+func (s *Auth) CheckTOTP(u *store.User, code string) error {
 	now := s.now()
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if len(m.TOTPSecret) == 0 {
@@ -222,7 +222,7 @@ func (s *SignIn) CheckTOTP(u *store.User, code string) error {
 
 // removeTOTP turns TOTP off for u (backup codes go with it unless a
 // security key remains).
-func (s *SignIn) RemoveTOTP(a *Actor, actor string, u *store.User) error {
+func (s *Auth) RemoveTOTP(a *Actor, actor string, u *store.User) error {
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if len(m.TOTPSecret) == 0 && len(m.TOTPPending) == 0 {
 			return ErrNoFactor
@@ -269,7 +269,7 @@ func HashBackupCode(c string) string {
 }
 
 // useBackupCode spends one backup code of u.
-func (s *SignIn) UseBackupCode(a *Actor, u *store.User, code string) error {
+func (s *Auth) UseBackupCode(a *Actor, u *store.User, code string) error {
 	h := HashBackupCode(code)
 	left := 0
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
@@ -290,7 +290,7 @@ func (s *SignIn) UseBackupCode(a *Actor, u *store.User, code string) error {
 }
 
 // regenerateBackupCodes replaces u's backup codes; the old ones die.
-func (s *SignIn) RegenerateBackupCodes(a *Actor, u *store.User) ([]string, error) {
+func (s *Auth) RegenerateBackupCodes(a *Actor, u *store.User) ([]string, error) {
 	codes, hashes := NewBackupCodes()
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if !m.Active() {
@@ -325,7 +325,7 @@ type KeyView struct {
 }
 
 // factors describes u's second factors.
-func (s *SignIn) Factors(u *store.User) (FactorsView, *store.MFA, error) {
+func (s *Auth) Factors(u *store.User) (FactorsView, *store.MFA, error) {
 	m, err := s.store.MFA(u.ID)
 	if err != nil {
 		return FactorsView{}, nil, fmt.Errorf("core: second factors: %w", err)
@@ -356,7 +356,7 @@ func MethodsOf(m *store.MFA) []string {
 
 // resetFactors removes every second factor of the user ref on behalf of c;
 // the user signs in with the password and may (or must) enroll again.
-func (s *SignIn) ResetFactors(c *Actor, ref string) error {
+func (s *Auth) ResetFactors(c *Actor, ref string) error {
 	u, err := s.Users.FindUser(ref)
 	if err != nil {
 		return err

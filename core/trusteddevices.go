@@ -10,7 +10,7 @@ import (
 
 // deviceMAC signs a device entry of the user u (username and id, so a
 // cookie does not carry over to a new account that reuses the name).
-func (s *SignIn) DeviceMAC(u *store.User, nonce []byte) []byte {
+func (s *Auth) DeviceMAC(u *store.User, nonce []byte) []byte {
 	k := hmac.New(sha256.New, s.keyMAC)
 	k.Write([]byte("gatehouse device cookies"))
 	m := hmac.New(sha256.New, k.Sum(nil))
@@ -25,7 +25,7 @@ func (s *SignIn) DeviceMAC(u *store.User, nonce []byte) []byte {
 // trustedDevice returns the id of the request's trusted device for u: the
 // hex nonce of a device cookie entry for u's username whose signature is
 // right. It returns "" for an untrusted client.
-func (s *SignIn) TrustedDevice(a *Actor, u *store.User) string {
+func (s *Auth) TrustedDevice(a *Actor, u *store.User) string {
 	for _, e := range a.Devices {
 		if e.Username == u.Username && hmac.Equal(e.MAC, s.DeviceMAC(u, e.Nonce)) {
 			return hex.EncodeToString(e.Nonce)

@@ -8,7 +8,7 @@ import (
 
 // enforce2FA ends every session of the users without a second factor; it
 // runs when an admin makes 2FA mandatory.
-func (s *SignIn) enforce2FA(ctx context.Context) (int, error) {
+func (s *Auth) enforce2FA(ctx context.Context) (int, error) {
 	n := 0
 	var firstErr error
 	err := s.Users.EachUser(func(u *store.User) {

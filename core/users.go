@@ -134,7 +134,7 @@ func (s *Users) CreateValidated(ctx context.Context, a *Actor, actor string, u *
 	if pw != "" {
 		hash, err := s.hasher.Hash(ctx, pw)
 		if err != nil {
-			return nil, s.SignIn.BusyOr(err)
+			return nil, s.Auth.BusyOr(err)
 		}
 		u.PasswordHash = hash
 		u.PasswordChangedAt = s.now()

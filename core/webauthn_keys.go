@@ -23,7 +23,7 @@ func decodeKeyID(id string) ([]byte, error) {
 }
 
 // renameKey relabels one of u's keys.
-func (s *SignIn) RenameKey(a *Actor, u *store.User, id, name string) (KeyView, error) {
+func (s *Auth) RenameKey(a *Actor, u *store.User, id, name string) (KeyView, error) {
 	raw, err := decodeKeyID(id)
 	if err != nil {
 		return KeyView{}, err
@@ -53,7 +53,7 @@ func (s *SignIn) RenameKey(a *Actor, u *store.User, id, name string) (KeyView, e
 
 // removeKey deletes one of u's keys. When it was the last second factor,
 // the backup codes go with it.
-func (s *SignIn) RemoveKey(a *Actor, u *store.User, id string) error {
+func (s *Auth) RemoveKey(a *Actor, u *store.User, id string) error {
 	raw, err := decodeKeyID(id)
 	if err != nil {
 		return err

@@ -1,47 +1,29 @@
 package portal
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
-	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-// Outcome is what the guard must do with a request.
-type Outcome uint8
+// Outcome is what the guard must do with a request (core.Outcome).
+type Outcome = core.Outcome
 
 // The outcomes of Check.
 const (
-	// Allow: identity headers are set; pass the request on.
-	Allow Outcome = iota
-	// SignIn: no usable session; send browsers to the login page, 401 others.
-	SignIn
-	// Deny: signed in but not allowed into this app: 403.
-	Deny
-	// Unavailable: the store failed; fail closed with 503.
-	Unavailable
-	// ChangePassword: the user's password is older than the password
-	// expiry setting; send browsers to the portal to change it, 403 others.
-	ChangePassword
-	// StepUp: the app requires a second factor and the session has none;
-	// send browsers to the portal's second step, 403 others.
-	StepUp
+	Allow          = core.Allow
+	SignIn         = core.SignIn
+	Deny           = core.Deny
+	Unavailable    = core.Unavailable
+	ChangePassword = core.ChangePassword
+	StepUp         = core.StepUp
 )
 
-// Verdict is the result of Check.
-type Verdict struct {
-	Outcome Outcome
-	// User is the signed-in user's account (Allow, Deny, StepUp and
-	// ChangePassword); zero otherwise.
-	User store.Account
-	// Reason explains an Allow or Deny.
-	Reason policies.Reason
-}
+// Verdict is the result of Check (core.Verdict).
+type Verdict = core.Verdict
 
 // Check is the guard's hot path for one request to app. It removes every
 // identity header the client sent, resolves the session from memory, asks
@@ -56,29 +38,32 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 	case resolvedUnavailable:
 		return Verdict{Outcome: Unavailable}
 	case resolvedNone:
-		if k := bearerKey(r.Header); k != "" {
-			return s.checkKeyRequest(r, app, k, now)
+		k := bearerKey(r.Header)
+		if k == "" {
+			return Verdict{Outcome: SignIn}
 		}
-		return Verdict{Outcome: SignIn}
+		// An API key instead of a session: neither the key nor any cookie
+		// of ours reaches the app.
+		a := core.Actor{IP: s.clientIP(r), UserAgent: r.UserAgent(), Via: core.ViaGuard}
+		v := s.core.Credentials.CheckKeyAccess(&a, k, app, now)
+		if v.Outcome == Allow {
+			r.Header.Del("Authorization")
+			s.setIdentityHeaders(r.Header, &v.User)
+			s.cookie.strip(r.Header)
+		}
+		return v
 	}
 	s.store.TouchSession(si.id, now)
-	u := &si.acct
-	if s.passwordExpired(u.PasswordChangedAt) {
-		return Verdict{Outcome: ChangePassword, User: *u}
+	v := s.core.Access.Decide(&si.acct, app, si.auth.SecondFactor)
+	if v.Outcome != Allow {
+		return v
 	}
-	d := app.Access().Decide(s.core.Access.SubjectOf(u))
-	if !d.Allow {
-		return Verdict{Outcome: Deny, User: *u, Reason: d.Reason}
-	}
-	if !si.auth.SecondFactor && app.RequiresSecondFactor() {
-		return Verdict{Outcome: StepUp, User: *u, Reason: d.Reason}
-	}
-	s.setIdentityHeaders(r.Header, u)
+	s.setIdentityHeaders(r.Header, &si.acct)
 	if si.impersonator != "" {
 		r.Header[s.headers.Impersonator] = []string{si.impersonator}
 	}
 	s.cookie.strip(r.Header)
-	return Verdict{Outcome: Allow, User: *u, Reason: d.Reason}
+	return v
 }
 
 // stripIdentityHeaders deletes every identity header the client sent,
@@ -251,39 +236,4 @@ func (s *Service) LoginURL(returnURL string) string {
 // accepts text/html, or it is a navigation (Sec-Fetch-Mode: navigate).
 func wantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html") || r.Header.Get("Sec-Fetch-Mode") == "navigate"
-}
-
-// checkKeyRequest is Check for a request carrying an API key instead of a
-// session: the key's owner is let in when the key is live, its scope
-// includes the app and the owner may use the app. Apps that require a
-// second factor do not take keys. Neither the key nor any cookie of ours
-// reaches the app.
-func (s *Service) checkKeyRequest(r *http.Request, app *App, k string, now time.Time) Verdict {
-	a := core.Actor{IP: s.clientIP(r), UserAgent: r.UserAgent(), Via: core.ViaGuard}
-	key, owner, err := s.core.Credentials.CheckKey(&a, k, now)
-	if err != nil {
-		if errors.Is(err, core.ErrBadKey) {
-			return Verdict{Outcome: SignIn}
-		}
-		return Verdict{Outcome: Unavailable}
-	}
-	acct := store.AccountOf(owner)
-	u := &acct
-	if !core.KeyReachesApp(&key, app.Name) {
-		return Verdict{Outcome: Deny, User: *u}
-	}
-	if s.passwordExpired(u.PasswordChangedAt) {
-		return Verdict{Outcome: ChangePassword, User: *u}
-	}
-	d := app.Access().Decide(s.core.Access.SubjectOf(u))
-	if !d.Allow {
-		return Verdict{Outcome: Deny, User: *u, Reason: d.Reason}
-	}
-	if app.RequiresSecondFactor() {
-		return Verdict{Outcome: StepUp, User: *u, Reason: d.Reason}
-	}
-	r.Header.Del("Authorization")
-	s.setIdentityHeaders(r.Header, u)
-	s.cookie.strip(r.Header)
-	return Verdict{Outcome: Allow, User: *u, Reason: d.Reason}
 }

@@ -99,14 +99,14 @@ func TestSettingsValidation(t *testing.T) {
 		}
 	}
 	// Stored values win and survive a new Service on the same store.
-	if st := svc.cfg(); !st.LockProfile || time.Duration(st.InviteLifetime) != 48*time.Hour {
+	if st := svc.core.Settings(); !st.LockProfile || time.Duration(st.InviteLifetime) != 48*time.Hour {
 		t.Errorf("settings in force: %+v", st)
 	}
 	svc2, err := New(Options{Store: svc.store, PortalURL: svc.portal, Hasher: svc.hasher, Now: svc.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !svc2.cfg().LockProfile {
+	if !svc2.core.Settings().LockProfile {
 		t.Error("stored settings lost by a new Service")
 	}
 	// Lock profile: users cannot change their own details.

@@ -7,7 +7,7 @@ import (
 
 // handleProfileKeyCreate makes an API key from the profile form and shows
 // it once.
-func (s *Service) handleProfileKeyCreate(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleProfileKeyCreate(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
 	in := KeyInput{Label: f.Get("label"), ExpiresAt: f.Get("expires_at"), IPAllow: splitList(f.Get("ip_allow"))}
 	switch sc := f.Get("scope"); {
@@ -19,15 +19,15 @@ func (s *Service) handleProfileKeyCreate(w http.ResponseWriter, r *http.Request,
 	v, err := s.core.Credentials.CreateKey(c, in)
 	if err != nil {
 		status, msg := s.statusOf(err)
-		s.renderProfile(w, r, c, status, sentence(msg), nil)
+		s.accountUI().renderProfile(w, r, c, status, sentence(msg), nil)
 		return
 	}
-	s.renderLink(w, r, c, "profile", linkData{Heading: "API key " + v.Label, Label: "API key", Link: v.Key,
+	s.usersUI().renderLink(w, r, c, "profile", linkData{Heading: "API key " + v.Label, Label: "API key", Link: v.Key,
 		Lede: "Copy it now into your script or app.", Note: "Send it as Authorization: Bearer <key>.",
 		Back: "/profile", BackLabel: "Back to your profile"})
 }
 
-func (s *Service) handleProfileKeyRevoke(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleProfileKeyRevoke(w http.ResponseWriter, r *http.Request, c *caller) {
 	if err := s.core.Credentials.RevokeKey(c, r.PathValue("id")); err != nil {
 		s.pageFail(w, r, c, err)
 		return

@@ -7,7 +7,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
-func (s *Service) apiListApps(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiListApps(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		out := list[AppView]{Items: []AppView{}}
 		for _, a := range s.core.Access.Apps() {
@@ -22,7 +22,7 @@ func (s *Service) apiListApps(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) apiGetApp(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiGetApp(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		a, err := s.core.Access.AppNamed(r.PathValue("app"))
 		if err != nil {
@@ -35,7 +35,7 @@ func (s *Service) apiGetApp(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) apiPatchApp(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiPatchApp(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in AppAccessInput
 		if err := decode(r, &in); err != nil {

@@ -56,7 +56,7 @@ func appSnippet(portal *url.URL) string {
 
 // handleApps lists the apps c may see: all of them with apps.read, else
 // those c operates (as GET /api/v1/apps).
-func (s *Service) handleApps(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleApps(w http.ResponseWriter, r *http.Request, c *caller) {
 	var d appsData
 	for _, a := range s.core.Access.Apps() {
 		if c.Can(policies.PermAppsRead) || s.core.Access.IsAppOperator(c.User, a.Name) {
@@ -81,13 +81,13 @@ type appData struct {
 	Groups                []string
 }
 
-func (s *Service) handleApp(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleApp(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderApp(w, r, c, http.StatusOK, "", nil)
 }
 
 // renderApp shows an app to a holder of apps.read or one of its operators
 // (as GET /api/v1/apps/{app}).
-func (s *Service) renderApp(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+func (s accessUI) renderApp(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
 	a, err := s.core.Access.AppNamed(r.PathValue("app"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
@@ -106,11 +106,11 @@ func (s *Service) renderApp(w http.ResponseWriter, r *http.Request, c *caller, s
 		p.Form[k] = val
 	}
 	p.Data = appData{App: v, Path: "/admin/apps/" + url.PathEscape(a.Name), CanEdit: s.core.Access.MayEditApp(c, a.Name) && !a.Configured,
-		CanOperators: c.Can(policies.PermAppsWrite), Groups: s.groupNames()}
+		CanOperators: c.Can(policies.PermAppsWrite), Groups: s.usersUI().groupNames()}
 	s.render(w, status, "app", p)
 }
 
-func (s *Service) handleAppAccess(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleAppAccess(w http.ResponseWriter, r *http.Request, c *caller) {
 	gv, uv := r.PostForm.Get("allow_groups"), r.PostForm.Get("allow_users")
 	groups, users := splitList(gv), splitList(uv)
 	require2FA := r.PostForm.Get("require_2fa") != ""
@@ -127,7 +127,7 @@ func (s *Service) handleAppAccess(w http.ResponseWriter, r *http.Request, c *cal
 	s.done(w, r, c, "/admin/apps/"+url.PathEscape(v.Name), msg)
 }
 
-func (s *Service) handleAppOperators(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleAppOperators(w http.ResponseWriter, r *http.Request, c *caller) {
 	ov := r.PostForm.Get("operators")
 	ops := splitList(ov)
 	v, err := s.core.Access.UpdateAppAccess(c, r.PathValue("app"), AppAccessInput{Operators: &ops})

@@ -13,12 +13,6 @@ const (
 	outcomeFailure = core.OutcomeFailure
 )
 
-// audit records e with the client of r (nil: none) as the actor's
-// address, user agent and impersonator; see core.Audit.
-func (s *Service) audit(r *http.Request, e store.Event) {
-	s.core.Audit(s.requestActor(r), e)
-}
-
 // requestActor is the actor of r for the audit log: its client address and
 // user agent, and the impersonation its session cookie names.
 func (s *Service) requestActor(r *http.Request) *caller {
@@ -28,7 +22,7 @@ func (s *Service) requestActor(r *http.Request) *caller {
 	a := s.clientActor(r)
 	if n, ok := r.Context().Value(actorNoteKey{}).(*actorNote); ok && n.impersonator != "" {
 		a.Impersonator, a.Impersonated = n.impersonator, n.target
-	} else if by, as := s.impersonationOf(r); by != "" {
+	} else if by, as := s.usersUI().impersonationOf(r); by != "" {
 		a.Impersonator, a.Impersonated = by, as
 	}
 	return a

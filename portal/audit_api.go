@@ -6,7 +6,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-func (s *Service) apiListAudit(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiListAudit(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		f, after, limit, err := auditQuery(r.URL.Query())
 		if err != nil {

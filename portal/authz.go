@@ -60,7 +60,7 @@ func (s *Service) apiCaller(w http.ResponseWriter, r *http.Request) *caller {
 		writeJSONError(w, http.StatusUnauthorized, "not signed in")
 		return nil
 	}
-	if s.passwordExpired(c.User.PasswordChangedAt) {
+	if s.core.PasswordExpired(c.User.PasswordChangedAt) {
 		writeJSONError(w, http.StatusForbidden, "your password has expired: change it with POST /api/v1/me/password")
 		return nil
 	}

@@ -11,7 +11,7 @@ import (
 
 // apiListCredentials answers GET /api/v1/reset-links and
 // /api/v1/temp-passwords (owners only), optionally ?user=name.
-func (s *Service) apiListCredentials(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiListCredentials(w http.ResponseWriter, r *http.Request) {
 	kind := core.CredentialKinds[strings.TrimPrefix(r.URL.Path, "/api/v1/")]
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var u *store.User
@@ -28,7 +28,7 @@ func (s *Service) apiListCredentials(w http.ResponseWriter, r *http.Request) {
 
 // apiRevokeCredential answers DELETE /api/v1/reset-links/{id} and
 // /api/v1/temp-passwords/{id} (owners only).
-func (s *Service) apiRevokeCredential(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiRevokeCredential(w http.ResponseWriter, r *http.Request) {
 	coll, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/v1/"), "/")
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.core.Credentials.RevokeCredential(c, core.CredentialKinds[coll], r.PathValue("id"))
@@ -37,15 +37,15 @@ func (s *Service) apiRevokeCredential(w http.ResponseWriter, r *http.Request) {
 
 // handleUserRevokeCredential revokes one of the user's reset links or
 // temporary passwords from the user's page.
-func (s *Service) handleUserRevokeCredential(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s adminAPI) handleUserRevokeCredential(w http.ResponseWriter, r *http.Request, c *caller) {
 	kind, ok := core.CredentialKinds[r.PathValue("kind")]
 	if !ok {
 		s.pageFail(w, r, c, fmt.Errorf("credential: %w", ErrNotFound))
 		return
 	}
 	if err := s.core.Credentials.RevokeCredential(c, kind, r.PathValue("id")); err != nil {
-		s.userFail(w, r, c, err, nil)
+		s.usersUI().userFail(w, r, c, err, nil)
 		return
 	}
-	s.userDone(w, r, c, "The "+core.CredentialLabel(kind)+" was revoked.")
+	s.usersUI().userDone(w, r, c, "The "+core.CredentialLabel(kind)+" was revoked.")
 }

@@ -97,14 +97,14 @@ func (s *Service) deviceEntries(r *http.Request) []deviceEntry {
 // one gets a fresh nonce; entries for other users are kept, newest first.
 func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.User) {
 	var nonce []byte
-	if id := s.core.SignIn.TrustedDevice(s.clientActor(r), u); id != "" {
+	if id := s.core.Auth.TrustedDevice(s.clientActor(r), u); id != "" {
 		nonce, _ = hex.DecodeString(id)
 	} else {
 		nonce = make([]byte, deviceNonceLen)
 		_, _ = rand.Read(nonce)
 	}
 	enc := base64.RawURLEncoding.EncodeToString
-	entries := []string{u.Username + deviceFieldSep + enc(nonce) + deviceFieldSep + enc(s.core.SignIn.DeviceMAC(u, nonce))}
+	entries := []string{u.Username + deviceFieldSep + enc(nonce) + deviceFieldSep + enc(s.core.Auth.DeviceMAC(u, nonce))}
 	for _, e := range s.deviceEntries(r) {
 		if e.Username == u.Username || len(entries) == maxDeviceEntries {
 			continue

@@ -50,10 +50,10 @@ func TestTrustedDevice(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest("POST", "https://auth.example.com/api/v1/login", nil)
 			req.AddCookie(&http.Cookie{Name: DefaultCookieName + deviceCookieSuffix, Value: tc.value})
-			if got := svc.core.SignIn.TrustedDevice(svc.clientActor(req), alice) != ""; got != tc.alice {
+			if got := svc.core.Auth.TrustedDevice(svc.clientActor(req), alice) != ""; got != tc.alice {
 				t.Errorf("trusted for alice = %v, want %v", got, tc.alice)
 			}
-			if got := svc.core.SignIn.TrustedDevice(svc.clientActor(req), bob) != ""; got != tc.bob {
+			if got := svc.core.Auth.TrustedDevice(svc.clientActor(req), bob) != ""; got != tc.bob {
 				t.Errorf("trusted for bob = %v, want %v", got, tc.bob)
 			}
 		})
@@ -119,7 +119,7 @@ func TestDeviceLockExpires(t *testing.T) {
 	if got := try(testPW); got != 401 {
 		t.Fatalf("locked device: %d", got)
 	}
-	if locked, _ := svc.core.SignIn.Locked(alice); locked {
+	if locked, _ := svc.core.Auth.Locked(alice); locked {
 		t.Error("the device's failures locked the account")
 	}
 	if got, _ := newClient(t, svc).call("POST", "/api/v1/login", `{"username":"alice","password":"`+testPW+`"}`); got != 200 {

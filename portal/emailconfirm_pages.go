@@ -10,7 +10,7 @@ import (
 
 // emailRoutes adds the confirmation link's page and the profile's
 // resend and cancel buttons.
-func (s *Service) emailRoutes(mux *routeMux) {
+func (s accountUI) emailRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /email/confirm/{token}", s.handleEmailConfirmPage)
 	mux.HandleFunc("POST /email/confirm/{token}", s.throttled(s.handleEmailConfirmForm))
 	// Resending mails the address already proven fresh when the change
@@ -27,7 +27,7 @@ type emailConfirmData struct {
 
 // handleEmailConfirmPage shows the link's address and a button: a GET
 // (a mail scanner following the link) changes nothing.
-func (s *Service) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	t, u, err := s.core.Users.EmailLink(tok)
 	if err != nil {
@@ -39,7 +39,7 @@ func (s *Service) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request)
 		Data: emailConfirmData{Token: tok, Username: u.Username, Email: t.Data["email"], Current: u.Email}})
 }
 
-func (s *Service) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request) {
 	u, err := s.core.Users.ConfirmEmail(s.requestActor(r), r.PathValue("token"))
 	switch {
 	case errors.Is(err, core.ErrLink):
@@ -58,7 +58,7 @@ func (s *Service) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request)
 		Data: emailConfirmData{Username: u.Username, Email: u.Email, Done: true}})
 }
 
-func (s *Service) handleEmailResend(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accountUI) handleEmailResend(w http.ResponseWriter, r *http.Request, c *caller) {
 	if c.Impersonating() {
 		s.pageError(w, r, c, http.StatusForbidden, "Not while impersonating", "Stop impersonating first.")
 		return
@@ -77,7 +77,7 @@ func (s *Service) handleEmailResend(w http.ResponseWriter, r *http.Request, c *c
 	s.done(w, r, c, "/profile", emailSentMessage(u, sent))
 }
 
-func (s *Service) handleEmailCancel(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accountUI) handleEmailCancel(w http.ResponseWriter, r *http.Request, c *caller) {
 	if c.Impersonating() {
 		s.pageError(w, r, c, http.StatusForbidden, "Not while impersonating", "Stop impersonating first.")
 		return

@@ -4,14 +4,14 @@ import (
 	"net/http"
 )
 
-func (s *Service) apiListGroups(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiListGroups(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		items, err := s.core.Access.ListGroups()
 		return http.StatusOK, list[GroupView]{Items: items}, err
 	})
 }
 
-func (s *Service) apiCreateGroup(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiCreateGroup(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in GroupInput
 		if err := decode(r, &in); err != nil {
@@ -28,7 +28,7 @@ type GroupDetail struct {
 	Users []UserView `json:"users"`
 }
 
-func (s *Service) apiGetGroup(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiGetGroup(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		g, members, err := s.core.Access.Group(r.PathValue("group"))
 		if err != nil {
@@ -42,7 +42,7 @@ func (s *Service) apiGetGroup(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) apiPatchGroup(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiPatchGroup(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in GroupInput
 		if err := decode(r, &in); err != nil {
@@ -53,19 +53,19 @@ func (s *Service) apiPatchGroup(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) apiDeleteGroup(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiDeleteGroup(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.core.Access.DeleteGroup(c, r.PathValue("group"))
 	})
 }
 
-func (s *Service) apiAddMember(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiAddMember(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.core.Access.SetMembership(c, r.PathValue("group"), r.PathValue("user"), true)
 	})
 }
 
-func (s *Service) apiRemoveMember(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiRemoveMember(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.core.Access.SetMembership(c, r.PathValue("group"), r.PathValue("user"), false)
 	})

@@ -11,11 +11,11 @@ import (
 // groupsData is the content of /admin/groups.
 type groupsData struct{ Groups []GroupView }
 
-func (s *Service) handleGroups(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleGroups(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderGroups(w, r, c, http.StatusOK, "", nil)
 }
 
-func (s *Service) renderGroups(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+func (s accessUI) renderGroups(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
 	groups, err := s.core.Access.ListGroups()
 	if err != nil {
 		s.pageFail(w, r, c, err)
@@ -30,7 +30,7 @@ func (s *Service) renderGroups(w http.ResponseWriter, r *http.Request, c *caller
 	s.render(w, status, "groups", p)
 }
 
-func (s *Service) handleCreateGroup(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleCreateGroup(w http.ResponseWriter, r *http.Request, c *caller) {
 	name, desc := r.PostForm.Get("name"), r.PostForm.Get("description")
 	g, err := s.core.Access.CreateGroup(c, GroupInput{Name: &name, Description: &desc})
 	if err != nil {
@@ -48,11 +48,11 @@ type groupData struct {
 	Path    string
 }
 
-func (s *Service) handleGroup(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleGroup(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderGroup(w, r, c, http.StatusOK, "", nil)
 }
 
-func (s *Service) renderGroup(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+func (s accessUI) renderGroup(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
 	g, members, err := s.core.Access.Group(r.PathValue("group"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
@@ -72,7 +72,7 @@ func (s *Service) renderGroup(w http.ResponseWriter, r *http.Request, c *caller,
 	s.render(w, status, "group", p)
 }
 
-func (s *Service) handleEditGroup(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleEditGroup(w http.ResponseWriter, r *http.Request, c *caller) {
 	name, desc := r.PostForm.Get("name"), r.PostForm.Get("description")
 	g, err := s.core.Access.UpdateGroup(c, r.PathValue("group"), GroupInput{Name: &name, Description: &desc})
 	if err != nil {
@@ -83,7 +83,7 @@ func (s *Service) handleEditGroup(w http.ResponseWriter, r *http.Request, c *cal
 	s.done(w, r, c, "/admin/groups/"+url.PathEscape(g.Name), "Group saved.")
 }
 
-func (s *Service) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *caller) {
 	name := r.PathValue("group")
 	if r.PostForm.Get("confirm") != "yes" {
 		s.renderGroup(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the group should be deleted.", nil)
@@ -97,7 +97,7 @@ func (s *Service) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *c
 	s.done(w, r, c, "/admin/groups", "Group "+name+" was deleted.")
 }
 
-func (s *Service) handleAddMember(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleAddMember(w http.ResponseWriter, r *http.Request, c *caller) {
 	name := strings.TrimSpace(r.PostForm.Get("username"))
 	if name == "" {
 		s.renderGroup(w, r, c, http.StatusBadRequest, "Enter the username of the member to add.", nil)
@@ -111,7 +111,7 @@ func (s *Service) handleAddMember(w http.ResponseWriter, r *http.Request, c *cal
 	s.done(w, r, c, "/admin/groups/"+url.PathEscape(r.PathValue("group")), policies.NormalizeUsername(name)+" was added to the group.")
 }
 
-func (s *Service) handleRemoveMember(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleRemoveMember(w http.ResponseWriter, r *http.Request, c *caller) {
 	name := r.PathValue("user")
 	if err := s.core.Access.SetMembership(c, r.PathValue("group"), name, false); err != nil {
 		status, msg := s.failMsg(err)

@@ -44,18 +44,18 @@ import (
 // session token during an impersonation: <cookie name>_actor.
 const actorCookieSuffix = "_actor"
 
-func (s *Service) actorCookieName() string { return s.cookie.name + actorCookieSuffix }
+func (s usersUI) actorCookieName() string { return s.cookie.name + actorCookieSuffix }
 
 // actorCookie returns the cookie that keeps the impersonator's own session
 // token, with the attributes of the session cookie.
-func (s *Service) actorCookie(tok string, expires, now time.Time) *http.Cookie {
+func (s usersUI) actorCookie(tok string, expires, now time.Time) *http.Cookie {
 	ck := s.cookie.issue(tok, expires, now)
 	ck.Name = s.actorCookieName()
 	return ck
 }
 
 // clearActorCookie returns a cookie that deletes the actor cookie.
-func (s *Service) clearActorCookie() *http.Cookie {
+func (s usersUI) clearActorCookie() *http.Cookie {
 	ck := s.cookie.clear()
 	ck.Name = s.actorCookieName()
 	return ck
@@ -63,7 +63,7 @@ func (s *Service) clearActorCookie() *http.Cookie {
 
 // dropActorCookie deletes the actor cookie when the request has one (a new
 // sign-in in a browser that was impersonating).
-func (s *Service) dropActorCookie(w http.ResponseWriter, r *http.Request) {
+func (s usersUI) dropActorCookie(w http.ResponseWriter, r *http.Request) {
 	if len(r.CookiesNamed(s.actorCookieName())) > 0 {
 		http.SetCookie(w, s.clearActorCookie())
 	}
@@ -71,7 +71,7 @@ func (s *Service) dropActorCookie(w http.ResponseWriter, r *http.Request) {
 
 // tokenOf returns the token in the request's session cookies whose id is
 // id.
-func (s *Service) tokenOf(h http.Header, id store.SessionID) string {
+func (s usersUI) tokenOf(h http.Header, id store.SessionID) string {
 	var found string
 	s.cookie.eachToken(h, func(tok string) bool {
 		if core.SessionIDOf(tok) == id {
@@ -85,7 +85,7 @@ func (s *Service) tokenOf(h http.Header, id store.SessionID) string {
 
 // impersonationOf returns, when the request comes with a live
 // impersonation session, the impersonator's and the target's usernames.
-func (s *Service) impersonationOf(r *http.Request) (impersonator, target string) {
+func (s usersUI) impersonationOf(r *http.Request) (impersonator, target string) {
 	if len(r.Header["Cookie"]) == 0 {
 		return "", ""
 	}
@@ -99,7 +99,7 @@ func (s *Service) impersonationOf(r *http.Request) (impersonator, target string)
 // startImpersonation makes c act as the user ref: it checks the rules,
 // stores the impersonation session and sets its cookie and the actor
 // cookie. It returns the target and the new session's caller.
-func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *caller, ref string) (*store.User, *caller, error) {
+func (s usersUI) startImpersonation(w http.ResponseWriter, r *http.Request, c *caller, ref string) (*store.User, *caller, error) {
 	if c.Impersonating() {
 		return nil, nil, core.ErrNestedImpersonation
 	}
@@ -115,7 +115,7 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 	}
 	now := s.now()
 	refuse := func(err error, why string) (*store.User, *caller, error) {
-		s.audit(r, store.Event{Actor: c.User.Username, Action: core.ActionImpersonationStart, Resource: "user:" + u.Username,
+		s.core.Audit(s.requestActor(r), store.Event{Actor: c.User.Username, Action: core.ActionImpersonationStart, Resource: "user:" + u.Username,
 			Outcome: outcomeFailure, Reason: c.User.Username + " may not impersonate " + u.Username + ": " + why})
 		return nil, nil, err
 	}
@@ -164,7 +164,7 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 	}
 	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
 	http.SetCookie(w, s.actorCookie(actorTok, cookieExpires, now))
-	s.audit(r, store.Event{Actor: c.User.Username, Action: core.ActionImpersonationStart, Resource: "user:" + u.Username,
+	s.core.Audit(s.requestActor(r), store.Event{Actor: c.User.Username, Action: core.ActionImpersonationStart, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: c.User.Username + " started impersonating " + u.Username +
 			" until " + expires.UTC().Format(time.RFC3339)})
 	return u, s.sessionActor(r, u, id, sess), nil
@@ -174,7 +174,7 @@ func (s *Service) startImpersonation(w http.ResponseWriter, r *http.Request, c *
 // impersonator's own session back in the session cookie. When that session
 // is gone (or the actor cookie does not match it), the browser is signed
 // out and actor is nil.
-func (s *Service) stopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) (actor *store.User, actorCaller *caller, err error) {
+func (s usersUI) stopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) (actor *store.User, actorCaller *caller, err error) {
 	if !c.Impersonating() {
 		return nil, nil, core.ErrNotImpersonating
 	}
@@ -187,7 +187,7 @@ func (s *Service) stopImpersonation(w http.ResponseWriter, r *http.Request, c *c
 	tok, aid, asess, actor := s.actorToRestore(r, c.Session, now)
 	if actor == nil {
 		http.SetCookie(w, s.cookie.clear())
-		s.audit(r, store.Event{Actor: c.Session.ImpersonatorName, Action: core.ActionImpersonationStop, Resource: "user:" + c.User.Username,
+		s.core.Audit(s.requestActor(r), store.Event{Actor: c.Session.ImpersonatorName, Action: core.ActionImpersonationStop, Resource: "user:" + c.User.Username,
 			Outcome: outcomeSuccess, Reason: reason + "; their own session had ended, so the browser was signed out"})
 		return nil, nil, nil
 	}
@@ -197,7 +197,7 @@ func (s *Service) stopImpersonation(w http.ResponseWriter, r *http.Request, c *c
 	}
 	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
 	s.store.TouchSession(aid, now)
-	s.audit(r, store.Event{Actor: actor.Username, Action: core.ActionImpersonationStop, Resource: "user:" + c.User.Username,
+	s.core.Audit(s.requestActor(r), store.Event{Actor: actor.Username, Action: core.ActionImpersonationStop, Resource: "user:" + c.User.Username,
 		Outcome: outcomeSuccess, Reason: reason})
 	return actor, s.sessionActor(r, actor, aid, asess), nil
 }
@@ -205,7 +205,7 @@ func (s *Service) stopImpersonation(w http.ResponseWriter, r *http.Request, c *c
 // actorToRestore finds the impersonator's own session in the actor cookie:
 // its token must hash to sess.ActorSession and name a live session of the
 // (active) impersonator. actor is nil when there is none.
-func (s *Service) actorToRestore(r *http.Request, sess store.Session, now time.Time) (tok string, id store.SessionID, asess store.Session, actor *store.User) {
+func (s usersUI) actorToRestore(r *http.Request, sess store.Session, now time.Time) (tok string, id store.SessionID, asess store.Session, actor *store.User) {
 	want, ok := core.HexSessionID(sess.ActorSession)
 	if !ok {
 		return "", id, asess, nil
@@ -236,7 +236,7 @@ func (s *Service) actorToRestore(r *http.Request, sess store.Session, now time.T
 // be used (expired, or its impersonator's session ended): it deletes the
 // sessions the request's cookies name, clears both cookies and reports
 // whether there was an impersonation to end.
-func (s *Service) endDeadImpersonation(w http.ResponseWriter, r *http.Request) bool {
+func (s usersUI) endDeadImpersonation(w http.ResponseWriter, r *http.Request) bool {
 	had := len(r.CookiesNamed(s.actorCookieName())) > 0
 	for _, sess := range s.endSessions(r) {
 		if sess.ImpersonatorID == "" {
@@ -247,7 +247,7 @@ func (s *Service) endDeadImpersonation(w http.ResponseWriter, r *http.Request) b
 		if u, err := s.store.User(sess.UserID); err == nil {
 			target = u.Username
 		}
-		s.audit(r, store.Event{Actor: sess.ImpersonatorName, Action: core.ActionImpersonationStop, Resource: "user:" + target,
+		s.core.Audit(s.requestActor(r), store.Event{Actor: sess.ImpersonatorName, Action: core.ActionImpersonationStop, Resource: "user:" + target,
 			Outcome: outcomeSuccess, Reason: sess.ImpersonatorName + " stopped impersonating " + target +
 				"; their own session had ended, so the browser was signed out"})
 	}
@@ -261,7 +261,7 @@ func (s *Service) endDeadImpersonation(w http.ResponseWriter, r *http.Request) b
 // endActorSession is part of signing out: a browser that signs out while
 // impersonating also ends the impersonator's own session kept in the actor
 // cookie, and loses that cookie.
-func (s *Service) endActorSession(w http.ResponseWriter, r *http.Request) {
+func (s usersUI) endActorSession(w http.ResponseWriter, r *http.Request) {
 	cks := r.CookiesNamed(s.actorCookieName())
 	if len(cks) == 0 {
 		return
@@ -284,7 +284,7 @@ func (s *Service) endActorSession(w http.ResponseWriter, r *http.Request) {
 		if u, err := s.store.User(sess.UserID); err == nil {
 			actor = u.Username
 		}
-		s.audit(r, store.Event{Actor: actor, Action: core.ActionLogout, Resource: "user:" + actor, Outcome: outcomeSuccess,
+		s.core.Audit(s.requestActor(r), store.Event{Actor: actor, Action: core.ActionLogout, Resource: "user:" + actor, Outcome: outcomeSuccess,
 			Reason: "signed out while impersonating"})
 	}
 	http.SetCookie(w, s.clearActorCookie())

@@ -10,13 +10,13 @@ import (
 
 // impersonationRoutes adds the impersonation and temporary-password calls
 // and pages.
-func (s *Service) impersonationRoutes(mux *routeMux) {
+func (s adminAPI) impersonationRoutes(mux *routeMux) {
 	mux.Handle("POST /api/v1/users/{user}/impersonate", s.api("", s.apiStartImpersonation))
 	mux.Handle("DELETE /api/v1/impersonation", s.ownSession(s.apiStopImpersonation))
 	mux.Handle("POST /api/v1/users/{user}/temp-password", s.adminCredential(core.SelfPassword, s.apiTempPassword).api(policies.PermUsersWrite))
-	mux.HandleFunc("POST /admin/users/{user}/impersonate", s.signedIn(policies.PermImpersonate, s.handleUserImpersonate))
+	mux.HandleFunc("POST /admin/users/{user}/impersonate", s.signedIn(policies.PermImpersonate, s.usersUI().handleUserImpersonate))
 	mux.Handle("POST /admin/users/{user}/temp-password", s.adminCredential(core.SelfPassword, s.signedIn(policies.PermUsersWrite, s.handleUserTempPassword)))
-	mux.HandleFunc("POST /impersonation/stop", s.signedInExpired(s.handleStopImpersonation))
+	mux.HandleFunc("POST /impersonation/stop", s.signedInExpired(s.usersUI().handleStopImpersonation))
 }
 
 // impersonationResponse answers POST /api/v1/users/{user}/impersonate.
@@ -38,9 +38,9 @@ type stopResponse struct {
 	SignedOut bool `json:"signed_out,omitempty"`
 }
 
-func (s *Service) apiStartImpersonation(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiStartImpersonation(w http.ResponseWriter, r *http.Request) {
 	c := routeCaller(r)
-	u, ic, err := s.startImpersonation(w, r, c, r.PathValue("user"))
+	u, ic, err := s.usersUI().startImpersonation(w, r, c, r.PathValue("user"))
 	if err != nil {
 		s.writeAPIError(w, err)
 		return
@@ -48,21 +48,21 @@ func (s *Service) apiStartImpersonation(w http.ResponseWriter, r *http.Request) 
 	writeJSON(w, http.StatusOK, impersonationResponse{User: s.core.Users.View(u), Impersonator: c.User.Username, ExpiresAt: ic.Session.ExpiresAt})
 }
 
-func (s *Service) apiStopImpersonation(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiStopImpersonation(w http.ResponseWriter, r *http.Request) {
 	c, res := s.callerOf(r)
 	switch res {
 	case resolvedUnavailable:
 		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable")
 		return
 	case resolvedNone:
-		if s.endDeadImpersonation(w, r) {
+		if s.usersUI().endDeadImpersonation(w, r) {
 			writeJSON(w, http.StatusOK, stopResponse{SignedOut: true})
 			return
 		}
 		writeJSONError(w, http.StatusUnauthorized, "not signed in")
 		return
 	}
-	actor, _, err := s.stopImpersonation(w, r, c)
+	actor, _, err := s.usersUI().stopImpersonation(w, r, c)
 	switch {
 	case err != nil:
 		s.writeAPIError(w, err)

@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-func (s *Service) handleUserImpersonate(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUserImpersonate(w http.ResponseWriter, r *http.Request, c *caller) {
 	_, ic, err := s.startImpersonation(w, r, c, r.PathValue("user"))
 	if err != nil {
 		s.userFail(w, r, c, err, nil)
@@ -19,7 +19,7 @@ func (s *Service) handleUserImpersonate(w http.ResponseWriter, r *http.Request, 
 	s.done(w, r, ic, "/", "")
 }
 
-func (s *Service) handleStopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleStopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) {
 	if !c.Impersonating() {
 		s.done(w, r, c, "/", "You are not impersonating anyone.")
 		return
@@ -59,7 +59,7 @@ func impersonationBanner(c *caller) *pageImpersonation {
 
 // canImpersonate reports whether the user page should offer c to
 // impersonate u (the server checks again).
-func (s *Service) canImpersonate(c *caller, u *store.User) bool {
+func (s usersUI) canImpersonate(c *caller, u *store.User) bool {
 	return !c.Impersonating() && c.SessionID != (store.SessionID{}) && u.ID != c.User.ID &&
 		core.UserActive(u, s.now()) && s.core.Sessions.MayImpersonate(c.Principal(), u.Role) == nil
 }

@@ -161,7 +161,7 @@ func TestImpersonationRules(t *testing.T) {
 
 	t.Run("cli and api callers have no session to switch", func(t *testing.T) {
 		req := httptest.NewRequest("POST", "https://auth.example.com/api/v1/users/bob/impersonate", nil)
-		_, _, err := svc.startImpersonation(httptest.NewRecorder(), req, svc.localAdmin(), "bob")
+		_, _, err := svc.usersUI().startImpersonation(httptest.NewRecorder(), req, svc.localAdmin(), "bob")
 		if status, _ := svc.statusOf(err); status != 403 {
 			t.Fatalf("local admin: %v (%d), want 403", err, status)
 		}
@@ -572,7 +572,7 @@ func TestTempPassword(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("%s makes one for %s: %d %s, want %d", tc.actor, tc.target, got, body, tc.want)
 			}
-			if got == 201 && (len(resp.Password) != core.TempPasswordLen || svc.passwordRules().Check(resp.Password, tc.target) != nil ||
+			if got == 201 && (len(resp.Password) != core.TempPasswordLen || svc.core.PasswordRules().Check(resp.Password, tc.target) != nil ||
 				!resp.ExpiresAt.Equal(clk.Now().Add(DefaultTempPasswordLifetime))) {
 				t.Errorf("temporary password %q expiring %v", resp.Password, resp.ExpiresAt)
 			}
@@ -645,7 +645,7 @@ func TestTempPassword(t *testing.T) {
 		if got := loginStatus(t, svc, "carl", resp.Password); got != 401 {
 			t.Fatalf("locked account with a temporary password: %d", got)
 		}
-		if err := svc.core.SignIn.UnlockUser(svc.localAdmin(), "carl"); err != nil {
+		if err := svc.core.Auth.UnlockUser(svc.localAdmin(), "carl"); err != nil {
 			t.Fatal(err)
 		}
 		setSettings(t, svc, `{"require_2fa":true}`)

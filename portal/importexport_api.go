@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-func (s *Service) apiExportUsers(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiExportUsers(w http.ResponseWriter, r *http.Request) {
 	c := routeCaller(r)
 	format := r.URL.Query().Get("format")
 	if format == "" {
@@ -31,11 +31,11 @@ func (s *Service) apiExportUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse-users.`+format+`"`)
-	s.audit(r, store.Event{Actor: c.User.Username, Action: "user.export", Resource: "users", Outcome: outcomeSuccess, Reason: format})
+	s.core.Audit(s.requestActor(r), store.Event{Actor: c.User.Username, Action: "user.export", Resource: "users", Outcome: outcomeSuccess, Reason: format})
 	_, _ = w.Write(buf.Bytes())
 }
 
-func (s *Service) apiImportUsers(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiImportUsers(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		data, err := io.ReadAll(r.Body)
 		if err != nil {

@@ -15,11 +15,11 @@ type importData struct {
 	Result *ImportResult
 }
 
-func (s *Service) handleImportPage(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleImportPage(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderImport(w, r, c, http.StatusOK, "", map[string]string{"dry_run": "1"}, nil)
 }
 
-func (s *Service) renderImport(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string, res *ImportResult) {
+func (s usersUI) renderImport(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string, res *ImportResult) {
 	p := s.basePage(w, r, c, "Import users", "users")
 	p.Error, p.Form = errMsg, form
 	p.Data = importData{Result: res}
@@ -28,7 +28,7 @@ func (s *Service) renderImport(w http.ResponseWriter, r *http.Request, c *caller
 
 // handleImportForm imports users from an uploaded file or pasted text, as
 // POST /api/v1/users/import does.
-func (s *Service) handleImportForm(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleImportForm(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
 	format, dry := f.Get("format"), f.Get("dry_run") != ""
 	form := map[string]string{"format": format, "data": f.Get("data")}

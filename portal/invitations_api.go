@@ -4,14 +4,14 @@ import (
 	"net/http"
 )
 
-func (s *Service) apiListInvitations(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiListInvitations(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		items, err := s.core.Credentials.ListInvitations()
 		return http.StatusOK, list[InvitationView]{Items: items}, err
 	})
 }
 
-func (s *Service) apiCreateInvitation(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiCreateInvitation(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in InvitationInput
 		if err := decode(r, &in); err != nil {
@@ -22,7 +22,7 @@ func (s *Service) apiCreateInvitation(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) apiRevokeInvitation(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiRevokeInvitation(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.core.Credentials.RevokeInvitation(c, r.PathValue("id"))
 	})

@@ -17,11 +17,11 @@ type invitationsData struct {
 	MailEnabled   bool
 }
 
-func (s *Service) handleInvitations(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleInvitations(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderInvitations(w, r, c, http.StatusOK, "", map[string]string{"role": policies.RoleUser})
 }
 
-func (s *Service) renderInvitations(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+func (s usersUI) renderInvitations(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
 	items, err := s.core.Credentials.ListInvitations()
 	if err != nil {
 		s.pageFail(w, r, c, err)
@@ -33,7 +33,7 @@ func (s *Service) renderInvitations(w http.ResponseWriter, r *http.Request, c *c
 	s.render(w, status, "invitations", p)
 }
 
-func (s *Service) handleCreateInvitation(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleCreateInvitation(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
 	in := InvitationInput{Email: f.Get("email"), Role: f.Get("role"), Groups: splitList(f.Get("groups"))}
 	v, err := s.core.Credentials.CreateInvitation(r.Context(), c, in)
@@ -58,7 +58,7 @@ func (s *Service) handleCreateInvitation(w http.ResponseWriter, r *http.Request,
 	})
 }
 
-func (s *Service) handleRevokeInvitation(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleRevokeInvitation(w http.ResponseWriter, r *http.Request, c *caller) {
 	if err := s.core.Credentials.RevokeInvitation(c, r.PathValue("id")); err != nil {
 		status, msg := s.failMsg(err)
 		s.renderInvitations(w, r, c, status, msg, map[string]string{"role": policies.RoleUser})
@@ -74,7 +74,7 @@ type inviteData struct {
 	ExpiresAt                     time.Time
 }
 
-func (s *Service) handleInvitePage(w http.ResponseWriter, r *http.Request) {
+func (s usersUI) handleInvitePage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	t, err := s.core.Credentials.Invitation(s.requestActor(r), tok)
 	if err != nil {
@@ -85,16 +85,16 @@ func (s *Service) handleInvitePage(w http.ResponseWriter, r *http.Request) {
 	s.renderInvite(w, http.StatusOK, "", tok, t, map[string]string{})
 }
 
-func (s *Service) renderInvite(w http.ResponseWriter, status int, errMsg, tok string, t *store.Token, form map[string]string) {
+func (s usersUI) renderInvite(w http.ResponseWriter, status int, errMsg, tok string, t *store.Token, form map[string]string) {
 	v := core.InvitationViewOf(t)
 	s.render(w, status, "invite", page{Title: "Accept your invitation", Error: errMsg, Form: form,
-		PasswordRules: s.passwordRules().Describe(),
+		PasswordRules: s.core.PasswordRules().Describe(),
 		Data:          inviteData{Token: tok, Email: v.Email, Role: v.Role, InvitedBy: v.InvitedBy, Groups: v.Groups, ExpiresAt: v.ExpiresAt}})
 }
 
 // handleInviteForm creates the invitee's account, signs them in and sends
 // them to the portal home.
-func (s *Service) handleInviteForm(w http.ResponseWriter, r *http.Request) {
+func (s usersUI) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	if err := r.ParseForm(); err != nil {
 		s.renderFormError(w, r, err)

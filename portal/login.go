@@ -15,8 +15,8 @@ import (
 // When the user has a second factor, or 2FA is mandatory and they have
 // none yet, no session starts: a pending login is recorded and signIn
 // returns the user with errSecondFactor or errEnrollRequired.
-func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw string, remember bool) (*store.User, error) {
-	u, tempBy, device, err := s.core.SignIn.Authenticate(r.Context(), s.requestActor(r), login, pw)
+func (s signInUI) signIn(w http.ResponseWriter, r *http.Request, login, pw string, remember bool) (*store.User, error) {
+	u, tempBy, device, err := s.core.Auth.Authenticate(r.Context(), s.requestActor(r), login, pw)
 	if err != nil {
 		if errors.Is(err, ErrBusy) {
 			// Held like a throttled attempt: under a flood from many
@@ -37,13 +37,13 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw strin
 	}
 	switch {
 	case m.Active():
-		if err := s.beginSecondStep(w, u, remember, false, first); err != nil {
+		if err := s.secondStepUI().beginSecondStep(w, u, remember, false, first); err != nil {
 			return nil, err
 		}
 		s.endSessions(r) // an older session in this browser does not survive a new sign-in
 		return u, errSecondFactor
-	case s.cfg().Require2FA:
-		if err := s.beginSecondStep(w, u, remember, true, first); err != nil {
+	case s.core.Settings().Require2FA:
+		if err := s.secondStepUI().beginSecondStep(w, u, remember, true, first); err != nil {
 			return nil, err
 		}
 		s.endSessions(r)
@@ -51,38 +51,38 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, login, pw strin
 	}
 	if _, err := s.startSessionWith(w, r, u, remember, func(sess *store.Session) { sess.Methods = first }); err != nil {
 		if errors.Is(err, core.ErrPasswordChanged) {
-			s.audit(r, store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username,
+			s.core.Audit(s.requestActor(r), store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username,
 				Outcome: outcomeFailure, Reason: "the password was changed during sign-in"})
 			return nil, core.ErrBadCredentials
 		}
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
-	s.core.SignIn.ClearFailures(u, device)
+	s.core.Auth.ClearFailures(u, device)
 	s.trustDevice(w, r, u)
 	if remember {
 		reason += ", remember me"
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username,
+	s.core.Audit(s.requestActor(r), store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: reason})
 	return u, nil
 }
 
 // signOut ends the request's sessions and clears the cookie.
-func (s *Service) signOut(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) signOut(w http.ResponseWriter, r *http.Request) {
 	for _, sess := range s.endSessions(r) {
 		actor := ""
 		if u, err := s.store.User(sess.UserID); err == nil {
 			actor = u.Username
 		}
-		s.audit(r, store.Event{Actor: actor, Impersonator: sess.ImpersonatorName, Action: core.ActionLogout, Resource: "user:" + actor, Outcome: outcomeSuccess})
+		s.core.Audit(s.requestActor(r), store.Event{Actor: actor, Impersonator: sess.ImpersonatorName, Action: core.ActionLogout, Resource: "user:" + actor, Outcome: outcomeSuccess})
 	}
-	s.endActorSession(w, r)
+	s.usersUI().endActorSession(w, r)
 	http.SetCookie(w, s.cookie.clear())
 }
 
 // cleanReturn returns where to go after sign-in: rd when it is an allowed
 // target, the portal home otherwise.
-func (s *Service) cleanReturn(rd string) string {
+func (s signInUI) cleanReturn(rd string) string {
 	if rd == "" {
 		return s.portal.String() + "/"
 	}

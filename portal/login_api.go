@@ -24,7 +24,7 @@ type loginResponse struct {
 	EnrollmentRequired bool `json:"enrollment_required,omitempty"`
 }
 
-func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) apiLogin(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	if err := decodeJSON(r, &req); err != nil {
 		writeJSONError(w, bodyErrorStatus(err), err.Error())
@@ -58,7 +58,7 @@ func (s *Service) apiLogin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, loginResponse{User: s.core.Users.View(u)})
 }
 
-func (s *Service) apiLogout(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) apiLogout(w http.ResponseWriter, r *http.Request) {
 	s.signOut(w, r)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)

@@ -8,7 +8,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/core"
 )
 
-func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	rd := r.URL.Query().Get("rd")
 	if u, res := s.currentUser(r); res == resolvedOK && u != nil {
 		http.Redirect(w, r, s.cleanReturn(rd), http.StatusFound)
@@ -20,7 +20,7 @@ func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "login", page{Title: "Sign in", Form: map[string]string{"rd": rd}})
 }
 
-func (s *Service) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		s.renderFormError(w, r, err)
 		return
@@ -56,8 +56,8 @@ func (s *Service) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 // handleLogoutPage asks to confirm the sign-out. An rd (from the guard's
 // "Sign in as someone else") rides along, so the signed-out page offers to
 // sign in again to it.
-func (s *Service) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
-	rd := s.cleanRD(r.URL.Query().Get("rd"))
+func (s signInUI) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
+	rd := s.secondStepUI().cleanRD(r.URL.Query().Get("rd"))
 	if c, res := s.callerOf(r); res == resolvedOK {
 		p := s.basePage(w, r, c, "Sign out", "")
 		p.Form["rd"] = rd
@@ -67,8 +67,8 @@ func (s *Service) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
 }
 
-func (s *Service) handleLogoutForm(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleLogoutForm(w http.ResponseWriter, r *http.Request) {
 	s.signOut(w, r)
-	rd := s.cleanRD(r.PostFormValue("rd"))
+	rd := s.secondStepUI().cleanRD(r.PostFormValue("rd"))
 	s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
 }

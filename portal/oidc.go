@@ -219,7 +219,7 @@ type oidcProvider struct {
 
 // newOIDCProviders checks the configured providers and prepares them.
 // Nothing is fetched: discovery happens at the first sign-in.
-func (s *Service) newOIDCProviders(list []OIDCProvider) ([]*oidcProvider, error) {
+func (s signInUI) newOIDCProviders(list []OIDCProvider) ([]*oidcProvider, error) {
 	var out []*oidcProvider
 	for _, cfg := range list {
 		if err := cfg.Validate(); err != nil {
@@ -251,7 +251,7 @@ func (s *Service) newOIDCProviders(list []OIDCProvider) ([]*oidcProvider, error)
 }
 
 // oidcProvider returns the provider called name, or nil.
-func (s *Service) oidcProvider(name string) *oidcProvider {
+func (s signInUI) oidcProvider(name string) *oidcProvider {
 	for _, p := range s.oidc {
 		if p.Name == name {
 			return p
@@ -307,7 +307,7 @@ func randomString() string {
 // beginOIDC records a new flow with p for purpose (u is the user to link,
 // for oidcPurposeLink), sets its cookie and returns the provider's
 // authorization URL.
-func (s *Service) beginOIDC(w http.ResponseWriter, p *oidcProvider, purpose string, u *store.User, rd string) (string, error) {
+func (s signInUI) beginOIDC(w http.ResponseWriter, p *oidcProvider, purpose string, u *store.User, rd string) (string, error) {
 	d, err := p.discover()
 	if err != nil {
 		return "", err
@@ -335,7 +335,7 @@ var errOIDCState = errors.New("invalid or expired sign-in state")
 // takeOIDCFlow spends the flow named by the request's cookie and checks
 // that it belongs to p and to the state the provider sent back. The flow
 // is single-use whatever the outcome.
-func (s *Service) takeOIDCFlow(w http.ResponseWriter, r *http.Request, p *oidcProvider) (*oidcFlow, error) {
+func (s signInUI) takeOIDCFlow(w http.ResponseWriter, r *http.Request, p *oidcProvider) (*oidcFlow, error) {
 	cookieOIDC.clear(w, s.cookie)
 	v, ok := cookieOIDC.read(r, s.cookie)
 	if !ok {

@@ -13,7 +13,7 @@ import (
 
 // linkIdentity links the account id to u and audits it; a conflict is
 // refused with a message for the person.
-func (s *Service) linkIdentity(a *caller, p *oidcProvider, u *store.User, id *externalIdentity, why string) error {
+func (s accountUI) linkIdentity(a *caller, p *oidcProvider, u *store.User, id *externalIdentity, why string) error {
 	err := s.store.LinkIdentity(&store.Identity{Provider: p.Name, Subject: id.Subject, UserID: u.ID, Email: id.Email})
 	if errors.Is(err, store.ErrConflict) {
 		// Either the account is someone else's, or u has another account
@@ -37,8 +37,8 @@ func (s *Service) linkIdentity(a *caller, p *oidcProvider, u *store.User, id *ex
 
 // handleOIDCLinkStart starts linking an account of the provider to the
 // signed-in caller.
-func (s *Service) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c *caller) {
-	p := s.oidcProvider(r.PathValue("provider"))
+func (s accountUI) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c *caller) {
+	p := s.signInUI().oidcProvider(r.PathValue("provider"))
 	if p == nil {
 		s.pageError(w, r, c, http.StatusNotFound, "Not found", "There is no such sign-in provider.")
 		return
@@ -47,7 +47,7 @@ func (s *Service) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c 
 		s.pageFail(w, r, c, err)
 		return
 	}
-	to, err := s.beginOIDC(w, p, oidcPurposeLink, c.User, "")
+	to, err := s.signInUI().beginOIDC(w, p, oidcPurposeLink, c.User, "")
 	if err != nil {
 		s.log.Error("oidc: start link", "provider", p.Name, "error", err)
 		s.pageError(w, r, c, http.StatusServiceUnavailable, "Unavailable",
@@ -65,10 +65,10 @@ func (s *Service) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c 
 
 // finishOIDCLink links the verified account id to the user who started
 // the flow, who must still be the one signed in.
-func (s *Service) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity) {
+func (s accountUI) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity) {
 	c, res := s.callerOf(r)
 	if res != resolvedOK || c.User.ID != f.userID {
-		s.audit(r, store.Event{Action: actionIdentityLink, Outcome: outcomeFailure, Reason: "oidc " + p.Name + ": not signed in as the user who started the link"})
+		s.core.Audit(s.requestActor(r), store.Event{Action: actionIdentityLink, Outcome: outcomeFailure, Reason: "oidc " + p.Name + ": not signed in as the user who started the link"})
 		s.renderError(w, r, http.StatusForbidden, "Link not completed",
 			"You are no longer signed in as the person who asked for this link. Sign in and try again from your profile.", nil)
 		return
@@ -94,7 +94,7 @@ func (s *Service) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oidc
 }
 
 // handleOIDCUnlink removes one of the caller's links (profile form).
-func (s *Service) handleOIDCUnlink(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accountUI) handleOIDCUnlink(w http.ResponseWriter, r *http.Request, c *caller) {
 	provider := r.PathValue("provider")
 	if err := s.unlinkIdentity(c, provider); err != nil {
 		status, msg := s.statusOf(err)
@@ -102,14 +102,14 @@ func (s *Service) handleOIDCUnlink(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	name := provider
-	if p := s.oidcProvider(provider); p != nil {
+	if p := s.signInUI().oidcProvider(provider); p != nil {
 		name = p.DisplayName
 	}
 	s.done(w, r, c, "/profile", fmt.Sprintf("Your %s account is no longer linked.", name))
 }
 
 // apiMyIdentities answers GET /api/v1/me/identities.
-func (s *Service) apiMyIdentities(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) apiMyIdentities(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		items, err := s.identitiesOf(c.User)
 		return http.StatusOK, list[IdentityView]{Items: items}, err
@@ -117,7 +117,7 @@ func (s *Service) apiMyIdentities(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiUnlinkIdentity answers DELETE /api/v1/me/identities/{provider}.
-func (s *Service) apiUnlinkIdentity(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) apiUnlinkIdentity(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.unlinkIdentity(c, r.PathValue("provider"))
 	})
@@ -126,7 +126,7 @@ func (s *Service) apiUnlinkIdentity(w http.ResponseWriter, r *http.Request) {
 // mayLink refuses linking while impersonating, and linking a provider
 // trusted for MFA from a session that did not pass the second factor the
 // user has: the link would be a way around it.
-func (s *Service) mayLink(c *caller, p *oidcProvider) error {
+func (s accountUI) mayLink(c *caller, p *oidcProvider) error {
 	if c.Impersonating() {
 		return core.ErrImpersonating
 	}
@@ -164,7 +164,7 @@ type IdentityView struct {
 }
 
 // identitiesOf lists the links of u.
-func (s *Service) identitiesOf(u *store.User) ([]IdentityView, error) {
+func (s accountUI) identitiesOf(u *store.User) ([]IdentityView, error) {
 	links, err := s.store.UserIdentities(u.ID)
 	if err != nil {
 		return nil, fmt.Errorf("portal: list identities: %w", err)
@@ -173,7 +173,7 @@ func (s *Service) identitiesOf(u *store.User) ([]IdentityView, error) {
 	for _, l := range links {
 		v := IdentityView{Provider: l.Provider, DisplayName: l.Provider, Subject: l.Subject, Email: l.Email,
 			CreatedAt: l.CreatedAt, LastUsedAt: core.TimeOrNil(l.LastUsedAt)}
-		if p := s.oidcProvider(l.Provider); p != nil {
+		if p := s.signInUI().oidcProvider(l.Provider); p != nil {
 			v.DisplayName, v.Configured = p.DisplayName, true
 		}
 		out = append(out, v)
@@ -184,7 +184,7 @@ func (s *Service) identitiesOf(u *store.User) ([]IdentityView, error) {
 // unlinkIdentity removes the caller's link to provider. The last way to
 // sign in is kept: a user without password or passkey cannot unlink
 // their only linked account.
-func (s *Service) unlinkIdentity(c *caller, provider string) error {
+func (s accountUI) unlinkIdentity(c *caller, provider string) error {
 	if c.Impersonating() {
 		return core.ErrImpersonating
 	}

@@ -24,8 +24,8 @@ type oidcErrorData struct {
 }
 
 // renderOIDCError shows a failed sign-in through p.
-func (s *Service) renderOIDCError(w http.ResponseWriter, status int, p *oidcProvider, rd, title, msg string, retry bool) {
-	rd = s.cleanRD(rd)
+func (s signInUI) renderOIDCError(w http.ResponseWriter, status int, p *oidcProvider, rd, title, msg string, retry bool) {
+	rd = s.secondStepUI().cleanRD(rd)
 	d := oidcErrorData{LoginURL: "/login", Provider: p.DisplayName}
 	if rd != "" {
 		d.LoginURL += "?rd=" + url.QueryEscape(rd)
@@ -41,7 +41,7 @@ func (s *Service) renderOIDCError(w http.ResponseWriter, status int, p *oidcProv
 
 // oidcFail shows a failed flow: the sign-in error page, or for a link the
 // error page of the signed-in user (who goes back to their profile).
-func (s *Service) oidcFail(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, status int, title, msg string) {
+func (s signInUI) oidcFail(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, status int, title, msg string) {
 	if f.purpose == oidcPurposeLink {
 		u, _ := s.store.User(f.userID)
 		s.renderError(w, r, status, title, msg, u)
@@ -51,13 +51,13 @@ func (s *Service) oidcFail(w http.ResponseWriter, r *http.Request, p *oidcProvid
 }
 
 // handleOIDCStart sends the browser to the provider to sign in.
-func (s *Service) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 	p := s.oidcProvider(r.PathValue("provider"))
 	if p == nil {
 		s.handleNotFound(w, r)
 		return
 	}
-	rd := s.cleanRD(r.URL.Query().Get("rd"))
+	rd := s.secondStepUI().cleanRD(r.URL.Query().Get("rd"))
 	to, err := s.beginOIDC(w, p, oidcPurposeLogin, nil, rd)
 	if err != nil {
 		s.log.Error("oidc: start sign-in", "provider", p.Name, "error", err)
@@ -71,7 +71,7 @@ func (s *Service) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 
 // handleOIDCCallback receives the provider's answer, for a sign-in or a
 // link.
-func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	p := s.oidcProvider(r.PathValue("provider"))
 	if p == nil {
 		s.handleNotFound(w, r)
@@ -85,7 +85,7 @@ func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.audit(r, store.Event{Action: core.ActionLogin, Outcome: outcomeFailure, Reason: reason + err.Error()})
+		s.core.Audit(s.requestActor(r), store.Event{Action: core.ActionLogin, Outcome: outcomeFailure, Reason: reason + err.Error()})
 		s.renderOIDCError(w, http.StatusBadRequest, p, "", "Sign-in not valid",
 			"This sign-in was not started in this browser, has expired or was already used. Start again.", true)
 		return
@@ -97,7 +97,7 @@ func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
 		desc := truncate(strings.Map(printableOnly, q.Get("error_description")), 200)
-		s.audit(r, store.Event{Action: action, Outcome: outcomeFailure,
+		s.core.Audit(s.requestActor(r), store.Event{Action: action, Outcome: outcomeFailure,
 			Reason: reason + "provider answered " + truncate(strings.Map(printableOnly, e), 64) + " " + desc})
 		msg := fmt.Sprintf("%s did not sign you in (%s).", p.DisplayName, truncate(strings.Map(printableOnly, e), 64))
 		s.oidcFail(w, r, p, f, http.StatusUnauthorized, "Sign-in cancelled", msg)
@@ -110,7 +110,7 @@ func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.log.Error("oidc: sign-in answer refused", "provider", p.Name, "error", err)
-		s.audit(r, store.Event{Action: action, Outcome: outcomeFailure, Reason: truncate(reason+err.Error(), 300)})
+		s.core.Audit(s.requestActor(r), store.Event{Action: action, Outcome: outcomeFailure, Reason: truncate(reason+err.Error(), 300)})
 		status, title := http.StatusUnauthorized, "Sign-in failed"
 		msg := fmt.Sprintf("The answer of %s could not be verified, so you are not signed in. Try again.", p.DisplayName)
 		if errors.Is(err, errOIDCUnavailable) {
@@ -122,7 +122,7 @@ func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	attemptSucceeded(r) // the provider vouched for the answer
 	if f.purpose == oidcPurposeLink {
-		s.finishOIDCLink(w, r, p, f, id)
+		s.accountUI().finishOIDCLink(w, r, p, f, id)
 		return
 	}
 	s.finishOIDCLogin(w, r, p, f, id)
@@ -168,7 +168,7 @@ var oidcContinuePage = template.Must(template.New("oidc-continue").Parse(`<!doct
 type oidcButton struct{ Name, DisplayName string }
 
 // oidcButtons lists the configured providers, in configuration order.
-func (s *Service) oidcButtons() []oidcButton {
+func (s signInUI) oidcButtons() []oidcButton {
 	out := make([]oidcButton, 0, len(s.oidc))
 	for _, p := range s.oidc {
 		out = append(out, oidcButton{Name: p.Name, DisplayName: p.DisplayName})
@@ -185,12 +185,12 @@ type linkedAccounts struct {
 
 // linkedAccountsOf returns the card of the user called username, or nil
 // when there is nothing to show (no provider configured, no link).
-func (s *Service) linkedAccountsOf(username string) (*linkedAccounts, error) {
+func (s signInUI) linkedAccountsOf(username string) (*linkedAccounts, error) {
 	u, err := s.store.UserByUsername(username)
 	if err != nil {
 		return nil, fmt.Errorf("portal: linked accounts of %q: %w", username, err)
 	}
-	links, err := s.identitiesOf(u)
+	links, err := s.accountUI().identitiesOf(u)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (s *Service) linkedAccountsOf(username string) (*linkedAccounts, error) {
 }
 
 // bindOIDCPages points the page templates' OIDC helpers at s.
-func (s *Service) bindOIDCPages() {
+func (s signInUI) bindOIDCPages() {
 	fm := template.FuncMap{"oidcProviders": s.oidcButtons, "linkedAccounts": s.linkedAccountsOf}
 	for _, t := range s.pages {
 		t.Funcs(fm)

@@ -27,21 +27,21 @@ type oidcRefusal struct {
 func (e *oidcRefusal) Error() string { return e.auditReason }
 
 // finishOIDCLogin signs in the user of the verified account id.
-func (s *Service) finishOIDCLogin(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity) {
+func (s signInUI) finishOIDCLogin(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity) {
 	u, how, err := s.oidcUser(r.Context(), s.requestActor(r), p, id)
 	if err != nil {
 		var ref *oidcRefusal
 		if !errors.As(err, &ref) {
 			s.log.Error("oidc: sign-in", "provider", p.Name, "error", err)
-			s.audit(r, store.Event{Action: core.ActionLogin, Outcome: outcomeFailure, Reason: "oidc " + p.Name + ": internal error"})
+			s.core.Audit(s.requestActor(r), store.Event{Action: core.ActionLogin, Outcome: outcomeFailure, Reason: "oidc " + p.Name + ": internal error"})
 			s.renderOIDCError(w, http.StatusInternalServerError, p, f.rd, "Something went wrong", "Your sign-in could not be completed. Try again.", true)
 			return
 		}
-		s.audit(r, store.Event{Actor: ref.actor, Action: core.ActionLogin, Resource: resourceOf(ref.actor), Outcome: outcomeFailure,
+		s.core.Audit(s.requestActor(r), store.Event{Actor: ref.actor, Action: core.ActionLogin, Resource: resourceOf(ref.actor), Outcome: outcomeFailure,
 			Reason: "oidc " + p.Name + ": " + ref.auditReason})
 		if ref.genericLogin {
 			s.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: sentence(core.ErrBadCredentials.Error()),
-				Form: map[string]string{"rd": s.cleanRD(f.rd)}})
+				Form: map[string]string{"rd": s.secondStepUI().cleanRD(f.rd)}})
 			return
 		}
 		s.renderOIDCError(w, ref.status, p, f.rd, ref.title, ref.msg, false)
@@ -59,13 +59,13 @@ func resourceOf(username string) string {
 
 // oidcUser finds (or links, or creates) the local user of the account id,
 // and checks that the user may sign in. how says which way it went.
-func (s *Service) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *externalIdentity) (*store.User, string, error) {
+func (s signInUI) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *externalIdentity) (*store.User, string, error) {
 	refuse := func(u *store.User, reason string) error {
 		return &oidcRefusal{actor: u.Username, auditReason: reason, genericLogin: true}
 	}
 	check := func(u *store.User) error {
 		// From a trusted device only that device's lock applies (lockout.go).
-		locked, err := s.core.SignIn.LockedFor(u, s.core.SignIn.TrustedDevice(a, u))
+		locked, err := s.core.Auth.LockedFor(u, s.core.Auth.TrustedDevice(a, u))
 		switch now := s.now(); {
 		case err != nil:
 			return err
@@ -109,7 +109,7 @@ func (s *Service) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *
 			if err := check(u); err != nil {
 				return nil, "", err
 			}
-			if err := s.linkIdentity(a, p, u, id, "linked by verified email address"); err != nil {
+			if err := s.accountUI().linkIdentity(a, p, u, id, "linked by verified email address"); err != nil {
 				return nil, "", err
 			}
 			return u, "linked by email", nil
@@ -133,7 +133,7 @@ func (s *Service) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *
 // or email address, with a numeric suffix when taken. The email address
 // is kept only when the provider says it is verified, so nobody claims
 // someone else's address in Gatehouse (or in the headers apps trust).
-func (s *Service) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider, id *externalIdentity) (*store.User, error) {
+func (s signInUI) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider, id *externalIdentity) (*store.User, error) {
 	email := ""
 	if id.EmailVerified {
 		if e, err := core.CheckEmail("email", id.Email); err == nil {
@@ -186,7 +186,7 @@ func (s *Service) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider
 		if err != nil {
 			return nil, err
 		}
-		if err := s.linkIdentity(a, p, u, id, "account created at first sign-in"); err != nil {
+		if err := s.accountUI().linkIdentity(a, p, u, id, "account created at first sign-in"); err != nil {
 			// Another sign-in of the same account won the race: the new
 			// user must not stay behind, unlinked.
 			if derr := s.store.DeleteUser(u.ID); derr != nil {
@@ -201,7 +201,7 @@ func (s *Service) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider
 
 // oidcSignIn finishes a sign-in of u through p: groups from the provider,
 // then a session, or the second step when one is needed.
-func (s *Service) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity, u *store.User, how string) {
+func (s signInUI) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity, u *store.User, how string) {
 	fail := func(err error) {
 		s.log.Error("oidc: sign-in", "provider", p.Name, "user", u.Username, "error", err)
 		s.renderOIDCError(w, http.StatusInternalServerError, p, f.rd, "Something went wrong", "Your sign-in could not be completed. Try again.", true)
@@ -217,9 +217,9 @@ func (s *Service) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProv
 		fail(fmt.Errorf("portal: read second factors: %w", err))
 		return
 	}
-	if !p.TrustedMFA && (m.Active() || s.cfg().Require2FA) {
+	if !p.TrustedMFA && (m.Active() || s.core.Settings().Require2FA) {
 		enroll := !m.Active()
-		if err := s.beginSecondStep(w, u, false, enroll, []string{method}); err != nil {
+		if err := s.secondStepUI().beginSecondStep(w, u, false, enroll, []string{method}); err != nil {
 			fail(err)
 			return
 		}
@@ -228,10 +228,10 @@ func (s *Service) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProv
 		if enroll {
 			to = "/login/enroll"
 		}
-		http.Redirect(w, r, to+"?rd="+url.QueryEscape(s.cleanRD(f.rd)), http.StatusFound)
+		http.Redirect(w, r, to+"?rd="+url.QueryEscape(s.secondStepUI().cleanRD(f.rd)), http.StatusFound)
 		return
 	}
-	if _, err := s.startFullSession(w, r, u, false, []string{method}, p.TrustedMFA); err != nil {
+	if _, err := s.secondStepUI().startFullSession(w, r, u, false, []string{method}, p.TrustedMFA); err != nil {
 		fail(fmt.Errorf("portal: start session: %w", err))
 		return
 	}
@@ -239,13 +239,13 @@ func (s *Service) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProv
 	if p.TrustedMFA {
 		reason += ", provider trusted for MFA"
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username, Outcome: outcomeSuccess, Reason: reason})
+	s.core.Audit(s.requestActor(r), store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username, Outcome: outcomeSuccess, Reason: reason})
 	http.Redirect(w, r, s.cleanReturn(f.rd), http.StatusFound)
 }
 
 // recordOIDCLogin stores the sign-in time and the groups the provider
 // gives (creating missing groups), and the link's last use.
-func (s *Service) recordOIDCLogin(a *caller, p *oidcProvider, id *externalIdentity, u *store.User) (*store.User, error) {
+func (s signInUI) recordOIDCLogin(a *caller, p *oidcProvider, id *externalIdentity, u *store.User) (*store.User, error) {
 	var add []string
 	if p.GroupsClaim != "" {
 		for _, g := range p.localGroups(id.Groups) {

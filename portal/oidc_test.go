@@ -517,7 +517,7 @@ func TestOIDCPortalSecondFactorAndUserinfo(t *testing.T) {
 	}
 
 	// Mandatory 2FA: a user without a second factor must enroll first.
-	st := *env.svc.cfg()
+	st := *env.svc.core.Settings()
 	st.Require2FA = true
 	if err := env.svc.core.SaveSettings(&st); err != nil {
 		t.Fatal(err)

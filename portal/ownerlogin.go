@@ -57,7 +57,7 @@ func (s *Service) OwnerLoginLink(ctx context.Context, a *core.Actor, username st
 // useOwnerLogin spends the recovery link secret and starts a full session
 // of its owner: the session counts as signed in with a second factor
 // (method "owner-login"), so mandatory 2FA and require_2fa apps accept it.
-func (s *Service) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret string) (*store.User, error) {
+func (s signInUI) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret string) (*store.User, error) {
 	hash, ok := core.LinkHash(secret)
 	if !ok {
 		return nil, core.ErrLink
@@ -72,11 +72,11 @@ func (s *Service) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret s
 		return nil, core.ErrLink
 	}
 	if u.Role != policies.RoleOwner || !core.UserActive(u, s.now()) {
-		s.audit(r, store.Event{Actor: u.Username, Action: core.ActionOwnerLoginUse, Resource: "user:" + u.Username,
+		s.core.Audit(s.requestActor(r), store.Event{Actor: u.Username, Action: core.ActionOwnerLoginUse, Resource: "user:" + u.Username,
 			Outcome: outcomeFailure, Reason: "no longer an active owner"})
 		return nil, core.ErrLink
 	}
-	if _, err := s.startFullSession(w, r, u, false, []string{core.MethodOwnerLink}, true); err != nil {
+	if _, err := s.secondStepUI().startFullSession(w, r, u, false, []string{core.MethodOwnerLink}, true); err != nil {
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
 	// The owner is in: earlier wrong passwords no longer count.
@@ -85,7 +85,7 @@ func (s *Service) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret s
 	if _, err := s.store.UpdateUser(u.ID, func(x *store.User) error { x.LastLoginAt = s.now(); return nil }); err != nil {
 		s.log.Error("record owner sign-in", "user", u.Username, "error", err)
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: core.ActionOwnerLoginUse, Resource: "user:" + u.Username,
+	s.core.Audit(s.requestActor(r), store.Event{Actor: u.Username, Action: core.ActionOwnerLoginUse, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: "recovery link, second factor bypassed"})
 	return u, nil
 }
@@ -98,7 +98,7 @@ type ownerLoginData struct {
 
 // handleOwnerLoginPage shows the confirmation of a recovery link; it does
 // not spend the link.
-func (s *Service) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	t, u, err := s.core.Credentials.OwnerLoginToken(tok)
 	if err != nil {
@@ -111,7 +111,7 @@ func (s *Service) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
 
 // handleOwnerLoginForm spends a recovery link, signs its owner in and
 // sends them to the portal home.
-func (s *Service) handleOwnerLoginForm(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleOwnerLoginForm(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.useOwnerLogin(w, r, r.PathValue("token")); err != nil {
 		if errors.Is(err, core.ErrLink) {
 			s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)

@@ -77,11 +77,11 @@ func TestOwnerLoginFlow(t *testing.T) {
 
 	// Olivia has an authenticator app (now lost): her password alone
 	// does not sign her in.
-	e, err := svc.core.SignIn.BeginTOTP(olivia)
+	e, err := svc.core.Auth.BeginTOTP(olivia)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.core.SignIn.ConfirmTOTP(nil, olivia, code(t, e.Secret, clk.Now())); err != nil {
+	if _, err := svc.core.Auth.ConfirmTOTP(nil, olivia, code(t, e.Secret, clk.Now())); err != nil {
 		t.Fatal(err)
 	}
 	rec := fromIP(t, svc, "192.0.2.10", "POST", "/api/v1/login", `{"username":"olivia","password":"`+testPW+`"}`)

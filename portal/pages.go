@@ -309,7 +309,7 @@ func (s *Service) pageCaller(w http.ResponseWriter, r *http.Request, perm polici
 		http.Redirect(w, r, to, redirectStatus(r))
 		return nil
 	}
-	if !expiredOK && s.passwordExpired(c.User.PasswordChangedAt) {
+	if !expiredOK && s.core.PasswordExpired(c.User.PasswordChangedAt) {
 		to := "/profile/password"
 		if r.Method == http.MethodGet && r.URL.Path != "/" {
 			to += "?rd=" + url.QueryEscape(r.URL.RequestURI())

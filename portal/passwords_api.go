@@ -9,7 +9,7 @@ type changePasswordRequest struct {
 	Password        string `json:"password"`
 }
 
-func (s *Service) apiChangePassword(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) apiChangePassword(w http.ResponseWriter, r *http.Request) {
 	// The one call a user with an expired password may make.
 	c, res := s.callerOf(r)
 	if res != resolvedOK {
@@ -37,7 +37,7 @@ type forgotRequest struct {
 }
 
 // apiForgot always answers 202, whether or not the account exists.
-func (s *Service) apiForgot(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) apiForgot(w http.ResponseWriter, r *http.Request) {
 	var req forgotRequest
 	if err := decode(r, &req); err != nil {
 		s.writeAPIError(w, err)

@@ -13,14 +13,14 @@ import (
 // forgotData is the content of /forgot.
 type forgotData struct{ MailEnabled bool }
 
-func (s *Service) handleForgotPage(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleForgotPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "forgot", page{Title: "Forgot your password?",
 		Form: map[string]string{"login": r.URL.Query().Get("login")}, Data: forgotData{MailEnabled: s.mail.Enabled()}})
 }
 
 // handleForgotForm always answers with the same page, whether or not the
 // account exists, so the page tells nobody who has an account.
-func (s *Service) handleForgotForm(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleForgotForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		s.renderFormError(w, r, err)
 		return
@@ -38,7 +38,7 @@ type resetData struct {
 
 const linkHelp = "This link is invalid, has expired or was already used. Ask for a new one."
 
-func (s *Service) handleResetPage(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleResetPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	t, u, err := s.core.Credentials.ResetToken(s.requestActor(r), tok)
 	if err != nil {
@@ -48,17 +48,17 @@ func (s *Service) handleResetPage(w http.ResponseWriter, r *http.Request) {
 	s.renderReset(w, http.StatusOK, "", tok, t, u)
 }
 
-func (s *Service) renderReset(w http.ResponseWriter, status int, errMsg, tok string, t *store.Token, u *store.User) {
+func (s signInUI) renderReset(w http.ResponseWriter, status int, errMsg, tok string, t *store.Token, u *store.User) {
 	welcome := t.Data["welcome"] == "1"
 	title := "Choose a new password"
 	if welcome {
 		title = "Choose your password"
 	}
-	s.render(w, status, "reset", page{Title: title, Error: errMsg, PasswordRules: s.passwordRules().Describe(),
+	s.render(w, status, "reset", page{Title: title, Error: errMsg, PasswordRules: s.core.PasswordRules().Describe(),
 		Data: resetData{Token: tok, Username: u.Username, Welcome: welcome}})
 }
 
-func (s *Service) handleResetForm(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleResetForm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	if err := r.ParseForm(); err != nil {
 		s.renderFormError(w, r, err)

@@ -28,7 +28,7 @@ func TestSecurityKeySecondStepClearsPendingCookie(t *testing.T) {
 	if got, body := c.call("POST", "/api/v1/login", login); got != 200 || !strings.Contains(body, `"second_factor_required":true`) {
 		t.Fatalf("password step: %d %s", got, body)
 	}
-	pending := svc.pendingCookieName()
+	pending := svc.secondStepUI().pendingCookieName()
 	if c.cookies[pending] == nil {
 		t.Fatalf("no %s cookie after the password step", pending)
 	}

@@ -220,7 +220,7 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	s.keyMAC = s.core.KeyMAC()
-	if s.oidc, err = s.newOIDCProviders(opts.OIDC); err != nil {
+	if s.oidc, err = s.signInUI().newOIDCProviders(opts.OIDC); err != nil {
 		return nil, err
 	}
 	if s.wa, err = newRelyingParty(pu, s.cookie.domain); err != nil {
@@ -230,7 +230,7 @@ func New(opts Options) (*Service, error) {
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
-	s.bindOIDCPages()
+	s.signInUI().bindOIDCPages()
 	s.bindPages()
 	s.handler = s.routes()
 	return s, nil

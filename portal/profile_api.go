@@ -7,7 +7,7 @@ import (
 
 // The caller's own account.
 
-func (s *Service) apiPatchMe(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) apiPatchMe(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in ProfileInput
 		if err := decode(r, &in); err != nil {
@@ -41,7 +41,7 @@ type meResponse struct {
 	Key *APIKeyView `json:"key,omitempty"`
 }
 
-func (s *Service) apiMe(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) apiMe(w http.ResponseWriter, r *http.Request) {
 	c, res := s.callerOf(r)
 	switch res {
 	case resolvedUnavailable:

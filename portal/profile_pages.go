@@ -33,13 +33,13 @@ type profileData struct {
 	Reauth, HasPassword bool
 }
 
-func (s *Service) handleProfile(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accountUI) handleProfile(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderProfile(w, r, c, http.StatusOK, "", nil)
 }
 
 // renderProfile shows /profile; form, when not nil, holds the submitted
 // values to show again after a failure.
-func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+func (s accountUI) renderProfile(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
 	u := c.User
 	if fresh, err := s.store.User(u.ID); err == nil {
 		u = fresh
@@ -56,7 +56,7 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 		s.pageFail(w, r, c, err)
 		return
 	}
-	factors, _, err := s.core.SignIn.Factors(u)
+	factors, _, err := s.core.Auth.Factors(u)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -72,13 +72,13 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 	p.Data = profileData{
 		Keys:              keys,
 		Factors:           factors,
-		Locked:            s.cfg().LockProfile,
+		Locked:            s.core.Settings().LockProfile,
 		Sessions:          sessions,
 		PasswordChangedAt: u.PasswordChangedAt,
 		ExpiresAt:         u.ExpiresAt,
 		LastLoginAt:       u.LastLoginAt,
 		CreatedAt:         u.CreatedAt,
-		PasswordRules:     s.passwordRules().Describe(),
+		PasswordRules:     s.core.PasswordRules().Describe(),
 		PendingEmail:      u.PendingEmail,
 		Reauth:            s.now().Sub(c.Session.CreatedAt) >= core.FreshWindow,
 		HasPassword:       u.PasswordHash != "",
@@ -87,7 +87,7 @@ func (s *Service) renderProfile(w http.ResponseWriter, r *http.Request, c *calle
 }
 
 // handleProfileForm changes the caller's own name and email address.
-func (s *Service) handleProfileForm(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accountUI) handleProfileForm(w http.ResponseWriter, r *http.Request, c *caller) {
 	name, email := r.PostForm.Get("full_name"), r.PostForm.Get("email")
 	in := ProfileInput{FullName: &name, CurrentPassword: r.PostForm.Get("current_password")}
 	if r.PostForm.Has("email") {
@@ -116,28 +116,28 @@ type passwordData struct {
 	NoCurrent bool
 }
 
-func (s *Service) handlePasswordPage(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accountUI) handlePasswordPage(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderPassword(w, r, c, http.StatusOK, "", r.URL.Query().Get("rd"))
 }
 
-func (s *Service) renderPassword(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg, rd string) {
+func (s accountUI) renderPassword(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg, rd string) {
 	if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 		rd = ""
 	}
 	p := s.basePage(w, r, c, "Change your password", "profile")
 	p.Error = errMsg
-	p.Data = passwordData{Expired: s.passwordExpired(c.User.PasswordChangedAt), RD: rd, PasswordRules: s.passwordRules().Describe(),
+	p.Data = passwordData{Expired: s.core.PasswordExpired(c.User.PasswordChangedAt), RD: rd, PasswordRules: s.core.PasswordRules().Describe(),
 		NoCurrent: core.SignedInWithTempPassword(c)}
 	s.render(w, status, "password", p)
 }
 
 // handlePasswordForm changes the caller's password, then returns to rd
 // when the redirect policy allows it, else to the portal home.
-func (s *Service) handlePasswordForm(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accountUI) handlePasswordForm(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
 	current, pw, rd := f.Get("current_password"), f.Get("password"), f.Get("rd")
 	fail := func(status int, msg string) {
-		if f.Get("from") == "profile" && !s.passwordExpired(c.User.PasswordChangedAt) {
+		if f.Get("from") == "profile" && !s.core.PasswordExpired(c.User.PasswordChangedAt) {
 			s.renderProfile(w, r, c, status, msg, nil)
 			return
 		}
@@ -167,7 +167,7 @@ func (s *Service) handlePasswordForm(w http.ResponseWriter, r *http.Request, c *
 }
 
 // handleRevokeOwnSession ends one of the caller's sessions.
-func (s *Service) handleRevokeOwnSession(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accountUI) handleRevokeOwnSession(w http.ResponseWriter, r *http.Request, c *caller) {
 	if err := s.revokeOwnSession(c, r.PathValue("id")); err != nil {
 		status, msg := s.statusOf(err)
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
@@ -178,7 +178,7 @@ func (s *Service) handleRevokeOwnSession(w http.ResponseWriter, r *http.Request,
 
 // revokeOwnSession is revokeSession limited to the caller's own sessions,
 // so that the profile page never acts on anyone else's.
-func (s *Service) revokeOwnSession(c *caller, id string) error {
+func (s accountUI) revokeOwnSession(c *caller, id string) error {
 	sid, ok := core.ParseSessionID(id)
 	if !ok {
 		return fmt.Errorf("session: %w", ErrNotFound)
@@ -190,7 +190,7 @@ func (s *Service) revokeOwnSession(c *caller, id string) error {
 }
 
 // handleRevokeOtherSessions signs the caller out everywhere else.
-func (s *Service) handleRevokeOtherSessions(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accountUI) handleRevokeOtherSessions(w http.ResponseWriter, r *http.Request, c *caller) {
 	n, err := s.core.Sessions.RevokeUserSessions(c, c.User, c.SessionID)
 	if err != nil {
 		status, msg := s.statusOf(err)

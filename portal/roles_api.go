@@ -4,21 +4,21 @@ import (
 	"net/http"
 )
 
-func (s *Service) apiListRoles(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiListRoles(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		items, err := s.core.Access.ListRoles()
 		return http.StatusOK, list[RoleView]{Items: items}, err
 	})
 }
 
-func (s *Service) apiGetRole(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiGetRole(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		v, err := s.core.Access.Role(r.PathValue("role"))
 		return http.StatusOK, v, err
 	})
 }
 
-func (s *Service) apiCreateRole(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiCreateRole(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in RoleInput
 		if err := decode(r, &in); err != nil {
@@ -29,7 +29,7 @@ func (s *Service) apiCreateRole(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) apiPatchRole(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiPatchRole(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var in RoleInput
 		if err := decode(r, &in); err != nil {
@@ -40,7 +40,7 @@ func (s *Service) apiPatchRole(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) apiDeleteRole(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiDeleteRole(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.core.Access.DeleteRole(c, r.PathValue("role"))
 	})

@@ -48,11 +48,11 @@ type rolesData struct {
 	AllCount int
 }
 
-func (s *Service) handleRoles(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleRoles(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderRoles(w, r, c, http.StatusOK, "", nil, nil)
 }
 
-func (s *Service) renderRoles(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string, perms []string) {
+func (s accessUI) renderRoles(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string, perms []string) {
 	roles, err := s.core.Access.ListRoles()
 	if err != nil {
 		s.pageFail(w, r, c, err)
@@ -75,7 +75,7 @@ func (s *Service) renderRoles(w http.ResponseWriter, r *http.Request, c *caller,
 	s.render(w, status, "roles", p)
 }
 
-func (s *Service) handleCreateRole(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleCreateRole(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
 	name, desc := f.Get("name"), f.Get("description")
 	perms := append([]string{}, f["permissions"]...)
@@ -95,11 +95,11 @@ type roleData struct {
 	Perms []permArea
 }
 
-func (s *Service) handleRole(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleRole(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderRole(w, r, c, http.StatusOK, "", nil, nil)
 }
 
-func (s *Service) renderRole(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string, perms []string) {
+func (s accessUI) renderRole(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string, perms []string) {
 	v, err := s.core.Access.Role(r.PathValue("role"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
@@ -118,7 +118,7 @@ func (s *Service) renderRole(w http.ResponseWriter, r *http.Request, c *caller, 
 	s.render(w, status, "role", p)
 }
 
-func (s *Service) handleEditRole(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleEditRole(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
 	desc := f.Get("description")
 	perms := append([]string{}, f["permissions"]...)
@@ -131,7 +131,7 @@ func (s *Service) handleEditRole(w http.ResponseWriter, r *http.Request, c *call
 	s.done(w, r, c, "/admin/roles/"+url.PathEscape(v.Name), "Role saved.")
 }
 
-func (s *Service) handleDeleteRole(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleDeleteRole(w http.ResponseWriter, r *http.Request, c *caller) {
 	name := r.PathValue("role")
 	if r.PostForm.Get("confirm") != "yes" {
 		s.renderRole(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the role should be deleted.", nil, nil)

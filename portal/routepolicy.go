@@ -171,7 +171,7 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 		return false
 	}
 	refuse := func(title, msg, page string) bool {
-		s.audit(r, store.Event{Actor: c.User.Username, Impersonator: c.Session.ImpersonatorName, Action: core.ActionCredentialRefused,
+		s.core.Audit(s.requestActor(r), store.Event{Actor: c.User.Username, Impersonator: c.Session.ImpersonatorName, Action: core.ActionCredentialRefused,
 			Resource: r.Method + " " + r.URL.Path, Outcome: outcomeFailure, Reason: msg})
 		if isAPI(r) {
 			writeJSONError(w, http.StatusForbidden, msg)
@@ -199,7 +199,7 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 			return false // the page wrapper refuses it, before anything is checked
 		}
 		if err := s.freshProof(r, c); err != nil {
-			s.audit(r, store.Event{Actor: c.User.Username, Action: core.ActionCredentialRefused,
+			s.core.Audit(s.requestActor(r), store.Event{Actor: c.User.Username, Action: core.ActionCredentialRefused,
 				Resource: r.Method + " " + r.URL.Path, Outcome: outcomeFailure, Reason: err.Error()})
 			if !errors.Is(err, core.ErrNotFresh) && !errors.Is(err, core.ErrBadProof) {
 				// A malformed field, a busy hasher.
@@ -221,7 +221,7 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 				if errors.Is(err, core.ErrBadProof) {
 					msg = "Confirm your current password: the password you typed is not correct."
 				}
-				s.renderProfile(w, r, c, http.StatusForbidden, msg, nil)
+				s.accountUI().renderProfile(w, r, c, http.StatusForbidden, msg, nil)
 			}
 			return true
 		}
@@ -257,14 +257,14 @@ func (s *Service) freshProof(r *http.Request, c *caller) error {
 	ok := false
 	if pw != "" && c.User.PasswordHash != "" {
 		if ok, err = s.hasher.Verify(r.Context(), pw, c.User.PasswordHash); err != nil {
-			return s.core.SignIn.BusyOr(err)
+			return s.core.Auth.BusyOr(err)
 		}
 	}
 	if !ok && code != "" {
-		ok = s.core.SignIn.CheckTOTP(c.User, code) == nil
+		ok = s.core.Auth.CheckTOTP(c.User, code) == nil
 	}
 	if !ok {
-		s.core.SignIn.ReproofFailed(c)
+		s.core.Auth.ReproofFailed(c)
 		return core.ErrBadProof
 	}
 	return nil

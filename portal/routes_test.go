@@ -247,7 +247,7 @@ func TestAuditCapturesImpersonatorFirst(t *testing.T) {
 		if _, err := st.DeleteUserSessions(c.User.ID); err != nil {
 			t.Fatal(err)
 		}
-		svc.audit(r, store.Event{Actor: c.User.Username, Action: "test.after_the_action", Outcome: outcomeSuccess})
+		svc.core.Audit(svc.requestActor(r), store.Event{Actor: c.User.Username, Action: "test.after_the_action", Outcome: outcomeSuccess})
 	}))
 	req := httptest.NewRequest("POST", "https://auth.example.com/api/v1/anything", nil)
 	req.AddCookie(imp.session())

@@ -32,7 +32,7 @@ var (
 	errNoPending = errors.New("no sign-in in progress: start again with your password")
 )
 
-func (s *Service) pendingCookieName() string { return cookiePending.name(s.cookie) }
+func (s secondStepUI) pendingCookieName() string { return cookiePending.name(s.cookie) }
 
 // pending is a half-finished login.
 type pending struct {
@@ -46,7 +46,7 @@ type pending struct {
 }
 
 // beginSecondStep records a pending login for u and sets its cookie.
-func (s *Service) beginSecondStep(w http.ResponseWriter, u *store.User, remember, enroll bool, first []string) error {
+func (s secondStepUI) beginSecondStep(w http.ResponseWriter, u *store.User, remember, enroll bool, first []string) error {
 	secret, hash := core.NewLinkSecret()
 	now := s.now()
 	t := &store.Token{Kind: tokenKindPending, Hash: hash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(pendingLifetime),
@@ -67,7 +67,7 @@ func passwordStamp(u *store.User) string {
 }
 
 // pendingOf returns the request's pending login, or errNoPending.
-func (s *Service) pendingOf(r *http.Request) (*pending, error) {
+func (s secondStepUI) pendingOf(r *http.Request) (*pending, error) {
 	v, ok := cookiePending.read(r, s.cookie)
 	if !ok {
 		return nil, errNoPending
@@ -95,7 +95,7 @@ func (s *Service) pendingOf(r *http.Request) (*pending, error) {
 // stepUpPending turns a signed-in one-factor session into a pending login,
 // so a user sent to step up for an app proves a second factor without
 // typing the password again.
-func (s *Service) stepUpPending(w http.ResponseWriter, r *http.Request) (*pending, error) {
+func (s secondStepUI) stepUpPending(w http.ResponseWriter, r *http.Request) (*pending, error) {
 	c, res := s.callerOf(r)
 	if res != resolvedOK || c.Session.SecondFactor || c.Impersonating() {
 		return nil, errNoPending
@@ -114,7 +114,7 @@ func (s *Service) stepUpPending(w http.ResponseWriter, r *http.Request) (*pendin
 }
 
 // finishLogin spends the pending login and starts the full session.
-func (s *Service) finishLogin(w http.ResponseWriter, r *http.Request, p *pending, method string) (*store.User, error) {
+func (s secondStepUI) finishLogin(w http.ResponseWriter, r *http.Request, p *pending, method string) (*store.User, error) {
 	if p.hash != ([32]byte{}) {
 		if _, err := s.store.ConsumeToken(tokenKindPending, p.hash); err != nil {
 			return nil, errNoPending
@@ -133,17 +133,17 @@ func (s *Service) finishLogin(w http.ResponseWriter, r *http.Request, p *pending
 	// The sign-in is complete: only now do the failures of whoever judged
 	// it (this trusted device, or the account) stop counting, and only now
 	// does the browser become a trusted device of the user.
-	s.core.SignIn.ClearFailures(p.user, s.core.SignIn.TrustedDevice(s.clientActor(r), p.user))
+	s.core.Auth.ClearFailures(p.user, s.core.Auth.TrustedDevice(s.clientActor(r), p.user))
 	s.trustDevice(w, r, p.user)
 	attemptSucceeded(r)
-	s.audit(r, store.Event{Actor: p.user.Username, Action: core.ActionLogin, Resource: "user:" + p.user.Username,
+	s.core.Audit(s.requestActor(r), store.Event{Actor: p.user.Username, Action: core.ActionLogin, Resource: "user:" + p.user.Username,
 		Outcome: outcomeSuccess, Reason: strings.Join(methods, " + ")})
 	return p.user, nil
 }
 
 // consumePendingCookie spends the pending login named by the request's
 // cookie (for a pending made by stepUpPending in the same request chain).
-func (s *Service) consumePendingCookie(r *http.Request) error {
+func (s secondStepUI) consumePendingCookie(r *http.Request) error {
 	v, ok := cookiePending.read(r, s.cookie)
 	if !ok {
 		return errNoPending
@@ -161,9 +161,9 @@ func (s *Service) consumePendingCookie(r *http.Request) error {
 // secondStepJudge returns who judges a second step of u's sign-in: the
 // request's trusted device, or the account ("") for an untrusted client,
 // and whether that one is locked out (see lockout.go).
-func (s *Service) secondStepJudge(r *http.Request, u *store.User) (device string, locked bool, err error) {
-	device = s.core.SignIn.TrustedDevice(s.clientActor(r), u)
-	locked, err = s.core.SignIn.LockedFor(u, device)
+func (s secondStepUI) secondStepJudge(r *http.Request, u *store.User) (device string, locked bool, err error) {
+	device = s.core.Auth.TrustedDevice(s.clientActor(r), u)
+	locked, err = s.core.Auth.LockedFor(u, device)
 	return device, locked, err
 }
 
@@ -171,7 +171,7 @@ func (s *Service) secondStepJudge(r *http.Request, u *store.User) (device string
 // right, finishes it. Wrong codes count toward the lockout like wrong
 // passwords (the right password before them cleared nothing), and a
 // locked account (or trusted device) is refused like a wrong code.
-func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending, method, code string) (*store.User, error) {
+func (s secondStepUI) secondStep(w http.ResponseWriter, r *http.Request, p *pending, method, code string) (*store.User, error) {
 	if p.enroll {
 		return nil, errEnrollRequired
 	}
@@ -182,9 +182,9 @@ func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending,
 	if !locked {
 		switch method {
 		case core.MethodTOTP:
-			err = s.core.SignIn.CheckTOTP(p.user, code)
+			err = s.core.Auth.CheckTOTP(p.user, code)
 		case core.MethodBackupCode:
-			err = s.core.SignIn.UseBackupCode(s.requestActor(r), p.user, code)
+			err = s.core.Auth.UseBackupCode(s.requestActor(r), p.user, code)
 		default:
 			return nil, inputErr("method", "must be totp or backup_code")
 		}
@@ -200,12 +200,12 @@ func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending,
 		case locked:
 			reason = "account locked"
 		default:
-			s.core.SignIn.RecordFailureFor(s.requestActor(r), p.user, device, s.now())
+			s.core.Auth.RecordFailureFor(s.requestActor(r), p.user, device, s.now())
 		}
 		if device != "" {
 			reason += " (trusted " + core.DeviceLabel(device) + ")"
 		}
-		s.audit(r, store.Event{Actor: p.user.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.user.Username,
+		s.core.Audit(s.requestActor(r), store.Event{Actor: p.user.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.user.Username,
 			Outcome: outcomeFailure, Reason: reason})
 		return nil, core.ErrBadCode
 	}
@@ -213,7 +213,7 @@ func (s *Service) secondStep(w http.ResponseWriter, r *http.Request, p *pending,
 }
 
 // startFullSession is startSession with how the user signed in.
-func (s *Service) startFullSession(w http.ResponseWriter, r *http.Request, u *store.User, remember bool, methods []string, second bool) (store.Session, error) {
+func (s secondStepUI) startFullSession(w http.ResponseWriter, r *http.Request, u *store.User, remember bool, methods []string, second bool) (store.Session, error) {
 	return s.startSessionWith(w, r, u, remember, func(sess *store.Session) {
 		sess.Methods, sess.SecondFactor = methods, second
 	})

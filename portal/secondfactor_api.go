@@ -22,7 +22,7 @@ type sessionResponse struct {
 }
 
 // apiPending runs fn for the request's pending login; 401 without one.
-func (s *Service) apiPending(w http.ResponseWriter, r *http.Request, fn func(p *pending) (int, any, error)) {
+func (s secondStepUI) apiPending(w http.ResponseWriter, r *http.Request, fn func(p *pending) (int, any, error)) {
 	p, err := s.pendingOf(r)
 	if err != nil {
 		writeJSONError(w, http.StatusUnauthorized, errNoPending.Error())
@@ -44,7 +44,7 @@ func (s *Service) apiPending(w http.ResponseWriter, r *http.Request, fn func(p *
 }
 
 // apiLoginCode completes a pending login with a TOTP or backup code.
-func (s *Service) apiLoginCode(method string) http.HandlerFunc {
+func (s secondStepUI) apiLoginCode(method string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.apiPending(w, r, func(p *pending) (int, any, error) {
 			var req codeRequest
@@ -61,12 +61,12 @@ func (s *Service) apiLoginCode(method string) http.HandlerFunc {
 }
 
 // apiLoginEnrollTOTP starts the enrollment a mandatory-2FA login needs.
-func (s *Service) apiLoginEnrollTOTP(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) apiLoginEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 	s.apiPending(w, r, func(p *pending) (int, any, error) {
 		if !p.enroll {
 			return 0, nil, inputErr("", "this sign-in needs a second factor, not an enrollment")
 		}
-		e, err := s.core.SignIn.BeginTOTP(p.user)
+		e, err := s.core.Auth.BeginTOTP(p.user)
 		if err == nil {
 			attemptSucceeded(r) // the pending login was right; no code was checked
 		}
@@ -75,7 +75,7 @@ func (s *Service) apiLoginEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiLoginEnrollConfirm activates TOTP and finishes the login.
-func (s *Service) apiLoginEnrollConfirm(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) apiLoginEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 	s.apiPending(w, r, func(p *pending) (int, any, error) {
 		if !p.enroll {
 			return 0, nil, inputErr("", "this sign-in needs a second factor, not an enrollment")
@@ -84,7 +84,7 @@ func (s *Service) apiLoginEnrollConfirm(w http.ResponseWriter, r *http.Request) 
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		codes, err := s.core.SignIn.ConfirmTOTP(s.requestActor(r), p.user, req.Code)
+		codes, err := s.core.Auth.ConfirmTOTP(s.requestActor(r), p.user, req.Code)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -96,46 +96,46 @@ func (s *Service) apiLoginEnrollConfirm(w http.ResponseWriter, r *http.Request) 
 	})
 }
 
-func (s *Service) apiMyFactors(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) apiMyFactors(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		v, _, err := s.core.SignIn.Factors(c.User)
+		v, _, err := s.core.Auth.Factors(c.User)
 		return http.StatusOK, v, err
 	})
 }
 
-func (s *Service) apiBeginTOTP(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) apiBeginTOTP(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		e, err := s.core.SignIn.BeginTOTP(c.User)
+		e, err := s.core.Auth.BeginTOTP(c.User)
 		return http.StatusOK, e, err
 	})
 }
 
-func (s *Service) apiConfirmTOTP(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) apiConfirmTOTP(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var req codeRequest
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		codes, err := s.core.SignIn.ConfirmTOTP(s.requestActor(r), c.User, req.Code)
+		codes, err := s.core.Auth.ConfirmTOTP(s.requestActor(r), c.User, req.Code)
 		return http.StatusOK, backupCodesResponse{BackupCodes: codes}, err
 	})
 }
 
-func (s *Service) apiRemoveTOTP(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) apiRemoveTOTP(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.SignIn.RemoveTOTP(s.requestActor(r), c.User.Username, c.User)
+		return http.StatusNoContent, nil, s.core.Auth.RemoveTOTP(s.requestActor(r), c.User.Username, c.User)
 	})
 }
 
-func (s *Service) apiRegenerateBackupCodes(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) apiRegenerateBackupCodes(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		codes, err := s.core.SignIn.RegenerateBackupCodes(s.requestActor(r), c.User)
+		codes, err := s.core.Auth.RegenerateBackupCodes(s.requestActor(r), c.User)
 		return http.StatusOK, backupCodesResponse{BackupCodes: codes}, err
 	})
 }
 
-func (s *Service) apiResetFactors(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) apiResetFactors(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.SignIn.ResetFactors(c, r.PathValue("user"))
+		return http.StatusNoContent, nil, s.core.Auth.ResetFactors(c, r.PathValue("user"))
 	})
 }

@@ -37,7 +37,7 @@ type backupCodesData struct {
 }
 
 // cleanRD keeps rd only when it is an allowed return target.
-func (s *Service) cleanRD(rd string) string {
+func (s secondStepUI) cleanRD(rd string) string {
 	if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 		return ""
 	}
@@ -46,7 +46,7 @@ func (s *Service) cleanRD(rd string) string {
 
 // handleSecondStepPage shows the second step of a pending login, or the
 // step-up of a one-factor session sent here by an app that requires 2FA.
-func (s *Service) handleSecondStepPage(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) handleSecondStepPage(w http.ResponseWriter, r *http.Request) {
 	rd := s.cleanRD(r.URL.Query().Get("rd"))
 	p, err := s.pendingOf(r)
 	if err != nil {
@@ -67,7 +67,7 @@ func (s *Service) handleSecondStepPage(w http.ResponseWriter, r *http.Request) {
 	s.renderSecondStep(w, http.StatusOK, p, rd, "")
 }
 
-func (s *Service) renderSecondStep(w http.ResponseWriter, status int, p *pending, rd, errMsg string) {
+func (s secondStepUI) renderSecondStep(w http.ResponseWriter, status int, p *pending, rd, errMsg string) {
 	m, err := s.store.MFA(p.user.ID)
 	if err != nil {
 		s.renderError(w, nil, http.StatusInternalServerError, "Something went wrong", "Try again.", nil)
@@ -78,7 +78,7 @@ func (s *Service) renderSecondStep(w http.ResponseWriter, status int, p *pending
 }
 
 // handleSecondStepForm checks a TOTP or backup code.
-func (s *Service) handleSecondStepForm(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) handleSecondStepForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		s.renderFormError(w, r, err)
 		return
@@ -106,13 +106,13 @@ func (s *Service) handleSecondStepForm(w http.ResponseWriter, r *http.Request) {
 		s.renderSecondStep(w, status, p, rd, msg)
 		return
 	}
-	s.redirectAfterForm(w, r, s.cleanReturn(rd))
+	s.redirectAfterForm(w, r, s.signInUI().cleanReturn(rd))
 }
 
 // signInAgain answers a second step (or enrollment) whose sign-in is gone
 // (expired after 5 minutes, spent, or void because the password changed)
 // with the sign-in form and why, instead of a silent redirect.
-func (s *Service) signInAgain(w http.ResponseWriter, rd string) {
+func (s secondStepUI) signInAgain(w http.ResponseWriter, rd string) {
 	s.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in",
 		Error: "This sign-in has expired or was interrupted (for example by a password change). Sign in again.",
 		Form:  map[string]string{"rd": rd}})
@@ -120,7 +120,7 @@ func (s *Service) signInAgain(w http.ResponseWriter, rd string) {
 
 // handleEnrollPage shows the authenticator setup a mandatory-2FA sign-in
 // needs before it may finish.
-func (s *Service) handleEnrollPage(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) handleEnrollPage(w http.ResponseWriter, r *http.Request) {
 	rd := s.cleanRD(r.URL.Query().Get("rd"))
 	p, err := s.pendingOf(r)
 	if err != nil || !p.enroll {
@@ -130,8 +130,8 @@ func (s *Service) handleEnrollPage(w http.ResponseWriter, r *http.Request) {
 	s.renderEnroll(w, http.StatusOK, p.user, rd, "")
 }
 
-func (s *Service) renderEnroll(w http.ResponseWriter, status int, u *store.User, rd, errMsg string) {
-	e, err := s.core.SignIn.BeginTOTP(u)
+func (s secondStepUI) renderEnroll(w http.ResponseWriter, status int, u *store.User, rd, errMsg string) {
+	e, err := s.core.Auth.BeginTOTP(u)
 	if err != nil {
 		s.log.Error("begin totp", "error", err)
 		s.renderError(w, nil, http.StatusInternalServerError, "Something went wrong", "Try again.", nil)
@@ -143,7 +143,7 @@ func (s *Service) renderEnroll(w http.ResponseWriter, status int, u *store.User,
 
 // handleEnrollForm confirms the authenticator and finishes the sign-in,
 // showing the backup codes once.
-func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
+func (s secondStepUI) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		s.renderFormError(w, r, err)
 		return
@@ -154,7 +154,7 @@ func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 		s.signInAgain(w, rd)
 		return
 	}
-	codes, err := s.core.SignIn.ConfirmTOTP(s.requestActor(r), p.user, r.PostForm.Get("code"))
+	codes, err := s.core.Auth.ConfirmTOTP(s.requestActor(r), p.user, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
 		s.renderEnroll(w, status, p.user, rd, totpConfirmMessage(err))
@@ -168,7 +168,7 @@ func (s *Service) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, http.StatusOK, "backup_codes", page{Title: "Your backup codes",
-		Data: backupCodesData{Codes: codes, Next: s.cleanReturn(rd)}})
+		Data: backupCodesData{Codes: codes, Next: s.signInUI().cleanReturn(rd)}})
 }
 
 // Profile: the caller's own authenticator app and backup codes.
@@ -183,12 +183,12 @@ func totpConfirmMessage(err error) string {
 	return "That code did not match. The code below is unchanged: check the time on your phone and type the current code from the same entry."
 }
 
-func (s *Service) handleProfileTOTPBegin(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s secondStepUI) handleProfileTOTPBegin(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderProfileTOTP(w, r, c, http.StatusOK, "")
 }
 
-func (s *Service) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string) {
-	e, err := s.core.SignIn.BeginTOTP(c.User)
+func (s secondStepUI) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string) {
+	e, err := s.core.Auth.BeginTOTP(c.User)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -199,8 +199,8 @@ func (s *Service) renderProfileTOTP(w http.ResponseWriter, r *http.Request, c *c
 	s.render(w, status, "totp_setup", p)
 }
 
-func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Request, c *caller) {
-	codes, err := s.core.SignIn.ConfirmTOTP(s.requestActor(r), c.User, r.PostForm.Get("code"))
+func (s secondStepUI) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Request, c *caller) {
+	codes, err := s.core.Auth.ConfirmTOTP(s.requestActor(r), c.User, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
 		s.renderProfileTOTP(w, r, c, status, totpConfirmMessage(err))
@@ -212,16 +212,16 @@ func (s *Service) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Reques
 	s.render(w, http.StatusOK, "backup_codes", p)
 }
 
-func (s *Service) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.core.SignIn.RemoveTOTP(s.requestActor(r), c.User.Username, c.User); err != nil {
+func (s secondStepUI) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := s.core.Auth.RemoveTOTP(s.requestActor(r), c.User.Username, c.User); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
 	s.done(w, r, c, "/profile", "The authenticator app is removed.")
 }
 
-func (s *Service) handleProfileBackupCodes(w http.ResponseWriter, r *http.Request, c *caller) {
-	codes, err := s.core.SignIn.RegenerateBackupCodes(s.requestActor(r), c.User)
+func (s secondStepUI) handleProfileBackupCodes(w http.ResponseWriter, r *http.Request, c *caller) {
+	codes, err := s.core.Auth.RegenerateBackupCodes(s.requestActor(r), c.User)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -233,9 +233,9 @@ func (s *Service) handleProfileBackupCodes(w http.ResponseWriter, r *http.Reques
 }
 
 // handleUserResetFactors removes a user's second factors (admin page).
-func (s *Service) handleUserResetFactors(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s secondStepUI) handleUserResetFactors(w http.ResponseWriter, r *http.Request, c *caller) {
 	ref := r.PathValue("user")
-	if err := s.core.SignIn.ResetFactors(c, ref); err != nil {
+	if err := s.core.Auth.ResetFactors(c, ref); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}

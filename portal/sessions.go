@@ -160,7 +160,7 @@ func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolu
 			res = r
 			return stop
 		}
-		if !cu.Active(now) || (!cs.SecondFactor && s.cfg().Require2FA) {
+		if !cu.Active(now) || (!cs.SecondFactor && s.core.Settings().Require2FA) {
 			return false
 		}
 		var impersonator string
@@ -222,7 +222,7 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u *store.
 // otherwise.
 func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *store.User, remember bool, set func(*store.Session)) (store.Session, error) {
 	s.endSessions(r)
-	s.dropActorCookie(w, r)
+	s.usersUI().dropActorCookie(w, r)
 	now := s.now()
 	tok, id := core.NewToken()
 	sess := store.Session{
@@ -235,7 +235,7 @@ func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *st
 		UserAgent: truncate(r.UserAgent(), 512),
 	}
 	var cookieExpires time.Time
-	st := s.cfg()
+	st := s.core.Settings()
 	if remember {
 		sess.ExpiresAt = now.Add(time.Duration(st.SessionRemember))
 		cookieExpires = sess.ExpiresAt

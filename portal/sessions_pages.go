@@ -12,11 +12,11 @@ type sessionsData struct {
 	Users    int
 }
 
-func (s *Service) handleSessions(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleSessions(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderSessions(w, r, c, http.StatusOK, "")
 }
 
-func (s *Service) renderSessions(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string) {
+func (s accessUI) renderSessions(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string) {
 	items, err := s.core.Sessions.OnlineSessions(c.SessionID)
 	if err != nil {
 		s.pageFail(w, r, c, err)
@@ -32,7 +32,7 @@ func (s *Service) renderSessions(w http.ResponseWriter, r *http.Request, c *call
 	s.render(w, status, "sessions", p)
 }
 
-func (s *Service) handleRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {
 	if err := s.core.Sessions.RevokeSession(c, r.PathValue("id")); err != nil {
 		status, msg := s.failMsg(err)
 		if c.Can(policies.PermSessionsRead) {

@@ -5,13 +5,13 @@ import (
 	"net/http"
 )
 
-func (s *Service) apiGetSettings(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiGetSettings(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusOK, s.cfg(), nil
+		return http.StatusOK, s.core.Settings(), nil
 	})
 }
 
-func (s *Service) apiPatchSettings(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiPatchSettings(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var raw json.RawMessage
 		if err := decode(r, &raw); err != nil {
@@ -26,7 +26,7 @@ type testMailRequest struct {
 	To string `json:"to"`
 }
 
-func (s *Service) apiTestMail(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiTestMail(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var req testMailRequest
 		if err := decode(r, &req); err != nil {

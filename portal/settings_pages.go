@@ -66,14 +66,14 @@ func settingsForm(st *Settings) map[string]string {
 	}
 }
 
-func (s *Service) handleSettings(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleSettings(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderSettings(w, r, c, http.StatusOK, "", nil)
 }
 
-func (s *Service) renderSettings(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+func (s accessUI) renderSettings(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
 	p := s.basePage(w, r, c, "Settings", "settings")
 	p.Error = errMsg
-	p.Form = settingsForm(s.cfg())
+	p.Form = settingsForm(s.core.Settings())
 	for k, v := range form {
 		p.Form[k] = v
 	}
@@ -134,10 +134,10 @@ func settingsPatch(f url.Values) ([]byte, error) {
 	return json.Marshal(patch)
 }
 
-func (s *Service) handleSettingsForm(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleSettingsForm(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
 	form := map[string]string{}
-	for k := range settingsForm(s.cfg()) {
+	for k := range settingsForm(s.core.Settings()) {
 		form[k] = f.Get(k)
 	}
 	raw, err := settingsPatch(f)
@@ -152,7 +152,7 @@ func (s *Service) handleSettingsForm(w http.ResponseWriter, r *http.Request, c *
 	s.done(w, r, c, "/admin/settings", "Settings saved. They apply from the next request.")
 }
 
-func (s *Service) handleTestMail(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s accessUI) handleTestMail(w http.ResponseWriter, r *http.Request, c *caller) {
 	to := strings.TrimSpace(r.PostForm.Get("to"))
 	if err := s.core.Credentials.SendTestMail(r.Context(), c, to); err != nil {
 		status, msg := s.failMsg(err)

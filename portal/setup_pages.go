@@ -7,7 +7,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/core"
 )
 
-func (s *Service) handleSetupPage(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleSetupPage(w http.ResponseWriter, r *http.Request) {
 	if has, err := s.store.HasUsers(); err != nil || has {
 		s.renderError(w, r, http.StatusNotFound, "Setup is complete",
 			"Gatehouse already has an owner. Sign in instead.", nil)
@@ -21,11 +21,11 @@ func (s *Service) handleSetupPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "setup", page{
 		Title:         "Create the owner account",
 		Form:          map[string]string{"token": token},
-		PasswordRules: s.passwordRules().Describe(),
+		PasswordRules: s.core.PasswordRules().Describe(),
 	})
 }
 
-func (s *Service) handleSetupForm(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		s.renderFormError(w, r, err)
 		return
@@ -34,7 +34,7 @@ func (s *Service) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	nu := NewUser{Username: f.Get("username"), Email: f.Get("email"), FullName: f.Get("full_name"), Password: f.Get("password")}
 	form := map[string]string{"token": f.Get("token"), "username": nu.Username, "email": nu.Email, "full_name": nu.FullName}
 	again := func(status int, msg string) {
-		s.render(w, status, "setup", page{Title: "Create the owner account", Error: msg, Form: form, PasswordRules: s.passwordRules().Describe()})
+		s.render(w, status, "setup", page{Title: "Create the owner account", Error: msg, Form: form, PasswordRules: s.core.PasswordRules().Describe()})
 	}
 	if nu.Password != f.Get("password2") {
 		again(http.StatusBadRequest, "The two passwords do not match.")

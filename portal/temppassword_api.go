@@ -9,20 +9,20 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-func (s *Service) apiTempPassword(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiTempPassword(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		_, resp, err := s.core.Credentials.MakeTempPassword(r.Context(), c, r.PathValue("user"))
 		return http.StatusCreated, resp, err
 	})
 }
 
-func (s *Service) handleUserTempPassword(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s adminAPI) handleUserTempPassword(w http.ResponseWriter, r *http.Request, c *caller) {
 	u, resp, err := s.core.Credentials.MakeTempPassword(r.Context(), c, r.PathValue("user"))
 	if err != nil {
-		s.userFail(w, r, c, err, nil)
+		s.usersUI().userFail(w, r, c, err, nil)
 		return
 	}
-	s.renderLink(w, r, c, "users", linkData{
+	s.usersUI().renderLink(w, r, c, "users", linkData{
 		Heading: "Temporary password for " + u.Username,
 		Lede:    u.Username + " can sign in with this password instead of their own, which stays as it is.",
 		Link:    resp.Password,
@@ -46,9 +46,9 @@ type userSupport struct {
 	ShowCredentials bool
 }
 
-func (s *Service) userSupport(c *caller, u *store.User) userSupport {
+func (s adminAPI) userSupport(c *caller, u *store.User) userSupport {
 	return userSupport{
-		CanImpersonate:        s.canImpersonate(c, u),
+		CanImpersonate:        s.usersUI().canImpersonate(c, u),
 		CanTempPassword:       !c.Impersonating() && c.User.ID != u.ID && c.Can(policies.PermUsersWrite) && s.core.Users.MayManage(c, u) == nil && core.UserActive(u, s.now()),
 		ImpersonationLifetime: s.core.Sessions.ImpersonationLifetime(),
 		TempPasswordLifetime:  s.core.Credentials.TempPasswordLifetime(),

@@ -6,9 +6,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-func (s *Service) apiListUsers(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiListUsers(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		users, next, err := s.searchUsers(r.URL.Query())
+		users, next, err := s.usersUI().searchUsers(r.URL.Query())
 		if err != nil {
 			return 0, nil, err
 		}
@@ -27,7 +27,7 @@ type createUserResponse struct {
 	Link string `json:"link,omitempty"`
 }
 
-func (s *Service) apiCreateUser(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiCreateUser(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var nu NewUser
 		if err := decode(r, &nu); err != nil {
@@ -50,23 +50,23 @@ type UserDetail struct {
 	TwoFactor []string `json:"two_factor"`
 }
 
-func (s *Service) userDetail(u *store.User, current store.SessionID) (UserDetail, error) {
+func (s adminAPI) userDetail(u *store.User, current store.SessionID) (UserDetail, error) {
 	sessions, err := s.core.Sessions.UserSessions(u, current)
 	if err != nil {
 		return UserDetail{}, err
 	}
-	locked, err := s.core.SignIn.Locked(u)
+	locked, err := s.core.Auth.Locked(u)
 	if err != nil {
 		return UserDetail{}, err
 	}
-	f, _, err := s.core.SignIn.Factors(u)
+	f, _, err := s.core.Auth.Factors(u)
 	if err != nil {
 		return UserDetail{}, err
 	}
 	return UserDetail{UserView: s.core.Users.View(u), Sessions: sessions, Locked: locked, TwoFactor: f.Methods}, nil
 }
 
-func (s *Service) apiGetUser(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiGetUser(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		u, err := s.core.Users.FindUser(r.PathValue("user"))
 		if err != nil {
@@ -77,7 +77,7 @@ func (s *Service) apiGetUser(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) apiPatchUser(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiPatchUser(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var p UserPatch
 		if err := decode(r, &p); err != nil {
@@ -91,7 +91,7 @@ func (s *Service) apiPatchUser(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) apiDeleteUser(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiDeleteUser(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		return http.StatusNoContent, nil, s.core.Users.DeleteUser(c, r.PathValue("user"))
 	})
@@ -101,7 +101,7 @@ type passwordRequest struct {
 	Password string `json:"password"`
 }
 
-func (s *Service) apiSetUserPassword(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiSetUserPassword(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var req passwordRequest
 		if err := decode(r, &req); err != nil {
@@ -115,20 +115,20 @@ type linkResponse struct {
 	Link string `json:"link"`
 }
 
-func (s *Service) apiResetLink(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiResetLink(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		link, err := s.core.Credentials.AdminResetLink(r.Context(), c, r.PathValue("user"))
 		return http.StatusCreated, linkResponse{Link: link}, err
 	})
 }
 
-func (s *Service) apiUnlockUser(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiUnlockUser(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.SignIn.UnlockUser(c, r.PathValue("user"))
+		return http.StatusNoContent, nil, s.core.Auth.UnlockUser(c, r.PathValue("user"))
 	})
 }
 
-func (s *Service) apiUserSessions(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiUserSessions(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		u, err := s.core.Users.FindUser(r.PathValue("user"))
 		if err != nil {
@@ -139,7 +139,7 @@ func (s *Service) apiUserSessions(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) apiRevokeUserSessions(w http.ResponseWriter, r *http.Request) {
+func (s adminAPI) apiRevokeUserSessions(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		u, err := s.core.Users.FindUser(r.PathValue("user"))
 		if err != nil {

@@ -29,7 +29,7 @@ type usersData struct {
 
 // searchUsers is the search of GET /api/v1/users (apiListUsers): the same
 // query parameters, checks and store call.
-func (s *Service) searchUsers(q url.Values) ([]*store.User, string, error) {
+func (s usersUI) searchUsers(q url.Values) ([]*store.User, string, error) {
 	limit, err := limitParam(q)
 	if err != nil {
 		return nil, "", err
@@ -52,7 +52,7 @@ func userState(u *store.User, now time.Time) string {
 	return "active"
 }
 
-func (s *Service) groupNames() []string {
+func (s usersUI) groupNames() []string {
 	var out []string
 	if gs, err := s.core.Access.ListGroups(); err == nil {
 		for _, g := range gs {
@@ -62,7 +62,7 @@ func (s *Service) groupNames() []string {
 	return out
 }
 
-func (s *Service) handleUsers(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUsers(w http.ResponseWriter, r *http.Request, c *caller) {
 	q := r.URL.Query()
 	p := s.basePage(w, r, c, "Users", "users")
 	d := usersData{Q: q.Get("q"), Role: q.Get("role"), Group: q.Get("group"), Status: q.Get("status"),
@@ -94,21 +94,21 @@ type newUserData struct {
 	MailEnabled   bool
 }
 
-func (s *Service) handleNewUserPage(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleNewUserPage(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderNewUser(w, r, c, http.StatusOK, "", map[string]string{"role": policies.RoleUser})
 }
 
-func (s *Service) renderNewUser(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+func (s usersUI) renderNewUser(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
 	p := s.basePage(w, r, c, "New user", "users")
 	p.Error, p.Form = errMsg, form
 	p.Data = newUserData{Roles: s.assignableRoles(c), Groups: s.groupNames(),
-		PasswordRules: s.passwordRules().Describe(), MailEnabled: s.mail.Enabled()}
+		PasswordRules: s.core.PasswordRules().Describe(), MailEnabled: s.mail.Enabled()}
 	s.render(w, status, "user_new", p)
 }
 
 // assignableRoles lists the roles c may give a new account (the service
 // checks again).
-func (s *Service) assignableRoles(c *caller) []string {
+func (s usersUI) assignableRoles(c *caller) []string {
 	var out []string
 	for _, name := range s.core.RoleNames() {
 		if s.core.Users.CheckAssign(c, name) == nil {
@@ -118,7 +118,7 @@ func (s *Service) assignableRoles(c *caller) []string {
 	return out
 }
 
-func (s *Service) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
 	nu := NewUser{Username: f.Get("username"), Email: f.Get("email"), FallbackEmail: f.Get("fallback_email"),
 		FullName: f.Get("full_name"), Role: f.Get("role"), Groups: splitList(f.Get("groups")), Password: f.Get("password")}
@@ -138,10 +138,10 @@ func (s *Service) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *c
 		s.done(w, r, c, userPath(u), "User "+u.Username+" was created.")
 		return
 	}
-	note := "Send it to them: it works once, and expires " + fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().InviteLifetime))) + "."
+	note := "Send it to them: it works once, and expires " + fmtUntil(s.now(), s.now().Add(time.Duration(s.core.Settings().InviteLifetime))) + "."
 	if to := core.RecoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
 		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " +
-			fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().InviteLifetime))) + "."
+			fmtUntil(s.now(), s.now().Add(time.Duration(s.core.Settings().InviteLifetime))) + "."
 	}
 	s.renderLink(w, r, c, "users", linkData{
 		Heading: "User " + u.Username + " was created",
@@ -161,7 +161,7 @@ type linkData struct {
 	Next, NextLabel string
 }
 
-func (s *Service) renderLink(w http.ResponseWriter, r *http.Request, c *caller, section string, d linkData) {
+func (s usersUI) renderLink(w http.ResponseWriter, r *http.Request, c *caller, section string, d linkData) {
 	p := s.basePage(w, r, c, d.Heading, section)
 	p.Data = d
 	s.render(w, http.StatusOK, "link", p)
@@ -183,19 +183,19 @@ type userPageData struct {
 	Support userSupport
 }
 
-func (s *Service) handleUser(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUser(w http.ResponseWriter, r *http.Request, c *caller) {
 	s.renderUser(w, r, c, http.StatusOK, "", nil)
 }
 
 // renderUser shows the user of the request's path; form, when not nil,
 // holds submitted values to show again after a failure.
-func (s *Service) renderUser(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
+func (s usersUI) renderUser(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
 	u, err := s.core.Users.FindUser(r.PathValue("user"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}
-	d, err := s.userDetail(u, c.SessionID)
+	d, err := s.adminAPI().userDetail(u, c.SessionID)
 	if err != nil {
 		s.pageFail(w, r, c, err)
 		return
@@ -219,7 +219,7 @@ func (s *Service) renderUser(w http.ResponseWriter, r *http.Request, c *caller, 
 	roles := s.core.RoleNames()
 	p.Data = userPageData{Detail: d, Path: userPath(u), States: states, Roles: roles, Groups: s.groupNames(),
 		Self: u.ID == c.User.ID, HasPassword: u.PasswordHash != "", PasswordChangedAt: u.PasswordChangedAt,
-		PasswordRules: s.passwordRules().Describe(), Expired: s.passwordExpired(u.PasswordChangedAt), Support: s.userSupport(c, u)}
+		PasswordRules: s.core.PasswordRules().Describe(), Expired: s.core.PasswordExpired(u.PasswordChangedAt), Support: s.adminAPI().userSupport(c, u)}
 	s.render(w, status, "user", p)
 }
 
@@ -231,7 +231,7 @@ func dateOf(t time.Time) string {
 }
 
 // userDone ends a successful form of the user page.
-func (s *Service) userDone(w http.ResponseWriter, r *http.Request, c *caller, msg string) {
+func (s usersUI) userDone(w http.ResponseWriter, r *http.Request, c *caller, msg string) {
 	to := "/admin/users/" + url.PathEscape(r.PathValue("user"))
 	if u, err := s.core.Users.FindUser(r.PathValue("user")); err == nil {
 		to = userPath(u)
@@ -240,12 +240,12 @@ func (s *Service) userDone(w http.ResponseWriter, r *http.Request, c *caller, ms
 }
 
 // userFail re-renders the user page after a failed form.
-func (s *Service) userFail(w http.ResponseWriter, r *http.Request, c *caller, err error, form map[string]string) {
+func (s usersUI) userFail(w http.ResponseWriter, r *http.Request, c *caller, err error, form map[string]string) {
 	status, msg := s.failMsg(err)
 	s.renderUser(w, r, c, status, msg, form)
 }
 
-func (s *Service) handleUserDetails(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUserDetails(w http.ResponseWriter, r *http.Request, c *caller) {
 	f := r.PostForm
 	u, err := s.core.Users.FindUser(r.PathValue("user"))
 	if err != nil {
@@ -266,7 +266,7 @@ func (s *Service) handleUserDetails(w http.ResponseWriter, r *http.Request, c *c
 	s.userDone(w, r, c, "Details saved.")
 }
 
-func (s *Service) handleUserRole(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUserRole(w http.ResponseWriter, r *http.Request, c *caller) {
 	role := strings.TrimSpace(r.PostForm.Get("role"))
 	u, err := s.core.Users.FindUser(r.PathValue("user"))
 	if err != nil {
@@ -284,7 +284,7 @@ func (s *Service) handleUserRole(w http.ResponseWriter, r *http.Request, c *call
 	s.userDone(w, r, c, "Role changed to "+role+".")
 }
 
-func (s *Service) handleUserGroups(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUserGroups(w http.ResponseWriter, r *http.Request, c *caller) {
 	v := r.PostForm.Get("groups")
 	groups := splitList(v)
 	if _, err := s.core.Users.UpdateUser(c, r.PathValue("user"), UserPatch{Groups: &groups}); err != nil {
@@ -294,7 +294,7 @@ func (s *Service) handleUserGroups(w http.ResponseWriter, r *http.Request, c *ca
 	s.userDone(w, r, c, "Groups saved.")
 }
 
-func (s *Service) handleUserStatus(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUserStatus(w http.ResponseWriter, r *http.Request, c *caller) {
 	active := r.PostForm.Get("active") == "1"
 	if _, err := s.core.Users.UpdateUser(c, r.PathValue("user"), UserPatch{Active: &active}); err != nil {
 		s.userFail(w, r, c, err, nil)
@@ -307,7 +307,7 @@ func (s *Service) handleUserStatus(w http.ResponseWriter, r *http.Request, c *ca
 	}
 }
 
-func (s *Service) handleUserDelete(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUserDelete(w http.ResponseWriter, r *http.Request, c *caller) {
 	if r.PostForm.Get("confirm") != "yes" {
 		s.renderUser(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the account should be deleted.", nil)
 		return
@@ -324,7 +324,7 @@ func (s *Service) handleUserDelete(w http.ResponseWriter, r *http.Request, c *ca
 	s.done(w, r, c, "/admin/users", "User "+u.Username+" was deleted.")
 }
 
-func (s *Service) handleUserPassword(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUserPassword(w http.ResponseWriter, r *http.Request, c *caller) {
 	pw := r.PostForm.Get("password")
 	if pw != r.PostForm.Get("password2") {
 		s.renderUser(w, r, c, http.StatusBadRequest, "The two passwords do not match.", nil)
@@ -337,7 +337,7 @@ func (s *Service) handleUserPassword(w http.ResponseWriter, r *http.Request, c *
 	s.userDone(w, r, c, "The password was set and every session of the account was ended.")
 }
 
-func (s *Service) handleUserResetLink(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUserResetLink(w http.ResponseWriter, r *http.Request, c *caller) {
 	u, err := s.core.Users.FindUser(r.PathValue("user"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
@@ -348,7 +348,7 @@ func (s *Service) handleUserResetLink(w http.ResponseWriter, r *http.Request, c 
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	expires := fmtUntil(s.now(), s.now().Add(time.Duration(s.cfg().ResetLifetime)))
+	expires := fmtUntil(s.now(), s.now().Add(time.Duration(s.core.Settings().ResetLifetime)))
 	note := "Send it to " + u.Username + ": it works once, and expires " + expires + ". Any earlier link stops working."
 	if to := core.RecoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
 		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " + expires + ". Any earlier link stops working."
@@ -361,15 +361,15 @@ func (s *Service) handleUserResetLink(w http.ResponseWriter, r *http.Request, c 
 	})
 }
 
-func (s *Service) handleUserUnlock(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.core.SignIn.UnlockUser(c, r.PathValue("user")); err != nil {
+func (s usersUI) handleUserUnlock(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := s.core.Auth.UnlockUser(c, r.PathValue("user")); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
 	s.userDone(w, r, c, "The account was unlocked.")
 }
 
-func (s *Service) handleUserRevokeSessions(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUserRevokeSessions(w http.ResponseWriter, r *http.Request, c *caller) {
 	u, err := s.core.Users.FindUser(r.PathValue("user"))
 	if err != nil {
 		s.pageFail(w, r, c, err)
@@ -383,7 +383,7 @@ func (s *Service) handleUserRevokeSessions(w http.ResponseWriter, r *http.Reques
 	s.userDone(w, r, c, plural(n, "session was", "sessions were")+" signed out.")
 }
 
-func (s *Service) handleUserRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {
+func (s usersUI) handleUserRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {
 	if err := s.core.Sessions.RevokeSession(c, r.PathValue("id")); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return

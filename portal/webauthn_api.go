@@ -15,7 +15,7 @@ type keyNameRequest struct {
 
 // apiBeginKeyRegistration: POST /api/v1/me/webauthn/register/begin
 // {"name","passkey"} → the options for navigator.credentials.create.
-func (s *Service) apiBeginKeyRegistration(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) apiBeginKeyRegistration(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var req RegisterKeyRequest
 		if err := decodeOptional(r, &req); err != nil {
@@ -28,7 +28,7 @@ func (s *Service) apiBeginKeyRegistration(w http.ResponseWriter, r *http.Request
 
 // apiFinishKeyRegistration: POST /api/v1/me/webauthn/register/finish with
 // the browser's PublicKeyCredential → 201 and the new key.
-func (s *Service) apiFinishKeyRegistration(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) apiFinishKeyRegistration(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		k, err := s.finishRegistration(w, r, c.User)
 		return http.StatusCreated, k, err
@@ -36,21 +36,21 @@ func (s *Service) apiFinishKeyRegistration(w http.ResponseWriter, r *http.Reques
 }
 
 // apiRenameKey: PATCH /api/v1/me/webauthn/{id} {"name"}.
-func (s *Service) apiRenameKey(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) apiRenameKey(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		var req keyNameRequest
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		k, err := s.core.SignIn.RenameKey(s.requestActor(r), c.User, r.PathValue("id"), req.Name)
+		k, err := s.core.Auth.RenameKey(s.requestActor(r), c.User, r.PathValue("id"), req.Name)
 		return http.StatusOK, k, err
 	})
 }
 
 // apiRemoveKey: DELETE /api/v1/me/webauthn/{id}.
-func (s *Service) apiRemoveKey(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) apiRemoveKey(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
-		return http.StatusNoContent, nil, s.core.SignIn.RemoveKey(s.requestActor(r), c.User, r.PathValue("id"))
+		return http.StatusNoContent, nil, s.core.Auth.RemoveKey(s.requestActor(r), c.User, r.PathValue("id"))
 	})
 }
 
@@ -58,13 +58,13 @@ func (s *Service) apiRemoveKey(w http.ResponseWriter, r *http.Request) {
 // {"passkey": true} → the options for navigator.credentials.get. No
 // session is needed: it is the second step of the pending login, or a
 // passkey sign-in.
-func (s *Service) apiBeginKeyLogin(w http.ResponseWriter, r *http.Request) {
+func (s accountUI) apiBeginKeyLogin(w http.ResponseWriter, r *http.Request) {
 	var req LoginKeyRequest
 	if err := decodeOptional(r, &req); err != nil {
 		s.writeAPIError(w, err)
 		return
 	}
-	assertion, err := s.beginLoginCeremony(w, r, req.Passkey)
+	assertion, err := s.secondStepUI().beginLoginCeremony(w, r, req.Passkey)
 	if err != nil {
 		s.writeKeyLoginError(w, err)
 		return
@@ -76,8 +76,8 @@ func (s *Service) apiBeginKeyLogin(w http.ResponseWriter, r *http.Request) {
 // apiFinishKeyLogin: POST /api/v1/login/webauthn/finish with the
 // browser's PublicKeyCredential → 200 {"user"} and the session cookie;
 // 401 when the key is refused.
-func (s *Service) apiFinishKeyLogin(w http.ResponseWriter, r *http.Request) {
-	u, err := s.finishLoginCeremony(w, r)
+func (s accountUI) apiFinishKeyLogin(w http.ResponseWriter, r *http.Request) {
+	u, err := s.secondStepUI().finishLoginCeremony(w, r)
 	if err != nil {
 		s.writeKeyLoginError(w, err)
 		return
@@ -86,7 +86,7 @@ func (s *Service) apiFinishKeyLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeKeyLoginError answers a failed key sign-in step.
-func (s *Service) writeKeyLoginError(w http.ResponseWriter, err error) {
+func (s accountUI) writeKeyLoginError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, errKeyRefused):
 		writeJSONError(w, http.StatusUnauthorized, errKeyRefused.Error())

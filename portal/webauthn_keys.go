@@ -25,7 +25,7 @@ type RegisterKeyRequest struct {
 
 // beginRegistration starts registering a key for u and returns the
 // options for navigator.credentials.create.
-func (s *Service) beginRegistration(w http.ResponseWriter, u *store.User, req RegisterKeyRequest) (*protocol.CredentialCreation, error) {
+func (s accountUI) beginRegistration(w http.ResponseWriter, u *store.User, req RegisterKeyRequest) (*protocol.CredentialCreation, error) {
 	rp, err := s.relyingParty()
 	if err != nil {
 		return nil, err
@@ -81,7 +81,7 @@ type KeyAdded struct {
 
 // finishRegistration checks the browser's answer to beginRegistration
 // (body) and stores the new key of u.
-func (s *Service) finishRegistration(w http.ResponseWriter, r *http.Request, u *store.User) (KeyAdded, error) {
+func (s accountUI) finishRegistration(w http.ResponseWriter, r *http.Request, u *store.User) (KeyAdded, error) {
 	rp, err := s.relyingParty()
 	if err != nil {
 		return KeyAdded{}, err
@@ -103,7 +103,7 @@ func (s *Service) finishRegistration(w http.ResponseWriter, r *http.Request, u *
 	}
 	cred, err := rp.CreateCredential(newWAUser(u, m), *sd, parsed)
 	if err != nil {
-		s.audit(r, store.Event{Actor: u.Username, Action: core.ActionWebAuthnAdd, Resource: "user:" + u.Username,
+		s.core.Audit(s.requestActor(r), store.Event{Actor: u.Username, Action: core.ActionWebAuthnAdd, Resource: "user:" + u.Username,
 			Outcome: outcomeFailure, Reason: protocolDetail(err)})
 		return KeyAdded{}, inputErr("", "the security key could not be registered: %s", protocolDetail(err))
 	}
@@ -132,7 +132,7 @@ func (s *Service) finishRegistration(w http.ResponseWriter, r *http.Request, u *
 	if sc.Discoverable {
 		kind = "passkey"
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: core.ActionWebAuthnAdd, Resource: "user:" + u.Username,
+	s.core.Audit(s.requestActor(r), store.Event{Actor: u.Username, Action: core.ActionWebAuthnAdd, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: kind + " " + strconv.Quote(sc.Name)})
 	out := KeyAdded{KeyView: core.KeyViewOf(sc)}
 	if first {

@@ -9,8 +9,8 @@ import (
 // (adding one needs it: the browser's WebAuthn API is a script API).
 
 // handleProfileKeyRename: POST /profile/webauthn/{id}/rename (name).
-func (s *Service) handleProfileKeyRename(w http.ResponseWriter, r *http.Request, c *caller) {
-	k, err := s.core.SignIn.RenameKey(s.requestActor(r), c.User, r.PathValue("id"), r.PostForm.Get("name"))
+func (s accountUI) handleProfileKeyRename(w http.ResponseWriter, r *http.Request, c *caller) {
+	k, err := s.core.Auth.RenameKey(s.requestActor(r), c.User, r.PathValue("id"), r.PostForm.Get("name"))
 	var ie *InputError
 	switch {
 	case errors.As(err, &ie):
@@ -24,8 +24,8 @@ func (s *Service) handleProfileKeyRename(w http.ResponseWriter, r *http.Request,
 }
 
 // handleProfileKeyRemove: POST /profile/webauthn/{id}/remove.
-func (s *Service) handleProfileKeyRemove(w http.ResponseWriter, r *http.Request, c *caller) {
-	if err := s.core.SignIn.RemoveKey(s.requestActor(r), c.User, r.PathValue("id")); err != nil {
+func (s accountUI) handleProfileKeyRemove(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := s.core.Auth.RemoveKey(s.requestActor(r), c.User, r.PathValue("id")); err != nil {
 		s.pageFail(w, r, c, err)
 		return
 	}

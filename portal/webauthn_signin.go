@@ -26,7 +26,7 @@ type LoginKeyRequest struct {
 // request's pending login when there is one and its user has keys (and
 // passkey is false), else a passkey sign-in for whoever the
 // authenticator says.
-func (s *Service) beginLoginCeremony(w http.ResponseWriter, r *http.Request, passkey bool) (*protocol.CredentialAssertion, error) {
+func (s secondStepUI) beginLoginCeremony(w http.ResponseWriter, r *http.Request, passkey bool) (*protocol.CredentialAssertion, error) {
 	rp, err := s.relyingParty()
 	if err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ func (s *Service) beginLoginCeremony(w http.ResponseWriter, r *http.Request, pas
 // and, when right, signs the user in. Every refusal is errKeyRefused
 // (or errNoPending, errNoCeremony, errEnrollRequired), audited with the
 // real reason.
-func (s *Service) finishLoginCeremony(w http.ResponseWriter, r *http.Request) (*store.User, error) {
+func (s secondStepUI) finishLoginCeremony(w http.ResponseWriter, r *http.Request) (*store.User, error) {
 	rp, err := s.relyingParty()
 	if err != nil {
 		return nil, err
@@ -89,7 +89,7 @@ func (s *Service) finishLoginCeremony(w http.ResponseWriter, r *http.Request) (*
 
 // finishSecondFactor is finishLoginCeremony for the second step of a
 // password sign-in.
-func (s *Service) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp *webauthn.WebAuthn, t *store.Token, sd *webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData) (*store.User, error) {
+func (s secondStepUI) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp *webauthn.WebAuthn, t *store.Token, sd *webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData) (*store.User, error) {
 	p, err := s.pendingOf(r)
 	if err != nil || p.user.ID != t.UserID {
 		return nil, errNoPending
@@ -103,9 +103,9 @@ func (s *Service) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp 
 	}
 	fail := func(reason string, count bool) (*store.User, error) {
 		if count {
-			s.core.SignIn.RecordFailureFor(s.requestActor(r), p.user, device, s.now())
+			s.core.Auth.RecordFailureFor(s.requestActor(r), p.user, device, s.now())
 		}
-		s.audit(r, store.Event{Actor: p.user.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.user.Username,
+		s.core.Audit(s.requestActor(r), store.Event{Actor: p.user.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.user.Username,
 			Outcome: outcomeFailure, Reason: reason})
 		return nil, errKeyRefused
 	}
@@ -133,7 +133,7 @@ func (s *Service) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp 
 }
 
 // finishPasskey is finishLoginCeremony for a passwordless sign-in.
-func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *webauthn.WebAuthn, sd *webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData) (*store.User, error) {
+func (s secondStepUI) finishPasskey(w http.ResponseWriter, r *http.Request, rp *webauthn.WebAuthn, sd *webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData) (*store.User, error) {
 	var found *store.User
 	handler := func(rawID, userHandle []byte) (webauthn.User, error) {
 		id := string(userHandle)
@@ -156,7 +156,7 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 		if found != nil {
 			e.Actor, e.Resource = found.Username, "user:"+found.Username
 		}
-		s.audit(r, e)
+		s.core.Audit(s.requestActor(r), e)
 		return nil, errKeyRefused
 	}
 	_, cred, err := rp.ValidatePasskeyLogin(handler, *sd, parsed)
@@ -164,8 +164,8 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 		return fail(protocolDetail(err))
 	}
 	u := found
-	device := s.core.SignIn.TrustedDevice(s.clientActor(r), u)
-	locked, err := s.core.SignIn.LockedFor(u, device)
+	device := s.core.Auth.TrustedDevice(s.clientActor(r), u)
+	locked, err := s.core.Auth.LockedFor(u, device)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 	if _, err := s.startFullSession(w, r, u, false, []string{core.MethodPasskey}, true); err != nil {
 		return nil, fmt.Errorf("portal: start session: %w", err)
 	}
-	s.core.SignIn.ClearFailures(u, device)
+	s.core.Auth.ClearFailures(u, device)
 	s.trustDevice(w, r, u)
 	attemptSucceeded(r)
 	if updated, err := s.store.UpdateUser(u.ID, func(u *store.User) error { u.LastLoginAt = s.now(); return nil }); err == nil {
@@ -194,7 +194,7 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 	} else {
 		s.log.Error("record login", "user", u.Username, "error", err)
 	}
-	s.audit(r, store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username,
+	s.core.Audit(s.requestActor(r), store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: core.MethodPasskey})
 	return u, nil
 }
@@ -203,7 +203,7 @@ func (s *Service) finishPasskey(w http.ResponseWriter, r *http.Request, rp *weba
 // backup state and last use. A counter that did not move forward (while
 // either value is non-zero) means the key may have been cloned: the
 // sign-in is refused with errCounter and audited.
-func (s *Service) keyUsed(a *caller, u *store.User, cred *webauthn.Credential, parsed *protocol.ParsedCredentialAssertionData) error {
+func (s secondStepUI) keyUsed(a *caller, u *store.User, cred *webauthn.Credential, parsed *protocol.ParsedCredentialAssertionData) error {
 	presented := parsed.Response.AuthenticatorData.Counter
 	var stored uint32
 	now := s.now()

@@ -1,0 +1,78 @@
+package core
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// Outcome is what the guard must do with a request.
+type Outcome uint8
+
+// The outcomes of the guard's check.
+const (
+	// Allow: identity headers are set; pass the request on.
+	Allow Outcome = iota
+	// SignIn: no usable session; send browsers to the login page, 401 others.
+	SignIn
+	// Deny: signed in but not allowed into this app: 403.
+	Deny
+	// Unavailable: the store failed; fail closed with 503.
+	Unavailable
+	// ChangePassword: the user's password is older than the password
+	// expiry setting; send browsers to the portal to change it, 403 others.
+	ChangePassword
+	// StepUp: the app requires a second factor and the session has none;
+	// send browsers to the portal's second step, 403 others.
+	StepUp
+)
+
+// Verdict is the result of the guard's check.
+type Verdict struct {
+	Outcome Outcome
+	// User is the signed-in user's account (Allow, Deny, StepUp and
+	// ChangePassword); zero otherwise.
+	User store.Account
+	// Reason explains an Allow or Deny.
+	Reason policies.Reason
+}
+
+// Decide is the guard's decision for the account u reaching app, from a
+// session that did (secondFactor) or did not use a second factor, or from
+// an API key (never a second factor). It reads only memory: the front
+// doors that protect apps (the Caddy guard, forward-auth) call it on every
+// request.
+func (s *Access) Decide(u *store.Account, app *App, secondFactor bool) Verdict {
+	if s.PasswordExpired(u.PasswordChangedAt) {
+		return Verdict{Outcome: ChangePassword, User: *u}
+	}
+	d := app.Access().Decide(s.SubjectOf(u))
+	if !d.Allow {
+		return Verdict{Outcome: Deny, User: *u, Reason: d.Reason}
+	}
+	if !secondFactor && app.RequiresSecondFactor() {
+		return Verdict{Outcome: StepUp, User: *u, Reason: d.Reason}
+	}
+	return Verdict{Outcome: Allow, User: *u, Reason: d.Reason}
+}
+
+// CheckKeyAccess is Decide for a request of a carrying the API key k
+// instead of a session: the key's owner is let in when the key is live,
+// its scope includes app and the owner may use app. Apps that require a
+// second factor do not take keys.
+func (s *Credentials) CheckKeyAccess(a *Actor, k string, app *App, now time.Time) Verdict {
+	key, owner, err := s.CheckKey(a, k, now)
+	if err != nil {
+		if errors.Is(err, ErrBadKey) {
+			return Verdict{Outcome: SignIn}
+		}
+		return Verdict{Outcome: Unavailable}
+	}
+	acct := store.AccountOf(owner)
+	if !KeyReachesApp(&key, app.Name) {
+		return Verdict{Outcome: Deny, User: acct}
+	}
+	return s.Access.Decide(&acct, app, false)
+}
