@@ -109,7 +109,7 @@ func (a *adminAPI) addUser(w http.ResponseWriter, r *http.Request) error {
 	if err := dec.Decode(&nu); err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("bad JSON body: %v", err)}
 	}
-	u, err := a.app.Service().Core().Users.CreateUserView(r.Context(), a.app.Service().CLIActor(r), nu)
+	u, err := a.app.Service().Core().Users.CreateUserView(r.Context(), a.app.Service().CLIActor(clientIP(r), r.UserAgent()), nu)
 	if err != nil {
 		return a.adminError(err)
 	}
@@ -148,7 +148,7 @@ func (a *adminAPI) importUsers(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("read import: %v", err)}
 	}
 	q := r.URL.Query()
-	res, err := a.app.Service().Core().Users.ImportUsers(r.Context(), a.app.Service().CLIActor(r), data, q.Get("format"), q.Get("dry_run") == "1")
+	res, err := a.app.Service().Core().Users.ImportUsers(r.Context(), a.app.Service().CLIActor(clientIP(r), r.UserAgent()), data, q.Get("format"), q.Get("dry_run") == "1")
 	if err != nil {
 		return a.adminError(err)
 	}
@@ -179,7 +179,7 @@ func (a *adminAPI) ownerLogin(w http.ResponseWriter, r *http.Request) error {
 	// Taken before the link is made, so the expiry shown is never later
 	// than the real one.
 	expires := time.Now().Add(portal.OwnerLoginLifetime).UTC().Truncate(time.Second)
-	link, err := a.app.Service().OwnerLoginLink(r.Context(), a.app.Service().CLIActor(r), req.Username)
+	link, err := a.app.Service().OwnerLoginLink(r.Context(), a.app.Service().CLIActor(clientIP(r), r.UserAgent()), req.Username)
 	if err != nil {
 		return a.adminError(err)
 	}

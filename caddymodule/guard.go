@@ -117,7 +117,9 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	v := g.service.Check(r, g.app)
 	switch v.Outcome {
 	case portal.Allow:
-		g.setUserPlaceholders(r, v.User.Role)
+		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+			g.setUserPlaceholders(repl, r.Header, v.User.Role)
+		}
 		return next.ServeHTTP(w, r)
 	case portal.Unavailable:
 		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("gatehouse: session store unavailable"))
@@ -135,12 +137,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 // are not pointers into the header slices, which later handlers may edit in
 // place (request_header's search-and-replace): the access log's user_id
 // must stay who signed in.
-func (g *Guard) setUserPlaceholders(r *http.Request, role string) {
-	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if !ok {
-		return
-	}
-	h := r.Header
+func (g *Guard) setUserPlaceholders(repl *caddy.Replacer, h http.Header, role string) {
 	u := &authUser{
 		id:           placeholderValue(firstValue(h, g.headers.User)),
 		email:        placeholderValue(firstValue(h, g.headers.Email)),

@@ -167,3 +167,32 @@ func DeviceLabel(device string) string {
 	}
 	return "device " + device
 }
+
+// FreshProof checks that c has freshly proven itself before changing how
+// its account proves itself: a session younger than FreshWindow, or the
+// current password pw or a code from the authenticator app. A wrong pw or
+// code counts like a failed sign-in (ReproofFailed).
+func (s *Auth) FreshProof(ctx context.Context, c *Actor, pw, code string) error {
+	var err error
+	now := s.now()
+	if pw == "" && code == "" {
+		if now.Sub(c.Session.CreatedAt) < FreshWindow {
+			return nil
+		}
+		return ErrNotFresh
+	}
+	ok := false
+	if pw != "" && c.User.PasswordHash != "" {
+		if ok, err = s.hasher.Verify(ctx, pw, c.User.PasswordHash); err != nil {
+			return s.BusyOr(err)
+		}
+	}
+	if !ok && code != "" {
+		ok = s.CheckTOTP(c.User, code) == nil
+	}
+	if !ok {
+		s.ReproofFailed(c)
+		return ErrBadProof
+	}
+	return nil
+}

@@ -84,7 +84,7 @@ type list[T any] struct {
 // which has resolved the caller and checked the permission: it runs fn
 // with that caller and writes its answer or its error.
 func (s *Service) apiDo(w http.ResponseWriter, r *http.Request, fn func(c *caller) (int, any, error)) {
-	c := routeCaller(r)
+	c := routeCaller(r.Context())
 	if c == nil {
 		s.log.Error("portal route declares no access", "path", r.URL.Path)
 		writeJSONError(w, http.StatusInternalServerError, "internal error")

@@ -38,9 +38,9 @@ func (s *Service) clientActor(r *http.Request) *caller {
 	return a
 }
 
-// sessionActor is the actor of r signed in as u with the session id.
-func (s *Service) sessionActor(r *http.Request, u *store.User, id store.SessionID, sess store.Session) *caller {
-	a := s.clientActor(r)
+// signedInAs makes the anonymous actor a the user u, come with the
+// session id.
+func (s *Service) signedInAs(a *caller, u *store.User, id store.SessionID, sess store.Session) *caller {
 	a.User, a.SessionID, a.Session, a.Credential = u, id, sess, core.CredSession
 	a.Perms, _ = s.core.PermsOf(u.Role)
 	if sess.ImpersonatorName != "" {

@@ -16,16 +16,21 @@ import (
 // the next one.
 type caller = core.Actor
 
-// callerOf resolves the request's session. It returns nil with
-// resolvedNone when nobody is signed in.
+// callerOf resolves the request's session, or, for an API request
+// without one, its bearer key. It returns nil with resolvedNone when
+// nobody is signed in.
 func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
 	now := s.now()
 	si, res := s.resolve(r.Header, now)
 	if res == resolvedNone && isAPI(r) {
-		if c, present := s.keyCaller(r, now); present {
-			if c == nil {
+		if k := bearerKey(r.Header); k != "" {
+			c := s.clientActor(r)
+			key, u, err := s.core.Credentials.CheckKey(c, k, now)
+			if err != nil {
 				return nil, resolvedNone
 			}
+			c.User, c.Key, c.Credential = u, &key, core.CredKey
+			c.Perms, _ = s.core.PermsOf(u.Role)
 			return c, resolvedOK
 		}
 	}
@@ -43,8 +48,13 @@ func (s *Service) callerOf(r *http.Request) (*caller, resolution) {
 	if res != resolvedOK {
 		return nil, res
 	}
-	c := s.sessionActor(r, u, si.id, sess)
-	noteActor(r, c)
+	c := s.signedInAs(s.clientActor(r), u, si.id, sess)
+	// Note the real actor before the action runs: an audit event written
+	// after the action ended the impersonation session (a password change
+	// ends every session of the account) still names the impersonator.
+	if n, ok := r.Context().Value(actorNoteKey{}).(*actorNote); ok && c.Impersonating() && n.impersonator == "" {
+		n.impersonator, n.target = c.Session.ImpersonatorName, c.User.Username
+	}
 	return c, resolvedOK
 }
 
@@ -64,7 +74,7 @@ func (s *Service) apiCaller(w http.ResponseWriter, r *http.Request) *caller {
 		writeJSONError(w, http.StatusForbidden, "your password has expired: change it with POST /api/v1/me/password")
 		return nil
 	}
-	if err := keyAllows(c, r); err != nil {
+	if err := keyAllows(c, r.Method, r.URL.Path); err != nil {
 		writeJSONError(w, http.StatusForbidden, strings.TrimPrefix(err.Error(), "forbidden: "))
 		return nil
 	}
@@ -168,10 +178,10 @@ func (s *Service) writeAPIError(w http.ResponseWriter, err error) {
 }
 
 // CLIActor is the actor of a request to Caddy's admin API (the CLI): the
-// local administrator, with the request's client address.
-func (s *Service) CLIActor(r *http.Request) *core.Actor {
+// local administrator, from the client address ip.
+func (s *Service) CLIActor(ip, userAgent string) *core.Actor {
 	a := s.localAdmin()
-	a.IP, a.UserAgent = s.clientIP(r), r.UserAgent()
+	a.IP, a.UserAgent = ip, userAgent
 	return a
 }
 

@@ -167,7 +167,7 @@ func (s usersUI) startImpersonation(w http.ResponseWriter, r *http.Request, c *c
 	s.core.Audit(s.requestActor(r), store.Event{Actor: c.User.Username, Action: core.ActionImpersonationStart, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: c.User.Username + " started impersonating " + u.Username +
 			" until " + expires.UTC().Format(time.RFC3339)})
-	return u, s.sessionActor(r, u, id, sess), nil
+	return u, s.signedInAs(s.clientActor(r), u, id, sess), nil
 }
 
 // stopImpersonation ends c's impersonation session and puts the
@@ -184,7 +184,7 @@ func (s usersUI) stopImpersonation(w http.ResponseWriter, r *http.Request, c *ca
 	http.SetCookie(w, s.clearActorCookie())
 	now := s.now()
 	reason := c.Session.ImpersonatorName + " stopped impersonating " + c.User.Username
-	tok, aid, asess, actor := s.actorToRestore(r, c.Session, now)
+	tok, aid, asess, actor := s.actorToRestore(r.CookiesNamed(s.actorCookieName()), c.Session, now)
 	if actor == nil {
 		http.SetCookie(w, s.cookie.clear())
 		s.core.Audit(s.requestActor(r), store.Event{Actor: c.Session.ImpersonatorName, Action: core.ActionImpersonationStop, Resource: "user:" + c.User.Username,
@@ -199,18 +199,18 @@ func (s usersUI) stopImpersonation(w http.ResponseWriter, r *http.Request, c *ca
 	s.store.TouchSession(aid, now)
 	s.core.Audit(s.requestActor(r), store.Event{Actor: actor.Username, Action: core.ActionImpersonationStop, Resource: "user:" + c.User.Username,
 		Outcome: outcomeSuccess, Reason: reason})
-	return actor, s.sessionActor(r, actor, aid, asess), nil
+	return actor, s.signedInAs(s.clientActor(r), actor, aid, asess), nil
 }
 
 // actorToRestore finds the impersonator's own session in the actor cookie:
 // its token must hash to sess.ActorSession and name a live session of the
 // (active) impersonator. actor is nil when there is none.
-func (s usersUI) actorToRestore(r *http.Request, sess store.Session, now time.Time) (tok string, id store.SessionID, asess store.Session, actor *store.User) {
+func (s usersUI) actorToRestore(cookies []*http.Cookie, sess store.Session, now time.Time) (tok string, id store.SessionID, asess store.Session, actor *store.User) {
 	want, ok := core.HexSessionID(sess.ActorSession)
 	if !ok {
 		return "", id, asess, nil
 	}
-	for _, ck := range r.CookiesNamed(s.actorCookieName()) {
+	for _, ck := range cookies {
 		v := strings.Trim(ck.Value, `"`)
 		if !core.WellFormedToken(v) {
 			continue

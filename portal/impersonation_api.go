@@ -39,7 +39,7 @@ type stopResponse struct {
 }
 
 func (s adminAPI) apiStartImpersonation(w http.ResponseWriter, r *http.Request) {
-	c := routeCaller(r)
+	c := routeCaller(r.Context())
 	u, ic, err := s.usersUI().startImpersonation(w, r, c, r.PathValue("user"))
 	if err != nil {
 		s.writeAPIError(w, err)

@@ -11,7 +11,7 @@ import (
 )
 
 func (s adminAPI) apiExportUsers(w http.ResponseWriter, r *http.Request) {
-	c := routeCaller(r)
+	c := routeCaller(r.Context())
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "csv"

@@ -109,7 +109,7 @@ func (s usersUI) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 		bad()
 		return
 	}
-	attemptSucceeded(r)
+	attemptSucceeded(r.Context())
 	f := r.PostForm
 	nu := NewUser{Username: f.Get("username"), FullName: f.Get("full_name"), Password: f.Get("password")}
 	form := map[string]string{"username": nu.Username, "full_name": nu.FullName}

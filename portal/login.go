@@ -26,7 +26,7 @@ func (s signInUI) signIn(w http.ResponseWriter, r *http.Request, login, pw strin
 		}
 		return nil, err
 	}
-	attemptSucceeded(r)
+	attemptSucceeded(r.Context())
 	first, reason := []string{core.MethodPassword}, "password"
 	if tempBy != "" {
 		first, reason = []string{core.MethodTempPassword}, "temporary password made by "+tempBy

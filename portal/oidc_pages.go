@@ -65,7 +65,7 @@ func (s signInUI) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("Sign-in with %s is unavailable right now. Try again shortly, or sign in with your password.", p.DisplayName), false)
 		return
 	}
-	attemptSucceeded(r) // starting a sign-in checks no secret
+	attemptSucceeded(r.Context()) // starting a sign-in checks no secret
 	http.Redirect(w, r, to, http.StatusFound)
 }
 
@@ -120,7 +120,7 @@ func (s signInUI) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		s.oidcFail(w, r, p, f, status, title, msg)
 		return
 	}
-	attemptSucceeded(r) // the provider vouched for the answer
+	attemptSucceeded(r.Context()) // the provider vouched for the answer
 	if f.purpose == oidcPurposeLink {
 		s.accountUI().finishOIDCLink(w, r, p, f, id)
 		return

@@ -66,7 +66,7 @@ func (s signInUI) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret s
 	if err != nil {
 		return nil, core.ErrLink
 	}
-	attemptSucceeded(r)
+	attemptSucceeded(r.Context())
 	u, err := s.store.User(t.UserID)
 	if err != nil {
 		return nil, core.ErrLink

@@ -69,7 +69,7 @@ func (s signInUI) handleResetForm(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
 		return
 	}
-	attemptSucceeded(r)
+	attemptSucceeded(r.Context())
 	pw := r.PostForm.Get("password")
 	if pw != r.PostForm.Get("password2") {
 		s.renderReset(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, u)

@@ -87,7 +87,7 @@ func (p policed) ownSession() policed {
 }
 
 // routeCaller is the caller s.api resolved for the request, or nil.
-func routeCaller(r *http.Request) *caller {
-	c, _ := r.Context().Value(routeCallerKey{}).(*caller)
+func routeCaller(ctx context.Context) *caller {
+	c, _ := ctx.Value(routeCallerKey{}).(*caller)
 	return c
 }

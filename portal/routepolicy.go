@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -198,7 +197,11 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 		if !isAPI(r) && (parsePageForm(r) != nil || !s.csrfValid(c, r.PostFormValue("csrf"))) {
 			return false // the page wrapper refuses it, before anything is checked
 		}
-		if err := s.freshProof(r, c); err != nil {
+		pw, code, err := proofOf(r)
+		if err == nil {
+			err = s.core.Auth.FreshProof(r.Context(), c, pw, code)
+		}
+		if err != nil {
 			s.core.Audit(s.requestActor(r), store.Event{Actor: c.User.Username, Action: core.ActionCredentialRefused,
 				Resource: r.Method + " " + r.URL.Path, Outcome: outcomeFailure, Reason: err.Error()})
 			if !errors.Is(err, core.ErrNotFresh) && !errors.Is(err, core.ErrBadProof) {
@@ -238,37 +241,6 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 // A wrong password or code counts as a failed sign-in for the lockout.
 // (The password change itself checks current_password in
 // changeOwnPassword.)
-
-// freshProof checks the fresh proof of a request of c (see above). It
-// takes the proof fields out of a JSON body, so the handler's decoding
-// never sees them.
-func (s *Service) freshProof(r *http.Request, c *caller) error {
-	pw, code, err := proofOf(r)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	if pw == "" && code == "" {
-		if now.Sub(c.Session.CreatedAt) < core.FreshWindow {
-			return nil
-		}
-		return core.ErrNotFresh
-	}
-	ok := false
-	if pw != "" && c.User.PasswordHash != "" {
-		if ok, err = s.hasher.Verify(r.Context(), pw, c.User.PasswordHash); err != nil {
-			return s.core.Auth.BusyOr(err)
-		}
-	}
-	if !ok && code != "" {
-		ok = s.core.Auth.CheckTOTP(c.User, code) == nil
-	}
-	if !ok {
-		s.core.Auth.ReproofFailed(c)
-		return core.ErrBadProof
-	}
-	return nil
-}
 
 // proofOf reads current_password and code from a page form or a JSON
 // body; the JSON body is given back to the handler without them.
@@ -326,20 +298,4 @@ func (s *Service) withActorNote(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorNoteKey{}, &actorNote{})))
 	})
-}
-
-// noteActor records c's impersonator in the request's actorNote.
-func noteActor(r *http.Request, c *caller) {
-	if n, ok := r.Context().Value(actorNoteKey{}).(*actorNote); ok && c.Impersonating() && n.impersonator == "" {
-		n.impersonator, n.target = c.Session.ImpersonatorName, c.User.Username
-	}
-}
-
-// notedImpersonator returns the impersonator noted for the request when
-// actor is the impersonated user.
-func notedImpersonator(r *http.Request, actor string) string {
-	if n, ok := r.Context().Value(actorNoteKey{}).(*actorNote); ok && n.impersonator != "" && strings.EqualFold(n.target, actor) {
-		return n.impersonator
-	}
-	return ""
 }

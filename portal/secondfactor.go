@@ -135,7 +135,7 @@ func (s secondStepUI) finishLogin(w http.ResponseWriter, r *http.Request, p *pen
 	// does the browser become a trusted device of the user.
 	s.core.Auth.ClearFailures(p.user, s.core.Auth.TrustedDevice(s.clientActor(r), p.user))
 	s.trustDevice(w, r, p.user)
-	attemptSucceeded(r)
+	attemptSucceeded(r.Context())
 	s.core.Audit(s.requestActor(r), store.Event{Actor: p.user.Username, Action: core.ActionLogin, Resource: "user:" + p.user.Username,
 		Outcome: outcomeSuccess, Reason: strings.Join(methods, " + ")})
 	return p.user, nil
@@ -161,8 +161,8 @@ func (s secondStepUI) consumePendingCookie(r *http.Request) error {
 // secondStepJudge returns who judges a second step of u's sign-in: the
 // request's trusted device, or the account ("") for an untrusted client,
 // and whether that one is locked out (see lockout.go).
-func (s secondStepUI) secondStepJudge(r *http.Request, u *store.User) (device string, locked bool, err error) {
-	device = s.core.Auth.TrustedDevice(s.clientActor(r), u)
+func (s secondStepUI) secondStepJudge(a *caller, u *store.User) (device string, locked bool, err error) {
+	device = s.core.Auth.TrustedDevice(a, u)
 	locked, err = s.core.Auth.LockedFor(u, device)
 	return device, locked, err
 }
@@ -175,7 +175,7 @@ func (s secondStepUI) secondStep(w http.ResponseWriter, r *http.Request, p *pend
 	if p.enroll {
 		return nil, errEnrollRequired
 	}
-	device, locked, err := s.secondStepJudge(r, p.user)
+	device, locked, err := s.secondStepJudge(s.clientActor(r), p.user)
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ func (s secondStepUI) apiLoginEnrollTOTP(w http.ResponseWriter, r *http.Request)
 		}
 		e, err := s.core.Auth.BeginTOTP(p.user)
 		if err == nil {
-			attemptSucceeded(r) // the pending login was right; no code was checked
+			attemptSucceeded(r.Context()) // the pending login was right; no code was checked
 		}
 		return http.StatusOK, e, err
 	})

@@ -43,7 +43,7 @@ func (s signInUI) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	u, err := s.core.Credentials.SetupOwner(r.Context(), s.requestActor(r), f.Get("token"), nu)
 	var ie *InputError
 	if !errors.Is(err, core.ErrSetupLink) && !errors.As(err, &ie) {
-		attemptSucceeded(r) // the link was right
+		attemptSucceeded(r.Context()) // the link was right
 	}
 	switch {
 	case errors.As(err, &ie):

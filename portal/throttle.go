@@ -220,11 +220,11 @@ type attemptKey struct{}
 // handler.
 type attempt struct{ ok atomic.Bool }
 
-// attemptSucceeded reports that the secret r carried was right (a
+// attemptSucceeded reports that the secret its request carried was right (a
 // password, a code, a link), so the attempt it cost under s.throttled is
 // given back. Outside a throttled route it does nothing.
-func attemptSucceeded(r *http.Request) {
-	if a, _ := r.Context().Value(attemptKey{}).(*attempt); a != nil {
+func attemptSucceeded(ctx context.Context) {
+	if a, _ := ctx.Value(attemptKey{}).(*attempt); a != nil {
 		a.ok.Store(true)
 	}
 }

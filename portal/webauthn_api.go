@@ -69,7 +69,7 @@ func (s accountUI) apiBeginKeyLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeKeyLoginError(w, err)
 		return
 	}
-	attemptSucceeded(r) // a ceremony begun is no guess
+	attemptSucceeded(r.Context()) // a ceremony begun is no guess
 	writeJSON(w, http.StatusOK, assertion)
 }
 

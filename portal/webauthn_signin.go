@@ -97,7 +97,7 @@ func (s secondStepUI) finishSecondFactor(w http.ResponseWriter, r *http.Request,
 	if p.enroll {
 		return nil, errEnrollRequired
 	}
-	device, locked, err := s.secondStepJudge(r, p.user)
+	device, locked, err := s.secondStepJudge(s.clientActor(r), p.user)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (s secondStepUI) finishPasskey(w http.ResponseWriter, r *http.Request, rp *
 	}
 	s.core.Auth.ClearFailures(u, device)
 	s.trustDevice(w, r, u)
-	attemptSucceeded(r)
+	attemptSucceeded(r.Context())
 	if updated, err := s.store.UpdateUser(u.ID, func(u *store.User) error { u.LastLoginAt = s.now(); return nil }); err == nil {
 		u = updated
 	} else {
