@@ -3,6 +3,8 @@ package portal
 import (
 	"net/http"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/core"
 )
 
 // flowCookie is one kind of short-lived cookie the portal sets besides the
@@ -36,7 +38,7 @@ const flashLifetime = 2 * time.Minute
 var (
 	// cookiePending names the pending login between the password and the
 	// second step: <cookie name>_2fa.
-	cookiePending = flowCookie{suffix: "_2fa", paths: []string{"/"}, maxAge: pendingLifetime}
+	cookiePending = flowCookie{suffix: "_2fa", paths: []string{"/"}, maxAge: core.PendingLifetime}
 	// cookieCeremony names the WebAuthn ceremony between its two
 	// requests: <cookie name>_wa.
 	cookieCeremony = flowCookie{suffix: "_wa", paths: []string{"/"}, maxAge: ceremonyLifetime}

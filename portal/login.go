@@ -14,7 +14,7 @@ import (
 //
 // When the user has a second factor, or 2FA is mandatory and they have
 // none yet, no session starts: a pending login is recorded and signIn
-// returns the user with errSecondFactor or errEnrollRequired.
+// returns the user with core.ErrSecondFactor or core.ErrEnrollRequired.
 func (s signInUI) signIn(w http.ResponseWriter, r *http.Request, login, pw string, remember bool) (*store.User, error) {
 	u, tempBy, device, err := s.core.Auth.Authenticate(r.Context(), s.requestActor(r), login, pw)
 	if err != nil {
@@ -31,23 +31,14 @@ func (s signInUI) signIn(w http.ResponseWriter, r *http.Request, login, pw strin
 	if tempBy != "" {
 		first, reason = []string{core.MethodTempPassword}, "temporary password made by "+tempBy
 	}
-	m, err := s.store.MFA(u.ID)
-	if err != nil {
-		return nil, fmt.Errorf("portal: read second factors: %w", err)
-	}
+	secret, err := s.core.Auth.AfterPassword(u, remember, first)
 	switch {
-	case m.Active():
-		if err := s.secondStepUI().beginSecondStep(w, u, remember, false, first); err != nil {
-			return nil, err
-		}
+	case errors.Is(err, core.ErrSecondFactor), errors.Is(err, core.ErrEnrollRequired):
+		cookiePending.set(w, s.cookie, secret)
 		s.endSessions(r) // an older session in this browser does not survive a new sign-in
-		return u, errSecondFactor
-	case s.core.Settings().Require2FA:
-		if err := s.secondStepUI().beginSecondStep(w, u, remember, true, first); err != nil {
-			return nil, err
-		}
-		s.endSessions(r)
-		return u, errEnrollRequired
+		return u, err
+	case err != nil:
+		return nil, err
 	}
 	if _, err := s.startSessionWith(w, r, u, remember, func(sess *store.Session) { sess.Methods = first }); err != nil {
 		if errors.Is(err, core.ErrPasswordChanged) {

@@ -32,7 +32,7 @@ func (s signInUI) apiLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.signIn(w, r, req.Username, req.Password, req.Remember)
 	switch {
-	case errors.Is(err, errSecondFactor):
+	case errors.Is(err, core.ErrSecondFactor):
 		m, err := s.store.MFA(u.ID)
 		if err != nil {
 			s.writeAPIError(w, err)
@@ -40,7 +40,7 @@ func (s signInUI) apiLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, loginResponse{User: s.core.Users.View(u), SecondFactorRequired: true, Methods: core.MethodsOf(m)})
 		return
-	case errors.Is(err, errEnrollRequired):
+	case errors.Is(err, core.ErrEnrollRequired):
 		writeJSON(w, http.StatusOK, loginResponse{User: s.core.Users.View(u), SecondFactorRequired: true, EnrollmentRequired: true, Methods: []string{}})
 		return
 	case errors.Is(err, core.ErrBadCredentials):

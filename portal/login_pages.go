@@ -28,10 +28,10 @@ func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 	login, rd := r.PostForm.Get("username"), r.PostForm.Get("rd")
 	_, err := s.signIn(w, r, login, r.PostForm.Get("password"), r.PostForm.Get("remember") != "")
 	switch {
-	case errors.Is(err, errSecondFactor):
+	case errors.Is(err, core.ErrSecondFactor):
 		http.Redirect(w, r, "/login/2fa?rd="+url.QueryEscape(rd), http.StatusSeeOther)
 		return
-	case errors.Is(err, errEnrollRequired):
+	case errors.Is(err, core.ErrEnrollRequired):
 		http.Redirect(w, r, "/login/enroll?rd="+url.QueryEscape(rd), http.StatusSeeOther)
 		return
 	}

@@ -25,17 +25,17 @@ type sessionResponse struct {
 func (s secondStepUI) apiPending(w http.ResponseWriter, r *http.Request, fn func(p *pending) (int, any, error)) {
 	p, err := s.pendingOf(r)
 	if err != nil {
-		writeJSONError(w, http.StatusUnauthorized, errNoPending.Error())
+		writeJSONError(w, http.StatusUnauthorized, core.ErrNoPending.Error())
 		return
 	}
 	status, v, err := fn(p)
 	switch {
 	case errors.Is(err, core.ErrBadCode):
 		writeJSONError(w, http.StatusUnauthorized, core.ErrBadCode.Error())
-	case errors.Is(err, errNoPending):
-		writeJSONError(w, http.StatusUnauthorized, errNoPending.Error())
-	case errors.Is(err, errEnrollRequired):
-		writeJSONError(w, http.StatusForbidden, errEnrollRequired.Error())
+	case errors.Is(err, core.ErrNoPending):
+		writeJSONError(w, http.StatusUnauthorized, core.ErrNoPending.Error())
+	case errors.Is(err, core.ErrEnrollRequired):
+		writeJSONError(w, http.StatusForbidden, core.ErrEnrollRequired.Error())
 	case err != nil:
 		s.writeAPIError(w, err)
 	default:
@@ -63,10 +63,10 @@ func (s secondStepUI) apiLoginCode(method string) http.HandlerFunc {
 // apiLoginEnrollTOTP starts the enrollment a mandatory-2FA login needs.
 func (s secondStepUI) apiLoginEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 	s.apiPending(w, r, func(p *pending) (int, any, error) {
-		if !p.enroll {
+		if !p.Enroll {
 			return 0, nil, inputErr("", "this sign-in needs a second factor, not an enrollment")
 		}
-		e, err := s.core.Auth.BeginTOTP(p.user)
+		e, err := s.core.Auth.BeginTOTP(p.User)
 		if err == nil {
 			attemptSucceeded(r.Context()) // the pending login was right; no code was checked
 		}
@@ -77,14 +77,14 @@ func (s secondStepUI) apiLoginEnrollTOTP(w http.ResponseWriter, r *http.Request)
 // apiLoginEnrollConfirm activates TOTP and finishes the login.
 func (s secondStepUI) apiLoginEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 	s.apiPending(w, r, func(p *pending) (int, any, error) {
-		if !p.enroll {
+		if !p.Enroll {
 			return 0, nil, inputErr("", "this sign-in needs a second factor, not an enrollment")
 		}
 		var req codeRequest
 		if err := decode(r, &req); err != nil {
 			return 0, nil, err
 		}
-		codes, err := s.core.Auth.ConfirmTOTP(s.requestActor(r), p.user, req.Code)
+		codes, err := s.core.Auth.ConfirmTOTP(s.requestActor(r), p.User, req.Code)
 		if err != nil {
 			return 0, nil, err
 		}

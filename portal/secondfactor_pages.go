@@ -60,7 +60,7 @@ func (s secondStepUI) handleSecondStepPage(w http.ResponseWriter, r *http.Reques
 			return
 		}
 	}
-	if p.enroll {
+	if p.Enroll {
 		http.Redirect(w, r, "/login/enroll?rd="+url.QueryEscape(rd), http.StatusSeeOther)
 		return
 	}
@@ -68,13 +68,13 @@ func (s secondStepUI) handleSecondStepPage(w http.ResponseWriter, r *http.Reques
 }
 
 func (s secondStepUI) renderSecondStep(w http.ResponseWriter, status int, p *pending, rd, errMsg string) {
-	m, err := s.store.MFA(p.user.ID)
+	m, err := s.store.MFA(p.User.ID)
 	if err != nil {
 		s.renderError(w, nil, http.StatusInternalServerError, "Something went wrong", "Try again.", nil)
 		return
 	}
 	s.render(w, status, "login_2fa", page{Title: "Two-step sign-in", Error: errMsg,
-		Data: secondStepData{Username: p.user.Username, Methods: core.MethodsOf(m), RD: rd}})
+		Data: secondStepData{Username: p.User.Username, Methods: core.MethodsOf(m), RD: rd}})
 }
 
 // handleSecondStepForm checks a TOTP or backup code.
@@ -96,7 +96,7 @@ func (s secondStepUI) handleSecondStepForm(w http.ResponseWriter, r *http.Reques
 		switch {
 		case errors.As(err, &ie):
 			status, msg = http.StatusBadRequest, sentence(ie.Error())
-		case errors.Is(err, errNoPending):
+		case errors.Is(err, core.ErrNoPending):
 			s.signInAgain(w, rd)
 			return
 		case !errors.Is(err, core.ErrBadCode):
@@ -123,11 +123,11 @@ func (s secondStepUI) signInAgain(w http.ResponseWriter, rd string) {
 func (s secondStepUI) handleEnrollPage(w http.ResponseWriter, r *http.Request) {
 	rd := s.cleanRD(r.URL.Query().Get("rd"))
 	p, err := s.pendingOf(r)
-	if err != nil || !p.enroll {
+	if err != nil || !p.Enroll {
 		http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
 		return
 	}
-	s.renderEnroll(w, http.StatusOK, p.user, rd, "")
+	s.renderEnroll(w, http.StatusOK, p.User, rd, "")
 }
 
 func (s secondStepUI) renderEnroll(w http.ResponseWriter, status int, u *store.User, rd, errMsg string) {
@@ -150,18 +150,18 @@ func (s secondStepUI) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 	}
 	rd := s.cleanRD(r.PostForm.Get("rd"))
 	p, err := s.pendingOf(r)
-	if err != nil || !p.enroll {
+	if err != nil || !p.Enroll {
 		s.signInAgain(w, rd)
 		return
 	}
-	codes, err := s.core.Auth.ConfirmTOTP(s.requestActor(r), p.user, r.PostForm.Get("code"))
+	codes, err := s.core.Auth.ConfirmTOTP(s.requestActor(r), p.User, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
-		s.renderEnroll(w, status, p.user, rd, totpConfirmMessage(err))
+		s.renderEnroll(w, status, p.User, rd, totpConfirmMessage(err))
 		return
 	}
 	if _, err := s.finishLogin(w, r, p, core.MethodTOTP); err != nil {
-		if !errors.Is(err, errNoPending) {
+		if !errors.Is(err, core.ErrNoPending) {
 			s.log.Error("finish sign-in after enrollment", "error", err)
 		}
 		s.signInAgain(w, rd)

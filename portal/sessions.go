@@ -3,7 +3,6 @@ package portal
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -223,35 +222,15 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, u *store.
 func (s *Service) startSessionWith(w http.ResponseWriter, r *http.Request, u *store.User, remember bool, set func(*store.Session)) (store.Session, error) {
 	s.endSessions(r)
 	s.usersUI().dropActorCookie(w, r)
-	now := s.now()
-	tok, id := core.NewToken()
-	sess := store.Session{
-		ID:        id,
-		UserID:    u.ID,
-		CreatedAt: now,
-		LastSeen:  now,
-		Remember:  remember,
-		IP:        s.clientIP(r),
-		UserAgent: truncate(r.UserAgent(), 512),
-	}
-	var cookieExpires time.Time
-	st := s.core.Settings()
-	if remember {
-		sess.ExpiresAt = now.Add(time.Duration(st.SessionRemember))
-		cookieExpires = sess.ExpiresAt
-	} else {
-		sess.ExpiresAt = now.Add(time.Duration(st.SessionLifetime))
-		sess.IdleTimeout = time.Duration(st.SessionIdle)
-	}
-	set(&sess)
-	var check func(*store.User) error
-	if slices.ContainsFunc(sess.Methods, func(m string) bool { return m == core.MethodPassword || m == core.MethodTempPassword }) {
-		check = core.SamePassword(u)
-	}
-	if err := s.store.CreateSessionIf(&sess, check); err != nil {
+	tok, sess, err := s.core.Sessions.Start(s.clientActor(r), u, remember, set)
+	if err != nil {
 		return store.Session{}, err
 	}
-	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
+	var cookieExpires time.Time
+	if remember {
+		cookieExpires = sess.ExpiresAt
+	}
+	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, sess.CreatedAt))
 	return sess, nil
 }
 

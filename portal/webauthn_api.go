@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/core"
 )
 
 // keyNameRequest renames a security key or passkey.
@@ -90,12 +92,12 @@ func (s accountUI) writeKeyLoginError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, errKeyRefused):
 		writeJSONError(w, http.StatusUnauthorized, errKeyRefused.Error())
-	case errors.Is(err, errNoPending):
-		writeJSONError(w, http.StatusUnauthorized, errNoPending.Error())
+	case errors.Is(err, core.ErrNoPending):
+		writeJSONError(w, http.StatusUnauthorized, core.ErrNoPending.Error())
 	case errors.Is(err, errNoCeremony):
 		writeJSONError(w, http.StatusBadRequest, errNoCeremony.Error())
-	case errors.Is(err, errEnrollRequired):
-		writeJSONError(w, http.StatusForbidden, errEnrollRequired.Error())
+	case errors.Is(err, core.ErrEnrollRequired):
+		writeJSONError(w, http.StatusForbidden, core.ErrEnrollRequired.Error())
 	default:
 		s.writeAPIError(w, err)
 	}

@@ -33,19 +33,19 @@ func (s secondStepUI) beginLoginCeremony(w http.ResponseWriter, r *http.Request,
 	}
 	if !passkey {
 		if p, err := s.pendingOf(r); err == nil {
-			if p.enroll {
-				return nil, errEnrollRequired
+			if p.Enroll {
+				return nil, core.ErrEnrollRequired
 			}
-			m, err := s.store.MFA(p.user.ID)
+			m, err := s.store.MFA(p.User.ID)
 			if err != nil {
 				return nil, fmt.Errorf("portal: read second factors: %w", err)
 			}
 			if len(m.WebAuthn) > 0 {
-				assertion, sd, err := rp.BeginLogin(newWAUser(p.user, m), webauthn.WithUserVerification(protocol.VerificationDiscouraged))
+				assertion, sd, err := rp.BeginLogin(newWAUser(p.User, m), webauthn.WithUserVerification(protocol.VerificationDiscouraged))
 				if err != nil {
 					return nil, fmt.Errorf("portal: begin webauthn sign-in: %w", err)
 				}
-				if err := s.putCeremony(w, purposeSecondFactor, p.user.ID, sd, nil); err != nil {
+				if err := s.putCeremony(w, purposeSecondFactor, p.User.ID, sd, nil); err != nil {
 					return nil, err
 				}
 				return assertion, nil
@@ -66,7 +66,7 @@ func (s secondStepUI) beginLoginCeremony(w http.ResponseWriter, r *http.Request,
 
 // finishLoginCeremony checks the browser's answer to beginLoginCeremony
 // and, when right, signs the user in. Every refusal is errKeyRefused
-// (or errNoPending, errNoCeremony, errEnrollRequired), audited with the
+// (or core.ErrNoPending, errNoCeremony, core.ErrEnrollRequired), audited with the
 // real reason.
 func (s secondStepUI) finishLoginCeremony(w http.ResponseWriter, r *http.Request) (*store.User, error) {
 	rp, err := s.relyingParty()
@@ -91,21 +91,21 @@ func (s secondStepUI) finishLoginCeremony(w http.ResponseWriter, r *http.Request
 // password sign-in.
 func (s secondStepUI) finishSecondFactor(w http.ResponseWriter, r *http.Request, rp *webauthn.WebAuthn, t *store.Token, sd *webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData) (*store.User, error) {
 	p, err := s.pendingOf(r)
-	if err != nil || p.user.ID != t.UserID {
-		return nil, errNoPending
+	if err != nil || p.User.ID != t.UserID {
+		return nil, core.ErrNoPending
 	}
-	if p.enroll {
-		return nil, errEnrollRequired
+	if p.Enroll {
+		return nil, core.ErrEnrollRequired
 	}
-	device, locked, err := s.secondStepJudge(s.clientActor(r), p.user)
+	device, locked, err := s.secondStepJudge(s.clientActor(r), p.User)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(reason string, count bool) (*store.User, error) {
 		if count {
-			s.core.Auth.RecordFailureFor(s.requestActor(r), p.user, device, s.now())
+			s.core.Auth.RecordFailureFor(s.requestActor(r), p.User, device, s.now())
 		}
-		s.core.Audit(s.requestActor(r), store.Event{Actor: p.user.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.user.Username,
+		s.core.Audit(s.requestActor(r), store.Event{Actor: p.User.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.User.Username,
 			Outcome: outcomeFailure, Reason: reason})
 		return nil, errKeyRefused
 	}
@@ -115,15 +115,15 @@ func (s secondStepUI) finishSecondFactor(w http.ResponseWriter, r *http.Request,
 	if locked {
 		return fail("account locked", false)
 	}
-	m, err := s.store.MFA(p.user.ID)
+	m, err := s.store.MFA(p.User.ID)
 	if err != nil {
 		return nil, fmt.Errorf("portal: read second factors: %w", err)
 	}
-	cred, err := rp.ValidateLogin(newWAUser(p.user, m), *sd, parsed)
+	cred, err := rp.ValidateLogin(newWAUser(p.User, m), *sd, parsed)
 	if err != nil {
 		return fail("webauthn: "+protocolDetail(err), true)
 	}
-	if err := s.keyUsed(s.requestActor(r), p.user, cred, parsed); err != nil {
+	if err := s.keyUsed(s.requestActor(r), p.User, cred, parsed); err != nil {
 		if errors.Is(err, errCounter) {
 			return fail("webauthn: "+err.Error(), true)
 		}

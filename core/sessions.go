@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -182,4 +183,40 @@ func (s *Sessions) RevokeUserSessions(c *Actor, u *store.User, keep store.Sessio
 // owners, nobody on a stronger account).
 func (s *Sessions) outranks(c *Actor, u *store.User) error {
 	return policies.Outranks(c.Principal(), s.Users.Target(u.Role))
+}
+
+// Start stores a new session of u for the client of a, kept for the
+// session lifetime (or, remembered, the remember lifetime), with set
+// applied to it (its sign-in methods). A session begun by a password is
+// refused with ErrPasswordChanged when u's password changed since it was
+// checked. It returns the session's token, for the client, and the
+// session.
+func (s *Sessions) Start(a *Actor, u *store.User, remember bool, set func(*store.Session)) (string, store.Session, error) {
+	now := s.now()
+	tok, id := NewToken()
+	sess := store.Session{
+		ID:        id,
+		UserID:    u.ID,
+		CreatedAt: now,
+		LastSeen:  now,
+		Remember:  remember,
+		IP:        a.IP,
+		UserAgent: truncate(a.UserAgent, 512),
+	}
+	st := s.Settings()
+	if remember {
+		sess.ExpiresAt = now.Add(time.Duration(st.SessionRemember))
+	} else {
+		sess.ExpiresAt = now.Add(time.Duration(st.SessionLifetime))
+		sess.IdleTimeout = time.Duration(st.SessionIdle)
+	}
+	set(&sess)
+	var check func(*store.User) error
+	if slices.ContainsFunc(sess.Methods, func(m string) bool { return m == MethodPassword || m == MethodTempPassword }) {
+		check = SamePassword(u)
+	}
+	if err := s.store.CreateSessionIf(&sess, check); err != nil {
+		return "", store.Session{}, err
+	}
+	return tok, sess, nil
 }
