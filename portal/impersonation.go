@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
-	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -100,74 +99,27 @@ func (s usersUI) impersonationOf(r *http.Request) (impersonator, target string) 
 // stores the impersonation session and sets its cookie and the actor
 // cookie. It returns the target and the new session's caller.
 func (s usersUI) startImpersonation(w http.ResponseWriter, r *http.Request, c *caller, ref string) (*store.User, *caller, error) {
-	if c.Impersonating() {
-		return nil, nil, core.ErrNestedImpersonation
-	}
-	if c.SessionID == (store.SessionID{}) {
-		return nil, nil, fmt.Errorf("%w: impersonation needs a signed-in session, not an API key", ErrForbidden)
-	}
-	if err := core.Need(c, policies.PermImpersonate); err != nil {
-		return nil, nil, err
-	}
-	u, err := s.core.Users.FindUser(ref)
+	u, err := s.core.Sessions.MayImpersonateUser(c, ref)
 	if err != nil {
 		return nil, nil, err
-	}
-	now := s.now()
-	refuse := func(err error, why string) (*store.User, *caller, error) {
-		s.core.Audit(s.requestActor(r), store.Event{Actor: c.User.Username, Action: core.ActionImpersonationStart, Resource: "user:" + u.Username,
-			Outcome: outcomeFailure, Reason: c.User.Username + " may not impersonate " + u.Username + ": " + why})
-		return nil, nil, err
-	}
-	switch {
-	case u.ID == c.User.ID:
-		return nil, nil, inputErr("", "you cannot impersonate yourself")
-	case !core.UserActive(u, now):
-		return refuse(fmt.Errorf("%s is disabled or expired and cannot be impersonated: %w", u.Username, ErrConflict), "account inactive")
-	}
-	if err := s.core.Sessions.MayImpersonate(c.Principal(), u.Role); err != nil {
-		return refuse(err, "role "+u.Role)
 	}
 	actorTok := s.tokenOf(r.Header, c.SessionID)
 	if actorTok == "" {
 		return nil, nil, fmt.Errorf("%w: impersonation needs the session cookie", ErrForbidden)
 	}
-	expires := now.Add(s.core.Sessions.ImpersonationLifetime())
-	if c.Session.ExpiresAt.Before(expires) {
-		expires = c.Session.ExpiresAt
-	}
-	tok, id := core.NewToken()
-	sess := store.Session{
-		ID:               id,
-		UserID:           u.ID,
-		CreatedAt:        now,
-		LastSeen:         now,
-		ExpiresAt:        expires,
-		IdleTimeout:      c.Session.IdleTimeout,
-		Remember:         c.Session.Remember,
-		Methods:          []string{core.MethodImpersonation},
-		SecondFactor:     c.Session.SecondFactor,
-		IP:               s.clientIP(r),
-		UserAgent:        truncate(r.UserAgent(), 512),
-		ImpersonatorID:   c.User.ID,
-		ImpersonatorName: c.User.Username,
-		ActorSession:     c.SessionID.String(),
-	}
-	if err := s.store.CreateSession(&sess); err != nil {
-		return nil, nil, fmt.Errorf("portal: start impersonation: %w", err)
+	tok, sess, err := s.core.Sessions.Impersonate(c, u)
+	if err != nil {
+		return nil, nil, err
 	}
 	// Both cookies are persistent only when the impersonator's own cookie
 	// is (a "keep me signed in" session); else they end with the browser.
 	var cookieExpires time.Time
 	if c.Session.Remember {
-		cookieExpires = expires
+		cookieExpires = sess.ExpiresAt
 	}
-	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, now))
-	http.SetCookie(w, s.actorCookie(actorTok, cookieExpires, now))
-	s.core.Audit(s.requestActor(r), store.Event{Actor: c.User.Username, Action: core.ActionImpersonationStart, Resource: "user:" + u.Username,
-		Outcome: outcomeSuccess, Reason: c.User.Username + " started impersonating " + u.Username +
-			" until " + expires.UTC().Format(time.RFC3339)})
-	return u, s.signedInAs(s.clientActor(r), u, id, sess), nil
+	http.SetCookie(w, s.cookie.issue(tok, cookieExpires, sess.CreatedAt))
+	http.SetCookie(w, s.actorCookie(actorTok, cookieExpires, sess.CreatedAt))
+	return u, s.signedInAs(s.clientActor(r), u, sess.ID, sess), nil
 }
 
 // stopImpersonation ends c's impersonation session and puts the
