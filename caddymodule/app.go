@@ -15,8 +15,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/gatehouse-auth/gatehouse/core/mail"
 	"github.com/gatehouse-auth/gatehouse/portal"
-	"github.com/gatehouse-auth/gatehouse/portal/mail"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 

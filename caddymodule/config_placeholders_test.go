@@ -11,7 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
+	"github.com/gatehouse-auth/gatehouse/core/mail/mailtest"
 )
 
 // TestConfigPlaceholders: the storage directory and the secrets of the

@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
+	"github.com/gatehouse-auth/gatehouse/core/mail/mailtest"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"

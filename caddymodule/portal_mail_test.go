@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
+	"github.com/gatehouse-auth/gatehouse/core/mail/mailtest"
 )
 
 // TestPortalForgotWithoutSMTP: without an smtp block, the sign-in page

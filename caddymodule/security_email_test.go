@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
+	"github.com/gatehouse-auth/gatehouse/core/mail/mailtest"
 )
 
 var emailLinkRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/email/confirm/[A-Za-z0-9_-]{43}`)

@@ -55,7 +55,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
+	"github.com/gatehouse-auth/gatehouse/core/mail/mailtest"
 	"github.com/gatehouse-auth/gatehouse/portal/oidctest"
 )
 

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core/password"
 	"github.com/gatehouse-auth/gatehouse/policies"
-	"github.com/gatehouse-auth/gatehouse/portal/password"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 

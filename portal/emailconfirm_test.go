@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/core/mail"
+	"github.com/gatehouse-auth/gatehouse/core/mail/mailtest"
 	"github.com/gatehouse-auth/gatehouse/policies"
-	"github.com/gatehouse-auth/gatehouse/portal/mail"
-	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core/password"
 	"github.com/gatehouse-auth/gatehouse/portal/oidctest"
-	"github.com/gatehouse-auth/gatehouse/portal/password"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core/mail"
+	"github.com/gatehouse-auth/gatehouse/core/mail/mailtest"
+	"github.com/gatehouse-auth/gatehouse/core/password"
 	"github.com/gatehouse-auth/gatehouse/policies"
-	"github.com/gatehouse-auth/gatehouse/portal/mail"
-	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
-	"github.com/gatehouse-auth/gatehouse/portal/password"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 

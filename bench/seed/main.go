@@ -25,7 +25,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/portal/password"
+	"github.com/gatehouse-auth/gatehouse/core/password"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 

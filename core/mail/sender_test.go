@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/portal/mail"
-	"github.com/gatehouse-auth/gatehouse/portal/mail/mailtest"
+	"github.com/gatehouse-auth/gatehouse/core/mail"
+	"github.com/gatehouse-auth/gatehouse/core/mail/mailtest"
 )
 
 // link is longer than a quoted-printable line, so it is soft-wrapped on the
