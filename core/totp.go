@@ -2,22 +2,18 @@ package core
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"image/png"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/gatehouse-auth/gatehouse/core/factor"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -31,12 +27,9 @@ const (
 	ActionFactorsRemoved = "2fa.reset"
 )
 
-// TOTP parameters: RFC 6238 defaults every authenticator app supports.
+// Backup codes per set, and the purpose TOTP secrets are sealed for.
 const (
-	totpPeriod      = 30
-	totpDigits      = otp.DigitsSix
-	totpSkew        = 1 // steps accepted either side of now
-	BackupCodeCount = 10
+	BackupCodeCount = factor.BackupCodes
 	sealTOTP        = "totp"
 )
 
@@ -72,7 +65,7 @@ var ErrTOTPTries = Input("code", "that code is not valid, %d times in a row: the
 // the secret is kept encrypted as pending until confirmTOTP.
 func (s *Auth) BeginTOTP(u *store.User) (TOTPEnrollment, error) {
 	now := s.now()
-	fresh, err := totpSecret()
+	fresh, err := factor.NewSecret()
 	if err != nil {
 		return TOTPEnrollment{}, err
 	}
@@ -94,16 +87,6 @@ func (s *Auth) BeginTOTP(u *store.User) (TOTPEnrollment, error) {
 	return s.totpEnrollment(u, secret)
 }
 
-// totpSecret makes a new TOTP secret (base32, as authenticator apps take
-// it).
-func totpSecret() (string, error) {
-	var b [20]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("core: make totp secret: %w", err)
-	}
-	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]), nil
-}
-
 // totpEnrollment describes the secret for u's authenticator app.
 func (s *Auth) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, error) {
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
@@ -113,8 +96,8 @@ func (s *Auth) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, err
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer:      "Gatehouse (" + s.portal.Hostname() + ")",
 		AccountName: u.Username,
-		Period:      totpPeriod,
-		Digits:      totpDigits,
+		Period:      factor.Period,
+		Digits:      factor.Digits,
 		Algorithm:   otp.AlgorithmSHA1,
 		Secret:      raw,
 	})
@@ -133,28 +116,11 @@ func (s *Auth) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, err
 		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
 }
 
-// matchTOTP returns the time step of code for secret around now, or -1.
-func matchTOTP(secret, code string, now time.Time) int64 {
-	code = strings.TrimSpace(strings.ReplaceAll(code, " ", ""))
-	if len(code) != totpDigits.Length() {
-		return -1
-	}
-	step := now.Unix() / totpPeriod
-	for d := -totpSkew; d <= totpSkew; d++ {
-		at := time.Unix((step+int64(d))*totpPeriod, 0)
-		want, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: totpPeriod, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1})
-		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
-			return step + int64(d)
-		}
-	}
-	return -1
-}
-
 // confirmTOTP activates the pending secret when code matches it, and
 // returns a fresh set of backup codes (shown once). A wrong code keeps the
 // pending secret; the TotpPendingTries-th discards it (ErrTOTPTries).
 func (s *Auth) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, error) {
-	codes, hashes := NewBackupCodes()
+	codes, hashes := factor.NewBackupCodes()
 	now := s.now()
 	var wrong error
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
@@ -167,7 +133,7 @@ func (s *Auth) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, erro
 		if err != nil {
 			return err
 		}
-		step := matchTOTP(string(secret), code, now)
+		step := factor.Match(string(secret), code, now)
 		if step < 0 {
 			// Count the failure and keep the secret (return nil so that
 			// the count is stored), up to the last try.
@@ -210,7 +176,7 @@ func (s *Auth) CheckTOTP(u *store.User, code string) error {
 		if err != nil {
 			return err
 		}
-		step := matchTOTP(string(secret), code, now)
+		step := factor.Match(string(secret), code, now)
 		if step < 0 || step <= m.TOTPLastStep {
 			return ErrBadCode
 		}
@@ -243,34 +209,9 @@ func (s *Auth) RemoveTOTP(a *Actor, actor string, u *store.User) error {
 	return nil
 }
 
-// NewBackupCodes makes BackupCodeCount codes of 50 random bits, written
-// as "xxxxx-xxxxx", and their SHA-256 for storage (the codes are random
-// enough that a plain hash is safe).
-func NewBackupCodes() (codes, hashes []string) {
-	enc := base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)
-	for range BackupCodeCount {
-		var b [7]byte
-		_, _ = rand.Read(b[:])
-		c := enc.EncodeToString(b[:])[:10]
-		c = c[:5] + "-" + c[5:]
-		codes = append(codes, c)
-		hashes = append(hashes, HashBackupCode(c))
-	}
-	return codes, hashes
-}
-
-func HashBackupCode(c string) string {
-	c = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(c), " ", ""))
-	if len(c) == 10 && !strings.Contains(c, "-") {
-		c = c[:5] + "-" + c[5:]
-	}
-	sum := sha256.Sum256([]byte("gatehouse-backup:" + c))
-	return hex.EncodeToString(sum[:])
-}
-
 // useBackupCode spends one backup code of u.
 func (s *Auth) UseBackupCode(a *Actor, u *store.User, code string) error {
-	h := HashBackupCode(code)
+	h := factor.HashBackupCode(code)
 	left := 0
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		i := slices.Index(m.BackupCodes, h)
@@ -291,7 +232,7 @@ func (s *Auth) UseBackupCode(a *Actor, u *store.User, code string) error {
 
 // regenerateBackupCodes replaces u's backup codes; the old ones die.
 func (s *Auth) RegenerateBackupCodes(a *Actor, u *store.User) ([]string, error) {
-	codes, hashes := NewBackupCodes()
+	codes, hashes := factor.NewBackupCodes()
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if !m.Active() {
 			return Input("", "set up an authenticator app or a security key first")

@@ -188,8 +188,6 @@ const (
 	// oidcRetryAfter is how long a failed discovery is remembered before
 	// the next sign-in tries again.
 	oidcRetryAfter = 30 * time.Second
-	// oidcMaxGroups bounds how many external groups are looked at.
-	oidcMaxGroups = 256
 
 	methodOIDCPrefix = "oidc:"
 

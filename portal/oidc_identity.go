@@ -5,34 +5,15 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"unicode"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/gatehouse-auth/gatehouse/core/identity"
 	"golang.org/x/oauth2"
-	"golang.org/x/text/unicode/norm"
-
-	"github.com/gatehouse-auth/gatehouse/policies"
 )
-
-// externalIdentity is what a provider says about the account that signed
-// in, from a verified ID token (and the userinfo endpoint for what the
-// token lacks).
-type externalIdentity struct {
-	Subject           string
-	Email             string
-	EmailVerified     bool
-	Name              string
-	PreferredUsername string
-	Groups            []string
-	// hasGroups: the groups claim was present (possibly empty).
-	hasGroups bool
-}
 
 // identify exchanges code for tokens, verifies the ID token and returns
 // the account it names.
-func (p *oidcProvider) identify(ctx context.Context, f *oidcFlow, code string) (*externalIdentity, error) {
+func (p *oidcProvider) identify(ctx context.Context, f *oidcFlow, code string) (*identity.External, error) {
 	d, err := p.discover()
 	if err != nil {
 		return nil, err
@@ -66,7 +47,7 @@ func (p *oidcProvider) identify(ctx context.Context, f *oidcFlow, code string) (
 	if err := idt.Claims(&claims); err != nil {
 		return nil, fmt.Errorf("read the ID token's claims: %w", err)
 	}
-	id := identityFromClaims(claims, p.GroupsClaim)
+	id := identity.FromClaims(claims, p.GroupsClaim)
 	if id.Subject == "" || id.Subject != idt.Subject {
 		return nil, errors.New("the ID token has no subject")
 	}
@@ -86,13 +67,13 @@ var errPartialIdentity = errors.New("userinfo unavailable")
 
 // needsUserInfo reports whether the ID token lacks claims the userinfo
 // endpoint may have.
-func (p *oidcProvider) needsUserInfo(id *externalIdentity) bool {
-	return id.Email == "" || (p.GroupsClaim != "" && !id.hasGroups) || (id.Name == "" && id.PreferredUsername == "")
+func (p *oidcProvider) needsUserInfo(id *identity.External) bool {
+	return id.Email == "" || (p.GroupsClaim != "" && !id.HasGroups) || (id.Name == "" && id.PreferredUsername == "")
 }
 
 // addUserInfo fills what id lacks from the userinfo endpoint. The answer
 // must be about the same subject (OpenID Connect Core 5.3.2).
-func (p *oidcProvider) addUserInfo(ctx context.Context, d *oidc.Provider, tok *oauth2.Token, id *externalIdentity) error {
+func (p *oidcProvider) addUserInfo(ctx context.Context, d *oidc.Provider, tok *oauth2.Token, id *identity.External) error {
 	ui, err := d.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 	if err != nil {
 		return err
@@ -101,7 +82,7 @@ func (p *oidcProvider) addUserInfo(ctx context.Context, d *oidc.Provider, tok *o
 	if err := ui.Claims(&claims); err != nil {
 		return err
 	}
-	more := identityFromClaims(claims, p.GroupsClaim)
+	more := identity.FromClaims(claims, p.GroupsClaim)
 	if more.Subject != id.Subject {
 		return fmt.Errorf("answer about subject %q, not the ID token's", more.Subject)
 	}
@@ -114,101 +95,10 @@ func (p *oidcProvider) addUserInfo(ctx context.Context, d *oidc.Provider, tok *o
 	if id.PreferredUsername == "" {
 		id.PreferredUsername = more.PreferredUsername
 	}
-	if !id.hasGroups && more.hasGroups {
-		id.Groups, id.hasGroups = more.Groups, true
+	if !id.HasGroups && more.HasGroups {
+		id.Groups, id.HasGroups = more.Groups, true
 	}
 	return nil
 }
 
-// identityFromClaims reads the standard claims and the groups claim.
-func identityFromClaims(c map[string]any, groupsClaim string) *externalIdentity {
-	str := func(k string) string { v, _ := c[k].(string); return strings.TrimSpace(v) }
-	id := &externalIdentity{Subject: str("sub"), Email: str("email"), Name: str("name"), PreferredUsername: str("preferred_username")}
-	switch v := c["email_verified"].(type) {
-	case bool:
-		id.EmailVerified = v
-	case string: // some providers send "true"
-		id.EmailVerified = v == "true"
-	}
-	if id.Name == "" {
-		id.Name = strings.TrimSpace(str("given_name") + " " + str("family_name"))
-	}
-	if groupsClaim != "" {
-		switch v := c[groupsClaim].(type) {
-		case []any:
-			id.hasGroups = true
-			for _, g := range v {
-				if s, ok := g.(string); ok && s != "" && len(id.Groups) < oidcMaxGroups {
-					id.Groups = append(id.Groups, s)
-				}
-			}
-		case string:
-			id.hasGroups = true
-			if v != "" {
-				id.Groups = []string{v}
-			}
-		}
-	}
-	return id
-}
-
 // Usernames of new users.
-
-// usernameBase derives a username from the provider's preferred_username
-// (its local part when it is an email address) or else the email
-// address's local part: lowercased, accents removed, other characters
-// dropped or turned into "-", at most 32 characters. "" when neither gives
-// two usable characters.
-func usernameBase(preferred, email string) string {
-	for _, cand := range []string{preferred, email} {
-		if at := strings.LastIndexByte(cand, '@'); at >= 0 {
-			cand = cand[:at]
-		}
-		if b := sanitizeUsername(cand); len(b) >= policies.MinNameLength {
-			return b
-		}
-	}
-	return ""
-}
-
-// sanitizeUsername keeps what a username may hold.
-func sanitizeUsername(s string) string {
-	var b strings.Builder
-	sep := true // no separator at the start or twice in a row
-	for _, r := range norm.NFKD.String(strings.ToLower(strings.TrimSpace(s))) {
-		switch {
-		case 'a' <= r && r <= 'z', '0' <= r && r <= '9':
-			b.WriteRune(r)
-			sep = false
-		case r == '.' || r == '-' || r == '_' || r == '+' || unicode.IsSpace(r):
-			if !sep {
-				if r == '+' || unicode.IsSpace(r) {
-					r = '-'
-				}
-				b.WriteRune(r)
-				sep = true
-			}
-		}
-	}
-	out := b.String()
-	if len(out) > policies.MaxNameLength {
-		out = out[:policies.MaxNameLength]
-	}
-	return strings.TrimRight(out, ".-_")
-}
-
-// usernameCandidate is the n-th username tried for base: base itself,
-// then base2, base3… (base shortened to keep 32 characters).
-func usernameCandidate(base string, n int) string {
-	if n <= 1 {
-		return base
-	}
-	suffix := strconv.Itoa(n)
-	if len(base)+len(suffix) > policies.MaxNameLength {
-		base = strings.TrimRight(base[:policies.MaxNameLength-len(suffix)], ".-_")
-	}
-	return base + suffix
-}
-
-// maxUsernameTries bounds the numeric suffixes tried for a new user.
-const maxUsernameTries = 100

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/core/identity"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
 // linkIdentity links the account id to u and audits it; a conflict is
 // refused with a message for the person.
-func (s accountUI) linkIdentity(a *caller, p *oidcProvider, u *store.User, id *externalIdentity, why string) error {
+func (s accountUI) linkIdentity(a *caller, p *oidcProvider, u *store.User, id *identity.External, why string) error {
 	err := s.store.LinkIdentity(&store.Identity{Provider: p.Name, Subject: id.Subject, UserID: u.ID, Email: id.Email})
 	if errors.Is(err, store.ErrConflict) {
 		// Either the account is someone else's, or u has another account
@@ -65,7 +66,7 @@ func (s accountUI) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c
 
 // finishOIDCLink links the verified account id to the user who started
 // the flow, who must still be the one signed in.
-func (s accountUI) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity) {
+func (s accountUI) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *identity.External) {
 	c, res := s.callerOf(r)
 	if res != resolvedOK || c.User.ID != f.userID {
 		s.core.Audit(s.requestActor(r), store.Event{Action: actionIdentityLink, Outcome: outcomeFailure, Reason: "oidc " + p.Name + ": not signed in as the user who started the link"})

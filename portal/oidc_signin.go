@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/core/identity"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -27,7 +28,7 @@ type oidcRefusal struct {
 func (e *oidcRefusal) Error() string { return e.auditReason }
 
 // finishOIDCLogin signs in the user of the verified account id.
-func (s signInUI) finishOIDCLogin(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity) {
+func (s signInUI) finishOIDCLogin(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *identity.External) {
 	u, how, err := s.oidcUser(r.Context(), s.requestActor(r), p, id)
 	if err != nil {
 		var ref *oidcRefusal
@@ -59,7 +60,7 @@ func resourceOf(username string) string {
 
 // oidcUser finds (or links, or creates) the local user of the account id,
 // and checks that the user may sign in. how says which way it went.
-func (s signInUI) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *externalIdentity) (*store.User, string, error) {
+func (s signInUI) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *identity.External) (*store.User, string, error) {
 	refuse := func(u *store.User, reason string) error {
 		return &oidcRefusal{actor: u.Username, auditReason: reason, genericLogin: true}
 	}
@@ -133,7 +134,7 @@ func (s signInUI) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *
 // or email address, with a numeric suffix when taken. The email address
 // is kept only when the provider says it is verified, so nobody claims
 // someone else's address in Gatehouse (or in the headers apps trust).
-func (s signInUI) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider, id *externalIdentity) (*store.User, error) {
+func (s signInUI) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider, id *identity.External) (*store.User, error) {
 	email := ""
 	if id.EmailVerified {
 		if e, err := core.CheckEmail("email", id.Email); err == nil {
@@ -163,12 +164,12 @@ func (s signInUI) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider
 	if err != nil {
 		name = ""
 	}
-	base := usernameBase(id.PreferredUsername, id.Email)
+	base := identity.UsernameBase(id.PreferredUsername, id.Email)
 	if base == "" {
 		base = "user"
 	}
-	for n := 1; n <= maxUsernameTries; n++ {
-		nu := NewUser{Username: usernameCandidate(base, n), Email: email, FullName: name, Role: policies.RoleUser}
+	for n := 1; n <= identity.MaxUsernameTries; n++ {
+		nu := NewUser{Username: identity.UsernameCandidate(base, n), Email: email, FullName: name, Role: policies.RoleUser}
 		u, err := s.core.Users.ValidateNew(nu, true)
 		if err != nil {
 			continue // e.g. a reserved name: try the next suffix
@@ -196,12 +197,12 @@ func (s signInUI) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider
 		}
 		return u, nil
 	}
-	return nil, fmt.Errorf("portal: no free username for %q after %d tries", base, maxUsernameTries)
+	return nil, fmt.Errorf("portal: no free username for %q after %d tries", base, identity.MaxUsernameTries)
 }
 
 // oidcSignIn finishes a sign-in of u through p: groups from the provider,
 // then a session, or the second step when one is needed.
-func (s signInUI) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *externalIdentity, u *store.User, how string) {
+func (s signInUI) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *identity.External, u *store.User, how string) {
 	fail := func(err error) {
 		s.log.Error("oidc: sign-in", "provider", p.Name, "user", u.Username, "error", err)
 		s.renderOIDCError(w, http.StatusInternalServerError, p, f.rd, "Something went wrong", "Your sign-in could not be completed. Try again.", true)
@@ -245,7 +246,7 @@ func (s signInUI) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProv
 
 // recordOIDCLogin stores the sign-in time and the groups the provider
 // gives (creating missing groups), and the link's last use.
-func (s signInUI) recordOIDCLogin(a *caller, p *oidcProvider, id *externalIdentity, u *store.User) (*store.User, error) {
+func (s signInUI) recordOIDCLogin(a *caller, p *oidcProvider, id *identity.External, u *store.User) (*store.User, error) {
 	var add []string
 	if p.GroupsClaim != "" {
 		for _, g := range p.localGroups(id.Groups) {

@@ -11,6 +11,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/core/factor"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -108,7 +109,7 @@ func (s accountUI) finishRegistration(w http.ResponseWriter, r *http.Request, u 
 		return KeyAdded{}, inputErr("", "the security key could not be registered: %s", protocolDetail(err))
 	}
 	sc := fromLibCredential(cred, t.Data["name"], t.Data["passkey"] == "true", s.now())
-	codes, hashes := core.NewBackupCodes()
+	codes, hashes := factor.NewBackupCodes()
 	first := false
 	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		if len(m.WebAuthn) >= core.MaxKeysPerUser {

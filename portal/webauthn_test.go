@@ -19,6 +19,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/core/factor"
 	"github.com/gatehouse-auth/gatehouse/core/password"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -348,7 +349,7 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 	if len(added.BackupCodes) != core.BackupCodeCount {
 		t.Fatalf("backup codes with the first key: %v", added.BackupCodes)
 	}
-	if mf, _ := st.MFA(alice.ID); len(mf.BackupCodes) != core.BackupCodeCount || mf.BackupCodes[0] != core.HashBackupCode(added.BackupCodes[0]) {
+	if mf, _ := st.MFA(alice.ID); len(mf.BackupCodes) != core.BackupCodeCount || mf.BackupCodes[0] != factor.HashBackupCode(added.BackupCodes[0]) {
 		t.Fatalf("stored backup codes: %v", mf.BackupCodes)
 	}
 	if auditCount(t, st, core.ActionWebAuthnAdd, outcomeSuccess) != 1 {
