@@ -102,7 +102,7 @@ func TestSettingsValidation(t *testing.T) {
 	if st := svc.core.Settings(); !st.LockProfile || time.Duration(st.InviteLifetime) != 48*time.Hour {
 		t.Errorf("settings in force: %+v", st)
 	}
-	svc2, err := New(Options{Store: svc.store, PortalURL: svc.portal, Hasher: svc.hasher, Now: svc.now})
+	svc2, err := New(Options{Store: svc.store, PortalURL: svc.portal, Hasher: svc.core.Hasher(), Now: svc.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -118,30 +117,15 @@ type Service struct {
 	store    *store.Store
 	portal   *url.URL
 	cookie   cookieConfig
-	idle     time.Duration
-	lifetime time.Duration
-	remember time.Duration
 	headers  Headers
-	rules    policies.PasswordRules
-	hasher   *password.Hasher
 	clientIP func(*http.Request) string
 	log      *slog.Logger
 	now      func() time.Time
-
-	inviteLifetime time.Duration
-	resetLifetime  time.Duration
-	mail           *mail.Sender
-
-	// keyMAC is the HMAC key of API keys (core.KeyMAC); keyMACs pools
-	// its HMAC states for the hot path.
-	keyMAC  []byte
-	keyMACs sync.Pool
+	mail     *mail.Sender
 
 	// pageKeyCache holds the CSRF/flash key once read from the store.
 	pageKeyCache atomic.Pointer[[]byte]
 
-	apps     *core.Registry
-	redirect policies.RedirectPolicy
 	// wa is the WebAuthn relying party; nil when the portal's host cannot
 	// be one (an IP address), which turns security keys and passkeys off.
 	wa      *waRP
@@ -169,28 +153,12 @@ func New(opts Options) (*Service, error) {
 	s := &Service{
 		store:    opts.Store,
 		portal:   pu,
-		idle:     orDuration(opts.Idle, DefaultIdle),
-		lifetime: orDuration(opts.Lifetime, DefaultLifetime),
-		remember: orDuration(opts.Remember, DefaultRemember),
 		headers:  opts.Headers.withDefaults(),
-		hasher:   opts.Hasher,
 		clientIP: opts.ClientIP,
 		log:      opts.Logger,
 		now:      opts.Now,
-		apps:     core.NewRegistry(),
 		throttle: newThrottle(throttleMaxClients),
-
-		inviteLifetime: orDuration(opts.InviteLifetime, DefaultInviteLifetime),
-		resetLifetime:  orDuration(opts.ResetLifetime, DefaultResetLifetime),
-		mail:           opts.Mail,
-	}
-	if opts.PasswordRules != nil {
-		s.rules = *opts.PasswordRules
-	} else {
-		s.rules = policies.DefaultPasswordRules()
-	}
-	if s.hasher == nil {
-		s.hasher = password.NewHasher(password.HasherOptions{Params: password.DefaultParams()})
+		mail:     opts.Mail,
 	}
 	if s.clientIP == nil {
 		s.clientIP = remoteHost
@@ -213,13 +181,13 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	if s.core, err = core.New(core.Options{
-		Store: opts.Store, PortalURL: pu, CookieDomain: s.cookie.domain, Idle: s.idle, Lifetime: s.lifetime, Remember: s.remember, PasswordRules: &s.rules,
-		Hasher: s.hasher, InviteLifetime: s.inviteLifetime, ResetLifetime: s.resetLifetime,
+		Store: opts.Store, PortalURL: pu, CookieDomain: s.cookie.domain,
+		Idle: opts.Idle, Lifetime: opts.Lifetime, Remember: opts.Remember, PasswordRules: opts.PasswordRules,
+		Hasher: opts.Hasher, InviteLifetime: opts.InviteLifetime, ResetLifetime: opts.ResetLifetime,
 		SecretKey: opts.SecretKey, Mail: s.mail, Logger: s.log, Now: s.now,
 	}); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
-	s.keyMAC = s.core.KeyMAC()
 	if s.oidc, err = s.signInUI().newOIDCProviders(opts.OIDC); err != nil {
 		return nil, err
 	}
@@ -295,13 +263,6 @@ func (h Headers) withDefaults() Headers {
 		h.Role = http.CanonicalHeaderKey(h.Role)
 	}
 	return h
-}
-
-func orDuration(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 func remoteHost(r *http.Request) string {
