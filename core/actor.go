@@ -97,8 +97,8 @@ func (a *Actor) impersonatorOf(name string) string {
 	return a.Impersonator
 }
 
-// writeOnly refuses a write with 403 unless c holds perm; it exists so that
-// read permissions never imply write.
+// Need refuses with a *ForbiddenError unless c holds perm; read
+// permissions never imply write.
 func Need(c *Actor, perm policies.Permission) error {
 	if !c.Can(perm) {
 		return &ForbiddenError{perm}
@@ -109,6 +109,8 @@ func Need(c *Actor, perm policies.Permission) error {
 // ForbiddenError refuses an actor whose role lacks Perm.
 type ForbiddenError struct{ Perm policies.Permission }
 
+// Error names the missing permission.
 func (e *ForbiddenError) Error() string { return "this needs the " + string(e.Perm) + " permission" }
 
+// Unwrap makes a ForbiddenError an ErrForbidden.
 func (e *ForbiddenError) Unwrap() error { return ErrForbidden }

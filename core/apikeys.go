@@ -102,6 +102,8 @@ func (s *Credentials) keyHash(k string) [32]byte {
 	return out
 }
 
+// ErrBadKey is every refusal of an API key, whatever its reason (the
+// audit log keeps the reason).
 var ErrBadKey = errors.New("invalid API key")
 
 // CheckKey finds the live key k for a request of a (anonymous, its client
@@ -191,6 +193,7 @@ type APIKeyView struct {
 	Uses       int64      `json:"uses"`
 }
 
+// APIKeyViewOf is the key k of username as the API shows it.
 func (s *Credentials) APIKeyViewOf(k store.APIKey, username string) APIKeyView {
 	v := APIKeyView{ID: k.ID, Username: username, Label: k.Label, Scope: k.Scope, Apps: k.Apps, IPAllow: k.IPAllow,
 		CreatedAt: k.CreatedAt, LastUsedIP: k.LastUsedIP, Uses: k.Uses}
@@ -204,7 +207,7 @@ func (s *Credentials) APIKeyViewOf(k store.APIKey, username string) APIKeyView {
 	return v
 }
 
-// createKey makes an API key for c.
+// CreateKey makes an API key for c.
 func (s *Credentials) CreateKey(c *Actor, in KeyInput) (APIKeyView, error) {
 	if c.Key != nil {
 		return APIKeyView{}, fmt.Errorf("%w: API keys cannot make API keys; sign in", ErrForbidden)
@@ -283,7 +286,7 @@ func (s *Credentials) CreateKey(c *Actor, in KeyInput) (APIKeyView, error) {
 	return v, nil
 }
 
-// listKeys returns c's keys, or everyone's when all is set (keys.read).
+// ListKeys returns c's keys, or everyone's when all is set (keys.read).
 func (s *Credentials) ListKeys(c *Actor, all bool) ([]APIKeyView, error) {
 	uid := c.User.ID
 	if all {
@@ -311,7 +314,7 @@ func (s *Credentials) ListKeys(c *Actor, all bool) ([]APIKeyView, error) {
 	return out, nil
 }
 
-// revokeKey revokes one of c's keys, or anyone's with keys.admin.
+// RevokeKey revokes one of c's keys, or anyone's with keys.admin.
 func (s *Credentials) RevokeKey(c *Actor, id string) error {
 	k, err := s.store.APIKey(id)
 	if errors.Is(err, store.ErrNotFound) {

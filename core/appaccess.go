@@ -38,6 +38,7 @@ type AppAccessInput struct {
 	Require2FA  *bool     `json:"require_2fa"`
 }
 
+// AppViewOf is the app a as the API shows it.
 func (s *Access) AppViewOf(a *App) AppView {
 	acc := a.Access()
 	v := AppView{Name: a.Name, Title: a.Title, URL: a.URL, Configured: a.Configured,
@@ -55,7 +56,7 @@ func (s *Access) AppViewOf(a *App) AppView {
 	return v
 }
 
-// app returns the registered app called name.
+// AppNamed returns the registered app called name.
 func (s *Access) AppNamed(name string) (*App, error) {
 	s.apps.mu.RLock()
 	defer s.apps.mu.RUnlock()
@@ -66,13 +67,13 @@ func (s *Access) AppNamed(name string) (*App, error) {
 	return a, nil
 }
 
-// isAppOperator reports whether u is one of the operators of app.
+// IsAppOperator reports whether u is one of the operators of app.
 func (s *Access) IsAppOperator(u *store.User, app string) bool {
 	st, err := s.store.AppAccess(app)
 	return err == nil && slices.Contains(st.Operators, u.Username)
 }
 
-// mayEditApp: apps.write, or operator of this app.
+// MayEditApp: apps.write, or operator of this app.
 func (s *Access) MayEditApp(c *Actor, app string) bool {
 	return c.Can(policies.PermAppsWrite) || s.IsAppOperator(c.User, app)
 }
@@ -95,7 +96,7 @@ func normalizeNames(field string, in []string, check func(string) error) ([]stri
 	return out, nil
 }
 
-// updateAppAccess changes who may use a portal-managed app, effective on
+// UpdateAppAccess changes who may use a portal-managed app, effective on
 // the next request. Only holders of apps.write change its operators.
 func (s *Access) UpdateAppAccess(c *Actor, name string, in AppAccessInput) (AppView, error) {
 	a, err := s.AppNamed(name)

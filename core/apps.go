@@ -57,12 +57,14 @@ func (a *App) RequiresSecondFactor() bool { return a.require2FA.Load() }
 // Access returns the app's current access rule.
 func (a *App) Access() *policies.Access { return a.access.Load() }
 
+// Registry holds the protected apps by name.
 type Registry struct {
 	mu    sync.RWMutex
 	apps  map[string]*App
 	hosts []string
 }
 
+// NewRegistry returns an empty Registry.
 func NewRegistry() *Registry { return &Registry{apps: make(map[string]*App)} }
 
 // RegisterApp declares an app and returns its handle for Check. Declaring the
@@ -161,14 +163,14 @@ func (s *Access) Apps() []*App {
 	return out
 }
 
-// redirectPolicy returns the current return-URL policy.
+// RedirectPolicy returns the current return-URL policy.
 func (s *Access) RedirectPolicy() policies.RedirectPolicy {
 	s.apps.mu.RLock()
 	defer s.apps.mu.RUnlock()
 	return s.redirect
 }
 
-// appsFor returns the apps u may open.
+// AppsFor returns the apps u may open.
 func (s *Access) AppsFor(u *store.User) []*App {
 	var out []*App
 	acct := store.AccountOf(u)
@@ -181,6 +183,8 @@ func (s *Access) AppsFor(u *store.User) []*App {
 	return out
 }
 
+// SubjectOf is the account u as the access rules of package policies
+// see it.
 func (s *Access) SubjectOf(u *store.Account) policies.Subject {
 	perms, _ := s.PermsOf(u.Role)
 	return policies.Subject{Username: u.Username, Groups: u.Groups, AccessAll: perms.Has(policies.PermAppsAccessAll)}

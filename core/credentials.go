@@ -137,6 +137,7 @@ func (s *Credentials) creatorAllows(a *Actor, t *store.Token, actor, resource st
 	return false
 }
 
+// CredentialLabel names a kind of stored credential for people.
 func CredentialLabel(kind string) string {
 	switch kind {
 	case tokenKindReset:
@@ -189,7 +190,7 @@ func MayListCredentials(c *Actor) error {
 	return nil
 }
 
-// listCredentials returns the live tokens of kind (reset or temporary
+// ListCredentials returns the live tokens of kind (reset or temporary
 // password), newest first, only those of user u when u is not nil.
 func (s *Credentials) ListCredentials(c *Actor, kind string, u *store.User) ([]CredentialView, error) {
 	if err := MayListCredentials(c); err != nil {
@@ -220,7 +221,7 @@ func (s *Credentials) ListCredentials(c *Actor, kind string, u *store.User) ([]C
 	return out, nil
 }
 
-// revokeCredential deletes the token of kind with the hex id.
+// RevokeCredential deletes the token of kind with the hex id.
 func (s *Credentials) RevokeCredential(c *Actor, kind, id string) error {
 	if err := MayListCredentials(c); err != nil {
 		return err
@@ -259,7 +260,7 @@ func (s *Credentials) RevokeCredential(c *Actor, kind, id string) error {
 
 // HTTP.
 
-// userCredentials lists u's outstanding reset links and temporary
+// UserCredentials lists u's outstanding reset links and temporary
 // passwords for the user page: only for owners, else nil.
 func (s *Credentials) UserCredentials(c *Actor, u *store.User) []CredentialView {
 	if MayListCredentials(c) != nil {

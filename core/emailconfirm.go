@@ -93,7 +93,7 @@ func (s *Users) planEmailChange(ctx context.Context, c *Actor, u *store.User, em
 	return emailRequest, nil
 }
 
-// reproveForEmail checks that the person at the keyboard is u: the
+// ReproveForEmail checks that the person at the keyboard is u: the
 // current password, or for a user without one a sign-in younger than
 // FreshWindow. A failure is audited.
 func (s *Users) ReproveForEmail(ctx context.Context, c *Actor, u *store.User, password string) error {
@@ -121,7 +121,7 @@ func (s *Users) ReproveForEmail(ctx context.Context, c *Actor, u *store.User, pa
 	return err
 }
 
-// sendEmailConfirmation replaces u's confirmation links with a new one for
+// SendEmailConfirmation replaces u's confirmation links with a new one for
 // u.PendingEmail and mails it there (never to the old address). It
 // reports whether the message went out.
 func (s *Users) SendEmailConfirmation(ctx context.Context, u *store.User) (bool, error) {
@@ -148,7 +148,7 @@ func (s *Users) SendEmailConfirmation(ctx context.Context, u *store.User) (bool,
 	return s.Credentials.sendMail(ctx, u.PendingEmail, "Confirm your new email address", body), nil
 }
 
-// cancelEmailChange drops u's pending address and its links.
+// CancelEmailChange drops u's pending address and its links.
 func (s *Users) CancelEmailChange(u *store.User) (*store.User, error) {
 	if _, err := s.store.DeleteUserTokens(tokenKindEmail, u.ID); err != nil {
 		return nil, fmt.Errorf("core: cancel email change: %w", err)
@@ -160,7 +160,7 @@ func (s *Users) CancelEmailChange(u *store.User) (*store.User, error) {
 	return updated, nil
 }
 
-// emailLink returns the live confirmation link of secret and its user.
+// EmailLink returns the live confirmation link of secret and its user.
 func (s *Users) EmailLink(secret string) (*store.Token, *store.User, error) {
 	hash, ok := LinkHash(secret)
 	if !ok {
@@ -177,7 +177,7 @@ func (s *Users) EmailLink(secret string) (*store.Token, *store.User, error) {
 	return t, u, nil
 }
 
-// confirmEmail spends the link secret and makes its address the user's
+// ConfirmEmail spends the link secret and makes its address the user's
 // verified one. An address another account took meanwhile is refused
 // (ErrConflict) and the pending change dropped.
 func (s *Users) ConfirmEmail(a *Actor, secret string) (*store.User, error) {

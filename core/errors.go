@@ -92,6 +92,7 @@ var FieldLabels = map[string]string{
 // ConflictError is a conflict with its own message.
 type ConflictError struct{ Msg string }
 
+// Error is the conflict's own message.
 func (e *ConflictError) Error() string { return e.Msg }
 
 // Unwrap makes a ConflictError an ErrConflict.

@@ -65,7 +65,7 @@ func checkDescription(v string) (string, error) {
 	return v, nil
 }
 
-// listGroups returns every group with its member count.
+// ListGroups returns every group with its member count.
 func (s *Access) ListGroups() ([]GroupView, error) {
 	groups, err := s.store.ListGroups()
 	if err != nil {
@@ -82,7 +82,7 @@ func (s *Access) ListGroups() ([]GroupView, error) {
 	return out, nil
 }
 
-// group returns one group and its members.
+// Group returns one group and its members.
 func (s *Access) Group(name string) (GroupView, []*store.User, error) {
 	g, err := s.store.Group(name)
 	if err != nil {
@@ -95,6 +95,7 @@ func (s *Access) Group(name string) (GroupView, []*store.User, error) {
 	return GroupView{Name: g.Name, Description: g.Description, Members: len(members), CreatedAt: g.CreatedAt}, members, nil
 }
 
+// CreateGroup creates the group in for c.
 func (s *Access) CreateGroup(c *Actor, in GroupInput) (GroupView, error) {
 	if in.Name == nil {
 		return GroupView{}, Input("name", "is required")
@@ -119,7 +120,7 @@ func (s *Access) CreateGroup(c *Actor, in GroupInput) (GroupView, error) {
 	return GroupView{Name: g.Name, Description: g.Description, CreatedAt: g.CreatedAt}, nil
 }
 
-// updateGroup renames and/or describes a group. A rename follows the group
+// UpdateGroup renames and/or describes a group. A rename follows the group
 // into every member and every app's allowed groups.
 func (s *Access) UpdateGroup(c *Actor, name string, in GroupInput) (GroupView, error) {
 	g, err := s.store.Group(name)
@@ -167,6 +168,8 @@ func (s *Access) UpdateGroup(c *Actor, name string, in GroupInput) (GroupView, e
 	return v, err
 }
 
+// DeleteGroup deletes the group name, and removes it from its members,
+// for c.
 func (s *Access) DeleteGroup(c *Actor, name string) error {
 	if err := s.store.DeleteGroup(name); err != nil {
 		return groupError(name, err)
@@ -176,7 +179,7 @@ func (s *Access) DeleteGroup(c *Actor, name string) error {
 	return nil
 }
 
-// setMembership adds the user ref to group name, or removes them.
+// SetMembership adds the user ref to group name, or removes them.
 func (s *Access) SetMembership(c *Actor, name, ref string, member bool) error {
 	g, err := s.store.Group(name)
 	if err != nil {

@@ -21,8 +21,10 @@ var (
 	ErrNotImpersonating = fmt.Errorf("you are not impersonating anyone: %w", ErrConflict)
 )
 
+// Error is the refusal's message.
 func (e *impersonatingError) Error() string { return e.msg }
 
+// Unwrap makes the refusal an ErrForbidden.
 func (e *impersonatingError) Unwrap() error { return ErrForbidden }
 
 // Audit actions of impersonation.
@@ -34,7 +36,7 @@ const (
 // MethodImpersonation is the store.Session.Methods of an impersonation.
 const MethodImpersonation = "impersonation"
 
-// impersonationLifetime is the longest an impersonation lasts.
+// ImpersonationLifetime is the longest an impersonation lasts.
 func (s *Sessions) ImpersonationLifetime() time.Duration {
 	if d := time.Duration(s.Settings().ImpersonationLifetime); d > 0 {
 		return d
@@ -42,7 +44,7 @@ func (s *Sessions) ImpersonationLifetime() time.Duration {
 	return DefaultImpersonationLifetime
 }
 
-// mayImpersonate checks that p may act as an account with role role: p
+// MayImpersonate checks that p may act as an account with role role: p
 // needs the impersonate permission; only owners impersonate owners, and
 // nobody impersonates an account holding a permission p lacks.
 func (s *Sessions) MayImpersonate(p policies.Principal, role string) error {
@@ -55,7 +57,7 @@ func (s *Sessions) MayImpersonate(p policies.Principal, role string) error {
 	return policies.Outranks(p, s.Users.Target(role))
 }
 
-// impersonationLive reports whether the impersonation session sess (of
+// ImpersonationLive reports whether the impersonation session sess (of
 // target) may still be used at now: the impersonator's own session is live
 // and theirs, their account is active and they may still impersonate the
 // target. It keeps the impersonator's session from going idle meanwhile.

@@ -165,7 +165,7 @@ func ParseImport(data []byte, format string) (rows []ImportRow, rowBase int, err
 	return rows, 2, nil
 }
 
-// importUsers validates every row first (including duplicates within the
+// ImportRows validates every row first (including duplicates within the
 // file and against existing accounts); if any row is bad nothing is
 // created. Otherwise each user is created without a password and gets a
 // link to set one.

@@ -46,6 +46,7 @@ type InvitationView struct {
 	Void string `json:"void,omitempty"`
 }
 
+// InvitationViewOf is the invitation token t as the API shows it.
 func InvitationViewOf(t *store.Token) InvitationView {
 	v := InvitationView{ID: hex.EncodeToString(t.Hash[:]), Email: t.Data["email"], Role: t.Data["role"],
 		InvitedBy: t.Data["invited_by"], CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, Groups: []string{}}
@@ -55,7 +56,7 @@ func InvitationViewOf(t *store.Token) InvitationView {
 	return v
 }
 
-// createInvitation makes a single-use invitation link on behalf of c, shown
+// CreateInvitation makes a single-use invitation link on behalf of c, shown
 // to c and emailed when mail is set up.
 func (s *Credentials) CreateInvitation(ctx context.Context, c *Actor, in InvitationInput) (InvitationView, error) {
 	email, err := CheckEmail("email", in.Email)
@@ -102,7 +103,7 @@ func (s *Credentials) CreateInvitation(ctx context.Context, c *Actor, in Invitat
 	return v, nil
 }
 
-// listInvitations returns the pending invitations, newest first.
+// ListInvitations returns the pending invitations, newest first.
 func (s *Credentials) ListInvitations() ([]InvitationView, error) {
 	ts, err := s.store.ListTokens(tokenKindInvite)
 	if err != nil {
@@ -118,6 +119,7 @@ func (s *Credentials) ListInvitations() ([]InvitationView, error) {
 	return out, nil
 }
 
+// RevokeInvitation deletes the invitation id for c.
 func (s *Credentials) RevokeInvitation(c *Actor, id string) error {
 	var hash [32]byte
 	if b, err := hex.DecodeString(id); err != nil || len(b) != 32 {
@@ -142,7 +144,7 @@ func (s *Credentials) RevokeInvitation(c *Actor, id string) error {
 	return nil
 }
 
-// invitation returns the live invitation of secret; one whose inviter
+// Invitation returns the live invitation of secret; one whose inviter
 // could no longer invite for its role is refused (credentials.go).
 func (s *Credentials) Invitation(a *Actor, secret string) (*store.Token, error) {
 	hash, ok := LinkHash(secret)
@@ -159,7 +161,7 @@ func (s *Credentials) Invitation(a *Actor, secret string) (*store.Token, error) 
 	return t, nil
 }
 
-// acceptInvitation creates the invitee's account with the username, name
+// AcceptInvitation creates the invitee's account with the username, name
 // and password they chose and the email, role and groups of the
 // invitation. Input is checked before the link is spent.
 func (s *Credentials) AcceptInvitation(ctx context.Context, a *Actor, secret string, nu NewUser) (*store.User, error) {

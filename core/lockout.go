@@ -37,13 +37,13 @@ func lockoutKey(u *store.User, device string) string {
 	return "device:" + u.ID + ":" + device
 }
 
-// locked reports whether u's account is locked out after too many failed
+// Locked reports whether u's account is locked out after too many failed
 // sign-ins from untrusted clients.
 func (s *Auth) Locked(u *store.User) (bool, error) {
 	return s.LockedFor(u, "")
 }
 
-// lockedFor reports whether an attempt judged by device ("" for the
+// LockedFor reports whether an attempt judged by device ("" for the
 // account) is locked out.
 func (s *Auth) LockedFor(u *store.User, device string) (bool, error) {
 	_, locked, err := s.store.Lock(lockoutKey(u, device), s.now())
@@ -53,7 +53,7 @@ func (s *Auth) LockedFor(u *store.User, device string) (bool, error) {
 	return locked, nil
 }
 
-// recordFailureFor counts a failed sign-in (a wrong password or second
+// RecordFailureFor counts a failed sign-in (a wrong password or second
 // step) of u judged by device ("" for the account) and, when the count
 // reaches the lockout threshold, locks the account or that device for the
 // lockout duration. Failures are counted over one lockout duration from
@@ -89,7 +89,7 @@ func (s *Auth) RecordFailureFor(a *Actor, u *store.User, device string, now time
 		Reason: strconv.Itoa(n) + " failed sign-ins; locked until " + until + " for devices " + u.Username + " has not signed in from before"})
 }
 
-// clearFailures forgets the failures of u judged by device ("" for the
+// ClearFailures forgets the failures of u judged by device ("" for the
 // account) after a completed sign-in.
 func (s *Auth) ClearFailures(u *store.User, device string) {
 	if err := s.store.ClearFailures(lockoutKey(u, device)); err != nil {
@@ -97,7 +97,7 @@ func (s *Auth) ClearFailures(u *store.User, device string) {
 	}
 }
 
-// unlockUser lifts a lockout on behalf of c.
+// UnlockUser lifts a lockout on behalf of c.
 func (s *Auth) UnlockUser(c *Actor, ref string) error {
 	u, err := s.Users.FindUser(ref)
 	if err != nil {
@@ -131,7 +131,7 @@ func (s *Auth) verifyCurrentPassword(ctx context.Context, c *Actor, pw string) (
 	return ok, nil
 }
 
-// reproofFailed counts a wrong password or code typed in c's session to
+// ReproofFailed counts a wrong password or code typed in c's session to
 // re-prove itself: as a failed sign-in of the account, and against the
 // session itself, which ends when its count reaches the lockout threshold.
 // So a stolen session cannot guess the password without end, while the

@@ -12,6 +12,7 @@ import (
 // OwnerLoginLifetime is how long an owner recovery link works.
 const OwnerLoginLifetime = 15 * time.Minute
 
+// TokenKindOwnerLogin is the store's kind of owner sign-in links.
 const TokenKindOwnerLogin = "owner-login"
 
 // Audit actions of owner recovery links.
@@ -20,7 +21,7 @@ const (
 	ActionOwnerLoginUse    = "owner_login.use"
 )
 
-// ownerFor returns the active owner named username, or the first active
+// OwnerFor returns the active owner named username, or the first active
 // owner by username when it is empty.
 func (s *Credentials) OwnerFor(username string) (*store.User, error) {
 	now := s.now()
@@ -50,7 +51,7 @@ func (s *Credentials) OwnerFor(username string) (*store.User, error) {
 	return u, nil
 }
 
-// ownerLoginToken returns the live recovery token of secret and its owner,
+// OwnerLoginToken returns the live recovery token of secret and its owner,
 // without spending it; ErrLink when either is unusable.
 func (s *Credentials) OwnerLoginToken(secret string) (*store.Token, *store.User, error) {
 	hash, ok := LinkHash(secret)

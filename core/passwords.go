@@ -93,7 +93,7 @@ func (s *Credentials) storePasswordHash(u *store.User, hash string, keep store.S
 	return updated, nil
 }
 
-// adminSetPassword sets the password of the user ref on behalf of c; every
+// AdminSetPassword sets the password of the user ref on behalf of c; every
 // session of that user ends.
 func (s *Credentials) AdminSetPassword(ctx context.Context, c *Actor, ref, pw string) error {
 	u, err := s.Users.FindUser(ref)
@@ -113,7 +113,7 @@ func (s *Credentials) AdminSetPassword(ctx context.Context, c *Actor, ref, pw st
 	return nil
 }
 
-// changeOwnPassword changes c's password after checking the current one;
+// ChangeOwnPassword changes c's password after checking the current one;
 // c's other sessions end. A session signed in with a temporary password
 // needs no current password (like a reset link); an impersonation session
 // is refused.
@@ -144,7 +144,7 @@ func (s *Credentials) ChangeOwnPassword(ctx context.Context, c *Actor, current, 
 	return nil
 }
 
-// adminResetLink makes a reset link for the user ref on behalf of c.
+// AdminResetLink makes a reset link for the user ref on behalf of c.
 func (s *Credentials) AdminResetLink(ctx context.Context, c *Actor, ref string) (string, error) {
 	u, err := s.Users.FindUser(ref)
 	if err != nil {
@@ -232,7 +232,7 @@ func (s *Credentials) sendMail(ctx context.Context, to, subject, body string) bo
 	return true
 }
 
-// forgotPassword emails a reset link to the account named by login (a
+// ForgotPassword emails a reset link to the account named by login (a
 // username or email address) when it exists, is active and has an
 // address. The caller always answers the same, whatever happened.
 func (s *Credentials) ForgotPassword(ctx context.Context, a *Actor, login string) {
@@ -274,7 +274,7 @@ func (s *Credentials) ForgotPassword(ctx context.Context, a *Actor, login string
 		Outcome: outcome, Reason: reason})
 }
 
-// resetToken returns the live reset token of secret and its user.
+// ResetToken returns the live reset token of secret and its user.
 func (s *Credentials) ResetToken(a *Actor, secret string) (*store.Token, *store.User, error) {
 	hash, ok := LinkHash(secret)
 	if !ok {
@@ -294,7 +294,7 @@ func (s *Credentials) ResetToken(a *Actor, secret string) (*store.Token, *store.
 	return t, u, nil
 }
 
-// resetPassword sets a new password with a reset link; the link is spent
+// ResetPassword sets a new password with a reset link; the link is spent
 // and every session of the user ends.
 func (s *Credentials) ResetPassword(ctx context.Context, a *Actor, secret, pw string) (*store.User, error) {
 	_, u, err := s.ResetToken(a, secret)
@@ -322,7 +322,7 @@ func (s *Credentials) ResetPassword(ctx context.Context, a *Actor, secret, pw st
 
 const actionMailTest = "mail.test"
 
-// sendTestMail sends a test message to to (default: c's own address).
+// SendTestMail sends a test message to to (default: c's own address).
 func (s *Credentials) SendTestMail(ctx context.Context, c *Actor, to string) error {
 	if !s.mail.Enabled() {
 		return Input("", "email is not configured: add an smtp block to the gatehouse global option")

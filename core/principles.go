@@ -12,7 +12,8 @@ import (
 // proven: within it, factor changes Need no current password.
 const FreshWindow = 10 * time.Minute
 
-// Audit action of a credential change refused by a route policy.
+// ActionCredentialRefused is the audit action of a credential change
+// refused by a route policy.
 const ActionCredentialRefused = "credential.refused"
 
 // Self-service routes the admin credential routes point the caller to.

@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
+// ActionProfileUpdate is the audit action of a profile change.
 const ActionProfileUpdate = "profile.update"
 
 // ProfileInput is what a user may change about themselves. A new email
@@ -30,7 +31,7 @@ type ProfileResult struct {
 	Mailed    bool
 }
 
-// updateProfile changes c's own name and email address, unless the "lock
+// UpdateProfile changes c's own name and email address, unless the "lock
 // profile" setting is on.
 func (s *Users) UpdateProfile(ctx context.Context, c *Actor, in ProfileInput) (ProfileResult, error) {
 	if s.Settings().LockProfile {

@@ -34,7 +34,7 @@ type RoleInput struct {
 	Permissions *[]string `json:"permissions"`
 }
 
-// listRoles returns the built-in roles, then the custom ones by name, each
+// ListRoles returns the built-in roles, then the custom ones by name, each
 // with the number of users holding it.
 func (s *Access) ListRoles() ([]RoleView, error) {
 	counts := map[string]int{}
@@ -63,6 +63,7 @@ func (s *Access) ListRoles() ([]RoleView, error) {
 	return out, nil
 }
 
+// Role returns the built-in or custom role name with its holders' count.
 func (s *Access) Role(name string) (RoleView, error) {
 	roles, err := s.ListRoles()
 	if err != nil {
@@ -95,6 +96,8 @@ func checkPermissions(c *Actor, perms []string) ([]string, error) {
 	return out, nil
 }
 
+// CreateRole creates the custom role in for c, with no permission c
+// lacks.
 func (s *Access) CreateRole(c *Actor, in RoleInput) (RoleView, error) {
 	name := policies.NormalizeUsername(in.Name)
 	if err := policies.ValidateGroupName(name); err != nil {
@@ -151,6 +154,7 @@ func (s *Access) mayChangeRole(c *Actor, name string) error {
 	return policies.CanChangeRole(c.Principal(), s.Users.Target(name), names)
 }
 
+// UpdateRole changes the custom role name for c.
 func (s *Access) UpdateRole(c *Actor, name string, in RoleInput) (RoleView, error) {
 	if _, ok := policies.BuiltinRole(name); ok {
 		return RoleView{}, fmt.Errorf("%w: built-in roles cannot be changed", ErrForbidden)
@@ -188,6 +192,7 @@ func (s *Access) UpdateRole(c *Actor, name string, in RoleInput) (RoleView, erro
 	return s.Role(name)
 }
 
+// DeleteRole deletes the custom role name, which nobody may hold, for c.
 func (s *Access) DeleteRole(c *Actor, name string) error {
 	if _, ok := policies.BuiltinRole(name); ok {
 		return fmt.Errorf("%w: built-in roles cannot be deleted", ErrForbidden)

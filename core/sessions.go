@@ -61,7 +61,7 @@ func (s *Sessions) sessionView(sess store.Session, username string, current stor
 		Current: sess.ID == current, Impersonator: sess.ImpersonatorName}
 }
 
-// userSessions lists u's live sessions, newest activity first; current marks
+// UserSessions lists u's live sessions, newest activity first; current marks
 // the caller's own.
 func (s *Sessions) UserSessions(u *store.User, current store.SessionID) ([]SessionView, error) {
 	list, err := s.store.UserSessions(u.ID)
@@ -83,7 +83,7 @@ func (s *Sessions) UserSessions(u *store.User, current store.SessionID) ([]Sessi
 // "online" view.
 const onlineWindow = 15 * time.Minute
 
-// onlineSessions lists the sessions active in the last onlineWindow, newest
+// OnlineSessions lists the sessions active in the last onlineWindow, newest
 // activity first, at most store.MaxActiveSessions of them (the "online
 // users" view). They are chosen in memory, so the view costs the same with
 // a million sessions in the store; each user's own list (userSessions) is
@@ -120,7 +120,7 @@ func ParseSessionID(v string) (store.SessionID, bool) {
 	return id, true
 }
 
-// revokeSession ends one session. Anyone may end their own; ending someone
+// RevokeSession ends one session. Anyone may end their own; ending someone
 // else's needs sessions.revoke and outranking its owner.
 func (s *Sessions) RevokeSession(c *Actor, idHex string) error {
 	id, ok := ParseSessionID(idHex)
@@ -152,7 +152,7 @@ func (s *Sessions) RevokeSession(c *Actor, idHex string) error {
 	return nil
 }
 
-// revokeUserSessions ends every session of u except keep (zero: all).
+// RevokeUserSessions ends every session of u except keep (zero: all).
 func (s *Sessions) RevokeUserSessions(c *Actor, u *store.User, keep store.SessionID) (int, error) {
 	if u.ID != c.User.ID {
 		if !c.Can(policies.PermSessionsRevoke) {

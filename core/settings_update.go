@@ -11,7 +11,7 @@ import (
 
 const actionSettingsUpdate = "settings.update"
 
-// updateSettings applies a JSON patch of settings fields. Fields absent
+// UpdateSettings applies a JSON patch of settings fields. Fields absent
 // from patch keep their value.
 func (s *Core) UpdateSettings(ctx context.Context, c *Actor, patch []byte) (Settings, error) {
 	st := *s.Settings()

@@ -21,7 +21,7 @@ const (
 	setupLifetime = 24 * time.Hour
 )
 
-// offerSetup makes a one-time first-owner link when the store has no user
+// OfferSetup makes a one-time first-owner link when the store has no user
 // and logs it at WARN; with users it removes any leftover link.
 func (s *Credentials) OfferSetup() error {
 	has, err := s.store.HasUsers()
@@ -62,12 +62,14 @@ func (s *Credentials) SetupURL() string {
 	return s.setupURL
 }
 
+// ErrSetupLink refuses a setup link that is invalid, used or expired.
 var ErrSetupLink = errors.New("this setup link is invalid, expired or already used")
 
+// SetupLinkHelp tells how to get a new setup link.
 const SetupLinkHelp = "This setup link is invalid, expired or already used. Restart Gatehouse for a new one, " +
 	"or create the owner with `caddy gatehouse user add --role owner`."
 
-// setupTokenValid reports whether token is a live first-owner link.
+// SetupTokenValid reports whether token is a live first-owner link.
 func (s *Credentials) SetupTokenValid(token string) bool {
 	if token == "" || len(token) > 128 {
 		return false
@@ -76,7 +78,7 @@ func (s *Credentials) SetupTokenValid(token string) bool {
 	return err == nil
 }
 
-// setupOwner creates the first owner with the one-time token. Input is
+// SetupOwner creates the first owner with the one-time token. Input is
 // validated before the token is spent, so bad input can be corrected.
 func (s *Credentials) SetupOwner(ctx context.Context, a *Actor, token string, nu NewUser) (*store.User, error) {
 	nu.Role = policies.RoleOwner

@@ -19,7 +19,7 @@ var ErrBadCredentials = errors.New("incorrect username or password")
 // maxPasswordLen bounds what is hashed at login, whatever the rules say.
 const maxPasswordLen = 1024
 
-// authenticate checks a username (or email address) and password. The
+// Authenticate checks a username (or email address) and password. The
 // password may also be one of the user's temporary passwords
 // (temppassword.go), which is then spent and whose maker is returned as
 // tempBy ("" for the user's own password). Every failure costs at least one
@@ -154,7 +154,7 @@ func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 	return updated, tempBy, device, nil
 }
 
-// busyOr maps a full hashing pool to ErrBusy and wraps anything else.
+// BusyOr maps a full hashing pool to ErrBusy and wraps anything else.
 func (s *Auth) BusyOr(err error) error {
 	if errors.Is(err, password.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return ErrBusy

@@ -56,7 +56,7 @@ type TempPasswordResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// tempPasswordLifetime is how long a new temporary password works.
+// TempPasswordLifetime is how long a new temporary password works.
 func (s *Credentials) TempPasswordLifetime() time.Duration {
 	if d := time.Duration(s.Settings().TempPasswordLifetime); d > 0 {
 		return d
@@ -111,7 +111,7 @@ func tempString(alphabet string, n int) string {
 	return string(out)
 }
 
-// makeTempPassword makes a temporary password for the user ref on behalf
+// MakeTempPassword makes a temporary password for the user ref on behalf
 // of c.
 func (s *Credentials) MakeTempPassword(ctx context.Context, c *Actor, ref string) (*store.User, TempPasswordResponse, error) {
 	if c.Impersonating() {

@@ -14,6 +14,7 @@ import (
 // its SHA-256 (the store.SessionID) is ever stored.
 const tokenBytes = 32
 
+// TokenLen is the length of a session token as sent in a cookie.
 var TokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
 
 // NewToken returns a fresh random token and its stored identifier.

@@ -61,7 +61,7 @@ const (
 // codes.
 var ErrTOTPTries = Input("code", "that code is not valid, %d times in a row: the setup was cancelled; start again and scan the new code", TotpPendingTries)
 
-// beginTOTP starts TOTP enrollment for u, or gives back the one under way:
+// BeginTOTP starts TOTP enrollment for u, or gives back the one under way:
 // the secret is kept encrypted as pending until confirmTOTP.
 func (s *Auth) BeginTOTP(u *store.User) (TOTPEnrollment, error) {
 	now := s.now()
@@ -116,7 +116,7 @@ func (s *Auth) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, err
 		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
 }
 
-// confirmTOTP activates the pending secret when code matches it, and
+// ConfirmTOTP activates the pending secret when code matches it, and
 // returns a fresh set of backup codes (shown once). A wrong code keeps the
 // pending secret; the TotpPendingTries-th discards it (ErrTOTPTries).
 func (s *Auth) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, error) {
@@ -164,7 +164,7 @@ func (s *Auth) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, erro
 	return codes, nil
 }
 
-// checkTOTP accepts code once: the step it belongs to must be later than
+// CheckTOTP accepts code once: the step it belongs to must be later than
 // the last accepted one, so a replayed code fails.
 func (s *Auth) CheckTOTP(u *store.User, code string) error {
 	now := s.now()
@@ -186,7 +186,7 @@ func (s *Auth) CheckTOTP(u *store.User, code string) error {
 	return err
 }
 
-// removeTOTP turns TOTP off for u (backup codes go with it unless a
+// RemoveTOTP turns TOTP off for u (backup codes go with it unless a
 // security key remains).
 func (s *Auth) RemoveTOTP(a *Actor, actor string, u *store.User) error {
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
@@ -209,7 +209,7 @@ func (s *Auth) RemoveTOTP(a *Actor, actor string, u *store.User) error {
 	return nil
 }
 
-// useBackupCode spends one backup code of u.
+// UseBackupCode spends one backup code of u.
 func (s *Auth) UseBackupCode(a *Actor, u *store.User, code string) error {
 	h := factor.HashBackupCode(code)
 	left := 0
@@ -230,7 +230,7 @@ func (s *Auth) UseBackupCode(a *Actor, u *store.User, code string) error {
 	return nil
 }
 
-// regenerateBackupCodes replaces u's backup codes; the old ones die.
+// RegenerateBackupCodes replaces u's backup codes; the old ones die.
 func (s *Auth) RegenerateBackupCodes(a *Actor, u *store.User) ([]string, error) {
 	codes, hashes := factor.NewBackupCodes()
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
@@ -265,7 +265,7 @@ type KeyView struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
-// factors describes u's second factors.
+// Factors describes u's second factors.
 func (s *Auth) Factors(u *store.User) (FactorsView, *store.MFA, error) {
 	m, err := s.store.MFA(u.ID)
 	if err != nil {
@@ -295,7 +295,7 @@ func MethodsOf(m *store.MFA) []string {
 	return out
 }
 
-// resetFactors removes every second factor of the user ref on behalf of c;
+// ResetFactors removes every second factor of the user ref on behalf of c;
 // the user signs in with the password and may (or must) enroll again.
 func (s *Auth) ResetFactors(c *Actor, ref string) error {
 	u, err := s.Users.FindUser(ref)

@@ -8,7 +8,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-// deviceMAC signs a device entry of the user u (username and id, so a
+// DeviceMAC signs a device entry of the user u (username and id, so a
 // cookie does not carry over to a new account that reuses the name).
 func (s *Auth) DeviceMAC(u *store.User, nonce []byte) []byte {
 	k := hmac.New(sha256.New, s.keyMAC)
@@ -22,7 +22,7 @@ func (s *Auth) DeviceMAC(u *store.User, nonce []byte) []byte {
 	return m.Sum(nil)
 }
 
-// trustedDevice returns the id of the request's trusted device for u: the
+// TrustedDevice returns the id of the request's trusted device for u: the
 // hex nonce of a device cookie entry for u's username whose signature is
 // right. It returns "" for an untrusted client.
 func (s *Auth) TrustedDevice(a *Actor, u *store.User) string {

@@ -40,6 +40,7 @@ type UserView struct {
 	LastLoginAt   *time.Time `json:"last_login_at"`
 }
 
+// View is u as the API shows it.
 func (s *Users) View(u *store.User) UserView {
 	v := UserView{
 		ID:            u.ID,
@@ -64,7 +65,7 @@ func (s *Users) View(u *store.User) UserView {
 // (without its password hash) or an *InputError naming the first problem.
 func (s *Users) validate(nu NewUser) (*store.User, error) { return s.ValidateNew(nu, false) }
 
-// validateNew is validate; with noPassword the account is made without one
+// ValidateNew is validate; with noPassword the account is made without one
 // (its owner sets it through a link).
 func (s *Users) ValidateNew(nu NewUser, noPassword bool) (*store.User, error) {
 	u := &store.User{
@@ -116,6 +117,7 @@ func (s *Users) ValidateNew(nu NewUser, noPassword bool) (*store.User, error) {
 	return u, nil
 }
 
+// IsControl reports whether r is an ASCII control character.
 func IsControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // CreateUser validates nu, hashes the password, creates missing groups and
@@ -128,7 +130,7 @@ func (s *Users) CreateUser(ctx context.Context, a *Actor, nu NewUser) (*store.Us
 	return s.CreateValidated(ctx, a, actorName(a), u, nu.Password)
 }
 
-// createValidated stores u, checked by validate, with the password pw;
+// CreateValidated stores u, checked by validate, with the password pw;
 // the audit log names actor as its creator, on a's behalf.
 func (s *Users) CreateValidated(ctx context.Context, a *Actor, actor string, u *store.User, pw string) (*store.User, error) {
 	if pw != "" {

@@ -29,7 +29,7 @@ const (
 // other at once cannot leave none.
 var ownerMu sync.Mutex
 
-// findUser returns the user named by ref: an id or a username.
+// FindUser returns the user named by ref: an id or a username.
 func (s *Users) FindUser(ref string) (*store.User, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
@@ -48,7 +48,7 @@ func (s *Users) FindUser(ref string) (*store.User, error) {
 	return u, nil
 }
 
-// eachUser calls fn for every user, page by page.
+// EachUser calls fn for every user, page by page.
 func (s *Users) EachUser(fn func(u *store.User)) error {
 	after := ""
 	for {
@@ -66,13 +66,13 @@ func (s *Users) EachUser(fn func(u *store.User)) error {
 	}
 }
 
-// target describes u for the rules of policies.CanManage.
+// Target describes u for the rules of policies.CanManage.
 func (s *Users) Target(role string) policies.Target {
 	perms, _ := s.PermsOf(role)
 	return policies.Target{Role: role, Perms: perms}
 }
 
-// mayManage checks that c may change u's account.
+// MayManage checks that c may change u's account.
 func (s *Users) MayManage(c *Actor, u *store.User) error {
 	return policies.CanManage(c.Principal(), s.Target(u.Role))
 }
@@ -122,6 +122,7 @@ func parseExpiry(v string) (time.Time, error) {
 	return time.Time{}, Input("expires_at", "must be a date (YYYY-MM-DD) or an RFC 3339 time, not %q", v)
 }
 
+// CheckEmail checks and normalises the email address v of field.
 func CheckEmail(field, v string) (string, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -134,6 +135,7 @@ func CheckEmail(field, v string) (string, error) {
 	return v, nil
 }
 
+// CheckFullName checks and trims the full name v.
 func CheckFullName(v string) (string, error) {
 	v = strings.TrimSpace(v)
 	if len([]rune(v)) > 128 || strings.ContainsFunc(v, IsControl) {
@@ -183,6 +185,7 @@ func mayChangeResetChannel(c *Actor, u *store.User, field string) error {
 	return nil
 }
 
+// UpdateUser applies p to the user ref for c, within what c may grant.
 func (s *Users) UpdateUser(c *Actor, ref string, p UserPatch) (*store.User, error) {
 	u, err := s.FindUser(ref)
 	if err != nil {
@@ -347,7 +350,7 @@ func (s *Users) auditUserChanges(c *Actor, a, b *store.User) {
 	}
 }
 
-// deleteUser removes the user ref; their sessions die with them and their
+// DeleteUser removes the user ref; their sessions die with them and their
 // audit history stays.
 func (s *Users) DeleteUser(c *Actor, ref string) error {
 	u, err := s.FindUser(ref)
@@ -378,7 +381,7 @@ func (s *Users) DeleteUser(c *Actor, ref string) error {
 	return nil
 }
 
-// adminCreateUser creates an account on behalf of c. Without a password the
+// AdminCreateUser creates an account on behalf of c. Without a password the
 // account gets a link to set one (returned, and emailed when mail is set
 // up).
 func (s *Users) AdminCreateUser(ctx context.Context, c *Actor, nu NewUser) (*store.User, string, error) {

@@ -22,7 +22,7 @@ func decodeKeyID(id string) ([]byte, error) {
 	return b, nil
 }
 
-// renameKey relabels one of u's keys.
+// RenameKey relabels one of u's keys.
 func (s *Auth) RenameKey(a *Actor, u *store.User, id, name string) (KeyView, error) {
 	raw, err := decodeKeyID(id)
 	if err != nil {
@@ -51,7 +51,7 @@ func (s *Auth) RenameKey(a *Actor, u *store.User, id, name string) (KeyView, err
 	return KeyViewOf(out), nil
 }
 
-// removeKey deletes one of u's keys. When it was the last second factor,
+// RemoveKey deletes one of u's keys. When it was the last second factor,
 // the backup codes go with it.
 func (s *Auth) RemoveKey(a *Actor, u *store.User, id string) error {
 	raw, err := decodeKeyID(id)
