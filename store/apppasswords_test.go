@@ -268,14 +268,20 @@ func TestAppPasswordRevokeRaces(t *testing.T) {
 		wg.Add(3)
 		go func() { defer wg.Done(); _, _ = s.MatchAppPassword(u.ID, p.Hash) }()
 		go func() { defer wg.Done(); _, _ = s.DeleteAppPassword(p.ID) }()
-		go func() { defer wg.Done(); _ = s.CreateAppPassword(&AppPassword{UserID: u.ID, Hash: [32]byte{byte(i), 1}}, 0) }()
+		go func() {
+			defer wg.Done()
+			_ = s.CreateAppPassword(&AppPassword{UserID: u.ID, Hash: [32]byte{byte(i), 1}}, 0)
+		}()
 		wg.Wait()
 		if _, err := s.MatchAppPassword(u.ID, p.Hash); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("round %d: revoked password matches after the race: %v", i, err)
 		}
 		wg.Add(2)
 		go func() { defer wg.Done(); _ = s.DeleteUser(u.ID) }()
-		go func() { defer wg.Done(); _ = s.CreateAppPassword(&AppPassword{UserID: u.ID, Hash: [32]byte{byte(i), 2}}, 0) }()
+		go func() {
+			defer wg.Done()
+			_ = s.CreateAppPassword(&AppPassword{UserID: u.ID, Hash: [32]byte{byte(i), 2}}, 0)
+		}()
 		wg.Wait()
 	}
 	if n := appPasswordKeys(t, s); n != 0 {
