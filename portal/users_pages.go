@@ -226,10 +226,12 @@ func (s usersUI) renderUser(w http.ResponseWriter, r *http.Request, c *caller, s
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p.Data = userPageData{AppPasswords: appPasswords, RevokeAppPasswords: u.ID != c.User.ID && !c.Impersonating() && c.Key == nil &&
-		c.Can(policies.PermUsersWrite) && s.core.Users.MayManage(c, u) == nil, Detail: d, Path: userPath(u), States: states, Roles: roles, Groups: s.groupNames(),
+	revokeAppPasswords := u.ID != c.User.ID && !c.Impersonating() && c.Key == nil &&
+		c.Can(policies.PermUsersWrite) && s.core.Users.MayManage(c, u) == nil
+	p.Data = userPageData{Detail: d, Path: userPath(u), States: states, Roles: roles, Groups: s.groupNames(),
 		Self: u.ID == c.User.ID, HasPassword: u.PasswordHash != "", PasswordChangedAt: u.PasswordChangedAt,
-		PasswordRules: s.core.PasswordRules().Describe(), Expired: s.core.PasswordExpired(u.PasswordChangedAt), Support: s.adminAPI().userSupport(c, u)}
+		PasswordRules: s.core.PasswordRules().Describe(), Expired: s.core.PasswordExpired(u.PasswordChangedAt), Support: s.adminAPI().userSupport(c, u),
+		AppPasswords: appPasswords, RevokeAppPasswords: revokeAppPasswords}
 	s.render(w, status, "user", p)
 }
 
