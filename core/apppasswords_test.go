@@ -481,3 +481,60 @@ func TestAppPasswordSecretNeverLogged(t *testing.T) {
 		t.Fatal("nothing was logged: the test proves nothing")
 	}
 }
+
+// FuzzCanonicalAppPassword: parsing never panics, accepts only the
+// prefix, 30 symbols and a right checksum, and what it accepts is a fixed
+// point.
+func FuzzCanonicalAppPassword(f *testing.F) {
+	f.Add(newAppPasswordSecret())
+	f.Add("GTAP_" + strings.Repeat("o", 30))
+	f.Add("gtap_-----")
+	f.Add("gth_abc")
+	f.Fuzz(func(t *testing.T, s string) {
+		canon, ok := canonicalAppPassword(s)
+		if !ok {
+			return
+		}
+		if len(canon) != len(AppPasswordPrefix)+appPWSymbols || !strings.HasPrefix(canon, AppPasswordPrefix) {
+			t.Fatalf("%q -> %q", s, canon)
+		}
+		if again, ok := canonicalAppPassword(canon); !ok || again != canon {
+			t.Fatalf("%q -> %q -> %q, %v", s, canon, again, ok)
+		}
+	})
+}
+
+// BenchmarkCheckAppPassword is the cost of a right app password: what an
+// LDAP bind or an HTTP Basic request with one pays.
+func BenchmarkCheckAppPassword(b *testing.B) {
+	st, err := store.Open(b.TempDir(), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	c, err := New(Options{Store: st, PortalURL: &url.URL{Scheme: "https", Host: "auth.example.com"},
+		Hasher: password.NewHasher(password.HasherOptions{Params: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := c.Users.CreateUser(context.Background(), nil, NewUser{Username: "bob", Password: testPW, Role: "user"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var secret string
+	for i := range 5 { // a user with a few app passwords
+		v, err := c.Credentials.CreateAppPassword(sessionActor(c, u), AppPasswordInput{Name: "p" + string(rune('a'+i))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		secret = v.Password
+	}
+	a := bindActor()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := c.Credentials.CheckAppPassword(a, "bob", secret, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
