@@ -252,6 +252,11 @@ func (s *Store) TouchAppPassword(p AppPassword, ip string, t time.Time) {
 	c.dirty[id] = true
 }
 
+// appPasswordFlushChunk is how many uses one transaction writes, so a
+// burst of binds by many users never makes a transaction too big for
+// Badger (a variable for the tests).
+var appPasswordFlushChunk = 500
+
 // flushAppPasswords writes the latest uses recorded since the last flush.
 // The caller holds enter.
 func (s *Store) flushAppPasswords() error {
@@ -263,11 +268,24 @@ func (s *Store) flushAppPasswords() error {
 	}
 	clear(c.dirty)
 	c.mu.Unlock()
-	if len(uses) == 0 {
-		return nil
+	ids := make([]string, 0, len(uses))
+	for id := range uses {
+		ids = append(ids, id)
 	}
+	for chunk := range slices.Chunk(ids, appPasswordFlushChunk) {
+		if err := s.writeAppPasswordUses(chunk, uses); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeAppPasswordUses writes the uses of the app passwords ids in one
+// transaction.
+func (s *Store) writeAppPasswordUses(ids []string, uses map[string]appPasswordUse) error {
 	return s.update(func(txn *badger.Txn) error {
-		for id, use := range uses {
+		for _, id := range ids {
+			use := uses[id]
 			key, err := appPasswordKeyOf(txn, id)
 			if errors.Is(err, ErrNotFound) {
 				continue // revoked meanwhile

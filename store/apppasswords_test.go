@@ -166,6 +166,37 @@ func TestAppPasswords(t *testing.T) {
 	}
 }
 
+// TestAppPasswordUsesFlushInChunks: more uses than one transaction
+// writes are all written.
+func TestAppPasswordUsesFlushInChunks(t *testing.T) {
+	defer func(n int) { appPasswordFlushChunk = n }(appPasswordFlushChunk)
+	appPasswordFlushChunk = 3
+	s := openTest(t, t.TempDir(), Options{})
+	u := &User{Username: "alice", Role: "user"}
+	if err := s.CreateUser(u); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 7 {
+		s.TouchAppPassword(mustAppPassword(t, s, u.ID, byte(i), ""), "192.0.2.1", at)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	s.appPasswords.mu.Lock()
+	clear(s.appPasswords.uses) // only what was written counts
+	s.appPasswords.mu.Unlock()
+	list, err := s.AppPasswords(u.ID)
+	if err != nil || len(list) != 7 {
+		t.Fatalf("AppPasswords = %d, %v", len(list), err)
+	}
+	for _, p := range list {
+		if !p.LastUsedAt.Equal(at) {
+			t.Errorf("%s: last use %v not written", p.ID, p.LastUsedAt)
+		}
+	}
+}
+
 // TestAppPasswordLimit: a user has at most limit app passwords.
 func TestAppPasswordLimit(t *testing.T) {
 	s := openTest(t, t.TempDir(), Options{})
