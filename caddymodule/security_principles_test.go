@@ -85,6 +85,8 @@ func TestSecurityPrinciplesKeyCannotChangeFactors(t *testing.T) {
 		{"POST", "/api/v1/me/password", `{"current_password":"` + alicePW + `","password":"An0ther-passphrase"}`},
 		{"DELETE", "/api/v1/me/identities/google", ""},
 		{"POST", "/api/v1/keys", `{"label":"more"}`},
+		{"POST", "/api/v1/me/app-passwords", `{"name":"backdoor"}`},
+		{"DELETE", "/api/v1/me/app-passwords/AAAA", ""},
 	}
 	for _, tc := range cases {
 		got, b := secKeyAPI(t, h, key, tc.method, tc.path, tc.body)
@@ -119,6 +121,7 @@ func TestSecurityPrinciplesAdminCredentialsAreForOthers(t *testing.T) {
 		{"POST", "/api/v1/users/uma/temp-password", "", "POST /api/v1/me/password"},
 		{"POST", "/api/v1/users/uma/reset-link", "", "POST /api/v1/me/password"},
 		{"DELETE", "/api/v1/users/uma/2fa", "", "/api/v1/me/totp"},
+		{"DELETE", "/api/v1/users/uma/app-passwords/AAAA", "", "DELETE /api/v1/me/app-passwords"},
 	}
 	for _, tc := range self {
 		got, b := secAPI(t, h, uma, tc.method, tc.path, tc.body)
@@ -173,6 +176,7 @@ func TestSecurityPrinciplesNoCredentialsWhileImpersonating(t *testing.T) {
 			{"POST", "/api/v1/users/" + target + "/temp-password", ""},
 			{"POST", "/api/v1/users/" + target + "/reset-link", ""},
 			{"DELETE", "/api/v1/users/" + target + "/2fa", ""},
+			{"DELETE", "/api/v1/users/" + target + "/app-passwords/AAAA", ""},
 		} {
 			got, b := secAPI(t, h, olga, tc.method, tc.path, tc.body)
 			if got != http.StatusForbidden || !strings.Contains(string(b), "impersonating") {

@@ -268,6 +268,10 @@ func (s *Users) UpdateUser(c *Actor, ref string, p UserPatch) (*store.User, erro
 		}
 	}
 	before := u.Clone()
+	appPasswords := 0 // the store deletes them with the disabling
+	if p.Active != nil && !*p.Active && !u.Disabled {
+		appPasswords = s.Credentials.countAppPasswords(u)
+	}
 	updated, err := s.store.UpdateUser(u.ID, func(x *store.User) error {
 		if p.Email != nil {
 			if !strings.EqualFold(x.Email, email) {
@@ -309,6 +313,7 @@ func (s *Users) UpdateUser(c *Actor, ref string, p UserPatch) (*store.User, erro
 			return nil, fmt.Errorf("core: end sessions of disabled user: %w", err)
 		}
 		s.Credentials.revokeAllKeys(c, c.User.Username, updated)
+		s.Credentials.appPasswordsGone(c, updated, appPasswords, "disabled")
 	}
 	return updated, nil
 }
@@ -373,9 +378,11 @@ func (s *Users) DeleteUser(c *Actor, ref string) error {
 		}
 	}
 	s.Credentials.revokeAllKeys(c, c.User.Username, u)
+	appPasswords := s.Credentials.countAppPasswords(u)
 	if err := s.store.DeleteUser(u.ID); err != nil {
 		return fmt.Errorf("core: delete user: %w", err)
 	}
+	s.Credentials.appPasswordsGone(c, u, appPasswords, "deleted")
 	_, _ = s.store.DeleteUserTokens(tokenKindReset, u.ID)
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionUserDelete, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
 	return nil

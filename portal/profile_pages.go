@@ -24,6 +24,7 @@ type profileData struct {
 	PasswordRules     string
 	Factors           FactorsView
 	Keys              []APIKeyView
+	AppPasswords      []core.AppPasswordView
 	// PendingEmail is the new address waiting for confirmation.
 	PendingEmail string
 	// Reauth: the session signed in more than core.FreshWindow ago, so the
@@ -66,11 +67,17 @@ func (s accountUI) renderProfile(w http.ResponseWriter, r *http.Request, c *call
 		s.pageFail(w, r, c, err)
 		return
 	}
+	appPasswords, err := s.core.Credentials.ListAppPasswords(c)
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
 	for _, a := range s.core.Access.Apps() {
 		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
 	p.Data = profileData{
 		Keys:              keys,
+		AppPasswords:      appPasswords,
 		Factors:           factors,
 		Locked:            s.core.Settings().LockProfile,
 		Sessions:          sessions,
@@ -114,6 +121,9 @@ type passwordData struct {
 	// NoCurrent: the session signed in with a temporary password, so the
 	// current password is not asked for.
 	NoCurrent bool
+	// AppPasswords is how many app passwords the caller has: the form
+	// then asks whether to revoke them.
+	AppPasswords int
 }
 
 func (s accountUI) handlePasswordPage(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -126,8 +136,9 @@ func (s accountUI) renderPassword(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	p := s.basePage(w, r, c, "Change your password", "profile")
 	p.Error = errMsg
+	appPasswords, _ := s.core.Credentials.ListAppPasswords(c)
 	p.Data = passwordData{Expired: s.core.PasswordExpired(c.User.PasswordChangedAt), RD: rd, PasswordRules: s.core.PasswordRules().Describe(),
-		NoCurrent: core.SignedInWithTempPassword(c)}
+		NoCurrent: core.SignedInWithTempPassword(c), AppPasswords: len(appPasswords)}
 	s.render(w, status, "password", p)
 }
 
@@ -155,7 +166,7 @@ func (s accountUI) handlePasswordForm(w http.ResponseWriter, r *http.Request, c 
 		fail(status, sentence(msg))
 		return
 	}
-	const msg = "Your password was changed. Your other sessions were signed out."
+	msg := s.revokeAppPasswordsWithPassword(r, c, "Your password was changed. Your other sessions were signed out.")
 	if to, ok := s.core.Access.RedirectPolicy().Clean(rd); ok {
 		// rd may be an app on another origin: redirectAfterForm gets
 		// there despite the CSP form-action directive.

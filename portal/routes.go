@@ -78,6 +78,9 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("DELETE /api/v1/me/sessions", s.notCredential(s.adminAPI().apiRevokeMyOtherSessions).api(""))
 	mux.Handle("GET /api/v1/me/identities", s.api("", s.accountUI().apiMyIdentities))
 	mux.Handle("DELETE /api/v1/me/identities/{provider}", s.freshCredential(s.accountUI().apiUnlinkIdentity).api(""))
+	mux.Handle("GET /api/v1/me/app-passwords", s.api("", s.adminAPI().apiMyAppPasswords))
+	mux.Handle("POST /api/v1/me/app-passwords", s.freshCredential(s.adminAPI().apiCreateAppPassword).api(""))
+	mux.Handle("DELETE /api/v1/me/app-passwords/{id}", s.ownCredential(s.adminAPI().apiRevokeAppPassword).api(""))
 	mux.Handle("POST /api/v1/password/forgot", s.public(s.throttled(s.accountUI().apiForgot)))
 
 	mux.Handle("GET /api/v1/users", s.api(policies.PermUsersRead, s.adminAPI().apiListUsers))
@@ -92,6 +95,8 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("POST /api/v1/users/{user}/unlock", s.api(policies.PermUsersWrite, s.adminAPI().apiUnlockUser))
 	mux.Handle("GET /api/v1/users/{user}/sessions", s.api(policies.PermSessionsRead, s.adminAPI().apiUserSessions))
 	mux.Handle("DELETE /api/v1/users/{user}/sessions", s.api(policies.PermSessionsRevoke, s.adminAPI().apiRevokeUserSessions))
+	mux.Handle("GET /api/v1/users/{user}/app-passwords", s.api(policies.PermUsersRead, s.adminAPI().apiUserAppPasswords))
+	mux.Handle("DELETE /api/v1/users/{user}/app-passwords/{id}", s.adminCredential(core.SelfAppPasswords, s.adminAPI().apiRevokeUserAppPassword).api(policies.PermUsersWrite))
 
 	mux.Handle("GET /api/v1/groups", s.api(policies.PermGroupsRead, s.adminAPI().apiListGroups))
 	mux.Handle("POST /api/v1/groups", s.api(policies.PermGroupsWrite, s.adminAPI().apiCreateGroup))

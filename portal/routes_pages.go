@@ -43,6 +43,8 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.Handle("POST /profile/webauthn/{id}/remove", s.freshCredential(s.signedIn("", s.accountUI().handleProfileKeyRemove)))
 	mux.Handle("POST /profile/oidc/{provider}/link", s.freshCredential(s.signedIn("", s.accountUI().handleOIDCLinkStart)))
 	mux.Handle("POST /profile/oidc/{provider}/unlink", s.freshCredential(s.signedIn("", s.accountUI().handleOIDCUnlink)))
+	mux.Handle("POST /profile/app-passwords", s.freshCredential(s.signedIn("", s.accountUI().handleProfileAppPasswordCreate)))
+	mux.Handle("POST /profile/app-passwords/{id}/revoke", s.ownCredential(s.signedIn("", s.accountUI().handleProfileAppPasswordRevoke)))
 
 	// Users.
 	mux.HandleFunc("GET /admin/users", s.signedIn(policies.PermUsersRead, s.usersUI().handleUsers))
@@ -63,6 +65,7 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /admin/users/{user}/sessions/revoke", s.signedIn(policies.PermSessionsRevoke, s.usersUI().handleUserRevokeSessions))
 	mux.HandleFunc("POST /admin/users/{user}/sessions/{id}/revoke", s.signedIn("", s.usersUI().handleUserRevokeSession))
 	mux.HandleFunc("POST /admin/users/{user}/credentials/{kind}/{id}/revoke", s.signedIn(policies.PermUsersWrite, s.adminAPI().handleUserRevokeCredential))
+	mux.Handle("POST /admin/users/{user}/app-passwords/{id}/revoke", s.adminCredential(core.SelfAppPasswords, s.signedIn(policies.PermUsersWrite, s.usersUI().handleUserAppPasswordRevoke)))
 
 	// Groups.
 	mux.HandleFunc("GET /admin/groups", s.signedIn(policies.PermGroupsRead, s.accessUI().handleGroups))

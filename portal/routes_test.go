@@ -20,7 +20,7 @@ import (
 // credential: such a route (any method but GET and HEAD) must be declared
 // with a policy in the route table, or be a throttled sign-in step.
 var credentialish = []string{"/me/", "/profile/", "/password", "/2fa", "/totp", "/webauthn", "/identities",
-	"/keys", "/backup-code", "/reset-link", "/temp-password", "/oidc/"}
+	"/keys", "/backup-code", "/reset-link", "/temp-password", "/oidc/", "/app-password"}
 
 // noSecret lists the state-changing routes that answer without a session
 // but check no secret, so core.Need no throttle.

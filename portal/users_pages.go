@@ -181,6 +181,10 @@ type userPageData struct {
 	// Support holds the impersonation and temporary-password controls
 	// the caller may use on this user.
 	Support userSupport
+	// AppPasswords are the user's app passwords; RevokeAppPasswords: the
+	// caller may revoke them here (not their own: that is the profile).
+	AppPasswords       []core.AppPasswordView
+	RevokeAppPasswords bool
 }
 
 func (s usersUI) handleUser(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -217,9 +221,17 @@ func (s usersUI) renderUser(w http.ResponseWriter, r *http.Request, c *caller, s
 		states = append(states, "locked")
 	}
 	roles := s.core.RoleNames()
+	appPasswords, err := s.core.Credentials.ListUserAppPasswords(c, u.ID)
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	revokeAppPasswords := u.ID != c.User.ID && !c.Impersonating() && c.Key == nil &&
+		c.Can(policies.PermUsersWrite) && s.core.Users.MayManage(c, u) == nil
 	p.Data = userPageData{Detail: d, Path: userPath(u), States: states, Roles: roles, Groups: s.groupNames(),
 		Self: u.ID == c.User.ID, HasPassword: u.PasswordHash != "", PasswordChangedAt: u.PasswordChangedAt,
-		PasswordRules: s.core.PasswordRules().Describe(), Expired: s.core.PasswordExpired(u.PasswordChangedAt), Support: s.adminAPI().userSupport(c, u)}
+		PasswordRules: s.core.PasswordRules().Describe(), Expired: s.core.PasswordExpired(u.PasswordChangedAt), Support: s.adminAPI().userSupport(c, u),
+		AppPasswords: appPasswords, RevokeAppPasswords: revokeAppPasswords}
 	s.render(w, status, "user", p)
 }
 

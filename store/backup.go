@@ -19,12 +19,12 @@ import (
 //
 // The backup holds every record: users, groups, roles, app access rules,
 // settings, sessions, one-time tokens, second factors (MFA), external
-// identities, API keys and the audit log. Secrets in it are exactly as at
-// rest: passwords, backup codes, tokens and API keys hashed, TOTP secrets
-// encrypted under the server key. That key (the file secret.key in the
-// storage directory, beside the database) is not in the backup: back it
-// up separately, or TOTP secrets and API keys stop working after a
-// restore. Treat the backup itself as sensitive: it lets anyone holding it
+// identities, API keys, app passwords and the audit log. Secrets in it
+// are exactly as at rest: passwords, backup codes, tokens, API keys and
+// app passwords hashed, TOTP secrets encrypted under the server key. That
+// key (the file secret.key in the storage directory, beside the database)
+// is not in the backup: back it up separately, or TOTP secrets, API keys
+// and app passwords stop working after a restore. Treat the backup itself as sensitive: it lets anyone holding it
 // attack the hashes offline.
 //
 // Store methods keep working while the backup is written; Close waits for

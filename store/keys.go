@@ -34,6 +34,8 @@ import (
 //	idx/ukey/<user id>\x00<id>           empty; user -> api key
 //	ident/<provider>\x00<subject>        Identity record (external account link)
 //	idx/uident/<user id>\x00<provider>   -> subject; user -> identity links
+//	apppw/<user id>\x00<32-byte hmac>    AppPassword record
+//	idx/apppw/<id>                       -> user id \x00 32-byte hmac
 const (
 	prefixMeta         = "meta/"
 	prefixUser         = "user/"
@@ -57,6 +59,8 @@ const (
 	prefixIdentity     = "ident/"
 	prefixUserIdents   = "idx/uident/"
 	prefixAuditUser    = "idx/auser/"
+	prefixAppPassword  = "apppw/"
+	prefixAppPassID    = "idx/apppw/"
 )
 
 // sep separates a variable-length component from a fixed-size one.
@@ -173,3 +177,12 @@ func auditKeyNanos(k []byte) int64 {
 // validName reports whether s can be a key component: non-empty and free of
 // the separator byte.
 func validName(s string) bool { return s != "" && !strings.ContainsRune(s, sep) }
+
+// appPasswordsPrefix is the start of the keys of userID's app passwords.
+func appPasswordsPrefix(uid string) []byte { return append(cat(prefixAppPassword, uid), sep) }
+
+func appPasswordKey(uid string, hash [32]byte) []byte {
+	return append(appPasswordsPrefix(uid), hash[:]...)
+}
+
+func appPasswordIDKey(id string) []byte { return cat(prefixAppPassID, id) }

@@ -57,6 +57,9 @@ func (s *Store) flush(all bool) error {
 	if err := s.flushAPIKeys(); err != nil {
 		return err
 	}
+	if err := s.flushAppPasswords(); err != nil {
+		return err
+	}
 	ws := s.index.sweep(all, s.now().UnixNano())
 	if len(ws) == 0 {
 		return nil

@@ -85,6 +85,9 @@ type Store struct {
 	index *sessionIndex
 	// keys caches API keys by hash for the guard's hot path.
 	keys apiKeyCache
+	// appPasswords caches app passwords by user for their check
+	// (apppasswords.go).
+	appPasswords appPasswordCache
 	// sessMu serialises every write of session records (create, delete,
 	// flush of activity) together with its change to the index, so the
 	// index always reflects the committed sessions.

@@ -303,8 +303,12 @@ func (s *Store) DeleteUser(id string) error {
 		if err := deleteUserIdentities(txn, id); err != nil {
 			return err
 		}
+		if _, err := deleteUserAppPasswords(txn, id); err != nil {
+			return err
+		}
 		return txn.Delete(userKey(id))
 	})
+	s.appPasswords.forgetUser(id)
 	if err != nil {
 		return fmt.Errorf("store: delete user %q: %w", id, err)
 	}

@@ -37,6 +37,9 @@ func (s *Store) UpdateUser(id string, fn func(u *User) error) (*User, error) {
 	}
 	s.users.replace(rec)
 	s.directory.put(rec)
+	if rec.Disabled {
+		s.appPasswords.forgetUser(id)
+	}
 	return rec, nil
 }
 
@@ -70,6 +73,9 @@ func (s *Store) UpdateUserEndingSessions(id string, fn func(u *User) error, keep
 		// With the first chunk of deletions, even if a later one failed.
 		s.users.replace(rec)
 		s.directory.put(rec)
+		if rec.Disabled {
+			s.appPasswords.forgetUser(id)
+		}
 	}
 	if err != nil {
 		return nil, n, fmt.Errorf("store: update user %q and end their sessions: %w", id, err)
@@ -105,6 +111,13 @@ func (s *Store) updateUserTxn(txn *badger.Txn, id string, fn func(u *User) error
 	}
 	if err := put(txn, userKey(id), u); err != nil {
 		return nil, nil, err
+	}
+	if u.Disabled && !old.Disabled {
+		// Disabling kills the user's app passwords, whoever disables
+		// and however: enabling the account again does not revive them.
+		if _, err := deleteUserAppPasswords(txn, id); err != nil {
+			return nil, nil, err
+		}
 	}
 	return u, nil, nil
 }

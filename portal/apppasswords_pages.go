@@ -1,0 +1,66 @@
+package portal
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gatehouse-auth/gatehouse/core"
+)
+
+// handleProfileAppPasswordCreate makes an app password from the profile
+// form and shows it once.
+func (s accountUI) handleProfileAppPasswordCreate(w http.ResponseWriter, r *http.Request, c *caller) {
+	v, err := s.core.Credentials.CreateAppPassword(c, core.AppPasswordInput{Name: r.PostForm.Get("name"), App: r.PostForm.Get("app")})
+	if err != nil {
+		status, msg := s.statusOf(err)
+		s.renderProfile(w, r, c, status, sentence(msg), nil)
+		return
+	}
+	scope := "It works for every app that asks for your password (LDAP sign-in, HTTP Basic)."
+	if v.App != "" {
+		scope = "It works only for the app " + v.App + "."
+	}
+	s.usersUI().renderLink(w, r, c, "profile", linkData{Heading: "App password " + v.Name, Label: "App password", Link: v.Password,
+		Lede: "Type it into the app instead of your password, with your username " + c.User.Username + ".",
+		Note: scope + " Dashes and capitals do not matter.", Back: "/profile", BackLabel: "Back to your profile"})
+}
+
+// handleProfileAppPasswordRevoke revokes one of the caller's app
+// passwords.
+func (s accountUI) handleProfileAppPasswordRevoke(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := s.core.Credentials.RevokeAppPassword(c, r.PathValue("id")); err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
+	s.done(w, r, c, "/profile", "The app password is revoked.")
+}
+
+// revokeAppPasswordsWithPassword revokes the caller's app passwords after
+// a password change when its form asked to (the revoke_app_passwords
+// checkbox, checked by default) and says so in msg.
+func (s accountUI) revokeAppPasswordsWithPassword(r *http.Request, c *caller, msg string) string {
+	if r.PostForm.Get("revoke_app_passwords") != "1" {
+		return msg
+	}
+	n, err := s.core.Credentials.RevokeOwnAppPasswords(c, "revoked with a password change")
+	switch {
+	case err != nil:
+		s.log.Error("revoke app passwords with a password change", "user", c.User.Username, "error", err)
+		return msg + " Your app passwords could not be revoked: revoke them on your profile page."
+	case n == 1:
+		return msg + " Your app password was revoked."
+	case n > 1:
+		return msg + " Your " + strconv.Itoa(n) + " app passwords were revoked."
+	}
+	return msg
+}
+
+// handleUserAppPasswordRevoke revokes one of the user's app passwords
+// from the user's page.
+func (s usersUI) handleUserAppPasswordRevoke(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := s.core.Credentials.RevokeUserAppPassword(c, r.PathValue("user"), r.PathValue("id")); err != nil {
+		s.userFail(w, r, c, err, nil)
+		return
+	}
+	s.userDone(w, r, c, "The app password was revoked.")
+}
