@@ -16,53 +16,12 @@ import (
 )
 
 const (
-	people = "ou=people,dc=example,dc=org"
-	groups = "ou=groups,dc=example,dc=org"
-	reader = "cn=reader,ou=system,dc=example,dc=org"
+	people = slapdtest.People
+	reader = slapdtest.ReaderDN
 )
 
-// testLDIF is a small directory: three people, a service account and
-// groups of each kind.
-func testLDIF(extra ...string) string {
-	return strings.Join(append([]string{`dn: ou=people,{suffix}
-objectClass: organizationalUnit
-ou: people
-`, `dn: ou=groups,{suffix}
-objectClass: organizationalUnit
-ou: groups
-`, `dn: ou=system,{suffix}
-objectClass: organizationalUnit
-ou: system
-`, `dn: cn=reader,ou=system,{suffix}
-objectClass: organizationalRole
-objectClass: simpleSecurityObject
-cn: reader
-userPassword: reader-pw
-`,
-		slapdtest.Person(people, "alice", "alice-pw", "alice@example.org", "Alice Liddell"),
-		slapdtest.Person(people, "bob", "bob-pw", "bob@example.org", "Bob Builder"),
-		slapdtest.Person(people, "carol", "carol-pw", "", "Carol"),
-		`dn: cn=devs,ou=groups,{suffix}
-objectClass: groupOfNames
-cn: devs
-member: uid=alice,ou=people,{suffix}
-member: UID=Bob, OU=People,DC=example,DC=org
-`, `dn: cn=Ops Team,ou=groups,{suffix}
-objectClass: groupOfNames
-cn: Ops Team
-member: uid=alice,ou=people,{suffix}
-`, `dn: cn=admins,ou=groups,{suffix}
-objectClass: groupOfUniqueNames
-cn: admins
-uniqueMember: uid=carol,ou=people,{suffix}
-`, `dn: cn=staff,ou=groups,{suffix}
-objectClass: posixGroup
-cn: staff
-gidNumber: 5000
-memberUid: alice
-memberUid: carol
-`}, extra...), "\n")
-}
+// testLDIF is slapdtest's example directory.
+func testLDIF(extra ...string) string { return slapdtest.ExampleLDIF(extra...) }
 
 func testConfig(s *slapdtest.Server) Config {
 	return Config{URL: s.URL, BindDN: reader, BindPassword: "reader-pw", BaseDN: "dc=example,dc=org", Timeout: 3 * time.Second}

@@ -11,6 +11,7 @@ package slapdtest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -67,6 +68,8 @@ type Server struct {
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
+	// exited is closed when cmd.Wait, which one goroutine calls, returns.
+	exited chan struct{}
 }
 
 // Available reports whether slapd and slapadd are installed.
@@ -177,15 +180,16 @@ func (s *Server) start() {
 		if err := cmd.Start(); err != nil {
 			s.t.Fatalf("start slapd: %v", err)
 		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
 		if err := waitListening(port, exited); err != nil {
 			_ = cmd.Process.Kill()
+			<-exited
 			lastErr = fmt.Errorf("%w\n%s", err, logBuf.String())
 			continue
 		}
 		s.mu.Lock()
-		s.cmd, s.port = cmd, port
+		s.cmd, s.exited, s.port = cmd, exited, port
 		s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", port)
 		s.mu.Unlock()
 		return
@@ -195,12 +199,12 @@ func (s *Server) start() {
 
 // waitListening waits until something accepts connections on port, or
 // the process exits.
-func waitListening(port int, exited <-chan error) error {
+func waitListening(port int, exited <-chan struct{}) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("slapd exited: %v", err)
+		case <-exited:
+			return errors.New("slapd exited")
 		default:
 		}
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
@@ -232,7 +236,7 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
@@ -305,4 +309,62 @@ func Person(ou, uid, password, mail, name string) string {
 		fmt.Fprintf(&b, "mail: %s\n", mail)
 	}
 	return b.String()
+}
+
+// The example directory of ExampleLDIF, under the default suffix.
+const (
+	People         = "ou=people,dc=example,dc=org"
+	Groups         = "ou=groups,dc=example,dc=org"
+	ReaderDN       = "cn=reader,ou=system,dc=example,dc=org"
+	ReaderPassword = "reader-pw"
+)
+
+// ExampleLDIF is a small directory under the default suffix, for
+// Options.LDIF: a service account (ReaderDN, ReaderPassword) that may
+// read everything; three people under People, each with the password
+// "<uid>-pw" — alice (alice@example.org, "Alice Liddell"), bob
+// (bob@example.org, "Bob Builder") and carol (no mail, "Carol"); and
+// under Groups a groupOfNames "devs" (alice, and bob with his DN spelled
+// in another case), a groupOfNames "Ops Team" (alice), a
+// groupOfUniqueNames "admins" (carol) and a posixGroup "staff" (memberUid
+// alice and carol). extra entries are appended.
+func ExampleLDIF(extra ...string) string {
+	return strings.Join(append([]string{`dn: ou=people,{suffix}
+objectClass: organizationalUnit
+ou: people
+`, `dn: ou=groups,{suffix}
+objectClass: organizationalUnit
+ou: groups
+`, `dn: ou=system,{suffix}
+objectClass: organizationalUnit
+ou: system
+`, `dn: cn=reader,ou=system,{suffix}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: reader
+userPassword: reader-pw
+`,
+		Person(People, "alice", "alice-pw", "alice@example.org", "Alice Liddell"),
+		Person(People, "bob", "bob-pw", "bob@example.org", "Bob Builder"),
+		Person(People, "carol", "carol-pw", "", "Carol"),
+		`dn: cn=devs,ou=groups,{suffix}
+objectClass: groupOfNames
+cn: devs
+member: uid=alice,ou=people,{suffix}
+member: UID=Bob, OU=People,DC=example,DC=org
+`, `dn: cn=Ops Team,ou=groups,{suffix}
+objectClass: groupOfNames
+cn: Ops Team
+member: uid=alice,ou=people,{suffix}
+`, `dn: cn=admins,ou=groups,{suffix}
+objectClass: groupOfUniqueNames
+cn: admins
+uniqueMember: uid=carol,ou=people,{suffix}
+`, `dn: cn=staff,ou=groups,{suffix}
+objectClass: posixGroup
+cn: staff
+gidNumber: 5000
+memberUid: alice
+memberUid: carol
+`}, extra...), "\n")
 }
