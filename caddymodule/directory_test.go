@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -305,5 +307,33 @@ func TestDirectoryPlaceholderAtLoad(t *testing.T) {
 	err := caddy.Load(cfg, true)
 	if err == nil || !strings.Contains(err.Error(), "url is required") {
 		t.Errorf("load with an unset url variable: %v", err)
+	}
+}
+
+// TestReadmeDirectoryExamplesAdapt: every Caddyfile example of the
+// README's "External directory" section, as written there, adapts.
+func TestReadmeDirectoryExamplesAdapt(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "## External directory")
+	end := strings.Index(text, "## Security defaults")
+	if start < 0 || end < start {
+		t.Fatal("README: no external directory section")
+	}
+	blocks := regexp.MustCompile("(?s)```caddyfile\n(.*?)```").FindAllStringSubmatch(text[start:end], -1)
+	if len(blocks) < 6 {
+		t.Fatalf("README: %d Caddyfile examples, want the overview, OpenLDAP, AD, another Gatehouse, JumpCloud and Okta", len(blocks))
+	}
+	for _, b := range blocks {
+		cf := b[1]
+		if !strings.HasPrefix(cf, "{") {
+			cf = "{\n\tgatehouse {\n\t\tportal_url https://auth.example.com\n" + cf + "\t}\n}\n"
+		}
+		if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": "README.md"}); err != nil {
+			t.Errorf("README example does not adapt: %v\n%s", err, b[1])
+		}
 	}
 }

@@ -25,12 +25,17 @@ import (
 	"github.com/go-ldap/ldap/v3"
 )
 
-// Paths of Debian's OpenLDAP (packages slapd and ldap-utils).
+// Paths of Debian's OpenLDAP (package slapd).
 const (
-	SlapdPath   = "/usr/sbin/slapd"
-	SlapaddPath = "/usr/sbin/slapadd"
-	schemaDir   = "/etc/ldap/schema"
-	moduleDir   = "/usr/lib/ldap"
+	schemaDir = "/etc/ldap/schema"
+	moduleDir = "/usr/lib/ldap"
+)
+
+// slapdPath and slapaddPath are the programs; a variable so a test can
+// play a machine without them.
+var (
+	slapdPath   = "/usr/sbin/slapd"
+	slapaddPath = "/usr/sbin/slapadd"
 )
 
 // Options configures a server. Zero fields take their defaults.
@@ -74,7 +79,7 @@ type Server struct {
 
 // Available reports whether slapd and slapadd are installed.
 func Available() bool {
-	for _, p := range []string{SlapdPath, SlapaddPath} {
+	for _, p := range []string{slapdPath, slapaddPath} {
 		if _, err := os.Stat(p); err != nil {
 			return false
 		}
@@ -149,7 +154,7 @@ access to * by users read by * none
 	if err := os.WriteFile(ldifPath, []byte(ldif), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(SlapaddPath, "-q", "-f", s.conf, "-l", ldifPath).CombinedOutput(); err != nil {
+	if out, err := exec.Command(slapaddPath, "-q", "-f", s.conf, "-l", ldifPath).CombinedOutput(); err != nil {
 		t.Fatalf("slapadd: %v\n%s", err, out)
 	}
 	s.start()
@@ -175,7 +180,7 @@ func (s *Server) start() {
 			s.t.Fatal(err)
 		}
 		var logBuf bytes.Buffer
-		cmd := exec.Command(SlapdPath, "-h", fmt.Sprintf("ldap://127.0.0.1:%d/", port), "-f", s.conf, "-d", "0")
+		cmd := exec.Command(slapdPath, "-h", fmt.Sprintf("ldap://127.0.0.1:%d/", port), "-f", s.conf, "-d", "0")
 		cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
 		if err := cmd.Start(); err != nil {
 			s.t.Fatalf("start slapd: %v", err)
