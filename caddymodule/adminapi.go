@@ -31,6 +31,8 @@ func init() {
 //	     → {"link", "expires_at"}: a one-time owner recovery link
 //	GET  /gatehouse/backup                a full database backup
 //	     (application/octet-stream; see store.Store.Backup)
+//	POST /gatehouse/directory/sync        synchronise with the external
+//	     directory → the report (core.SyncReport)
 type adminAPI struct {
 	app *App
 }
@@ -84,6 +86,11 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
 		}
 		return a.ownerLogin(w, r)
+	case "/gatehouse/directory/sync":
+		if r.Method != http.MethodPost {
+			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+		}
+		return a.directorySync(w, r)
 	case "/gatehouse/backup":
 		if r.Method != http.MethodGet {
 			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}

@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/core/mail"
 	"github.com/gatehouse-auth/gatehouse/portal"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -63,6 +64,14 @@ func init() {
 //				client_secret {env.GOOGLE_CLIENT_SECRET}
 //				display_name  Google
 //				link_by_email
+//			}
+//			directory ldap {
+//				url           ldaps://ldap.example.com
+//				bind_dn       cn=gatehouse,ou=system,dc=example,dc=com
+//				bind_password {env.LDAP_PASSWORD}
+//				base_dn       ou=people,dc=example,dc=com
+//				auto_create
+//				sync_groups
 //			}
 //		}
 //	}
@@ -113,6 +122,12 @@ type App struct {
 	// fetched at the first sign-in through it, so a provider that is down
 	// never stops Caddy from loading the config.
 	OIDC []*OIDCConfig `json:"oidc,omitempty"`
+
+	// Directory is the external directory (LDAP, Active Directory) whose
+	// people sign in with their directory password; see LDAPDirectory. A
+	// directory that is down never stops Caddy from loading the config,
+	// nor local accounts from signing in.
+	Directory *DirectoryConfig `json:"directory,omitempty"`
 
 	dir     string
 	headers portal.Headers // canonical names, defaults filled in
@@ -337,6 +352,12 @@ func (a *App) options() (portal.Options, error) {
 		}
 		providers = append(providers, p)
 	}
+	var dirOpts *core.DirectoryOptions
+	if a.Directory != nil && a.Directory.LDAP != nil {
+		if dirOpts, err = a.Directory.LDAP.options(caddy.NewReplacer()); err != nil {
+			return portal.Options{}, err
+		}
+	}
 
 	a.dir = caddy.NewReplacer().ReplaceKnown(a.Storage, "")
 	if a.dir == "" && a.Storage != "" {
@@ -362,14 +383,21 @@ func (a *App) options() (portal.Options, error) {
 		ResetLifetime:  time.Duration(a.ResetLifetime),
 		Mail:           sender,
 		OIDC:           providers,
+		Directory:      dirOpts,
 	}, nil
 }
 
 // Start logs the first-owner setup link when the store has no user.
 func (a *App) Start() error { return a.service.Start() }
 
-// Stop does nothing: the store outlives a reload and is closed in Cleanup.
-func (a *App) Stop() error { return nil }
+// Stop ends the scheduled directory synchronisation; the store outlives
+// a reload and is closed in Cleanup.
+func (a *App) Stop() error {
+	if a.service != nil {
+		a.service.Stop()
+	}
+	return nil
+}
 
 // Cleanup lets go of the shared store; the last config to do so closes it.
 // Caddy calls it after a failed Provision too, so a store opened before the

@@ -163,8 +163,17 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				}
 			}
 			a.OIDC = append(a.OIDC, oc)
+		case "directory":
+			if a.Directory != nil {
+				return nil, d.Err("gatehouse: directory is given twice; configure one directory")
+			}
+			dc, err := parseDirectory(d)
+			if err != nil {
+				return nil, err
+			}
+			a.Directory = dc
 		default:
-			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime, smtp or oidc)", opt)
+			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime, smtp, oidc or directory)", opt)
 		}
 	}
 	return httpcaddyfile.App{Name: "gatehouse", Value: caddyconfig.JSON(a, nil)}, nil

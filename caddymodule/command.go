@@ -27,7 +27,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "gatehouse",
-		Usage: "user add|list [flags] | export [--format csv|json] | import FILE [--dry-run] | owner-login [--username U] | backup FILE | restore FILE --storage DIR",
+		Usage: "user add|list [flags] | export [--format csv|json] | import FILE [--dry-run] | owner-login [--username U] | backup FILE | restore FILE --storage DIR | directory sync",
 		Short: "Manages Gatehouse users on the running instance",
 		Long: `
 Manages Gatehouse on a running Caddy through its admin API (like
@@ -42,6 +42,7 @@ Manages Gatehouse on a running Caddy through its admin API (like
   caddy gatehouse owner-login [--username U]
   caddy gatehouse backup FILE
   caddy gatehouse restore FILE --storage DIR
+  caddy gatehouse directory sync [--json]
 
 An import checks every row first and imports nothing if any row is bad,
 listing each problem with its row number. Imported users get a link to set
@@ -64,12 +65,17 @@ restore works offline, with Gatehouse stopped: it loads FILE into DIR,
 which must be empty or missing. Then copy secret.key into DIR before
 starting Caddy with storage DIR.
 
+directory sync synchronises the accounts with the external directory
+(directory ldap { … }) now and prints what it did: accounts created,
+updated and disabled (people gone from the directory), groups created,
+and the errors.
+
 The admin address is taken from --address, or from the config given with
 --config, or Caddy's default (localhost:2019).
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(userCommand(), exportCommand(), importCommand(), ownerLoginCommand(),
-				backupCommand(), restoreCommand())
+				backupCommand(), restoreCommand(), directoryCommand())
 		},
 	})
 }

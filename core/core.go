@@ -55,6 +55,9 @@ type Options struct {
 	SecretKey []byte
 	// Mail sends links and notices. Nil: nothing is mailed.
 	Mail *mail.Sender
+	// Directory, when set, is the external LDAP directory whose people
+	// sign in with their directory password (see directory_signin.go).
+	Directory *DirectoryOptions
 	// Logger receives operational and audit log lines. Default: discard.
 	Logger *slog.Logger
 	// Now returns the current time. Default: time.Now.
@@ -92,6 +95,11 @@ type Core struct {
 	setupMu  sync.Mutex
 	setupURL string
 
+	// dir is the external directory (nil: none); see directory_sync.go
+	// for the synchronisation's state.
+	dir  *DirectoryOptions
+	sync directorySync
+
 	// The core's parts, by resource; each embeds the Core, so they share
 	// its store, settings and audit log and reach one another through it.
 	Users       *Users
@@ -99,6 +107,7 @@ type Core struct {
 	Credentials *Credentials
 	Auth        *Auth
 	Sessions    *Sessions
+	Directory   *Directory
 }
 
 // Users creates, changes, imports and lists accounts and profiles.
@@ -119,6 +128,10 @@ type Auth struct{ *Core }
 // Sessions lists and ends sessions and rules on impersonation.
 type Sessions struct{ *Core }
 
+// Directory is the external LDAP directory as a source of people:
+// sign-in by a bind against it, and its synchronisation.
+type Directory struct{ *Core }
+
 // New fills opts' defaults, loads the stored settings, roles and server
 // key, and returns a Core.
 func New(opts Options) (*Core, error) {
@@ -128,7 +141,10 @@ func New(opts Options) (*Core, error) {
 	if opts.PortalURL == nil {
 		return nil, errors.New("core: no portal URL")
 	}
-	c := &Core{store: opts.Store, hasher: opts.Hasher, mail: opts.Mail, log: opts.Logger, now: opts.Now, apps: NewRegistry(),
+	if opts.Directory != nil && opts.Directory.Client == nil {
+		return nil, errors.New("core: a directory without a client")
+	}
+	c := &Core{store: opts.Store, hasher: opts.Hasher, mail: opts.Mail, log: opts.Logger, now: opts.Now, apps: NewRegistry(), dir: opts.Directory,
 		portal: opts.PortalURL, redirect: policies.RedirectPolicy{Portal: opts.PortalURL, CookieDomain: opts.CookieDomain}}
 	if c.hasher == nil {
 		c.hasher = password.NewHasher(password.HasherOptions{Params: password.DefaultParams()})
@@ -158,6 +174,7 @@ func New(opts Options) (*Core, error) {
 		TempPasswordLifetime:  Duration(DefaultTempPasswordLifetime),
 	}
 	c.Users, c.Access, c.Credentials, c.Auth, c.Sessions = &Users{c}, &Access{c}, &Credentials{c}, &Auth{c}, &Sessions{c}
+	c.Directory = &Directory{c}
 	if err := c.loadSettings(); err != nil {
 		return nil, err
 	}

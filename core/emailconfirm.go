@@ -99,7 +99,7 @@ func (s *Users) planEmailChange(ctx context.Context, c *Actor, u *store.User, em
 func (s *Users) ReproveForEmail(ctx context.Context, c *Actor, u *store.User, password string) error {
 	var err error
 	switch {
-	case u.PasswordHash == "":
+	case u.PasswordHash == "" && !s.Directory.Manages(u):
 		if s.now().Sub(c.Session.CreatedAt) > FreshWindow {
 			err = fmt.Errorf("%w: to change your email address, sign out and sign in again, then change it within %d minutes", ErrForbidden, int(FreshWindow.Minutes()))
 		}

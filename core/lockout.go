@@ -121,9 +121,9 @@ const actionSessionReproofEnd = "session.end_reproof"
 // re-prove who is at the keyboard (a password, email or factor change).
 // A wrong password counts as a failed re-proof (reproofFailed).
 func (s *Auth) verifyCurrentPassword(ctx context.Context, c *Actor, pw string) (bool, error) {
-	ok, err := s.hasher.Verify(ctx, pw, c.User.PasswordHash)
+	ok, err := s.checkPassword(ctx, c.User, pw)
 	if err != nil {
-		return false, s.BusyOr(err)
+		return false, err
 	}
 	if !ok {
 		s.ReproofFailed(c)
@@ -182,9 +182,9 @@ func (s *Auth) FreshProof(ctx context.Context, c *Actor, pw, code string) error 
 		return ErrNotFresh
 	}
 	ok := false
-	if pw != "" && c.User.PasswordHash != "" {
-		if ok, err = s.hasher.Verify(ctx, pw, c.User.PasswordHash); err != nil {
-			return s.BusyOr(err)
+	if pw != "" {
+		if ok, err = s.checkPassword(ctx, c.User, pw); err != nil {
+			return err
 		}
 	}
 	if !ok && code != "" {

@@ -60,6 +60,9 @@ func (s *Credentials) setPasswordHash(ctx context.Context, u *store.User, pw str
 
 // hashPassword checks pw against the password rules for u and hashes it.
 func (s *Credentials) hashPassword(ctx context.Context, u *store.User, pw string) (string, error) {
+	if s.Directory.Manages(u) {
+		return "", passwordManaged(u)
+	}
 	if err := s.PasswordRules().Check(pw, u.Username); err != nil {
 		return "", Input("password", "%v", err)
 	}
@@ -121,6 +124,9 @@ func (s *Credentials) ChangeOwnPassword(ctx context.Context, c *Actor, current, 
 	if c.Impersonating() {
 		return ErrImpersonating
 	}
+	if s.Directory.Manages(c.User) {
+		return passwordManaged(c.User)
+	}
 	temp := SignedInWithTempPassword(c)
 	ok := temp
 	if !ok && c.User.PasswordHash != "" {
@@ -170,6 +176,9 @@ func (s *Credentials) AdminResetLink(ctx context.Context, c *Actor, ref string) 
 // the user asked for it): it dies when they could no longer make it
 // (credentials.go).
 func (s *Credentials) issueReset(ctx context.Context, a *Actor, u *store.User, welcome bool, by *Actor) (string, error) {
+	if s.Directory.Manages(u) {
+		return "", passwordManaged(u)
+	}
 	if _, err := s.store.DeleteUserTokens(tokenKindReset, u.ID); err != nil {
 		return "", fmt.Errorf("core: replace reset links: %w", err)
 	}
@@ -255,6 +264,8 @@ func (s *Credentials) ForgotPassword(ctx context.Context, a *Actor, login string
 		outcome, reason = OutcomeFailure, "unknown account"
 	case !UserActive(u, s.now()):
 		outcome, reason = OutcomeFailure, "account disabled or expired"
+	case s.Directory.Manages(u):
+		outcome, reason = OutcomeFailure, "the password is managed by the external directory"
 	case len(RecoveryAddresses(u)) == 0 || !s.mail.Enabled():
 		outcome, reason = OutcomeFailure, "no email address or mail not configured"
 	default:
@@ -287,6 +298,10 @@ func (s *Credentials) ResetToken(a *Actor, secret string) (*store.Token, *store.
 	u, err := s.store.User(t.UserID)
 	if err != nil || !UserActive(u, s.now()) {
 		return nil, nil, ErrLink
+	}
+	if s.Directory.Manages(u) {
+		// A link made before the account came from the directory.
+		return nil, nil, passwordManaged(u)
 	}
 	if !s.creatorAllows(a, t, u.Username, "user:"+u.Username, s.manageCheck(u)) {
 		return nil, nil, ErrLink

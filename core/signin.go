@@ -19,7 +19,11 @@ var ErrBadCredentials = errors.New("incorrect username or password")
 // maxPasswordLen bounds what is hashed at login, whatever the rules say.
 const maxPasswordLen = 1024
 
-// Authenticate checks a username (or email address) and password. The
+// Authenticate checks a username (or email address) and password. A
+// directory user's password is checked by the external directory, and a
+// login no account answers to is tried there too (directory_signin.go):
+// the answer is then ErrDirectoryUnavailable when the directory cannot be
+// reached. Local accounts never reach the directory. The
 // password may also be one of the user's temporary passwords
 // (temppassword.go), which is then spent and whose maker is returned as
 // tempBy ("" for the user's own password). Every failure costs at least one
@@ -57,6 +61,9 @@ func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 		if !errors.Is(err, store.ErrNotFound) {
 			return nil, "", "", fmt.Errorf("core: look up user: %w", err)
 		}
+		if s.Directory.Enabled() {
+			return s.Directory.authenticateNew(ctx, a, login, pw, fail)
+		}
 		if _, err := s.hasher.VerifyUnknown(ctx, pw); err != nil {
 			return nil, "", "", s.BusyOr(err)
 		}
@@ -73,6 +80,11 @@ func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 			return fail("device locked")
 		}
 		return fail("account locked")
+	}
+	if s.Directory.Manages(u) {
+		// The directory checks the password; no local password or
+		// temporary password works for a directory user.
+		return s.Directory.authenticate(ctx, a, u, device, pw, fail)
 	}
 	ok, verified, malformed := false, 0, false
 	if u.PasswordHash != "" {

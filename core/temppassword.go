@@ -130,6 +130,9 @@ func (s *Credentials) MakeTempPassword(ctx context.Context, c *Actor, ref string
 	if err := mayChangeCredentials(c, u, SelfPassword); err != nil {
 		return nil, TempPasswordResponse{}, err
 	}
+	if s.Directory.Manages(u) {
+		return nil, TempPasswordResponse{}, passwordManaged(u)
+	}
 	now := s.now()
 	if !UserActive(u, now) {
 		return nil, TempPasswordResponse{}, fmt.Errorf("%s is disabled or expired: enable the account first: %w", u.Username, ErrConflict)

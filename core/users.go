@@ -38,6 +38,12 @@ type UserView struct {
 	ExpiresAt     *time.Time `json:"expires_at"`
 	CreatedAt     time.Time  `json:"created_at"`
 	LastLoginAt   *time.Time `json:"last_login_at"`
+	// Source is where the account comes from: "local", or "ldap" for a
+	// person of the external directory, whose password and profile the
+	// directory keeps.
+	Source string `json:"source"`
+	// ExternalID is the directory entry (DN) of an "ldap" account.
+	ExternalID string `json:"external_id,omitempty"`
 }
 
 // View is u as the API shows it.
@@ -53,6 +59,10 @@ func (s *Users) View(u *store.User) UserView {
 		Groups:        u.Groups,
 		Active:        UserActive(u, s.now()),
 		CreatedAt:     u.CreatedAt,
+		Source:        "local",
+	}
+	if u.Source != "" {
+		v.Source, v.ExternalID = u.Source, u.ExternalID
 	}
 	if v.Groups == nil {
 		v.Groups = []string{}

@@ -134,6 +134,8 @@ func (s *Service) statusOf(err error) (int, string) {
 		return http.StatusConflict, plainMessage(err)
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, ErrBusy.Error()
+	case errors.Is(err, core.ErrDirectoryUnavailable):
+		return http.StatusServiceUnavailable, core.ErrDirectoryUnavailable.Error()
 	}
 	s.log.Error("portal request failed", "error", err)
 	return http.StatusInternalServerError, "internal error"

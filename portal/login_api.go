@@ -50,6 +50,10 @@ func (s signInUI) apiLogin(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeJSONError(w, http.StatusServiceUnavailable, ErrBusy.Error())
 		return
+	case errors.Is(err, core.ErrDirectoryUnavailable):
+		w.Header().Set("Retry-After", "60")
+		writeJSONError(w, http.StatusServiceUnavailable, core.ErrDirectoryUnavailable.Error())
+		return
 	case err != nil:
 		s.log.Error("api login", "error", err)
 		writeJSONError(w, http.StatusInternalServerError, "internal error")

@@ -40,6 +40,8 @@ func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, ErrBusy):
 			status, msg = http.StatusServiceUnavailable, "Too many sign-in attempts right now. Try again in a moment."
+		case errors.Is(err, core.ErrDirectoryUnavailable):
+			status, msg = http.StatusServiceUnavailable, "The directory that checks your password cannot be reached right now. Try again in a few minutes, or ask an administrator."
 		case !errors.Is(err, core.ErrBadCredentials):
 			s.log.Error("login", "error", err)
 			status, msg = http.StatusInternalServerError, "Something went wrong. Try again."

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -103,6 +104,9 @@ type Options struct {
 	// sign-in, not here, so an unreachable provider does not stop the
 	// portal.
 	OIDC []OIDCProvider
+	// Directory, when set, is the external LDAP directory people sign in
+	// with (see core.DirectoryOptions).
+	Directory *core.DirectoryOptions
 	// Logger receives operational and audit log lines. Default: discard.
 	Logger *slog.Logger
 	// Now returns the current time. Default: time.Now.
@@ -139,6 +143,9 @@ type Service struct {
 	// oidc holds the external sign-in providers, in configuration order
 	// (see oidc.go).
 	oidc []*oidcProvider
+
+	// stopSync ends the scheduled directory synchronisation (Stop).
+	stopSync context.CancelFunc
 }
 
 // New validates opts, fills defaults and returns a Service.
@@ -184,7 +191,7 @@ func New(opts Options) (*Service, error) {
 		Store: opts.Store, PortalURL: pu, CookieDomain: s.cookie.domain,
 		Idle: opts.Idle, Lifetime: opts.Lifetime, Remember: opts.Remember, PasswordRules: opts.PasswordRules,
 		Hasher: opts.Hasher, InviteLifetime: opts.InviteLifetime, ResetLifetime: opts.ResetLifetime,
-		SecretKey: opts.SecretKey, Mail: s.mail, Logger: s.log, Now: s.now,
+		SecretKey: opts.SecretKey, Mail: s.mail, Logger: s.log, Now: s.now, Directory: opts.Directory,
 	}); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
@@ -230,7 +237,20 @@ func (s *Service) PortalURL() *url.URL { u := *s.portal; return &u }
 // link and logs it. It is called once per configuration.
 func (s *Service) Start() error {
 	s.core.PruneAudit()
+	if s.core.Directory.Enabled() && s.stopSync == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopSync = cancel
+		go s.core.Directory.RunSync(ctx)
+	}
 	return s.core.Credentials.OfferSetup()
+}
+
+// Stop ends what Start started: the scheduled directory synchronisation.
+func (s *Service) Stop() {
+	if s.stopSync != nil {
+		s.stopSync()
+		s.stopSync = nil
+	}
 }
 
 // ServeHTTP serves the portal pages and the JSON API.

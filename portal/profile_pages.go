@@ -32,6 +32,8 @@ type profileData struct {
 	// (HasPassword) or for signing in again (freshProof). Changing the
 	// address always asks for the password when there is one.
 	Reauth, HasPassword bool
+	// Directory: the password is the external directory's, changed there.
+	Directory bool
 }
 
 func (s accountUI) handleProfile(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -88,7 +90,8 @@ func (s accountUI) renderProfile(w http.ResponseWriter, r *http.Request, c *call
 		PasswordRules:     s.core.PasswordRules().Describe(),
 		PendingEmail:      u.PendingEmail,
 		Reauth:            s.now().Sub(c.Session.CreatedAt) >= core.FreshWindow,
-		HasPassword:       u.PasswordHash != "",
+		HasPassword:       u.PasswordHash != "" || s.core.Directory.Manages(u),
+		Directory:         s.core.Directory.Manages(u),
 	}
 	s.render(w, status, "profile", p)
 }

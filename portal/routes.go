@@ -139,6 +139,12 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("PATCH /api/v1/settings", s.api(policies.PermSettingsWrite, s.adminAPI().apiPatchSettings))
 	mux.Handle("POST /api/v1/settings/test-email", s.api(policies.PermSettingsWrite, s.adminAPI().apiTestMail))
 
+	// The external directory. A synchronisation creates, updates and
+	// disables accounts: the work of users.write (Users.UpdateUser checks
+	// each disable against the caller's own rights).
+	mux.Handle("GET /api/v1/directory", s.api(policies.PermUsersRead, s.adminAPI().apiDirectory))
+	mux.Handle("POST /api/v1/directory/sync", s.api(policies.PermUsersWrite, s.adminAPI().apiDirectorySync))
+
 	s.pageRoutes(mux)
 	s.adminAPI().impersonationRoutes(mux)
 	s.accountUI().emailRoutes(mux)

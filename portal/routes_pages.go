@@ -52,6 +52,7 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /admin/users/new", s.signedIn(policies.PermUsersWrite, s.usersUI().handleNewUserForm))
 	mux.HandleFunc("GET /admin/users/import", s.signedIn(policies.PermUsersWrite, s.usersUI().handleImportPage))
 	mux.Handle("POST /admin/users/import", s.bodyLimit(maxImportBytes, s.signedIn(policies.PermUsersWrite, s.usersUI().handleImportForm)))
+	mux.HandleFunc("POST /admin/directory/sync", s.signedIn(policies.PermUsersWrite, s.usersUI().handleDirectorySync))
 	mux.HandleFunc("GET /admin/users/{user}", s.signedIn(policies.PermUsersRead, s.usersUI().handleUser))
 	mux.HandleFunc("POST /admin/users/{user}/details", s.signedIn(policies.PermUsersWrite, s.usersUI().handleUserDetails))
 	mux.HandleFunc("POST /admin/users/{user}/role", s.signedIn(policies.PermUsersWrite, s.usersUI().handleUserRole))

@@ -49,7 +49,7 @@ type userSupport struct {
 func (s adminAPI) userSupport(c *caller, u *store.User) userSupport {
 	return userSupport{
 		CanImpersonate:        s.usersUI().canImpersonate(c, u),
-		CanTempPassword:       !c.Impersonating() && c.User.ID != u.ID && c.Can(policies.PermUsersWrite) && s.core.Users.MayManage(c, u) == nil && core.UserActive(u, s.now()),
+		CanTempPassword:       !c.Impersonating() && !s.core.Directory.Manages(u) && c.User.ID != u.ID && c.Can(policies.PermUsersWrite) && s.core.Users.MayManage(c, u) == nil && core.UserActive(u, s.now()),
 		ImpersonationLifetime: s.core.Sessions.ImpersonationLifetime(),
 		TempPasswordLifetime:  s.core.Credentials.TempPasswordLifetime(),
 		Credentials:           s.core.Credentials.UserCredentials(c, u),

@@ -25,6 +25,10 @@ type usersData struct {
 	Roles, Groups          []string
 	NextURL, FirstURL      string
 	Filtered               bool
+	// Directory: an external directory is configured (the Synchronize
+	// button); LastSync is its last synchronisation's report.
+	Directory bool
+	LastSync  *core.SyncReport
 }
 
 // searchUsers is the search of GET /api/v1/users (apiListUsers): the same
@@ -66,7 +70,7 @@ func (s usersUI) handleUsers(w http.ResponseWriter, r *http.Request, c *caller) 
 	q := r.URL.Query()
 	p := s.basePage(w, r, c, "Users", "users")
 	d := usersData{Q: q.Get("q"), Role: q.Get("role"), Group: q.Get("group"), Status: q.Get("status"),
-		Roles: s.core.RoleNames(), Groups: s.groupNames()}
+		Roles: s.core.RoleNames(), Groups: s.groupNames(), Directory: s.core.Directory.Enabled(), LastSync: s.core.Directory.LastSync()}
 	d.Filtered = d.Q != "" || d.Role != "" || d.Group != "" || d.Status != ""
 	status := http.StatusOK
 	users, next, err := s.searchUsers(q)
@@ -185,6 +189,9 @@ type userPageData struct {
 	// caller may revoke them here (not their own: that is the profile).
 	AppPasswords       []core.AppPasswordView
 	RevokeAppPasswords bool
+	// Directory: the user's password and profile come from the external
+	// directory.
+	Directory bool
 }
 
 func (s usersUI) handleUser(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -231,7 +238,7 @@ func (s usersUI) renderUser(w http.ResponseWriter, r *http.Request, c *caller, s
 	p.Data = userPageData{Detail: d, Path: userPath(u), States: states, Roles: roles, Groups: s.groupNames(),
 		Self: u.ID == c.User.ID, HasPassword: u.PasswordHash != "", PasswordChangedAt: u.PasswordChangedAt,
 		PasswordRules: s.core.PasswordRules().Describe(), Expired: s.core.PasswordExpired(u.PasswordChangedAt), Support: s.adminAPI().userSupport(c, u),
-		AppPasswords: appPasswords, RevokeAppPasswords: revokeAppPasswords}
+		AppPasswords: appPasswords, RevokeAppPasswords: revokeAppPasswords, Directory: s.core.Directory.Manages(u)}
 	s.render(w, status, "user", p)
 }
 

@@ -69,7 +69,8 @@ func binaryUsers() []User {
 		{ID: "id1", Username: "alice", Email: "a@example.com", FallbackEmail: "b@example.com", FullName: "Alice Ä",
 			Role: "admin", Groups: []string{"dev", "ops"}, Disabled: true, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
 			PasswordChangedAt: at, CreatedAt: at, UpdatedAt: at.Add(time.Second), LastLoginAt: at.Add(time.Hour), ExpiresAt: at.Add(24 * time.Hour),
-			PendingEmail: "new@example.com"},
+			PendingEmail: "new@example.com", Source: SourceLDAP, ExternalID: "uid=alice,ou=people,dc=example,dc=org",
+			ExternalGroups: []string{"Ops Team", "dev"}},
 	}
 }
 
@@ -223,9 +224,29 @@ func BenchmarkDecodeSession(b *testing.B) {
 // PendingEmail existed (it ends after ExpiresAt) still reads.
 func TestUserRecordBeforePendingEmail(t *testing.T) {
 	in := binaryUsers()[1]
-	in.PendingEmail = ""
+	in.PendingEmail, in.Source, in.ExternalID, in.ExternalGroups = "", "", "", nil
 	b, _ := encode(&in)
-	old := b[:len(b)-1] // the empty PendingEmail is its one length byte
+	old := b[:len(b)-4] // the empty PendingEmail, Source and ExternalID are a length byte each, ExternalGroups a count
+	var out User
+	if err := decode(old, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out, in) {
+		t.Errorf("got %+v\nwant %+v", out, in)
+	}
+}
+
+// TestUserRecordBeforeSource: a binary user record written before the
+// external directory's fields existed (it ends after PendingEmail) still
+// reads, as an account of Gatehouse's own.
+func TestUserRecordBeforeSource(t *testing.T) {
+	in := binaryUsers()[1]
+	in.Source, in.ExternalID, in.ExternalGroups = "", "", nil
+	b, _ := encode(&in)
+	old := b[:len(b)-3]
+	if !bytes.HasSuffix(old, []byte(in.PendingEmail)) {
+		t.Fatal("the cut record does not end with PendingEmail")
+	}
 	var out User
 	if err := decode(old, &out); err != nil {
 		t.Fatal(err)

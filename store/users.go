@@ -51,6 +51,16 @@ type User struct {
 	LastLoginAt time.Time `json:"last_login_at,omitzero"`
 	// ExpiresAt is when the account stops working; zero means never.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Source is where the account comes from: "" for an account of
+	// Gatehouse's own, SourceLDAP for a person of the external directory,
+	// whose password only the directory checks (it is never stored here).
+	Source string `json:"source,omitempty"`
+	// ExternalID is the account's entry at its Source (an LDAP DN).
+	ExternalID string `json:"external_id,omitempty"`
+	// ExternalGroups are the groups the Source gave the account at its
+	// last sign-in or synchronisation: the memberships it manages (and
+	// takes away again when the Source does), beside the local ones.
+	ExternalGroups []string `json:"external_groups,omitempty"`
 
 	// groupsCSV is Groups joined with ",", filled by the store so the
 	// request path does not allocate.
@@ -70,6 +80,7 @@ func (u *User) GroupsHeader() string {
 func (u *User) Clone() *User {
 	c := *u
 	c.Groups = slices.Clone(u.Groups)
+	c.ExternalGroups = slices.Clone(u.ExternalGroups)
 	c.groupsCSV = "" // the caller may change Groups
 	return &c
 }
@@ -96,6 +107,9 @@ func normalizeGroups(g []string) []string {
 	}
 	return out
 }
+
+// SourceLDAP is the Source of an account of the external LDAP directory.
+const SourceLDAP = "ldap"
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
@@ -399,7 +413,10 @@ func (u *User) appendBinary(b []byte) []byte {
 	b = appendTime(b, u.UpdatedAt)
 	b = appendTime(b, u.LastLoginAt)
 	b = appendTime(b, u.ExpiresAt)
-	return appendString(b, u.PendingEmail)
+	b = appendString(b, u.PendingEmail)
+	b = appendString(b, u.Source)
+	b = appendString(b, u.ExternalID)
+	return appendStrings(b, u.ExternalGroups)
 }
 
 // decodeBinary reads what appendBinary wrote.
@@ -421,6 +438,11 @@ func (u *User) decodeBinary(r *recordReader) error {
 	u.ExpiresAt = r.time()
 	if r.more() { // added later: older records end before it
 		u.PendingEmail = r.str()
+	}
+	if r.more() { // added with the external directory
+		u.Source = r.str()
+		u.ExternalID = r.str()
+		u.ExternalGroups = r.strs()
 	}
 	return r.err
 }
