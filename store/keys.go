@@ -34,6 +34,7 @@ import (
 //	idx/ukey/<user id>\x00<id>           empty; user -> api key
 //	ident/<provider>\x00<subject>        Identity record (external account link)
 //	idx/uident/<user id>\x00<provider>   -> subject; user -> identity links
+//	ldapclient/<lower(name)>             LDAPClient record (directory bind account)
 const (
 	prefixMeta         = "meta/"
 	prefixUser         = "user/"
@@ -57,6 +58,7 @@ const (
 	prefixIdentity     = "ident/"
 	prefixUserIdents   = "idx/uident/"
 	prefixAuditUser    = "idx/auser/"
+	prefixLDAPClient   = "ldapclient/"
 )
 
 // sep separates a variable-length component from a fixed-size one.
@@ -86,6 +88,9 @@ func emailKey(email string) []byte   { return cat(prefixEmail, strings.ToLower(e
 func groupKey(name string) []byte    { return cat(prefixGroup, strings.ToLower(name)) }
 func appKey(app string) []byte       { return cat(prefixApp, app) }
 func settingKey(key string) []byte   { return cat(prefixSetting, key) }
+func ldapClientKey(name string) []byte {
+	return cat(prefixLDAPClient, strings.ToLower(name))
+}
 func roleKey(name string) []byte     { return cat(prefixRole, strings.ToLower(name)) }
 func failuresKey(key string) []byte  { return cat(prefixFailures, key) }
 func lockKey(key string) []byte      { return cat(prefixLock, key) }
