@@ -24,6 +24,7 @@ func (c *Core) Audit(a *Actor, e store.Event) {
 	if a != nil {
 		e.IP = a.IP
 		e.UserAgent = truncate(a.UserAgent, 256)
+		e.Via = string(a.Via)
 		if e.Impersonator == "" {
 			e.Impersonator = a.impersonatorOf(e.Actor)
 		}
@@ -39,7 +40,7 @@ func (c *Core) Audit(a *Actor, e store.Event) {
 		c.log.Error("audit: append failed", "action", e.Action, "error", err)
 	}
 	c.log.Info("audit", "action", e.Action, "actor", e.Actor, "impersonator", e.Impersonator, "resource", e.Resource,
-		"outcome", e.Outcome, "reason", e.Reason, "ip", e.IP)
+		"outcome", e.Outcome, "reason", e.Reason, "ip", e.IP, "via", e.Via)
 }
 
 // ListAudit returns one page of audit events, newest first.

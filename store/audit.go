@@ -38,6 +38,9 @@ type Event struct {
 	IP string `json:"ip,omitempty"`
 	// UserAgent is the client's User-Agent.
 	UserAgent string `json:"user_agent,omitempty"`
+	// Via is the surface the action came through (portal, api, cli,
+	// ldap, …; see core.Via); empty for the system's own duties.
+	Via string `json:"via,omitempty"`
 }
 
 // AuditFilter selects events for ListAudit. The zero value selects all.
