@@ -114,10 +114,15 @@ type App struct {
 	// never stops Caddy from loading the config.
 	OIDC []*OIDCConfig `json:"oidc,omitempty"`
 
+	// LDAPServer, when set, runs the directory server (see
+	// LDAPServerConfig).
+	LDAPServer *LDAPServerConfig `json:"ldap_server,omitempty"`
+
 	dir     string
 	headers portal.Headers // canonical names, defaults filled in
 	service *portal.Service
 	store   *store.Store
+	ldap    *ldapRuntime
 }
 
 // SessionConfig sets session timeouts. Zero fields take their defaults.
@@ -276,7 +281,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.service, err = portal.New(opts); err != nil {
 		return fmt.Errorf("gatehouse: %w", err)
 	}
-	return nil
+	return a.provisionLDAP(ctx, a.service.Core())
 }
 
 // options checks the config and returns it as portal options (without the
@@ -321,6 +326,13 @@ func (a *App) options() (portal.Options, error) {
 			return portal.Options{}, fmt.Errorf("gatehouse: smtp: %w", err)
 		}
 	}
+	baseDN := ""
+	if a.LDAPServer != nil {
+		if err := a.LDAPServer.check(); err != nil {
+			return portal.Options{}, fmt.Errorf("gatehouse: %w", err)
+		}
+		baseDN = a.LDAPServer.BaseDN
+	}
 	var providers []portal.OIDCProvider
 	for _, oc := range a.OIDC {
 		if oc == nil {
@@ -362,14 +374,23 @@ func (a *App) options() (portal.Options, error) {
 		ResetLifetime:  time.Duration(a.ResetLifetime),
 		Mail:           sender,
 		OIDC:           providers,
+
+		DirectoryBaseDN: baseDN,
 	}, nil
 }
 
-// Start logs the first-owner setup link when the store has no user.
-func (a *App) Start() error { return a.service.Start() }
+// Start logs the first-owner setup link when the store has no user, and
+// starts the directory server when configured.
+func (a *App) Start() error {
+	if err := a.service.Start(); err != nil {
+		return err
+	}
+	return a.startLDAP()
+}
 
-// Stop does nothing: the store outlives a reload and is closed in Cleanup.
-func (a *App) Stop() error { return nil }
+// Stop stops the directory server; the store outlives a reload and is
+// closed in Cleanup.
+func (a *App) Stop() error { return a.stopLDAP() }
 
 // Cleanup lets go of the shared store; the last config to do so closes it.
 // Caddy calls it after a failed Provision too, so a store opened before the

@@ -294,3 +294,9 @@ func (s *Server) Close() error {
 	s.wg.Wait()
 	return nil
 }
+
+// CheckBaseDN reports whether dn can be the root of the tree.
+func CheckBaseDN(dn string) error {
+	_, err := newTree(dn)
+	return err
+}
