@@ -116,6 +116,7 @@ func parseLDAPServer(d *caddyfile.Dispenser) (*LDAPServerConfig, error) {
 		return nil, d.Errf("gatehouse: ldap_server: unexpected argument %q (options go in a block)", d.Val())
 	}
 	c := new(LDAPServerConfig)
+	file, line := d.File(), d.Line()
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
@@ -173,7 +174,7 @@ func parseLDAPServer(d *caddyfile.Dispenser) (*LDAPServerConfig, error) {
 		}
 	}
 	if err := c.check(); err != nil {
-		return nil, d.Err("gatehouse: " + err.Error())
+		return nil, fmt.Errorf("gatehouse: %v, in the block at %s:%d", err, file, line)
 	}
 	return c, nil
 }

@@ -20,6 +20,10 @@ const maxDNLen = 4096
 // errDNSyntax is a DN that does not parse.
 var errDNSyntax = errors.New("invalid DN syntax")
 
+// multiValued is the type a multi-valued RDN normalizes to (with its
+// whole text as the value): a name no entry of the tree has.
+const multiValued = "multivalued"
+
 // rdn is one normalized RDN.
 type rdn struct{ typ, val string }
 
@@ -39,13 +43,45 @@ func parseDN(s string) ([]rdn, error) {
 	out := make([]rdn, 0, len(dn.RDNs))
 	for _, r := range dn.RDNs {
 		if len(r.Attributes) != 1 {
-			out = append(out, rdn{typ: "+", val: r.String()})
+			out = append(out, rdn{typ: multiValued, val: strings.ToLower(r.String())})
 			continue
 		}
 		a := r.Attributes[0]
+		if !validType(a.Type) {
+			return nil, errDNSyntax
+		}
 		out = append(out, rdn{typ: canonicalAttr(a.Type), val: strings.ToLower(strings.TrimSpace(a.Value))})
 	}
 	return out, nil
+}
+
+// validType reports whether s is an attribute type: a descriptor (a
+// letter, then letters, digits and hyphens) or a numeric OID (RFC 4512).
+func validType(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] >= '0' && s[0] <= '9' {
+		dot := true
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; {
+			case c == '.' && !dot:
+				dot = true
+			case c >= '0' && c <= '9':
+				dot = false
+			default:
+				return false
+			}
+		}
+		return !dot
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '-')) {
+			return false
+		}
+	}
+	return true
 }
 
 // dnString is the normalized text of rdns (for comparisons and tests).
@@ -104,7 +140,7 @@ func newTree(base string) (*tree, error) {
 		return nil, errors.New("base DN: not a DN (e.g. dc=example,dc=com)")
 	}
 	for _, r := range rdns {
-		if r.typ == "+" {
+		if r.typ == multiValued {
 			return nil, errors.New("base DN: multi-valued RDNs are not supported")
 		}
 	}

@@ -472,3 +472,35 @@ func TestRevocation(t *testing.T) {
 		t.Fatalf("search after the client was deleted: %v", err)
 	}
 }
+
+// TestLockoutAndThrottle: wrong passwords through LDAP lock the account
+// like any sign-in (the right password then fails the same way), and one
+// address past ten failures is throttled (busy) whatever names it tries.
+func TestLockoutAndThrottle(t *testing.T) {
+	f := newFixture(t, Config{})
+	l := f.dial("")
+	for i := range core.DefaultLockoutThreshold {
+		if err := l.Bind("alice", "wrong"); code(err) != ldap.LDAPResultInvalidCredentials {
+			t.Fatalf("wrong password %d: %v", i+1, err)
+		}
+	}
+	if err := l.Bind("alice", testPW); code(err) != ldap.LDAPResultInvalidCredentials {
+		t.Fatalf("right password on a locked account: %v, want invalidCredentials", err)
+	}
+	evs, _, _ := f.st.ListAudit(store.AuditFilter{Actor: "alice"}, "", 1)
+	if len(evs) != 1 || evs[0].Reason != "account locked" || evs[0].Via != "ldap" {
+		t.Fatalf("audit of the locked bind: %+v", evs)
+	}
+	var err error
+	for i := 0; i < 2*bindBurst && code(err) != ldap.LDAPResultBusy; i++ {
+		err = l.Bind("uid=nobody"+string(rune('a'+i))+",ou=users,dc=gatehouse", "wrong")
+	}
+	if code(err) != ldap.LDAPResultBusy {
+		t.Fatalf("after %d failures from one address: %v, want busy", 2*bindBurst, err)
+	}
+	// The budget is charged before the check, so a flood cannot race past
+	// it: the address waits, whatever it sends.
+	if err := f.dial("").Bind("cn=all,ou=system,dc=gatehouse", f.secret["all"]); code(err) != ldap.LDAPResultBusy {
+		t.Fatalf("throttled address, right secret: %v, want busy", err)
+	}
+}
