@@ -7,8 +7,6 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 
-	"github.com/gatehouse-auth/gatehouse/core"
-	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -44,72 +42,6 @@ type position struct {
 
 func (p position) after(q position) bool {
 	return p.phase > q.phase || p.phase == q.phase && p.key > q.key
-}
-
-// view is what one bound connection may see of the users.
-type view struct {
-	all    bool      // every active user (bind clients, user readers)
-	self   string    // else only this user id
-	app    *core.App // and, when set, only the users this app lets in
-	client string    // the bind client's own entry, in ou=system
-}
-
-// visible reports whether the account a is in the view at now.
-func (v *view) visible(a *store.Account, c *core.Core) bool {
-	if !a.Active(c.Now()) || (!v.all && a.ID != v.self) {
-		return false
-	}
-	if v.app == nil {
-		return true
-	}
-	return v.app.Access().Decide(c.Access.SubjectOf(a)).Allow
-}
-
-// live checks that the connection's binding still holds (the client still
-// exists with its secret, the user is still active) and drops it when not:
-// revocation takes effect at the next operation.
-func (c *conn) live() bool {
-	b := c.bound
-	switch {
-	case b.client != nil:
-		if c.s.core.Credentials.LDAPClientLive(b.client) {
-			return true
-		}
-	case b.userID != "":
-		if a, err := c.s.core.Store().Account(b.userID); err == nil && a.Active(c.s.core.Now()) {
-			return true
-		}
-	default:
-		return false
-	}
-	c.bound = binding{}
-	return false
-}
-
-// view returns what c may see, or nil for an anonymous connection.
-func (c *conn) view() *view {
-	if !c.live() {
-		return nil
-	}
-	v := &view{}
-	if c.bound.client != nil {
-		v.all, v.client = true, c.bound.client.Name
-	} else {
-		v.self = c.bound.userID
-		if a, err := c.s.core.Store().Account(c.bound.userID); err == nil {
-			if perms, _ := c.s.core.PermsOf(a.Role); perms.Has(policies.PermUsersRead) {
-				v.all = true
-			}
-		}
-	}
-	if c.scopeApp != "" {
-		app, err := c.s.core.Access.AppNamed(c.scopeApp)
-		if err != nil {
-			app = &core.App{Name: c.scopeApp} // gone: only those who reach every app
-		}
-		v.app = app
-	}
-	return v
 }
 
 // selection is a search's attribute list.
@@ -582,41 +514,4 @@ func (s *Server) rootValues(attr string) []string {
 		return []string{"Gatehouse"}
 	}
 	return nil
-}
-
-// parsePaging reads a paged results control value (RFC 2696).
-func parsePaging(v []byte) (size int, cookie string, ok bool) {
-	p, err := ber.DecodePacketErr(v)
-	if err != nil || p.Tag != ber.TagSequence || len(p.Children) != 2 {
-		return 0, "", false
-	}
-	n, ok1 := p.Children[0].Value.(int64)
-	c, ok2 := octets(p.Children[1])
-	if !ok1 || !ok2 || n < 0 {
-		return 0, "", false
-	}
-	return int(min(n, 1<<30)), c, true
-}
-
-// pagingControl is the response control carrying cookie ("" when done).
-func pagingControl(cookie string) *ber.Packet {
-	val := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
-	val.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, int64(0), ""))
-	val.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, cookie, ""))
-	c := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
-	c.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, oidPagedResults, ""))
-	c.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(val.Bytes()), ""))
-	return c
-}
-
-// cookieOf and parseCookie are the paging cookie: "<phase>:<key>".
-func cookieOf(p position) string { return strconv.Itoa(p.phase) + ":" + p.key }
-
-func parseCookie(c string) (position, bool) {
-	ph, key, ok := strings.Cut(c, ":")
-	n, err := strconv.Atoi(ph)
-	if !ok || err != nil || n < phBase || n > phClients || len(key) > 256 {
-		return position{}, false
-	}
-	return position{n, key}, true
 }
