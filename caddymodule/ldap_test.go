@@ -101,6 +101,13 @@ func (e *ldapEnv) search(uri, dn, pw, base, filter string, extra ...string) ([]s
 // an LDAPS port (certificate for 127.0.0.1 from Caddy's internal CA; OpenLDAP checks "localhost" against the machine's own name),
 // users olga (owner), alice (group admins), bob, dave (disabled).
 func startLDAPHarness(t *testing.T, allow string) (*harness, *ldapEnv, int) {
+	h, env, port, _ := startLDAPHarnessConfig(t, allow)
+	return h, env, port
+}
+
+// startLDAPHarnessConfig is startLDAPHarness, also returning the
+// Caddyfile with a %s where more ldap_server options may go.
+func startLDAPHarnessConfig(t *testing.T, allow string) (*harness, *ldapEnv, int, string) {
 	t.Helper()
 	requireLDAPTools(t)
 	h := newHarness(t)
@@ -110,13 +117,13 @@ func startLDAPHarness(t *testing.T, allow string) (*harness, *ldapEnv, int) {
 			listen_tls 127.0.0.1:%d
 			tls_server_name 127.0.0.1
 			%s
-		}`, ports[0], ports[1], allow)
+		}`, ports[0], ports[1], allow+"\n\t\t\tEXTRA")
 	// Caddy's local CA must not touch the system's trust store (the tools
 	// get its root through LDAPTLS_CACERT); with auto_https off,
 	// skip_install_trust alone is ignored, so the CA is declared.
 	cfg := strings.Replace(h.caddyfile(block, ""), "auto_https off",
 		"auto_https off\n\tskip_install_trust\n\tpki {\n\t\tca local {\n\t\t\tname \"Gatehouse test CA\"\n\t\t}\n\t}", 1)
-	h.start(cfg)
+	h.start(strings.Replace(cfg, "EXTRA", "", 1))
 	h.addUser("olga", ownerPW, "owner")
 	h.addUser("alice", alicePW, "user", "admins")
 	h.addUser("bob", alicePW, "user")
@@ -128,7 +135,20 @@ func startLDAPHarness(t *testing.T, allow string) (*harness, *ldapEnv, int) {
 	if resp, b := do(t, owner, "PATCH", h.portalURL("/api/v1/users/dave"), strings.NewReader(`{"active":false}`), jsonAPI); resp.StatusCode != 200 {
 		t.Fatalf("disable dave: %d %s", resp.StatusCode, b)
 	}
-	return h, env, ports[0]
+	return h, env, ports[0], cfg
+}
+
+// TestLDAPReload: a config reload (the new config starts before the old
+// one stops) keeps the directory server's ports and answers.
+func TestLDAPReload(t *testing.T) {
+	h, env, _, cfg := startLDAPHarnessConfig(t, "")
+	if out, code := env.run("ldapwhoami", "-x", "-H", env.plain, "-D", "alice", "-w", alicePW); code != 0 {
+		t.Fatalf("before the reload: exit %d %s", code, out)
+	}
+	h.start(strings.Replace(cfg, "EXTRA", "size_limit 500", 1))
+	if out, code := env.run("ldapwhoami", "-x", "-H", env.plain, "-D", "alice", "-w", alicePW); code != 0 {
+		t.Fatalf("after the reload: exit %d %s", code, out)
+	}
 }
 
 // makeClient creates a bind client through the API as the owner.
