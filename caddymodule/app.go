@@ -128,11 +128,15 @@ type App struct {
 	// directory that is down never stops Caddy from loading the config,
 	// nor local accounts from signing in.
 	Directory *DirectoryConfig `json:"directory,omitempty"`
+	// LDAPServer, when set, runs the directory server (see
+	// LDAPServerConfig).
+	LDAPServer *LDAPServerConfig `json:"ldap_server,omitempty"`
 
 	dir     string
 	headers portal.Headers // canonical names, defaults filled in
 	service *portal.Service
 	store   *store.Store
+	ldap    *ldapRuntime
 }
 
 // SessionConfig sets session timeouts. Zero fields take their defaults.
@@ -291,7 +295,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.service, err = portal.New(opts); err != nil {
 		return fmt.Errorf("gatehouse: %w", err)
 	}
-	return nil
+	return a.provisionLDAP(ctx, a.service.Core())
 }
 
 // options checks the config and returns it as portal options (without the
@@ -336,6 +340,13 @@ func (a *App) options() (portal.Options, error) {
 			return portal.Options{}, fmt.Errorf("gatehouse: smtp: %w", err)
 		}
 	}
+	baseDN := ""
+	if a.LDAPServer != nil {
+		if err := a.LDAPServer.check(); err != nil {
+			return portal.Options{}, fmt.Errorf("gatehouse: %w", err)
+		}
+		baseDN = a.LDAPServer.BaseDN
+	}
 	var providers []portal.OIDCProvider
 	for _, oc := range a.OIDC {
 		if oc == nil {
@@ -379,24 +390,31 @@ func (a *App) options() (portal.Options, error) {
 		Headers:      headers,
 		ClientIP:     clientIP,
 
-		InviteLifetime: time.Duration(a.InviteLifetime),
-		ResetLifetime:  time.Duration(a.ResetLifetime),
-		Mail:           sender,
-		OIDC:           providers,
-		Directory:      dirOpts,
+		InviteLifetime:  time.Duration(a.InviteLifetime),
+		ResetLifetime:   time.Duration(a.ResetLifetime),
+		Mail:            sender,
+		OIDC:            providers,
+		Directory:       dirOpts,
+		DirectoryBaseDN: baseDN,
 	}, nil
 }
 
-// Start logs the first-owner setup link when the store has no user.
-func (a *App) Start() error { return a.service.Start() }
+// Start logs the first-owner setup link when the store has no user, and
+// starts the directory server when configured.
+func (a *App) Start() error {
+	if err := a.service.Start(); err != nil {
+		return err
+	}
+	return a.startLDAP()
+}
 
-// Stop ends the scheduled directory synchronisation; the store outlives
-// a reload and is closed in Cleanup.
+// Stop stops the directory server and the scheduled directory
+// synchronisation; the store outlives a reload and is closed in Cleanup.
 func (a *App) Stop() error {
 	if a.service != nil {
 		a.service.Stop()
 	}
-	return nil
+	return a.stopLDAP()
 }
 
 // Cleanup lets go of the shared store; the last config to do so closes it.

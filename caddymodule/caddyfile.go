@@ -172,8 +172,17 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			a.Directory = dc
+		case "ldap_server":
+			if a.LDAPServer != nil {
+				return nil, d.Err("gatehouse: ldap_server is given twice; use one block")
+			}
+			lc, err := parseLDAPServer(d)
+			if err != nil {
+				return nil, err
+			}
+			a.LDAPServer = lc
 		default:
-			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime, smtp, oidc or directory)", opt)
+			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime, smtp, oidc, directory or ldap_server)", opt)
 		}
 	}
 	return httpcaddyfile.App{Name: "gatehouse", Value: caddyconfig.JSON(a, nil)}, nil

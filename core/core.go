@@ -62,6 +62,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
+	// DirectoryBaseDN is the base DN of the directory server, under which
+	// the bind DNs of its clients are made. Default: DefaultDirectoryBaseDN.
+	DirectoryBaseDN string
 }
 
 // Core is the identity core of one Gatehouse configuration. Its methods
@@ -87,6 +90,8 @@ type Core struct {
 
 	// portal is the portal's base URL.
 	portal *url.URL
+	// dirBase is the directory server's base DN (ldapclients.go).
+	dirBase string
 	// apps are the protected apps (see apps.go); redirect is the
 	// return-URL policy, widened by the apps' hosts.
 	apps     *Registry
@@ -154,6 +159,9 @@ func New(opts Options) (*Core, error) {
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.dirBase = opts.DirectoryBaseDN; c.dirBase == "" {
+		c.dirBase = DefaultDirectoryBaseDN
 	}
 	rules := policies.DefaultPasswordRules()
 	if opts.PasswordRules != nil {

@@ -111,6 +111,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
+	// DirectoryBaseDN is the directory server's base DN, under which the
+	// bind DNs of its clients are made. Default: core.DefaultDirectoryBaseDN.
+	DirectoryBaseDN string
 }
 
 // Service is the identity service of one Gatehouse configuration.
@@ -192,6 +195,7 @@ func New(opts Options) (*Service, error) {
 		Idle: opts.Idle, Lifetime: opts.Lifetime, Remember: opts.Remember, PasswordRules: opts.PasswordRules,
 		Hasher: opts.Hasher, InviteLifetime: opts.InviteLifetime, ResetLifetime: opts.ResetLifetime,
 		SecretKey: opts.SecretKey, Mail: s.mail, Logger: s.log, Now: s.now, Directory: opts.Directory,
+		DirectoryBaseDN: opts.DirectoryBaseDN,
 	}); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/ratelimit"
 )
 
 // Per-client-IP throttling of the routes that check a secret: sign-in
@@ -56,23 +56,13 @@ const (
 	// throttleIdle is how long after its last attempt an IP's bucket is
 	// full again: forgetting it then loses nothing.
 	throttleIdle = throttleBurst * throttleEvery
-	// throttleSample is how many entries are looked at to choose which to
-	// drop when the map is full of active IPs.
-	throttleSample = 16
-	// throttleIPv6Prefix: IPv6 clients are counted per /64, the block one
-	// subscriber usually gets, so hopping addresses inside it gains
-	// nothing.
-	throttleIPv6Prefix = 64
 )
 
-// throttle holds one token bucket per client IP. Memory is bounded by max
-// and reclaimed lazily when an IP is added (a Service has no Stop, so
-// there is no background janitor).
+// throttle holds one token bucket per client IP (the shared logic of
+// internal/ratelimit, also behind the directory server's binds) and the
+// refusals being held. Memory is bounded by its capacity.
 type throttle struct {
-	mu        sync.Mutex
-	clients   map[string]*throttleEntry
-	max       int
-	lastSweep time.Time
+	buckets *ratelimit.Buckets
 	// held counts the refused requests being held (see throttleDelay).
 	held chan struct{}
 }
@@ -89,129 +79,29 @@ var throttleDelay = time.Second
 // maxHeld bounds the refused requests held at once.
 const maxHeld = 1024
 
-// throttleEntry is the bucket of one client IP.
-type throttleEntry struct {
-	// tokens is how many attempts were left at time at (fractions refill
-	// continuously).
-	tokens float64
-	at     time.Time
-	last   time.Time // the latest attempt, allowed or not
-	// warned: a refusal was logged since the last allowed attempt, so a
-	// flood logs one line, not one per request.
-	warned bool
-}
-
-// fill brings e's tokens up to now. A clock that went back refills
-// nothing.
-func (e *throttleEntry) fill(now time.Time) {
-	if now.After(e.at) {
-		e.tokens = min(throttleBurst, e.tokens+float64(now.Sub(e.at))/float64(throttleEvery))
-		e.at = now
-	}
-}
-
 // newThrottle returns a throttle tracking at most capacity IPs (at least
 // one).
 func newThrottle(capacity int) *throttle {
-	return &throttle{clients: make(map[string]*throttleEntry), max: max(capacity, 1), held: make(chan struct{}, maxHeld)}
+	return &throttle{buckets: ratelimit.New(capacity, throttleBurst, throttleEvery), held: make(chan struct{}, maxHeld)}
 }
 
 // take spends one attempt of key at now. It returns 0 when the attempt may
 // go ahead, else how long until one is available; first is true for the
 // first refusal since key's last allowed attempt.
 func (t *throttle) take(key string, now time.Time) (wait time.Duration, first bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.clients[key]
-	if e == nil {
-		if len(t.clients) >= t.max {
-			t.makeRoom(now)
-		}
-		e = &throttleEntry{tokens: throttleBurst, at: now}
-		t.clients[key] = e
-	}
-	e.last = now
-	e.fill(now)
-	if e.tokens < 1 {
-		// Refused: nothing is spent, so hammering does not push the wait
-		// further out, and it stays a plain "try again in d".
-		first, e.warned = !e.warned, true
-		return time.Duration(math.Ceil((1 - e.tokens) * float64(throttleEvery))), first
-	}
-	e.tokens--
-	e.warned = false
-	return 0, false
+	return t.buckets.Take(key, now)
 }
 
 // refund gives back one attempt of key taken by take: the attempt
-// succeeded. An IP forgotten meanwhile has a full bucket anyway.
-func (t *throttle) refund(key string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if e := t.clients[key]; e != nil {
-		e.fill(now)
-		e.tokens = min(throttleBurst, e.tokens+1)
-	}
-}
-
-// makeRoom drops entries until there is room for one more. At most once
-// per throttleIdle it sweeps every idle entry (a full bucket, the same as
-// a new one); when that frees nothing it drops the least recently used of
-// a few entries, so adding an IP costs O(throttleSample), never a scan of
-// the whole map under a flood. Only a flood of more than max active IPs
-// within throttleIdle can make an active IP start afresh, and such a flood
-// has max buckets anyway.
-func (t *throttle) makeRoom(now time.Time) {
-	if now.Sub(t.lastSweep) >= throttleIdle || now.Before(t.lastSweep) {
-		t.lastSweep = now
-		for k, e := range t.clients {
-			if now.Sub(e.last) >= throttleIdle {
-				delete(t.clients, k)
-			}
-		}
-	}
-	for len(t.clients) >= t.max {
-		var (
-			victim string
-			oldest time.Time
-			n      int
-		)
-		for k, e := range t.clients {
-			if n == 0 || e.last.Before(oldest) {
-				victim, oldest = k, e.last
-			}
-			if n++; n == throttleSample {
-				break
-			}
-		}
-		delete(t.clients, victim)
-	}
-}
+// succeeded.
+func (t *throttle) refund(key string, now time.Time) { t.buckets.Refund(key, now) }
 
 // len returns how many IPs are tracked.
-func (t *throttle) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.clients)
-}
+func (t *throttle) len() int { return t.buckets.Len() }
 
 // throttleKey is the bucket name of a client address: the address itself
 // for IPv4, its /64 for IPv6, the string as given when it is not an IP.
-func throttleKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.WithZone("").Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, err := a.Prefix(throttleIPv6Prefix)
-	if err != nil {
-		return a.String()
-	}
-	return p.String()
-}
+func throttleKey(ip string) string { return ratelimit.Key(ip) }
 
 // attemptKey is the context key of the request's *attempt.
 type attemptKey struct{}

@@ -361,3 +361,58 @@ func (s *Store) groupCounts() (map[string]int, error) {
 	}
 	return counts, nil
 }
+
+// EachAccount calls fn with the account of every user, in lowercase
+// username order, starting after the lowercase username after ("" for the
+// first), until fn returns false. It reads the in-memory directory only
+// (building it on first use), never Badger: the directory server answers
+// every search from it.
+//
+// fn runs under the directory's read lock, which user writes wait for:
+// it must be quick (copy what it needs and stop after a batch) and must
+// not call back into the store.
+func (s *Store) EachAccount(after string, fn func(Account) bool) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := s.ensureDirectory(); err != nil {
+		return err
+	}
+	d := &s.directory
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	i := 0
+	if after != "" {
+		i = d.find(after)
+		if i < len(d.entries) && d.entries[i].name() == after {
+			i++
+		}
+	}
+	for ; i < len(d.entries); i++ {
+		if !fn(d.entries[i].account()) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// AccountNamed returns the account of the user called name
+// (case-insensitive) from the in-memory directory, or ErrNotFound.
+func (s *Store) AccountNamed(name string) (Account, error) {
+	if err := s.enter(); err != nil {
+		return Account{}, err
+	}
+	defer s.leave()
+	if err := s.ensureDirectory(); err != nil {
+		return Account{}, err
+	}
+	name = strings.ToLower(name)
+	d := &s.directory
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if i := d.find(name); i < len(d.entries) && d.entries[i].name() == name {
+		return d.entries[i].account(), nil
+	}
+	return Account{}, ErrNotFound
+}

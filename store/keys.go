@@ -36,6 +36,7 @@ import (
 //	idx/uident/<user id>\x00<provider>   -> subject; user -> identity links
 //	apppw/<user id>\x00<32-byte hmac>    AppPassword record
 //	idx/apppw/<id>                       -> user id \x00 32-byte hmac
+//	ldapclient/<lower(name)>             LDAPClient record (directory bind account)
 const (
 	prefixMeta         = "meta/"
 	prefixUser         = "user/"
@@ -61,6 +62,7 @@ const (
 	prefixAuditUser    = "idx/auser/"
 	prefixAppPassword  = "apppw/"
 	prefixAppPassID    = "idx/apppw/"
+	prefixLDAPClient   = "ldapclient/"
 )
 
 // sep separates a variable-length component from a fixed-size one.
@@ -90,6 +92,9 @@ func emailKey(email string) []byte   { return cat(prefixEmail, strings.ToLower(e
 func groupKey(name string) []byte    { return cat(prefixGroup, strings.ToLower(name)) }
 func appKey(app string) []byte       { return cat(prefixApp, app) }
 func settingKey(key string) []byte   { return cat(prefixSetting, key) }
+func ldapClientKey(name string) []byte {
+	return cat(prefixLDAPClient, strings.ToLower(name))
+}
 func roleKey(name string) []byte     { return cat(prefixRole, strings.ToLower(name)) }
 func failuresKey(key string) []byte  { return cat(prefixFailures, key) }
 func lockKey(key string) []byte      { return cat(prefixLock, key) }
