@@ -58,3 +58,30 @@ func (s *Auth) BindPassword(ctx context.Context, a *Actor, login, pw string, app
 		Outcome: OutcomeSuccess, Reason: "password (bind)"})
 	return u, nil
 }
+
+// BindAppPassword is a bind with an app password instead of the account
+// password: CheckAppPassword (a keyed hash, no argon2id; a password made
+// for one app works only where app is that app), then app's access rules
+// when the bind is for an app (nil: none). It is how users with a second
+// factor bind. Every refusal is ErrBadCredentials, audited with its
+// reason; a right password does not clear the account's failures (see
+// CheckAppPassword).
+func (s *Auth) BindAppPassword(a *Actor, login, secret string, app *App) (*store.User, error) {
+	appName := ""
+	if app != nil {
+		appName = app.Name
+	}
+	u, err := s.Credentials.CheckAppPassword(a, login, secret, appName)
+	if err != nil {
+		return nil, err
+	}
+	if app != nil {
+		acct := store.AccountOf(u)
+		if !app.Access().Decide(s.Access.SubjectOf(&acct)).Allow {
+			s.Audit(a, store.Event{Actor: u.Username, Action: ActionLogin, Resource: "user:" + u.Username,
+				Outcome: OutcomeFailure, Reason: "app password: not allowed into app " + app.Name})
+			return nil, ErrBadCredentials
+		}
+	}
+	return u, nil
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/internal/ratelimit"
+	"github.com/gatehouse-auth/gatehouse/store"
 )
 
 // bindTimeout bounds one bind (a password check waits for a slot in the
@@ -121,13 +122,17 @@ func (c *conn) bindUser(login, secret string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), bindTimeout)
 	defer cancel()
 
-	// App passwords (issue #16, part 2) are checked here, before the
-	// account password: when secret is an app password —
-	//   u, err := c.s.core.Credentials.CheckAppPassword(c.actor(), login, secret, c.scopeApp)
-	// — and it is right, bind as u (below) without BindPassword. Users
+	// A secret in the form of an app password (gtap_…) is checked as one
+	// (a keyed hash, no argon2id), never as the account password. Users
 	// with a second factor can bind only that way: BindPassword refuses
 	// their account password.
-	u, err := c.s.core.Auth.BindPassword(ctx, c.actor(), login, secret, app)
+	var u *store.User
+	var err error
+	if core.LooksLikeAppPassword(secret) {
+		u, err = c.s.core.Auth.BindAppPassword(c.actor(), login, secret, app)
+	} else {
+		u, err = c.s.core.Auth.BindPassword(ctx, c.actor(), login, secret, app)
+	}
 	if err != nil {
 		return c.failure(err)
 	}

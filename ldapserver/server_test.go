@@ -506,3 +506,48 @@ func TestLockoutAndThrottle(t *testing.T) {
 		t.Fatalf("throttled address, right secret: %v, want busy", err)
 	}
 }
+
+// TestAppPasswordBinds: an app password binds where the account password
+// cannot (a user with a second factor), only for its own app, and only
+// for users the connection's app lets in.
+func TestAppPasswordBinds(t *testing.T) {
+	f := newFixture(t, Config{})
+	mkAP := func(name, app string) string {
+		t.Helper()
+		u, err := f.st.UserByUsername(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		perms, _ := f.core.PermsOf(u.Role)
+		a := &core.Actor{User: u, Perms: perms, Via: core.ViaPortal, Credential: core.CredSession, SessionID: store.SessionID{1}}
+		v, err := f.core.Credentials.CreateAppPassword(a, core.AppPasswordInput{Name: "ldap", App: app})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Password
+	}
+	carolAny := mkAP("carol", "")
+	aliceMedia := mkAP("alice", "media")
+	bobAny := mkAP("bob", "")
+	tests := []struct {
+		name, client, dn, secret string
+		want                     uint16
+	}{
+		{"second-factor user with an app password", "", "uid=carol,ou=users,dc=gatehouse", carolAny, 0},
+		{"second-factor user with the account password", "", "uid=carol,ou=users,dc=gatehouse", testPW, ldap.LDAPResultInvalidCredentials},
+		{"someone else's app password", "", "uid=bob,ou=users,dc=gatehouse", carolAny, ldap.LDAPResultInvalidCredentials},
+		{"an app's password without that app", "", "uid=alice,ou=users,dc=gatehouse", aliceMedia, ldap.LDAPResultInvalidCredentials},
+		{"an app's password through that app's client", "media", "uid=alice,ou=users,dc=gatehouse", aliceMedia, 0},
+		{"a user the app keeps out", "media", "uid=bob,ou=users,dc=gatehouse", bobAny, ldap.LDAPResultInvalidCredentials},
+		{"a wrong app password", "", "uid=bob,ou=users,dc=gatehouse", core.AppPasswordPrefix + strings.Repeat("a", 30), ldap.LDAPResultInvalidCredentials},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := f.dial(tc.client)
+			err := l.Bind(tc.dn, tc.secret)
+			if code(err) != tc.want && !(tc.want == 0 && err == nil) {
+				t.Fatalf("bind: %v, want code %d", err, tc.want)
+			}
+		})
+	}
+}
