@@ -62,8 +62,21 @@ func (c *conn) bind(req *request) {
 		return
 	}
 
+	// A password can be guessed: its attempt is charged before it is
+	// checked (and given back when right), so parallel guesses cannot
+	// outrun the budget. A bind client's secret or an app password cannot
+	// be guessed: it is charged only when wrong, so an app's many
+	// concurrent binds never spend the budget its failures are bounded by.
 	key := ratelimit.Key(c.ip)
-	if wait, first := c.s.throttle.Take(key, c.s.core.Now()); wait > 0 {
+	cheap := core.LooksLikeAppPassword(secret) || c.isClientDN(name)
+	var wait time.Duration
+	var first bool
+	if cheap {
+		wait = c.s.throttle.Wait(key, c.s.core.Now())
+	} else {
+		wait, first = c.s.throttle.Take(key, c.s.core.Now())
+	}
+	if wait > 0 {
 		if first {
 			c.s.log.Warn("too many failed binds from one address: throttled", "ip", c.ip, "retry_after", wait.Round(time.Second))
 		}
@@ -72,10 +85,23 @@ func (c *conn) bind(req *request) {
 		return
 	}
 	code, diag := c.checkBind(name, secret)
-	if code == resultSuccess {
+	switch {
+	case cheap && code != resultSuccess:
+		c.s.throttle.Take(key, c.s.core.Now())
+	case !cheap && code == resultSuccess:
 		c.s.throttle.Refund(key, c.s.core.Now())
 	}
 	reply(code, diag)
+}
+
+// isClientDN reports whether name is the DN of a bind client.
+func (c *conn) isClientDN(name string) bool {
+	rdns, err := parseDN(name)
+	if err != nil || len(rdns) == 0 {
+		return false
+	}
+	n, _ := c.s.tree.locate(rdns)
+	return n.kind == nodeClient
 }
 
 // checkBind checks name and secret and binds the connection on success.

@@ -551,3 +551,38 @@ func TestAppPasswordBinds(t *testing.T) {
 		})
 	}
 }
+
+// TestCheapBindsSpendOnlyOnFailure: binds with a secret nobody can guess
+// (a bind client's, an app password) are charged to the address only when
+// wrong, so an app's many concurrent binds pass; their failures are still
+// bounded. Password binds stay charged first (TestLockoutAndThrottle).
+func TestCheapBindsSpendOnlyOnFailure(t *testing.T) {
+	f := newFixture(t, Config{})
+	n := 3 * bindBurst
+	errs := make(chan error, n)
+	conns := make([]*ldap.Conn, n)
+	for i := range conns {
+		conns[i] = f.dial("")
+	}
+	start := make(chan struct{})
+	for _, l := range conns {
+		go func() {
+			<-start
+			errs <- l.Bind("cn=all,ou=system,dc=gatehouse", f.secret["all"])
+		}()
+	}
+	close(start)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("one of %d concurrent client binds: %v", n, err)
+		}
+	}
+	l := f.dial("")
+	var err error
+	for i := 0; i < 2*bindBurst && code(err) != ldap.LDAPResultBusy; i++ {
+		err = l.Bind("cn=all,ou=system,dc=gatehouse", "ghl_wrong")
+	}
+	if code(err) != ldap.LDAPResultBusy {
+		t.Fatalf("after %d wrong client secrets: %v, want busy", 2*bindBurst, err)
+	}
+}

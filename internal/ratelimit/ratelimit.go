@@ -96,6 +96,24 @@ func (b *Buckets) Take(key string, now time.Time) (wait time.Duration, first boo
 	return 0, false
 }
 
+// Wait returns how long key must wait for an attempt at now, spending
+// nothing: 0 when Take would let one go ahead. It suits a check that is
+// charged only when it fails (a secret too long to guess, where the
+// budget is there to bound failures, not concurrent successes).
+func (b *Buckets) Wait(key string, now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.clients[key]
+	if e == nil {
+		return 0
+	}
+	b.fill(e, now)
+	if e.tokens < 1 {
+		return time.Duration(math.Ceil((1 - e.tokens) * float64(b.every)))
+	}
+	return 0
+}
+
 // Refund gives back one attempt of key taken by Take: the attempt
 // succeeded. A key forgotten meanwhile has a full bucket anyway; a bucket
 // never grows past its burst.
