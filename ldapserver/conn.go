@@ -32,6 +32,8 @@ type conn struct {
 	// a password on the connection they searched with) is held to that
 	// app's access rules too.
 	scopeApp string
+	// entries encodes the search result entries sent on this connection.
+	entries entryWriter
 }
 
 // binding is who a connection is bound as: nobody (anonymous), a bind
@@ -117,6 +119,12 @@ func (c *conn) disconnect(why string) {
 func (c *conn) send(id int64, op *ber.Packet, controls ...*ber.Packet) {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, _ = c.w.Write(envelope(id, op, controls...).Bytes())
+}
+
+// sendRaw queues a message already encoded (see entryWriter).
+func (c *conn) sendRaw(msg []byte) {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_, _ = c.w.Write(msg)
 }
 
 // flush writes what send queued; false when the client is gone.

@@ -13,7 +13,9 @@ import (
 // computed when asked for, so a filter over 100,000 users reads only the
 // attributes it names.
 type entry struct {
-	kind  nodeKind
+	kind nodeKind
+	// dn is the entry's DN; for a user it is written only when needed
+	// (see dnIn): most users a search walks do not match its filter.
 	dn    string
 	name  string         // lowercase uid or cn (users, groups, clients)
 	acct  *store.Account // nodeUser
@@ -29,12 +31,20 @@ type groupInfo struct {
 	members []string
 }
 
+// dnIn returns e's DN, writing a user's the first time it is asked for.
+func (e *entry) dnIn(t *tree) string {
+	if e.dn == "" && e.kind == nodeUser {
+		e.dn = t.userDN(e.acct.Username)
+	}
+	return e.dn
+}
+
 // values returns the values of attr (a canonical lowercase name) on e, nil
 // when e has none. The server's tree t writes DN values.
 func (e *entry) values(t *tree, s *Server, attr string) []string {
 	switch attr {
 	case "entrydn":
-		return []string{e.dn}
+		return []string{e.dnIn(t)}
 	case "hassubordinates":
 		if e.hasKids {
 			return []string{"TRUE"}

@@ -257,6 +257,25 @@ func substringMatch(v, initial string, any []string, final string) bool {
 // usernameHint returns the lowercase username an equality item on uid
 // requires, when f is one or an AND holding one: the search then reads
 // that one account instead of walking every user.
+// groupHint returns the group (lowercase) every entry f matches must be a
+// member of: an equality on memberOf naming a group, alone or in an and.
+// A search walks only that group's members then.
+func (f *filter) groupHint() (string, bool) {
+	switch f.op {
+	case filterEquality:
+		if f.attr == "memberof" && !f.never && f.ref.kind == nodeGroup {
+			return f.ref.name, true
+		}
+	case filterAnd:
+		for _, k := range f.kids {
+			if g, ok := k.groupHint(); ok {
+				return g, true
+			}
+		}
+	}
+	return "", false
+}
+
 func (f *filter) usernameHint() (string, bool) {
 	switch f.op {
 	case filterEquality:

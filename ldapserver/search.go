@@ -98,6 +98,12 @@ type searchRun struct {
 	// stopped: the limit was reached and another entry matched.
 	stopped bool
 	only    string // a single user, group or client (lowercase), or ""
+	// user and acct are reused for every user offered: offer keeps
+	// neither, so walking 100,000 users allocates no entry for each.
+	user entry
+	acct store.Account
+	// attrs is reused by sendEntry.
+	attrs []attr
 }
 
 // search answers a SearchRequest.
@@ -327,10 +333,11 @@ func (r *searchRun) walkUsers() error {
 	if r.start.phase == phUsers {
 		after = r.start.key
 	}
+	group, _ := r.f.groupHint()
 	batch := make([]store.Account, 0, walkBatch)
 	for !r.stopped {
 		batch = batch[:0]
-		if err := s.core.Store().EachAccount(after, func(a store.Account) bool {
+		if err := s.core.Store().EachAccountIn(group, after, func(a store.Account) bool {
 			batch = append(batch, a)
 			return len(batch) < walkBatch
 		}); err != nil {
@@ -342,7 +349,7 @@ func (r *searchRun) walkUsers() error {
 		for i := range batch {
 			after = strings.ToLower(batch[i].Username)
 			if r.v.visible(&batch[i], s.core) {
-				if r.offerUser(batch[i]); r.stopped {
+				if r.offerUserNamed(after, batch[i]); r.stopped {
 					return nil
 				}
 			}
@@ -352,8 +359,14 @@ func (r *searchRun) walkUsers() error {
 }
 
 func (r *searchRun) offerUser(a store.Account) {
-	name := strings.ToLower(a.Username)
-	r.offer(position{phUsers, name}, &entry{kind: nodeUser, name: name, dn: r.c.s.tree.userDN(a.Username), acct: &a})
+	r.offerUserNamed(strings.ToLower(a.Username), a)
+}
+
+// offerUserNamed is offerUser with the lowercase username name.
+func (r *searchRun) offerUserNamed(name string, a store.Account) {
+	r.acct = a
+	r.user = entry{kind: nodeUser, name: name, acct: &r.acct}
+	r.offer(position{phUsers, name}, &r.user)
 }
 
 // groups returns the groups with at least one visible member (only the
@@ -436,9 +449,7 @@ func (r *searchRun) offer(pos position, e *entry) {
 // sendEntry writes e as a SearchResultEntry with the selected attributes.
 func (r *searchRun) sendEntry(e *entry) {
 	s := r.c.s
-	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, appSearchEntry, nil, "")
-	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, e.dn, ""))
-	list := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+	r.attrs = r.attrs[:0]
 	for _, a := range attrsOf(e.kind) {
 		if e.kind == nodeRootDSE {
 			if !r.sel.allUser && !r.sel.allOp && !r.sel.named[a] {
@@ -451,19 +462,9 @@ func (r *searchRun) sendEntry(e *entry) {
 		if len(vals) == 0 {
 			continue
 		}
-		pa := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
-		pa.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, attrNames[a], ""))
-		set := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSet, nil, "")
-		if !r.typesOnly {
-			for _, v := range vals {
-				set.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, v, ""))
-			}
-		}
-		pa.AppendChild(set)
-		list.AppendChild(pa)
+		r.attrs = append(r.attrs, attr{name: attrNames[a], vals: vals})
 	}
-	op.AppendChild(list)
-	r.c.send(r.req.id, op)
+	r.c.sendRaw(r.c.entries.write(r.req.id, e.dnIn(s.tree), r.attrs, r.typesOnly))
 }
 
 // attrsOf lists the attributes a kind of entry may send, in order.

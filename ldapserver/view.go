@@ -1,6 +1,8 @@
 package ldapserver
 
 import (
+	"time"
+
 	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -12,11 +14,14 @@ type view struct {
 	self   string    // else only this user id
 	app    *core.App // and, when set, only the users this app lets in
 	client string    // the bind client's own entry, in ou=system
+	// now is when the view was made: one search judges every account
+	// at the same instant (and reads the clock once).
+	now time.Time
 }
 
 // visible reports whether the account a is in the view at now.
 func (v *view) visible(a *store.Account, c *core.Core) bool {
-	if !a.Active(c.Now()) || (!v.all && a.ID != v.self) {
+	if !a.Active(v.now) || (!v.all && a.ID != v.self) {
 		return false
 	}
 	if v.app == nil {
@@ -51,7 +56,7 @@ func (c *conn) view() *view {
 	if !c.live() {
 		return nil
 	}
-	v := &view{}
+	v := &view{now: c.s.core.Now()}
 	if c.bound.client != nil {
 		v.all, v.client = true, c.bound.client.Name
 	} else {

@@ -372,6 +372,12 @@ func (s *Store) groupCounts() (map[string]int, error) {
 // it must be quick (copy what it needs and stop after a batch) and must
 // not call back into the store.
 func (s *Store) EachAccount(after string, fn func(Account) bool) error {
+	return s.EachAccountIn("", after, fn)
+}
+
+// EachAccountIn is EachAccount over the members of group (any case; ""
+// for every account): the others are skipped without being read out.
+func (s *Store) EachAccountIn(group, after string, fn func(Account) bool) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -389,8 +395,13 @@ func (s *Store) EachAccount(after string, fn func(Account) bool) error {
 			i++
 		}
 	}
+	group = strings.ToLower(group)
 	for ; i < len(d.entries); i++ {
-		if !fn(d.entries[i].account()) {
+		e := d.entries[i]
+		if group != "" && !slices.Contains(e.groups, group) {
+			continue
+		}
+		if !fn(e.account()) {
 			return nil
 		}
 	}

@@ -94,3 +94,35 @@ func TestEachAccount(t *testing.T) {
 		t.Fatalf("unknown name: %v", err)
 	}
 }
+
+// TestEachAccountIn: the walk over one group's members, in any case of the
+// group's name, resumes after a name like EachAccount.
+func TestEachAccountIn(t *testing.T) {
+	s := openTest(t, "", Options{})
+	for n, groups := range map[string][]string{"alice": {"Media", "dev"}, "bob": {"dev"}, "carol": {"media"}, "dave": nil, "erin": {"MEDIA"}} {
+		if err := s.CreateUser(&User{Username: n, Role: "user", Groups: groups}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	walk := func(group, after string) []string {
+		var out []string
+		if err := s.EachAccountIn(group, after, func(a Account) bool { out = append(out, a.Username); return true }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		group, after string
+		want         []string
+	}{
+		{"media", "", []string{"alice", "carol", "erin"}},
+		{"MEDIA", "alice", []string{"carol", "erin"}},
+		{"dev", "", []string{"alice", "bob"}},
+		{"nobody", "", nil},
+		{"", "carol", []string{"dave", "erin"}},
+	} {
+		if got := walk(tc.group, tc.after); !slices.Equal(got, tc.want) {
+			t.Errorf("group %q after %q: %v, want %v", tc.group, tc.after, got, tc.want)
+		}
+	}
+}

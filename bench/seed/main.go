@@ -37,17 +37,18 @@ func main() {
 	sessions := flag.Int("sessions", 1_000_000, "number of sessions, spread evenly over the users")
 	events := flag.Int("events", 1_000_000, "number of audit events over the last 30 days")
 	pw := flag.String("password", "Seed-passw0rd", "every user's password")
+	disabledEvery := flag.Int("disabled-every", 50, "about one user in this many is disabled; 0: none")
 	flag.Parse()
 	if *dir == "" || *tokens == "" || *users < 1 || *groups < 1 || *sessions < 0 || *events < 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := seed(*dir, *tokens, *users, *groups, *sessions, *events, *pw); err != nil {
+	if err := seed(*dir, *tokens, *users, *groups, *sessions, *events, *pw, *disabledEvery); err != nil {
 		log.Fatalf("seed: %v", err)
 	}
 }
 
-func seed(dir, tokenFile string, nUsers, nGroups, nSessions, nEvents int, pw string) error {
+func seed(dir, tokenFile string, nUsers, nGroups, nSessions, nEvents int, pw string, disabledEvery int) error {
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err == nil {
 		return fmt.Errorf("%s already holds a database", dir)
 	}
@@ -96,7 +97,7 @@ func seed(dir, tokenFile string, nUsers, nGroups, nSessions, nEvents int, pw str
 		if rng.IntN(3) == 0 {
 			u.Groups = append(u.Groups, groupName(rng.IntN(nGroups)))
 		}
-		if rng.IntN(50) == 0 {
+		if disabledEvery > 0 && rng.IntN(disabledEvery) == 0 {
 			u.Disabled = true
 		}
 		if err := b.AddUser(u); err != nil {
