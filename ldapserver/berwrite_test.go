@@ -6,7 +6,10 @@ import (
 	"testing"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
 )
+
+var ldapEscape = ldap.EscapeDN
 
 // TestEntryWriterMatchesBER: the hand-written SearchResultEntry is byte
 // for byte what go-asn1-ber encodes, at every length form (short, one, two
@@ -67,3 +70,13 @@ func repeat(s string, n int) []string {
 }
 
 func head(b []byte) []byte { return b[:min(len(b), 24)] }
+
+// TestEscapeValueFastPath: the shortcut for plain names gives go-ldap's
+// answer, and names needing escapes still get them.
+func TestEscapeValueFastPath(t *testing.T) {
+	for _, v := range []string{"alice", "Bob.Smith-2_x", "", "a,b", "#lead", "trail ", "é", "a+b", "x=y", "a\\b", " lead"} {
+		if got, want := escapeValue(v), ldapEscape(v); got != want {
+			t.Errorf("escapeValue(%q) = %q, want %q", v, got, want)
+		}
+	}
+}

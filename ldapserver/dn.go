@@ -99,7 +99,18 @@ func dnString(rdns []rdn) string {
 }
 
 // escapeValue escapes an RDN value (RFC 4514).
-func escapeValue(v string) string { return ldap.EscapeDN(v) }
+func escapeValue(v string) string {
+	// Usernames and group names are almost always letters, digits, '.',
+	// '-' and '_', which need no escaping: skip go-ldap's rune-by-rune
+	// copy for them (a listing writes one DN per entry).
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return ldap.EscapeDN(v)
+		}
+	}
+	return v
+}
 
 // nodeKind says what a DN names in the tree.
 type nodeKind uint8
