@@ -159,6 +159,7 @@ var adminPages = []struct {
 	{"/admin/audit", policies.PermAuditRead},
 	{"/admin/audit?action=user.&since=2000-01-01", policies.PermAuditRead},
 	{"/admin/settings", policies.PermSettingsRead},
+	{"/admin/ldap", policies.PermSettingsWrite},
 }
 
 // TestAdminPagesByRole opens every admin page as every built-in role: 200
@@ -214,7 +215,7 @@ func TestAdminPagesByRole(t *testing.T) {
 			for key, perm := range map[string]policies.Permission{
 				"users": policies.PermUsersRead, "groups": policies.PermGroupsRead, "roles": policies.PermRolesRead,
 				"sessions": policies.PermSessionsRead, "audit": policies.PermAuditRead, "settings": policies.PermSettingsRead,
-				"invitations": policies.PermInvitationsRead, "apps": policies.PermAppsRead,
+				"invitations": policies.PermInvitationsRead, "apps": policies.PermAppsRead, "ldap": policies.PermSettingsWrite,
 			} {
 				if got := strings.Contains(home, `href="/admin/`+key+`"`); got != perms.Has(perm) {
 					t.Errorf("navigation link to /admin/%s shown: %v, want %v", key, got, perms.Has(perm))
