@@ -32,6 +32,12 @@ type pageEnv struct {
 
 func newPageEnv(t *testing.T, m *mail.Sender) *pageEnv {
 	t.Helper()
+	return newPageEnvWith(t, m, nil)
+}
+
+// newPageEnvWith is newPageEnv with more options set by with (nil: none).
+func newPageEnvWith(t *testing.T, m *mail.Sender, with func(*Options)) *pageEnv {
+	t.Helper()
 	clk := &clock{t: time.Now()}
 	st, err := store.Open(t.TempDir(), store.Options{Now: clk.Now})
 	if err != nil {
@@ -40,13 +46,17 @@ func newPageEnv(t *testing.T, m *mail.Sender) *pageEnv {
 	t.Cleanup(func() { _ = st.Close() })
 	srv := httptest.NewUnstartedServer(nil)
 	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
-	svc, err := New(Options{
+	opts := Options{
 		Store:     st,
 		PortalURL: base,
 		Hasher:    password.NewHasher(password.HasherOptions{Params: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}),
 		Mail:      m,
 		Now:       clk.Now,
-	})
+	}
+	if with != nil {
+		with(&opts)
+	}
+	svc, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
