@@ -341,11 +341,16 @@ func (a *App) options() (portal.Options, error) {
 		}
 	}
 	baseDN := ""
-	if a.LDAPServer != nil {
-		if err := a.LDAPServer.check(); err != nil {
+	var dirServer *portal.DirectoryServerInfo
+	if lc := a.LDAPServer; lc != nil {
+		if err := lc.check(); err != nil {
 			return portal.Options{}, fmt.Errorf("gatehouse: %w", err)
 		}
-		baseDN = a.LDAPServer.BaseDN
+		baseDN = lc.BaseDN
+		dirServer = &portal.DirectoryServerInfo{Listen: lc.Listen, ListenTLS: lc.ListenTLS, TLSServerName: lc.TLSServerName}
+		if dirServer.TLSServerName == "" {
+			dirServer.TLSServerName = pu.Hostname()
+		}
 	}
 	var providers []portal.OIDCProvider
 	for _, oc := range a.OIDC {
@@ -396,6 +401,7 @@ func (a *App) options() (portal.Options, error) {
 		OIDC:            providers,
 		Directory:       dirOpts,
 		DirectoryBaseDN: baseDN,
+		DirectoryServer: dirServer,
 	}, nil
 }
 

@@ -180,6 +180,21 @@ func TestLDAPThroughCaddy(t *testing.T) {
 	users := "ou=users,dc=gatehouse"
 	u := func(n string) string { return "uid=" + n + "," + users }
 
+	t.Run("the portal page shows where the server listens", func(t *testing.T) {
+		c := h.client()
+		h.apiLogin(c, "olga", ownerPW)
+		resp, b := do(t, c, "GET", h.portalURL("/admin/ldap"), nil, browser)
+		page := string(b)
+		for _, want := range []string{env.plain, env.ldaps, "dc=gatehouse", clientDN, scopedDN} {
+			if !strings.Contains(page, want) {
+				t.Errorf("GET /admin/ldap: %d, lacks %q", resp.StatusCode, want)
+			}
+		}
+		if strings.Contains(page, secret) || strings.Contains(page, "is off") {
+			t.Error("the page shows a secret, or calls the running server off")
+		}
+	})
+
 	t.Run("root DSE anonymously, nothing else", func(t *testing.T) {
 		out, code := env.run("ldapsearch", "-x", "-LLL", "-H", env.plain, "-b", "", "-s", "base", "+")
 		if code != 0 || !strings.Contains(out, "namingContexts: dc=gatehouse") || !strings.Contains(out, "supportedControl: 1.2.840.113556.1.4.319") ||

@@ -35,7 +35,7 @@ var pageNames = []string{
 	"login_2fa", "totp_setup", "backup_codes",
 	// Administration.
 	"users", "user_new", "user_import", "user", "link",
-	"groups", "group", "apps", "app", "roles", "role",
+	"groups", "group", "apps", "app", "roles", "role", "ldap",
 	"sessions", "invitations", "audit", "settings",
 	// Sign-in with external providers.
 	"oidc_error",
@@ -245,6 +245,7 @@ func (s *Service) navFor(c *caller) []navItem {
 	add(c.Can(policies.PermInvitationsRead), "invitations", "Invitations")
 	add(c.Can(policies.PermAuditRead), "audit", "Audit log")
 	add(c.Can(policies.PermSettingsRead), "settings", "Settings")
+	add(c.Can(policies.PermSettingsWrite), "ldap", "Directory server")
 	return nav
 }
 

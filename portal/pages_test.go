@@ -32,6 +32,12 @@ type pageEnv struct {
 
 func newPageEnv(t *testing.T, m *mail.Sender) *pageEnv {
 	t.Helper()
+	return newPageEnvWith(t, m, nil)
+}
+
+// newPageEnvWith is newPageEnv with more options set by with (nil: none).
+func newPageEnvWith(t *testing.T, m *mail.Sender, with func(*Options)) *pageEnv {
+	t.Helper()
 	clk := &clock{t: time.Now()}
 	st, err := store.Open(t.TempDir(), store.Options{Now: clk.Now})
 	if err != nil {
@@ -40,13 +46,17 @@ func newPageEnv(t *testing.T, m *mail.Sender) *pageEnv {
 	t.Cleanup(func() { _ = st.Close() })
 	srv := httptest.NewUnstartedServer(nil)
 	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
-	svc, err := New(Options{
+	opts := Options{
 		Store:     st,
 		PortalURL: base,
 		Hasher:    password.NewHasher(password.HasherOptions{Params: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}),
 		Mail:      m,
 		Now:       clk.Now,
-	})
+	}
+	if with != nil {
+		with(&opts)
+	}
+	svc, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +169,7 @@ var adminPages = []struct {
 	{"/admin/audit", policies.PermAuditRead},
 	{"/admin/audit?action=user.&since=2000-01-01", policies.PermAuditRead},
 	{"/admin/settings", policies.PermSettingsRead},
+	{"/admin/ldap", policies.PermSettingsWrite},
 }
 
 // TestAdminPagesByRole opens every admin page as every built-in role: 200
@@ -214,7 +225,7 @@ func TestAdminPagesByRole(t *testing.T) {
 			for key, perm := range map[string]policies.Permission{
 				"users": policies.PermUsersRead, "groups": policies.PermGroupsRead, "roles": policies.PermRolesRead,
 				"sessions": policies.PermSessionsRead, "audit": policies.PermAuditRead, "settings": policies.PermSettingsRead,
-				"invitations": policies.PermInvitationsRead, "apps": policies.PermAppsRead,
+				"invitations": policies.PermInvitationsRead, "apps": policies.PermAppsRead, "ldap": policies.PermSettingsWrite,
 			} {
 				if got := strings.Contains(home, `href="/admin/`+key+`"`); got != perms.Has(perm) {
 					t.Errorf("navigation link to /admin/%s shown: %v, want %v", key, got, perms.Has(perm))

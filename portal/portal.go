@@ -114,6 +114,19 @@ type Options struct {
 	// DirectoryBaseDN is the directory server's base DN, under which the
 	// bind DNs of its clients are made. Default: core.DefaultDirectoryBaseDN.
 	DirectoryBaseDN string
+	// DirectoryServer, when set, says where the directory server listens,
+	// for the page of its bind clients (/admin/ldap). Nil: the server is
+	// off.
+	DirectoryServer *DirectoryServerInfo
+}
+
+// DirectoryServerInfo is where the directory server listens.
+type DirectoryServerInfo struct {
+	// Listen are the plain LDAP (StartTLS) addresses; ListenTLS the LDAPS
+	// ones.
+	Listen, ListenTLS []string
+	// TLSServerName is the name of its certificate.
+	TLSServerName string
 }
 
 // Service is the identity service of one Gatehouse configuration.
@@ -149,6 +162,10 @@ type Service struct {
 
 	// stopSync ends the scheduled directory synchronisation (Stop).
 	stopSync context.CancelFunc
+
+	// dirServer is where the directory server listens; nil when it is
+	// off.
+	dirServer *DirectoryServerInfo
 }
 
 // New validates opts, fills defaults and returns a Service.
@@ -169,6 +186,8 @@ func New(opts Options) (*Service, error) {
 		now:      opts.Now,
 		throttle: newThrottle(throttleMaxClients),
 		mail:     opts.Mail,
+
+		dirServer: opts.DirectoryServer,
 	}
 	if s.clientIP == nil {
 		s.clientIP = remoteHost

@@ -28,6 +28,9 @@ import (
 //     second factors, or makes them a reset link or temporary password.
 //     Never on the caller's own account (403 naming the self-service
 //     route), never with an API key, never while impersonating.
+//   - serviceCredential: the route makes or removes a standing credential
+//     of the installation rather than of a person (the directory server's
+//     bind clients). Never with an API key, never while impersonating.
 //   - notCredential: the path looks like a credential route (it is under
 //     /me/ or /profile/, or names passwords or keys) but the route changes
 //     no credential; declared so that the test knows it was looked at.
@@ -44,6 +47,7 @@ const (
 	policyFresh
 	policyAdminCredential
 	policyNotCredential
+	policyServiceCredential
 )
 
 // route is one entry of the route table.
@@ -142,6 +146,13 @@ func (s *Service) adminCredential(self string, h http.HandlerFunc) policed {
 	return s.policed(policyAdminCredential, self, h)
 }
 
+// serviceCredential declares and enforces that h makes or removes a
+// credential of the installation (a directory server bind client): no API
+// key, no impersonation.
+func (s *Service) serviceCredential(h http.HandlerFunc) policed {
+	return s.policed(policyServiceCredential, "", h)
+}
+
 // notCredential declares a route whose path looks like a credential route
 // but which changes no credential. It enforces nothing.
 func (s *Service) notCredential(h http.HandlerFunc) policed {
@@ -180,6 +191,12 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 		return true
 	}
 	switch {
+	case pol&policyServiceCredential != 0 && c.Key != nil:
+		return refuse("Not with an API key", "API keys cannot make or remove LDAP clients: sign in to the portal to do this",
+			"API keys cannot do this.")
+	case pol&policyServiceCredential != 0 && c.Impersonating():
+		return refuse("Not while impersonating", core.ErrImpersonating.Error()+": LDAP clients cannot be made or removed while impersonating; stop impersonating first",
+			"You are acting as "+c.User.Username+": LDAP clients cannot be made or removed now. Stop impersonating first.")
 	case c.Key != nil:
 		return refuse("Not with an API key", "API keys cannot change passwords, second factors or keys: sign in to the portal to do this",
 			"API keys cannot do this.")

@@ -136,8 +136,8 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("GET /api/v1/audit", s.api(policies.PermAuditRead, s.adminAPI().apiListAudit))
 
 	mux.Handle("GET /api/v1/ldap/clients", s.api(policies.PermSettingsWrite, s.adminAPI().apiListLDAPClients))
-	mux.Handle("POST /api/v1/ldap/clients", s.api(policies.PermSettingsWrite, s.adminAPI().apiCreateLDAPClient))
-	mux.Handle("DELETE /api/v1/ldap/clients/{name}", s.api(policies.PermSettingsWrite, s.adminAPI().apiDeleteLDAPClient))
+	mux.Handle("POST /api/v1/ldap/clients", s.serviceCredential(s.adminAPI().apiCreateLDAPClient).api(policies.PermSettingsWrite))
+	mux.Handle("DELETE /api/v1/ldap/clients/{name}", s.serviceCredential(s.adminAPI().apiDeleteLDAPClient).api(policies.PermSettingsWrite))
 
 	mux.Handle("GET /api/v1/settings", s.api(policies.PermSettingsRead, s.adminAPI().apiGetSettings))
 	mux.Handle("PATCH /api/v1/settings", s.api(policies.PermSettingsWrite, s.adminAPI().apiPatchSettings))

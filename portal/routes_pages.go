@@ -107,4 +107,9 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /admin/settings", s.signedIn(policies.PermSettingsRead, s.accessUI().handleSettings))
 	mux.HandleFunc("POST /admin/settings", s.signedIn(policies.PermSettingsWrite, s.accessUI().handleSettingsForm))
 	mux.HandleFunc("POST /admin/settings/test-email", s.signedIn(policies.PermSettingsWrite, s.accessUI().handleTestMail))
+
+	// The directory server's bind clients (settings.write, as in the API).
+	mux.HandleFunc("GET /admin/ldap", s.signedIn(policies.PermSettingsWrite, s.accessUI().handleLDAPClients))
+	mux.Handle("POST /admin/ldap/clients", s.serviceCredential(s.signedIn(policies.PermSettingsWrite, s.accessUI().handleLDAPClientCreate)))
+	mux.Handle("POST /admin/ldap/clients/{name}/delete", s.serviceCredential(s.signedIn(policies.PermSettingsWrite, s.accessUI().handleLDAPClientDelete)))
 }

@@ -20,7 +20,7 @@ import (
 // credential: such a route (any method but GET and HEAD) must be declared
 // with a policy in the route table, or be a throttled sign-in step.
 var credentialish = []string{"/me/", "/profile/", "/password", "/2fa", "/totp", "/webauthn", "/identities",
-	"/keys", "/backup-code", "/reset-link", "/temp-password", "/oidc/", "/app-password"}
+	"/keys", "/backup-code", "/reset-link", "/temp-password", "/oidc/", "/app-password", "/ldap/clients"}
 
 // noSecret lists the state-changing routes that answer without a session
 // but check no secret, so core.Need no throttle.
@@ -85,7 +85,9 @@ func routeRequest(svc *Service, method, path, key string, form url.Values, cooki
 //     session with 403, and a fresh one refuses a session older than
 //     core.FreshWindow that brings no proof;
 //   - an admin-credential route refuses the caller's own account, API keys
-//     and impersonation.
+//     and impersonation;
+//   - a service-credential route (bind clients) refuses API keys and
+//     impersonation.
 func TestRoutePolicies(t *testing.T) {
 	svc, _, clk := newTestService(t)
 	impersonationFixture(t, svc)
@@ -113,7 +115,7 @@ func TestRoutePolicies(t *testing.T) {
 		if rt.policy == 0 && !throttled {
 			for _, part := range credentialish {
 				if strings.Contains(path, part) {
-					t.Errorf("%s looks like a credential route (%s) but declares no policy: wrap it in s.ownCredential, s.freshCredential, s.adminCredential or s.notCredential", name, part)
+					t.Errorf("%s looks like a credential route (%s) but declares no policy: wrap it in s.ownCredential, s.freshCredential, s.adminCredential, s.serviceCredential or s.notCredential", name, part)
 					break
 				}
 			}
@@ -135,7 +137,7 @@ func TestRoutePolicies(t *testing.T) {
 		}
 
 		own, admin := rt.policy&policyOwnCredential != 0, rt.policy&policyAdminCredential != 0
-		if !own && !admin {
+		if !own && !admin && rt.policy&policyServiceCredential == 0 {
 			continue
 		}
 		if strings.HasPrefix(path, "/api/") {
