@@ -71,7 +71,7 @@ func TestBrowserPortalUX(t *testing.T) {
 	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: true}); err != nil {
 		t.Fatalf("phone size: %v", err)
 	}
-	for _, path := range []string{"/", "/profile", "/admin/users", "/admin/users/alice", "/admin/apps", "/admin/audit", "/admin/settings"} {
+	for _, path := range []string{"/", "/profile", "/admin/users", "/admin/users/alice", "/admin/apps", "/admin/audit", "/admin/settings", "/admin/ldap"} {
 		do(path, chromedp.Navigate(h.portalURL(path)), chromedp.WaitReady(chromedp.CSS("body")))
 		got := eval(path, `(function () {
 			var w = document.documentElement.clientWidth, bad = [];
