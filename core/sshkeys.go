@@ -154,4 +154,3 @@ func sshKeyViews(keys []string) []SSHKeyView {
 	}
 	return out
 }
-
