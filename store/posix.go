@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -28,11 +29,15 @@ type posixRange struct{ lo, hi uint32 }
 // ErrPosixRange is a bad POSIX id range.
 var ErrPosixRange = errors.New("store: bad POSIX id range")
 
-// SetPosixIDs turns POSIX ids on with the range lo-hi (both included) and
-// gives every user and group without one a number, in one transaction
-// each: a one-time backfill, since creation hands them out from then on.
-// Records created before it get theirs in name order of their keys.
+// SetPosixIDs turns POSIX ids on with the range lo-hi (both included), or
+// off when both are 0, and gives every user and group without one a
+// number: a one-time backfill (creation hands them out from then on), in
+// transactions of backfillChunk records, users first, in key order.
 func (s *Store) SetPosixIDs(lo, hi uint32) error {
+	if lo == 0 && hi == 0 {
+		s.posix.Store(nil)
+		return nil
+	}
 	if lo == 0 || hi < lo {
 		return fmt.Errorf("%w: %d-%d", ErrPosixRange, lo, hi)
 	}
@@ -49,57 +54,101 @@ func (s *Store) SetPosixIDs(lo, hi uint32) error {
 	s.posixMu.Lock()
 	defer s.posixMu.Unlock()
 	s.posix.Store(r)
+	var users, groups [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		err := scan(txn, []byte(prefixUser), func(k, v []byte) error {
+			var u User
+			if err := decode(v, &u); err != nil {
+				return err
+			}
+			if u.UIDNumber == 0 {
+				users = append(users, slices.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return scan(txn, []byte(prefixGroup), func(k, v []byte) error {
+			var g Group
+			if err := decode(v, &g); err != nil {
+				return err
+			}
+			if g.GIDNumber == 0 {
+				groups = append(groups, slices.Clone(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("store: posix ids: backfill: %w", err)
+	}
+	for len(users)+len(groups) > 0 {
+		n := min(len(users), backfillChunk)
+		uk := users[:n]
+		gk := groups[:min(len(groups), backfillChunk-n)]
+		users, groups = users[n:], groups[len(gk):]
+		if err := s.backfillPosix(r, uk, gk); err != nil {
+			return fmt.Errorf("store: posix ids: backfill: %w", err)
+		}
+	}
+	return nil
+}
+
+// backfillChunk is how many records one backfill transaction numbers.
+const backfillChunk = 1000
+
+// backfillPosix numbers the users and groups under the keys that still
+// have no number, in one transaction, and updates memory. The caller
+// holds userWriteMu and posixMu.
+func (s *Store) backfillPosix(r *posixRange, userKeys, groupKeys [][]byte) error {
 	var users []*User
 	var groups []*Group
 	err := s.updateSync(func(txn *badger.Txn) error {
 		users, groups = nil, nil
-		err := scan(txn, []byte(prefixUser), func(_, v []byte) error {
+		for _, k := range userKeys {
 			u := new(User)
-			if err := decode(v, u); err != nil {
+			if err := get(txn, k, u); errors.Is(err, ErrNotFound) {
+				continue
+			} else if err != nil {
 				return err
 			}
-			if u.UIDNumber == 0 {
-				users = append(users, u)
+			if u.UIDNumber != 0 {
+				continue
 			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		err = scan(txn, []byte(prefixGroup), func(_, v []byte) error {
-			g := new(Group)
-			if err := decode(v, g); err != nil {
-				return err
-			}
-			if g.GIDNumber == 0 {
-				groups = append(groups, g)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, u := range users {
+			var err error
 			if u.UIDNumber, err = s.nextPosixID(txn, r); err != nil {
 				return err
 			}
 			u.seal()
-			if err := put(txn, userKey(u.ID), u); err != nil {
+			if err := put(txn, k, u); err != nil {
 				return err
 			}
+			users = append(users, u)
 		}
-		for _, g := range groups {
+		for _, k := range groupKeys {
+			g := new(Group)
+			if err := get(txn, k, g); errors.Is(err, ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if g.GIDNumber != 0 {
+				continue
+			}
+			var err error
 			if g.GIDNumber, err = s.nextPosixID(txn, r); err != nil {
 				return err
 			}
-			if err := put(txn, groupKey(g.Name), g); err != nil {
+			if err := put(txn, k, g); err != nil {
 				return err
 			}
+			groups = append(groups, g)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: posix ids: backfill: %w", err)
+		return err
 	}
 	for _, u := range users {
 		s.users.replace(u)

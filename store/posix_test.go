@@ -88,6 +88,12 @@ func TestPosixIDs(t *testing.T) {
 	if a, _ := s.AccountNamed("carol"); a.UIDNumber != 10005 {
 		t.Errorf("carol after widening: uid %d, want 10005", a.UIDNumber)
 	}
+	if err := s.SetPosixIDs(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if dan := mustCreate(t, s, "dan"); dan.UIDNumber != 0 || s.PosixIDsOn() {
+		t.Errorf("POSIX ids off: dan got uid %d", dan.UIDNumber)
+	}
 	for _, bad := range [][2]uint32{{0, 10}, {10, 9}} {
 		if err := s.SetPosixIDs(bad[0], bad[1]); err == nil {
 			t.Errorf("range %d-%d accepted", bad[0], bad[1])
