@@ -56,7 +56,7 @@ func (e *entry) values(t *tree, s *Server, attr string) []string {
 	}
 	switch e.kind {
 	case nodeUser:
-		return userValues(t, e.acct, attr, s.core.Store().PosixIDsOn())
+		return userValues(t, e.acct, attr, s.posixOn())
 	case nodeGroup:
 		return groupValues(t, e.group, attr)
 	case nodeUsersOU, nodeGroupsOU, nodeSystemOU:
@@ -80,6 +80,10 @@ func (e *entry) values(t *tree, s *Server, attr string) []string {
 	}
 	return nil
 }
+
+// posixOn reports whether users and groups are served as POSIX accounts
+// and groups (the store hands out their numbers: posix_ids).
+func (s *Server) posixOn() bool { return s.core != nil && s.core.Store().PosixIDsOn() }
 
 // userValues are the attributes of a user; posix is whether POSIX ids
 // are on (a uid number kept from before is not served when they are off).

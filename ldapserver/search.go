@@ -386,7 +386,7 @@ func (r *searchRun) groups(only string) (map[string]*groupInfo, error) {
 			return nil, err
 		}
 		if len(batch) == 0 {
-			if s.core.Store().PosixIDsOn() {
+			if s.posixOn() {
 				for _, gi := range out {
 					gi.gid = s.core.Store().GroupGID(gi.name)
 				}
