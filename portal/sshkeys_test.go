@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +69,43 @@ func TestSSHKeysAPI(t *testing.T) {
 	}
 	if a, _ := svc.core.Store().AccountNamed("bob"); len(a.SSHKeys) != 1 {
 		t.Errorf("keys after the refusals: %v", a.SSHKeys)
+	}
+}
+
+// TestSSHKeyPages: the profile's section adds a key (a bad one answers
+// 400 with the reason), lists it by comment and fingerprint, and removes
+// it.
+func TestSSHKeyPages(t *testing.T) {
+	env := newPageEnv(t, nil)
+	impersonationFixture(t, env.svc)
+	b := env.browser(t)
+	b.signIn("bob")
+	_, page := b.get("/profile")
+	if !strings.Contains(page, `id="ssh-keys-title"`) || !strings.Contains(page, `action="/profile/ssh-keys"`) {
+		t.Fatal("profile lacks the SSH keys section")
+	}
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	pk, _ := ssh.NewPublicKey(pub)
+	key := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk))) + " bob@desk"
+	fp := ssh.FingerprintSHA256(pk)
+	if resp, page := b.submit("/profile", "/profile/ssh-keys", url.Values{"key": {"ssh-ed25519 AAAA-not-base64"}}); resp.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(page, "not an SSH public key") {
+		t.Errorf("bad key: %d", resp.StatusCode)
+	}
+	if resp, _ := b.submit("/profile", "/profile/ssh-keys", url.Values{"key": {key + "\n"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add: %d", resp.StatusCode)
+	}
+	_, page = b.get("/profile")
+	if !strings.Contains(page, "bob@desk") || !strings.Contains(page, "SHA256:") || !strings.Contains(page, `action="/profile/ssh-keys/remove"`) {
+		t.Fatal("the key is not listed")
+	}
+	if a, _ := env.svc.core.Store().AccountNamed("bob"); len(a.SSHKeys) != 1 || a.SSHKeys[0] != key {
+		t.Fatalf("stored: %v", a.SSHKeys)
+	}
+	if resp, _ := b.submit("/profile", "/profile/ssh-keys/remove", url.Values{"fingerprint": {fp}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("remove: %d", resp.StatusCode)
+	}
+	if a, _ := env.svc.core.Store().AccountNamed("bob"); len(a.SSHKeys) != 0 {
+		t.Fatalf("after removal: %v", a.SSHKeys)
 	}
 }
