@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"strconv"
@@ -29,6 +30,7 @@ import (
 //		allow           127.0.0.1/32 10.0.0.0/8
 //		tls_server_name ldap.example.com
 //		size_limit      1000
+//		posix_ids       10000-60000
 //	}
 //
 // Certificates for StartTLS and LDAPS come from Caddy's own certificate
@@ -54,6 +56,34 @@ type LDAPServerConfig struct {
 	// SizeLimit is the most entries a search, or a page of a paged
 	// search, returns. Default: 1000.
 	SizeLimit int `json:"size_limit,omitempty"`
+	// PosixIDs, "FROM-TO", turns on POSIX accounts for Linux hosts
+	// (SSSD, nslcd): users and groups get uid and gid numbers from this
+	// range, stable for life and never reused (store.SetPosixIDs), and
+	// are served as posixAccount and posixGroup. Off unless set.
+	PosixIDs string `json:"posix_ids,omitempty"`
+}
+
+// parsePosixIDs reads a posix_ids range: FROM-TO, both included, from
+// 1000 (below are the system's own accounts) to 2147483647 (tools that
+// read uids as signed 32-bit numbers), not across 65534 and 65535
+// (nobody, and -1 as a 16-bit id).
+func parsePosixIDs(v string) (lo, hi uint32, err error) {
+	a, b, ok := strings.Cut(v, "-")
+	l, err1 := strconv.ParseUint(a, 10, 32)
+	h, err2 := strconv.ParseUint(b, 10, 32)
+	switch {
+	case !ok || err1 != nil || err2 != nil:
+		return 0, 0, fmt.Errorf("ldap_server: posix_ids %q: want FROM-TO, e.g. 10000-60000", v)
+	case l < 1000:
+		return 0, 0, fmt.Errorf("ldap_server: posix_ids %q: start at 1000 or above (lower numbers are the system's own accounts)", v)
+	case h < l:
+		return 0, 0, fmt.Errorf("ldap_server: posix_ids %q: the end is below the start", v)
+	case h > math.MaxInt32:
+		return 0, 0, fmt.Errorf("ldap_server: posix_ids %q: end at 2147483647 or below", v)
+	case l <= 65535 && h >= 65534:
+		return 0, 0, fmt.Errorf("ldap_server: posix_ids %q: must not hold 65534 (nobody) or 65535; e.g. 10000-60000 or 100000-2000000", v)
+	}
+	return uint32(l), uint32(h), nil
 }
 
 // check validates c; it touches nothing.
@@ -79,6 +109,11 @@ func (c *LDAPServerConfig) check() error {
 	}
 	if c.SizeLimit < 0 {
 		return errors.New("ldap_server: size_limit must not be negative")
+	}
+	if c.PosixIDs != "" {
+		if _, _, err := parsePosixIDs(c.PosixIDs); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -169,8 +204,17 @@ func parseLDAPServer(d *caddyfile.Dispenser) (*LDAPServerConfig, error) {
 				return nil, d.Errf("gatehouse: ldap_server size_limit %q: want a positive number of entries", v)
 			}
 			c.SizeLimit = n
+		case "posix_ids":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if _, _, err := parsePosixIDs(v); err != nil {
+				return nil, d.Err("gatehouse: " + err.Error())
+			}
+			c.PosixIDs = v
 		default:
-			return nil, d.Errf("gatehouse: ldap_server: unknown subdirective %q (want listen, listen_tls, base_dn, allow, tls_server_name or size_limit)", opt)
+			return nil, d.Errf("gatehouse: ldap_server: unknown subdirective %q (want listen, listen_tls, base_dn, allow, tls_server_name, size_limit or posix_ids)", opt)
 		}
 	}
 	if err := c.check(); err != nil {
@@ -194,10 +238,19 @@ type ldapRuntime struct {
 func (a *App) provisionLDAP(ctx caddy.Context, c *core.Core) error {
 	lc := a.LDAPServer
 	if lc == nil {
-		return nil
+		return c.Store().SetPosixIDs(0, 0)
 	}
 	if err := lc.check(); err != nil {
 		return fmt.Errorf("gatehouse: %w", err)
+	}
+	var lo, hi uint32
+	if lc.PosixIDs != "" {
+		lo, hi, _ = parsePosixIDs(lc.PosixIDs)
+	}
+	// Numbers every user and group that has none yet (once: later ones
+	// get theirs at creation), so searches never write.
+	if err := c.Store().SetPosixIDs(lo, hi); err != nil {
+		return fmt.Errorf("gatehouse: ldap_server: posix_ids: %w", err)
 	}
 	allow, _ := parseAllow(lc.Allow)
 	name := lc.TLSServerName

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -29,6 +30,8 @@ type entry struct {
 type groupInfo struct {
 	name    string
 	members []string
+	// gid is the group's POSIX gid, 0 for none (or POSIX ids off).
+	gid uint32
 }
 
 // dnIn returns e's DN, writing a user's the first time it is asked for.
@@ -53,7 +56,7 @@ func (e *entry) values(t *tree, s *Server, attr string) []string {
 	}
 	switch e.kind {
 	case nodeUser:
-		return userValues(t, e.acct, attr)
+		return userValues(t, e.acct, attr, s.posixOn())
 	case nodeGroup:
 		return groupValues(t, e.group, attr)
 	case nodeUsersOU, nodeGroupsOU, nodeSystemOU:
@@ -78,11 +81,45 @@ func (e *entry) values(t *tree, s *Server, attr string) []string {
 	return nil
 }
 
-// userValues are the attributes of a user.
-func userValues(t *tree, a *store.Account, attr string) []string {
+// posixOn reports whether users and groups are served as POSIX accounts
+// and groups (the store hands out their numbers: posix_ids).
+func (s *Server) posixOn() bool { return s.core != nil && s.core.Store().PosixIDsOn() }
+
+// userValues are the attributes of a user; posix is whether POSIX ids
+// are on (a uid number kept from before is not served when they are off).
+func userValues(t *tree, a *store.Account, attr string, posix bool) []string {
+	px := posix && a.UIDNumber != 0
 	switch attr {
 	case "objectclass":
+		switch {
+		case px && len(a.SSHKeys) > 0:
+			return classesUserPosixKey
+		case px:
+			return classesUserPosix
+		case len(a.SSHKeys) > 0:
+			return classesUserKeys
+		}
 		return classesUser
+	case "uidnumber", "gidnumber":
+		// gidNumber is the user's private group, numbered as the user
+		// (store/posix.go: the counter is shared, so no group has it).
+		if px {
+			return []string{strconv.FormatUint(uint64(a.UIDNumber), 10)}
+		}
+	case "homedirectory":
+		if px {
+			return []string{"/home/" + a.Username}
+		}
+	case "loginshell":
+		if px {
+			return []string{"/bin/bash"}
+		}
+	case "gecos":
+		if px {
+			return []string{gecos(a)}
+		}
+	case "sshpublickey":
+		return a.SSHKeys
 	case "uid":
 		return []string{a.Username}
 	case "cn", "displayname":
@@ -118,11 +155,37 @@ func userValues(t *tree, a *store.Account, attr string) []string {
 	return nil
 }
 
+// gecos is the full name for gecos (IA5String: other characters become
+// '?'), else the username.
+func gecos(a *store.Account) string {
+	n := a.FullName
+	if n == "" {
+		n = a.Username
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == ':' {
+			return '?'
+		}
+		return r
+	}, n)
+}
+
 // groupValues are the attributes of a group.
 func groupValues(t *tree, g *groupInfo, attr string) []string {
 	switch attr {
 	case "objectclass":
+		if g.gid != 0 {
+			return classesGroupPosix
+		}
 		return classesGroup
+	case "gidnumber":
+		if g.gid != 0 {
+			return []string{strconv.FormatUint(uint64(g.gid), 10)}
+		}
+	case "memberuid":
+		if g.gid != 0 {
+			return g.members
+		}
 	case "cn":
 		return []string{g.name}
 	case "member", "uniquemember":

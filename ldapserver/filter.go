@@ -2,6 +2,7 @@ package ldapserver
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -214,6 +215,9 @@ func (f *filter) match(s *Server, e *entry) bool {
 		// distinguishedNameMatch only: DNs have no ordering or substrings.
 		return (f.op == filterEquality || f.op == filterApprox) && f.ref.kind != nodeNone && e.hasDN(f.attr, f.ref)
 	}
+	if numeric(f.attr) {
+		return f.matchNumber(e.values(s.tree, s, f.attr))
+	}
 	for _, v := range e.values(s.tree, s, f.attr) {
 		v = strings.ToLower(v)
 		switch f.op {
@@ -290,4 +294,35 @@ func (f *filter) usernameHint() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// matchNumber is match for an integer type: equality and ordering compare
+// numbers; an assertion that is not one matches nothing (and substrings,
+// which integers lack, nothing either).
+func (f *filter) matchNumber(vals []string) bool {
+	want, err := strconv.ParseInt(f.val, 10, 64)
+	if err != nil {
+		return false
+	}
+	for _, v := range vals {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			continue
+		}
+		switch f.op {
+		case filterEquality, filterApprox:
+			if n == want {
+				return true
+			}
+		case filterGreater:
+			if n >= want {
+				return true
+			}
+		case filterLess:
+			if n <= want {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -386,6 +386,11 @@ func (r *searchRun) groups(only string) (map[string]*groupInfo, error) {
 			return nil, err
 		}
 		if len(batch) == 0 {
+			if s.posixOn() {
+				for _, gi := range out {
+					gi.gid = s.core.Store().GroupGID(gi.name)
+				}
+			}
 			return out, nil
 		}
 		for i := range batch {

@@ -25,6 +25,7 @@ type profileData struct {
 	Factors           FactorsView
 	Keys              []APIKeyView
 	AppPasswords      []core.AppPasswordView
+	SSHKeys           []core.SSHKeyView
 	// PendingEmail is the new address waiting for confirmation.
 	PendingEmail string
 	// Reauth: the session signed in more than core.FreshWindow ago, so the
@@ -74,12 +75,18 @@ func (s accountUI) renderProfile(w http.ResponseWriter, r *http.Request, c *call
 		s.pageFail(w, r, c, err)
 		return
 	}
+	sshKeys, err := s.core.Credentials.SSHKeys(c)
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
 	for _, a := range s.core.Access.Apps() {
 		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
 	p.Data = profileData{
 		Keys:              keys,
 		AppPasswords:      appPasswords,
+		SSHKeys:           sshKeys,
 		Factors:           factors,
 		Locked:            s.core.Settings().LockProfile,
 		Sessions:          sessions,

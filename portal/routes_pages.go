@@ -45,6 +45,8 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.Handle("POST /profile/oidc/{provider}/unlink", s.freshCredential(s.signedIn("", s.accountUI().handleOIDCUnlink)))
 	mux.Handle("POST /profile/app-passwords", s.freshCredential(s.signedIn("", s.accountUI().handleProfileAppPasswordCreate)))
 	mux.Handle("POST /profile/app-passwords/{id}/revoke", s.ownCredential(s.signedIn("", s.accountUI().handleProfileAppPasswordRevoke)))
+	mux.Handle("POST /profile/ssh-keys", s.freshCredential(s.signedIn("", s.accountUI().handleProfileSSHKeyAdd)))
+	mux.Handle("POST /profile/ssh-keys/remove", s.ownCredential(s.signedIn("", s.accountUI().handleProfileSSHKeyRemove)))
 
 	// Users.
 	mux.HandleFunc("GET /admin/users", s.signedIn(policies.PermUsersRead, s.usersUI().handleUsers))

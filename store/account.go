@@ -27,6 +27,10 @@ type Account struct {
 	ExpiresAt time.Time
 	// PasswordChangedAt is User.PasswordChangedAt.
 	PasswordChangedAt time.Time
+	// UIDNumber is User.UIDNumber (0: none).
+	UIDNumber uint32
+	// SSHKeys is User.SSHKeys.
+	SSHKeys []string
 }
 
 // Active reports whether the user is enabled and not expired at now.
@@ -38,7 +42,7 @@ func (i *Account) Active(now time.Time) bool {
 func AccountOf(u *User) Account {
 	return Account{ID: u.ID, Username: u.Username, Email: u.Email, FullName: u.FullName, Role: u.Role,
 		Groups: u.Groups, GroupsHeader: u.GroupsHeader(), Disabled: u.Disabled, ExpiresAt: u.ExpiresAt,
-		PasswordChangedAt: u.PasswordChangedAt}
+		PasswordChangedAt: u.PasswordChangedAt, UIDNumber: u.UIDNumber, SSHKeys: u.SSHKeys}
 }
 
 // Account returns the account of user id. This is the request path's user

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -70,7 +71,8 @@ func binaryUsers() []User {
 			Role: "admin", Groups: []string{"dev", "ops"}, Disabled: true, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
 			PasswordChangedAt: at, CreatedAt: at, UpdatedAt: at.Add(time.Second), LastLoginAt: at.Add(time.Hour), ExpiresAt: at.Add(24 * time.Hour),
 			PendingEmail: "new@example.com", Source: SourceLDAP, ExternalID: "uid=alice,ou=people,dc=example,dc=org",
-			ExternalGroups: []string{"Ops Team", "dev"}},
+			ExternalGroups: []string{"Ops Team", "dev"}, UIDNumber: 4294967295,
+			SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq alice@laptop"}},
 	}
 }
 
@@ -225,8 +227,9 @@ func BenchmarkDecodeSession(b *testing.B) {
 func TestUserRecordBeforePendingEmail(t *testing.T) {
 	in := binaryUsers()[1]
 	in.PendingEmail, in.Source, in.ExternalID, in.ExternalGroups = "", "", "", nil
+	in.UIDNumber, in.SSHKeys = 0, nil
 	b, _ := encode(&in)
-	old := b[:len(b)-4] // the empty PendingEmail, Source and ExternalID are a length byte each, ExternalGroups a count
+	old := b[:len(b)-6] // the empty PendingEmail, Source and ExternalID are a length byte each, ExternalGroups a count, UIDNumber a 0, SSHKeys a count
 	var out User
 	if err := decode(old, &out); err != nil {
 		t.Fatal(err)
@@ -242,8 +245,9 @@ func TestUserRecordBeforePendingEmail(t *testing.T) {
 func TestUserRecordBeforeSource(t *testing.T) {
 	in := binaryUsers()[1]
 	in.Source, in.ExternalID, in.ExternalGroups = "", "", nil
+	in.UIDNumber, in.SSHKeys = 0, nil
 	b, _ := encode(&in)
-	old := b[:len(b)-3]
+	old := b[:len(b)-5]
 	if !bytes.HasSuffix(old, []byte(in.PendingEmail)) {
 		t.Fatal("the cut record does not end with PendingEmail")
 	}
@@ -253,5 +257,29 @@ func TestUserRecordBeforeSource(t *testing.T) {
 	}
 	if !reflect.DeepEqual(out, in) {
 		t.Errorf("got %+v\nwant %+v", out, in)
+	}
+}
+
+// TestUserRecordBeforePosix: a binary user record written before the POSIX
+// fields existed (it ends after ExternalGroups) still reads, without a uid
+// number or SSH keys; a uid number past 32 bits is refused.
+func TestUserRecordBeforePosix(t *testing.T) {
+	in := binaryUsers()[1]
+	in.UIDNumber, in.SSHKeys = 0, nil
+	b, _ := encode(&in)
+	old := b[:len(b)-2]
+	if !bytes.HasSuffix(old, []byte("dev")) {
+		t.Fatal("the cut record does not end with ExternalGroups")
+	}
+	var out User
+	if err := decode(old, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out, in) {
+		t.Errorf("got %+v\nwant %+v", out, in)
+	}
+	big := binary.AppendUvarint(slices.Clone(old), 1<<32)
+	if err := decode(append(big, 0), &out); err == nil {
+		t.Error("a uid number of 2^32 was read")
 	}
 }

@@ -46,6 +46,10 @@ type dirEntry struct {
 	ogroups []string
 	// pwChanged is PasswordChangedAt in unix nanoseconds; 0 means never.
 	pwChanged int64
+	// uidNumber is User.UIDNumber.
+	uidNumber uint32
+	// sshKeys is User.SSHKeys.
+	sshKeys []string
 }
 
 // account returns the entry as an Account, without allocating.
@@ -59,6 +63,8 @@ func (e *dirEntry) account() Account {
 		Role:         e.role,
 		Groups:       e.ogroups,
 		Disabled:     e.disabled,
+		UIDNumber:    e.uidNumber,
+		SSHKeys:      e.sshKeys,
 	}
 	if e.expires != 0 {
 		i.ExpiresAt = time.Unix(0, e.expires)
@@ -104,6 +110,8 @@ type directory struct {
 	entries []*dirEntry // sorted by name()
 	byID    map[string]*dirEntry
 	intern  map[string]string
+	// gids are the groups' POSIX gids by lowercase name (posix.go).
+	gids map[string]uint32
 	// built is set once the entries reflect the database.
 	built atomic.Bool
 }
@@ -132,6 +140,8 @@ type dirRecord struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	// PasswordChangedAt is for Account.
 	PasswordChangedAt time.Time `json:"password_changed_at"`
+	UIDNumber         uint32    `json:"uid_number"`
+	SSHKeys           []string  `json:"ssh_keys"`
 }
 
 // decodeBinary reads a User's binary form; every field is kept there in one
@@ -141,7 +151,7 @@ func (r *dirRecord) decodeBinary(rr *recordReader) error {
 	err := u.decodeBinary(rr)
 	*r = dirRecord{ID: u.ID, Username: u.Username, Email: u.Email, FullName: u.FullName,
 		Role: u.Role, Groups: u.Groups, Disabled: u.Disabled, ExpiresAt: u.ExpiresAt,
-		PasswordChangedAt: u.PasswordChangedAt}
+		PasswordChangedAt: u.PasswordChangedAt, UIDNumber: u.UIDNumber, SSHKeys: u.SSHKeys}
 	return err
 }
 
@@ -176,6 +186,13 @@ func (d *directory) entryOf(u *User) *dirEntry {
 	}
 	if !u.PasswordChangedAt.IsZero() {
 		e.pwChanged = u.PasswordChangedAt.UnixNano()
+	}
+	e.uidNumber = u.UIDNumber
+	if len(u.SSHKeys) > 0 {
+		e.sshKeys = make([]string, len(u.SSHKeys))
+		for i, k := range u.SSHKeys {
+			e.sshKeys[i] = strings.Clone(k) // not a part of a whole record
+		}
 	}
 	e.orig = u.Username + u.Email + u.FullName + strings.Join(u.Groups, ",")
 	e.ends = [3]uint32{uint32(len(u.Username)), uint32(len(u.Username) + len(u.Email)),
@@ -243,8 +260,21 @@ func (s *Store) ensureDirectory() error {
 	d := &s.directory
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.entries, d.byID, d.intern = nil, map[string]*dirEntry{}, map[string]string{}
+	d.entries, d.byID, d.intern, d.gids = nil, map[string]*dirEntry{}, map[string]string{}, map[string]uint32{}
 	err := s.db.View(func(txn *badger.Txn) error {
+		err := scan(txn, []byte(prefixGroup), func(_, v []byte) error {
+			var g Group
+			if err := decode(v, &g); err != nil {
+				return err
+			}
+			if g.GIDNumber != 0 {
+				d.gids[strings.ToLower(g.Name)] = g.GIDNumber
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		return scan(txn, []byte(prefixUser), func(_, v []byte) error {
 			var r dirRecord
 			if err := decode(v, &r); err != nil {
@@ -252,7 +282,7 @@ func (s *Store) ensureDirectory() error {
 			}
 			u := &User{ID: r.ID, Username: r.Username, Email: r.Email, FullName: r.FullName,
 				Role: r.Role, Groups: r.Groups, Disabled: r.Disabled, ExpiresAt: r.ExpiresAt,
-				PasswordChangedAt: r.PasswordChangedAt}
+				PasswordChangedAt: r.PasswordChangedAt, UIDNumber: r.UIDNumber, SSHKeys: r.SSHKeys}
 			u.Groups = normalizeGroups(u.Groups)
 			e := d.entryOf(u)
 			d.entries = append(d.entries, e)
@@ -289,7 +319,7 @@ func (s *Store) invalidateDirectory() {
 	s.directory.mu.Lock()
 	defer s.directory.mu.Unlock()
 	s.directory.built.Store(false)
-	s.directory.entries, s.directory.byID, s.directory.intern = nil, nil, nil
+	s.directory.entries, s.directory.byID, s.directory.intern, s.directory.gids = nil, nil, nil, nil
 }
 
 // matchIDs returns the ids of up to limit users (all when limit <= 0)

@@ -19,6 +19,10 @@ type Group struct {
 	Description string `json:"description,omitempty"`
 	// CreatedAt is set by CreateGroup (when zero) and EnsureGroups.
 	CreatedAt time.Time `json:"created_at"`
+	// GIDNumber is the group's POSIX gid, handed out by CreateGroup and
+	// EnsureGroups when POSIX ids are on (see SetPosixIDs), kept through
+	// renames and never reused; 0 means none.
+	GIDNumber uint32 `json:"gid_number,omitempty"`
 }
 
 // CreateGroup stores a new group; ErrConflict if the name is taken
@@ -35,15 +39,30 @@ func (s *Store) CreateGroup(g *Group) error {
 		g.CreatedAt = s.now()
 	}
 	rec := *g
+	posix := s.posix.Load()
+	if posix != nil {
+		s.posixMu.Lock()
+		defer s.posixMu.Unlock()
+	}
 	err := s.updateSync(func(txn *badger.Txn) error {
 		if err := claim(txn, groupKey(rec.Name), "group"); err != nil {
 			return err
+		}
+		rec.GIDNumber = 0 // only ever handed out here
+		if posix != nil {
+			n, err := s.nextPosixID(txn, posix)
+			if err != nil {
+				return err
+			}
+			rec.GIDNumber = n
 		}
 		return put(txn, groupKey(rec.Name), &rec)
 	})
 	if err != nil {
 		return fmt.Errorf("store: create group %q: %w", g.Name, err)
 	}
+	g.GIDNumber = rec.GIDNumber
+	s.directory.setGID(rec.Name, rec.GIDNumber)
 	return nil
 }
 
@@ -61,8 +80,14 @@ func (s *Store) EnsureGroups(names []string) error {
 	}
 	now := s.now()
 	created := 0
+	posix := s.posix.Load()
+	if posix != nil {
+		s.posixMu.Lock()
+		defer s.posixMu.Unlock()
+	}
+	var made []*Group
 	err := s.update(func(txn *badger.Txn) error {
-		created = 0
+		created, made = 0, nil
 		seen := make(map[string]bool, len(names))
 		for _, n := range names {
 			k := string(groupKey(n))
@@ -77,9 +102,16 @@ func (s *Store) EnsureGroups(names []string) error {
 			if ok {
 				continue
 			}
-			if err := put(txn, []byte(k), &Group{Name: n, CreatedAt: now}); err != nil {
+			g := &Group{Name: n, CreatedAt: now}
+			if posix != nil {
+				if g.GIDNumber, err = s.nextPosixID(txn, posix); err != nil {
+					return err
+				}
+			}
+			if err := put(txn, []byte(k), g); err != nil {
 				return err
 			}
+			made = append(made, g)
 			created++
 		}
 		return nil
@@ -89,6 +121,9 @@ func (s *Store) EnsureGroups(names []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("store: ensure groups %q: %w", names, err)
+	}
+	for _, g := range made {
+		s.directory.setGID(g.Name, g.GIDNumber)
 	}
 	return nil
 }
@@ -177,7 +212,7 @@ func (s *Store) UpdateGroup(name string, fn func(g *Group) error) (*Group, error
 		if g.Name != old.Name {
 			return errors.New("a group cannot be renamed by UpdateGroup (use RenameGroup)")
 		}
-		g.CreatedAt = old.CreatedAt
+		g.CreatedAt, g.GIDNumber = old.CreatedAt, old.GIDNumber
 		out = g
 		return put(txn, groupKey(name), g)
 	})
@@ -225,6 +260,7 @@ func (s *Store) rewriteGroup(name string, newName *string, what string) error {
 	s.userWriteMu.Lock()
 	defer s.userWriteMu.Unlock()
 	var changed []*User
+	var gid uint32
 	err := s.updateSync(func(txn *badger.Txn) error {
 		changed = nil
 		now := s.now()
@@ -235,6 +271,7 @@ func (s *Store) rewriteGroup(name string, newName *string, what string) error {
 		if err := txn.Delete(groupKey(name)); err != nil {
 			return err
 		}
+		gid = g.GIDNumber
 		if newName != nil {
 			if !strings.EqualFold(*newName, g.Name) {
 				if err := claim(txn, groupKey(*newName), "group"); err != nil {
@@ -301,6 +338,10 @@ func (s *Store) rewriteGroup(name string, newName *string, what string) error {
 	for _, u := range changed {
 		s.users.replace(u)
 		s.directory.put(u)
+	}
+	s.directory.setGID(name, 0)
+	if newName != nil {
+		s.directory.setGID(*newName, gid)
 	}
 	return nil
 }

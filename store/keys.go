@@ -25,6 +25,7 @@ import (
 //	audit/<8-byte BE unix nanos><8 random bytes>  Event record
 //	idx/auser/<lower(name)>\x00<16-byte audit suffix>  empty; user -> event
 //	meta/audit-user-index                done marker of idx/auser (empty)
+//	meta/posix-next                      next POSIX id to hand out (uint32, big-endian)
 //	role/<lower(name)>                   Role record (custom roles)
 //	fail/<key>                           failure counter (Badger TTL)
 //	lock/<key>                           lockout (Badger TTL)
@@ -71,6 +72,7 @@ const sep = 0
 var (
 	keySchema         = []byte(prefixMeta + "schema")
 	keyAuditUserIndex = []byte(prefixMeta + "audit-user-index")
+	keyPosixNext      = []byte(prefixMeta + "posix-next")
 )
 
 func cat(prefix string, parts ...string) []byte {

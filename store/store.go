@@ -81,6 +81,11 @@ type Store struct {
 	// replacements happen in commit order.
 	userWriteMu sync.Mutex
 
+	// posix is the POSIX id range when ids are handed out (posix.go);
+	// posixMu serialises the writes that take one.
+	posix   atomic.Pointer[posixRange]
+	posixMu sync.Mutex
+
 	// index holds every live session in memory (sessionindex.go).
 	index *sessionIndex
 	// keys caches API keys by hash for the guard's hot path.

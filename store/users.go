@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -61,6 +62,13 @@ type User struct {
 	// last sign-in or synchronisation: the memberships it manages (and
 	// takes away again when the Source does), beside the local ones.
 	ExternalGroups []string `json:"external_groups,omitempty"`
+	// UIDNumber is the user's POSIX uid (and the gid of their private
+	// group), handed out once by the store when POSIX ids are on (see
+	// SetPosixIDs) and never changed or reused; 0 means none.
+	UIDNumber uint32 `json:"uid_number,omitempty"`
+	// SSHKeys are the user's SSH public keys, one authorized_keys line
+	// each (validated by the core).
+	SSHKeys []string `json:"ssh_keys,omitempty"`
 
 	// groupsCSV is Groups joined with ",", filled by the store so the
 	// request path does not allocate.
@@ -81,6 +89,7 @@ func (u *User) Clone() *User {
 	c := *u
 	c.Groups = slices.Clone(u.Groups)
 	c.ExternalGroups = slices.Clone(u.ExternalGroups)
+	c.SSHKeys = slices.Clone(u.SSHKeys)
 	c.groupsCSV = "" // the caller may change Groups
 	return &c
 }
@@ -162,9 +171,22 @@ func (s *Store) CreateUser(u *User) error {
 	rec := u.Clone()
 	rec.seal()
 	gen := s.users.generation()
+	posix := s.posix.Load()
+	if posix != nil {
+		s.posixMu.Lock()
+		defer s.posixMu.Unlock()
+	}
 	err := s.updateSync(func(txn *badger.Txn) error {
 		if err := claim(txn, userKey(rec.ID), "id"); err != nil {
 			return err
+		}
+		rec.UIDNumber = 0 // only ever handed out here, never taken from the caller
+		if posix != nil {
+			n, err := s.nextPosixID(txn, posix)
+			if err != nil {
+				return err
+			}
+			rec.UIDNumber = n
 		}
 		if err := claim(txn, usernameKey(rec.Username), "username"); err != nil {
 			return err
@@ -185,6 +207,7 @@ func (s *Store) CreateUser(u *User) error {
 	if err != nil {
 		return fmt.Errorf("store: create user %q: %w", u.Username, err)
 	}
+	u.UIDNumber = rec.UIDNumber
 	s.users.insertIfGen(rec, gen)
 	s.directory.put(rec)
 	return nil
@@ -416,7 +439,9 @@ func (u *User) appendBinary(b []byte) []byte {
 	b = appendString(b, u.PendingEmail)
 	b = appendString(b, u.Source)
 	b = appendString(b, u.ExternalID)
-	return appendStrings(b, u.ExternalGroups)
+	b = appendStrings(b, u.ExternalGroups)
+	b = binary.AppendUvarint(b, uint64(u.UIDNumber))
+	return appendStrings(b, u.SSHKeys)
 }
 
 // decodeBinary reads what appendBinary wrote.
@@ -443,6 +468,14 @@ func (u *User) decodeBinary(r *recordReader) error {
 		u.Source = r.str()
 		u.ExternalID = r.str()
 		u.ExternalGroups = r.strs()
+	}
+	if r.more() { // added with POSIX accounts
+		n := r.uvarint()
+		if n > math.MaxUint32 && r.err == nil {
+			r.err = fmt.Errorf("uid number %d out of range", n)
+		}
+		u.UIDNumber = uint32(n)
+		u.SSHKeys = r.strs()
 	}
 	return r.err
 }

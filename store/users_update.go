@@ -95,6 +95,7 @@ func (s *Store) updateUserTxn(txn *badger.Txn, id string, fn func(u *User) error
 		return nil, err, err
 	}
 	u.ID, u.CreatedAt = old.ID, old.CreatedAt
+	u.UIDNumber = old.UIDNumber // for life
 	u.UpdatedAt = s.now()
 	if u.PendingEmail != "" && strings.EqualFold(u.PendingEmail, u.Email) {
 		u.PendingEmail = ""
