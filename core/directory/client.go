@@ -214,14 +214,9 @@ func (c *Client) Authenticate(ctx context.Context, login, password string, withG
 		return Entry{}, err
 	}
 	defer k.close()
-	e, err := c.find(k, login)
+	e, err := c.entry(k, login, withGroups)
 	if err != nil {
 		return Entry{}, err
-	}
-	if withGroups {
-		if e.Groups, err = c.groupsOf(k, e); err != nil {
-			return Entry{}, err
-		}
 	}
 	err = k.Bind(e.DN, password)
 	switch {
@@ -247,6 +242,12 @@ func (c *Client) Lookup(ctx context.Context, login string, withGroups bool) (Ent
 		return Entry{}, err
 	}
 	defer k.close()
+	return c.entry(k, login, withGroups)
+}
+
+// entry finds the person login names on the connection k, with their
+// groups when withGroups.
+func (c *Client) entry(k *conn, login string, withGroups bool) (Entry, error) {
 	e, err := c.find(k, login)
 	if err != nil {
 		return Entry{}, err
