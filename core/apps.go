@@ -183,6 +183,13 @@ func (s *Access) AppsFor(u *store.User) []*App {
 	return out
 }
 
+// Admits reports whether app's access rules let the account u in (the
+// rules alone: not the password's age nor the app's second-factor rule,
+// which Decide adds for the guard).
+func (s *Access) Admits(app *App, u *store.Account) bool {
+	return app.Access().Decide(s.SubjectOf(u)).Allow
+}
+
 // SubjectOf is the account u as the access rules of package policies
 // see it.
 func (s *Access) SubjectOf(u *store.Account) policies.Subject {

@@ -48,8 +48,7 @@ func (s *Auth) BindPassword(ctx context.Context, a *Actor, login, pw string, app
 		return fail("the password has expired: change it in the portal")
 	}
 	if app != nil {
-		acct := store.AccountOf(u)
-		if !app.Access().Decide(s.Access.SubjectOf(&acct)).Allow {
+		if acct := store.AccountOf(u); !s.Access.Admits(app, &acct) {
 			return fail("not allowed into app " + app.Name)
 		}
 	}
@@ -76,8 +75,7 @@ func (s *Auth) BindAppPassword(a *Actor, login, secret string, app *App) (*store
 		return nil, err
 	}
 	if app != nil {
-		acct := store.AccountOf(u)
-		if !app.Access().Decide(s.Access.SubjectOf(&acct)).Allow {
+		if acct := store.AccountOf(u); !s.Access.Admits(app, &acct) {
 			s.Audit(a, store.Event{Actor: u.Username, Action: ActionLogin, Resource: "user:" + u.Username,
 				Outcome: OutcomeFailure, Reason: "app password: not allowed into app " + app.Name})
 			return nil, ErrBadCredentials

@@ -68,7 +68,8 @@ func (c *conn) bind(req *request) {
 	// be guessed: it is charged only when wrong, so an app's many
 	// concurrent binds never spend the budget its failures are bounded by.
 	key := ratelimit.Key(c.ip)
-	cheap := core.LooksLikeAppPassword(secret) || c.isClientDN(name)
+	who := c.bindTarget(name)
+	cheap := who.kind == nodeClient || core.LooksLikeAppPassword(secret)
 	var wait time.Duration
 	var first bool
 	if cheap {
@@ -84,7 +85,7 @@ func (c *conn) bind(req *request) {
 		reply(resultBusy, "too many failed attempts from your address; try again in "+wait.Round(time.Second).String())
 		return
 	}
-	code, diag := c.checkBind(name, secret)
+	code, diag := c.checkBind(who, secret)
 	switch {
 	case cheap && code != resultSuccess:
 		c.s.throttle.Take(key, c.s.core.Now())
@@ -94,31 +95,27 @@ func (c *conn) bind(req *request) {
 	reply(code, diag)
 }
 
-// isClientDN reports whether name is the DN of a bind client.
-func (c *conn) isClientDN(name string) bool {
-	rdns, err := parseDN(name)
-	if err != nil || len(rdns) == 0 {
-		return false
+// bindTarget is who a bind name names: a bind client (kind nodeClient),
+// or a user (nodeUser with the username of a user DN; any other kind with
+// the name itself as the login, a bare username or an e-mail address).
+// Any other DN goes on as a login that matches nobody, so it costs a
+// password check like an unknown user.
+func (c *conn) bindTarget(name string) node {
+	if rdns, err := parseDN(name); err == nil && len(rdns) > 0 {
+		if n, _ := c.s.tree.locate(rdns); n.kind == nodeClient || n.kind == nodeUser {
+			return n
+		}
 	}
-	n, _ := c.s.tree.locate(rdns)
-	return n.kind == nodeClient
+	return node{name: name}
 }
 
-// checkBind checks name and secret and binds the connection on success.
-func (c *conn) checkBind(name, secret string) (int, string) {
-	t := c.s.tree
-	login := name
-	if rdns, err := parseDN(name); err == nil && len(rdns) > 0 {
-		switch n, _ := t.locate(rdns); n.kind {
-		case nodeClient:
-			return c.bindClient(n.name, secret)
-		case nodeUser:
-			login = n.name
-		}
-		// Any other DN goes on as a login name that matches nobody, so
-		// it costs a password check like an unknown user.
+// checkBind checks the secret of who (see bindTarget) and binds the
+// connection on success.
+func (c *conn) checkBind(who node, secret string) (int, string) {
+	if who.kind == nodeClient {
+		return c.bindClient(who.name, secret)
 	}
-	return c.bindUser(login, secret)
+	return c.bindUser(who.name, secret)
 }
 
 // bindClient binds as the bind client called name.

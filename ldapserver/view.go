@@ -27,7 +27,7 @@ func (v *view) visible(a *store.Account, c *core.Core) bool {
 	if v.app == nil {
 		return true
 	}
-	return v.app.Access().Decide(c.Access.SubjectOf(a)).Allow
+	return c.Access.Admits(v.app, a)
 }
 
 // live checks that the connection's binding still holds (the client still
