@@ -92,6 +92,11 @@ func (s *Credentials) CreateLDAPClient(c *Actor, in LDAPClientInput) (LDAPClient
 	if err := needDirectoryAdmin(c); err != nil {
 		return LDAPClientView{}, err
 	}
+	// A client reads every user it sees (names, addresses, groups):
+	// nobody hands out a reading they could not do themselves.
+	if !c.Can(policies.PermUsersRead) {
+		return LDAPClientView{}, fmt.Errorf("%w: an LDAP client reads the users, which needs the %s permission too", ErrForbidden, policies.PermUsersRead)
+	}
 	name := policies.NormalizeUsername(in.Name)
 	if err := policies.ValidateGroupName(name); err != nil {
 		return LDAPClientView{}, Input("name", `may contain only lowercase letters, digits, ".", "-" and "_" (2 to 32 characters)`)
@@ -182,8 +187,8 @@ func (s *Credentials) CheckLDAPClient(a *Actor, name, secret string) (*store.LDA
 	if !hmac.Equal(rec.Hash, h[:]) {
 		return fail("wrong secret")
 	}
-	if !s.makerMay(rec.CreatedBy, policies.PermSettingsWrite) {
-		return fail("its maker " + rec.CreatedBy + " no longer holds " + string(policies.PermSettingsWrite))
+	if !s.makerMay(rec.CreatedBy) {
+		return fail("its maker " + rec.CreatedBy + " no longer holds " + string(policies.PermSettingsWrite) + " and " + string(policies.PermUsersRead))
 	}
 	if err := s.store.TouchLDAPClient(rec, a.IP, s.now()); err != nil {
 		s.log.Warn("record ldap client use", "client", rec.Name, "error", err)
@@ -196,17 +201,18 @@ func (s *Credentials) CheckLDAPClient(a *Actor, name, secret string) (*store.LDA
 // its rights only while that holds.
 func (s *Credentials) LDAPClientLive(rec *store.LDAPClient) bool {
 	cur, err := s.store.LDAPClient(rec.Name)
-	return err == nil && hmac.Equal(cur.Hash, rec.Hash) && cur.App == rec.App && s.makerMay(cur.CreatedBy, policies.PermSettingsWrite)
+	return err == nil && hmac.Equal(cur.Hash, rec.Hash) && cur.App == rec.App && s.makerMay(cur.CreatedBy)
 }
 
-// makerMay reports whether the active user called username holds perm.
-func (s *Credentials) makerMay(username string, perm policies.Permission) bool {
+// makerMay reports whether the active user called username may still make
+// a bind client: settings.write, and users.read for what it reads.
+func (s *Credentials) makerMay(username string) bool {
 	acct, err := s.store.AccountNamed(username)
 	if err != nil || !acct.Active(s.now()) {
 		return false
 	}
 	perms, _ := s.PermsOf(acct.Role)
-	return perms.Has(perm)
+	return perms.Has(policies.PermSettingsWrite) && perms.Has(policies.PermUsersRead)
 }
 
 // newLDAPSecret returns a new bind client secret.

@@ -27,6 +27,11 @@ func TestLDAPClients(t *testing.T) {
 	if _, err := c.Access.RegisterApp(AppConfig{Name: "media", AllowGroups: []string{"media"}}); err != nil {
 		t.Fatal(err)
 	}
+	// A custom role that changes settings but may not read the users.
+	if _, err := c.Access.CreateRole(actorOf(c, owner), RoleInput{Name: "tuner", Permissions: &[]string{string(policies.PermSettingsRead), string(policies.PermSettingsWrite)}}); err != nil {
+		t.Fatal(err)
+	}
+	tuner := mustUser(t, c, "tom", "tuner")
 	ctx := context.Background()
 	_ = ctx
 
@@ -37,6 +42,7 @@ func TestLDAPClients(t *testing.T) {
 		want error
 	}{
 		{"a user without settings.write", actorOf(c, plain), LDAPClientInput{Name: "jf"}, ErrForbidden},
+		{"settings.write without users.read", actorOf(c, tuner), LDAPClientInput{Name: "jf"}, ErrForbidden},
 		{"an API key", func() *Actor { a := actorOf(c, owner); a.Key = &store.APIKey{}; return a }(), LDAPClientInput{Name: "jf"}, ErrForbidden},
 		{"a bad name", actorOf(c, owner), LDAPClientInput{Name: "Jelly fin"}, nil},
 		{"an unknown app", actorOf(c, owner), LDAPClientInput{Name: "jf", App: "nope"}, nil},
