@@ -3,6 +3,7 @@ package ldapserver
 import (
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -33,7 +34,9 @@ func parseDN(s string) ([]rdn, error) {
 	if s == "" {
 		return nil, nil
 	}
-	if len(s) > maxDNLen {
+	// A DN is UTF-8 (RFC 4514); lowercasing would turn each invalid byte
+	// into a three-byte U+FFFD.
+	if len(s) > maxDNLen || !utf8.ValidString(s) {
 		return nil, errDNSyntax
 	}
 	dn, err := ldap.ParseDN(s)
@@ -51,6 +54,12 @@ func parseDN(s string) ([]rdn, error) {
 			return nil, errDNSyntax
 		}
 		out = append(out, rdn{typ: canonicalAttr(a.Type), val: strings.ToLower(strings.TrimSpace(a.Value))})
+	}
+	// The normalized form may be longer than the text (escapes, and a few
+	// letters whose lower case is longer): it stays within the bound, so
+	// normalizing twice gives the same DN. Only a long DN can grow past it.
+	if len(s) > maxDNLen/4 && len(dnString(out)) > maxDNLen {
+		return nil, errDNSyntax
 	}
 	return out, nil
 }
