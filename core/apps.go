@@ -32,6 +32,9 @@ type AppConfig struct {
 	// Require2FA lets in only sessions with a second factor. For a
 	// portal-managed app the portal can also switch it on.
 	Require2FA bool
+	// OIDC, when set, makes the app a client of the OpenID Connect
+	// provider (client id: Name).
+	OIDC *OIDCClientConfig
 }
 
 // App is a registered app: its declaration and its current access rule.
@@ -48,7 +51,12 @@ type App struct {
 
 	access     atomic.Pointer[policies.Access]
 	require2FA atomic.Bool
+	oidc       atomic.Pointer[OIDCClient]
 }
+
+// OIDC returns the app's registration with the OpenID Connect provider, or
+// nil when it is not a client.
+func (a *App) OIDC() *OIDCClient { return a.oidc.Load() }
 
 // RequiresSecondFactor reports whether the app lets in only sessions with a
 // second factor.
@@ -94,6 +102,16 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 		}
 		host = strings.ToLower(u.Hostname())
 	}
+	var client *OIDCClient
+	if c.OIDC != nil {
+		var err error
+		if client, err = CheckOIDCClientConfig(*c.OIDC, s.keyMAC); err != nil {
+			return nil, fmt.Errorf("app %s: %w", name, err)
+		}
+		if client.Confidential() && !client.HasSecret() {
+			return nil, fmt.Errorf("app %s: oidc: a confidential client needs client_secret or client_secret_hash (or declare it public)", name)
+		}
+	}
 	title := c.Title
 	if title == "" {
 		title = name
@@ -114,9 +132,15 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 		case c.URL != "" && a.URL != "" && a.URL != c.URL:
 			return nil, fmt.Errorf("app %s is declared twice with different urls (%q and %q)", name, a.URL, c.URL)
 		}
+		if client != nil && a.OIDC() != nil {
+			return nil, fmt.Errorf("app %s declares oidc twice", name)
+		}
 		if a.URL == "" && c.URL != "" {
 			a.URL = c.URL
 			s.addAppHost(host)
+		}
+		if client != nil {
+			a.oidc.Store(client)
 		}
 		return a, nil
 	}
@@ -135,6 +159,9 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 	}
 	a.access.Store(access)
 	a.require2FA.Store(require2FA)
+	if client != nil {
+		a.oidc.Store(client)
+	}
 	s.apps.apps[name] = a
 	s.addAppHost(host)
 	return a, nil
