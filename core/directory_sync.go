@@ -50,14 +50,29 @@ func (r *SyncReport) fail(format string, args ...any) {
 }
 
 // directorySync is the synchronisation's state: one at a time, and the
-// last report.
+// last report (kept in the store too, so a restart does not forget it).
 type directorySync struct {
-	mu   sync.Mutex
-	last atomic.Pointer[SyncReport]
+	mu     sync.Mutex
+	last   atomic.Pointer[SyncReport]
+	loaded sync.Once
 }
 
-// LastSync returns the report of the last synchronisation, or nil.
-func (d *Directory) LastSync() *SyncReport { return d.sync.last.Load() }
+// lastSyncSetting keeps the last synchronisation's report.
+const lastSyncSetting = "directory_last_sync"
+
+// LastSync returns the report of the last synchronisation, or nil when
+// there was none (or the store cannot say).
+func (d *Directory) LastSync() *SyncReport {
+	d.sync.loaded.Do(func() {
+		var rep SyncReport
+		if err := d.store.Setting(lastSyncSetting, &rep); err == nil {
+			d.sync.last.CompareAndSwap(nil, &rep)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			d.log.Warn("cannot read the last directory synchronisation's report", "error", err)
+		}
+	})
+	return d.sync.last.Load()
+}
 
 // errSyncRunning refuses a synchronisation while another runs.
 var errSyncRunning = &ConflictError{Msg: "a synchronisation with the directory is already running; try again when it is done"}
@@ -141,6 +156,9 @@ func (d *Directory) Sync(ctx context.Context, c *Actor) (SyncReport, error) {
 	d.disableGone(c, seen, len(snap.Users), &rep)
 	rep.DurationMS = d.now().Sub(rep.StartedAt).Milliseconds()
 	d.sync.last.Store(&rep)
+	if err := d.store.PutSetting(lastSyncSetting, rep); err != nil {
+		d.log.Warn("cannot keep the directory synchronisation's report", "error", err)
+	}
 	audit(OutcomeSuccess, rep.Summary())
 	return rep, nil
 }

@@ -252,6 +252,14 @@ func TestDirectorySync(t *testing.T) {
 	if last := d.Directory.LastSync(); last == nil || last.Disabled != 1 {
 		t.Errorf("last report: %+v", last)
 	}
+	// A restart (a new Core on the same store) remembers it.
+	again, err := New(Options{Store: d.st, PortalURL: d.portal, Hasher: d.hasher, Now: time.Now, Directory: d.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := again.Directory.LastSync(); last == nil || last.Disabled != 1 || last.People != 2 {
+		t.Errorf("last report after a restart: %+v", last)
+	}
 	evs, _, err := d.ListAudit(store.AuditFilter{Action: ActionDirectorySync}, "", 10)
 	if err != nil || len(evs) != 2 || !strings.Contains(evs[0].Reason, "1 disabled") {
 		t.Errorf("audit: %+v, %v", evs, err)

@@ -12,8 +12,7 @@ import (
 type DirectoryStatus struct {
 	// Enabled says whether an external directory is configured.
 	Enabled bool `json:"enabled"`
-	// LastSync is the report of the last synchronisation since Caddy
-	// started, or null.
+	// LastSync is the report of the last synchronisation, or null.
 	LastSync *core.SyncReport `json:"last_sync"`
 }
 
