@@ -354,6 +354,9 @@ type tokenAuthRecorder struct {
 }
 
 func (r *tokenAuthRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodPost { // go-oidc fetches the JWKS through it too
+		return r.next.RoundTrip(req)
+	}
 	m := "none"
 	if _, _, ok := req.BasicAuth(); ok {
 		m = "client_secret_basic"
