@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/jmespath/go-jmespath"
+	"github.com/jmespath-community/go-jmespath"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-auth/gatehouse/core/password"
@@ -482,7 +482,9 @@ var grafanaEnv = regexp.MustCompile(`\$__env\{([^}]*)\}`)
 // the first that has it: login (login, login_attribute_path, username),
 // name (name_attribute_path, name, display_name), email (email,
 // email_attribute_path), role (role_attribute_path, a JMESPath
-// expression) and groups (groups_attribute_path).
+// expression) and groups (groups_attribute_path). The expressions are
+// evaluated with the JMESPath library Grafana uses
+// (jmespath-community/go-jmespath, pkg/util/json.go).
 func replayGrafanaOIDC(t *testing.T, e *oidcEnv, app oidcApp) {
 	ini := parseINI(oidcExample(t, "grafana.ini"))
 	g := ini["auth.generic_oauth"]
