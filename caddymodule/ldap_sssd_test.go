@@ -33,6 +33,10 @@ import (
 // sssdExample is the sssd.conf the README shows (and this test runs).
 const sssdExample = "../examples/sssd/sssd.conf"
 
+// sssdAccessExample is what the README adds to the example to let only
+// one group's members log in to a host.
+const sssdAccessExample = "access_provider = ldap\nldap_access_filter = memberOf=cn=admins,ou=groups,dc=example,dc=com\n"
+
 // sssdDomain is the test's SSSD domain: not the example's "gatehouse",
 // so a host's own cache for a domain of that name is never touched.
 const sssdDomain = "gatehousetest"
@@ -230,6 +234,11 @@ func TestSSSDExampleInREADME(t *testing.T) {
 	if !bytes.Contains(readme, []byte("```ini\n"+string(example)+"```\n")) {
 		t.Fatalf("README.md does not show %s as an ```ini block", sssdExample)
 	}
+	// Shown in a list item, so indented.
+	access := "  ```ini\n  " + strings.ReplaceAll(strings.TrimSuffix(sssdAccessExample, "\n"), "\n", "\n  ") + "\n  ```\n"
+	if !bytes.Contains(readme, []byte(access)) {
+		t.Fatalf("README.md does not show the access filter the test runs:\n%s", sssdAccessExample)
+	}
 }
 
 // TestSSSDThroughCaddy: the README's sssd.conf, run by the real SSSD
@@ -289,10 +298,11 @@ func TestSSSDThroughCaddy(t *testing.T) {
 	aliceUID, aliceGID := served("(uid=alice)", "uidNumber"), served("(uid=alice)", "gidNumber")
 	adminsGID := served("(&(objectClass=posixGroup)(cn=admins))", "gidNumber")
 
-	// The README's config for the test server, and a second domain, the
-	// same but bound as a client made for the admins-only app.
+	// The README's config for the test server; a second domain, the same
+	// but bound as a client made for the admins-only app, over StartTLS
+	// and enumerating; a third with the README's access filter.
 	conf := sssdConfig(t, string(example), [][2]string{
-		{"domains = gatehouse", "domains = " + sssdDomain + ", " + sssdDomain + "scoped"},
+		{"domains = gatehouse", "domains = " + sssdDomain + ", " + sssdDomain + "scoped, " + sssdDomain + "group"},
 		{"[domain/gatehouse]", "[domain/" + sssdDomain + "]"},
 		{"ldaps://ldap.example.com:6360", env.ldaps},
 		{"/etc/ssl/certs/ca-certificates.crt", env.ca},
@@ -303,6 +313,8 @@ func TestSSSDThroughCaddy(t *testing.T) {
 	domain := conf[strings.Index(conf, "[domain/"):]
 	conf += "\n" + strings.NewReplacer("[domain/"+sssdDomain+"]", "[domain/"+sssdDomain+"scoped]", clientDN, scopedDN, secret, scopedSecret,
 		env.ldaps, env.plain+"\nldap_id_use_start_tls = true\nenumerate = true\nldap_enumeration_refresh_offset = 0").Replace(domain)
+	conf += "\n" + strings.Replace(domain, "[domain/"+sssdDomain+"]", "[domain/"+sssdDomain+"group]", 1) +
+		strings.ReplaceAll(sssdAccessExample, "dc=example,dc=com", "dc=gatehouse")
 	startSSSD(t, conf)
 
 	getent := func(args ...string) (string, int) {
@@ -386,17 +398,20 @@ func TestSSSDThroughCaddy(t *testing.T) {
 		for _, tc := range []struct {
 			name, user, pw string
 			ok             bool
+			says           string // in pamtester's output
 		}{
-			{"the right password", "alice", alicePW, true},
-			{"a wrong password", "alice", "wrong-" + alicePW, false},
-			{"the password of a user with TOTP", "bob", alicePW, false},
-			{"an app password of a user with TOTP", "bob", ap.Password, true},
-			{"a disabled user", "dave", alicePW, false},
-			{"the right password, through the app-scoped client", "alice@" + sssdDomain + "scoped", alicePW, true},
-			{"a user the app-scoped client does not see", "bob@" + sssdDomain + "scoped", ap.Password, false},
+			{"the right password", "alice", alicePW, true, ""},
+			{"a wrong password", "alice", "wrong-" + alicePW, false, "Authentication failure"},
+			{"the password of a user with TOTP", "bob", alicePW, false, "Authentication failure"},
+			{"an app password of a user with TOTP", "bob", ap.Password, true, ""},
+			{"a disabled user", "dave", alicePW, false, ""},
+			{"the right password, through the app-scoped client", "alice@" + sssdDomain + "scoped", alicePW, true, ""},
+			{"a user the app-scoped client does not see", "bob@" + sssdDomain + "scoped", ap.Password, false, ""},
+			{"a member of the group the access filter names", "erin@" + sssdDomain + "group", alicePW, true, ""},
+			{"someone else, with a right app password", "bob@" + sssdDomain + "group", ap.Password, false, "successfully authenticated"},
 		} {
 			out, code := sssdRun(t, tc.pw+"\n", "pamtester", "-v", service, tc.user, "authenticate", "acct_mgmt")
-			if (code == 0) != tc.ok {
+			if (code == 0) != tc.ok || !strings.Contains(out, tc.says) {
 				t.Errorf("%s: pamtester exit %d, want success %v:\n%s", tc.name, code, tc.ok, out)
 			}
 		}
