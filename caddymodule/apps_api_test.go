@@ -57,7 +57,7 @@ func TestAppsAPIThroughCaddy(t *testing.T) {
 		t.Fatalf("create: %d %s", got, b)
 	}
 	var made struct {
-		Name, Kind string
+		Name, Kind  string
 		InCaddyfile bool `json:"in_caddyfile"`
 		OIDC        struct {
 			ClientID     string `json:"client_id"`
