@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -35,6 +36,9 @@ type AppConfig struct {
 	// OIDC, when set, makes the app a client of the OpenID Connect
 	// provider (client id: Name).
 	OIDC *OIDCClientConfig
+	// Guarded is set by the `gatehouse <app>` guard directive: requests to
+	// the app pass through the guard (see App.Kind).
+	Guarded bool
 }
 
 // App is a registered app: its declaration and its current access rule.
@@ -49,6 +53,14 @@ type App struct {
 	// Require2FAConfigured is the Caddyfile's require_2fa.
 	Require2FAConfigured bool
 
+	// Made is true for an app made in the portal or through the API
+	// (apps_edit.go) rather than declared in the Caddyfile; CreatedBy and
+	// CreatedAt say by whom and when.
+	Made      bool
+	CreatedBy string
+	CreatedAt time.Time
+
+	guarded    atomic.Bool
 	access     atomic.Pointer[policies.Access]
 	require2FA atomic.Bool
 	oidc       atomic.Pointer[OIDCClient]
@@ -70,6 +82,9 @@ type Registry struct {
 	mu    sync.RWMutex
 	apps  map[string]*App
 	hosts []string
+	// onDelete run after an app made in the portal is deleted (see
+	// Access.OnAppDelete).
+	onDelete []func(app string)
 }
 
 // NewRegistry returns an empty Registry.
@@ -121,7 +136,9 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 
 	s.apps.mu.Lock()
 	defer s.apps.mu.Unlock()
-	if a, ok := s.apps.apps[name]; ok {
+	if a, ok := s.apps.apps[name]; ok && a.Made {
+		return s.guardMadeApp(a, c, configured, client, host)
+	} else if ok {
 		switch {
 		case a.Configured != configured || (configured && !a.Access().Equal(access)):
 			return nil, fmt.Errorf("app %s is declared twice with different allow_groups/allow_users", name)
@@ -141,6 +158,9 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 		}
 		if client != nil {
 			a.oidc.Store(client)
+		}
+		if c.Guarded {
+			a.guarded.Store(true)
 		}
 		return a, nil
 	}
@@ -162,6 +182,7 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 	if client != nil {
 		a.oidc.Store(client)
 	}
+	a.guarded.Store(c.Guarded)
 	s.apps.apps[name] = a
 	s.addAppHost(host)
 	return a, nil

@@ -85,6 +85,11 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /admin/apps/{app}", s.signedIn("", s.accessUI().handleApp))
 	mux.HandleFunc("POST /admin/apps/{app}/access", s.signedIn("", s.accessUI().handleAppAccess))
 	mux.HandleFunc("POST /admin/apps/{app}/operators", s.signedIn("", s.accessUI().handleAppOperators))
+	// Apps made in the portal; the core refuses an impersonation (see the
+	// API routes in routes.go).
+	mux.HandleFunc("POST /admin/apps", s.signedIn(policies.PermAppsWrite, s.accessUI().handleAppCreate))
+	mux.Handle("POST /admin/apps/{app}/oidc/secret", s.notCredential(s.signedIn(policies.PermAppsWrite, s.accessUI().handleAppSecret)))
+	mux.HandleFunc("POST /admin/apps/{app}/delete", s.signedIn(policies.PermAppsWrite, s.accessUI().handleAppDelete))
 
 	// Roles.
 	mux.HandleFunc("GET /admin/roles", s.signedIn(policies.PermRolesRead, s.accessUI().handleRoles))
