@@ -35,6 +35,15 @@ type AppConfig struct {
 	// OIDC, when set, makes the app a client of the OpenID Connect
 	// provider (client id: Name).
 	OIDC *OIDCClientConfig
+	// Global marks a declaration of the Caddyfile's global block (`app
+	// <name> { … }`): a later bare declaration of the same name (a guard
+	// with no settings of its own) uses it rather than conflicting.
+	Global bool
+}
+
+// bare reports whether c declares nothing but its name.
+func (c *AppConfig) bare() bool {
+	return c.Title == "" && c.URL == "" && len(c.AllowGroups) == 0 && len(c.AllowUsers) == 0 && !c.Require2FA && c.OIDC == nil
 }
 
 // App is a registered app: its declaration and its current access rule.
@@ -48,6 +57,9 @@ type App struct {
 
 	// Require2FAConfigured is the Caddyfile's require_2fa.
 	Require2FAConfigured bool
+
+	// global is AppConfig.Global of the first declaration.
+	global bool
 
 	access     atomic.Pointer[policies.Access]
 	require2FA atomic.Bool
@@ -122,6 +134,9 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 	s.apps.mu.Lock()
 	defer s.apps.mu.Unlock()
 	if a, ok := s.apps.apps[name]; ok {
+		if a.global && c.bare() && !c.Global {
+			return a, nil
+		}
 		switch {
 		case a.Configured != configured || (configured && !a.Access().Equal(access)):
 			return nil, fmt.Errorf("app %s is declared twice with different allow_groups/allow_users", name)
@@ -144,7 +159,7 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 		}
 		return a, nil
 	}
-	a := &App{Name: name, Title: title, URL: c.URL, Configured: configured, Require2FAConfigured: c.Require2FA}
+	a := &App{Name: name, Title: title, URL: c.URL, Configured: configured, Require2FAConfigured: c.Require2FA, global: c.Global}
 	require2FA := c.Require2FA
 	if stored, err := s.store.AppAccess(name); err == nil {
 		// Portal-managed access: the stored rule, or open to every
