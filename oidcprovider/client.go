@@ -31,23 +31,25 @@ func (c *client) AuthMethod() oidc.AuthMethod {
 	}
 	return oidc.AuthMethodBasic
 }
-func (c *client) ResponseTypes() []oidc.ResponseType { return []oidc.ResponseType{oidc.ResponseTypeCode} }
+func (c *client) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
 func (c *client) GrantTypes() []oidc.GrantType {
 	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 }
-func (c *client) LoginURL(id string) string                   { return c.login(id) }
-func (c *client) AccessTokenType() op.AccessTokenType         { return op.AccessTokenTypeBearer }
-func (c *client) IDTokenLifetime() time.Duration              { return time.Hour }
-func (c *client) DevMode() bool                               { return false }
+func (c *client) LoginURL(id string) string           { return c.login(id) }
+func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
+func (c *client) IDTokenLifetime() time.Duration      { return time.Hour }
+func (c *client) DevMode() bool                       { return false }
 func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
 func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
-func (c *client) IsScopeAllowed(scope string) bool      { return scope == scopeGroups }
+func (c *client) IsScopeAllowed(scope string) bool     { return scope == scopeGroups }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return !c.c.UserinfoOnlyClaims }
-func (c *client) ClockSkew() time.Duration              { return 0 }
+func (c *client) ClockSkew() time.Duration             { return 0 }
 
 // scopeGroups carries the groups claim.
 const scopeGroups = "groups"

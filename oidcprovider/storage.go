@@ -217,12 +217,12 @@ type refreshRequest struct {
 	scopes []string
 }
 
-func (r *refreshRequest) GetAMR() []string            { return r.rec.AMR }
-func (r *refreshRequest) GetAudience() []string       { return []string{r.rec.ClientID} }
-func (r *refreshRequest) GetAuthTime() time.Time      { return r.rec.AuthTime }
-func (r *refreshRequest) GetClientID() string         { return r.rec.ClientID }
-func (r *refreshRequest) GetScopes() []string         { return r.scopes }
-func (r *refreshRequest) GetSubject() string          { return r.rec.UserID }
+func (r *refreshRequest) GetAMR() []string             { return r.rec.AMR }
+func (r *refreshRequest) GetAudience() []string        { return []string{r.rec.ClientID} }
+func (r *refreshRequest) GetAuthTime() time.Time       { return r.rec.AuthTime }
+func (r *refreshRequest) GetClientID() string          { return r.rec.ClientID }
+func (r *refreshRequest) GetScopes() []string          { return r.scopes }
+func (r *refreshRequest) GetSubject() string           { return r.rec.UserID }
 func (r *refreshRequest) SetCurrentScopes(sc []string) { r.scopes = sc }
 
 // TokenRequestByRefreshToken finds a live refresh token whose user is
