@@ -284,7 +284,9 @@ type accessCrypto struct{ p *Provider }
 func (c accessCrypto) Encrypt(s string) (string, error) {
 	id, _, ok := strings.Cut(s, ":")
 	if !ok {
-		return "", errors.New("oidcprovider: bad token id")
+		// An authorization code (the library "encrypts" the auth request
+		// id): a fresh random value, mapped to the request in memory.
+		return randomID(), nil
 	}
 	return id, nil
 }

@@ -147,9 +147,19 @@ func grantOf(req op.TokenRequest) grant {
 
 // issueAccess records a new access token for g.
 func (s storage) issueAccess(g grant, family string) (string, time.Time, error) {
+	id, exp, dead, err := s.issue(g, family)
+	if dead && family != "" {
+		// Revoked by a concurrent reuse of the code before it existed.
+		_ = s.p.core.Store().RevokeOIDCFamily(family)
+	}
+	return id, exp, err
+}
+
+// issue records the access token; dead reports a code already revoked.
+func (s storage) issue(g grant, family string) (string, time.Time, bool, error) {
 	_, c, err := s.p.core.Access.OIDCClient(g.clientID)
 	if err != nil {
-		return "", time.Time{}, errNotFound
+		return "", time.Time{}, false, errNotFound
 	}
 	id := randomID()
 	exp := s.now().Add(c.AccessTokenLifetime)
@@ -161,7 +171,7 @@ func (s storage) issueAccess(g grant, family string) (string, time.Time, error) 
 		u := m.used[g.code]
 		if u == nil || u.revoked {
 			// A concurrent reuse revoked this code: the token is dead at birth.
-			return id, exp, nil
+			return id, exp, true, nil
 		}
 		u.tokens = append(u.tokens, id)
 		if family != "" {
@@ -169,7 +179,7 @@ func (s storage) issueAccess(g grant, family string) (string, time.Time, error) 
 		}
 	}
 	m.access[id] = &accessToken{userID: g.userID, clientID: g.clientID, scopes: slices.Clone(g.scopes), expires: exp, family: family}
-	return id, exp, nil
+	return id, exp, false, nil
 }
 
 func (s storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
