@@ -11,15 +11,15 @@ import (
 
 // startOIDCProvider builds the OpenID Connect provider when an app is one
 // of its clients (its first start makes the signing key).
-func (s *Service) startOIDCProvider() error {
+func startOIDCProvider(s *Service) error {
 	if s.op.Load() != nil {
 		return nil
 	}
-	any := false
+	clients := false
 	for _, a := range s.core.Access.Apps() {
-		any = any || a.OIDC() != nil
+		clients = clients || a.OIDC() != nil
 	}
-	if !any {
+	if !clients {
 		return nil
 	}
 	p, err := oidcprovider.New(s.core, oidcprovider.Config{
@@ -38,7 +38,7 @@ func (s *Service) startOIDCProvider() error {
 
 // serveOIDCProvider serves the provider's paths; it reports false for any
 // other path, or when the provider is off.
-func (s *Service) serveOIDCProvider(w http.ResponseWriter, r *http.Request) bool {
+func serveOIDCProvider(s *Service, w http.ResponseWriter, r *http.Request) bool {
 	p := s.op.Load()
 	if p == nil || !oidcprovider.Handles(r.URL.Path) {
 		return false
@@ -59,7 +59,7 @@ func (s *Service) serveOIDCProvider(w http.ResponseWriter, r *http.Request) bool
 // user (or, after they sign in, step up or change their password, the same
 // URL again) is handed to the provider when the app admits them; a user
 // the app does not admit gets the "No access" page and the app no code.
-func (s *Service) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
+func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	p := s.op.Load()
 	if p == nil {
 		http.NotFound(w, r)

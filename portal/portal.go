@@ -265,7 +265,7 @@ func (s *Service) PortalURL() *url.URL { u := *s.portal; return &u }
 // link and logs it. It is called once per configuration.
 func (s *Service) Start() error {
 	s.core.PruneAudit()
-	if err := s.startOIDCProvider(); err != nil {
+	if err := startOIDCProvider(s); err != nil {
 		return err
 	}
 	if s.core.Directory.Enabled() && s.stopSync == nil {
@@ -286,7 +286,7 @@ func (s *Service) Stop() {
 
 // ServeHTTP serves the portal pages and the JSON API.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.serveOIDCProvider(w, r) {
+	if serveOIDCProvider(s, w, r) {
 		return
 	}
 	s.handler.ServeHTTP(w, r)

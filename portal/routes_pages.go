@@ -27,7 +27,7 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /login/enroll", s.throttled(s.secondStepUI().handleEnrollForm))
 
 	// The interactive step of the OpenID Connect provider's /authorize.
-	mux.HandleFunc("GET /oidc/continue", s.handleOIDCContinue)
+	mux.HandleFunc("GET /oidc/continue", s.signInUI().handleOIDCContinue)
 
 	// The caller's own account.
 	mux.HandleFunc("GET /profile", s.signedIn("", s.accountUI().handleProfile))
