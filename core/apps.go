@@ -39,6 +39,15 @@ type AppConfig struct {
 	// Guarded is set by the `gatehouse <app>` guard directive: requests to
 	// the app pass through the guard (see App.Kind).
 	Guarded bool
+	// Global marks a declaration of the Caddyfile's global block (`app
+	// <name> { … }`): a later bare declaration of the same name (a guard
+	// with no settings of its own) uses it rather than conflicting.
+	Global bool
+}
+
+// bare reports whether c declares nothing but its name.
+func (c *AppConfig) bare() bool {
+	return c.Title == "" && c.URL == "" && len(c.AllowGroups) == 0 && len(c.AllowUsers) == 0 && !c.Require2FA && c.OIDC == nil
 }
 
 // App is a registered app: its declaration and its current access rule.
@@ -60,7 +69,10 @@ type App struct {
 	CreatedBy string
 	CreatedAt time.Time
 
-	guarded    atomic.Bool
+	guarded atomic.Bool
+	// global is AppConfig.Global of the first declaration.
+	global bool
+
 	access     atomic.Pointer[policies.Access]
 	require2FA atomic.Bool
 	oidc       atomic.Pointer[OIDCClient]
@@ -139,6 +151,13 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 	if a, ok := s.apps.apps[name]; ok && a.Made {
 		return s.guardMadeApp(a, c, configured, client, host)
 	} else if ok {
+		if a.global && c.bare() && !c.Global {
+			// A bare guard for an app the global block declares.
+			if c.Guarded {
+				a.guarded.Store(true)
+			}
+			return a, nil
+		}
 		switch {
 		case a.Configured != configured || (configured && !a.Access().Equal(access)):
 			return nil, fmt.Errorf("app %s is declared twice with different allow_groups/allow_users", name)
@@ -164,7 +183,7 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 		}
 		return a, nil
 	}
-	a := &App{Name: name, Title: title, URL: c.URL, Configured: configured, Require2FAConfigured: c.Require2FA}
+	a := &App{Name: name, Title: title, URL: c.URL, Configured: configured, Require2FAConfigured: c.Require2FA, global: c.Global}
 	require2FA := c.Require2FA
 	if stored, err := s.store.AppAccess(name); err == nil {
 		// Portal-managed access: the stored rule, or open to every

@@ -117,10 +117,10 @@ func (a *App) Kind() string {
 		return AppKindOIDC
 	case g:
 		return AppKindGuarded
-	case a.Made:
-		return AppKindLink
 	}
-	return AppKindGuarded
+	// Neither guarded nor a client: a link in the portal (an app made
+	// there, or a global `app` block without a guard).
+	return AppKindLink
 }
 
 // Guarded reports whether a guard directive protects the app.

@@ -26,6 +26,9 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /login/enroll", s.secondStepUI().handleEnrollPage)
 	mux.HandleFunc("POST /login/enroll", s.throttled(s.secondStepUI().handleEnrollForm))
 
+	// The interactive step of the OpenID Connect provider's /authorize.
+	mux.HandleFunc("GET /oidc/continue", s.signInUI().handleOIDCContinue)
+
 	// The caller's own account.
 	mux.HandleFunc("GET /profile", s.signedIn("", s.accountUI().handleProfile))
 	mux.HandleFunc("POST /profile", s.signedIn("", s.accountUI().handleProfileForm))
