@@ -131,6 +131,9 @@ type App struct {
 	// LDAPServer, when set, runs the directory server (see
 	// LDAPServerConfig).
 	LDAPServer *LDAPServerConfig `json:"ldap_server,omitempty"`
+	// Apps declares apps in the global block (see AppDecl): OpenID
+	// Connect clients, and rules a bare `gatehouse <app>` guard uses.
+	Apps []*AppDecl `json:"apps,omitempty"`
 
 	dir     string
 	headers portal.Headers // canonical names, defaults filled in
@@ -294,6 +297,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	opts.Store, opts.SecretKey, opts.Logger = st, key, log
 	if a.service, err = portal.New(opts); err != nil {
 		return fmt.Errorf("gatehouse: %w", err)
+	}
+	if err := a.registerApps(); err != nil {
+		return err
 	}
 	return a.provisionLDAP(ctx, a.service.Core())
 }

@@ -181,8 +181,19 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			a.LDAPServer = lc
+		case "app":
+			ad, err := parseAppDecl(d)
+			if err != nil {
+				return nil, err
+			}
+			for _, prev := range a.Apps {
+				if prev.Name == ad.Name {
+					return nil, d.Errf("gatehouse: app %s is declared twice in the global block", ad.Name)
+				}
+			}
+			a.Apps = append(a.Apps, ad)
 		default:
-			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime, smtp, oidc, directory or ldap_server)", opt)
+			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime, smtp, oidc, directory, ldap_server or app)", opt)
 		}
 	}
 	return httpcaddyfile.App{Name: "gatehouse", Value: caddyconfig.JSON(a, nil)}, nil

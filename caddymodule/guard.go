@@ -104,6 +104,7 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 		AllowGroups: g.AllowGroups,
 		AllowUsers:  g.AllowUsers,
 		Require2FA:  g.Require2FA,
+		Guarded:     true,
 	})
 	if err != nil {
 		return fmt.Errorf("gatehouse: %w", err)

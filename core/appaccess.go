@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -28,6 +29,17 @@ type AppView struct {
 	Operators []string `json:"operators"`
 	// Require2FA: only sessions with a second factor get in.
 	Require2FA bool `json:"require_2fa"`
+	// Kind is how the app is reached: guarded, oidc, both, or link (see
+	// App.Kind).
+	Kind string `json:"kind"`
+	// InCaddyfile: the app is declared in the Caddyfile (read-only here);
+	// false for an app made in the portal or API, by CreatedBy at
+	// CreatedAt.
+	InCaddyfile bool       `json:"in_caddyfile"`
+	CreatedBy   string     `json:"created_by,omitempty"`
+	CreatedAt   *time.Time `json:"created_at,omitempty"`
+	// OIDC is the app's OpenID Connect client registration, if any.
+	OIDC *AppOIDCView `json:"oidc,omitempty"`
 }
 
 // AppAccessInput changes a portal-managed app's access; nil fields stay.
@@ -53,6 +65,7 @@ func (s *Access) AppViewOf(a *App) AppView {
 	if v.AllowUsers == nil {
 		v.AllowUsers = []string{}
 	}
+	s.appDetails(a, &v)
 	return v
 }
 

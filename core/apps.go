@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -35,6 +36,18 @@ type AppConfig struct {
 	// OIDC, when set, makes the app a client of the OpenID Connect
 	// provider (client id: Name).
 	OIDC *OIDCClientConfig
+	// Guarded is set by the `gatehouse <app>` guard directive: requests to
+	// the app pass through the guard (see App.Kind).
+	Guarded bool
+	// Global marks a declaration of the Caddyfile's global block (`app
+	// <name> { … }`): a later bare declaration of the same name (a guard
+	// with no settings of its own) uses it rather than conflicting.
+	Global bool
+}
+
+// bare reports whether c declares nothing but its name.
+func (c *AppConfig) bare() bool {
+	return c.Title == "" && c.URL == "" && len(c.AllowGroups) == 0 && len(c.AllowUsers) == 0 && !c.Require2FA && c.OIDC == nil
 }
 
 // App is a registered app: its declaration and its current access rule.
@@ -48,6 +61,17 @@ type App struct {
 
 	// Require2FAConfigured is the Caddyfile's require_2fa.
 	Require2FAConfigured bool
+
+	// Made is true for an app made in the portal or through the API
+	// (apps_edit.go) rather than declared in the Caddyfile; CreatedBy and
+	// CreatedAt say by whom and when.
+	Made      bool
+	CreatedBy string
+	CreatedAt time.Time
+
+	guarded atomic.Bool
+	// global is AppConfig.Global of the first declaration.
+	global bool
 
 	access     atomic.Pointer[policies.Access]
 	require2FA atomic.Bool
@@ -70,6 +94,9 @@ type Registry struct {
 	mu    sync.RWMutex
 	apps  map[string]*App
 	hosts []string
+	// onDelete run after an app made in the portal is deleted (see
+	// Access.OnAppDelete).
+	onDelete []func(app string)
 }
 
 // NewRegistry returns an empty Registry.
@@ -121,7 +148,16 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 
 	s.apps.mu.Lock()
 	defer s.apps.mu.Unlock()
-	if a, ok := s.apps.apps[name]; ok {
+	if a, ok := s.apps.apps[name]; ok && a.Made {
+		return s.guardMadeApp(a, c, configured, client, host)
+	} else if ok {
+		if a.global && c.bare() && !c.Global {
+			// A bare guard for an app the global block declares.
+			if c.Guarded {
+				a.guarded.Store(true)
+			}
+			return a, nil
+		}
 		switch {
 		case a.Configured != configured || (configured && !a.Access().Equal(access)):
 			return nil, fmt.Errorf("app %s is declared twice with different allow_groups/allow_users", name)
@@ -142,9 +178,12 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 		if client != nil {
 			a.oidc.Store(client)
 		}
+		if c.Guarded {
+			a.guarded.Store(true)
+		}
 		return a, nil
 	}
-	a := &App{Name: name, Title: title, URL: c.URL, Configured: configured, Require2FAConfigured: c.Require2FA}
+	a := &App{Name: name, Title: title, URL: c.URL, Configured: configured, Require2FAConfigured: c.Require2FA, global: c.Global}
 	require2FA := c.Require2FA
 	if stored, err := s.store.AppAccess(name); err == nil {
 		// Portal-managed access: the stored rule, or open to every
@@ -162,6 +201,7 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 	if client != nil {
 		a.oidc.Store(client)
 	}
+	a.guarded.Store(c.Guarded)
 	s.apps.apps[name] = a
 	s.addAppHost(host)
 	return a, nil

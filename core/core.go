@@ -192,6 +192,9 @@ func New(opts Options) (*Core, error) {
 	if err := c.loadSecretKey(opts.SecretKey); err != nil {
 		return nil, err
 	}
+	if err := c.Access.loadMadeApps(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

@@ -71,6 +71,10 @@ type OIDCClient struct {
 	// at load, or after the first successful check against secretHash.
 	secretMAC  atomic.Pointer[[]byte]
 	secretHash string
+	// maker names who made the secret of an app made in the portal: the
+	// secret works only while they may make it (apps_edit.go). "" for a
+	// Caddyfile secret.
+	maker string
 }
 
 // CheckOIDCClientConfig checks c and returns the client it declares;
@@ -212,10 +216,14 @@ func (s *Access) CheckClientSecret(ctx context.Context, clientID, secret string)
 		return nil, ErrClientAuth
 	}
 	if want := c.secretMAC.Load(); want != nil {
-		if subtle.ConstantTimeCompare(got, *want) == 1 {
-			return a, nil
+		if subtle.ConstantTimeCompare(got, *want) != 1 {
+			return nil, ErrClientAuth
 		}
-		return nil, ErrClientAuth
+		if c.maker != "" && !s.appMakerMay(c.maker) {
+			s.log.Warn("oidc client secret refused: its maker may no longer make it; make a new secret", "app", a.Name, "maker", c.maker)
+			return nil, ErrClientAuth
+		}
+		return a, nil
 	}
 	if c.secretHash == "" {
 		return nil, ErrClientAuth

@@ -98,3 +98,30 @@ func TestCheckClientSecret(t *testing.T) {
 		t.Errorf("a guarded-only app is no client: %v", err)
 	}
 }
+
+// TestRegisterAppGlobalThenBareGuard: a guard with no settings of its own
+// uses the app a global block declares; a guard with other rules, or a
+// bare declaration of an app no global block declares followed by a ruled
+// one, still conflicts.
+func TestRegisterAppGlobalThenBareGuard(t *testing.T) {
+	c, _ := newTestCore(t)
+	uris := []string{"https://app.example.com/cb"}
+	global, err := c.Access.RegisterApp(AppConfig{Name: "grafana", Global: true, AllowGroups: []string{"ops"}, Require2FA: true,
+		OIDC: &OIDCClientConfig{RedirectURIs: uris, Secret: "0123456789abcdef"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard, err := c.Access.RegisterApp(AppConfig{Name: "grafana"})
+	if err != nil || guard != global {
+		t.Fatalf("bare guard: %v (same app: %v)", err, guard == global)
+	}
+	if _, err := c.Access.RegisterApp(AppConfig{Name: "grafana", AllowGroups: []string{"devs"}}); err == nil {
+		t.Fatal("a guard with other rules was accepted")
+	}
+	if _, err := c.Access.RegisterApp(AppConfig{Name: "wiki"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Access.RegisterApp(AppConfig{Name: "wiki", AllowGroups: []string{"ops"}}); err == nil {
+		t.Fatal("a guard's bare app then a ruled one was accepted")
+	}
+}

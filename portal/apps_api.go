@@ -45,3 +45,34 @@ func (s adminAPI) apiPatchApp(w http.ResponseWriter, r *http.Request) {
 		return http.StatusOK, v, err
 	})
 }
+
+// Apps made through the API (core/apps_edit.go): POST /api/v1/apps,
+// POST /api/v1/apps/{app}/oidc/secret, DELETE /api/v1/apps/{app}. A
+// client secret is in the answer that makes it, and never again.
+
+func (s appsAPI) apiCreateApp(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
+		var in core.AppSpec
+		if err := decode(r, &in); err != nil {
+			return 0, nil, err
+		}
+		v, secret, err := s.core.Access.CreateApp(c, in)
+		if err == nil && v.OIDC != nil {
+			v.OIDC.ClientSecret = secret
+		}
+		return http.StatusCreated, v, err
+	})
+}
+
+func (s appsAPI) apiRotateAppSecret(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
+		secret, err := s.core.Access.RotateClientSecret(c, r.PathValue("app"))
+		return http.StatusOK, map[string]string{"client_id": r.PathValue("app"), "client_secret": secret}, err
+	})
+}
+
+func (s appsAPI) apiDeleteApp(w http.ResponseWriter, r *http.Request) {
+	s.apiDo(w, r, func(c *caller) (int, any, error) {
+		return http.StatusNoContent, nil, s.core.Access.DeleteApp(c, r.PathValue("app"))
+	})
+}

@@ -23,6 +23,8 @@ type appsData struct {
 	// Snippet is a Caddyfile site block that adds an app, for this
 	// portal's domain.
 	Snippet string
+	// Groups are the group names the add form suggests.
+	Groups []string
 }
 
 // appSnippet is a Caddyfile site that protects a new app, on a host next
@@ -57,6 +59,12 @@ func appSnippet(portal *url.URL) string {
 // handleApps lists the apps c may see: all of them with apps.read, else
 // those c operates (as GET /api/v1/apps).
 func (s accessUI) handleApps(w http.ResponseWriter, r *http.Request, c *caller) {
+	s.renderApps(w, r, c, http.StatusOK, "", nil)
+}
+
+// renderApps shows the app list, with errMsg and the add form's values
+// after a refused creation.
+func (s accessUI) renderApps(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
 	var d appsData
 	for _, a := range s.core.Access.Apps() {
 		if c.Can(policies.PermAppsRead) || s.core.Access.IsAppOperator(c.User, a.Name) {
@@ -68,9 +76,14 @@ func (s accessUI) handleApps(w http.ResponseWriter, r *http.Request, c *caller) 
 		return
 	}
 	d.Snippet = appSnippet(s.portal)
+	d.Groups = s.usersUI().groupNames()
 	p := s.basePage(w, r, c, "Apps", "apps")
+	p.Error = errMsg
+	for k, v := range form {
+		p.Form[k] = v
+	}
 	p.Data = d
-	s.render(w, http.StatusOK, "apps", p)
+	s.render(w, status, "apps", p)
 }
 
 // appData is the content of /admin/apps/{app}.
@@ -79,6 +92,9 @@ type appData struct {
 	Path                  string
 	CanEdit, CanOperators bool
 	Groups                []string
+	// CanManage: the app was made in the portal and c may re-key and
+	// delete it.
+	CanManage bool
 }
 
 func (s accessUI) handleApp(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -106,7 +122,7 @@ func (s accessUI) renderApp(w http.ResponseWriter, r *http.Request, c *caller, s
 		p.Form[k] = val
 	}
 	p.Data = appData{App: v, Path: "/admin/apps/" + url.PathEscape(a.Name), CanEdit: s.core.Access.MayEditApp(c, a.Name) && !a.Configured,
-		CanOperators: c.Can(policies.PermAppsWrite), Groups: s.usersUI().groupNames()}
+		CanOperators: c.Can(policies.PermAppsWrite), Groups: s.usersUI().groupNames(), CanManage: a.Made && c.Can(policies.PermAppsWrite)}
 	s.render(w, status, "app", p)
 }
 

@@ -29,3 +29,8 @@ func (s *Service) secondStepUI() secondStepUI { return secondStepUI{s} }
 type accountUI struct{ *Service }
 
 func (s *Service) accountUI() accountUI { return accountUI{s} }
+
+// appsAPI is the handlers of the JSON API that makes, re-keys and deletes apps (apps_api.go); it shares the Service.
+type appsAPI struct{ *Service }
+
+func (s *Service) appsAPI() appsAPI { return appsAPI{s} }

@@ -35,7 +35,7 @@ var pageNames = []string{
 	"login_2fa", "totp_setup", "backup_codes",
 	// Administration.
 	"users", "user_new", "user_import", "user", "link",
-	"groups", "group", "apps", "app", "roles", "role", "ldap",
+	"groups", "group", "apps", "app", "app_secret", "roles", "role", "ldap",
 	"sessions", "invitations", "audit", "settings",
 	// Sign-in with external providers.
 	"oidc_error",

@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/core/mail"
 	"github.com/gatehouse-auth/gatehouse/core/password"
+	"github.com/gatehouse-auth/gatehouse/oidcprovider"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -166,6 +168,11 @@ type Service struct {
 	// dirServer is where the directory server listens; nil when it is
 	// off.
 	dirServer *DirectoryServerInfo
+
+	// op is the OpenID Connect provider; nil until Start finds an app
+	// that is one of its clients.
+	op   atomic.Pointer[oidcprovider.Provider]
+	opMu sync.Mutex // held while the provider starts
 }
 
 // New validates opts, fills defaults and returns a Service.
@@ -260,6 +267,9 @@ func (s *Service) PortalURL() *url.URL { u := *s.portal; return &u }
 // link and logs it. It is called once per configuration.
 func (s *Service) Start() error {
 	s.core.PruneAudit()
+	if err := startOIDCProvider(s); err != nil {
+		return err
+	}
 	if s.core.Directory.Enabled() && s.stopSync == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopSync = cancel
@@ -278,6 +288,9 @@ func (s *Service) Stop() {
 
 // ServeHTTP serves the portal pages and the JSON API.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if serveOIDCProvider(s, w, r) {
+		return
+	}
 	s.handler.ServeHTTP(w, r)
 }
 

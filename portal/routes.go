@@ -111,6 +111,13 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("GET /api/v1/apps", s.api("", s.adminAPI().apiListApps))
 	mux.Handle("GET /api/v1/apps/{app}", s.api("", s.adminAPI().apiGetApp))
 	mux.Handle("PATCH /api/v1/apps/{app}", s.api("", s.adminAPI().apiPatchApp))
+	// Apps made through the API (OIDC clients without a guard). A client
+	// secret is an app's credential, not a person's: an API key with
+	// apps.write (and users.read, checked in the core) may make and re-key
+	// apps, for setup scripts; the core refuses an impersonation.
+	mux.Handle("POST /api/v1/apps", s.api(policies.PermAppsWrite, s.appsAPI().apiCreateApp))
+	mux.Handle("DELETE /api/v1/apps/{app}", s.api(policies.PermAppsWrite, s.appsAPI().apiDeleteApp))
+	mux.Handle("POST /api/v1/apps/{app}/oidc/secret", s.notCredential(s.appsAPI().apiRotateAppSecret).api(policies.PermAppsWrite))
 
 	mux.Handle("GET /api/v1/roles", s.api(policies.PermRolesRead, s.adminAPI().apiListRoles))
 	mux.Handle("POST /api/v1/roles", s.api(policies.PermUsersRoles, s.adminAPI().apiCreateRole))

@@ -26,6 +26,9 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /login/enroll", s.secondStepUI().handleEnrollPage)
 	mux.HandleFunc("POST /login/enroll", s.throttled(s.secondStepUI().handleEnrollForm))
 
+	// The interactive step of the OpenID Connect provider's /authorize.
+	mux.HandleFunc("GET /oidc/continue", s.signInUI().handleOIDCContinue)
+
 	// The caller's own account.
 	mux.HandleFunc("GET /profile", s.signedIn("", s.accountUI().handleProfile))
 	mux.HandleFunc("POST /profile", s.signedIn("", s.accountUI().handleProfileForm))
@@ -85,6 +88,11 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /admin/apps/{app}", s.signedIn("", s.accessUI().handleApp))
 	mux.HandleFunc("POST /admin/apps/{app}/access", s.signedIn("", s.accessUI().handleAppAccess))
 	mux.HandleFunc("POST /admin/apps/{app}/operators", s.signedIn("", s.accessUI().handleAppOperators))
+	// Apps made in the portal; the core refuses an impersonation (see the
+	// API routes in routes.go).
+	mux.HandleFunc("POST /admin/apps", s.signedIn(policies.PermAppsWrite, s.accessUI().handleAppCreate))
+	mux.Handle("POST /admin/apps/{app}/oidc/secret", s.notCredential(s.signedIn(policies.PermAppsWrite, s.accessUI().handleAppSecret)))
+	mux.HandleFunc("POST /admin/apps/{app}/delete", s.signedIn(policies.PermAppsWrite, s.accessUI().handleAppDelete))
 
 	// Roles.
 	mux.HandleFunc("GET /admin/roles", s.signedIn(policies.PermRolesRead, s.accessUI().handleRoles))

@@ -38,6 +38,7 @@ import (
 //	apppw/<user id>\x00<32-byte hmac>    AppPassword record
 //	idx/apppw/<id>                       -> user id \x00 32-byte hmac
 //	ldapclient/<lower(name)>             LDAPClient record (directory bind account)
+//	appdef/<app>                         App record (an app made in the portal or API)
 const (
 	prefixMeta         = "meta/"
 	prefixUser         = "user/"
@@ -64,6 +65,7 @@ const (
 	prefixAppPassword  = "apppw/"
 	prefixAppPassID    = "idx/apppw/"
 	prefixLDAPClient   = "ldapclient/"
+	prefixAppDef       = "appdef/"
 )
 
 // sep separates a variable-length component from a fixed-size one.
@@ -97,6 +99,7 @@ func settingKey(key string) []byte   { return cat(prefixSetting, key) }
 func ldapClientKey(name string) []byte {
 	return cat(prefixLDAPClient, strings.ToLower(name))
 }
+func appDefKey(app string) []byte    { return cat(prefixAppDef, app) }
 func roleKey(name string) []byte     { return cat(prefixRole, strings.ToLower(name)) }
 func failuresKey(key string) []byte  { return cat(prefixFailures, key) }
 func lockKey(key string) []byte      { return cat(prefixLock, key) }

@@ -11,7 +11,8 @@ func TestPrefixesDisjoint(t *testing.T) {
 	all := []string{prefixMeta, prefixUser, prefixUsername, prefixEmail, prefixGroup, prefixApp,
 		prefixSession, prefixUserSessions, prefixToken, prefixSetting, prefixAudit,
 		prefixRole, prefixFailures, prefixLock, prefixMFA, prefixAPIKey, prefixAPIKeyID, prefixUserAPIKeys,
-		prefixIdentity, prefixUserIdents, prefixAuditUser, prefixLDAPClient}
+		prefixIdentity, prefixUserIdents, prefixAuditUser, prefixLDAPClient, prefixAppDef,
+		prefixOIDCRefresh, prefixOIDCFamily, prefixOIDCSession, prefixOIDCKey}
 	for i, a := range all {
 		for j, b := range all {
 			if i != j && strings.HasPrefix(a, b) {

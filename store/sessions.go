@@ -296,7 +296,9 @@ func (s *Store) DeleteSession(id SessionID) error {
 	if err != nil {
 		return fmt.Errorf("store: delete session %s: %w", id, err)
 	}
-	return nil
+	// A session ended on purpose takes the refresh tokens issued through
+	// it along (OpenID Connect provider); one that expires does not.
+	return s.revokeSessionRefresh([]SessionID{id})
 }
 
 // MaxActiveSessions bounds ActiveSessions.

@@ -167,6 +167,9 @@ func (s *Store) deleteUserSessionsWith(userID string, keep *SessionID, first fun
 		}
 		n += found
 		committed = committed || (i == 0 && first != nil)
+		if err := s.revokeSessionRefresh(chunk); err != nil {
+			return n, committed, err
+		}
 	}
 	if len(chunks) > 0 {
 		return n, committed, s.db.Sync()

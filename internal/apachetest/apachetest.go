@@ -32,7 +32,7 @@ var (
 
 // baseModules are loaded in every server: the event MPM and what a proxy
 // and access rules need (log_config and unixd are compiled in).
-var baseModules = []string{"mpm_event", "authz_core", "authn_core", "auth_basic", "headers", "proxy", "proxy_http", "env", "setenvif", "mime", "dir", "alias"}
+var baseModules = []string{"mpm_event", "authz_core", "authz_user", "authn_core", "auth_basic", "headers", "proxy", "proxy_http", "env", "setenvif", "mime", "dir", "alias"}
 
 // Options configures a server.
 type Options struct {

@@ -1,0 +1,12 @@
+// Package oidcprovider is Gatehouse's OpenID Connect provider: the
+// authorization code flow (PKCE), discovery, JWKS, the token, UserInfo,
+// introspection, revocation and end-session endpoints, built on
+// github.com/zitadel/oidc/v3/pkg/op with our own storage behind it. Clients
+// are the apps that declare `oidc` (core.Access.OIDCClient); users, their
+// groups and the apps' access rules come from core. The interactive step of
+// /authorize (who is signed in, step-up, "no access") lives in the portal,
+// which calls Complete.
+//
+// Auth requests, codes and access tokens live in memory; refresh tokens in
+// the store, under a keyed hash, rotated at each use.
+package oidcprovider

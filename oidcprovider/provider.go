@@ -1,0 +1,303 @@
+package oidcprovider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// The provider's paths, under the issuer (the portal URL).
+const (
+	DiscoveryPath = "/.well-known/openid-configuration"
+	prefix        = "/oidc/"
+	authorizePath = "/oidc/authorize"
+	callbackPath  = "/oidc/authorize/callback"
+	tokenPath     = "/oidc/token"
+	userinfoPath  = "/oidc/userinfo"
+	keysPath      = "/oidc/keys"
+	// ContinuePath is the portal page the provider sends a browser to with
+	// ?id=<auth request id>: the portal signs the user in and calls Complete.
+	ContinuePath = "/oidc/continue"
+)
+
+// Config configures a Provider.
+type Config struct {
+	// Issuer is the portal URL (scheme and host).
+	Issuer *url.URL
+	// Algorithm signs ID tokens: RS256 (default) or ES256, used when the
+	// first key is made.
+	Algorithm jose.SignatureAlgorithm
+	// ClientIP returns a request's client address, for the audit log.
+	ClientIP func(*http.Request) string
+	// ErrorPage shows an /authorize error that must not be sent to the
+	// client's redirect URI (unknown client, unregistered redirect_uri).
+	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, title, msg string)
+}
+
+// Provider is the OpenID Connect provider of one core.
+type Provider struct {
+	core    *core.Core
+	cfg     Config
+	issuer  string
+	keys    []*signingKey
+	mem     *memory
+	handler http.Handler
+}
+
+// New loads (or makes) the signing keys and builds the provider.
+func New(c *core.Core, cfg Config) (*Provider, error) {
+	if cfg.Issuer == nil {
+		return nil, errors.New("oidcprovider: no issuer")
+	}
+	if cfg.Algorithm == "" {
+		cfg.Algorithm = jose.RS256
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = func(r *http.Request) string { return r.RemoteAddr }
+	}
+	if cfg.ErrorPage == nil {
+		cfg.ErrorPage = func(w http.ResponseWriter, _ *http.Request, status int, title, msg string) {
+			http.Error(w, title+": "+msg, status)
+		}
+	}
+	p := &Provider{core: c, cfg: cfg, issuer: strings.TrimSuffix(cfg.Issuer.String(), "/"), mem: newMemory()}
+	var err error
+	if p.keys, err = loadKeys(c, cfg.Algorithm); err != nil {
+		return nil, err
+	}
+	conf := &op.Config{
+		CodeMethodS256:        true,
+		AuthMethodPost:        true,
+		GrantTypeRefreshToken: true,
+		SupportedScopes:       []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, scopeGroups, oidc.ScopeOfflineAccess},
+		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash", "azp",
+			"preferred_username", "name", "given_name", "family_name", "email", "email_verified", "groups"},
+	}
+	opts := []op.Option{
+		op.WithCrypto(accessCrypto{p}),
+		op.WithCustomEndpoints(op.NewEndpoint(authorizePath), op.NewEndpoint(tokenPath), op.NewEndpoint(userinfoPath),
+			op.NewEndpoint("/oidc/revoke"), op.NewEndpoint("/oidc/end_session"), op.NewEndpoint(keysPath)),
+		op.WithCustomIntrospectionEndpoint(op.NewEndpoint("/oidc/introspect")),
+		op.WithCustomDeviceAuthorizationEndpoint(op.NewEndpoint("/oidc/device_authorization")),
+		op.WithCORSOptions(nil),
+	}
+	if cfg.Issuer.Scheme == "http" {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	prov, err := op.NewProvider(conf, storage{p}, op.StaticIssuer(p.issuer), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("oidcprovider: %w", err)
+	}
+	p.handler = prov
+	return p, nil
+}
+
+// Handles reports whether path is one of the provider's (the portal's
+// ContinuePath is not).
+func Handles(path string) bool {
+	return path == DiscoveryPath || (strings.HasPrefix(path, prefix) && path != ContinuePath)
+}
+
+// loginURL is where the library sends a browser to sign in.
+func (p *Provider) loginURL(id string) string {
+	return p.issuer + ContinuePath + "?id=" + url.QueryEscape(id)
+}
+
+// CallbackURL is where the portal sends the browser once Complete is done.
+func (p *Provider) CallbackURL(id string) string {
+	return p.issuer + callbackPath + "?id=" + url.QueryEscape(id)
+}
+
+// Pending returns the app of a pending auth request id, or an error when
+// there is no such request (or it expired).
+func (p *Provider) Pending(id string) (*core.App, error) {
+	p.mem.mu.Lock()
+	a, ok := p.mem.requests[id]
+	p.mem.mu.Unlock()
+	if !ok || a.done || p.core.Now().Sub(a.created) > authRequestLifetime {
+		return nil, core.ErrNotFound
+	}
+	app, _, err := p.core.Access.OIDCClient(a.req.ClientID)
+	return app, err
+}
+
+// Complete marks the auth request id as signed in by the session sess
+// (id sid): the portal has checked the app admits the user and its
+// second-factor rule.
+func (p *Provider) Complete(id string, sid store.SessionID, sess store.Session) error {
+	p.mem.mu.Lock()
+	defer p.mem.mu.Unlock()
+	a, ok := p.mem.requests[id]
+	if !ok || a.done {
+		return core.ErrNotFound
+	}
+	a.done, a.userID, a.amr, a.authTime, a.sessionID = true, sess.UserID, amrOf(sess.Methods), sess.CreatedAt, sid.String()
+	return nil
+}
+
+// admits returns "" when userID may still get tokens for clientID, or why
+// not. Memory only.
+func (p *Provider) admits(userID, clientID string) string {
+	acct, err := p.core.Store().Account(userID)
+	if err != nil {
+		return "the user no longer exists"
+	}
+	if !acct.Active(p.core.Now()) {
+		return "the user is disabled or expired"
+	}
+	app, _, err := p.core.Access.OIDCClient(clientID)
+	if err != nil {
+		return "the app is no longer a client"
+	}
+	if !p.core.Access.Admits(app, &acct) {
+		return "the app does not admit the user"
+	}
+	return ""
+}
+
+func (p *Provider) liveAccess(id string) (accessToken, bool) {
+	p.mem.mu.Lock()
+	defer p.mem.mu.Unlock()
+	t, ok := p.mem.access[id]
+	if !ok || !p.core.Now().Before(t.expires) {
+		return accessToken{}, false
+	}
+	return *t, true
+}
+
+// userinfo fills ui with the claims the scopes carry.
+func (p *Provider) userinfo(ui *oidc.UserInfo, userID string, scopes []string) error {
+	acct, err := p.core.Store().Account(userID)
+	if err != nil || !acct.Active(p.core.Now()) {
+		return errNotFound
+	}
+	ui.Subject = acct.ID
+	for _, sc := range scopes {
+		switch sc {
+		case oidc.ScopeProfile:
+			ui.PreferredUsername = acct.Username
+			ui.Name = acct.FullName
+			if first, last, ok := strings.Cut(acct.FullName, " "); ok {
+				ui.GivenName, ui.FamilyName = first, last
+			}
+		case oidc.ScopeEmail:
+			if acct.Email != "" { // User.Email is a verified address only
+				ui.Email, ui.EmailVerified = acct.Email, true
+			}
+		case scopeGroups:
+			ui.AppendClaims("groups", append([]string{}, acct.Groups...))
+		}
+	}
+	return nil
+}
+
+// amrOf maps the session's sign-in methods to RFC 8176 values.
+func amrOf(methods []string) []string {
+	var out []string
+	add := func(v string) {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	for _, m := range methods {
+		switch m {
+		case core.MethodPassword, core.MethodTempPassword:
+			add("pwd")
+		case core.MethodTOTP, core.MethodBackupCode:
+			add("otp")
+		case core.MethodWebAuthn, core.MethodPasskey:
+			add("hwk")
+		}
+	}
+	if len(out) > 1 {
+		add("mfa")
+	}
+	return out
+}
+
+// acrOf is "mfa" for a multi-factor sign-in, "pwd" or "" otherwise.
+func acrOf(amr []string) string {
+	switch {
+	case slices.Contains(amr, "mfa") || slices.Contains(amr, "hwk"):
+		return "mfa"
+	case len(amr) > 0:
+		return "pwd"
+	}
+	return ""
+}
+
+// actorKey carries the request's actor to the storage calls.
+type actorKey struct{}
+
+func actorOf(ctx context.Context) *core.Actor {
+	if a, ok := ctx.Value(actorKey{}).(*core.Actor); ok {
+		return a
+	}
+	return &core.Actor{Via: core.ViaOIDC}
+}
+
+func (p *Provider) username(userID string) string {
+	if a, err := p.core.Store().Account(userID); err == nil {
+		return a.Username
+	}
+	return ""
+}
+
+// issued audits tokens issued (never the tokens).
+func (p *Provider) issued(ctx context.Context, g grant, refresh bool) {
+	action := "oidc.token"
+	if refresh {
+		action = "oidc.refresh"
+	}
+	p.core.Audit(actorOf(ctx), store.Event{Actor: p.username(g.userID), Action: action, Resource: "app:" + g.clientID,
+		Outcome: core.OutcomeSuccess, Reason: "scopes: " + strings.Join(g.scopes, " ")})
+}
+
+// refuse audits a refusal with its reason.
+func (p *Provider) refuse(ctx context.Context, clientID, userID, reason string) {
+	e := store.Event{Action: "oidc.refused", Outcome: core.OutcomeFailure, Reason: reason}
+	if clientID != "" {
+		e.Resource = "app:" + clientID
+	}
+	if userID != "" {
+		e.Actor = p.username(userID)
+	}
+	p.core.Audit(actorOf(ctx), e)
+}
+
+// accessCrypto makes access tokens opaque: the token is its random id, and
+// "decrypting" it looks it up in memory.
+type accessCrypto struct{ p *Provider }
+
+func (c accessCrypto) Encrypt(s string) (string, error) {
+	id, _, ok := strings.Cut(s, ":")
+	if !ok {
+		// An authorization code (the library "encrypts" the auth request
+		// id): a fresh random value, mapped to the request in memory.
+		return randomID(), nil
+	}
+	return id, nil
+}
+
+func (c accessCrypto) Decrypt(token string) (string, error) {
+	t, ok := c.p.liveAccess(token)
+	if !ok {
+		return "", errNotFound
+	}
+	return token + ":" + t.userID, nil
+}
+
+// clock is time.Now for the library's own checks.
+var _ = time.Now

@@ -1,0 +1,124 @@
+package portal
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/oidcprovider"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// startOIDCProvider builds the OpenID Connect provider when an app is one
+// of its clients (its first start makes the signing key): at Start for
+// the Caddyfile's clients, else at the first request to one of its paths
+// after an app made in the portal became one.
+func startOIDCProvider(s *Service) error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	if s.op.Load() != nil {
+		return nil
+	}
+	clients := false
+	for _, a := range s.core.Access.Apps() {
+		clients = clients || a.OIDC() != nil
+	}
+	if !clients {
+		return nil
+	}
+	p, err := oidcprovider.New(s.core, oidcprovider.Config{
+		Issuer:   s.portal,
+		ClientIP: s.clientIP,
+		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+			s.renderError(w, r, status, title, msg, nil)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	s.op.Store(p)
+	return nil
+}
+
+// serveOIDCProvider serves the provider's paths; it reports false for any
+// other path, or when the provider is off.
+func serveOIDCProvider(s *Service, w http.ResponseWriter, r *http.Request) bool {
+	if !oidcprovider.Handles(r.URL.Path) {
+		return false
+	}
+	p := s.op.Load()
+	if p == nil {
+		if err := startOIDCProvider(s); err != nil {
+			s.log.Error("cannot start the OpenID Connect provider", "error", err)
+		}
+		if p = s.op.Load(); p == nil {
+			return false
+		}
+	}
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	if r.TLS != nil {
+		h.Set("Strict-Transport-Security", hstsValue)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	p.ServeHTTP(w, r)
+	return true
+}
+
+// handleOIDCContinue is the interactive step of /authorize: the signed-in
+// user (or, after they sign in, step up or change their password, the same
+// URL again) is handed to the provider when the app admits them; a user
+// the app does not admit gets the "No access" page and the app no code.
+func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
+	p := s.op.Load()
+	if p == nil {
+		http.NotFound(w, r)
+		return
+	}
+	id := r.URL.Query().Get("id")
+	app, err := p.Pending(id)
+	if err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
+			"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+		return
+	}
+	here := s.portal.String() + oidcprovider.ContinuePath + "?id=" + url.QueryEscape(id)
+	now := s.now()
+	si, res := s.resolve(r.Header, now)
+	switch res {
+	case resolvedUnavailable:
+		s.renderError(w, r, http.StatusServiceUnavailable, "Try again", "The sign-in service is busy. Try again in a moment.", nil)
+		return
+	case resolvedNone:
+		s.WriteRefusal(w, r, Verdict{Outcome: SignIn}, here)
+		return
+	}
+	if si.impersonator != "" {
+		s.renderError(w, r, http.StatusForbidden, "Not while impersonating",
+			"Apps that sign in through Gatehouse cannot be opened during an impersonation.", nil)
+		return
+	}
+	v := s.core.Access.Decide(&si.acct, app, si.auth.SecondFactor)
+	if v.Outcome != Allow {
+		if v.Outcome == Deny {
+			s.core.Audit(&core.Actor{Via: core.ViaOIDC, IP: s.clientIP(r), UserAgent: core.Truncate(r.UserAgent(), 256)},
+				store.Event{Actor: si.acct.Username, Action: "oidc.refused", Resource: "app:" + app.Name,
+					Outcome: core.OutcomeFailure, Reason: "the app does not admit the user"})
+		}
+		s.WriteRefusal(w, r, v, here)
+		return
+	}
+	sess, err := s.store.Session(si.id)
+	if err != nil {
+		s.WriteRefusal(w, r, Verdict{Outcome: SignIn}, here)
+		return
+	}
+	if err := p.Complete(id, si.id, sess); err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
+			"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+		return
+	}
+	http.Redirect(w, r, p.CallbackURL(id), http.StatusFound)
+}
