@@ -1012,3 +1012,38 @@ func replayPortainerOIDC(t *testing.T, e *oidcEnv, app oidcApp) {
 	}
 	e.refused(t, f, "bob")
 }
+
+// TestOIDCUserinfoOnlyClaims: an app that says userinfo_only_claims gets
+// no profile, e-mail or groups claims in its ID token, only from
+// UserInfo (the library kept the groups scope's claim in the ID token).
+func TestOIDCUserinfoOnlyClaims(t *testing.T) {
+	h := newHarness(t)
+	t.Setenv("UIONLY_SECRET", randomHex(t, 32))
+	h.start(h.caddyfile(`app uionly {
+			allow_groups staff
+			oidc {
+				redirect_uri https://uionly.example.com/cb
+				client_secret {env.UIONLY_SECRET}
+				userinfo_only_claims
+			}
+		}`, ""))
+	h.addUser("alice", alicePW, "user", "admins", "staff")
+	e := &oidcEnv{h: h, issuer: h.portalURL("")}
+	f := flow{clientID: "uionly", secret: os.Getenv("UIONLY_SECRET"), authURL: e.endpoint(t, "authorization_endpoint"),
+		tokenURL: e.endpoint(t, "token_endpoint"), redirect: "https://uionly.example.com/cb",
+		scopes: []string{"openid", "profile", "email", "groups"}, pkce: true, nonce: true}
+	r, ok := e.run(t, f, "alice")
+	if !ok {
+		t.Fatal("alice got no code")
+	}
+	for _, c := range []string{"preferred_username", "name", "email", "groups"} {
+		if v, ok := r.idClaims[c]; ok {
+			t.Errorf("ID token has %s = %v", c, v)
+		}
+	}
+	ui, _ := userinfo(t, e.endpoint(t, "userinfo_endpoint"), r.token.AccessToken)
+	if str(ui, "preferred_username") != "alice" || str(ui, "email") != "alice@example.com" ||
+		!slices.Equal(strs(ui, "groups"), []string{"admins", "staff"}) {
+		t.Errorf("userinfo: %v", ui)
+	}
+}

@@ -56,8 +56,17 @@ func (c *client) LoginURL(id string) string           { return c.login(id) }
 func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
 func (c *client) IDTokenLifetime() time.Duration      { return time.Hour }
 func (c *client) DevMode() bool                       { return false }
+
+// RestrictAdditionalIdTokenScopes drops the groups scope from the ID token
+// of a userinfo_only_claims app: the library leaves out the standard
+// scopes' claims itself, not those of a scope of our own.
 func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
-	return func(s []string) []string { return s }
+	return func(s []string) []string {
+		if c.c.UserinfoOnlyClaims {
+			return slices.DeleteFunc(slices.Clone(s), func(sc string) bool { return sc == scopeGroups })
+		}
+		return s
+	}
 }
 func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
