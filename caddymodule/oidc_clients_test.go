@@ -55,7 +55,7 @@ func TestOIDCClientSettings(t *testing.T) {
 		// client_secret_hash its argon2id PHC string.
 		for _, m := range envPlaceholder.FindAllStringSubmatch(block, -1) {
 			v := secret
-			if strings.Contains(block, "client_secret_hash "+m[0]) {
+			if regexp.MustCompile(`client_secret_hash\s+` + regexp.QuoteMeta(m[0])).MatchString(block) {
 				phc, err := password.Hash(secret, password.DefaultParams())
 				if err != nil {
 					t.Fatal(err)
@@ -116,6 +116,7 @@ func randomHex(t *testing.T, n int) string {
 type oidcApp struct {
 	name, url, secret string
 	redirects         []string
+	postLogout        []string
 }
 
 // parseAppBlock reads the name, url and redirect_uri lines of an app block.
@@ -133,6 +134,8 @@ func parseAppBlock(t *testing.T, block, secret string) oidcApp {
 			a.url = f[1]
 		case f[0] == "redirect_uri":
 			a.redirects = append(a.redirects, f[1:]...)
+		case f[0] == "post_logout_redirect_uri":
+			a.postLogout = append(a.postLogout, f[1:]...)
 		}
 	}
 	if a.name == "" || a.url == "" || len(a.redirects) == 0 {
@@ -406,6 +409,31 @@ func userinfo(t *testing.T, endpoint, accessToken string) (map[string]any, []byt
 	return v, body
 }
 
+// logout checks an app's logout URL (RP-initiated logout, as the app
+// sends the browser there after its own sign-out): the provider's
+// end_session_endpoint with the app as client_id and a registered
+// post_logout_redirect_uri, to which a signed-in browser is sent back.
+func (e *oidcEnv) logout(t *testing.T, example string, app oidcApp) {
+	t.Helper()
+	u, err := url.Parse(e.url(t, example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	back := q.Get("post_logout_redirect_uri")
+	if base := strings.TrimSuffix(u.String(), "?"+u.RawQuery); base != e.endpoint(t, "end_session_endpoint") ||
+		q.Get("client_id") != app.name || !slices.Contains(app.postLogout, back) {
+		t.Fatalf("logout URL %s: want the end_session_endpoint %s, client_id %s and a post_logout_redirect_uri of the app block %v",
+			example, e.endpoint(t, "end_session_endpoint"), app.name, app.postLogout)
+	}
+	b := e.h.client()
+	e.h.apiLogin(b, "alice", alicePW)
+	resp, body := do(t, b, "GET", u.String(), nil, browser)
+	if to := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || to != back {
+		t.Errorf("logout: %d to %q, want a redirect to %s (%.200s)", resp.StatusCode, to, back, body)
+	}
+}
+
 // refused checks that user gets no code for f.
 func (e *oidcEnv) refused(t *testing.T, f flow, user string) {
 	t.Helper()
@@ -604,6 +632,8 @@ func replayGrafanaOIDC(t *testing.T, e *oidcEnv, app oidcApp) {
 		}
 	}
 	e.refused(t, f, "bob")
+	// Sign-out: Grafana sends the browser to signout_redirect_url.
+	e.logout(t, g["signout_redirect_url"], app)
 }
 
 // --- Gitea / Forgejo -------------------------------------------------
@@ -619,7 +649,8 @@ func replayGrafanaOIDC(t *testing.T, e *oidcEnv, app oidcApp) {
 // token's; NickName is nickname, else preferred_username, and Gitea's
 // username is NickName ([oauth2_client] USERNAME = nickname). An admin is
 // a user whose --group-claim-name claim holds --admin-group
-// (services/auth/source/oauth2/source_sync.go, routers/web/auth/oauth.go).
+// (routers/web/auth/oauth.go, getUserAdminAndRestrictedFromGroupClaims, on
+// goth's merged claims).
 func replayGiteaOIDC(t *testing.T, e *oidcEnv, app oidcApp) {
 	var cmd string
 	for _, line := range strings.SplitAfter(oidcExample(t, "gitea.sh"), "\n") {
@@ -946,6 +977,7 @@ func replayPortainerOIDC(t *testing.T, e *oidcEnv, app oidcApp) {
 		OAuthSettings        struct {
 			ClientID, ClientSecret                        string
 			AuthorizationURI, AccessTokenURI, ResourceURI string
+			LogoutURI                                     string
 			RedirectURI, UserIdentifier, Scopes           string
 			AuthStyle                                     int
 			OAuthAutoMapTeamMemberships                   bool
@@ -1011,6 +1043,8 @@ func replayPortainerOIDC(t *testing.T, e *oidcEnv, app oidcApp) {
 		}
 	}
 	e.refused(t, f, "bob")
+	// Sign-out: Portainer's front end sends the browser to LogoutURI.
+	e.logout(t, o.LogoutURI, app)
 }
 
 // TestOIDCUserinfoOnlyClaims: an app that says userinfo_only_claims gets
