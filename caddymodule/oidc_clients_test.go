@@ -434,11 +434,22 @@ func (e *oidcEnv) logout(t *testing.T, example string, app oidcApp) {
 	}
 }
 
-// refused checks that user gets no code for f.
+// refused checks that user, whom the app does not admit, gets the
+// portal's "No access" page (403) for f's authorization request: no code,
+// and no redirect to the app at all.
 func (e *oidcEnv) refused(t *testing.T, f flow, user string) {
 	t.Helper()
-	if r, ok := e.run(t, f, user); ok {
-		t.Errorf("%s (not admitted by the app) got tokens: %v", user, r.idClaims)
+	conf := &oauth2.Config{ClientID: f.clientID, RedirectURL: f.redirect, Scopes: f.scopes,
+		Endpoint: oauth2.Endpoint{AuthURL: f.authURL}}
+	var opts []oauth2.AuthCodeOption
+	if f.pkce {
+		opts = append(opts, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	}
+	for _, p := range f.params {
+		opts = append(opts, oauth2.SetAuthURLParam(p[0], p[1]))
+	}
+	if to, status := e.authAndCode(t, user, conf.AuthCodeURL(randomHex(t, 32), opts...)); to != nil || status != http.StatusForbidden {
+		t.Errorf("%s (not admitted by the app): sent to %v with status %d, want the portal's 403 page", user, to, status)
 	}
 }
 
