@@ -9,7 +9,8 @@
 #
 # What Gitea does with it (markbates/goth providers/openidConnect): reads
 # the discovery document, asks for these scopes (adding openid), no PKCE
-# (go-gitea/gitea#21376), no nonce; the token request lets
+# (go-gitea/gitea#21376; Gatehouse takes PKCE from any client, so a version
+# that sends it works as well), no nonce; the token request lets
 # golang.org/x/oauth2 pick the client authentication (client_secret_basic
 # first); it decodes the ID token, checks aud, iss and exp, then calls
 # UserInfo and merges its claims (sub must match). The username is
