@@ -42,7 +42,8 @@ import (
 //
 // Users: alice (groups admins, staff) and carol (staff) may use every app;
 // alice is an admin by each example's mapping, carol is not; bob (no
-// group) may use none, and must get no code.
+// group) may use none: the portal shows him its 403 page and no app gets
+// a code.
 func TestOIDCClientSettings(t *testing.T) {
 	h := newHarness(t)
 	var blocks []string
