@@ -358,9 +358,18 @@ func TestOIDCProvider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A code made before she is disabled, exchanged after.
+		v2 := oauth2.GenerateVerifier()
+		pending := o.code(c, grafana, "s9", oauth2.S256ChallengeOption(v2))
 		root := o.signedIn("carol")
 		if resp, b := do(t, root, "PATCH", o.h.portalURL("/api/v1/users/alice"), strings.NewReader(`{"active":false}`), jsonAPI); resp.StatusCode != 200 {
 			t.Fatalf("disable: %d %s", resp.StatusCode, b)
+		}
+		if _, err := grafana.Exchange(ctx, pending, oauth2.VerifierOption(v2)); err == nil {
+			t.Fatal("a code was exchanged for a user disabled since it was made")
+		}
+		if _, b := do(t, root, "GET", o.h.portalURL("/api/v1/audit?action=oidc.refused"), nil, jsonAPI); !strings.Contains(string(b), "code exchange refused: the user is disabled") {
+			t.Errorf("no audited refusal of the exchange:\n%s", b)
 		}
 		if _, err := grafana.TokenSource(ctx, &oauth2.Token{RefreshToken: tk.RefreshToken}).Token(); err == nil {
 			t.Fatal("a disabled user's refresh token worked")

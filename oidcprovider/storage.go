@@ -83,6 +83,12 @@ func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthReq
 	if a != nil && s.now().Sub(a.created) <= authRequestLifetime+codeLifetime {
 		m.used[code] = &usedCode{expires: s.now().Add(codeLifetime + time.Minute)}
 		m.mu.Unlock()
+		// The user may have been disabled, or lost the app, since the
+		// code was made: no tokens then.
+		if reason := s.p.admits(a.userID, a.req.ClientID); reason != "" {
+			s.p.refuse(ctx, a.req.ClientID, a.userID, "code exchange refused: "+reason)
+			return nil, errNotFound
+		}
 		return a, nil
 	}
 	u := m.used[code]
