@@ -71,6 +71,8 @@ type OIDCClient struct {
 	// at load, or after the first successful check against secretHash.
 	secretMAC  atomic.Pointer[[]byte]
 	secretHash string
+	// hashSlot lets one argon2id check of secretHash run at a time.
+	hashSlot chan struct{}
 	// maker names who made the secret of an app made in the portal: the
 	// secret works only while they may make it (apps_edit.go). "" for a
 	// Caddyfile secret.
@@ -124,6 +126,7 @@ func CheckOIDCClientConfig(c OIDCClientConfig, keyMAC []byte) (*OIDCClient, erro
 		UserinfoOnlyClaims:     c.UserinfoOnlyClaims,
 		BackchannelLogoutURI:   c.BackchannelLogoutURI,
 		secretHash:             c.SecretHash,
+		hashSlot:               make(chan struct{}, 1),
 	}
 	if cl.AccessTokenLifetime == 0 {
 		cl.AccessTokenLifetime = DefaultAccessTokenLifetime
@@ -205,9 +208,12 @@ func (s *Access) OIDCClient(clientID string) (*App, *OIDCClient, error) {
 
 // CheckClientSecret authenticates a confidential client. The answer for
 // an unknown client, a public client and a wrong secret is the same
-// ErrClientAuth, in the same time (a keyed hash; an argon2id check only the
-// first time a `client_secret_hash` client succeeds, after which its keyed
-// hash is kept in memory).
+// ErrClientAuth. A client's secret is checked by its keyed hash (a
+// microsecond); only a `client_secret_hash` client that has not yet
+// succeeded since the start costs an argon2id check, one at a time per
+// client, so a flood of wrong secrets for it takes one hashing worker, not
+// the pool the people signing in share. (That first check is slower than an
+// unknown client's answer: client ids are public, so this tells nothing.)
 func (s *Access) CheckClientSecret(ctx context.Context, clientID, secret string) (*App, error) {
 	got := clientSecretMAC(s.keyMAC, secret)
 	a, c, err := s.OIDCClient(clientID)
@@ -215,29 +221,42 @@ func (s *Access) CheckClientSecret(ctx context.Context, clientID, secret string)
 		subtle.ConstantTimeCompare(got, got)
 		return nil, ErrClientAuth
 	}
-	if want := c.secretMAC.Load(); want != nil {
-		if subtle.ConstantTimeCompare(got, *want) != 1 {
-			return nil, ErrClientAuth
+	if c.secretMAC.Load() == nil && c.secretHash != "" {
+		if err := s.firstClientSecretCheck(ctx, c, secret, got); err != nil {
+			return nil, err
 		}
-		if c.maker != "" && !s.appMakerMay(c.maker) {
-			s.log.Warn("oidc client secret refused: its maker may no longer make it; make a new secret", "app", a.Name, "maker", c.maker)
-			return nil, ErrClientAuth
-		}
-		return a, nil
 	}
-	if c.secretHash == "" {
+	want := c.secretMAC.Load()
+	if want == nil || subtle.ConstantTimeCompare(got, *want) != 1 {
 		return nil, ErrClientAuth
+	}
+	if c.maker != "" && !s.appMakerMay(c.maker) {
+		s.log.Warn("oidc client secret refused: its maker may no longer make it; make a new secret", "app", a.Name, "maker", c.maker)
+		return nil, ErrClientAuth
+	}
+	return a, nil
+}
+
+// firstClientSecretCheck checks secret against c's argon2id hash, one
+// check at a time for c; on success c keeps got, its keyed hash, for every
+// later check. A wrong secret is not an error here: the caller's
+// comparison refuses it.
+func (s *Access) firstClientSecretCheck(ctx context.Context, c *OIDCClient, secret string, got []byte) error {
+	select {
+	case c.hashSlot <- struct{}{}:
+	case <-ctx.Done():
+		return ErrBusy
+	}
+	defer func() { <-c.hashSlot }()
+	if c.secretMAC.Load() != nil {
+		return nil // another check succeeded while this one waited
 	}
 	ok, err := s.hasher.Verify(ctx, secret, c.secretHash)
 	if errors.Is(err, password.ErrBusy) {
-		return nil, ErrBusy
+		return ErrBusy
 	}
-	if err != nil {
-		return nil, ErrClientAuth
+	if err == nil && ok {
+		c.secretMAC.Store(&got)
 	}
-	if !ok {
-		return nil, ErrClientAuth
-	}
-	c.secretMAC.Store(&got)
-	return a, nil
+	return nil
 }

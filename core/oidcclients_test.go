@@ -3,7 +3,9 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/core/password"
@@ -90,6 +92,31 @@ func TestCheckClientSecret(t *testing.T) {
 		if tc.ok != (err == nil) || (err != nil && err != ErrClientAuth) {
 			t.Errorf("%s/%q: %v", tc.client, tc.secret, err)
 		}
+	}
+	// A fresh hashed client under concurrent first checks, right and
+	// wrong: one argon2id check at a time, each answer right.
+	if _, err := c.Access.RegisterApp(AppConfig{Name: "hashed2", OIDC: &OIDCClientConfig{RedirectURIs: uris, SecretHash: hash}}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			try := secret
+			if i%2 == 1 {
+				try = "wrong-wrong-wrong"
+			}
+			if _, err := c.Access.CheckClientSecret(ctx, "hashed2", try); (err == nil) != (try == secret) {
+				errs <- fmt.Sprintf("%q: %v", try, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 	if _, cl, _ := c.Access.OIDCClient("hashed"); cl.secretMAC.Load() == nil {
 		t.Error("the hashed client's keyed hash was not kept after a success")
