@@ -305,15 +305,18 @@ func (s storage) RevokeToken(_ context.Context, tokenOrID, _ string, clientID st
 	return nil
 }
 
-func (s storage) SigningKey(context.Context) (op.SigningKey, error) { return s.p.keys[0], nil }
+// SigningKey is the current key.
+func (s storage) SigningKey(context.Context) (op.SigningKey, error) { return s.p.signingKeys()[0], nil }
 
 func (s storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{s.p.keys[0].alg}, nil
+	return []jose.SignatureAlgorithm{s.p.signingKeys()[0].alg}, nil
 }
 
+// KeySet is the JWKS: the current key and the previous one, so that the
+// tokens signed before a rotation still verify.
 func (s storage) KeySet(context.Context) ([]op.Key, error) {
 	var out []op.Key
-	for i, k := range s.p.keys {
+	for i, k := range s.p.signingKeys() {
 		if i < 2 {
 			out = append(out, publicKey{k})
 		}
