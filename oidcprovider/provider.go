@@ -29,6 +29,7 @@ const (
 	tokenPath     = "/oidc/token"
 	userinfoPath  = "/oidc/userinfo"
 	keysPath      = "/oidc/keys"
+	revokePath    = "/oidc/revoke"
 	// ContinuePath is the portal page the provider sends a browser to with
 	// ?id=<auth request id>: the portal signs the user in and calls Complete.
 	ContinuePath = "/oidc/continue"
@@ -108,7 +109,7 @@ func New(c *core.Core, cfg Config) (*Provider, error) {
 	opts := []op.Option{
 		op.WithCrypto(accessCrypto{p}),
 		op.WithCustomEndpoints(op.NewEndpoint(authorizePath), op.NewEndpoint(tokenPath), op.NewEndpoint(userinfoPath),
-			op.NewEndpoint("/oidc/revoke"), op.NewEndpoint("/oidc/end_session"), op.NewEndpoint(keysPath)),
+			op.NewEndpoint(revokePath), op.NewEndpoint("/oidc/end_session"), op.NewEndpoint(keysPath)),
 		op.WithCustomIntrospectionEndpoint(op.NewEndpoint("/oidc/introspect")),
 		op.WithCustomDeviceAuthorizationEndpoint(op.NewEndpoint("/oidc/device_authorization")),
 		op.WithCORSOptions(nil),

@@ -33,15 +33,12 @@ func (s storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ s
 	if err != nil {
 		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client")
 	}
-	switch {
-	case r.ResponseType != oidc.ResponseTypeCode:
+	if r.ResponseType != oidc.ResponseTypeCode {
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("only the code flow is supported")
-	case r.CodeChallenge != "" && r.CodeChallengeMethod != oidc.CodeChallengeMethodS256:
-		s.p.refuse(ctx, r.ClientID, "", "PKCE method other than S256")
-		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
-	case r.CodeChallenge == "" && c.Public:
-		s.p.refuse(ctx, r.ClientID, "", "public client without PKCE")
-		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE (S256) is required for this client")
+	}
+	if err := checkPKCE(r.CodeChallenge, r.CodeChallengeMethod, c.Public); err != nil {
+		s.p.refuse(ctx, r.ClientID, "", "PKCE: "+err.Error())
+		return nil, oidc.ErrInvalidRequest().WithDescription("%s", err.Error())
 	}
 	a := &authRequest{id: randomID(), created: s.now(), req: *r}
 	if r.CodeChallenge != "" {
