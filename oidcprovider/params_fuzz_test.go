@@ -14,13 +14,13 @@ import (
 	"github.com/gatehouse-auth/gatehouse/core"
 )
 
-// libraryDecoder decodes a form as the library does (op.NewProvider's
+// libDecoder decodes a form as the library does (op.NewProvider's
 // decoder).
-func libraryDecoder() *schema.Decoder {
+var libDecoder = func() *schema.Decoder {
 	d := schema.NewDecoder()
 	d.IgnoreUnknownKeys(true)
 	return d
-}
+}()
 
 // FuzzAuthorizeParams: for any /authorize query and registered redirect
 // URIs, checkAuthorizeParams never panics and accepts only a request whose
@@ -59,7 +59,7 @@ func FuzzAuthorizeParams(f *testing.F) {
 				t.Fatalf("accepted redirect_uri %q, registered %q", form["redirect_uri"], uris)
 			}
 			var lib oidc.AuthRequest
-			if err := libraryDecoder().Decode(&lib, form); err == nil &&
+			if err := libDecoder.Decode(&lib, form); err == nil &&
 				(lib.RedirectURI != form.Get("redirect_uri") || lib.ClientID != form.Get("client_id")) {
 				t.Fatalf("we checked client %q and %q, the library decodes %q and %q",
 					form.Get("client_id"), form.Get("redirect_uri"), lib.ClientID, lib.RedirectURI)
@@ -136,7 +136,7 @@ func FuzzTokenForm(f *testing.F) {
 					ClientID     string `schema:"client_id"`
 					ClientSecret string `schema:"client_secret"`
 				}
-				if err := libraryDecoder().Decode(&lib, form); err == nil && (lib.ClientID != cred.id || lib.ClientSecret != cred.secret) {
+				if err := libDecoder.Decode(&lib, form); err == nil && (lib.ClientID != cred.id || lib.ClientSecret != cred.secret) {
 					t.Fatalf("we read %q/%q, the library %q/%q", cred.id, cred.secret, lib.ClientID, lib.ClientSecret)
 				}
 			}
