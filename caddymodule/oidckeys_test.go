@@ -139,6 +139,7 @@ func TestOIDCProviderES256(t *testing.T) {
 	rs := o.idToken(alice)
 
 	o.h.start(o.h.caddyfile(oidcGlobal+"\n\t\toidc_provider {\n\t\t\tsigning_algorithm ES256\n\t\t\tkey_rotation 2160h\n\t\t}", ""))
+	alice.CloseIdleConnections() // the reload closed them
 	p, err := oidc.NewProvider(context.Background(), o.issuer)
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +173,7 @@ func TestOIDCProviderES256(t *testing.T) {
 	// A reload with the same configuration does not rotate again.
 	kids := o.jwksKids()
 	o.h.start(o.h.caddyfile(oidcGlobal+"\n\t\toidc_provider {\n\t\t\tsigning_algorithm ES256\n\t\t\tkey_rotation 2160h\n\t\t}\n\t\tinvite_lifetime 48h", ""))
+	alice.CloseIdleConnections()
 	kid, _ := jwtHeader(t, o.idToken(alice))
 	if after := o.jwksKids(); !slices.Equal(after, kids) || kid != kids[0] {
 		t.Errorf("after a reload the JWKS is %v and the token's key %s, want %v and %s", after, kid, kids, kids[0])
