@@ -183,3 +183,28 @@ func TestParseAlgorithm(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyRotationScheduleConcurrent: many requests that find the key due
+// at once rotate it once.
+func TestKeyRotationScheduleConcurrent(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	c := testCore(t, testStore(t), clk, nil)
+	p := testProvider(t, c, jose.ES256, 24*time.Hour)
+	old := p.signingKeys()[0].id
+	clk.add(25 * time.Hour)
+	var wg sync.WaitGroup
+	got := make([]string, 16)
+	for i := range got {
+		wg.Add(1)
+		go func() { defer wg.Done(); got[i] = p.signingKeys()[0].id }()
+	}
+	wg.Wait()
+	for _, id := range got {
+		if id == old || id != got[0] {
+			t.Fatalf("keys seen: %v (old %s), want one new key", got, old)
+		}
+	}
+	if stored, err := c.Store().OIDCSigningKeys(); err != nil || len(stored) != 2 {
+		t.Errorf("stored keys %d (%v), want 2", len(stored), err)
+	}
+}
