@@ -134,6 +134,9 @@ type App struct {
 	// Apps declares apps in the global block (see AppDecl): OpenID
 	// Connect clients, and rules a bare `gatehouse <app>` guard uses.
 	Apps []*AppDecl `json:"apps,omitempty"`
+	// OIDCProvider configures Gatehouse's own OpenID Connect provider's
+	// signing keys (see OIDCProviderConfig).
+	OIDCProvider *OIDCProviderConfig `json:"oidc_provider,omitempty"`
 
 	dir     string
 	headers portal.Headers // canonical names, defaults filled in
@@ -374,6 +377,13 @@ func (a *App) options() (portal.Options, error) {
 		}
 		providers = append(providers, p)
 	}
+	opc := OIDCProviderConfig{}
+	if a.OIDCProvider != nil {
+		if err := a.OIDCProvider.check(); err != nil {
+			return portal.Options{}, fmt.Errorf("gatehouse: %w", err)
+		}
+		opc = *a.OIDCProvider
+	}
 	var dirOpts *core.DirectoryOptions
 	if a.Directory != nil && a.Directory.LDAP != nil {
 		if dirOpts, err = a.Directory.LDAP.options(caddy.NewReplacer()); err != nil {
@@ -408,6 +418,9 @@ func (a *App) options() (portal.Options, error) {
 		Directory:       dirOpts,
 		DirectoryBaseDN: baseDN,
 		DirectoryServer: dirServer,
+
+		OIDCSigningAlgorithm: opc.SigningAlgorithm,
+		OIDCKeyRotation:      time.Duration(opc.KeyRotation),
 	}, nil
 }
 

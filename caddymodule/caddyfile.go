@@ -163,6 +163,15 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				}
 			}
 			a.OIDC = append(a.OIDC, oc)
+		case "oidc_provider":
+			if a.OIDCProvider != nil {
+				return nil, d.Err("gatehouse: oidc_provider is given twice; use one block")
+			}
+			pc, err := parseOIDCProviderConfig(d)
+			if err != nil {
+				return nil, err
+			}
+			a.OIDCProvider = pc
 		case "directory":
 			if a.Directory != nil {
 				return nil, d.Err("gatehouse: directory is given twice; configure one directory")
@@ -193,7 +202,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			}
 			a.Apps = append(a.Apps, ad)
 		default:
-			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime, smtp, oidc, directory, ldap_server or app)", opt)
+			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime, smtp, oidc, oidc_provider, directory, ldap_server or app)", opt)
 		}
 	}
 	return httpcaddyfile.App{Name: "gatehouse", Value: caddyconfig.JSON(a, nil)}, nil

@@ -27,7 +27,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "gatehouse",
-		Usage: "user add|list [flags] | export [--format csv|json] | import FILE [--dry-run] | owner-login [--username U] | backup FILE | restore FILE --storage DIR | directory sync",
+		Usage: "user add|list [flags] | export [--format csv|json] | import FILE [--dry-run] | owner-login [--username U] | backup FILE | restore FILE --storage DIR | directory sync | oidc rotate-keys",
 		Short: "Manages Gatehouse users on the running instance",
 		Long: `
 Manages Gatehouse on a running Caddy through its admin API (like
@@ -43,6 +43,7 @@ Manages Gatehouse on a running Caddy through its admin API (like
   caddy gatehouse backup FILE
   caddy gatehouse restore FILE --storage DIR
   caddy gatehouse directory sync [--json]
+  caddy gatehouse oidc rotate-keys [--json]
 
 An import checks every row first and imports nothing if any row is bad,
 listing each problem with its row number. Imported users get a link to set
@@ -70,12 +71,17 @@ directory sync synchronises the accounts with the external directory
 updated and disabled (people gone from the directory), groups created,
 and the errors.
 
+oidc rotate-keys makes a new signing key for the OpenID Connect provider
+(of oidc_provider's signing_algorithm): ID tokens are signed with it at
+once, and the key it replaces stays in the JWKS, so tokens signed before
+still verify; the key before that one is dropped.
+
 The admin address is taken from --address, or from the config given with
 --config, or Caddy's default (localhost:2019).
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(userCommand(), exportCommand(), importCommand(), ownerLoginCommand(),
-				backupCommand(), restoreCommand(), directoryCommand())
+				backupCommand(), restoreCommand(), directoryCommand(), oidcCommand())
 		},
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -27,6 +29,7 @@ const (
 	tokenPath     = "/oidc/token"
 	userinfoPath  = "/oidc/userinfo"
 	keysPath      = "/oidc/keys"
+	revokePath    = "/oidc/revoke"
 	// ContinuePath is the portal page the provider sends a browser to with
 	// ?id=<auth request id>: the portal signs the user in and calls Complete.
 	ContinuePath = "/oidc/continue"
@@ -37,8 +40,13 @@ type Config struct {
 	// Issuer is the portal URL (scheme and host).
 	Issuer *url.URL
 	// Algorithm signs ID tokens: RS256 (default) or ES256, used when the
-	// first key is made.
+	// first key is made, and at the next start after a change (the key
+	// of the other algorithm stays in the JWKS as the previous key).
 	Algorithm jose.SignatureAlgorithm
+	// KeyRotation, when positive, rotates the signing key once the current
+	// one is that old (checked as tokens are signed and the JWKS served).
+	// Zero: rotation by RotateKeys only.
+	KeyRotation time.Duration
 	// ClientIP returns a request's client address, for the audit log.
 	ClientIP func(*http.Request) string
 	// ErrorPage shows an /authorize error that must not be sent to the
@@ -51,9 +59,15 @@ type Provider struct {
 	core    *core.Core
 	cfg     Config
 	issuer  string
-	keys    []*signingKey
 	mem     *memory
 	handler http.Handler
+
+	// keys are the signing keys, newest (current) first; keysMu is held
+	// while they rotate, retryAt (under keysMu) delays the next scheduled
+	// try after a failed one.
+	keys    atomic.Pointer[[]*signingKey]
+	keysMu  sync.Mutex
+	retryAt time.Time
 }
 
 // New loads (or makes) the signing keys and builds the provider.
@@ -64,6 +78,12 @@ func New(c *core.Core, cfg Config) (*Provider, error) {
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = jose.RS256
 	}
+	if _, err := ParseAlgorithm(string(cfg.Algorithm)); err != nil {
+		return nil, fmt.Errorf("oidcprovider: %w", err)
+	}
+	if cfg.KeyRotation < 0 {
+		return nil, fmt.Errorf("oidcprovider: key rotation %s: want a positive duration, or 0 for manual rotation", cfg.KeyRotation)
+	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = func(r *http.Request) string { return r.RemoteAddr }
 	}
@@ -73,10 +93,11 @@ func New(c *core.Core, cfg Config) (*Provider, error) {
 		}
 	}
 	p := &Provider{core: c, cfg: cfg, issuer: strings.TrimSuffix(cfg.Issuer.String(), "/"), mem: newMemory()}
-	var err error
-	if p.keys, err = loadKeys(c, cfg.Algorithm); err != nil {
+	keys, err := loadKeys(c, cfg.Algorithm)
+	if err != nil {
 		return nil, err
 	}
+	p.keys.Store(&keys)
 	conf := &op.Config{
 		CodeMethodS256:        true,
 		AuthMethodPost:        true,
@@ -88,7 +109,7 @@ func New(c *core.Core, cfg Config) (*Provider, error) {
 	opts := []op.Option{
 		op.WithCrypto(accessCrypto{p}),
 		op.WithCustomEndpoints(op.NewEndpoint(authorizePath), op.NewEndpoint(tokenPath), op.NewEndpoint(userinfoPath),
-			op.NewEndpoint("/oidc/revoke"), op.NewEndpoint("/oidc/end_session"), op.NewEndpoint(keysPath)),
+			op.NewEndpoint(revokePath), op.NewEndpoint("/oidc/end_session"), op.NewEndpoint(keysPath)),
 		op.WithCustomIntrospectionEndpoint(op.NewEndpoint("/oidc/introspect")),
 		op.WithCustomDeviceAuthorizationEndpoint(op.NewEndpoint("/oidc/device_authorization")),
 		op.WithCORSOptions(nil),
@@ -298,6 +319,3 @@ func (c accessCrypto) Decrypt(token string) (string, error) {
 	}
 	return token + ":" + t.userID, nil
 }
-
-// clock is time.Now for the library's own checks.
-var _ = time.Now

@@ -38,7 +38,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case callbackPath:
 		p.handler.ServeHTTP(&issWriter{ResponseWriter: w, iss: p.issuer}, r)
 		return
-	case tokenPath, "/oidc/introspect", "/oidc/revoke":
+	case tokenPath, "/oidc/introspect", revokePath:
 		if !p.checkClientAuth(w, r) {
 			return
 		}
@@ -69,48 +69,56 @@ func cors(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // checkAuthorize shows on the portal (never redirects) an /authorize
-// request whose client is unknown or whose redirect_uri is not one of the
-// client's, compared exactly.
+// request whose client is unknown, whose redirect_uri is not one of the
+// client's, compared exactly, or that repeats a parameter (see
+// checkAuthorizeParams).
 func (p *Provider) checkAuthorize(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
 		p.cfg.ErrorPage(w, r, http.StatusBadRequest, "Bad sign-in request", "The app sent a request that could not be read.")
 		return false
 	}
-	id, uri := r.Form.Get("client_id"), r.Form.Get("redirect_uri")
-	_, c, err := p.core.Access.OIDCClient(id)
-	switch {
-	case err != nil:
+	id := r.Form.Get("client_id")
+	var c *core.OIDCClient
+	if len(r.Form["client_id"]) == 1 {
+		_, c, _ = p.core.Access.OIDCClient(id)
+	}
+	switch checkAuthorizeParams(r.Form, c) {
+	case nil:
+		return true
+	case errRepeatedParam:
+		p.refuse(r.Context(), "", "", "authorize: a parameter is repeated")
+		p.cfg.ErrorPage(w, r, http.StatusBadRequest, "Bad sign-in request", "The app sent a request that repeats a parameter, so you were not sent back.")
+	case errUnknownClient:
 		p.refuse(r.Context(), "", "", "authorize: unknown client")
 		p.cfg.ErrorPage(w, r, http.StatusBadRequest, "Unknown app", "The app that sent you here is not registered with this sign-in service.")
-		return false
-	case !c.AllowsRedirect(uri):
+	default:
 		p.refuse(r.Context(), id, "", "authorize: redirect_uri not registered")
 		p.cfg.ErrorPage(w, r, http.StatusBadRequest, "Sign-in refused", "The app asked to return to an address it has not registered, so you were not sent back.")
-		return false
 	}
-	return true
+	return false
 }
 
 // checkClientAuth authenticates the client of a token, introspection or
 // revocation request: an unknown client, a wrong secret and a missing one
-// get the same 401. A public client (no secret) goes on to the library,
-// which requires PKCE.
+// get the same 401. A public client (no secret) goes on to the library at
+// the token endpoint, which requires PKCE, and at the revocation
+// endpoint, which revokes its own tokens only.
 func (p *Provider) checkClientAuth(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the form could not be read")
 		return false
 	}
-	id, secret, basic := r.BasicAuth()
-	if basic {
-		id, _ = url.QueryUnescape(id)
-		secret, _ = url.QueryUnescape(secret)
-	} else {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	cred, err := parseClientAuth(r.Header.Values("Authorization"), r.Form, r.URL.Query())
+	if err != nil {
+		p.refuse(r.Context(), "", "", "client authentication: "+err.Error())
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return false
 	}
-	if _, c, err := p.core.Access.OIDCClient(id); err == nil && c.Public && secret == "" && r.URL.Path == tokenPath {
+	if _, c, err := p.core.Access.OIDCClient(cred.id); err == nil && c.Public && cred.secret == "" &&
+		(r.URL.Path == tokenPath || r.URL.Path == revokePath && !cred.basic) {
 		return true
 	}
-	if _, err := p.core.Access.CheckClientSecret(r.Context(), id, secret); err != nil {
+	if _, err := p.core.Access.CheckClientSecret(r.Context(), cred.id, cred.secret); err != nil {
 		if err == core.ErrBusy {
 			writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again")
 			return false

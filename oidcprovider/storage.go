@@ -33,15 +33,12 @@ func (s storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ s
 	if err != nil {
 		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client")
 	}
-	switch {
-	case r.ResponseType != oidc.ResponseTypeCode:
+	if r.ResponseType != oidc.ResponseTypeCode {
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("only the code flow is supported")
-	case r.CodeChallenge != "" && r.CodeChallengeMethod != oidc.CodeChallengeMethodS256:
-		s.p.refuse(ctx, r.ClientID, "", "PKCE method other than S256")
-		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
-	case r.CodeChallenge == "" && c.Public:
-		s.p.refuse(ctx, r.ClientID, "", "public client without PKCE")
-		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE (S256) is required for this client")
+	}
+	if err := checkPKCE(r.CodeChallenge, r.CodeChallengeMethod, c.Public); err != nil {
+		s.p.refuse(ctx, r.ClientID, "", "PKCE: "+err.Error())
+		return nil, oidc.ErrInvalidRequest().WithDescription("%s", err.Error())
 	}
 	a := &authRequest{id: randomID(), created: s.now(), req: *r}
 	if r.CodeChallenge != "" {
@@ -311,15 +308,18 @@ func (s storage) RevokeToken(_ context.Context, tokenOrID, _ string, clientID st
 	return nil
 }
 
-func (s storage) SigningKey(context.Context) (op.SigningKey, error) { return s.p.keys[0], nil }
+// SigningKey is the current key.
+func (s storage) SigningKey(context.Context) (op.SigningKey, error) { return s.p.signingKeys()[0], nil }
 
 func (s storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{s.p.keys[0].alg}, nil
+	return []jose.SignatureAlgorithm{s.p.signingKeys()[0].alg}, nil
 }
 
+// KeySet is the JWKS: the current key and the previous one, so that the
+// tokens signed before a rotation still verify.
 func (s storage) KeySet(context.Context) ([]op.Key, error) {
 	var out []op.Key
-	for i, k := range s.p.keys {
+	for i, k := range s.p.signingKeys() {
 		if i < 2 {
 			out = append(out, publicKey{k})
 		}

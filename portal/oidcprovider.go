@@ -27,8 +27,10 @@ func startOIDCProvider(s *Service) error {
 		return nil
 	}
 	p, err := oidcprovider.New(s.core, oidcprovider.Config{
-		Issuer:   s.portal,
-		ClientIP: s.clientIP,
+		Issuer:      s.portal,
+		ClientIP:    s.clientIP,
+		Algorithm:   s.opKeys.alg,
+		KeyRotation: s.opKeys.rotation,
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 			s.renderError(w, r, status, title, msg, nil)
 		},

@@ -120,6 +120,12 @@ type Options struct {
 	// for the page of its bind clients (/admin/ldap). Nil: the server is
 	// off.
 	DirectoryServer *DirectoryServerInfo
+	// OIDCSigningAlgorithm signs the OpenID Connect provider's ID tokens:
+	// RS256 or ES256. Default: RS256.
+	OIDCSigningAlgorithm string
+	// OIDCKeyRotation, when positive, rotates the provider's signing key
+	// once it is that old. Zero: rotation by command only.
+	OIDCKeyRotation time.Duration
 }
 
 // DirectoryServerInfo is where the directory server listens.
@@ -173,6 +179,8 @@ type Service struct {
 	// that is one of its clients.
 	op   atomic.Pointer[oidcprovider.Provider]
 	opMu sync.Mutex // held while the provider starts
+	// opKeys configures the provider's signing keys (oidckeys.go).
+	opKeys oidcKeys
 }
 
 // New validates opts, fills defaults and returns a Service.
@@ -224,6 +232,9 @@ func New(opts Options) (*Service, error) {
 		DirectoryBaseDN: opts.DirectoryBaseDN,
 	}); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
+	}
+	if s.opKeys, err = newOIDCKeys(opts.OIDCSigningAlgorithm, opts.OIDCKeyRotation); err != nil {
+		return nil, err
 	}
 	if s.oidc, err = s.signInUI().newOIDCProviders(opts.OIDC); err != nil {
 		return nil, err
