@@ -19,20 +19,19 @@ const rpLoggedOut = "http://127.0.0.1:9/bye"
 // startOIDCLogout starts Caddy with grafana (a post-logout URI and, when
 // bcl is not "", a back-channel logout URI) and users alice (ops), bob
 // (ops) and carol (admin).
-func startOIDCLogout(t *testing.T, bcl string) *oidcRig {
+func startOIDCLogout(t *testing.T, bcl string, apps ...string) *oidcRig {
 	h := newHarness(t)
 	extra := ""
 	if bcl != "" {
 		extra = "\n\t\t\t\tbackchannel_logout_uri " + bcl
 	}
+	extra += "\n\t\t\t}\n\t\t}\n\t\t" + strings.Join(apps, "\n\t\t")
 	h.start(h.caddyfile(`app grafana {
 			allow_groups ops
 			oidc {
 				redirect_uri `+rpRedirect+`
 				post_logout_redirect_uri `+rpLoggedOut+`
-				client_secret `+rpSecret+extra+`
-			}
-		}`, ""))
+				client_secret `+rpSecret+extra, ""))
 	h.addUser("alice", "Correct horse battery 9", "user", "ops")
 	h.addUser("bob", "Correct horse battery 9", "user", "ops")
 	h.addUser("carol", "Correct horse battery 9", "admin")

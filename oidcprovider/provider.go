@@ -53,6 +53,7 @@ type Provider struct {
 	issuer  string
 	keys    []*signingKey
 	mem     *memory
+	act     *activity
 	handler http.Handler
 }
 
@@ -72,7 +73,7 @@ func New(c *core.Core, cfg Config) (*Provider, error) {
 			http.Error(w, title+": "+msg, status)
 		}
 	}
-	p := &Provider{core: c, cfg: cfg, issuer: strings.TrimSuffix(cfg.Issuer.String(), "/"), mem: newMemory()}
+	p := &Provider{core: c, cfg: cfg, issuer: strings.TrimSuffix(cfg.Issuer.String(), "/"), mem: newMemory(), act: newActivity()}
 	var err error
 	if p.keys, err = loadKeys(c, cfg.Algorithm); err != nil {
 		return nil, err
@@ -101,6 +102,7 @@ func New(c *core.Core, cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("oidcprovider: %w", err)
 	}
 	p.handler = prov
+	p.startActivity()
 	return p, nil
 }
 
@@ -257,6 +259,7 @@ func (p *Provider) username(userID string) string {
 
 // issued audits tokens issued (never the tokens).
 func (p *Provider) issued(ctx context.Context, g grant, refresh bool) {
+	p.noteIssued(g)
 	action := "oidc.token"
 	if refresh {
 		action = "oidc.refresh"
