@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -65,6 +66,46 @@ func TestOIDCAppDeleteRevokesItsTokens(t *testing.T) {
 		o.h.addUser("dave", "Correct horse battery 9", "user", "ops")
 		if _, err := grafana.TokenSource(ctx, &oauth2.Token{RefreshToken: tk.RefreshToken}).Token(); err == nil {
 			t.Fatal("a deleted user's refresh token worked")
+		}
+	})
+
+	t.Run("the apps list shows when an app last got tokens", func(t *testing.T) {
+		lastUsed := func() map[string]string {
+			_, b := do(t, root, "GET", o.h.portalURL("/api/v1/apps"), nil, jsonAPI)
+			var l struct {
+				Items []struct {
+					Name       string `json:"name"`
+					LastUsedAt string `json:"last_used_at"`
+				}
+			}
+			_ = json.Unmarshal(b, &l)
+			out := map[string]string{}
+			for _, a := range l.Items {
+				out[a.Name] = a.LastUsedAt
+			}
+			return out
+		}
+		before := time.Now().Add(-time.Second)
+		o.h.addUser("erin", "Correct horse battery 9", "user", "ops")
+		o.h.addUser("frank", "Correct horse battery 9", "user")
+		_, _, _ = o.tokens(o.signedIn("erin"), o.conf("grafana", rpSecret, rpRedirect))
+		got := lastUsed()
+		at, err := time.Parse(time.RFC3339Nano, got["grafana"])
+		if err != nil || at.Before(before) || at.After(time.Now().Add(time.Second)) {
+			t.Fatalf("grafana last_used_at %q (%v), want about now", got["grafana"], err)
+		}
+		if _, ok := got["whoami"]; !ok || got["whoami"] != "" {
+			t.Fatalf("whoami (never used through OIDC): %v", got)
+		}
+		// A second issue within the minute shows in the list too (kept in memory).
+		time.Sleep(10 * time.Millisecond)
+		_, _, _ = o.tokens(o.signedIn("erin"), o.conf("grafana", rpSecret, rpRedirect))
+		if again := lastUsed()["grafana"]; again == got["grafana"] {
+			t.Fatalf("last use not updated: %s", again)
+		}
+		_, b := do(t, root, "GET", o.h.portalURL("/admin/apps"), nil, browser)
+		if !strings.Contains(string(b), "Last used") {
+			t.Fatal("the apps page has no Last used column")
 		}
 	})
 }
