@@ -180,6 +180,42 @@ func TestOIDCBackchannelLogout(t *testing.T) {
 		}
 	})
 
+	t.Run("an admin's revoke and a password change: the sessions they end", func(t *testing.T) {
+		// Alice's sessions from the subtests above end first.
+		do(t, root, "DELETE", o.h.portalURL("/api/v1/users/alice/sessions"), nil, jsonAPI)
+		time.Sleep(300 * time.Millisecond)
+		rp.mu.Lock()
+		rp.got = nil
+		rp.mu.Unlock()
+		for _, tc := range []struct {
+			name string
+			end  func(keep *http.Client)
+		}{
+			{"admin revokes the user's sessions", func(*http.Client) {
+				if resp, b := do(t, root, "DELETE", o.h.portalURL("/api/v1/users/alice/sessions"), nil, jsonAPI); resp.StatusCode >= 300 {
+					t.Fatalf("revoke: %d %s", resp.StatusCode, b)
+				}
+			}},
+			{"password change ends the other sessions", func(keep *http.Client) {
+				if resp, b := do(t, keep, "POST", o.h.portalURL("/api/v1/me/password"),
+					strings.NewReader(`{"current_password":"Correct horse battery 9","password":"Correct horse battery 9!"}`), jsonAPI); resp.StatusCode >= 300 {
+					t.Fatalf("password: %d %s", resp.StatusCode, b)
+				}
+				if resp, b := do(t, keep, "POST", o.h.portalURL("/api/v1/me/password"),
+					strings.NewReader(`{"current_password":"Correct horse battery 9!","password":"Correct horse battery 9"}`), jsonAPI); resp.StatusCode >= 300 {
+					t.Fatalf("password back: %d %s", resp.StatusCode, b)
+				}
+			}},
+		} {
+			keep, other := o.signedIn("alice"), o.signedIn("alice")
+			_, _, sid := o.tokens(other, grafana)
+			tc.end(keep)
+			if got := rp.wait(t, 1); got[0].SID != sid {
+				t.Fatalf("%s: sid %s, want %s", tc.name, got[0].SID, sid)
+			}
+		}
+	})
+
 	t.Run("RP-initiated logout: the other clients of the session too", func(t *testing.T) {
 		c := o.signedIn("alice")
 		_, hint, sid := o.tokens(c, grafana)

@@ -45,7 +45,12 @@ type activity struct {
 	written map[string]time.Time // client -> when lastUse was last written
 	loaded  bool
 	client  *http.Client
+	// sending bounds the deliveries in flight.
+	sending chan struct{}
 }
+
+// maxSending bounds the logout tokens delivered at once.
+const maxSending = 16
 
 // maxNoted bounds activity.noted (it is only a cache of what is stored).
 const maxNoted = 100_000
@@ -55,7 +60,8 @@ const lastUseWriteEvery = time.Minute
 
 func newActivity() *activity {
 	return &activity{noted: map[string]bool{}, lastUse: map[string]time.Time{}, written: map[string]time.Time{},
-		client: &http.Client{Timeout: backchannelTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		sending: make(chan struct{}, maxSending),
+		client:  &http.Client{Timeout: backchannelTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 // startActivity registers the provider's hooks: the clients of ended
@@ -171,8 +177,9 @@ func (p *Provider) backchannelLogout(ended []store.OIDCSessionClient) {
 		delete(p.act.noted, sc.SessionID+"\x00"+sc.ClientID)
 		p.act.mu.Unlock()
 		wg.Add(1)
+		p.act.sending <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-p.act.sending; wg.Done() }()
 			p.deliverLogout(sc, c.BackchannelLogoutURI)
 		}()
 	}
