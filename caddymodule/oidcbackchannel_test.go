@@ -169,7 +169,7 @@ func TestOIDCBackchannelLogout(t *testing.T) {
 		}
 	})
 
-	t.Run("a user disabled: every session's clients", func(t *testing.T) {
+	t.Run("a user disabled or deleted: every session's clients", func(t *testing.T) {
 		c := o.signedIn("bob")
 		_, _, sid := o.tokens(c, grafana)
 		if resp, b := do(t, root, "PATCH", o.h.portalURL("/api/v1/users/bob"), strings.NewReader(`{"active":false}`), jsonAPI); resp.StatusCode != 200 {
@@ -177,6 +177,14 @@ func TestOIDCBackchannelLogout(t *testing.T) {
 		}
 		if got := rp.wait(t, 1); got[0].SID != sid {
 			t.Fatalf("sid %s, want %s", got[0].SID, sid)
+		}
+		o.h.addUser("dan", "Correct horse battery 9", "user", "ops")
+		_, _, sid = o.tokens(o.signedIn("dan"), grafana)
+		if resp, b := do(t, root, "DELETE", o.h.portalURL("/api/v1/users/dan"), nil, jsonAPI); resp.StatusCode >= 300 {
+			t.Fatalf("delete: %d %s", resp.StatusCode, b)
+		}
+		if got := rp.wait(t, 1); got[0].SID != sid {
+			t.Fatalf("deleted user: sid %s, want %s", got[0].SID, sid)
 		}
 	})
 
