@@ -427,13 +427,26 @@ func (e *oidcEnv) logout(t *testing.T, example string, app oidcApp) {
 		t.Fatalf("logout URL %s: want the end_session_endpoint %s, client_id %s and a post_logout_redirect_uri of the app block %v",
 			example, e.endpoint(t, "end_session_endpoint"), app.name, app.postLogout)
 	}
+	// The app's logout URL carries no id_token_hint, so a GET only asks
+	// "Sign out of Gatehouse?" (a link on another site cannot sign anyone
+	// out); the browser's confirmation signs out and goes back to the app.
 	b := e.h.client()
 	e.h.apiLogin(b, "alice", alicePW)
 	resp, body := do(t, b, "GET", u.String(), nil, browser)
+	m := csrfRE.FindSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("logout: %d, want the confirmation page (%.200s)", resp.StatusCode, body)
+	}
+	form, hdr := formBody("csrf", string(m[1]), "confirm", "1", "client_id", app.name, "post_logout_redirect_uri", back)
+	hdr["Origin"] = strings.TrimSuffix(e.endpoint(t, "issuer"), "/")
+	resp, body = do(t, b, "POST", base(u), form, hdr)
 	if to := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || to != back {
-		t.Errorf("logout: %d to %q, want a redirect to %s (%.200s)", resp.StatusCode, to, back, body)
+		t.Errorf("logout confirmed: %d to %q, want a redirect to %s (%.200s)", resp.StatusCode, to, back, body)
 	}
 }
+
+// base is u without its query.
+func base(u *url.URL) string { return strings.TrimSuffix(u.String(), "?"+u.RawQuery) }
 
 // refused checks that user, whom the app does not admit, gets the
 // portal's "No access" page (403) for f's authorization request: no code,

@@ -31,8 +31,8 @@ func (o *oidcRig) postForm(path string, form url.Values, basic string) (int, map
 	return resp.StatusCode, m
 }
 
-// tokens runs the code flow for c with conf (PKCE) and exchanges the code.
-func (o *oidcRig) tokens(c *http.Client, conf *oauth2.Config) *oauth2.Token {
+// flowTokens runs the code flow for c with conf (PKCE) and exchanges the code.
+func (o *oidcRig) flowTokens(c *http.Client, conf *oauth2.Config) *oauth2.Token {
 	o.h.t.Helper()
 	v := oauth2.GenerateVerifier()
 	code := o.code(c, conf, "st", oauth2.S256ChallengeOption(v))
@@ -54,7 +54,7 @@ func TestOIDCProviderClientAuth(t *testing.T) {
 	t.Run("client_secret_post", func(t *testing.T) {
 		conf := o.conf("grafana", rpSecret, rpRedirect, "offline_access")
 		conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
-		tok := o.tokens(alice, conf)
+		tok := o.flowTokens(alice, conf)
 		if tok.AccessToken == "" || tok.RefreshToken == "" {
 			t.Fatalf("tokens %+v", tok)
 		}
@@ -109,8 +109,8 @@ func TestOIDCProviderClientAuth(t *testing.T) {
 	t.Run("revocation by a public client, and of another client's token", func(t *testing.T) {
 		mobile := o.conf("mobile", "", "http://127.0.0.1:9/mcb", "offline_access")
 		grafana := o.conf("grafana", rpSecret, rpRedirect, "offline_access")
-		mt := o.tokens(alice, mobile)
-		gt := o.tokens(alice, grafana)
+		mt := o.flowTokens(alice, mobile)
+		gt := o.flowTokens(alice, grafana)
 		if mt.RefreshToken == "" || gt.RefreshToken == "" {
 			t.Fatalf("no refresh tokens: mobile %q grafana %q", mt.RefreshToken, gt.RefreshToken)
 		}

@@ -40,6 +40,9 @@ type AppView struct {
 	CreatedAt   *time.Time `json:"created_at,omitempty"`
 	// OIDC is the app's OpenID Connect client registration, if any.
 	OIDC *AppOIDCView `json:"oidc,omitempty"`
+	// LastUsedAt is when the OpenID Connect provider last issued the
+	// app tokens (filled in by the portal; nil when never).
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // AppAccessInput changes a portal-managed app's access; nil fields stay.

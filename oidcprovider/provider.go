@@ -60,6 +60,7 @@ type Provider struct {
 	cfg     Config
 	issuer  string
 	mem     *memory
+	act     *activity
 	handler http.Handler
 
 	// keys are the signing keys, newest (current) first; keysMu is held
@@ -92,7 +93,7 @@ func New(c *core.Core, cfg Config) (*Provider, error) {
 			http.Error(w, title+": "+msg, status)
 		}
 	}
-	p := &Provider{core: c, cfg: cfg, issuer: strings.TrimSuffix(cfg.Issuer.String(), "/"), mem: newMemory()}
+	p := &Provider{core: c, cfg: cfg, issuer: strings.TrimSuffix(cfg.Issuer.String(), "/"), mem: newMemory(), act: newActivity()}
 	keys, err := loadKeys(c, cfg.Algorithm)
 	if err != nil {
 		return nil, err
@@ -122,6 +123,7 @@ func New(c *core.Core, cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("oidcprovider: %w", err)
 	}
 	p.handler = prov
+	p.startActivity()
 	return p, nil
 }
 
@@ -278,6 +280,7 @@ func (p *Provider) username(userID string) string {
 
 // issued audits tokens issued (never the tokens).
 func (p *Provider) issued(ctx context.Context, g grant, refresh bool) {
+	p.noteIssued(g)
 	action := "oidc.token"
 	if refresh {
 		action = "oidc.refresh"

@@ -155,6 +155,8 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	doc["code_challenge_methods_supported"] = []string{"S256"}
 	doc["token_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "none"}
 	doc["authorization_response_iss_parameter_supported"] = true
+	doc["backchannel_logout_supported"] = true
+	doc["backchannel_logout_session_supported"] = true
 	delete(doc, "device_authorization_endpoint")
 	delete(doc, "request_object_signing_alg_values_supported")
 	b, _ := json.Marshal(doc)

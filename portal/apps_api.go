@@ -10,9 +10,10 @@ import (
 func (s adminAPI) apiListApps(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		out := list[AppView]{Items: []AppView{}}
+		used := appsLastUse(s.Service)
 		for _, a := range s.core.Access.Apps() {
 			if c.Can(policies.PermAppsRead) || s.core.Access.IsAppOperator(c.User, a.Name) {
-				out.Items = append(out.Items, s.core.Access.AppViewOf(a))
+				out.Items = append(out.Items, withLastUse(s.core.Access.AppViewOf(a), used))
 			}
 		}
 		if len(out.Items) == 0 && !c.Can(policies.PermAppsRead) {
@@ -31,7 +32,7 @@ func (s adminAPI) apiGetApp(w http.ResponseWriter, r *http.Request) {
 		if !c.Can(policies.PermAppsRead) && !s.core.Access.IsAppOperator(c.User, a.Name) {
 			return 0, nil, core.Need(c, policies.PermAppsRead)
 		}
-		return http.StatusOK, s.core.Access.AppViewOf(a), nil
+		return http.StatusOK, withLastUse(s.core.Access.AppViewOf(a), appsLastUse(s.Service)), nil
 	})
 }
 

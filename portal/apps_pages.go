@@ -66,9 +66,10 @@ func (s accessUI) handleApps(w http.ResponseWriter, r *http.Request, c *caller) 
 // after a refused creation.
 func (s accessUI) renderApps(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
 	var d appsData
+	used := appsLastUse(s.Service)
 	for _, a := range s.core.Access.Apps() {
 		if c.Can(policies.PermAppsRead) || s.core.Access.IsAppOperator(c.User, a.Name) {
-			d.Apps = append(d.Apps, appRow{AppView: s.core.Access.AppViewOf(a), CanEdit: s.core.Access.MayEditApp(c, a.Name)})
+			d.Apps = append(d.Apps, appRow{AppView: withLastUse(s.core.Access.AppViewOf(a), used), CanEdit: s.core.Access.MayEditApp(c, a.Name)})
 		}
 	}
 	if len(d.Apps) == 0 && !c.Can(policies.PermAppsRead) {

@@ -65,6 +65,10 @@ func serveOIDCProvider(s *Service, w http.ResponseWriter, r *http.Request) bool 
 		h.Set("Strict-Transport-Security", hstsValue)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if r.URL.Path == oidcprovider.EndSessionPath {
+		serveOIDCEndSession(s, p, w, r)
+		return true
+	}
 	p.ServeHTTP(w, r)
 	return true
 }

@@ -243,7 +243,7 @@ func (s *Store) revokeSessionRefresh(ids []SessionID) error {
 	if err != nil {
 		return fmt.Errorf("store: revoke refresh tokens of ended sessions: %w", err)
 	}
-	return s.revokeFamilies(families)
+	return errors.Join(s.revokeFamilies(families), endOIDCSessionClients(s, ids))
 }
 
 // OIDCSigningKeys returns the provider's signing keys.

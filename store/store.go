@@ -100,6 +100,10 @@ type Store struct {
 
 	// auditSeq orders audit events written in the same nanosecond.
 	auditSeq atomic.Uint32
+
+	// oidcEnded is told of the OIDC clients of ended sessions
+	// (oidcsessions.go).
+	oidcEnded atomic.Pointer[func([]OIDCSessionClient)]
 }
 
 // Open opens (creating if needed, mode 0700) the database in dir and starts

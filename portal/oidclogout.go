@@ -1,0 +1,67 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/oidcprovider"
+)
+
+// serveOIDCEndSession is the provider's RP-initiated logout: an app's
+// request with an ID token hint for this browser's session ends it and
+// returns to the app's registered post_logout_redirect_uri (with its
+// state); any other request asks first ("Sign out of Gatehouse?", a POST
+// with the session's CSRF token), so a bare link cannot sign anyone out.
+// An unregistered post_logout_redirect_uri is never redirected to.
+func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWriter, r *http.Request) {
+	setPageSecurityHeaders(w.Header())
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "Bad sign-out request", "The app sent a request that could not be read.", nil)
+		return
+	}
+	l, err := p.ParseLogout(r.Context(), r.Form)
+	if err != nil {
+		msg := "The app sent a sign-out request that could not be checked, so nothing was changed."
+		if errors.Is(err, oidcprovider.ErrLogoutRedirect) {
+			msg = "The app asked to return to an address it has not registered, so nothing was changed and you were not sent back."
+		}
+		s.renderError(w, r, http.StatusBadRequest, "Sign-out refused", msg, nil)
+		return
+	}
+	done := func() {
+		if l.Return != "" {
+			http.Redirect(w, r, l.Return, http.StatusFound)
+			return
+		}
+		s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{}})
+	}
+	c, res := s.callerOf(r)
+	switch {
+	case res == resolvedUnavailable:
+		s.renderError(w, r, http.StatusServiceUnavailable, "Try again", "The sign-in service is busy. Try again in a moment.", nil)
+		return
+	case res != resolvedOK:
+		// Nobody is signed in here: nothing to end.
+		done()
+		return
+	}
+	confirmed := r.Method == http.MethodPost && r.PostForm.Get("confirm") == "1"
+	if confirmed && !s.csrfValid(c, r.PostForm.Get("csrf")) {
+		s.renderError(w, r, http.StatusForbidden, "Request refused",
+			"This form was not sent from a current page of the portal, so nothing was changed. Go back, reload the page and try again.", nil)
+		return
+	}
+	hinted := l.UserID != "" && l.UserID == c.User.ID && l.SID != "" && l.SID == p.SessionSID(c.SessionID)
+	if confirmed || hinted && c.Impersonator == "" {
+		s.signInUI().signOut(w, r)
+		done()
+		return
+	}
+	pg := s.basePage(w, r, c, "Sign out", "")
+	pg.Form["action"] = oidcprovider.EndSessionPath
+	pg.Form["confirm"] = "1"
+	for k := range l.Params {
+		pg.Form[k] = l.Params.Get(k)
+	}
+	s.render(w, http.StatusOK, "logout", pg)
+}
