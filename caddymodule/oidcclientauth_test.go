@@ -181,3 +181,47 @@ func TestOIDCProviderClientAuth(t *testing.T) {
 		}
 	})
 }
+
+// TestOIDCClientAuthThrottle: wrong client secrets from one address
+// spend the sign-in throttle's budget until the token endpoint answers 429
+// with Retry-After; right ones give it back, so an app's server that
+// authenticates all day is never slowed, and other addresses are not
+// affected.
+func TestOIDCClientAuthThrottle(t *testing.T) {
+	o := startOIDC(t)
+	post := func(ip, secret string) (int, string) {
+		t.Helper()
+		form := url.Values{"token": {"not-a-token"}}
+		req, _ := http.NewRequest("POST", o.issuer+"/oidc/introspect", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", ip)
+		req.SetBasicAuth("grafana", secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	for i := range 30 {
+		if st, _ := post("198.51.100.1", rpSecret); st != http.StatusOK {
+			t.Fatalf("right secret #%d: %d", i+1, st)
+		}
+	}
+	var throttled bool
+	for i := range 14 {
+		st, after := post("198.51.100.2", "wrong-secret-0123456789")
+		switch {
+		case st == http.StatusTooManyRequests && after != "":
+			throttled = true
+		case st != http.StatusUnauthorized || throttled:
+			t.Fatalf("wrong secret #%d: %d (Retry-After %q) after throttled=%v", i+1, st, after, throttled)
+		}
+	}
+	if !throttled {
+		t.Fatal("14 wrong secrets from one address were never throttled")
+	}
+	if st, _ := post("198.51.100.1", rpSecret); st != http.StatusOK {
+		t.Fatalf("another address was throttled too: %d", st)
+	}
+}

@@ -22,14 +22,15 @@ import (
 
 // The provider's paths, under the issuer (the portal URL).
 const (
-	DiscoveryPath = "/.well-known/openid-configuration"
-	prefix        = "/oidc/"
-	authorizePath = "/oidc/authorize"
-	callbackPath  = "/oidc/authorize/callback"
-	tokenPath     = "/oidc/token"
-	userinfoPath  = "/oidc/userinfo"
-	keysPath      = "/oidc/keys"
-	revokePath    = "/oidc/revoke"
+	DiscoveryPath  = "/.well-known/openid-configuration"
+	prefix         = "/oidc/"
+	authorizePath  = "/oidc/authorize"
+	callbackPath   = "/oidc/authorize/callback"
+	tokenPath      = "/oidc/token"
+	userinfoPath   = "/oidc/userinfo"
+	keysPath       = "/oidc/keys"
+	revokePath     = "/oidc/revoke"
+	introspectPath = "/oidc/introspect"
 	// ContinuePath is the portal page the provider sends a browser to with
 	// ?id=<auth request id>: the portal signs the user in and calls Complete.
 	ContinuePath = "/oidc/continue"
@@ -49,6 +50,11 @@ type Config struct {
 	KeyRotation time.Duration
 	// ClientIP returns a request's client address, for the audit log.
 	ClientIP func(*http.Request) string
+	// ClientAuthenticated, when set, is called with a token, introspection
+	// or revocation request's context once its client is authenticated (or
+	// is a public client that needs no secret), so a throttle on failures
+	// can give the attempt back.
+	ClientAuthenticated func(context.Context)
 	// ErrorPage shows an /authorize error that must not be sent to the
 	// client's redirect URI (unknown client, unregistered redirect_uri).
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, title, msg string)
@@ -111,7 +117,7 @@ func New(c *core.Core, cfg Config) (*Provider, error) {
 		op.WithCrypto(accessCrypto{p}),
 		op.WithCustomEndpoints(op.NewEndpoint(authorizePath), op.NewEndpoint(tokenPath), op.NewEndpoint(userinfoPath),
 			op.NewEndpoint(revokePath), op.NewEndpoint("/oidc/end_session"), op.NewEndpoint(keysPath)),
-		op.WithCustomIntrospectionEndpoint(op.NewEndpoint("/oidc/introspect")),
+		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(introspectPath)),
 		op.WithCustomDeviceAuthorizationEndpoint(op.NewEndpoint("/oidc/device_authorization")),
 		op.WithCORSOptions(nil),
 	}

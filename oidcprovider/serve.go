@@ -38,7 +38,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case callbackPath:
 		p.handler.ServeHTTP(&issWriter{ResponseWriter: w, iss: p.issuer}, r)
 		return
-	case tokenPath, "/oidc/introspect", revokePath:
+	case tokenPath, introspectPath, revokePath:
 		if !p.checkClientAuth(w, r) {
 			return
 		}
@@ -116,6 +116,7 @@ func (p *Provider) checkClientAuth(w http.ResponseWriter, r *http.Request) bool 
 	}
 	if _, c, err := p.core.Access.OIDCClient(cred.id); err == nil && c.Public && cred.secret == "" &&
 		(r.URL.Path == tokenPath || r.URL.Path == revokePath && !cred.basic) {
+		p.clientAuthenticated(r.Context())
 		return true
 	}
 	if _, err := p.core.Access.CheckClientSecret(r.Context(), cred.id, cred.secret); err != nil {
@@ -128,7 +129,21 @@ func (p *Provider) checkClientAuth(w http.ResponseWriter, r *http.Request) bool 
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return false
 	}
+	p.clientAuthenticated(r.Context())
 	return true
+}
+
+// clientAuthenticated tells Config.ClientAuthenticated, if set.
+func (p *Provider) clientAuthenticated(ctx context.Context) {
+	if p.cfg.ClientAuthenticated != nil {
+		p.cfg.ClientAuthenticated(ctx)
+	}
+}
+
+// AuthenticatesClient reports whether path is an endpoint where clients
+// authenticate (token, introspection, revocation).
+func AuthenticatesClient(path string) bool {
+	return path == tokenPath || path == introspectPath || path == revokePath
 }
 
 func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {

@@ -1,8 +1,12 @@
 package portal
 
 import (
+	"context"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/oidcprovider"
@@ -27,10 +31,11 @@ func startOIDCProvider(s *Service) error {
 		return nil
 	}
 	p, err := oidcprovider.New(s.core, oidcprovider.Config{
-		Issuer:      s.portal,
-		ClientIP:    s.clientIP,
-		Algorithm:   s.opKeys.alg,
-		KeyRotation: s.opKeys.rotation,
+		ClientAuthenticated: attemptSucceeded,
+		Issuer:              s.portal,
+		ClientIP:            s.clientIP,
+		Algorithm:           s.opKeys.alg,
+		KeyRotation:         s.opKeys.rotation,
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 			s.renderError(w, r, status, title, msg, nil)
 		},
@@ -69,7 +74,33 @@ func serveOIDCProvider(s *Service, w http.ResponseWriter, r *http.Request) bool 
 		serveOIDCEndSession(s, p, w, r)
 		return true
 	}
-	p.ServeHTTP(w, r)
+	if !oidcprovider.AuthenticatesClient(r.URL.Path) {
+		p.ServeHTTP(w, r)
+		return true
+	}
+	// A client secret is a secret like a password: wrong ones from one
+	// address spend the sign-in throttle's budget, right ones give it back
+	// (the provider calls Config.ClientAuthenticated), so an app's server
+	// refreshing all day is never slowed.
+	ip := s.clientIP(r)
+	key := throttleKey(ip)
+	wait, first := s.throttle.take(key, s.now())
+	if wait > 0 {
+		secs := max(int(math.Ceil(wait.Seconds())), 1)
+		if first {
+			s.log.Warn("too many failed client authentications from one address: throttled", "ip", ip, "path", r.URL.Path, "retry_after", secs)
+		}
+		h.Set("Retry-After", strconv.Itoa(secs))
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = fmt.Fprintf(w, `{"error":"temporarily_unavailable","error_description":"too many failed attempts, try again in %d seconds"}`, secs)
+		return true
+	}
+	a := new(attempt)
+	p.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, a)))
+	if a.ok.Load() {
+		s.throttle.refund(key, s.now())
+	}
 	return true
 }
 
