@@ -99,10 +99,12 @@ func TestOIDCProviderClientAuth(t *testing.T) {
 		mobile := o.conf("mobile", "", "http://127.0.0.1:9/mcb")
 		u := mobile.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
 			oauth2.SetAuthURLParam("redirect_uri", "http://127.0.0.1:9/mcb"))
-		u += "&redirect_uri=" + url.QueryEscape("http://127.0.0.1:4444/mcb")
-		resp, body := o.authorize(alice, u)
-		if resp.StatusCode != http.StatusBadRequest || strings.Contains(resp.Header.Get("Location"), "4444") {
-			t.Fatalf("repeated redirect_uri: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
+		for _, name := range []string{"redirect_uri", "REDIRECT_URI", "Redirect_Uri"} {
+			// The library reads names in any case, and the last value.
+			resp, body := o.authorize(alice, u+"&"+name+"="+url.QueryEscape("http://127.0.0.1:4444/mcb"))
+			if resp.StatusCode != http.StatusBadRequest || strings.Contains(resp.Header.Get("Location"), "4444") {
+				t.Fatalf("repeated %s: %d %s %s", name, resp.StatusCode, resp.Header.Get("Location"), body)
+			}
 		}
 	})
 

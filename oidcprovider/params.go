@@ -30,10 +30,16 @@ var (
 // (RFC 6749 §3.1), a known client (c, nil when client_id names none) and
 // a redirect_uri that is exactly one of the client's.
 func checkAuthorizeParams(form url.Values, c *core.OIDCClient) error {
-	for _, vs := range form {
-		if len(vs) > 1 {
+	// The library's form decoder matches names in any case and keeps the
+	// last value: a name given twice, in any spelling, is refused, or it
+	// could read a redirect_uri this check never saw.
+	seen := make(map[string]bool, len(form))
+	for k, vs := range form {
+		lower := strings.ToLower(k)
+		if len(vs) > 1 || seen[lower] {
 			return errRepeatedParam
 		}
+		seen[lower] = true
 	}
 	if c == nil || form.Get("client_id") == "" {
 		return errUnknownClient
@@ -81,6 +87,7 @@ type clientCredentials struct {
 var (
 	errAuthMethods   = errors.New("client authentication must use one method")
 	errAuthInQuery   = errors.New("client credentials must not be in the request URI")
+	errAuthCase      = errors.New("client authentication parameters are spelled in lower case")
 	errAuthRepeated  = errors.New("a client authentication parameter is repeated")
 	errAuthHeader    = errors.New("the Authorization header could not be read")
 	errAuthAssertion = errors.New("client assertions are not supported")
@@ -95,6 +102,17 @@ var credentialParams = []string{"client_id", "client_secret", "client_assertion"
 // body and the query, as http.Request.Form merges them), with query the
 // request URI's parameters alone.
 func parseClientAuth(authorization []string, form, query url.Values) (clientCredentials, error) {
+	// The library's form decoder matches names in any case: a
+	// "CLIENT_ID" it would read and this check would not is refused.
+	for _, vals := range []url.Values{form, query} {
+		for k := range vals {
+			for _, p := range credentialParams {
+				if k != p && strings.EqualFold(k, p) {
+					return clientCredentials{}, errAuthCase
+				}
+			}
+		}
+	}
 	for _, p := range credentialParams {
 		if query.Has(p) {
 			return clientCredentials{}, errAuthInQuery

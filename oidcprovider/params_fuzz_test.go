@@ -40,6 +40,8 @@ func FuzzAuthorizeParams(f *testing.F) {
 	f.Add("client_id=grafana&redirect_uri=https%3A%2F%2Fg.example.com%2Fcb%2F", "https://g.example.com/cb", false)
 	f.Add("client_id=grafana&redirect_uri=HTTPS%3A%2F%2Fg.example.com%2Fcb", "https://g.example.com/cb", false)
 	f.Add("client_id=grafana&redirect_uri=https://g.example.com/cb%00", "https://g.example.com/cb", false)
+	f.Add("client_id=grafana&redirect_uri=https%3A%2F%2Fg.example.com%2Fcb&REDIRECT_URI=https%3A%2F%2Fevil.example%2Fcb",
+		"https://g.example.com/cb", false)
 	f.Add("client_id=&redirect_uri=", "", false)
 	f.Add("%zz&client_id=grafana;redirect_uri=x", "x", false)
 	f.Fuzz(func(t *testing.T, rawQuery, registered string, public bool) {
