@@ -115,6 +115,9 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 		s.WriteRefusal(w, r, Verdict{Outcome: SignIn}, here)
 		return
 	}
+	if s.askConsent(w, r, p, id, app, si.acct.ID) {
+		return
+	}
 	if err := p.Complete(id, si.id, sess); err != nil {
 		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
 			"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
