@@ -217,7 +217,7 @@ func TestOIDCConsent(t *testing.T) {
 		if _, err := o.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
 			t.Error("the access token outlived the revoke")
 		}
-		resp, body = do(t, alice, "GET", o.h.portalURL("/api/v1/me/connected-apps"), nil, jsonAPI)
+		_, body = do(t, alice, "GET", o.h.portalURL("/api/v1/me/connected-apps"), nil, jsonAPI)
 		if !strings.Contains(string(body), `"items":[]`) {
 			t.Errorf("after revoking: %s", body)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -41,6 +42,9 @@ type Config struct {
 	Algorithm jose.SignatureAlgorithm
 	// ClientIP returns a request's client address, for the audit log.
 	ClientIP func(*http.Request) string
+	// Logger receives the provider library's log lines (see LogHandler).
+	// Default: they go wherever slog's default handler sends them.
+	Logger *slog.Logger
 	// ErrorPage shows an /authorize error that must not be sent to the
 	// client's redirect URI (unknown client, unregistered redirect_uri).
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, title, msg string)

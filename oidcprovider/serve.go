@@ -18,6 +18,9 @@ import (
 // the client at the token endpoint with one answer for every failure.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(r.Context(), actorKey{}, &core.Actor{Via: core.ViaOIDC, IP: p.cfg.ClientIP(r), UserAgent: core.Truncate(r.UserAgent(), 256)})
+	if p.cfg.Logger != nil {
+		ctx = context.WithValue(ctx, logKey{}, p.cfg.Logger)
+	}
 	r = r.WithContext(ctx)
 	switch r.URL.Path {
 	case DiscoveryPath, tokenPath, userinfoPath, keysPath:

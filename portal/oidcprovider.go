@@ -29,6 +29,7 @@ func startOIDCProvider(s *Service) error {
 	p, err := oidcprovider.New(s.core, oidcprovider.Config{
 		Issuer:   s.portal,
 		ClientIP: s.clientIP,
+		Logger:   s.log.With("component", "oidc"),
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 			s.renderError(w, r, status, title, msg, nil)
 		},
