@@ -271,6 +271,7 @@ func (p *Provider) issued(ctx context.Context, g grant, refresh bool) {
 
 // refuse audits a refusal with its reason.
 func (p *Provider) refuse(ctx context.Context, clientID, userID, reason string) {
+	noted(ctx)
 	e := store.Event{Action: "oidc.refused", Outcome: core.OutcomeFailure, Reason: reason}
 	if clientID != "" {
 		e.Resource = "app:" + clientID

@@ -45,6 +45,10 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !p.checkClientAuth(w, r) {
 			return
 		}
+		if r.URL.Path == tokenPath {
+			p.serveToken(w, r)
+			return
+		}
 	case "/oidc/device_authorization":
 		http.NotFound(w, r)
 		return
@@ -118,7 +122,11 @@ func (p *Provider) checkClientAuth(w http.ResponseWriter, r *http.Request) bool 
 			writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again")
 			return false
 		}
-		p.refuse(r.Context(), "", "", "client authentication failed")
+		known := ""
+		if _, _, err := p.core.Access.OIDCClient(id); err == nil {
+			known = id
+		}
+		p.refuse(r.Context(), known, "", "client authentication failed for client id "+strconv.Quote(core.Truncate(id, 64)))
 		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return false
