@@ -197,7 +197,7 @@ func TestOIDCConsent(t *testing.T) {
 			t.Fatalf("connected apps: %d %s", resp.StatusCode, body)
 		}
 		if it := list.Items[0]; it.App != "forum" || it.Title != "Forum" || !it.Consent || it.RefreshTokens != 2 || it.FirstUse == nil || it.LastUse == nil ||
-			strings.Join(it.Scopes, " ") != "email offline_access openid profile" {
+			strings.Join(it.Scopes, " ") != "openid profile email offline_access" {
 			t.Fatalf("forum: %+v", it)
 		}
 		resp, body = do(t, alice, "GET", o.h.portalURL("/profile"), nil, browser)

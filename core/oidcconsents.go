@@ -28,6 +28,16 @@ var scopeWords = map[string]string{
 	"offline_access": "stay signed in (offline access)",
 }
 
+// scopeOrder is the order scopes are shown in; others follow.
+var scopeOrder = []string{ScopeOpenID, "profile", "email", "groups", "offline_access"}
+
+func scopeRank(sc string) int {
+	if i := slices.Index(scopeOrder, sc); i >= 0 {
+		return i
+	}
+	return len(scopeOrder)
+}
+
 // ScopeWords describes scopes in plain words, in order, leaving out openid
 // (an unknown scope is shown as itself).
 func ScopeWords(scopes []string) []string {
@@ -151,7 +161,7 @@ func (s *Access) ConnectedApps(c *Actor) ([]ConnectedAppView, error) {
 		for _, f := range cn.Families {
 			use(f.Scopes, f.FirstUse, f.LastUse)
 		}
-		slices.Sort(v.Scopes)
+		slices.SortFunc(v.Scopes, func(a, b string) int { return scopeRank(a) - scopeRank(b) })
 		v.ScopeWords = ScopeWords(v.Scopes)
 		v.FirstUse, v.LastUse = TimeOrNil(first), TimeOrNil(last)
 		out = append(out, v)
