@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -144,5 +145,45 @@ func TestBrowserOIDCConsent(t *testing.T) {
 	do("disconnect", submit(`form[action="/profile/connected-apps/forum/revoke"]`))
 	if text := eval("after disconnect", "document.body.innerText"); !strings.Contains(text, "The app is disconnected") || !strings.Contains(text, "No connected apps") {
 		t.Errorf("after disconnect: %s", text)
+	}
+}
+
+// TestBrowserOIDCSignInReachesApp: a user who is not signed in when an app
+// sends them to /authorize signs in with the portal's form and lands on
+// the app with a code (the redirect chain after the form must not be held
+// to the page's form-action).
+func TestBrowserOIDCSignInReachesApp(t *testing.T) {
+	ctx := newBrowser(t)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "the app got "+r.URL.RawQuery)
+	}))
+	defer app.Close()
+	h := newHarness(t)
+	h.start(h.caddyfile(fmt.Sprintf(`app wiki {
+			oidc {
+				redirect_uri %s/cb
+				client_secret %s
+			}
+		}`, app.URL, rpSecret), ""))
+	h.addUser("alice", "Correct horse battery 9", "user", "ops")
+	provider, err := oidc.NewProvider(context.Background(), h.portalURL(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wiki := &oauth2.Config{ClientID: "wiki", ClientSecret: rpSecret, RedirectURL: app.URL + "/cb", Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID}}
+	steps := []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(wiki.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))), chromedp.WaitReady(chromedp.CSS("#username")),
+		chromedp.SetValue(chromedp.CSS("#username"), "alice"), chromedp.SetValue(chromedp.CSS("#password"), "Correct horse battery 9"),
+		chromedp.Submit(chromedp.CSS("#username")), waitURL(app.URL + "/cb?"),
+	}
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(tctx, steps...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("location.href"))
+		t.Fatalf("sign in from /authorize: %v (at %s)", err, loc)
+	}
+	loc, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("location.href"))
+	if u, _ := url.Parse(loc); u == nil || u.Query().Get("code") == "" {
+		t.Fatalf("at %s", loc)
 	}
 }
