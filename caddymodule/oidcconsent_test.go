@@ -260,3 +260,42 @@ func TestOIDCConsent(t *testing.T) {
 		}
 	})
 }
+
+// TestOIDCConsentNotInherited: a consent to a deleted app does not carry
+// over to a new app of the same name.
+func TestOIDCConsentNotInherited(t *testing.T) {
+	o := startOIDCWith(t, oidcGlobal)
+	alice, carol := o.signedIn("alice"), o.signedIn("carol")
+	newApp := func() string {
+		body := `{"name":"photos","title":"Photos","oidc":{"redirect_uris":["http://127.0.0.1:9/pcb"],"consent":true}}`
+		resp, b := do(t, carol, "POST", o.h.portalURL("/api/v1/apps"), strings.NewReader(body), jsonAPI)
+		var out struct {
+			OIDC struct {
+				Secret  string `json:"client_secret"`
+				Consent bool   `json:"consent"`
+			} `json:"oidc"`
+		}
+		if err := json.Unmarshal(b, &out); err != nil || resp.StatusCode != http.StatusCreated || !out.OIDC.Consent {
+			t.Fatalf("create: %d %s", resp.StatusCode, b)
+		}
+		return out.OIDC.Secret
+	}
+	photos := o.conf("photos", newApp(), "http://127.0.0.1:9/pcb", "email")
+	page := o.consentPage(alice, photos, "p1", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	if resp, _ := o.answer(alice, page, "allow", true); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("allow: %d", resp.StatusCode)
+	}
+	o.code(alice, photos, "p2", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	if resp, b := do(t, carol, "DELETE", o.h.portalURL("/api/v1/apps/photos"), nil, jsonAPI); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", resp.StatusCode, b)
+	}
+	photos.ClientSecret = newApp()
+	page = o.consentPage(alice, photos, "p3", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	if _, body := do(t, alice, "GET", o.h.portalURL("/api/v1/me/connected-apps"), nil, jsonAPI); !strings.Contains(string(body), `"items":[]`) {
+		t.Errorf("the old app's consent is listed for the new one: %s", body)
+	}
+	if resp, _ := o.answer(alice, page, "allow", true); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("allow: %d", resp.StatusCode)
+	}
+	o.code(alice, photos, "p4", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+}

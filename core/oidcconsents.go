@@ -94,6 +94,9 @@ func (s *Access) ConsentNeeded(userID string, app *App, scopes []string) (bool, 
 	if err != nil {
 		return false, fmt.Errorf("core: consent: %w", err)
 	}
+	if stale(got, app) {
+		return true, nil
+	}
 	for _, sc := range scopes {
 		if sc != ScopeOpenID && !slices.Contains(got.Scopes, sc) {
 			return true, nil
@@ -102,13 +105,25 @@ func (s *Access) ConsentNeeded(userID string, app *App, scopes []string) (bool, 
 	return false, nil
 }
 
+// stale reports whether a consent was given to an earlier app of the same
+// name (one deleted since): it does not carry over to the new one.
+func stale(c *store.OIDCConsent, app *App) bool {
+	return app != nil && !app.CreatedAt.IsZero() && c.GrantedAt.Before(app.CreatedAt)
+}
+
 // GrantConsent records that the actor allowed app the scopes, and audits
 // it (oidc.consent.grant).
 func (s *Access) GrantConsent(c *Actor, app string, scopes []string) error {
 	if c.Anonymous() {
 		return ErrForbidden
 	}
-	if _, err := s.store.OIDCGrants().Grant(c.User.ID, app, scopes); err != nil {
+	var since time.Time
+	s.apps.mu.RLock()
+	if a := s.apps.apps[app]; a != nil {
+		since = a.CreatedAt
+	}
+	s.apps.mu.RUnlock()
+	if _, err := s.store.OIDCGrants().Grant(c.User.ID, app, scopes, since); err != nil {
 		return fmt.Errorf("core: grant consent: %w", err)
 	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: "oidc.consent.grant", Resource: "app:" + app,
@@ -136,10 +151,17 @@ func (s *Access) ConnectedApps(c *Actor) ([]ConnectedAppView, error) {
 	for _, cn := range conns {
 		v := ConnectedAppView{App: cn.ClientID, Title: cn.ClientID, Scopes: []string{}, RefreshTokens: len(cn.Families)}
 		s.apps.mu.RLock()
-		if a := s.apps.apps[cn.ClientID]; a != nil {
+		a := s.apps.apps[cn.ClientID]
+		s.apps.mu.RUnlock()
+		if a != nil {
 			v.Title, v.URL = a.Title, a.URL
 		}
-		s.apps.mu.RUnlock()
+		if cn.Consent != nil && stale(cn.Consent, a) {
+			cn.Consent = nil
+		}
+		if cn.Consent == nil && len(cn.Families) == 0 {
+			continue
+		}
 		var first, last time.Time
 		use := func(scopes []string, from, to time.Time) {
 			for _, sc := range scopes {

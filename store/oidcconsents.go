@@ -103,8 +103,9 @@ func (g OIDCGrants) Consent(userID, clientID string) (*OIDCConsent, error) {
 }
 
 // Grant adds scopes to the user's consent to the client (making
-// it when there is none) and returns the consent. Durable when it returns.
-func (g OIDCGrants) Grant(userID, clientID string, scopes []string) (*OIDCConsent, error) {
+// it when there is none, or when the one there was given before notBefore)
+// and returns the consent. Durable when it returns.
+func (g OIDCGrants) Grant(userID, clientID string, scopes []string, notBefore time.Time) (*OIDCConsent, error) {
 	s := g.s
 	if err := s.enter(); err != nil {
 		return nil, err
@@ -115,7 +116,7 @@ func (g OIDCGrants) Grant(userID, clientID string, scopes []string) (*OIDCConsen
 	err := s.updateSync(func(txn *badger.Txn) error {
 		*c = OIDCConsent{}
 		switch err := get(txn, oidcConsentKey(userID, clientID), c); {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, ErrNotFound), err == nil && c.GrantedAt.Before(notBefore):
 			*c = OIDCConsent{UserID: userID, ClientID: clientID, GrantedAt: now}
 		case err != nil:
 			return err
@@ -239,4 +240,23 @@ func (g OIDCGrants) Revoke(userID, clientID string) (found bool, err error) {
 		return false, fmt.Errorf("store: revoke oidc connection: %w", err)
 	}
 	return found || len(families) > 0, nil
+}
+
+// deleteOIDCGrants deletes a deleted user's consents and family index
+// entries (the families themselves die with the user's sessions).
+func deleteOIDCGrants(txn *badger.Txn, userID string) error {
+	var keys [][]byte
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
+	for _, p := range [][]byte{cat(prefixOIDCConsent, userID, string([]byte{sep})), cat(prefixOIDCUser, userID, string([]byte{sep}))} {
+		for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+	}
+	it.Close()
+	for _, k := range keys {
+		if err := txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
