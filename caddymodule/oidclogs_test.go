@@ -18,11 +18,14 @@ import (
 // TestOIDCSecretsNotLogged runs the code flow, refresh, introspection,
 // revocation and the usual mistakes (a wrong verifier, a reused code, a
 // reused refresh token, a wrong secret) through a real Caddy logging at
-// DEBUG, then looks for every token, code, verifier and secret value in
+// DEBUG, with the portal's access log on, then looks for every token, code, verifier and secret value in
 // Caddy's log file and in the audit log.
 func TestOIDCSecretsNotLogged(t *testing.T) {
 	h := newHarness(t)
-	h.start(strings.Replace(h.caddyfile(consentGlobal, ""), "level INFO", "level DEBUG", 1))
+	cf := strings.Replace(h.caddyfile(consentGlobal, ""), "level INFO", "level DEBUG", 1)
+	// The portal's access log too, with the request URIs and headers.
+	cf = strings.Replace(cf, "\tgatehouse_portal\n", "\tlog\n\tgatehouse_portal\n", 1)
+	h.start(cf)
 	h.addUser("alice", "Correct horse battery 9", "user", "ops")
 	h.addUser("carol", "Correct horse battery 9", "admin")
 	issuer := h.portalURL("")
@@ -121,6 +124,9 @@ func TestOIDCSecretsNotLogged(t *testing.T) {
 			t.Errorf("a library line not on the gatehouse app's logger at its level: %s", l)
 		}
 		t.Log(l)
+	}
+	if !strings.Contains(string(caddyLog), `"uri":"/oidc/token"`) {
+		t.Error("the portal's access log is not in caddy.log")
 	}
 	if routed == 0 || strings.Contains(string(caddyLog), `WARN request error`) {
 		t.Error("the provider library's log lines do not reach the gatehouse app's logger")

@@ -40,6 +40,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case callbackPath:
 		p.handler.ServeHTTP(&issWriter{ResponseWriter: w, iss: p.issuer}, r)
+		redactLocation(w.Header())
 		return
 	case tokenPath, "/oidc/introspect", "/oidc/revoke":
 		if !p.checkClientAuth(w, r) {
@@ -198,4 +199,24 @@ func (i *issWriter) WriteHeader(status int) {
 		}
 	}
 	i.ResponseWriter.WriteHeader(status)
+}
+
+// redactLocation hides the code in the Location header of an authorization
+// response once it is written: the client has it, and an access log that
+// records response headers (Caddy's does) must not.
+func redactLocation(h http.Header) {
+	loc := h.Get("Location")
+	if loc == "" {
+		return
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		h.Del("Location")
+		return
+	}
+	if q := u.Query(); q.Has("code") {
+		q.Set("code", "REDACTED")
+		u.RawQuery = q.Encode()
+		h.Set("Location", u.String())
+	}
 }
