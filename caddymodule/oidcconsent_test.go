@@ -172,6 +172,20 @@ func TestOIDCConsent(t *testing.T) {
 		o.code(alice, less, "f6", ch)
 	})
 
+	t.Run("prompt=consent asks again, prompt=none gets consent_required", func(t *testing.T) {
+		_, ch := pkce()
+		o.consentPage(alice, forum, "f6b", ch, oauth2.SetAuthURLParam("prompt", "consent"))
+		_, ch = pkce()
+		more := o.conf("forum", rpSecret, "http://127.0.0.1:9/fcb", "groups")
+		resp, _ := o.authorize(alice, more.AuthCodeURL("f6c", ch, oauth2.SetAuthURLParam("prompt", "none")))
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("error") != "consent_required" || loc.Query().Get("state") != "f6c" || loc.Query().Has("code") {
+			t.Fatalf("prompt=none: %d %s", resp.StatusCode, loc)
+		}
+		_, ch = pkce()
+		o.code(alice, forum, "f6d", ch, oauth2.SetAuthURLParam("prompt", "none"))
+	})
+
 	t.Run("a new scope asks again", func(t *testing.T) {
 		_, ch := pkce()
 		page := o.consentPage(alice, o.conf("forum", rpSecret, "http://127.0.0.1:9/fcb", "profile", "groups"), "f7", ch)

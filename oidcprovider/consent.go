@@ -14,6 +14,8 @@ type PendingRequest struct {
 	Scopes []string
 	// RedirectURI is the client's (already checked) redirect URI.
 	RedirectURI string
+	// Prompt is the request's prompt values (none, login, consent…).
+	Prompt []string
 }
 
 // PendingDetails returns the pending auth request id's scopes and redirect
@@ -25,13 +27,24 @@ func (p *Provider) PendingDetails(id string) (PendingRequest, error) {
 	if !ok || a.done || p.core.Now().Sub(a.created) > authRequestLifetime {
 		return PendingRequest{}, core.ErrNotFound
 	}
-	return PendingRequest{Scopes: slices.Clone(a.req.Scopes), RedirectURI: a.req.RedirectURI}, nil
+	return PendingRequest{Scopes: slices.Clone(a.req.Scopes), RedirectURI: a.req.RedirectURI, Prompt: slices.Clone(a.req.Prompt)}, nil
 }
 
 // Deny ends the pending auth request id as refused by the user and
 // returns where to send the browser: the client's redirect URI (checked
 // when the request was made) with error=access_denied, its state and iss.
 func (p *Provider) Deny(id string) (string, error) {
+	return p.fail(id, "access_denied", "the user denied the request")
+}
+
+// ConsentRequired ends the pending auth request id, which asked for no
+// page (prompt=none) but needs the user's consent, as OpenID Connect Core
+// 3.1.2.6 says: consent_required to the client's redirect URI.
+func (p *Provider) ConsentRequired(id string) (string, error) {
+	return p.fail(id, "consent_required", "the user has not allowed this app these scopes")
+}
+
+func (p *Provider) fail(id, code, desc string) (string, error) {
 	p.mem.mu.Lock()
 	a, ok := p.mem.requests[id]
 	if ok && !a.done {
@@ -46,8 +59,8 @@ func (p *Provider) Deny(id string) (string, error) {
 		return "", core.ErrNotFound
 	}
 	q := u.Query()
-	q.Set("error", "access_denied")
-	q.Set("error_description", "the user denied the request")
+	q.Set("error", code)
+	q.Set("error_description", desc)
 	if a.req.State != "" {
 		q.Set("state", a.req.State)
 	}

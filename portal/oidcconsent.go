@@ -3,6 +3,7 @@ package portal
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/core"
@@ -34,12 +35,22 @@ func (s signInUI) askConsent(w http.ResponseWriter, r *http.Request, p *oidcprov
 		return false // Complete fails and says so
 	}
 	need, err := s.core.Access.ConsentNeeded(userID, app, req.Scopes)
+	if c := app.OIDC(); err == nil && c != nil && c.Consent && slices.Contains(req.Prompt, "consent") {
+		need = true // the app asks to ask again
+	}
 	if err != nil {
 		s.log.Error("oidc consent", "app", app.Name, "error", err)
 		s.renderError(w, r, http.StatusServiceUnavailable, "Try again", "The sign-in service is busy. Try again in a moment.", nil)
 		return true
 	}
 	if !need {
+		return false
+	}
+	if slices.Contains(req.Prompt, "none") {
+		if to, err := p.ConsentRequired(id); err == nil {
+			http.Redirect(w, r, to, http.StatusFound)
+			return true
+		}
 		return false
 	}
 	c, res := s.callerOf(r)
