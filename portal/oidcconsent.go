@@ -81,15 +81,19 @@ func (s signInUI) askConsent(w http.ResponseWriter, r *http.Request, p *oidcprov
 // scheme for a native app's private-use scheme.
 func formSource(raw string) string {
 	u, err := url.Parse(raw)
+	src := ""
 	switch {
 	case err != nil:
 		return ""
 	case u.Scheme == "http" || u.Scheme == "https":
-		return u.Scheme + "://" + u.Host
-	case u.Scheme != "" && !strings.ContainsAny(u.Scheme, " ;,'"):
-		return u.Scheme + ":"
+		src = u.Scheme + "://" + u.Host
+	case u.Scheme != "":
+		src = u.Scheme + ":"
 	}
-	return ""
+	if strings.ContainsAny(src, " \t\r\n;,'\"*") {
+		return "" // never a policy's syntax, whatever was registered
+	}
+	return src
 }
 
 // cspWriter widens the page's form-action to formAction.
@@ -134,6 +138,11 @@ func (s oidcConsentUI) handleConsent(w http.ResponseWriter, r *http.Request, c *
 	a.Via = core.ViaOIDC
 	switch r.PostForm.Get("decision") {
 	case "allow":
+		if acct, err := s.store.Account(c.User.ID); err != nil || !s.core.Access.Admits(app, &acct) {
+			// Only someone the app admits is asked; /oidc/continue says why not.
+			http.Redirect(w, r, s.portal.String()+oidcprovider.ContinuePath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
+			return
+		}
 		if err := s.core.Access.GrantConsent(&a, app.Name, req.Scopes); err != nil {
 			s.pageFail(w, r, c, err)
 			return
