@@ -288,6 +288,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	log := ctx.Slogger()
+	routeSlog()
 	st, err := openStore(a.dir, log)
 	if err != nil {
 		return fmt.Errorf("gatehouse: %w", err)

@@ -29,6 +29,7 @@ import (
 //			client_secret            {env.GRAFANA_OIDC_SECRET}
 //			access_token_lifetime    10m
 //			userinfo_only_claims
+//			consent
 //		}
 //	}
 //
@@ -59,6 +60,8 @@ type AppOIDC struct {
 	AccessTokenLifetime  caddy.Duration `json:"access_token_lifetime,omitempty"`
 	UserinfoOnlyClaims   bool           `json:"userinfo_only_claims,omitempty"`
 	BackchannelLogoutURI string         `json:"backchannel_logout_uri,omitempty"`
+	// Consent marks a third-party app: its users are asked for consent.
+	Consent bool `json:"consent,omitempty"`
 }
 
 // config returns the declaration as core takes it, placeholders replaced
@@ -70,7 +73,7 @@ func (d *AppDecl) config(repl *caddy.Replacer) core.AppConfig {
 			RedirectURIs: o.RedirectURIs, PostLogoutRedirectURIs: o.PostLogoutRedirectURIs, Public: o.Public,
 			Secret: repl.ReplaceKnown(o.ClientSecret, ""), SecretHash: repl.ReplaceKnown(o.ClientSecretHash, ""),
 			AccessTokenLifetime: time.Duration(o.AccessTokenLifetime), UserinfoOnlyClaims: o.UserinfoOnlyClaims,
-			BackchannelLogoutURI: o.BackchannelLogoutURI,
+			BackchannelLogoutURI: o.BackchannelLogoutURI, Consent: o.Consent,
 		}
 	}
 	return c
@@ -180,10 +183,13 @@ func parseAppOIDC(d *caddyfile.Dispenser, app string) (*AppOIDC, error) {
 			o.ClientSecretHash, err = oneArg(d)
 		case "backchannel_logout_uri":
 			o.BackchannelLogoutURI, err = oneArg(d)
-		case "public", "userinfo_only_claims":
+		case "public", "userinfo_only_claims", "consent":
 			dst := &o.Public
-			if sub == "userinfo_only_claims" {
+			switch sub {
+			case "userinfo_only_claims":
 				dst = &o.UserinfoOnlyClaims
+			case "consent":
+				dst = &o.Consent
 			}
 			if d.NextArg() {
 				return nil, d.Errf("gatehouse: app %s: oidc %s takes no value", app, sub)
@@ -199,7 +205,7 @@ func parseAppOIDC(d *caddyfile.Dispenser, app string) (*AppOIDC, error) {
 				o.AccessTokenLifetime = caddy.Duration(dur)
 			}
 		default:
-			return nil, d.Errf("gatehouse: app %s: oidc: unknown subdirective %q (want redirect_uri, post_logout_redirect_uri, client_secret, client_secret_hash, public, access_token_lifetime, userinfo_only_claims or backchannel_logout_uri)", app, sub)
+			return nil, d.Errf("gatehouse: app %s: oidc: unknown subdirective %q (want redirect_uri, post_logout_redirect_uri, client_secret, client_secret_hash, public, access_token_lifetime, userinfo_only_claims, backchannel_logout_uri or consent)", app, sub)
 		}
 		if err != nil {
 			return nil, err

@@ -77,6 +77,8 @@ type AppOIDCSpec struct {
 	AccessTokenLifetime  string `json:"access_token_lifetime"`
 	UserinfoOnlyClaims   bool   `json:"userinfo_only_claims"`
 	BackchannelLogoutURI string `json:"backchannel_logout_uri"`
+	// Consent marks a third-party app: its users are asked for consent.
+	Consent bool `json:"consent"`
 }
 
 // AppOIDCView is an app's OIDC client registration as the API shows it.
@@ -89,6 +91,8 @@ type AppOIDCView struct {
 	AccessTokenLifetime    string   `json:"access_token_lifetime"`
 	UserinfoOnlyClaims     bool     `json:"userinfo_only_claims"`
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri"`
+	// Consent: a third-party app whose users are asked for consent.
+	Consent bool `json:"consent"`
 	// ClientSecret is set only in the answer that made it.
 	ClientSecret string `json:"client_secret,omitempty"`
 	// SecretMadeBy names who made the current secret of an app made here.
@@ -137,7 +141,7 @@ func (s *Access) appDetails(a *App, v *AppView) {
 	o := &AppOIDCView{ClientID: a.Name, RedirectURIs: slices.Clone(c.RedirectURIs),
 		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs), Public: c.Public,
 		AccessTokenLifetime: c.AccessTokenLifetime.String(), UserinfoOnlyClaims: c.UserinfoOnlyClaims,
-		BackchannelLogoutURI: c.BackchannelLogoutURI, SecretMadeBy: c.maker}
+		BackchannelLogoutURI: c.BackchannelLogoutURI, Consent: c.Consent, SecretMadeBy: c.maker}
 	if o.PostLogoutRedirectURIs == nil {
 		o.PostLogoutRedirectURIs = []string{}
 	}
@@ -211,7 +215,8 @@ func (s *Access) checkAppSpec(in AppSpec) (*store.App, *store.AppAccess, error) 
 		return rec, acc, nil
 	}
 	o := &store.AppOIDC{RedirectURIs: in.OIDC.RedirectURIs, PostLogoutRedirectURIs: in.OIDC.PostLogoutRedirectURIs,
-		Public: in.OIDC.Public, UserinfoOnlyClaims: in.OIDC.UserinfoOnlyClaims, BackchannelLogout: in.OIDC.BackchannelLogoutURI}
+		Public: in.OIDC.Public, UserinfoOnlyClaims: in.OIDC.UserinfoOnlyClaims, BackchannelLogout: in.OIDC.BackchannelLogoutURI,
+		Consent: in.OIDC.Consent}
 	if l := in.OIDC.AccessTokenLifetime; l != "" {
 		d, err := time.ParseDuration(l)
 		if err != nil || d < time.Second {
@@ -247,7 +252,7 @@ func listedNames(field string, in []string) ([]string, error) {
 func (s *Access) clientOf(o *store.AppOIDC) (*OIDCClient, error) {
 	cl, err := CheckOIDCClientConfig(OIDCClientConfig{RedirectURIs: o.RedirectURIs, PostLogoutRedirectURIs: o.PostLogoutRedirectURIs,
 		Public: o.Public, AccessTokenLifetime: o.AccessTokenLifetime, UserinfoOnlyClaims: o.UserinfoOnlyClaims,
-		BackchannelLogoutURI: o.BackchannelLogout}, s.keyMAC)
+		BackchannelLogoutURI: o.BackchannelLogout, Consent: o.Consent}, s.keyMAC)
 	if err != nil {
 		return nil, err
 	}

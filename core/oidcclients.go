@@ -44,6 +44,11 @@ type OIDCClientConfig struct {
 	// BackchannelLogoutURI receives OIDC Back-Channel Logout tokens when a
 	// session the client got tokens through ends. Optional.
 	BackchannelLogoutURI string
+	// Consent marks a third-party app: the user is asked to allow it (and
+	// the scopes it wants) before it gets anything, and may revoke that on
+	// the profile page. Default: off, a first-party app (declared in the
+	// Caddyfile or made by an administrator) asks no consent.
+	Consent bool
 }
 
 // DefaultAccessTokenLifetime is an access token's lifetime unless the
@@ -66,6 +71,8 @@ type OIDCClient struct {
 	AccessTokenLifetime    time.Duration
 	UserinfoOnlyClaims     bool
 	BackchannelLogoutURI   string
+	// Consent is as in OIDCClientConfig.
+	Consent bool
 
 	// secretMAC is the keyed hash of the secret: set from a secret in clear
 	// at load, or after the first successful check against secretHash.
@@ -125,6 +132,7 @@ func CheckOIDCClientConfig(c OIDCClientConfig, keyMAC []byte) (*OIDCClient, erro
 		AccessTokenLifetime:    c.AccessTokenLifetime,
 		UserinfoOnlyClaims:     c.UserinfoOnlyClaims,
 		BackchannelLogoutURI:   c.BackchannelLogoutURI,
+		Consent:                c.Consent,
 		secretHash:             c.SecretHash,
 		hashSlot:               make(chan struct{}, 1),
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,6 +56,9 @@ type Config struct {
 	// is a public client that needs no secret), so a throttle on failures
 	// can give the attempt back.
 	ClientAuthenticated func(context.Context)
+	// Logger receives the provider library's log lines (see LogHandler).
+	// Default: they go wherever slog's default handler sends them.
+	Logger *slog.Logger
 	// ErrorPage shows an /authorize error that must not be sent to the
 	// client's redirect URI (unknown client, unregistered redirect_uri).
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, title, msg string)
@@ -297,6 +301,7 @@ func (p *Provider) issued(ctx context.Context, g grant, refresh bool) {
 
 // refuse audits a refusal with its reason.
 func (p *Provider) refuse(ctx context.Context, clientID, userID, reason string) {
+	noted(ctx)
 	e := store.Event{Action: "oidc.refused", Outcome: core.OutcomeFailure, Reason: reason}
 	if clientID != "" {
 		e.Resource = "app:" + clientID

@@ -18,6 +18,9 @@ import (
 // the client at the token endpoint with one answer for every failure.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(r.Context(), actorKey{}, &core.Actor{Via: core.ViaOIDC, IP: p.cfg.ClientIP(r), UserAgent: core.Truncate(r.UserAgent(), 256)})
+	if p.cfg.Logger != nil {
+		ctx = context.WithValue(ctx, logKey{}, p.cfg.Logger)
+	}
 	r = r.WithContext(ctx)
 	switch r.URL.Path {
 	case DiscoveryPath, tokenPath, userinfoPath, keysPath:
@@ -37,9 +40,14 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case callbackPath:
 		p.handler.ServeHTTP(&issWriter{ResponseWriter: w, iss: p.issuer}, r)
+		redactLocation(w.Header())
 		return
 	case tokenPath, introspectPath, revokePath:
 		if !p.checkClientAuth(w, r) {
+			return
+		}
+		if r.URL.Path == tokenPath {
+			p.serveToken(w, r)
 			return
 		}
 	case "/oidc/device_authorization":
@@ -124,7 +132,11 @@ func (p *Provider) checkClientAuth(w http.ResponseWriter, r *http.Request) bool 
 			writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again")
 			return false
 		}
-		p.refuse(r.Context(), "", "", "client authentication failed")
+		known := ""
+		if _, _, err := p.core.Access.OIDCClient(cred.id); err == nil {
+			known = cred.id
+		}
+		p.refuse(r.Context(), known, "", "client authentication failed for client id "+strconv.Quote(core.Truncate(cred.id, 64)))
 		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return false
@@ -212,4 +224,24 @@ func (i *issWriter) WriteHeader(status int) {
 		}
 	}
 	i.ResponseWriter.WriteHeader(status)
+}
+
+// redactLocation hides the code in the Location header of an authorization
+// response once it is written: the client has it, and an access log that
+// records response headers (Caddy's does) must not.
+func redactLocation(h http.Header) {
+	loc := h.Get("Location")
+	if loc == "" {
+		return
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		h.Del("Location")
+		return
+	}
+	if q := u.Query(); q.Has("code") {
+		q.Set("code", "REDACTED")
+		u.RawQuery = q.Encode()
+		h.Set("Location", u.String())
+	}
 }

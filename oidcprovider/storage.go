@@ -80,6 +80,7 @@ func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthReq
 	if a != nil && s.now().Sub(a.created) <= authRequestLifetime+codeLifetime {
 		m.used[code] = &usedCode{expires: s.now().Add(codeLifetime + time.Minute)}
 		m.mu.Unlock()
+		note(ctx, a.req.ClientID, a.userID)
 		// The user may have been disabled, or lost the app, since the
 		// code was made: no tokens then.
 		if reason := s.p.admits(a.userID, a.req.ClientID); reason != "" {
@@ -248,6 +249,7 @@ func (s storage) TokenRequestByRefreshToken(ctx context.Context, token string) (
 	if err != nil {
 		return nil, op.ErrInvalidRefreshToken
 	}
+	note(ctx, rec.ClientID, rec.UserID)
 	if reason := s.p.admits(rec.UserID, rec.ClientID); reason != "" {
 		_ = s.p.core.Store().RevokeOIDCFamily(rec.Family)
 		s.p.refuse(ctx, rec.ClientID, rec.UserID, "refresh refused: "+reason)

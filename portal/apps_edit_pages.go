@@ -25,13 +25,13 @@ func (s accessUI) handleAppCreate(w http.ResponseWriter, r *http.Request, c *cal
 	f := r.PostForm
 	in := core.AppSpec{Name: f.Get("name"), Title: f.Get("title"), URL: strings.TrimSpace(f.Get("url")), AllowGroups: splitList(f.Get("allow_groups"))}
 	if uris := strings.Fields(f.Get("redirect_uris")); len(uris) > 0 {
-		in.OIDC = &core.AppOIDCSpec{RedirectURIs: uris, Public: f.Get("public") != ""}
+		in.OIDC = &core.AppOIDCSpec{RedirectURIs: uris, Public: f.Get("public") != "", Consent: f.Get("consent") != ""}
 	}
 	v, secret, err := s.core.Access.CreateApp(c, in)
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderApps(w, r, c, status, msg, map[string]string{"name": f.Get("name"), "title": f.Get("title"), "url": f.Get("url"),
-			"redirect_uris": f.Get("redirect_uris"), "public": f.Get("public"), "allow_groups": f.Get("allow_groups")})
+			"redirect_uris": f.Get("redirect_uris"), "public": f.Get("public"), "consent": f.Get("consent"), "allow_groups": f.Get("allow_groups")})
 		return
 	}
 	path := "/admin/apps/" + url.PathEscape(v.Name)

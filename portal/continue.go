@@ -4,6 +4,8 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+
+	"github.com/gatehouse-auth/gatehouse/oidcprovider"
 )
 
 // continuePage sends the browser on to another origin after a form. A 303
@@ -31,9 +33,12 @@ var continuePage = template.Must(template.New("continue").Parse(`<!doctype html>
 `))
 
 // redirectAfterForm answers a form POST by sending the browser to target:
-// a 303 within the portal's origin, a refreshing page to other origins.
+// a 303 within the portal's origin, a refreshing page to other origins and
+// to the OpenID Connect provider's continue page (which redirects on to
+// the app).
 func (s *Service) redirectAfterForm(w http.ResponseWriter, r *http.Request, target string) {
-	if u, err := url.Parse(target); err == nil && (u.Host == "" || (u.Scheme == s.portal.Scheme && u.Host == s.portal.Host)) {
+	if u, err := url.Parse(target); err == nil && (u.Host == "" || (u.Scheme == s.portal.Scheme && u.Host == s.portal.Host)) &&
+		u.Path != oidcprovider.ContinuePath {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}

@@ -36,6 +36,7 @@ func startOIDCProvider(s *Service) error {
 		ClientIP:            s.clientIP,
 		Algorithm:           s.opKeys.alg,
 		KeyRotation:         s.opKeys.rotation,
+		Logger:              s.log.With("component", "oidc"),
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 			s.renderError(w, r, status, title, msg, nil)
 		},
@@ -150,6 +151,9 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.store.Session(si.id)
 	if err != nil {
 		s.WriteRefusal(w, r, Verdict{Outcome: SignIn}, here)
+		return
+	}
+	if s.askConsent(w, r, p, id, app, si.acct.ID) {
 		return
 	}
 	if err := p.Complete(id, si.id, sess); err != nil {

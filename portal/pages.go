@@ -39,6 +39,8 @@ var pageNames = []string{
 	"sessions", "invitations", "audit", "settings",
 	// Sign-in with external providers.
 	"oidc_error",
+	// The OpenID Connect provider's consent page.
+	"oidc_consent",
 }
 
 // pageFuncs are the helpers templates may call.

@@ -26,6 +26,9 @@ type profileData struct {
 	Keys              []APIKeyView
 	AppPasswords      []core.AppPasswordView
 	SSHKeys           []core.SSHKeyView
+	// ConnectedApps are the OpenID Connect apps the user allowed or is
+	// signed in to with refresh tokens.
+	ConnectedApps []core.ConnectedAppView
 	// PendingEmail is the new address waiting for confirmation.
 	PendingEmail string
 	// Reauth: the session signed in more than core.FreshWindow ago, so the
@@ -80,6 +83,11 @@ func (s accountUI) renderProfile(w http.ResponseWriter, r *http.Request, c *call
 		s.pageFail(w, r, c, err)
 		return
 	}
+	connected, err := s.core.Access.ConnectedApps(c)
+	if err != nil {
+		s.pageFail(w, r, c, err)
+		return
+	}
 	for _, a := range s.core.Access.Apps() {
 		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
@@ -87,6 +95,7 @@ func (s accountUI) renderProfile(w http.ResponseWriter, r *http.Request, c *call
 		Keys:              keys,
 		AppPasswords:      appPasswords,
 		SSHKeys:           sshKeys,
+		ConnectedApps:     connected,
 		Factors:           factors,
 		Locked:            s.core.Settings().LockProfile,
 		Sessions:          sessions,

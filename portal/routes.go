@@ -81,6 +81,8 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("GET /api/v1/me/app-passwords", s.api("", s.adminAPI().apiMyAppPasswords))
 	mux.Handle("POST /api/v1/me/app-passwords", s.freshCredential(s.adminAPI().apiCreateAppPassword).api(""))
 	mux.Handle("DELETE /api/v1/me/app-passwords/{id}", s.ownCredential(s.adminAPI().apiRevokeAppPassword).api(""))
+	mux.Handle("GET /api/v1/me/connected-apps", s.api("", oidcConsentUI{s}.apiMyConnectedApps))
+	mux.Handle("DELETE /api/v1/me/connected-apps/{app}", s.ownCredential(oidcConsentUI{s}.apiRevokeConnectedApp).api(""))
 	mux.Handle("GET /api/v1/me/ssh-keys", s.api("", s.adminAPI().apiMySSHKeys))
 	mux.Handle("PUT /api/v1/me/ssh-keys", s.freshCredential(s.adminAPI().apiSetSSHKeys).api(""))
 	mux.Handle("POST /api/v1/password/forgot", s.public(s.throttled(s.accountUI().apiForgot)))

@@ -28,6 +28,7 @@ func (s *Service) pageRoutes(mux *routeMux) {
 
 	// The interactive step of the OpenID Connect provider's /authorize.
 	mux.HandleFunc("GET /oidc/continue", s.signInUI().handleOIDCContinue)
+	mux.Handle("POST /oidc/continue", s.notCredential(s.signedIn("", oidcConsentUI{s}.handleConsent)))
 
 	// The caller's own account.
 	mux.HandleFunc("GET /profile", s.signedIn("", s.accountUI().handleProfile))
@@ -47,6 +48,7 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.Handle("POST /profile/oidc/{provider}/link", s.freshCredential(s.signedIn("", s.accountUI().handleOIDCLinkStart)))
 	mux.Handle("POST /profile/oidc/{provider}/unlink", s.freshCredential(s.signedIn("", s.accountUI().handleOIDCUnlink)))
 	mux.Handle("POST /profile/app-passwords", s.freshCredential(s.signedIn("", s.accountUI().handleProfileAppPasswordCreate)))
+	mux.Handle("POST /profile/connected-apps/{app}/revoke", s.ownCredential(s.signedIn("", oidcConsentUI{s}.handleProfileRevoke)))
 	mux.Handle("POST /profile/app-passwords/{id}/revoke", s.ownCredential(s.signedIn("", s.accountUI().handleProfileAppPasswordRevoke)))
 	mux.Handle("POST /profile/ssh-keys", s.freshCredential(s.signedIn("", s.accountUI().handleProfileSSHKeyAdd)))
 	mux.Handle("POST /profile/ssh-keys/remove", s.ownCredential(s.signedIn("", s.accountUI().handleProfileSSHKeyRemove)))

@@ -41,6 +41,8 @@ type AppOIDC struct {
 	AccessTokenLifetime time.Duration `json:"access_token_lifetime,omitempty"`
 	UserinfoOnlyClaims  bool          `json:"userinfo_only_claims,omitempty"`
 	BackchannelLogout   string        `json:"backchannel_logout_uri,omitempty"`
+	// Consent marks a third-party app whose users are asked for consent.
+	Consent bool `json:"consent,omitempty"`
 }
 
 // CreateApp stores a new app and its access rules in one transaction,

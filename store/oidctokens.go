@@ -105,6 +105,9 @@ func (s *Store) putRefresh(txn *badger.Txn, hash []byte, r *OIDCRefresh) error {
 	if err := txn.SetEntry(badger.NewEntry(oidcFamilyKey(r.Family), fb).WithTTL(ttl)); err != nil {
 		return err
 	}
+	if err := putFamilyUse(txn, r, ttl); err != nil {
+		return err
+	}
 	if r.SessionID != "" {
 		return txn.SetEntry(badger.NewEntry(oidcSessionKey(r.SessionID, r.Family), nil).WithTTL(ttl))
 	}

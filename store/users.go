@@ -343,6 +343,9 @@ func (s *Store) DeleteUser(id string) error {
 		if _, err := deleteUserAppPasswords(txn, id); err != nil {
 			return err
 		}
+		if err := deleteOIDCGrants(txn, id); err != nil {
+			return err
+		}
 		return txn.Delete(userKey(id))
 	})
 	s.appPasswords.forgetUser(id)

@@ -1,0 +1,82 @@
+package oidcprovider
+
+import (
+	"net/url"
+	"slices"
+
+	"github.com/gatehouse-auth/gatehouse/core"
+)
+
+// PendingRequest is what the portal shows of a pending auth request on its
+// consent page.
+type PendingRequest struct {
+	// Scopes are the scopes the client asks for.
+	Scopes []string
+	// RedirectURI is the client's (already checked) redirect URI.
+	RedirectURI string
+	// Prompt is the request's prompt values (none, login, consent…).
+	Prompt []string
+}
+
+// PendingDetails returns the pending auth request id's scopes and redirect
+// URI, or core.ErrNotFound.
+func (p *Provider) PendingDetails(id string) (PendingRequest, error) {
+	p.mem.mu.Lock()
+	defer p.mem.mu.Unlock()
+	a, ok := p.mem.requests[id]
+	if !ok || a.done || p.core.Now().Sub(a.created) > authRequestLifetime {
+		return PendingRequest{}, core.ErrNotFound
+	}
+	return PendingRequest{Scopes: slices.Clone(a.req.Scopes), RedirectURI: a.req.RedirectURI, Prompt: slices.Clone(a.req.Prompt)}, nil
+}
+
+// Deny ends the pending auth request id as refused by the user and
+// returns where to send the browser: the client's redirect URI (checked
+// when the request was made) with error=access_denied, its state and iss.
+func (p *Provider) Deny(id string) (string, error) {
+	return p.fail(id, "access_denied", "the user denied the request")
+}
+
+// ConsentRequired ends the pending auth request id, which asked for no
+// page (prompt=none) but needs the user's consent, as OpenID Connect Core
+// 3.1.2.6 says: consent_required to the client's redirect URI.
+func (p *Provider) ConsentRequired(id string) (string, error) {
+	return p.fail(id, "consent_required", "the user has not allowed this app these scopes")
+}
+
+func (p *Provider) fail(id, code, desc string) (string, error) {
+	p.mem.mu.Lock()
+	a, ok := p.mem.requests[id]
+	if ok && !a.done {
+		delete(p.mem.requests, id)
+	}
+	p.mem.mu.Unlock()
+	if !ok || a.done {
+		return "", core.ErrNotFound
+	}
+	u, err := url.Parse(a.req.RedirectURI)
+	if err != nil {
+		return "", core.ErrNotFound
+	}
+	q := u.Query()
+	q.Set("error", code)
+	q.Set("error_description", desc)
+	if a.req.State != "" {
+		q.Set("state", a.req.State)
+	}
+	q.Set("iss", p.issuer)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// RevokeAccess drops every access token of userID at clientID at once
+// (refresh tokens are in the store: see store.OIDCGrants.Revoke).
+func (p *Provider) RevokeAccess(userID, clientID string) {
+	p.mem.mu.Lock()
+	defer p.mem.mu.Unlock()
+	for id, t := range p.mem.access {
+		if t.userID == userID && t.clientID == clientID {
+			delete(p.mem.access, id)
+		}
+	}
+}
