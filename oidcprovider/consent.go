@@ -3,6 +3,7 @@ package oidcprovider
 import (
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
 )
@@ -16,6 +17,24 @@ type PendingRequest struct {
 	RedirectURI string
 	// Prompt is the request's prompt values (none, login, consent…).
 	Prompt []string
+	// MaxAge is the request's max_age in seconds, or nil.
+	MaxAge *uint
+	// Created is when the request reached the provider.
+	Created time.Time
+}
+
+// Has reports whether the request's prompt holds v.
+func (r PendingRequest) Has(v string) bool { return slices.Contains(r.Prompt, v) }
+
+// NeedsSignIn reports whether a sign-in at authTime is too old for the
+// request: prompt=login asks for one made after the request, max_age for
+// one at most that many seconds old (or made after the request: max_age=0
+// is prompt=login).
+func (r PendingRequest) NeedsSignIn(authTime, now time.Time) bool {
+	if !authTime.Before(r.Created) {
+		return false
+	}
+	return r.Has("login") || r.MaxAge != nil && now.Sub(authTime) > time.Duration(*r.MaxAge)*time.Second
 }
 
 // PendingDetails returns the pending auth request id's scopes and redirect
@@ -27,7 +46,8 @@ func (p *Provider) PendingDetails(id string) (PendingRequest, error) {
 	if !ok || a.done || p.core.Now().Sub(a.created) > authRequestLifetime {
 		return PendingRequest{}, core.ErrNotFound
 	}
-	return PendingRequest{Scopes: slices.Clone(a.req.Scopes), RedirectURI: a.req.RedirectURI, Prompt: slices.Clone(a.req.Prompt)}, nil
+	return PendingRequest{Scopes: slices.Clone(a.req.Scopes), RedirectURI: a.req.RedirectURI, Prompt: slices.Clone(a.req.Prompt),
+		MaxAge: a.req.MaxAge, Created: a.received}, nil
 }
 
 // Deny ends the pending auth request id as refused by the user and
@@ -42,6 +62,24 @@ func (p *Provider) Deny(id string) (string, error) {
 // 3.1.2.6 says: consent_required to the client's redirect URI.
 func (p *Provider) ConsentRequired(id string) (string, error) {
 	return p.fail(id, "consent_required", "the user has not allowed this app these scopes")
+}
+
+// NoInteraction ends the pending auth request id, which asked for no page
+// (prompt=none) but needs one, with code (login_required, access_denied,
+// else interaction_required; OpenID Connect Core 3.1.2.6) to the client's
+// redirect URI (checked when the request came), and returns where to send
+// the browser.
+func (p *Provider) NoInteraction(id, code string) (string, error) {
+	desc := "the user must act on a page first"
+	switch code {
+	case "login_required":
+		desc = "the user must sign in"
+	case "access_denied":
+		desc = "the app does not admit this user"
+	default:
+		code = "interaction_required"
+	}
+	return p.fail(id, code, desc)
 }
 
 func (p *Provider) fail(id, code, desc string) (string, error) {

@@ -20,8 +20,11 @@ const (
 // authRequest is an authorization request from /authorize until its code
 // is exchanged (op.AuthRequest).
 type authRequest struct {
-	id        string
-	created   time.Time
+	id      string
+	created time.Time // moved on by SaveAuthCode: the code's lifetime counts from it
+	// received is when the request came (prompt=login wants a sign-in
+	// after it).
+	received  time.Time
 	req       oidc.AuthRequest
 	challenge *oidc.CodeChallenge
 

@@ -40,7 +40,8 @@ func (s storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ s
 		s.p.refuse(ctx, r.ClientID, "", "PKCE: "+err.Error())
 		return nil, oidc.ErrInvalidRequest().WithDescription("%s", err.Error())
 	}
-	a := &authRequest{id: randomID(), created: s.now(), req: *r}
+	now := s.now()
+	a := &authRequest{id: randomID(), created: now, received: now, req: *r}
 	if r.CodeChallenge != "" {
 		a.challenge = &oidc.CodeChallenge{Challenge: r.CodeChallenge, Method: r.CodeChallengeMethod}
 	}

@@ -10,7 +10,9 @@ import (
 
 func (s signInUI) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	rd := r.URL.Query().Get("rd")
-	if u, res := s.currentUser(r); res == resolvedOK && u != nil {
+	// reauth: an app asked for a fresh sign-in (OpenID Connect prompt=login
+	// or max_age); the form is shown even to a signed-in user.
+	if u, res := s.currentUser(r); res == resolvedOK && u != nil && r.URL.Query().Get("reauth") == "" {
 		http.Redirect(w, r, s.cleanReturn(rd), http.StatusFound)
 		return
 	}

@@ -117,23 +117,41 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.URL.Query().Get("id")
 	app, err := p.Pending(id)
-	if err != nil {
+	req, err2 := p.PendingDetails(id)
+	if err != nil || err2 != nil {
 		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
 			"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
 		return
 	}
+	// prompt=none: the app wants an answer without a page; where a page
+	// would be shown, it gets an error at its redirect URI instead.
+	none := req.Has("none")
+	noPage := func(code string) {
+		to, err := p.NoInteraction(id, code)
+		if err != nil {
+			s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
+				"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+			return
+		}
+		http.Redirect(w, r, to, http.StatusFound)
+	}
 	here := s.portal.String() + oidcprovider.ContinuePath + "?id=" + url.QueryEscape(id)
 	now := s.now()
 	si, res := s.resolve(r.Header, now)
-	switch res {
-	case resolvedUnavailable:
+	switch {
+	case res == resolvedUnavailable:
 		s.renderError(w, r, http.StatusServiceUnavailable, "Try again", "The sign-in service is busy. Try again in a moment.", nil)
 		return
-	case resolvedNone:
+	case res == resolvedNone && none:
+		noPage("login_required")
+		return
+	case res == resolvedNone:
 		s.WriteRefusal(w, r, Verdict{Outcome: SignIn}, here)
 		return
-	}
-	if si.impersonator != "" {
+	case si.impersonator != "" && none:
+		noPage("interaction_required")
+		return
+	case si.impersonator != "":
 		s.renderError(w, r, http.StatusForbidden, "Not while impersonating",
 			"Apps that sign in through Gatehouse cannot be opened during an impersonation.", nil)
 		return
@@ -145,12 +163,31 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 				store.Event{Actor: si.acct.Username, Action: "oidc.refused", Resource: "app:" + app.Name,
 					Outcome: core.OutcomeFailure, Reason: "the app does not admit the user"})
 		}
-		s.WriteRefusal(w, r, v, here)
+		switch {
+		case none && v.Outcome == Deny:
+			noPage("access_denied")
+		case none && v.Outcome == SignIn:
+			noPage("login_required")
+		case none:
+			noPage("interaction_required")
+		default:
+			s.WriteRefusal(w, r, v, here)
+		}
 		return
 	}
 	sess, err := s.store.Session(si.id)
 	if err != nil {
 		s.WriteRefusal(w, r, Verdict{Outcome: SignIn}, here)
+		return
+	}
+	// prompt=login wants a sign-in made after the request, max_age one
+	// young enough: the sign-in page again, even though signed in.
+	if req.NeedsSignIn(sess.CreatedAt, now) {
+		if none {
+			noPage("login_required")
+			return
+		}
+		http.Redirect(w, r, "/login?reauth=1&rd="+url.QueryEscape(here), http.StatusFound)
 		return
 	}
 	if s.askConsent(w, r, p, id, app, si.acct.ID) {
