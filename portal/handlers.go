@@ -34,3 +34,8 @@ func (s *Service) accountUI() accountUI { return accountUI{s} }
 type appsAPI struct{ *Service }
 
 func (s *Service) appsAPI() appsAPI { return appsAPI{s} }
+
+// forwardAuth is the handlers of the forward-auth endpoints other proxies ask (forwardauth.go); it shares the Service.
+type forwardAuth struct{ *Service }
+
+func (s *Service) forwardAuth() forwardAuth { return forwardAuth{s} }
