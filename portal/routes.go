@@ -160,8 +160,8 @@ func (s *Service) routeMux() *routeMux {
 
 	// Forward-auth for other proxies (forwardauth.go): answers only a
 	// trusted proxy, for the original request it describes.
-	mux.Handle("GET /api/authz/forward-auth", s.public(s.forwardAuth().handleForwardAuth))
-	mux.Handle("GET /api/authz/auth-request", s.public(s.forwardAuth().handleAuthRequest))
+	mux.Handle("GET /api/authz/forward-auth", s.public(forwardAuth{s}.handleForwardAuth))
+	mux.Handle("GET /api/authz/auth-request", s.public(forwardAuth{s}.handleAuthRequest))
 
 	s.pageRoutes(mux)
 	s.adminAPI().impersonationRoutes(mux)
