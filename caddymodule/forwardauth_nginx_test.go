@@ -44,7 +44,7 @@ func nginxExample(t *testing.T, portal, app, upstream string) string {
 // reach the app.
 func TestForwardAuthNginx(t *testing.T) {
 	h := newHarness(t)
-	h.start(h.caddyfile("app wiki {\n\t\t\ttitle Wiki\n\t\t\tallow_groups staff\n\t\t}", ""))
+	h.start(h.caddyfile("app wiki {\n\t\t\ttitle Wiki\n\t\t\tallow_groups staff\n\t\t}\n\t\tapp vault {\n\t\t\trequire_2fa\n\t\t}", ""))
 	h.addUser("alice", alicePW, "user", "staff")
 	h.addUser("bob", bobPW, "user")
 	ngx := nginxtest.Start(t, nginxtest.Options{Config: nginxExample(t, h.portalURL(""), "wiki", h.upstream.URL)})
@@ -115,6 +115,22 @@ func TestForwardAuthNginx(t *testing.T) {
 	h.apiLogin(bob, "bob", bobPW)
 	if resp, b := do(t, bob, "GET", target, nil, with(browser, forged)); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("bob: %d %s, want 403", resp.StatusCode, b)
+	}
+	if n := h.upstreamHits(); n != 1 {
+		t.Fatalf("the app saw %d requests, want still 1", n)
+	}
+
+	// An app that requires a second factor, alice signed in with a
+	// password only: her browser is sent to confirm one and come back; a
+	// script gets 403.
+	vault := nginxtest.Start(t, nginxtest.Options{Config: nginxExample(t, h.portalURL(""), "vault", h.upstream.URL)})
+	resp, b = do(t, alice, "GET", vault.URL+"/secret", nil, browser)
+	want = h.portalURL("/login/2fa?rd=" + url.QueryEscape(vault.URL+"/secret"))
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		t.Fatalf("alice on a require_2fa app: %d Location %q %s, want 302 to %s", resp.StatusCode, resp.Header.Get("Location"), b, want)
+	}
+	if resp, b := do(t, alice, "GET", vault.URL+"/secret", nil, jsonAPI); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("alice's script on a require_2fa app: %d %s, want 403", resp.StatusCode, b)
 	}
 	if n := h.upstreamHits(); n != 1 {
 		t.Fatalf("the app saw %d requests, want still 1", n)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -132,6 +134,25 @@ func TestForwardAuthEndpoints(t *testing.T) {
 		resp, b := do(t, alice, "GET", h.portalURL("/api/authz/"+ep+"?app=wiki"), nil, merge(browser, fwd))
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "trusted_proxies") {
 			t.Errorf("%s from an untrusted address: %d %s, want 400 naming trusted_proxies", ep, resp.StatusCode, b)
+		}
+	}
+}
+
+// TestForwardAuthReadmeExamples: the README's forward-auth section shows
+// each example file as it is, so what the README shows is what the tests
+// run.
+func TestForwardAuthReadmeExamples(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"nginx/app.conf", "caddy-forward-auth/Caddyfile", "traefik/dynamic.yml"} {
+		b, err := os.ReadFile(filepath.Join("..", "examples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(readme), "\n"+string(b)+"```") {
+			t.Errorf("the README does not show examples/%s as it is", f)
 		}
 	}
 }
