@@ -65,6 +65,8 @@ func TestForwardAuthEndpoints(t *testing.T) {
 		{"anonymous browser posting: 401, no redirect", anon, "forward-auth?app=wiki", merge(browser, original("POST", "127.0.0.1", "/x")), 401, "", ""},
 		{"anonymous API client: 401", anon, "forward-auth?app=wiki", merge(jsonAPI, fwd, forged), 401, "", ""},
 		{"alice: 200 as alice", alice, "forward-auth?app=wiki", merge(browser, fwd, forged), 200, "", "alice"},
+		{"alice on a path with commas: 200 as alice", alice, "forward-auth?app=wiki", merge(browser, original("GET", "127.0.0.1", "/a,b?x=1,2")), 200, "", "alice"},
+		{"a list of hosts: 400", alice, "forward-auth?app=wiki", merge(browser, original("GET", "127.0.0.1, evil.example.net", "/")), 400, "", ""},
 		{"alice's API key: 200 as alice", h.client(), "forward-auth?app=wiki", merge(jsonAPI, fwd, forged, bearer), 200, "", "alice"},
 		{"a forged key: 401", h.client(), "forward-auth?app=wiki", merge(jsonAPI, fwd, map[string]string{"Authorization": "Bearer gth_forged"}), 401, "", ""},
 		{"bob, not admitted: 403", bob, "forward-auth?app=wiki", merge(browser, fwd), 403, "", ""},

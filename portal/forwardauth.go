@@ -142,7 +142,12 @@ func forwardedTarget(h http.Header) (string, *url.URL, error) {
 			return "", nil
 		}
 		v := strings.TrimSpace(vs[0])
-		if len(v) > forwardAuthMaxValue || strings.ContainsAny(v, " ,\t\r\n\\") {
+		// A comma is a list (a chain of proxies) except in the URI.
+		bad := " \t\r\n\\,"
+		if name == "X-Forwarded-Uri" {
+			bad = " \t\r\n"
+		}
+		if len(v) > forwardAuthMaxValue || strings.ContainsAny(v, bad) {
 			return "", inputErr(name, "forward-auth: %s is not one plain value", name)
 		}
 		return v, nil
