@@ -54,7 +54,10 @@ func (f forwardAuth) serve(w http.ResponseWriter, r *http.Request, redirect bool
 			"add the proxy's address to Caddy's trusted_proxies (global option: servers { trusted_proxies static <address> })")
 		return
 	}
-	name := r.URL.Query().Get("app")
+	name, ok := strings.CutPrefix(r.URL.RawQuery, "app=")
+	if !ok || strings.ContainsAny(name, "&;%+") {
+		name = r.URL.Query().Get("app")
+	}
 	if name == "" {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "forward-auth: the app parameter is required (?app=<name>)", "field": "app"})
 		return
@@ -64,17 +67,23 @@ func (f forwardAuth) serve(w http.ResponseWriter, r *http.Request, redirect bool
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "forward-auth: no app is called " + strconv.Quote(core.Truncate(name, 64)), "field": "app"})
 		return
 	}
-	method, target, err := forwardedTarget(r.Header)
+	fw, err := forwardedRequest(r.Header)
 	if err != nil {
 		f.writeAPIError(w, err)
 		return
 	}
-	// The original request: the proxy's headers (the client's cookies,
-	// Authorization, Accept) with the client's method and URL. Check strips
-	// the client's identity headers from it and sets ours.
-	o := r.Clone(r.Context())
-	o.Method, o.Host, o.RequestURI = method, target.Host, target.RequestURI()
-	o.URL = target
+	// The original request: the client's method and host, and only the
+	// headers Check and WriteRefusal read (the client's cookies, an API
+	// key, what kind of client it is), so no identity header the client
+	// sent can be in it. Its URL is parsed only for a refusal.
+	o := r.WithContext(r.Context())
+	o.Method, o.Host, o.RequestURI = fw.method, fw.host, fw.uri
+	o.Header = make(http.Header, 12)
+	for _, k := range [...]string{"Cookie", "Authorization", "Accept", "Sec-Fetch-Mode", "User-Agent"} {
+		if vs := r.Header[k]; len(vs) > 0 {
+			o.Header[k] = append([]string(nil), vs...) // Check edits the cookies in place
+		}
+	}
 	v := f.Check(o, app)
 	switch v.Outcome {
 	case Allow:
@@ -95,6 +104,12 @@ func (f forwardAuth) serve(w http.ResponseWriter, r *http.Request, redirect bool
 		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable, try again shortly")
 		return
 	}
+	target, err := url.Parse(fw.proto + "://" + fw.host + fw.uri)
+	if err != nil || target.Host != fw.host || target.User != nil {
+		f.writeAPIError(w, inputErr("X-Forwarded-Host", "forward-auth: X-Forwarded-Host and X-Forwarded-Uri do not make a URL"))
+		return
+	}
+	o.URL = target
 	returnURL := ""
 	if u, ok := f.core.Access.RedirectPolicy().Clean(target.String()); ok {
 		returnURL = u
@@ -104,7 +119,7 @@ func (f forwardAuth) serve(w http.ResponseWriter, r *http.Request, redirect bool
 		return
 	}
 	// nginx: 401 or 403 only; where a browser should go in Location.
-	navigate := wantsHTML(o) && (method == http.MethodGet || method == http.MethodHead)
+	navigate := wantsHTML(o) && (fw.method == http.MethodGet || fw.method == http.MethodHead)
 	base := f.portal.String()
 	switch v.Outcome {
 	case SignIn:
@@ -128,13 +143,17 @@ func (f forwardAuth) serve(w http.ResponseWriter, r *http.Request, redirect bool
 	}
 }
 
-// forwardedTarget is the method and absolute URL of the original request
-// a proxy describes in h: X-Forwarded-Method (default GET), -Proto (http
-// or https), -Host and -Uri (default /). A missing or malformed value is
-// an *InputError naming the header.
-func forwardedTarget(h http.Header) (string, *url.URL, error) {
+// forwarded is the original request a proxy describes.
+type forwarded struct{ method, proto, host, uri string }
+
+// forwardedRequest is the original request a proxy describes in h:
+// X-Forwarded-Method (default GET), -Proto (http or https), -Host and -Uri
+// (default /). A missing or malformed value is an *InputError naming the
+// header. It checks the values as strings (the hot path parses no URL).
+func forwardedRequest(h http.Header) (forwarded, error) {
+	var fw forwarded
 	get := func(name string) (string, error) {
-		vs := h.Values(name)
+		vs := h[name] // the names below are canonical
 		if len(vs) > 1 {
 			return "", inputErr(name, "forward-auth: %s is sent more than once", name)
 		}
@@ -152,45 +171,38 @@ func forwardedTarget(h http.Header) (string, *url.URL, error) {
 		}
 		return v, nil
 	}
-	method, err := get("X-Forwarded-Method")
-	if err != nil {
-		return "", nil, err
+	var err error
+	if fw.method, err = get("X-Forwarded-Method"); err != nil {
+		return fw, err
 	}
-	if method == "" {
-		method = http.MethodGet
+	if fw.method == "" {
+		fw.method = http.MethodGet
 	}
-	for _, c := range method {
+	for _, c := range fw.method {
 		if c < 'A' || c > 'Z' {
-			return "", nil, inputErr("X-Forwarded-Method", "forward-auth: X-Forwarded-Method %q is not a method", method)
+			return fw, inputErr("X-Forwarded-Method", "forward-auth: X-Forwarded-Method %q is not a method", fw.method)
 		}
 	}
-	proto, err := get("X-Forwarded-Proto")
-	if err != nil {
-		return "", nil, err
+	if fw.proto, err = get("X-Forwarded-Proto"); err != nil {
+		return fw, err
 	}
-	if proto != "http" && proto != "https" {
-		return "", nil, inputErr("X-Forwarded-Proto", "forward-auth: X-Forwarded-Proto must be http or https (the proxy sets it to the client's scheme)")
+	if fw.proto != "http" && fw.proto != "https" {
+		return fw, inputErr("X-Forwarded-Proto", "forward-auth: X-Forwarded-Proto must be http or https (the proxy sets it to the client's scheme)")
 	}
-	host, err := get("X-Forwarded-Host")
-	if err != nil {
-		return "", nil, err
+	if fw.host, err = get("X-Forwarded-Host"); err != nil {
+		return fw, err
 	}
-	if host == "" || strings.ContainsAny(host, "/?#@") {
-		return "", nil, inputErr("X-Forwarded-Host", "forward-auth: X-Forwarded-Host must be the host the client asked for (the proxy sets it)")
+	if fw.host == "" || strings.ContainsAny(fw.host, "/?#@%") {
+		return fw, inputErr("X-Forwarded-Host", "forward-auth: X-Forwarded-Host must be the host the client asked for (the proxy sets it)")
 	}
-	uri, err := get("X-Forwarded-Uri")
-	if err != nil {
-		return "", nil, err
+	if fw.uri, err = get("X-Forwarded-Uri"); err != nil {
+		return fw, err
 	}
-	if uri == "" {
-		uri = "/"
+	if fw.uri == "" {
+		fw.uri = "/"
 	}
-	if !strings.HasPrefix(uri, "/") || strings.HasPrefix(uri, "//") {
-		return "", nil, inputErr("X-Forwarded-Uri", "forward-auth: X-Forwarded-Uri must be the request's path and query, starting with one /")
+	if !strings.HasPrefix(fw.uri, "/") || strings.HasPrefix(fw.uri, "//") {
+		return fw, inputErr("X-Forwarded-Uri", "forward-auth: X-Forwarded-Uri must be the request's path and query, starting with one /")
 	}
-	u, err := url.Parse(proto + "://" + host + uri)
-	if err != nil || u.Host != host || u.User != nil {
-		return "", nil, inputErr("X-Forwarded-Host", "forward-auth: X-Forwarded-Host and X-Forwarded-Uri do not make a URL")
-	}
-	return method, u, nil
+	return fw, nil
 }
