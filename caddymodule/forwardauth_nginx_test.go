@@ -120,6 +120,22 @@ func TestForwardAuthNginx(t *testing.T) {
 		t.Fatalf("the app saw %d requests, want still 1", n)
 	}
 
+	// An administrator impersonating alice: the app sees alice and who
+	// impersonates her, not the impersonator a client forges.
+	h.addUser("adam", ownerPW, "admin", "admins")
+	adam := h.client()
+	h.apiLogin(adam, "adam", ownerPW)
+	if resp, b := do(t, adam, "POST", h.portalURL("/api/v1/users/alice/impersonate"), nil, jsonAPI); resp.StatusCode != http.StatusOK {
+		t.Fatalf("adam impersonates alice: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := do(t, adam, "GET", target, nil, with(browser, forged)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("adam as alice: %d %s", resp.StatusCode, b)
+	}
+	seen, n = h.lastSeen()
+	if n != 2 || seen.Get("Remote-User") != "alice" || strings.Join(seen.Values("Remote-Impersonator"), ",") != "adam" {
+		t.Fatalf("the app saw (%d requests) Remote-User %q Remote-Impersonator %q, want alice by adam", n, seen.Get("Remote-User"), seen.Values("Remote-Impersonator"))
+	}
+
 	// An app that requires a second factor, alice signed in with a
 	// password only: her browser is sent to confirm one and come back; a
 	// script gets 403.
@@ -132,7 +148,7 @@ func TestForwardAuthNginx(t *testing.T) {
 	if resp, b := do(t, alice, "GET", vault.URL+"/secret", nil, jsonAPI); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("alice's script on a require_2fa app: %d %s, want 403", resp.StatusCode, b)
 	}
-	if n := h.upstreamHits(); n != 1 {
-		t.Fatalf("the app saw %d requests, want still 1", n)
+	if n := h.upstreamHits(); n != 2 {
+		t.Fatalf("the app saw %d requests, want still 2", n)
 	}
 }
