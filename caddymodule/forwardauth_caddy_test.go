@@ -39,7 +39,7 @@ func TestForwardAuthCaddy(t *testing.T) {
 	h.addUser("alice", alicePW, "user", "staff")
 	h.addUser("bob", bobPW, "user")
 	target := fmt.Sprintf("http://127.0.0.1:%d/wiki/page?id=7&edit=1", port)
-	forged := map[string]string{"Remote-User": "mallory", "remote-groups": "admins", "Remote_User": "mallory", "Remote-Impersonator": "olga"}
+	forged := map[string]string{"Remote-User": "mallory", "remote-groups": "admins", "Remote_User": "mallory", "Remote-Impersonator": "olga", "Remote-Role": "owner"}
 	merge := func(a, b map[string]string) map[string]string {
 		out := map[string]string{}
 		for _, m := range []map[string]string{a, b} {
@@ -73,7 +73,7 @@ func TestForwardAuthCaddy(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("the app saw %d requests, want 1", n)
 	}
-	for name, want := range map[string]string{"Remote-User": "alice", "Remote-Email": "alice@example.com", "Remote-Name": "Alice", "Remote-Groups": "staff", "Remote-Impersonator": ""} {
+	for name, want := range map[string]string{"Remote-User": "alice", "Remote-Email": "alice@example.com", "Remote-Name": "Alice", "Remote-Groups": "staff", "Remote-Impersonator": "", "Remote-Role": ""} {
 		if got := strings.Join(seen.Values(name), ","); got != want {
 			t.Errorf("the app saw %s %q, want %q", name, got, want)
 		}

@@ -51,7 +51,7 @@ func TestForwardAuthNginx(t *testing.T) {
 
 	forged := map[string]string{
 		"Remote-User": "mallory", "remote-groups": "admins", "REMOTE-EMAIL": "mallory@example.com",
-		"Remote-Name": "Mallory", "Remote-Impersonator": "olga",
+		"Remote-Name": "Mallory", "Remote-Impersonator": "olga", "Remote-Role": "owner",
 	}
 	with := func(a, b map[string]string) map[string]string {
 		m := map[string]string{}
@@ -95,7 +95,7 @@ func TestForwardAuthNginx(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("the app saw %d requests, want 1", n)
 	}
-	for name, want := range map[string]string{"Remote-User": "alice", "Remote-Email": "alice@example.com", "Remote-Name": "Alice", "Remote-Groups": "staff", "Remote-Impersonator": ""} {
+	for name, want := range map[string]string{"Remote-User": "alice", "Remote-Email": "alice@example.com", "Remote-Name": "Alice", "Remote-Groups": "staff", "Remote-Impersonator": "", "Remote-Role": ""} {
 		if got := seen.Values(name); strings.Join(got, ",") != want {
 			t.Errorf("the app saw %s %q, want %q", name, got, want)
 		}
