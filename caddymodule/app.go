@@ -411,6 +411,11 @@ func (a *App) options() (portal.Options, error) {
 		Remember:     time.Duration(sess.Remember),
 		Headers:      headers,
 		ClientIP:     clientIP,
+		// Caddy marks a request from one of the server's trusted_proxies.
+		TrustedProxy: func(r *http.Request) bool {
+			trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
+			return trusted
+		},
 
 		InviteLifetime:  time.Duration(a.InviteLifetime),
 		ResetLifetime:   time.Duration(a.ResetLifetime),

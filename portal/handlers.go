@@ -34,3 +34,7 @@ func (s *Service) accountUI() accountUI { return accountUI{s} }
 type appsAPI struct{ *Service }
 
 func (s *Service) appsAPI() appsAPI { return appsAPI{s} }
+
+// forwardAuth is the handlers of the forward-auth endpoints other proxies ask (forwardauth.go); it shares the Service.
+// It is made in the route table (forwardAuth{s}), not by a method of Service, which adminAPI would inherit.
+type forwardAuth struct{ *Service }

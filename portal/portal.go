@@ -89,6 +89,10 @@ type Options struct {
 	// ClientIP returns the client address of a request (for the audit log).
 	// Default: the host of r.RemoteAddr.
 	ClientIP func(r *http.Request) string
+	// TrustedProxy reports whether a request comes from one of the
+	// server's trusted proxies, whose X-Forwarded-* headers the
+	// forward-auth endpoints believe (forwardauth.go). Default: none is.
+	TrustedProxy func(r *http.Request) bool
 	// InviteLifetime is how long an invitation link works, unless the
 	// stored settings say otherwise. Default: 72h.
 	InviteLifetime time.Duration
@@ -151,6 +155,9 @@ type Service struct {
 	now      func() time.Time
 	mail     *mail.Sender
 
+	// trustedProxy is Options.TrustedProxy; nil trusts no proxy.
+	trustedProxy func(*http.Request) bool
+
 	// pageKeyCache holds the CSRF/flash key once read from the store.
 	pageKeyCache atomic.Pointer[[]byte]
 
@@ -202,7 +209,8 @@ func New(opts Options) (*Service, error) {
 		throttle: newThrottle(throttleMaxClients),
 		mail:     opts.Mail,
 
-		dirServer: opts.DirectoryServer,
+		dirServer:    opts.DirectoryServer,
+		trustedProxy: opts.TrustedProxy,
 	}
 	if s.clientIP == nil {
 		s.clientIP = remoteHost

@@ -160,6 +160,11 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("GET /api/v1/directory", s.api(policies.PermUsersRead, s.adminAPI().apiDirectory))
 	mux.Handle("POST /api/v1/directory/sync", s.api(policies.PermUsersWrite, s.adminAPI().apiDirectorySync))
 
+	// Forward-auth for other proxies (forwardauth.go): answers only a
+	// trusted proxy, for the original request it describes.
+	mux.Handle("GET /api/authz/forward-auth", s.public(forwardAuth{s}.handleForwardAuth))
+	mux.Handle("GET /api/authz/auth-request", s.public(forwardAuth{s}.handleAuthRequest))
+
 	s.pageRoutes(mux)
 	s.adminAPI().impersonationRoutes(mux)
 	s.accountUI().emailRoutes(mux)
