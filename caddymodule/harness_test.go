@@ -159,6 +159,26 @@ func (h *harness) start(caddyfile string) {
 	if err := caddy.Load(adapt(h.t, caddyfile), true); err != nil {
 		h.t.Fatalf("load config: %v", err)
 	}
+	h.waitServing()
+}
+
+// waitServing waits until the portal answers: after a reload, a request
+// that reaches the old server as it closes is reset, which is the reload's
+// doing, not the test's.
+func (h *harness) waitServing() {
+	h.t.Helper()
+	c := &http.Client{Transport: noKeepAlive, Timeout: 2 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var err error
+	for range 50 {
+		var resp *http.Response
+		if resp, err = c.Get(h.portalURL("/login")); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.t.Fatalf("the portal does not answer after loading the config: %v", err)
 }
 
 func (h *harness) portalURL(path string) string {
