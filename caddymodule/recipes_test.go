@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,6 +108,9 @@ func checkReached(t *testing.T, h *harness, c *http.Client, method, u string, hd
 		t.Errorf("%s %s: reached the app %d times, want once", method, u, n-before)
 		return
 	}
+	if ck := strings.Join(seen.Values("Cookie"), "; "); strings.Contains(ck, "gatehouse") {
+		t.Errorf("%s %s: the app saw Gatehouse's cookie: %q", method, u, ck)
+	}
 	if got := seen.Get("Remote-User"); got != user {
 		t.Errorf("%s %s: the app saw Remote-User %q, want %q", method, u, got, user)
 	}
@@ -149,6 +153,14 @@ func TestRecipes(t *testing.T) {
 			t.Errorf("anonymous browser on /secret: %d %q, want 302 to the login page", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		checkReached(t, h, alice, "GET", app+"/secret", withHeaders(jsonAPI, forgedIdentity), http.StatusOK, "alice")
+		// A signed-in browser on the public path: its session cookie stays
+		// out of the app there too, the app's own cookies go through.
+		u, _ := url.Parse(app + "/healthz")
+		alice.Jar.SetCookies(u, []*http.Cookie{{Name: "app_prefs", Value: "dark"}, {Name: "gatehouse_session_act", Value: "tok"}})
+		checkReached(t, h, alice, "GET", app+"/healthz", anonAPI, http.StatusOK, "")
+		if seen, _ := h.lastSeen(); !strings.Contains(seen.Get("Cookie"), "app_prefs=dark") {
+			t.Errorf("the app's own cookie did not reach it on /healthz: %q", seen.Get("Cookie"))
+		}
 	})
 
 	t.Run("stricter admin path", func(t *testing.T) {
@@ -191,6 +203,7 @@ func TestRecipes(t *testing.T) {
 			checkReached(t, h, bob, m, files+"/report.pdf", anonAPI, http.StatusForbidden, "")
 		}
 		checkReached(t, h, alice, "PUT", files+"/report.pdf", anonAPI, http.StatusOK, "alice")
+		checkReached(t, h, alice, "GET", files+"/report.pdf", anonAPI, http.StatusOK, "")
 		// A public GET cannot be turned into a DELETE by the app.
 		override := map[string]string{"X-HTTP-Method-Override": "DELETE", "X-HTTP-Method": "DELETE", "X-Method-Override": "DELETE"}
 		checkReached(t, h, anon, "GET", files+"/report.pdf", withHeaders(anonAPI, override), http.StatusOK, "")
@@ -251,13 +264,13 @@ func TestRecipesTrustedProxiesStrict(t *testing.T) {
 }
 
 // TestRecipesPublicRouteNeedsStrip shows why each public route of the
-// recipes deletes Remote-*: the guard removes a client's identity headers
+// recipes imports (public): the guard removes a client's identity headers
 // only on the routes it runs on, so without those request_header lines a
 // forged Remote-User reaches the app on /healthz.
 func TestRecipesPublicRouteNeedsStrip(t *testing.T) {
 	h := newHarness(t)
 	site, base := recipeSites(t, h)
-	const imp = "\t\trequest_header -Remote-*\n"
+	const imp = "\t\timport public\n"
 	if !strings.Contains(site, imp) {
 		t.Fatalf("examples/recipes/Caddyfile no longer holds %q", imp)
 	}
