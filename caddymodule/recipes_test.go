@@ -281,3 +281,26 @@ func TestRecipesPublicRouteNeedsStrip(t *testing.T) {
 		t.Fatalf("without the strip: %d %s; the app saw %v, want the forged headers (else the recipe's advice is stale)", resp.StatusCode, body, seen)
 	}
 }
+
+// TestRecipesReadme: the README shows the recipes' (public) snippet as the
+// file has it, so what readers copy is what TestRecipes runs.
+func TestRecipesReadme(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipes, err := os.ReadFile(filepath.Join("..", "examples", "recipes", "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(recipes), "(public) {")
+	if i < 0 {
+		t.Fatal("examples/recipes/Caddyfile has no (public) snippet")
+	}
+	snippet := string(recipes[i:])
+	snippet = snippet[:strings.Index(snippet, "\n}\n")+2]
+	shown := "  " + strings.ReplaceAll(snippet, "\n", "\n  ") // inside a list item
+	if !strings.Contains(string(readme), shown) {
+		t.Errorf("the README's Rules section does not show the recipes' snippet as it is:\n%s", shown)
+	}
+}
