@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
@@ -110,6 +113,49 @@ func TestExamplesAdapt(t *testing.T) {
 			indented := "\t\t" + strings.ReplaceAll(strings.TrimSpace(string(body)), "\n", "\n\t\t")
 			cf := "{\n\tgatehouse {\n\t\tportal_url https://auth.example.com\n" + indented + "\n\t}\n}\n\nauth.example.com {\n\tgatehouse_portal\n}\n"
 			if err := adaptFile(t, path, []byte(cf)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestExamplesProvision goes one step past adapting: every example
+// Caddyfile that adapts is provisioned as `caddy validate` does (every
+// module set up, nothing served), so a value the parser takes but the
+// module refuses (a bad group name, a short secret, an unknown app) fails
+// here. What a real machine would have is put in: the storage directory
+// becomes a temporary one, the LDAP port a free one, the secrets the
+// examples read from the environment are set, and a site-only example gets
+// a minimal global gatehouse block.
+func TestExamplesProvision(t *testing.T) {
+	for _, env := range []string{"MYAPP_OIDC_SECRET", "PHOTOS_OIDC_SECRET", "NEXTCLOUD_OIDC_SECRET"} {
+		t.Setenv(env, "0123456789abcdef0123456789abcdef")
+	}
+	caddyfiles, _ := exampleCaddyfiles(t)
+	for _, rel := range caddyfiles {
+		if _, skipped := examplesNotYetAdapting[rel]; skipped {
+			continue
+		}
+		t.Run(rel, func(t *testing.T) {
+			path := filepath.Join("..", "examples", filepath.FromSlash(rel))
+			body, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cf := strings.ReplaceAll(string(body), "/var/lib/gatehouse", t.TempDir())
+			cf = strings.ReplaceAll(cf, "0.0.0.0:6360", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+			if !strings.Contains(cf, "\n\tgatehouse {\n") {
+				cf = fmt.Sprintf("{\n\tgatehouse {\n\t\tstorage %s\n\t\tportal_url https://auth.example.com\n\t}\n}\n\n%s", t.TempDir(), cf)
+			}
+			js, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), map[string]any{"filename": path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg caddy.Config
+			if err := json.Unmarshal(js, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := caddy.Validate(&cfg); err != nil {
 				t.Error(err)
 			}
 		})
