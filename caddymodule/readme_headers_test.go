@@ -25,6 +25,7 @@ func TestReadmeHeaderContractSnippets(t *testing.T) {
 http://127.0.0.1:%[1]d {
 	handle /manifest.json {
 		request_header -Remote-*
+		request_header Cookie "(^|;) *gatehouse_session[^=;]*=[^;]*" ""
 		reverse_proxy %[3]s
 	}
 	handle {
@@ -67,6 +68,15 @@ http://127.0.0.1:%[2]d {
 		resp, _ = do(t, anon, "GET", pwaURL("/notes"), nil, browser)
 		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), h.portalURL("/login")) {
 			t.Errorf("anonymous GET of the rest of the app: %d %s, want the sign-in redirect", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		// A signed-in browser's session cookie stays out of the app there.
+		alice := h.client()
+		h.apiLogin(alice, "alice", alicePW)
+		if resp, _ := do(t, alice, "GET", pwaURL("/manifest.json"), nil, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("alice GET /manifest.json: %d", resp.StatusCode)
+		}
+		if seen, _ := h.lastSeen(); strings.Contains(seen.Get("Cookie"), "gatehouse") {
+			t.Errorf("the session cookie reached the app on the public path: %q", seen.Get("Cookie"))
 		}
 	})
 
