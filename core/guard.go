@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
@@ -96,6 +97,10 @@ func (s *Credentials) CheckKeyAccess(a *Actor, k string, app *App, now time.Time
 // answers StepUp, as it does for API keys (the guard tells the client so
 // with a 403).
 func (s *Credentials) CheckAppPasswordAccess(a *Actor, login, secret string, app *App) Verdict {
+	if !LooksLikeAppPassword(secret) {
+		s.notAnAppPassword(a, login, app)
+		return Verdict{Outcome: SignIn}
+	}
 	u, err := s.CheckAppPassword(a, login, secret, app.Name)
 	if err != nil {
 		if errors.Is(err, ErrBadCredentials) {
@@ -119,4 +124,20 @@ func (s *Credentials) CheckAppPasswordAccess(a *Actor, login, secret string, app
 			Outcome: OutcomeFailure, Reason: reason})
 	}
 	return v
+}
+
+// notAnAppPassword audits a secret sent over HTTP Basic to app that is not
+// an app password, naming the account login names when there is one.
+func (s *Credentials) notAnAppPassword(a *Actor, login string, app *App) {
+	actor := policies.NormalizeUsername(Truncate(login, 320))
+	switch {
+	case LooksLikeAppPassword(login):
+		actor = "(an app password as the login)"
+	case strings.Contains(login, "@"):
+		if u, err := s.store.UserByEmail(login); err == nil {
+			actor = u.Username
+		}
+	}
+	s.Audit(a, store.Event{Actor: actor, Action: ActionAppPasswordUse, Outcome: OutcomeFailure,
+		Reason: "not an app password: HTTP Basic takes app passwords only, never the account password (app " + app.Name + ")"})
 }
