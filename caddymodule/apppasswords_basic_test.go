@@ -100,18 +100,29 @@ func TestAppPasswordsBasicNativeClients(t *testing.T) {
 	requireTools(t, "cadaver", "cadaver")
 	h := newHarness(t)
 	up := newNativeUpstream(t)
-	files := freePort(t)
+	ports := freePorts(t, 2)
+	files, notes := ports[0], ports[1]
 	filesURL := func(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", files, path) }
-	h.start(h.caddyfile("", fmt.Sprintf(`
-http://127.0.0.1:%d {
+	// files: the guard's own app_passwords; notes: a bare guard for an app
+	// of the global block, which switches them on.
+	h.start(h.caddyfile(`app notes {
+			title "Notes"
+			app_passwords
+		}`, fmt.Sprintf(`
+http://127.0.0.1:%[1]d {
 	gatehouse files {
 		title "Family Files"
 		allow_groups staff
 		app_passwords
 	}
-	reverse_proxy %s
+	reverse_proxy %[3]s
 }
-`, files, strings.TrimPrefix(up.srv.URL, "http://"))))
+
+http://127.0.0.1:%[2]d {
+	gatehouse notes
+	reverse_proxy %[3]s
+}
+`, files, notes, strings.TrimPrefix(up.srv.URL, "http://"))))
 	h.addUser("olga", ownerPW, "owner")
 	h.addUser("alice", alicePW, "user", "staff")
 	h.addUser("bob", bobPW, "user", "staff")
@@ -360,6 +371,46 @@ http://127.0.0.1:%d {
 		}
 	})
 
+	t.Run("global app block and the portal's switch", func(t *testing.T) {
+		code, hdr, _ := curl("10.20.3.1", "-u", "bob:"+alicePWApp, fmt.Sprintf("http://127.0.0.1:%d/dav/", notes))
+		if code != 401 || !strings.Contains(hdr.Get("Www-Authenticate"), `Basic realm="Notes"`) {
+			t.Errorf("notes, wrong password: %d %v", code, hdr)
+		}
+		aliceAll := newAppPassword("alice", alicePW, `{"name":"Everywhere"}`)
+		if code, _, _ := curl("10.20.3.1", append([]string{"-u", "alice:" + aliceAll}, "-X", "PROPFIND", fmt.Sprintf("http://127.0.0.1:%d/dav/", notes))...); code != http.StatusMultiStatus {
+			t.Errorf("notes with an app password for every app: %d", code)
+		}
+		// whoami (the harness's portal-managed app) takes none until an
+		// administrator switches them on; then an app that requires a
+		// second factor refuses them (403: an app password is not one).
+		patch := func(body string, want int) string {
+			t.Helper()
+			resp, b := do(t, owner, "PATCH", h.portalURL("/api/v1/apps/whoami"), strings.NewReader(body), jsonAPI)
+			if resp.StatusCode != want {
+				t.Fatalf("PATCH %s: %d %s", body, resp.StatusCode, b)
+			}
+			return string(b)
+		}
+		if code, _, _ := curl("10.20.3.2", "-u", "alice:"+aliceOther, h.appURL("/")); code != 401 {
+			t.Errorf("whoami before the switch: %d", code)
+		}
+		if b := patch(`{"app_passwords":true}`, 200); !strings.Contains(b, `"app_passwords":true`) {
+			t.Errorf("the app's view: %s", b)
+		}
+		code, _, body := curl("10.20.3.2", "-u", "alice:"+aliceOther, h.appURL("/"))
+		if code != 200 || !strings.Contains(body, `"Remote-User":["alice"]`) || strings.Contains(body, "Authorization") {
+			t.Errorf("whoami after the switch: %d %s", code, body)
+		}
+		patch(`{"require_2fa":true}`, 200)
+		if code, _, body := curl("10.20.3.2", "-u", "alice:"+aliceOther, h.appURL("/")); code != http.StatusForbidden || !strings.Contains(body, "second factor") {
+			t.Errorf("whoami requiring a second factor: %d %s", code, body)
+		}
+		patch(`{"require_2fa":false,"app_passwords":false}`, 200)
+		if code, _, _ := curl("10.20.3.2", "-u", "alice:"+aliceOther, h.appURL("/")); code != 401 {
+			t.Errorf("whoami after switching off: %d", code)
+		}
+	})
+
 	t.Run("audit", func(t *testing.T) {
 		resp, b := do(t, owner, "GET", h.portalURL("/api/v1/audit?limit=500"), nil, jsonAPI)
 		var events struct {
@@ -375,6 +426,7 @@ http://127.0.0.1:%d {
 			{"wrong app password (app files)", "carol"}, // disabling deleted it
 			{"account locked (app files)", "dave"},
 			{"not allowed into app files", "dave"},
+			{"app whoami requires a second factor, which an app password is not", "alice"},
 		} {
 			found := false
 			for _, e := range events.Items {

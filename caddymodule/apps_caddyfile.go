@@ -85,6 +85,9 @@ func (d *AppDecl) config(repl *caddy.Replacer) core.AppConfig {
 // once replaced, at provision time).
 func (d *AppDecl) check() error {
 	c := d.config(caddy.NewReplacer())
+	if c.AppPasswords && c.Require2FA {
+		return errors.New("app_passwords and require_2fa exclude each other: an app password is not a second factor, so an app that requires one takes none")
+	}
 	if c.OIDC != nil {
 		if strings.Contains(d.OIDC.ClientSecret, "{") {
 			c.OIDC.Secret = "placeholder-placeholder"
