@@ -94,7 +94,11 @@ func basicCredentials(h http.Header) (login, password string, ok bool) {
 	}
 	// b is new and never written again: it backs the strings without a
 	// copy (as strings.Builder does).
-	return strings.Cut(unsafe.String(&b[0], len(b)), ":")
+	login, password, ok = strings.Cut(unsafe.String(&b[0], len(b)), ":")
+	if !ok {
+		return "", "", false
+	}
+	return login, password, true
 }
 
 // stripBasic removes an `Authorization: Basic` header from h: on an app
