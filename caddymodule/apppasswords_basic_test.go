@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -193,6 +194,21 @@ http://127.0.0.1:%[2]d {
 			if s.Get("Remote-User") != "alice" || s.Get("Remote-Groups") != "staff" || s.Get("Authorization") != "" {
 				t.Errorf("upstream saw %v", s)
 			}
+		}
+	})
+
+	t.Run("a session with a Basic header", func(t *testing.T) {
+		// Signed in with a cookie, the request is let in on the session;
+		// Basic credentials on an app that takes app passwords are ours
+		// and still never reach it.
+		c := h.client()
+		h.apiLogin(c, "alice", alicePW)
+		n := up.hits()
+		resp, _ := do(t, c, "PROPFIND", filesURL("/dav/"), nil, map[string]string{"Depth": "0", "Accept": "*/*",
+			"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:"+alicePWApp))})
+		seen := up.since(n)
+		if resp.StatusCode != http.StatusMultiStatus || len(seen) != 1 || seen[0].Get("Authorization") != "" || seen[0].Get("Remote-User") != "alice" {
+			t.Errorf("%d %v", resp.StatusCode, seen)
 		}
 	})
 
