@@ -427,6 +427,23 @@ http://127.0.0.1:%[2]d {
 		}
 	})
 
+	t.Run("forward-auth", func(t *testing.T) {
+		// nginx's auth_request and Traefik's forwardAuth get the same
+		// decision: the identity on 200, a Basic challenge on 401.
+		for _, ep := range []string{"/api/authz/auth-request?app=files", "/api/authz/forward-auth?app=files"} {
+			fw := []string{"-H", "X-Forwarded-Method: PROPFIND", "-H", "X-Forwarded-Proto: http", "-H", "X-Forwarded-Host: files.example.com",
+				"-H", "X-Forwarded-Uri: /dav/", h.portalURL(ep)}
+			code, hdr, body := curl("10.20.4.1", append([]string{"-u", "alice:" + alicePWApp}, fw...)...)
+			if code != 200 || hdr.Get("Remote-User") != "alice" {
+				t.Errorf("%s with alice's app password: %d %v %s", ep, code, hdr, body)
+			}
+			code, hdr, _ = curl("10.20.4.1", fw...)
+			if code != 401 || !strings.Contains(strings.Join(hdr.Values("Www-Authenticate"), "|"), `Basic realm="Family Files"`) {
+				t.Errorf("%s without credentials: %d %v", ep, code, hdr)
+			}
+		}
+	})
+
 	t.Run("audit", func(t *testing.T) {
 		resp, b := do(t, owner, "GET", h.portalURL("/api/v1/audit?limit=500"), nil, jsonAPI)
 		var events struct {
