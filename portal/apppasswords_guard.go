@@ -101,12 +101,15 @@ func basicCredentials(h http.Header) (login, password string, ok bool) {
 	return login, password, true
 }
 
-// stripBasic removes an `Authorization: Basic` header from h: on an app
-// that takes app passwords, Basic credentials are Gatehouse's, never the
-// app's.
+// stripBasic removes the Authorization header from h when any of its
+// values is Basic credentials: on an app that takes app passwords, Basic
+// credentials are Gatehouse's, never the app's.
 func stripBasic(h http.Header) {
-	if v := firstValue(h, "Authorization"); len(v) >= 6 && strings.EqualFold(v[:6], "basic ") {
-		delete(h, "Authorization")
+	for _, v := range h["Authorization"] {
+		if len(v) >= 6 && strings.EqualFold(v[:6], "basic ") {
+			delete(h, "Authorization")
+			return
+		}
 	}
 }
 

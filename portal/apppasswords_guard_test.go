@@ -69,6 +69,11 @@ func TestStripBasic(t *testing.T) {
 	if _, ok := h["Authorization"]; ok {
 		t.Error("Basic kept")
 	}
+	h = http.Header{"Authorization": {"Bearer app-token", "Basic YTpi"}}
+	stripBasic(h)
+	if _, ok := h["Authorization"]; ok {
+		t.Error("Basic in a second value kept")
+	}
 	h = http.Header{"Authorization": {"Bearer app-token"}}
 	stripBasic(h)
 	if h.Get("Authorization") != "Bearer app-token" {
