@@ -95,7 +95,15 @@ func (s *Credentials) CheckKeyAccess(a *Actor, k string, app *App, now time.Time
 // An app password is not a second factor: it is a standing secret made
 // once from a portal session, so an app that requires a second factor
 // answers StepUp, as it does for API keys (the guard tells the client so
-// with a 403).
+// with a 403). A right password kept out (Deny, StepUp, ChangePassword) is
+// audited too.
+//
+// A secret that is not shaped like an app password (the account password,
+// most likely) is never checked — HTTP Basic takes app passwords only —
+// and is audited but not counted toward the account's lockout: it cannot
+// be a guess at an app password, and a client set up with the account
+// password must not lock its owner out of the portal (the guard's
+// per-address throttle still counts it).
 func (s *Credentials) CheckAppPasswordAccess(a *Actor, login, secret string, app *App) Verdict {
 	if !LooksLikeAppPassword(secret) {
 		s.notAnAppPassword(a, login, app)

@@ -19,8 +19,9 @@ import (
 //   - Only app passwords: the account password is never taken over Basic
 //     (it would bypass the second factor, and it would cost an argon2id
 //     hash per request). Anything that is not a valid app password for
-//     this app is refused as a wrong one: audited, counted toward the
-//     account's lockout and the address's throttle.
+//     this app is refused as a wrong one: audited and counted by the
+//     address's throttle; a wrong app password also counts toward the
+//     account's lockout, a secret that is not one at all does not.
 //   - Only clients that are not browsers (fromBrowser): a browser keeps
 //     Basic credentials and sends them to the site on every request, from
 //     any page, like a cookie without SameSite; browsers sign in at the
