@@ -45,8 +45,9 @@ func init() {
 //		allow_groups admins ops
 //		allow_users  alice
 //		require_2fa
-//		app_passwords
 //	}
+//
+// (or app_passwords instead of require_2fa: see AppPasswords).
 type Guard struct {
 	// App names the protected app (lowercase letters, digits, '.', '-',
 	// '_'). Several guards may name the same app when they agree on the
