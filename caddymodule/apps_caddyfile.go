@@ -44,6 +44,8 @@ type AppDecl struct {
 	AllowGroups []string `json:"allow_groups,omitempty"`
 	AllowUsers  []string `json:"allow_users,omitempty"`
 	Require2FA  bool     `json:"require_2fa,omitempty"`
+	// AppPasswords is as in Guard.
+	AppPasswords bool `json:"app_passwords,omitempty"`
 	// OIDC makes the app a client of the OpenID Connect provider.
 	OIDC *AppOIDC `json:"oidc,omitempty"`
 }
@@ -67,7 +69,7 @@ type AppOIDC struct {
 // config returns the declaration as core takes it, placeholders replaced
 // by repl.
 func (d *AppDecl) config(repl *caddy.Replacer) core.AppConfig {
-	c := core.AppConfig{Global: true, Name: d.Name, Title: d.Title, URL: d.URL, AllowGroups: d.AllowGroups, AllowUsers: d.AllowUsers, Require2FA: d.Require2FA}
+	c := core.AppConfig{Global: true, Name: d.Name, Title: d.Title, URL: d.URL, AllowGroups: d.AllowGroups, AllowUsers: d.AllowUsers, Require2FA: d.Require2FA, AppPasswords: d.AppPasswords}
 	if o := d.OIDC; o != nil {
 		c.OIDC = &core.OIDCClientConfig{
 			RedirectURIs: o.RedirectURIs, PostLogoutRedirectURIs: o.PostLogoutRedirectURIs, Public: o.Public,
@@ -83,6 +85,9 @@ func (d *AppDecl) config(repl *caddy.Replacer) core.AppConfig {
 // once replaced, at provision time).
 func (d *AppDecl) check() error {
 	c := d.config(caddy.NewReplacer())
+	if c.AppPasswords && c.Require2FA {
+		return errors.New("app_passwords and require_2fa exclude each other: an app password is not a second factor, so an app that requires one takes none")
+	}
 	if c.OIDC != nil {
 		if strings.Contains(d.OIDC.ClientSecret, "{") {
 			c.OIDC.Secret = "placeholder-placeholder"
@@ -136,13 +141,15 @@ func parseAppDecl(d *caddyfile.Dispenser) (*AppDecl, error) {
 			}
 		case "require_2fa":
 			err = flag(&a.Require2FA)
+		case "app_passwords":
+			err = flag(&a.AppPasswords)
 		case "oidc":
 			if a.OIDC != nil {
 				return nil, d.Errf("gatehouse: app %s: oidc is given twice", a.Name)
 			}
 			a.OIDC, err = parseAppOIDC(d, a.Name)
 		default:
-			return nil, d.Errf("gatehouse: app %s: unknown subdirective %q (want title, url, allow_groups, allow_users, require_2fa or oidc)", a.Name, sub)
+			return nil, d.Errf("gatehouse: app %s: unknown subdirective %q (want title, url, allow_groups, allow_users, require_2fa, app_passwords or oidc)", a.Name, sub)
 		}
 		if err != nil {
 			return nil, err

@@ -259,9 +259,17 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				return nil, h.Errf("gatehouse %s: require_2fa takes no value", g.App)
 			}
 			g.Require2FA = true
+		case "app_passwords":
+			if h.NextArg() {
+				return nil, h.Errf("gatehouse %s: app_passwords takes no value", g.App)
+			}
+			g.AppPasswords = true
 		default:
-			return nil, h.Errf("gatehouse %s: unknown subdirective %q (want title, url, allow_groups, allow_users or require_2fa)", g.App, opt)
+			return nil, h.Errf("gatehouse %s: unknown subdirective %q (want title, url, allow_groups, allow_users, require_2fa or app_passwords)", g.App, opt)
 		}
+	}
+	if g.AppPasswords && g.Require2FA {
+		return nil, h.Errf("gatehouse %s: app_passwords and require_2fa exclude each other: an app password is not a second factor, so an app that requires one takes none", g.App)
 	}
 
 	decls, _ := h.State[stateGuards].(map[string]guardDecl)
@@ -297,6 +305,8 @@ func (g *Guard) differsFrom(o *Guard) string {
 		return "allow_users"
 	case g.Require2FA != o.Require2FA:
 		return "require_2fa"
+	case g.AppPasswords != o.AppPasswords:
+		return "app_passwords"
 	case g.Title != o.Title:
 		return "title"
 	case g.URL != "" && o.URL != "" && g.URL != o.URL:

@@ -46,6 +46,8 @@ func init() {
 //		allow_users  alice
 //		require_2fa
 //	}
+//
+// (or app_passwords instead of require_2fa: see AppPasswords).
 type Guard struct {
 	// App names the protected app (lowercase letters, digits, '.', '-',
 	// '_'). Several guards may name the same app when they agree on the
@@ -73,6 +75,16 @@ type Guard struct {
 	// a passkey); a password-only session is sent to step up.
 	Require2FA bool `json:"require_2fa,omitempty"`
 
+	// AppPasswords lets clients that are not browsers (DAV, git,
+	// calendar and mobile apps) in with an app password over HTTP Basic
+	// (`Authorization: Basic <user:app password>`); their 401 carries a
+	// Basic challenge with the app's title as realm. The account password
+	// is never taken over Basic, and the Authorization header never
+	// reaches the app. An app that requires a second factor takes no app
+	// passwords (an app password is not one). See portal's
+	// appPasswordGate.
+	AppPasswords bool `json:"app_passwords,omitempty"`
+
 	service *portal.Service
 	app     *portal.App
 	headers portal.Headers // the identity header names, canonical
@@ -98,13 +110,14 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 	g.service = a.Service()
 	g.headers = a.headers
 	g.app, err = g.service.Core().Access.RegisterApp(portal.AppConfig{
-		Name:        g.App,
-		Title:       g.Title,
-		URL:         g.URL,
-		AllowGroups: g.AllowGroups,
-		AllowUsers:  g.AllowUsers,
-		Require2FA:  g.Require2FA,
-		Guarded:     true,
+		Name:         g.App,
+		Title:        g.Title,
+		URL:          g.URL,
+		AllowGroups:  g.AllowGroups,
+		AllowUsers:   g.AllowUsers,
+		Require2FA:   g.Require2FA,
+		AppPasswords: g.AppPasswords,
+		Guarded:      true,
 	})
 	if err != nil {
 		return fmt.Errorf("gatehouse: %w", err)

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"hash"
 	"hash/crc32"
-	"io"
 	"math/big"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
@@ -90,16 +90,36 @@ func WellFormedKey(k string) bool {
 // from the server key, so a copy of the database alone cannot be used to
 // check guesses.
 func (s *Credentials) keyHash(k string) [32]byte {
-	m, _ := s.keyMACs.Get().(hash.Hash)
-	if m == nil {
-		m = hmac.New(sha256.New, s.keyMAC)
-	}
-	m.Reset()
-	_, _ = io.WriteString(m, k)
-	var out [32]byte
-	m.Sum(out[:0])
+	m := pooledKeyMAC(&s.keyMACs, s.keyMAC)
+	m.in = append(m.in[:0], k...)
+	out := m.sum()
 	s.keyMACs.Put(m)
 	return out
+}
+
+// keyMACState is a pooled HMAC state with its input and output buffers,
+// so that a hash on the hot path allocates nothing (a buffer handed to
+// the hash.Hash interface would escape).
+type keyMACState struct {
+	h   hash.Hash
+	in  []byte
+	out [32]byte
+}
+
+// pooledKeyMAC takes an HMAC state under key from pool.
+func pooledKeyMAC(pool *sync.Pool, key []byte) *keyMACState {
+	if m, ok := pool.Get().(*keyMACState); ok {
+		return m
+	}
+	return &keyMACState{h: hmac.New(sha256.New, key), in: make([]byte, 0, 64)}
+}
+
+// sum is the HMAC of m.in.
+func (m *keyMACState) sum() [32]byte {
+	m.h.Reset()
+	_, _ = m.h.Write(m.in)
+	m.h.Sum(m.out[:0])
+	return m.out
 }
 
 // ErrBadKey is every refusal of an API key, whatever its reason (the

@@ -29,6 +29,8 @@ type AppView struct {
 	Operators []string `json:"operators"`
 	// Require2FA: only sessions with a second factor get in.
 	Require2FA bool `json:"require_2fa"`
+	// AppPasswords: the guard takes app passwords over HTTP Basic.
+	AppPasswords bool `json:"app_passwords"`
 	// Kind is how the app is reached: guarded, oidc, both, or link (see
 	// App.Kind).
 	Kind string `json:"kind"`
@@ -51,6 +53,8 @@ type AppAccessInput struct {
 	AllowUsers  *[]string `json:"allow_users"`
 	Operators   *[]string `json:"operators"`
 	Require2FA  *bool     `json:"require_2fa"`
+	// AppPasswords switches HTTP Basic with app passwords on or off.
+	AppPasswords *bool `json:"app_passwords"`
 }
 
 // AppViewOf is the app a as the API shows it.
@@ -58,7 +62,7 @@ func (s *Access) AppViewOf(a *App) AppView {
 	acc := a.Access()
 	v := AppView{Name: a.Name, Title: a.Title, URL: a.URL, Configured: a.Configured,
 		AllowGroups: acc.AllowGroups(), AllowUsers: acc.AllowUsers(), Open: acc.Open(), Operators: []string{},
-		Require2FA: a.RequiresSecondFactor()}
+		Require2FA: a.RequiresSecondFactor(), AppPasswords: a.TakesAppPasswords()}
 	if st, err := s.store.AppAccess(a.Name); err == nil && st.Operators != nil {
 		v.Operators = st.Operators
 	}
@@ -125,6 +129,9 @@ func (s *Access) UpdateAppAccess(c *Actor, name string, in AppAccessInput) (AppV
 	if a.Require2FAConfigured && in.Require2FA != nil && !*in.Require2FA {
 		return AppView{}, fmt.Errorf("%w: app %s requires a second factor in the Caddyfile", ErrForbidden, a.Name)
 	}
+	if a.AppPasswordsConfigured && in.AppPasswords != nil && !*in.AppPasswords {
+		return AppView{}, fmt.Errorf("%w: app %s takes app passwords in the Caddyfile", ErrForbidden, a.Name)
+	}
 	if a.Configured && (in.AllowGroups != nil || in.AllowUsers != nil) {
 		return AppView{}, fmt.Errorf("%w: the access of app %s is set in the Caddyfile and is read-only here", ErrForbidden, a.Name)
 	}
@@ -166,6 +173,9 @@ func (s *Access) UpdateAppAccess(c *Actor, name string, in AppAccessInput) (AppV
 	if in.Require2FA != nil {
 		rec.Require2FA = *in.Require2FA
 	}
+	if in.AppPasswords != nil {
+		rec.AppPasswords = *in.AppPasswords
+	}
 	if err := s.store.PutAppAccess(rec); err != nil {
 		return AppView{}, fmt.Errorf("core: store app access: %w", err)
 	}
@@ -173,9 +183,11 @@ func (s *Access) UpdateAppAccess(c *Actor, name string, in AppAccessInput) (AppV
 		a.access.Store(policies.CompileAccess(rec.AllowGroups, rec.AllowUsers))
 	}
 	a.require2FA.Store(a.Require2FAConfigured || rec.Require2FA)
+	a.appPasswords.Store(a.AppPasswordsConfigured || rec.AppPasswords)
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: actionAppAccess, Resource: "app:" + a.Name, Outcome: OutcomeSuccess,
 		Reason: "groups [" + strings.Join(rec.AllowGroups, ",") + "] users [" + strings.Join(rec.AllowUsers, ",") +
-			"] operators [" + strings.Join(rec.Operators, ",") + "] require_2fa " + strconv.FormatBool(a.RequiresSecondFactor())})
+			"] operators [" + strings.Join(rec.Operators, ",") + "] require_2fa " + strconv.FormatBool(a.RequiresSecondFactor()) +
+			" app_passwords " + strconv.FormatBool(a.TakesAppPasswords())})
 	return s.AppViewOf(a), nil
 }
 

@@ -62,13 +62,31 @@ const (
 
 // appPWChecksum is the checksum symbols of the random part body.
 func appPWChecksum(body string) string {
-	sum := crc32.ChecksumIEEE([]byte(AppPasswordPrefix + body))
+	out := appPWChecksumOf([]byte(body))
+	return string(out[:])
+}
+
+// appPWSymbol tells the bytes of appPWAlphabet.
+var appPWSymbol = func() (t [256]bool) {
+	for i := 0; i < len(appPWAlphabet); i++ {
+		t[appPWAlphabet[i]] = true
+	}
+	return t
+}()
+
+// appPWPrefixCRC is the CRC-32 of AppPasswordPrefix, which the checksum
+// covers before the random part.
+var appPWPrefixCRC = crc32.ChecksumIEEE([]byte(AppPasswordPrefix))
+
+// appPWChecksumOf is appPWChecksum without allocating.
+func appPWChecksumOf(body []byte) [appPWSum]byte {
+	sum := crc32.Update(appPWPrefixCRC, crc32.IEEETable, body)
 	var out [appPWSum]byte
 	for i := range out {
 		out[i] = appPWAlphabet[sum&31]
 		sum >>= 5
 	}
-	return string(out[:])
+	return out
 }
 
 // newAppPasswordSecret returns a new secret in its display form.
@@ -101,10 +119,21 @@ func LooksLikeAppPassword(secret string) bool {
 // and the 30 symbols, lower case, without separators; ok is false when
 // secret is not a well-formed app password (shape or checksum).
 func canonicalAppPassword(secret string) (canon string, ok bool) {
-	if len(secret) > maxAppPWInput || !LooksLikeAppPassword(secret) {
+	b, ok := appendCanonicalAppPassword(make([]byte, 0, len(AppPasswordPrefix)+appPWSymbols), secret)
+	if !ok {
 		return "", false
 	}
-	syms := make([]byte, 0, appPWSymbols)
+	return string(b), true
+}
+
+// appendCanonicalAppPassword appends the canonical form of secret to dst
+// (see canonicalAppPassword) without allocating when dst has room.
+func appendCanonicalAppPassword(dst []byte, secret string) ([]byte, bool) {
+	if len(secret) > maxAppPWInput || !LooksLikeAppPassword(secret) {
+		return dst, false
+	}
+	dst = append(dst, AppPasswordPrefix...)
+	start := len(dst)
 	for _, c := range []byte(secret[len(AppPasswordPrefix):]) {
 		switch {
 		case c == '-' || c == ' ':
@@ -118,15 +147,29 @@ func canonicalAppPassword(secret string) (canon string, ok bool) {
 		case 'i', 'l':
 			c = '1'
 		}
-		if strings.IndexByte(appPWAlphabet, c) < 0 || len(syms) == appPWSymbols {
-			return "", false
+		if !appPWSymbol[c] || len(dst)-start == appPWSymbols {
+			return dst, false
 		}
-		syms = append(syms, c)
+		dst = append(dst, c)
 	}
-	if len(syms) != appPWSymbols || appPWChecksum(string(syms[:appPWRandom])) != string(syms[appPWRandom:]) {
-		return "", false
+	syms := dst[start:]
+	if len(syms) != appPWSymbols || appPWChecksumOf(syms[:appPWRandom]) != [appPWSum]byte(syms[appPWRandom:]) {
+		return dst, false
 	}
-	return AppPasswordPrefix + string(syms), true
+	return dst, true
+}
+
+// appPasswordHash is the stored form (keyHash) of the well-formed app
+// password secret; ok is false when it is not one, after the same work.
+func (s *Credentials) appPasswordHash(secret string) (hash [32]byte, ok bool) {
+	m := pooledKeyMAC(&s.keyMACs, s.keyMAC)
+	m.in, ok = appendCanonicalAppPassword(m.in[:0], secret)
+	if !ok {
+		m.in = append(m.in[:0], AppPasswordPrefix...) // the same work as a well-formed one
+	}
+	hash = m.sum()
+	s.keyMACs.Put(m)
+	return hash, ok
 }
 
 // AppPasswordInput makes an app password.
@@ -376,13 +419,7 @@ func (s *Credentials) CheckAppPassword(a *Actor, login, secret, app string) (*st
 		login = login[:320]
 	}
 	now := s.now()
-	canon, wellFormed := canonicalAppPassword(secret)
-	var hash [32]byte
-	if wellFormed {
-		hash = s.keyHash(canon)
-	} else {
-		_ = s.keyHash(AppPasswordPrefix) // the same work as a well-formed one
-	}
+	hash, wellFormed := s.appPasswordHash(secret)
 	var (
 		u   *store.User
 		err error
@@ -420,7 +457,11 @@ func (s *Credentials) CheckAppPassword(a *Actor, login, secret, app string) (*st
 	case strings.Contains(login, "@"):
 		u, err = s.store.UserByEmail(login)
 	default:
-		u, err = s.store.UserByUsername(policies.NormalizeUsername(login))
+		// From memory: the directory, then the user cache.
+		var acct store.Account
+		if acct, err = s.store.AccountNamed(policies.NormalizeUsername(login)); err == nil {
+			u, err = s.store.User(acct.ID)
+		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		u = nil

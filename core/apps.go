@@ -33,6 +33,10 @@ type AppConfig struct {
 	// Require2FA lets in only sessions with a second factor. For a
 	// portal-managed app the portal can also switch it on.
 	Require2FA bool
+	// AppPasswords lets the guard take app passwords over HTTP Basic from
+	// non-browser clients (see Credentials.CheckAppPasswordAccess). For a
+	// portal-managed app the portal can also switch it on.
+	AppPasswords bool
 	// OIDC, when set, makes the app a client of the OpenID Connect
 	// provider (client id: Name).
 	OIDC *OIDCClientConfig
@@ -47,7 +51,7 @@ type AppConfig struct {
 
 // bare reports whether c declares nothing but its name.
 func (c *AppConfig) bare() bool {
-	return c.Title == "" && c.URL == "" && len(c.AllowGroups) == 0 && len(c.AllowUsers) == 0 && !c.Require2FA && c.OIDC == nil
+	return c.Title == "" && c.URL == "" && len(c.AllowGroups) == 0 && len(c.AllowUsers) == 0 && !c.Require2FA && !c.AppPasswords && c.OIDC == nil
 }
 
 // App is a registered app: its declaration and its current access rule.
@@ -61,6 +65,8 @@ type App struct {
 
 	// Require2FAConfigured is the Caddyfile's require_2fa.
 	Require2FAConfigured bool
+	// AppPasswordsConfigured is the Caddyfile's app_passwords.
+	AppPasswordsConfigured bool
 
 	// Made is true for an app made in the portal or through the API
 	// (apps_edit.go) rather than declared in the Caddyfile; CreatedBy and
@@ -75,7 +81,9 @@ type App struct {
 
 	access     atomic.Pointer[policies.Access]
 	require2FA atomic.Bool
-	oidc       atomic.Pointer[OIDCClient]
+	// appPasswords: the guard takes app passwords over HTTP Basic.
+	appPasswords atomic.Bool
+	oidc         atomic.Pointer[OIDCClient]
 }
 
 // OIDC returns the app's registration with the OpenID Connect provider, or
@@ -85,6 +93,10 @@ func (a *App) OIDC() *OIDCClient { return a.oidc.Load() }
 // RequiresSecondFactor reports whether the app lets in only sessions with a
 // second factor.
 func (a *App) RequiresSecondFactor() bool { return a.require2FA.Load() }
+
+// TakesAppPasswords reports whether the guard takes app passwords over
+// HTTP Basic for the app.
+func (a *App) TakesAppPasswords() bool { return a.appPasswords.Load() }
 
 // Access returns the app's current access rule.
 func (a *App) Access() *policies.Access { return a.access.Load() }
@@ -120,6 +132,9 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 		if err := policies.ValidateGroupName(policies.NormalizeUsername(u)); err != nil {
 			return nil, fmt.Errorf("app %s: allow_users %q: %v", name, u, err)
 		}
+	}
+	if c.AppPasswords && c.Require2FA {
+		return nil, fmt.Errorf("app %s: app_passwords and require_2fa exclude each other: an app password is not a second factor, so an app that requires one takes none", name)
 	}
 	var host string
 	if c.URL != "" {
@@ -163,6 +178,8 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 			return nil, fmt.Errorf("app %s is declared twice with different allow_groups/allow_users", name)
 		case a.Require2FAConfigured != c.Require2FA:
 			return nil, fmt.Errorf("app %s is declared twice with different require_2fa", name)
+		case a.AppPasswordsConfigured != c.AppPasswords:
+			return nil, fmt.Errorf("app %s is declared twice with different app_passwords", name)
 		case a.Title != title:
 			return nil, fmt.Errorf("app %s is declared twice with different titles (%q and %q)", name, a.Title, title)
 		case c.URL != "" && a.URL != "" && a.URL != c.URL:
@@ -183,8 +200,9 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 		}
 		return a, nil
 	}
-	a := &App{Name: name, Title: title, URL: c.URL, Configured: configured, Require2FAConfigured: c.Require2FA, global: c.Global}
-	require2FA := c.Require2FA
+	a := &App{Name: name, Title: title, URL: c.URL, Configured: configured, Require2FAConfigured: c.Require2FA,
+		AppPasswordsConfigured: c.AppPasswords, global: c.Global}
+	require2FA, appPasswords := c.Require2FA, c.AppPasswords
 	if stored, err := s.store.AppAccess(name); err == nil {
 		// Portal-managed access: the stored rule, or open to every
 		// signed-in user until an admin sets one. A stored require_2fa
@@ -193,11 +211,13 @@ func (s *Access) RegisterApp(c AppConfig) (*App, error) {
 			access = policies.CompileAccess(stored.AllowGroups, stored.AllowUsers)
 		}
 		require2FA = require2FA || stored.Require2FA
+		appPasswords = appPasswords || stored.AppPasswords
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("app %s: load access: %w", name, err)
 	}
 	a.access.Store(access)
 	a.require2FA.Store(require2FA)
+	a.appPasswords.Store(appPasswords)
 	if client != nil {
 		a.oidc.Store(client)
 	}

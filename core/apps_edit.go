@@ -64,6 +64,8 @@ type AppSpec struct {
 	AllowUsers  []string `json:"allow_users"`
 	// Require2FA lets in only sessions with a second factor.
 	Require2FA bool `json:"require_2fa"`
+	// AppPasswords lets the guard take app passwords over HTTP Basic.
+	AppPasswords bool `json:"app_passwords"`
 	// OIDC makes the app a client of the OpenID Connect provider.
 	OIDC *AppOIDCSpec `json:"oidc"`
 }
@@ -202,7 +204,7 @@ func (s *Access) checkAppSpec(in AppSpec) (*store.App, *store.AppAccess, error) 
 			return nil, nil, Input("url", "must be an absolute http(s) URL")
 		}
 	}
-	acc := &store.AppAccess{App: name, Require2FA: in.Require2FA}
+	acc := &store.AppAccess{App: name, Require2FA: in.Require2FA, AppPasswords: in.AppPasswords}
 	var err error
 	if acc.AllowGroups, err = listedNames("allow_groups", in.AllowGroups); err != nil {
 		return nil, nil, err
@@ -269,6 +271,7 @@ func (s *Access) madeApp(rec *store.App, acc *store.AppAccess) (*App, error) {
 	a := &App{Name: rec.Name, Title: rec.Title, URL: rec.URL, Made: true, CreatedBy: rec.CreatedBy, CreatedAt: rec.CreatedAt}
 	a.access.Store(policies.CompileAccess(acc.AllowGroups, acc.AllowUsers))
 	a.require2FA.Store(acc.Require2FA)
+	a.appPasswords.Store(acc.AppPasswords)
 	if rec.OIDC != nil {
 		cl, err := s.clientOf(rec.OIDC)
 		if err != nil {
@@ -320,6 +323,10 @@ func (s *Access) guardMadeApp(a *App, c AppConfig, configured bool, client *OIDC
 	if c.Require2FA {
 		a.Require2FAConfigured = true
 		a.require2FA.Store(true)
+	}
+	if c.AppPasswords {
+		a.AppPasswordsConfigured = true
+		a.appPasswords.Store(true)
 	}
 	if host != "" {
 		if a.URL == "" {

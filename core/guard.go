@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/policies"
@@ -27,6 +28,9 @@ const (
 	// StepUp: the app requires a second factor and the session has none;
 	// send browsers to the portal's second step, 403 others.
 	StepUp
+	// Throttled: too many failed attempts from the client's address (an
+	// app password over HTTP Basic): 429.
+	Throttled
 )
 
 // Verdict is the result of the guard's check.
@@ -37,6 +41,10 @@ type Verdict struct {
 	User store.Account
 	// Reason explains an Allow or Deny.
 	Reason policies.Reason
+	// Realm, on a SignIn for a client that is not a browser, names the
+	// app whose guard takes app passwords over HTTP Basic: the refusal
+	// carries a Basic challenge with it. "" otherwise.
+	Realm string
 }
 
 // Decide is the guard's decision for the account u reaching app, from a
@@ -75,4 +83,69 @@ func (s *Credentials) CheckKeyAccess(a *Actor, k string, app *App, now time.Time
 		return Verdict{Outcome: Deny, User: acct}
 	}
 	return s.Access.Decide(&acct, app, false)
+}
+
+// CheckAppPasswordAccess is Decide for a request of a carrying an app
+// password over HTTP Basic (login and secret) instead of a session: the
+// password's owner is let in when CheckAppPassword takes the password for
+// app (every refusal there is SignIn, audited with its reason and counted
+// toward the account's lockout) and app's rules let the owner in. The
+// caller checks first that app takes app passwords.
+//
+// An app password is not a second factor: it is a standing secret made
+// once from a portal session, so an app that requires a second factor
+// answers StepUp, as it does for API keys (the guard tells the client so
+// with a 403). A right password kept out (Deny, StepUp, ChangePassword) is
+// audited too.
+//
+// A secret that is not shaped like an app password (the account password,
+// most likely) is never checked — HTTP Basic takes app passwords only —
+// and is audited but not counted toward the account's lockout: it cannot
+// be a guess at an app password, and a client set up with the account
+// password must not lock its owner out of the portal (the guard's
+// per-address throttle still counts it).
+func (s *Credentials) CheckAppPasswordAccess(a *Actor, login, secret string, app *App) Verdict {
+	if !LooksLikeAppPassword(secret) {
+		s.notAnAppPassword(a, login, app)
+		return Verdict{Outcome: SignIn}
+	}
+	u, err := s.CheckAppPassword(a, login, secret, app.Name)
+	if err != nil {
+		if errors.Is(err, ErrBadCredentials) {
+			return Verdict{Outcome: SignIn}
+		}
+		return Verdict{Outcome: Unavailable}
+	}
+	acct := store.AccountOf(u)
+	v := s.Access.Decide(&acct, app, false)
+	reason := ""
+	switch v.Outcome {
+	case Deny:
+		reason = "not allowed into app " + app.Name
+	case StepUp:
+		reason = "app " + app.Name + " requires a second factor, which an app password is not"
+	case ChangePassword:
+		reason = "the account password has expired (app " + app.Name + ")"
+	}
+	if reason != "" {
+		s.Audit(a, store.Event{Actor: u.Username, Action: ActionAppPasswordUse, Resource: "user:" + u.Username,
+			Outcome: OutcomeFailure, Reason: reason})
+	}
+	return v
+}
+
+// notAnAppPassword audits a secret sent over HTTP Basic to app that is not
+// an app password, naming the account login names when there is one.
+func (s *Credentials) notAnAppPassword(a *Actor, login string, app *App) {
+	actor := policies.NormalizeUsername(Truncate(login, 320))
+	switch {
+	case LooksLikeAppPassword(login):
+		actor = "(an app password as the login)"
+	case strings.Contains(login, "@"):
+		if u, err := s.store.UserByEmail(login); err == nil {
+			actor = u.Username
+		}
+	}
+	s.Audit(a, store.Event{Actor: actor, Action: ActionAppPasswordUse, Outcome: OutcomeFailure,
+		Reason: "not an app password: HTTP Basic takes app passwords only, never the account password (app " + app.Name + ")"})
 }

@@ -3,7 +3,9 @@ package portal
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -20,6 +22,7 @@ const (
 	Unavailable    = core.Unavailable
 	ChangePassword = core.ChangePassword
 	StepUp         = core.StepUp
+	Throttled      = core.Throttled
 )
 
 // Verdict is the result of Check (core.Verdict).
@@ -40,6 +43,9 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 	case resolvedNone:
 		k := bearerKey(r.Header)
 		if k == "" {
+			if app.TakesAppPasswords() && !fromBrowser(r.Header) {
+				return appPasswordGate{s}.check(r.Header, s.clientIP(r), app, now)
+			}
 			return Verdict{Outcome: SignIn}
 		}
 		// An API key instead of a session: neither the key nor any cookie
@@ -59,6 +65,9 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 		return v
 	}
 	s.setIdentityHeaders(r.Header, &si.acct)
+	if app.TakesAppPasswords() {
+		stripBasic(r.Header)
+	}
 	if si.impersonator != "" {
 		r.Header[s.headers.Impersonator] = []string{si.impersonator}
 	}
@@ -157,7 +166,11 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 				"You are no longer signed in, so the app did not receive what you just sent. Sign in again, then send it once more.",
 				nil, pageLink{Label: "Sign in again", Href: s.LoginURL(returnURL)})
 		default:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+			if v.Realm != "" {
+				// Native clients (DAV, git) prompt for a Basic challenge.
+				w.Header().Add("WWW-Authenticate", basicChallenge(v.Realm))
+			}
+			w.Header().Add("WWW-Authenticate", `Bearer realm="gatehouse"`)
 			writeJSONError(w, http.StatusUnauthorized, "not signed in: sign in at "+base+"/login")
 		}
 	case Deny:
@@ -196,6 +209,10 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 		default:
 			writeJSONError(w, http.StatusForbidden, "your password has expired: change it at "+base+"/profile/password")
 		}
+	case Throttled:
+		s.throttle.hold(r)
+		w.Header().Set("Retry-After", strconv.Itoa(int(throttleEvery/time.Second)))
+		writeJSONError(w, http.StatusTooManyRequests, "too many failed attempts from your address, try again shortly")
 	default:
 		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable, try again shortly")
 	}

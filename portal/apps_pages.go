@@ -130,8 +130,9 @@ func (s accessUI) renderApp(w http.ResponseWriter, r *http.Request, c *caller, s
 func (s accessUI) handleAppAccess(w http.ResponseWriter, r *http.Request, c *caller) {
 	gv, uv := r.PostForm.Get("allow_groups"), r.PostForm.Get("allow_users")
 	groups, users := splitList(gv), splitList(uv)
-	require2FA := r.PostForm.Get("require_2fa") != ""
-	v, err := s.core.Access.UpdateAppAccess(c, r.PathValue("app"), AppAccessInput{AllowGroups: &groups, AllowUsers: &users, Require2FA: &require2FA})
+	require2FA, appPasswords := r.PostForm.Get("require_2fa") != "", r.PostForm.Get("app_passwords") != ""
+	v, err := s.core.Access.UpdateAppAccess(c, r.PathValue("app"), AppAccessInput{AllowGroups: &groups, AllowUsers: &users,
+		Require2FA: &require2FA, AppPasswords: &appPasswords})
 	if err != nil {
 		status, msg := s.failMsg(err)
 		s.renderApp(w, r, c, status, msg, map[string]string{"allow_groups": gv, "allow_users": uv})

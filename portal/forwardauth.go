@@ -126,8 +126,14 @@ func (f forwardAuth) serve(w http.ResponseWriter, r *http.Request, redirect bool
 		if navigate {
 			w.Header().Set("Location", f.LoginURL(returnURL))
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+		if v.Realm != "" {
+			w.Header().Add("WWW-Authenticate", basicChallenge(v.Realm))
+		}
+		w.Header().Add("WWW-Authenticate", `Bearer realm="gatehouse"`)
 		writeJSONError(w, http.StatusUnauthorized, "not signed in: sign in at "+base+"/login")
+	case Throttled:
+		// nginx passes on 401 and 403 only.
+		writeJSONError(w, http.StatusForbidden, "too many failed attempts from your address, try again shortly")
 	case StepUp:
 		if navigate {
 			w.Header().Set("Location", base+"/login/2fa?rd="+url.QueryEscape(returnURL))

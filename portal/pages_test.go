@@ -265,6 +265,18 @@ func TestAdminPagesByRole(t *testing.T) {
 		if got := a.Access().AllowGroups(); len(got) != 1 || got[0] != "staff" {
 			t.Fatalf("wiki allow_groups after the form: %v", got)
 		}
+		if a.TakesAppPasswords() {
+			t.Fatal("app passwords on without the box ticked")
+		}
+		if resp, _ := b.submit("/admin/apps/wiki", "/admin/apps/wiki/access", url.Values{"allow_groups": {"staff"}, "app_passwords": {"1"}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("operator switches app passwords on: %d", resp.StatusCode)
+		}
+		if !a.TakesAppPasswords() {
+			t.Fatal("app passwords off after ticking the box")
+		}
+		if _, body := b.get("/admin/apps/wiki"); !strings.Contains(body, `name="app_passwords" type="checkbox" value="1" checked`) {
+			t.Error("the page does not show the switch on")
+		}
 		// Operators are for apps.write holders only.
 		resp, _ = b.submit("/admin/apps/wiki", "/admin/apps/wiki/operators", url.Values{"operators": {"wikiop, tgt"}})
 		if resp.StatusCode != http.StatusForbidden {

@@ -19,6 +19,9 @@ type AppAccess struct {
 	AllowUsers []string `json:"allow_users,omitempty"`
 	// Require2FA lets in only sessions with a second factor.
 	Require2FA bool `json:"require_2fa,omitempty"`
+	// AppPasswords lets the guard take app passwords over HTTP Basic
+	// from non-browser clients.
+	AppPasswords bool `json:"app_passwords,omitempty"`
 	// Operators lists the usernames who may change this one app's access
 	// without any other admin right.
 	Operators []string `json:"operators,omitempty"`

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -110,6 +111,7 @@ func (s *Store) PutLock(key string, until time.Time) error {
 	if err != nil {
 		return fmt.Errorf("store: put lock %q: %w", key, err)
 	}
+	s.locks.set(key, until, now)
 	return nil
 }
 
@@ -120,24 +122,90 @@ func (s *Store) Lock(key string, now time.Time) (until time.Time, locked bool, e
 		return time.Time{}, false, err
 	}
 	defer s.leave()
-	l := new(lock)
-	err = s.db.View(func(txn *badger.Txn) error { return get(txn, lockKey(key), l) })
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return time.Time{}, false, nil
-	case err != nil:
+	until, err = s.locks.get(s.db, key)
+	if err != nil {
 		return time.Time{}, false, fmt.Errorf("store: lock %q: %w", key, err)
 	}
-	if !now.Before(l.Until) {
+	if until.IsZero() || !now.Before(until) {
 		return time.Time{}, false, nil
 	}
-	return l.Until, true, nil
+	return until, true, nil
 }
 
 // ClearLock lifts the lock of key; a key without a lock is not an error.
 // Durable when it returns.
 func (s *Store) ClearLock(key string) error {
-	return s.deleteOne(lockKey(key), "clear lock "+key)
+	if err := s.deleteOne(lockKey(key), "clear lock "+key); err != nil {
+		return err
+	}
+	s.locks.set(key, time.Time{}, s.now())
+	return nil
+}
+
+// lockCache mirrors the lock records: loaded from Badger on first use,
+// then kept by PutLock and ClearLock, the only writers of lock records
+// while the store is open (a restore writes into a closed store's
+// directory). Expired entries are dropped when the next lock is set.
+type lockCache struct {
+	mu     sync.RWMutex
+	loaded bool
+	until  map[string]time.Time
+}
+
+// get returns when key's lock ends (zero without one, ended or not),
+// loading every lock record from db on the first call.
+func (c *lockCache) get(db *badger.DB, key string) (time.Time, error) {
+	c.mu.RLock()
+	if c.loaded {
+		t := c.until[key]
+		c.mu.RUnlock()
+		return t, nil
+	}
+	c.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		m := make(map[string]time.Time)
+		err := db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixLock)})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				l := new(lock)
+				if err := it.Item().Value(func(v []byte) error { return decode(v, l) }); err != nil {
+					return err
+				}
+				m[string(it.Item().Key()[len(prefixLock):])] = l.Until
+			}
+			return nil
+		})
+		if err != nil {
+			return time.Time{}, err
+		}
+		c.until, c.loaded = m, true
+	}
+	return c.until[key], nil
+}
+
+// set records key's lock until until (zero: none), after the record was
+// written, at now (the store's clock), dropping the locks that ended.
+// Before the first get there is nothing to keep: get loads the records,
+// this one included.
+func (c *lockCache) set(key string, until, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return
+	}
+	for k, t := range c.until {
+		if !now.Before(t) {
+			delete(c.until, k)
+		}
+	}
+	if until.IsZero() {
+		delete(c.until, key)
+		return
+	}
+	c.until[key] = until
 }
 
 // deleteOne deletes one key (missing is fine), durably.

@@ -162,3 +162,62 @@ func TestLocks(t *testing.T) {
 		t.Errorf("ClearLock(missing) = %v", err)
 	}
 }
+
+// TestLockCache: Lock reads the locks from memory (the guard's hot path
+// checks one per app password), and memory agrees with the records: a
+// lock set before the first read, set or cleared after it, and after a
+// reopen; ended locks are dropped.
+func TestLockCache(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	s := openTest(t, dir, Options{Now: clk.Now})
+	now := clk.Now()
+	if err := s.PutLock("before", now.Add(time.Hour)); err != nil { // before the cache is loaded
+		t.Fatal(err)
+	}
+	locked := func(s *Store, key string) bool {
+		t.Helper()
+		_, l, err := s.Lock(key, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if !locked(s, "before") || locked(s, "after") {
+		t.Fatal("the loaded cache disagrees with the records")
+	}
+	if err := s.PutLock("after", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClearLock("before"); err != nil {
+		t.Fatal(err)
+	}
+	if locked(s, "before") || !locked(s, "after") {
+		t.Fatal("the cache missed a PutLock or ClearLock")
+	}
+	// The cache alone answers: with the record gone behind its back, the
+	// lock stays (only PutLock and ClearLock write locks while open).
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(lockKey("after")) }); err != nil {
+		t.Fatal(err)
+	}
+	if !locked(s, "after") {
+		t.Fatal("Lock read the disk")
+	}
+	clk.Advance(2 * time.Minute)
+	if err := s.PutLock("later", clk.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	s.locks.mu.RLock()
+	_, kept := s.locks.until["after"]
+	s.locks.mu.RUnlock()
+	if kept || locked(s, "after") {
+		t.Error("an ended lock was kept")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir, Options{Now: clk.Now})
+	if !locked(s, "later") || locked(s, "before") {
+		t.Error("after a reopen")
+	}
+}

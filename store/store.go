@@ -93,6 +93,10 @@ type Store struct {
 	// appPasswords caches app passwords by user for their check
 	// (apppasswords.go).
 	appPasswords appPasswordCache
+	// locks mirrors the lockout records in memory (failures.go), so a
+	// check that reads a lock (an app password on the guard's hot path)
+	// reads no disk.
+	locks lockCache
 	// sessMu serialises every write of session records (create, delete,
 	// flush of activity) together with its change to the index, so the
 	// index always reflects the committed sessions.
