@@ -18,12 +18,7 @@ import (
 // why, and the error adapting them must give. Each must fail with that
 // error: one that adapts fails the test until it is taken off the list, so
 // the list only shrinks, and one that fails for another reason fails too.
-var examplesNotYetAdapting = map[string]struct{ reason, err string }{
-	"webdav-app-passwords/Caddyfile": {
-		reason: "the guard's app_passwords subdirective (issue #18 section 2) is not built yet",
-		err:    `unknown subdirective "app_passwords"`,
-	},
-}
+var examplesNotYetAdapting = map[string]struct{ reason, err string }{}
 
 // exampleCaddyfiles returns every Caddyfile under examples/ (named
 // Caddyfile or *.caddyfile) and every *.caddy snippet (a block for the
