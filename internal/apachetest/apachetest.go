@@ -11,9 +11,7 @@ package apachetest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -22,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/servertest"
 )
 
 // Paths of Debian's Apache (package apache2).
@@ -109,7 +109,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	var lastErr error
 	for range 5 {
-		port, err := freePort()
+		port, err := servertest.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 		exited := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(exited) }()
-		if err := waitListening(port, exited); err != nil {
+		if err := servertest.WaitListening("apache2", fmt.Sprintf("127.0.0.1:%d", port), exited); err != nil {
 			_ = cmd.Process.Kill()
 			<-exited
 			lastErr = fmt.Errorf("%w\n%s%s", err, s.log.String(), s.ErrorLog())
@@ -173,34 +173,4 @@ func (s *Server) Stop() {
 		<-s.exited
 	}
 	s.cmd = nil
-}
-
-// waitListening waits until something accepts connections on port, or
-// the process exits.
-func waitListening(port int, exited <-chan struct{}) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("apache2 exited")
-		default:
-		}
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("apache2 does not listen on port %d after 10s", port)
-}
-
-// freePort returns a port nobody listened on a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -10,9 +10,7 @@ package nginxtest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -21,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/servertest"
 )
 
 // nginxPath is Debian's nginx binary (package nginx).
@@ -107,7 +107,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	var lastErr error
 	for range 5 {
-		port, err := freePort()
+		port, err := servertest.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +149,7 @@ http {
 		}
 		exited := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(exited) }()
-		if err := waitListening(s.Addr, exited); err != nil {
+		if err := servertest.WaitListening("nginx", s.Addr, exited); err != nil {
 			_ = cmd.Process.Kill()
 			<-exited
 			lastErr = fmt.Errorf("%w\n%s%s", err, s.log.String(), s.ErrorLog())
@@ -185,34 +185,4 @@ func (s *Server) Stop() {
 		<-s.exited
 	}
 	s.cmd = nil
-}
-
-// waitListening waits until something accepts connections on addr, or
-// the process exits.
-func waitListening(addr string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("nginx exited")
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("nginx does not listen on %s after 10s", addr)
-}
-
-// freePort returns a port nobody listened on a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

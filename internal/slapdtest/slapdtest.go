@@ -11,7 +11,6 @@ package slapdtest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -23,6 +22,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/gatehouse-auth/gatehouse/internal/servertest"
 )
 
 // Paths of Debian's OpenLDAP (package slapd).
@@ -175,7 +176,7 @@ func (s *Server) start() {
 	s.t.Helper()
 	var lastErr error
 	for range 5 {
-		port, err := freePort()
+		port, err := servertest.FreePort()
 		if err != nil {
 			s.t.Fatal(err)
 		}
@@ -187,7 +188,7 @@ func (s *Server) start() {
 		}
 		exited := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(exited) }()
-		if err := waitListening(port, exited); err != nil {
+		if err := servertest.WaitListening("slapd", fmt.Sprintf("127.0.0.1:%d", port), exited); err != nil {
 			_ = cmd.Process.Kill()
 			<-exited
 			lastErr = fmt.Errorf("%w\n%s", err, logBuf.String())
@@ -200,36 +201,6 @@ func (s *Server) start() {
 		return
 	}
 	s.t.Fatalf("slapd did not start: %v", lastErr)
-}
-
-// waitListening waits until something accepts connections on port, or
-// the process exits.
-func waitListening(port int, exited <-chan struct{}) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("slapd exited")
-		default:
-		}
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("slapd does not listen on port %d after 10s", port)
-}
-
-// freePort returns a port nobody listened on a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Stop ends the server (the directory is then down: connections are
