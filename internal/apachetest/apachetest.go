@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/servertest"
 )
@@ -164,13 +163,6 @@ func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
-	// SIGTERM lets the parent end its children; Kill would leave them.
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
+	servertest.Stop(s.cmd.Process, s.exited)
 	s.cmd = nil
 }

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/servertest"
 )
@@ -176,13 +175,6 @@ func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
-	// SIGTERM: the master ends its workers; Kill would leave them.
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
+	servertest.Stop(s.cmd.Process, s.exited)
 	s.cmd = nil
 }

@@ -6,6 +6,8 @@ package servertest
 import (
 	"fmt"
 	"net"
+	"os"
+	"syscall"
 	"time"
 )
 
@@ -38,4 +40,17 @@ func WaitListening(name, addr string, exited <-chan struct{}) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("%s does not listen on %s after 10s", name, addr)
+}
+
+// Stop ends a server's process p, whose Wait closes exited: SIGTERM, so
+// a master process ends its workers (a kill would leave them running),
+// then a kill if it is still there after 10 s.
+func Stop(p *os.Process, exited <-chan struct{}) {
+	_ = p.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		_ = p.Kill()
+		<-exited
+	}
 }
