@@ -225,6 +225,27 @@ func TestOIDCConsent(t *testing.T) {
 		if _, err := forum.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
 			t.Fatalf("alice's refresh token died from bob's revoke: %v", err)
 		}
+		// Only alice herself, in a portal session: not with her API key,
+		// not an administrator impersonating her (principle 1).
+		resp, b := do(t, alice, "POST", o.h.portalURL("/api/v1/keys"), strings.NewReader(`{"label":"script"}`), jsonAPI)
+		var key struct{ Key string }
+		if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &key) != nil {
+			t.Fatalf("create key: %d %s", resp.StatusCode, b)
+		}
+		bearer := map[string]string{"Authorization": "Bearer " + key.Key, "Accept": "application/json"}
+		if resp, b := do(t, &http.Client{Transport: noKeepAlive}, "DELETE", o.h.portalURL("/api/v1/me/connected-apps/forum"), nil, bearer); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("revoke with an API key: %d %s", resp.StatusCode, b)
+		}
+		imp := o.signedIn("carol")
+		if resp, b := do(t, imp, "POST", o.h.portalURL("/api/v1/users/alice/impersonate"), nil, jsonAPI); resp.StatusCode != http.StatusOK {
+			t.Fatalf("impersonate: %d %s", resp.StatusCode, b)
+		}
+		if resp, b := do(t, imp, "DELETE", o.h.portalURL("/api/v1/me/connected-apps/forum"), nil, jsonAPI); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("revoke while impersonating: %d %s", resp.StatusCode, b)
+		}
+		if _, err := o.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil {
+			t.Fatalf("a refused revoke killed the access token: %v", err)
+		}
 		if resp, b := do(t, alice, "DELETE", o.h.portalURL("/api/v1/me/connected-apps/forum"), nil, jsonAPI); resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("revoke: %d %s", resp.StatusCode, b)
 		}
