@@ -234,10 +234,13 @@ func (e *xdEnv) hits() int {
 }
 
 // codeURL runs c's sign-in to the app at appURL up to the portal's
-// redirect with the code (c must be signed in at the portal) and returns
-// that redirect's target, unused.
+// redirect with the code (c must be signed in at the portal; a host cookie
+// it has there is dropped first) and returns that redirect's target,
+// unused.
 func (e *xdEnv) codeURL(t *testing.T, c *http.Client, appURL string) string {
 	t.Helper()
+	au, _ := url.Parse(appURL)
+	c.Jar.SetCookies(au, []*http.Cookie{{Name: "__Host-gatehouse_session_host", Path: "/", Secure: true, MaxAge: -1}})
 	resp, _ := do(t, c, "GET", appURL, nil, browser)
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), e.portal+"/login/handoff?") {
 		t.Fatalf("%s: %d to %q, want 302 to the portal's handoff page", appURL, resp.StatusCode, resp.Header.Get("Location"))
@@ -420,5 +423,249 @@ func (e *xdEnv) apiLogin(t *testing.T, c *http.Client, user, pw string) {
 	resp, b := do(t, c, "POST", e.portal+"/api/v1/login", strings.NewReader(string(body)), jsonAPI)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("login %s: %d %s", user, resp.StatusCode, b)
+	}
+}
+
+// ssoAt signs c in at the portal as user and reaches the app at base
+// through the single sign-on; it fails the test unless the app sees user.
+func (e *xdEnv) ssoAt(t *testing.T, c *http.Client, base, user string) {
+	t.Helper()
+	chain, resp, b := e.browse(t, c, base+"/")
+	if resp.StatusCode == 200 && strings.HasPrefix(chain[len(chain)-1], e.portal+"/login?") {
+		chain, resp, b = e.signIn(t, c, chain[len(chain)-1], user, alicePW)
+	}
+	var hdr http.Header
+	if resp.StatusCode != 200 || json.Unmarshal(b, &hdr) != nil || hdr.Get("Remote-User") != user {
+		t.Fatalf("%s as %s: %d after %v: %s", base, user, resp.StatusCode, chain, b)
+	}
+}
+
+// refusedAt checks that c's next request to the app at base does not
+// reach the app: the guard sends the browser back to the portal.
+func (e *xdEnv) refusedAt(t *testing.T, c *http.Client, base string) {
+	t.Helper()
+	before := e.hits()
+	resp, b := do(t, c, "GET", base+"/private", nil, browser)
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), e.portal+"/login/handoff?") {
+		t.Errorf("%s: %d %q, want 302 to the portal: %s", base, resp.StatusCode, resp.Header.Get("Location"), b)
+	}
+	if e.hits() != before {
+		t.Errorf("%s: the request reached the app", base)
+	}
+}
+
+// TestCrossDomainSessionEnds: the app's host holds no session of its own.
+// Signing out at the portal, disabling the user or revoking the session
+// ends it on the other domain on the very next request.
+func TestCrossDomainSessionEnds(t *testing.T) {
+	e := startCrossDomain(t)
+	owner := e.client()
+	e.apiLogin(t, owner, "olga", ownerPW)
+	tests := []struct {
+		name, user string
+		end        func(t *testing.T, c *http.Client)
+	}{
+		{"sign out at the portal", "bob", func(t *testing.T, c *http.Client) {
+			if resp, b := do(t, c, "POST", e.portal+"/api/v1/logout", nil, jsonAPI); resp.StatusCode/100 != 2 {
+				t.Fatalf("logout: %d %s", resp.StatusCode, b)
+			}
+		}},
+		{"disable the user", "carol", func(t *testing.T, c *http.Client) {
+			if resp, b := do(t, owner, "PATCH", e.portal+"/api/v1/users/carol", strings.NewReader(`{"active":false}`), jsonAPI); resp.StatusCode != 200 {
+				t.Fatalf("disable: %d %s", resp.StatusCode, b)
+			}
+		}},
+		{"revoke the session", "dave", func(t *testing.T, c *http.Client) {
+			resp, b := do(t, owner, "GET", e.portal+"/api/v1/users/dave/sessions", nil, jsonAPI)
+			var list struct{ Items []struct{ ID string } }
+			if resp.StatusCode != 200 || json.Unmarshal(b, &list) != nil || len(list.Items) != 1 {
+				t.Fatalf("sessions: %d %s", resp.StatusCode, b)
+			}
+			if resp, b := do(t, owner, "DELETE", e.portal+"/api/v1/sessions/"+list.Items[0].ID, nil, jsonAPI); resp.StatusCode/100 != 2 {
+				t.Fatalf("revoke: %d %s", resp.StatusCode, b)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e.h.addUser(tc.user, alicePW, "user", "family")
+			c := e.client()
+			e.ssoAt(t, c, e.photos, tc.user)
+			e.ssoAt(t, c, e.files, tc.user)
+			if hostCookie(c, e.photos) == "" {
+				t.Fatal("no host cookie on the app's host")
+			}
+			tc.end(t, c)
+			e.refusedAt(t, c, e.photos)
+			e.refusedAt(t, c, e.files)
+			// And the way back leads to the password, not to a new code.
+			chain, _, _ := e.browse(t, c, e.photos+"/")
+			if !strings.HasPrefix(chain[len(chain)-1], e.portal+"/login?") {
+				t.Errorf("after the end the browser got to %v", chain)
+			}
+		})
+	}
+}
+
+// TestCrossDomainCodeRefusals: a code works once, on its host, for its
+// app, in the browser that began the sign-in. Every refusal is a page
+// saying so, with no cookie set, and the code is burnt.
+func TestCrossDomainCodeRefusals(t *testing.T) {
+	e := startCrossDomain(t)
+	alice := e.client()
+	e.ssoAt(t, alice, e.wiki, "alice") // signed in at the portal (the wiki shares its cookie)
+	mallory := e.client()
+	e.ssoAt(t, mallory, e.wiki, "mallory")
+	photos, _ := url.Parse(e.photos)
+
+	// present sends the code URL u (re-aimed at base when not "") from c
+	// and checks the refusal.
+	present := func(t *testing.T, c *http.Client, u, base string) {
+		t.Helper()
+		if base != "" {
+			pu, _ := url.Parse(u)
+			u = base + pu.RequestURI()
+		}
+		before := e.hits()
+		resp, b := do(t, c, "GET", u, nil, browser)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "This sign-in link does not work") {
+			t.Errorf("%s: %d, want 400 and a page saying why: %s", u, resp.StatusCode, b)
+		}
+		for _, ck := range resp.Cookies() {
+			if strings.HasSuffix(ck.Name, "_host") {
+				t.Errorf("a refused code set %s", ck.Name)
+			}
+		}
+		if e.hits() != before {
+			t.Error("the request reached the app")
+		}
+	}
+	// copyState gives c's state cookie of the photos host to base's host
+	// too, so that only the host differs.
+	copyState := func(c *http.Client, base string) {
+		bu, _ := url.Parse(base)
+		for _, ck := range c.Jar.Cookies(photos) {
+			if strings.HasSuffix(ck.Name, "_state") {
+				c.Jar.SetCookies(bu, []*http.Cookie{{Name: ck.Name, Value: ck.Value, Path: "/", Secure: true}})
+			}
+		}
+	}
+
+	t.Run("used twice", func(t *testing.T) {
+		u := e.codeURL(t, alice, e.photos+"/one")
+		resp, _ := do(t, alice, "GET", u, nil, browser)
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != e.photos+"/one" {
+			t.Fatalf("first use: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		present(t, alice, u, "")
+		// A stolen link replayed from another browser after its use.
+		thief := e.client()
+		present(t, thief, u, "")
+		e.refusedAt(t, thief, e.photos)
+	})
+	t.Run("another host of the same app", func(t *testing.T) {
+		u := e.codeURL(t, alice, e.photos+"/")
+		copyState(alice, e.photos2)
+		present(t, alice, u, e.photos2)
+		present(t, alice, u, "") // burnt
+	})
+	t.Run("another app", func(t *testing.T) {
+		u := e.codeURL(t, alice, e.photos+"/")
+		copyState(alice, e.files)
+		present(t, alice, u, e.files)
+		present(t, alice, u, "")
+	})
+	t.Run("another browser (login CSRF)", func(t *testing.T) {
+		// Mallory's own code, sent to alice as a link: alice's browser
+		// does not hold mallory's state, with or without a state of its
+		// own.
+		for _, ownState := range []bool{false, true} {
+			victim := e.client()
+			if ownState {
+				do(t, victim, "GET", e.photos+"/", nil, browser)
+			}
+			u := e.codeURL(t, mallory, e.photos+"/")
+			present(t, victim, u, "")
+			if hostCookie(victim, e.photos) != "" {
+				t.Error("the victim got a host cookie")
+			}
+			e.refusedAt(t, victim, e.photos)
+		}
+	})
+	t.Run("unknown or malformed", func(t *testing.T) {
+		for _, code := range []string{"", "x", strings.Repeat("A", 43), "../../etc", strings.Repeat("A", 4000)} {
+			present(t, alice, e.photos+"/.gatehouse/session?code="+url.QueryEscape(code), "")
+		}
+	})
+	t.Run("host cookie moved", func(t *testing.T) {
+		e.ssoAt(t, alice, e.photos, "alice")
+		v := hostCookie(alice, e.photos)
+		for _, base := range []string{e.files, e.photos2, e.wiki} {
+			c := e.client()
+			resp, _ := do(t, c, "GET", base+"/", nil, map[string]string{"Accept": "application/json", "Cookie": "__Host-gatehouse_session_host=" + v})
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("photos' host cookie at %s: %d, want 401", base, resp.StatusCode)
+			}
+		}
+		c := e.client()
+		resp, _ := do(t, c, "GET", e.portal+"/api/v1/me", nil, map[string]string{"Accept": "application/json", "Cookie": "__Host-gatehouse_session_host=" + v})
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("photos' host cookie at the portal: %d, want 401", resp.StatusCode)
+		}
+		// Without the __Host- prefix over https (a cookie a sibling host
+		// could have planted): not taken either.
+		resp, _ = do(t, c, "GET", e.photos+"/", nil, map[string]string{"Accept": "application/json", "Cookie": "gatehouse_session_host=" + v})
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("the host cookie without __Host-: %d, want 401", resp.StatusCode)
+		}
+		resp, _ = do(t, c, "GET", e.photos+"/", nil, map[string]string{"Accept": "application/json", "Cookie": "__Host-gatehouse_session_host=" + v})
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("the host cookie on its own host: %d, want 200 (the refusals above prove nothing)", resp.StatusCode)
+		}
+	})
+}
+
+// TestCrossDomainReturnURL: the portal makes a code only for an app that
+// signs in across domains and a return URL on that app's own origin; any
+// other target is a 400 page, for a signed-in browser too.
+func TestCrossDomainReturnURL(t *testing.T) {
+	e := startCrossDomain(t)
+	c := e.client()
+	e.ssoAt(t, c, e.wiki, "alice")
+	state := strings.Repeat("a", 43)
+	photosPort := strings.TrimPrefix(e.photos, "https://photos.example.test")
+	tests := []struct {
+		name, app, rd, state string
+		ok                   bool
+	}{
+		{"the app's own URL", "photos", e.photos + "/albums?x=1", state, true},
+		{"another domain", "photos", "https://evil.example.org/", state, false},
+		{"the wiki (an allowed return host, not the app's)", "photos", e.wiki + "/", state, false},
+		{"another app's host", "photos", e.files + "/", state, false},
+		{"another host of the same guard", "photos", e.photos2 + "/", state, false},
+		{"another port", "photos", "https://photos.example.test:1/", state, false},
+		{"plain http", "photos", "http://photos.example.test" + photosPort + "/", state, false},
+		{"scheme-relative", "photos", "//evil.example.org/", state, false},
+		{"user info", "photos", "https://photos.example.test" + photosPort + "@evil.example.org/", state, false},
+		{"an app under the cookie domain", "wiki", e.wiki + "/", state, false},
+		{"no such app", "nosuch", e.photos + "/", state, false},
+		{"no state", "photos", e.photos + "/", "", false},
+		{"malformed state", "photos", e.photos + "/", "short", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := url.Values{"app": {tc.app}, "rd": {tc.rd}, "state": {tc.state}}
+			resp, b := do(t, c, "GET", e.portal+"/login/handoff?"+q.Encode(), nil, browser)
+			loc := resp.Header.Get("Location")
+			if tc.ok {
+				if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, e.photos+"/.gatehouse/session?code=") {
+					t.Errorf("%d %q, want 302 to the app's host with a code", resp.StatusCode, loc)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusBadRequest || loc != "" {
+				t.Errorf("%d %q, want 400 and no redirect: %s", resp.StatusCode, loc, b)
+			}
+		})
 	}
 }
