@@ -335,6 +335,7 @@ func TestCrossDomainSignIn(t *testing.T) {
 	t.Run("no second password prompt", func(t *testing.T) {
 		for _, u := range []string{e.files + "/", e.wiki + "/", e.photos + "/again"} {
 			chain, resp, b := e.browse(t, c, u)
+			var hdr http.Header
 			if resp.StatusCode != 200 || json.Unmarshal(b, &hdr) != nil || hdr.Get("Remote-User") != "alice" {
 				t.Fatalf("%s: %d after %v: %s", u, resp.StatusCode, chain, b)
 			}
@@ -667,5 +668,47 @@ func TestCrossDomainReturnURL(t *testing.T) {
 				t.Errorf("%d %q, want 400 and no redirect: %s", resp.StatusCode, loc, b)
 			}
 		})
+	}
+}
+
+// TestCrossDomainImpersonation: an administrator impersonating alice
+// reaches the app on the other domain as alice, with Remote-Impersonator,
+// and the audit log names both; when the impersonation ends, the app's
+// host no longer lets the browser in as alice.
+func TestCrossDomainImpersonation(t *testing.T) {
+	e := startCrossDomain(t)
+	olga := e.client()
+	e.apiLogin(t, olga, "olga", ownerPW)
+	if resp, b := do(t, olga, "POST", e.portal+"/api/v1/users/alice/impersonate", nil, jsonAPI); resp.StatusCode != 200 {
+		t.Fatalf("impersonate: %d %s", resp.StatusCode, b)
+	}
+	chain, resp, b := e.browse(t, olga, e.photos+"/")
+	var hdr http.Header
+	if resp.StatusCode != 200 || json.Unmarshal(b, &hdr) != nil || hdr.Get("Remote-User") != "alice" || hdr.Get("Remote-Impersonator") != "olga" {
+		t.Fatalf("the app did not see alice impersonated by olga: %d after %v: %s", resp.StatusCode, chain, b)
+	}
+	if resp, b := do(t, olga, "DELETE", e.portal+"/api/v1/impersonation", nil, jsonAPI); resp.StatusCode/100 != 2 {
+		t.Fatalf("end impersonation: %d %s", resp.StatusCode, b)
+	}
+	e.refusedAt(t, olga, e.photos)
+	chain, resp, b = e.browse(t, olga, e.photos+"/")
+	hdr = nil
+	if resp.StatusCode != 200 || json.Unmarshal(b, &hdr) != nil || hdr.Get("Remote-User") != "olga" || hdr.Get("Remote-Impersonator") != "" {
+		t.Fatalf("after the impersonation: %d after %v: %s", resp.StatusCode, chain, b)
+	}
+
+	resp, b = do(t, olga, "GET", e.portal+"/api/v1/audit?action=login.handoff", nil, jsonAPI)
+	var events struct {
+		Items []struct{ Actor, Impersonator, Outcome, Resource string }
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(b, &events) != nil {
+		t.Fatalf("audit: %d %s", resp.StatusCode, b)
+	}
+	found := false
+	for _, ev := range events.Items {
+		found = found || (ev.Actor == "alice" && ev.Impersonator == "olga" && ev.Outcome == "success" && ev.Resource == "app:photos")
+	}
+	if !found {
+		t.Errorf("no login.handoff of alice by olga: %s", b)
 	}
 }
