@@ -216,6 +216,11 @@ func (e *xdEnv) signIn(t *testing.T, c *http.Client, loginPage, user, pw string)
 	if target == "" {
 		t.Fatalf("login form: %d %s", resp.StatusCode, b)
 	}
+	if strings.Contains(target, "/login/handoff?") && resp.StatusCode != http.StatusOK {
+		// A form's redirect chain must not end on another origin (Chrome
+		// applies the CSP form-action to it): the continue page, not a 303.
+		t.Errorf("login form to the handoff page: %d, want the continue page", resp.StatusCode)
+	}
 	next, _ := resp.Request.URL.Parse(target)
 	return e.browse(t, c, next.String())
 }
