@@ -58,7 +58,9 @@ type Guard struct {
 	Title string `json:"title,omitempty"`
 
 	// URL is where users open the app, listed in the portal and accepted as
-	// a return target after sign-in. Optional.
+	// a return target after sign-in. Optional. On a host the session
+	// cookie does not reach (another root domain), it turns on single
+	// sign-on across domains (portal.HostSignIn).
 	URL string `json:"url,omitempty"`
 
 	// AllowGroups lets members of these groups in. Owners and admins reach
