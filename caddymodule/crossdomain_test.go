@@ -717,3 +717,45 @@ func TestCrossDomainImpersonation(t *testing.T) {
 		t.Errorf("no login.handoff of alice by olga: %s", b)
 	}
 }
+
+// TestCrossDomainSecondFactor: a user with TOTP signs in on the way to the
+// app on the other domain; the return address rides through the second
+// step, whose form hands over to the continue page, and ends on the app.
+func TestCrossDomainSecondFactor(t *testing.T) {
+	e := startCrossDomain(t)
+	e.h.addUser("tina", alicePW, "user", "family")
+	c := e.client()
+	e.apiLogin(t, c, "tina", alicePW)
+	resp, b := do(t, c, "POST", e.portal+"/api/v1/me/totp", nil, jsonAPI)
+	var enr struct{ Secret string }
+	if resp.StatusCode != 200 || json.Unmarshal(b, &enr) != nil {
+		t.Fatalf("begin TOTP: %d %s", resp.StatusCode, b)
+	}
+	resp, b = do(t, c, "POST", e.portal+"/api/v1/me/totp/confirm",
+		strings.NewReader(`{"code":"`+totpCode(t, enr.Secret, time.Now().Add(-30*time.Second))+`"}`), jsonAPI)
+	if resp.StatusCode != 200 {
+		t.Fatalf("confirm TOTP: %d %s", resp.StatusCode, b)
+	}
+	c = e.client() // a fresh browser
+
+	chain, _, _ := e.browse(t, c, e.photos+"/albums")
+	lp, _ := url.Parse(chain[len(chain)-1])
+	body, hdr := formBody("username", "tina", "password", alicePW, "rd", lp.Query().Get("rd"))
+	resp, _ = do(t, c, "POST", e.portal+"/login", body, hdr)
+	step, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || step.Path != "/login/2fa" {
+		t.Fatalf("login form: %d to %q, want the second step", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	body, hdr = formBody("method", "totp", "code", totpCode(t, enr.Secret, time.Now().Add(30*time.Second)), "rd", step.Query().Get("rd"))
+	resp, b = do(t, c, "POST", e.portal+"/login/2fa", body, hdr)
+	target := formTarget(resp, b)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(target, "/login/handoff?") {
+		t.Fatalf("second step: %d to %q, want the continue page to the handoff", resp.StatusCode, target)
+	}
+	next, _ := resp.Request.URL.Parse(target)
+	chain, resp, b = e.browse(t, c, next.String())
+	var seen http.Header
+	if resp.StatusCode != 200 || chain[len(chain)-1] != e.photos+"/albums" || json.Unmarshal(b, &seen) != nil || seen.Get("Remote-User") != "tina" {
+		t.Fatalf("after the second step: %d at %v: %s", resp.StatusCode, chain, b)
+	}
+}
