@@ -33,8 +33,9 @@ type xdEnv struct {
 	roots *x509.CertPool
 	// Base URLs: portal, wiki (under the cookie domain), photos (the app
 	// on example.test), photos2 (a second host of the same guard, not the
-	// app's URL), files (another app on example.net).
-	portal, wiki, photos, photos2, files string
+	// app's URL), files (another app on example.net), vault (an app on
+	// example.net that requires a second factor).
+	portal, wiki, photos, photos2, files, vault string
 
 	mu   sync.Mutex
 	seen []xdSeen // requests that reached the upstream
@@ -52,6 +53,7 @@ func startCrossDomain(t *testing.T) *xdEnv {
 	base := func(host string) string { return fmt.Sprintf("https://%s:%d", host, e.port) }
 	e.portal, e.wiki, e.photos, e.photos2, e.files = base("auth.example.com"), base("wiki.example.com"),
 		base("photos.example.test"), base("photos2.example.test"), base("files.example.net")
+	e.vault = base("vault.example.net")
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.seen = append(e.seen, xdSeen{Host: r.Host, URI: r.RequestURI, Cookie: strings.Join(r.Header.Values("Cookie"), "; "), User: r.Header.Get("Remote-User")})
@@ -122,7 +124,16 @@ func startCrossDomain(t *testing.T) *xdEnv {
 	}
 	reverse_proxy %[9]s
 }
-`, h.admin, h.dir, h.storage, e.port, e.portal, e.wiki, e.photos, e.files, upstream, e.photos2)
+
+%[11]s {
+	tls internal
+	gatehouse vault {
+		url %[11]s
+		require_2fa
+	}
+	reverse_proxy %[9]s
+}
+`, h.admin, h.dir, h.storage, e.port, e.portal, e.wiki, e.photos, e.files, upstream, e.photos2, e.vault)
 	if err := caddy.Load(adapt(t, cfg), true); err != nil {
 		t.Fatalf("load config: %v", err)
 	}
@@ -758,4 +769,45 @@ func TestCrossDomainSecondFactor(t *testing.T) {
 	if resp.StatusCode != 200 || chain[len(chain)-1] != e.photos+"/albums" || json.Unmarshal(b, &seen) != nil || seen.Get("Remote-User") != "tina" {
 		t.Fatalf("after the second step: %d at %v: %s", resp.StatusCode, chain, b)
 	}
+}
+
+// TestCrossDomainStepUp: an app on another domain that requires a second
+// factor sends a one-factor session to step up at the portal; after it the
+// browser comes back through a new code for the new session, without a
+// loop and without a password.
+func TestCrossDomainStepUp(t *testing.T) {
+	e := startCrossDomain(t)
+	e.h.addUser("ursula", alicePW, "user", "family")
+	c := e.client()
+	e.ssoAt(t, c, e.photos, "ursula") // a password-only session
+	resp, b := do(t, c, "POST", e.portal+"/api/v1/me/totp", nil, jsonAPI)
+	var enr struct{ Secret string }
+	if resp.StatusCode != 200 || json.Unmarshal(b, &enr) != nil {
+		t.Fatalf("begin TOTP: %d %s", resp.StatusCode, b)
+	}
+	resp, b = do(t, c, "POST", e.portal+"/api/v1/me/totp/confirm",
+		strings.NewReader(`{"code":"`+totpCode(t, enr.Secret, time.Now().Add(-30*time.Second))+`"}`), jsonAPI)
+	if resp.StatusCode != 200 {
+		t.Fatalf("confirm TOTP: %d %s", resp.StatusCode, b)
+	}
+
+	chain, resp, _ := e.browse(t, c, e.vault+"/keys")
+	last, _ := url.Parse(chain[len(chain)-1])
+	if resp.StatusCode != 200 || last.Path != "/login/2fa" {
+		t.Fatalf("a one-factor session at the vault ended at %d %v, want the second step", resp.StatusCode, chain)
+	}
+	body, hdr := formBody("method", "totp", "code", totpCode(t, enr.Secret, time.Now().Add(30*time.Second)), "rd", last.Query().Get("rd"))
+	resp, b = do(t, c, "POST", e.portal+"/login/2fa", body, hdr)
+	target := formTarget(resp, b)
+	if target == "" {
+		t.Fatalf("second step: %d %s", resp.StatusCode, b)
+	}
+	next, _ := resp.Request.URL.Parse(target)
+	chain, resp, b = e.browse(t, c, next.String())
+	var seen http.Header
+	if resp.StatusCode != 200 || chain[len(chain)-1] != e.vault+"/keys" || json.Unmarshal(b, &seen) != nil || seen.Get("Remote-User") != "ursula" {
+		t.Fatalf("after the step-up: %d at %v: %s", resp.StatusCode, chain, b)
+	}
+	// The app on the first domain follows the new session too.
+	e.ssoAt(t, c, e.photos, "ursula")
 }
