@@ -58,7 +58,9 @@ type Guard struct {
 	Title string `json:"title,omitempty"`
 
 	// URL is where users open the app, listed in the portal and accepted as
-	// a return target after sign-in. Optional.
+	// a return target after sign-in. Optional. On a host the session
+	// cookie does not reach (another root domain), it turns on single
+	// sign-on across domains (portal.HostSignIn).
 	URL string `json:"url,omitempty"`
 
 	// AllowGroups lets members of these groups in. Owners and admins reach
@@ -88,6 +90,9 @@ type Guard struct {
 	service *portal.Service
 	app     *portal.App
 	headers portal.Headers // the identity header names, canonical
+	// sso is the single sign-on of an app on another domain (nil when
+	// the session cookie reaches its URL); see guard_crossdomain.go.
+	sso *portal.HostSignIn
 }
 
 // CaddyModule returns the Caddy module information.
@@ -122,12 +127,16 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("gatehouse: %w", err)
 	}
+	g.sso = portal.NewHostSignIn(g.service, g.app)
 	return nil
 }
 
 // ServeHTTP checks the request and either passes it on with identity
 // headers or answers it.
 func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if g.sso != nil && g.serveHandoff(w, r) {
+		return nil
+	}
 	v := g.service.Check(r, g.app)
 	switch v.Outcome {
 	case portal.Allow:
@@ -137,6 +146,9 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return next.ServeHTTP(w, r)
 	case portal.Unavailable:
 		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("gatehouse: session store unavailable"))
+	}
+	if g.sso != nil && g.sso.Refuse(w, r, v, originalURL(r)) {
+		return nil
 	}
 	g.service.WriteRefusal(w, r, v, originalURL(r))
 	return nil

@@ -87,6 +87,8 @@ type Core struct {
 	// the server key; keyMACs pools its HMAC states for the hot path.
 	keyMAC  []byte
 	keyMACs sync.Pool
+	// hosts keys the host cookies of apps on other domains (crossdomain.go).
+	hosts hostSessions
 
 	// portal is the portal's base URL.
 	portal *url.URL

@@ -37,6 +37,10 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 	s.stripIdentityHeaders(r.Header)
 	now := s.now()
 	si, res := s.resolve(r.Header, now)
+	if res == resolvedNone {
+		// An app on another domain: its host cookie (crossdomain.go).
+		si, res = hostSession(s, r.Header, r.Host, r.TLS != nil, now)
+	}
 	switch res {
 	case resolvedUnavailable:
 		return Verdict{Outcome: Unavailable}

@@ -34,11 +34,11 @@ var continuePage = template.Must(template.New("continue").Parse(`<!doctype html>
 
 // redirectAfterForm answers a form POST by sending the browser to target:
 // a 303 within the portal's origin, a refreshing page to other origins and
-// to the OpenID Connect provider's continue page (which redirects on to
-// the app).
+// to the OpenID Connect provider's continue page and to the single
+// sign-on page for apps on other domains (both redirect on to the app).
 func (s *Service) redirectAfterForm(w http.ResponseWriter, r *http.Request, target string) {
 	if u, err := url.Parse(target); err == nil && (u.Host == "" || (u.Scheme == s.portal.Scheme && u.Host == s.portal.Host)) &&
-		u.Path != oidcprovider.ContinuePath {
+		u.Path != oidcprovider.ContinuePath && u.Path != HandoffPagePath {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}

@@ -25,6 +25,8 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /login/2fa", s.throttled(s.secondStepUI().handleSecondStepForm))
 	mux.HandleFunc("GET /login/enroll", s.secondStepUI().handleEnrollPage)
 	mux.HandleFunc("POST /login/enroll", s.throttled(s.secondStepUI().handleEnrollForm))
+	// The one-time code for an app's guard on another domain (crossdomain_pages.go).
+	mux.HandleFunc("GET "+HandoffPagePath, handoffUI{s}.handleHandoff)
 
 	// The interactive step of the OpenID Connect provider's /authorize.
 	mux.HandleFunc("GET /oidc/continue", s.signInUI().handleOIDCContinue)

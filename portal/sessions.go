@@ -82,8 +82,19 @@ func (c cookieConfig) strip(h http.Header) {
 }
 
 // isOurCookie reports whether the portal sets a cookie of this name: the
-// session cookie or one named <name>_…. It does not allocate.
+// session cookie or one named <name>_…, with or without the __Host- prefix
+// (the guard's cookies on an app's host outside the cookie domain,
+// crossdomain.go). It does not allocate.
 func (c cookieConfig) isOurCookie(name string) bool {
+	if c.ourName(name) {
+		return true
+	}
+	rest, ok := strings.CutPrefix(name, hostPrefix)
+	return ok && c.ourName(rest)
+}
+
+// ourName reports whether name is the session cookie's or <name>_….
+func (c cookieConfig) ourName(name string) bool {
 	rest, ok := strings.CutPrefix(name, c.name)
 	return ok && (rest == "" || rest[0] == '_')
 }
@@ -146,39 +157,43 @@ type signedIn struct {
 // an impersonation session's whole record is read, to check its actor.
 func (s *Service) resolve(h http.Header, now time.Time) (si signedIn, res resolution) {
 	s.cookie.eachToken(h, func(tok string) bool {
-		cid := core.SessionIDOf(tok)
-		cs, err := s.store.SessionAuth(cid)
-		if err != nil {
-			stop, r := lookupFailed(err)
-			res = r
-			return stop
-		}
-		cu, err := s.store.Account(cs.UserID)
-		if err != nil {
-			stop, r := lookupFailed(err)
-			res = r
-			return stop
-		}
-		if !cu.Active(now) || (!cs.SecondFactor && s.core.Settings().Require2FA) {
-			return false
-		}
-		var impersonator string
-		if cs.Impersonation {
-			full, err := s.store.Session(cid)
-			if err != nil {
-				stop, r := lookupFailed(err)
-				res = r
-				return stop
-			}
-			if !s.core.Sessions.ImpersonationLive(&full, &cu, now) {
-				return false
-			}
-			impersonator = full.ImpersonatorName
-		}
-		si, res = signedIn{id: cid, auth: cs, acct: cu, impersonator: impersonator}, resolvedOK
-		return true
+		var stop bool
+		stop, res = liveSession(s, core.SessionIDOf(tok), now, &si)
+		return stop
 	})
 	return si, res
+}
+
+// liveSession looks up the session cid for resolve (and for the host
+// cookies of apps on other domains, crossdomain.go): on a live session of
+// an active user it fills si and returns (true, resolvedOK); otherwise
+// stop says whether to give up (a store failure) rather than try the
+// request's next token.
+func liveSession(s *Service, cid store.SessionID, now time.Time, si *signedIn) (stop bool, res resolution) {
+	cs, err := s.store.SessionAuth(cid)
+	if err != nil {
+		return lookupFailed(err)
+	}
+	cu, err := s.store.Account(cs.UserID)
+	if err != nil {
+		return lookupFailed(err)
+	}
+	if !cu.Active(now) || (!cs.SecondFactor && s.core.Settings().Require2FA) {
+		return false, resolvedNone
+	}
+	var impersonator string
+	if cs.Impersonation {
+		full, err := s.store.Session(cid)
+		if err != nil {
+			return lookupFailed(err)
+		}
+		if !s.core.Sessions.ImpersonationLive(&full, &cu, now) {
+			return false, resolvedNone
+		}
+		impersonator = full.ImpersonatorName
+	}
+	*si = signedIn{id: cid, auth: cs, acct: cu, impersonator: impersonator}
+	return true, resolvedOK
 }
 
 // wholeUser reads the whole user record of a resolved portal request,
