@@ -164,7 +164,11 @@ func TestAssertionCache(t *testing.T) {
 		{"new email", func() string { b := alice; b.Email = "a@example.org"; return tok(b, "grafana", "") }},
 		{"new username", func() string { b := alice; b.Username = "alice2"; return tok(b, "grafana", "") }},
 		{"new name", func() string { b := alice; b.FullName = "A. L."; return tok(b, "grafana", "") }},
-		{"left a group", func() string { b := alice; b.Groups, b.GroupsHeader = []string{"ops"}, "ops"; return tok(b, "grafana", "") }},
+		{"left a group", func() string {
+			b := alice
+			b.Groups, b.GroupsHeader = []string{"ops"}, "ops"
+			return tok(b, "grafana", "")
+		}},
 		{"email removed", func() string { b := alice; b.Email = ""; return tok(b, "grafana", "") }},
 	} {
 		// Alice as she is, cached (a case before may have replaced her).
