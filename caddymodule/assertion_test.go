@@ -323,3 +323,41 @@ func jwksKids(set jose.JSONWebKeySet) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestIdentityAssertionWithoutProvider: with no OpenID Connect client the
+// provider does not run, yet with `headers { jwt … }` the portal serves
+// the assertion key at /.well-known/jwks.json and the assertions verify
+// with it; without either, there is no key set (404).
+func TestIdentityAssertionWithoutProvider(t *testing.T) {
+	h := newHarness(t)
+	h.start(h.caddyfile("headers {\n\t\t\tjwt X-Gatehouse-JWT\n\t\t}", ""))
+	r := &assertionRig{h: h}
+	h.addUser("alice", alicePW, "user", "staff")
+	alice := h.client()
+	h.apiLogin(alice, "alice", alicePW)
+
+	set := r.jwks(t, "/.well-known/jwks.json")
+	if len(set.Keys) != 1 || set.Keys[0].Algorithm != "ES256" {
+		t.Fatalf("JWKS %v, want the one ES256 assertion key", jwksKids(set))
+	}
+	if resp, _ := do(t, h.client(), "GET", h.portalURL("/oidc/keys"), nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/oidc/keys without a provider: %d, want 404", resp.StatusCode)
+	}
+	tok := r.get(t, alice, h.appURL("/"), nil)
+	if _, c, err := r.verify(set, tok, "whoami"); err != nil || c.PreferredUsername != "alice" {
+		t.Fatalf("assertion: %v %+v", err, c)
+	}
+
+	// The same store without assertions: no key set, no header.
+	h.start(h.caddyfile("", ""))
+	if resp, b := do(t, h.client(), "GET", h.portalURL("/.well-known/jwks.json"), nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/.well-known/jwks.json with neither: %d %s, want 404", resp.StatusCode, b)
+	}
+	resp, _ := do(t, alice, "GET", h.appURL("/"), nil, map[string]string{"Accept": "application/json", assertionHeader: forgedAssertion})
+	seen, _ := h.lastSeen()
+	if resp.StatusCode != http.StatusOK || seen.Get(assertionHeader) != forgedAssertion {
+		// Off, the name means nothing to Gatehouse; an app that verifies
+		// the signature refuses a forged one.
+		t.Errorf("assertions off: %d, the app got %s %q, want the client's own", resp.StatusCode, assertionHeader, seen.Get(assertionHeader))
+	}
+}
