@@ -35,7 +35,9 @@ func newAssertionRig(t *testing.T) *assertionRig {
 	up := strings.TrimPrefix(h.upstream.URL, "http://")
 	sites := fmt.Sprintf(`
 http://127.0.0.1:%[1]d {
-	gatehouse wiki
+	gatehouse wiki {
+		app_passwords
+	}
 	reverse_proxy %[3]s
 }
 
@@ -277,6 +279,20 @@ func TestIdentityAssertion(t *testing.T) {
 		tok := r.get(t, script, h.appURL("/"), map[string]string{"Authorization": "Bearer " + k.Key})
 		if _, c, err := r.verify(set, tok, "whoami"); err != nil || c.Subject != aliceID {
 			t.Errorf("the API key's assertion: %v %+v", err, c)
+		}
+	})
+	t.Run("app password", func(t *testing.T) {
+		resp, b := do(t, alice, "POST", h.portalURL("/api/v1/me/app-passwords"), strings.NewReader(`{"name":"dav","app":"wiki"}`), jsonAPI)
+		var ap struct{ Password string }
+		if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &ap) != nil || ap.Password == "" {
+			t.Fatalf("create app password: %d %s", resp.StatusCode, b)
+		}
+		dav := &http.Client{Transport: noKeepAlive}
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", r.wiki), nil)
+		req.SetBasicAuth("alice", ap.Password)
+		tok := r.get(t, dav, req.URL.String(), map[string]string{"Authorization": req.Header.Get("Authorization")})
+		if _, c, err := r.verify(set, tok, "wiki"); err != nil || c.Subject != aliceID {
+			t.Errorf("the app password's assertion: %v %+v", err, c)
 		}
 	})
 	t.Run("impersonation", func(t *testing.T) {
