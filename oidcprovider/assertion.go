@@ -38,6 +38,11 @@ const AssertionLifetime = 60 * time.Second
 // is left of it, so an app never gets one about to expire.
 const assertionRenew = 15 * time.Second
 
+// assertionOverlap: while one request signs the renewal, the others go on
+// with the cached assertion as long as this much of it is left (so a page
+// loading fifty assets at that moment costs one signature, not fifty).
+const assertionOverlap = 10 * time.Second
+
 // assertionCacheMax bounds the cache of signed assertions (one per user,
 // app and impersonator in use in the last minute).
 const assertionCacheMax = 10000
@@ -73,9 +78,12 @@ type assertionFor struct{ user, app, impersonator string }
 // signedAssertion is a cached assertion and what it says, to notice a
 // change of the account.
 type signedAssertion struct {
-	token   string
-	key     *assertionKey
-	renewAt time.Time
+	token string
+	key   *assertionKey
+	// renewAt is when it is due for renewal; until staleAt, while a
+	// renewal is under way (renewing), it is still served.
+	renewAt, staleAt time.Time
+	renewing         atomic.Bool
 	// username, email, name and groups are the account's values when it
 	// was signed.
 	username, email, name, groups string
@@ -138,19 +146,27 @@ func (a *Assertions) load() error {
 
 // Token returns the identity assertion of acct for app, at now, with
 // impersonator (the administrator's username, "" when none) as the imp
-// claim. A cached one is returned while more than assertionRenew of it is
-// left, it was signed with the current key and the account still has the
-// username, e-mail address, name and groups it states; otherwise a new
-// one is signed (about 30 µs) and cached.
+// claim. A cached one is returned while it states what the account still
+// has (username, e-mail address, name and groups), more than
+// assertionRenew of it is left and it was signed with the current key;
+// otherwise a new one is signed (tens of µs) and cached. Of the requests
+// that find it due for renewal (or signed with the previous key) at
+// once, one signs and the others keep the cached one while more than
+// assertionOverlap of it is left.
 func (a *Assertions) Token(acct *store.Account, app, impersonator string, now time.Time) (string, error) {
 	k := assertionFor{user: acct.ID, app: app, impersonator: impersonator}
-	cur := (*a.keys.Load())[0]
 	a.cacheMu.RLock()
 	e := a.cache[k]
 	a.cacheMu.RUnlock()
-	if e != nil && e.key == cur && now.Before(e.renewAt) && e.username == acct.Username &&
-		e.email == acct.Email && e.name == acct.FullName && e.groups == acct.GroupsHeader {
+	if e == nil || e.username != acct.Username || e.email != acct.Email || e.name != acct.FullName || e.groups != acct.GroupsHeader {
+		return a.sign(k, acct, now)
+	}
+	fresh := e.key == (*a.keys.Load())[0]
+	if fresh && now.Before(e.renewAt) {
 		return e.token, nil
+	}
+	if !e.renewing.CompareAndSwap(false, true) && now.Before(e.staleAt) {
+		return e.token, nil // another request is signing its renewal
 	}
 	return a.sign(k, acct, now)
 }
@@ -184,9 +200,9 @@ func (a *Assertions) sign(k assertionFor, acct *store.Account, now time.Time) (s
 	if err != nil {
 		return "", fmt.Errorf("oidcprovider: sign assertion: %w", err)
 	}
+	exp := time.Unix(c.Expiry, 0) // whole seconds: renew from the second it was cut to
 	e := &signedAssertion{token: token, key: key,
-		// exp is whole seconds: renew from the second it was cut to.
-		renewAt:  time.Unix(c.Expiry, 0).Add(-assertionRenew),
+		renewAt: exp.Add(-assertionRenew), staleAt: exp.Add(-assertionOverlap),
 		username: acct.Username, email: acct.Email, name: acct.FullName, groups: acct.GroupsHeader}
 	a.cacheMu.Lock()
 	if len(a.cache) >= assertionCacheMax {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,6 +190,21 @@ func TestAssertionCache(t *testing.T) {
 	if tok(alice, "grafana", "") != renewed {
 		t.Fatal("the renewed assertion was not cached")
 	}
+
+	// Due for renewal while another request signs it: the cached one is
+	// served as long as more than 10 s of it is left, never after.
+	a.cacheMu.RLock()
+	e := a.cache[assertionFor{user: alice.ID, app: "grafana"}]
+	a.cacheMu.RUnlock()
+	e.renewing.Store(true)
+	clk.add(46 * time.Second) // 14 s left
+	if tok(alice, "grafana", "") != renewed {
+		t.Fatal("with a renewal under way, a request signed another one")
+	}
+	clk.add(5 * time.Second) // 9 s left
+	if tok(alice, "grafana", "") == renewed {
+		t.Fatal("an assertion with 9 s left was served")
+	}
 }
 
 func TestAssertionCacheBounded(t *testing.T) {
@@ -291,5 +307,40 @@ func TestAssertionScheduledRotation(t *testing.T) {
 	}
 	if kids := jwksKids(a.JWKS()); !slices.Contains(kids, first) {
 		t.Errorf("the previous key %s left the JWKS: %v", first, kids)
+	}
+}
+
+// TestAssertionRenewalOnce: 200 requests finding the assertion due for
+// renewal at once cost one signature; the others get the cached one.
+func TestAssertionRenewalOnce(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	a := testAssertions(t, testCore(t, testStore(t), clk, nil), 0)
+	old, err := a.Token(&alice, "grafana", "", clk.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.add(46 * time.Second)
+	now := clk.now()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	got := make([]string, 200)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			got[i], _ = a.Token(&alice, "grafana", "", now)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	fresh := map[string]bool{}
+	for _, g := range got {
+		if g != old {
+			fresh[g] = true
+		}
+	}
+	if len(fresh) != 1 {
+		t.Fatalf("%d renewals signed, want 1", len(fresh))
 	}
 }
