@@ -12,6 +12,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-auth/gatehouse/internal/nginxtest"
 )
 
 // userOf returns the username an assertion in r states, for the app named
@@ -133,4 +135,31 @@ func TestReadmeAssertionSnippets(t *testing.T) {
 			t.Errorf("user_of of an unsigned token: %q, want an error", out)
 		}
 	})
+}
+
+// TestReadmeAssertionNginx: the README's two nginx lines that pass the
+// assertion on, added to the nginx example (Debian's nginx, auth_request
+// to the portal), bring the app an assertion that verifies for the app
+// the subrequest names, and never the one a client sends.
+func TestReadmeAssertionNginx(t *testing.T) {
+	lines := readmeBlock(t, "add it to Caddy's `copy_headers`", "nginx")
+	h := newHarness(t)
+	h.start(h.caddyfile("headers {\n\t\t\tjwt X-Gatehouse-JWT\n\t\t}\n\t\tapp wiki {\n\t\t\tallow_groups staff\n\t\t}", ""))
+	r := &assertionRig{h: h}
+	h.addUser("alice", alicePW, "user", "staff")
+	conf := nginxExample(t, h.portalURL(""), "wiki", h.upstream.URL)
+	anchor := "proxy_set_header Cookie              $gatehouse_cookie;\n"
+	if !strings.Contains(conf, anchor) {
+		t.Fatalf("examples/nginx/app.conf no longer holds %q", anchor)
+	}
+	conf = strings.Replace(conf, anchor, anchor+lines, 1)
+	ngx := nginxtest.Start(t, nginxtest.Options{Config: conf})
+
+	alice := h.client()
+	h.apiLogin(alice, "alice", alicePW)
+	tok := r.get(t, alice, ngx.URL+"/page", nil)
+	set := r.jwks(t, "/.well-known/jwks.json")
+	if _, c, err := r.verify(set, tok, "wiki"); err != nil || c.PreferredUsername != "alice" {
+		t.Fatalf("the assertion through nginx: %v %+v\n%s", err, c, ngx.ErrorLog())
+	}
 }
