@@ -344,3 +344,27 @@ func TestAssertionRenewalOnce(t *testing.T) {
 		t.Fatalf("%d renewals signed, want 1", len(fresh))
 	}
 }
+
+// TestAssertionConcurrentSigning: assertions for many users signed at
+// once (run with -race) each verify and say who they are for.
+func TestAssertionConcurrentSigning(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	a := testAssertions(t, testCore(t, testStore(t), clk, nil), 0)
+	var wg sync.WaitGroup
+	toks := make([]string, 32)
+	for i := range toks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u := alice
+			u.ID = fmt.Sprintf("u-%d", i)
+			toks[i], _ = a.Token(&u, "grafana", "", clk.now())
+		}()
+	}
+	wg.Wait()
+	for i, tok := range toks {
+		if _, c := verifyAssertion(t, a.JWKS(), tok); c["sub"] != fmt.Sprintf("u-%d", i) {
+			t.Errorf("assertion %d is for %v", i, c["sub"])
+		}
+	}
+}
