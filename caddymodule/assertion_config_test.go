@@ -70,6 +70,23 @@ func TestJWTHeaderConfig(t *testing.T) {
 		}
 	})
 
+	t.Run("the README's block adapts", func(t *testing.T) {
+		block := readmeBlock(t, "## Signed identity assertion", "caddyfile")
+		if !strings.Contains(block, "jwt X-Gatehouse-JWT") {
+			t.Fatalf("the README's block no longer sets jwt:\n%s", block)
+		}
+		var cfg struct {
+			Apps struct {
+				Gatehouse struct {
+					Headers map[string]string `json:"headers"`
+				} `json:"gatehouse"`
+			} `json:"apps"`
+		}
+		if err := json.Unmarshal(adapt(t, block+"\n:0 {\n\tgatehouse_portal\n}\n"), &cfg); err != nil || cfg.Apps.Gatehouse.Headers["jwt"] != "X-Gatehouse-JWT" {
+			t.Fatalf("adapted: %v %v", err, cfg.Apps.Gatehouse.Headers)
+		}
+	})
+
 	// JSON config is checked at provision time with the same rules.
 	for _, name := range []string{"Cookie", "Remote-Email", "X-Forwarded-For", "x y"} {
 		t.Run("json "+name, func(t *testing.T) {
