@@ -47,6 +47,7 @@ func init() {
 //				groups       Remote-Groups
 //				impersonator Remote-Impersonator
 //				role         Remote-Role
+//				jwt          X-Gatehouse-JWT
 //			}
 //			invite_lifetime 72h
 //			reset_lifetime  1h
@@ -175,6 +176,10 @@ type HeaderNames struct {
 	// custom role's name). Default: empty, no role header is sent (a
 	// client's Remote-Role is removed all the same).
 	Role string `json:"role,omitempty"`
+	// JWT, when set, names the header of a signed identity assertion sent
+	// with every request let through and every forward-auth answer (see
+	// checkJWTHeader). Default: empty, no assertion.
+	JWT string `json:"jwt,omitempty"`
 }
 
 // OIDCConfig configures one external OpenID Connect provider:
@@ -334,7 +339,7 @@ func (a *App) options() (portal.Options, error) {
 	if err := checkHeaderNames(hn); err != nil {
 		return portal.Options{}, err
 	}
-	headers := portal.Headers{User: hn.User, Email: hn.Email, Name: hn.Name, Groups: hn.Groups, Impersonator: hn.Impersonator, Role: hn.Role}
+	headers := portal.Headers{User: hn.User, Email: hn.Email, Name: hn.Name, Groups: hn.Groups, Impersonator: hn.Impersonator, Role: hn.Role, JWT: hn.JWT}
 	a.headers = canonicalHeaders(headers)
 	if err := portal.CheckCookie(a.CookieName, a.CookieDomain, pu); err != nil {
 		return portal.Options{}, fmt.Errorf("gatehouse: %w", err)
@@ -505,7 +510,7 @@ func checkHeaderNames(h HeaderNames) error {
 		}
 		seen[k] = field
 	}
-	return nil
+	return checkJWTHeader(h)
 }
 
 // canonicalHeaders fills in the default header names of h and puts every
@@ -524,6 +529,7 @@ func canonicalHeaders(h portal.Headers) portal.Headers {
 	h.Groups = or(h.Groups, portal.DefaultHeaders.Groups)
 	h.Impersonator = or(h.Impersonator, portal.DefaultHeaders.Impersonator)
 	h.Role = http.CanonicalHeaderKey(h.Role)
+	h.JWT = http.CanonicalHeaderKey(h.JWT)
 	return h
 }
 

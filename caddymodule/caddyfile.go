@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/gatehouse-auth/gatehouse/core/mail"
+	"github.com/gatehouse-auth/gatehouse/portal"
 )
 
 func init() {
@@ -120,14 +121,22 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 					dst = &a.Headers.Impersonator
 				case "role":
 					dst = &a.Headers.Role
+				case "jwt":
+					dst = &a.Headers.JWT
 				default:
-					return nil, d.Errf("gatehouse: headers: unknown subdirective %q (want user, email, name, groups, impersonator or role)", d.Val())
+					return nil, d.Errf("gatehouse: headers: unknown subdirective %q (want user, email, name, groups, impersonator, role or jwt)", d.Val())
 				}
 				v, err := oneArg(d)
 				if err != nil {
 					return nil, err
 				}
 				*dst = v
+				if dst == &a.Headers.JWT {
+					// Checked here too, so the error names this line.
+					if err := portal.CheckJWTHeader(v, portal.Headers{}); err != nil {
+						return nil, d.Errf("gatehouse: %v", err)
+					}
+				}
 			}
 			if err := checkHeaderNames(*a.Headers); err != nil {
 				return nil, d.Err(err.Error())

@@ -24,8 +24,9 @@ func init() {
 // On allow it also sets the {http.auth.user.*} placeholders, as Caddy's
 // own authentication handler does, so the access log (user_id), header_up
 // and request_header can use the user: http.auth.user.id is the username
-// (the identity Gatehouse sends as Remote-User; the internal user id never
-// leaves Gatehouse), and http.auth.user.email, .name, .groups (comma-
+// (the identity Gatehouse sends as Remote-User; the internal user id is
+// only the sub of signed assertions and ID tokens), and
+// http.auth.user.email, .name, .groups (comma-
 // separated), .role and .impersonator (the administrator's username during
 // an impersonation) hold what the identity headers hold, or "" when the
 // user has none. Requests that are not let through set none of them.

@@ -26,13 +26,20 @@ func (d *discardWriter) WriteHeader(int)             {}
 // newBenchGuard builds a guard on a real store and signs a user in through
 // the portal's API, returning the guard and a request carrying the cookie.
 func newBenchGuard(b *testing.B, app portal.AppConfig) (*Guard, *http.Request) {
+	return newBenchGuardWith(b, portal.Options{}, app)
+}
+
+// newBenchGuardWith is newBenchGuard with opts (their store and portal URL
+// are set here).
+func newBenchGuardWith(b *testing.B, opts portal.Options, app portal.AppConfig) (*Guard, *http.Request) {
 	b.Helper()
 	st, err := store.Open(b.TempDir(), store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = st.Close() })
-	svc, err := portal.New(portal.Options{Store: st, PortalURL: &url.URL{Scheme: "http", Host: "auth.test"}})
+	opts.Store, opts.PortalURL = st, &url.URL{Scheme: "http", Host: "auth.test"}
+	svc, err := portal.New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -109,6 +109,9 @@ func oidcCommand() *cobra.Command {
 // rotatedKeys is the answer of POST /gatehouse/oidc/rotate-keys.
 type rotatedKeys struct {
 	KeyID string `json:"kid"`
+	// AssertionKeyID is the new key of the identity assertions, when
+	// they are on (headers { jwt NAME }).
+	AssertionKeyID string `json:"assertion_kid,omitempty"`
 }
 
 func cmdOIDCRotateKeys(fl caddycmd.Flags) (int, error) {
@@ -120,15 +123,18 @@ func cmdOIDCRotateKeys(fl caddycmd.Flags) (int, error) {
 		return caddy.ExitCodeSuccess, json.NewEncoder(os.Stdout).Encode(rep)
 	}
 	fmt.Printf("new signing key %s: it signs from now on; the previous key stays in the JWKS until the next rotation\n", rep.KeyID)
+	if rep.AssertionKeyID != "" {
+		fmt.Printf("new identity assertion key %s: the same holds for it\n", rep.AssertionKeyID)
+	}
 	return caddy.ExitCodeSuccess, nil
 }
 
 // oidcRotateKeys is POST /gatehouse/oidc/rotate-keys on the admin API.
 func (a *adminAPI) oidcRotateKeys(w http.ResponseWriter, r *http.Request) error {
 	s := a.app.Service()
-	id, err := s.RotateOIDCKeys(s.CLIActor(clientIP(r), r.UserAgent()))
+	keys, err := s.RotateOIDCKeys(s.CLIActor(clientIP(r), r.UserAgent()))
 	if err != nil {
 		return a.adminError(err)
 	}
-	return writeAdminJSON(w, http.StatusOK, rotatedKeys{KeyID: id})
+	return writeAdminJSON(w, http.StatusOK, rotatedKeys{KeyID: keys.IDToken, AssertionKeyID: keys.Assertion})
 }

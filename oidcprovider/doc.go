@@ -9,4 +9,8 @@
 //
 // Auth requests, codes and access tokens live in memory; refresh tokens in
 // the store, under a keyed hash, rotated at each use.
+//
+// It also signs the guard's identity assertions (Assertions, assertion.go:
+// `headers { jwt NAME }`), with keys of their own published in the same
+// JWKS, whether or not the provider runs.
 package oidcprovider

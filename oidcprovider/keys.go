@@ -77,22 +77,38 @@ func newSigningKey(alg jose.SignatureAlgorithm) (*signingKey, error) {
 	return &signingKey{id: hex.EncodeToString(id), alg: alg, key: key}, nil
 }
 
-// loadKeys returns the stored keys, newest first, making and storing one
-// of alg when there is none.
-func loadKeys(c *core.Core, alg jose.SignatureAlgorithm) ([]*signingKey, error) {
-	stored, err := c.Store().OIDCSigningKeys()
+// storedKeys returns the stored keys of use (store.OIDCSigningKey.Use),
+// newest first.
+func storedKeys(c *core.Core, use string) ([]*store.OIDCSigningKey, error) {
+	all, err := c.Store().OIDCSigningKeys()
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.OIDCSigningKey
+	for _, k := range all {
+		if k.Use == use {
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out, nil
+}
+
+// loadKeys returns the stored keys of use, newest first, making and
+// storing one of alg when there is none.
+func loadKeys(c *core.Core, use string, alg jose.SignatureAlgorithm) ([]*signingKey, error) {
+	stored, err := storedKeys(c, use)
 	if err != nil {
 		return nil, err
 	}
 	if len(stored) == 0 {
-		if _, err := rotateStored(c, alg); err != nil && !errors.Is(err, store.ErrConflict) {
+		if _, err := rotateStored(c, use, alg); err != nil && !errors.Is(err, store.ErrConflict) {
 			return nil, err
 		}
-		if stored, err = c.Store().OIDCSigningKeys(); err != nil {
+		if stored, err = storedKeys(c, use); err != nil {
 			return nil, err
 		}
 	}
-	sort.Slice(stored, func(i, j int) bool { return stored[i].CreatedAt.After(stored[j].CreatedAt) })
 	var out []*signingKey
 	for _, s := range stored {
 		der, err := c.Open(s.Sealed, sealPurpose)
@@ -122,7 +138,7 @@ func loadKeys(c *core.Core, alg jose.SignatureAlgorithm) ([]*signingKey, error) 
 // JWKS, and older ones are dropped. It returns the new key's id, audited
 // as actor's.
 func RotateKeys(c *core.Core, actor *core.Actor, alg jose.SignatureAlgorithm) (string, error) {
-	id, err := rotateStored(c, alg)
+	id, err := rotateStored(c, "", alg)
 	if err != nil {
 		return "", err
 	}
@@ -131,9 +147,9 @@ func RotateKeys(c *core.Core, actor *core.Actor, alg jose.SignatureAlgorithm) (s
 	return id, nil
 }
 
-// rotateStored stores a new key of alg, keeps the current one as the
-// previous key and drops the older ones.
-func rotateStored(c *core.Core, alg jose.SignatureAlgorithm) (string, error) {
+// rotateStored stores a new key of use and alg, keeps the current one of
+// use as the previous key and drops the older ones of use.
+func rotateStored(c *core.Core, use string, alg jose.SignatureAlgorithm) (string, error) {
 	k, err := newSigningKey(alg)
 	if err != nil {
 		return "", err
@@ -142,11 +158,10 @@ func rotateStored(c *core.Core, alg jose.SignatureAlgorithm) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("oidcprovider: encode signing key: %w", err)
 	}
-	old, err := c.Store().OIDCSigningKeys()
+	old, err := storedKeys(c, use)
 	if err != nil {
 		return "", err
 	}
-	sort.Slice(old, func(i, j int) bool { return old[i].CreatedAt.After(old[j].CreatedAt) })
 	var drop []string
 	for i, o := range old {
 		if i >= 1 { // keep the current one as the previous key
@@ -159,7 +174,7 @@ func rotateStored(c *core.Core, alg jose.SignatureAlgorithm) (string, error) {
 	if len(old) > 0 && !created.After(old[0].CreatedAt) {
 		created = old[0].CreatedAt.Add(time.Nanosecond)
 	}
-	err = c.Store().PutOIDCSigningKey(&store.OIDCSigningKey{ID: k.id, Algorithm: string(alg), Sealed: c.Seal(der, sealPurpose), CreatedAt: created}, drop...)
+	err = c.Store().PutOIDCSigningKey(&store.OIDCSigningKey{ID: k.id, Algorithm: string(alg), Use: use, Sealed: c.Seal(der, sealPurpose), CreatedAt: created}, drop...)
 	return k.id, err
 }
 
@@ -178,7 +193,7 @@ func (p *Provider) rotateLocked(actor *core.Actor) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	keys, err := loadKeys(p.core, p.cfg.Algorithm)
+	keys, err := loadKeys(p.core, "", p.cfg.Algorithm)
 	if err != nil {
 		return "", err
 	}

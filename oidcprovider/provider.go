@@ -59,6 +59,10 @@ type Config struct {
 	// Logger receives the provider library's log lines (see LogHandler).
 	// Default: they go wherever slog's default handler sends them.
 	Logger *slog.Logger
+	// Assertions, when set, signs the guard's identity assertions: its
+	// keys are published in the JWKS beside the ID-token keys (see
+	// assertion.go).
+	Assertions *Assertions
 	// ErrorPage shows an /authorize error that must not be sent to the
 	// client's redirect URI (unknown client, unregistered redirect_uri).
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, title, msg string)
@@ -104,7 +108,7 @@ func New(c *core.Core, cfg Config) (*Provider, error) {
 		}
 	}
 	p := &Provider{core: c, cfg: cfg, issuer: strings.TrimSuffix(cfg.Issuer.String(), "/"), mem: newMemory(), act: newActivity()}
-	keys, err := loadKeys(c, cfg.Algorithm)
+	keys, err := loadKeys(c, "", cfg.Algorithm)
 	if err != nil {
 		return nil, err
 	}

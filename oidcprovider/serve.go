@@ -32,6 +32,16 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case DiscoveryPath:
 		p.serveDiscovery(w, r)
 		return
+	case keysPath:
+		// Not the library's: the JWKS holds the assertion keys too, which
+		// the library must never verify a token with (assertion.go).
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		WriteJWKS(w, p.JWKS())
+		return
 	case authorizePath:
 		if !p.checkAuthorize(w, r) {
 			return

@@ -59,6 +59,9 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 		if v.Outcome == Allow {
 			r.Header.Del("Authorization")
 			s.setIdentityHeaders(r.Header, &v.User)
+			if !setAssertion(s, r.Header, &v.User, app.Name, "", now) {
+				return Verdict{Outcome: Unavailable}
+			}
 			s.cookie.strip(r.Header)
 		}
 		return v
@@ -74,6 +77,9 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 	}
 	if si.impersonator != "" {
 		r.Header[s.headers.Impersonator] = []string{si.impersonator}
+	}
+	if !setAssertion(s, r.Header, &si.acct, app.Name, si.impersonator, now) {
+		return Verdict{Outcome: Unavailable}
 	}
 	s.cookie.strip(r.Header)
 	return v
@@ -93,7 +99,8 @@ func (s *Service) stripIdentityHeaders(h http.Header) {
 func (s *Service) isIdentityHeader(k string) bool {
 	return sameHeader(k, s.headers.User) || sameHeader(k, s.headers.Email) ||
 		sameHeader(k, s.headers.Name) || sameHeader(k, s.headers.Groups) ||
-		sameHeader(k, s.headers.Impersonator) || sameHeader(k, s.roleHeader())
+		sameHeader(k, s.headers.Impersonator) || sameHeader(k, s.roleHeader()) ||
+		s.headers.JWT != "" && sameHeader(k, s.headers.JWT)
 }
 
 // roleHeader is the configured role header, or DefaultRoleHeader (only

@@ -75,6 +75,9 @@ func (g appPasswordGate) check(h http.Header, ip string, app *App, now time.Time
 	if v.Outcome == Allow {
 		delete(h, "Authorization")
 		g.setIdentityHeaders(h, &v.User)
+		if !setAssertion(g.Service, h, &v.User, app.Name, "", now) {
+			return Verdict{Outcome: Unavailable}
+		}
 		g.cookie.strip(h)
 	}
 	return v

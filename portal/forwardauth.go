@@ -87,7 +87,7 @@ func (f forwardAuth) serve(w http.ResponseWriter, r *http.Request, redirect bool
 	v := f.Check(o, app)
 	switch v.Outcome {
 	case Allow:
-		for _, k := range [...]string{f.headers.User, f.headers.Email, f.headers.Name, f.headers.Groups, f.headers.Impersonator, f.headers.Role} {
+		for _, k := range [...]string{f.headers.User, f.headers.Email, f.headers.Name, f.headers.Groups, f.headers.Impersonator, f.headers.Role, f.headers.JWT} {
 			if vs := o.Header[k]; k != "" && len(vs) > 0 {
 				w.Header()[k] = vs
 			}

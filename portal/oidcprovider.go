@@ -36,6 +36,7 @@ func startOIDCProvider(s *Service) error {
 		ClientIP:            s.clientIP,
 		Algorithm:           s.opKeys.alg,
 		KeyRotation:         s.opKeys.rotation,
+		Assertions:          s.assertions,
 		Logger:              s.log.With("component", "oidc"),
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 			s.renderError(w, r, status, title, msg, nil)

@@ -41,6 +41,10 @@ type Headers struct {
 	// Impersonator carries the username of the administrator acting as
 	// the user (see impersonation.go); it is sent only then.
 	Impersonator string
+	// JWT, when set, carries a signed identity assertion (assertion.go):
+	// a short-lived ES256 JWT an app can verify with the JWKS. Empty (the
+	// default): none is sent.
+	JWT string
 	// Role carries the user's Gatehouse role (owner, admin, user or a
 	// custom role's name). Empty: no role header is sent, and a client's
 	// Remote-Role is still removed (DefaultRoleHeader).
@@ -188,6 +192,9 @@ type Service struct {
 	opMu sync.Mutex // held while the provider starts
 	// opKeys configures the provider's signing keys (oidckeys.go).
 	opKeys oidcKeys
+	// assertions signs the identity assertions (assertion.go); nil when
+	// Headers.JWT is not set.
+	assertions *oidcprovider.Assertions
 }
 
 // New validates opts, fills defaults and returns a Service.
@@ -242,6 +249,9 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	if s.opKeys, err = newOIDCKeys(opts.OIDCSigningAlgorithm, opts.OIDCKeyRotation); err != nil {
+		return nil, err
+	}
+	if s.assertions, err = newAssertions(s.core, pu, s.headers, opts.OIDCKeyRotation); err != nil {
 		return nil, err
 	}
 	if s.oidc, err = s.signInUI().newOIDCProviders(opts.OIDC); err != nil {
@@ -336,6 +346,9 @@ func (h Headers) withDefaults() Headers {
 	h.Impersonator = http.CanonicalHeaderKey(h.Impersonator)
 	if h.Role != "" {
 		h.Role = http.CanonicalHeaderKey(h.Role)
+	}
+	if h.JWT != "" {
+		h.JWT = http.CanonicalHeaderKey(h.JWT)
 	}
 	return h
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/oidcprovider"
 	"github.com/gatehouse-auth/gatehouse/policies"
 )
 
@@ -164,6 +165,7 @@ func (s *Service) routeMux() *routeMux {
 	// trusted proxy, for the original request it describes.
 	mux.Handle("GET /api/authz/forward-auth", s.public(forwardAuth{s}.handleForwardAuth))
 	mux.Handle("GET /api/authz/auth-request", s.public(forwardAuth{s}.handleAuthRequest))
+	mux.HandleFunc("GET "+oidcprovider.JWKSPath, keySet{s}.handle)
 
 	s.pageRoutes(mux)
 	s.adminAPI().impersonationRoutes(mux)

@@ -15,7 +15,8 @@ import (
 //	oidcrt/<hex keyed hash of a refresh token>  OIDCRefresh (Badger TTL)
 //	oidcfam/<family id>                         OIDCFamily (Badger TTL)
 //	idx/oidcsess/<hex session id>\x00<family>   empty; session -> family
-//	oidckey/<key id>                            OIDCSigningKey
+//	oidckey/<key id>                            OIDCSigningKey (ID-token and
+//	                                            identity-assertion keys, by Use)
 const (
 	prefixOIDCRefresh = "oidcrt/"
 	prefixOIDCFamily  = "oidcfam/"
@@ -56,11 +57,19 @@ type OIDCFamily struct {
 // OIDCSigningKey is a signing key of the provider, its private part sealed
 // by the server key.
 type OIDCSigningKey struct {
-	ID        string    `json:"id"`
-	Algorithm string    `json:"alg"`
+	ID        string `json:"id"`
+	Algorithm string `json:"alg"`
+	// Use says what the key signs: "" the provider's ID tokens,
+	// KeyUseAssertion the guard's identity assertions. Both kinds are
+	// published in the one JWKS.
+	Use       string    `json:"use,omitempty"`
 	Sealed    []byte    `json:"sealed"`
 	CreatedAt time.Time `json:"created_at"`
 }
+
+// KeyUseAssertion is the Use of a key that signs the identity assertions
+// the guard sends apps (headers { jwt NAME }).
+const KeyUseAssertion = "assertion"
 
 func oidcRefreshKey(hash []byte) []byte { return cat(prefixOIDCRefresh, hex.EncodeToString(hash)) }
 func oidcFamilyKey(f string) []byte     { return cat(prefixOIDCFamily, f) }
