@@ -37,7 +37,11 @@ func (s *Store) Backup(w io.Writer) (uint64, error) {
 		return 0, fmt.Errorf("store: backup: %w", err)
 	}
 	defer s.leave()
-	v, err := s.db.Backup(w, 0)
+	bk, ok := s.db.(badgerKV)
+	if !ok {
+		return 0, fmt.Errorf("store: backup %s: not supported on this storage engine", s.dir)
+	}
+	v, err := bk.db.Backup(w, 0)
 	if err != nil {
 		return 0, fmt.Errorf("store: backup %s: %w", s.dir, err)
 	}

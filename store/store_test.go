@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // clock is an injectable time source for tests.
@@ -94,7 +92,7 @@ func TestSchemaVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.db.View(func(txn kvTxn) error {
 		item, err := txn.Get(keySchema)
 		if err != nil {
 			return err
@@ -109,7 +107,7 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A database from a newer layout is refused.
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(keySchema, []byte{schemaVersion + 1}) }); err != nil {
+	if err := s.db.Update(func(txn kvTxn) error { return txn.Set(keySchema, []byte{schemaVersion + 1}) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
