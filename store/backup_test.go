@@ -11,6 +11,7 @@ import (
 )
 
 func TestBackupRestoreRoundTrip(t *testing.T) {
+	badgerOnly(t, "backup and restore of a Badger directory")
 	clk := newClock()
 	src := openTest(t, "", Options{Now: clk.Now})
 
@@ -130,6 +131,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 }
 
 func TestRestoreRefusesNonEmptyDir(t *testing.T) {
+	badgerOnly(t, "backup and restore of a Badger directory")
 	src := openTest(t, "", Options{})
 	mustCreateUser(t, src, &User{Username: "alice"})
 	var buf bytes.Buffer
@@ -158,6 +160,7 @@ func TestRestoreRefusesNonEmptyDir(t *testing.T) {
 }
 
 func TestRestoreRejectsBadBackup(t *testing.T) {
+	badgerOnly(t, "backup and restore of a Badger directory")
 	for name, data := range map[string][]byte{
 		"empty":   nil,
 		"garbage": []byte("this is not a backup at all, not even protobuf"),
@@ -184,6 +187,7 @@ func TestRestoreRejectsBadBackup(t *testing.T) {
 }
 
 func TestBackupAfterClose(t *testing.T) {
+	badgerOnly(t, "backup and restore of a Badger directory")
 	s, err := Open(t.TempDir(), Options{})
 	if err != nil {
 		t.Fatal(err)

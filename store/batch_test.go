@@ -100,7 +100,7 @@ func countKeys(t *testing.T, s *Store, prefix string) int {
 func TestAuditUserIndex(t *testing.T) {
 	clk := newClock()
 	dir := t.TempDir()
-	s, err := Open(dir, Options{Now: clk.Now})
+	s, err := Open(testStorage(t, dir), Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -439,6 +439,7 @@ func TestRenameGroupKeepsCacheCoherent(t *testing.T) {
 // TestRenameGroupTooBig checks that a group too large for one transaction
 // fails as documented, with nothing changed.
 func TestRenameGroupTooBig(t *testing.T) {
+	badgerOnly(t, "Badger's transaction size limit")
 	if testing.Short() {
 		t.Skip("writes many users")
 	}

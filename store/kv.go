@@ -116,3 +116,10 @@ type kvBatch interface {
 	// Cancel drops everything added; the batch is done.
 	Cancel()
 }
+
+// expiryOf is the absolute expiry, in unix seconds, of a record written now
+// with ttl: Badger's rule (time.Now, not the store's clock, rounded down to
+// the second), which the PostgreSQL engine follows too.
+func expiryOf(ttl time.Duration) uint64 {
+	return uint64(time.Now().Add(ttl).Unix())
+}

@@ -249,7 +249,7 @@ func TestSessionPhysicalTTL(t *testing.T) {
 	dir := t.TempDir()
 	frozen := time.Now()
 	opts := Options{Now: func() time.Time { return frozen }}
-	s, err := Open(dir, opts)
+	s, err := Open(testStorage(t, dir), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestSessionPhysicalTTL(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		s, err := Open(dir, opts)
+		s, err := Open(testStorage(t, dir), opts)
 		if err != nil {
 			t.Fatal(err)
 		}

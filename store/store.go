@@ -58,9 +58,11 @@ type Options struct {
 }
 
 // Store is Gatehouse's persistence layer. It is safe for concurrent use.
-// One directory may be opened by one Store at a time (Badger locks it).
+// One directory may be opened by one Store at a time (Badger locks it); a
+// PostgreSQL database by several.
 type Store struct {
-	db  kvDB
+	db kvDB
+	// dir is the storage's name for messages (a PostgreSQL URL redacted).
 	dir string
 	now func() time.Time
 	log *slog.Logger
@@ -110,10 +112,14 @@ type Store struct {
 	oidcEnded atomic.Pointer[func([]OIDCSessionClient)]
 }
 
-// Open opens (creating if needed, mode 0700) the database in dir and starts
-// the background flusher of session last-activity times.
-func Open(dir string, opts Options) (*Store, error) {
-	if dir == "" {
+// Open opens the store at storage and starts the background flusher of
+// session last-activity times. storage is either a directory, of the
+// embedded Badger database (created if needed, mode 0700; one process at a
+// time), or a PostgreSQL URL, postgres://user:password@host:5432/db?…
+// (kv_postgres.go), whose schema Open creates or migrates; several
+// processes may open one database.
+func Open(storage string, opts Options) (*Store, error) {
+	if storage == "" {
 		return nil, errors.New("store: open: empty directory")
 	}
 	if opts.Now == nil {
@@ -128,14 +134,24 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 10 * time.Second
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	dir := RedactDSN(storage)
+	var db kvDB
+	if IsPostgresURL(storage) {
+		pg, err := openPostgres(storage, opts.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("store: open: %w", err)
+		}
+		db = pg
+	} else {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
+		bdb, err := badger.Open(badgerOptions(dir, opts.Logger))
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
+		db = badgerKV{bdb}
 	}
-	bdb, err := badger.Open(badgerOptions(dir, opts.Logger))
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", dir, err)
-	}
-	db := badgerKV{bdb}
 	s := &Store{
 		db:    db,
 		dir:   dir,
@@ -207,7 +223,7 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 // checkSchema writes the schema version into a fresh database and refuses
 // one written by a newer layout.
 func (s *Store) checkSchema() error {
-	return s.db.Update(func(txn kvTxn) error {
+	return s.update(func(txn kvTxn) error {
 		item, err := txn.Get(keySchema)
 		if errors.Is(err, errKeyNotFound) {
 			// Fresh: nothing to migrate.
