@@ -349,21 +349,26 @@ type pgIterator struct {
 
 func (it *pgIterator) Rewind() { it.Seek(nil) }
 
+// Seek follows Badger: it lands on the first key >= key (in reverse the
+// last key <= key; an empty key means the prefix, or the very end without
+// one), and the iterator is valid while that key has the prefix. Only the
+// far side of the range is bounded in SQL: a landing outside the prefix
+// makes the iterator invalid at once, as in Badger.
 func (it *pgIterator) Seek(key []byte) {
 	it.page = pgFirstPage
-	switch {
-	case !it.reverse && bytes.Compare(key, it.prefix) < 0:
+	if len(key) == 0 {
 		key = it.prefix
-	case it.reverse && len(key) == 0:
-		key = nil // from the end of the range
-	case it.reverse && it.upper != nil && bytes.Compare(key, it.upper) >= 0:
-		key = nil
+	}
+	if it.reverse && len(key) == 0 {
+		key = nil // from the very end
+	} else if key == nil {
+		key = []byte{} // a nil []byte is NULL to pgx
 	}
 	it.fetch(key, true)
 }
 
 // fetch reads the next page of rows from key (included when incl; nil in
-// reverse: from the top of the range).
+// reverse: from the very end).
 func (it *pgIterator) fetch(from []byte, incl bool) {
 	it.rows, it.pos, it.more = it.rows[:0], 0, false
 	if it.t.err != nil {
@@ -377,9 +382,6 @@ func (it *pgIterator) fetch(from []byte, incl bool) {
 		fmt.Fprintf(&q, " AND key %s $%d", cond, len(args))
 	}
 	if !it.reverse {
-		if from == nil {
-			from = []byte{} // a nil []byte is NULL to pgx
-		}
 		if incl {
 			arg(">=", from)
 		} else {
@@ -391,8 +393,6 @@ func (it *pgIterator) fetch(from []byte, incl bool) {
 		q.WriteString(" ORDER BY key")
 	} else {
 		switch {
-		case from == nil && it.upper != nil:
-			arg("<", it.upper)
 		case from != nil && incl:
 			arg("<=", from)
 		case from != nil:
@@ -433,7 +433,9 @@ func (it *pgIterator) fetch(from []byte, incl bool) {
 	it.page = min(it.page*2, pgLastPage)
 }
 
-func (it *pgIterator) Valid() bool { return it.pos < len(it.rows) }
+func (it *pgIterator) Valid() bool {
+	return it.pos < len(it.rows) && bytes.HasPrefix(it.rows[it.pos].key, it.prefix)
+}
 
 func (it *pgIterator) ValidForPrefix(prefix []byte) bool {
 	return it.Valid() && bytes.HasPrefix(it.rows[it.pos].key, prefix)
