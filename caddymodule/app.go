@@ -80,6 +80,12 @@ type App struct {
 	// created (mode 0700) if missing. It may hold placeholders such as
 	// {env.GATEHOUSE_DIR}, replaced at provision time. Default: Caddy's
 	// data directory + "/gatehouse".
+	//
+	// Or a PostgreSQL URL, postgres://user:password@host:5432/db?sslmode=…
+	// (placeholders allowed, e.g. for the password: {env.PGPASSWORD}):
+	// the store then lives in that database (see store.Open), and the
+	// server key in Caddy's data directory + "/gatehouse/secret.key". The
+	// password is never logged.
 	Storage string `json:"storage,omitempty"`
 
 	// PortalURL is the public base URL of the portal, e.g.
@@ -138,7 +144,8 @@ type App struct {
 	// signing keys (see OIDCProviderConfig).
 	OIDCProvider *OIDCProviderConfig `json:"oidc_provider,omitempty"`
 
-	dir     string
+	dir     string         // the storage: a directory or a PostgreSQL URL
+	keyDir  string         // where the server key is: dir, or Caddy's data directory for PostgreSQL
 	headers portal.Headers // canonical names, defaults filled in
 	service *portal.Service
 	store   *store.Store
@@ -294,7 +301,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("gatehouse: %w", err)
 	}
 	a.store = st
-	key, err := loadSecretKey(filepath.Join(a.dir, secretKeyFile))
+	if err := os.MkdirAll(a.keyDir, 0o700); err != nil {
+		return fmt.Errorf("gatehouse: server key: %w", err)
+	}
+	key, err := loadSecretKey(filepath.Join(a.keyDir, secretKeyFile))
 	if err != nil {
 		return fmt.Errorf("gatehouse: %w", err)
 	}
@@ -399,8 +409,13 @@ func (a *App) options() (portal.Options, error) {
 	if a.dir == "" {
 		a.dir = filepath.Join(caddy.AppDataDir(), "gatehouse")
 	}
-	if a.dir, err = filepath.Abs(a.dir); err != nil {
-		return portal.Options{}, fmt.Errorf("gatehouse: storage %s: %w", a.Storage, err)
+	if store.IsPostgresURL(a.dir) {
+		a.keyDir = filepath.Join(caddy.AppDataDir(), "gatehouse")
+	} else {
+		if a.dir, err = filepath.Abs(a.dir); err != nil {
+			return portal.Options{}, fmt.Errorf("gatehouse: storage %s: %w", a.Storage, err)
+		}
+		a.keyDir = a.dir
 	}
 	return portal.Options{
 		PortalURL:    pu,

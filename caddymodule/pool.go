@@ -9,7 +9,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-// stores shares one open store per storage directory across the process.
+// stores shares one open store per storage directory (or PostgreSQL URL)
+// across the process.
 // Caddy provisions a new config before it cleans up the old one, and Badger
 // locks its directory, so a reload must reuse the handle: each config holds a
 // reference and the last one to let go closes the database.
@@ -32,7 +33,7 @@ func openStore(dir string, log *slog.Logger) (*store.Store, error) {
 		return storeHandle{st}, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("storage %s: %w", dir, err)
+		return nil, fmt.Errorf("storage %s: %w", store.RedactDSN(dir), err)
 	}
 	return v.(storeHandle).Store, nil
 }

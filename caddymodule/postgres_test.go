@@ -1,0 +1,72 @@
+package caddymodule
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse-auth/gatehouse/internal/pgtest"
+)
+
+// TestPostgresStorage runs Gatehouse on PostgreSQL storage, its password
+// given by a placeholder ({env.…}) as the README advises: signing in,
+// using the session, stopping and starting Caddy, reloads and logout work
+// as on Badger (TestSessionsSurviveRestartAndReload, same steps); the
+// records are in the database, the server key in Caddy's data directory.
+func TestPostgresStorage(t *testing.T) {
+	pg := pgtest.StartT(t)
+	dsn := pg.Database(t)
+	t.Setenv("GATEHOUSE_TEST_PGPASS", pg.Password)
+	data := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", data) // Caddy's data directory: the server key
+	h := newHarness(t)
+	h.storage = strings.Replace(dsn, pg.Password, "{env.GATEHOUSE_TEST_PGPASS}", 1)
+	if h.storage == dsn {
+		t.Fatal("the DSN does not hold the password")
+	}
+	sessionsSurviveRestartAndReload(t, h)
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var users, sessions int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE key >= 'user/' AND key < 'user0'),
+		count(*) FILTER (WHERE key >= 'sess/' AND key < 'sess0') FROM kv`).Scan(&users, &sessions); err != nil {
+		t.Fatal(err)
+	}
+	if users != 1 || sessions != 0 {
+		t.Errorf("the database holds %d users and %d sessions, want alice and none (she logged out)", users, sessions)
+	}
+	if _, err := os.Stat(filepath.Join(data, "caddy", "gatehouse", secretKeyFile)); err != nil {
+		t.Errorf("server key: %v", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(h.dir, "gatehouse", "*")); len(m) > 0 {
+		t.Errorf("a Badger directory was made beside: %v", m)
+	}
+	if log, err := os.ReadFile(filepath.Join(h.dir, "caddy.log")); err != nil || strings.Contains(string(log), pg.Password) {
+		t.Errorf("Caddy's log holds the database password (or cannot be read: %v)", err)
+	}
+
+	// A refused login fails the config, naming the database but not the
+	// password.
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	const wrong = "Wr0ngPassw0rd"
+	h.storage = strings.Replace(dsn, pg.Password, wrong, 1)
+	err = caddy.Load(adapt(t, h.caddyfile("", "")), true)
+	if err == nil {
+		t.Fatal("Caddy started with a wrong database password")
+	}
+	if msg := err.Error(); strings.Contains(msg, wrong) || !strings.Contains(msg, "password authentication failed") || !strings.Contains(msg, "xxxxx@127.0.0.1") {
+		t.Errorf("load error = %q, want the refusal with the URL redacted", msg)
+	}
+}
