@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse-auth/gatehouse/internal/pgtest"
+	"github.com/gatehouse-auth/gatehouse/store"
 )
 
 // TestPostgresStorage runs Gatehouse on PostgreSQL storage, its password
@@ -68,5 +70,55 @@ func TestPostgresStorage(t *testing.T) {
 	}
 	if msg := err.Error(); strings.Contains(msg, wrong) || !strings.Contains(msg, "password authentication failed") || !strings.Contains(msg, "xxxxx@127.0.0.1") {
 		t.Errorf("load error = %q, want the refusal with the URL redacted", msg)
+	}
+}
+
+// TestCLIRestoreIntoPostgres: `caddy gatehouse backup` of a Badger node
+// restores into PostgreSQL with `restore --storage postgres://…`, and Caddy
+// then runs on that database with the users and their passwords; the
+// output names the database without its password.
+func TestCLIRestoreIntoPostgres(t *testing.T) {
+	pg := pgtest.StartT(t)
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	h := newHarness(t)
+	h.start(h.caddyfile("", ""))
+	h.addUser("alice", alicePW, "owner", "admins")
+	file := filepath.Join(t.TempDir(), "gatehouse.backup")
+	if out, err := runCommand(t, backupCommand(), "", file, "--address", "127.0.0.1:"+strconv.Itoa(h.admin)); err != nil {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	key, err := os.ReadFile(filepath.Join(h.storage, secretKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	dsn := pg.Database(t)
+	out, err := runCommand(t, restoreCommand(), "", file, "--storage", dsn)
+	if err != nil || strings.Contains(out, pg.Password) || !strings.Contains(out, store.RedactDSN(dsn)) {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	if _, err := runCommand(t, restoreCommand(), "", file, "--storage", dsn); err == nil || !strings.Contains(err.Error(), "holds records") {
+		t.Errorf("a second restore into the same database: %v", err)
+	}
+	// The server key follows, as the output says.
+	keyDir := filepath.Join(os.Getenv("XDG_DATA_HOME"), "caddy", "gatehouse")
+	if !strings.Contains(out, keyDir) {
+		t.Errorf("the output does not say where the key goes (%s):\n%s", keyDir, out)
+	}
+	if err := os.MkdirAll(keyDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keyDir, secretKeyFile), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.storage = dsn
+	h.start(h.caddyfile("", ""))
+	alice := h.client()
+	h.apiLogin(alice, "alice", alicePW)
+	if resp, b := do(t, alice, "GET", h.appURL("/"), nil, jsonAPI); resp.StatusCode != 200 {
+		t.Fatalf("alice on PostgreSQL after the restore: %d %s", resp.StatusCode, b)
 	}
 }
