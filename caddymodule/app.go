@@ -82,10 +82,7 @@ type App struct {
 	// data directory + "/gatehouse".
 	//
 	// Or a PostgreSQL URL, postgres://user:password@host:5432/db?sslmode=…
-	// (placeholders allowed, e.g. for the password: {env.PGPASSWORD}):
-	// the store then lives in that database (see store.Open), and the
-	// server key in Caddy's data directory + "/gatehouse/secret.key". The
-	// password is never logged.
+	// (e.g. with {env.PGPASSWORD}): see store.Open and keyDirOf.
 	Storage string `json:"storage,omitempty"`
 
 	// PortalURL is the public base URL of the portal, e.g.
@@ -409,14 +406,12 @@ func (a *App) options() (portal.Options, error) {
 	if a.dir == "" {
 		a.dir = filepath.Join(caddy.AppDataDir(), "gatehouse")
 	}
-	if store.IsPostgresURL(a.dir) {
-		a.keyDir = filepath.Join(caddy.AppDataDir(), "gatehouse")
-	} else {
+	if !store.IsPostgresURL(a.dir) {
 		if a.dir, err = filepath.Abs(a.dir); err != nil {
 			return portal.Options{}, fmt.Errorf("gatehouse: storage %s: %w", a.Storage, err)
 		}
-		a.keyDir = a.dir
 	}
+	a.keyDir = keyDirOf(a.dir)
 	return portal.Options{
 		PortalURL:    pu,
 		CookieName:   a.CookieName,

@@ -346,10 +346,7 @@ func cmdRestore(fl caddycmd.Flags, file string) (int, error) {
 	if err := store.Restore(dir, bufio.NewReaderSize(f, 1<<20)); err != nil {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("restore %s: %w", file, err)
 	}
-	keyDir, name := dir, store.RedactDSN(dir)
-	if store.IsPostgresURL(dir) {
-		keyDir = filepath.Join(caddy.AppDataDir(), "gatehouse") // see App.options
-	}
+	keyDir, name := keyDirOf(dir), store.RedactDSN(dir)
 	fmt.Printf("restored %s into %s\n\nNext:\n"+
 		"  1. copy the server key secret.key from the backed-up storage into %s (mode 0600);\n"+
 		"     without it TOTP secrets and API keys do not work (a new key would be made on start)\n"+

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -43,4 +44,15 @@ func openStore(dir string, log *slog.Logger) (*store.Store, error) {
 func releaseStore(dir string) error {
 	_, err := stores.Delete(dir)
 	return err
+}
+
+// keyDirOf is the directory of the server key (secret.key) for the storage
+// dir: dir itself, or Caddy's data directory + "/gatehouse" when the
+// storage is a PostgreSQL URL (the key stays out of the database, so a
+// copy of the database alone does not reveal TOTP secrets).
+func keyDirOf(dir string) string {
+	if store.IsPostgresURL(dir) {
+		return filepath.Join(caddy.AppDataDir(), "gatehouse")
+	}
+	return dir
 }

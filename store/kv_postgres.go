@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,7 +102,7 @@ func openPostgres(dsn string, log *slog.Logger) (*pgKV, error) {
 
 // hasParam reports whether the DSN (URL or key=value form) sets param.
 func hasParam(dsn, param string) bool {
-	return bytes.Contains([]byte(dsn), []byte(param+"="))
+	return strings.Contains(dsn, param+"=")
 }
 
 func (p *pgKV) View(fn func(txn kvTxn) error) error {
