@@ -122,3 +122,22 @@ func TestCLIRestoreIntoPostgres(t *testing.T) {
 		t.Fatalf("alice on PostgreSQL after the restore: %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestPostgresReadmeSnippet: the README's PostgreSQL example adapts, its
+// storage URL kept with the placeholder for the provision-time replacement.
+func TestPostgresReadmeSnippet(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(readme), "### Running on PostgreSQL")
+	_, block, ok2 := strings.Cut(sec, "```caddyfile\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README: no Caddyfile example in the PostgreSQL section")
+	}
+	cfg := adapt(t, block)
+	if want := `"storage":"postgres://gatehouse:{env.GATEHOUSE_PGPASSWORD}@db.internal:5432/gatehouse?sslmode=verify-full"`; !strings.Contains(string(cfg), want) {
+		t.Errorf("adapted config lacks %s:\n%s", want, cfg)
+	}
+}

@@ -183,10 +183,14 @@ func (s *Server) data() string { return filepath.Join(s.dir, "data") }
 // fsync=off trades durability against a machine crash for speed (a test
 // server's data dies with it anyway); commits still reach the kernel
 // before they are acknowledged, so a killed server (Kill) loses nothing
-// acknowledged.
+// acknowledged. PGTEST_FSYNC=1 keeps fsync on, for benchmarks that compare
+// engines fairly.
 func (s *Server) start() error {
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB",
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=300 -c shared_buffers=32MB",
 		s.Port, filepath.Join(s.dir, "sock"))
+	if os.Getenv("PGTEST_FSYNC") == "" {
+		opts += " -c fsync=off -c full_page_writes=off"
+	}
 	if out, err := s.run("pg_ctl", "-D", s.data(), "-l", filepath.Join(s.dir, "log"), "-w", "-t", "60", "-o", opts, "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
 		return fmt.Errorf("pgtest: pg_ctl start: %w\n%s\n%s", err, out, log)
