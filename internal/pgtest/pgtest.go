@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,6 +60,8 @@ type Server struct {
 	runAs  string // unprivileged user to run as ("" when not root)
 	dbSeq  atomic.Int64
 	prefix string
+	// watchdog stops the server if this process dies first (watch).
+	watchdog *os.Process
 }
 
 // Binaries returns the directory holding initdb and pg_ctl, or
@@ -136,7 +139,11 @@ func Start() (*Server, error) {
 			return nil, errors.New("pgtest: running as root and neither user postgres nor nobody exists to run PostgreSQL as")
 		}
 	}
-	if s.dir, err = os.MkdirTemp("", "pgtest-"); err != nil {
+	base := ""
+	if s.runAs != "" {
+		base = "/tmp" // TMPDIR may be private to root; the server's user must reach its files
+	}
+	if s.dir, err = os.MkdirTemp(base, "pgtest-"); err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
 	ok := false
@@ -173,8 +180,27 @@ func Start() (*Server, error) {
 	if err := s.start(); err != nil {
 		return nil, err
 	}
+	s.watch()
 	ok = true
 	return s, nil
+}
+
+// watch starts a watchdog that stops the server and removes its directory
+// when this process is gone without calling Stop (a test binary killed at
+// its timeout): pg_ctl's server is not our child and would run on.
+func (s *Server) watch() {
+	stop := fmt.Sprintf("%q -D %q -m immediate stop", filepath.Join(s.bin, "pg_ctl"), s.data())
+	if s.runAs != "" {
+		stop = fmt.Sprintf("runuser -u %s -- %s", s.runAs, stop)
+	}
+	script := fmt.Sprintf("while kill -0 %d 2>/dev/null && [ -d %q ]; do sleep 1; done; [ -d %q ] && { %s; rm -rf %q; }; true",
+		os.Getpid(), s.dir, s.dir, stop, s.dir)
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cmd.Start() == nil {
+		s.watchdog = cmd.Process
+		go func() { _ = cmd.Wait() }()
+	}
 }
 
 func (s *Server) data() string { return filepath.Join(s.dir, "data") }
@@ -220,6 +246,9 @@ func (s *Server) Stop() {
 	}
 	_ = os.RemoveAll(s.dir)
 	s.dir = ""
+	if s.watchdog != nil {
+		_ = s.watchdog.Kill()
+	}
 }
 
 // run runs one of the server's programs, as the unprivileged user when root.

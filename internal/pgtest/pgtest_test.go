@@ -2,10 +2,14 @@ package pgtest
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -71,5 +75,48 @@ func TestRequireFailsInCI(t *testing.T) {
 		if (err != nil) != tc.fail || !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "PostgreSQL is not installed") {
 			t.Errorf("CI=%q: %v\n%s", tc.ci, err, out)
 		}
+	}
+}
+
+// TestWatchdogStopsOrphan: a test process that dies without Stop (killed
+// at its timeout) does not leave its server running: the watchdog stops
+// it and removes its directory.
+func TestWatchdogStopsOrphan(t *testing.T) {
+	Require(t)
+	if dir := os.Getenv("PGTEST_ORPHAN_DIR"); dir != "" {
+		s, err := Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "server"), []byte(s.dir+"\n"+strconv.Itoa(s.Port)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Exit(0) // no Stop
+	}
+	out := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWatchdogStopsOrphan$")
+	cmd.Env = append(os.Environ(), "PGTEST_ORPHAN_DIR="+out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, port, _ := strings.Cut(string(b), "\n")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, statErr := os.Stat(dir)
+		c, dialErr := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
+		if dialErr == nil {
+			c.Close()
+		}
+		if os.IsNotExist(statErr) && dialErr != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after its process died, the server still runs (dial: %v) or its directory is there (%v)", dialErr, statErr)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
