@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -14,6 +15,33 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/pgtest"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
+
+// storageEnv=postgres runs every harness test on a PostgreSQL database of its
+// own (one server for the package run) instead of a Badger directory:
+// GATEHOUSE_TEST_STORAGE=postgres go test ./caddymodule. Tests that look
+// into the storage directory do not apply then.
+const storageEnv = "GATEHOUSE_TEST_STORAGE"
+
+var harnessPG struct {
+	once sync.Once
+	srv  *pgtest.Server
+	err  error
+}
+
+// harnessDatabase is a fresh database for t on the package's PostgreSQL
+// (started on first use; its watchdog stops it when the test binary ends),
+// with Caddy's data directory, where the server key goes, in t's temporary
+// directory.
+func harnessDatabase(t *testing.T) string {
+	t.Helper()
+	pgtest.Require(t)
+	harnessPG.once.Do(func() { harnessPG.srv, harnessPG.err = pgtest.Start() })
+	if harnessPG.err != nil {
+		t.Fatal(harnessPG.err)
+	}
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	return harnessPG.srv.Database(t)
+}
 
 // TestPostgresStorage runs Gatehouse on PostgreSQL storage, its password
 // given by a placeholder ({env.…}) as the README advises: signing in,
