@@ -43,12 +43,22 @@ func harnessDatabase(t *testing.T) string {
 	return harnessPG.srv.Database(t)
 }
 
+// dirStorageOnly skips a test that sets up its own storage or looks into
+// the storage directory, when storageEnv puts every harness on PostgreSQL.
+func dirStorageOnly(t *testing.T) {
+	t.Helper()
+	if os.Getenv(storageEnv) != "" {
+		t.Skipf("%s is set: this test picks or reads its storage itself", storageEnv)
+	}
+}
+
 // TestPostgresStorage runs Gatehouse on PostgreSQL storage, its password
 // given by a placeholder ({env.…}) as the README advises: signing in,
 // using the session, stopping and starting Caddy, reloads and logout work
 // as on Badger (TestSessionsSurviveRestartAndReload, same steps); the
 // records are in the database, the server key in Caddy's data directory.
 func TestPostgresStorage(t *testing.T) {
+	dirStorageOnly(t)
 	pg := pgtest.StartT(t)
 	dsn := pg.Database(t)
 	t.Setenv("GATEHOUSE_TEST_PGPASS", pg.Password)
@@ -106,6 +116,7 @@ func TestPostgresStorage(t *testing.T) {
 // then runs on that database with the users and their passwords; the
 // output names the database without its password.
 func TestCLIRestoreIntoPostgres(t *testing.T) {
+	dirStorageOnly(t)
 	pg := pgtest.StartT(t)
 	t.Setenv("XDG_DATA_HOME", t.TempDir())
 	h := newHarness(t)
