@@ -215,6 +215,11 @@ func (p *pgKV) purge(now time.Time) (int, error) {
 		if len(keys) < pgPurgeRows {
 			return total, nil
 		}
+		select {
+		case <-p.stop: // closing: the next store to open goes on
+			return total, nil
+		default:
+		}
 	}
 }
 
