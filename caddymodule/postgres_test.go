@@ -160,6 +160,24 @@ func TestCLIRestoreIntoPostgres(t *testing.T) {
 	if resp, b := do(t, alice, "GET", h.appURL("/"), nil, jsonAPI); resp.StatusCode != 200 {
 		t.Fatalf("alice on PostgreSQL after the restore: %d %s", resp.StatusCode, b)
 	}
+
+	// And back: a backup of the PostgreSQL node restores into a directory.
+	back := filepath.Join(t.TempDir(), "back.backup")
+	if out, err := runCommand(t, backupCommand(), "", back, "--address", "127.0.0.1:"+strconv.Itoa(h.admin)); err != nil {
+		t.Fatalf("backup of the PostgreSQL node: %v\n%s", err, out)
+	}
+	dir := filepath.Join(t.TempDir(), "badger")
+	if out, err := runCommand(t, restoreCommand(), "", back, "--storage", dir); err != nil {
+		t.Fatalf("restore into a directory: %v\n%s", err, out)
+	}
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if u, err := st.UserByUsername("alice"); err != nil || u.Role != "owner" || u.PasswordHash == "" {
+		t.Errorf("alice back on Badger: %+v, %v", u, err)
+	}
 }
 
 // TestPostgresReadmeSnippet: the README's PostgreSQL example adapts, its
