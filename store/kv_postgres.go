@@ -30,9 +30,11 @@ import (
 // database is for: transactions that several processes see (SERIALIZABLE,
 // so the store's read-check-write transactions keep their invariants
 // across nodes, with the same retry on conflict as Badger's), durability
-// on commit, and later LISTEN/NOTIFY. The table uses only plain SQL
-// (bytea keys, range scans, INSERT … ON CONFLICT), so it also runs on the
-// PostgreSQL-compatible distributed databases (CockroachDB, YugabyteDB).
+// on commit, and later LISTEN/NOTIFY. The data path uses only plain SQL
+// (bytea keys, range scans, INSERT … ON CONFLICT, SERIALIZABLE), which the
+// PostgreSQL-compatible distributed databases (CockroachDB, YugabyteDB)
+// also speak; the migration lock (pg_advisory_lock) is PostgreSQL's, and
+// neither of those is tested yet.
 //
 // Each transaction runs its statements as it goes (a read sees the
 // transaction's own writes, as in Badger); an iterator fetches its range in
