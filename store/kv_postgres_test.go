@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse-auth/gatehouse/internal/pgtest"
 )
 
 // PostgreSQL only: the schema's migrations, the purge, the URL's password.
@@ -169,5 +171,49 @@ func TestPostgresErrorsHideThePassword(t *testing.T) {
 	}
 	if strings.Contains(good, secret) {
 		t.Fatal("test setup")
+	}
+}
+
+// TestPostgresOutage: while the database is down, a write fails promptly
+// with an error (no hang, nothing claimed done); when it is back, the same
+// store writes again without reopening, and what was acknowledged before
+// the outage is there.
+func TestPostgresOutage(t *testing.T) {
+	pgOnly(t)
+	srv := pgtest.StartT(t)
+	s, err := Open(srv.Database(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := mustCreateUser(t, s, &User{Username: "before"})
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := s.CreateUser(&User{Username: "during"}); err == nil {
+		t.Fatal("a write succeeded with the database down")
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("the failing write took %v", d)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 { // the pool drops its dead connections as it meets them
+		if err = s.CreateUser(&User{Username: "after"}); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("write after the database came back: %v", err)
+	}
+	s.users.remove(before.ID) // read it from the database, not the cache
+	if u, err := s.User(before.ID); err != nil || u.Username != "before" {
+		t.Errorf("user written before the outage: %+v, %v", u, err)
+	}
+	if _, err := s.UserByUsername("during"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the write that failed during the outage: %v", err)
 	}
 }
