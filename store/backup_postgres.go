@@ -138,12 +138,6 @@ func (p *pgKV) load(r io.Reader) error {
 			if err := b.add(pgOp{key: kv.Key, val: kv.Value, exp: kv.ExpiresAt}); err != nil {
 				return err
 			}
-			if len(b.ops) >= pgBatchRows {
-				if err := b.Flush(); err != nil {
-					return err
-				}
-				b = p.NewWriteBatch().(*pgBatch)
-			}
 		}
 	}
 	return b.Flush()

@@ -154,8 +154,8 @@ func pgErr(op string, err error) error {
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }
 
-// NewWriteBatch buffers writes and runs them on Flush, in transactions of
-// pgBatchRows rows.
+// NewWriteBatch buffers writes and runs them in transactions of pgBatchRows
+// rows, as the buffer fills and on Flush.
 func (p *pgKV) NewWriteBatch() kvBatch { return &pgBatch{p: p, index: map[string]int{}} }
 
 // Sync does nothing: a commit is durable when it returns (synchronous_commit
@@ -494,6 +494,13 @@ func (b *pgBatch) add(op pgOp) error {
 	}
 	b.index[string(op.key)] = len(b.ops)
 	b.ops = append(b.ops, op)
+	if len(b.ops) >= pgBatchRows {
+		// Written as it fills, as Badger's write batch commits as it
+		// goes: a bulk load of a million records is not held in memory.
+		ops := b.ops
+		b.ops, b.index = nil, map[string]int{}
+		return b.p.write(ops)
+	}
 	return nil
 }
 
@@ -507,14 +514,19 @@ func (b *pgBatch) Delete(key []byte) error { return b.add(pgOp{key: key, del: tr
 
 func (b *pgBatch) Cancel() { b.done, b.ops, b.index = true, nil, nil }
 
-// Flush writes the buffered rows in key order (two batches never deadlock),
-// in SERIALIZABLE transactions of pgBatchRows rows, retried on conflict.
+// Flush writes the rows still buffered.
 func (b *pgBatch) Flush() error {
 	if b.done {
 		return errors.New("postgres: batch already flushed or cancelled")
 	}
 	ops := b.ops
 	b.Cancel()
+	return b.p.write(ops)
+}
+
+// write writes ops in key order (two batches never deadlock), in
+// SERIALIZABLE transactions of pgBatchRows rows, retried on conflict.
+func (p *pgKV) write(ops []pgOp) error {
 	slices.SortFunc(ops, func(x, y pgOp) int { return bytes.Compare(x.key, y.key) })
 	for chunk := range slices.Chunk(ops, pgBatchRows) {
 		var keys, vals, dels [][]byte
@@ -534,7 +546,7 @@ func (b *pgBatch) Flush() error {
 		}
 		var err error
 		for i := 0; ; i++ {
-			err = b.p.run(pgx.TxOptions{IsoLevel: pgx.Serializable}, func(txn kvTxn) error {
+			err = p.run(pgx.TxOptions{IsoLevel: pgx.Serializable}, func(txn kvTxn) error {
 				t := txn.(*pgTxn)
 				if len(dels) > 0 {
 					if _, err := t.tx.Exec(t.ctx, "DELETE FROM kv WHERE key = ANY($1)", dels); err != nil {

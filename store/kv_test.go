@@ -305,3 +305,44 @@ func TestEngineExpiry(t *testing.T) {
 		t.Error("the record without TTL is gone")
 	}
 }
+
+// TestEngineWriteBatch: a batch larger than one of the engine's
+// transactions writes everything; the last write of a key wins, across
+// the points where it is written out.
+func TestEngineWriteBatch(t *testing.T) {
+	s := openTest(t, "", Options{})
+	wb := s.db.NewWriteBatch()
+	const n = 12_000
+	for i := range n {
+		if err := wb.Set(fmt.Appendf(nil, "b/%05d", i), []byte("first")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, op := range []func() error{
+		func() error { return wb.Set([]byte("b/00001"), []byte("second")) },
+		func() error { return wb.Delete([]byte("b/00002")) },
+		func() error { return wb.SetTTL([]byte("b/00003"), []byte("gone"), 0) },
+	} {
+		if err := op(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	err := s.db.View(func(txn kvTxn) error {
+		return scan(txn, []byte("b/"), func(k, v []byte) error { got[string(k)] = string(v); return nil })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n-2 || got["b/00001"] != "second" || got["b/00000"] != "first" || got["b/11999"] != "first" {
+		t.Errorf("%d records (want %d), b/00001 = %q", len(got), n-2, got["b/00001"])
+	}
+	for _, k := range []string{"b/00002", "b/00003"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("%s: deleted or expired, still there", k)
+		}
+	}
+}
