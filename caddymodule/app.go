@@ -81,6 +81,9 @@ type App struct {
 	// created (mode 0700) if missing. It may hold placeholders such as
 	// {env.GATEHOUSE_DIR}, replaced at provision time. Default: Caddy's
 	// data directory + "/gatehouse".
+	//
+	// Or a PostgreSQL URL, postgres://user:password@host:5432/db?sslmode=…
+	// (e.g. with {env.PGPASSWORD}): see store.Open and keyDirOf.
 	Storage string `json:"storage,omitempty"`
 
 	// PortalURL is the public base URL of the portal, e.g.
@@ -139,7 +142,8 @@ type App struct {
 	// signing keys (see OIDCProviderConfig).
 	OIDCProvider *OIDCProviderConfig `json:"oidc_provider,omitempty"`
 
-	dir     string
+	dir     string         // the storage: a directory or a PostgreSQL URL
+	keyDir  string         // where the server key is: dir, or Caddy's data directory for PostgreSQL
 	headers portal.Headers // canonical names, defaults filled in
 	service *portal.Service
 	store   *store.Store
@@ -299,7 +303,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("gatehouse: %w", err)
 	}
 	a.store = st
-	key, err := loadSecretKey(filepath.Join(a.dir, secretKeyFile))
+	if err := os.MkdirAll(a.keyDir, 0o700); err != nil {
+		return fmt.Errorf("gatehouse: server key: %w", err)
+	}
+	key, err := loadSecretKey(filepath.Join(a.keyDir, secretKeyFile))
 	if err != nil {
 		return fmt.Errorf("gatehouse: %w", err)
 	}
@@ -404,9 +411,12 @@ func (a *App) options() (portal.Options, error) {
 	if a.dir == "" {
 		a.dir = filepath.Join(caddy.AppDataDir(), "gatehouse")
 	}
-	if a.dir, err = filepath.Abs(a.dir); err != nil {
-		return portal.Options{}, fmt.Errorf("gatehouse: storage %s: %w", a.Storage, err)
+	if !store.IsPostgresURL(a.dir) {
+		if a.dir, err = filepath.Abs(a.dir); err != nil {
+			return portal.Options{}, fmt.Errorf("gatehouse: storage %s: %w", a.Storage, err)
+		}
 	}
+	a.keyDir = keyDirOf(a.dir)
 	return portal.Options{
 		PortalURL:    pu,
 		CookieName:   a.CookieName,

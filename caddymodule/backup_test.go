@@ -11,6 +11,7 @@ import (
 )
 
 func TestCLIBackupRestore(t *testing.T) {
+	dirStorageOnly(t)
 	h := newHarness(t)
 	h.start(h.caddyfile("", ""))
 	addr := "127.0.0.1:" + strconv.Itoa(h.admin)

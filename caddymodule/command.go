@@ -64,7 +64,11 @@ TOTP and API keys stop working after a restore.
 
 restore works offline, with Gatehouse stopped: it loads FILE into DIR,
 which must be empty or missing. Then copy secret.key into DIR before
-starting Caddy with storage DIR.
+starting Caddy with storage DIR. --storage may instead be a PostgreSQL URL
+(postgres://user:password@host:5432/db?sslmode=…) of a database without
+Gatehouse records: a backup from Badger moves to PostgreSQL this way, and
+one from PostgreSQL back into a directory. With PostgreSQL, secret.key
+goes into Caddy's data directory + /gatehouse.
 
 directory sync synchronises the accounts with the external directory
 (directory ldap { … }) now and prints what it did: accounts created,
@@ -332,7 +336,7 @@ func restoreCommand() *cobra.Command {
 func cmdRestore(fl caddycmd.Flags, file string) (int, error) {
 	dir := fl.String("storage")
 	if dir == "" {
-		return caddy.ExitCodeFailedStartup, errors.New("--storage DIR is required: the empty or new directory to restore into")
+		return caddy.ExitCodeFailedStartup, errors.New("--storage DIR is required: the empty or new directory (or PostgreSQL URL) to restore into")
 	}
 	f, err := os.Open(file)
 	if err != nil {
@@ -342,10 +346,11 @@ func cmdRestore(fl caddycmd.Flags, file string) (int, error) {
 	if err := store.Restore(dir, bufio.NewReaderSize(f, 1<<20)); err != nil {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("restore %s: %w", file, err)
 	}
+	keyDir, name := keyDirOf(dir), store.RedactDSN(dir)
 	fmt.Printf("restored %s into %s\n\nNext:\n"+
-		"  1. copy the server key secret.key from the backed-up storage directory into %s (mode 0600);\n"+
+		"  1. copy the server key secret.key from the backed-up storage into %s (mode 0600);\n"+
 		"     without it TOTP secrets and API keys do not work (a new key would be made on start)\n"+
-		"  2. set the gatehouse storage to %s (if it is not already) and start Caddy\n", file, dir, dir, dir)
+		"  2. set the gatehouse storage to %s (if it is not already) and start Caddy\n", file, name, keyDir, name)
 	return caddy.ExitCodeSuccess, nil
 }
 

@@ -29,6 +29,9 @@ import (
 // runs; TestCrashDurability sets it when it re-executes the test binary.
 const durabilityChildEnv = "GATEHOUSE_DURABILITY_CHILD"
 
+// durabilityStorageEnv tells TestCrashDurabilityChild the storage.
+const durabilityStorageEnv = "GATEHOUSE_DURABILITY_STORAGE"
+
 // durabilitySeedEnv, when set, fixes the seed of TestCrashDurability so a
 // failure can be replayed.
 const durabilitySeedEnv = "GATEHOUSE_DURABILITY_SEED"
@@ -59,6 +62,9 @@ func TestCrashDurabilityChild(t *testing.T) {
 	// (and race with) the revocations the parent makes; the gatehouse app
 	// shares this handle (see openStore).
 	dir := filepath.Join(filepath.Dir(path), "gatehouse")
+	if db := os.Getenv(durabilityStorageEnv); db != "" {
+		dir = db // a PostgreSQL database (storageEnv)
+	}
 	_, _, err = stores.LoadOrNew(dir, func() (caddy.Destructor, error) {
 		st, err := store.Open(dir, store.Options{FlushInterval: 50 * time.Millisecond,
 			Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil))})
@@ -163,11 +169,12 @@ func durCount[T any](s []T, f func(T) bool) int {
 
 // crashRig starts and kills the child process running Gatehouse.
 type crashRig struct {
-	t      *testing.T
-	dir    string
-	cfg    string // path of the Caddy JSON config
-	portal int
-	admin  int
+	t       *testing.T
+	dir     string
+	storage string // dir/gatehouse, or a PostgreSQL database (storageEnv)
+	cfg     string // path of the Caddy JSON config
+	portal  int
+	admin   int
 
 	cmd    *exec.Cmd
 	exited chan error // receives the child's exit once
@@ -177,6 +184,10 @@ type crashRig struct {
 func newCrashRig(t *testing.T) *crashRig {
 	t.Helper()
 	r := &crashRig{t: t, dir: t.TempDir()}
+	r.storage = filepath.Join(r.dir, "gatehouse")
+	if os.Getenv(storageEnv) == "postgres" {
+		r.storage = harnessDatabase(t)
+	}
 	ports := freePorts(t, 2)
 	r.portal, r.admin = ports[0], ports[1]
 	caddyfile := fmt.Sprintf(`{
@@ -193,7 +204,7 @@ func newCrashRig(t *testing.T) *crashRig {
 		level WARN
 	}
 	gatehouse {
-		storage %[2]s/gatehouse
+		storage %[4]s
 		portal_url http://127.0.0.1:%[3]d
 	}
 }
@@ -201,7 +212,7 @@ func newCrashRig(t *testing.T) *crashRig {
 http://127.0.0.1:%[3]d {
 	gatehouse_portal
 }
-`, r.admin, r.dir, r.portal)
+`, r.admin, r.dir, r.portal, r.storage)
 	r.cfg = filepath.Join(r.dir, "caddy.json")
 	if err := os.WriteFile(r.cfg, adapt(t, caddyfile), 0o600); err != nil {
 		t.Fatal(err)
@@ -227,7 +238,7 @@ func (r *crashRig) start() {
 	}
 	fmt.Fprintf(out, "--- start %d\n", r.starts)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashDurabilityChild$", "-test.timeout=5m")
-	cmd.Env = append(os.Environ(), durabilityChildEnv+"="+r.cfg,
+	cmd.Env = append(os.Environ(), durabilityChildEnv+"="+r.cfg, durabilityStorageEnv+"="+r.storage,
 		"XDG_CONFIG_HOME="+filepath.Join(r.dir, "config"), "XDG_DATA_HOME="+filepath.Join(r.dir, "data"))
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

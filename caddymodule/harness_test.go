@@ -51,6 +51,9 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: t.TempDir()}
 	h.storage = filepath.Join(h.dir, "gatehouse")
+	if os.Getenv(storageEnv) == "postgres" {
+		h.storage = harnessDatabase(t)
+	}
 	ports := freePorts(t, 4)
 	h.portal, h.app, h.admins, h.admin = ports[0], ports[1], ports[2], ports[3]
 	h.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -15,7 +15,12 @@ import (
 // admin API (what `caddy reload` does): the session keeps working
 // throughout, and the changed config takes effect.
 func TestSessionsSurviveRestartAndReload(t *testing.T) {
-	h := newHarness(t)
+	sessionsSurviveRestartAndReload(t, newHarness(t))
+}
+
+// sessionsSurviveRestartAndReload is TestSessionsSurviveRestartAndReload on
+// h's storage (Badger or PostgreSQL).
+func sessionsSurviveRestartAndReload(t *testing.T, h *harness) {
 	cf := h.caddyfile("", "")
 	h.start(cf)
 	h.addUser("alice", alicePW, "user", "staff")

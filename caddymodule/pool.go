@@ -3,13 +3,15 @@ package caddymodule
 import (
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-// stores shares one open store per storage directory across the process.
+// stores shares one open store per storage directory (or PostgreSQL URL)
+// across the process.
 // Caddy provisions a new config before it cleans up the old one, and Badger
 // locks its directory, so a reload must reuse the handle: each config holds a
 // reference and the last one to let go closes the database.
@@ -32,7 +34,7 @@ func openStore(dir string, log *slog.Logger) (*store.Store, error) {
 		return storeHandle{st}, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("storage %s: %w", dir, err)
+		return nil, fmt.Errorf("storage %s: %w", store.RedactDSN(dir), err)
 	}
 	return v.(storeHandle).Store, nil
 }
@@ -42,4 +44,15 @@ func openStore(dir string, log *slog.Logger) (*store.Store, error) {
 func releaseStore(dir string) error {
 	_, err := stores.Delete(dir)
 	return err
+}
+
+// keyDirOf is the directory of the server key (secret.key) for the storage
+// dir: dir itself, or Caddy's data directory + "/gatehouse" when the
+// storage is a PostgreSQL URL (the key stays out of the database, so a
+// copy of the database alone does not reveal TOTP secrets).
+func keyDirOf(dir string) string {
+	if store.IsPostgresURL(dir) {
+		return filepath.Join(caddy.AppDataDir(), "gatehouse")
+	}
+	return dir
 }

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // APIKey is a key a user made for scripts and apps. Only an HMAC of the
@@ -65,7 +63,7 @@ func (s *Store) CreateAPIKey(k *APIKey) error {
 	k.ID = NewID()
 	k.CreatedAt = s.now()
 	rec := *k
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if ok, err := exists(txn, userKey(k.UserID)); err != nil {
 			return err
 		} else if !ok {
@@ -109,7 +107,7 @@ func (s *Store) apiKeyByHash(hash [32]byte) (APIKey, error) {
 	}
 	s.keys.mu.Unlock()
 	k := new(APIKey)
-	if err := s.db.View(func(txn *badger.Txn) error { return get(txn, apiKeyKey(hash), k) }); err != nil {
+	if err := s.db.View(func(txn kvTxn) error { return get(txn, apiKeyKey(hash), k) }); err != nil {
 		return APIKey{}, fmt.Errorf("store: api key: %w", err)
 	}
 	k.Hash = hash
@@ -149,7 +147,7 @@ func (s *Store) flushAPIKeys() error {
 	if len(recs) == 0 {
 		return nil
 	}
-	return s.update(func(txn *badger.Txn) error {
+	return s.update(func(txn kvTxn) error {
 		for i := range recs {
 			if ok, err := exists(txn, apiKeyKey(recs[i].Hash)); err != nil || !ok {
 				continue // revoked meanwhile
@@ -170,7 +168,7 @@ func (s *Store) APIKeys(userID string) ([]APIKey, error) {
 	}
 	defer s.leave()
 	var out []APIKey
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		return scan(txn, []byte(prefixAPIKey), func(k, v []byte) error {
 			var rec APIKey
 			if err := decode(v, &rec); err != nil {
@@ -205,9 +203,9 @@ func (s *Store) APIKey(id string) (APIKey, error) {
 	}
 	defer s.leave()
 	var hash [32]byte
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		item, err := txn.Get(apiKeyIDKey(id))
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, errKeyNotFound) {
 			return ErrNotFound
 		}
 		if err != nil {
@@ -232,7 +230,7 @@ func (s *Store) DeleteAPIKey(id string) error {
 		return err
 	}
 	defer s.leave()
-	err = s.updateSync(func(txn *badger.Txn) error {
+	err = s.updateSync(func(txn kvTxn) error {
 		for _, key := range [][]byte{apiKeyKey(k.Hash), apiKeyIDKey(k.ID), userAPIKeyKey(k.UserID, k.ID)} {
 			if err := txn.Delete(key); err != nil {
 				return err

@@ -9,7 +9,7 @@ import (
 func TestAPIKeys(t *testing.T) {
 	clk := newClock()
 	dir := t.TempDir()
-	s, err := Open(dir, Options{Now: clk.Now})
+	s, err := Open(testStorage(t, dir), Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // App is an app made in the portal or through the API (not declared in
@@ -59,7 +57,7 @@ func (s *Store) CreateApp(a *App, access *AppAccess) error {
 	}
 	now := s.now()
 	a.CreatedAt, access.UpdatedAt = now, now
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if err := claim(txn, appDefKey(a.Name), "app"); err != nil {
 			return err
 		}
@@ -82,7 +80,7 @@ func (s *Store) AppDef(name string) (*App, error) {
 	}
 	defer s.leave()
 	a := new(App)
-	if err := s.db.View(func(txn *badger.Txn) error { return get(txn, appDefKey(name), a) }); err != nil {
+	if err := s.db.View(func(txn kvTxn) error { return get(txn, appDefKey(name), a) }); err != nil {
 		return nil, fmt.Errorf("store: app %q: %w", name, err)
 	}
 	return a, nil
@@ -95,7 +93,7 @@ func (s *Store) ListAppDefs() ([]*App, error) {
 	}
 	defer s.leave()
 	var out []*App
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		return scan(txn, []byte(prefixAppDef), func(_, v []byte) error {
 			a := new(App)
 			if err := decode(v, a); err != nil {
@@ -120,7 +118,7 @@ func (s *Store) UpdateAppDef(name string, f func(*App) error) (*App, error) {
 	}
 	defer s.leave()
 	a := new(App)
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if err := get(txn, appDefKey(name), a); err != nil {
 			return err
 		}
@@ -146,7 +144,7 @@ func (s *Store) DeleteApp(name string) error {
 		return err
 	}
 	defer s.leave()
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if ok, err := exists(txn, appDefKey(name)); err != nil {
 			return err
 		} else if !ok {

@@ -8,7 +8,7 @@ import (
 
 func TestAppDefs(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
+	s, err := Open(testStorage(t, dir), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // AppPassword is a generated password a user made for one app (or for
@@ -115,7 +113,7 @@ func (s *Store) CreateAppPassword(p *AppPassword, limit int) error {
 	p.ID = NewID()
 	p.CreatedAt = s.now()
 	rec := *p
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		u := new(User)
 		if err := get(txn, userKey(rec.UserID), u); err != nil {
 			return err
@@ -149,8 +147,8 @@ func (s *Store) CreateAppPassword(p *AppPassword, limit int) error {
 }
 
 // scanKeys calls fn with each key under prefix, without reading values.
-func scanKeys(txn *badger.Txn, prefix []byte, fn func(k []byte) error) error {
-	opts := badger.DefaultIteratorOptions
+func scanKeys(txn kvTxn, prefix []byte, fn func(k []byte) error) error {
+	opts := defaultIterOptions
 	opts.Prefix, opts.PrefetchValues = prefix, false
 	it := txn.NewIterator(opts)
 	defer it.Close()
@@ -163,7 +161,7 @@ func scanKeys(txn *badger.Txn, prefix []byte, fn func(k []byte) error) error {
 }
 
 // readAppPasswords reads userID's app passwords in txn, oldest first.
-func readAppPasswords(txn *badger.Txn, userID string) ([]AppPassword, error) {
+func readAppPasswords(txn kvTxn, userID string) ([]AppPassword, error) {
 	prefix := appPasswordsPrefix(userID)
 	out := []AppPassword{}
 	err := scan(txn, prefix, func(k, v []byte) error {
@@ -222,7 +220,7 @@ func (s *Store) cachedAppPasswords(userID string) ([]AppPassword, error) {
 		return nil, err
 	}
 	defer s.leave()
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err := s.db.View(func(txn kvTxn) (err error) {
 		list, err = readAppPasswords(txn, userID)
 		return err
 	})
@@ -283,7 +281,7 @@ func (s *Store) flushAppPasswords() error {
 // writeAppPasswordUses writes the uses of the app passwords ids in one
 // transaction.
 func (s *Store) writeAppPasswordUses(ids []string, uses map[string]appPasswordUse) error {
-	return s.update(func(txn *badger.Txn) error {
+	return s.update(func(txn kvTxn) error {
 		for _, id := range ids {
 			use := uses[id]
 			key, err := appPasswordKeyOf(txn, id)
@@ -312,9 +310,9 @@ func (s *Store) writeAppPasswordUses(ids []string, uses map[string]appPasswordUs
 }
 
 // appPasswordKeyOf reads the record key of the app password id.
-func appPasswordKeyOf(txn *badger.Txn, id string) ([]byte, error) {
+func appPasswordKeyOf(txn kvTxn, id string) ([]byte, error) {
 	item, err := txn.Get(appPasswordIDKey(id))
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, errKeyNotFound) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
@@ -338,7 +336,7 @@ func (s *Store) AppPasswords(userID string) ([]AppPassword, error) {
 		return []AppPassword{}, nil
 	}
 	var out []AppPassword
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err := s.db.View(func(txn kvTxn) (err error) {
 		out, err = readAppPasswords(txn, userID)
 		return err
 	})
@@ -364,7 +362,7 @@ func (s *Store) AppPassword(id string) (AppPassword, error) {
 	}
 	defer s.leave()
 	var rec AppPassword
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		key, err := appPasswordKeyOf(txn, id)
 		if err != nil {
 			return err
@@ -379,7 +377,7 @@ func (s *Store) AppPassword(id string) (AppPassword, error) {
 
 // getAppPassword reads the record at key, with the hash and owner its key
 // holds.
-func getAppPassword(txn *badger.Txn, key []byte, rec *AppPassword) error {
+func getAppPassword(txn kvTxn, key []byte, rec *AppPassword) error {
 	if err := get(txn, key, rec); err != nil {
 		return err
 	}
@@ -409,7 +407,7 @@ func (s *Store) DeleteAppPassword(id string) (AppPassword, error) {
 	}
 	defer s.leave()
 	var rec AppPassword
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		key, err := appPasswordKeyOf(txn, id)
 		if err != nil {
 			return err
@@ -444,7 +442,7 @@ func (s *Store) DeleteUserAppPasswords(userID string) (int, error) {
 	s.userWriteMu.Lock()
 	defer s.userWriteMu.Unlock()
 	var ids []string
-	err := s.updateSync(func(txn *badger.Txn) (err error) {
+	err := s.updateSync(func(txn kvTxn) (err error) {
 		ids, err = deleteUserAppPasswords(txn, userID)
 		return err
 	})
@@ -458,7 +456,7 @@ func (s *Store) DeleteUserAppPasswords(userID string) (int, error) {
 // deleteUserAppPasswords deletes every app password of userID in txn (also
 // for DeleteUser, and UpdateUser disabling the user) and returns their ids.
 // The caller drops the cache (appPasswords.forgetUser) after the commit.
-func deleteUserAppPasswords(txn *badger.Txn, userID string) ([]string, error) {
+func deleteUserAppPasswords(txn kvTxn, userID string) ([]string, error) {
 	list, err := readAppPasswords(txn, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list app passwords: %w", err)

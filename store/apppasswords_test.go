@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // appPasswordKeys counts the keys of every app password record and index
@@ -14,7 +12,7 @@ import (
 func appPasswordKeys(t *testing.T, s *Store) int {
 	t.Helper()
 	n := 0
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		for _, p := range []string{prefixAppPassword, prefixAppPassID} {
 			if err := scanKeys(txn, []byte(p), func([]byte) error { n++; return nil }); err != nil {
 				return err

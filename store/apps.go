@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // AppAccess holds the access rules of a portal-managed app.
@@ -40,7 +38,7 @@ func (s *Store) PutAppAccess(a *AppAccess) error {
 		return fmt.Errorf("store: put app access %q: invalid app name", a.App)
 	}
 	a.UpdatedAt = s.now()
-	err := s.updateSync(func(txn *badger.Txn) error { return put(txn, appKey(a.App), a) })
+	err := s.updateSync(func(txn kvTxn) error { return put(txn, appKey(a.App), a) })
 	if err != nil {
 		return fmt.Errorf("store: put app access %q: %w", a.App, err)
 	}
@@ -54,7 +52,7 @@ func (s *Store) AppAccess(app string) (*AppAccess, error) {
 	}
 	defer s.leave()
 	a := new(AppAccess)
-	err := s.db.View(func(txn *badger.Txn) error { return get(txn, appKey(app), a) })
+	err := s.db.View(func(txn kvTxn) error { return get(txn, appKey(app), a) })
 	if err != nil {
 		return nil, fmt.Errorf("store: app access %q: %w", app, err)
 	}
@@ -68,7 +66,7 @@ func (s *Store) ListAppAccess() ([]*AppAccess, error) {
 	}
 	defer s.leave()
 	var out []*AppAccess
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		return scan(txn, []byte(prefixApp), func(_, v []byte) error {
 			a := new(AppAccess)
 			if err := decode(v, a); err != nil {

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Event is one audit-log entry.
@@ -92,7 +90,7 @@ func (s *Store) AppendAudit(e *Event) error {
 	}
 	suffix := s.auditSuffix(e.Time)
 	e.ID = hex.EncodeToString(suffix)
-	err := s.updateSync(func(txn *badger.Txn) error { return putAudit(txn.Set, suffix, e) })
+	err := s.updateSync(func(txn kvTxn) error { return putAudit(txn.Set, suffix, e) })
 	if err != nil {
 		return fmt.Errorf("store: append audit %s: %w", e.Action, err)
 	}
@@ -203,8 +201,8 @@ func (s *Store) ListAudit(f AuditFilter, cursor string, limit int) (events []*Ev
 	if !f.Since.IsZero() {
 		since = f.Since.UnixNano()
 	}
-	err = s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
+	err = s.db.View(func(txn kvTxn) error {
+		opts := defaultIterOptions
 		opts.Reverse = true
 		opts.Prefix = prefix
 		opts.PrefetchValues = !indexed
@@ -265,7 +263,7 @@ func (s *Store) ListAudit(f AuditFilter, cursor string, limit int) (events []*Ev
 // PruneAudit deletes the events whose Time is before before and returns
 // how many it deleted. Only the old end of the log is scanned (keys sort by
 // time), and deletions are made in transactions of at most 1000 keys, so a
-// large log never hits badger.ErrTxnTooBig; on error the events deleted so
+// large log never hits errTxnTooBig; on error the events deleted so
 // far stay deleted. Durable when it returns.
 func (s *Store) PruneAudit(before time.Time) (int, error) {
 	if err := s.enter(); err != nil {
@@ -275,8 +273,8 @@ func (s *Store) PruneAudit(before time.Time) (int, error) {
 	end := auditTimeKey(max(before.UnixNano(), 0))
 	var keys [][]byte
 	n := 0
-	err := s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
+	err := s.db.View(func(txn kvTxn) error {
+		opts := defaultIterOptions
 		opts.Prefix = []byte(prefixAudit)
 		it := txn.NewIterator(opts)
 		defer it.Close()
@@ -311,7 +309,7 @@ func (s *Store) PruneAudit(before time.Time) (int, error) {
 // before the index existed, once; a fresh database is marked as indexed.
 func (s *Store) indexAudit() error {
 	done := false
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		var err error
 		done, err = exists(txn, keyAuditUserIndex)
 		return err
@@ -322,7 +320,7 @@ func (s *Store) indexAudit() error {
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	n := 0
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.db.View(func(txn kvTxn) error {
 		return scan(txn, []byte(prefixAudit), func(k, v []byte) error {
 			e := new(Event)
 			if err := decode(v, e); err != nil {

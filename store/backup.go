@@ -13,7 +13,9 @@ import (
 )
 
 // Backup writes a full, consistent online backup of the database to w and
-// returns the Badger version (read timestamp) it was taken at. Pending
+// returns the Badger version (read timestamp) it was taken at (0 on
+// PostgreSQL). The format is Badger's on both engines, so a backup restores
+// into either (see Restore). Pending
 // session last-activity times and API-key use are flushed first so they
 // are in it.
 //
@@ -37,7 +39,16 @@ func (s *Store) Backup(w io.Writer) (uint64, error) {
 		return 0, fmt.Errorf("store: backup: %w", err)
 	}
 	defer s.leave()
-	v, err := s.db.Backup(w, 0)
+	var v uint64
+	var err error
+	switch db := s.db.(type) {
+	case badgerKV:
+		v, err = db.db.Backup(w, 0)
+	case *pgKV:
+		err = db.backup(w)
+	default:
+		err = errors.New("not supported on this storage engine")
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store: backup %s: %w", s.dir, err)
 	}
@@ -45,7 +56,9 @@ func (s *Store) Backup(w io.Writer) (uint64, error) {
 }
 
 // Restore loads a backup written by Store.Backup into dir, which must be
-// empty or missing (it is created, mode 0700), and checks that the result
+// empty or missing (it is created, mode 0700), or into the PostgreSQL
+// database dir names (postgres://…), which must hold no records (its
+// schema is created as by Open), and checks that the result
 // is a Gatehouse database this binary can open. Nothing may have dir open
 // meanwhile: restore while Gatehouse is stopped. When Restore fails after
 // starting to write, it removes what it wrote, leaving dir empty (or
@@ -54,6 +67,9 @@ func (s *Store) Backup(w io.Writer) (uint64, error) {
 func Restore(dir string, r io.Reader) (err error) {
 	if dir == "" {
 		return errors.New("store: restore: empty directory")
+	}
+	if IsPostgresURL(dir) {
+		return restorePostgres(dir, r)
 	}
 	created, err := prepareRestoreDir(dir)
 	if err != nil {
@@ -72,7 +88,7 @@ func Restore(dir string, r io.Reader) (err error) {
 		db.Close()
 		return fmt.Errorf("store: restore into %s: load backup: %w", dir, err)
 	}
-	if err := checkRestoredSchema(db); err != nil {
+	if err := checkRestoredSchema(badgerKV{db}); err != nil {
 		db.Close()
 		return fmt.Errorf("store: restore into %s: %w", dir, err)
 	}
@@ -167,10 +183,10 @@ func cleanRestoreDir(dir string, created bool) {
 
 // checkRestoredSchema checks, without writing, that db holds a schema
 // version this binary supports.
-func checkRestoredSchema(db *badger.DB) error {
-	return db.View(func(txn *badger.Txn) error {
+func checkRestoredSchema(db kvDB) error {
+	return db.View(func(txn kvTxn) error {
 		item, err := txn.Get(keySchema)
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, errKeyNotFound) {
 			return errors.New("no schema version: not a Gatehouse backup")
 		}
 		if err != nil {

@@ -4,8 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Batch fills a store with many new records quickly: records go into one
@@ -20,7 +18,7 @@ import (
 // until Commit; a Batch holds the store open until Commit or Cancel.
 type Batch struct {
 	s        *Store
-	wb       *badger.WriteBatch
+	wb       kvBatch
 	done     bool
 	sessions bool // sessions were added: rebuild the session index
 }
@@ -109,8 +107,8 @@ func (b *Batch) AddSession(sess *Session) error {
 	}
 	ttl := ttlFor(sess.ExpiresAt, now)
 	err = errors.Join(
-		b.wb.SetEntry(badger.NewEntry(sessionKey(sess.ID), v).WithTTL(ttl)),
-		b.wb.SetEntry(badger.NewEntry(userSessionKey(sess.UserID, sess.ID), nil).WithTTL(ttl)),
+		b.wb.SetTTL(sessionKey(sess.ID), v, ttl),
+		b.wb.SetTTL(userSessionKey(sess.UserID, sess.ID), nil, ttl),
 	)
 	if err != nil {
 		return fmt.Errorf("store: batch: session %s: %w", sess.ID, err)
@@ -183,7 +181,11 @@ func (s *Store) Compact() error {
 		return err
 	}
 	defer s.leave()
-	if err := s.db.Flatten(2); err != nil {
+	bk, ok := s.db.(badgerKV)
+	if !ok {
+		return nil // other engines compact themselves (PostgreSQL: autovacuum)
+	}
+	if err := bk.db.Flatten(2); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
 	return nil

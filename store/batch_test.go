@@ -1,12 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 func TestBatch(t *testing.T) {
@@ -87,7 +86,7 @@ func TestBatch(t *testing.T) {
 func countKeys(t *testing.T, s *Store, prefix string) int {
 	t.Helper()
 	n := 0
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		return scan(txn, []byte(prefix), func(_, _ []byte) error { n++; return nil })
 	})
 	if err != nil {
@@ -101,7 +100,7 @@ func countKeys(t *testing.T, s *Store, prefix string) int {
 func TestAuditUserIndex(t *testing.T) {
 	clk := newClock()
 	dir := t.TempDir()
-	s, err := Open(dir, Options{Now: clk.Now})
+	s, err := Open(testStorage(t, dir), Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +162,17 @@ func TestAuditUserIndex(t *testing.T) {
 	check("indexed")
 
 	// An older database: no index and no marker. Opening it indexes it.
-	if err := s.db.DropPrefix([]byte(prefixAuditUser), keyAuditUserIndex); err != nil {
+	var drop [][]byte
+	err = s.db.View(func(txn kvTxn) error {
+		return scanKeys(txn, []byte(prefixAuditUser), func(k []byte) error {
+			drop = append(drop, bytes.Clone(k))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.deleteKeys(append(drop, keyAuditUserIndex)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

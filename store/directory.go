@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // The directory is an in-memory summary of every user — what searches,
@@ -261,7 +259,7 @@ func (s *Store) ensureDirectory() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.entries, d.byID, d.intern, d.gids = nil, map[string]*dirEntry{}, map[string]string{}, map[string]uint32{}
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		err := scan(txn, []byte(prefixGroup), func(_, v []byte) error {
 			var g Group
 			if err := decode(v, &g); err != nil {

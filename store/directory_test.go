@@ -171,7 +171,7 @@ func checkDirectory(t *testing.T, s *Store, ids map[string]bool, groups []string
 // disk.
 func TestDirectorySurvivesReopen(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
+	s, err := Open(testStorage(t, dir), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // failures counts failed sign-ins of one key within a window. Until (the
@@ -41,7 +39,7 @@ func (s *Store) AddFailure(key string, window time.Duration, now time.Time) (cou
 		return 0, time.Time{}, fmt.Errorf("store: add failure %q: invalid key or window", key)
 	}
 	k := failuresKey(key)
-	err = s.updateSync(func(txn *badger.Txn) error {
+	err = s.updateSync(func(txn kvTxn) error {
 		f := new(failures)
 		if err := get(txn, k, f); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
@@ -55,7 +53,7 @@ func (s *Store) AddFailure(key string, window time.Duration, now time.Time) (cou
 		if err != nil {
 			return err
 		}
-		return txn.SetEntry(badger.NewEntry(k, b).WithTTL(ttlFor(f.Until, now)))
+		return txn.SetTTL(k, b, ttlFor(f.Until, now))
 	})
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("store: add failure %q: %w", key, err)
@@ -71,7 +69,7 @@ func (s *Store) Failures(key string, now time.Time) (int, error) {
 	}
 	defer s.leave()
 	f := new(failures)
-	err := s.db.View(func(txn *badger.Txn) error { return get(txn, failuresKey(key), f) })
+	err := s.db.View(func(txn kvTxn) error { return get(txn, failuresKey(key), f) })
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return 0, nil
@@ -105,8 +103,8 @@ func (s *Store) PutLock(key string, until time.Time) error {
 	if err != nil {
 		return err
 	}
-	err = s.updateSync(func(txn *badger.Txn) error {
-		return txn.SetEntry(badger.NewEntry(lockKey(key), b).WithTTL(ttlFor(until, now)))
+	err = s.updateSync(func(txn kvTxn) error {
+		return txn.SetTTL(lockKey(key), b, ttlFor(until, now))
 	})
 	if err != nil {
 		return fmt.Errorf("store: put lock %q: %w", key, err)
@@ -154,7 +152,7 @@ type lockCache struct {
 
 // get returns when key's lock ends (zero without one, ended or not),
 // loading every lock record from db on the first call.
-func (c *lockCache) get(db *badger.DB, key string) (time.Time, error) {
+func (c *lockCache) get(db kvDB, key string) (time.Time, error) {
 	c.mu.RLock()
 	if c.loaded {
 		t := c.until[key]
@@ -166,8 +164,8 @@ func (c *lockCache) get(db *badger.DB, key string) (time.Time, error) {
 	defer c.mu.Unlock()
 	if !c.loaded {
 		m := make(map[string]time.Time)
-		err := db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixLock)})
+		err := db.View(func(txn kvTxn) error {
+			it := txn.NewIterator(iterOptions{Prefix: []byte(prefixLock)})
 			defer it.Close()
 			for it.Rewind(); it.Valid(); it.Next() {
 				l := new(lock)
@@ -214,7 +212,7 @@ func (s *Store) deleteOne(k []byte, what string) error {
 		return err
 	}
 	defer s.leave()
-	if err := s.updateSync(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
+	if err := s.updateSync(func(txn kvTxn) error { return txn.Delete(k) }); err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
 	return nil

@@ -3,15 +3,13 @@ package store
 import (
 	"testing"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // expiresAt returns the Badger expiry (unix seconds, 0 for none) of key.
 func expiresAt(t *testing.T, s *Store, key []byte) uint64 {
 	t.Helper()
 	var exp uint64
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		item, err := txn.Get(key)
 		if err != nil {
 			return err
@@ -197,7 +195,7 @@ func TestLockCache(t *testing.T) {
 	}
 	// The cache alone answers: with the record gone behind its back, the
 	// lock stays (only PutLock and ClearLock write locks while open).
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(lockKey("after")) }); err != nil {
+	if err := s.db.Update(func(txn kvTxn) error { return txn.Delete(lockKey("after")) }); err != nil {
 		t.Fatal(err)
 	}
 	if !locked(s, "after") {

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Group is a named set of users; membership is stored on the user
@@ -44,7 +42,7 @@ func (s *Store) CreateGroup(g *Group) error {
 		s.posixMu.Lock()
 		defer s.posixMu.Unlock()
 	}
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if err := claim(txn, groupKey(rec.Name), "group"); err != nil {
 			return err
 		}
@@ -86,7 +84,7 @@ func (s *Store) EnsureGroups(names []string) error {
 		defer s.posixMu.Unlock()
 	}
 	var made []*Group
-	err := s.update(func(txn *badger.Txn) error {
+	err := s.update(func(txn kvTxn) error {
 		created, made = 0, nil
 		seen := make(map[string]bool, len(names))
 		for _, n := range names {
@@ -135,7 +133,7 @@ func (s *Store) Group(name string) (*Group, error) {
 	}
 	defer s.leave()
 	g := new(Group)
-	err := s.db.View(func(txn *badger.Txn) error { return get(txn, groupKey(name), g) })
+	err := s.db.View(func(txn kvTxn) error { return get(txn, groupKey(name), g) })
 	if err != nil {
 		return nil, fmt.Errorf("store: group %q: %w", name, err)
 	}
@@ -149,7 +147,7 @@ func (s *Store) ListGroups() ([]*Group, error) {
 	}
 	defer s.leave()
 	var out []*Group
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		return scan(txn, []byte(prefixGroup), func(_ []byte, v []byte) error {
 			g := new(Group)
 			if err := decode(v, g); err != nil {
@@ -167,8 +165,8 @@ func (s *Store) ListGroups() ([]*Group, error) {
 
 // scan calls fn for every key under prefix, in key order. The slices are
 // valid only during the call.
-func scan(txn *badger.Txn, prefix []byte, fn func(k, v []byte) error) error {
-	opts := badger.DefaultIteratorOptions
+func scan(txn kvTxn, prefix []byte, fn func(k, v []byte) error) error {
+	opts := defaultIterOptions
 	opts.Prefix = prefix
 	it := txn.NewIterator(opts)
 	defer it.Close()
@@ -200,7 +198,7 @@ func (s *Store) UpdateGroup(name string, fn func(g *Group) error) (*Group, error
 	}
 	defer s.leave()
 	var out *Group
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		g := new(Group)
 		if err := get(txn, groupKey(name), g); err != nil {
 			return err
@@ -230,7 +228,7 @@ func (s *Store) UpdateGroup(name string, fn func(g *Group) error) (*Group, error
 // changed get a new UpdatedAt and are visible to the very next User call;
 // changed apps get a new UpdatedAt. A group with very many members or apps
 // may not fit in one Badger transaction (a few thousand members): then
-// ErrTooBig (wrapping badger.ErrTxnTooBig) is returned and nothing
+// ErrTooBig (wrapping errTxnTooBig) is returned and nothing
 // changes. Durable when it returns.
 func (s *Store) RenameGroup(oldName, newName string) error {
 	if !validName(newName) || strings.TrimSpace(newName) == "" {
@@ -261,7 +259,7 @@ func (s *Store) rewriteGroup(name string, newName *string, what string) error {
 	defer s.userWriteMu.Unlock()
 	var changed []*User
 	var gid uint32
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		changed = nil
 		now := s.now()
 		g := new(Group)
@@ -329,7 +327,7 @@ func (s *Store) rewriteGroup(name string, newName *string, what string) error {
 		changed = users
 		return nil
 	})
-	if errors.Is(err, badger.ErrTxnTooBig) {
+	if errors.Is(err, errTxnTooBig) {
 		return fmt.Errorf("store: %s %q: %w (%w)", what, name, ErrTooBig, err)
 	}
 	if err != nil {

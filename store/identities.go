@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Identity links an account at an external OpenID Connect provider (the
@@ -63,7 +61,7 @@ func (s *Store) LinkIdentity(id *Identity) error {
 		id.CreatedAt = s.now()
 	}
 	rec := *id
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if ok, err := exists(txn, userKey(rec.UserID)); err != nil {
 			return err
 		} else if !ok {
@@ -88,7 +86,7 @@ func (s *Store) LinkIdentity(id *Identity) error {
 			if string(v) != rec.Subject {
 				return fmt.Errorf("user already linked to another %s account: %w", rec.Provider, ErrConflict)
 			}
-		case !errors.Is(err, badger.ErrKeyNotFound):
+		case !errors.Is(err, errKeyNotFound):
 			return err
 		}
 		if err := txn.Set(userIdentityKey(rec.UserID, rec.Provider), []byte(rec.Subject)); err != nil {
@@ -114,7 +112,7 @@ func (s *Store) Identity(provider, subject string) (*Identity, error) {
 		return nil, fmt.Errorf("store: identity: %w", ErrNotFound)
 	}
 	id := new(Identity)
-	if err := s.db.View(func(txn *badger.Txn) error { return get(txn, identityKey(provider, subject), id) }); err != nil {
+	if err := s.db.View(func(txn kvTxn) error { return get(txn, identityKey(provider, subject), id) }); err != nil {
 		return nil, fmt.Errorf("store: %s identity: %w", provider, err)
 	}
 	return id, nil
@@ -127,7 +125,7 @@ func (s *Store) UserIdentities(userID string) ([]*Identity, error) {
 	}
 	defer s.leave()
 	var out []*Identity
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		prefix := userIdentitiesPrefix(userID)
 		return scan(txn, prefix, func(k, v []byte) error {
 			provider := string(k[len(prefix):])
@@ -157,7 +155,7 @@ func (s *Store) TouchIdentity(provider, subject, email string, t time.Time) erro
 	if err := validIdentity(provider, subject); err != nil {
 		return fmt.Errorf("store: touch identity: %w", ErrNotFound)
 	}
-	err := s.update(func(txn *badger.Txn) error {
+	err := s.update(func(txn kvTxn) error {
 		id := new(Identity)
 		if err := get(txn, identityKey(provider, subject), id); err != nil {
 			return err
@@ -185,9 +183,9 @@ func (s *Store) UnlinkIdentity(userID, provider string) (*Identity, error) {
 		return nil, fmt.Errorf("store: unlink %s identity of user %q: %w", provider, userID, ErrNotFound)
 	}
 	var id *Identity
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		item, err := txn.Get(userIdentityKey(userID, provider))
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, errKeyNotFound) {
 			return ErrNotFound
 		}
 		if err != nil {
@@ -212,7 +210,7 @@ func (s *Store) UnlinkIdentity(userID, provider string) (*Identity, error) {
 
 // deleteIdentity removes the link (provider, subject) of userID and its
 // index entry. The link record is only removed when it names userID.
-func deleteIdentity(txn *badger.Txn, userID, provider, subject string) error {
+func deleteIdentity(txn kvTxn, userID, provider, subject string) error {
 	if err := txn.Delete(userIdentityKey(userID, provider)); err != nil {
 		return err
 	}
@@ -229,7 +227,7 @@ func deleteIdentity(txn *badger.Txn, userID, provider, subject string) error {
 }
 
 // deleteUserIdentities removes every link of userID, in txn (DeleteUser).
-func deleteUserIdentities(txn *badger.Txn, userID string) error {
+func deleteUserIdentities(txn kvTxn, userID string) error {
 	type link struct{ provider, subject string }
 	var links []link
 	prefix := userIdentitiesPrefix(userID)

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // LDAPClient is a bind account of the directory server (cn=<Name>,
@@ -44,7 +42,7 @@ func (s *Store) CreateLDAPClient(c *LDAPClient) error {
 	}
 	c.CreatedAt = s.now()
 	rec := *c
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if err := claim(txn, ldapClientKey(rec.Name), "ldap client"); err != nil {
 			return err
 		}
@@ -64,7 +62,7 @@ func (s *Store) LDAPClient(name string) (*LDAPClient, error) {
 	}
 	defer s.leave()
 	c := new(LDAPClient)
-	if err := s.db.View(func(txn *badger.Txn) error { return get(txn, ldapClientKey(name), c) }); err != nil {
+	if err := s.db.View(func(txn kvTxn) error { return get(txn, ldapClientKey(name), c) }); err != nil {
 		return nil, fmt.Errorf("store: ldap client %q: %w", name, err)
 	}
 	return c, nil
@@ -77,7 +75,7 @@ func (s *Store) ListLDAPClients() ([]*LDAPClient, error) {
 	}
 	defer s.leave()
 	var out []*LDAPClient
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		return scan(txn, []byte(prefixLDAPClient), func(_, v []byte) error {
 			c := new(LDAPClient)
 			if err := decode(v, c); err != nil {
@@ -100,7 +98,7 @@ func (s *Store) DeleteLDAPClient(name string) error {
 		return err
 	}
 	defer s.leave()
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if ok, err := exists(txn, ldapClientKey(name)); err != nil {
 			return err
 		} else if !ok {
@@ -126,7 +124,7 @@ func (s *Store) TouchLDAPClient(c *LDAPClient, ip string, t time.Time) error {
 		return err
 	}
 	defer s.leave()
-	err := s.update(func(txn *badger.Txn) error {
+	err := s.update(func(txn kvTxn) error {
 		rec := new(LDAPClient)
 		if err := get(txn, ldapClientKey(c.Name), rec); err != nil {
 			return err

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // MFA holds a user's second factors. Secrets are stored as the portal
@@ -73,7 +71,7 @@ func (s *Store) MFA(userID string) (*MFA, error) {
 	}
 	defer s.leave()
 	m := new(MFA)
-	err := s.db.View(func(txn *badger.Txn) error { return get(txn, mfaKey(userID), m) })
+	err := s.db.View(func(txn kvTxn) error { return get(txn, mfaKey(userID), m) })
 	if errors.Is(err, ErrNotFound) {
 		return new(MFA), nil
 	}
@@ -98,7 +96,7 @@ func (s *Store) UpdateMFA(userID string, fn func(m *MFA) error) (*MFA, error) {
 	}
 	var out *MFA
 	var fnErr error
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		fnErr = nil
 		if ok, err := exists(txn, userKey(userID)); err != nil {
 			return err

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // A user's grants to the OpenID Connect provider's clients ("connected
@@ -71,7 +69,7 @@ func oidcUserKey(userID, clientID, family string) []byte {
 
 // putFamilyUse indexes r's family under its user and client, keeping the
 // family's first use. Called by putRefresh in its transaction.
-func putFamilyUse(txn *badger.Txn, r *OIDCRefresh, ttl time.Duration) error {
+func putFamilyUse(txn kvTxn, r *OIDCRefresh, ttl time.Duration) error {
 	key := oidcUserKey(r.UserID, r.ClientID, r.Family)
 	var u OIDCFamilyUse
 	switch err := get(txn, key, &u); {
@@ -85,7 +83,7 @@ func putFamilyUse(txn *badger.Txn, r *OIDCRefresh, ttl time.Duration) error {
 	if err != nil {
 		return err
 	}
-	return txn.SetEntry(badger.NewEntry(key, b).WithTTL(ttl))
+	return txn.SetTTL(key, b, ttl)
 }
 
 // Consent returns the user's consent to the client, or ErrNotFound.
@@ -96,7 +94,7 @@ func (g OIDCGrants) Consent(userID, clientID string) (*OIDCConsent, error) {
 	}
 	defer s.leave()
 	c := new(OIDCConsent)
-	if err := s.db.View(func(txn *badger.Txn) error { return get(txn, oidcConsentKey(userID, clientID), c) }); err != nil {
+	if err := s.db.View(func(txn kvTxn) error { return get(txn, oidcConsentKey(userID, clientID), c) }); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -113,7 +111,7 @@ func (g OIDCGrants) Grant(userID, clientID string, scopes []string, notBefore ti
 	defer s.leave()
 	c := new(OIDCConsent)
 	now := s.now()
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		*c = OIDCConsent{}
 		switch err := get(txn, oidcConsentKey(userID, clientID), c); {
 		case errors.Is(err, ErrNotFound), err == nil && c.GrantedAt.Before(notBefore):
@@ -152,8 +150,8 @@ func (g OIDCGrants) Connections(userID string) ([]OIDCConnection, error) {
 		return byClient[id]
 	}
 	now := s.now()
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.DefaultIteratorOptions)
+	err := s.db.View(func(txn kvTxn) error {
+		it := txn.NewIterator(defaultIterOptions)
 		defer it.Close()
 		p := cat(prefixOIDCConsent, userID, string([]byte{sep}))
 		for it.Seek(p); it.ValidForPrefix(p); it.Next() {
@@ -207,10 +205,10 @@ func (g OIDCGrants) Revoke(userID, clientID string) (found bool, err error) {
 	defer s.leave()
 	var families []string
 	p := oidcUserKey(userID, clientID, "")
-	err = s.updateSync(func(txn *badger.Txn) error {
+	err = s.updateSync(func(txn kvTxn) error {
 		families, found = nil, false
 		var keys [][]byte
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
+		it := txn.NewIterator(iterOptions{PrefetchValues: false})
 		for it.Seek(p); it.ValidForPrefix(p); it.Next() {
 			k := it.Item().KeyCopy(nil)
 			keys = append(keys, k)
@@ -244,9 +242,9 @@ func (g OIDCGrants) Revoke(userID, clientID string) (found bool, err error) {
 
 // deleteOIDCGrants deletes a deleted user's consents and family index
 // entries (the families themselves die with the user's sessions).
-func deleteOIDCGrants(txn *badger.Txn, userID string) error {
+func deleteOIDCGrants(txn kvTxn, userID string) error {
 	var keys [][]byte
-	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
+	it := txn.NewIterator(iterOptions{PrefetchValues: false})
 	for _, p := range [][]byte{cat(prefixOIDCConsent, userID, string([]byte{sep})), cat(prefixOIDCUser, userID, string([]byte{sep}))} {
 		for it.Seek(p); it.ValidForPrefix(p); it.Next() {
 			keys = append(keys, it.Item().KeyCopy(nil))

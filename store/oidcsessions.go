@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // More records of the OpenID Connect provider (package oidcprovider):
@@ -60,8 +58,8 @@ func (a OIDCActivity) PutSessionClient(c OIDCSessionClient, expires time.Time) e
 	if err != nil {
 		return err
 	}
-	err = s.updateSync(func(txn *badger.Txn) error {
-		return txn.SetEntry(badger.NewEntry(oidcSessionClientKey(c.SessionID, c.ClientID), b).WithTTL(ttlFor(expires, s.now())))
+	err = s.updateSync(func(txn kvTxn) error {
+		return txn.SetTTL(oidcSessionClientKey(c.SessionID, c.ClientID), b, ttlFor(expires, s.now()))
 	})
 	if err != nil {
 		return fmt.Errorf("store: put oidc session client: %w", err)
@@ -75,8 +73,8 @@ func (a OIDCActivity) PutSessionClient(c OIDCSessionClient, expires time.Time) e
 func endOIDCSessionClients(s *Store, ids []SessionID) error {
 	var ended []OIDCSessionClient
 	var keys [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true})
+	err := s.db.View(func(txn kvTxn) error {
+		it := txn.NewIterator(iterOptions{PrefetchValues: true})
 		defer it.Close()
 		for _, id := range ids {
 			p := oidcSessionClientKey(id.String(), "")
@@ -94,7 +92,7 @@ func endOIDCSessionClients(s *Store, ids []SessionID) error {
 	if err != nil || len(ended) == 0 {
 		return err
 	}
-	err = s.db.Update(func(txn *badger.Txn) error {
+	err = s.db.Update(func(txn kvTxn) error {
 		for _, k := range keys {
 			if err := txn.Delete(k); err != nil {
 				return err
@@ -118,8 +116,8 @@ func (a OIDCActivity) RevokeClient(client string) error {
 	defer s.leave()
 	var families []string
 	var keys [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixOIDCRefresh), PrefetchValues: true})
+	err := s.db.View(func(txn kvTxn) error {
+		it := txn.NewIterator(iterOptions{Prefix: []byte(prefixOIDCRefresh), PrefetchValues: true})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			var r OIDCRefresh
@@ -130,7 +128,7 @@ func (a OIDCActivity) RevokeClient(client string) error {
 				families = append(families, r.Family)
 			}
 		}
-		it2 := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixOIDCSessionClient)})
+		it2 := txn.NewIterator(iterOptions{Prefix: []byte(prefixOIDCSessionClient)})
 		defer it2.Close()
 		for it2.Rewind(); it2.Valid(); it2.Next() {
 			k := it2.Item().Key()
@@ -147,7 +145,7 @@ func (a OIDCActivity) RevokeClient(client string) error {
 		return fmt.Errorf("store: revoke tokens of client %s: %w", client, err)
 	}
 	keys = append(keys, cat(prefixOIDCLastUse, client))
-	err = s.updateSync(func(txn *badger.Txn) error {
+	err = s.updateSync(func(txn kvTxn) error {
 		for _, k := range keys {
 			if err := txn.Delete(k); err != nil {
 				return err
@@ -168,7 +166,7 @@ func (a OIDCActivity) PutLastUse(client string, t time.Time) error {
 		return err
 	}
 	defer s.leave()
-	if err := s.db.Update(func(txn *badger.Txn) error { return put(txn, cat(prefixOIDCLastUse, client), t) }); err != nil {
+	if err := s.db.Update(func(txn kvTxn) error { return put(txn, cat(prefixOIDCLastUse, client), t) }); err != nil {
 		return fmt.Errorf("store: put last use of %s: %w", client, err)
 	}
 	return nil
@@ -182,8 +180,8 @@ func (a OIDCActivity) LastUse() (map[string]time.Time, error) {
 	}
 	defer s.leave()
 	out := map[string]time.Time{}
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixOIDCLastUse)})
+	err := s.db.View(func(txn kvTxn) error {
+		it := txn.NewIterator(iterOptions{Prefix: []byte(prefixOIDCLastUse)})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			var t time.Time

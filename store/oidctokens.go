@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Records of the OpenID Connect provider (package oidcprovider):
@@ -84,14 +82,14 @@ func (s *Store) PutOIDCRefresh(hash []byte, r *OIDCRefresh) error {
 		return err
 	}
 	defer s.leave()
-	err := s.updateSync(func(txn *badger.Txn) error { return s.putRefresh(txn, hash, r) })
+	err := s.updateSync(func(txn kvTxn) error { return s.putRefresh(txn, hash, r) })
 	if err != nil {
 		return fmt.Errorf("store: put refresh token: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) putRefresh(txn *badger.Txn, hash []byte, r *OIDCRefresh) error {
+func (s *Store) putRefresh(txn kvTxn, hash []byte, r *OIDCRefresh) error {
 	ttl := ttlFor(r.ExpiresAt, s.now())
 	b, err := encode(r)
 	if err != nil {
@@ -108,17 +106,17 @@ func (s *Store) putRefresh(txn *badger.Txn, hash []byte, r *OIDCRefresh) error {
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return err
 	}
-	if err := txn.SetEntry(badger.NewEntry(oidcRefreshKey(hash), b).WithTTL(ttl)); err != nil {
+	if err := txn.SetTTL(oidcRefreshKey(hash), b, ttl); err != nil {
 		return err
 	}
-	if err := txn.SetEntry(badger.NewEntry(oidcFamilyKey(r.Family), fb).WithTTL(ttl)); err != nil {
+	if err := txn.SetTTL(oidcFamilyKey(r.Family), fb, ttl); err != nil {
 		return err
 	}
 	if err := putFamilyUse(txn, r, ttl); err != nil {
 		return err
 	}
 	if r.SessionID != "" {
-		return txn.SetEntry(badger.NewEntry(oidcSessionKey(r.SessionID, r.Family), nil).WithTTL(ttl))
+		return txn.SetTTL(oidcSessionKey(r.SessionID, r.Family), nil, ttl)
 	}
 	return nil
 }
@@ -133,7 +131,7 @@ func (s *Store) OIDCRefresh(hash []byte) (*OIDCRefresh, error) {
 	defer s.leave()
 	r := new(OIDCRefresh)
 	var reused bool
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		if err := get(txn, oidcRefreshKey(hash), r); err != nil {
 			return err
 		}
@@ -166,7 +164,7 @@ func (s *Store) RotateOIDCRefresh(oldHash, newHash []byte, next *OIDCRefresh) er
 	}
 	defer s.leave()
 	var reused bool
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		reused = false
 		var old OIDCRefresh
 		if err := get(txn, oidcRefreshKey(oldHash), &old); err != nil {
@@ -184,7 +182,7 @@ func (s *Store) RotateOIDCRefresh(oldHash, newHash []byte, next *OIDCRefresh) er
 		if err != nil {
 			return err
 		}
-		if err := txn.SetEntry(badger.NewEntry(oidcRefreshKey(oldHash), ob).WithTTL(ttlFor(old.ExpiresAt, s.now()))); err != nil {
+		if err := txn.SetTTL(oidcRefreshKey(oldHash), ob, ttlFor(old.ExpiresAt, s.now())); err != nil {
 			return err
 		}
 		return s.putRefresh(txn, newHash, next)
@@ -212,7 +210,7 @@ func (s *Store) revokeFamilies(families []string) error {
 	if len(families) == 0 {
 		return nil
 	}
-	return s.updateSync(func(txn *badger.Txn) error {
+	return s.updateSync(func(txn kvTxn) error {
 		for _, f := range families {
 			var fam OIDCFamily
 			if err := get(txn, oidcFamilyKey(f), &fam); err != nil {
@@ -226,7 +224,7 @@ func (s *Store) revokeFamilies(families []string) error {
 			if err != nil {
 				return err
 			}
-			if err := txn.SetEntry(badger.NewEntry(oidcFamilyKey(f), b).WithTTL(ttlFor(fam.ExpiresAt, s.now()))); err != nil {
+			if err := txn.SetTTL(oidcFamilyKey(f), b, ttlFor(fam.ExpiresAt, s.now())); err != nil {
 				return err
 			}
 		}
@@ -240,8 +238,8 @@ func (s *Store) revokeFamilies(families []string) error {
 // caller holds enter.
 func (s *Store) revokeSessionRefresh(ids []SessionID) error {
 	var families []string
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
+	err := s.db.View(func(txn kvTxn) error {
+		it := txn.NewIterator(iterOptions{PrefetchValues: false})
 		defer it.Close()
 		for _, id := range ids {
 			p := oidcSessionKey(id.String(), "")
@@ -265,8 +263,8 @@ func (s *Store) OIDCSigningKeys() ([]*OIDCSigningKey, error) {
 	}
 	defer s.leave()
 	var out []*OIDCSigningKey
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixOIDCKey)})
+	err := s.db.View(func(txn kvTxn) error {
+		it := txn.NewIterator(iterOptions{Prefix: []byte(prefixOIDCKey)})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := new(OIDCSigningKey)
@@ -290,7 +288,7 @@ func (s *Store) PutOIDCSigningKey(k *OIDCSigningKey, drop ...string) error {
 		return err
 	}
 	defer s.leave()
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if err := claim(txn, cat(prefixOIDCKey, k.ID), "oidc signing key"); err != nil {
 			return err
 		}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // POSIX ids. When they are on (SetPosixIDs), every user and group gets a
@@ -55,7 +53,7 @@ func (s *Store) SetPosixIDs(lo, hi uint32) error {
 	defer s.posixMu.Unlock()
 	s.posix.Store(r)
 	var users, groups [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		err := scan(txn, []byte(prefixUser), func(k, v []byte) error {
 			var u User
 			if err := decode(v, &u); err != nil {
@@ -104,7 +102,7 @@ const backfillChunk = 1000
 func (s *Store) backfillPosix(r *posixRange, userKeys, groupKeys [][]byte) error {
 	var users []*User
 	var groups []*Group
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		users, groups = nil, nil
 		for _, k := range userKeys {
 			u := new(User)
@@ -163,11 +161,11 @@ func (s *Store) backfillPosix(r *posixRange, userKeys, groupKeys [][]byte) error
 // nextPosixID takes the next number of r in txn, or 0 when r is used up.
 // The caller holds posixMu (Badger's conflict check would catch two
 // writers anyway; the lock saves the retries).
-func (s *Store) nextPosixID(txn *badger.Txn, r *posixRange) (uint32, error) {
+func (s *Store) nextPosixID(txn kvTxn, r *posixRange) (uint32, error) {
 	n := r.lo
 	item, err := txn.Get(keyPosixNext)
 	switch {
-	case errors.Is(err, badger.ErrKeyNotFound):
+	case errors.Is(err, errKeyNotFound):
 	case err != nil:
 		return 0, err
 	default:

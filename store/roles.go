@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Role is a custom role: a named set of permissions an admin defined. The
@@ -40,7 +38,7 @@ func (s *Store) CreateRole(r *Role) error {
 	r.CreatedAt, r.UpdatedAt = now, now
 	rec := *r
 	rec.Permissions = slices.Clone(r.Permissions)
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if err := claim(txn, roleKey(rec.Name), "role"); err != nil {
 			return err
 		}
@@ -60,7 +58,7 @@ func (s *Store) Role(name string) (*Role, error) {
 	}
 	defer s.leave()
 	r := new(Role)
-	if err := s.db.View(func(txn *badger.Txn) error { return get(txn, roleKey(name), r) }); err != nil {
+	if err := s.db.View(func(txn kvTxn) error { return get(txn, roleKey(name), r) }); err != nil {
 		return nil, fmt.Errorf("store: role %q: %w", name, err)
 	}
 	return r, nil
@@ -73,7 +71,7 @@ func (s *Store) ListRoles() ([]*Role, error) {
 	}
 	defer s.leave()
 	var out []*Role
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		return scan(txn, []byte(prefixRole), func(_, v []byte) error {
 			r := new(Role)
 			if err := decode(v, r); err != nil {
@@ -101,7 +99,7 @@ func (s *Store) UpdateRole(name string, fn func(r *Role) error) (*Role, error) {
 	}
 	defer s.leave()
 	var out *Role
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		r := new(Role)
 		if err := get(txn, roleKey(name), r); err != nil {
 			return err
@@ -135,7 +133,7 @@ func (s *Store) DeleteRole(name string) error {
 	defer s.leave()
 	s.userWriteMu.Lock()
 	defer s.userWriteMu.Unlock()
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		r := new(Role)
 		if err := get(txn, roleKey(name), r); err != nil {
 			return err

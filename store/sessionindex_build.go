@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // indexChunk is how many session records the index build reads per
@@ -85,12 +83,12 @@ func (s *Store) indexSessionChunk(epoch uint64, from []byte) (next []byte, added
 		}
 		return nil
 	}
-	err = s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
+	err = s.db.View(func(txn kvTxn) error {
+		opts := defaultIterOptions
 		opts.Prefix = []byte(prefixSession)
 		it := txn.NewIterator(opts)
 		defer it.Close()
-		seenOpts := badger.DefaultIteratorOptions
+		seenOpts := defaultIterOptions
 		seenOpts.Prefix = []byte(prefixSeen)
 		seen := txn.NewIterator(seenOpts)
 		defer seen.Close()

@@ -100,7 +100,7 @@ func TestSessionIndexSlotReuse(t *testing.T) {
 func TestSessionIndexRebuiltOnOpen(t *testing.T) {
 	clk := newClock()
 	dir := t.TempDir()
-	s, err := Open(dir, Options{Now: clk.Now, FlushInterval: time.Hour})
+	s, err := Open(testStorage(t, dir), Options{Now: clk.Now, FlushInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestSessionIndexRebuiltOnOpen(t *testing.T) {
 	}
 
 	clk.Advance(6 * time.Minute) // idle: 15 min without activity; busy: 6
-	s, err = Open(dir, Options{Now: clk.Now, FlushInterval: time.Hour})
+	s, err = Open(testStorage(t, dir), Options{Now: clk.Now, FlushInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestSessionIndexSweep(t *testing.T) {
 // sweeps run: the index's memory is unmapped at Close, and nothing may touch
 // it afterwards (a fault would kill the test binary).
 func TestSessionIndexCloseUnderLoad(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{FlushInterval: time.Millisecond})
+	s, err := Open(testStorage(t, t.TempDir()), Options{FlushInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

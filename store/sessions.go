@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // SessionID identifies a session: the SHA-256 of its token, computed by the
@@ -122,7 +120,7 @@ func (s *Store) CreateSessionIf(sess *Session, check func(u *User) error) error 
 	ttl := ttlFor(rec.ExpiresAt, now)
 	var checkErr error
 	s.sessMu.Lock()
-	err := s.update(func(txn *badger.Txn) error {
+	err := s.update(func(txn kvTxn) error {
 		if check != nil {
 			u := new(User)
 			if err := get(txn, userKey(rec.UserID), u); err != nil {
@@ -139,10 +137,10 @@ func (s *Store) CreateSessionIf(sess *Session, check func(u *User) error) error 
 		if err != nil {
 			return err
 		}
-		if err := txn.SetEntry(badger.NewEntry(sessionKey(rec.ID), b).WithTTL(ttl)); err != nil {
+		if err := txn.SetTTL(sessionKey(rec.ID), b, ttl); err != nil {
 			return err
 		}
-		return txn.SetEntry(badger.NewEntry(userSessionKey(rec.UserID, rec.ID), nil).WithTTL(ttl))
+		return txn.SetTTL(userSessionKey(rec.UserID, rec.ID), nil, ttl)
 	})
 	if err == nil {
 		// Under sessMu: a deletion of the user's sessions that read
@@ -226,7 +224,7 @@ func (s *Store) Session(id SessionID) (Session, error) {
 		}
 	}
 	var sess Session
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err := s.db.View(func(txn kvTxn) (err error) {
 		sess, err = readSession(txn, id)
 		return err
 	})
@@ -253,14 +251,14 @@ func (s *Store) withIndexedSeen(sess *Session) {
 
 // readSession reads a session record and the activity written back for it
 // (see writeLastSeen), whichever is later.
-func readSession(txn *badger.Txn, id SessionID) (Session, error) {
+func readSession(txn kvTxn, id SessionID) (Session, error) {
 	var sess Session
 	if err := get(txn, sessionKey(id), &sess); err != nil {
 		return Session{}, err
 	}
 	sess.ID = id
 	item, err := txn.Get(seenKey(id))
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, errKeyNotFound) {
 		return sess, nil
 	}
 	if err == nil {
@@ -279,7 +277,7 @@ func (s *Store) DeleteSession(id SessionID) error {
 	defer s.leave()
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		var sess Session
 		err := get(txn, sessionKey(id), &sess)
 		if errors.Is(err, ErrNotFound) {
@@ -318,7 +316,7 @@ func (s *Store) ActiveSessions(now, since time.Time) ([]Session, error) {
 		return nil, nil
 	}
 	out := make([]Session, 0, len(auths))
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		for _, a := range auths {
 			sess, err := readSession(txn, a.ID)
 			if errors.Is(err, ErrNotFound) {

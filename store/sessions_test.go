@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 func mustCreateSession(t testing.TB, s *Store, sess *Session) *Session {
@@ -22,7 +20,7 @@ func mustCreateSession(t testing.TB, s *Store, sess *Session) *Session {
 // activity written back for it.
 func diskSession(t testing.TB, s *Store, id SessionID) (sess Session, err error) {
 	t.Helper()
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.db.View(func(txn kvTxn) error {
 		sess, err = readSession(txn, id)
 		return err
 	})
@@ -251,7 +249,7 @@ func TestSessionPhysicalTTL(t *testing.T) {
 	dir := t.TempDir()
 	frozen := time.Now()
 	opts := Options{Now: func() time.Time { return frozen }}
-	s, err := Open(dir, opts)
+	s, err := Open(testStorage(t, dir), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,13 +263,13 @@ func TestSessionPhysicalTTL(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		s, err := Open(dir, opts)
+		s, err := Open(testStorage(t, dir), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, serr := s.Session(sess.ID)
 		ids, _ := s.UserSessions("u")
-		terr := s.db.View(func(txn *badger.Txn) error { return get(txn, tokenKey(tok.Kind, tok.Hash), new(Token)) })
+		terr := s.db.View(func(txn kvTxn) error { return get(txn, tokenKey(tok.Kind, tok.Hash), new(Token)) })
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -310,7 +308,7 @@ func TestTouchAndFlush(t *testing.T) {
 	}
 	// The activity went under its own key, with the session's TTL; the
 	// record itself was not rewritten.
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		item, err := txn.Get(seenKey(sess.ID))
 		if err != nil {
 			return err
@@ -663,7 +661,7 @@ func TestLastSeenWriteGranularity(t *testing.T) {
 
 // keyExists reports whether key is in Badger.
 func keyExists(s *Store, key []byte) (ok bool, err error) {
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.db.View(func(txn kvTxn) error {
 		ok, err = exists(txn, key)
 		return err
 	})

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // TouchSession records activity on session id at t, in memory only: an
@@ -83,7 +81,7 @@ func (s *Store) writeLastSeen(ws []seenWrite) error {
 			continue
 		}
 		v := binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(w.seen))
-		if err := wb.SetEntry(badger.NewEntry(seenKey(w.id), v).WithTTL(ttl)); err != nil {
+		if err := wb.SetTTL(seenKey(w.id), v, ttl); err != nil {
 			wb.Cancel()
 			return err
 		}

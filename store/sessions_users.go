@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // UserSessions returns the live sessions of a user, oldest first, with
@@ -18,7 +16,7 @@ func (s *Store) UserSessions(userID string) ([]Session, error) {
 	now := s.now()
 	complete := s.index.complete.Load()
 	var out []Session
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		ids, err := indexedSessions(txn, userID)
 		if err != nil {
 			return err
@@ -49,9 +47,9 @@ func (s *Store) UserSessions(userID string) ([]Session, error) {
 }
 
 // indexedSessions lists the session ids in a user's index.
-func indexedSessions(txn *badger.Txn, userID string) ([]SessionID, error) {
+func indexedSessions(txn kvTxn, userID string) ([]SessionID, error) {
 	var ids []SessionID
-	opts := badger.DefaultIteratorOptions
+	opts := defaultIterOptions
 	opts.PrefetchValues = false
 	opts.Prefix = userSessionsPrefix(userID)
 	it := txn.NewIterator(opts)
@@ -109,11 +107,11 @@ func (s *Store) deleteUserSessions(userID string, keep *SessionID) (int, error) 
 // there are no sessions to end; committed reports whether that
 // transaction committed. If first fails, nothing is written and the index
 // is left as it was.
-func (s *Store) deleteUserSessionsWith(userID string, keep *SessionID, first func(*badger.Txn) error) (n int, committed bool, err error) {
+func (s *Store) deleteUserSessionsWith(userID string, keep *SessionID, first func(kvTxn) error) (n int, committed bool, err error) {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
 	var ids []SessionID
-	err = s.db.View(func(txn *badger.Txn) (err error) {
+	err = s.db.View(func(txn kvTxn) (err error) {
 		ids, err = indexedSessions(txn, userID)
 		return err
 	})
@@ -130,7 +128,7 @@ func (s *Store) deleteUserSessionsWith(userID string, keep *SessionID, first fun
 	for i, chunk := range chunks {
 		var found int
 		var firstErr error
-		err := s.update(func(txn *badger.Txn) error {
+		err := s.update(func(txn kvTxn) error {
 			found, firstErr = 0, nil
 			if i == 0 && first != nil {
 				if firstErr = first(txn); firstErr != nil {

@@ -2,8 +2,6 @@ package store
 
 import (
 	"fmt"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Setting decodes the JSON value stored under key into v; ErrNotFound when
@@ -13,7 +11,7 @@ func (s *Store) Setting(key string, v any) error {
 		return err
 	}
 	defer s.leave()
-	err := s.db.View(func(txn *badger.Txn) error { return get(txn, settingKey(key), v) })
+	err := s.db.View(func(txn kvTxn) error { return get(txn, settingKey(key), v) })
 	if err != nil {
 		return fmt.Errorf("store: setting %q: %w", key, err)
 	}
@@ -29,7 +27,7 @@ func (s *Store) PutSetting(key string, v any) error {
 	if key == "" {
 		return fmt.Errorf("store: put setting %q: empty key", key)
 	}
-	err := s.updateSync(func(txn *badger.Txn) error { return put(txn, settingKey(key), v) })
+	err := s.updateSync(func(txn kvTxn) error { return put(txn, settingKey(key), v) })
 	if err != nil {
 		return fmt.Errorf("store: put setting %q: %w", key, err)
 	}

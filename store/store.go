@@ -58,9 +58,11 @@ type Options struct {
 }
 
 // Store is Gatehouse's persistence layer. It is safe for concurrent use.
-// One directory may be opened by one Store at a time (Badger locks it).
+// One directory may be opened by one Store at a time (Badger locks it); a
+// PostgreSQL database by several.
 type Store struct {
-	db  *badger.DB
+	db kvDB
+	// dir is the storage's name for messages (a PostgreSQL URL redacted).
 	dir string
 	now func() time.Time
 	log *slog.Logger
@@ -110,10 +112,14 @@ type Store struct {
 	oidcEnded atomic.Pointer[func([]OIDCSessionClient)]
 }
 
-// Open opens (creating if needed, mode 0700) the database in dir and starts
-// the background flusher of session last-activity times.
-func Open(dir string, opts Options) (*Store, error) {
-	if dir == "" {
+// Open opens the store at storage and starts the background flusher of
+// session last-activity times. storage is either a directory, of the
+// embedded Badger database (created if needed, mode 0700; one process at a
+// time), or a PostgreSQL URL, postgres://user:password@host:5432/db?…
+// (kv_postgres.go), whose schema Open creates or migrates; several
+// processes may open one database.
+func Open(storage string, opts Options) (*Store, error) {
+	if storage == "" {
 		return nil, errors.New("store: open: empty directory")
 	}
 	if opts.Now == nil {
@@ -128,12 +134,23 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 10 * time.Second
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", dir, err)
-	}
-	db, err := badger.Open(badgerOptions(dir, opts.Logger))
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	dir := RedactDSN(storage)
+	var db kvDB
+	if IsPostgresURL(storage) {
+		pg, err := openPostgres(storage, opts.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("store: open: %w", err)
+		}
+		db = pg
+	} else {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
+		bdb, err := badger.Open(badgerOptions(dir, opts.Logger))
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
+		db = badgerKV{bdb}
 	}
 	s := &Store{
 		db:    db,
@@ -206,9 +223,9 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 // checkSchema writes the schema version into a fresh database and refuses
 // one written by a newer layout.
 func (s *Store) checkSchema() error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.update(func(txn kvTxn) error {
 		item, err := txn.Get(keySchema)
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, errKeyNotFound) {
 			// Fresh: nothing to migrate.
 			if err := txn.Set(keyAuditUserIndex, nil); err != nil {
 				return err
@@ -265,10 +282,10 @@ func (s *Store) leave() { s.life.RUnlock() }
 // update runs fn in a read-write transaction, retrying when Badger reports
 // a conflict with a concurrent transaction; the retry sees the other
 // transaction's writes.
-func (s *Store) update(fn func(txn *badger.Txn) error) error {
+func (s *Store) update(fn func(txn kvTxn) error) error {
 	for i := 0; ; i++ {
 		err := s.db.Update(fn)
-		if errors.Is(err, badger.ErrConflict) && i < maxRetries {
+		if errors.Is(err, errTxnConflict) && i < maxRetries {
 			continue
 		}
 		return err
@@ -277,7 +294,7 @@ func (s *Store) update(fn func(txn *badger.Txn) error) error {
 
 // updateSync is update followed by an fsync, for writes that must be durable
 // when the call returns.
-func (s *Store) updateSync(fn func(txn *badger.Txn) error) error {
+func (s *Store) updateSync(fn func(txn kvTxn) error) error {
 	if err := s.update(fn); err != nil {
 		return err
 	}
@@ -285,9 +302,9 @@ func (s *Store) updateSync(fn func(txn *badger.Txn) error) error {
 }
 
 // get reads key into v, returning ErrNotFound when it is missing.
-func get(txn *badger.Txn, key []byte, v any) error {
+func get(txn kvTxn, key []byte, v any) error {
 	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, errKeyNotFound) {
 		return ErrNotFound
 	}
 	if err != nil {
@@ -297,7 +314,7 @@ func get(txn *badger.Txn, key []byte, v any) error {
 }
 
 // put encodes v and stores it under key.
-func put(txn *badger.Txn, key []byte, v any) error {
+func put(txn kvTxn, key []byte, v any) error {
 	b, err := encode(v)
 	if err != nil {
 		return err
@@ -306,9 +323,9 @@ func put(txn *badger.Txn, key []byte, v any) error {
 }
 
 // exists reports whether key is present.
-func exists(txn *badger.Txn, key []byte) (bool, error) {
+func exists(txn kvTxn, key []byte) (bool, error) {
 	_, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, errKeyNotFound) {
 		return false, nil
 	}
 	return err == nil, err

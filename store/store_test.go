@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // clock is an injectable time source for tests.
@@ -41,7 +39,7 @@ func openTest(t testing.TB, dir string, opts Options) *Store {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	s, err := Open(dir, opts)
+	s, err := Open(testStorage(t, dir), opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -54,6 +52,7 @@ func openTest(t testing.TB, dir string, opts Options) *Store {
 }
 
 func TestOpenCreatesPrivateDir(t *testing.T) {
+	badgerOnly(t, "a storage directory")
 	dir := filepath.Join(t.TempDir(), "a", "b")
 	openTest(t, dir, Options{})
 	fi, err := os.Stat(dir)
@@ -66,6 +65,7 @@ func TestOpenCreatesPrivateDir(t *testing.T) {
 }
 
 func TestOpenErrorMentionsDir(t *testing.T) {
+	badgerOnly(t, "a storage directory")
 	file := filepath.Join(t.TempDir(), "not-a-dir")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -80,9 +80,10 @@ func TestOpenErrorMentionsDir(t *testing.T) {
 }
 
 func TestOpenTwiceFailsOnLock(t *testing.T) {
+	badgerOnly(t, "the directory lock (several nodes may open one PostgreSQL database)")
 	dir := t.TempDir()
 	openTest(t, dir, Options{})
-	if s, err := Open(dir, Options{}); err == nil {
+	if s, err := Open(testStorage(t, dir), Options{}); err == nil {
 		s.Close()
 		t.Fatal("second Open of the same dir succeeded")
 	}
@@ -90,11 +91,11 @@ func TestOpenTwiceFailsOnLock(t *testing.T) {
 
 func TestSchemaVersion(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
+	s, err := Open(testStorage(t, dir), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.db.View(func(txn kvTxn) error {
 		item, err := txn.Get(keySchema)
 		if err != nil {
 			return err
@@ -109,13 +110,13 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A database from a newer layout is refused.
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(keySchema, []byte{schemaVersion + 1}) }); err != nil {
+	if err := s.db.Update(func(txn kvTxn) error { return txn.Set(keySchema, []byte{schemaVersion + 1}) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := Open(dir, Options{}); err == nil {
+	if s, err := Open(testStorage(t, dir), Options{}); err == nil {
 		s.Close()
 		t.Fatal("Open accepted a newer schema version")
 	} else if !strings.Contains(err.Error(), "schema version") {
@@ -124,7 +125,7 @@ func TestSchemaVersion(t *testing.T) {
 }
 
 func TestCloseTwiceAndUseAfterClose(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{})
+	s, err := Open(testStorage(t, t.TempDir()), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestCloseTwiceAndUseAfterClose(t *testing.T) {
 func TestReopen(t *testing.T) {
 	dir := t.TempDir()
 	clk := newClock()
-	s, err := Open(dir, Options{Now: clk.Now})
+	s, err := Open(testStorage(t, dir), Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,6 +294,7 @@ func TestReopen(t *testing.T) {
 }
 
 func TestBadgerLogsRoutedAtWarn(t *testing.T) {
+	badgerOnly(t, "Badger's logs")
 	var buf bytes.Buffer
 	l := badgerLogger{slog.New(slog.NewTextHandler(&buf, nil))}
 	l.Infof("info %d", 1)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Token is a one-time token (setup link, invitation, password reset). Only
@@ -51,8 +49,8 @@ func (s *Store) PutToken(t *Token) error {
 	if err != nil {
 		return err
 	}
-	err = s.updateSync(func(txn *badger.Txn) error {
-		return txn.SetEntry(badger.NewEntry(tokenKey(t.Kind, t.Hash), b).WithTTL(ttlFor(t.ExpiresAt, now)))
+	err = s.updateSync(func(txn kvTxn) error {
+		return txn.SetTTL(tokenKey(t.Kind, t.Hash), b, ttlFor(t.ExpiresAt, now))
 	})
 	if err != nil {
 		return fmt.Errorf("store: put %s token: %w", t.Kind, err)
@@ -71,7 +69,7 @@ func (s *Store) ConsumeToken(kind string, hash [32]byte) (*Token, error) {
 	defer s.leave()
 	var t *Token
 	key := tokenKey(kind, hash)
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		t = new(Token)
 		if err := get(txn, key, t); err != nil {
 			return err
@@ -100,7 +98,7 @@ func (s *Store) Token(kind string, hash [32]byte) (*Token, error) {
 	}
 	defer s.leave()
 	t := new(Token)
-	err := s.db.View(func(txn *badger.Txn) error { return get(txn, tokenKey(kind, hash), t) })
+	err := s.db.View(func(txn kvTxn) error { return get(txn, tokenKey(kind, hash), t) })
 	if err == nil && !s.now().Before(t.ExpiresAt) {
 		err = ErrNotFound
 	}
@@ -131,8 +129,8 @@ func (s *Store) DeleteTokens(kind string) error {
 // then syncs.
 func (s *Store) deletePrefix(prefix []byte) error {
 	var keys [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
+	err := s.db.View(func(txn kvTxn) error {
+		opts := defaultIterOptions
 		opts.PrefetchValues = false
 		opts.Prefix = prefix
 		it := txn.NewIterator(opts)
@@ -154,7 +152,7 @@ func (s *Store) deleteKeys(keys [][]byte) error {
 		return nil
 	}
 	for chunk := range slices.Chunk(keys, 1000) {
-		err := s.update(func(txn *badger.Txn) error {
+		err := s.update(func(txn kvTxn) error {
 			for _, k := range chunk {
 				if err := txn.Delete(k); err != nil {
 					return err
@@ -179,7 +177,7 @@ func (s *Store) ListTokens(kind string) ([]*Token, error) {
 	now := s.now()
 	var out []*Token
 	prefix := tokenPrefix(kind)
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		return scan(txn, prefix, func(k, v []byte) error {
 			t := new(Token)
 			if err := decode(v, t); err != nil {
@@ -208,7 +206,7 @@ func (s *Store) DeleteToken(kind string, hash [32]byte) error {
 	}
 	defer s.leave()
 	key := tokenKey(kind, hash)
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if ok, err := exists(txn, key); err != nil {
 			return err
 		} else if !ok {
@@ -235,7 +233,7 @@ func (s *Store) DeleteUserTokens(kind, userID string) (int, error) {
 		return 0, fmt.Errorf("store: delete %s tokens of user %q: invalid kind or user id", kind, userID)
 	}
 	var keys [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		return scan(txn, tokenPrefix(kind), func(k, v []byte) error {
 			t := new(Token)
 			if err := decode(v, t); err != nil {

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 func TestTokens(t *testing.T) {
@@ -264,7 +262,7 @@ func TestTokenCreatedBy(t *testing.T) {
 	}
 	old := []byte(`{"kind":"reset","user_id":"u2","data":{"by":"olga"},"created_at":"` + clk.Now().Format(time.RFC3339Nano) +
 		`","expires_at":"` + exp.Format(time.RFC3339Nano) + `"}`)
-	err := s.db.Update(func(txn *badger.Txn) error {
+	err := s.db.Update(func(txn kvTxn) error {
 		return txn.Set(tokenKey("reset", [32]byte{2}), append([]byte{versionJSON}, old...))
 	})
 	if err != nil {

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // User is a person who can sign in.
@@ -176,7 +174,7 @@ func (s *Store) CreateUser(u *User) error {
 		s.posixMu.Lock()
 		defer s.posixMu.Unlock()
 	}
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		if err := claim(txn, userKey(rec.ID), "id"); err != nil {
 			return err
 		}
@@ -214,7 +212,7 @@ func (s *Store) CreateUser(u *User) error {
 }
 
 // claim fails with ErrConflict if key exists.
-func claim(txn *badger.Txn, key []byte, what string) error {
+func claim(txn kvTxn, key []byte, what string) error {
 	ok, err := exists(txn, key)
 	if err != nil {
 		return err
@@ -255,7 +253,7 @@ func (s *Store) loadUser(id string) (*User, error) {
 	}
 	gen := s.users.generation()
 	u := new(User)
-	err := s.db.View(func(txn *badger.Txn) error { return get(txn, userKey(id), u) })
+	err := s.db.View(func(txn kvTxn) error { return get(txn, userKey(id), u) })
 	if err != nil {
 		return nil, err
 	}
@@ -293,9 +291,9 @@ func (s *Store) userByIndex(key []byte) (*User, error) {
 	}
 	defer s.leave()
 	var id string
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn kvTxn) error {
 		item, err := txn.Get(key)
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		if errors.Is(err, errKeyNotFound) {
 			return ErrNotFound
 		}
 		if err != nil {
@@ -321,7 +319,7 @@ func (s *Store) DeleteUser(id string) error {
 	defer s.leave()
 	s.userWriteMu.Lock()
 	defer s.userWriteMu.Unlock()
-	err := s.updateSync(func(txn *badger.Txn) error {
+	err := s.updateSync(func(txn kvTxn) error {
 		u := new(User)
 		if err := get(txn, userKey(id), u); err != nil {
 			return err
@@ -387,8 +385,8 @@ func (s *Store) HasUsers() (bool, error) {
 	}
 	defer s.leave()
 	found := false
-	err := s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
+	err := s.db.View(func(txn kvTxn) error {
+		opts := defaultIterOptions
 		opts.PrefetchValues = false
 		opts.Prefix = []byte(prefixUser)
 		it := txn.NewIterator(opts)

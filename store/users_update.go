@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // UpdateUser applies fn to a copy of the user and stores the result. fn may
@@ -25,7 +23,7 @@ func (s *Store) UpdateUser(id string, fn func(u *User) error) (*User, error) {
 	defer s.userWriteMu.Unlock()
 	var rec *User
 	var fnErr error
-	err := s.updateSync(func(txn *badger.Txn) (err error) {
+	err := s.updateSync(func(txn kvTxn) (err error) {
 		rec, fnErr, err = s.updateUserTxn(txn, id, fn)
 		return err
 	})
@@ -62,7 +60,7 @@ func (s *Store) UpdateUserEndingSessions(id string, fn func(u *User) error, keep
 	if keep == (SessionID{}) {
 		kept = nil
 	}
-	n, committed, err := s.deleteUserSessionsWith(id, kept, func(txn *badger.Txn) (err error) {
+	n, committed, err := s.deleteUserSessionsWith(id, kept, func(txn kvTxn) (err error) {
 		rec, fnErr, err = s.updateUserTxn(txn, id, fn)
 		return err
 	})
@@ -85,7 +83,7 @@ func (s *Store) UpdateUserEndingSessions(id string, fn func(u *User) error, keep
 
 // updateUserTxn applies fn to user id within txn: rec is the record
 // written, fnErr fn's own error (err is then fnErr too).
-func (s *Store) updateUserTxn(txn *badger.Txn, id string, fn func(u *User) error) (rec *User, fnErr, err error) {
+func (s *Store) updateUserTxn(txn kvTxn, id string, fn func(u *User) error) (rec *User, fnErr, err error) {
 	old := new(User)
 	if err := get(txn, userKey(id), old); err != nil {
 		return nil, nil, err
@@ -126,7 +124,7 @@ func (s *Store) updateUserTxn(txn *badger.Txn, id string, fn func(u *User) error
 // moveIndex points the index at newKey (when hasNew) to id instead of
 // oldKey (when hasOld), failing with ErrConflict if newKey belongs to
 // someone else.
-func moveIndex(txn *badger.Txn, oldKey, newKey []byte, hasOld, hasNew bool, id, what string) error {
+func moveIndex(txn kvTxn, oldKey, newKey []byte, hasOld, hasNew bool, id, what string) error {
 	if hasOld && hasNew && string(oldKey) == string(newKey) {
 		return nil
 	}
@@ -145,9 +143,9 @@ func moveIndex(txn *badger.Txn, oldKey, newKey []byte, hasOld, hasNew bool, id, 
 }
 
 // deleteIfPointsTo removes an index key only if it names id.
-func deleteIfPointsTo(txn *badger.Txn, key []byte, id string) error {
+func deleteIfPointsTo(txn kvTxn, key []byte, id string) error {
 	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, errKeyNotFound) {
 		return nil
 	}
 	if err != nil {
