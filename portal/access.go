@@ -32,8 +32,16 @@ type Verdict = core.Verdict
 // identity header the client sent, resolves the session from memory, asks
 // policies for the decision and, when allowed, sets the identity headers on
 // r and removes every cookie of ours (apps never see a token). It does no
-// disk I/O on a cache hit.
+// disk I/O on a cache hit. The decision is counted for the
+// gatehouse_guard_decisions_total metric (one atomic add on app).
 func (s *Service) Check(r *http.Request, app *App) Verdict {
+	v := s.check(r, app)
+	app.CountDecision(v.Outcome)
+	return v
+}
+
+// check is Check before the decision is counted.
+func (s *Service) check(r *http.Request, app *App) Verdict {
 	s.stripIdentityHeaders(r.Header)
 	now := s.now()
 	si, res := s.resolve(r.Header, now)
