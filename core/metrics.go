@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gatehouse-auth/gatehouse/internal/metrics"
+	"github.com/gatehouse-auth/gatehouse/store"
 )
 
 // outcomeCount is the number of Outcomes.
@@ -58,4 +59,4 @@ func (c *Core) HashQueueDepth() int { return c.hasher.Waiting() }
 
 // LiveCount returns how many sessions are live now (the
 // gatehouse_sessions_active metric), from the in-memory session index.
-func (s *Sessions) LiveCount() int { return s.store.LiveSessions(s.now()) }
+func (s *Sessions) LiveCount() int { return store.LiveSessions(s.store, s.now()) }
