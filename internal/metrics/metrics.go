@@ -102,7 +102,7 @@ func New() *Metrics {
 		lockouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "lockouts_total",
 			Help: "Accounts or trusted devices locked after too many failed sign-ins."}),
 		apiKeyUses: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "api_key_uses_total",
-			Help: "Requests let in by an API key (at the guard or the portal's API)."}),
+			Help: "Valid API keys presented, at the guard or to the JSON API."}),
 		hashWait: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "hash_wait_seconds",
 			Help: "Time a password hash or verification waited for a worker of the bounded argon2id pool.", Buckets: HashWaitBuckets}),
 	}
@@ -180,7 +180,7 @@ func (m *Metrics) Throttled(surface string) {
 	}
 }
 
-// APIKeyUse counts a request let in by an API key.
+// APIKeyUse counts a valid API key presented.
 func (m *Metrics) APIKeyUse() {
 	if m != nil {
 		m.apiKeyUses.Inc()
