@@ -244,4 +244,22 @@ func TestMetricsThroughCaddy(t *testing.T) {
 			}
 		}
 	}
+
+	// A reload registers the metrics in the new config's registry (no
+	// duplicate registration): counters start again, as Caddy's do, and
+	// the live sessions, read from the shared store, are still there.
+	h.start(h.caddyfile("", ""))
+	if got := get(alice, h.appURL("/"), jsonAPI); got != 200 {
+		t.Fatalf("alice on whoami after the reload: %d", got)
+	}
+	after, _ := scrapeMetrics(t, h)
+	for k, v := range map[string]float64{
+		`gatehouse_guard_decisions_total{app="whoami",outcome="allow"}`: 1,
+		`gatehouse_sign_ins_total{method="password",result="success"}`:  0,
+		`gatehouse_sessions_active`:                                     3,
+	} {
+		if got, ok := after[k]; !ok || got != v {
+			t.Errorf("after a reload: %s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
 }
