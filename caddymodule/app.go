@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/core/mail"
+	"github.com/gatehouse-auth/gatehouse/internal/metrics"
 	"github.com/gatehouse-auth/gatehouse/portal"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -286,8 +287,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("gatehouse: %w", err)
 	}
 	opts.Store, opts.SecretKey, opts.Logger = st, key, log
+	opts.Metrics = metrics.New()
 	if a.service, err = portal.New(opts); err != nil {
 		return fmt.Errorf("gatehouse: %w", err)
+	}
+	if err := registerMetrics(ctx, opts.Metrics, a.service.Core()); err != nil {
+		return err
 	}
 	if err := a.registerApps(); err != nil {
 		return err

@@ -163,6 +163,7 @@ func (s *Credentials) CheckKey(a *Actor, k string, now time.Time) (store.APIKey,
 		return fail("owner missing, disabled or expired", &key)
 	}
 	s.store.TouchAPIKey(key.ID, ip, now)
+	s.metrics.APIKeyUse()
 	return key, u, nil
 }
 

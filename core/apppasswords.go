@@ -449,6 +449,7 @@ func (s *Credentials) CheckAppPassword(a *Actor, login, secret, app string) (*st
 			s.equalizeFailure(login, now)
 		}
 		s.Audit(a, e)
+		s.metrics.AppPasswordUse("failure")
 		return nil, ErrBadCredentials
 	}
 	switch {
@@ -499,6 +500,7 @@ func (s *Credentials) CheckAppPassword(a *Actor, login, secret, app string) (*st
 		return fail("account expired", &p, false)
 	}
 	s.store.TouchAppPassword(p, a.IP, now)
+	s.metrics.AppPasswordUse("success")
 	return u, nil
 }
 

@@ -84,6 +84,8 @@ type App struct {
 	// appPasswords: the guard takes app passwords over HTTP Basic.
 	appPasswords atomic.Bool
 	oidc         atomic.Pointer[OIDCClient]
+	// decisions counts the guard's decisions (appdecisions.go).
+	decisions decisionCounts
 }
 
 // OIDC returns the app's registration with the OpenID Connect provider, or

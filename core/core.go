@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/core/mail"
 	"github.com/gatehouse-auth/gatehouse/core/password"
+	"github.com/gatehouse-auth/gatehouse/internal/metrics"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -65,6 +66,9 @@ type Options struct {
 	// DirectoryBaseDN is the base DN of the directory server, under which
 	// the bind DNs of its clients are made. Default: DefaultDirectoryBaseDN.
 	DirectoryBaseDN string
+	// Metrics counts sign-ins, lockouts and the like for Prometheus. Nil:
+	// nothing is counted.
+	Metrics *metrics.Metrics
 }
 
 // Core is the identity core of one Gatehouse configuration. Its methods
@@ -73,8 +77,10 @@ type Core struct {
 	store  *store.Store
 	hasher *password.Hasher
 	mail   *mail.Sender
-	log    *slog.Logger
-	now    func() time.Time
+	// metrics is Options.Metrics (nil-safe).
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	now     func() time.Time
 
 	// defaults are the settings before anything is stored.
 	defaults Settings
@@ -151,10 +157,10 @@ func New(opts Options) (*Core, error) {
 	if opts.Directory != nil && opts.Directory.Client == nil {
 		return nil, errors.New("core: a directory without a client")
 	}
-	c := &Core{store: opts.Store, hasher: opts.Hasher, mail: opts.Mail, log: opts.Logger, now: opts.Now, apps: NewRegistry(), dir: opts.Directory,
+	c := &Core{store: opts.Store, hasher: opts.Hasher, mail: opts.Mail, log: opts.Logger, now: opts.Now, apps: NewRegistry(), dir: opts.Directory, metrics: opts.Metrics,
 		portal: opts.PortalURL, redirect: policies.RedirectPolicy{Portal: opts.PortalURL, CookieDomain: opts.CookieDomain}}
 	if c.hasher == nil {
-		c.hasher = password.NewHasher(password.HasherOptions{Params: password.DefaultParams()})
+		c.hasher = password.NewHasher(password.HasherOptions{Params: password.DefaultParams(), OnWait: opts.Metrics.HashWait})
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -148,4 +148,5 @@ func (s *Credentials) notAnAppPassword(a *Actor, login string, app *App) {
 	}
 	s.Audit(a, store.Event{Actor: actor, Action: ActionAppPasswordUse, Outcome: OutcomeFailure,
 		Reason: "not an app password: HTTP Basic takes app passwords only, never the account password (app " + app.Name + ")"})
+	s.metrics.AppPasswordUse("failure")
 }

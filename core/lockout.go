@@ -78,6 +78,7 @@ func (s *Auth) RecordFailureFor(a *Actor, u *store.User, device string, now time
 		return
 	}
 	_ = s.store.ClearFailures(key)
+	s.metrics.Lockout()
 	until := now.Add(d).UTC().Format(time.RFC3339)
 	if device != "" {
 		s.Audit(a, store.Event{Action: ActionDeviceLock, Resource: "user:" + u.Username, Outcome: OutcomeSuccess,

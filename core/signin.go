@@ -37,6 +37,8 @@ const maxPasswordLen = 1024
 // password clears no failures (a second step may still fail); signIn and
 // finishLogin clear them once the sign-in is complete.
 func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u *store.User, tempBy, device string, err error) {
+	method, locked := MethodPassword, false
+	defer func() { s.metrics.SignIn(signInMetric(a, method, tempBy), signInResult(err, locked)) }()
 	login = strings.TrimSpace(login)
 	if len(pw) > maxPasswordLen {
 		pw = pw[:maxPasswordLen]
@@ -62,6 +64,7 @@ func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 			return nil, "", "", fmt.Errorf("core: look up user: %w", err)
 		}
 		if s.Directory.Enabled() {
+			method = metricDirectory
 			return s.Directory.authenticateNew(ctx, a, login, pw, fail)
 		}
 		if _, err := s.hasher.VerifyUnknown(ctx, pw); err != nil {
@@ -70,10 +73,14 @@ func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 		return fail("unknown user")
 	}
 	device = s.TrustedDevice(a, u)
-	if locked, err := s.LockedFor(u, device); err != nil {
+	if s.Directory.Manages(u) {
+		method = metricDirectory
+	}
+	if locked, err = s.LockedFor(u, device); err != nil {
 		return nil, "", "", err
 	} else if locked {
 		if _, err := s.hasher.VerifyUnknown(ctx, pw); err != nil {
+			locked = false
 			return nil, "", "", s.BusyOr(err)
 		}
 		if device != "" {
@@ -164,6 +171,41 @@ func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 		return nil, "", "", fmt.Errorf("core: record login: %w", err)
 	}
 	return updated, tempBy, device, nil
+}
+
+// metricDirectory is the sign-in method of gatehouse_sign_ins_total for a
+// password checked by the external directory.
+const metricDirectory = "directory"
+
+// signInMetric is the method label of a password sign-in: ldap for a
+// bind to the directory server, temp_password when a temporary password
+// was used (tempBy set), else method.
+func signInMetric(a *Actor, method, tempBy string) string {
+	switch {
+	case a != nil && a.Via == ViaLDAP:
+		return "ldap"
+	case tempBy != "":
+		return MethodTempPassword
+	}
+	return method
+}
+
+// signInResult is the result label of a sign-in that ended with err:
+// success, locked (refused because the account or device is locked),
+// busy (the hashing pool was full), failure (bad credentials) or other
+// (an internal error).
+func signInResult(err error, locked bool) string {
+	switch {
+	case err == nil:
+		return "success"
+	case locked:
+		return "locked"
+	case errors.Is(err, ErrBusy):
+		return "busy"
+	case errors.Is(err, ErrBadCredentials):
+		return "failure"
+	}
+	return "other"
 }
 
 // BusyOr maps a full hashing pool to ErrBusy and wraps anything else.

@@ -81,11 +81,14 @@ func (c *conn) bind(req *request) {
 		if first {
 			c.s.log.Warn("too many failed binds from one address: throttled", "ip", c.ip, "retry_after", wait.Round(time.Second))
 		}
+		c.s.core.Metrics().Throttled("ldap")
+		c.s.core.Metrics().LDAP("bind", "throttled")
 		c.s.hold()
 		reply(resultBusy, "too many failed attempts from your address; try again in "+wait.Round(time.Second).String())
 		return
 	}
 	code, diag := c.checkBind(who, secret)
+	c.s.core.Metrics().LDAP("bind", ldapResult(code))
 	switch {
 	case cheap && code != resultSuccess:
 		c.s.throttle.Take(key, c.s.core.Now())
@@ -186,4 +189,13 @@ func (s *Server) hold() {
 	}
 	time.Sleep(bindRefusalHold)
 	<-s.held
+}
+
+// ldapResult is the result label of gatehouse_ldap_operations_total for an
+// operation that ended with the LDAP result code: success or failure.
+func ldapResult(code int) string {
+	if code == resultSuccess {
+		return "success"
+	}
+	return "failure"
 }

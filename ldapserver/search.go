@@ -110,6 +110,7 @@ type searchRun struct {
 func (c *conn) search(req *request) {
 	op := req.op
 	done := func(code int, matched, diag string, controls ...*ber.Packet) {
+		c.s.core.Metrics().LDAP("search", ldapResult(code))
 		c.send(req.id, result(appSearchDone, code, matched, diag), controls...)
 	}
 	if op.TagType != ber.TypeConstructed || len(op.Children) < 7 || len(op.Children) > 8 {

@@ -295,10 +295,11 @@ func (p *Provider) username(userID string) string {
 // issued audits tokens issued (never the tokens).
 func (p *Provider) issued(ctx context.Context, g grant, refresh bool) {
 	p.noteIssued(g)
-	action := "oidc.token"
+	action, grant := "oidc.token", "authorization_code"
 	if refresh {
-		action = "oidc.refresh"
+		action, grant = "oidc.refresh", "refresh_token"
 	}
+	p.core.Metrics().OIDCToken(grant)
 	p.core.Audit(actorOf(ctx), store.Event{Actor: p.username(g.userID), Action: action, Resource: "app:" + g.clientID,
 		Outcome: core.OutcomeSuccess, Reason: "scopes: " + strings.Join(g.scopes, " ")})
 }

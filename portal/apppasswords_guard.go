@@ -59,6 +59,7 @@ func (g appPasswordGate) check(h http.Header, ip string, app *App, now time.Time
 		if first {
 			g.log.Warn("too many failed app passwords from one address: throttled", "ip", ip, "app", app.Name)
 		}
+		countGuardThrottle(g.core.Metrics())
 		return Verdict{Outcome: Throttled}
 	}
 	a := core.Actor{IP: ip, UserAgent: core.Truncate(firstValue(h, "User-Agent"), 256), Via: core.ViaGuard, Credential: core.CredAppPassword}

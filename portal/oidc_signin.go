@@ -40,6 +40,7 @@ func (s signInUI) finishOIDCLogin(w http.ResponseWriter, r *http.Request, p *oid
 		}
 		s.core.Audit(s.requestActor(r), store.Event{Actor: ref.actor, Action: core.ActionLogin, Resource: resourceOf(ref.actor), Outcome: outcomeFailure,
 			Reason: "oidc " + p.Name + ": " + ref.auditReason})
+		countSignIn(s.core.Metrics(), "oidc", ref, false)
 		if ref.genericLogin {
 			s.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: sentence(core.ErrBadCredentials.Error()),
 				Form: map[string]string{"rd": s.secondStepUI().cleanRD(f.rd)}})
@@ -241,6 +242,7 @@ func (s signInUI) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProv
 		reason += ", provider trusted for MFA"
 	}
 	s.core.Audit(s.requestActor(r), store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username, Outcome: outcomeSuccess, Reason: reason})
+	countSignIn(s.core.Metrics(), "oidc", nil, false)
 	http.Redirect(w, r, s.cleanReturn(f.rd), http.StatusFound)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/core/mail"
 	"github.com/gatehouse-auth/gatehouse/core/password"
+	"github.com/gatehouse-auth/gatehouse/internal/metrics"
 	"github.com/gatehouse-auth/gatehouse/oidcprovider"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -128,6 +129,9 @@ type Options struct {
 	// for the page of its bind clients (/admin/ldap). Nil: the server is
 	// off.
 	DirectoryServer *DirectoryServerInfo
+	// Metrics counts sign-ins, guard decisions and the like for
+	// Prometheus (see internal/metrics). Nil: nothing is counted.
+	Metrics *metrics.Metrics
 	// OIDCSigningAlgorithm signs the OpenID Connect provider's ID tokens:
 	// RS256 or ES256. Default: RS256.
 	OIDCSigningAlgorithm string
@@ -244,7 +248,7 @@ func New(opts Options) (*Service, error) {
 		Idle: opts.Idle, Lifetime: opts.Lifetime, Remember: opts.Remember, PasswordRules: opts.PasswordRules,
 		Hasher: opts.Hasher, InviteLifetime: opts.InviteLifetime, ResetLifetime: opts.ResetLifetime,
 		SecretKey: opts.SecretKey, Mail: s.mail, Logger: s.log, Now: s.now, Directory: opts.Directory,
-		DirectoryBaseDN: opts.DirectoryBaseDN,
+		DirectoryBaseDN: opts.DirectoryBaseDN, Metrics: opts.Metrics,
 	}); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}

@@ -78,6 +78,7 @@ func (s secondStepUI) finishLogin(w http.ResponseWriter, r *http.Request, p *pen
 	s.core.Auth.ClearFailures(p.User, s.core.Auth.TrustedDevice(s.clientActor(r), p.User))
 	s.trustDevice(w, r, p.User)
 	attemptSucceeded(r.Context())
+	s.core.Metrics().SecondFactor(method, "success")
 	s.core.Audit(s.requestActor(r), store.Event{Actor: p.User.Username, Action: core.ActionLogin, Resource: "user:" + p.User.Username,
 		Outcome: outcomeSuccess, Reason: strings.Join(methods, " + ")})
 	return p.User, nil
@@ -146,6 +147,7 @@ func (s secondStepUI) secondStep(w http.ResponseWriter, r *http.Request, p *pend
 		}
 		s.core.Audit(s.requestActor(r), store.Event{Actor: p.User.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.User.Username,
 			Outcome: outcomeFailure, Reason: reason})
+		s.core.Metrics().SecondFactor(method, "failure")
 		return nil, core.ErrBadCode
 	}
 	return s.finishLogin(w, r, p, method)

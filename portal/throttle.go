@@ -144,6 +144,7 @@ func (s *Service) throttled(next http.HandlerFunc) http.HandlerFunc {
 		if first {
 			s.log.Warn("too many attempts from one address: throttled", "ip", ip, "path", r.URL.Path, "retry_after", secs)
 		}
+		countPortalThrottle(s.core.Metrics(), r.URL.Path)
 		s.throttle.hold(r)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		if strings.HasPrefix(r.URL.Path, "/api/") {

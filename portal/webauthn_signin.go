@@ -107,6 +107,7 @@ func (s secondStepUI) finishSecondFactor(w http.ResponseWriter, r *http.Request,
 		}
 		s.core.Audit(s.requestActor(r), store.Event{Actor: p.User.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.User.Username,
 			Outcome: outcomeFailure, Reason: reason})
+		s.core.Metrics().SecondFactor(core.MethodWebAuthn, "failure")
 		return nil, errKeyRefused
 	}
 	if locked && device != "" {
@@ -157,6 +158,7 @@ func (s secondStepUI) finishPasskey(w http.ResponseWriter, r *http.Request, rp *
 			e.Actor, e.Resource = found.Username, "user:"+found.Username
 		}
 		s.core.Audit(s.requestActor(r), e)
+		countSignIn(s.core.Metrics(), core.MethodPasskey, errKeyRefused, reason == "account locked")
 		return nil, errKeyRefused
 	}
 	_, cred, err := rp.ValidatePasskeyLogin(handler, *sd, parsed)
@@ -196,6 +198,7 @@ func (s secondStepUI) finishPasskey(w http.ResponseWriter, r *http.Request, rp *
 	}
 	s.core.Audit(s.requestActor(r), store.Event{Actor: u.Username, Action: core.ActionLogin, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: core.MethodPasskey})
+	countSignIn(s.core.Metrics(), core.MethodPasskey, nil, false)
 	return u, nil
 }
 

@@ -32,6 +32,10 @@ type HasherOptions struct {
 	// only slows sign-ins when they queue — under a flood — and then keeps
 	// hashing from taking more than Workers × Duty CPUs. Default: 0.5.
 	Duty float64
+	// OnWait, when set, is told how long each call waited for a worker
+	// (zero when one was free), e.g. for a wait-time histogram. Calls
+	// refused with ErrBusy are not reported.
+	OnWait func(time.Duration)
 }
 
 // Hasher runs Hash and Verify in a bounded pool so a login flood cannot
@@ -47,6 +51,8 @@ type Hasher struct {
 	restRatio  float64 // rest after a hash, as a multiple of its duration
 	// sleep is time.Sleep; tests replace it.
 	sleep func(time.Duration)
+	// onWait is HasherOptions.OnWait.
+	onWait func(time.Duration)
 }
 
 // NewHasher returns a Hasher for o and makes the fake hash that
@@ -101,8 +107,12 @@ func NewHasher(o HasherOptions) *Hasher {
 		fake:       fake.encode(),
 		restRatio:  (1 - duty) / duty,
 		sleep:      time.Sleep,
+		onWait:     o.OnWait,
 	}
 }
+
+// Waiting returns how many calls wait for a worker now.
+func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
 
 // Params returns the parameters of the Hasher's new hashes.
 func (h *Hasher) Params() Params { return h.params }
@@ -150,6 +160,9 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 	select {
 	case h.slots <- struct{}{}:
+		if h.onWait != nil {
+			h.onWait(0)
+		}
 		return nil
 	default:
 	}
@@ -158,8 +171,12 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		return ErrBusy
 	}
 	defer h.waiting.Add(-1)
+	start := time.Now()
 	select {
 	case h.slots <- struct{}{}:
+		if h.onWait != nil {
+			h.onWait(time.Since(start))
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", ErrBusy, context.Cause(ctx))
