@@ -80,42 +80,72 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 // the same name: any case, and '_' or '.' in place of '-'.
 func (s *Service) stripIdentityHeaders(h http.Header) {
 	for k := range h {
-		if s.isIdentityHeader(k) {
+		if s.identity.has(k) {
 			delete(h, k)
 		}
 	}
 }
 
-func (s *Service) isIdentityHeader(k string) bool {
-	return sameHeader(k, s.headers.User) || sameHeader(k, s.headers.Email) ||
-		sameHeader(k, s.headers.Name) || sameHeader(k, s.headers.Groups) ||
-		sameHeader(k, s.headers.Impersonator) || sameHeader(k, s.roleHeader())
+// identityHeaderSet is the names stripIdentityHeaders removes, folded
+// (fold), with a mask of their lengths: most of a request's header names
+// are passed over after one test, the rest compared with the few names of
+// their length. It runs for every request the guard sees.
+type identityHeaderSet struct {
+	folded []string
+	// lens has bit n set for a name of n bytes (63 for any longer).
+	lens uint64
 }
 
-// roleHeader is the configured role header, or DefaultRoleHeader (only
-// removed, never set) when none is.
-func (s *Service) roleHeader() string {
-	if s.headers.Role != "" {
-		return s.headers.Role
+// newIdentityHeaderSet is the set of h's identity headers and the role
+// header: the configured one, or DefaultRoleHeader (only removed, never
+// set) when none is.
+func newIdentityHeaderSet(h Headers) identityHeaderSet {
+	role := h.Role
+	if role == "" {
+		role = DefaultRoleHeader
 	}
-	return DefaultRoleHeader
+	var set identityHeaderSet
+	for _, name := range []string{h.User, h.Email, h.Name, h.Groups, h.Impersonator, role} {
+		if name == "" {
+			continue
+		}
+		b := []byte(name)
+		for i := range b {
+			b[i] = fold(b[i])
+		}
+		set.folded = append(set.folded, string(b))
+		set.lens |= 1 << min(len(b), 63)
+	}
+	return set
 }
 
-// sameHeader compares header names case-insensitively, treating '-', '_'
-// and '.' as equal. It does not allocate.
-func sameHeader(a, b string) bool {
-	if len(a) != len(b) {
+// has reports whether k is one of the set's names in any case, with '_'
+// or '.' for '-'.
+func (set *identityHeaderSet) has(k string) bool {
+	if set.lens&(1<<min(len(k), 63)) == 0 {
 		return false
 	}
-	for i := 0; i < len(a); i++ {
-		x, y := fold(a[i]), fold(b[i])
-		if x != y {
+	for _, f := range set.folded {
+		if len(f) == len(k) && foldedEqual(k, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// foldedEqual reports whether k folds (fold) to f, which is folded and as
+// long as k.
+func foldedEqual(k, f string) bool {
+	for i := 0; i < len(f); i++ {
+		if fold(k[i]) != f[i] {
 			return false
 		}
 	}
 	return true
 }
 
+// fold folds a byte of a header name: upper case to lower case, '_' and
+// '.' to '-', as upstreams (CGI, PHP, some frameworks) read them.
 func fold(c byte) byte {
 	switch {
 	case 'A' <= c && c <= 'Z':
@@ -127,19 +157,29 @@ func fold(c byte) byte {
 }
 
 // setIdentityHeaders sets the identity of u on h (after stripping).
+//
+// The values share one allocation: each header gets its own one-element
+// slice of it, capped at one (v[i:i+1:i+1]), so an Add by a later handler
+// appends to a copy and never writes into another header's value.
 func (s *Service) setIdentityHeaders(h http.Header, u *store.Account) {
-	h[s.headers.User] = []string{u.Username}
+	v := make([]string, 0, 5)
+	one := func(name, value string) {
+		i := len(v)
+		v = append(v, value)
+		h[name] = v[i : i+1 : i+1]
+	}
+	one(s.headers.User, u.Username)
 	if u.Email != "" {
-		h[s.headers.Email] = []string{u.Email}
+		one(s.headers.Email, u.Email)
 	}
 	if u.FullName != "" {
-		h[s.headers.Name] = []string{u.FullName}
+		one(s.headers.Name, u.FullName)
 	}
 	if g := u.GroupsHeader; g != "" {
-		h[s.headers.Groups] = []string{g}
+		one(s.headers.Groups, g)
 	}
 	if s.headers.Role != "" && u.Role != "" {
-		h[s.headers.Role] = []string{u.Role}
+		one(s.headers.Role, u.Role)
 	}
 }
 

@@ -150,6 +150,7 @@ type Service struct {
 	portal   *url.URL
 	cookie   cookieConfig
 	headers  Headers
+	identity identityHeaderSet // the names of headers, folded (access.go)
 	clientIP func(*http.Request) string
 	log      *slog.Logger
 	now      func() time.Time
@@ -212,6 +213,7 @@ func New(opts Options) (*Service, error) {
 		dirServer:    opts.DirectoryServer,
 		trustedProxy: opts.TrustedProxy,
 	}
+	s.identity = newIdentityHeaderSet(s.headers)
 	if s.clientIP == nil {
 		s.clientIP = remoteHost
 	}
