@@ -34,28 +34,35 @@ type Verdict = core.Verdict
 // r and removes every cookie of ours (apps never see a token). It does no
 // disk I/O on a cache hit.
 func (s *Service) Check(r *http.Request, app *App) Verdict {
-	s.stripIdentityHeaders(r.Header)
+	return s.check(r.Header, r, app)
+}
+
+// check is Check on the header h of the request r, which gives only the
+// client's address (s.clientIP): forward-auth checks the header of the
+// original request its proxy describes (forwardauth.go).
+func (s *Service) check(h http.Header, r *http.Request, app *App) Verdict {
+	s.stripIdentityHeaders(h)
 	now := s.now()
-	si, res := s.resolve(r.Header, now)
+	si, res := s.resolve(h, now)
 	switch res {
 	case resolvedUnavailable:
 		return Verdict{Outcome: Unavailable}
 	case resolvedNone:
-		k := bearerKey(r.Header)
+		k := bearerKey(h)
 		if k == "" {
-			if app.TakesAppPasswords() && !fromBrowser(r.Header) {
-				return appPasswordGate{s}.check(r.Header, s.clientIP(r), app, now)
+			if app.TakesAppPasswords() && !fromBrowser(h) {
+				return appPasswordGate{s}.check(h, s.clientIP(r), app, now)
 			}
 			return Verdict{Outcome: SignIn}
 		}
 		// An API key instead of a session: neither the key nor any cookie
 		// of ours reaches the app.
-		a := core.Actor{IP: s.clientIP(r), UserAgent: r.UserAgent(), Via: core.ViaGuard}
+		a := core.Actor{IP: s.clientIP(r), UserAgent: firstValue(h, "User-Agent"), Via: core.ViaGuard}
 		v := s.core.Credentials.CheckKeyAccess(&a, k, app, now)
 		if v.Outcome == Allow {
-			r.Header.Del("Authorization")
-			s.setIdentityHeaders(r.Header, &v.User)
-			s.cookie.strip(r.Header)
+			delete(h, "Authorization")
+			s.setIdentityHeaders(h, &v.User)
+			s.cookie.strip(h)
 		}
 		return v
 	}
@@ -64,14 +71,14 @@ func (s *Service) Check(r *http.Request, app *App) Verdict {
 	if v.Outcome != Allow {
 		return v
 	}
-	s.setIdentityHeaders(r.Header, &si.acct)
+	s.setIdentityHeaders(h, &si.acct)
 	if app.TakesAppPasswords() {
-		stripBasic(r.Header)
+		stripBasic(h)
 	}
 	if si.impersonator != "" {
-		r.Header[s.headers.Impersonator] = []string{si.impersonator}
+		h[s.headers.Impersonator] = []string{si.impersonator}
 	}
-	s.cookie.strip(r.Header)
+	s.cookie.strip(h)
 	return v
 }
 
@@ -192,7 +199,7 @@ func (s *Service) setIdentityHeaders(h http.Header, u *store.Account) {
 // WWW-Authenticate for SignIn. Deny is 403, Unavailable 503.
 func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict, returnURL string) {
 	setPageSecurityHeaders(w.Header())
-	html := wantsHTML(r)
+	html := wantsHTML(r.Header)
 	navigate := html && (r.Method == http.MethodGet || r.Method == http.MethodHead)
 	base := s.portal.String()
 	switch v.Outcome {
@@ -289,8 +296,9 @@ func (s *Service) LoginURL(returnURL string) string {
 	return u
 }
 
-// wantsHTML reports whether r comes from a browser that shows pages: it
-// accepts text/html, or it is a navigation (Sec-Fetch-Mode: navigate).
-func wantsHTML(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "text/html") || r.Header.Get("Sec-Fetch-Mode") == "navigate"
+// wantsHTML reports whether the request with header h comes from a browser
+// that shows pages: it accepts text/html, or it is a navigation
+// (Sec-Fetch-Mode: navigate).
+func wantsHTML(h http.Header) bool {
+	return strings.Contains(h.Get("Accept"), "text/html") || h.Get("Sec-Fetch-Mode") == "navigate"
 }

@@ -309,6 +309,9 @@ func (s *Service) Stop() {
 
 // ServeHTTP serves the portal pages and the JSON API.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveForwardAuth(w, r) {
+		return
+	}
 	if serveOIDCProvider(s, w, r) {
 		return
 	}
