@@ -98,7 +98,9 @@ func (s *Service) stripIdentityHeaders(h http.Header) {
 // are passed over after one test, the rest compared with the few names of
 // their length. It runs for every request the guard sees.
 type identityHeaderSet struct {
-	folded []string
+	// names are the names as configured (canonical), folded the same
+	// folded.
+	names, folded []string
 	// lens has bit n set for a name of n bytes (63 for any longer).
 	lens uint64
 }
@@ -120,6 +122,7 @@ func newIdentityHeaderSet(h Headers) identityHeaderSet {
 		for i := range b {
 			b[i] = fold(b[i])
 		}
+		set.names = append(set.names, name)
 		set.folded = append(set.folded, string(b))
 		set.lens |= 1 << min(len(b), 63)
 	}
@@ -131,6 +134,11 @@ func newIdentityHeaderSet(h Headers) identityHeaderSet {
 func (set *identityHeaderSet) has(k string) bool {
 	if set.lens&(1<<min(len(k), 63)) == 0 {
 		return false
+	}
+	for _, n := range set.names {
+		if k == n { // the usual spelling: one comparison
+			return true
+		}
 	}
 	for _, f := range set.folded {
 		if len(f) == len(k) && foldedEqual(k, f) {
@@ -144,12 +152,20 @@ func (set *identityHeaderSet) has(k string) bool {
 // long as k.
 func foldedEqual(k, f string) bool {
 	for i := 0; i < len(f); i++ {
-		if fold(k[i]) != f[i] {
+		if foldTable[k[i]] != f[i] {
 			return false
 		}
 	}
 	return true
 }
+
+// foldTable is fold of every byte.
+var foldTable = func() (t [256]byte) {
+	for i := range t {
+		t[i] = fold(byte(i))
+	}
+	return t
+}()
 
 // fold folds a byte of a header name: upper case to lower case, '_' and
 // '.' to '-', as upstreams (CGI, PHP, some frameworks) read them.
