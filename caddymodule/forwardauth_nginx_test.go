@@ -16,19 +16,32 @@ import (
 // example no longer holds fails the test (the README shows that file).
 func nginxExample(t *testing.T, portal, app, upstream string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "examples", "nginx", "app.conf"))
+	return nginxExampleFile(t, "app.conf", portal, app, upstream)
+}
+
+// nginxExampleFile is nginxExample for the file name in examples/nginx;
+// app-cached.conf also keeps its cache in the server's directory and names
+// app in its cache key.
+func nginxExampleFile(t *testing.T, name, portal, app, upstream string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "examples", "nginx", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := string(b)
-	for _, r := range [][2]string{
+	replace := [][2]string{
 		{"listen 80;", "listen {listen};"},
 		{"https://auth.example.com", portal},
 		{"?app=wiki", "?app=" + app},
 		{"http://127.0.0.1:8080", upstream},
-	} {
+	}
+	if name == "app-cached.conf" {
+		replace = append(replace, [2]string{"/dev/shm/nginx-gatehouse", "{dir}/auth-cache"},
+			[2]string{`proxy_cache_key "wiki|`, `proxy_cache_key "` + app + `|`})
+	}
+	for _, r := range replace {
 		if !strings.Contains(conf, r[0]) {
-			t.Fatalf("examples/nginx/app.conf no longer holds %q", r[0])
+			t.Fatalf("examples/nginx/%s no longer holds %q", name, r[0])
 		}
 		conf = strings.ReplaceAll(conf, r[0], r[1])
 	}

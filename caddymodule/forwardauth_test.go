@@ -103,6 +103,21 @@ func TestForwardAuthEndpoints(t *testing.T) {
 			if len(resp.Cookies()) != 0 {
 				t.Errorf("the answer sets cookies: %v", resp.Cookies())
 			}
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control %q, want no-store (a proxy must not keep an answer about one client)", cc)
+			}
+			if c.status != 200 {
+				// Traefik and Caddy's forward_auth pass a refusal on to
+				// the client, body and headers: the portal's own.
+				for name, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"} {
+					if got := resp.Header.Get(name); got != want {
+						t.Errorf("%s %q on a refusal, want %q", name, got, want)
+					}
+				}
+				if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+					t.Errorf("no Content-Security-Policy on a refusal: %v", resp.Header)
+				}
+			}
 			if c.user == "" {
 				return
 			}
@@ -118,6 +133,19 @@ func TestForwardAuthEndpoints(t *testing.T) {
 				t.Error("the answer passes the API key on")
 			}
 		})
+	}
+
+	// The endpoints answer GET and HEAD only, ahead of the route chain
+	// or through it: any other method is refused (405 or 404, as the
+	// route table answers it) and lets nobody in.
+	for _, m := range []string{"POST", "PUT", "DELETE"} {
+		resp, _ := do(t, alice, m, h.portalURL("/api/authz/auth-request?app=wiki"), nil, merge(browser, fwd))
+		if (resp.StatusCode != http.StatusMethodNotAllowed && resp.StatusCode != http.StatusNotFound) || resp.Header.Get("Remote-User") != "" {
+			t.Errorf("%s: %d Remote-User %q, want 405 or 404 and nobody", m, resp.StatusCode, resp.Header.Get("Remote-User"))
+		}
+	}
+	if resp, _ := do(t, alice, "HEAD", h.portalURL("/api/authz/auth-request?app=wiki"), nil, merge(browser, fwd)); resp.StatusCode != 200 || resp.Header.Get("Remote-User") != "alice" {
+		t.Errorf("HEAD: %d Remote-User %q, want 200 as alice", resp.StatusCode, resp.Header.Get("Remote-User"))
 	}
 
 	// Audited as the guard audits: the forged key's failed use, via the

@@ -66,13 +66,27 @@ func appPWChecksum(body string) string {
 	return string(out[:])
 }
 
-// appPWSymbol tells the bytes of appPWAlphabet.
-var appPWSymbol = func() (t [256]bool) {
+// appPWCanon maps a byte typed in an app password to its canonical
+// symbol: upper case to lower case, o to 0, i and l to 1; appPWSkip for
+// the separators ('-' and ' '), 0 for a byte that is not in one. One
+// table lookup per byte keeps the guard's Basic check in its budget.
+var appPWCanon = func() (t [256]byte) {
 	for i := 0; i < len(appPWAlphabet); i++ {
-		t[appPWAlphabet[i]] = true
+		c := appPWAlphabet[i]
+		t[c] = c
+		if c >= 'a' && c <= 'z' {
+			t[c-'a'+'A'] = c
+		}
 	}
+	for _, r := range [][2]byte{{'o', '0'}, {'O', '0'}, {'i', '1'}, {'I', '1'}, {'l', '1'}, {'L', '1'}} {
+		t[r[0]] = r[1]
+	}
+	t['-'], t[' '] = appPWSkip, appPWSkip
 	return t
 }()
+
+// appPWSkip marks a separator in appPWCanon.
+const appPWSkip = 1
 
 // appPWPrefixCRC is the CRC-32 of AppPasswordPrefix, which the checksum
 // covers before the random part.
@@ -134,20 +148,12 @@ func appendCanonicalAppPassword(dst []byte, secret string) ([]byte, bool) {
 	}
 	dst = append(dst, AppPasswordPrefix...)
 	start := len(dst)
-	for _, c := range []byte(secret[len(AppPasswordPrefix):]) {
+	for i := len(AppPasswordPrefix); i < len(secret); i++ {
+		c := appPWCanon[secret[i]]
 		switch {
-		case c == '-' || c == ' ':
+		case c == appPWSkip:
 			continue
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		switch c {
-		case 'o':
-			c = '0'
-		case 'i', 'l':
-			c = '1'
-		}
-		if !appPWSymbol[c] || len(dst)-start == appPWSymbols {
+		case c == 0 || len(dst)-start == appPWSymbols:
 			return dst, false
 		}
 		dst = append(dst, c)
@@ -414,22 +420,37 @@ func (s *Credentials) countAppPasswords(u *store.User) int {
 // synced failure-count write (also for unknown users and locked accounts,
 // so timing does not tell them apart) and the audit event.
 func (s *Credentials) CheckAppPassword(a *Actor, login, secret, app string) (*store.User, error) {
+	acct, err := s.checkAppPassword(a, login, secret, app, s.now())
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.User(acct.ID)
+	if err != nil {
+		return nil, fmt.Errorf("core: look up user: %w", err)
+	}
+	return u, nil
+}
+
+// checkAppPassword is CheckAppPassword at now, answering with the owner's
+// account: the guard's path reads the in-memory directory only.
+func (s *Credentials) checkAppPassword(a *Actor, login, secret, app string, now time.Time) (store.Account, error) {
 	login = strings.TrimSpace(login)
 	if len(login) > 320 {
 		login = login[:320]
 	}
-	now := s.now()
 	hash, wellFormed := s.appPasswordHash(secret)
 	var (
-		u   *store.User
-		err error
+		acct  store.Account
+		known bool // acct is the login's account
+		err   error
 	)
 	// A secret typed into the login field must not land in the logs.
-	actor := policies.NormalizeUsername(login)
+	name := policies.NormalizeUsername(login)
+	actor := name
 	if LooksLikeAppPassword(login) {
 		actor = "(an app password as the login)"
 	}
-	fail := func(reason string, p *store.AppPassword, counts bool) (*store.User, error) {
+	fail := func(reason string, p *store.AppPassword, counts bool) (store.Account, error) {
 		e := store.Event{Actor: actor, Action: ActionAppPasswordUse, Outcome: OutcomeFailure, Reason: reason}
 		if app != "" {
 			e.Reason += " (app " + app + ")"
@@ -437,71 +458,75 @@ func (s *Credentials) CheckAppPassword(a *Actor, login, secret, app string) (*st
 		switch {
 		case p != nil:
 			e.Resource = "app_password:" + p.ID
-		case u != nil:
-			e.Resource = "user:" + u.Username
+		case known:
+			e.Resource = "user:" + acct.Username
+		}
+		if known {
+			e.Actor = acct.Username
+		}
+		var u *store.User
+		if counts {
+			u, _ = s.store.User(acct.ID) // gone meanwhile: nothing to lock
 		}
 		if u != nil {
-			e.Actor = u.Username
-		}
-		if counts {
 			s.Auth.RecordFailureFor(a, u, "", now)
 		} else {
 			s.equalizeFailure(login, now)
 		}
 		s.Audit(a, e)
 		s.metrics.AppPasswordUse("failure")
-		return nil, ErrBadCredentials
+		return store.Account{}, ErrBadCredentials
 	}
 	switch {
 	case login == "":
 		err = store.ErrNotFound
 	case strings.Contains(login, "@"):
-		u, err = s.store.UserByEmail(login)
-	default:
-		// From memory: the directory, then the user cache.
-		var acct store.Account
-		if acct, err = s.store.AccountNamed(policies.NormalizeUsername(login)); err == nil {
-			u, err = s.store.User(acct.ID)
+		var u *store.User
+		if u, err = s.store.UserByEmail(login); err == nil {
+			acct = store.AccountOf(u)
 		}
+	default:
+		// From memory: the directory.
+		acct, err = s.store.AccountNamed(name)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		u = nil
 		return fail("unknown user", nil, false)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("core: look up user: %w", err)
+		return store.Account{}, fmt.Errorf("core: look up user: %w", err)
 	}
-	if locked, err := s.Auth.LockedFor(u, ""); err != nil {
-		return nil, err
+	known = true
+	if locked, err := s.Auth.lockedAt(lockoutKey(acct.ID, ""), now); err != nil {
+		return store.Account{}, err
 	} else if locked {
 		return fail("account locked", nil, false)
 	}
 	if !wellFormed {
 		return fail("not a well-formed app password", nil, true)
 	}
-	p, err := s.store.MatchAppPassword(u.ID, hash)
+	p, err := s.store.MatchAppPassword(acct.ID, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail("wrong app password", nil, true)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("core: app password: %w", err)
+		return store.Account{}, fmt.Errorf("core: app password: %w", err)
 	}
 	switch {
 	case p.App != "" && p.App != app && app == "":
 		return fail("app password limited to the app "+p.App+" used without an app", &p, false)
 	case p.App != "" && p.App != app:
 		return fail("app password limited to the app "+p.App, &p, false)
-	case u.Disabled:
+	case acct.Disabled:
 		// The store deletes them when the account is disabled; one
 		// left (say, from a backup) goes now.
-		_, _ = s.store.DeleteUserAppPasswords(u.ID)
+		_, _ = s.store.DeleteUserAppPasswords(acct.ID)
 		return fail("account disabled", &p, false)
-	case !UserActive(u, now):
+	case !acct.Active(now):
 		return fail("account expired", &p, false)
 	}
 	s.store.TouchAppPassword(p, a.IP, now)
 	s.metrics.AppPasswordUse("success")
-	return u, nil
+	return acct, nil
 }
 
 // equalizeFailure costs a refusal that counts no failure of an account

@@ -86,7 +86,7 @@ func (s *Credentials) CheckKeyAccess(a *Actor, k string, app *App, now time.Time
 }
 
 // CheckAppPasswordAccess is Decide for a request of a carrying an app
-// password over HTTP Basic (login and secret) instead of a session: the
+// password over HTTP Basic (login and secret) at now instead of a session: the
 // password's owner is let in when CheckAppPassword takes the password for
 // app (every refusal there is SignIn, audited with its reason and counted
 // toward the account's lockout) and app's rules let the owner in. The
@@ -104,19 +104,18 @@ func (s *Credentials) CheckKeyAccess(a *Actor, k string, app *App, now time.Time
 // be a guess at an app password, and a client set up with the account
 // password must not lock its owner out of the portal (the guard's
 // per-address throttle still counts it).
-func (s *Credentials) CheckAppPasswordAccess(a *Actor, login, secret string, app *App) Verdict {
+func (s *Credentials) CheckAppPasswordAccess(a *Actor, login, secret string, app *App, now time.Time) Verdict {
 	if !LooksLikeAppPassword(secret) {
 		s.notAnAppPassword(a, login, app)
 		return Verdict{Outcome: SignIn}
 	}
-	u, err := s.CheckAppPassword(a, login, secret, app.Name)
+	acct, err := s.checkAppPassword(a, login, secret, app.Name, now)
 	if err != nil {
 		if errors.Is(err, ErrBadCredentials) {
 			return Verdict{Outcome: SignIn}
 		}
 		return Verdict{Outcome: Unavailable}
 	}
-	acct := store.AccountOf(u)
 	v := s.Access.Decide(&acct, app, false)
 	reason := ""
 	switch v.Outcome {
@@ -128,7 +127,7 @@ func (s *Credentials) CheckAppPasswordAccess(a *Actor, login, secret string, app
 		reason = "the account password has expired (app " + app.Name + ")"
 	}
 	if reason != "" {
-		s.Audit(a, store.Event{Actor: u.Username, Action: ActionAppPasswordUse, Resource: "user:" + u.Username,
+		s.Audit(a, store.Event{Actor: acct.Username, Action: ActionAppPasswordUse, Resource: "user:" + acct.Username,
 			Outcome: OutcomeFailure, Reason: reason})
 	}
 	return v

@@ -28,13 +28,13 @@ const (
 // does (clearFailures), so "right password, wrong code" repeated locks
 // like wrong passwords do.
 
-// lockoutKey is the store key of the failures and lock of u, or of u's
-// trusted device.
-func lockoutKey(u *store.User, device string) string {
+// lockoutKey is the store key of the failures and lock of the user id, or
+// of that user's trusted device.
+func lockoutKey(id, device string) string {
 	if device == "" {
-		return u.ID
+		return id
 	}
-	return "device:" + u.ID + ":" + device
+	return "device:" + id + ":" + device
 }
 
 // Locked reports whether u's account is locked out after too many failed
@@ -46,7 +46,13 @@ func (s *Auth) Locked(u *store.User) (bool, error) {
 // LockedFor reports whether an attempt judged by device ("" for the
 // account) is locked out.
 func (s *Auth) LockedFor(u *store.User, device string) (bool, error) {
-	_, locked, err := s.store.Lock(lockoutKey(u, device), s.now())
+	return s.lockedAt(lockoutKey(u.ID, device), s.now())
+}
+
+// lockedAt is LockedFor of the lockout key (lockoutKey) at now, for a
+// caller that has read the clock.
+func (s *Auth) lockedAt(key string, now time.Time) (bool, error) {
+	_, locked, err := s.store.Lock(key, now)
 	if err != nil {
 		return false, fmt.Errorf("core: read lockout: %w", err)
 	}
@@ -64,7 +70,7 @@ func (s *Auth) RecordFailureFor(a *Actor, u *store.User, device string, now time
 		return
 	}
 	d := time.Duration(st.LockoutDuration)
-	key := lockoutKey(u, device)
+	key := lockoutKey(u.ID, device)
 	n, _, err := s.store.AddFailure(key, d, now)
 	if err != nil {
 		s.log.Error("count sign-in failure", "user", u.Username, "error", err)
@@ -93,7 +99,7 @@ func (s *Auth) RecordFailureFor(a *Actor, u *store.User, device string, now time
 // ClearFailures forgets the failures of u judged by device ("" for the
 // account) after a completed sign-in.
 func (s *Auth) ClearFailures(u *store.User, device string) {
-	if err := s.store.ClearFailures(lockoutKey(u, device)); err != nil {
+	if err := s.store.ClearFailures(lockoutKey(u.ID, device)); err != nil {
 		s.log.Error("clear sign-in failures", "user", u.Username, "error", err)
 	}
 }

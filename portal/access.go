@@ -34,37 +34,47 @@ type Verdict = core.Verdict
 // r and removes every cookie of ours (apps never see a token). It does no
 // disk I/O on a cache hit. The decision is counted for the
 // gatehouse_guard_decisions_total metric (one atomic add on app).
-func (s *Service) Check(r *http.Request, app *App) (v Verdict) {
+func (s *Service) Check(r *http.Request, app *App) Verdict {
+	return s.check(r.Header, r, r.Host, app)
+}
+
+// check is Check on the header h of the request r, which gives only the
+// client's address (s.clientIP): forward-auth checks the header of the
+// original request its proxy describes (forwardauth.go). host is the
+// request's host for an app on another domain's host cookie
+// (crossdomain.go); forward-auth passes "", as no guard there hands one
+// out.
+func (s *Service) check(h http.Header, r *http.Request, host string, app *App) (v Verdict) {
 	defer func() { app.CountDecision(v.Outcome) }() // open-coded: no allocation
-	s.stripIdentityHeaders(r.Header)
+	s.stripIdentityHeaders(h)
 	now := s.now()
-	si, res := s.resolve(r.Header, now)
-	if res == resolvedNone {
+	si, res := s.resolve(h, now)
+	if res == resolvedNone && host != "" {
 		// An app on another domain: its host cookie (crossdomain.go).
-		si, res = hostSession(s, r.Header, r.Host, r.TLS != nil, now)
+		si, res = hostSession(s, h, host, r.TLS != nil, now)
 	}
 	switch res {
 	case resolvedUnavailable:
 		return Verdict{Outcome: Unavailable}
 	case resolvedNone:
-		k := bearerKey(r.Header)
+		k := bearerKey(h)
 		if k == "" {
-			if app.TakesAppPasswords() && !fromBrowser(r.Header) {
-				return appPasswordGate{s}.check(r.Header, s.clientIP(r), app, now)
+			if app.TakesAppPasswords() && !fromBrowser(h) {
+				return appPasswordGate{s}.check(h, s.clientIP(r), app, now)
 			}
 			return Verdict{Outcome: SignIn}
 		}
 		// An API key instead of a session: neither the key nor any cookie
 		// of ours reaches the app.
-		a := core.Actor{IP: s.clientIP(r), UserAgent: r.UserAgent(), Via: core.ViaGuard}
+		a := core.Actor{IP: s.clientIP(r), UserAgent: firstValue(h, "User-Agent"), Via: core.ViaGuard}
 		v = s.core.Credentials.CheckKeyAccess(&a, k, app, now)
 		if v.Outcome == Allow {
-			r.Header.Del("Authorization")
-			s.setIdentityHeaders(r.Header, &v.User)
-			if !setAssertion(s, r.Header, &v.User, app.Name, "", now) {
+			delete(h, "Authorization")
+			s.setIdentityHeaders(h, &v.User)
+			if !setAssertion(s, h, &v.User, app.Name, "", now) {
 				return Verdict{Outcome: Unavailable}
 			}
-			s.cookie.strip(r.Header)
+			s.cookie.strip(h)
 		}
 		return v
 	}
@@ -73,17 +83,17 @@ func (s *Service) Check(r *http.Request, app *App) (v Verdict) {
 	if v.Outcome != Allow {
 		return v
 	}
-	s.setIdentityHeaders(r.Header, &si.acct)
+	s.setIdentityHeaders(h, &si.acct)
 	if app.TakesAppPasswords() {
-		stripBasic(r.Header)
+		stripBasic(h)
 	}
 	if si.impersonator != "" {
-		r.Header[s.headers.Impersonator] = []string{si.impersonator}
+		h[s.headers.Impersonator] = []string{si.impersonator}
 	}
-	if !setAssertion(s, r.Header, &si.acct, app.Name, si.impersonator, now) {
+	if !setAssertion(s, h, &si.acct, app.Name, si.impersonator, now) {
 		return Verdict{Outcome: Unavailable}
 	}
-	s.cookie.strip(r.Header)
+	s.cookie.strip(h)
 	return v
 }
 
@@ -92,26 +102,66 @@ func (s *Service) Check(r *http.Request, app *App) (v Verdict) {
 // the same name: any case, and '_' or '.' in place of '-'.
 func (s *Service) stripIdentityHeaders(h http.Header) {
 	for k := range h {
-		if s.isIdentityHeader(k) {
+		if s.identity.has(k) {
 			delete(h, k)
 		}
 	}
 }
 
-func (s *Service) isIdentityHeader(k string) bool {
-	return sameHeader(k, s.headers.User) || sameHeader(k, s.headers.Email) ||
-		sameHeader(k, s.headers.Name) || sameHeader(k, s.headers.Groups) ||
-		sameHeader(k, s.headers.Impersonator) || sameHeader(k, s.roleHeader()) ||
-		s.headers.JWT != "" && sameHeader(k, s.headers.JWT)
+// identityHeaderSet is the names stripIdentityHeaders removes, folded
+// (fold), with a mask of their lengths: most of a request's header names
+// are passed over after one test, the rest compared with the few names of
+// their length. It runs for every request the guard sees.
+type identityHeaderSet struct {
+	// names are the names as configured (canonical), folded the same
+	// folded.
+	names, folded []string
+	// lens has bit n set for a name of n bytes (63 for any longer).
+	lens uint64
 }
 
-// roleHeader is the configured role header, or DefaultRoleHeader (only
-// removed, never set) when none is.
-func (s *Service) roleHeader() string {
-	if s.headers.Role != "" {
-		return s.headers.Role
+// newIdentityHeaderSet is the set of h's identity headers, the role
+// header (the configured one, or DefaultRoleHeader, only removed, never
+// set, when none is) and the identity assertion's header when one is
+// named.
+func newIdentityHeaderSet(h Headers) identityHeaderSet {
+	role := h.Role
+	if role == "" {
+		role = DefaultRoleHeader
 	}
-	return DefaultRoleHeader
+	var set identityHeaderSet
+	for _, name := range []string{h.User, h.Email, h.Name, h.Groups, h.Impersonator, role, h.JWT} {
+		if name == "" {
+			continue
+		}
+		b := []byte(name)
+		for i := range b {
+			b[i] = fold(b[i])
+		}
+		set.names = append(set.names, name)
+		set.folded = append(set.folded, string(b))
+		set.lens |= 1 << min(len(b), 63)
+	}
+	return set
+}
+
+// has reports whether k is one of the set's names in any case, with '_'
+// or '.' for '-'.
+func (set *identityHeaderSet) has(k string) bool {
+	if set.lens&(1<<min(len(k), 63)) == 0 {
+		return false
+	}
+	for _, n := range set.names {
+		if k == n { // the usual spelling: one comparison
+			return true
+		}
+	}
+	for _, f := range set.folded {
+		if len(f) == len(k) && foldedEqual(k, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // sameHeader compares header names case-insensitively, treating '-', '_'
@@ -121,14 +171,34 @@ func sameHeader(a, b string) bool {
 		return false
 	}
 	for i := 0; i < len(a); i++ {
-		x, y := fold(a[i]), fold(b[i])
-		if x != y {
+		if foldTable[a[i]] != foldTable[b[i]] {
 			return false
 		}
 	}
 	return true
 }
 
+// foldedEqual reports whether k folds (fold) to f, which is folded and as
+// long as k.
+func foldedEqual(k, f string) bool {
+	for i := 0; i < len(f); i++ {
+		if foldTable[k[i]] != f[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// foldTable is fold of every byte.
+var foldTable = func() (t [256]byte) {
+	for i := range t {
+		t[i] = fold(byte(i))
+	}
+	return t
+}()
+
+// fold folds a byte of a header name: upper case to lower case, '_' and
+// '.' to '-', as upstreams (CGI, PHP, some frameworks) read them.
 func fold(c byte) byte {
 	switch {
 	case 'A' <= c && c <= 'Z':
@@ -140,19 +210,29 @@ func fold(c byte) byte {
 }
 
 // setIdentityHeaders sets the identity of u on h (after stripping).
+//
+// The values share one allocation: each header gets its own one-element
+// slice of it, capped at one (v[i:i+1:i+1]), so an Add by a later handler
+// appends to a copy and never writes into another header's value.
 func (s *Service) setIdentityHeaders(h http.Header, u *store.Account) {
-	h[s.headers.User] = []string{u.Username}
+	v := make([]string, 0, 5)
+	one := func(name, value string) {
+		i := len(v)
+		v = append(v, value)
+		h[name] = v[i : i+1 : i+1]
+	}
+	one(s.headers.User, u.Username)
 	if u.Email != "" {
-		h[s.headers.Email] = []string{u.Email}
+		one(s.headers.Email, u.Email)
 	}
 	if u.FullName != "" {
-		h[s.headers.Name] = []string{u.FullName}
+		one(s.headers.Name, u.FullName)
 	}
 	if g := u.GroupsHeader; g != "" {
-		h[s.headers.Groups] = []string{g}
+		one(s.headers.Groups, g)
 	}
 	if s.headers.Role != "" && u.Role != "" {
-		h[s.headers.Role] = []string{u.Role}
+		one(s.headers.Role, u.Role)
 	}
 }
 
@@ -165,7 +245,7 @@ func (s *Service) setIdentityHeaders(h http.Header, u *store.Account) {
 // WWW-Authenticate for SignIn. Deny is 403, Unavailable 503.
 func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict, returnURL string) {
 	setPageSecurityHeaders(w.Header())
-	html := wantsHTML(r)
+	html := wantsHTML(r.Header)
 	navigate := html && (r.Method == http.MethodGet || r.Method == http.MethodHead)
 	base := s.portal.String()
 	switch v.Outcome {
@@ -262,8 +342,9 @@ func (s *Service) LoginURL(returnURL string) string {
 	return u
 }
 
-// wantsHTML reports whether r comes from a browser that shows pages: it
-// accepts text/html, or it is a navigation (Sec-Fetch-Mode: navigate).
-func wantsHTML(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "text/html") || r.Header.Get("Sec-Fetch-Mode") == "navigate"
+// wantsHTML reports whether the request with header h comes from a browser
+// that shows pages: it accepts text/html, or it is a navigation
+// (Sec-Fetch-Mode: navigate).
+func wantsHTML(h http.Header) bool {
+	return strings.Contains(h.Get("Accept"), "text/html") || h.Get("Sec-Fetch-Mode") == "navigate"
 }

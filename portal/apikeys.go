@@ -10,7 +10,7 @@ import (
 
 // bearerKey returns the API key in the Authorization header, or "".
 func bearerKey(h http.Header) string {
-	v := h.Get("Authorization")
+	v := firstValue(h, "Authorization")
 	if len(v) < 7 || !strings.EqualFold(v[:7], "bearer ") {
 		return ""
 	}

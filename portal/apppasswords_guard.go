@@ -63,7 +63,7 @@ func (g appPasswordGate) check(h http.Header, ip string, app *App, now time.Time
 		return Verdict{Outcome: Throttled}
 	}
 	a := core.Actor{IP: ip, UserAgent: core.Truncate(firstValue(h, "User-Agent"), 256), Via: core.ViaGuard, Credential: core.CredAppPassword}
-	v := g.core.Credentials.CheckAppPasswordAccess(&a, login, secret, app)
+	v := g.core.Credentials.CheckAppPasswordAccess(&a, login, secret, app, now)
 	switch v.Outcome {
 	case SignIn:
 		v.Realm = app.Title

@@ -140,7 +140,7 @@ func NewHostSignIn(s *Service, app *App) *HostSignIn {
 // ServeHandoff). It reports whether it answered; every other refusal, and
 // a request to another host than the app's, is WriteRefusal's.
 func (x *HostSignIn) Refuse(w http.ResponseWriter, r *http.Request, v Verdict, returnURL string) bool {
-	if v.Outcome != SignIn || !wantsHTML(r) || (r.Method != http.MethodGet && r.Method != http.MethodHead) ||
+	if v.Outcome != SignIn || !wantsHTML(r.Header) || (r.Method != http.MethodGet && r.Method != http.MethodHead) ||
 		core.HostName(r.Host) != x.host {
 		return false
 	}

@@ -44,12 +44,52 @@ func (f forwardAuth) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 // handleAuthRequest answers GET /api/authz/auth-request.
 func (f forwardAuth) handleAuthRequest(w http.ResponseWriter, r *http.Request) { f.serve(w, r, false) }
 
+// serveForwardAuth answers a GET or HEAD of the forward-auth endpoints
+// ahead of the portal's route chain (ServeHTTP) and reports whether r was
+// one. A proxy asks them once per request it proxies, so they skip what
+// none of their answers needs: the CSRF check (they are safe methods),
+// the note of an impersonator for the portal's audit (the check audits
+// with an actor of its own), the body limit (they read no body) and the
+// route lookup. The answer is the same as through the route table, whose
+// entries stay for other methods and the route table's tests; serve sets
+// the security headers on a refusal itself.
+func (s *Service) serveForwardAuth(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	switch r.URL.Path {
+	case forwardAuthPath:
+		forwardAuth{s}.serve(w, r, true)
+	case authRequestPath:
+		forwardAuth{s}.serve(w, r, false)
+	default:
+		return false
+	}
+	return true
+}
+
+// The forward-auth endpoints' paths.
+const (
+	forwardAuthPath = "/api/authz/forward-auth"
+	authRequestPath = "/api/authz/auth-request"
+)
+
+// forwardAuthHeaders are the headers of the original request that the
+// check and the refusals read: the client's cookies, an API key or app
+// password, what kind of client it is. Only these are checked, so no
+// identity header the client sent can be in the request checked.
+var forwardAuthHeaders = [...]string{"Cookie", "Authorization", "Accept", "Sec-Fetch-Mode", "User-Agent"}
+
 // serve checks the original request behind r for the app the query
 // names, and answers for a redirecting proxy (forward-auth) or for nginx
-// (auth-request).
+// (auth-request). A 200 carries Cache-Control: no-store, the identity
+// headers and the client's cookies without ours, for the proxy only;
+// every refusal also carries the portal's security headers, as Traefik and
+// Caddy's forward_auth pass it on to the client.
 func (f forwardAuth) serve(w http.ResponseWriter, r *http.Request, redirect bool) {
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header()["Cache-Control"] = []string{"no-store"}
 	if f.trustedProxy == nil || !f.trustedProxy(r) {
+		f.refusing(w, r)
 		writeJSONError(w, http.StatusBadRequest, "forward-auth: this request does not come from a trusted proxy, so its X-Forwarded-* headers cannot be believed: "+
 			"add the proxy's address to Caddy's trusted_proxies (global option: servers { trusted_proxies static <address> })")
 		return
@@ -59,51 +99,59 @@ func (f forwardAuth) serve(w http.ResponseWriter, r *http.Request, redirect bool
 		name = r.URL.Query().Get("app")
 	}
 	if name == "" {
+		f.refusing(w, r)
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "forward-auth: the app parameter is required (?app=<name>)", "field": "app"})
 		return
 	}
 	app, err := f.core.Access.AppNamed(name)
 	if err != nil {
+		f.refusing(w, r)
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "forward-auth: no app is called " + strconv.Quote(core.Truncate(name, 64)), "field": "app"})
 		return
 	}
 	fw, err := forwardedRequest(r.Header)
 	if err != nil {
+		f.refusing(w, r)
 		f.writeAPIError(w, err)
 		return
 	}
-	// The original request: the client's method and host, and only the
-	// headers Check and WriteRefusal read (the client's cookies, an API
-	// key, what kind of client it is), so no identity header the client
-	// sent can be in it. Its URL is parsed only for a refusal.
-	o := r.WithContext(r.Context())
-	o.Method, o.Host, o.RequestURI = fw.method, fw.host, fw.uri
-	o.Header = make(http.Header, 12)
-	for _, k := range [...]string{"Cookie", "Authorization", "Accept", "Sec-Fetch-Mode", "User-Agent"} {
+	// The original request's header: only forwardAuthHeaders. The check
+	// edits the cookies in place, so they are copied; it only replaces or
+	// deletes the others. r gives the client's address.
+	h := make(http.Header, 8)
+	for _, k := range forwardAuthHeaders {
 		if vs := r.Header[k]; len(vs) > 0 {
-			o.Header[k] = append([]string(nil), vs...) // Check edits the cookies in place
+			if k == "Cookie" {
+				vs = append([]string(nil), vs...)
+			}
+			h[k] = vs
 		}
 	}
-	v := f.Check(o, app)
-	switch v.Outcome {
-	case Allow:
+	v := f.check(h, r, "", app)
+	if v.Outcome == Allow {
+		out := w.Header()
 		for _, k := range [...]string{f.headers.User, f.headers.Email, f.headers.Name, f.headers.Groups, f.headers.Impersonator, f.headers.Role, f.headers.JWT} {
-			if vs := o.Header[k]; k != "" && len(vs) > 0 {
-				w.Header()[k] = vs
+			if vs := h[k]; k != "" && len(vs) > 0 {
+				out[k] = vs
 			}
 		}
 		// The client's cookies without ours, for a proxy that replaces the
 		// app's Cookie header with it (apps never see a session token).
-		if c := o.Header.Get("Cookie"); c != "" {
-			w.Header().Set("Cookie", c)
+		if vs := h["Cookie"]; len(vs) > 0 && vs[0] != "" {
+			out["Cookie"] = vs[:1:1]
 		}
 		w.WriteHeader(http.StatusOK)
 		return
-	case Unavailable:
+	}
+	f.refusing(w, r)
+	if v.Outcome == Unavailable {
 		w.Header().Set("Retry-After", "1")
 		writeJSONError(w, http.StatusServiceUnavailable, "the sign-in service is unavailable, try again shortly")
 		return
 	}
+	// The original request, for the refusal.
+	o := r.WithContext(r.Context())
+	o.Method, o.Host, o.RequestURI, o.Header = fw.method, fw.host, fw.uri, h
 	target, err := url.Parse(fw.proto + "://" + fw.host + fw.uri)
 	if err != nil || target.Host != fw.host || target.User != nil {
 		f.writeAPIError(w, inputErr("X-Forwarded-Host", "forward-auth: X-Forwarded-Host and X-Forwarded-Uri do not make a URL"))
@@ -119,7 +167,7 @@ func (f forwardAuth) serve(w http.ResponseWriter, r *http.Request, redirect bool
 		return
 	}
 	// nginx: 401 or 403 only; where a browser should go in Location.
-	navigate := wantsHTML(o) && (fw.method == http.MethodGet || fw.method == http.MethodHead)
+	navigate := wantsHTML(h) && (fw.method == http.MethodGet || fw.method == http.MethodHead)
 	base := f.portal.String()
 	switch v.Outcome {
 	case SignIn:
@@ -147,6 +195,12 @@ func (f forwardAuth) serve(w http.ResponseWriter, r *http.Request, redirect bool
 	default:
 		writeJSONError(w, http.StatusForbidden, "access to this app is not allowed")
 	}
+}
+
+// refusing sets the portal's security headers (and HSTS over TLS) on a
+// refusal, which a proxy may pass on to the client.
+func (f forwardAuth) refusing(w http.ResponseWriter, r *http.Request) {
+	setSecurityHeaders(w.Header(), r.TLS != nil)
 }
 
 // forwarded is the original request a proxy describes.

@@ -158,6 +158,7 @@ type Service struct {
 	portal   *url.URL
 	cookie   cookieConfig
 	headers  Headers
+	identity identityHeaderSet // the names of headers, folded (access.go)
 	clientIP func(*http.Request) string
 	log      *slog.Logger
 	now      func() time.Time
@@ -223,6 +224,7 @@ func New(opts Options) (*Service, error) {
 		dirServer:    opts.DirectoryServer,
 		trustedProxy: opts.TrustedProxy,
 	}
+	s.identity = newIdentityHeaderSet(s.headers)
 	if s.clientIP == nil {
 		s.clientIP = remoteHost
 	}
@@ -321,6 +323,9 @@ func (s *Service) Stop() {
 
 // ServeHTTP serves the portal pages and the JSON API.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveForwardAuth(w, r) {
+		return
+	}
 	if serveOIDCProvider(s, w, r) {
 		return
 	}

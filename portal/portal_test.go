@@ -252,22 +252,43 @@ func TestCheckSetsAndStripsIdentityHeaders(t *testing.T) {
 	}
 }
 
-func TestSameHeader(t *testing.T) {
+// TestIdentityHeaderSet: every spelling an upstream reads as an identity
+// header is one (any case, '_' or '.' for '-'), for the default names, a
+// configured one longer than the length mask and the role header removed
+// even when none is sent; nothing else is.
+func TestIdentityHeaderSet(t *testing.T) {
+	long := "X-" + strings.Repeat("Very-Long-Name-", 5) + "User"
+	def := newIdentityHeaderSet(DefaultHeaders.withDefaults())
+	custom := newIdentityHeaderSet(Headers{User: long, Role: "X-Role"}.withDefaults())
 	tests := []struct {
-		a, b string
+		set  identityHeaderSet
+		name string
 		want bool
 	}{
-		{"Remote-User", "Remote-User", true},
-		{"remote-user", "Remote-User", true},
-		{"REMOTE_USER", "Remote-User", true},
-		{"Remote.User", "Remote-User", true},
-		{"Remote-Users", "Remote-User", false},
-		{"Remote-Use", "Remote-User", false},
-		{"X-Remote-User", "Remote-User", false},
+		{def, "Remote-User", true},
+		{def, "remote-user", true},
+		{def, "REMOTE_USER", true},
+		{def, "Remote.User", true},
+		{def, "Remote-Groups", true},
+		{def, "rEMOTE_iMPERSONATOR", true},
+		{def, "Remote-Role", true},
+		{def, "Remote-Users", false},
+		{def, "Remote-Use", false},
+		{def, "X-Remote-User", false},
+		{def, "Remote-Emails", false},
+		{def, "Authorization", false}, // as long as Remote-Groups
+		{def, "", false},
+		{custom, strings.ToLower(long), true},
+		{custom, strings.ReplaceAll(long, "-", "_"), true},
+		{custom, long + "x", false},
+		{custom, "Remote-User", false},
+		{custom, "x.role", true},
+		{custom, "Remote-Role", false},
+		{custom, "Remote-Email", true},
 	}
 	for _, tc := range tests {
-		if got := sameHeader(tc.a, tc.b); got != tc.want {
-			t.Errorf("sameHeader(%q, %q) = %v", tc.a, tc.b, got)
+		if got := tc.set.has(tc.name); got != tc.want {
+			t.Errorf("%v has %q = %v", tc.set.folded, tc.name, got)
 		}
 	}
 }

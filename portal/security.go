@@ -21,12 +21,26 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // is reached over https: one year, this host only.
 const hstsValue = "max-age=31536000"
 
+// setPageSecurityHeaders sets the headers every portal answer carries.
+// The values share one allocation, each header with its own one-element
+// slice capped at one, so no later edit of one reaches another.
 func setPageSecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
+	v := [...]string{contentSecurityPolicy, "nosniff", "DENY", "no-referrer", "no-store"}
+	h["Content-Security-Policy"] = v[0:1:1]
+	h["X-Content-Type-Options"] = v[1:2:2]
+	h["X-Frame-Options"] = v[2:3:3]
+	h["Referrer-Policy"] = v[3:4:4]
+	h["Cache-Control"] = v[4:5:5]
+}
+
+// setSecurityHeaders is setPageSecurityHeaders, plus HSTS for a request
+// that came over TLS (tls): only the portal's own host, as the cookie
+// domain's other hosts may still serve plain http (no includeSubDomains).
+func setSecurityHeaders(h http.Header, tls bool) {
+	setPageSecurityHeaders(h)
+	if tls {
+		h["Strict-Transport-Security"] = []string{hstsValue}
+	}
 }
 
 // secure wraps the portal's routes: security headers on every response
@@ -46,12 +60,7 @@ func (s *Service) secure(next http.Handler) http.Handler {
 	}))
 	protected := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setPageSecurityHeaders(w.Header())
-		if r.TLS != nil {
-			// Only the portal's own host: the cookie domain's other
-			// hosts may still serve plain http, so no includeSubDomains.
-			w.Header().Set("Strict-Transport-Security", hstsValue)
-		}
+		setSecurityHeaders(w.Header(), r.TLS != nil)
 		protected.ServeHTTP(w, r)
 	})
 }

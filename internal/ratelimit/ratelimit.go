@@ -173,6 +173,12 @@ func Key(ip string) string {
 	if err != nil {
 		return ip
 	}
+	if a.Is4() {
+		// ParseAddr takes only the canonical dotted quad (no leading
+		// zeros, no zone), so ip is already a.String(): no allocation on
+		// the guard's hot path.
+		return ip
+	}
 	a = a.WithZone("").Unmap()
 	if a.Is4() {
 		return a.String()

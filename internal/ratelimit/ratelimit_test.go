@@ -69,4 +69,17 @@ func TestKey(t *testing.T) {
 			t.Errorf("%s and %s share a bucket", p[0], p[1])
 		}
 	}
+	// The spellings ParseAddr refuses stay as given: they never share
+	// the bucket of the address they look like.
+	for _, ip := range []string{"192.0.2.01", "192.0.2.1%eth0", " 192.0.2.1"} {
+		if Key(ip) != ip || Key(ip) == Key("192.0.2.1") {
+			t.Errorf("%q: bucket %q", ip, Key(ip))
+		}
+	}
+	if Key("192.0.2.1") != "192.0.2.1" {
+		t.Errorf("192.0.2.1: bucket %q", Key("192.0.2.1"))
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = Key("192.0.2.1") }); n != 0 {
+		t.Errorf("Key of an IPv4 address: %v allocations, want 0 (the guard's hot path)", n)
+	}
 }
