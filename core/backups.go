@@ -81,7 +81,7 @@ var backupName = regexp.MustCompile(`^gatehouse-\d{8}T\d{6}\.\d{3}Z\.backup$`)
 
 // ErrBackupsOff is returned (wrapped in ErrConflict) when no backup
 // directory is configured.
-var ErrBackupsOff = errors.New("backups are off: set backup { dir … } in the gatehouse global options")
+var ErrBackupsOff = errors.New("backups are off: add a backup block with dir (backup { dir /var/backups/gatehouse }) to the gatehouse global options")
 
 // Enabled reports whether a backup directory is configured.
 func (b *Backups) Enabled() bool { return b.backup.opts.Dir != "" }
@@ -114,24 +114,34 @@ func (b *Backups) Create(c *Actor) (store.BackupRecord, error) {
 	defer backupMu.Unlock()
 	rec, err := b.take(c, c.User.Username)
 	if err != nil {
-		return rec, fmt.Errorf("backup failed: %w", err)
+		return rec, &BackupError{Err: err}
 	}
 	return rec, nil
 }
+
+// BackupError is a backup that was tried and failed (the directory, the
+// disk, the store): a server fault whose reason is shown to the owner who
+// asked for it.
+type BackupError struct{ Err error }
+
+func (e *BackupError) Error() string { return "backup failed: " + e.Err.Error() }
+
+// Unwrap returns the reason.
+func (e *BackupError) Unwrap() error { return e.Err }
 
 // History returns the backup history, newest first, for an owner.
 func (b *Backups) History(c *Actor) ([]store.BackupRecord, error) {
 	if err := mayBackup(c); err != nil {
 		return nil, err
 	}
-	return b.store.BackupHistory()
+	return store.NewBackupLog(b.store).BackupHistory()
 }
 
 // LastFailure returns the newest history entry when it is a failure,
 // for the portal's banner; nil when the last backup succeeded or there
 // is none.
 func (b *Backups) LastFailure() *store.BackupRecord {
-	hist, err := b.store.BackupHistory()
+	hist, err := store.NewBackupLog(b.store).BackupHistory()
 	if err != nil || len(hist) == 0 || hist[0].Result == "ok" {
 		return nil
 	}
@@ -141,7 +151,7 @@ func (b *Backups) LastFailure() *store.BackupRecord {
 // RunSchedule takes a backup whenever the last scheduled one is Every
 // old, until ctx ends; it returns at once without a directory or a
 // schedule. With several nodes on one PostgreSQL store, a node takes a
-// scheduled backup only while it holds the lease "backup" (store.TakeLease),
+// scheduled backup only while it holds the lease "backup" (store.BackupLog.TakeLease),
 // so one node writes them.
 func (b *Backups) RunSchedule(ctx context.Context) {
 	every := b.backup.opts.Every
@@ -165,7 +175,7 @@ func (b *Backups) RunSchedule(ctx context.Context) {
 func (b *Backups) scheduled(every time.Duration) {
 	backupMu.Lock()
 	defer backupMu.Unlock()
-	hist, err := b.store.BackupHistory()
+	hist, err := store.NewBackupLog(b.store).BackupHistory()
 	if err != nil {
 		b.log.Error("scheduled backup: cannot read the history", "error", err)
 		return
@@ -174,7 +184,7 @@ func (b *Backups) scheduled(every time.Duration) {
 	if i >= 0 && b.now().Sub(hist[i].Time) < every-every/20 {
 		return // a tick's jitter must not skip a period
 	}
-	won, err := b.store.TakeLease("backup", backupNode, max(every, 10*time.Minute))
+	won, err := store.NewBackupLog(b.store).TakeLease("backup", backupNode, max(every, 10*time.Minute))
 	if err != nil || !won {
 		if err != nil {
 			b.log.Error("scheduled backup: cannot take the lease", "error", err)
@@ -201,7 +211,7 @@ func (b *Backups) take(c *Actor, who string) (store.BackupRecord, error) {
 		b.backup.ok.Add(1)
 		b.log.Info("backup written", "file", filepath.Join(b.backup.opts.Dir, name), "size", size, "actor", who)
 	}
-	if herr := b.store.AddBackupRecord(rec); herr != nil {
+	if herr := store.NewBackupLog(b.store).AddBackupRecord(rec); herr != nil {
 		b.log.Error("backup: cannot record it in the history", "error", herr)
 	}
 	ev := store.Event{Actor: c.User.Username, Action: "backup.create", Resource: "backup:" + name, Outcome: "success"}

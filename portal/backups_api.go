@@ -5,6 +5,9 @@ import (
 	"time"
 )
 
+// backupsAPI serves /api/v1/backups (its own type: adminAPI is full).
+type backupsAPI struct{ *Service }
+
 // backupCreated is the answer of POST /api/v1/backups.
 type backupCreated struct {
 	File string    `json:"file"`
@@ -13,7 +16,7 @@ type backupCreated struct {
 }
 
 // apiCreateBackup takes a backup now (owners only; see core.Backups).
-func (s adminAPI) apiCreateBackup(w http.ResponseWriter, r *http.Request) {
+func (s backupsAPI) apiCreateBackup(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		rec, err := s.core.Backups.Create(c)
 		if err != nil {
@@ -24,7 +27,7 @@ func (s adminAPI) apiCreateBackup(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiListBackups returns the backup history, newest first (owners only).
-func (s adminAPI) apiListBackups(w http.ResponseWriter, r *http.Request) {
+func (s backupsAPI) apiListBackups(w http.ResponseWriter, r *http.Request) {
 	s.apiDo(w, r, func(c *caller) (int, any, error) {
 		hist, err := s.core.Backups.History(c)
 		return http.StatusOK, hist, err

@@ -29,6 +29,13 @@ type BackupRecord struct {
 	Actor string `json:"actor"`
 }
 
+// BackupLog keeps, in a Store, the backup history and the leases that
+// let one node of several take the scheduled backups.
+type BackupLog struct{ s *Store }
+
+// NewBackupLog returns the backup log kept in s.
+func NewBackupLog(s *Store) BackupLog { return BackupLog{s} }
+
 // MaxBackupHistory bounds the backup history: older entries are dropped.
 const MaxBackupHistory = 50
 
@@ -36,7 +43,8 @@ var keyBackupHistory = []byte(prefixMeta + "backup-history")
 
 // AddBackupRecord appends r to the backup history, keeping the newest
 // MaxBackupHistory entries. Durable when it returns.
-func (s *Store) AddBackupRecord(r BackupRecord) error {
+func (l BackupLog) AddBackupRecord(r BackupRecord) error {
+	s := l.s
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -59,7 +67,8 @@ func (s *Store) AddBackupRecord(r BackupRecord) error {
 }
 
 // BackupHistory returns the backup history, newest first.
-func (s *Store) BackupHistory() ([]BackupRecord, error) {
+func (l BackupLog) BackupHistory() ([]BackupRecord, error) {
+	s := l.s
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
@@ -89,7 +98,8 @@ func leaseKey(name string) []byte { return cat(prefixMeta, "lease/", name) }
 // the store and the transaction is serialisable, so of nodes racing for
 // an expired lease exactly one wins; the others see false. A holder that
 // takes its own live lease again extends it.
-func (s *Store) TakeLease(name, holder string, ttl time.Duration) (bool, error) {
+func (l BackupLog) TakeLease(name, holder string, ttl time.Duration) (bool, error) {
+	s := l.s
 	if err := s.enter(); err != nil {
 		return false, err
 	}
