@@ -233,6 +233,9 @@ func (b *Backups) write(at time.Time) (name string, size int64, err error) {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", 0, fmt.Errorf("backup directory: %w", err)
 	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return "", 0, fmt.Errorf("backup directory %s is not a directory", dir)
+	}
 	name = "gatehouse-" + at.UTC().Format("20060102T150405.000Z") + ".backup"
 	final := filepath.Join(dir, name)
 	if _, err := os.Lstat(final); err == nil {
