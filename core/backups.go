@@ -124,6 +124,7 @@ func (b *Backups) Create(c *Actor) (store.BackupRecord, error) {
 // asked for it.
 type BackupError struct{ Err error }
 
+// Error says the backup failed, and why.
 func (e *BackupError) Error() string { return "backup failed: " + e.Err.Error() }
 
 // Unwrap returns the reason.
