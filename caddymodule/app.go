@@ -74,6 +74,11 @@ func init() {
 //				auto_create
 //				sync_groups
 //			}
+//			backup {
+//				every 24h
+//				keep  14
+//				dir   /var/backups/gatehouse
+//			}
 //		}
 //	}
 type App struct {
@@ -141,6 +146,9 @@ type App struct {
 	// OIDCProvider configures Gatehouse's own OpenID Connect provider's
 	// signing keys (see OIDCProviderConfig).
 	OIDCProvider *OIDCProviderConfig `json:"oidc_provider,omitempty"`
+	// Backup makes the server take backups on a schedule and on request
+	// (see BackupConfig).
+	Backup *BackupConfig `json:"backup,omitempty"`
 
 	dir     string         // the storage: a directory or a PostgreSQL URL
 	keyDir  string         // where the server key is: dir, or Caddy's data directory for PostgreSQL
@@ -377,6 +385,12 @@ func (a *App) options() (portal.Options, error) {
 		}
 		opc = *a.OIDCProvider
 	}
+	var backup *core.BackupOptions
+	if a.Backup != nil {
+		if backup, err = a.Backup.options(); err != nil {
+			return portal.Options{}, err
+		}
+	}
 	var dirOpts *core.DirectoryOptions
 	if a.Directory != nil && a.Directory.LDAP != nil {
 		if dirOpts, err = a.Directory.LDAP.options(caddy.NewReplacer()); err != nil {
@@ -422,6 +436,7 @@ func (a *App) options() (portal.Options, error) {
 
 		OIDCSigningAlgorithm: opc.SigningAlgorithm,
 		OIDCKeyRotation:      time.Duration(opc.KeyRotation),
+		Backup:               backup,
 	}, nil
 }
 

@@ -210,8 +210,17 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				}
 			}
 			a.Apps = append(a.Apps, ad)
+		case "backup":
+			if a.Backup != nil {
+				return nil, d.Err("gatehouse: backup is given twice; use one block")
+			}
+			bc, err := parseBackup(d)
+			if err != nil {
+				return nil, err
+			}
+			a.Backup = bc
 		default:
-			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime, smtp, oidc, oidc_provider, directory, ldap_server or app)", opt)
+			return nil, d.Errf("gatehouse: unknown subdirective %q (want storage, portal_url, cookie_domain, cookie_name, session, headers, invite_lifetime, reset_lifetime, smtp, oidc, oidc_provider, directory, ldap_server, app or backup)", opt)
 		}
 	}
 	return httpcaddyfile.App{Name: "gatehouse", Value: caddyconfig.JSON(a, nil)}, nil

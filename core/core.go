@@ -69,6 +69,12 @@ type Options struct {
 	// Metrics counts sign-ins, lockouts and the like for Prometheus. Nil:
 	// nothing is counted.
 	Metrics *metrics.Metrics
+	// Backup configures the backups the server writes itself (see
+	// Backups); nil or an empty Dir: none.
+	Backup *BackupOptions
+	// OnBackup, when set, is called after every backup attempt (e.g. to
+	// count them in metrics); it must not block.
+	OnBackup func(BackupResult)
 }
 
 // Core is the identity core of one Gatehouse configuration. Its methods
@@ -113,6 +119,8 @@ type Core struct {
 	dir  *DirectoryOptions
 	sync directorySync
 
+	backup backupState
+
 	// The core's parts, by resource; each embeds the Core, so they share
 	// its store, settings and audit log and reach one another through it.
 	Users       *Users
@@ -121,6 +129,7 @@ type Core struct {
 	Auth        *Auth
 	Sessions    *Sessions
 	Directory   *Directory
+	Backups     *Backups
 }
 
 // Users creates, changes, imports and lists accounts and profiles.
@@ -191,6 +200,11 @@ func New(opts Options) (*Core, error) {
 	}
 	c.Users, c.Access, c.Credentials, c.Auth, c.Sessions = &Users{c}, &Access{c}, &Credentials{c}, &Auth{c}, &Sessions{c}
 	c.Directory = &Directory{c}
+	c.Backups = &Backups{c}
+	if opts.Backup != nil {
+		c.backup.opts = *opts.Backup
+	}
+	c.backup.onBackup = opts.OnBackup
 	if err := c.loadSettings(); err != nil {
 		return nil, err
 	}

@@ -137,6 +137,10 @@ func (s *Service) statusOf(err error) (int, string) {
 	case errors.Is(err, core.ErrDirectoryUnavailable):
 		return http.StatusServiceUnavailable, core.ErrDirectoryUnavailable.Error()
 	}
+	if be := (*core.BackupError)(nil); errors.As(err, &be) {
+		s.log.Error("backup failed", "error", err)
+		return http.StatusInternalServerError, be.Error()
+	}
 	s.log.Error("portal request failed", "error", err)
 	return http.StatusInternalServerError, "internal error"
 }

@@ -138,6 +138,13 @@ type Options struct {
 	// OIDCKeyRotation, when positive, rotates the provider's signing key
 	// once it is that old. Zero: rotation by command only.
 	OIDCKeyRotation time.Duration
+
+	// Backup configures the backups the server writes itself (see
+	// core.BackupOptions); nil: none.
+	Backup *core.BackupOptions
+	// OnBackup, when set, is called after every backup attempt (see
+	// core.Options.OnBackup).
+	OnBackup func(core.BackupResult)
 }
 
 // DirectoryServerInfo is where the directory server listens.
@@ -186,6 +193,10 @@ type Service struct {
 
 	// stopSync ends the scheduled directory synchronisation (Stop).
 	stopSync context.CancelFunc
+	// stopBackups ends the backup schedule (Stop); backupsDone is closed
+	// when it has ended.
+	stopBackups context.CancelFunc
+	backupsDone chan struct{}
 
 	// dirServer is where the directory server listens; nil when it is
 	// off.
@@ -250,7 +261,7 @@ func New(opts Options) (*Service, error) {
 		Idle: opts.Idle, Lifetime: opts.Lifetime, Remember: opts.Remember, PasswordRules: opts.PasswordRules,
 		Hasher: opts.Hasher, InviteLifetime: opts.InviteLifetime, ResetLifetime: opts.ResetLifetime,
 		SecretKey: opts.SecretKey, Mail: s.mail, Logger: s.log, Now: s.now, Directory: opts.Directory,
-		DirectoryBaseDN: opts.DirectoryBaseDN, Metrics: opts.Metrics,
+		DirectoryBaseDN: opts.DirectoryBaseDN, Metrics: opts.Metrics, Backup: opts.Backup, OnBackup: opts.OnBackup,
 	}); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
@@ -310,14 +321,28 @@ func (s *Service) Start() error {
 		s.stopSync = cancel
 		go s.core.Directory.RunSync(ctx)
 	}
+	if s.stopBackups == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopBackups, s.backupsDone = cancel, make(chan struct{})
+		go func(done chan struct{}) {
+			defer close(done)
+			s.core.Backups.RunSchedule(ctx)
+		}(s.backupsDone)
+	}
 	return s.core.Credentials.OfferSetup()
 }
 
-// Stop ends what Start started: the scheduled directory synchronisation.
+// Stop ends what Start started: the scheduled directory synchronisation
+// and the backup schedule, waiting for a backup being written to finish.
 func (s *Service) Stop() {
 	if s.stopSync != nil {
 		s.stopSync()
 		s.stopSync = nil
+	}
+	if s.stopBackups != nil {
+		s.stopBackups()
+		<-s.backupsDone
+		s.stopBackups, s.backupsDone = nil, nil
 	}
 }
 

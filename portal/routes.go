@@ -154,6 +154,10 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("GET /api/v1/settings", s.api(policies.PermSettingsRead, s.adminAPI().apiGetSettings))
 	mux.Handle("PATCH /api/v1/settings", s.api(policies.PermSettingsWrite, s.adminAPI().apiPatchSettings))
 	mux.Handle("POST /api/v1/settings/test-email", s.api(policies.PermSettingsWrite, s.adminAPI().apiTestMail))
+	// Backups into the configured directory: owners only (core.Backups),
+	// with their session or API key, never while impersonating.
+	mux.Handle("GET /api/v1/backups", s.api(policies.PermSettingsRead, backupsAPI{s}.apiListBackups))
+	mux.Handle("POST /api/v1/backups", s.api(policies.PermSettingsWrite, backupsAPI{s}.apiCreateBackup))
 
 	// The external directory. A synchronisation creates, updates and
 	// disables accounts: the work of users.write (Users.UpdateUser checks

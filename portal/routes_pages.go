@@ -121,6 +121,7 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /admin/settings", s.signedIn(policies.PermSettingsRead, s.accessUI().handleSettings))
 	mux.HandleFunc("POST /admin/settings", s.signedIn(policies.PermSettingsWrite, s.accessUI().handleSettingsForm))
 	mux.HandleFunc("POST /admin/settings/test-email", s.signedIn(policies.PermSettingsWrite, s.accessUI().handleTestMail))
+	mux.HandleFunc("POST /admin/settings/backup", s.signedIn(policies.PermSettingsWrite, s.accessUI().handleBackupNow))
 
 	// The directory server's bind clients (settings.write, as in the API).
 	mux.HandleFunc("GET /admin/ldap", s.signedIn(policies.PermSettingsWrite, s.accessUI().handleLDAPClients))

@@ -14,6 +14,8 @@ import (
 type settingsData struct {
 	Defaults    Settings
 	MailEnabled bool
+	// Backups is the Backups card; nil for everyone but owners.
+	Backups *backupsView
 }
 
 // settingDurations are the duration fields of Settings, by JSON name;
@@ -77,7 +79,7 @@ func (s accessUI) renderSettings(w http.ResponseWriter, r *http.Request, c *call
 	for k, v := range form {
 		p.Form[k] = v
 	}
-	p.Data = settingsData{Defaults: s.core.Defaults(), MailEnabled: s.mail.Enabled()}
+	p.Data = settingsData{Defaults: s.core.Defaults(), MailEnabled: s.mail.Enabled(), Backups: s.backupsFor(c)}
 	s.render(w, status, "settings", p)
 }
 

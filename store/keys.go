@@ -26,6 +26,8 @@ import (
 //	idx/auser/<lower(name)>\x00<16-byte audit suffix>  empty; user -> event
 //	meta/audit-user-index                done marker of idx/auser (empty)
 //	meta/posix-next                      next POSIX id to hand out (uint32, big-endian)
+//	meta/backup-history                  []BackupRecord, oldest first (bounded)
+//	meta/lease/<name>                    lease record (holder, until)
 //	role/<lower(name)>                   Role record (custom roles)
 //	fail/<key>                           failure counter (Badger TTL)
 //	lock/<key>                           lockout (Badger TTL)

@@ -44,6 +44,8 @@ var (
 	LDAPResults = []string{"success", "failure", "throttled", Other}
 	// OIDCGrants are the grants of gatehouse_oidc_tokens_issued_total.
 	OIDCGrants = []string{"authorization_code", "refresh_token", Other}
+	// BackupResults are the results of gatehouse_backups_total.
+	BackupResults = []string{"success", "failure", Other}
 )
 
 // HashWaitBuckets are the buckets of gatehouse_hash_wait_seconds: from no
@@ -65,6 +67,7 @@ var Names = []string{
 	"gatehouse_hash_queue_depth",
 	"gatehouse_ldap_operations_total",
 	"gatehouse_oidc_tokens_issued_total",
+	"gatehouse_backups_total",
 }
 
 // Metrics holds Gatehouse's collectors. Make it with New; the zero value
@@ -76,6 +79,7 @@ type Metrics struct {
 	appPasswords grid
 	ldap         grid
 	oidcTokens   grid
+	backups      grid
 	lockouts     prometheus.Counter
 	apiKeyUses   prometheus.Counter
 	hashWait     prometheus.Histogram
@@ -99,6 +103,8 @@ func New() *Metrics {
 			[]string{"op", "result"}, LDAPOps, LDAPResults),
 		oidcTokens: newGrid("oidc_tokens_issued_total", "Tokens issued by the OpenID Connect provider, by grant.",
 			[]string{"grant"}, OIDCGrants),
+		backups: newGrid("backups_total", "Backups the server wrote itself (scheduled or Back up now), by result; a failure is also shown in the portal.",
+			[]string{"result"}, BackupResults),
 		lockouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "lockouts_total",
 			Help: "Accounts or trusted devices locked after too many failed sign-ins."}),
 		apiKeyUses: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "api_key_uses_total",
@@ -107,7 +113,7 @@ func New() *Metrics {
 			Help: "Time a password hash or verification waited for a worker of the bounded argon2id pool.", Buckets: HashWaitBuckets}),
 	}
 	m.collectors = []prometheus.Collector{m.signIns.vec, m.secondFactor.vec, m.throttled.vec, m.appPasswords.vec,
-		m.ldap.vec, m.oidcTokens.vec, m.lockouts, m.apiKeyUses, m.hashWait}
+		m.ldap.vec, m.oidcTokens.vec, m.backups.vec, m.lockouts, m.apiKeyUses, m.hashWait}
 	return m
 }
 
@@ -192,6 +198,13 @@ func (m *Metrics) APIKeyUse() {
 func (m *Metrics) AppPasswordUse(result string) {
 	if m != nil {
 		m.appPasswords.inc(result, "")
+	}
+}
+
+// Backup counts a backup written with result (BackupResults).
+func (m *Metrics) Backup(result string) {
+	if m != nil {
+		m.backups.inc(result, "")
 	}
 }
 
