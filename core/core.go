@@ -73,8 +73,10 @@ type Core struct {
 	store  *store.Store
 	hasher *password.Hasher
 	mail   *mail.Sender
-	log    *slog.Logger
-	now    func() time.Time
+	// mailWake wakes the mail queue's worker (mailqueue.go).
+	mailWake chan struct{}
+	log      *slog.Logger
+	now      func() time.Time
 
 	// defaults are the settings before anything is stored.
 	defaults Settings
@@ -152,7 +154,7 @@ func New(opts Options) (*Core, error) {
 		return nil, errors.New("core: a directory without a client")
 	}
 	c := &Core{store: opts.Store, hasher: opts.Hasher, mail: opts.Mail, log: opts.Logger, now: opts.Now, apps: NewRegistry(), dir: opts.Directory,
-		portal: opts.PortalURL, redirect: policies.RedirectPolicy{Portal: opts.PortalURL, CookieDomain: opts.CookieDomain}}
+		portal: opts.PortalURL, mailWake: make(chan struct{}, 1), redirect: policies.RedirectPolicy{Portal: opts.PortalURL, CookieDomain: opts.CookieDomain}}
 	if c.hasher == nil {
 		c.hasher = password.NewHasher(password.HasherOptions{Params: password.DefaultParams()})
 	}

@@ -85,6 +85,7 @@ func (s *Users) UpdateProfile(ctx context.Context, c *Actor, in ProfileInput) (P
 		return ProfileResult{}, fmt.Errorf("core: update profile: %w", err)
 	}
 	res := ProfileResult{User: u}
+	s.notifyEmailChange(c, before, u)
 	if change == emailRequest {
 		res.Requested = true
 		if res.Mailed, err = s.SendEmailConfirmation(ctx, u); err != nil {

@@ -181,6 +181,8 @@ type Service struct {
 
 	// stopSync ends the scheduled directory synchronisation (Stop).
 	stopSync context.CancelFunc
+	// stopMail ends the security e-mail queue's worker (Stop).
+	stopMail context.CancelFunc
 
 	// dirServer is where the directory server listens; nil when it is
 	// off.
@@ -304,14 +306,24 @@ func (s *Service) Start() error {
 		s.stopSync = cancel
 		go s.core.Directory.RunSync(ctx)
 	}
+	if s.stopMail == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopMail = cancel
+		go s.core.RunMailQueue(ctx)
+	}
 	return s.core.Credentials.OfferSetup()
 }
 
-// Stop ends what Start started: the scheduled directory synchronisation.
+// Stop ends what Start started: the scheduled directory synchronisation
+// and the mail queue's worker.
 func (s *Service) Stop() {
 	if s.stopSync != nil {
 		s.stopSync()
 		s.stopSync = nil
+	}
+	if s.stopMail != nil {
+		s.stopMail()
+		s.stopMail = nil
 	}
 }
 

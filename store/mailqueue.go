@@ -202,3 +202,35 @@ func (q MailQueue) SetPrefs(userID string, fn func(*MailPrefs)) (MailPrefs, erro
 	}
 	return p, nil
 }
+
+// Claim takes m for sending until until, if it is still queued and due at
+// now (no other worker took it meanwhile); ok reports whether it did. m's
+// NextAt becomes until.
+func (q MailQueue) Claim(m *QueuedMail, now, until time.Time) (ok bool, err error) {
+	s := q.s
+	if err := s.enter(); err != nil {
+		return false, err
+	}
+	defer s.leave()
+	err = s.update(func(txn kvTxn) error {
+		ok = false
+		var cur QueuedMail
+		switch err := get(txn, cat(prefixMailQueue, m.ID), &cur); {
+		case errors.Is(err, ErrNotFound):
+			return nil
+		case err != nil:
+			return err
+		}
+		if cur.NextAt.After(now) {
+			return nil
+		}
+		cur.NextAt = until
+		ok = true
+		*m = cur
+		return put(txn, cat(prefixMailQueue, m.ID), &cur)
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: claim queued mail: %w", err)
+	}
+	return ok, nil
+}
