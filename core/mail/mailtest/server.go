@@ -21,6 +21,7 @@ import (
 	"net"
 	netmail "net/mail"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,6 +110,8 @@ type Server struct {
 	port    int
 	pool    *x509.CertPool
 	closing chan struct{}
+	// refusing makes MAIL FROM fail with a temporary error (SetRefusing).
+	refusing atomic.Bool
 
 	mu      sync.Mutex
 	msgs    []Received
@@ -183,6 +186,10 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	})
 	return s
 }
+
+// SetRefusing makes the server refuse every message with a temporary
+// error (451) while on is true, as a server that is down for maintenance.
+func (s *Server) SetRefusing(on bool) { s.refusing.Store(on) }
 
 // Host returns the IP address the server listens on, "127.0.0.1".
 func (s *Server) Host() string { return s.host }
@@ -302,6 +309,9 @@ func (ss *session) authorised() error {
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if err := ss.authorised(); err != nil {
 		return err
+	}
+	if ss.s.refusing.Load() {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later (refusing, for a test)"}
 	}
 	ss.from, ss.to = from, nil
 	return nil
