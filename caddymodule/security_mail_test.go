@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/gatehouse-auth/gatehouse/core/mail/mailtest"
 )
 
@@ -233,6 +236,105 @@ func TestSecurityMailEvents(t *testing.T) {
 		}
 		if strings.Contains(m.Text, "Account: bea") && strings.Contains(m.Text, "olga@") {
 			t.Errorf("a notice to bea shows olga's address:\n%s", m.Text)
+		}
+	}
+}
+
+// TestSecurityMailOptOut: a user who turns the optional notices off gets
+// no new-device or new-key notice, but still every critical one; the
+// choice cannot be made by an API key or by an impersonating administrator.
+func TestSecurityMailOptOut(t *testing.T) {
+	h, _, in, olga, bea := mailSetup(t)
+	in.expect("bea@work.example", "New sign-in")
+
+	// An administrator impersonating bea cannot silence her notices.
+	imp := h.client()
+	h.apiLogin(imp, "olga", ownerPW)
+	if code, b := secAPI(t, h, imp, "POST", "/api/v1/users/bea/impersonate", ""); code != 200 {
+		t.Fatalf("impersonate: %d %s", code, b)
+	}
+	if code, b := secAPI(t, h, imp, "PATCH", "/api/v1/me", `{"security_emails":{"new_device":false}}`); code != 403 {
+		t.Fatalf("impersonating administrator changed the preferences: %d %s", code, b)
+	}
+	// A bad time zone is refused, naming the field.
+	if code, b := secAPI(t, h, bea, "PATCH", "/api/v1/me", `{"security_emails":{"time_zone":"Mars/Olympus"}}`); code != 400 || !strings.Contains(string(b), "time_zone") {
+		t.Fatalf("bad time zone: %d %s", code, b)
+	}
+	if code, b := secAPI(t, h, bea, "PATCH", "/api/v1/me",
+		`{"security_emails":{"new_device":false,"new_credential":false,"time_zone":"Europe/Berlin"}}`); code != 200 {
+		t.Fatalf("opt out: %d %s", code, b)
+	}
+	code, b := secAPI(t, h, bea, "GET", "/api/v1/me", "")
+	if code != 200 || !strings.Contains(string(b), `"security_emails":{"new_device":false,"new_credential":false,"time_zone":"Europe/Berlin"}`) {
+		t.Fatalf("GET /me after opting out: %d %s", code, b)
+	}
+
+	// Optional: a new device, a new API key. Nothing.
+	other := h.client()
+	mailLogin(t, h, other, "bea", beaPW, mailUAWin)
+	if code, b := secAPI(t, h, bea, "POST", "/api/v1/keys", `{"label":"k"}`); code != 201 {
+		t.Fatalf("create key: %d %s", code, b)
+	}
+	// Critical: the password change is mailed, in her time zone.
+	if code, b := secAPI(t, h, bea, "POST", "/api/v1/me/password", `{"current_password":"`+beaPW+`","password":"Another-passw0rd"}`); code != 200 && code != 204 {
+		t.Fatalf("change password: %d %s", code, b)
+	}
+	m := in.expect("bea@work.example", "password was changed")
+	if !strings.Contains(m.Text, "Europe/Berlin") || !strings.Contains(m.Text, "(UTC+01:00)") {
+		t.Errorf("the time is not in bea's time zone:\n%s", m.Text)
+	}
+	// A password set by an administrator: critical too, naming them.
+	if code, b := secAPI(t, h, olga, "POST", "/api/v1/users/bea/password", `{"password":"Third-passw0rd!"}`); code != 200 && code != 204 {
+		t.Fatalf("admin sets password: %d %s", code, b)
+	}
+	m = in.expect("bea@work.example", "password was changed")
+	if !strings.Contains(m.Text, "An administrator, olga, set a new password") {
+		t.Errorf("the notice does not name the administrator:\n%s", m.Text)
+	}
+	if n := in.count("bea@work.example", "New sign-in"); n != 1 {
+		t.Errorf("%d new-device notices after opting out, want only the one before", n)
+	}
+	if n := in.count("bea@work.example", "API key"); n != 0 {
+		t.Errorf("a new-key notice after opting out")
+	}
+}
+
+// TestSecurityMailQueueSurvivesRestart: with the SMTP server refusing, a
+// notice waits in the queue, the request that caused it succeeds at once;
+// Caddy stops and starts again; once the server accepts, the notice
+// arrives, once per address.
+func TestSecurityMailQueueSurvivesRestart(t *testing.T) {
+	h, smtp, in, _, bea := mailSetup(t)
+	in.expect("bea@work.example", "New sign-in")
+	in.expect("bea@home.example", "New sign-in")
+
+	smtp.SetRefusing(true)
+	start := time.Now()
+	if code, b := secAPI(t, h, bea, "POST", "/api/v1/me/password", `{"current_password":"`+beaPW+`","password":"Another-passw0rd"}`); code != 200 && code != 204 {
+		t.Fatalf("change password while mail is refused: %d %s", code, b)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the request took %v while the SMTP server refused: it waited for the mail", d)
+	}
+	// Let the worker try (and fail) at least once.
+	time.Sleep(1500 * time.Millisecond)
+	if n := in.count("bea@work.example", "password was changed"); n != 0 {
+		t.Fatalf("a message arrived although the server refuses")
+	}
+	if logged, _ := os.ReadFile(filepath.Join(h.dir, "caddy.log")); !bytes.Contains(logged, []byte("mail queue: send failed, will retry")) {
+		t.Errorf("the failed send was not logged")
+	}
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	smtp.SetRefusing(false)
+	h.start(h.caddyfile(smtpBlock(smtp), ""))
+	in.expect("bea@work.example", "password was changed")
+	in.expect("bea@home.example", "password was changed")
+	time.Sleep(3 * time.Second)
+	for _, addr := range []string{"bea@work.example", "bea@home.example"} {
+		if n := in.count(addr, "password was changed"); n != 1 {
+			t.Errorf("%d password notices to %s, want 1", n, addr)
 		}
 	}
 }
