@@ -338,3 +338,25 @@ func TestSecurityMailQueueSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// waitNonNotices waits for n messages that are not security notices (the
+// links and invitations other tests count) and returns them in order.
+func waitNonNotices(t *testing.T, smtp *mailtest.Server, n int) []mailtest.Received {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var out []mailtest.Received
+	for time.Now().Before(deadline) {
+		out = out[:0]
+		for _, m := range smtp.Messages() {
+			if !strings.Contains(m.Text, "If this was you, there is nothing to do.") {
+				out = append(out, m)
+			}
+		}
+		if len(out) >= n {
+			return out
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%d messages other than security notices, want %d", len(out), n)
+	return nil
+}
