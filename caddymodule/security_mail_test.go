@@ -360,3 +360,24 @@ func waitNonNotices(t *testing.T, smtp *mailtest.Server, n int) []mailtest.Recei
 	t.Fatalf("%d messages other than security notices, want %d", len(out), n)
 	return nil
 }
+
+// TestSecurityMailProfilePage: the profile page shows the preferences and
+// its form changes them.
+func TestSecurityMailProfilePage(t *testing.T) {
+	h, _, _, _, bea := mailSetup(t)
+	resp, page := do(t, bea, "GET", h.portalURL("/profile"), nil, browser)
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `id="notify_new_device" name="new_device" type="checkbox" value="1" checked`) {
+		t.Fatalf("the profile page does not show the security e-mail settings (%d)", resp.StatusCode)
+	}
+	resp, text := uxPost(t, h, bea, "/profile", "/profile/security-emails", "new_credential", "1", "time_zone", "Asia/Tokyo")
+	if resp.StatusCode != http.StatusSeeOther && resp.StatusCode != 200 {
+		t.Fatalf("save: %d %s", resp.StatusCode, secPageError([]byte(text)))
+	}
+	code, b := secAPI(t, h, bea, "GET", "/api/v1/me", "")
+	if code != 200 || !strings.Contains(string(b), `"security_emails":{"new_device":false,"new_credential":true,"time_zone":"Asia/Tokyo"}`) {
+		t.Fatalf("after the form: %d %s", code, b)
+	}
+	if resp, text = uxPost(t, h, bea, "/profile", "/profile/security-emails", "time_zone", "Nowhere/Special"); resp.StatusCode != 400 || !strings.Contains(text, "not a known time zone") {
+		t.Errorf("a bad time zone: %d %s", resp.StatusCode, secPageError([]byte(text)))
+	}
+}
