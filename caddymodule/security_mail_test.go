@@ -381,3 +381,25 @@ func TestSecurityMailProfilePage(t *testing.T) {
 		t.Errorf("a bad time zone: %d %s", resp.StatusCode, secPageError([]byte(text)))
 	}
 }
+
+// TestSecurityMailNeverBlocks: with an SMTP server that takes 6 seconds to
+// accept a message, the requests that cause notices answer at once, and
+// the notices arrive afterwards.
+func TestSecurityMailNeverBlocks(t *testing.T) {
+	h, smtp, in, _, bea := mailSetup(t)
+	in.expect("bea@work.example", "New sign-in")
+	in.expect("bea@home.example", "New sign-in")
+	smtp.SetDataDelay(6 * time.Second)
+	start := time.Now()
+	if code, b := secAPI(t, h, bea, "POST", "/api/v1/me/password", `{"current_password":"`+beaPW+`","password":"Another-passw0rd"}`); code != 200 && code != 204 {
+		t.Fatalf("change password: %d %s", code, b)
+	}
+	other := h.client()
+	mailLogin(t, h, other, "bea", "Another-passw0rd", mailUAWin)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the requests took %v with a slow SMTP server: they waited for the mail", d)
+	}
+	smtp.SetDataDelay(0)
+	in.expect("bea@work.example", "password was changed")
+	in.expect("bea@work.example", "New sign-in")
+}
