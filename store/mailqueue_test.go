@@ -80,4 +80,15 @@ func TestMailQueue(t *testing.T) {
 	if n := countKeys(t, s, prefixMailPrefs); n != 0 {
 		t.Errorf("%d preference records after resetting to the defaults, want 0", n)
 	}
+	// A deleted user's preferences go with the account.
+	u := mustCreate(t, s, "gone")
+	if _, err := q.SetPrefs(u.ID, func(p *MailPrefs) { p.NoNewDevice = true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUser(u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := countKeys(t, s, prefixMailPrefs); n != 0 {
+		t.Errorf("%d preference records after deleting the user, want 0", n)
+	}
 }
