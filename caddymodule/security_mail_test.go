@@ -403,3 +403,44 @@ func TestSecurityMailNeverBlocks(t *testing.T) {
 	in.expect("bea@work.example", "password was changed")
 	in.expect("bea@work.example", "New sign-in")
 }
+
+// TestSecurityMailDigest: an administrator who asks for the daily digest
+// gets one with the day's failed sign-ins, lockouts and new
+// administrators; a user without the audit permission cannot ask for it.
+func TestSecurityMailDigest(t *testing.T) {
+	h, _, in, olga, bea := mailSetup(t)
+	if code, b := secAPI(t, h, bea, "PATCH", "/api/v1/me", `{"security_emails":{"digest":"daily"}}`); code != 403 {
+		t.Fatalf("a plain user asked for the digest: %d %s", code, b)
+	}
+	if code, b := secAPI(t, h, olga, "PATCH", "/api/v1/me", `{"security_emails":{"digest":"hourly"}}`); code != 400 || !strings.Contains(string(b), "digest") {
+		t.Fatalf("a bad digest period: %d %s", code, b)
+	}
+	if code, b := secAPI(t, h, olga, "PATCH", "/api/v1/settings", `{"lockout_threshold":2}`); code != 200 {
+		t.Fatalf("lockout threshold: %d %s", code, b)
+	}
+	thief := h.client()
+	for range 3 {
+		body, _ := json.Marshal(map[string]any{"username": "bea", "password": "guess-guess-1"})
+		do(t, thief, "POST", h.portalURL("/api/v1/login"), bytes.NewReader(body), jsonAPI)
+	}
+	if code, b := secAPI(t, h, olga, "PATCH", "/api/v1/users/bea", `{"role":"admin"}`); code != 200 {
+		t.Fatalf("make bea an admin: %d %s", code, b)
+	}
+	if code, b := secAPI(t, h, olga, "PATCH", "/api/v1/me", `{"security_emails":{"digest":"daily"}}`); code != 200 {
+		t.Fatalf("ask for the digest: %d %s", code, b)
+	}
+	m := in.expect("olga@example.com", "security digest (daily)")
+	for _, want := range []string{"Failed sign-ins: 3", "Accounts locked: 1", "New administrators: 2", "bea (user -> admin, by olga)", "olga (role owner, by cli)"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("the digest lacks %q:\n%s", want, m.Text)
+		}
+	}
+	// Asking again (which wakes the worker) within the day sends none.
+	if code, b := secAPI(t, h, olga, "PATCH", "/api/v1/me", `{"security_emails":{"digest":"daily","time_zone":"Europe/Paris"}}`); code != 200 {
+		t.Fatalf("ask again: %d %s", code, b)
+	}
+	time.Sleep(3 * time.Second)
+	if n := in.count("olga@example.com", "security digest"); n != 1 {
+		t.Errorf("%d digests within the day, want 1", n)
+	}
+}

@@ -75,8 +75,11 @@ type Core struct {
 	mail   *mail.Sender
 	// mailWake wakes the mail queue's worker (mailqueue.go).
 	mailWake chan struct{}
-	log      *slog.Logger
-	now      func() time.Time
+	// digestNow makes the worker look for due digests at once (a changed
+	// choice) instead of at its next minute.
+	digestNow atomic.Bool
+	log       *slog.Logger
+	now       func() time.Time
 
 	// defaults are the settings before anything is stored.
 	defaults Settings

@@ -5,6 +5,7 @@ import (
 	"time"
 	_ "time/tzdata" // time zones for the security e-mails on hosts without a zoneinfo database
 
+	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -16,6 +17,9 @@ type MailPrefsInput struct {
 	NewDevice     *bool   `json:"new_device"`
 	NewCredential *bool   `json:"new_credential"`
 	TimeZone      *string `json:"time_zone"`
+	// Digest is "daily", "weekly" or "" (none): the security digest, for
+	// users who may read the audit log.
+	Digest *string `json:"digest"`
 }
 
 // MailPrefsView is a user's security e-mail preferences as the API shows
@@ -27,6 +31,8 @@ type MailPrefsView struct {
 	NewCredential bool `json:"new_credential"`
 	// TimeZone of the times in the e-mails; "" is UTC.
 	TimeZone string `json:"time_zone"`
+	// Digest is the security digest: "daily", "weekly" or "".
+	Digest string `json:"digest"`
 }
 
 // MailPrefs returns u's security e-mail preferences.
@@ -35,7 +41,12 @@ func (s *Users) MailPrefs(u *store.User) (MailPrefsView, error) {
 	if err != nil {
 		return MailPrefsView{}, fmt.Errorf("core: security e-mail preferences: %w", err)
 	}
-	return MailPrefsView{NewDevice: !p.NoNewDevice, NewCredential: !p.NoNewCredential, TimeZone: p.TimeZone}, nil
+	return mailPrefsView(p), nil
+}
+
+// mailPrefsView is the API's form of p.
+func mailPrefsView(p store.MailPrefs) MailPrefsView {
+	return MailPrefsView{NewDevice: !p.NoNewDevice, NewCredential: !p.NoNewCredential, TimeZone: p.TimeZone, Digest: p.Digest}
 }
 
 // SetMailPrefs changes c's own security e-mail preferences. Only the
@@ -57,7 +68,18 @@ func (s *Users) SetMailPrefs(c *Actor, in MailPrefsInput) (MailPrefsView, error)
 			return MailPrefsView{}, Input("security_emails.time_zone", "%q is not a known time zone (use a name such as Europe/Berlin, or \"\" for UTC)", *in.TimeZone)
 		}
 	}
+	if in.Digest != nil && *in.Digest != "" {
+		if _, ok := digestPeriods[*in.Digest]; !ok {
+			return MailPrefsView{}, Input("security_emails.digest", `must be "daily", "weekly" or "" (none)`)
+		}
+		if err := Need(c, policies.PermAuditRead); err != nil {
+			return MailPrefsView{}, err
+		}
+	}
 	p, err := s.store.MailQueue().SetPrefs(c.User.ID, func(p *store.MailPrefs) {
+		if in.Digest != nil {
+			p.Digest = *in.Digest
+		}
 		if in.NewDevice != nil {
 			p.NoNewDevice = !*in.NewDevice
 		}
@@ -71,8 +93,12 @@ func (s *Users) SetMailPrefs(c *Actor, in MailPrefsInput) (MailPrefsView, error)
 	if err != nil {
 		return MailPrefsView{}, fmt.Errorf("core: security e-mail preferences: %w", err)
 	}
+	if in.Digest != nil {
+		s.digestNow.Store(true)
+		s.wakeMailer()
+	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionProfileUpdate, Resource: "user:" + c.User.Username,
-		Outcome: OutcomeSuccess, Reason: fmt.Sprintf("security e-mails: new device %t, new key or app password %t, time zone %q",
-			!p.NoNewDevice, !p.NoNewCredential, p.TimeZone)})
-	return MailPrefsView{NewDevice: !p.NoNewDevice, NewCredential: !p.NoNewCredential, TimeZone: p.TimeZone}, nil
+		Outcome: OutcomeSuccess, Reason: fmt.Sprintf("security e-mails: new device %t, new key or app password %t, time zone %q, digest %q",
+			!p.NoNewDevice, !p.NoNewCredential, p.TimeZone, p.Digest)})
+	return mailPrefsView(p), nil
 }

@@ -47,7 +47,12 @@ func (c *Core) RunMailQueue(ctx context.Context) {
 	}
 	t := time.NewTicker(mailPoll)
 	defer t.Stop()
+	var digestAt time.Time
 	for {
+		if now := c.now(); now.Sub(digestAt) >= time.Minute || c.digestNow.Swap(false) {
+			digestAt = now
+			c.sendDigests()
+		}
 		c.sendDueMail(ctx)
 		select {
 		case <-ctx.Done():

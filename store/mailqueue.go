@@ -46,6 +46,10 @@ type MailPrefs struct {
 	NoNewCredential bool `json:"no_new_credential,omitempty"`
 	// TimeZone is an IANA zone name ("" means UTC).
 	TimeZone string `json:"time_zone,omitempty"`
+	// Digest is "daily" or "weekly" for an administrator who wants the
+	// security digest, "" for none; DigestSentAt is when the last went out.
+	Digest       string    `json:"digest,omitempty"`
+	DigestSentAt time.Time `json:"digest_sent_at,omitzero"`
 }
 
 // MailQueue is the part of the store that keeps the outgoing security
@@ -233,4 +237,38 @@ func (q MailQueue) Claim(m *QueuedMail, now, until time.Time) (ok bool, err erro
 		return false, fmt.Errorf("store: claim queued mail: %w", err)
 	}
 	return ok, nil
+}
+
+// EachPrefs calls fn with every user's stored mail preferences.
+func (q MailQueue) EachPrefs(fn func(userID string, p MailPrefs)) error {
+	s := q.s
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	type entry struct {
+		id string
+		p  MailPrefs
+	}
+	var all []entry
+	err := s.db.View(func(txn kvTxn) error {
+		it := txn.NewIterator(iterOptions{Prefix: []byte(prefixMailPrefs), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var e entry
+			e.id = string(it.Item().Key()[len(prefixMailPrefs):])
+			if err := it.Item().Value(func(b []byte) error { return decode(b, &e.p) }); err != nil {
+				return err
+			}
+			all = append(all, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: mail preferences: %w", err)
+	}
+	for _, e := range all {
+		fn(e.id, e.p)
+	}
+	return nil
 }
