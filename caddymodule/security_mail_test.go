@@ -265,7 +265,7 @@ func TestSecurityMailOptOut(t *testing.T) {
 		t.Fatalf("opt out: %d %s", code, b)
 	}
 	code, b := secAPI(t, h, bea, "GET", "/api/v1/me", "")
-	if code != 200 || !strings.Contains(string(b), `"security_emails":{"new_device":false,"new_credential":false,"time_zone":"Europe/Berlin"}`) {
+	if code != 200 || !strings.Contains(string(b), `"security_emails":{"new_device":false,"new_credential":false,"time_zone":"Europe/Berlin","digest":""}`) {
 		t.Fatalf("GET /me after opting out: %d %s", code, b)
 	}
 
@@ -374,7 +374,7 @@ func TestSecurityMailProfilePage(t *testing.T) {
 		t.Fatalf("save: %d %s", resp.StatusCode, secPageError([]byte(text)))
 	}
 	code, b := secAPI(t, h, bea, "GET", "/api/v1/me", "")
-	if code != 200 || !strings.Contains(string(b), `"security_emails":{"new_device":false,"new_credential":true,"time_zone":"Asia/Tokyo"}`) {
+	if code != 200 || !strings.Contains(string(b), `"security_emails":{"new_device":false,"new_credential":true,"time_zone":"Asia/Tokyo","digest":""}`) {
 		t.Fatalf("after the form: %d %s", code, b)
 	}
 	if resp, text = uxPost(t, h, bea, "/profile", "/profile/security-emails", "time_zone", "Nowhere/Special"); resp.StatusCode != 400 || !strings.Contains(text, "not a known time zone") {
