@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestAdminChangesReachTheGuard: access given and taken in the portal's API
@@ -117,7 +116,7 @@ func TestMailDelivery(t *testing.T) {
 	if !bytes.Equal(unknown, known) {
 		t.Errorf("forgot answers differ:\n%s\n%s", unknown, known)
 	}
-	msgs := smtp.Wait(t, 1, 10*time.Second)
+	msgs := waitNonNotices(t, smtp, 1)
 	if len(msgs) != 1 || msgs[0].To[0] != "alice@example.com" {
 		t.Fatalf("messages = %+v", msgs)
 	}
@@ -151,7 +150,7 @@ func TestMailDelivery(t *testing.T) {
 		Emailed bool   `json:"emailed"`
 	}
 	_ = json.Unmarshal(b, &inv)
-	msgs = smtp.Wait(t, 2, 10*time.Second)
+	msgs = waitNonNotices(t, smtp, 2)
 	if !inv.Emailed || linkRE.FindString(msgs[1].Text) != inv.Link || msgs[1].To[0] != "carol@example.com" {
 		t.Errorf("invitation mail %+v, answer %s", msgs[1], b)
 	}

@@ -85,8 +85,13 @@ type Core struct {
 	mail   *mail.Sender
 	// metrics is Options.Metrics (nil-safe).
 	metrics *metrics.Metrics
-	log     *slog.Logger
-	now     func() time.Time
+	// mailWake wakes the mail queue's worker (mailqueue.go).
+	mailWake chan struct{}
+	// digestNow makes the worker look for due digests at once (a changed
+	// choice) instead of at its next minute.
+	digestNow atomic.Bool
+	log       *slog.Logger
+	now       func() time.Time
 
 	// defaults are the settings before anything is stored.
 	defaults Settings
@@ -167,7 +172,7 @@ func New(opts Options) (*Core, error) {
 		return nil, errors.New("core: a directory without a client")
 	}
 	c := &Core{store: opts.Store, hasher: opts.Hasher, mail: opts.Mail, log: opts.Logger, now: opts.Now, apps: NewRegistry(), dir: opts.Directory, metrics: opts.Metrics,
-		portal: opts.PortalURL, redirect: policies.RedirectPolicy{Portal: opts.PortalURL, CookieDomain: opts.CookieDomain}}
+		portal: opts.PortalURL, mailWake: make(chan struct{}, 1), redirect: policies.RedirectPolicy{Portal: opts.PortalURL, CookieDomain: opts.CookieDomain}}
 	if c.hasher == nil {
 		c.hasher = password.NewHasher(password.HasherOptions{Params: password.DefaultParams(), OnWait: opts.Metrics.HashWait})
 	}

@@ -189,10 +189,12 @@ func (s *Users) ConfirmEmail(a *Actor, secret string) (*store.User, error) {
 		return nil, ErrLink
 	}
 	addr := t.Data["email"]
+	var before store.User
 	u, err := s.store.UpdateUser(t.UserID, func(x *store.User) error {
 		if !strings.EqualFold(x.PendingEmail, addr) {
 			return ErrLink
 		}
+		before = *x
 		x.Email = addr
 		return nil
 	})
@@ -212,6 +214,7 @@ func (s *Users) ConfirmEmail(a *Actor, secret string) (*store.User, error) {
 	}
 	s.Audit(a, store.Event{Actor: u.Username, Action: ActionEmailChangeConfirmed, Resource: "user:" + u.Username,
 		Outcome: OutcomeSuccess, Reason: "new address " + u.Email})
+	s.notifyEmailChange(a, &before, u)
 	return u, nil
 }
 

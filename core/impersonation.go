@@ -179,5 +179,6 @@ func (s *Sessions) Impersonate(c *Actor, u *store.User) (string, store.Session, 
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionImpersonationStart, Resource: "user:" + u.Username,
 		Outcome: OutcomeSuccess, Reason: c.User.Username + " started impersonating " + u.Username +
 			" until " + expires.UTC().Format(time.RFC3339)})
+	s.notifyImpersonated(c, u)
 	return tok, sess, nil
 }

@@ -113,6 +113,7 @@ func (s *Credentials) AdminSetPassword(ctx context.Context, c *Actor, ref, pw st
 		return err
 	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionPasswordSet, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
+	s.Notify(c, u, NoticePasswordChanged, "An administrator, "+c.User.Username+", set a new password.")
 	return nil
 }
 
@@ -147,6 +148,7 @@ func (s *Credentials) ChangeOwnPassword(ctx context.Context, c *Actor, current, 
 		return err
 	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionPasswordChange, Resource: "user:" + c.User.Username, Outcome: OutcomeSuccess})
+	s.Notify(c, c.User, NoticePasswordChanged, "")
 	return nil
 }
 
@@ -332,6 +334,7 @@ func (s *Credentials) ResetPassword(ctx context.Context, a *Actor, secret, pw st
 		return nil, err
 	}
 	s.Audit(a, store.Event{Actor: u.Username, Action: ActionPasswordReset, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
+	s.Notify(a, updated, NoticePasswordChanged, "It was set with a password-reset link.")
 	return updated, nil
 }
 

@@ -18,6 +18,9 @@ type ProfileInput struct {
 	FullName        *string `json:"full_name"`
 	Email           *string `json:"email"`
 	CurrentPassword string  `json:"current_password"`
+	// SecurityEmails changes the security e-mail preferences (allowed
+	// while the profile is locked; see SetMailPrefs).
+	SecurityEmails *MailPrefsInput `json:"security_emails"`
 }
 
 // ProfileResult is what updateProfile did: the user as stored, and
@@ -34,6 +37,14 @@ type ProfileResult struct {
 // UpdateProfile changes c's own name and email address, unless the "lock
 // profile" setting is on.
 func (s *Users) UpdateProfile(ctx context.Context, c *Actor, in ProfileInput) (ProfileResult, error) {
+	if in.SecurityEmails != nil {
+		if _, err := s.SetMailPrefs(c, *in.SecurityEmails); err != nil {
+			return ProfileResult{}, err
+		}
+		if in.FullName == nil && in.Email == nil {
+			return ProfileResult{User: c.User}, nil
+		}
+	}
 	if s.Settings().LockProfile {
 		return ProfileResult{}, fmt.Errorf("%w: profiles are locked; ask an administrator to change your details", ErrForbidden)
 	}
@@ -85,6 +96,7 @@ func (s *Users) UpdateProfile(ctx context.Context, c *Actor, in ProfileInput) (P
 		return ProfileResult{}, fmt.Errorf("core: update profile: %w", err)
 	}
 	res := ProfileResult{User: u}
+	s.notifyEmailChange(c, before, u)
 	if change == emailRequest {
 		res.Requested = true
 		if res.Mailed, err = s.SendEmailConfirmation(ctx, u); err != nil {

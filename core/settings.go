@@ -66,6 +66,9 @@ type Settings struct {
 	// TempPasswordLifetime is how long a temporary password made by an
 	// administrator works.
 	TempPasswordLifetime Duration `json:"temp_password_lifetime"`
+	// NotifyImpersonation e-mails a user when an administrator starts
+	// impersonating them (off by default).
+	NotifyImpersonation bool `json:"notify_impersonation"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string

@@ -161,6 +161,7 @@ func (s *Auth) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, erro
 		return nil, err
 	}
 	s.Audit(a, store.Event{Actor: u.Username, Action: ActionTOTPEnroll, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
+	s.Notify(a, u, NoticeFactorAdded, "An authenticator app was set up.")
 	return codes, nil
 }
 
@@ -206,6 +207,7 @@ func (s *Auth) RemoveTOTP(a *Actor, actor string, u *store.User) error {
 		return fmt.Errorf("core: remove totp: %w", err)
 	}
 	s.Audit(a, store.Event{Actor: actor, Action: ActionTOTPRemove, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
+	s.Notify(a, u, NoticeFactorRemoved, "The authenticator app was removed.")
 	return nil
 }
 
@@ -312,6 +314,7 @@ func (s *Auth) ResetFactors(c *Actor, ref string) error {
 		return fmt.Errorf("core: remove second factors: %w", err)
 	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionFactorsRemoved, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
+	s.Notify(c, u, NoticeFactorRemoved, "An administrator, "+c.User.Username+", removed all your second factors.")
 	return nil
 }
 

@@ -308,6 +308,7 @@ func (s *Users) UpdateUser(c *Actor, ref string, p UserPatch) (*store.User, erro
 		return nil, fmt.Errorf("core: update user: %w", err)
 	}
 	s.auditUserChanges(c, before, updated)
+	s.notifyEmailChange(c, before, updated)
 	if updated.Disabled && !before.Disabled {
 		if _, err := s.store.DeleteUserSessions(updated.ID); err != nil {
 			return nil, fmt.Errorf("core: end sessions of disabled user: %w", err)

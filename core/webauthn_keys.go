@@ -76,6 +76,7 @@ func (s *Auth) RemoveKey(a *Actor, u *store.User, id string) error {
 	}
 	s.Audit(a, store.Event{Actor: u.Username, Action: ActionWebAuthnRemove, Resource: "user:" + u.Username,
 		Outcome: OutcomeSuccess, Reason: strconv.Quote(name)})
+	s.Notify(a, u, NoticeFactorRemoved, "The security key or passkey "+strconv.Quote(name)+" was removed.")
 	return nil
 }
 

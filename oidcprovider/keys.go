@@ -80,7 +80,7 @@ func newSigningKey(alg jose.SignatureAlgorithm) (*signingKey, error) {
 // storedKeys returns the stored keys of use (store.OIDCSigningKey.Use),
 // newest first.
 func storedKeys(c *core.Core, use string) ([]*store.OIDCSigningKey, error) {
-	all, err := c.Store().OIDCSigningKeys()
+	all, err := c.Store().OIDCKeys().List()
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func rotateStored(c *core.Core, use string, alg jose.SignatureAlgorithm) (string
 	if len(old) > 0 && !created.After(old[0].CreatedAt) {
 		created = old[0].CreatedAt.Add(time.Nanosecond)
 	}
-	err = c.Store().PutOIDCSigningKey(&store.OIDCSigningKey{ID: k.id, Algorithm: string(alg), Use: use, Sealed: c.Seal(der, sealPurpose), CreatedAt: created}, drop...)
+	err = c.Store().OIDCKeys().Put(&store.OIDCSigningKey{ID: k.id, Algorithm: string(alg), Use: use, Sealed: c.Seal(der, sealPurpose), CreatedAt: created}, drop...)
 	return k.id, err
 }
 

@@ -93,7 +93,7 @@ func TestKeyRotationSchedule(t *testing.T) {
 	if len(third) != 2 || third[1].id != second[0].id {
 		t.Fatalf("second scheduled rotation: keys %v, want a new key then %s", kids(third), second[0].id)
 	}
-	stored, err := c.Store().OIDCSigningKeys()
+	stored, err := c.Store().OIDCKeys().List()
 	if err != nil || len(stored) != 2 {
 		t.Fatalf("stored keys: %d (%v), want 2", len(stored), err)
 	}
@@ -158,7 +158,7 @@ func TestKeysSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored, err := st.OIDCSigningKeys()
+	stored, err := st.OIDCKeys().List()
 	if err != nil || len(stored) != 1 {
 		t.Fatal(stored, err)
 	}
@@ -204,7 +204,7 @@ func TestKeyRotationScheduleConcurrent(t *testing.T) {
 			t.Fatalf("keys seen: %v (old %s), want one new key", got, old)
 		}
 	}
-	if stored, err := c.Store().OIDCSigningKeys(); err != nil || len(stored) != 2 {
+	if stored, err := c.Store().OIDCKeys().List(); err != nil || len(stored) != 2 {
 		t.Errorf("stored keys %d (%v), want 2", len(stored), err)
 	}
 }

@@ -197,6 +197,8 @@ type Service struct {
 	// when it has ended.
 	stopBackups context.CancelFunc
 	backupsDone chan struct{}
+	// stopMail ends the security e-mail queue's worker (Stop).
+	stopMail context.CancelFunc
 
 	// dirServer is where the directory server listens; nil when it is
 	// off.
@@ -329,11 +331,17 @@ func (s *Service) Start() error {
 			s.core.Backups.RunSchedule(ctx)
 		}(s.backupsDone)
 	}
+	if s.stopMail == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopMail = cancel
+		go s.core.RunMailQueue(ctx)
+	}
 	return s.core.Credentials.OfferSetup()
 }
 
 // Stop ends what Start started: the scheduled directory synchronisation
-// and the backup schedule, waiting for a backup being written to finish.
+// and the backup schedule, waiting for a backup being written to finish,
+// and the mail queue's worker.
 func (s *Service) Stop() {
 	if s.stopSync != nil {
 		s.stopSync()
@@ -343,6 +351,10 @@ func (s *Service) Stop() {
 		s.stopBackups()
 		<-s.backupsDone
 		s.stopBackups, s.backupsDone = nil, nil
+	}
+	if s.stopMail != nil {
+		s.stopMail()
+		s.stopMail = nil
 	}
 }
 

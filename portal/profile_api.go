@@ -3,6 +3,8 @@ package portal
 import (
 	"net/http"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/core"
 )
 
 // The caller's own account.
@@ -39,6 +41,8 @@ type meResponse struct {
 	Session sessionView `json:"session"`
 	// Key describes the API key of a request made with one.
 	Key *APIKeyView `json:"key,omitempty"`
+	// SecurityEmails are the user's security e-mail preferences.
+	SecurityEmails *core.MailPrefsView `json:"security_emails,omitempty"`
 }
 
 func (s accountUI) apiMe(w http.ResponseWriter, r *http.Request) {
@@ -54,6 +58,9 @@ func (s accountUI) apiMe(w http.ResponseWriter, r *http.Request) {
 	sess := c.Session
 	resp := meResponse{User: s.core.Users.View(c.User), Session: sessionView{CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt,
 		Remember: sess.Remember, Methods: sess.Methods, SecondFactor: sess.SecondFactor, Impersonator: sess.ImpersonatorName}}
+	if p, err := s.core.Users.MailPrefs(c.User); err == nil {
+		resp.SecurityEmails = &p
+	}
 	if c.Key != nil {
 		resp.Session = sessionView{CreatedAt: c.Key.CreatedAt, Methods: []string{"api_key"}}
 		v := s.core.Credentials.APIKeyViewOf(*c.Key, c.User.Username)

@@ -15,6 +15,9 @@ import (
 
 // profileData is the content of /profile.
 type profileData struct {
+	// MailPrefs are the security e-mail preferences (nil: mail is not
+	// configured, so there are none to show).
+	MailPrefs         *core.MailPrefsView
 	Locked            bool
 	Sessions          []SessionView
 	PasswordChangedAt time.Time
@@ -92,6 +95,7 @@ func (s accountUI) renderProfile(w http.ResponseWriter, r *http.Request, c *call
 		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
 	p.Data = profileData{
+		MailPrefs:         s.mailPrefs(u),
 		Keys:              keys,
 		AppPasswords:      appPasswords,
 		SSHKeys:           sshKeys,

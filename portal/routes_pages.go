@@ -54,6 +54,7 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.Handle("POST /profile/app-passwords/{id}/revoke", s.ownCredential(s.signedIn("", s.accountUI().handleProfileAppPasswordRevoke)))
 	mux.Handle("POST /profile/ssh-keys", s.freshCredential(s.signedIn("", s.accountUI().handleProfileSSHKeyAdd)))
 	mux.Handle("POST /profile/ssh-keys/remove", s.ownCredential(s.signedIn("", s.accountUI().handleProfileSSHKeyRemove)))
+	mux.Handle("POST /profile/security-emails", s.notCredential(s.signedIn("", s.accountUI().handleProfileMailPrefs)))
 
 	// Users.
 	mux.HandleFunc("GET /admin/users", s.signedIn(policies.PermUsersRead, s.usersUI().handleUsers))

@@ -58,6 +58,7 @@ func settingsForm(st *Settings) map[string]string {
 		"temp_password_lifetime": fmtDuration(st.TempPasswordLifetime),
 		"lock_profile":           b(st.LockProfile),
 		"require_2fa":            b(st.Require2FA),
+		"notify_impersonation":   b(st.NotifyImpersonation),
 		"min_length":             n(st.PasswordRules.MinLength),
 		"max_length":             n(st.PasswordRules.MaxLength),
 		"require_lower":          b(st.PasswordRules.RequireLower),
@@ -133,6 +134,7 @@ func settingsPatch(f url.Values) ([]byte, error) {
 		"require_symbol": on("require_symbol"), "forbid_username": on("forbid_username")}
 	patch["lock_profile"] = on("lock_profile")
 	patch["require_2fa"] = on("require_2fa")
+	patch["notify_impersonation"] = on("notify_impersonation")
 	return json.Marshal(patch)
 }
 

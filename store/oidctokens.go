@@ -256,8 +256,16 @@ func (s *Store) revokeSessionRefresh(ids []SessionID) error {
 	return errors.Join(s.revokeFamilies(families), endOIDCSessionClients(s, ids))
 }
 
-// OIDCSigningKeys returns the provider's signing keys.
-func (s *Store) OIDCSigningKeys() ([]*OIDCSigningKey, error) {
+// OIDCKeys is the part of the store that keeps the provider's signing
+// keys.
+type OIDCKeys struct{ s *Store }
+
+// OIDCKeys returns the store's signing-keys part.
+func (s *Store) OIDCKeys() OIDCKeys { return OIDCKeys{s} }
+
+// List returns the provider's signing keys.
+func (k OIDCKeys) List() ([]*OIDCSigningKey, error) {
+	s := k.s
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
@@ -281,9 +289,10 @@ func (s *Store) OIDCSigningKeys() ([]*OIDCSigningKey, error) {
 	return out, nil
 }
 
-// PutOIDCSigningKey stores a signing key (ErrConflict when its id is
-// taken), and deletes the keys named in drop. Durable when it returns.
-func (s *Store) PutOIDCSigningKey(k *OIDCSigningKey, drop ...string) error {
+// Put stores a signing key (ErrConflict when its id is taken), and
+// deletes the keys named in drop. Durable when it returns.
+func (ks OIDCKeys) Put(k *OIDCSigningKey, drop ...string) error {
+	s := ks.s
 	if err := s.enter(); err != nil {
 		return err
 	}

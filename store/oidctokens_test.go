@@ -169,21 +169,21 @@ func TestOIDCSigningKeys(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir, Options{Now: clk.Now})
 	k1 := &OIDCSigningKey{ID: "k1", Algorithm: "RS256", Sealed: []byte("sealed-1"), CreatedAt: clk.Now()}
-	if err := s.PutOIDCSigningKey(k1); err != nil {
+	if err := s.OIDCKeys().Put(k1); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutOIDCSigningKey(&OIDCSigningKey{ID: "k1", Algorithm: "ES256"}); !errors.Is(err, ErrConflict) {
+	if err := s.OIDCKeys().Put(&OIDCSigningKey{ID: "k1", Algorithm: "ES256"}); !errors.Is(err, ErrConflict) {
 		t.Errorf("a taken key id: %v, want ErrConflict", err)
 	}
 	clk.Advance(time.Hour)
-	if err := s.PutOIDCSigningKey(&OIDCSigningKey{ID: "k2", Algorithm: "ES256", Sealed: []byte("sealed-2"), CreatedAt: clk.Now()}); err != nil {
+	if err := s.OIDCKeys().Put(&OIDCSigningKey{ID: "k2", Algorithm: "ES256", Sealed: []byte("sealed-2"), CreatedAt: clk.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Hour)
-	if err := s.PutOIDCSigningKey(&OIDCSigningKey{ID: "k3", Algorithm: "ES256", Sealed: []byte("sealed-3"), CreatedAt: clk.Now()}, "k1"); err != nil {
+	if err := s.OIDCKeys().Put(&OIDCSigningKey{ID: "k3", Algorithm: "ES256", Sealed: []byte("sealed-3"), CreatedAt: clk.Now()}, "k1"); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := s.OIDCSigningKeys()
+	keys, err := s.OIDCKeys().List()
 	if err != nil {
 		t.Fatal(err)
 	}

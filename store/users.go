@@ -344,6 +344,9 @@ func (s *Store) DeleteUser(id string) error {
 		if err := deleteOIDCGrants(txn, id); err != nil {
 			return err
 		}
+		if err := txn.Delete(cat(prefixMailPrefs, id)); err != nil {
+			return err
+		}
 		return txn.Delete(userKey(id))
 	})
 	s.appPasswords.forgetUser(id)

@@ -21,6 +21,7 @@ import (
 	"net"
 	netmail "net/mail"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,6 +110,10 @@ type Server struct {
 	port    int
 	pool    *x509.CertPool
 	closing chan struct{}
+	// refusing makes MAIL FROM fail with a temporary error (SetRefusing).
+	refusing atomic.Bool
+	// delay, when set, replaces the WithDataDelay option (SetDataDelay).
+	delay atomic.Int64
 
 	mu      sync.Mutex
 	msgs    []Received
@@ -183,6 +188,15 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	})
 	return s
 }
+
+// SetRefusing makes the server refuse every message with a temporary
+// error (451) while on is true, as a server that is down for maintenance.
+func (s *Server) SetRefusing(on bool) { s.refusing.Store(on) }
+
+// SetDataDelay makes the server wait d after receiving each message's
+// data before accepting it, from now on (0: back to the WithDataDelay
+// option), as a slow server does.
+func (s *Server) SetDataDelay(d time.Duration) { s.delay.Store(int64(d)) }
 
 // Host returns the IP address the server listens on, "127.0.0.1".
 func (s *Server) Host() string { return s.host }
@@ -303,6 +317,9 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if err := ss.authorised(); err != nil {
 		return err
 	}
+	if ss.s.refusing.Load() {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later (refusing, for a test)"}
+	}
 	ss.from, ss.to = from, nil
 	return nil
 }
@@ -323,7 +340,11 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if d := ss.s.opts.dataDelay; d > 0 {
+	d := ss.s.opts.dataDelay
+	if v := ss.s.delay.Load(); v > 0 {
+		d = time.Duration(v)
+	}
+	if d > 0 {
 		timer := time.NewTimer(d)
 		defer timer.Stop()
 		select {

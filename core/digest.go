@@ -1,0 +1,99 @@
+package core
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/policies"
+	"github.com/gatehouse-auth/gatehouse/store"
+)
+
+// The security digest: an administrator who asks for it (MailPrefsInput
+// Digest, "daily" or "weekly"; it needs the audit.read permission) gets a
+// summary of the period's failed sign-ins, lockouts and new administrators,
+// counted from the audit log, through the same queue as the notices.
+
+// digestPeriods are the digest choices.
+var digestPeriods = map[string]time.Duration{"daily": 24 * time.Hour, "weekly": 7 * 24 * time.Hour}
+
+// digestMaxEvents bounds the audit events one digest reads.
+const digestMaxEvents = 20000
+
+// sendDigests queues the digests that are due.
+func (c *Core) sendDigests() {
+	now := c.now()
+	err := c.store.MailQueue().EachPrefs(func(uid string, p store.MailPrefs) {
+		period, ok := digestPeriods[p.Digest]
+		if !ok || now.Sub(p.DigestSentAt) < period {
+			return
+		}
+		u, err := c.store.User(uid)
+		if err != nil || u.Email == "" || !UserActive(u, now) {
+			return
+		}
+		if perms, _ := c.PermsOf(u.Role); !perms.Has(policies.PermAuditRead) {
+			return
+		}
+		since := now.Add(-period)
+		if p.DigestSentAt.After(since) {
+			since = p.DigestSentAt
+		}
+		text, err := c.digestText(u, p, since, now)
+		if err != nil {
+			c.log.Error("security digest", "user", u.Username, "error", err)
+			return
+		}
+		// Marked sent first: a failure to mark must not mail it every tick.
+		if _, err := c.store.MailQueue().SetPrefs(uid, func(x *store.MailPrefs) { x.DigestSentAt = now }); err != nil {
+			c.log.Error("security digest: mark sent", "user", u.Username, "error", err)
+			return
+		}
+		if err := c.store.MailQueue().Put(&store.QueuedMail{Kind: "digest", To: u.Email,
+			Subject: "Gatehouse security digest (" + p.Digest + ")", Text: text}); err != nil {
+			c.log.Error("security digest: queue", "user", u.Username, "error", err)
+		}
+	})
+	if err != nil {
+		c.log.Error("security digest", "error", err)
+	}
+}
+
+// digestText counts the period's events from the audit log.
+func (c *Core) digestText(u *store.User, p store.MailPrefs, since, until time.Time) (string, error) {
+	var failed, locks int
+	var admins []string
+	cursor := ""
+	for n := 0; n < digestMaxEvents; {
+		events, next, err := c.store.ListAudit(store.AuditFilter{Since: since, Until: until}, cursor, 500)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range events {
+			switch {
+			case e.Action == ActionLogin && e.Outcome == OutcomeFailure:
+				failed++
+			case e.Action == ActionUserLock:
+				locks++
+			case (e.Action == ActionUserRole && (strings.HasSuffix(e.Reason, "-> admin") || strings.HasSuffix(e.Reason, "-> owner"))) ||
+				(e.Action == ActionUserCreate && (e.Reason == "role admin" || e.Reason == "role owner")):
+				admins = append(admins, strings.TrimPrefix(e.Resource, "user:")+" ("+e.Reason+", by "+e.Actor+")")
+			}
+		}
+		n += len(events)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hello %s,\n\nThis is your %s Gatehouse security digest.\n\n", u.Username, p.Digest)
+	fmt.Fprintf(&b, "From:  %s\nUntil: %s\n\n", FormatNoticeTime(since, p.TimeZone), FormatNoticeTime(until, p.TimeZone))
+	fmt.Fprintf(&b, "Failed sign-ins: %d\nAccounts locked: %d\nNew administrators: %d\n", failed, locks, len(admins))
+	for _, a := range admins {
+		fmt.Fprintf(&b, "  - %s\n", a)
+	}
+	fmt.Fprintf(&b, "\nThe details are in the audit log: %s\n", c.portal.JoinPath("/admin/audit").String())
+	fmt.Fprintf(&b, "You can stop these digests on your profile page (%s).\n", c.portal.JoinPath("/profile").String())
+	return b.String(), nil
+}
