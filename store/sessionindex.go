@@ -259,6 +259,25 @@ func (ix *sessionIndex) startBuild() uint64 {
 	return ix.epoch
 }
 
+// reset empties the index and begins a rebuild (see startBuild), for a
+// node that may have missed deletions. The caller holds Store.sessMu.
+func (ix *sessionIndex) reset() uint64 {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for i, c := range ix.chunks {
+		n := min(int(ix.next)-i*slotChunk, len(c))
+		for j := range n {
+			if c[j].flags&slotUsed != 0 {
+				ix.drop(c[j].id)
+			}
+		}
+	}
+	ix.epoch++
+	ix.complete.Store(false)
+	ix.tombstones = make(map[SessionID]struct{})
+	return ix.epoch
+}
+
 // finishBuild marks the index complete if epoch is still the current build.
 func (ix *sessionIndex) finishBuild(epoch uint64) bool {
 	ix.mu.Lock()

@@ -110,6 +110,9 @@ type Store struct {
 	// oidcEnded is told of the OIDC clients of ended sessions
 	// (oidcsessions.go).
 	oidcEnded atomic.Pointer[func([]OIDCSessionClient)]
+
+	// cluster is the upkeep of the caches beside other nodes (cluster.go).
+	cluster clusterState
 }
 
 // Open opens the store at storage and starts the background flusher of
@@ -161,6 +164,14 @@ func Open(storage string, opts Options) (*Store, error) {
 		done:  make(chan struct{}),
 		users: newUserCache(opts.UserCacheSize),
 		index: newSessionIndex(),
+	}
+	if pg, ok := db.(*pgKV); ok {
+		// LISTEN before the caches load: what another node commits
+		// from then on is applied, nothing falls between.
+		if err := pg.startListening(s, pgListenStart); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
 	}
 	if err := s.checkSchema(); err != nil {
 		db.Close()

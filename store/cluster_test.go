@@ -1,0 +1,243 @@
+package store
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/pgtest"
+)
+
+// openNodes opens two stores on one PostgreSQL database: two nodes.
+func openNodes(t *testing.T, dsn string) (a, b *Store) {
+	t.Helper()
+	open := func() *Store {
+		s, err := Open(dsn, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b = open(), open()
+	waitFor(t, "both session indexes built", func() bool {
+		return a.index.complete.Load() && b.index.complete.Load()
+	})
+	return a, b
+}
+
+// waitFor polls cond for up to 5 s and returns how long it took.
+func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("%s: not within 5 s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// TestClusterPropagation: what one node writes, the other node's caches
+// follow within a second: new and ended sessions (the session index),
+// disabled, changed and deleted users (the directory and user cache),
+// revoked API keys and app passwords, lockouts, and settings (through the
+// OnRemoteChange hook). Each figure is logged.
+func TestClusterPropagation(t *testing.T) {
+	pgOnly(t)
+	a, b := openNodes(t, testPG.Database(t))
+	var mu sync.Mutex
+	var kinds []string
+	b.OnRemoteChange(func(p map[string]bool, all bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for k := range p {
+			kinds = append(kinds, k)
+		}
+	})
+	u := mustCreateUser(t, a, &User{Username: "alice", Role: "user"})
+	var took []time.Duration
+	measure := func(what string, cond func() bool) {
+		d := waitFor(t, what, cond)
+		if d > time.Second {
+			t.Errorf("%s: took %v, want under 1 s", what, d)
+		}
+		t.Logf("%-40s %v", what, d)
+		took = append(took, d)
+	}
+	measure("new user seen on B", func() bool { _, err := b.Account(u.ID); return err == nil })
+
+	sess := mustCreateSession(t, a, &Session{ID: SessionID{1}, UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)})
+	measure("new session accepted on B", func() bool { _, err := b.SessionAuth(sess.ID); return err == nil })
+	if err := a.DeleteSession(sess.ID); err != nil {
+		t.Fatal(err)
+	}
+	measure("ended session refused on B", func() bool {
+		_, err := b.SessionAuth(sess.ID)
+		return errors.Is(err, ErrNotFound)
+	})
+
+	if _, err := a.UpdateUser(u.ID, func(u *User) error { u.Role = "admin"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	measure("role change seen on B", func() bool { acct, _ := b.Account(u.ID); return acct.Role == "admin" })
+	if _, err := b.User(u.ID); err != nil { // cached on B
+		t.Fatal(err)
+	}
+	if _, err := a.UpdateUser(u.ID, func(u *User) error { u.Disabled = true; u.Groups = []string{"ops"}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	measure("disable and group change seen on B", func() bool {
+		acct, _ := b.Account(u.ID)
+		cached, _ := b.User(u.ID)
+		return acct.Disabled && slices.Equal(acct.Groups, []string{"ops"}) && cached.Disabled
+	})
+
+	k := &APIKey{UserID: u.ID, Hash: [32]byte{7}}
+	if err := a.CreateAPIKey(k); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.APIKeyByHash(k.Hash); err != nil { // cached on B
+		t.Fatal(err)
+	}
+	if err := a.DeleteAPIKey(k.ID); err != nil {
+		t.Fatal(err)
+	}
+	measure("revoked API key refused on B", func() bool {
+		_, err := b.APIKeyByHash(k.Hash)
+		return errors.Is(err, ErrNotFound)
+	})
+
+	bob := mustCreateUser(t, a, &User{Username: "bob"})
+	p := &AppPassword{UserID: bob.ID, Hash: [32]byte{8}, Name: "phone"}
+	if err := a.CreateAppPassword(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bob on B", func() bool { _, err := b.Account(bob.ID); return err == nil })
+	if _, err := b.MatchAppPassword(bob.ID, p.Hash); err != nil { // cached on B
+		t.Fatal(err)
+	}
+	if _, err := a.DeleteAppPassword(p.ID); err != nil {
+		t.Fatal(err)
+	}
+	measure("revoked app password refused on B", func() bool {
+		_, err := b.MatchAppPassword(bob.ID, p.Hash)
+		return errors.Is(err, ErrNotFound)
+	})
+
+	if _, locked, err := b.Lock("user:bob", time.Now()); err != nil || locked { // lock cache loaded on B
+		t.Fatal(locked, err)
+	}
+	if err := a.PutLock("user:bob", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	measure("lockout enforced on B", func() bool { _, locked, _ := b.Lock("user:bob", time.Now()); return locked })
+
+	if err := a.PutSetting("settings", map[string]int{"x": 1}); err != nil {
+		t.Fatal(err)
+	}
+	measure("setting change told on B", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(kinds, prefixSetting)
+	})
+
+	if err := a.DeleteUser(u.ID); err != nil {
+		t.Fatal(err)
+	}
+	measure("deleted user gone on B", func() bool {
+		_, err := b.Account(u.ID)
+		_, uerr := b.User(u.ID)
+		return errors.Is(err, ErrNotFound) && errors.Is(uerr, ErrNotFound)
+	})
+	slices.Sort(took)
+	t.Logf("propagation over %d changes: median %v, max %v", len(took), took[len(took)/2], took[len(took)-1])
+}
+
+// TestClusterLostNotifications: a node whose notification connection is cut
+// (its backend terminated) refuses what its caches would answer until it
+// has reconnected and resynchronised; a revocation made meanwhile on the
+// other node is then refused.
+func TestClusterLostNotifications(t *testing.T) {
+	pgOnly(t)
+	dsn := testPG.Database(t)
+	a, b := openNodes(t, dsn)
+	u := mustCreateUser(t, a, &User{Username: "carol"})
+	sess := mustCreateSession(t, a, &Session{ID: SessionID{1}, UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)})
+	keep := mustCreateSession(t, a, &Session{ID: SessionID{2}, UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)})
+	waitFor(t, "sessions on B", func() bool {
+		_, e1 := b.SessionAuth(sess.ID)
+		_, e2 := b.SessionAuth(keep.ID)
+		return e1 == nil && e2 == nil
+	})
+	resyncs := b.cluster.resyncs.Load()
+	pg := b.db.(*pgKV)
+	// B stays cut off for a second: A revokes meanwhile, and the notice
+	// is lost to B.
+	pg.reconnectDelay.Store(int64(time.Second))
+	var ok bool
+	pgQuery(t, dsn, "SELECT pg_terminate_backend("+strconv.Itoa(int(pg.listenPID.Load()))+")", &ok)
+	waitFor(t, "B untrusts its caches", func() bool { return !b.Synchronised() })
+	if _, err := b.SessionAuth(keep.ID); !errors.Is(err, ErrUnsynchronised) {
+		t.Errorf("SessionAuth while unsynchronised: %v, want ErrUnsynchronised", err)
+	}
+	if _, err := b.Account(u.ID); !errors.Is(err, ErrUnsynchronised) {
+		t.Errorf("Account while unsynchronised: %v, want ErrUnsynchronised", err)
+	}
+	if err := a.DeleteSession(sess.ID); err != nil {
+		t.Fatal(err)
+	}
+	if b.cluster.resyncs.Load() != resyncs {
+		t.Fatal("B resynchronised before A's revocation: the test proves nothing")
+	}
+	d := waitFor(t, "B resynchronised", func() bool { return b.Synchronised() })
+	t.Logf("B back in %v", d)
+	if _, err := b.SessionAuth(sess.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("session revoked while B was cut off: %v, want ErrNotFound", err)
+	}
+	if _, err := b.SessionAuth(keep.ID); err != nil {
+		t.Errorf("live session after the resync: %v", err)
+	}
+}
+
+// TestClusterDatabaseRestart: when PostgreSQL stops, both nodes fail
+// closed; when it is back they resynchronise, and a revocation made right
+// after the restart reaches the other node.
+func TestClusterDatabaseRestart(t *testing.T) {
+	pgOnly(t)
+	srv := pgtest.StartT(t)
+	a, b := openNodes(t, srv.Database(t))
+	u := mustCreateUser(t, a, &User{Username: "dave"})
+	sess := mustCreateSession(t, a, &Session{ID: SessionID{1}, UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)})
+	waitFor(t, "session on B", func() bool { _, err := b.SessionAuth(sess.ID); return err == nil })
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*Store{a, b} {
+		waitFor(t, "node untrusts its caches", func() bool { return !n.Synchronised() })
+		if _, err := n.SessionAuth(sess.ID); !errors.Is(err, ErrUnsynchronised) {
+			t.Errorf("SessionAuth with the database down: %v, want ErrUnsynchronised", err)
+		}
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*Store{a, b} {
+		d := waitFor(t, "node resynchronised", func() bool { return n.Synchronised() })
+		t.Logf("resynchronised %v after the restart", d)
+		if _, err := n.SessionAuth(sess.ID); err != nil {
+			t.Errorf("session after the restart: %v", err)
+		}
+	}
+	if err := a.DeleteSession(sess.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "revocation after the restart reaches B", func() bool {
+		_, err := b.SessionAuth(sess.ID)
+		return errors.Is(err, ErrNotFound)
+	})
+}
