@@ -2,6 +2,7 @@ package core
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,18 @@ func TestClusterCoreCaches(t *testing.T) {
 		return c
 	}
 	a, b := node(), node()
+	// A third node with another server key is refused.
+	st3, err := store.Open(dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st3.Close()
+	other := make([]byte, 32)
+	other[0] = 1
+	if _, err := New(Options{Store: st3, SecretKey: other, PortalURL: &url.URL{Scheme: "https", Host: "auth.example.com"},
+		Hasher: password.NewHasher(password.HasherOptions{})}); err == nil || !strings.Contains(err.Error(), "secret.key") {
+		t.Errorf("a node with another server key: %v, want a refusal naming secret.key", err)
+	}
 	appA, err := a.Access.RegisterApp(AppConfig{Name: "wiki", Guarded: true})
 	if err != nil {
 		t.Fatal(err)

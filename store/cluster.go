@@ -41,6 +41,13 @@ func (s *Store) OnRemoteChange(fn func(prefixes map[string]bool, all bool)) {
 	s.cluster.onRemote.Store(&fn)
 }
 
+// Shared reports whether other processes may use the same records (a
+// PostgreSQL database) rather than this one alone (Badger).
+func (s *Store) Shared() bool {
+	_, ok := s.db.(*pgKV)
+	return ok
+}
+
 // Synchronised reports whether the store's caches reflect every committed
 // change (always true on Badger).
 func (s *Store) Synchronised() bool { return !s.cluster.unsynced.Load() }

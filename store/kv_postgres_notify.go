@@ -158,6 +158,8 @@ func (p *pgKV) listen(sink changeSink) {
 		select {
 		case <-p.stop:
 			return
+		case <-p.quit:
+			return
 		default:
 		}
 		if p.listened.Load() {
@@ -176,6 +178,8 @@ func (p *pgKV) listen(sink changeSink) {
 		select {
 		case <-p.stop:
 			return
+		case <-p.quit:
+			return
 		case <-time.After(wait):
 		}
 		backoff = min(backoff*2, pgReconnectMax)
@@ -191,6 +195,8 @@ func (p *pgKV) listenOnce(sink changeSink) error {
 	go func() {
 		select {
 		case <-p.stop:
+			cancel()
+		case <-p.quit:
 			cancel()
 		case <-ctx.Done():
 		}
@@ -268,15 +274,29 @@ type listenerState struct {
 	// reconnectDelay, when set, replaces the backoff (tests).
 	reconnectDelay atomic.Int64
 	listenDone     chan struct{}
+	// quit stops the listener (stopListening).
+	quit     chan struct{}
+	quitOnce sync.Once
 	// ready is closed once the first LISTEN is in place.
 	ready     chan struct{}
 	readyOnce sync.Once
 }
 
+// stopListening stops the listener and waits for it: Store.Close calls it
+// before it closes the store, as the listener may be applying a change
+// through the store.
+func (p *pgKV) stopListening() {
+	if p.quit == nil {
+		return
+	}
+	p.quitOnce.Do(func() { close(p.quit) })
+	<-p.listenDone
+}
+
 // startListening starts the listener and waits until it LISTENs (or
 // timeout): what other nodes commit from then on reaches sink.
 func (p *pgKV) startListening(sink changeSink, timeout time.Duration) error {
-	p.ready, p.listenDone = make(chan struct{}), make(chan struct{})
+	p.ready, p.listenDone, p.quit = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go p.listen(sink)
 	select {
 	case <-p.ready:

@@ -264,6 +264,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.done
+		if pg, ok := s.db.(*pgKV); ok {
+			pg.stopListening() // it may be inside the store (applyRemote)
+		}
 		s.life.Lock()
 		defer s.life.Unlock()
 		s.closed.Store(true)
