@@ -197,7 +197,7 @@ func New(opts Options) (*Core, error) {
 	if err := c.Access.loadMadeApps(); err != nil {
 		return nil, err
 	}
-	c.store.OnRemoteChange(c.applyRemote) // other nodes' writes (cluster.go)
+	store.ClusterOf(c.store).OnRemoteChange(c.applyRemote) // other nodes' writes (cluster.go)
 	return c, nil
 }
 

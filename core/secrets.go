@@ -59,7 +59,7 @@ const keyCheckSetting = "secret_key_check"
 // to start (its API keys, TOTP secrets and device cookies would not match
 // the others'). On a store of one process (Badger) it does nothing.
 func (c *Core) checkSharedKey(key []byte) error {
-	if !c.store.Shared() {
+	if !store.ClusterOf(c.store).Shared() {
 		return nil
 	}
 	m := hmac.New(sha256.New, key)

@@ -19,8 +19,9 @@ import (
 // revocation, so what they would answer is refused (the guard answers 503).
 var ErrUnsynchronised = errors.New("store: not synchronised with the other nodes (change notifications lost); try again shortly")
 
-// clusterState is the Store's part of running beside other nodes.
-type clusterState struct {
+// Cluster is a store's part in running beside other nodes (ClusterOf).
+type Cluster struct {
+	s *Store
 	// unsynced is set while the caches are not to be trusted.
 	unsynced atomic.Bool
 	// onRemote is told of the kinds of records (key prefixes such as
@@ -31,42 +32,46 @@ type clusterState struct {
 	resyncs atomic.Int64
 }
 
+// ClusterOf returns the part of s that runs beside other nodes.
+func ClusterOf(s *Store) *Cluster { return &s.cluster }
+
 // OnRemoteChange registers fn to be told, after the store's own caches are
 // up to date, of the kinds of records another node changed: prefixes holds
 // the key prefixes ("setting/", "role/", "app/", "appdef/", "group/",
 // "ldapclient/"); all is set after a resynchronisation (anything may have
 // changed). fn runs on the notification goroutine, one call at a time. On
 // Badger it is never called.
-func (s *Store) OnRemoteChange(fn func(prefixes map[string]bool, all bool)) {
-	s.cluster.onRemote.Store(&fn)
+func (c *Cluster) OnRemoteChange(fn func(prefixes map[string]bool, all bool)) {
+	c.onRemote.Store(&fn)
 }
 
 // Shared reports whether other processes may use the same records (a
 // PostgreSQL database) rather than this one alone (Badger).
-func (s *Store) Shared() bool {
-	_, ok := s.db.(*pgKV)
+func (c *Cluster) Shared() bool {
+	_, ok := c.s.db.(*pgKV)
 	return ok
 }
 
 // Synchronised reports whether the store's caches reflect every committed
 // change (always true on Badger).
-func (s *Store) Synchronised() bool { return !s.cluster.unsynced.Load() }
+func (c *Cluster) Synchronised() bool { return !c.unsynced.Load() }
 
 // checkSynced fails closed while the caches are not to be trusted.
-func (s *Store) checkSynced() error {
-	if s.cluster.unsynced.Load() {
+func (c *Cluster) check() error {
+	if c.unsynced.Load() {
 		return ErrUnsynchronised
 	}
 	return nil
 }
 
 // untrust is called by the listener when it lost its connection.
-func (s *Store) untrust() { s.cluster.unsynced.Store(true) }
+func (c *Cluster) untrust() { c.unsynced.Store(true) }
 
 // applyRemote re-reads the records under keys, changed by another node,
 // into the caches. An error leaves the caches untrusted (the listener then
 // reconnects and resynchronises).
-func (s *Store) applyRemote(keys [][]byte) error {
+func (c *Cluster) applyRemote(keys [][]byte) error {
+	s := c.s
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -76,17 +81,17 @@ func (s *Store) applyRemote(keys [][]byte) error {
 		var err error
 		switch {
 		case bytes.HasPrefix(k, []byte(prefixSession)):
-			err = s.refreshSession(k)
+			err = c.refreshSession(k)
 		case bytes.HasPrefix(k, []byte(prefixUser)):
-			err = s.refreshUser(string(k[len(prefixUser):]))
+			err = c.refreshUser(string(k[len(prefixUser):]))
 		case bytes.HasPrefix(k, []byte(prefixAPIKey)):
-			s.forgetAPIKey(k[len(prefixAPIKey):])
+			c.forgetAPIKey(k[len(prefixAPIKey):])
 		case bytes.HasPrefix(k, []byte(prefixAppPassword)):
 			if uid, _, ok := bytes.Cut(k[len(prefixAppPassword):], []byte{sep}); ok {
 				s.appPasswords.forget(string(uid))
 			}
 		case bytes.HasPrefix(k, []byte(prefixLock)):
-			err = s.refreshLock(k)
+			err = c.refreshLock(k)
 		default:
 			for _, p := range notifiedPrefixes {
 				if bytes.HasPrefix(k, p) {
@@ -95,12 +100,12 @@ func (s *Store) applyRemote(keys [][]byte) error {
 			}
 		}
 		if err != nil {
-			s.untrust()
+			c.untrust()
 			return fmt.Errorf("store: apply a change of another node: %w", err)
 		}
 	}
 	if len(kinds) > 0 {
-		if fn := s.cluster.onRemote.Load(); fn != nil {
+		if fn := c.onRemote.Load(); fn != nil {
 			(*fn)(kinds, false)
 		}
 	}
@@ -109,7 +114,8 @@ func (s *Store) applyRemote(keys [][]byte) error {
 
 // refreshSession brings the session index up to date with the session
 // record under key: indexed when live, dropped when gone.
-func (s *Store) refreshSession(key []byte) error {
+func (c *Cluster) refreshSession(key []byte) error {
+	s := c.s
 	id, ok := sessionIDFromKey(key)
 	if !ok {
 		return nil
@@ -136,7 +142,8 @@ func (s *Store) refreshSession(key []byte) error {
 
 // refreshUser re-reads user id into the user cache and directory (or drops
 // it there when deleted), with the upkeep of UpdateUser and DeleteUser.
-func (s *Store) refreshUser(id string) error {
+func (c *Cluster) refreshUser(id string) error {
+	s := c.s
 	s.userWriteMu.Lock()
 	defer s.userWriteMu.Unlock()
 	u := new(User)
@@ -161,7 +168,8 @@ func (s *Store) refreshUser(id string) error {
 
 // forgetAPIKey drops the cached key with the HMAC hash (read again on its
 // next use).
-func (s *Store) forgetAPIKey(hash []byte) {
+func (c *Cluster) forgetAPIKey(hash []byte) {
+	s := c.s
 	if len(hash) != 32 {
 		return
 	}
@@ -177,7 +185,8 @@ func (s *Store) forgetAPIKey(hash []byte) {
 }
 
 // refreshLock re-reads the lockout record under key into the lock cache.
-func (s *Store) refreshLock(key []byte) error {
+func (c *Cluster) refreshLock(key []byte) error {
+	s := c.s
 	l := new(lock)
 	err := s.db.View(func(txn kvTxn) error { return get(txn, key, l) })
 	switch {
@@ -193,27 +202,29 @@ func (s *Store) refreshLock(key []byte) error {
 // resync rebuilds every cache from the database, then trusts them again.
 // The listener calls it after it reconnected and LISTENs again, so nothing
 // committed after the rebuild's reads is missed.
-func (s *Store) resync() error {
-	s.untrust()
+func (c *Cluster) resync() error {
+	s := c.s
+	c.untrust()
 	start := time.Now()
-	if err := s.resyncSessions(); err != nil {
+	if err := c.resyncSessions(); err != nil {
 		return fmt.Errorf("store: resync: sessions: %w", err)
 	}
-	if err := s.resyncRest(); err != nil {
+	if err := c.resyncRest(); err != nil {
 		return fmt.Errorf("store: resync: %w", err)
 	}
-	if fn := s.cluster.onRemote.Load(); fn != nil {
+	if fn := c.onRemote.Load(); fn != nil {
 		(*fn)(nil, true)
 	}
-	s.cluster.resyncs.Add(1)
-	s.cluster.unsynced.Store(false)
+	c.resyncs.Add(1)
+	c.unsynced.Store(false)
 	s.log.Info("store: caches resynchronised from the database", "storage", s.dir, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
 
 // resyncSessions writes the pending activity, empties the session index
 // and builds it again from the records.
-func (s *Store) resyncSessions() error {
+func (c *Cluster) resyncSessions() error {
+	s := c.s
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -230,7 +241,8 @@ func (s *Store) resyncSessions() error {
 
 // resyncRest empties the user cache, rebuilds the directory and empties
 // the caches of API keys, app passwords and locks (read again on use).
-func (s *Store) resyncRest() error {
+func (c *Cluster) resyncRest() error {
+	s := c.s
 	if err := s.enter(); err != nil {
 		return err
 	}

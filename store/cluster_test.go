@@ -52,7 +52,7 @@ func TestClusterPropagation(t *testing.T) {
 	a, b := openNodes(t, testPG.Database(t))
 	var mu sync.Mutex
 	var kinds []string
-	b.OnRemoteChange(func(p map[string]bool, all bool) {
+	b.cluster.OnRemoteChange(func(p map[string]bool, all bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		for k := range p {
@@ -181,7 +181,7 @@ func TestClusterLostNotifications(t *testing.T) {
 	pg.reconnectDelay.Store(int64(time.Second))
 	var ok bool
 	pgQuery(t, dsn, "SELECT pg_terminate_backend("+strconv.Itoa(int(pg.listenPID.Load()))+")", &ok)
-	waitFor(t, "B untrusts its caches", func() bool { return !b.Synchronised() })
+	waitFor(t, "B untrusts its caches", func() bool { return !b.cluster.Synchronised() })
 	if _, err := b.SessionAuth(keep.ID); !errors.Is(err, ErrUnsynchronised) {
 		t.Errorf("SessionAuth while unsynchronised: %v, want ErrUnsynchronised", err)
 	}
@@ -194,7 +194,7 @@ func TestClusterLostNotifications(t *testing.T) {
 	if b.cluster.resyncs.Load() != resyncs {
 		t.Fatal("B resynchronised before A's revocation: the test proves nothing")
 	}
-	d := waitFor(t, "B resynchronised", func() bool { return b.Synchronised() })
+	d := waitFor(t, "B resynchronised", func() bool { return b.cluster.Synchronised() })
 	t.Logf("B back in %v", d)
 	if _, err := b.SessionAuth(sess.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("session revoked while B was cut off: %v, want ErrNotFound", err)
@@ -218,7 +218,7 @@ func TestClusterDatabaseRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []*Store{a, b} {
-		waitFor(t, "node untrusts its caches", func() bool { return !n.Synchronised() })
+		waitFor(t, "node untrusts its caches", func() bool { return !n.cluster.Synchronised() })
 		if _, err := n.SessionAuth(sess.ID); !errors.Is(err, ErrUnsynchronised) {
 			t.Errorf("SessionAuth with the database down: %v, want ErrUnsynchronised", err)
 		}
@@ -227,7 +227,7 @@ func TestClusterDatabaseRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []*Store{a, b} {
-		d := waitFor(t, "node resynchronised", func() bool { return n.Synchronised() })
+		d := waitFor(t, "node resynchronised", func() bool { return n.cluster.Synchronised() })
 		t.Logf("resynchronised %v after the restart", d)
 		if _, err := n.SessionAuth(sess.ID); err != nil {
 			t.Errorf("session after the restart: %v", err)

@@ -120,7 +120,7 @@ func (s *Store) Lock(key string, now time.Time) (until time.Time, locked bool, e
 		return time.Time{}, false, err
 	}
 	defer s.leave()
-	if err := s.checkSynced(); err != nil {
+	if err := s.cluster.check(); err != nil {
 		return time.Time{}, false, err
 	}
 	until, err = s.locks.get(s.db, key)

@@ -221,7 +221,7 @@ func (s *Store) Session(id SessionID) (Session, error) {
 		return Session{}, err
 	}
 	defer s.leave()
-	if err := s.checkSynced(); err != nil {
+	if err := s.cluster.check(); err != nil {
 		return Session{}, err
 	}
 	if s.index.complete.Load() {

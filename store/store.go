@@ -112,7 +112,7 @@ type Store struct {
 	oidcEnded atomic.Pointer[func([]OIDCSessionClient)]
 
 	// cluster is the upkeep of the caches beside other nodes (cluster.go).
-	cluster clusterState
+	cluster Cluster
 }
 
 // Open opens the store at storage and starts the background flusher of
@@ -165,10 +165,11 @@ func Open(storage string, opts Options) (*Store, error) {
 		users: newUserCache(opts.UserCacheSize),
 		index: newSessionIndex(),
 	}
+	s.cluster.s = s
 	if pg, ok := db.(*pgKV); ok {
 		// LISTEN before the caches load: what another node commits
 		// from then on is applied, nothing falls between.
-		if err := pg.startListening(s, pgListenStart); err != nil {
+		if err := pg.startListening(&s.cluster, pgListenStart); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("store: open %s: %w", dir, err)
 		}

@@ -232,7 +232,7 @@ func (s *Store) User(id string) (*User, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	if err := s.checkSynced(); err != nil {
+	if err := s.cluster.check(); err != nil {
 		return nil, err
 	}
 	if u := s.users.get(id); u != nil {
