@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,4 +241,66 @@ func TestClusterDatabaseRestart(t *testing.T) {
 		_, err := b.SessionAuth(sess.ID)
 		return errors.Is(err, ErrNotFound)
 	})
+}
+
+// TestClusterBigRevocation: ending many sessions in one transaction (more
+// keys than one notice holds) reaches the other node key by key, in
+// several notices, without a resynchronisation (which would refuse every
+// request while it runs).
+func TestClusterBigRevocation(t *testing.T) {
+	pgOnly(t)
+	a, b := openNodes(t, testPG.Database(t))
+	u := mustCreateUser(t, a, &User{Username: "erin"})
+	var ids []SessionID
+	for i := range 300 {
+		id := SessionID{byte(i), byte(i >> 8), 9}
+		mustCreateSession(t, a, &Session{ID: id, UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)})
+		ids = append(ids, id)
+	}
+	waitFor(t, "300 sessions on B", func() bool { _, err := b.SessionAuth(ids[299]); return err == nil })
+	resyncs := b.cluster.resyncs.Load()
+	if n, err := a.DeleteUserSessions(u.ID); err != nil || n != 300 {
+		t.Fatal(n, err)
+	}
+	d := waitFor(t, "every session refused on B", func() bool {
+		for _, id := range ids {
+			if _, err := b.SessionAuth(id); err == nil {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("300 sessions ended on A, refused on B after %v", d)
+	if b.cluster.resyncs.Load() != resyncs {
+		t.Error("B resynchronised instead of applying the notices")
+	}
+}
+
+func TestChangeSetPayloads(t *testing.T) {
+	var c changeSet
+	for i := range 1000 {
+		c.add(sessionKey(SessionID{byte(i), byte(i >> 8)}))
+	}
+	got := map[string]bool{}
+	for _, p := range c.payloads("node") {
+		if len(p) > pgNotifyMax {
+			t.Fatalf("a payload of %d bytes", len(p))
+		}
+		node, keys, all, err := parseNotice(p)
+		if err != nil || all || node != "node" {
+			t.Fatal(node, all, err)
+		}
+		for _, k := range keys {
+			got[string(k)] = true
+		}
+	}
+	if len(got) != 1000 {
+		t.Errorf("%d keys came through, want 1000", len(got))
+	}
+	for i := range 100_000 {
+		c.add(sessionKey(SessionID{byte(i), byte(i >> 8), byte(i >> 16), 1}))
+	}
+	if p := c.payloads("node"); len(p) != 1 || !strings.HasSuffix(p[0], "|*") {
+		t.Errorf("101,000 keys: %d payloads, want one resync notice", len(p))
+	}
 }

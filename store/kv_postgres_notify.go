@@ -22,8 +22,9 @@ import (
 // pg_notify inside the same transaction: PostgreSQL delivers a notice only
 // when its transaction commits, in commit order, to every connection that
 // LISTENs. The payload is the writer's node id and the changed keys
-// (base64); a change too big for one notice (8000 bytes) says "*": resync
-// everything. Each node LISTENs on a connection of its own (listen), applies
+// (base64), in as many notices of under 8000 bytes as needed; a change too
+// big for pgNotifyParts notices (a restore, a bulk import) says "*":
+// resync everything. Each node LISTENs on a connection of its own (listen), applies
 // what others changed by re-reading those records (Store.applyRemote), and
 // ignores its own notices (its writes already went through its caches).
 //
@@ -75,32 +76,51 @@ func (c *changeSet) add(key []byte) {
 	c.keys[string(key)] = struct{}{}
 }
 
-// payload is the notice for the changes of node.
-func (c *changeSet) payload(node string) string {
+// payloads are the notices for the changes of node: the keys in as many
+// notices as they need (each under pgNotifyMax bytes, all delivered on
+// commit), or one "*" (resync everything) past pgNotifyParts notices.
+func (c *changeSet) payloads(node string) []string {
+	var out []string
 	var b strings.Builder
-	b.WriteString(node)
-	b.WriteByte('|')
-	first := true
 	for k := range c.keys {
-		if !first {
+		enc := base64.RawStdEncoding.EncodeToString([]byte(k))
+		if b.Len() > 0 && b.Len()+1+len(enc) > pgNotifyMax {
+			out = append(out, b.String())
+			b.Reset()
+		}
+		if len(out) >= pgNotifyParts {
+			return []string{node + "|" + pgResyncAll}
+		}
+		if b.Len() == 0 {
+			b.WriteString(node)
+			b.WriteByte('|')
+		} else {
 			b.WriteByte(' ')
 		}
-		first = false
-		b.WriteString(base64.RawStdEncoding.EncodeToString([]byte(k)))
-		if b.Len() > pgNotifyMax {
-			return node + "|" + pgResyncAll
-		}
+		b.WriteString(enc)
 	}
-	return b.String()
+	if b.Len() > 0 {
+		out = append(out, b.String())
+	}
+	return out
 }
 
-// notify sends the notice of the transaction's changes, if any, inside it.
+// pgNotifyParts bounds the notices of one transaction (about 64 × 130
+// session keys); a bigger change (a restore, a bulk import) makes the other
+// nodes resynchronise instead.
+const pgNotifyParts = 64
+
+// notify sends the notices of the transaction's changes, if any, inside it.
 func (p *pgKV) notify(ctx context.Context, tx pgx.Tx, c *changeSet) error {
 	if len(c.keys) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", pgChannel, c.payload(p.node))
-	return err
+	for _, payload := range c.payloads(p.node) {
+		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", pgChannel, payload); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parseNotice splits a payload into the writer's node and its keys (all:
