@@ -304,3 +304,20 @@ func TestChangeSetPayloads(t *testing.T) {
 		t.Errorf("101,000 keys: %d payloads, want one resync notice", len(p))
 	}
 }
+
+// TestClusterIdlePing: a silent notification connection is pinged, not
+// dropped: the listener keeps its connection (same backend), does not
+// resynchronise, and still delivers.
+func TestClusterIdlePing(t *testing.T) {
+	pgOnly(t)
+	a, b := openNodes(t, testPG.Database(t))
+	pg := b.db.(*pgKV)
+	pid, resyncs := pg.listenPID.Load(), b.cluster.resyncs.Load()
+	pg.idleOverride.Store(int64(20 * time.Millisecond))
+	time.Sleep(300 * time.Millisecond) // about 15 pings
+	if pg.listenPID.Load() != pid || b.cluster.resyncs.Load() != resyncs || !b.cluster.Synchronised() {
+		t.Fatalf("after idle pings: backend %d (was %d), resyncs %d (was %d)", pg.listenPID.Load(), pid, b.cluster.resyncs.Load(), resyncs)
+	}
+	u := mustCreateUser(t, a, &User{Username: "frank"})
+	waitFor(t, "a change after the pings reaches B", func() bool { _, err := b.Account(u.ID); return err == nil })
+}

@@ -245,7 +245,11 @@ func (p *pgKV) listenOnce(sink changeSink) error {
 	p.listenPID.Store(conn.PgConn().PID())
 	p.readyOnce.Do(func() { close(p.ready) })
 	for {
-		wctx, wcancel := context.WithTimeout(ctx, pgListenIdle)
+		idle := pgListenIdle
+		if d := time.Duration(p.idleOverride.Load()); d > 0 {
+			idle = d
+		}
+		wctx, wcancel := context.WithTimeout(ctx, idle)
 		n, err := conn.WaitForNotification(wctx)
 		wcancel()
 		if err != nil {
@@ -291,8 +295,10 @@ type listenerState struct {
 	listened  atomic.Bool
 	listenUp  atomic.Bool
 	listenPID atomic.Uint32
-	// reconnectDelay, when set, replaces the backoff (tests).
+	// reconnectDelay, when set, replaces the backoff; idleOverride the
+	// silence before a ping (tests).
 	reconnectDelay atomic.Int64
+	idleOverride   atomic.Int64
 	listenDone     chan struct{}
 	// quit stops the listener (stopListening).
 	quit     chan struct{}
