@@ -314,6 +314,10 @@ func TestClusterIdlePing(t *testing.T) {
 	pg := b.db.(*pgKV)
 	pid, resyncs := pg.listenPID.Load(), b.cluster.resyncs.Load()
 	pg.idleOverride.Store(int64(20 * time.Millisecond))
+	// A notice ends the wait begun with the default silence; the next
+	// waits use 20 ms.
+	first := mustCreateUser(t, a, &User{Username: "first"})
+	waitFor(t, "a change reaches B", func() bool { _, err := b.Account(first.ID); return err == nil })
 	time.Sleep(300 * time.Millisecond) // about 15 pings
 	if pg.listenPID.Load() != pid || b.cluster.resyncs.Load() != resyncs || !b.cluster.Synchronised() {
 		t.Fatalf("after idle pings: backend %d (was %d), resyncs %d (was %d)", pg.listenPID.Load(), pid, b.cluster.resyncs.Load(), resyncs)
