@@ -117,6 +117,26 @@ func (n *clusterNode) start() {
 	}
 }
 
+// startRefused runs the node and returns its output once it exited (it
+// must not start).
+func (n *clusterNode) startRefused() string {
+	n.t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashDurabilityChild$", "-test.timeout=1m")
+	cmd.Env = append(os.Environ(), durabilityChildEnv+"="+n.cfg, durabilityStorageEnv+"="+n.storage,
+		"XDG_CONFIG_HOME="+filepath.Join(n.dir, "config"), "XDG_DATA_HOME="+n.dataHome)
+	done := make(chan []byte, 1)
+	go func() { out, _ := cmd.CombinedOutput(); done <- out }()
+	select {
+	case out := <-done:
+		return string(out)
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		n.t.Fatalf("node %s started (or hung) with another server key", n.name)
+		return ""
+	}
+}
+
 // kill ends the node with SIGKILL.
 func (n *clusterNode) kill() {
 	n.t.Helper()
@@ -215,6 +235,13 @@ func TestClusterTwoNodes(t *testing.T) {
 		}
 	}
 	b.start()
+
+	// A node with a server key of its own (another data directory) is
+	// refused: its API keys and TOTP secrets would not match.
+	c := newClusterNode(t, "C", dsn, t.TempDir(), host)
+	if err := c.startRefused(); !strings.Contains(err, "secret.key") {
+		t.Errorf("a node with another server key: %q, want a refusal naming secret.key", err)
+	}
 
 	// within polls until cond holds, for up to 1 s (the bound),
 	// and logs how long it took.
