@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -82,6 +83,13 @@ func (c *Cluster) applyRemote(keys [][]byte) error {
 		switch {
 		case bytes.HasPrefix(k, []byte(prefixSession)):
 			err = c.refreshSession(k)
+		case bytes.HasPrefix(k, []byte(prefixSeen)):
+			// Activity another node wrote back: key, then 8 bytes of
+			// unix ns (changeSet.write).
+			if len(k) == len(prefixSeen)+len(SessionID{})+8 {
+				id := SessionID(k[len(prefixSeen) : len(k)-8])
+				s.index.seenElsewhere(id, int64(binary.BigEndian.Uint64(k[len(k)-8:])))
+			}
 		case bytes.HasPrefix(k, []byte(prefixUser)):
 			err = c.refreshUser(string(k[len(prefixUser):]))
 		case bytes.HasPrefix(k, []byte(prefixAPIKey)):

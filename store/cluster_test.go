@@ -325,3 +325,25 @@ func TestClusterIdlePing(t *testing.T) {
 	u := mustCreateUser(t, a, &User{Username: "frank"})
 	waitFor(t, "a change after the pings reaches B", func() bool { _, err := b.Account(u.ID); return err == nil })
 }
+
+// TestClusterActivity: the activity one node writes back reaches the
+// other node's index (its idle-timeout check), without that node writing
+// it again.
+func TestClusterActivity(t *testing.T) {
+	pgOnly(t)
+	a, b := openNodes(t, testPG.Database(t))
+	u := mustCreateUser(t, a, &User{Username: "gina"})
+	now := time.Now()
+	sess := mustCreateSession(t, a, &Session{ID: SessionID{3}, UserID: u.ID, ExpiresAt: now.Add(time.Hour), IdleTimeout: time.Hour})
+	waitFor(t, "session on B", func() bool { _, err := b.SessionAuth(sess.ID); return err == nil })
+	later := now.Add(20 * time.Minute)
+	a.TouchSession(sess.ID, later)
+	if err := a.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d := waitFor(t, "A's activity in B's index", func() bool { return b.index.lastSeen(sess.ID) == later.UnixNano() })
+	t.Logf("activity written back on A seen by B after %v", d)
+	if ws := b.index.sweep(true, time.Now().UnixNano()); len(ws) != 0 {
+		t.Errorf("B would write back A's activity again: %v", ws)
+	}
+}

@@ -302,7 +302,7 @@ func (t *pgTxn) set(key, val []byte, exp uint64) error {
 	if _, err := t.tx.Exec(t.ctx, pgSet, key, val, pgExpiry(exp)); err != nil {
 		return t.fail("set", err)
 	}
-	t.changes.add(key)
+	t.changes.write(key, val, false)
 	return nil
 }
 
@@ -564,7 +564,7 @@ func (p *pgKV) write(ops []pgOp) error {
 			err = p.run(pgx.TxOptions{IsoLevel: pgx.Serializable}, func(txn kvTxn) error {
 				t := txn.(*pgTxn)
 				for _, op := range chunk {
-					t.changes.add(op.key)
+					t.changes.write(op.key, op.val, op.del)
 				}
 				if len(dels) > 0 {
 					if _, err := t.tx.Exec(t.ctx, "DELETE FROM kv WHERE key = ANY($1)", dels); err != nil {

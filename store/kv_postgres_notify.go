@@ -58,12 +58,26 @@ func notified(key []byte) bool {
 var notifiedPrefixes = [][]byte{
 	[]byte(prefixUser), []byte(prefixSession), []byte(prefixAPIKey), []byte(prefixAppPassword),
 	[]byte(prefixLock), []byte(prefixSetting), []byte(prefixApp), []byte(prefixAppDef),
-	[]byte(prefixGroup), []byte(prefixRole), []byte(prefixLDAPClient),
+	[]byte(prefixGroup), []byte(prefixRole), []byte(prefixLDAPClient), []byte(prefixSeen),
 }
 
 // changeSet collects the notified keys a transaction wrote.
 type changeSet struct {
 	keys map[string]struct{}
+}
+
+// write notes a write of key (val: the value set; del: a deletion). A
+// session's activity written back (seen/) goes out with its value, the
+// 8 bytes appended to the key, so the other nodes' idle timeouts see it
+// without reading it; its deletion goes with the session's.
+func (c *changeSet) write(key, val []byte, del bool) {
+	if bytes.HasPrefix(key, []byte(prefixSeen)) {
+		if !del && len(val) == 8 {
+			c.add(append(bytes.Clone(key), val...))
+		}
+		return
+	}
+	c.add(key)
 }
 
 func (c *changeSet) add(key []byte) {

@@ -190,6 +190,25 @@ func (ix *sessionIndex) touch(id SessionID, t int64) {
 	ix.mu.RUnlock()
 }
 
+// seenElsewhere moves the activity of id forward to t (unix ns), written
+// back by another node: what is saved too, so this node does not write it
+// again.
+func (ix *sessionIndex) seenElsewhere(id SessionID, t int64) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if _, n, ok := ix.find(&id); ok {
+		sl := ix.slot(n)
+		for _, v := range []*atomic.Int64{&sl.lastSeen, &sl.savedSeen} {
+			for {
+				old := v.Load()
+				if t <= old || v.CompareAndSwap(old, t) {
+					break
+				}
+			}
+		}
+	}
+}
+
 // add indexes a session just committed (CreateSession). The caller holds
 // Store.sessMu.
 func (ix *sessionIndex) add(sess *Session) {
