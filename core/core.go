@@ -222,6 +222,7 @@ func New(opts Options) (*Core, error) {
 	if err := c.Access.loadMadeApps(); err != nil {
 		return nil, err
 	}
+	store.ClusterOf(c.store).OnRemoteChange(c.applyRemote) // other nodes' writes (cluster.go)
 	return c, nil
 }
 

@@ -33,6 +33,9 @@ func (c *Core) loadSecretKey(key []byte) error {
 	if len(key) != 32 {
 		return fmt.Errorf("core: server key must be 32 bytes, got %d", len(key))
 	}
+	if err := c.checkSharedKey(key); err != nil {
+		return err
+	}
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("gatehouse api keys"))
 	c.keyMAC = m.Sum(nil)
@@ -43,6 +46,35 @@ func (c *Core) loadSecretKey(key []byte) error {
 	c.sealer, err = cipher.NewGCM(block)
 	if err != nil {
 		return fmt.Errorf("core: server key: %w", err)
+	}
+	return nil
+}
+
+// keyCheckSetting holds a fingerprint of the server key (an HMAC under the
+// key, which does not reveal it) in a database several nodes share.
+const keyCheckSetting = "secret_key_check"
+
+// checkSharedKey makes every node of a shared database use one server key:
+// the first records the key's fingerprint, a node with another key refuses
+// to start (its API keys, TOTP secrets and device cookies would not match
+// the others'). On a store of one process (Badger) it does nothing.
+func (c *Core) checkSharedKey(key []byte) error {
+	if !store.ClusterOf(c.store).Shared() {
+		return nil
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("gatehouse server key check"))
+	want := m.Sum(nil)
+	var got []byte
+	err := c.store.Setting(keyCheckSetting, &got)
+	if errors.Is(err, store.ErrNotFound) {
+		return c.store.PutSetting(keyCheckSetting, want)
+	}
+	if err != nil {
+		return fmt.Errorf("core: server key check: %w", err)
+	}
+	if !hmac.Equal(got, want) {
+		return errors.New("core: this node's server key (secret.key) is not the one the other nodes of this database use: copy secret.key from a running node into this node's Caddy data directory + /gatehouse (mode 0600)")
 	}
 	return nil
 }

@@ -54,6 +54,9 @@ func (s *Store) Account(id string) (Account, error) {
 	if s.closed.Load() {
 		return Account{}, ErrClosed
 	}
+	if s.cluster.unsynced.Load() {
+		return Account{}, ErrUnsynchronised
+	}
 	d := &s.directory
 	if d.built.Load() {
 		d.mu.RLock()

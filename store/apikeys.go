@@ -98,6 +98,9 @@ func (s *Store) APIKeyByHash(hash [32]byte) (APIKey, error) {
 
 // apiKeyByHash is APIKeyByHash for a caller that holds enter.
 func (s *Store) apiKeyByHash(hash [32]byte) (APIKey, error) {
+	if err := s.cluster.check(); err != nil {
+		return APIKey{}, err
+	}
 	s.keys.mu.Lock()
 	s.keys.init()
 	if k, ok := s.keys.hash[hash]; ok {

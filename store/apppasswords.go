@@ -189,6 +189,9 @@ func (s *Store) MatchAppPassword(userID string, hash [32]byte) (AppPassword, err
 	if !validName(userID) {
 		return AppPassword{}, fmt.Errorf("store: app password: %w", ErrNotFound)
 	}
+	if err := s.cluster.check(); err != nil {
+		return AppPassword{}, err
+	}
 	list, err := s.cachedAppPasswords(userID)
 	if err != nil {
 		return AppPassword{}, err

@@ -75,6 +75,14 @@ func (c *userCache) remove(id string) {
 	delete(c.m, id)
 }
 
+// clear drops every entry and invalidates concurrent readers.
+func (c *userCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.m)
+}
+
 func (c *userCache) makeRoom() {
 	if len(c.m) < c.max {
 		return

@@ -120,6 +120,9 @@ func (s *Store) Lock(key string, now time.Time) (until time.Time, locked bool, e
 		return time.Time{}, false, err
 	}
 	defer s.leave()
+	if err := s.cluster.check(); err != nil {
+		return time.Time{}, false, err
+	}
 	until, err = s.locks.get(s.db, key)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("store: lock %q: %w", key, err)

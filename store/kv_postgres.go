@@ -51,6 +51,8 @@ type pgKV struct {
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+
+	listenerState
 }
 
 // pgTxTimeout bounds one transaction (a lost database fails a call instead
@@ -98,6 +100,7 @@ func openPostgres(dsn string, log *slog.Logger) (*pgKV, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	p := &pgKV{pool: pool, log: log, name: name, stop: make(chan struct{}), done: make(chan struct{})}
+	p.node = NewID()
 	go p.purger()
 	return p, nil
 }
@@ -128,6 +131,11 @@ func (p *pgKV) run(opts pgx.TxOptions, fn func(txn kvTxn) error) error {
 	}
 	t := &pgTxn{ctx: ctx, tx: tx}
 	ferr := fn(t)
+	if t.err == nil && ferr == nil && opts.AccessMode != pgx.ReadOnly {
+		if err := p.notify(ctx, tx, &t.changes); err != nil {
+			t.fail("notify", err)
+		}
+	}
 	if t.err != nil || ferr != nil {
 		_ = tx.Rollback(ctx)
 		switch {
@@ -166,6 +174,9 @@ func (p *pgKV) Close() error {
 	p.stopOnce.Do(func() {
 		close(p.stop)
 		<-p.done
+		if p.listenDone != nil {
+			<-p.listenDone
+		}
 		p.pool.Close()
 	})
 	return nil
@@ -231,6 +242,8 @@ type pgTxn struct {
 	ctx context.Context
 	tx  pgx.Tx
 	err error
+	// changes are the keys written that other nodes cache.
+	changes changeSet
 }
 
 // fail records the first error of a statement and returns it.
@@ -289,6 +302,7 @@ func (t *pgTxn) set(key, val []byte, exp uint64) error {
 	if _, err := t.tx.Exec(t.ctx, pgSet, key, val, pgExpiry(exp)); err != nil {
 		return t.fail("set", err)
 	}
+	t.changes.write(key, val, false)
 	return nil
 }
 
@@ -299,6 +313,7 @@ func (t *pgTxn) Delete(key []byte) error {
 	if _, err := t.tx.Exec(t.ctx, "DELETE FROM kv WHERE key = $1", key); err != nil {
 		return t.fail("delete", err)
 	}
+	t.changes.add(key)
 	return nil
 }
 
@@ -548,6 +563,9 @@ func (p *pgKV) write(ops []pgOp) error {
 		for i := 0; ; i++ {
 			err = p.run(pgx.TxOptions{IsoLevel: pgx.Serializable}, func(txn kvTxn) error {
 				t := txn.(*pgTxn)
+				for _, op := range chunk {
+					t.changes.write(op.key, op.val, op.del)
+				}
 				if len(dels) > 0 {
 					if _, err := t.tx.Exec(t.ctx, "DELETE FROM kv WHERE key = ANY($1)", dels); err != nil {
 						return t.fail("batch delete", err)

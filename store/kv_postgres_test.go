@@ -209,6 +209,8 @@ func TestPostgresOutage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("write after the database came back: %v", err)
 	}
+	// Its caches are trusted again once the notifications are back.
+	waitFor(t, "the store resynchronised", s.cluster.Synchronised)
 	s.users.remove(before.ID) // read it from the database, not the cache
 	if u, err := s.User(before.ID); err != nil || u.Username != "before" {
 		t.Errorf("user written before the outage: %+v, %v", u, err)

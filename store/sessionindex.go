@@ -190,6 +190,25 @@ func (ix *sessionIndex) touch(id SessionID, t int64) {
 	ix.mu.RUnlock()
 }
 
+// seenElsewhere moves the activity of id forward to t (unix ns), written
+// back by another node: what is saved too, so this node does not write it
+// again.
+func (ix *sessionIndex) seenElsewhere(id SessionID, t int64) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if _, n, ok := ix.find(&id); ok {
+		sl := ix.slot(n)
+		for _, v := range []*atomic.Int64{&sl.lastSeen, &sl.savedSeen} {
+			for {
+				old := v.Load()
+				if t <= old || v.CompareAndSwap(old, t) {
+					break
+				}
+			}
+		}
+	}
+}
+
 // add indexes a session just committed (CreateSession). The caller holds
 // Store.sessMu.
 func (ix *sessionIndex) add(sess *Session) {
@@ -256,6 +275,25 @@ func (ix *sessionIndex) startBuild() uint64 {
 	if ix.tombstones == nil {
 		ix.tombstones = make(map[SessionID]struct{})
 	}
+	return ix.epoch
+}
+
+// reset empties the index and begins a rebuild (see startBuild), for a
+// node that may have missed deletions. The caller holds Store.sessMu.
+func (ix *sessionIndex) reset() uint64 {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for i, c := range ix.chunks {
+		n := min(int(ix.next)-i*slotChunk, len(c))
+		for j := range n {
+			if c[j].flags&slotUsed != 0 {
+				ix.drop(c[j].id)
+			}
+		}
+	}
+	ix.epoch++
+	ix.complete.Store(false)
+	ix.tombstones = make(map[SessionID]struct{})
 	return ix.epoch
 }
 

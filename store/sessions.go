@@ -189,6 +189,9 @@ func (s *Store) SessionAuth(id SessionID) (SessionAuth, error) {
 	if s.closed.Load() {
 		return SessionAuth{}, ErrClosed
 	}
+	if s.cluster.unsynced.Load() {
+		return SessionAuth{}, ErrUnsynchronised
+	}
 	// Read before the lookup: if the index was complete then, a miss is
 	// authoritative.
 	complete := s.index.complete.Load()
@@ -218,6 +221,9 @@ func (s *Store) Session(id SessionID) (Session, error) {
 		return Session{}, err
 	}
 	defer s.leave()
+	if err := s.cluster.check(); err != nil {
+		return Session{}, err
+	}
 	if s.index.complete.Load() {
 		if _, ok := s.index.get(id); !ok {
 			return Session{}, ErrNotFound

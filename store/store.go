@@ -110,6 +110,9 @@ type Store struct {
 	// oidcEnded is told of the OIDC clients of ended sessions
 	// (oidcsessions.go).
 	oidcEnded atomic.Pointer[func([]OIDCSessionClient)]
+
+	// cluster is the upkeep of the caches beside other nodes (cluster.go).
+	cluster Cluster
 }
 
 // Open opens the store at storage and starts the background flusher of
@@ -161,6 +164,15 @@ func Open(storage string, opts Options) (*Store, error) {
 		done:  make(chan struct{}),
 		users: newUserCache(opts.UserCacheSize),
 		index: newSessionIndex(),
+	}
+	s.cluster.s = s
+	if pg, ok := db.(*pgKV); ok {
+		// LISTEN before the caches load: what another node commits
+		// from then on is applied, nothing falls between.
+		if err := pg.startListening(&s.cluster, pgListenStart); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
 	}
 	if err := s.checkSchema(); err != nil {
 		db.Close()
@@ -253,6 +265,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.done
+		if pg, ok := s.db.(*pgKV); ok {
+			pg.stopListening() // it may be inside the store (applyRemote)
+		}
 		s.life.Lock()
 		defer s.life.Unlock()
 		s.closed.Store(true)

@@ -232,6 +232,9 @@ func (s *Store) User(id string) (*User, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
+	if err := s.cluster.check(); err != nil {
+		return nil, err
+	}
 	if u := s.users.get(id); u != nil {
 		return u, nil
 	}
