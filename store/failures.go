@@ -39,6 +39,9 @@ func (s *Store) AddFailure(key string, window time.Duration, now time.Time) (cou
 		return 0, time.Time{}, fmt.Errorf("store: add failure %q: invalid key or window", key)
 	}
 	k := failuresKey(key)
+	mu := &s.failMu[keyStripe(key, len(s.failMu))]
+	mu.Lock()
+	defer mu.Unlock()
 	err = s.updateSync(func(txn kvTxn) error {
 		f := new(failures)
 		if err := get(txn, k, f); err != nil && !errors.Is(err, ErrNotFound) {
@@ -59,6 +62,16 @@ func (s *Store) AddFailure(key string, window time.Duration, now time.Time) (cou
 		return 0, time.Time{}, fmt.Errorf("store: add failure %q: %w", key, err)
 	}
 	return count, first, nil
+}
+
+// keyStripe is the index among n stripes of key (FNV-1a).
+func keyStripe(key string, n int) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return int(h % uint32(n))
 }
 
 // Failures returns the failure count of key in its window at now: 0 when

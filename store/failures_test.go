@@ -219,3 +219,29 @@ func TestLockCache(t *testing.T) {
 		t.Error("after a reopen")
 	}
 }
+
+// TestAddFailureBurst: a burst of concurrent failures of one key is
+// counted in full, none lost to transaction conflicts (a lost count is a
+// free guess for an attacker who sends wrong passwords in parallel).
+func TestAddFailureBurst(t *testing.T) {
+	s := openTest(t, "", Options{})
+	const n = 64
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			_, _, err := s.AddFailure("burst", time.Hour, time.Now())
+			errs <- err
+		}()
+	}
+	close(start)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("AddFailure: %v", err)
+		}
+	}
+	if got, err := s.Failures("burst", time.Now()); err != nil || got != n {
+		t.Errorf("Failures = %d, %v; want %d", got, err, n)
+	}
+}

@@ -99,6 +99,11 @@ type Store struct {
 	// check that reads a lock (an app password on the guard's hot path)
 	// reads no disk.
 	locks lockCache
+	// failMu serialises this process's AddFailure calls on the same key
+	// (by a hash of it), so concurrent failures of one account never
+	// conflict with each other and exhaust the transaction's retries:
+	// a burst of wrong passwords is counted in full (failures.go).
+	failMu [64]sync.Mutex
 	// sessMu serialises every write of session records (create, delete,
 	// flush of activity) together with its change to the index, so the
 	// index always reflects the committed sessions.
