@@ -90,8 +90,11 @@ type Core struct {
 	// digestNow makes the worker look for due digests at once (a changed
 	// choice) instead of at its next minute.
 	digestNow atomic.Bool
-	log       *slog.Logger
-	now       func() time.Time
+	// resetMu serialises replacing a user's reset link (issueReset), so
+	// two requests at once never leave two working links.
+	resetMu sync.Mutex
+	log     *slog.Logger
+	now     func() time.Time
 
 	// defaults are the settings before anything is stored.
 	defaults Settings

@@ -172,6 +172,21 @@ func (s *Credentials) AdminResetLink(ctx context.Context, c *Actor, ref string) 
 	return link, nil
 }
 
+// replaceResetLink stores t as its user's only reset link. Deleting the
+// old ones and storing the new one are two writes, so replacements are
+// serialised: two requests at once never leave two working links.
+func (s *Credentials) replaceResetLink(t *store.Token) error {
+	s.resetMu.Lock()
+	defer s.resetMu.Unlock()
+	if _, err := s.store.DeleteUserTokens(tokenKindReset, t.UserID); err != nil {
+		return fmt.Errorf("core: replace reset links: %w", err)
+	}
+	if err := s.store.PutToken(t); err != nil {
+		return fmt.Errorf("core: store reset link: %w", err)
+	}
+	return nil
+}
+
 // issueReset makes a single-use link that sets u's password, replacing any
 // earlier one, and emails it when mail is set up and u has an address.
 // welcome marks the link of a new account. by is who makes it (nil when
@@ -180,9 +195,6 @@ func (s *Credentials) AdminResetLink(ctx context.Context, c *Actor, ref string) 
 func (s *Credentials) issueReset(ctx context.Context, a *Actor, u *store.User, welcome bool, by *Actor) (string, error) {
 	if s.Directory.Manages(u) {
 		return "", passwordManaged(u)
-	}
-	if _, err := s.store.DeleteUserTokens(tokenKindReset, u.ID); err != nil {
-		return "", fmt.Errorf("core: replace reset links: %w", err)
 	}
 	secret, hash := NewLinkSecret()
 	now := s.now()
@@ -198,8 +210,8 @@ func (s *Credentials) issueReset(ctx context.Context, a *Actor, u *store.User, w
 	if by != nil {
 		t.Data["by"] = by.User.Username
 	}
-	if err := s.store.PutToken(t); err != nil {
-		return "", fmt.Errorf("core: store reset link: %w", err)
+	if err := s.replaceResetLink(t); err != nil {
+		return "", err
 	}
 	link := s.portal.String() + "/reset/" + secret
 	if to := RecoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
