@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/gatehouse-auth/gatehouse/core/mail/mailtest"
+	"github.com/gatehouse-auth/gatehouse/portal/oidctest"
 )
 
 // Security e-mails (issue #20): every notice arrives, through a real Caddy
@@ -442,5 +443,43 @@ func TestSecurityMailDigest(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if n := in.count("olga@example.com", "security digest"); n != 1 {
 		t.Errorf("%d digests within the day, want 1", n)
+	}
+}
+
+// TestSecurityMailNewDeviceOIDC: a sign-in through an external OpenID
+// Connect provider is a sign-in like any other: the first one from a
+// browser sends the new-device notice, a second one from the same browser
+// (it now has its device cookie) does not, and another browser does again.
+func TestSecurityMailNewDeviceOIDC(t *testing.T) {
+	h := newHarness(t)
+	smtp := mailtest.NewServer(t)
+	idp := oidctest.NewProvider(t)
+	h.start(h.caddyfile(smtpBlock(smtp)+"\n\t\t"+oidcBlock("idp", idp, "link_by_email"), ""))
+	h.addUser("olga", ownerPW, "owner")
+	olga := h.client()
+	h.apiLogin(olga, "olga", ownerPW)
+	if code, b := secAPI(t, h, olga, "POST", "/api/v1/users",
+		`{"username":"bea","full_name":"Bea","email":"bea@work.example","password":"`+beaPW+`"}`); code != http.StatusCreated {
+		t.Fatalf("create bea: %d %s", code, b)
+	}
+	in := &inbox{t: t, smtp: smtp, used: map[int]bool{}}
+	signIn := func(c *http.Client) {
+		t.Helper()
+		resp, body := idp.SignIn(t, c, oidctest.SignInURL(h.portalURL(""), "idp", h.appURL("/")), oidctest.User{Subject: "idp-bea",
+			Claims: map[string]any{"email": "bea@work.example", "email_verified": true, "name": "Bea"}})
+		if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != h.appURL("/") {
+			t.Fatalf("OIDC sign-in ended at %s with %d: %s", resp.Request.URL, resp.StatusCode, body)
+		}
+	}
+	first := h.client()
+	signIn(first)
+	in.expect("bea@work.example", "New sign-in")
+	signIn(first)
+	other := h.client()
+	signIn(other)
+	in.expect("bea@work.example", "New sign-in")
+	time.Sleep(500 * time.Millisecond)
+	if n := in.count("bea@work.example", "New sign-in"); n != 2 {
+		t.Errorf("%d new-device notices after three OIDC sign-ins from two browsers, want 2: %s", n, in.summary())
 	}
 }

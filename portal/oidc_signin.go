@@ -237,6 +237,7 @@ func (s signInUI) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProv
 		fail(fmt.Errorf("portal: start session: %w", err))
 		return
 	}
+	s.trustDevice(w, r, u) // and a new-device notice when this browser had none for u
 	reason := "oidc " + p.Name + ": " + how
 	if p.TrustedMFA {
 		reason += ", provider trusted for MFA"
