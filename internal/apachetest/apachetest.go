@@ -17,7 +17,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/internal/servertest"
@@ -52,11 +51,9 @@ type Server struct {
 	// Dir is the server's directory (its configuration and logs).
 	Dir string
 
-	t      testing.TB
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	log    bytes.Buffer
-	exited chan struct{}
+	t    testing.TB
+	proc *servertest.Process
+	log  bytes.Buffer
 }
 
 // Require skips t when apache2 or one of modules is not installed, or
@@ -129,20 +126,12 @@ func Start(t testing.TB, opts Options) *Server {
 			t.Fatalf("apache2 -t: the configuration is wrong: %v\n%s\n%s", err, out, conf)
 		}
 		s.log.Reset()
-		cmd := exec.Command(httpdPath, "-f", confPath, "-DFOREGROUND")
-		cmd.Stdout, cmd.Stderr = &s.log, &s.log
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start apache2: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		if err := servertest.WaitListening("apache2", fmt.Sprintf("127.0.0.1:%d", port), exited); err != nil {
-			_ = cmd.Process.Kill()
-			<-exited
+		proc, err := servertest.Start("apache2", exec.Command(httpdPath, "-f", confPath, "-DFOREGROUND"), fmt.Sprintf("127.0.0.1:%d", port), &s.log)
+		if err != nil {
 			lastErr = fmt.Errorf("%w\n%s%s", err, s.log.String(), s.ErrorLog())
 			continue
 		}
-		s.cmd, s.exited = cmd, exited
+		s.proc = proc
 		t.Cleanup(s.Stop)
 		return s
 	}
@@ -157,12 +146,4 @@ func (s *Server) ErrorLog() string {
 }
 
 // Stop ends the server. It may be called more than once.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	servertest.Stop(s.cmd.Process, s.exited)
-	s.cmd = nil
-}
+func (s *Server) Stop() { s.proc.Stop() }

@@ -16,7 +16,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/internal/servertest"
@@ -48,10 +47,8 @@ type Server struct {
 	// temporary files).
 	Dir string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	log    bytes.Buffer
-	exited chan struct{}
+	proc *servertest.Process
+	log  bytes.Buffer
 }
 
 // Require skips t when nginx is not installed, or fails it when the
@@ -141,20 +138,12 @@ http {
 			t.Fatalf("nginx -t: the configuration is wrong: %v\n%s\n%s", err, out, conf)
 		}
 		s.log.Reset()
-		cmd := exec.Command(nginxPath, "-p", dir, "-e", errLog, "-c", confPath)
-		cmd.Stdout, cmd.Stderr = &s.log, &s.log
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start nginx: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		if err := servertest.WaitListening("nginx", s.Addr, exited); err != nil {
-			_ = cmd.Process.Kill()
-			<-exited
+		proc, err := servertest.Start("nginx", exec.Command(nginxPath, "-p", dir, "-e", errLog, "-c", confPath), s.Addr, &s.log)
+		if err != nil {
 			lastErr = fmt.Errorf("%w\n%s%s", err, s.log.String(), s.ErrorLog())
 			continue
 		}
-		s.cmd, s.exited = cmd, exited
+		s.proc = proc
 		t.Cleanup(s.Stop)
 		return s
 	}
@@ -169,12 +158,4 @@ func (s *Server) ErrorLog() string {
 }
 
 // Stop ends the server (a fast shutdown). It may be called more than once.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	servertest.Stop(s.cmd.Process, s.exited)
-	s.cmd = nil
-}
+func (s *Server) Stop() { s.proc.Stop() }

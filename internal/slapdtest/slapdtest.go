@@ -72,10 +72,8 @@ type Server struct {
 	conf string
 	port int
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	// exited is closed when cmd.Wait, which one goroutine calls, returns.
-	exited chan struct{}
+	mu   sync.Mutex
+	proc *servertest.Process // the current process; Restart replaces it
 }
 
 // Available reports whether slapd and slapadd are installed.
@@ -182,20 +180,13 @@ func (s *Server) start() {
 		}
 		var logBuf bytes.Buffer
 		cmd := exec.Command(slapdPath, "-h", fmt.Sprintf("ldap://127.0.0.1:%d/", port), "-f", s.conf, "-d", "0")
-		cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-		if err := cmd.Start(); err != nil {
-			s.t.Fatalf("start slapd: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		if err := servertest.WaitListening("slapd", fmt.Sprintf("127.0.0.1:%d", port), exited); err != nil {
-			_ = cmd.Process.Kill()
-			<-exited
+		proc, err := servertest.Start("slapd", cmd, fmt.Sprintf("127.0.0.1:%d", port), &logBuf)
+		if err != nil {
 			lastErr = fmt.Errorf("%w\n%s", err, logBuf.String())
 			continue
 		}
 		s.mu.Lock()
-		s.cmd, s.exited, s.port = cmd, exited, port
+		s.proc, s.port = proc, port
 		s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", port)
 		s.mu.Unlock()
 		return
@@ -207,13 +198,9 @@ func (s *Server) start() {
 // refused). It may be called more than once.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
-	s.cmd = nil
+	proc := s.proc
+	s.mu.Unlock()
+	proc.Kill()
 }
 
 // Restart starts a stopped server again, on a new port: URL changes.
