@@ -3,13 +3,9 @@ package caddymodule
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -20,12 +16,12 @@ import (
 // light and dark mode. With GATEHOUSE_SHOTS set to a directory, it saves
 // a screenshot of each.
 func TestBrowserGuardPagesOnAppHost(t *testing.T) {
-	ctx := newBrowser(t)
+	br := newBrowserRun(t)
+	ctx := br.ctx
 	h := newHarness(t)
 	h.start(h.caddyfile("", ""))
 	h.addUser("olga", ownerPW, "owner")
 	h.addUser("alice", alicePW, "user")
-	shots := os.Getenv("GATEHOUSE_SHOTS")
 
 	// styled reports whether the page's stylesheet and logo from the
 	// portal were applied (a page without them has a visible skip link in
@@ -43,32 +39,7 @@ func TestBrowserGuardPagesOnAppHost(t *testing.T) {
 			}
 		}
 	}
-	shoot := func(t *testing.T, name string) {
-		t.Helper()
-		for _, size := range []struct{ w, h int64 }{{1280, 900}, {390, 844}} {
-			for _, scheme := range []string{"light", "dark"} {
-				_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
-				if err != nil {
-					t.Fatalf("emulate %s: %v", scheme, err)
-				}
-				// Wait out the buttons' colour transition after the switch.
-				if err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h), chromedp.Sleep(300*time.Millisecond)); err != nil {
-					t.Fatalf("viewport: %v", err)
-				}
-				styled(t, fmt.Sprintf("%s at %d px, %s", name, size.w, scheme))
-				wide, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
-				if wide {
-					t.Errorf("%s is wider than %d px", name, size.w)
-				}
-				if shots != "" {
-					if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-						_ = os.WriteFile(filepath.Join(shots, fmt.Sprintf("apphost-%s-%d-%s.png", name, size.w, scheme)), png, 0o644)
-					}
-				}
-			}
-		}
-	}
+	shoot := func(t *testing.T, name string) { br.shoot(t, "apphost-"+name, styled) }
 
 	t.Run("no access", func(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(h.portalURL("/login")),

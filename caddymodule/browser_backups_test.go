@@ -1,14 +1,11 @@
 package caddymodule
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -19,37 +16,13 @@ import (
 // 390 px, light and dark. With GATEHOUSE_SHOTS set to a directory, it
 // saves a screenshot of each.
 func TestBrowserSettingsBackups(t *testing.T) {
-	ctx := newBrowser(t)
+	br := newBrowserRun(t)
+	ctx := br.ctx
 	h := newHarness(t)
 	bdir := filepath.Join(t.TempDir(), "backups")
 	h.start(h.caddyfile(backupBlock(bdir, "24h", 3), ""))
 	h.addUser("olga", ownerPW, "owner")
-	shots := os.Getenv("GATEHOUSE_SHOTS")
-	shoot := func(name string) {
-		t.Helper()
-		for _, size := range []struct{ w, h int64 }{{1280, 900}, {390, 844}} {
-			for _, scheme := range []string{"light", "dark"} {
-				if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}}); err != nil {
-					t.Fatalf("emulate %s: %v", scheme, err)
-				}
-				if err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h), chromedp.Sleep(300*time.Millisecond)); err != nil {
-					t.Fatalf("viewport: %v", err)
-				}
-				if wide, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); wide {
-					t.Errorf("%s is wider than %d px (%s)", name, size.w, scheme)
-				}
-				if shots != "" {
-					if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-						_ = os.WriteFile(filepath.Join(shots, fmt.Sprintf("settings-%s-%d-%s.png", name, size.w, scheme)), png, 0o644)
-					}
-				}
-			}
-		}
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	shoot := func(name string) { br.shoot(t, "settings-"+name, nil) }
 	press := func() string {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.Navigate(h.portalURL("/admin/settings")),

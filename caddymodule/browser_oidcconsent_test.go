@@ -7,13 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -25,7 +22,7 @@ import (
 // with access_denied, the profile lists the app and disconnects it; the
 // pages fit a 390 px phone. With GATEHOUSE_SHOTS=dir it saves screenshots.
 func TestBrowserOIDCConsent(t *testing.T) {
-	ctx := newBrowser(t)
+	br := newBrowserRun(t)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "the app got "+r.URL.RawQuery)
 	}))
@@ -47,82 +44,29 @@ func TestBrowserOIDCConsent(t *testing.T) {
 	}
 	forum := &oauth2.Config{ClientID: "forum", ClientSecret: rpSecret, RedirectURL: app.URL + "/cb", Endpoint: provider.Endpoint(),
 		Scopes: []string{oidc.ScopeOpenID, "profile", "email", "groups", "offline_access"}}
-	do := func(name string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	eval := func(name, js string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		return v
-	}
-	shots := os.Getenv("GATEHOUSE_SHOTS")
-	shot := func(name string) {
-		t.Helper()
-		if shots == "" {
-			return
-		}
-		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	section := func(name string) {
-		t.Helper()
-		if shots == "" {
-			return
-		}
-		b, err := chromedp.Run(ctx, chromedp.Screenshot(`section[aria-labelledby="connected-apps-title"]`))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	size := func(w, hgt int64, mobile bool) {
-		t.Helper()
-		if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: w, Height: hgt, DeviceScaleFactor: 1, Mobile: mobile}); err != nil {
-			t.Fatalf("size: %v", err)
-		}
-	}
-	fits := func(what string) {
-		t.Helper()
-		if w := eval(what, `String(document.documentElement.scrollWidth > document.documentElement.clientWidth ? document.documentElement.scrollWidth : 0)`); w != "0" {
-			t.Errorf("%s is %s px wide on a 390 px screen", what, w)
-		}
-	}
 
-	do("sign in", chromedp.Navigate(h.portalURL("/login")), submit("#username", "#username", "alice", "#password", "Correct horse battery 9"))
+	br.do("sign in", chromedp.Navigate(h.portalURL("/login")), submit("#username", "#username", "alice", "#password", "Correct horse battery 9"))
 	v := oauth2.GenerateVerifier()
-	do("authorize", chromedp.Navigate(forum.AuthCodeURL("st1", oauth2.S256ChallengeOption(v))), waitURL(h.portalURL("/oidc/continue")))
-	text := eval("consent", "document.body.innerText")
+	br.do("authorize", chromedp.Navigate(forum.AuthCodeURL("st1", oauth2.S256ChallengeOption(v))), waitURL(h.portalURL("/oidc/continue")))
+	text := br.eval("consent", "document.body.innerText")
 	for _, want := range []string{"Allow Community forum?", "read your username and name", "read your e-mail address", "read your groups", "stay signed in (offline access)"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the consent page lacks %q:\n%s", want, text)
 		}
 	}
-	shot("oidc-consent-1280")
-	size(390, 844, true)
-	fits("the consent page")
-	shot("oidc-consent-390")
-	size(1280, 900, false)
+	br.shot("oidc-consent-1280")
+	br.screen(390, 844, true)
+	br.fits(t, "the consent page")
+	br.shot("oidc-consent-390")
+	br.screen(1280, 900, false)
 
-	do("deny", markPage, chromedp.Click(chromedp.CSS(`button[value="deny"]`)), waitURL(app.URL+"/cb?"))
-	if loc := eval("after deny", "location.href"); !strings.Contains(loc, "error=access_denied") || !strings.Contains(loc, "state=st1") {
+	br.do("deny", markPage, chromedp.Click(chromedp.CSS(`button[value="deny"]`)), waitURL(app.URL+"/cb?"))
+	if loc := br.eval("after deny", "location.href"); !strings.Contains(loc, "error=access_denied") || !strings.Contains(loc, "state=st1") {
 		t.Fatalf("after deny: %s", loc)
 	}
-	do("authorize again", chromedp.Navigate(forum.AuthCodeURL("st2", oauth2.S256ChallengeOption(v))), waitURL(h.portalURL("/oidc/continue")))
-	do("allow", markPage, chromedp.Click(chromedp.CSS(`button[value="allow"]`)), waitURL(app.URL+"/cb?"))
-	loc, _ := url.Parse(eval("after allow", "location.href"))
+	br.do("authorize again", chromedp.Navigate(forum.AuthCodeURL("st2", oauth2.S256ChallengeOption(v))), waitURL(h.portalURL("/oidc/continue")))
+	br.do("allow", markPage, chromedp.Click(chromedp.CSS(`button[value="allow"]`)), waitURL(app.URL+"/cb?"))
+	loc, _ := url.Parse(br.eval("after allow", "location.href"))
 	if loc.Query().Get("code") == "" || loc.Query().Get("state") != "st2" {
 		t.Fatalf("after allow: %s", loc)
 	}
@@ -130,20 +74,20 @@ func TestBrowserOIDCConsent(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	do("profile", chromedp.Navigate(h.portalURL("/profile")), chromedp.WaitReady(chromedp.CSS("#connected-apps-title")))
-	if text := eval("connected", `document.getElementById("connected-apps-title").closest("section").innerText`); !strings.Contains(text, "Community forum") || !strings.Contains(text, "your groups") {
+	br.do("profile", chromedp.Navigate(h.portalURL("/profile")), chromedp.WaitReady(chromedp.CSS("#connected-apps-title")))
+	if text := br.eval("connected", `document.getElementById("connected-apps-title").closest("section").innerText`); !strings.Contains(text, "Community forum") || !strings.Contains(text, "your groups") {
 		t.Errorf("connected apps: %s", text)
 	}
-	shot("connected-apps-1280")
-	section("connected-apps-section-1280")
-	size(390, 844, true)
-	do("profile", chromedp.Navigate(h.portalURL("/profile")), chromedp.WaitReady(chromedp.CSS("#connected-apps-title")))
-	fits("the profile page")
-	shot("connected-apps-390")
-	section("connected-apps-section-390")
-	size(1280, 900, false)
-	do("disconnect", submit(`form[action="/profile/connected-apps/forum/revoke"]`))
-	if text := eval("after disconnect", "document.body.innerText"); !strings.Contains(text, "The app is disconnected") || !strings.Contains(text, "No connected apps") {
+	br.shot("connected-apps-1280")
+	br.shot("connected-apps-section-1280", `section[aria-labelledby="connected-apps-title"]`)
+	br.screen(390, 844, true)
+	br.do("profile", chromedp.Navigate(h.portalURL("/profile")), chromedp.WaitReady(chromedp.CSS("#connected-apps-title")))
+	br.fits(t, "the profile page")
+	br.shot("connected-apps-390")
+	br.shot("connected-apps-section-390", `section[aria-labelledby="connected-apps-title"]`)
+	br.screen(1280, 900, false)
+	br.do("disconnect", submit(`form[action="/profile/connected-apps/forum/revoke"]`))
+	if text := br.eval("after disconnect", "document.body.innerText"); !strings.Contains(text, "The app is disconnected") || !strings.Contains(text, "No connected apps") {
 		t.Errorf("after disconnect: %s", text)
 	}
 }
