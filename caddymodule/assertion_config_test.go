@@ -41,16 +41,7 @@ func TestJWTHeaderConfig(t *testing.T) {
 		{"Set-Cookie", "\t\t\tjwt Set_Cookie", []string{"headers jwt", "something else", "Caddyfile:6"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := loadCaddyfile(cf(tc.headers))
-			if err == nil {
-				_ = caddy.Stop()
-				t.Fatal("config loaded, want an error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
+			wantLoadError(t, cf(tc.headers), tc.want)
 		})
 	}
 

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/caddy/v2"
 )
 
 // backupBlock is the backup option of the test configs.
@@ -366,16 +364,7 @@ func TestBackupConfig(t *testing.T) {
 		{"two values", "\t\t\tdir /tmp/b /tmp/c", []string{"dir takes one value", "Caddyfile:6"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := loadCaddyfile(cf(tc.block))
-			if err == nil {
-				_ = caddy.Stop()
-				t.Fatal("config loaded, want an error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
+			wantLoadError(t, cf(tc.block), tc.want)
 		})
 	}
 	t.Run("adapts", func(t *testing.T) {

@@ -178,17 +178,24 @@ func TestBadConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := loadCaddyfile(tc.caddyfile)
-			if err == nil {
-				_ = caddy.Stop()
-				t.Fatal("config loaded, want an error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
+			wantLoadError(t, tc.caddyfile, tc.want)
 		})
+	}
+}
+
+// wantLoadError loads cf and fails t unless that fails with an error
+// mentioning every string of want.
+func wantLoadError(t *testing.T, cf string, want []string) {
+	t.Helper()
+	err := loadCaddyfile(cf)
+	if err == nil {
+		_ = caddy.Stop()
+		t.Fatal("config loaded, want an error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
 	}
 }
 
