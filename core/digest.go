@@ -45,8 +45,12 @@ func (c *Core) sendDigests() {
 			return
 		}
 		// Marked sent first: a failure to mark must not mail it every tick.
-		if _, err := c.store.MailQueue().SetPrefs(uid, func(x *store.MailPrefs) { x.DigestSentAt = now }); err != nil {
-			c.log.Error("security digest: mark sent", "user", u.Username, "error", err)
+		// The mark is claimed: of several nodes sharing a database, the
+		// one that finds the digest due first sends it.
+		if claimed, err := c.store.MailQueue().ClaimDigest(uid, p.DigestSentAt, now); err != nil || !claimed {
+			if err != nil {
+				c.log.Error("security digest: mark sent", "user", u.Username, "error", err)
+			}
 			return
 		}
 		if err := c.store.MailQueue().Put(&store.QueuedMail{Kind: "digest", To: u.Email,

@@ -182,6 +182,35 @@ func (q MailQueue) Prefs(userID string) (MailPrefs, error) {
 	return p, nil
 }
 
+// ClaimDigest marks the user's digest sent at now, but only when the mark
+// is still prev, the one the caller read: of several nodes that find the
+// same digest due, exactly one claims it (true) and sends it.
+func (q MailQueue) ClaimDigest(userID string, prev, now time.Time) (bool, error) {
+	s := q.s
+	if err := s.enter(); err != nil {
+		return false, err
+	}
+	defer s.leave()
+	claimed := false
+	err := s.updateSync(func(txn kvTxn) error {
+		claimed = false
+		var p MailPrefs
+		if err := get(txn, cat(prefixMailPrefs, userID), &p); err != nil {
+			return err
+		}
+		if !p.DigestSentAt.Equal(prev) {
+			return nil
+		}
+		p.DigestSentAt = now
+		claimed = true
+		return put(txn, cat(prefixMailPrefs, userID), &p)
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: claim digest: %w", err)
+	}
+	return claimed, nil
+}
+
 // SetPrefs changes the user's mail preferences with fn and returns them.
 func (q MailQueue) SetPrefs(userID string, fn func(*MailPrefs)) (MailPrefs, error) {
 	s := q.s

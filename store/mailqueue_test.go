@@ -1,6 +1,8 @@
 package store
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -90,5 +92,46 @@ func TestMailQueue(t *testing.T) {
 	}
 	if n := countKeys(t, s, prefixMailPrefs); n != 0 {
 		t.Errorf("%d preference records after deleting the user, want 0", n)
+	}
+}
+
+// TestClaimDigest: of many claims of the same due digest at once (nodes
+// sharing one database), exactly one wins; a claim with a stale mark
+// loses; the winner's time is stored.
+func TestClaimDigest(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, t.TempDir(), Options{Now: clk.Now})
+	q := s.MailQueue()
+	if _, err := q.SetPrefs("u1", func(p *MailPrefs) { p.Digest = "daily" }); err != nil {
+		t.Fatal(err)
+	}
+	now := clk.Now()
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := q.ClaimDigest("u1", time.Time{}, now)
+			if err != nil {
+				t.Errorf("claim: %v", err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Fatalf("%d claims won, want 1", n)
+	}
+	if ok, err := q.ClaimDigest("u1", time.Time{}, now.Add(time.Hour)); ok || err != nil {
+		t.Errorf("a claim with a stale mark: %t %v, want refused", ok, err)
+	}
+	if ok, err := q.ClaimDigest("u1", now, now.Add(24*time.Hour)); !ok || err != nil {
+		t.Errorf("the next period's claim: %t %v, want won", ok, err)
+	}
+	if _, err := q.ClaimDigest("nobody", time.Time{}, now); err == nil {
+		t.Error("a claim for a user without preferences succeeded")
 	}
 }
