@@ -191,14 +191,10 @@ type Service struct {
 	// (see oidc.go).
 	oidc []*oidcProvider
 
-	// stopSync ends the scheduled directory synchronisation (Stop).
-	stopSync context.CancelFunc
-	// stopBackups ends the backup schedule (Stop); backupsDone is closed
-	// when it has ended.
-	stopBackups context.CancelFunc
-	backupsDone chan struct{}
-	// stopMail ends the security e-mail queue's worker (Stop).
-	stopMail context.CancelFunc
+	// syncWorker, backupsWorker and mailWorker are the background workers Start starts and
+	// Stop ends and waits for: the scheduled directory synchronisation,
+	// the backup schedule and the security e-mail queue's worker.
+	syncWorker, backupsWorker, mailWorker worker
 
 	// dirServer is where the directory server listens; nil when it is
 	// off.
@@ -318,44 +314,50 @@ func (s *Service) Start() error {
 	if err := startOIDCProvider(s); err != nil {
 		return err
 	}
-	if s.core.Directory.Enabled() && s.stopSync == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.stopSync = cancel
-		go s.core.Directory.RunSync(ctx)
+	if s.core.Directory.Enabled() {
+		s.syncWorker.start(s.core.Directory.RunSync)
 	}
-	if s.stopBackups == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.stopBackups, s.backupsDone = cancel, make(chan struct{})
-		go func(done chan struct{}) {
-			defer close(done)
-			s.core.Backups.RunSchedule(ctx)
-		}(s.backupsDone)
-	}
-	if s.stopMail == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.stopMail = cancel
-		go s.core.RunMailQueue(ctx)
-	}
+	s.backupsWorker.start(s.core.Backups.RunSchedule)
+	s.mailWorker.start(s.core.RunMailQueue)
 	return s.core.Credentials.OfferSetup()
 }
 
-// Stop ends what Start started: the scheduled directory synchronisation
-// and the backup schedule, waiting for a backup being written to finish,
-// and the mail queue's worker.
+// Stop ends what Start started and waits for it: a directory
+// synchronisation, a backup being written or an e-mail being sent is
+// cancelled through its context, or finishes.
 func (s *Service) Stop() {
-	if s.stopSync != nil {
-		s.stopSync()
-		s.stopSync = nil
+	s.syncWorker.stop()
+	s.backupsWorker.stop()
+	s.mailWorker.stop()
+}
+
+// worker is a background goroutine of the portal, started once.
+type worker struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// start runs fn in a goroutine until stop, unless it is running already.
+func (w *worker) start(fn func(context.Context)) {
+	if w.cancel != nil {
+		return
 	}
-	if s.stopBackups != nil {
-		s.stopBackups()
-		<-s.backupsDone
-		s.stopBackups, s.backupsDone = nil, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel, w.done = cancel, make(chan struct{})
+	go func(done chan struct{}) {
+		defer close(done)
+		fn(ctx)
+	}(w.done)
+}
+
+// stop cancels the goroutine's context and waits until it returns.
+func (w *worker) stop() {
+	if w.cancel == nil {
+		return
 	}
-	if s.stopMail != nil {
-		s.stopMail()
-		s.stopMail = nil
-	}
+	w.cancel()
+	<-w.done
+	w.cancel, w.done = nil, nil
 }
 
 // ServeHTTP serves the portal pages and the JSON API.
