@@ -114,6 +114,17 @@ func TestOwnerLoginCLI(t *testing.T) {
 		t.Errorf("second use signed in: %d", got)
 	}
 
+	// Counted: one sign-in with the link, one refused.
+	samples, _ := scrapeMetrics(t, h)
+	for series, want := range map[string]float64{
+		`gatehouse_sign_ins_total{method="owner_login",result="success"}`: 1,
+		`gatehouse_sign_ins_total{method="owner_login",result="failure"}`: 1,
+	} {
+		if got := samples[series]; got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+
 	// The audit log, read by the owner the link signed in.
 	got, b = api(br, "GET", "/api/v1/audit?action=owner_login.", "")
 	if got != 200 {

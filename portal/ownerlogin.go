@@ -57,7 +57,8 @@ func (s *Service) OwnerLoginLink(ctx context.Context, a *core.Actor, username st
 // useOwnerLogin spends the recovery link secret and starts a full session
 // of its owner: the session counts as signed in with a second factor
 // (method "owner-login"), so mandatory 2FA and require_2fa apps accept it.
-func (s signInUI) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret string) (*store.User, error) {
+func (s signInUI) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret string) (u *store.User, err error) {
+	defer func() { countSignIn(s.core.Metrics(), "owner_login", err, false) }()
 	hash, ok := core.LinkHash(secret)
 	if !ok {
 		return nil, core.ErrLink
@@ -67,7 +68,7 @@ func (s signInUI) useOwnerLogin(w http.ResponseWriter, r *http.Request, secret s
 		return nil, core.ErrLink
 	}
 	attemptSucceeded(r.Context())
-	u, err := s.store.User(t.UserID)
+	u, err = s.store.User(t.UserID)
 	if err != nil {
 		return nil, core.ErrLink
 	}

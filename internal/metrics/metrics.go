@@ -27,7 +27,7 @@ const Other = "other"
 // Label values. Each list is the whole set of its label, "other" last.
 var (
 	// SignInMethods are the methods of gatehouse_sign_ins_total.
-	SignInMethods = []string{"password", "temp_password", "passkey", "oidc", "directory", "ldap", Other}
+	SignInMethods = []string{"password", "temp_password", "passkey", "oidc", "directory", "ldap", "owner_login", Other}
 	// SignInResults are the results of gatehouse_sign_ins_total.
 	SignInResults = []string{"success", "failure", "throttled", "locked", "busy", Other}
 	// SecondFactorMethods are the methods of gatehouse_second_factor_total.
