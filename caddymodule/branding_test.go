@@ -24,29 +24,49 @@ import (
 // encoder).
 const webpLossless1x1 = "UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA=="
 
-// testLogo draws a w×h logo: a rounded accent badge with a light bar, in
-// the format given ("png" or "jpeg").
+// testLogo draws a w×h logo, a white cloud on a rounded accent square
+// (smoothed edges), as "png" (transparent corners) or "jpeg".
 func testLogo(t *testing.T, format string, w, h int) []byte {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	accent := color.RGBA{0x0b, 0x6e, 0x4f, 0xff}
+	fw, fh := float64(w), float64(h)
+	disc := func(x, y, cx, cy, r float64) bool { return (x-cx)*(x-cx)+(y-cy)*(y-cy) <= r*r }
+	// shape is 0 outside, 1 on the square, 2 on the cloud.
+	shape := func(x, y float64) int {
+		r := 0.22 * min(fw, fh)
+		cx, cy := min(max(x, r), fw-r), min(max(y, r), fh-r)
+		if !disc(x, y, cx, cy, r) {
+			return 0
+		}
+		u, v := x/fw, y/fh
+		if disc(u, v, 0.36, 0.58, 0.16) || disc(u, v, 0.55, 0.47, 0.2) || disc(u, v, 0.71, 0.6, 0.13) ||
+			(u >= 0.36 && u <= 0.71 && v >= 0.55 && v <= 0.73) {
+			return 2
+		}
+		return 1
+	}
+	colours := [3][4]float64{{0, 0, 0, 0}, {0x0b, 0x6e, 0x4f, 255}, {0xf2, 0xfb, 0xf7, 255}}
+	if format == "jpeg" {
+		colours[0] = [4]float64{255, 255, 255, 255}
+	}
+	const n = 4 // samples a side
 	for y := range h {
 		for x := range w {
-			c := color.RGBA{}
-			if format == "jpeg" {
-				c = color.RGBA{0xff, 0xff, 0xff, 0xff}
+			var sum [4]float64
+			for sy := range n {
+				for sx := range n {
+					c := colours[shape(float64(x)+(float64(sx)+0.5)/n, float64(y)+(float64(sy)+0.5)/n)]
+					for i := range 3 {
+						sum[i] += c[i] * c[3] / 255
+					}
+					sum[3] += c[3]
+				}
 			}
-			r := h / 4
-			inCorner := func(cx, cy int) bool { return (x-cx)*(x-cx)+(y-cy)*(y-cy) > r*r }
-			switch {
-			case x < r && y < r && inCorner(r, r), x >= w-r && y < r && inCorner(w-r-1, r),
-				x < r && y >= h-r && inCorner(r, h-r-1), x >= w-r && y >= h-r && inCorner(w-r-1, h-r-1):
-			case y > h*2/5 && y < h*3/5 && x > w/6 && x < w*5/6:
-				c = color.RGBA{0xe8, 0xf5, 0xef, 0xff}
-			default:
-				c = accent
+			px := color.RGBA{A: uint8(sum[3] / (n * n))}
+			if sum[3] > 0 {
+				px.R, px.G, px.B = uint8(sum[0]/(n*n)), uint8(sum[1]/(n*n)), uint8(sum[2]/(n*n))
 			}
-			img.Set(x, y, c)
+			img.Set(x, y, px)
 		}
 	}
 	var buf bytes.Buffer

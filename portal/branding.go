@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 
@@ -118,18 +119,18 @@ func versioned(h http.Header, asked, version string) {
 }
 
 // brandCSS sets gatehouse.css's accent properties from accent: as given in
-// the light scheme (white text on it: the settings ensure 4.5:1), and a
-// lighter tint with dark text in the dark scheme, as light as it must be
-// for 7:1.
+// the light scheme (white text on it: the settings ensure 4.5:1), and in
+// the dark scheme the same hue made lighter, as light as it must be for
+// dark text on it at 7:1 (as the built-in dark accent).
 func brandCSS(accent [3]uint8) string {
-	white, black := [3]uint8{255, 255, 255}, [3]uint8{0, 0, 0}
+	black := [3]uint8{0, 0, 0}
 	darkText := [3]uint8{0x0c, 0x0e, 0x1a}
 	darkSurface := [3]uint8{0x15, 0x18, 0x26}
-	soft := mix(accent, white, 0.90)
-	softText := tintFor(accent, black, soft, 7)
-	dark := tintFor(accent, white, darkText, 7)
-	darkHover := mix(dark, white, 0.30)
-	darkSoftText := tintFor(accent, white, darkSurface, 9)
+	soft := mix(accent, [3]uint8{255, 255, 255}, 0.90)
+	softText := tintFor(accent, soft, 7, func(c [3]uint8, t float64) [3]uint8 { return mix(c, black, t) })
+	dark := tintFor(accent, darkText, 7, lighten)
+	darkHover := lighten(dark, 0.25)
+	darkSoftText := tintFor(accent, darkSurface, 9, lighten)
 	var b strings.Builder
 	b.WriteString("/* Generated from the brand accent colour (settings: brand_accent). */\n")
 	fmt.Fprintf(&b, ":root {\n  --accent: %s;\n  --accent-hover: %s;\n  --accent-text: #ffffff;\n  --accent-soft: %s;\n  --accent-soft-text: %s;\n",
@@ -139,19 +140,69 @@ func brandCSS(accent [3]uint8) string {
 	fmt.Fprintf(&b, "@media (prefers-color-scheme: dark) {\n  :root {\n    --accent: %s;\n    --accent-hover: %s;\n    --accent-text: %s;\n",
 		hexOf(dark), hexOf(darkHover), hexOf(darkText))
 	fmt.Fprintf(&b, "    --accent-soft: %s;\n    --accent-soft-text: %s;\n    --link: %s;\n    --focus: %s;\n    --focus-halo: %s;\n    --bg-accent: %s;\n  }\n}\n",
-		rgba(dark, 0.16), hexOf(darkSoftText), hexOf(darkHover), hexOf(darkHover), rgba(darkHover, 0.30), rgba(accent, 0.16))
+		rgba(dark, 0.16), hexOf(darkSoftText), hexOf(darkHover), hexOf(darkHover), rgba(darkHover, 0.30), rgba(dark, 0.14))
 	return b.String()
 }
 
-// tintFor mixes c towards toward, in steps, until it has at least ratio
-// contrast with against (or is toward itself).
-func tintFor(c, toward, against [3]uint8, ratio float64) [3]uint8 {
-	for t := 0.0; t < 1; t += 0.02 {
-		if m := mix(c, toward, t); core.ContrastRatio(m, against) >= ratio {
+// tintFor changes c in steps with step (0: c itself, 1: as far as it
+// goes) until it has at least ratio contrast with against.
+func tintFor(c, against [3]uint8, ratio float64, step func([3]uint8, float64) [3]uint8) [3]uint8 {
+	for t := 0.0; t <= 1; t += 0.01 {
+		if m := step(c, t); core.ContrastRatio(m, against) >= ratio {
 			return m
 		}
 	}
-	return toward
+	return step(c, 1)
+}
+
+// lighten raises c's HSL lightness t of the way to white, keeping its hue
+// and saturation (mixing with white would wash it out).
+func lighten(c [3]uint8, t float64) [3]uint8 {
+	r, g, b := float64(c[0])/255, float64(c[1])/255, float64(c[2])/255
+	hi, lo := max(r, g, b), min(r, g, b)
+	l := (hi + lo) / 2
+	var h, s float64
+	if d := hi - lo; d > 0 {
+		if l > 0.5 {
+			s = d / (2 - hi - lo)
+		} else {
+			s = d / (hi + lo)
+		}
+		switch hi {
+		case r:
+			h = (g - b) / d
+			if g < b {
+				h += 6
+			}
+		case g:
+			h = (b-r)/d + 2
+		default:
+			h = (r-g)/d + 4
+		}
+		h /= 6
+	}
+	l += (1 - l) * t
+	q := l + s - l*s
+	if l < 0.5 {
+		q = l * (1 + s)
+	}
+	p := 2*l - q
+	hue := func(x float64) uint8 {
+		x -= math.Floor(x)
+		var v float64
+		switch {
+		case x < 1.0/6:
+			v = p + (q-p)*6*x
+		case x < 0.5:
+			v = q
+		case x < 2.0/3:
+			v = p + (q-p)*(2.0/3-x)*6
+		default:
+			v = p
+		}
+		return uint8(v*255 + 0.5)
+	}
+	return [3]uint8{hue(h + 1.0/3), hue(h), hue(h - 1.0/3)}
 }
 
 // mix is a colour t of the way from a to b.
