@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
@@ -410,5 +411,100 @@ func TestBrandingMail(t *testing.T) {
 	m = in.expect("bea@example.com", "Reset your Acme Cloud password")
 	if strings.Contains(m.Subject+m.Text, "Gatehouse") {
 		t.Errorf("reset mail still says Gatehouse: %q\n%s", m.Subject, m.Text)
+	}
+}
+
+// TestBrandingSettingsPage: the settings page's Branding card works
+// without JavaScript: a form for the name, colour and message (a refused
+// value is shown with the field named and nothing changed), a multipart
+// upload of the logo and its removal, each with the CSRF token; a user
+// without settings.write is refused.
+func TestBrandingSettingsPage(t *testing.T) {
+	h := newHarness(t)
+	h.start(h.caddyfile("", ""))
+	h.addUser("olga", ownerPW, "owner")
+	h.addUser("audrey", alicePW, "auditor")
+	olga, audrey := h.client(), h.client()
+	h.apiLogin(olga, "olga", ownerPW)
+	h.apiLogin(audrey, "audrey", alicePW)
+	csrf := func(c *http.Client) (string, string) {
+		t.Helper()
+		resp, b := do(t, c, "GET", h.portalURL("/admin/settings"), nil, browser)
+		m := csrfInPage.FindStringSubmatch(string(b))
+		if resp.StatusCode != 200 || m == nil {
+			t.Fatalf("settings page: %d", resp.StatusCode)
+		}
+		return m[1], string(b)
+	}
+	token, page := csrf(olga)
+	for _, want := range []string{`id="branding"`, `action="/admin/settings/branding"`, `enctype="multipart/form-data"`, `value="Gatehouse"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the settings page lacks %q", want)
+		}
+	}
+
+	rd, hdr := formBody("csrf", token, "brand_name", "Acme Cloud", "brand_accent", "#ffd400", "sign_in_message", "Hello")
+	resp, b := do(t, olga, "POST", h.portalURL("/admin/settings/branding"), rd, hdr)
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "The accent colour is too light") ||
+		!strings.Contains(string(b), `id="brand_accent" name="brand_accent"`) || !strings.Contains(string(b), `value="#ffd400" aria-describedby="brand_accent-hint" aria-invalid="true"`) {
+		t.Errorf("too light a colour: %d\n%s", resp.StatusCode, b)
+	}
+	if _, b := do(t, h.client(), "GET", h.portalURL("/login"), nil, browser); strings.Contains(string(b), "Acme Cloud") {
+		t.Error("a refused form changed the name")
+	}
+	rd, hdr = formBody("csrf", token, "brand_name", "Acme Cloud", "brand_accent", "#0b6e4f", "sign_in_message", "Hello\r\nthere")
+	if resp, b := do(t, olga, "POST", h.portalURL("/admin/settings/branding"), rd, hdr); resp.StatusCode != 303 {
+		t.Fatalf("save branding: %d %s", resp.StatusCode, b)
+	}
+	if _, b := do(t, h.client(), "GET", h.portalURL("/login"), nil, browser); !strings.Contains(string(b), "Hello\nthere") {
+		t.Error("the sign-in page lacks the message")
+	}
+
+	upload := func(c *http.Client, token string, data []byte) (*http.Response, []byte) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		_ = mw.WriteField("csrf", token)
+		fw, _ := mw.CreateFormFile("logo", "logo.png")
+		_, _ = fw.Write(data)
+		_ = mw.Close()
+		return do(t, c, "POST", h.portalURL("/admin/settings/logo"), &body,
+			map[string]string{"Content-Type": mw.FormDataContentType(), "Accept": "text/html"})
+	}
+	if resp, b := upload(olga, token, []byte("<svg/>")); resp.StatusCode != 400 || !strings.Contains(string(b), "PNG, JPEG or WebP") {
+		t.Errorf("SVG through the form: %d", resp.StatusCode)
+	}
+	if resp, b := upload(olga, "wrong", testLogo(t, "png", 32, 32)); resp.StatusCode != 403 {
+		t.Errorf("upload without the CSRF token: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := upload(olga, token, testLogo(t, "png", 32, 32)); resp.StatusCode != 303 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, b)
+	}
+	_, page = csrf(olga)
+	if !strings.Contains(page, `src="/assets/brand/logo?v=`) || !strings.Contains(page, `action="/admin/settings/logo/remove"`) {
+		t.Error("the settings page does not show the uploaded logo and its Remove button")
+	}
+
+	atok, _ := csrf(audrey)
+	if resp, _ := upload(audrey, atok, testLogo(t, "png", 32, 32)); resp.StatusCode != 403 {
+		t.Errorf("an auditor uploads a logo: %d", resp.StatusCode)
+	}
+	rd, hdr = formBody("csrf", atok, "brand_name", "Evil")
+	if resp, _ := do(t, audrey, "POST", h.portalURL("/admin/settings/branding"), rd, hdr); resp.StatusCode != 403 {
+		t.Errorf("an auditor posts the branding form: %d", resp.StatusCode)
+	}
+	rd, hdr = formBody("csrf", atok)
+	if resp, _ := do(t, audrey, "POST", h.portalURL("/admin/settings/logo/remove"), rd, hdr); resp.StatusCode != 403 {
+		t.Errorf("an auditor removes the logo: %d", resp.StatusCode)
+	}
+
+	rd, hdr = formBody("csrf", token)
+	if resp, b := do(t, olga, "POST", h.portalURL("/admin/settings/logo/remove"), rd, hdr); resp.StatusCode != 303 {
+		t.Fatalf("remove: %d %s", resp.StatusCode, b)
+	}
+	if _, b := do(t, h.client(), "GET", h.portalURL("/login"), nil, browser); !strings.Contains(string(b), `src="/assets/logo.svg"`) {
+		t.Error("the built-in logo is not back")
+	}
+	if !auditHas(t, h, olga, "settings.logo.upload", "olga", "32×32") || !auditHas(t, h, olga, "settings.logo.remove", "olga", "") {
+		t.Error("the page's logo changes are not in the audit log under olga")
 	}
 }

@@ -131,6 +131,41 @@ func TestBrowserBranding(t *testing.T) {
 		}
 		shoot(t, "no-access")
 	})
+	t.Run("settings card", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(h.portalURL("/logout")),
+			submit(`form[action="/logout"] button`)); err != nil {
+			t.Fatalf("sign out: %v", err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(h.portalURL("/login?rd=/admin/settings")),
+			submit("#username", "#username", "olga", "#password", ownerPW), waitURL(h.portalURL("/admin/settings"))); err != nil {
+			t.Fatalf("sign in: %v", err)
+		}
+		for _, scheme := range []string{"light", "dark"} {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = chromedp.Do(ctx, chromedp.Sleep(300*time.Millisecond))
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const i = document.querySelector("#brand-logo-current"); return i.complete && i.naturalWidth === 96 })()`))
+			if err != nil || !ok {
+				t.Errorf("%s: the settings card does not show the logo (%v)", scheme, err)
+			}
+			swatch, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector(".brand-swatch")).backgroundColor`))
+			if scheme == "light" && parseRGB(swatch) != light {
+				t.Errorf("the swatch is %s, want %s", swatch, accent)
+			}
+			png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#branding")))
+			if err != nil {
+				t.Fatalf("screenshot: %v", err)
+			}
+			path := filepath.Join(dir, "branding-settings-card-"+scheme+".png")
+			if err := os.WriteFile(path, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("settings card, %s: %s", scheme, path)
+		}
+	})
 }
 
 // parseRGB reads a computed colour "rgb(r, g, b)".
