@@ -381,6 +381,11 @@ func TestBrandingMail(t *testing.T) {
 		t.Fatalf("set the name: %d %s", code, b)
 	}
 
+	// Authenticator apps name the product as the issuer.
+	if code, b := secAPI(t, h, bea, "POST", "/api/v1/me/totp", ""); code != 200 || !strings.Contains(string(b), "issuer=Acme%20Cloud") {
+		t.Errorf("TOTP enrolment: %d %s, want the issuer Acme Cloud", code, b)
+	}
+
 	if code, b := secAPI(t, h, olga, "POST", "/api/v1/settings/test-email", `{"to":"ops@example.com"}`); code != 204 {
 		t.Fatalf("test mail: %d %s", code, b)
 	}
