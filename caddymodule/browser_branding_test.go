@@ -166,6 +166,33 @@ func TestBrowserBranding(t *testing.T) {
 			t.Logf("settings card, %s: %s", scheme, path)
 		}
 	})
+
+	t.Run("a long name at 390 px", func(t *testing.T) {
+		long := strings.Repeat("Acme Worldwide Cloud ", 2) + "Services and Solutions"
+		if code, b := secAPI(t, h, olga, "PATCH", "/api/v1/settings", `{"brand_name":"`+long+`"}`); code != 200 {
+			t.Fatalf("set a long name: %d %s", code, b)
+		}
+		_, _ = chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}})
+		for _, u := range []string{h.portalURL("/admin/settings"), h.portalURL("/logout")} {
+			if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(u), chromedp.Sleep(200*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+			if wide, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); wide {
+				t.Errorf("%s with a 64-character name is wider than 390 px", u)
+			}
+			name, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".brand-name").textContent`))
+			if name != long {
+				t.Errorf("%s shows the name %q", u, name)
+			}
+			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+			if err == nil {
+				path := filepath.Join(dir, "branding-long-name-"+filepath.Base(u)+".png")
+				_ = os.WriteFile(path, png, 0o644)
+				t.Logf("long name: %s", path)
+			}
+		}
+	})
 }
 
 // parseRGB reads a computed colour "rgb(r, g, b)".
