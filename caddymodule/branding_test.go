@@ -338,6 +338,17 @@ func TestBrandingSettingsAPI(t *testing.T) {
 		if strings.Contains(page, "style=") || strings.Contains(resp.Header.Get("Content-Security-Policy"), "unsafe-inline") {
 			t.Error("the sign-in page has inline style or a CSP that allows it")
 		}
+		// The name is text, never markup, wherever it is shown.
+		if code, b := secAPI(t, h, olga, "PATCH", "/api/v1/settings", `{"brand_name":"Acme <i>&</i> Co"}`); code != 200 {
+			t.Fatalf("a name with markup: %d %s", code, b)
+		}
+		_, raw := do(t, h.client(), "GET", h.portalURL("/login"), nil, browser)
+		if !strings.Contains(string(raw), "<title>Sign in · Acme &lt;i&gt;&amp;&lt;/i&gt; Co</title>") || strings.Contains(string(raw), "<i>&</i>") {
+			t.Error("the name's markup reached the page unescaped")
+		}
+		if code, b := secAPI(t, h, olga, "PATCH", "/api/v1/settings", `{"brand_name":"Acme Cloud"}`); code != 200 {
+			t.Fatalf("restore the name: %d %s", code, b)
+		}
 		i := strings.Index(page, `href="/assets/brand.css?v=`)
 		cssURL := page[i+6 : i+6+strings.Index(page[i+6:], `"`)]
 		resp, css := do(t, h.client(), "GET", h.portalURL(cssURL), nil, nil)

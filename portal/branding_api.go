@@ -11,9 +11,10 @@ import (
 	"github.com/gatehouse-auth/gatehouse/core"
 )
 
-// brandingAPI serves the logo's API and the settings page's branding forms
-// (its own type: adminAPI is full). The name, accent colour and sign-in
-// message are fields of PATCH /api/v1/settings.
+// brandingAPI serves the logo's API, the settings page's branding forms,
+// the brand assets and the templates' brand helper (its own type: adminAPI
+// is full). The name, accent colour and sign-in message are fields of
+// PATCH /api/v1/settings.
 type brandingAPI struct{ *Service }
 
 // maxLogoUploadBytes bounds the logo's request bodies: twice the largest
