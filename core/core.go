@@ -99,6 +99,8 @@ type Core struct {
 	// defaults are the settings before anything is stored.
 	defaults Settings
 	settings atomic.Pointer[Settings]
+	// logo is the uploaded brand logo, nil for none (branding_logo.go).
+	logo atomic.Pointer[BrandLogo]
 	// customRoles holds the custom roles compiled (see roles.go).
 	customRoles atomic.Pointer[map[string]policies.PermissionSet]
 
@@ -205,6 +207,7 @@ func New(opts Options) (*Core, error) {
 
 		ImpersonationLifetime: Duration(DefaultImpersonationLifetime),
 		TempPasswordLifetime:  Duration(DefaultTempPasswordLifetime),
+		BrandName:             DefaultBrandName,
 	}
 	c.Users, c.Access, c.Credentials, c.Auth, c.Sessions = &Users{c}, &Access{c}, &Credentials{c}, &Auth{c}, &Sessions{c}
 	c.Directory = &Directory{c}

@@ -54,7 +54,7 @@ func (c *Core) sendDigests() {
 			return
 		}
 		if err := c.store.MailQueue().Put(&store.QueuedMail{Kind: "digest", To: u.Email,
-			Subject: "Gatehouse security digest (" + p.Digest + ")", Text: text}); err != nil {
+			Subject: c.BrandName() + " security digest (" + p.Digest + ")", Text: text}); err != nil {
 			c.log.Error("security digest: queue", "user", u.Username, "error", err)
 		}
 	})
@@ -91,7 +91,7 @@ func (c *Core) digestText(u *store.User, p store.MailPrefs, since, until time.Ti
 		cursor = next
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Hello %s,\n\nThis is your %s Gatehouse security digest.\n\n", u.Username, p.Digest)
+	fmt.Fprintf(&b, "Hello %s,\n\nThis is your %s %s security digest.\n\n", u.Username, p.Digest, c.BrandName())
 	fmt.Fprintf(&b, "From:  %s\nUntil: %s\n\n", FormatNoticeTime(since, p.TimeZone), FormatNoticeTime(until, p.TimeZone))
 	fmt.Fprintf(&b, "Failed sign-ins: %d\nAccounts locked: %d\nNew administrators: %d\n", failed, locks, len(admins))
 	for _, a := range admins {
@@ -99,5 +99,6 @@ func (c *Core) digestText(u *store.User, p store.MailPrefs, since, until time.Ti
 	}
 	fmt.Fprintf(&b, "\nThe details are in the audit log: %s\n", c.portal.JoinPath("/admin/audit").String())
 	fmt.Fprintf(&b, "You can stop these digests on your profile page (%s).\n", c.portal.JoinPath("/profile").String())
+	b.WriteString(c.mailSignature())
 	return b.String(), nil
 }

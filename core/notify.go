@@ -103,7 +103,7 @@ func (c *Core) notifyTo(a *Actor, u *store.User, n Notice, detail, address strin
 			continue
 		}
 		seen[strings.ToLower(to)] = true
-		m := &store.QueuedMail{Kind: string(n), To: to, Subject: n.subject(), Text: text}
+		m := &store.QueuedMail{Kind: string(n), To: to, Subject: c.brandSubject(n.subject()), Text: text}
 		if err := c.store.MailQueue().Put(m); err != nil {
 			c.log.Error("security e-mail: queue", "user", u.Username, "notice", string(n), "error", err)
 			continue
@@ -139,6 +139,7 @@ func (c *Core) noticeText(a *Actor, u *store.User, n Notice, detail, zone string
 	if !n.Critical() {
 		fmt.Fprintf(&b, "\nYou can turn these notices off on your profile page (%s).\n", profile)
 	}
+	b.WriteString(c.mailSignature())
 	return b.String()
 }
 

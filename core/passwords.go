@@ -215,11 +215,11 @@ func (s *Credentials) issueReset(ctx context.Context, a *Actor, u *store.User, w
 	}
 	link := s.portal.String() + "/reset/" + secret
 	if to := RecoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
-		subject, body := "Reset your Gatehouse password",
+		subject, body := "Reset your "+s.BrandName()+" password",
 			"Hello "+u.Username+",\n\nOpen this link to choose a new password:\n\n"+link+
 				"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\nIf you did not ask for this, ignore this message.\n"
 		if welcome {
-			subject = "Your Gatehouse account"
+			subject = "Your " + s.BrandName() + " account"
 			body = "Hello " + u.Username + ",\n\nAn account was made for you. Open this link to choose your password:\n\n" + link +
 				"\n\nIt works once and expires at " + t.ExpiresAt.UTC().Format(time.RFC1123) + ".\n"
 		}
@@ -248,7 +248,7 @@ func RecoveryAddresses(u *store.User) []string {
 func (s *Credentials) sendMail(ctx context.Context, to, subject, body string) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	if err := s.mail.Send(ctx, mail.Message{To: to, Subject: subject, Text: body}); err != nil {
+	if err := s.mail.Send(ctx, mail.Message{To: to, Subject: subject, Text: body + s.mailSignature()}); err != nil {
 		s.log.Error("send mail", "to", to, "subject", subject, "error", err)
 		return false
 	}
@@ -365,8 +365,8 @@ func (s *Credentials) SendTestMail(ctx context.Context, c *Actor, to string) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	err := s.mail.Send(ctx, mail.Message{To: to, Subject: "Gatehouse test email",
-		Text: "This is a test email from Gatehouse at " + s.portal.String() + ". Email works.\n"})
+	err := s.mail.Send(ctx, mail.Message{To: to, Subject: s.BrandName() + " test email",
+		Text: "This is a test email from " + s.BrandName() + " at " + s.portal.String() + ". Email works.\n" + s.mailSignature()})
 	outcome, reason := OutcomeSuccess, "to "+to
 	if err != nil {
 		outcome, reason = OutcomeFailure, err.Error()

@@ -69,6 +69,15 @@ type Settings struct {
 	// NotifyImpersonation e-mails a user when an administrator starts
 	// impersonating them (off by default).
 	NotifyImpersonation bool `json:"notify_impersonation"`
+	// BrandName is the product name pages and e-mails show (1 to 64
+	// characters, one line; default "Gatehouse").
+	BrandName string `json:"brand_name"`
+	// BrandAccent is the accent colour of buttons and links, "#rrggbb",
+	// dark enough for white text on it; "" keeps the built-in colours.
+	BrandAccent string `json:"brand_accent"`
+	// SignInMessage is plain text the sign-in page shows (at most 500
+	// characters, line breaks kept); "" shows none.
+	SignInMessage string `json:"sign_in_message"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string
@@ -120,7 +129,7 @@ func (c *Core) loadSettings() error {
 		return fmt.Errorf("core: load settings: %w", err)
 	}
 	c.settings.Store(&st)
-	return nil
+	return c.loadBrandLogo()
 }
 
 // Settings returns the settings in force. The caller must not change them.
@@ -177,7 +186,7 @@ func (st *Settings) Validate() error {
 	case st.PasswordMaxAge != 0 && time.Duration(st.PasswordMaxAge) < 24*time.Hour:
 		return Input("password_max_age", "must be 0 (off) or at least one day")
 	}
-	return nil
+	return st.validateBrand()
 }
 
 // Defaults returns the settings before anything is stored: the

@@ -20,6 +20,7 @@ func (s *Core) UpdateSettings(ctx context.Context, c *Actor, patch []byte) (Sett
 	if err := dec.Decode(&st); err != nil {
 		return Settings{}, Input("", "bad settings: %v", err)
 	}
+	st.normalizeBrand()
 	if err := st.Validate(); err != nil {
 		return Settings{}, err
 	}

@@ -94,7 +94,7 @@ func (s *Auth) totpEnrollment(u *store.User, secret string) (TOTPEnrollment, err
 		return TOTPEnrollment{}, fmt.Errorf("core: totp secret: %w", err)
 	}
 	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer:      "Gatehouse (" + s.portal.Hostname() + ")",
+		Issuer:      s.BrandName() + " (" + s.portal.Hostname() + ")",
 		AccountName: u.Username,
 		Period:      factor.Period,
 		Digits:      factor.Digits,

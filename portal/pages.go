@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -60,6 +61,7 @@ var pageFuncs = template.FuncMap{
 
 	// Bound to each Service by bindPages.
 	"mailEnabled": func() bool { return false },
+	"brand":       func() brandView { return brandView{Name: core.DefaultBrandName, LogoURL: defaultLogoPath} },
 
 	// Bound to each Service by bindOIDCPages (oidc.go).
 	"oidcProviders":  func() []oidcButton { return nil },
@@ -67,9 +69,9 @@ var pageFuncs = template.FuncMap{
 }
 
 // bindPages points the page templates' service helpers at s: whether
-// email is set up (pages offer email only then).
+// email is set up (pages offer email only then) and the branding.
 func (s *Service) bindPages() {
-	fm := template.FuncMap{"mailEnabled": s.mail.Enabled}
+	fm := template.FuncMap{"mailEnabled": s.mail.Enabled, "brand": brandingAPI{s}.brandView}
 	for _, t := range s.pages {
 		t.Funcs(fm)
 	}
@@ -95,7 +97,7 @@ func parsePages() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(pageFuncs).ParseFS(webFS,
-			"web/templates/layout.html", "web/templates/partials.html", "web/templates/"+name+".html")
+			"web/templates/layout.html", "web/templates/partials.html", "web/templates/branding.html", "web/templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("portal: parse page %s: %w", name, err)
 		}

@@ -53,12 +53,14 @@ func checkRouteAccess(t *testing.T, svc *Service, table []route) {
 			t.Errorf("%s as a user without %s: %d %s, want 403 %q", rt.pattern, perm, got, b, want)
 		}
 	}
-	// Body limits: every route has one; only the imports declare more.
-	bigger := map[string]bool{"POST /api/v1/users/import": true, "POST /admin/users/import": true}
+	// Body limits: every route has one; only the imports and the logo
+	// uploads declare more.
+	bigger := map[string]int64{"POST /api/v1/users/import": maxImportBytes, "POST /admin/users/import": maxImportBytes,
+		"PUT /api/v1/settings/logo": maxLogoUploadBytes, "POST /admin/settings/logo": maxLogoUploadBytes + 64<<10}
 	for _, rt := range table {
 		want := int64(maxBodyBytes)
-		if bigger[rt.pattern] {
-			want = maxImportBytes
+		if n, ok := bigger[rt.pattern]; ok {
+			want = n
 		}
 		if rt.bodyLimit != want {
 			t.Errorf("%s: body limit %d, want %d", rt.pattern, rt.bodyLimit, want)

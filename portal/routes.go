@@ -52,6 +52,8 @@ func (s *Service) routeMux() *routeMux {
 	mux.HandleFunc("GET /login/oidc/{provider}", s.throttled(s.signInUI().handleOIDCStart))
 	mux.HandleFunc("GET /login/oidc/{provider}/callback", s.throttled(s.signInUI().handleOIDCCallback))
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServer(staticFS())))
+	mux.HandleFunc("GET "+brandCSSPath, brandingAPI{s}.serveBrandCSS)
+	mux.HandleFunc("GET "+brandLogoPath, brandingAPI{s}.serveBrandLogo)
 
 	// JSON API v1.
 	mux.Handle("POST /api/v1/login", s.public(s.throttled(s.signInUI().apiLogin)))
@@ -154,6 +156,9 @@ func (s *Service) routeMux() *routeMux {
 	mux.Handle("GET /api/v1/settings", s.api(policies.PermSettingsRead, s.adminAPI().apiGetSettings))
 	mux.Handle("PATCH /api/v1/settings", s.api(policies.PermSettingsWrite, s.adminAPI().apiPatchSettings))
 	mux.Handle("POST /api/v1/settings/test-email", s.api(policies.PermSettingsWrite, s.adminAPI().apiTestMail))
+	mux.Handle("GET /api/v1/settings/logo", s.api(policies.PermSettingsRead, brandingAPI{s}.apiGetLogo))
+	mux.Handle("PUT /api/v1/settings/logo", s.bodyLimit(maxLogoUploadBytes, s.api(policies.PermSettingsWrite, brandingAPI{s}.apiPutLogo)))
+	mux.Handle("DELETE /api/v1/settings/logo", s.api(policies.PermSettingsWrite, brandingAPI{s}.apiDeleteLogo))
 	// Backups into the configured directory: owners only (core.Backups),
 	// with their session or API key, never while impersonating.
 	mux.Handle("GET /api/v1/backups", s.api(policies.PermSettingsRead, backupsAPI{s}.apiListBackups))

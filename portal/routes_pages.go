@@ -123,6 +123,9 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /admin/settings", s.signedIn(policies.PermSettingsWrite, s.accessUI().handleSettingsForm))
 	mux.HandleFunc("POST /admin/settings/test-email", s.signedIn(policies.PermSettingsWrite, s.accessUI().handleTestMail))
 	mux.HandleFunc("POST /admin/settings/backup", s.signedIn(policies.PermSettingsWrite, s.accessUI().handleBackupNow))
+	mux.HandleFunc("POST /admin/settings/branding", s.signedIn(policies.PermSettingsWrite, brandingAPI{s}.handleBrandingForm))
+	mux.Handle("POST /admin/settings/logo", s.bodyLimit(maxLogoUploadBytes+64<<10, s.signedIn(policies.PermSettingsWrite, brandingAPI{s}.handleLogoForm)))
+	mux.HandleFunc("POST /admin/settings/logo/remove", s.signedIn(policies.PermSettingsWrite, brandingAPI{s}.handleLogoRemove))
 
 	// The directory server's bind clients (settings.write, as in the API).
 	mux.HandleFunc("GET /admin/ldap", s.signedIn(policies.PermSettingsWrite, s.accessUI().handleLDAPClients))
