@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +21,8 @@ import (
 // mode. It saves a screenshot of each under t.TempDir(), or under
 // GATEHOUSE_SHOTS when set, and logs the paths.
 func TestBrowserBranding(t *testing.T) {
-	ctx := newBrowser(t)
+	br := newBrowserRun(t)
+	ctx := br.ctx
 	h := newHarness(t)
 	h.start(h.caddyfile("", ""))
 	h.addUser("olga", ownerPW, "owner")
@@ -38,9 +38,8 @@ func TestBrowserBranding(t *testing.T) {
 	if code, b := putLogo(t, h, olga, testLogo(t, "png", 96, 96), nil); code != 200 {
 		t.Fatalf("upload the logo: %d %s", code, b)
 	}
-	dir := os.Getenv("GATEHOUSE_SHOTS")
-	if dir == "" {
-		dir = t.TempDir()
+	if br.shots == "" {
+		br.shots = t.TempDir() // the screenshots are part of the proof: always taken
 	}
 	light, _ := core.ParseHexColor(accent)
 
@@ -76,36 +75,7 @@ func TestBrowserBranding(t *testing.T) {
 			t.Errorf("%s: button text %s on %s has contrast %.2f", name, fg, bg, c)
 		}
 	}
-	shoot := func(t *testing.T, name string) {
-		t.Helper()
-		for _, size := range []struct{ w, h int64 }{{1280, 900}, {390, 844}} {
-			for _, scheme := range []string{"light", "dark"} {
-				_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
-				if err != nil {
-					t.Fatalf("emulate %s: %v", scheme, err)
-				}
-				// Wait out the buttons' colour transition after the switch.
-				if err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h), chromedp.Sleep(300*time.Millisecond)); err != nil {
-					t.Fatalf("viewport: %v", err)
-				}
-				label := fmt.Sprintf("%s at %d px, %s", name, size.w, scheme)
-				branded(t, label, scheme)
-				if wide, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); wide {
-					t.Errorf("%s is wider than the window", label)
-				}
-				png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-				if err != nil {
-					t.Fatalf("screenshot: %v", err)
-				}
-				path := filepath.Join(dir, fmt.Sprintf("branding-%s-%d-%s.png", name, size.w, scheme))
-				if err := os.WriteFile(path, png, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("%s: %s", label, path)
-			}
-		}
-	}
+	shoot := func(t *testing.T, name string) { br.shoot(t, "branding-"+name, branded) }
 
 	t.Run("sign-in page", func(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(h.portalURL("/login"))); err != nil {
@@ -155,15 +125,7 @@ func TestBrowserBranding(t *testing.T) {
 			if scheme == "light" && parseRGB(swatch) != light {
 				t.Errorf("the swatch is %s, want %s", swatch, accent)
 			}
-			png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#branding")))
-			if err != nil {
-				t.Fatalf("screenshot: %v", err)
-			}
-			path := filepath.Join(dir, "branding-settings-card-"+scheme+".png")
-			if err := os.WriteFile(path, png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("settings card, %s: %s", scheme, path)
+			br.shot("branding-settings-card-"+scheme, "#branding")
 		}
 	})
 
@@ -185,12 +147,7 @@ func TestBrowserBranding(t *testing.T) {
 			if name != long {
 				t.Errorf("%s shows the name %q", u, name)
 			}
-			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-			if err == nil {
-				path := filepath.Join(dir, "branding-long-name-"+filepath.Base(u)+".png")
-				_ = os.WriteFile(path, png, 0o644)
-				t.Logf("long name: %s", path)
-			}
+			br.shot("branding-long-name-" + filepath.Base(u))
 		}
 	})
 }

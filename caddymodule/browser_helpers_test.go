@@ -62,9 +62,11 @@ func (b *browserRun) shot(name string, sel ...string) {
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+	path := filepath.Join(b.shots, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+	b.t.Logf("screenshot: %s", path)
 }
 
 // fits fails t when the page is wider than the screen.
@@ -81,9 +83,10 @@ func (b *browserRun) fits(t *testing.T, what string) {
 }
 
 // shoot shows the current page at 1280 and 390 px, light and dark: in
-// each it must fit the screen and pass check (when not nil), and it is
-// saved as name-<width>-<scheme>.png. The browser is left at 1280 px.
-func (b *browserRun) shoot(t *testing.T, name string, check func(t *testing.T, what string)) {
+// each it must fit the screen and pass check (when not nil; what names
+// the page, width and scheme), and it is saved as
+// name-<width>-<scheme>.png. The browser is left at 1280 px.
+func (b *browserRun) shoot(t *testing.T, name string, check func(t *testing.T, what, scheme string)) {
 	t.Helper()
 	for _, size := range []struct{ w, h int64 }{{1280, 900}, {390, 844}} {
 		for _, scheme := range []string{"light", "dark"} {
@@ -98,7 +101,7 @@ func (b *browserRun) shoot(t *testing.T, name string, check func(t *testing.T, w
 			what := fmt.Sprintf("%s at %d px, %s", name, size.w, scheme)
 			b.fits(t, what)
 			if check != nil {
-				check(t, what)
+				check(t, what, scheme)
 			}
 			b.shot(fmt.Sprintf("%s-%d-%s", name, size.w, scheme))
 		}
