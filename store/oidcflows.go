@@ -377,9 +377,9 @@ func (f OIDCFlows) RevokeUser(userID, clientID string) error {
 	if clientID != "" {
 		p = oidcAccessUserKey(userID, clientID, "")
 	}
-	hashes, err := s.indexTails(p)
+	hashes, err := indexTails(s, p)
 	if err == nil {
-		err = s.revokeAccessHashes(hashes)
+		err = revokeAccessHashes(s, hashes)
 	}
 	if err != nil {
 		return fmt.Errorf("store: revoke oidc access tokens of %s: %w", userID, err)
@@ -423,10 +423,10 @@ func (f OIDCFlows) RevokeClient(clientID string) error {
 		return nil
 	})
 	if err == nil {
-		err = s.deleteChunked(keys)
+		err = deleteChunked(s, keys)
 	}
 	if err == nil {
-		err = s.revokeAccessHashes(hashes)
+		err = revokeAccessHashes(s, hashes)
 	}
 	if err != nil {
 		return fmt.Errorf("store: revoke oidc flows of client %s: %w", clientID, err)
@@ -436,7 +436,7 @@ func (f OIDCFlows) RevokeClient(clientID string) error {
 
 // revokeSessionAccess revokes the access tokens issued through the
 // sessions ids (ended on purpose). The caller holds enter.
-func (s *Store) revokeSessionAccess(ids []SessionID) error {
+func revokeSessionAccess(s *Store, ids []SessionID) error {
 	var hashes []string
 	err := s.db.View(func(txn kvTxn) error {
 		it := txn.NewIterator(iterOptions{})
@@ -450,7 +450,7 @@ func (s *Store) revokeSessionAccess(ids []SessionID) error {
 		return nil
 	})
 	if err == nil && len(hashes) > 0 {
-		err = s.revokeAccessHashes(hashes)
+		err = revokeAccessHashes(s, hashes)
 	}
 	if err != nil {
 		return fmt.Errorf("store: revoke access tokens of ended sessions: %w", err)
@@ -460,7 +460,7 @@ func (s *Store) revokeSessionAccess(ids []SessionID) error {
 
 // indexTails returns what follows prefix p in the keys under it (the
 // last part of an index key: a token hash).
-func (s *Store) indexTails(p []byte) ([]string, error) {
+func indexTails(s *Store, p []byte) ([]string, error) {
 	var out []string
 	err := s.db.View(func(txn kvTxn) error {
 		it := txn.NewIterator(iterOptions{Prefix: p})
@@ -478,7 +478,7 @@ func (s *Store) indexTails(p []byte) ([]string, error) {
 
 // revokeAccessHashes deletes the access tokens of the hex hashes, a chunk
 // per transaction, and syncs.
-func (s *Store) revokeAccessHashes(hashes []string) error {
+func revokeAccessHashes(s *Store, hashes []string) error {
 	for len(hashes) > 0 {
 		n := min(len(hashes), oidcRevokeChunk/3)
 		chunk := hashes[:n]
@@ -499,7 +499,7 @@ func (s *Store) revokeAccessHashes(hashes []string) error {
 }
 
 // deleteChunked deletes keys, a chunk per transaction, and syncs.
-func (s *Store) deleteChunked(keys [][]byte) error {
+func deleteChunked(s *Store, keys [][]byte) error {
 	for len(keys) > 0 {
 		n := min(len(keys), oidcRevokeChunk)
 		chunk := keys[:n]

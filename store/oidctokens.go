@@ -253,7 +253,7 @@ func (s *Store) revokeSessionRefresh(ids []SessionID) error {
 	if err != nil {
 		return fmt.Errorf("store: revoke refresh tokens of ended sessions: %w", err)
 	}
-	return errors.Join(s.revokeFamilies(families), s.revokeSessionAccess(ids), endOIDCSessionClients(s, ids))
+	return errors.Join(s.revokeFamilies(families), revokeSessionAccess(s, ids), endOIDCSessionClients(s, ids))
 }
 
 // OIDCKeys is the part of the store that keeps the provider's signing
