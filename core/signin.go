@@ -126,7 +126,9 @@ func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 	case !ok && malformed:
 		return fail("unusable password hash")
 	case !ok:
-		s.RecordFailureFor(a, u, device, now)
+		if err := s.RecordFailureFor(a, u, device, now); err != nil {
+			return nil, "", "", err
+		}
 		return fail("wrong password")
 	case u.Disabled:
 		return fail("account disabled")
