@@ -83,6 +83,9 @@ func (p *Provider) NoInteraction(id, code string) (string, error) {
 }
 
 func (p *Provider) fail(id, code, desc string) (string, error) {
+	if !isRandomID(id) {
+		return "", core.ErrNotFound
+	}
 	r, err := p.flows().TakePending(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", core.ErrNotFound

@@ -174,6 +174,9 @@ func (p *Provider) Pending(id string) (*core.App, error) {
 // (id sid): the portal has checked the app admits the user and its
 // second-factor rule.
 func (p *Provider) Complete(id string, sid store.SessionID, sess store.Session) error {
+	if !isRandomID(id) {
+		return core.ErrNotFound
+	}
 	err := p.flows().UpdateRequest(id, func(r *store.OIDCAuthRequest) error {
 		a, err := decodeRequest(r.Data, r.Done)
 		if err != nil {

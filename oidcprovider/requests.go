@@ -84,6 +84,9 @@ func decodeRequest(data []byte, done bool) (*authRequest, error) {
 // request returns the live auth request id: core.ErrNotFound when there
 // is none (or it expired), another error when the store failed.
 func (p *Provider) request(id string) (*authRequest, error) {
+	if !isRandomID(id) {
+		return nil, core.ErrNotFound
+	}
 	r, err := p.flows().Request(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, core.ErrNotFound

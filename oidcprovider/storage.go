@@ -100,6 +100,9 @@ func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthReq
 // SaveAuthCode turns the done request id into code (once: the request
 // record becomes the code's).
 func (s storage) SaveAuthCode(_ context.Context, id, code string) error {
+	if !isRandomID(id) {
+		return errNotFound
+	}
 	err := s.p.flows().SaveCode(id, s.p.codeHash(code), s.now().Add(codeLifetime))
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound

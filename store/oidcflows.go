@@ -346,7 +346,9 @@ func (f OIDCFlows) RevokeAccess(tokenHash []byte, clientID string) error {
 	}
 	defer s.leave()
 	h := hex.EncodeToString(tokenHash)
-	err := s.updateSync(func(txn kvTxn) error {
+	var deleted bool
+	err := s.update(func(txn kvTxn) error {
+		deleted = false
 		a := new(OIDCAccess)
 		if err := get(txn, oidcAccessKey(h), a); err != nil {
 			if errors.Is(err, ErrNotFound) {
@@ -357,8 +359,12 @@ func (f OIDCFlows) RevokeAccess(tokenHash []byte, clientID string) error {
 		if clientID != "" && a.ClientID != clientID {
 			return nil
 		}
+		deleted = true
 		return deleteAccess(txn, h)
 	})
+	if err == nil && deleted {
+		err = s.db.Sync()
+	}
 	if err != nil {
 		return fmt.Errorf("store: revoke oidc access token: %w", err)
 	}
@@ -479,6 +485,9 @@ func indexTails(s *Store, p []byte) ([]string, error) {
 // revokeAccessHashes deletes the access tokens of the hex hashes, a chunk
 // per transaction, and syncs.
 func revokeAccessHashes(s *Store, hashes []string) error {
+	if len(hashes) == 0 {
+		return nil
+	}
 	for len(hashes) > 0 {
 		n := min(len(hashes), oidcRevokeChunk/3)
 		chunk := hashes[:n]
@@ -500,6 +509,9 @@ func revokeAccessHashes(s *Store, hashes []string) error {
 
 // deleteChunked deletes keys, a chunk per transaction, and syncs.
 func deleteChunked(s *Store, keys [][]byte) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	for len(keys) > 0 {
 		n := min(len(keys), oidcRevokeChunk)
 		chunk := keys[:n]

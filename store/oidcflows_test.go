@@ -109,11 +109,17 @@ func TestOIDCFlowsExpiry(t *testing.T) {
 // TestOIDCFlowsCodeSingleUse: 16 concurrent exchanges of one code, one
 // wins; the others find it reused, and the reuse revokes the access token
 // and the refresh family issued from it; a token issued after that is
-// dead at birth.
+// dead at birth. On PostgreSQL the exchanges alternate between two stores
+// on the database (two nodes: no lock in the process serialises them).
 func TestOIDCFlowsCodeSingleUse(t *testing.T) {
 	clk := newClock()
-	s := openTest(t, "", Options{Now: clk.Now})
+	dir := t.TempDir()
+	s := openTest(t, dir, Options{Now: clk.Now})
 	f := OIDCFlowsOf(s)
+	nodes := []OIDCFlows{f}
+	if testPG != nil {
+		nodes = append(nodes, OIDCFlowsOf(openTest(t, dir, Options{Now: clk.Now})))
+	}
 	if err := f.PutRequest(&OIDCAuthRequest{ID: "r1", ClientID: "grafana", Done: true, ExpiresAt: clk.Now().Add(time.Minute), Data: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
@@ -124,11 +130,11 @@ func TestOIDCFlowsCodeSingleUse(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	results := map[string]int{}
-	for range 16 {
+	for i := range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := f.RedeemCode(code)
+			_, err := nodes[i%len(nodes)].RedeemCode(code)
 			k := "won"
 			switch {
 			case errors.Is(err, ErrCodeReused):
