@@ -184,14 +184,15 @@ func (f OIDCFlows) TakePending(id string) (*OIDCAuthRequest, error) {
 
 // SaveCode turns the done auth request id into the code stored under
 // codeHash, exchangeable until expires: the request is gone (a second code
-// for it is refused with ErrNotFound). Durable when it returns.
+// for it is refused with ErrNotFound). Not synced on Badger: a code lost
+// in a crash only fails its exchange.
 func (f OIDCFlows) SaveCode(id string, codeHash []byte, expires time.Time) error {
 	s := f.s
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
-	err := s.updateSync(func(txn kvTxn) error {
+	err := s.update(func(txn kvTxn) error {
 		r := new(OIDCAuthRequest)
 		if err := get(txn, oidcRequestKey(id), r); err != nil {
 			return err
@@ -273,7 +274,8 @@ func (f OIDCFlows) RedeemCode(codeHash []byte) (*OIDCCode, error) {
 // When it comes from a code (codeHash not nil), it is recorded with the
 // code, or refused with ErrCodeReused when a second exchange of the code
 // revoked it meanwhile (nothing stored: the caller revokes a.Family).
-// Durable when it returns.
+// Not synced on Badger: a token lost in a crash (with its note in the
+// code) is only refused.
 func (f OIDCFlows) PutAccess(tokenHash []byte, a *OIDCAccess, codeHash []byte) error {
 	s := f.s
 	if err := s.enter(); err != nil {
@@ -282,7 +284,7 @@ func (f OIDCFlows) PutAccess(tokenHash []byte, a *OIDCAccess, codeHash []byte) e
 	defer s.leave()
 	h := hex.EncodeToString(tokenHash)
 	ttl := ttlFor(a.ExpiresAt, s.now())
-	err := s.updateSync(func(txn kvTxn) error {
+	err := s.update(func(txn kvTxn) error {
 		if codeHash != nil {
 			c := new(OIDCCode)
 			if err := get(txn, oidcCodeKey(codeHash), c); err != nil && !errors.Is(err, ErrNotFound) {
