@@ -343,6 +343,13 @@ func TestClusterTwoNodes(t *testing.T) {
 			return appStatus(n, carol) == http.StatusServiceUnavailable
 		})
 	}
+	// A sign-in cannot be judged without its lockout: a wrong password is
+	// refused as busy (503), never answered as wrong (an uncounted guess).
+	for _, n := range []*clusterNode{a, b} {
+		if st, body := n.call("POST", n.portalURL("/api/v1/login"), "", map[string]any{"username": "carol", "password": "wrong password 123"}); st != http.StatusServiceUnavailable {
+			t.Errorf("node %s, a wrong password with PostgreSQL down: %d %s, want 503", n.name, st, body)
+		}
+	}
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 	}
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			return nil, "", "", fmt.Errorf("core: look up user: %w", err)
+			return nil, "", "", storeDown("look up user", err)
 		}
 		if s.Directory.Enabled() {
 			method = metricDirectory
