@@ -117,12 +117,24 @@ func TestClusterOIDC(t *testing.T) {
 	if resp, b := do(t, browser, "POST", issuer+"/api/v1/login", bytes.NewReader(body), jsonAPI); resp.StatusCode != http.StatusOK {
 		t.Fatalf("login on A: %d %s", resp.StatusCode, b)
 	}
+	// The session reaches B's memory through the change notifications
+	// (milliseconds: TestClusterTwoNodes); the flow starts once it has.
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		hop.Store(0) // to B
+		if resp, _ := do(t, browser, "GET", issuer+"/api/v1/me", nil, jsonAPI); resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatal("the session made on A is unknown to B after 1 s")
+		}
+	}
 	code := func(state string, v string) string {
 		t.Helper()
 		hop.Store(1) // /authorize on A
 		u := grafana.AuthCodeURL(state, oauth2.S256ChallengeOption(v))
-		var nodesSeen []string
+		var nodesSeen, steps []string
 		for range 6 {
+			steps = append(steps, u)
 			nodesSeen = append(nodesSeen, [2]string{"A", "B"}[(hop.Load()+1)%2])
 			resp, b := do(t, browser, "GET", u, nil, map[string]string{"Accept": "text/html"})
 			loc := resp.Header.Get("Location")
@@ -139,7 +151,7 @@ func TestClusterOIDC(t *testing.T) {
 			}
 			u = loc
 		}
-		t.Fatal("too many redirects")
+		t.Fatalf("too many redirects: %v on %v", steps, nodesSeen)
 		return ""
 	}
 
