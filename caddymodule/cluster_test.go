@@ -33,9 +33,23 @@ type clusterNode struct {
 // (secret.key: the first node makes it, the others read it).
 func newClusterNode(t *testing.T, name, storage, dataHome, upstream string) *clusterNode {
 	t.Helper()
+	return newClusterNodeWith(t, name, storage, dataHome, upstream, clusterOpts{})
+}
+
+// clusterOpts changes a node's config: portalURL, when set, is the portal
+// URL all nodes share behind a load balancer (else the node's own), and
+// global is added to the gatehouse block (apps, say).
+type clusterOpts struct{ portalURL, global string }
+
+// newClusterNodeWith is newClusterNode with options.
+func newClusterNodeWith(t *testing.T, name, storage, dataHome, upstream string, o clusterOpts) *clusterNode {
+	t.Helper()
 	n := &clusterNode{t: t, name: name, dir: t.TempDir(), storage: storage, dataHome: dataHome}
 	ports := freePorts(t, 3)
 	n.portal, n.app, n.admin = ports[0], ports[1], ports[2]
+	if o.portalURL == "" {
+		o.portalURL = fmt.Sprintf("http://127.0.0.1:%d", n.portal)
+	}
 	caddyfile := fmt.Sprintf(`{
 	admin 127.0.0.1:%[1]d
 	persist_config off
@@ -51,7 +65,8 @@ func newClusterNode(t *testing.T, name, storage, dataHome, upstream string) *clu
 	}
 	gatehouse {
 		storage %[4]s
-		portal_url http://127.0.0.1:%[3]d
+		portal_url %[7]s
+		%[8]s
 	}
 }
 
@@ -63,7 +78,7 @@ http://127.0.0.1:%[5]d {
 	gatehouse whoami
 	reverse_proxy %[6]s
 }
-`, n.admin, n.dir, n.portal, storage, n.app, upstream)
+`, n.admin, n.dir, n.portal, storage, n.app, upstream, o.portalURL, o.global)
 	n.cfg = filepath.Join(n.dir, "caddy.json")
 	if err := os.WriteFile(n.cfg, adapt(t, caddyfile), 0o600); err != nil {
 		t.Fatal(err)
@@ -327,6 +342,13 @@ func TestClusterTwoNodes(t *testing.T) {
 		within("node "+n.name+" answers 503 with PostgreSQL down", 5*time.Second, func() bool {
 			return appStatus(n, carol) == http.StatusServiceUnavailable
 		})
+	}
+	// A sign-in cannot be judged without its lockout: a wrong password is
+	// refused as busy (503), never answered as wrong (an uncounted guess).
+	for _, n := range []*clusterNode{a, b} {
+		if st, body := n.call("POST", n.portalURL("/api/v1/login"), "", map[string]any{"username": "carol", "password": "wrong password 123"}); st != http.StatusServiceUnavailable {
+			t.Errorf("node %s, a wrong password with PostgreSQL down: %d %s, want 503", n.name, st, body)
+		}
 	}
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)

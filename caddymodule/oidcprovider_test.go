@@ -336,18 +336,24 @@ func TestOIDCProvider(t *testing.T) {
 		}
 	})
 
-	t.Run("signing out revokes the refresh tokens issued through the session", func(t *testing.T) {
+	t.Run("signing out revokes the refresh and access tokens issued through the session", func(t *testing.T) {
 		c := o.signedIn("alice")
 		v := oauth2.GenerateVerifier()
 		tk, err := grafana.Exchange(ctx, o.code(c, grafana, "s7", oauth2.S256ChallengeOption(v)), oauth2.VerifierOption(v))
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := o.provider.UserInfo(ctx, oauth2.StaticTokenSource(tk)); err != nil {
+			t.Fatalf("access token before the sign-out: %v", err)
+		}
 		if resp, _ := do(t, c, "POST", o.h.portalURL("/api/v1/logout"), nil, jsonAPI); resp.StatusCode >= 300 {
 			t.Fatalf("logout: %d", resp.StatusCode)
 		}
 		if _, err := grafana.TokenSource(ctx, &oauth2.Token{RefreshToken: tk.RefreshToken}).Token(); err == nil {
 			t.Fatal("refresh token outlived the session's sign-out")
+		}
+		if _, err := o.provider.UserInfo(ctx, oauth2.StaticTokenSource(tk)); err == nil {
+			t.Fatal("access token outlived the session's sign-out")
 		}
 	})
 

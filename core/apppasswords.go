@@ -469,10 +469,15 @@ func (s *Credentials) checkAppPassword(a *Actor, login, secret, app string, now 
 		if counts {
 			u, _ = s.store.User(acct.ID) // gone meanwhile: nothing to lock
 		}
+		// Fail closed: a failure that cannot be counted is no answer.
+		var err error
 		if u != nil {
-			s.Auth.RecordFailureFor(a, u, "", now)
+			err = s.Auth.RecordFailureFor(a, u, "", now)
 		} else {
-			s.equalizeFailure(login, now)
+			err = s.equalizeFailure(login, now)
+		}
+		if err != nil {
+			return store.Account{}, err
 		}
 		s.Audit(a, e)
 		s.metrics.AppPasswordUse("failure")
@@ -534,14 +539,17 @@ func (s *Credentials) checkAppPassword(a *Actor, login, secret, app string, now 
 // (unknown user, locked account, a right password used for another app)
 // the same synced write as one that does, so the time a refusal takes
 // does not tell which it was. The count, kept under a digest of the login
-// for the lockout duration, is never read.
-func (s *Credentials) equalizeFailure(login string, now time.Time) {
+// for the lockout duration, is never read. A failed write is an error, as
+// RecordFailureFor's is, so the answer does not tell them apart either.
+func (s *Credentials) equalizeFailure(login string, now time.Time) error {
 	st := s.Settings()
 	if st.LockoutThreshold <= 0 {
-		return
+		return nil
 	}
 	sum := sha256.Sum256([]byte(strings.ToLower(login)))
 	if _, _, err := s.store.AddFailure("nouser:"+hex.EncodeToString(sum[:16]), time.Duration(st.LockoutDuration), now); err != nil {
 		s.log.Error("count an app password failure", "error", err)
+		return storeDown("count an app password failure", err)
 	}
+	return nil
 }

@@ -98,10 +98,14 @@ func (d *Directory) authenticate(ctx context.Context, a *Actor, u *store.User, d
 		fail("directory unavailable")
 		return nil, "", "", ErrDirectoryUnavailable
 	case errors.Is(err, directory.ErrNoSuchUser):
-		d.Auth.RecordFailureFor(a, u, device, now)
+		if err := d.Auth.RecordFailureFor(a, u, device, now); err != nil {
+			return nil, "", "", err
+		}
 		return fail("not in the directory")
 	case err != nil:
-		d.Auth.RecordFailureFor(a, u, device, now)
+		if err := d.Auth.RecordFailureFor(a, u, device, now); err != nil {
+			return nil, "", "", err
+		}
 		return fail("wrong password (directory)")
 	case policies.NormalizeUsername(e.Username) != u.Username:
 		return fail("the directory entry has another username")

@@ -19,7 +19,8 @@ var (
 	// ErrConflict: the username or email address is taken, or the change
 	// clashes with the current state.
 	ErrConflict = errors.New("already exists")
-	// ErrBusy: too many password checks are queued; try again.
+	// ErrBusy: too many password checks are queued, or a sign-in's lockout
+	// could not be read or written (the store is down); try again.
 	ErrBusy = errors.New("busy, try again shortly")
 	// ErrTooMany: one change would rewrite more records than the store
 	// takes at once, e.g. renaming a group of many thousand members.

@@ -54,7 +54,7 @@ func (s *Auth) LockedFor(u *store.User, device string) (bool, error) {
 func (s *Auth) lockedAt(key string, now time.Time) (bool, error) {
 	_, locked, err := s.store.Lock(key, now)
 	if err != nil {
-		return false, fmt.Errorf("core: read lockout: %w", err)
+		return false, storeDown("read lockout", err)
 	}
 	return locked, nil
 }
@@ -64,24 +64,29 @@ func (s *Auth) lockedAt(key string, now time.Time) (bool, error) {
 // reaches the lockout threshold, locks the account or that device for the
 // lockout duration. Failures are counted over one lockout duration from
 // the first of them.
-func (s *Auth) RecordFailureFor(a *Actor, u *store.User, device string, now time.Time) {
+//
+// It fails closed: when the count or the lock cannot be written (the
+// store is down), it returns an error wrapping ErrBusy, and the caller
+// refuses the attempt with it (503) rather than as a wrong password: that
+// answer would be a guess the lockout never counted.
+func (s *Auth) RecordFailureFor(a *Actor, u *store.User, device string, now time.Time) error {
 	st := s.Settings()
 	if st.LockoutThreshold <= 0 {
-		return
+		return nil
 	}
 	d := time.Duration(st.LockoutDuration)
 	key := lockoutKey(u.ID, device)
 	n, _, err := s.store.AddFailure(key, d, now)
 	if err != nil {
 		s.log.Error("count sign-in failure", "user", u.Username, "error", err)
-		return
+		return storeDown("count sign-in failure", err)
 	}
 	if n < st.LockoutThreshold {
-		return
+		return nil
 	}
 	if err := s.store.PutLock(key, now.Add(d)); err != nil {
 		s.log.Error("lock account", "user", u.Username, "error", err)
-		return
+		return storeDown("lock account", err)
 	}
 	_ = s.store.ClearFailures(key)
 	s.metrics.Lockout()
@@ -90,11 +95,19 @@ func (s *Auth) RecordFailureFor(a *Actor, u *store.User, device string, now time
 		s.Audit(a, store.Event{Action: ActionDeviceLock, Resource: "user:" + u.Username, Outcome: OutcomeSuccess,
 			Reason: strconv.Itoa(n) + " failed sign-ins from one trusted device (" + DeviceLabel(device) + "); that device is locked until " +
 				until + ", the account is not"})
-		return
+		return nil
 	}
 	s.Audit(a, store.Event{Action: ActionUserLock, Resource: "user:" + u.Username, Outcome: OutcomeSuccess,
 		Reason: strconv.Itoa(n) + " failed sign-ins; locked until " + until + " for devices " + u.Username + " has not signed in from before"})
 	s.Notify(a, u, NoticeLocked, strconv.Itoa(n)+" sign-ins with a wrong password failed. Until "+FormatNoticeTime(now.Add(d), "")+", sign-in is refused on devices you have not signed in from before; your usual browsers still work.")
+	return nil
+}
+
+// storeDown is the error of a lockout read or write the store failed:
+// ErrBusy (503, try again), so a sign-in is never judged without its
+// lockout.
+func storeDown(what string, err error) error {
+	return fmt.Errorf("core: %s: %w: %w", what, ErrBusy, err)
 }
 
 // ClearFailures forgets the failures of u judged by device ("" for the
@@ -134,7 +147,9 @@ func (s *Auth) verifyCurrentPassword(ctx context.Context, c *Actor, pw string) (
 		return false, err
 	}
 	if !ok {
-		s.ReproofFailed(c)
+		if err := s.ReproofFailed(c); err != nil {
+			return false, err
+		}
 	}
 	return ok, nil
 }
@@ -144,28 +159,32 @@ func (s *Auth) verifyCurrentPassword(ctx context.Context, c *Actor, pw string) (
 // session itself, which ends when its count reaches the lockout threshold.
 // So a stolen session cannot guess the password without end, while the
 // account's own lock (which a stranger can set) does not stop its owner
-// re-proving herself from her session.
-func (s *Auth) ReproofFailed(c *Actor) {
+// re-proving herself from her session. Like RecordFailureFor, it fails
+// closed: an error when a count cannot be written.
+func (s *Auth) ReproofFailed(c *Actor) error {
 	now := s.now()
-	s.RecordFailureFor(c, c.User, "", now)
+	if err := s.RecordFailureFor(c, c.User, "", now); err != nil {
+		return err
+	}
 	st := s.Settings()
 	if st.LockoutThreshold <= 0 || c.SessionID == (store.SessionID{}) {
-		return
+		return nil
 	}
 	n, _, err := s.store.AddFailure("session:"+c.SessionID.String(), time.Duration(st.LockoutDuration), now)
 	if err != nil {
 		s.log.Error("count re-proof failure", "user", c.User.Username, "error", err)
-		return
+		return storeDown("count re-proof failure", err)
 	}
 	if n < st.LockoutThreshold {
-		return
+		return nil
 	}
 	if err := s.store.DeleteSession(c.SessionID); err != nil {
 		s.log.Error("end session after wrong re-proofs", "user", c.User.Username, "error", err)
-		return
+		return storeDown("end session after wrong re-proofs", err)
 	}
 	s.Audit(c, store.Event{Action: actionSessionReproofEnd, Resource: "user:" + c.User.Username, Outcome: OutcomeSuccess,
 		Reason: strconv.Itoa(n) + " wrong passwords or codes typed to confirm a change; the session was ended"})
+	return nil
 }
 
 // DeviceLabel names a device in the audit log without its whole nonce.
@@ -199,7 +218,9 @@ func (s *Auth) FreshProof(ctx context.Context, c *Actor, pw, code string) error 
 		ok = s.CheckTOTP(c.User, code) == nil
 	}
 	if !ok {
-		s.ReproofFailed(c)
+		if err := s.ReproofFailed(c); err != nil {
+			return err
+		}
 		return ErrBadProof
 	}
 	return nil

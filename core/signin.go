@@ -61,7 +61,7 @@ func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 	}
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			return nil, "", "", fmt.Errorf("core: look up user: %w", err)
+			return nil, "", "", storeDown("look up user", err)
 		}
 		if s.Directory.Enabled() {
 			method = metricDirectory
@@ -126,7 +126,9 @@ func (s *Auth) Authenticate(ctx context.Context, a *Actor, login, pw string) (u 
 	case !ok && malformed:
 		return fail("unusable password hash")
 	case !ok:
-		s.RecordFailureFor(a, u, device, now)
+		if err := s.RecordFailureFor(a, u, device, now); err != nil {
+			return nil, "", "", err
+		}
 		return fail("wrong password")
 	case u.Disabled:
 		return fail("account disabled")

@@ -2,6 +2,7 @@ package oidcprovider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -128,25 +129,10 @@ func (p *Provider) LastUsed() map[string]time.Time {
 	return out
 }
 
-// forgetClient revokes everything a deleted app was issued: its access
-// tokens and pending codes at once, and its refresh token families.
+// forgetClient revokes everything a deleted app was issued: its pending
+// requests, codes and access tokens, and its refresh token families.
 func (p *Provider) forgetClient(app string) {
-	m := p.mem
-	m.mu.Lock()
-	for id, t := range m.access {
-		if t.clientID == app {
-			delete(m.access, id)
-		}
-	}
-	for id, a := range m.requests {
-		if a.req.ClientID == app {
-			delete(m.requests, id)
-			if a.code != "" {
-				delete(m.codes, a.code)
-			}
-		}
-	}
-	m.mu.Unlock()
+	flowsErr := p.flows().RevokeClient(app)
 	act := p.act
 	act.mu.Lock()
 	delete(act.lastUse, app)
@@ -158,7 +144,7 @@ func (p *Provider) forgetClient(app string) {
 	}
 	act.mu.Unlock()
 	e := store.Event{Action: "oidc.app_tokens_revoked", Resource: "app:" + app, Outcome: core.OutcomeSuccess}
-	if err := store.OIDCActivityOf(p.core.Store()).RevokeClient(app); err != nil {
+	if err := errors.Join(flowsErr, store.OIDCActivityOf(p.core.Store()).RevokeClient(app)); err != nil {
 		e.Outcome, e.Reason = core.OutcomeFailure, err.Error()
 	}
 	p.core.Audit(&core.Actor{Via: core.ViaOIDC}, e)

@@ -1,11 +1,13 @@
 package oidcprovider
 
 import (
+	"errors"
 	"net/url"
 	"slices"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/store"
 )
 
 // PendingRequest is what the portal shows of a pending auth request on its
@@ -40,14 +42,12 @@ func (r PendingRequest) NeedsSignIn(authTime, now time.Time) bool {
 // PendingDetails returns the pending auth request id's scopes and redirect
 // URI, or core.ErrNotFound.
 func (p *Provider) PendingDetails(id string) (PendingRequest, error) {
-	p.mem.mu.Lock()
-	defer p.mem.mu.Unlock()
-	a, ok := p.mem.requests[id]
-	if !ok || a.done || p.core.Now().Sub(a.created) > authRequestLifetime {
-		return PendingRequest{}, core.ErrNotFound
+	a, err := p.pending(id)
+	if err != nil {
+		return PendingRequest{}, err
 	}
-	return PendingRequest{Scopes: slices.Clone(a.req.Scopes), RedirectURI: a.req.RedirectURI, Prompt: slices.Clone(a.req.Prompt),
-		MaxAge: a.req.MaxAge, Created: a.received}, nil
+	return PendingRequest{Scopes: slices.Clone(a.Req.Scopes), RedirectURI: a.Req.RedirectURI, Prompt: slices.Clone(a.Req.Prompt),
+		MaxAge: a.Req.MaxAge, Created: a.Received}, nil
 }
 
 // Deny ends the pending auth request id as refused by the user and
@@ -83,38 +83,37 @@ func (p *Provider) NoInteraction(id, code string) (string, error) {
 }
 
 func (p *Provider) fail(id, code, desc string) (string, error) {
-	p.mem.mu.Lock()
-	a, ok := p.mem.requests[id]
-	if ok && !a.done {
-		delete(p.mem.requests, id)
-	}
-	p.mem.mu.Unlock()
-	if !ok || a.done {
+	if !isRandomID(id) {
 		return "", core.ErrNotFound
 	}
-	u, err := url.Parse(a.req.RedirectURI)
+	r, err := p.flows().TakePending(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", core.ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	a, err := decodeRequest(r.Data, r.Done)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(a.Req.RedirectURI)
 	if err != nil {
 		return "", core.ErrNotFound
 	}
 	q := u.Query()
 	q.Set("error", code)
 	q.Set("error_description", desc)
-	if a.req.State != "" {
-		q.Set("state", a.req.State)
+	if a.Req.State != "" {
+		q.Set("state", a.Req.State)
 	}
 	q.Set("iss", p.issuer)
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
 
-// RevokeAccess drops every access token of userID at clientID at once
-// (refresh tokens are in the store: see store.OIDCGrants.Revoke).
-func (p *Provider) RevokeAccess(userID, clientID string) {
-	p.mem.mu.Lock()
-	defer p.mem.mu.Unlock()
-	for id, t := range p.mem.access {
-		if t.userID == userID && t.clientID == clientID {
-			delete(p.mem.access, id)
-		}
-	}
+// RevokeAccess revokes every access token of userID at clientID at once,
+// on every node (refresh tokens: see store.OIDCGrants.Revoke).
+func (p *Provider) RevokeAccess(userID, clientID string) error {
+	return p.flows().RevokeUser(userID, clientID)
 }

@@ -7,8 +7,13 @@
 // /authorize (who is signed in, step-up, "no access") lives in the portal,
 // which calls Complete.
 //
-// Auth requests, codes and access tokens live in memory; refresh tokens in
-// the store, under a keyed hash, rotated at each use.
+// Auth requests, codes and access tokens live in the store
+// (store.OIDCFlows), codes and access tokens under a keyed hash, so every
+// node sharing a PostgreSQL database can continue any flow: a code made on
+// one node is exchanged once on any, and an access token revoked on one is
+// refused by all. Refresh tokens are in the store too, under a keyed hash,
+// rotated at each use. Ending a portal session on purpose revokes the
+// refresh and access tokens issued through it (in the store).
 //
 // It also signs the guard's identity assertions (Assertions, assertion.go:
 // `headers { jwt NAME }`), with keys of their own published in the same

@@ -127,7 +127,7 @@ func (s storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, re
 	var sess string
 	switch r := req.(type) {
 	case *authRequest:
-		sess = r.sessionID
+		sess = r.SessionID
 	case *refreshRequest:
 		sess = r.rec.SessionID
 	}

@@ -2,6 +2,7 @@ package oidcprovider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,7 +74,8 @@ type Provider struct {
 	core    *core.Core
 	cfg     Config
 	issuer  string
-	mem     *memory
+	budget  requestBudget
+	handoff accessHandoff
 	act     *activity
 	handler http.Handler
 
@@ -107,7 +109,7 @@ func New(c *core.Core, cfg Config) (*Provider, error) {
 			http.Error(w, title+": "+msg, status)
 		}
 	}
-	p := &Provider{core: c, cfg: cfg, issuer: strings.TrimSuffix(cfg.Issuer.String(), "/"), mem: newMemory(), act: newActivity()}
+	p := &Provider{core: c, cfg: cfg, issuer: strings.TrimSuffix(cfg.Issuer.String(), "/"), act: newActivity()}
 	keys, err := loadKeys(c, "", cfg.Algorithm)
 	if err != nil {
 		return nil, err
@@ -160,13 +162,11 @@ func (p *Provider) CallbackURL(id string) string {
 // Pending returns the app of a pending auth request id, or an error when
 // there is no such request (or it expired).
 func (p *Provider) Pending(id string) (*core.App, error) {
-	p.mem.mu.Lock()
-	a, ok := p.mem.requests[id]
-	p.mem.mu.Unlock()
-	if !ok || a.done || p.core.Now().Sub(a.created) > authRequestLifetime {
-		return nil, core.ErrNotFound
+	a, err := p.pending(id)
+	if err != nil {
+		return nil, err
 	}
-	app, _, err := p.core.Access.OIDCClient(a.req.ClientID)
+	app, _, err := p.core.Access.OIDCClient(a.Req.ClientID)
 	return app, err
 }
 
@@ -174,14 +174,29 @@ func (p *Provider) Pending(id string) (*core.App, error) {
 // (id sid): the portal has checked the app admits the user and its
 // second-factor rule.
 func (p *Provider) Complete(id string, sid store.SessionID, sess store.Session) error {
-	p.mem.mu.Lock()
-	defer p.mem.mu.Unlock()
-	a, ok := p.mem.requests[id]
-	if !ok || a.done {
+	if !isRandomID(id) {
 		return core.ErrNotFound
 	}
-	a.done, a.userID, a.amr, a.authTime, a.sessionID = true, sess.UserID, amrOf(sess.Methods), sess.CreatedAt, sid.String()
-	return nil
+	err := p.flows().UpdateRequest(id, func(r *store.OIDCAuthRequest) error {
+		a, err := decodeRequest(r.Data, r.Done)
+		if err != nil {
+			return err
+		}
+		if a.done {
+			return core.ErrNotFound
+		}
+		a.UserID, a.AMR, a.AuthTime, a.SessionID = sess.UserID, amrOf(sess.Methods), sess.CreatedAt, sid.String()
+		data, err := json.Marshal(&a.authRecord)
+		if err != nil {
+			return err
+		}
+		r.Done, r.Data = true, data
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return core.ErrNotFound
+	}
+	return err
 }
 
 // admits returns "" when userID may still get tokens for clientID, or why
@@ -202,16 +217,6 @@ func (p *Provider) admits(userID, clientID string) string {
 		return "the app does not admit the user"
 	}
 	return ""
-}
-
-func (p *Provider) liveAccess(id string) (accessToken, bool) {
-	p.mem.mu.Lock()
-	defer p.mem.mu.Unlock()
-	t, ok := p.mem.access[id]
-	if !ok || !p.core.Now().Before(t.expires) {
-		return accessToken{}, false
-	}
-	return *t, true
 }
 
 // userinfo fills ui with the claims the scopes carry.
@@ -317,24 +322,84 @@ func (p *Provider) refuse(ctx context.Context, clientID, userID, reason string) 
 	p.core.Audit(actorOf(ctx), e)
 }
 
-// accessCrypto makes access tokens opaque: the token is its random id, and
-// "decrypting" it looks it up in memory.
+// accessCrypto makes access tokens opaque: the token is its random id
+// (stored under a keyed hash), and "decrypting" it looks it up in the
+// store. The record read is handed to the storage call the library makes
+// next in the same request (UserInfo, introspection, revocation), so a
+// token costs one read.
 type accessCrypto struct{ p *Provider }
 
 func (c accessCrypto) Encrypt(s string) (string, error) {
 	id, _, ok := strings.Cut(s, ":")
 	if !ok {
 		// An authorization code (the library "encrypts" the auth request
-		// id): a fresh random value, mapped to the request in memory.
+		// id): a fresh random value, mapped to the request in the store.
 		return randomID(), nil
 	}
 	return id, nil
 }
 
 func (c accessCrypto) Decrypt(token string) (string, error) {
-	t, ok := c.p.liveAccess(token)
-	if !ok {
+	if !isRandomID(token) {
 		return "", errNotFound
 	}
-	return token + ":" + t.userID, nil
+	t, err := c.p.flows().Access(c.p.accessHash(token))
+	if err != nil {
+		return "", errNotFound
+	}
+	c.p.handoff.put(token, t, c.p.core.Now())
+	return token + ":" + t.UserID, nil
+}
+
+// liveAccess returns the live access token token: the record Decrypt has
+// just read, or errNotFound when it is unknown, expired or revoked.
+func (p *Provider) liveAccess(token string) (*store.OIDCAccess, error) {
+	if t := p.handoff.take(token, p.core.Now()); t != nil {
+		return t, nil
+	}
+	t, err := p.flows().Access(p.accessHash(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotFound
+	}
+	return t, err
+}
+
+// accessHandoff passes access token records from Decrypt to the storage
+// call that follows it; an entry is good for handoffLife only.
+type accessHandoff struct {
+	mu sync.Mutex
+	m  map[string]handoffEntry
+}
+
+type handoffEntry struct {
+	t  *store.OIDCAccess
+	at time.Time
+}
+
+const (
+	handoffLife = time.Second
+	maxHandoffs = 4096
+)
+
+func (h *accessHandoff) put(token string, t *store.OIDCAccess, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m) >= maxHandoffs {
+		h.m = map[string]handoffEntry{}
+	}
+	h.m[token] = handoffEntry{t, now}
+}
+
+func (h *accessHandoff) take(token string, now time.Time) *store.OIDCAccess {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.m[token]
+	if !ok {
+		return nil
+	}
+	delete(h.m, token)
+	if d := now.Sub(e.at); d < 0 || d > handoffLife || !now.Before(e.t.ExpiresAt) {
+		return nil
+	}
+	return e.t
 }

@@ -1,114 +1,148 @@
 package oidcprovider
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-// Lifetimes of what lives in memory.
+// Lifetimes of the provider's short-lived records (in the store:
+// store.OIDCFlows, shared by every node on the database).
 const (
 	authRequestLifetime = 10 * time.Minute // from /authorize to the code
 	codeLifetime        = 60 * time.Second
 	refreshLifetime     = 30 * 24 * time.Hour
-	maxAuthRequests     = 10000
+	// maxAuthRequests bounds the auth requests one node makes in an
+	// authRequestLifetime (each is a record in the store).
+	maxAuthRequests = 10000
 )
 
 // authRequest is an authorization request from /authorize until its code
 // is exchanged (op.AuthRequest).
 type authRequest struct {
-	id      string
-	created time.Time // moved on by SaveAuthCode: the code's lifetime counts from it
-	// received is when the request came (prompt=login wants a sign-in
+	done bool
+	code string // the code it was read by, once it has one
+	authRecord
+}
+
+// authRecord is what the store keeps of an auth request
+// (store.OIDCAuthRequest.Data, then store.OIDCCode.Data).
+type authRecord struct {
+	ID string `json:"id"`
+	// Received is when the request came (prompt=login wants a sign-in
 	// after it).
-	received  time.Time
-	req       oidc.AuthRequest
-	challenge *oidc.CodeChallenge
+	Received  time.Time           `json:"received"`
+	Req       oidc.AuthRequest    `json:"req"`
+	Challenge *oidc.CodeChallenge `json:"challenge,omitempty"`
 
 	// Set by Complete, once the portal has signed the user in.
-	done      bool
-	userID    string
-	amr       []string
-	authTime  time.Time
-	sessionID string
-	code      string
+	UserID    string    `json:"user_id,omitempty"`
+	AMR       []string  `json:"amr,omitempty"`
+	AuthTime  time.Time `json:"auth_time,omitzero"`
+	SessionID string    `json:"session_id,omitempty"`
 }
 
-func (a *authRequest) GetID() string                         { return a.id }
-func (a *authRequest) GetACR() string                        { return acrOf(a.amr) }
-func (a *authRequest) GetAMR() []string                      { return a.amr }
-func (a *authRequest) GetAudience() []string                 { return []string{a.req.ClientID} }
-func (a *authRequest) GetAuthTime() time.Time                { return a.authTime }
-func (a *authRequest) GetClientID() string                   { return a.req.ClientID }
-func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge { return a.challenge }
-func (a *authRequest) GetNonce() string                      { return a.req.Nonce }
-func (a *authRequest) GetRedirectURI() string                { return a.req.RedirectURI }
-func (a *authRequest) GetResponseType() oidc.ResponseType    { return a.req.ResponseType }
-func (a *authRequest) GetResponseMode() oidc.ResponseMode    { return a.req.ResponseMode }
-func (a *authRequest) GetScopes() []string                   { return a.req.Scopes }
-func (a *authRequest) GetState() string                      { return a.req.State }
-func (a *authRequest) GetSubject() string                    { return a.userID }
+func (a *authRequest) GetID() string                         { return a.ID }
+func (a *authRequest) GetACR() string                        { return acrOf(a.AMR) }
+func (a *authRequest) GetAMR() []string                      { return a.AMR }
+func (a *authRequest) GetAudience() []string                 { return []string{a.Req.ClientID} }
+func (a *authRequest) GetAuthTime() time.Time                { return a.AuthTime }
+func (a *authRequest) GetClientID() string                   { return a.Req.ClientID }
+func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge { return a.Challenge }
+func (a *authRequest) GetNonce() string                      { return a.Req.Nonce }
+func (a *authRequest) GetRedirectURI() string                { return a.Req.RedirectURI }
+func (a *authRequest) GetResponseType() oidc.ResponseType    { return a.Req.ResponseType }
+func (a *authRequest) GetResponseMode() oidc.ResponseMode    { return a.Req.ResponseMode }
+func (a *authRequest) GetScopes() []string                   { return a.Req.Scopes }
+func (a *authRequest) GetState() string                      { return a.Req.State }
+func (a *authRequest) GetSubject() string                    { return a.UserID }
 func (a *authRequest) Done() bool                            { return a.done }
 
-// usedCode remembers an exchanged code until it would have expired, with
-// what was issued from it, so a second exchange revokes it all.
-type usedCode struct {
-	expires  time.Time
-	revoked  bool
-	tokens   []string // access token ids
-	families []string // refresh token families
-}
+// flows is the store's part for auth requests, codes and access tokens.
+func (p *Provider) flows() store.OIDCFlows { return store.OIDCFlowsOf(p.core.Store()) }
 
-// accessToken is an issued access token (opaque; its id is the token).
-type accessToken struct {
-	userID, clientID string
-	scopes           []string
-	expires          time.Time
-	family           string // refresh family it came with, if any
-}
-
-// memory holds the provider's short-lived state.
-type memory struct {
-	mu       sync.Mutex
-	requests map[string]*authRequest
-	codes    map[string]string // code -> auth request id
-	used     map[string]*usedCode
-	access   map[string]*accessToken
-	lastGC   time.Time
-}
-
-func newMemory() *memory {
-	return &memory{requests: map[string]*authRequest{}, codes: map[string]string{}, used: map[string]*usedCode{}, access: map[string]*accessToken{}}
-}
-
-// gc drops expired entries, at most once a minute; called with mu held.
-func (m *memory) gc(now time.Time) {
-	if now.Sub(m.lastGC) < time.Minute {
-		return
+// decodeRequest reads an auth request's record.
+func decodeRequest(data []byte, done bool) (*authRequest, error) {
+	a := &authRequest{done: done}
+	if err := json.Unmarshal(data, &a.authRecord); err != nil {
+		return nil, fmt.Errorf("oidcprovider: decode auth request: %w", err)
 	}
-	m.lastGC = now
-	for id, a := range m.requests {
-		if now.Sub(a.created) > authRequestLifetime+codeLifetime {
-			delete(m.requests, id)
-			if a.code != "" {
-				delete(m.codes, a.code)
-			}
+	return a, nil
+}
+
+// request returns the live auth request id: core.ErrNotFound when there
+// is none (or it expired), another error when the store failed.
+func (p *Provider) request(id string) (*authRequest, error) {
+	if !isRandomID(id) {
+		return nil, core.ErrNotFound
+	}
+	r, err := p.flows().Request(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, core.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeRequest(r.Data, r.Done)
+}
+
+// pending is request, for one the user has not yet signed in for.
+func (p *Provider) pending(id string) (*authRequest, error) {
+	a, err := p.request(id)
+	if err == nil && a.done {
+		return nil, core.ErrNotFound
+	}
+	return a, err
+}
+
+// requestBudget bounds the auth requests this node makes: at most
+// maxAuthRequests in this window and the previous one.
+type requestBudget struct {
+	mu      sync.Mutex
+	start   time.Time
+	n, prev int
+}
+
+// take counts one request at now; false when the budget is spent.
+func (b *requestBudget) take(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d := now.Sub(b.start); d >= authRequestLifetime || d < 0 {
+		b.prev = 0
+		if d < 2*authRequestLifetime && d >= 0 {
+			b.prev = b.n
 		}
+		b.start, b.n = now, 0
 	}
-	for c, u := range m.used {
-		if now.After(u.expires) {
-			delete(m.used, c)
-		}
+	if b.n+b.prev >= maxAuthRequests {
+		return false
 	}
-	for t, a := range m.access {
-		if now.After(a.expires) {
-			delete(m.access, t)
-		}
-	}
+	b.n++
+	return true
 }
+
+// secretHash is the keyed hash a code or an access token is stored under
+// (kind keeps the two apart).
+func (p *Provider) secretHash(kind, secret string) []byte {
+	m := hmac.New(sha256.New, p.core.KeyMAC())
+	m.Write([]byte("gatehouse oidc " + kind + "\x00"))
+	m.Write([]byte(secret))
+	return m.Sum(nil)
+}
+
+func (p *Provider) codeHash(code string) []byte    { return p.secretHash("code", code) }
+func (p *Provider) accessHash(token string) []byte { return p.secretHash("access token", token) }
 
 // randomID is 32 random bytes, base64url: an id that is also a secret.
 func randomID() string {
@@ -117,4 +151,18 @@ func randomID() string {
 		panic("oidcprovider: no randomness: " + err.Error())
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// isRandomID reports whether s has randomID's shape.
+func isRandomID(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

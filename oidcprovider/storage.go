@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,7 +20,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
-// storage is op.Storage over core and the provider's memory.
+// storage is op.Storage over core and the store's OIDC flows.
 type storage struct{ p *Provider }
 
 var errNotFound = errors.New("not found")
@@ -41,95 +42,77 @@ func (s storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ s
 		return nil, oidc.ErrInvalidRequest().WithDescription("%s", err.Error())
 	}
 	now := s.now()
-	a := &authRequest{id: randomID(), created: now, received: now, req: *r}
+	a := &authRequest{authRecord: authRecord{ID: randomID(), Received: now, Req: *r}}
 	if r.CodeChallenge != "" {
-		a.challenge = &oidc.CodeChallenge{Challenge: r.CodeChallenge, Method: r.CodeChallengeMethod}
+		a.Challenge = &oidc.CodeChallenge{Challenge: r.CodeChallenge, Method: r.CodeChallengeMethod}
 	}
-	m := s.p.mem
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.gc(s.now())
-	if len(m.requests) >= maxAuthRequests {
+	if !s.p.budget.take(now) {
 		return nil, oidc.ErrServerError().WithDescription("too many sign-ins in progress")
 	}
-	m.requests[a.id] = a
+	data, err := json.Marshal(&a.authRecord)
+	if err == nil {
+		err = s.p.flows().PutRequest(&store.OIDCAuthRequest{ID: a.ID, ClientID: r.ClientID, ExpiresAt: now.Add(authRequestLifetime), Data: data})
+	}
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
 	return a, nil
 }
 
 func (s storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
-	m := s.p.mem
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a, ok := m.requests[id]
-	if !ok || s.now().Sub(a.created) > authRequestLifetime {
+	a, err := s.p.request(id)
+	if errors.Is(err, core.ErrNotFound) {
 		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, err
 	}
 	return a, nil
 }
 
 // AuthRequestByCode consumes code: the first exchange gets the request,
-// every later one finds it used and revokes what the first was issued.
+// every later one (on any node) finds it used and revokes what the first
+// was issued.
 func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	m := s.p.mem
-	m.mu.Lock()
-	id, live := m.codes[code]
-	var a *authRequest
-	if live {
-		delete(m.codes, code)
-		a = m.requests[id]
-	}
-	if a != nil && s.now().Sub(a.created) <= authRequestLifetime+codeLifetime {
-		m.used[code] = &usedCode{expires: s.now().Add(codeLifetime + time.Minute)}
-		m.mu.Unlock()
-		note(ctx, a.req.ClientID, a.userID)
-		// The user may have been disabled, or lost the app, since the
-		// code was made: no tokens then.
-		if reason := s.p.admits(a.userID, a.req.ClientID); reason != "" {
-			s.p.refuse(ctx, a.req.ClientID, a.userID, "code exchange refused: "+reason)
-			return nil, errNotFound
-		}
-		return a, nil
-	}
-	u := m.used[code]
-	var tokens, families []string
-	if u != nil && !u.revoked {
-		u.revoked = true
-		tokens, families = u.tokens, u.families
-		for _, t := range tokens {
-			delete(m.access, t)
-		}
-	}
-	m.mu.Unlock()
-	if u != nil {
-		for _, f := range families {
-			_ = s.p.core.Store().RevokeOIDCFamily(f)
-		}
+	c, err := s.p.flows().RedeemCode(s.p.codeHash(code))
+	if errors.Is(err, store.ErrCodeReused) {
 		s.p.refuse(ctx, "", "", "authorization code reused: the tokens issued from it are revoked")
+		return nil, errNotFound
 	}
-	return nil, errNotFound
-}
-
-func (s storage) SaveAuthCode(_ context.Context, id, code string) error {
-	m := s.p.mem
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a, ok := m.requests[id]
-	if !ok || !a.done || a.code != "" {
-		return errNotFound
+	if err != nil {
+		return nil, errNotFound
+	}
+	a, err := decodeRequest(c.Data, true)
+	if err != nil {
+		return nil, err
 	}
 	a.code = code
-	a.created = s.now().Add(-authRequestLifetime) // the code lives codeLifetime from now
-	m.codes[code] = id
-	return nil
+	note(ctx, a.Req.ClientID, a.UserID)
+	// The user may have been disabled, or lost the app, since the code
+	// was made: no tokens then.
+	if reason := s.p.admits(a.UserID, a.Req.ClientID); reason != "" {
+		s.p.refuse(ctx, a.Req.ClientID, a.UserID, "code exchange refused: "+reason)
+		return nil, errNotFound
+	}
+	return a, nil
 }
 
-func (s storage) DeleteAuthRequest(_ context.Context, id string) error {
-	m := s.p.mem
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.requests, id)
-	return nil
+// SaveAuthCode turns the done request id into code (once: the request
+// record becomes the code's).
+func (s storage) SaveAuthCode(_ context.Context, id, code string) error {
+	if !isRandomID(id) {
+		return errNotFound
+	}
+	err := s.p.flows().SaveCode(id, s.p.codeHash(code), s.now().Add(codeLifetime))
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound
+	}
+	return err
 }
+
+// DeleteAuthRequest does nothing: the library calls it once the code is
+// exchanged, and the request's record went when its code was saved.
+func (s storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
 // grant is what a token request carries, from a code or a refresh token.
 type grant struct {
@@ -143,7 +126,7 @@ type grant struct {
 func grantOf(req op.TokenRequest) grant {
 	switch r := req.(type) {
 	case *authRequest:
-		return grant{userID: r.userID, clientID: r.req.ClientID, sessionID: r.sessionID, scopes: r.req.Scopes, amr: r.amr, authTime: r.authTime, code: r.code}
+		return grant{userID: r.UserID, clientID: r.Req.ClientID, sessionID: r.SessionID, scopes: r.Req.Scopes, amr: r.AMR, authTime: r.AuthTime, code: r.code}
 	case *refreshRequest:
 		return grant{userID: r.rec.UserID, clientID: r.rec.ClientID, sessionID: r.rec.SessionID, scopes: r.scopes, amr: r.rec.AMR, authTime: r.rec.AuthTime, family: r.rec.Family}
 	}
@@ -168,22 +151,19 @@ func (s storage) issue(g grant, family string) (string, time.Time, bool, error) 
 	}
 	id := randomID()
 	exp := s.now().Add(c.AccessTokenLifetime)
-	m := s.p.mem
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.gc(s.now())
+	var code []byte
 	if g.code != "" {
-		u := m.used[g.code]
-		if u == nil || u.revoked {
-			// A concurrent reuse revoked this code: the token is dead at birth.
-			return id, exp, true, nil
-		}
-		u.tokens = append(u.tokens, id)
-		if family != "" {
-			u.families = append(u.families, family)
-		}
+		code = s.p.codeHash(g.code)
 	}
-	m.access[id] = &accessToken{userID: g.userID, clientID: g.clientID, scopes: slices.Clone(g.scopes), expires: exp, family: family}
+	err = s.p.flows().PutAccess(s.p.accessHash(id), &store.OIDCAccess{UserID: g.userID, ClientID: g.clientID, Scopes: slices.Clone(g.scopes),
+		SessionID: g.sessionID, ExpiresAt: exp, Family: family}, code)
+	if errors.Is(err, store.ErrCodeReused) {
+		// A concurrent reuse revoked this code: the token is dead at birth.
+		return id, exp, true, nil
+	}
+	if err != nil {
+		return "", time.Time{}, false, err
+	}
 	return id, exp, false, nil
 }
 
@@ -262,15 +242,7 @@ func (s storage) TokenRequestByRefreshToken(ctx context.Context, token string) (
 // TerminateSession ends the user's access tokens for the client (RP-initiated
 // logout); the portal session is ended by the portal's sign-out page.
 func (s storage) TerminateSession(_ context.Context, userID, clientID string) error {
-	m := s.p.mem
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for id, t := range m.access {
-		if t.userID == userID && t.clientID == clientID {
-			delete(m.access, id)
-		}
-	}
-	return nil
+	return s.p.flows().RevokeUser(userID, clientID)
 }
 
 // refreshTokenIDPrefix marks a refresh token's id (its keyed hash) for
@@ -301,13 +273,10 @@ func (s storage) RevokeToken(_ context.Context, tokenOrID, _ string, clientID st
 		}
 		return nil
 	}
-	m := s.p.mem
-	m.mu.Lock()
-	t, ok := m.access[tokenOrID]
-	if ok && t.clientID == clientID {
-		delete(m.access, tokenOrID)
+	s.p.handoff.take(tokenOrID, s.now())
+	if err := s.p.flows().RevokeAccess(s.p.accessHash(tokenOrID), clientID); err != nil {
+		return oidc.ErrServerError()
 	}
-	m.mu.Unlock()
 	return nil
 }
 
@@ -351,35 +320,38 @@ func (s storage) SetUserinfoFromScopes(_ context.Context, ui *oidc.UserInfo, use
 }
 
 // SetUserinfoFromToken answers UserInfo for a live access token.
-func (s storage) SetUserinfoFromToken(_ context.Context, ui *oidc.UserInfo, tokenID, _, _ string) error {
-	t, ok := s.p.liveAccess(tokenID)
-	if !ok {
+func (s storage) SetUserinfoFromToken(_ context.Context, ui *oidc.UserInfo, token, _, _ string) error {
+	t, err := s.p.liveAccess(token)
+	if err != nil {
+		return err
+	}
+	if reason := s.p.admits(t.UserID, t.ClientID); reason != "" {
 		return errNotFound
 	}
-	if reason := s.p.admits(t.userID, t.clientID); reason != "" {
-		return errNotFound
-	}
-	return s.p.userinfo(ui, t.userID, t.scopes)
+	return s.p.userinfo(ui, t.UserID, t.Scopes)
 }
 
 // SetIntrospectionFromToken answers introspection for a client's own
 // live access token; anything else is inactive.
-func (s storage) SetIntrospectionFromToken(_ context.Context, r *oidc.IntrospectionResponse, tokenID, _, clientID string) error {
-	t, ok := s.p.liveAccess(tokenID)
-	if !ok || t.clientID != clientID || s.p.admits(t.userID, t.clientID) != "" {
+func (s storage) SetIntrospectionFromToken(_ context.Context, r *oidc.IntrospectionResponse, token, _, clientID string) error {
+	t, err := s.p.liveAccess(token)
+	if err != nil {
+		return err
+	}
+	if t.ClientID != clientID || s.p.admits(t.UserID, t.ClientID) != "" {
 		return errNotFound
 	}
 	ui := new(oidc.UserInfo)
-	if err := s.p.userinfo(ui, t.userID, t.scopes); err != nil {
+	if err := s.p.userinfo(ui, t.UserID, t.Scopes); err != nil {
 		return err
 	}
 	r.SetUserInfo(ui)
 	r.Active = true
-	r.Scope = t.scopes
-	r.ClientID = t.clientID
-	r.Subject = t.userID
-	r.Expiration = oidc.FromTime(t.expires)
-	r.Audience = []string{t.clientID}
+	r.Scope = t.Scopes
+	r.ClientID = t.ClientID
+	r.Subject = t.UserID
+	r.Expiration = oidc.FromTime(t.ExpiresAt)
+	r.Audience = []string{t.ClientID}
 	r.TokenType = oidc.BearerToken
 	return nil
 }

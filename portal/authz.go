@@ -103,7 +103,8 @@ var (
 	ErrForbidden = core.ErrForbidden
 	// ErrConflict: the username or email address is taken (409).
 	ErrConflict = core.ErrConflict
-	// ErrBusy: too many password checks are queued; try again (503).
+	// ErrBusy: too many password checks are queued, or the lockout could
+	// not be read or written; try again (503).
 	ErrBusy = core.ErrBusy
 	// ErrTooMany: one change would rewrite more records than the store
 	// takes at once (409).

@@ -163,13 +163,13 @@ func (s oidcConsentUI) handleConsent(w http.ResponseWriter, r *http.Request, c *
 }
 
 // revokeConnected revokes the caller's connected app: the consent and
-// refresh tokens in the store, the access tokens in the provider's memory.
+// refresh tokens, then its access tokens (all in the store).
 func (s oidcConsentUI) revokeConnected(c *caller, app string) error {
 	if err := s.core.Access.RevokeConnectedApp(c, app); err != nil {
 		return err
 	}
 	if p := s.op.Load(); p != nil {
-		p.RevokeAccess(c.User.ID, app)
+		return p.RevokeAccess(c.User.ID, app)
 	}
 	return nil
 }

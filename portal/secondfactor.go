@@ -140,7 +140,9 @@ func (s secondStepUI) secondStep(w http.ResponseWriter, r *http.Request, p *pend
 		case locked:
 			reason = "account locked"
 		default:
-			s.core.Auth.RecordFailureFor(s.requestActor(r), p.User, device, s.now())
+			if err := s.core.Auth.RecordFailureFor(s.requestActor(r), p.User, device, s.now()); err != nil {
+				return nil, err
+			}
 		}
 		if device != "" {
 			reason += " (trusted " + core.DeviceLabel(device) + ")"

@@ -103,7 +103,9 @@ func (s secondStepUI) finishSecondFactor(w http.ResponseWriter, r *http.Request,
 	}
 	fail := func(reason string, count bool) (*store.User, error) {
 		if count {
-			s.core.Auth.RecordFailureFor(s.requestActor(r), p.User, device, s.now())
+			if err := s.core.Auth.RecordFailureFor(s.requestActor(r), p.User, device, s.now()); err != nil {
+				return nil, err
+			}
 		}
 		s.core.Audit(s.requestActor(r), store.Event{Actor: p.User.Username, Action: core.ActionSecondFactor, Resource: "user:" + p.User.Username,
 			Outcome: outcomeFailure, Reason: reason})

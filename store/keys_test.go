@@ -12,7 +12,9 @@ func TestPrefixesDisjoint(t *testing.T) {
 		prefixSession, prefixUserSessions, prefixToken, prefixSetting, prefixAudit,
 		prefixRole, prefixFailures, prefixLock, prefixMFA, prefixAPIKey, prefixAPIKeyID, prefixUserAPIKeys,
 		prefixIdentity, prefixUserIdents, prefixAuditUser, prefixLDAPClient, prefixAppDef,
-		prefixOIDCRefresh, prefixOIDCFamily, prefixOIDCSession, prefixOIDCKey}
+		prefixOIDCRefresh, prefixOIDCFamily, prefixOIDCSession, prefixOIDCKey,
+		prefixOIDCSessionClient, prefixOIDCLastUse, prefixOIDCUser, prefixOIDCRequest, prefixOIDCCode, prefixOIDCAccess,
+		prefixOIDCAccessUser, prefixOIDCAccessSess}
 	for i, a := range all {
 		for j, b := range all {
 			if i != j && strings.HasPrefix(a, b) {

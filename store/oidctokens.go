@@ -232,8 +232,8 @@ func (s *Store) revokeFamilies(families []string) error {
 	})
 }
 
-// revokeSessionRefresh revokes the refresh tokens issued through the
-// sessions ids (called when sessions are deleted: a sign-out, a revoke, a
+// revokeSessionRefresh revokes the refresh and access tokens issued
+// through the sessions ids (called when sessions are deleted: a sign-out, a revoke, a
 // disabled or deleted user; never when a session merely expires). The
 // caller holds enter.
 func (s *Store) revokeSessionRefresh(ids []SessionID) error {
@@ -253,7 +253,7 @@ func (s *Store) revokeSessionRefresh(ids []SessionID) error {
 	if err != nil {
 		return fmt.Errorf("store: revoke refresh tokens of ended sessions: %w", err)
 	}
-	return errors.Join(s.revokeFamilies(families), endOIDCSessionClients(s, ids))
+	return errors.Join(s.revokeFamilies(families), revokeSessionAccess(s, ids), endOIDCSessionClients(s, ids))
 }
 
 // OIDCKeys is the part of the store that keeps the provider's signing
