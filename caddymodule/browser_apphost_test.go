@@ -39,7 +39,9 @@ func TestBrowserGuardPagesOnAppHost(t *testing.T) {
 			}
 		}
 	}
-	shoot := func(t *testing.T, name string) { br.shoot(t, "apphost-"+name, func(t *testing.T, what, _ string) { styled(t, what) }) }
+	shoot := func(t *testing.T, name string) {
+		br.shoot(t, "apphost-"+name, func(t *testing.T, what, _ string) { styled(t, what) })
+	}
 
 	t.Run("no access", func(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(h.portalURL("/login")),
