@@ -23,8 +23,9 @@ const (
 	authRequestLifetime = 10 * time.Minute // from /authorize to the code
 	codeLifetime        = 60 * time.Second
 	refreshLifetime     = 30 * 24 * time.Hour
-	// maxAuthRequests bounds the auth requests one node makes in an
-	// authRequestLifetime (each is a record in the store).
+	// maxAuthRequests bounds the auth requests in progress one node made
+	// in an authRequestLifetime (each is a record in the store; see
+	// requestBudget).
 	maxAuthRequests = 10000
 )
 
@@ -106,8 +107,11 @@ func (p *Provider) pending(id string) (*authRequest, error) {
 	return a, err
 }
 
-// requestBudget bounds the auth requests this node makes: at most
-// maxAuthRequests in this window and the previous one.
+// requestBudget bounds the auth requests in progress this node made: at
+// most maxAuthRequests made in this window and the previous one and not
+// yet turned into a code (release). A request finished on another node is
+// not released here, so the bound is loose by those; it only has to stop
+// a flood of requests nobody signs in for from filling the store.
 type requestBudget struct {
 	mu      sync.Mutex
 	start   time.Time
@@ -130,6 +134,17 @@ func (b *requestBudget) take(now time.Time) bool {
 	}
 	b.n++
 	return true
+}
+
+// release gives back one request's place: it became a code.
+func (b *requestBudget) release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n > 0 {
+		b.n--
+	} else if b.prev > 0 {
+		b.prev--
+	}
 }
 
 // secretHash is the keyed hash a code or an access token is stored under

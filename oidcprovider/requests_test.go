@@ -46,3 +46,36 @@ func TestIsRandomID(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestBudget: requests nobody finishes are bounded at
+// maxAuthRequests per window; a request that became a code gives its
+// place back, so a busy provider whose users all sign in is never refused;
+// the count starts afresh two windows on.
+func TestRequestBudget(t *testing.T) {
+	var b requestBudget
+	now := time.Unix(1_800_000_000, 0)
+	for i := range 3 * maxAuthRequests {
+		if !b.take(now) {
+			t.Fatalf("finished sign-in #%d refused", i+1)
+		}
+		b.release()
+	}
+	for i := range maxAuthRequests {
+		if !b.take(now) {
+			t.Fatalf("unfinished request #%d refused, want %d allowed", i+1, maxAuthRequests)
+		}
+	}
+	if b.take(now) {
+		t.Fatal("a request past the budget was allowed")
+	}
+	b.release()
+	if !b.take(now) {
+		t.Fatal("a released place was not given back")
+	}
+	if b.take(now.Add(authRequestLifetime)) {
+		t.Fatal("the previous window's requests were forgotten one window on")
+	}
+	if !b.take(now.Add(2 * authRequestLifetime)) {
+		t.Fatal("still refused two windows on")
+	}
+}

@@ -107,6 +107,9 @@ func (s storage) SaveAuthCode(_ context.Context, id, code string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound
 	}
+	if err == nil {
+		s.p.budget.release()
+	}
 	return err
 }
 

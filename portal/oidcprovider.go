@@ -81,12 +81,12 @@ func serveOIDCProvider(s *Service, w http.ResponseWriter, r *http.Request) bool 
 		return true
 	}
 	// A client secret is a secret like a password: wrong ones from one
-	// address spend the sign-in throttle's budget, right ones give it back
+	// address spend its client throttle's budget, right ones give it back
 	// (the provider calls Config.ClientAuthenticated), so an app's server
 	// refreshing all day is never slowed.
 	ip := s.clientIP(r)
 	key := throttleKey(ip)
-	wait, first := s.throttle.take(key, s.now())
+	wait, first := s.clientThrottle.take(key, s.now())
 	if wait > 0 {
 		secs := max(int(math.Ceil(wait.Seconds())), 1)
 		if first {
@@ -98,11 +98,7 @@ func serveOIDCProvider(s *Service, w http.ResponseWriter, r *http.Request) bool 
 		_, _ = fmt.Fprintf(w, `{"error":"temporarily_unavailable","error_description":"too many failed attempts, try again in %d seconds"}`, secs)
 		return true
 	}
-	a := new(attempt)
-	p.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, a)))
-	if a.ok.Load() {
-		s.throttle.refund(key, s.now())
-	}
+	p.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, s.clientThrottle.newAttempt(key, s.now))))
 	return true
 }
 

@@ -184,8 +184,9 @@ type Service struct {
 	handler http.Handler
 
 	// throttle limits attempts per client IP on the routes that check a
-	// secret (see throttle.go).
-	throttle *throttle
+	// secret (see throttle.go); clientThrottle the client authentications
+	// of apps at the OpenID Connect provider.
+	throttle, clientThrottle *throttle
 
 	// oidc holds the external sign-in providers, in configuration order
 	// (see oidc.go).
@@ -221,14 +222,15 @@ func New(opts Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		store:    opts.Store,
-		portal:   pu,
-		headers:  opts.Headers.withDefaults(),
-		clientIP: opts.ClientIP,
-		log:      opts.Logger,
-		now:      opts.Now,
-		throttle: newThrottle(throttleMaxClients),
-		mail:     opts.Mail,
+		store:          opts.Store,
+		portal:         pu,
+		headers:        opts.Headers.withDefaults(),
+		clientIP:       opts.ClientIP,
+		log:            opts.Logger,
+		now:            opts.Now,
+		throttle:       newThrottle(throttleMaxClients, throttleBurst),
+		clientThrottle: newThrottle(throttleMaxClients, clientThrottleBurst),
+		mail:           opts.Mail,
 
 		dirServer:    opts.DirectoryServer,
 		trustedProxy: opts.TrustedProxy,

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/ratelimit"
@@ -38,7 +38,15 @@ import (
 // would let every request of a parallel burst pass the check before the
 // first failure is counted.) The price: more than throttleBurst sign-ins
 // from one address in flight at the same instant (each lasts one password
-// hash) see a 429 for the excess until the others finish.
+// hash) see a 429 for the excess until their secrets are checked: the
+// charge comes back the moment the secret is found right, not when the
+// request ends.
+//
+// Apps authenticating to the OpenID Connect provider (token,
+// introspection, revocation) have a bucket of their own per address,
+// clientThrottleBurst deep, refilled at the same rate: an app's server
+// sends many token requests at once, each in flight until its secret is
+// checked (an argon2 hash for a client_secret_hash, the first time).
 //
 // A handler that reports nothing — an error, a malformed request, a
 // "forgot password" mail, which is an abuse control rather than a secret
@@ -46,6 +54,9 @@ import (
 const (
 	// throttleBurst is how many attempts an IP may make in a row.
 	throttleBurst = 10
+	// clientThrottleBurst is how many client authentications an IP may
+	// have in flight or failed in a row.
+	clientThrottleBurst = 64
 	// throttleEvery is how often one spent attempt comes back: one every
 	// 6 s, i.e. 10 a minute.
 	throttleEvery = 6 * time.Second
@@ -79,10 +90,10 @@ var throttleDelay = time.Second
 // maxHeld bounds the refused requests held at once.
 const maxHeld = 1024
 
-// newThrottle returns a throttle tracking at most capacity IPs (at least
-// one).
-func newThrottle(capacity int) *throttle {
-	return &throttle{buckets: ratelimit.New(capacity, throttleBurst, throttleEvery), held: make(chan struct{}, maxHeld)}
+// newThrottle returns a throttle of burst attempts per IP tracking at
+// most capacity IPs (at least one).
+func newThrottle(capacity, burst int) *throttle {
+	return &throttle{buckets: ratelimit.New(capacity, burst, throttleEvery), held: make(chan struct{}, maxHeld)}
 }
 
 // take spends one attempt of key at now. It returns 0 when the attempt may
@@ -106,16 +117,28 @@ func throttleKey(ip string) string { return ratelimit.Key(ip) }
 // attemptKey is the context key of the request's *attempt.
 type attemptKey struct{}
 
-// attempt is the outcome of one throttled request, reported by its
-// handler.
-type attempt struct{ ok atomic.Bool }
+// attempt is the charge one throttled request took: refund gives it
+// back, once.
+type attempt struct {
+	once   sync.Once
+	refund func()
+}
+
+// newAttempt is the charge of key taken at take, refunded on t.
+func (t *throttle) newAttempt(key string, now func() time.Time) *attempt {
+	return &attempt{refund: func() { t.refund(key, now()) }}
+}
 
 // attemptSucceeded reports that the secret its request carried was right (a
-// password, a code, a link), so the attempt it cost under s.throttled is
-// given back. Outside a throttled route it does nothing.
+// password, a code, a link, a client secret), so the attempt it cost under
+// s.throttled is given back — at once, not when the request ends: a
+// request still at work after its secret was checked (signing tokens,
+// writing a session) must not count against the requests that follow, or
+// a busy app's concurrent token requests would throttle each other.
+// Outside a throttled route it does nothing.
 func attemptSucceeded(ctx context.Context) {
 	if a, _ := ctx.Value(attemptKey{}).(*attempt); a != nil {
-		a.ok.Store(true)
+		a.once.Do(a.refund)
 	}
 }
 
@@ -130,11 +153,7 @@ func (s *Service) throttled(next http.HandlerFunc) http.HandlerFunc {
 		key := throttleKey(ip)
 		wait, first := s.throttle.take(key, s.now())
 		if wait <= 0 {
-			a := new(attempt)
-			next(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, a)))
-			if a.ok.Load() {
-				s.throttle.refund(key, s.now())
-			}
+			next(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, s.throttle.newAttempt(key, s.now))))
 			return
 		}
 		secs := int(math.Ceil(wait.Seconds()))

@@ -201,7 +201,7 @@ func TestThrottleMemoryBound(t *testing.T) {
 		capacity int
 	}{
 		{"the service's throttle", svc.throttle, throttleMaxClients},
-		{"a small one", newThrottle(50), 50},
+		{"a small one", newThrottle(50, throttleBurst), 50},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -392,7 +392,7 @@ func TestThrottleParallelFlood(t *testing.T) {
 // TestThrottleRefund: a refund gives back what take spent, never more than
 // the burst.
 func TestThrottleRefund(t *testing.T) {
-	th := newThrottle(10)
+	th := newThrottle(10, throttleBurst)
 	now := time.Unix(1e9, 0)
 	for range throttleBurst {
 		if d, _ := th.take("a", now); d > 0 {
