@@ -88,7 +88,7 @@ func (c *Core) digestText(u *store.User, p store.MailPrefs, since, until time.Ti
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Hello %s,\n\nThis is your %s Gatehouse security digest.\n\n", u.Username, p.Digest)
-	fmt.Fprintf(&b, "From:  %s\nUntil: %s\n\n", FormatNoticeTime(since, p.TimeZone), FormatNoticeTime(until, p.TimeZone))
+	fmt.Fprintf(&b, "From:  %s\nUntil: %s\n\n", FormatNoticeTime(since, userZone(u, p)), FormatNoticeTime(until, userZone(u, p)))
 	fmt.Fprintf(&b, "Failed sign-ins: %d\nAccounts locked: %d\nNew administrators: %d\n", failed, locks, len(admins))
 	for _, a := range admins {
 		fmt.Fprintf(&b, "  - %s\n", a)

@@ -87,6 +87,7 @@ var FieldLabels = map[string]string{
 	"invite_lifetime": "Invitation lifetime", "reset_lifetime": "Reset link lifetime",
 	"audit_retention": "Audit retention", "impersonation_lifetime": "Impersonation lifetime",
 	"temp_password_lifetime": "Temporary password lifetime",
+	"language":               "Language", "time_zone": "Time zone", "default_language": "Default language",
 }
 
 // ConflictError is a conflict with its own message.

@@ -96,7 +96,7 @@ func (c *Core) notifyTo(a *Actor, u *store.User, n Notice, detail, address strin
 	if !n.Critical() && ((n == NoticeNewDevice && prefs.NoNewDevice) || (n != NoticeNewDevice && prefs.NoNewCredential)) {
 		return
 	}
-	text := c.noticeText(a, u, n, detail, prefs.TimeZone)
+	text := c.noticeText(a, u, n, detail, userZone(u, prefs))
 	seen := map[string]bool{}
 	for _, to := range []string{address, u.FallbackEmail} {
 		if to == "" || seen[strings.ToLower(to)] {

@@ -255,7 +255,7 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			http.Redirect(w, r, s.LoginURL(returnURL), http.StatusFound)
 		case html:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-			s.renderGuardPage(w, http.StatusUnauthorized, "Your session has ended",
+			s.renderGuardPage(w, r, http.StatusUnauthorized, "Your session has ended",
 				"You are no longer signed in, so the app did not receive what you just sent. Sign in again, then send it once more.",
 				nil, pageLink{Label: "Sign in again", Href: s.LoginURL(returnURL)})
 		default:
@@ -269,7 +269,7 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 	case Deny:
 		if html {
 			u, _ := s.store.User(v.User.ID) // the page header shows who is signed in
-			s.renderGuardPage(w, http.StatusForbidden, "No access",
+			s.renderGuardPage(w, r, http.StatusForbidden, "No access",
 				"You are signed in as "+v.User.Username+", but this account has no access to this app. Ask an administrator for access.", u,
 				pageLink{Label: "Go to the portal home", Href: base + "/"},
 				pageLink{Label: "Sign in as someone else", Href: base + "/logout?rd=" + url.QueryEscape(returnURL)})
@@ -283,7 +283,7 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			http.Redirect(w, r, target, http.StatusFound)
 		case html:
 			u, _ := s.store.User(v.User.ID)
-			s.renderGuardPage(w, http.StatusForbidden, "Second factor needed",
+			s.renderGuardPage(w, r, http.StatusForbidden, "Second factor needed",
 				"This app needs a sign-in with a second factor, so it did not receive what you just sent. Confirm your second factor, then send it once more.", u,
 				pageLink{Label: "Confirm your second factor", Href: target})
 		default:
@@ -296,7 +296,7 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			http.Redirect(w, r, target, http.StatusFound)
 		case html:
 			u, _ := s.store.User(v.User.ID)
-			s.renderGuardPage(w, http.StatusForbidden, "Your password has expired",
+			s.renderGuardPage(w, r, http.StatusForbidden, "Your password has expired",
 				"The app did not receive what you just sent. Choose a new password, then send it once more.", u,
 				pageLink{Label: "Change your password", Href: target})
 		default:
@@ -321,8 +321,8 @@ type pageLink struct{ Label, Href string }
 // portal is refused as cross-origin), and the CSP allows the portal's
 // stylesheet and images and nothing else. The first link is the primary
 // action. u, when not nil, is the signed-in user shown in the page header.
-func (s *Service) renderGuardPage(w http.ResponseWriter, status int, title, msg string, u *store.User, links ...pageLink) {
-	s.render(w, status, "error", page{Title: title, Status: status, Message: msg, User: pageUserOf(u),
+func (s *Service) renderGuardPage(w http.ResponseWriter, r *http.Request, status int, title, msg string, u *store.User, links ...pageLink) {
+	s.render(w, r, status, "error", page{Title: title, Status: status, Message: msg, User: pageUserOf(u),
 		Portal: s.portal.String(), Data: links})
 }
 

@@ -60,7 +60,7 @@ func (s accessUI) renderAppSecret(w http.ResponseWriter, r *http.Request, c *cal
 	d.Issuer = s.portal.String()
 	p := s.basePage(w, r, c, d.Heading, "apps")
 	p.Data = d
-	s.render(w, http.StatusOK, "app_secret", p)
+	s.render(w, r, http.StatusOK, "app_secret", p)
 }
 
 // handleAppDelete deletes an app made in the portal once its box is

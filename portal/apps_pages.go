@@ -84,7 +84,7 @@ func (s accessUI) renderApps(w http.ResponseWriter, r *http.Request, c *caller, 
 		p.Form[k] = v
 	}
 	p.Data = d
-	s.render(w, status, "apps", p)
+	s.render(w, r, status, "apps", p)
 }
 
 // appData is the content of /admin/apps/{app}.
@@ -124,7 +124,7 @@ func (s accessUI) renderApp(w http.ResponseWriter, r *http.Request, c *caller, s
 	}
 	p.Data = appData{App: v, Path: "/admin/apps/" + url.PathEscape(a.Name), CanEdit: s.core.Access.MayEditApp(c, a.Name) && !a.Configured,
 		CanOperators: c.Can(policies.PermAppsWrite), Groups: s.usersUI().groupNames(), CanManage: a.Made && c.Can(policies.PermAppsWrite)}
-	s.render(w, status, "app", p)
+	s.render(w, r, status, "app", p)
 }
 
 func (s accessUI) handleAppAccess(w http.ResponseWriter, r *http.Request, c *caller) {

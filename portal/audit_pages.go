@@ -38,5 +38,5 @@ func (s accessUI) handleAudit(w http.ResponseWriter, r *http.Request, c *caller)
 		d.FirstURL = pageURL("/admin/audit", q, "")
 	}
 	p.Data = d
-	s.render(w, status, "audit", p)
+	s.render(w, r, status, "audit", p)
 }

@@ -200,7 +200,7 @@ func (x *HostSignIn) ServeHandoff(w http.ResponseWriter, r *http.Request) bool {
 			// code): say here that a code was refused, without it.
 			s.log.Info("single sign-on: sign-in code refused", "app", x.app.Name, "host", host, "ip", a.IP)
 		}
-		s.renderGuardPage(w, status, "This sign-in link does not work",
+		s.renderGuardPage(w, r, status, "This sign-in link does not work",
 			msg+" Open the app again: you will be signed in through the portal.", nil,
 			pageLink{Label: "Open " + x.app.Title, Href: x.origin.String() + "/"},
 			pageLink{Label: "Go to the portal", Href: s.portal.String() + "/"})

@@ -31,14 +31,14 @@ func (x handoffUI) handleHandoff(w http.ResponseWriter, r *http.Request) {
 		err = inputErr("state", "the sign-in state is missing or malformed")
 	}
 	if err != nil {
-		s.render(w, http.StatusBadRequest, "error", page{Title: "This sign-in link is not valid", Status: http.StatusBadRequest,
+		s.render(w, r, http.StatusBadRequest, "error", page{Title: "This sign-in link is not valid", Status: http.StatusBadRequest,
 			Message: "The app sent you here with a link the portal does not accept: " + plainMessage(err) + "."})
 		return
 	}
 	c, res := s.callerOf(r)
 	switch res {
 	case resolvedUnavailable:
-		s.render(w, http.StatusServiceUnavailable, "error", page{Title: "Try again shortly", Status: http.StatusServiceUnavailable,
+		s.render(w, r, http.StatusServiceUnavailable, "error", page{Title: "Try again shortly", Status: http.StatusServiceUnavailable,
 			Message: "The sign-in service is unavailable."})
 		return
 	case resolvedNone:
@@ -52,7 +52,7 @@ func (x handoffUI) handleHandoff(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrForbidden) {
 			msg = "Sign in to the portal in this browser first."
 		}
-		s.render(w, status, "error", page{Title: "Cannot sign you in to the app", Status: status, Message: msg})
+		s.render(w, r, status, "error", page{Title: "Cannot sign you in to the app", Status: status, Message: msg})
 		return
 	}
 	setPageSecurityHeaders(w.Header())

@@ -35,7 +35,7 @@ func (s accountUI) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request
 			"This link is invalid, has expired or was already used. Change your email address on your profile again to get a new one.", nil)
 		return
 	}
-	s.render(w, http.StatusOK, "email_confirm", page{Title: "Confirm your email address",
+	s.render(w, r, http.StatusOK, "email_confirm", page{Title: "Confirm your email address",
 		Data: emailConfirmData{Token: tok, Username: u.Username, Email: t.Data["email"], Current: u.Email}})
 }
 
@@ -54,7 +54,7 @@ func (s accountUI) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request
 		s.renderError(w, r, status, "Could not confirm", sentence(msg), nil)
 		return
 	}
-	s.render(w, http.StatusOK, "email_confirm", page{Title: "Email address confirmed",
+	s.render(w, r, http.StatusOK, "email_confirm", page{Title: "Email address confirmed",
 		Data: emailConfirmData{Username: u.Username, Email: u.Email, Done: true}})
 }
 

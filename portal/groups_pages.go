@@ -27,7 +27,7 @@ func (s accessUI) renderGroups(w http.ResponseWriter, r *http.Request, c *caller
 		p.Form = form
 	}
 	p.Data = groupsData{Groups: groups}
-	s.render(w, status, "groups", p)
+	s.render(w, r, status, "groups", p)
 }
 
 func (s accessUI) handleCreateGroup(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -69,7 +69,7 @@ func (s accessUI) renderGroup(w http.ResponseWriter, r *http.Request, c *caller,
 		d.Members[i] = s.core.Users.View(u)
 	}
 	p.Data = d
-	s.render(w, status, "group", p)
+	s.render(w, r, status, "group", p)
 }
 
 func (s accessUI) handleEditGroup(w http.ResponseWriter, r *http.Request, c *caller) {

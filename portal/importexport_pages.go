@@ -23,7 +23,7 @@ func (s usersUI) renderImport(w http.ResponseWriter, r *http.Request, c *caller,
 	p := s.basePage(w, r, c, "Import users", "users")
 	p.Error, p.Form = errMsg, form
 	p.Data = importData{Result: res}
-	s.render(w, status, "user_import", p)
+	s.render(w, r, status, "user_import", p)
 }
 
 // handleImportForm imports users from an uploaded file or pasted text, as

@@ -30,7 +30,7 @@ func (s usersUI) renderInvitations(w http.ResponseWriter, r *http.Request, c *ca
 	p := s.basePage(w, r, c, "Invitations", "invitations")
 	p.Error, p.Form = errMsg, form
 	p.Data = invitationsData{Invitations: items, Roles: s.assignableRoles(c), Groups: s.groupNames(), MailEnabled: s.mail.Enabled()}
-	s.render(w, status, "invitations", p)
+	s.render(w, r, status, "invitations", p)
 }
 
 func (s usersUI) handleCreateInvitation(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -82,12 +82,12 @@ func (s usersUI) handleInvitePage(w http.ResponseWriter, r *http.Request) {
 			"This invitation is invalid, has expired or was already used. Ask the person who invited you for a new one.", nil)
 		return
 	}
-	s.renderInvite(w, http.StatusOK, "", tok, t, map[string]string{})
+	s.renderInvite(w, r, http.StatusOK, "", tok, t, map[string]string{})
 }
 
-func (s usersUI) renderInvite(w http.ResponseWriter, status int, errMsg, tok string, t *store.Token, form map[string]string) {
+func (s usersUI) renderInvite(w http.ResponseWriter, r *http.Request, status int, errMsg, tok string, t *store.Token, form map[string]string) {
 	v := core.InvitationViewOf(t)
-	s.render(w, status, "invite", page{Title: "Accept your invitation", Error: errMsg, Form: form,
+	s.render(w, r, status, "invite", page{Title: "Accept your invitation", Error: errMsg, Form: form,
 		PasswordRules: s.core.PasswordRules().Describe(),
 		Data:          inviteData{Token: tok, Email: v.Email, Role: v.Role, InvitedBy: v.InvitedBy, Groups: v.Groups, ExpiresAt: v.ExpiresAt}})
 }
@@ -114,7 +114,7 @@ func (s usersUI) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 	nu := NewUser{Username: f.Get("username"), FullName: f.Get("full_name"), Password: f.Get("password")}
 	form := map[string]string{"username": nu.Username, "full_name": nu.FullName}
 	if nu.Password != f.Get("password2") {
-		s.renderInvite(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, form)
+		s.renderInvite(w, r, http.StatusBadRequest, "The two passwords do not match.", tok, t, form)
 		return
 	}
 	u, err := s.core.Credentials.AcceptInvitation(r.Context(), s.requestActor(r), tok, nu)
@@ -124,7 +124,7 @@ func (s usersUI) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		status, msg := s.statusOf(err)
-		s.renderInvite(w, status, sentence(msg), tok, t, form)
+		s.renderInvite(w, r, status, sentence(msg), tok, t, form)
 		return
 	}
 	if _, err := s.startSession(w, r, u, false); err != nil {

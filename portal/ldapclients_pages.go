@@ -39,7 +39,7 @@ func (s accessUI) renderLDAPClients(w http.ResponseWriter, r *http.Request, c *c
 		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
 	p.Data = ldapPageData{BaseDN: s.core.DirectoryBaseDN(), Clients: clients, Server: s.dirServer}
-	s.render(w, status, "ldap", p)
+	s.render(w, r, status, "ldap", p)
 }
 
 // handleLDAPClientCreate makes a bind client and shows its secret once.

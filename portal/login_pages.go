@@ -19,7 +19,7 @@ func (s signInUI) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 		rd = ""
 	}
-	s.render(w, http.StatusOK, "login", page{Title: "Sign in", Form: map[string]string{"rd": rd}})
+	s.render(w, r, http.StatusOK, "login", page{Title: "Sign in", Form: map[string]string{"rd": rd}})
 }
 
 func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +51,7 @@ func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 			rd = ""
 		}
-		s.render(w, status, "login", page{Title: "Sign in", Error: msg, Form: map[string]string{"username": login, "rd": rd}})
+		s.render(w, r, status, "login", page{Title: "Sign in", Error: msg, Form: map[string]string{"username": login, "rd": rd}})
 		return
 	}
 	s.redirectAfterForm(w, r, s.cleanReturn(rd))
@@ -65,14 +65,14 @@ func (s signInUI) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
 	if c, res := s.callerOf(r); res == resolvedOK {
 		p := s.basePage(w, r, c, "Sign out", "")
 		p.Form["rd"] = rd
-		s.render(w, http.StatusOK, "logout", p)
+		s.render(w, r, http.StatusOK, "logout", p)
 		return
 	}
-	s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
+	s.render(w, r, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
 }
 
 func (s signInUI) handleLogoutForm(w http.ResponseWriter, r *http.Request) {
 	s.signOut(w, r)
 	rd := s.secondStepUI().cleanRD(r.PostFormValue("rd"))
-	s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
+	s.render(w, r, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
 }

@@ -73,7 +73,7 @@ func (s signInUI) askConsent(w http.ResponseWriter, r *http.Request, p *oidcprov
 	// The form's answer ends in a redirect to the app (Deny directly, Allow
 	// through /oidc/continue): browsers hold the redirect chain of a form
 	// to form-action, so the redirect URI's origin is allowed too.
-	s.render(&cspWriter{ResponseWriter: w, formAction: formSource(req.RedirectURI)}, http.StatusOK, "oidc_consent", pg)
+	s.render(&cspWriter{ResponseWriter: w, formAction: formSource(req.RedirectURI)}, r, http.StatusOK, "oidc_consent", pg)
 	return true
 }
 

@@ -33,7 +33,7 @@ func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWr
 			http.Redirect(w, r, l.Return, http.StatusFound)
 			return
 		}
-		s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{}})
+		s.render(w, r, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{}})
 	}
 	c, res := s.callerOf(r)
 	switch {
@@ -63,5 +63,5 @@ func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWr
 	for k := range l.Params {
 		pg.Form[k] = l.Params.Get(k)
 	}
-	s.render(w, http.StatusOK, "logout", pg)
+	s.render(w, r, http.StatusOK, "logout", pg)
 }

@@ -105,7 +105,7 @@ func (s signInUI) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)
 		return
 	}
-	s.render(w, http.StatusOK, "owner_login", page{Title: "Owner recovery sign-in",
+	s.render(w, r, http.StatusOK, "owner_login", page{Title: "Owner recovery sign-in",
 		Data: ownerLoginData{Token: tok, Username: u.Username, FullName: u.FullName, ExpiresAt: t.ExpiresAt}})
 }
 

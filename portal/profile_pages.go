@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/internal/i18n"
 )
 
 // The self-service pages: the caller's profile, password and sessions. The
@@ -41,6 +42,8 @@ type profileData struct {
 	Reauth, HasPassword bool
 	// Directory: the password is the external directory's, changed there.
 	Directory bool
+	// Languages are the languages the user may choose.
+	Languages []string
 }
 
 func (s accountUI) handleProfile(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -112,8 +115,9 @@ func (s accountUI) renderProfile(w http.ResponseWriter, r *http.Request, c *call
 		Reauth:            s.now().Sub(c.Session.CreatedAt) >= core.FreshWindow,
 		HasPassword:       u.PasswordHash != "" || s.core.Directory.Manages(u),
 		Directory:         s.core.Directory.Manages(u),
+		Languages:         i18n.Supported,
 	}
-	s.render(w, status, "profile", p)
+	s.render(w, r, status, "profile", p)
 }
 
 // handleProfileForm changes the caller's own name and email address.
@@ -162,7 +166,7 @@ func (s accountUI) renderPassword(w http.ResponseWriter, r *http.Request, c *cal
 	appPasswords, _ := s.core.Credentials.ListAppPasswords(c)
 	p.Data = passwordData{Expired: s.core.PasswordExpired(c.User.PasswordChangedAt), RD: rd, PasswordRules: s.core.PasswordRules().Describe(),
 		NoCurrent: core.SignedInWithTempPassword(c), AppPasswords: len(appPasswords)}
-	s.render(w, status, "password", p)
+	s.render(w, r, status, "password", p)
 }
 
 // handlePasswordForm changes the caller's password, then returns to rd

@@ -72,7 +72,7 @@ func (s accessUI) renderRoles(w http.ResponseWriter, r *http.Request, c *caller,
 		}
 	}
 	p.Data = d
-	s.render(w, status, "roles", p)
+	s.render(w, r, status, "roles", p)
 }
 
 func (s accessUI) handleCreateRole(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -115,7 +115,7 @@ func (s accessUI) renderRole(w http.ResponseWriter, r *http.Request, c *caller, 
 		perms = v.Permissions
 	}
 	p.Data = roleData{Role: v, Path: "/admin/roles/" + url.PathEscape(v.Name), Perms: permAreas(perms)}
-	s.render(w, status, "role", p)
+	s.render(w, r, status, "role", p)
 }
 
 func (s accessUI) handleEditRole(w http.ResponseWriter, r *http.Request, c *caller) {

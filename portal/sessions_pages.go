@@ -29,7 +29,7 @@ func (s accessUI) renderSessions(w http.ResponseWriter, r *http.Request, c *call
 	p := s.basePage(w, r, c, "Sessions", "sessions")
 	p.Error = errMsg
 	p.Data = sessionsData{Sessions: items, Users: len(users)}
-	s.render(w, status, "sessions", p)
+	s.render(w, r, status, "sessions", p)
 }
 
 func (s accessUI) handleRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {

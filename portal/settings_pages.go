@@ -81,7 +81,7 @@ func (s accessUI) renderSettings(w http.ResponseWriter, r *http.Request, c *call
 		p.Form[k] = v
 	}
 	p.Data = settingsData{Defaults: s.core.Defaults(), MailEnabled: s.mail.Enabled(), Backups: s.backupsFor(c)}
-	s.render(w, status, "settings", p)
+	s.render(w, r, status, "settings", p)
 }
 
 // settingsPatch turns the settings form into the JSON patch that

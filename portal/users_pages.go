@@ -88,7 +88,7 @@ func (s usersUI) handleUsers(w http.ResponseWriter, r *http.Request, c *caller) 
 		d.FirstURL = pageURL("/admin/users", q, "")
 	}
 	p.Data = d
-	s.render(w, status, "users", p)
+	s.render(w, r, status, "users", p)
 }
 
 // newUserData is the content of /admin/users/new.
@@ -107,7 +107,7 @@ func (s usersUI) renderNewUser(w http.ResponseWriter, r *http.Request, c *caller
 	p.Error, p.Form = errMsg, form
 	p.Data = newUserData{Roles: s.assignableRoles(c), Groups: s.groupNames(),
 		PasswordRules: s.core.PasswordRules().Describe(), MailEnabled: s.mail.Enabled()}
-	s.render(w, status, "user_new", p)
+	s.render(w, r, status, "user_new", p)
 }
 
 // assignableRoles lists the roles c may give a new account (the service
@@ -168,7 +168,7 @@ type linkData struct {
 func (s usersUI) renderLink(w http.ResponseWriter, r *http.Request, c *caller, section string, d linkData) {
 	p := s.basePage(w, r, c, d.Heading, section)
 	p.Data = d
-	s.render(w, http.StatusOK, "link", p)
+	s.render(w, r, http.StatusOK, "link", p)
 }
 
 // userPageData is the content of /admin/users/{user}.
@@ -239,7 +239,7 @@ func (s usersUI) renderUser(w http.ResponseWriter, r *http.Request, c *caller, s
 		Self: u.ID == c.User.ID, HasPassword: u.PasswordHash != "", PasswordChangedAt: u.PasswordChangedAt,
 		PasswordRules: s.core.PasswordRules().Describe(), Expired: s.core.PasswordExpired(u.PasswordChangedAt), Support: s.adminAPI().userSupport(c, u),
 		AppPasswords: appPasswords, RevokeAppPasswords: revokeAppPasswords, Directory: s.core.Directory.Manages(u)}
-	s.render(w, status, "user", p)
+	s.render(w, r, status, "user", p)
 }
 
 func dateOf(t time.Time) string {

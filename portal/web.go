@@ -25,7 +25,7 @@ func (s *Service) handleHome(w http.ResponseWriter, r *http.Request) {
 	for _, a := range s.core.Access.AppsFor(c.User) {
 		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
-	s.render(w, http.StatusOK, "home", p)
+	s.render(w, r, http.StatusOK, "home", p)
 }
 
 func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) {

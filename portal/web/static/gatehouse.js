@@ -137,10 +137,19 @@
 
   // Local times. The date and the time are each kept on one line (no-break
   // spaces), so a narrow table cell wraps only between them.
+  // The profile's time zone field suggests the browser's zone when the
+  // profile names none. Times are written in the page's language and in
+  // the profile's zone (data-tz), else the browser's.
+  var zoneField = document.querySelector("input[data-browser-zone]");
+  var lang = document.documentElement.lang || undefined;
+  var tz = document.body.getAttribute("data-tz") || undefined;
   var day, clock;
   try {
-    day = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
-    clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+    if (zoneField && !zoneField.value) {
+      zoneField.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    }
+    day = new Intl.DateTimeFormat(lang, { year: "numeric", month: "short", day: "numeric", timeZone: tz });
+    clock = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", timeZoneName: "short", timeZone: tz });
   } catch (e) {
     return;
   }

@@ -1,0 +1,45 @@
+package portal
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/internal/i18n"
+)
+
+// catalogueUses finds the message IDs the templates (t, thtml) and the Go
+// code (tr, S, T with a literal ID) use.
+var catalogueUses = []*regexp.Regexp{
+	regexp.MustCompile(`\(?\b(?:t|thtml)\s+"([a-z0-9_.]+)"`),
+	regexp.MustCompile(`\.(?:tr\(c|S\(|T\()\s*,?\s*"([a-z0-9_.]+)"`),
+}
+
+// TestUsedMessagesExist fails when a template or the portal's Go code uses
+// a message ID the English catalogue lacks (TestCatalogueComplete in
+// internal/i18n then holds the other languages to it).
+func TestUsedMessagesExist(t *testing.T) {
+	en := i18n.IDs("en")
+	files, _ := filepath.Glob("web/templates/*.html")
+	gofiles, _ := filepath.Glob("*.go")
+	seen := 0
+	for _, f := range append(files, gofiles...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, re := range catalogueUses {
+			for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+				seen++
+				if !slices.Contains(en, m[1]) {
+					t.Errorf("%s uses %q, which is not in the catalogue", f, m[1])
+				}
+			}
+		}
+	}
+	if seen < 20 {
+		t.Fatalf("found only %d uses of the catalogue: the patterns are stale", seen)
+	}
+}
