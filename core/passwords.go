@@ -113,7 +113,7 @@ func (s *Credentials) AdminSetPassword(ctx context.Context, c *Actor, ref, pw st
 		return err
 	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionPasswordSet, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
-	s.Notify(c, u, NoticePasswordChanged, "An administrator, "+c.User.Username+", set a new password.")
+	s.Notify(c, u, NoticePasswordChanged, Say("mail.detail.admin_password", "Admin", c.User.Username))
 	return nil
 }
 
@@ -148,7 +148,7 @@ func (s *Credentials) ChangeOwnPassword(ctx context.Context, c *Actor, current, 
 		return err
 	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionPasswordChange, Resource: "user:" + c.User.Username, Outcome: OutcomeSuccess})
-	s.Notify(c, c.User, NoticePasswordChanged, "")
+	s.Notify(c, c.User, NoticePasswordChanged, Detail{})
 	return nil
 }
 
@@ -346,7 +346,7 @@ func (s *Credentials) ResetPassword(ctx context.Context, a *Actor, secret, pw st
 		return nil, err
 	}
 	s.Audit(a, store.Event{Actor: u.Username, Action: ActionPasswordReset, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
-	s.Notify(a, updated, NoticePasswordChanged, "It was set with a password-reset link.")
+	s.Notify(a, updated, NoticePasswordChanged, Say("mail.detail.reset_link"))
 	return updated, nil
 }
 

@@ -130,3 +130,28 @@ func (l *Lang) Until(now, t time.Time) (string, error) {
 	}
 	return l.T("time.in", "Span", s)
 }
+
+// weekdays are the names of the days of each language, Sunday first.
+var weekdays = map[string][7]string{
+	"en": {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"},
+	"de": {"Sonntag,", "Montag,", "Dienstag,", "Mittwoch,", "Donnerstag,", "Freitag,", "Samstag,"},
+	"fr": {"dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"},
+}
+
+// Weekday is the name of t's day of the week (in t's location), as it
+// stands before a date.
+func (l *Lang) Weekday(t time.Time) string { return weekdays[l.tag][t.Weekday()] }
+
+// longMonths are the full month names of each language, January first.
+var longMonths = map[string][12]string{
+	"en": {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
+	"de": {"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"},
+	"fr": {"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"},
+}
+
+// LongDate writes t's day (in t's location) with the weekday and the full
+// month name: "Wednesday 2 December 2026", "Mittwoch, 2. Dezember 2026",
+// "mercredi 2 décembre 2026".
+func (l *Lang) LongDate(t time.Time) string {
+	return l.Weekday(t) + " " + dayFormats[l.tag](t.Day(), longMonths[l.tag][t.Month()-1], t.Year())
+}
