@@ -140,7 +140,9 @@ func (c *Core) noticeText(l *i18n.Lang, a *Actor, u *store.User, n Notice, detai
 // FormatNoticeTime writes t in the IANA time zone zone, labelled with the
 // zone's name and offset, or in UTC (labelled so) when zone is "" or
 // unknown, in English.
-func FormatNoticeTime(t time.Time, zone string) string { return NoticeTime(i18n.Get(i18n.Default), t, zone) }
+func FormatNoticeTime(t time.Time, zone string) string {
+	return NoticeTime(i18n.Get(i18n.Default), t, zone)
+}
 
 // NoticeTime is FormatNoticeTime in language l.
 func NoticeTime(l *i18n.Lang, t time.Time, zone string) string {

@@ -19,7 +19,7 @@ func (s signInUI) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 		rd = ""
 	}
-	s.render(w, r, http.StatusOK, "login", page{Title: "Sign in", Form: map[string]string{"rd": rd}})
+	s.render(w, r, http.StatusOK, "login", page{Title: s.pages.lang(r.Header, nil).S("login.title"), Form: map[string]string{"rd": rd}})
 }
 
 func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +51,7 @@ func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 			rd = ""
 		}
-		s.render(w, r, status, "login", page{Title: "Sign in", Error: msg, Form: map[string]string{"username": login, "rd": rd}})
+		s.render(w, r, status, "login", page{Title: s.pages.lang(r.Header, nil).S("login.title"), Error: msg, Form: map[string]string{"username": login, "rd": rd}})
 		return
 	}
 	s.redirectAfterForm(w, r, s.cleanReturn(rd))

@@ -113,7 +113,7 @@ func (s secondStepUI) handleSecondStepForm(w http.ResponseWriter, r *http.Reques
 // (expired after 5 minutes, spent, or void because the password changed)
 // with the sign-in form and why, instead of a silent redirect.
 func (s secondStepUI) signInAgain(w http.ResponseWriter, r *http.Request, rd string) {
-	s.render(w, r, http.StatusUnauthorized, "login", page{Title: "Sign in",
+	s.render(w, r, http.StatusUnauthorized, "login", page{Title: s.pages.lang(r.Header, nil).S("login.title"),
 		Error: "This sign-in has expired or was interrupted (for example by a password change). Sign in again.",
 		Form:  map[string]string{"rd": rd}})
 }
