@@ -79,3 +79,12 @@ func (c *Core) ActorLang(a *Actor) *i18n.Lang {
 	}
 	return i18n.Get(i18n.Negotiate(profile, a.AcceptLanguage, c.Settings().DefaultLanguage))
 }
+
+// mailZone is the time zone of u's e-mails (see userZone).
+func (c *Core) mailZone(u *store.User) string {
+	p, err := c.store.MailQueue().Prefs(u.ID)
+	if err != nil {
+		c.log.Error("e-mail time zone: read preferences", "user", u.Username, "error", err)
+	}
+	return userZone(u, p)
+}

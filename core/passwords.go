@@ -215,14 +215,13 @@ func (s *Credentials) issueReset(ctx context.Context, a *Actor, u *store.User, w
 	}
 	link := s.portal.String() + "/reset/" + secret
 	if to := RecoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
-		subject, body := "Reset your Gatehouse password",
-			"Hello "+u.Username+",\n\nOpen this link to choose a new password:\n\n"+link+
-				"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\nIf you did not ask for this, ignore this message.\n"
+		kind := "mail.reset"
 		if welcome {
-			subject = "Your Gatehouse account"
-			body = "Hello " + u.Username + ",\n\nAn account was made for you. Open this link to choose your password:\n\n" + link +
-				"\n\nIt works once and expires at " + t.ExpiresAt.UTC().Format(time.RFC1123) + ".\n"
+			kind = "mail.welcome"
 		}
+		l := s.LangOf(u)
+		subject := l.S(kind + ".subject")
+		body := l.S(kind+".body", "Name", u.Username, "Link", link, "Expires", NoticeTime(l, t.ExpiresAt, s.mailZone(u)))
 		for _, addr := range to {
 			s.sendMail(ctx, addr, subject, body)
 		}
@@ -365,8 +364,9 @@ func (s *Credentials) SendTestMail(ctx context.Context, c *Actor, to string) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	err := s.mail.Send(ctx, mail.Message{To: to, Subject: "Gatehouse test email",
-		Text: "This is a test email from Gatehouse at " + s.portal.String() + ". Email works.\n"})
+	l := s.ActorLang(c)
+	err := s.mail.Send(ctx, mail.Message{To: to, Subject: l.S("mail.test.subject"),
+		Text: l.S("mail.test.body", "Portal", s.portal.String())})
 	outcome, reason := OutcomeSuccess, "to "+to
 	if err != nil {
 		outcome, reason = OutcomeFailure, err.Error()
