@@ -257,7 +257,7 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 			s.renderGuardPage(w, r, http.StatusUnauthorized, "Your session has ended",
 				"You are no longer signed in, so the app did not receive what you just sent. Sign in again, then send it once more.",
-				nil, pageLink{Label: "Sign in again", Href: s.LoginURL(returnURL)})
+				nil, pageLink{Label: s.pages.lang(r.Header, nil).S("logout.sign_in_again"), Href: s.LoginURL(returnURL)})
 		default:
 			if v.Realm != "" {
 				// Native clients (DAV, git) prompt for a Basic challenge.
@@ -271,8 +271,8 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			u, _ := s.store.User(v.User.ID) // the page header shows who is signed in
 			s.renderGuardPage(w, r, http.StatusForbidden, "No access",
 				"You are signed in as "+v.User.Username+", but this account has no access to this app. Ask an administrator for access.", u,
-				pageLink{Label: "Go to the portal home", Href: base + "/"},
-				pageLink{Label: "Sign in as someone else", Href: base + "/logout?rd=" + url.QueryEscape(returnURL)})
+				pageLink{Label: s.pages.lang(r.Header, nil).S("errorpage.go_to_the_portal"), Href: base + "/"},
+				pageLink{Label: s.pages.lang(r.Header, nil).S("errorpage.sign_in_as_someone"), Href: base + "/logout?rd=" + url.QueryEscape(returnURL)})
 			return
 		}
 		writeJSONError(w, http.StatusForbidden, "access to this app is not allowed")
@@ -285,7 +285,7 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			u, _ := s.store.User(v.User.ID)
 			s.renderGuardPage(w, r, http.StatusForbidden, "Second factor needed",
 				"This app needs a sign-in with a second factor, so it did not receive what you just sent. Confirm your second factor, then send it once more.", u,
-				pageLink{Label: "Confirm your second factor", Href: target})
+				pageLink{Label: s.pages.lang(r.Header, nil).S("msg.access.confirm_your_second_factor"), Href: target})
 		default:
 			writeJSONError(w, http.StatusForbidden, "this app requires a second factor: sign in with one at "+base+"/login")
 		}
@@ -298,7 +298,7 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			u, _ := s.store.User(v.User.ID)
 			s.renderGuardPage(w, r, http.StatusForbidden, "Your password has expired",
 				"The app did not receive what you just sent. Choose a new password, then send it once more.", u,
-				pageLink{Label: "Change your password", Href: target})
+				pageLink{Label: s.pages.lang(r.Header, nil).S("password.change_your_password"), Href: target})
 		default:
 			writeJSONError(w, http.StatusForbidden, "your password has expired: change it at "+base+"/profile/password")
 		}

@@ -78,7 +78,7 @@ func (s accessUI) renderApps(w http.ResponseWriter, r *http.Request, c *caller, 
 	}
 	d.Snippet = appSnippet(s.portal)
 	d.Groups = s.usersUI().groupNames()
-	p := s.basePage(w, r, c, "Apps", "apps")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.apps"), "apps")
 	p.Error = errMsg
 	for k, v := range form {
 		p.Form[k] = v
@@ -154,5 +154,5 @@ func (s accessUI) handleAppOperators(w http.ResponseWriter, r *http.Request, c *
 		s.renderApp(w, r, c, status, msg, map[string]string{"operators": ov})
 		return
 	}
-	s.done(w, r, c, "/admin/apps/"+url.PathEscape(v.Name), "Operators saved.")
+	s.done(w, r, c, "/admin/apps/"+url.PathEscape(v.Name), s.pages.tr(c, "msg.apps.operators_saved"))
 }

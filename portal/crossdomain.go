@@ -202,8 +202,8 @@ func (x *HostSignIn) ServeHandoff(w http.ResponseWriter, r *http.Request) bool {
 		}
 		s.renderGuardPage(w, r, status, "This sign-in link does not work",
 			msg+" Open the app again: you will be signed in through the portal.", nil,
-			pageLink{Label: "Open " + x.app.Title, Href: x.origin.String() + "/"},
-			pageLink{Label: "Go to the portal", Href: s.portal.String() + "/"})
+			pageLink{Label: s.pages.lang(r.Header, nil).S("msg.crossdomain.open", "Title", x.app.Title), Href: x.origin.String() + "/"},
+			pageLink{Label: s.pages.lang(r.Header, nil).S("msg.crossdomain.go_to_the_portal"), Href: s.portal.String() + "/"})
 		return true
 	}
 	maxAge := 0 // a browser-session cookie, as the session cookie of a session not remembered

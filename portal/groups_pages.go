@@ -21,7 +21,7 @@ func (s accessUI) renderGroups(w http.ResponseWriter, r *http.Request, c *caller
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Groups", "groups")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.groups"), "groups")
 	p.Error = errMsg
 	if form != nil {
 		p.Form = form
@@ -58,7 +58,7 @@ func (s accessUI) renderGroup(w http.ResponseWriter, r *http.Request, c *caller,
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Group "+g.Name, "groups")
+	p := s.basePage(w, r, c, s.pages.tr(c, "msg.groups.group", "Name", g.Name), "groups")
 	p.Error = errMsg
 	p.Form = map[string]string{"name": g.Name, "description": g.Description}
 	for k, v := range form {
@@ -80,7 +80,7 @@ func (s accessUI) handleEditGroup(w http.ResponseWriter, r *http.Request, c *cal
 		s.renderGroup(w, r, c, status, msg, map[string]string{"name": name, "description": desc})
 		return
 	}
-	s.done(w, r, c, "/admin/groups/"+url.PathEscape(g.Name), "Group saved.")
+	s.done(w, r, c, "/admin/groups/"+url.PathEscape(g.Name), s.pages.tr(c, "msg.groups.group_saved"))
 }
 
 func (s accessUI) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *caller) {

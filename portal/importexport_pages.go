@@ -20,7 +20,7 @@ func (s usersUI) handleImportPage(w http.ResponseWriter, r *http.Request, c *cal
 }
 
 func (s usersUI) renderImport(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string, res *ImportResult) {
-	p := s.basePage(w, r, c, "Import users", "users")
+	p := s.basePage(w, r, c, s.pages.tr(c, "user_import.import_users"), "users")
 	p.Error, p.Form = errMsg, form
 	p.Data = importData{Result: res}
 	s.render(w, r, status, "user_import", p)

@@ -30,7 +30,7 @@ func (s accessUI) renderLDAPClients(w http.ResponseWriter, r *http.Request, c *c
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Directory server", "ldap")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.ldap"), "ldap")
 	p.Error = errMsg
 	for k, v := range form {
 		p.Form[k] = v
@@ -55,9 +55,9 @@ func (s accessUI) handleLDAPClientCreate(w http.ResponseWriter, r *http.Request,
 	if v.App != "" {
 		scope = "It sees only the users the app " + v.App + " lets in."
 	}
-	s.usersUI().renderLink(w, r, c, "ldap", linkData{Heading: "LDAP client " + v.Name, Label: "Bind password", Link: v.Secret,
-		Lede: "Give the app this bind DN and password: " + v.BindDN + ".",
-		Note: scope, Back: "/admin/ldap", BackLabel: "Back to the directory server"})
+	s.usersUI().renderLink(w, r, c, "ldap", linkData{Heading: s.pages.tr(c, "msg.ldapclients.ldap_client", "Name", v.Name), Label: s.pages.tr(c, "msg.ldapclients.bind_password"), Link: v.Secret,
+		Lede: s.pages.tr(c, "msg.ldapclients.give_the_app_this", "BindDN", v.BindDN),
+		Note: scope, Back: "/admin/ldap", BackLabel: s.pages.tr(c, "msg.ldapclients.back_to_the_directory")})
 }
 
 // handleLDAPClientDelete deletes a bind client once its box is ticked.

@@ -63,16 +63,16 @@ func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 func (s signInUI) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
 	rd := s.secondStepUI().cleanRD(r.URL.Query().Get("rd"))
 	if c, res := s.callerOf(r); res == resolvedOK {
-		p := s.basePage(w, r, c, "Sign out", "")
+		p := s.basePage(w, r, c, s.pages.lang(r.Header, nil).S("layout.sign_out"), "")
 		p.Form["rd"] = rd
 		s.render(w, r, http.StatusOK, "logout", p)
 		return
 	}
-	s.render(w, r, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
+	s.render(w, r, http.StatusOK, "logout", page{Title: s.pages.lang(r.Header, nil).S("msg.login.signed_out"), Form: map[string]string{"rd": rd}})
 }
 
 func (s signInUI) handleLogoutForm(w http.ResponseWriter, r *http.Request) {
 	s.signOut(w, r)
 	rd := s.secondStepUI().cleanRD(r.PostFormValue("rd"))
-	s.render(w, r, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
+	s.render(w, r, http.StatusOK, "logout", page{Title: s.pages.lang(r.Header, nil).S("msg.login.signed_out"), Form: map[string]string{"rd": rd}})
 }

@@ -41,7 +41,7 @@ func (s accountUI) linkIdentity(a *caller, p *oidcProvider, u *store.User, id *i
 func (s accountUI) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c *caller) {
 	p := s.signInUI().oidcProvider(r.PathValue("provider"))
 	if p == nil {
-		s.pageError(w, r, c, http.StatusNotFound, "Not found", "There is no such sign-in provider.")
+		s.pageError(w, r, c, http.StatusNotFound, s.pages.tr(c, "status.404"), s.pages.tr(c, "msg.oidc_link.there_is_no_such"))
 		return
 	}
 	if err := s.mayLink(c, p); err != nil {

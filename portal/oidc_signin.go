@@ -42,7 +42,7 @@ func (s signInUI) finishOIDCLogin(w http.ResponseWriter, r *http.Request, p *oid
 			Reason: "oidc " + p.Name + ": " + ref.auditReason})
 		countSignIn(s.core.Metrics(), "oidc", ref, false)
 		if ref.genericLogin {
-			s.render(w, r, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: sentence(core.ErrBadCredentials.Error()),
+			s.render(w, r, http.StatusUnauthorized, "login", page{Title: s.pages.lang(r.Header, nil).S("login.title"), Error: sentence(core.ErrBadCredentials.Error()),
 				Form: map[string]string{"rd": s.secondStepUI().cleanRD(f.rd)}})
 			return
 		}

@@ -40,7 +40,7 @@ func (s signInUI) askConsent(w http.ResponseWriter, r *http.Request, p *oidcprov
 	}
 	if err != nil {
 		s.log.Error("oidc consent", "app", app.Name, "error", err)
-		s.renderError(w, r, http.StatusServiceUnavailable, "Try again", "The sign-in service is busy. Try again in a moment.", nil)
+		s.renderError(w, r, http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.oidcconsent.try_again"), s.pages.lang(r.Header, nil).S("msg.oidcconsent.the_sign_in_service"), nil)
 		return true
 	}
 	if !need {
@@ -58,7 +58,7 @@ func (s signInUI) askConsent(w http.ResponseWriter, r *http.Request, p *oidcprov
 		s.WriteRefusal(w, r, Verdict{Outcome: SignIn}, s.portal.String()+oidcprovider.ContinuePath+"?id="+url.QueryEscape(id))
 		return true
 	}
-	pg := s.basePage(w, r, c, "Allow "+app.Title+"?", "")
+	pg := s.basePage(w, r, c, s.pages.tr(c, "oidc_consent.allow", "AppTitle", app.Title), "")
 	d := consentData{ID: id, App: app.Name, AppTitle: app.Title, AppURL: app.URL}
 	for _, w := range core.ScopeWords(req.Scopes) {
 		if strings.HasPrefix(w, "your ") {
@@ -158,7 +158,7 @@ func (s oidcConsentUI) handleConsent(w http.ResponseWriter, r *http.Request, c *
 		s.core.Access.DenyConsent(&a, app.Name, req.Scopes)
 		http.Redirect(w, r, to, http.StatusSeeOther)
 	default:
-		s.pageError(w, r, c, http.StatusBadRequest, "Bad request", "Choose Allow or Deny.")
+		s.pageError(w, r, c, http.StatusBadRequest, s.pages.tr(c, "error.bad_request"), s.pages.tr(c, "msg.oidcconsent.choose_allow_or_deny"))
 	}
 }
 
@@ -180,7 +180,7 @@ func (s oidcConsentUI) handleProfileRevoke(w http.ResponseWriter, r *http.Reques
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/profile", "The app is disconnected: it must ask you to sign in again.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.oidcconsent.the_app_is_disconnected"))
 }
 
 func (s oidcConsentUI) apiMyConnectedApps(w http.ResponseWriter, r *http.Request) {

@@ -16,7 +16,7 @@ import (
 func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWriter, r *http.Request) {
 	setPageSecurityHeaders(w.Header())
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Bad sign-out request", "The app sent a request that could not be read.", nil)
+		s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("msg.oidclogout.bad_sign_out_request"), s.pages.lang(r.Header, nil).S("msg.oidclogout.the_app_sent_a"), nil)
 		return
 	}
 	l, err := p.ParseLogout(r.Context(), r.Form)
@@ -33,12 +33,12 @@ func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWr
 			http.Redirect(w, r, l.Return, http.StatusFound)
 			return
 		}
-		s.render(w, r, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{}})
+		s.render(w, r, http.StatusOK, "logout", page{Title: s.pages.lang(r.Header, nil).S("msg.login.signed_out"), Form: map[string]string{}})
 	}
 	c, res := s.callerOf(r)
 	switch {
 	case res == resolvedUnavailable:
-		s.renderError(w, r, http.StatusServiceUnavailable, "Try again", "The sign-in service is busy. Try again in a moment.", nil)
+		s.renderError(w, r, http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.oidcconsent.try_again"), s.pages.lang(r.Header, nil).S("msg.oidcconsent.the_sign_in_service"), nil)
 		return
 	case res != resolvedOK:
 		// Nobody is signed in here: nothing to end.
@@ -57,7 +57,7 @@ func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWr
 		done()
 		return
 	}
-	pg := s.basePage(w, r, c, "Sign out", "")
+	pg := s.basePage(w, r, c, s.pages.lang(r.Header, nil).S("layout.sign_out"), "")
 	pg.Form["action"] = oidcprovider.EndSessionPath
 	pg.Form["confirm"] = "1"
 	for k := range l.Params {

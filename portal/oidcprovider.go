@@ -141,7 +141,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	si, res := s.resolve(r.Header, now)
 	switch {
 	case res == resolvedUnavailable:
-		s.renderError(w, r, http.StatusServiceUnavailable, "Try again", "The sign-in service is busy. Try again in a moment.", nil)
+		s.renderError(w, r, http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.oidcconsent.try_again"), s.pages.lang(r.Header, nil).S("msg.oidcconsent.the_sign_in_service"), nil)
 		return
 	case res == resolvedNone && none:
 		noPage("login_required")

@@ -105,7 +105,7 @@ func (s signInUI) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)
 		return
 	}
-	s.render(w, r, http.StatusOK, "owner_login", page{Title: "Owner recovery sign-in",
+	s.render(w, r, http.StatusOK, "owner_login", page{Title: s.pages.lang(r.Header, nil).S("msg.ownerlogin.owner_recovery_sign_in"),
 		Data: ownerLoginData{Token: tok, Username: u.Username, FullName: u.FullName, ExpiresAt: t.ExpiresAt}})
 }
 
@@ -118,7 +118,7 @@ func (s signInUI) handleOwnerLoginForm(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Error("owner sign-in", "error", err)
-		s.renderError(w, r, http.StatusInternalServerError, "Sign-in failed", "Something went wrong. Try again shortly.", nil)
+		s.renderError(w, r, http.StatusInternalServerError, s.pages.lang(r.Header, nil).S("msg.ownerlogin.sign_in_failed"), s.pages.lang(r.Header, nil).S("msg.ownerlogin.something_went_wrong_try"), nil)
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)

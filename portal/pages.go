@@ -234,7 +234,7 @@ func (s *Service) basePage(w http.ResponseWriter, r *http.Request, c *caller, ti
 
 // navFor lists the pages c may open, in the order shown.
 func (s *Service) navFor(c *caller) []navItem {
-	nav := []navItem{{Key: "home", Label: "Home", Href: "/"}, {Key: "profile", Label: "Profile", Href: "/profile"}}
+	nav := []navItem{{Key: "home", Label: s.pages.tr(c, "nav.home"), Href: "/"}, {Key: "profile", Label: s.pages.tr(c, "nav.profile"), Href: "/profile"}}
 	add := func(ok bool, key, label string) {
 		if ok {
 			nav = append(nav, navItem{Key: key, Label: label, Href: "/admin/" + key, Admin: true})

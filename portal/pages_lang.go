@@ -127,3 +127,16 @@ func (ps *pageSets) tr(c *caller, id string, args ...any) string {
 	}
 	return i18n.Get(i18n.Negotiate(profile, c.AcceptLanguage, ps.defaultLang())).S(id, args...)
 }
+
+// until says in c's language how long after now t is ("in 3 days").
+func (ps *pageSets) until(c *caller, now, t time.Time) string {
+	var profile string
+	if c.User != nil {
+		profile = c.User.Language
+	}
+	out, err := i18n.Get(i18n.Negotiate(profile, c.AcceptLanguage, ps.defaultLang())).Until(now, t)
+	if err != nil {
+		return fmtUntil(now, t)
+	}
+	return out
+}

@@ -14,7 +14,7 @@ import (
 type forgotData struct{ MailEnabled bool }
 
 func (s signInUI) handleForgotPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "forgot", page{Title: "Forgot your password?",
+	s.render(w, r, http.StatusOK, "forgot", page{Title: s.pages.lang(r.Header, nil).S("forgot.forgot_your_password"),
 		Form: map[string]string{"login": r.URL.Query().Get("login")}, Data: forgotData{MailEnabled: s.mail.Enabled()}})
 }
 
@@ -26,7 +26,7 @@ func (s signInUI) handleForgotForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.core.Credentials.ForgotPassword(r.Context(), s.requestActor(r), r.PostForm.Get("login"))
-	s.render(w, r, http.StatusOK, "forgot_sent", page{Title: "Check your email", Data: forgotData{MailEnabled: s.mail.Enabled()}})
+	s.render(w, r, http.StatusOK, "forgot_sent", page{Title: s.pages.lang(r.Header, nil).S("forgot_sent.check_your_email"), Data: forgotData{MailEnabled: s.mail.Enabled()}})
 }
 
 // resetData is the content of /reset/{token}.
@@ -84,5 +84,5 @@ func (s signInUI) handleResetForm(w http.ResponseWriter, r *http.Request) {
 		s.renderReset(w, r, status, sentence(msg), tok, t, u)
 		return
 	}
-	s.render(w, r, http.StatusOK, "reset_done", page{Title: "Password changed", Data: resetData{Username: u.Username}})
+	s.render(w, r, http.StatusOK, "reset_done", page{Title: s.pages.lang(r.Header, nil).S("reset_done.password_changed"), Data: resetData{Username: u.Username}})
 }

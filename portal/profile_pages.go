@@ -57,7 +57,7 @@ func (s accountUI) renderProfile(w http.ResponseWriter, r *http.Request, c *call
 	if fresh, err := s.store.User(u.ID); err == nil {
 		u = fresh
 	}
-	p := s.basePage(w, r, c, "Your profile", "profile")
+	p := s.basePage(w, r, c, s.pages.tr(c, "msg.profile.your_profile"), "profile")
 	p.User = pageUserOf(u)
 	p.Error = errMsg
 	p.Form = map[string]string{"full_name": u.FullName, "email": u.Email}
@@ -137,7 +137,7 @@ func (s accountUI) handleProfileForm(w http.ResponseWriter, r *http.Request, c *
 		s.done(w, r, c, "/profile", emailSentMessage(res.User, res.Mailed))
 		return
 	}
-	s.done(w, r, c, "/profile", "Your details were saved.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.profile.your_details_were_saved"))
 }
 
 // passwordData is the content of /profile/password.
@@ -161,7 +161,7 @@ func (s accountUI) renderPassword(w http.ResponseWriter, r *http.Request, c *cal
 	if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 		rd = ""
 	}
-	p := s.basePage(w, r, c, "Change your password", "profile")
+	p := s.basePage(w, r, c, s.pages.tr(c, "password.change_your_password"), "profile")
 	p.Error = errMsg
 	appPasswords, _ := s.core.Credentials.ListAppPasswords(c)
 	p.Data = passwordData{Expired: s.core.PasswordExpired(c.User.PasswordChangedAt), RD: rd, PasswordRules: s.core.PasswordRules().Describe(),
@@ -211,7 +211,7 @@ func (s accountUI) handleRevokeOwnSession(w http.ResponseWriter, r *http.Request
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
 		return
 	}
-	s.done(w, r, c, "/profile", "The session was signed out.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.profile.the_session_was_signed"))
 }
 
 // revokeOwnSession is revokeSession limited to the caller's own sessions,

@@ -58,7 +58,7 @@ func (s accessUI) renderRoles(w http.ResponseWriter, r *http.Request, c *caller,
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Roles", "roles")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.roles"), "roles")
 	p.Error = errMsg
 	if form != nil {
 		p.Form = form
@@ -105,7 +105,7 @@ func (s accessUI) renderRole(w http.ResponseWriter, r *http.Request, c *caller, 
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Role "+v.Name, "roles")
+	p := s.basePage(w, r, c, s.pages.tr(c, "msg.roles.role", "Name", v.Name), "roles")
 	p.Error = errMsg
 	p.Form = map[string]string{"description": v.Description}
 	for k, val := range form {
@@ -128,7 +128,7 @@ func (s accessUI) handleEditRole(w http.ResponseWriter, r *http.Request, c *call
 		s.renderRole(w, r, c, status, msg, map[string]string{"description": desc}, perms)
 		return
 	}
-	s.done(w, r, c, "/admin/roles/"+url.PathEscape(v.Name), "Role saved.")
+	s.done(w, r, c, "/admin/roles/"+url.PathEscape(v.Name), s.pages.tr(c, "msg.roles.role_saved"))
 }
 
 func (s accessUI) handleDeleteRole(w http.ResponseWriter, r *http.Request, c *caller) {

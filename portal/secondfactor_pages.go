@@ -70,10 +70,10 @@ func (s secondStepUI) handleSecondStepPage(w http.ResponseWriter, r *http.Reques
 func (s secondStepUI) renderSecondStep(w http.ResponseWriter, r *http.Request, status int, p *pending, rd, errMsg string) {
 	m, err := s.store.MFA(p.User.ID)
 	if err != nil {
-		s.renderError(w, nil, http.StatusInternalServerError, "Something went wrong", "Try again.", nil)
+		s.renderError(w, nil, http.StatusInternalServerError, s.pages.lang(r.Header, nil).S("msg.secondfactor.something_went_wrong"), s.pages.lang(r.Header, nil).S("msg.secondfactor.try_again"), nil)
 		return
 	}
-	s.render(w, r, status, "login_2fa", page{Title: "Two-step sign-in", Error: errMsg,
+	s.render(w, r, status, "login_2fa", page{Title: s.pages.lang(r.Header, nil).S("login_2fa.two_step_sign_in"), Error: errMsg,
 		Data: secondStepData{Username: p.User.Username, Methods: core.MethodsOf(m), RD: rd}})
 }
 
@@ -134,10 +134,10 @@ func (s secondStepUI) renderEnroll(w http.ResponseWriter, r *http.Request, statu
 	e, err := s.core.Auth.BeginTOTP(u)
 	if err != nil {
 		s.log.Error("begin totp", "error", err)
-		s.renderError(w, nil, http.StatusInternalServerError, "Something went wrong", "Try again.", nil)
+		s.renderError(w, nil, http.StatusInternalServerError, s.pages.lang(r.Header, nil).S("msg.secondfactor.something_went_wrong"), s.pages.lang(r.Header, nil).S("msg.secondfactor.try_again"), nil)
 		return
 	}
-	s.render(w, r, status, "totp_setup", page{Title: "Set up two-factor authentication", Error: errMsg,
+	s.render(w, r, status, "totp_setup", page{Title: s.pages.lang(r.Header, nil).S("msg.secondfactor.set_up_two_factor"), Error: errMsg,
 		Data: totpSetupData{TOTPEnrollment: e, QRImage: template.URL(e.QR), Action: "/login/enroll", RD: rd, Required: true}})
 }
 
@@ -167,7 +167,7 @@ func (s secondStepUI) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 		s.signInAgain(w, r, rd)
 		return
 	}
-	s.render(w, r, http.StatusOK, "backup_codes", page{Title: "Your backup codes",
+	s.render(w, r, http.StatusOK, "backup_codes", page{Title: s.pages.lang(r.Header, nil).S("msg.secondfactor.your_backup_codes"),
 		Data: backupCodesData{Codes: codes, Next: s.signInUI().cleanReturn(rd)}})
 }
 
@@ -193,7 +193,7 @@ func (s secondStepUI) renderProfileTOTP(w http.ResponseWriter, r *http.Request, 
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Set up an authenticator app", "profile")
+	p := s.basePage(w, r, c, s.pages.tr(c, "profile.set_up_an_authenticator"), "profile")
 	p.Error = errMsg
 	p.Data = totpSetupData{TOTPEnrollment: e, QRImage: template.URL(e.QR), Action: "/profile/totp/confirm"}
 	s.render(w, r, status, "totp_setup", p)
@@ -206,7 +206,7 @@ func (s secondStepUI) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Re
 		s.renderProfileTOTP(w, r, c, status, totpConfirmMessage(err))
 		return
 	}
-	p := s.basePage(w, r, c, "Your backup codes", "profile")
+	p := s.basePage(w, r, c, s.pages.tr(c, "msg.secondfactor.your_backup_codes"), "profile")
 	p.Flash = "Two-factor authentication is on."
 	p.Data = backupCodesData{Codes: codes, Next: "/profile"}
 	s.render(w, r, http.StatusOK, "backup_codes", p)
@@ -217,7 +217,7 @@ func (s secondStepUI) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Req
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/profile", "The authenticator app is removed.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.secondfactor.the_authenticator_app_is"))
 }
 
 func (s secondStepUI) handleProfileBackupCodes(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -226,7 +226,7 @@ func (s secondStepUI) handleProfileBackupCodes(w http.ResponseWriter, r *http.Re
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Your new backup codes", "profile")
+	p := s.basePage(w, r, c, s.pages.tr(c, "msg.secondfactor.your_new_backup_codes"), "profile")
 	p.Flash = "New backup codes made; the old ones no longer work."
 	p.Data = backupCodesData{Codes: codes, Next: "/profile"}
 	s.render(w, r, http.StatusOK, "backup_codes", p)
@@ -239,5 +239,5 @@ func (s secondStepUI) handleUserResetFactors(w http.ResponseWriter, r *http.Requ
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, userURL(ref), "Second factors removed. The user signs in with the password and can set them up again.")
+	s.done(w, r, c, userURL(ref), s.pages.tr(c, "msg.secondfactor.second_factors_removed_the"))
 }

@@ -74,7 +74,7 @@ func (s accessUI) handleSettings(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s accessUI) renderSettings(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
-	p := s.basePage(w, r, c, "Settings", "settings")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.settings"), "settings")
 	p.Error = errMsg
 	p.Form = settingsForm(s.core.Settings())
 	for k, v := range form {
@@ -153,7 +153,7 @@ func (s accessUI) handleSettingsForm(w http.ResponseWriter, r *http.Request, c *
 		s.renderSettings(w, r, c, status, msg, form)
 		return
 	}
-	s.done(w, r, c, "/admin/settings", "Settings saved. They apply from the next request.")
+	s.done(w, r, c, "/admin/settings", s.pages.tr(c, "msg.settings.settings_saved_they_apply"))
 }
 
 func (s accessUI) handleTestMail(w http.ResponseWriter, r *http.Request, c *caller) {

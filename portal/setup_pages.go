@@ -19,7 +19,7 @@ func (s signInUI) handleSetupPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "setup", page{
-		Title:         "Create the owner account",
+		Title:         s.pages.lang(r.Header, nil).S("msg.setup.create_the_owner_account"),
 		Form:          map[string]string{"token": token},
 		PasswordRules: s.core.PasswordRules().Describe(),
 	})
@@ -34,7 +34,7 @@ func (s signInUI) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	nu := NewUser{Username: f.Get("username"), Email: f.Get("email"), FullName: f.Get("full_name"), Password: f.Get("password")}
 	form := map[string]string{"token": f.Get("token"), "username": nu.Username, "email": nu.Email, "full_name": nu.FullName}
 	again := func(status int, msg string) {
-		s.render(w, r, status, "setup", page{Title: "Create the owner account", Error: msg, Form: form, PasswordRules: s.core.PasswordRules().Describe()})
+		s.render(w, r, status, "setup", page{Title: s.pages.lang(r.Header, nil).S("msg.setup.create_the_owner_account"), Error: msg, Form: form, PasswordRules: s.core.PasswordRules().Describe()})
 	}
 	if nu.Password != f.Get("password2") {
 		again(http.StatusBadRequest, "The two passwords do not match.")

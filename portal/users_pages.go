@@ -68,7 +68,7 @@ func (s usersUI) groupNames() []string {
 
 func (s usersUI) handleUsers(w http.ResponseWriter, r *http.Request, c *caller) {
 	q := r.URL.Query()
-	p := s.basePage(w, r, c, "Users", "users")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.users"), "users")
 	d := usersData{Q: q.Get("q"), Role: q.Get("role"), Group: q.Get("group"), Status: q.Get("status"),
 		Roles: s.core.RoleNames(), Groups: s.groupNames(), Directory: s.core.Directory.Enabled(), LastSync: s.core.Directory.LastSync()}
 	d.Filtered = d.Q != "" || d.Role != "" || d.Group != "" || d.Status != ""
@@ -103,7 +103,7 @@ func (s usersUI) handleNewUserPage(w http.ResponseWriter, r *http.Request, c *ca
 }
 
 func (s usersUI) renderNewUser(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
-	p := s.basePage(w, r, c, "New user", "users")
+	p := s.basePage(w, r, c, s.pages.tr(c, "users.new_user"), "users")
 	p.Error, p.Form = errMsg, form
 	p.Data = newUserData{Roles: s.assignableRoles(c), Groups: s.groupNames(),
 		PasswordRules: s.core.PasswordRules().Describe(), MailEnabled: s.mail.Enabled()}
@@ -148,11 +148,11 @@ func (s usersUI) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *ca
 			fmtUntil(s.now(), s.now().Add(time.Duration(s.core.Settings().InviteLifetime))) + "."
 	}
 	s.renderLink(w, r, c, "users", linkData{
-		Heading: "User " + u.Username + " was created",
-		Lede:    "They choose their password with this link.",
+		Heading: s.pages.tr(c, "msg.users.user", "Username", u.Username),
+		Lede:    s.pages.tr(c, "msg.users.they_choose_their_password"),
 		Link:    link, Note: note,
-		Back: userPath(u), BackLabel: "View " + u.Username,
-		Next: "/admin/users/new", NextLabel: "Create another user",
+		Back: userPath(u), BackLabel: s.pages.tr(c, "msg.users.view", "Username", u.Username),
+		Next: "/admin/users/new", NextLabel: s.pages.tr(c, "msg.users.create_another_user"),
 	})
 }
 
@@ -373,10 +373,10 @@ func (s usersUI) handleUserResetLink(w http.ResponseWriter, r *http.Request, c *
 		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " + expires + ". Any earlier link stops working."
 	}
 	s.renderLink(w, r, c, "users", linkData{
-		Heading: "Password reset link for " + u.Username,
-		Lede:    "Whoever opens this link can choose a new password for the account.",
+		Heading: s.pages.tr(c, "msg.users.password_reset_link_for", "Username", u.Username),
+		Lede:    s.pages.tr(c, "msg.users.whoever_opens_this_link"),
 		Link:    link, Note: note,
-		Back: userPath(u), BackLabel: "Back to " + u.Username,
+		Back: userPath(u), BackLabel: s.pages.tr(c, "msg.temppassword_api.back_to", "Name", u.Username),
 	})
 }
 
