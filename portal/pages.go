@@ -59,6 +59,7 @@ var pageFuncs = template.FuncMap{
 
 	// Bound to each Service by bindPages.
 	"mailEnabled": func() bool { return false },
+	"rules":       func() string { return "" },
 
 	// Bound to each Service by bindOIDCPages (oidc.go).
 	"oidcProviders":  func() []oidcButton { return nil },
@@ -69,6 +70,13 @@ var pageFuncs = template.FuncMap{
 // email is set up (pages offer email only then).
 func (s *Service) bindPages() {
 	s.pages.funcs(template.FuncMap{"mailEnabled": s.mail.Enabled})
+	for tag, pages := range s.pages.base {
+		l := i18n.Get(tag)
+		fm := template.FuncMap{"rules": func() string { return describeRules(l, s.core.PasswordRules()) }}
+		for _, t := range pages {
+			t.Funcs(fm)
+		}
+	}
 }
 
 // dict builds the argument of a partial template from key, value pairs.

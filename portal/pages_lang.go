@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/i18n"
+	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -139,4 +141,32 @@ func (ps *pageSets) until(c *caller, now, t time.Time) string {
 		return fmtUntil(now, t)
 	}
 	return out
+}
+
+// describeRules says in l what a new password must be: "8 to 256
+// characters, with a lower-case letter and a digit, not containing your
+// username." (policies.PasswordRules.Describe in English).
+func describeRules(l *i18n.Lang, r policies.PasswordRules) string {
+	lo, hi := r.Bounds()
+	out := l.S("rules.length", "Min", lo, "Max", hi)
+	var with []string
+	for _, w := range []struct {
+		on bool
+		id string
+	}{{r.RequireLower, "rules.lower"}, {r.RequireUpper, "rules.upper"}, {r.RequireDigit, "rules.digit"}, {r.RequireSymbol, "rules.symbol"}} {
+		if w.on {
+			with = append(with, l.S(w.id))
+		}
+	}
+	if n := len(with); n > 0 {
+		list := with[0]
+		if n > 1 {
+			list = l.S("rules.and", "List", strings.Join(with[:n-1], ", "), "Last", with[n-1])
+		}
+		out += l.S("rules.with", "List", list)
+	}
+	if r.ForbidUsername {
+		out += l.S("rules.no_username")
+	}
+	return out + "."
 }

@@ -1,10 +1,13 @@
 package portal
 
 import (
+	"github.com/gatehouse-auth/gatehouse/policies"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse/internal/i18n"
@@ -41,5 +44,28 @@ func TestUsedMessagesExist(t *testing.T) {
 	}
 	if seen < 20 {
 		t.Fatalf("found only %d uses of the catalogue: the patterns are stale", seen)
+	}
+}
+
+// TestDescribeRules: the English description of the password rules from
+// the catalogue is the one policies writes, for every combination tried;
+// German and French say the bounds.
+func TestDescribeRules(t *testing.T) {
+	for _, r := range []policies.PasswordRules{
+		{},
+		policies.DefaultPasswordRules(),
+		{MinLength: 12, RequireDigit: true},
+		{MinLength: 10, MaxLength: 64, RequireLower: true, RequireUpper: true, RequireDigit: true, RequireSymbol: true, ForbidUsername: true},
+	} {
+		if got, want := describeRules(i18n.Get("en"), r), r.Describe(); got != want {
+			t.Errorf("en: %q, want %q", got, want)
+		}
+		lo, hi := r.Bounds()
+		for _, tag := range []string{"de", "fr"} {
+			got := describeRules(i18n.Get(tag), r)
+			if !strings.Contains(got, strconv.Itoa(lo)) || !strings.Contains(got, strconv.Itoa(hi)) || got == r.Describe() {
+				t.Errorf("%s: %q", tag, got)
+			}
+		}
 	}
 }
