@@ -30,6 +30,13 @@
     return el.textContent.trim();
   }
 
+  // say returns the page's translation of a message (the layout's
+  // #js-messages), else the English fallback.
+  function say(key, fallback) {
+    var el = document.getElementById("js-messages");
+    return (el && el.dataset[key]) || fallback;
+  }
+
   function announce(msg) {
     var s = document.getElementById("copy-status");
     if (!s) {
@@ -82,14 +89,14 @@
     var text = textOf(el);
     var done = function (ok) {
       if (ok) {
-        confirmOn(btn, "Copied");
-        announce("Copied to the clipboard.");
+        confirmOn(btn, say("copied", "Copied"));
+        announce(say("copiedLong", "Copied to the clipboard."));
         return;
       }
       if (el.select) {
         el.select();
       }
-      announce("Copying did not work here: select the text and copy it yourself.");
+      announce(say("copyFailed", "Copying did not work here: select the text and copy it yourself."));
     };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(legacyCopy(text)); });
@@ -113,8 +120,8 @@
     a.click();
     a.remove();
     window.setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
-    confirmOn(btn, "Saved");
-    announce("Saved as " + name + ".");
+    confirmOn(btn, say("saved", "Saved"));
+    announce(say("savedAs", "Saved as {name}.").replace("{name}", name));
   }
 
   document.addEventListener("click", function (e) {
