@@ -255,8 +255,8 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			http.Redirect(w, r, s.LoginURL(returnURL), http.StatusFound)
 		case html:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-			s.renderGuardPage(w, r, http.StatusUnauthorized, "Your session has ended",
-				"You are no longer signed in, so the app did not receive what you just sent. Sign in again, then send it once more.",
+			s.renderGuardPage(w, r, http.StatusUnauthorized, s.pages.lang(r.Header, nil).S("msg.access.your_session_has_ended"),
+				s.pages.lang(r.Header, nil).S("msg.access.you_are_no_longer"),
 				nil, pageLink{Label: s.pages.lang(r.Header, nil).S("logout.sign_in_again"), Href: s.LoginURL(returnURL)})
 		default:
 			if v.Realm != "" {
@@ -269,7 +269,7 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 	case Deny:
 		if html {
 			u, _ := s.store.User(v.User.ID) // the page header shows who is signed in
-			s.renderGuardPage(w, r, http.StatusForbidden, "No access",
+			s.renderGuardPage(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("error.no_access"),
 				"You are signed in as "+v.User.Username+", but this account has no access to this app. Ask an administrator for access.", u,
 				pageLink{Label: s.pages.lang(r.Header, nil).S("errorpage.go_to_the_portal"), Href: base + "/"},
 				pageLink{Label: s.pages.lang(r.Header, nil).S("errorpage.sign_in_as_someone"), Href: base + "/logout?rd=" + url.QueryEscape(returnURL)})
@@ -283,8 +283,8 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			http.Redirect(w, r, target, http.StatusFound)
 		case html:
 			u, _ := s.store.User(v.User.ID)
-			s.renderGuardPage(w, r, http.StatusForbidden, "Second factor needed",
-				"This app needs a sign-in with a second factor, so it did not receive what you just sent. Confirm your second factor, then send it once more.", u,
+			s.renderGuardPage(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.access.second_factor_needed"),
+				s.pages.lang(r.Header, nil).S("msg.access.this_app_needs_a"), u,
 				pageLink{Label: s.pages.lang(r.Header, nil).S("msg.access.confirm_your_second_factor"), Href: target})
 		default:
 			writeJSONError(w, http.StatusForbidden, "this app requires a second factor: sign in with one at "+base+"/login")
@@ -296,8 +296,8 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			http.Redirect(w, r, target, http.StatusFound)
 		case html:
 			u, _ := s.store.User(v.User.ID)
-			s.renderGuardPage(w, r, http.StatusForbidden, "Your password has expired",
-				"The app did not receive what you just sent. Choose a new password, then send it once more.", u,
+			s.renderGuardPage(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.access.your_password_has_expired"),
+				s.pages.lang(r.Header, nil).S("msg.access.the_app_did_not"), u,
 				pageLink{Label: s.pages.lang(r.Header, nil).S("password.change_your_password"), Href: target})
 		default:
 			writeJSONError(w, http.StatusForbidden, "your password has expired: change it at "+base+"/profile/password")

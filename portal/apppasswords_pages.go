@@ -16,7 +16,7 @@ func (s accountUI) handleProfileAppPasswordCreate(w http.ResponseWriter, r *http
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
 		return
 	}
-	scope := "It works for every app that asks for your password (LDAP sign-in, HTTP Basic)."
+	scope := s.pages.tr(c, "msg.apppasswords.it_works_for_every")
 	if v.App != "" {
 		scope = "It works only for the app " + v.App + "."
 	}
@@ -62,5 +62,5 @@ func (s usersUI) handleUserAppPasswordRevoke(w http.ResponseWriter, r *http.Requ
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	s.userDone(w, r, c, "The app password was revoked.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.apppasswords.the_app_password_was"))
 }

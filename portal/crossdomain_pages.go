@@ -50,7 +50,7 @@ func (x handoffUI) handleHandoff(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status, msg := s.statusOf(err)
 		if errors.Is(err, ErrForbidden) {
-			msg = "Sign in to the portal in this browser first."
+			msg = s.pages.lang(r.Header, nil).S("msg.crossdomain.sign_in_to_the")
 		}
 		s.render(w, r, status, "error", page{Title: s.pages.lang(r.Header, nil).S("msg.crossdomain.cannot_sign_you_in"), Status: status, Message: msg})
 		return

@@ -31,8 +31,8 @@ func (s accountUI) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request
 	tok := r.PathValue("token")
 	t, u, err := s.core.Users.EmailLink(tok)
 	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Link not valid",
-			"This link is invalid, has expired or was already used. Change your email address on your profile again to get a new one.", nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"),
+			s.pages.lang(r.Header, nil).S("msg.emailconfirm.this_link_is_invalid"), nil)
 		return
 	}
 	s.render(w, r, http.StatusOK, "email_confirm", page{Title: s.pages.lang(r.Header, nil).S("msg.emailconfirm.confirm_your_email_address"),
@@ -43,15 +43,15 @@ func (s accountUI) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request
 	u, err := s.core.Users.ConfirmEmail(s.requestActor(r), r.PathValue("token"))
 	switch {
 	case errors.Is(err, core.ErrLink):
-		s.renderError(w, r, http.StatusNotFound, "Link not valid",
-			"This link is invalid, has expired or was already used. Change your email address on your profile again to get a new one.", nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"),
+			s.pages.lang(r.Header, nil).S("msg.emailconfirm.this_link_is_invalid"), nil)
 		return
 	case errors.Is(err, ErrConflict):
-		s.renderError(w, r, http.StatusConflict, "Address already in use", sentence(err.Error()), nil)
+		s.renderError(w, r, http.StatusConflict, s.pages.lang(r.Header, nil).S("msg.emailconfirm.address_already_in_use"), sentence(err.Error()), nil)
 		return
 	case err != nil:
 		status, msg := s.statusOf(err)
-		s.renderError(w, r, status, "Could not confirm", sentence(msg), nil)
+		s.renderError(w, r, status, s.pages.lang(r.Header, nil).S("msg.emailconfirm.could_not_confirm"), sentence(msg), nil)
 		return
 	}
 	s.render(w, r, http.StatusOK, "email_confirm", page{Title: s.pages.lang(r.Header, nil).S("email_confirm.email_address_confirmed"),

@@ -86,7 +86,7 @@ func (s accessUI) handleEditGroup(w http.ResponseWriter, r *http.Request, c *cal
 func (s accessUI) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *caller) {
 	name := r.PathValue("group")
 	if r.PostForm.Get("confirm") != "yes" {
-		s.renderGroup(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the group should be deleted.", nil)
+		s.renderGroup(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.groups.tick_the_box_to"), nil)
 		return
 	}
 	if err := s.core.Access.DeleteGroup(c, name); err != nil {
@@ -100,7 +100,7 @@ func (s accessUI) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *c
 func (s accessUI) handleAddMember(w http.ResponseWriter, r *http.Request, c *caller) {
 	name := strings.TrimSpace(r.PostForm.Get("username"))
 	if name == "" {
-		s.renderGroup(w, r, c, http.StatusBadRequest, "Enter the username of the member to add.", nil)
+		s.renderGroup(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.groups.enter_the_username_of"), nil)
 		return
 	}
 	if err := s.core.Access.SetMembership(c, r.PathValue("group"), name, true); err != nil {

@@ -40,7 +40,7 @@ func (s usersUI) handleImportForm(w http.ResponseWriter, r *http.Request, c *cal
 		data, err = io.ReadAll(file)
 		_ = file.Close()
 		if err != nil {
-			s.renderImport(w, r, c, http.StatusBadRequest, "The file could not be read.", form, nil)
+			s.renderImport(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.importexport.the_file_could_not"), form, nil)
 			return
 		}
 		if format == "" {
@@ -56,7 +56,7 @@ func (s usersUI) handleImportForm(w http.ResponseWriter, r *http.Request, c *cal
 		data = []byte(f.Get("data"))
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		s.renderImport(w, r, c, http.StatusBadRequest, "Choose a file or paste the users to import.", form, nil)
+		s.renderImport(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.importexport.choose_a_file_or"), form, nil)
 		return
 	}
 	rows, base, err := core.ParseImport(data, format)

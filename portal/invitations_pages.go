@@ -78,8 +78,8 @@ func (s usersUI) handleInvitePage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	t, err := s.core.Credentials.Invitation(s.requestActor(r), tok)
 	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Invitation not valid",
-			"This invitation is invalid, has expired or was already used. Ask the person who invited you for a new one.", nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.invitations.invitation_not_valid"),
+			s.pages.lang(r.Header, nil).S("msg.invitations.this_invitation_is_invalid"), nil)
 		return
 	}
 	s.renderInvite(w, r, http.StatusOK, "", tok, t, map[string]string{})
@@ -101,8 +101,8 @@ func (s usersUI) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bad := func() {
-		s.renderError(w, r, http.StatusNotFound, "Invitation not valid",
-			"This invitation is invalid, has expired or was already used. Ask the person who invited you for a new one.", nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.invitations.invitation_not_valid"),
+			s.pages.lang(r.Header, nil).S("msg.invitations.this_invitation_is_invalid"), nil)
 	}
 	t, err := s.core.Credentials.Invitation(s.requestActor(r), tok)
 	if err != nil {
@@ -114,7 +114,7 @@ func (s usersUI) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 	nu := NewUser{Username: f.Get("username"), FullName: f.Get("full_name"), Password: f.Get("password")}
 	form := map[string]string{"username": nu.Username, "full_name": nu.FullName}
 	if nu.Password != f.Get("password2") {
-		s.renderInvite(w, r, http.StatusBadRequest, "The two passwords do not match.", tok, t, form)
+		s.renderInvite(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("msg.invitations.the_two_passwords_do"), tok, t, form)
 		return
 	}
 	u, err := s.core.Credentials.AcceptInvitation(r.Context(), s.requestActor(r), tok, nu)

@@ -51,7 +51,7 @@ func (s accessUI) handleLDAPClientCreate(w http.ResponseWriter, r *http.Request,
 		s.renderLDAPClients(w, r, c, status, msg, map[string]string{"name": in.Name, "app": in.App})
 		return
 	}
-	scope := "It sees every active user."
+	scope := s.pages.tr(c, "msg.ldapclients.it_sees_every_active")
 	if v.App != "" {
 		scope = "It sees only the users the app " + v.App + " lets in."
 	}

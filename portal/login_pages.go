@@ -38,15 +38,15 @@ func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		status, msg := http.StatusUnauthorized, "Incorrect username or password."
+		status, msg := http.StatusUnauthorized, s.pages.lang(r.Header, nil).S("msg.login.incorrect_username_or_password")
 		switch {
 		case errors.Is(err, ErrBusy):
-			status, msg = http.StatusServiceUnavailable, "Too many sign-in attempts right now. Try again in a moment."
+			status, msg = http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.login.too_many_sign_in")
 		case errors.Is(err, core.ErrDirectoryUnavailable):
-			status, msg = http.StatusServiceUnavailable, "The directory that checks your password cannot be reached right now. Try again in a few minutes, or ask an administrator."
+			status, msg = http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.login.the_directory_that_checks")
 		case !errors.Is(err, core.ErrBadCredentials):
 			s.log.Error("login", "error", err)
-			status, msg = http.StatusInternalServerError, "Something went wrong. Try again."
+			status, msg = http.StatusInternalServerError, s.pages.lang(r.Header, nil).S("js.went_wrong")
 		}
 		if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 			rd = ""

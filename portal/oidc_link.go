@@ -70,8 +70,8 @@ func (s accountUI) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oid
 	c, res := s.callerOf(r)
 	if res != resolvedOK || c.User.ID != f.userID {
 		s.core.Audit(s.requestActor(r), store.Event{Action: actionIdentityLink, Outcome: outcomeFailure, Reason: "oidc " + p.Name + ": not signed in as the user who started the link"})
-		s.renderError(w, r, http.StatusForbidden, "Link not completed",
-			"You are no longer signed in as the person who asked for this link. Sign in and try again from your profile.", nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.oidc_link.link_not_completed"),
+			s.pages.lang(r.Header, nil).S("msg.oidc_link.you_are_no_longer"), nil)
 		return
 	}
 	if err := s.mayLink(c, p); err != nil {

@@ -81,13 +81,13 @@ func (s signInUI) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	f, err := s.takeOIDCFlow(w, r, p)
 	if err != nil && !errors.Is(err, errOIDCState) {
 		s.log.Error("oidc: callback", "provider", p.Name, "error", err)
-		s.renderOIDCError(w, r, http.StatusInternalServerError, p, "", "Something went wrong", "Your sign-in could not be completed. Try again.", true)
+		s.renderOIDCError(w, r, http.StatusInternalServerError, p, "", s.pages.lang(r.Header, nil).S("msg.secondfactor.something_went_wrong"), s.pages.lang(r.Header, nil).S("msg.oidc.your_sign_in_could"), true)
 		return
 	}
 	if err != nil {
 		s.core.Audit(s.requestActor(r), store.Event{Action: core.ActionLogin, Outcome: outcomeFailure, Reason: reason + err.Error()})
 		s.renderOIDCError(w, r, http.StatusBadRequest, p, "", "Sign-in not valid",
-			"This sign-in was not started in this browser, has expired or was already used. Start again.", true)
+			s.pages.lang(r.Header, nil).S("msg.oidc.this_sign_in_was"), true)
 		return
 	}
 	action := core.ActionLogin

@@ -126,12 +126,12 @@ func (s oidcConsentUI) handleConsent(w http.ResponseWriter, r *http.Request, c *
 	}
 	if p == nil || err != nil {
 		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
-			"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+			s.pages.tr(c, "msg.oidcconsent.this_sign_in_request"), nil)
 		return
 	}
 	if c.Impersonating() {
-		s.renderError(w, r, http.StatusForbidden, "Not while impersonating",
-			"Apps that sign in through Gatehouse cannot be opened during an impersonation.", nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.tr(c, "msg.emailconfirm.not_while_impersonating"),
+			s.pages.tr(c, "msg.oidcconsent.apps_that_sign_in"), nil)
 		return
 	}
 	a := *c
@@ -152,7 +152,7 @@ func (s oidcConsentUI) handleConsent(w http.ResponseWriter, r *http.Request, c *
 		to, err := p.Deny(id)
 		if err != nil {
 			s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
-				"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+				s.pages.tr(c, "msg.oidcconsent.this_sign_in_request"), nil)
 			return
 		}
 		s.core.Access.DenyConsent(&a, app.Name, req.Scopes)

@@ -21,9 +21,9 @@ func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWr
 	}
 	l, err := p.ParseLogout(r.Context(), r.Form)
 	if err != nil {
-		msg := "The app sent a sign-out request that could not be checked, so nothing was changed."
+		msg := s.pages.lang(r.Header, nil).S("msg.oidclogout.the_app_sent_a_2")
 		if errors.Is(err, oidcprovider.ErrLogoutRedirect) {
-			msg = "The app asked to return to an address it has not registered, so nothing was changed and you were not sent back."
+			msg = s.pages.lang(r.Header, nil).S("msg.oidclogout.the_app_asked_to")
 		}
 		s.renderError(w, r, http.StatusBadRequest, "Sign-out refused", msg, nil)
 		return
@@ -47,8 +47,8 @@ func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWr
 	}
 	confirmed := r.Method == http.MethodPost && r.PostForm.Get("confirm") == "1"
 	if confirmed && !s.csrfValid(c, r.PostForm.Get("csrf")) {
-		s.renderError(w, r, http.StatusForbidden, "Request refused",
-			"This form was not sent from a current page of the portal, so nothing was changed. Go back, reload the page and try again.", nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("error.csrf.title"),
+			s.pages.lang(r.Header, nil).S("error.csrf"), nil)
 		return
 	}
 	hinted := l.UserID != "" && l.UserID == c.User.ID && l.SID != "" && l.SID == p.SessionSID(c.SessionID)

@@ -121,7 +121,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	req, err2 := p.PendingDetails(id)
 	if err != nil || err2 != nil {
 		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
-			"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+			s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
 		return
 	}
 	// prompt=none: the app wants an answer without a page; where a page
@@ -131,7 +131,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 		to, err := p.NoInteraction(id, code)
 		if err != nil {
 			s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
-				"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+				s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
 			return
 		}
 		http.Redirect(w, r, to, http.StatusFound)
@@ -153,8 +153,8 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 		noPage("interaction_required")
 		return
 	case si.impersonator != "":
-		s.renderError(w, r, http.StatusForbidden, "Not while impersonating",
-			"Apps that sign in through Gatehouse cannot be opened during an impersonation.", nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.emailconfirm.not_while_impersonating"),
+			s.pages.lang(r.Header, nil).S("msg.oidcconsent.apps_that_sign_in"), nil)
 		return
 	}
 	v := s.core.Access.Decide(&si.acct, app, si.auth.SecondFactor)
@@ -196,7 +196,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.Complete(id, si.id, sess); err != nil {
 		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
-			"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+			s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
 		return
 	}
 	http.Redirect(w, r, p.CallbackURL(id), http.StatusFound)

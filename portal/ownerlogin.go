@@ -102,7 +102,7 @@ func (s signInUI) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	t, u, err := s.core.Credentials.OwnerLoginToken(tok)
 	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), ownerLoginHelp, nil)
 		return
 	}
 	s.render(w, r, http.StatusOK, "owner_login", page{Title: s.pages.lang(r.Header, nil).S("msg.ownerlogin.owner_recovery_sign_in"),
@@ -114,7 +114,7 @@ func (s signInUI) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
 func (s signInUI) handleOwnerLoginForm(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.useOwnerLogin(w, r, r.PathValue("token")); err != nil {
 		if errors.Is(err, core.ErrLink) {
-			s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)
+			s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), ownerLoginHelp, nil)
 			return
 		}
 		s.log.Error("owner sign-in", "error", err)

@@ -256,7 +256,7 @@ func (s *Service) navFor(c *caller) []navItem {
 	add(c.Can(policies.PermInvitationsRead), "invitations", "Invitations")
 	add(c.Can(policies.PermAuditRead), "audit", "Audit log")
 	add(c.Can(policies.PermSettingsRead), "settings", "Settings")
-	add(c.Can(policies.PermSettingsWrite), "ldap", "Directory server")
+	add(c.Can(policies.PermSettingsWrite), "ldap", s.pages.tr(c, "nav.ldap"))
 	return nav
 }
 

@@ -42,7 +42,7 @@ func (s signInUI) handleResetPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	t, u, err := s.core.Credentials.ResetToken(s.requestActor(r), tok)
 	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), linkHelp, nil)
 		return
 	}
 	s.renderReset(w, r, http.StatusOK, "", tok, t, u)
@@ -50,9 +50,9 @@ func (s signInUI) handleResetPage(w http.ResponseWriter, r *http.Request) {
 
 func (s signInUI) renderReset(w http.ResponseWriter, r *http.Request, status int, errMsg, tok string, t *store.Token, u *store.User) {
 	welcome := t.Data["welcome"] == "1"
-	title := "Choose a new password"
+	title := s.pages.lang(r.Header, nil).S("msg.passwords.choose_a_new_password")
 	if welcome {
-		title = "Choose your password"
+		title = s.pages.lang(r.Header, nil).S("msg.passwords.choose_your_password")
 	}
 	s.render(w, r, status, "reset", page{Title: title, Error: errMsg, PasswordRules: s.core.PasswordRules().Describe(),
 		Data: resetData{Token: tok, Username: u.Username, Welcome: welcome}})
@@ -66,18 +66,18 @@ func (s signInUI) handleResetForm(w http.ResponseWriter, r *http.Request) {
 	}
 	t, u, err := s.core.Credentials.ResetToken(s.requestActor(r), tok)
 	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), linkHelp, nil)
 		return
 	}
 	attemptSucceeded(r.Context())
 	pw := r.PostForm.Get("password")
 	if pw != r.PostForm.Get("password2") {
-		s.renderReset(w, r, http.StatusBadRequest, "The two passwords do not match.", tok, t, u)
+		s.renderReset(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("msg.invitations.the_two_passwords_do"), tok, t, u)
 		return
 	}
 	if _, err := s.core.Credentials.ResetPassword(r.Context(), s.requestActor(r), tok, pw); err != nil {
 		if errors.Is(err, core.ErrLink) {
-			s.renderError(w, r, http.StatusNotFound, "Link not valid", linkHelp, nil)
+			s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), linkHelp, nil)
 			return
 		}
 		status, msg := s.statusOf(err)

@@ -182,18 +182,18 @@ func (s accountUI) handlePasswordForm(w http.ResponseWriter, r *http.Request, c 
 		s.renderPassword(w, r, c, status, msg, rd)
 	}
 	if pw != f.Get("password2") {
-		fail(http.StatusBadRequest, "The two new passwords do not match.")
+		fail(http.StatusBadRequest, s.pages.tr(c, "msg.profile.the_two_new_passwords"))
 		return
 	}
 	if err := s.core.Credentials.ChangeOwnPassword(r.Context(), c, current, pw); err != nil {
 		status, msg := s.statusOf(err)
 		if strings.HasPrefix(msg, "current_password:") {
-			msg = "Your current password is not correct."
+			msg = s.pages.tr(c, "msg.profile.your_current_password_is")
 		}
 		fail(status, sentence(msg))
 		return
 	}
-	msg := s.revokeAppPasswordsWithPassword(r, c, "Your password was changed. Your other sessions were signed out.")
+	msg := s.revokeAppPasswordsWithPassword(r, c, s.pages.tr(c, "msg.profile.your_password_was_changed"))
 	if to, ok := s.core.Access.RedirectPolicy().Clean(rd); ok {
 		// rd may be an app on another origin: redirectAfterForm gets
 		// there despite the CSP form-action directive.

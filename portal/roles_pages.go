@@ -134,7 +134,7 @@ func (s accessUI) handleEditRole(w http.ResponseWriter, r *http.Request, c *call
 func (s accessUI) handleDeleteRole(w http.ResponseWriter, r *http.Request, c *caller) {
 	name := r.PathValue("role")
 	if r.PostForm.Get("confirm") != "yes" {
-		s.renderRole(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the role should be deleted.", nil, nil)
+		s.renderRole(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.roles.tick_the_box_to"), nil, nil)
 		return
 	}
 	if err := s.core.Access.DeleteRole(c, name); err != nil {

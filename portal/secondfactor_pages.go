@@ -53,7 +53,7 @@ func (s secondStepUI) handleSecondStepPage(w http.ResponseWriter, r *http.Reques
 		if p, err = s.stepUpPending(w, r); err != nil {
 			if c, res := s.callerOf(r); res == resolvedOK && !c.Session.SecondFactor {
 				s.pageError(w, r, c, http.StatusForbidden, "Two-factor authentication needed",
-					"This app requires a second factor. Set up an authenticator app or a security key on your profile, then open the app again.")
+					s.pages.lang(r.Header, nil).S("msg.secondfactor.this_app_requires_a"))
 				return
 			}
 			http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
@@ -91,7 +91,7 @@ func (s secondStepUI) handleSecondStepForm(w http.ResponseWriter, r *http.Reques
 	}
 	method := r.PostForm.Get("method")
 	if _, err := s.secondStep(w, r, p, method, r.PostForm.Get("code")); err != nil {
-		status, msg := http.StatusUnauthorized, "That code is not valid. Try the current one."
+		status, msg := http.StatusUnauthorized, s.pages.lang(r.Header, nil).S("msg.secondfactor.that_code_is_not")
 		var ie *InputError
 		switch {
 		case errors.As(err, &ie):
@@ -101,7 +101,7 @@ func (s secondStepUI) handleSecondStepForm(w http.ResponseWriter, r *http.Reques
 			return
 		case !errors.Is(err, core.ErrBadCode):
 			s.log.Error("second step", "error", err)
-			status, msg = http.StatusInternalServerError, "Something went wrong. Try again."
+			status, msg = http.StatusInternalServerError, s.pages.lang(r.Header, nil).S("js.went_wrong")
 		}
 		s.renderSecondStep(w, r, status, p, rd, msg)
 		return
@@ -114,7 +114,7 @@ func (s secondStepUI) handleSecondStepForm(w http.ResponseWriter, r *http.Reques
 // with the sign-in form and why, instead of a silent redirect.
 func (s secondStepUI) signInAgain(w http.ResponseWriter, r *http.Request, rd string) {
 	s.render(w, r, http.StatusUnauthorized, "login", page{Title: s.pages.lang(r.Header, nil).S("login.title"),
-		Error: "This sign-in has expired or was interrupted (for example by a password change). Sign in again.",
+		Error: s.pages.lang(r.Header, nil).S("msg.secondfactor.this_sign_in_has"),
 		Form:  map[string]string{"rd": rd}})
 }
 
@@ -227,7 +227,7 @@ func (s secondStepUI) handleProfileBackupCodes(w http.ResponseWriter, r *http.Re
 		return
 	}
 	p := s.basePage(w, r, c, s.pages.tr(c, "msg.secondfactor.your_new_backup_codes"), "profile")
-	p.Flash = "New backup codes made; the old ones no longer work."
+	p.Flash = s.pages.tr(c, "msg.secondfactor.new_backup_codes_made")
 	p.Data = backupCodesData{Codes: codes, Next: "/profile"}
 	s.render(w, r, http.StatusOK, "backup_codes", p)
 }

@@ -129,7 +129,7 @@ func (s usersUI) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *ca
 	form := map[string]string{"username": nu.Username, "email": nu.Email, "fallback_email": nu.FallbackEmail,
 		"full_name": nu.FullName, "role": nu.Role, "groups": f.Get("groups")}
 	if nu.Password != "" && nu.Password != f.Get("password2") {
-		s.renderNewUser(w, r, c, http.StatusBadRequest, "The two passwords do not match.", form)
+		s.renderNewUser(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.invitations.the_two_passwords_do"), form)
 		return
 	}
 	u, link, err := s.core.Users.AdminCreateUser(r.Context(), c, nu)
@@ -282,7 +282,7 @@ func (s usersUI) handleUserDetails(w http.ResponseWriter, r *http.Request, c *ca
 		s.userFail(w, r, c, err, map[string]string{"email": email, "fallback_email": fallback, "full_name": name, "expires_at": exp})
 		return
 	}
-	s.userDone(w, r, c, "Details saved.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.users.details_saved"))
 }
 
 func (s usersUI) handleUserRole(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -293,7 +293,7 @@ func (s usersUI) handleUserRole(w http.ResponseWriter, r *http.Request, c *calle
 		return
 	}
 	if role == u.Role {
-		s.userDone(w, r, c, "The role is unchanged.")
+		s.userDone(w, r, c, s.pages.tr(c, "msg.users.the_role_is_unchanged"))
 		return
 	}
 	if _, err := s.core.Users.UpdateUser(c, u.ID, UserPatch{Role: &role}); err != nil {
@@ -310,7 +310,7 @@ func (s usersUI) handleUserGroups(w http.ResponseWriter, r *http.Request, c *cal
 		s.userFail(w, r, c, err, map[string]string{"groups": v})
 		return
 	}
-	s.userDone(w, r, c, "Groups saved.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.users.groups_saved"))
 }
 
 func (s usersUI) handleUserStatus(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -320,15 +320,15 @@ func (s usersUI) handleUserStatus(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	if active {
-		s.userDone(w, r, c, "The account was enabled.")
+		s.userDone(w, r, c, s.pages.tr(c, "msg.users.the_account_was_enabled"))
 	} else {
-		s.userDone(w, r, c, "The account was disabled and its sessions were ended.")
+		s.userDone(w, r, c, s.pages.tr(c, "msg.users.the_account_was_disabled"))
 	}
 }
 
 func (s usersUI) handleUserDelete(w http.ResponseWriter, r *http.Request, c *caller) {
 	if r.PostForm.Get("confirm") != "yes" {
-		s.renderUser(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the account should be deleted.", nil)
+		s.renderUser(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.users.tick_the_box_to"), nil)
 		return
 	}
 	u, err := s.core.Users.FindUser(r.PathValue("user"))
@@ -346,14 +346,14 @@ func (s usersUI) handleUserDelete(w http.ResponseWriter, r *http.Request, c *cal
 func (s usersUI) handleUserPassword(w http.ResponseWriter, r *http.Request, c *caller) {
 	pw := r.PostForm.Get("password")
 	if pw != r.PostForm.Get("password2") {
-		s.renderUser(w, r, c, http.StatusBadRequest, "The two passwords do not match.", nil)
+		s.renderUser(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.invitations.the_two_passwords_do"), nil)
 		return
 	}
 	if err := s.core.Credentials.AdminSetPassword(r.Context(), c, r.PathValue("user"), pw); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	s.userDone(w, r, c, "The password was set and every session of the account was ended.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.users.the_password_was_set"))
 }
 
 func (s usersUI) handleUserResetLink(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -385,7 +385,7 @@ func (s usersUI) handleUserUnlock(w http.ResponseWriter, r *http.Request, c *cal
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	s.userDone(w, r, c, "The account was unlocked.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.users.the_account_was_unlocked"))
 }
 
 func (s usersUI) handleUserRevokeSessions(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -407,5 +407,5 @@ func (s usersUI) handleUserRevokeSession(w http.ResponseWriter, r *http.Request,
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	s.userDone(w, r, c, "The session was signed out.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.profile.the_session_was_signed"))
 }
