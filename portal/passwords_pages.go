@@ -36,13 +36,12 @@ type resetData struct {
 	Welcome  bool
 }
 
-const linkHelp = "This link is invalid, has expired or was already used. Ask for a new one."
 
 func (s signInUI) handleResetPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	t, u, err := s.core.Credentials.ResetToken(s.requestActor(r), tok)
 	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), linkHelp, nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), s.pages.lang(r.Header, nil).S("msg.passwords.link_help"), nil)
 		return
 	}
 	s.renderReset(w, r, http.StatusOK, "", tok, t, u)
@@ -66,7 +65,7 @@ func (s signInUI) handleResetForm(w http.ResponseWriter, r *http.Request) {
 	}
 	t, u, err := s.core.Credentials.ResetToken(s.requestActor(r), tok)
 	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), linkHelp, nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), s.pages.lang(r.Header, nil).S("msg.passwords.link_help"), nil)
 		return
 	}
 	attemptSucceeded(r.Context())
@@ -77,7 +76,7 @@ func (s signInUI) handleResetForm(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, err := s.core.Credentials.ResetPassword(r.Context(), s.requestActor(r), tok, pw); err != nil {
 		if errors.Is(err, core.ErrLink) {
-			s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), linkHelp, nil)
+			s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), s.pages.lang(r.Header, nil).S("msg.passwords.link_help"), nil)
 			return
 		}
 		status, msg := s.statusOf(err)

@@ -15,7 +15,7 @@ func (s signInUI) handleSetupPage(w http.ResponseWriter, r *http.Request) {
 	}
 	token := r.URL.Query().Get("token")
 	if !s.core.Credentials.SetupTokenValid(token) {
-		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), core.SetupLinkHelp, nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), s.pages.lang(r.Header, nil).S("msg.setup.link_help"), nil)
 		return
 	}
 	s.render(w, r, http.StatusOK, "setup", page{
@@ -50,7 +50,7 @@ func (s signInUI) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, sentence(ie.Error()))
 		return
 	case errors.Is(err, core.ErrSetupLink):
-		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), core.SetupLinkHelp, nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), s.pages.lang(r.Header, nil).S("msg.setup.link_help"), nil)
 		return
 	case errors.Is(err, ErrBusy):
 		again(http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.setup.the_server_is_busy"))
