@@ -23,7 +23,6 @@ const OwnerLoginLifetime = core.OwnerLoginLifetime
 // confirmation page and only the POST of that page spends it, so a link
 // previewer cannot use it up.
 
-
 // OwnerLoginLink makes a one-time link that signs the owner username in,
 // bypassing any second factor, valid for OwnerLoginLifetime. An empty
 // username means the first active owner by username. The user must be an

@@ -36,7 +36,6 @@ type resetData struct {
 	Welcome  bool
 }
 
-
 func (s signInUI) handleResetPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	t, u, err := s.core.Credentials.ResetToken(s.requestActor(r), tok)
