@@ -56,6 +56,8 @@ var pageFuncs = template.FuncMap{
 	"has":     func(list []string, v string) bool { return slices.Contains(list, v) },
 	"initial": initial,
 	"dict":    dict,
+	// languages are the languages of the catalogue.
+	"languages": func() []string { return i18n.Supported },
 
 	// Bound to each Service by bindPages.
 	"mailEnabled": func() bool { return false },

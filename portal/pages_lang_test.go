@@ -1,7 +1,11 @@
 package portal
 
 import (
+	"context"
+	"errors"
+	"github.com/gatehouse-auth/gatehouse/core"
 	"github.com/gatehouse-auth/gatehouse/policies"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -67,5 +71,42 @@ func TestDescribeRules(t *testing.T) {
 				t.Errorf("%s: %q", tag, got)
 			}
 		}
+	}
+}
+
+// TestDefaultLanguageSetting: default_language is validated, naming the
+// field; once "de", a browser that asks for no supported language gets
+// German pages, and the settings page shows the choice.
+func TestDefaultLanguageSetting(t *testing.T) {
+	e := newPageEnv(t, nil)
+	mustUser(t, e.svc, "rosa", policies.RoleOwner)
+	ctx := context.Background()
+	var ie *core.InputError
+	if _, err := e.svc.core.UpdateSettings(ctx, e.svc.localAdmin(), []byte(`{"default_language":"xx"}`)); !errors.As(err, &ie) || ie.Field != "default_language" {
+		t.Fatalf("default_language xx: %v, want an error naming the field", err)
+	}
+	get := func(b *browser, path, accept string) string {
+		req, _ := http.NewRequest("GET", b.base+path, nil)
+		req.Header.Set("Accept-Language", accept)
+		_, body := b.do(req)
+		return body
+	}
+	anon := e.browser(t)
+	if body := get(anon, "/login", "es"); !strings.Contains(body, `<html lang="en">`) {
+		t.Fatal("before the setting, a Spanish browser does not get English")
+	}
+	if _, err := e.svc.core.UpdateSettings(ctx, e.svc.localAdmin(), []byte(`{"default_language":"de"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if body := get(anon, "/login", "es"); !strings.Contains(body, `<html lang="de">`) || !strings.Contains(body, "Anmelden") {
+		t.Error("with default_language de, a Spanish browser does not get German")
+	}
+	if body := get(anon, "/login", "fr"); !strings.Contains(body, `<html lang="fr">`) {
+		t.Error("a French browser does not get French whatever the default")
+	}
+	owner := e.browser(t)
+	owner.signIn("rosa")
+	if body := get(owner, "/admin/settings", "en"); !strings.Contains(body, `<option value="de" selected>`) {
+		t.Error("the settings page does not show the default language")
 	}
 }

@@ -59,6 +59,7 @@ func settingsForm(st *Settings) map[string]string {
 		"lock_profile":           b(st.LockProfile),
 		"require_2fa":            b(st.Require2FA),
 		"notify_impersonation":   b(st.NotifyImpersonation),
+		"default_language":       st.DefaultLanguage,
 		"min_length":             n(st.PasswordRules.MinLength),
 		"max_length":             n(st.PasswordRules.MaxLength),
 		"require_lower":          b(st.PasswordRules.RequireLower),
@@ -135,6 +136,9 @@ func settingsPatch(f url.Values) ([]byte, error) {
 	patch["lock_profile"] = on("lock_profile")
 	patch["require_2fa"] = on("require_2fa")
 	patch["notify_impersonation"] = on("notify_impersonation")
+	if f.Has("default_language") {
+		patch["default_language"] = f.Get("default_language")
+	}
 	return json.Marshal(patch)
 }
 
@@ -166,5 +170,5 @@ func (s accessUI) handleTestMail(w http.ResponseWriter, r *http.Request, c *call
 	if to == "" {
 		to = c.User.Email
 	}
-	s.done(w, r, c, "/admin/settings", "A test email was sent to "+to+".")
+	s.done(w, r, c, "/admin/settings", s.pages.tr(c, "msg.settings.test_mail_sent", "To", to))
 }
