@@ -33,7 +33,10 @@ require (
 	golang.org/x/text v0.43.0
 )
 
-require github.com/kylelemons/godebug v1.1.0 // indirect
+require (
+	github.com/kylelemons/godebug v1.1.0 // indirect
+	github.com/nicksnyder/go-i18n/v2 v2.7.0 // indirect
+)
 
 require (
 	cel.dev/cel-go v0.32.0 // indirect

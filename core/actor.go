@@ -54,6 +54,9 @@ type Actor struct {
 	// IP and UserAgent describe the client, for the audit log.
 	IP        string
 	UserAgent string
+	// AcceptLanguage is the client's Accept-Language header: the language
+	// of what the actor is shown when their profile names none.
+	AcceptLanguage string
 	// Impersonator is the administrator acting as Impersonated, when the
 	// actor's session is an impersonation (Impersonated is then User's
 	// name, or, for an anonymous actor, the impersonated user the

@@ -303,7 +303,7 @@ func (s *Credentials) CreateKey(c *Actor, in KeyInput) (APIKeyView, error) {
 	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionKeyCreate, Resource: "key:" + rec.ID, Outcome: OutcomeSuccess,
 		Reason: rec.Label + " (" + rec.Scope + ")"})
-	s.Notify(c, c.User, NoticeAPIKey, "Its label: "+strconv.Quote(rec.Label)+".")
+	s.Notify(c, c.User, NoticeAPIKey, Say("mail.detail.label", "Label", strconv.Quote(rec.Label)))
 	v := s.APIKeyViewOf(rec, c.User.Username)
 	v.Key = secret
 	return v, nil

@@ -250,7 +250,7 @@ func (s *Credentials) CreateAppPassword(a *Actor, in AppPasswordInput) (AppPassw
 	}
 	s.Audit(a, store.Event{Actor: a.User.Username, Action: ActionAppPasswordCreate, Resource: "app_password:" + rec.ID,
 		Outcome: OutcomeSuccess, Reason: appPasswordLabel(rec)})
-	s.Notify(a, a.User, NoticeAppPassword, "Its label: "+strconv.Quote(appPasswordLabel(rec))+".")
+	s.Notify(a, a.User, NoticeAppPassword, Say("mail.detail.label", "Label", strconv.Quote(appPasswordLabel(rec))))
 	v := appPasswordViewOf(rec, a.User.Username)
 	v.Password = secret
 	return v, nil

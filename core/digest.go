@@ -54,7 +54,7 @@ func (c *Core) sendDigests() {
 			return
 		}
 		if err := c.store.MailQueue().Put(&store.QueuedMail{Kind: "digest", To: u.Email,
-			Subject: c.BrandName() + " security digest (" + p.Digest + ")", Text: text}); err != nil {
+			Subject: c.LangOf(u).S("mail.digest.subject." + p.Digest), Text: text}); err != nil {
 			c.log.Error("security digest: queue", "user", u.Username, "error", err)
 		}
 	})
@@ -90,15 +90,16 @@ func (c *Core) digestText(u *store.User, p store.MailPrefs, since, until time.Ti
 		}
 		cursor = next
 	}
+	l, zone := c.LangOf(u), userZone(u, p)
 	var b strings.Builder
-	fmt.Fprintf(&b, "Hello %s,\n\nThis is your %s %s security digest.\n\n", u.Username, p.Digest, c.BrandName())
-	fmt.Fprintf(&b, "From:  %s\nUntil: %s\n\n", FormatNoticeTime(since, p.TimeZone), FormatNoticeTime(until, p.TimeZone))
-	fmt.Fprintf(&b, "Failed sign-ins: %d\nAccounts locked: %d\nNew administrators: %d\n", failed, locks, len(admins))
+	fmt.Fprintf(&b, "%s\n\n%s\n\n", l.S("mail.hello", "Name", u.Username), l.S("mail.digest.intro."+p.Digest))
+	fmt.Fprintf(&b, "%s\n\n", l.S("mail.digest.period", "Since", NoticeTime(l, since, zone), "Until", NoticeTime(l, until, zone)))
+	fmt.Fprintf(&b, "%s\n", l.S("mail.digest.counts", "Failed", failed, "Locked", locks, "Admins", len(admins)))
 	for _, a := range admins {
 		fmt.Fprintf(&b, "  - %s\n", a)
 	}
-	fmt.Fprintf(&b, "\nThe details are in the audit log: %s\n", c.portal.JoinPath("/admin/audit").String())
-	fmt.Fprintf(&b, "You can stop these digests on your profile page (%s).\n", c.portal.JoinPath("/profile").String())
+	fmt.Fprintf(&b, "\n%s\n", l.S("mail.digest.footer", "AuditURL", c.portal.JoinPath("/admin/audit").String(),
+		"ProfileURL", c.portal.JoinPath("/profile").String()))
 	b.WriteString(c.mailSignature())
 	return b.String(), nil
 }

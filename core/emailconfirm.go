@@ -142,10 +142,10 @@ func (s *Users) SendEmailConfirmation(ctx context.Context, u *store.User) (bool,
 		return false, fmt.Errorf("core: store email confirmation link: %w", err)
 	}
 	link := s.portal.String() + "/email/confirm/" + secret
-	body := "Hello " + u.Username + ",\n\nOpen this link to confirm " + u.PendingEmail + " as the email address of your " + s.BrandName() + " account:\n\n" +
-		link + "\n\nIt works once and expires at " + t.ExpiresAt.UTC().Format(time.RFC1123) +
-		".\nUntil then your account keeps its current address.\nIf you did not ask for this, ignore this message.\n"
-	return s.Credentials.sendMail(ctx, u.PendingEmail, s.brandSubject("Confirm your new email address"), body), nil
+	l := s.LangOf(u)
+	body := l.S("mail.confirm.body", "Name", u.Username, "Email", u.PendingEmail, "Link", link,
+		"Expires", NoticeTime(l, t.ExpiresAt, s.mailZone(u)))
+	return s.Credentials.sendMail(ctx, u.PendingEmail, l.S("mail.confirm.subject"), body), nil
 }
 
 // CancelEmailChange drops u's pending address and its links.

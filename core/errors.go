@@ -89,6 +89,7 @@ var FieldLabels = map[string]string{
 	"audit_retention": "Audit retention", "impersonation_lifetime": "Impersonation lifetime",
 	"temp_password_lifetime": "Temporary password lifetime",
 	"brand_name":             "Product name", "brand_accent": "Accent colour", "sign_in_message": "Sign-in message", "logo": "Logo",
+	"language": "Language", "time_zone": "Time zone", "default_language": "Default language",
 }
 
 // ConflictError is a conflict with its own message.

@@ -94,9 +94,9 @@ func (s *Credentials) CreateInvitation(ctx context.Context, c *Actor, in Invitat
 	v := InvitationViewOf(t)
 	v.Link = s.portal.String() + "/invite/" + secret
 	if s.mail.Enabled() {
-		v.Emailed = s.sendMail(ctx, email, "You are invited to "+s.BrandName(),
-			"Hello,\n\n"+c.User.Username+" invited you to sign in with "+s.BrandName()+". Open this link to choose your username and password:\n\n"+
-				v.Link+"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\n")
+		l := s.LangOf(nil) // the invited person has no profile yet: the portal's default language
+		v.Emailed = s.sendMail(ctx, email, l.S("mail.invite.subject"),
+			l.S("mail.invite.body", "Inviter", c.User.Username, "Link", v.Link, "Expires", NoticeTime(l, t.ExpiresAt, "")))
 	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionInviteCreate, Resource: "invitation:" + email,
 		Outcome: OutcomeSuccess, Reason: "role " + role})

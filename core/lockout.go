@@ -99,7 +99,7 @@ func (s *Auth) RecordFailureFor(a *Actor, u *store.User, device string, now time
 	}
 	s.Audit(a, store.Event{Action: ActionUserLock, Resource: "user:" + u.Username, Outcome: OutcomeSuccess,
 		Reason: strconv.Itoa(n) + " failed sign-ins; locked until " + until + " for devices " + u.Username + " has not signed in from before"})
-	s.Notify(a, u, NoticeLocked, strconv.Itoa(n)+" sign-ins with a wrong password failed. Until "+FormatNoticeTime(now.Add(d), "")+", sign-in is refused on devices you have not signed in from before; your usual browsers still work.")
+	s.Notify(a, u, NoticeLocked, Say("mail.detail.locked", "Count", n, "Until", now.Add(d)))
 	return nil
 }
 

@@ -2,8 +2,6 @@ package core
 
 import (
 	"fmt"
-	"time"
-	_ "time/tzdata" // time zones for the security e-mails on hosts without a zoneinfo database
 
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
@@ -29,7 +27,8 @@ type MailPrefsView struct {
 	NewDevice bool `json:"new_device"`
 	// NewCredential: mail a new API key or app password.
 	NewCredential bool `json:"new_credential"`
-	// TimeZone of the times in the e-mails; "" is UTC.
+	// TimeZone of the times in the e-mails; "" is UTC. It is the
+	// profile's time_zone (one setting), shown here too for older clients.
 	TimeZone string `json:"time_zone"`
 	// Digest is the security digest: "daily", "weekly" or "".
 	Digest string `json:"digest"`
@@ -41,6 +40,7 @@ func (s *Users) MailPrefs(u *store.User) (MailPrefsView, error) {
 	if err != nil {
 		return MailPrefsView{}, fmt.Errorf("core: security e-mail preferences: %w", err)
 	}
+	p.TimeZone = userZone(u, p)
 	return mailPrefsView(p), nil
 }
 
@@ -60,13 +60,8 @@ func (s *Users) SetMailPrefs(c *Actor, in MailPrefsInput) (MailPrefsView, error)
 	if c.Impersonating() {
 		return MailPrefsView{}, ErrImpersonating
 	}
-	if in.TimeZone != nil && *in.TimeZone != "" {
-		if len(*in.TimeZone) > 64 {
-			return MailPrefsView{}, Input("security_emails.time_zone", "is not a time zone name")
-		}
-		if _, err := time.LoadLocation(*in.TimeZone); err != nil || *in.TimeZone == "Local" {
-			return MailPrefsView{}, Input("security_emails.time_zone", "%q is not a known time zone (use a name such as Europe/Berlin, or \"\" for UTC)", *in.TimeZone)
-		}
+	if err := checkLanguage("security_emails.", nil, in.TimeZone); err != nil {
+		return MailPrefsView{}, err
 	}
 	if in.Digest != nil && *in.Digest != "" {
 		if _, ok := digestPeriods[*in.Digest]; !ok {
@@ -87,12 +82,20 @@ func (s *Users) SetMailPrefs(c *Actor, in MailPrefsInput) (MailPrefsView, error)
 			p.NoNewCredential = !*in.NewCredential
 		}
 		if in.TimeZone != nil {
-			p.TimeZone = *in.TimeZone
+			p.TimeZone = "" // moved to the profile (User.TimeZone) below
 		}
 	})
 	if err != nil {
 		return MailPrefsView{}, fmt.Errorf("core: security e-mail preferences: %w", err)
 	}
+	if in.TimeZone != nil {
+		u, err := s.setLanguage(c, nil, in.TimeZone)
+		if err != nil {
+			return MailPrefsView{}, err
+		}
+		c.User = u
+	}
+	p.TimeZone = userZone(c.User, p)
 	if in.Digest != nil {
 		s.digestNow.Store(true)
 		s.wakeMailer()

@@ -2,9 +2,11 @@ package core
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/i18n"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
 
@@ -46,35 +48,25 @@ func (n Notice) Critical() bool {
 	return true
 }
 
-// subject and what say what happened, for the subject line and the body.
-func (n Notice) subject() string {
-	switch n {
-	case NoticeNewDevice:
-		return "New sign-in to your account"
-	case NoticePasswordChanged:
-		return "Your password was changed"
-	case NoticeEmailChanged:
-		return "Your e-mail address was changed"
-	case NoticeFactorAdded:
-		return "A second factor was added to your account"
-	case NoticeFactorRemoved:
-		return "A second factor was removed from your account"
-	case NoticeLocked:
-		return "Your account was locked after failed sign-ins"
-	case NoticeAPIKey:
-		return "A new API key was created for your account"
-	case NoticeAppPassword:
-		return "A new app password was created for your account"
-	case NoticeImpersonated:
-		return "An administrator signed in as you"
-	}
-	return "Security notice"
+// subjectID is the catalogue ID of the notice's subject line, which the
+// body repeats as its first sentence.
+func (n Notice) subjectID() string { return "mail.notice." + string(n) }
+
+// Detail is one more sentence of a notice: a catalogue ID and its
+// arguments (name, value pairs; a time.Time value is written in the
+// recipient's language and zone). The zero Detail is none.
+type Detail struct {
+	ID   string
+	Args []any
 }
+
+// Say is the Detail of message id with args.
+func Say(id string, args ...any) Detail { return Detail{ID: id, Args: args} }
 
 // Notify queues the notice n about u's account, caused by a, to u's address
 // and fallback address; detail (may be "") is one more sentence. See
 // notifyTo.
-func (c *Core) Notify(a *Actor, u *store.User, n Notice, detail string) {
+func (c *Core) Notify(a *Actor, u *store.User, n Notice, detail Detail) {
 	if u == nil {
 		return
 	}
@@ -85,7 +77,7 @@ func (c *Core) Notify(a *Actor, u *store.User, n Notice, detail string) {
 // change goes to the old address) and u's fallback address. Nothing is
 // queued when mail is not configured, when u has no address, or when n is
 // optional and u turned it off.
-func (c *Core) notifyTo(a *Actor, u *store.User, n Notice, detail, address string) {
+func (c *Core) notifyTo(a *Actor, u *store.User, n Notice, detail Detail, address string) {
 	if !c.mail.Enabled() {
 		return
 	}
@@ -96,14 +88,15 @@ func (c *Core) notifyTo(a *Actor, u *store.User, n Notice, detail, address strin
 	if !n.Critical() && ((n == NoticeNewDevice && prefs.NoNewDevice) || (n != NoticeNewDevice && prefs.NoNewCredential)) {
 		return
 	}
-	text := c.noticeText(a, u, n, detail, prefs.TimeZone)
+	l := c.LangOf(u)
+	text := c.noticeText(l, a, u, n, detail, userZone(u, prefs))
 	seen := map[string]bool{}
 	for _, to := range []string{address, u.FallbackEmail} {
 		if to == "" || seen[strings.ToLower(to)] {
 			continue
 		}
 		seen[strings.ToLower(to)] = true
-		m := &store.QueuedMail{Kind: string(n), To: to, Subject: c.brandSubject(n.subject()), Text: text}
+		m := &store.QueuedMail{Kind: string(n), To: to, Subject: c.brandSubject(l.S(n.subjectID())), Text: text}
 		if err := c.store.MailQueue().Put(m); err != nil {
 			c.log.Error("security e-mail: queue", "user", u.Username, "notice", string(n), "error", err)
 			continue
@@ -115,29 +108,31 @@ func (c *Core) notifyTo(a *Actor, u *store.User, n Notice, detail, address strin
 // noticeText is the body of a notice: what, when, from where, and what to
 // do. It names only u's own account and the actor's client; for an
 // impersonation, the administrator.
-func (c *Core) noticeText(a *Actor, u *store.User, n Notice, detail, zone string) string {
+func (c *Core) noticeText(l *i18n.Lang, a *Actor, u *store.User, n Notice, detail Detail, zone string) string {
 	var b strings.Builder
 	name := u.FullName
 	if name == "" {
 		name = u.Username
 	}
-	fmt.Fprintf(&b, "Hello %s,\n\n%s.\n", name, n.subject())
-	if detail != "" {
-		fmt.Fprintf(&b, "%s\n", detail)
+	fmt.Fprintf(&b, "%s\n\n%s.\n", l.S("mail.hello", "Name", name), l.S(n.subjectID()))
+	if detail.ID != "" {
+		args := slices.Clone(detail.Args)
+		for i := 1; i < len(args); i += 2 {
+			if t, ok := args[i].(time.Time); ok {
+				args[i] = NoticeTime(l, t, zone)
+			}
+		}
+		fmt.Fprintf(&b, "%s\n", l.S(detail.ID, args...))
 	}
-	fmt.Fprintf(&b, "\nAccount: %s\n", u.Username)
-	fmt.Fprintf(&b, "When:    %s\n", FormatNoticeTime(c.now(), zone))
+	fmt.Fprintf(&b, "\n%s\n", l.S("mail.notice.account", "Username", u.Username))
+	fmt.Fprintf(&b, "%s\n", l.S("mail.notice.when", "Time", NoticeTime(l, c.now(), zone)))
 	if a != nil && a.IP != "" {
-		fmt.Fprintf(&b, "From:    IP address %s, %s\n", a.IP, BrowserOf(a.UserAgent))
+		fmt.Fprintf(&b, "%s\n", l.S("mail.notice.from", "IP", a.IP, "Browser", BrowserOf(a.UserAgent)))
 	}
 	profile := c.portal.JoinPath("/profile").String()
-	b.WriteString("\nIf this was you, there is nothing to do.\n")
-	b.WriteString("If it was not you, someone else may be using your account: change your password now at\n")
-	fmt.Fprintf(&b, "%s\n", c.portal.JoinPath("/profile/password").String())
-	fmt.Fprintf(&b, "then review your sessions, second factors, API keys and app passwords at\n%s\n", profile)
-	b.WriteString("and end the sessions you do not recognise. Tell your administrator.\n")
+	fmt.Fprintf(&b, "\n%s\n", l.S("mail.notice.advice", "PasswordURL", c.portal.JoinPath("/profile/password").String(), "ProfileURL", profile))
 	if !n.Critical() {
-		fmt.Fprintf(&b, "\nYou can turn these notices off on your profile page (%s).\n", profile)
+		fmt.Fprintf(&b, "\n%s\n", l.S("mail.notice.optional", "ProfileURL", profile))
 	}
 	b.WriteString(c.mailSignature())
 	return b.String()
@@ -145,21 +140,28 @@ func (c *Core) noticeText(a *Actor, u *store.User, n Notice, detail, zone string
 
 // FormatNoticeTime writes t in the IANA time zone zone, labelled with the
 // zone's name and offset, or in UTC (labelled so) when zone is "" or
-// unknown.
+// unknown, in English.
 func FormatNoticeTime(t time.Time, zone string) string {
+	return NoticeTime(i18n.Get(i18n.Default), t, zone)
+}
+
+// NoticeTime is FormatNoticeTime in language l.
+func NoticeTime(l *i18n.Lang, t time.Time, zone string) string {
 	if zone != "" {
-		if loc, err := time.LoadLocation(zone); err == nil {
-			return t.In(loc).Format("Monday 2 January 2006, 15:04:05 MST (UTC-07:00)") + " " + zone
+		if loc, err := time.LoadLocation(zone); err == nil && zone != "Local" {
+			t = t.In(loc)
+			return l.LongDate(t) + ", " + t.Format("15:04:05 MST (UTC-07:00)") + " " + zone
 		}
 	}
-	return t.UTC().Format("Monday 2 January 2006, 15:04:05") + " UTC"
+	t = t.UTC()
+	return l.LongDate(t) + ", " + t.Format("15:04:05") + " UTC"
 }
 
 // notifyImpersonated tells u that the administrator of c signed in as
 // them, when the "notify_impersonation" setting is on.
 func (c *Core) notifyImpersonated(a *Actor, u *store.User) {
 	if c.Settings().NotifyImpersonation {
-		c.Notify(a, u, NoticeImpersonated, "The administrator "+a.User.Username+" started a session as you, to see the portal and your apps as you do. Everything they do is in the audit log under their name.")
+		c.Notify(a, u, NoticeImpersonated, Say("mail.detail.impersonated", "Admin", a.User.Username))
 	}
 }
 
@@ -171,12 +173,12 @@ func (c *Core) notifyEmailChange(a *Actor, before, after *store.User) {
 	if before.Email == "" || strings.EqualFold(before.Email, after.Email) {
 		return
 	}
-	detail := "Your account's e-mail address is now " + after.Email + "; messages no longer come to this address."
+	detail := Say("mail.detail.email_now", "Email", after.Email)
 	if after.Email == "" {
-		detail = "Your account no longer has an e-mail address; messages no longer come to this address."
+		detail = Say("mail.detail.email_none")
 	}
 	if a != nil && a.User != nil && a.User.ID != after.ID {
-		detail += " The change was made by the administrator " + a.User.Username + "."
+		detail = Say(detail.ID+"_by_admin", "Email", after.Email, "Admin", a.User.Username)
 	}
 	c.notifyTo(a, after, NoticeEmailChanged, detail, before.Email)
 }

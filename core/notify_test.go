@@ -1,6 +1,7 @@
 package core
 
 import (
+	"github.com/gatehouse-auth/gatehouse/internal/i18n"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,14 @@ func TestFormatNoticeTime(t *testing.T) {
 			t.Errorf("FormatNoticeTime(%q) = %q, want %q", tc.zone, got, tc.want)
 		}
 	}
+	for tag, want := range map[string]string{
+		"de": "Mittwoch, 2. Dezember 2026, 09:00:00 CET (UTC+01:00) Europe/Berlin",
+		"fr": "mercredi 2 décembre 2026, 09:00:00 CET (UTC+01:00) Europe/Berlin",
+	} {
+		if got := NoticeTime(i18n.Get(tag), at, "Europe/Berlin"); got != want {
+			t.Errorf("NoticeTime(%s) = %q, want %q", tag, got, want)
+		}
+	}
 }
 
 func TestNoticeCritical(t *testing.T) {
@@ -46,8 +55,10 @@ func TestNoticeCritical(t *testing.T) {
 		if n.Critical() == optional[n] {
 			t.Errorf("%s: critical %t", n, n.Critical())
 		}
-		if s := n.subject(); s == "Security notice" || strings.ContainsAny(s, "\r\n") {
-			t.Errorf("%s: subject %q", n, s)
+		for _, tag := range i18n.Supported {
+			if s, err := i18n.Get(tag).T(n.subjectID()); err != nil || strings.ContainsAny(s, "\r\n") {
+				t.Errorf("%s (%s): subject %q, %v", n, tag, s, err)
+			}
 		}
 	}
 }

@@ -113,7 +113,7 @@ func (s *Credentials) AdminSetPassword(ctx context.Context, c *Actor, ref, pw st
 		return err
 	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionPasswordSet, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
-	s.Notify(c, u, NoticePasswordChanged, "An administrator, "+c.User.Username+", set a new password.")
+	s.Notify(c, u, NoticePasswordChanged, Say("mail.detail.admin_password", "Admin", c.User.Username))
 	return nil
 }
 
@@ -148,7 +148,7 @@ func (s *Credentials) ChangeOwnPassword(ctx context.Context, c *Actor, current, 
 		return err
 	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionPasswordChange, Resource: "user:" + c.User.Username, Outcome: OutcomeSuccess})
-	s.Notify(c, c.User, NoticePasswordChanged, "")
+	s.Notify(c, c.User, NoticePasswordChanged, Detail{})
 	return nil
 }
 
@@ -215,14 +215,13 @@ func (s *Credentials) issueReset(ctx context.Context, a *Actor, u *store.User, w
 	}
 	link := s.portal.String() + "/reset/" + secret
 	if to := RecoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
-		subject, body := "Reset your "+s.BrandName()+" password",
-			"Hello "+u.Username+",\n\nOpen this link to choose a new password:\n\n"+link+
-				"\n\nIt works once and expires at "+t.ExpiresAt.UTC().Format(time.RFC1123)+".\nIf you did not ask for this, ignore this message.\n"
+		kind := "mail.reset"
 		if welcome {
-			subject = "Your " + s.BrandName() + " account"
-			body = "Hello " + u.Username + ",\n\nAn account was made for you. Open this link to choose your password:\n\n" + link +
-				"\n\nIt works once and expires at " + t.ExpiresAt.UTC().Format(time.RFC1123) + ".\n"
+			kind = "mail.welcome"
 		}
+		l := s.LangOf(u)
+		subject := l.S(kind + ".subject")
+		body := l.S(kind+".body", "Name", u.Username, "Link", link, "Expires", NoticeTime(l, t.ExpiresAt, s.mailZone(u)))
 		for _, addr := range to {
 			s.sendMail(ctx, addr, subject, body)
 		}
@@ -346,7 +345,7 @@ func (s *Credentials) ResetPassword(ctx context.Context, a *Actor, secret, pw st
 		return nil, err
 	}
 	s.Audit(a, store.Event{Actor: u.Username, Action: ActionPasswordReset, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
-	s.Notify(a, updated, NoticePasswordChanged, "It was set with a password-reset link.")
+	s.Notify(a, updated, NoticePasswordChanged, Say("mail.detail.reset_link"))
 	return updated, nil
 }
 
@@ -365,8 +364,9 @@ func (s *Credentials) SendTestMail(ctx context.Context, c *Actor, to string) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	err := s.mail.Send(ctx, mail.Message{To: to, Subject: s.BrandName() + " test email",
-		Text: "This is a test email from " + s.BrandName() + " at " + s.portal.String() + ". Email works.\n" + s.mailSignature()})
+	l := s.ActorLang(c)
+	err := s.mail.Send(ctx, mail.Message{To: to, Subject: l.S("mail.test.subject"),
+		Text: l.S("mail.test.body", "Portal", s.portal.String()) + s.mailSignature()})
 	outcome, reason := OutcomeSuccess, "to "+to
 	if err != nil {
 		outcome, reason = OutcomeFailure, err.Error()

@@ -21,6 +21,12 @@ type ProfileInput struct {
 	// SecurityEmails changes the security e-mail preferences (allowed
 	// while the profile is locked; see SetMailPrefs).
 	SecurityEmails *MailPrefsInput `json:"security_emails"`
+	// Language is the language of the user's pages and e-mails: a
+	// supported tag ("en", "de", "fr") or "" (from the browser).
+	Language *string `json:"language"`
+	// TimeZone is the IANA zone of the times the user is shown ("" is
+	// UTC). The old field security_emails.time_zone sets the same value.
+	TimeZone *string `json:"time_zone"`
 }
 
 // ProfileResult is what updateProfile did: the user as stored, and
@@ -37,13 +43,29 @@ type ProfileResult struct {
 // UpdateProfile changes c's own name and email address, unless the "lock
 // profile" setting is on.
 func (s *Users) UpdateProfile(ctx context.Context, c *Actor, in ProfileInput) (ProfileResult, error) {
+	if err := checkLanguage("", in.Language, in.TimeZone); err != nil {
+		return ProfileResult{}, err
+	}
 	if in.SecurityEmails != nil {
 		if _, err := s.SetMailPrefs(c, *in.SecurityEmails); err != nil {
 			return ProfileResult{}, err
 		}
-		if in.FullName == nil && in.Email == nil {
-			return ProfileResult{User: c.User}, nil
+	}
+	if in.Language != nil || in.TimeZone != nil {
+		if c.Key != nil {
+			return ProfileResult{}, fmt.Errorf("%w: an API key cannot change the language or time zone; sign in", ErrForbidden)
 		}
+		if c.Impersonating() {
+			return ProfileResult{}, ErrImpersonating
+		}
+		u, err := s.setLanguage(c, in.Language, in.TimeZone)
+		if err != nil {
+			return ProfileResult{}, err
+		}
+		c.User = u
+	}
+	if in.FullName == nil && in.Email == nil && (in.SecurityEmails != nil || in.Language != nil || in.TimeZone != nil) {
+		return ProfileResult{User: c.User}, nil
 	}
 	if s.Settings().LockProfile {
 		return ProfileResult{}, fmt.Errorf("%w: profiles are locked; ask an administrator to change your details", ErrForbidden)

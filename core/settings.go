@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/i18n"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -78,6 +79,10 @@ type Settings struct {
 	// SignInMessage is plain text the sign-in page shows (at most 500
 	// characters, line breaks kept); "" shows none.
 	SignInMessage string `json:"sign_in_message"`
+	// DefaultLanguage is the language of e-mails to users without one in
+	// their profile, and of pages when the browser asks for none of the
+	// supported languages: "en" (when empty), "de" or "fr".
+	DefaultLanguage string `json:"default_language,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string
@@ -175,6 +180,9 @@ func (st *Settings) Validate() error {
 		if time.Duration(p.d) < p.min {
 			return Input(p.name, "must be at least %v", p.min)
 		}
+	}
+	if !i18n.Valid(st.DefaultLanguage) {
+		return Input("default_language", "must be one of %v", i18n.Supported)
 	}
 	switch {
 	case st.LockoutThreshold < 0 || st.LockoutThreshold > 100:

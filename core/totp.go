@@ -161,7 +161,7 @@ func (s *Auth) ConfirmTOTP(a *Actor, u *store.User, code string) ([]string, erro
 		return nil, err
 	}
 	s.Audit(a, store.Event{Actor: u.Username, Action: ActionTOTPEnroll, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
-	s.Notify(a, u, NoticeFactorAdded, "An authenticator app was set up.")
+	s.Notify(a, u, NoticeFactorAdded, Say("mail.detail.totp_added"))
 	return codes, nil
 }
 
@@ -207,7 +207,7 @@ func (s *Auth) RemoveTOTP(a *Actor, actor string, u *store.User) error {
 		return fmt.Errorf("core: remove totp: %w", err)
 	}
 	s.Audit(a, store.Event{Actor: actor, Action: ActionTOTPRemove, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
-	s.Notify(a, u, NoticeFactorRemoved, "The authenticator app was removed.")
+	s.Notify(a, u, NoticeFactorRemoved, Say("mail.detail.totp_removed"))
 	return nil
 }
 
@@ -314,7 +314,7 @@ func (s *Auth) ResetFactors(c *Actor, ref string) error {
 		return fmt.Errorf("core: remove second factors: %w", err)
 	}
 	s.Audit(c, store.Event{Actor: c.User.Username, Action: ActionFactorsRemoved, Resource: "user:" + u.Username, Outcome: OutcomeSuccess})
-	s.Notify(c, u, NoticeFactorRemoved, "An administrator, "+c.User.Username+", removed all your second factors.")
+	s.Notify(c, u, NoticeFactorRemoved, Say("mail.detail.admin_factors", "Admin", c.User.Username))
 	return nil
 }
 

@@ -44,6 +44,10 @@ type UserView struct {
 	Source string `json:"source"`
 	// ExternalID is the directory entry (DN) of an "ldap" account.
 	ExternalID string `json:"external_id,omitempty"`
+	// Language ("" follows the browser) and TimeZone ("" is UTC) are the
+	// user's profile settings of how the portal and e-mails speak to them.
+	Language string `json:"language"`
+	TimeZone string `json:"time_zone"`
 }
 
 // View is u as the API shows it.
@@ -60,6 +64,8 @@ func (s *Users) View(u *store.User) UserView {
 		Active:        UserActive(u, s.now()),
 		CreatedAt:     u.CreatedAt,
 		Source:        "local",
+		Language:      u.Language,
+		TimeZone:      u.TimeZone,
 	}
 	if u.Source != "" {
 		v.Source, v.ExternalID = u.Source, u.ExternalID

@@ -76,7 +76,7 @@ func (s *Auth) RemoveKey(a *Actor, u *store.User, id string) error {
 	}
 	s.Audit(a, store.Event{Actor: u.Username, Action: ActionWebAuthnRemove, Resource: "user:" + u.Username,
 		Outcome: OutcomeSuccess, Reason: strconv.Quote(name)})
-	s.Notify(a, u, NoticeFactorRemoved, "The security key or passkey "+strconv.Quote(name)+" was removed.")
+	s.Notify(a, u, NoticeFactorRemoved, Say("mail.detail.key_removed", "Name", strconv.Quote(name)))
 	return nil
 }
 

@@ -61,6 +61,10 @@ func DefaultPasswordRules() PasswordRules {
 	}
 }
 
+// Bounds returns the shortest and the longest password the rules allow,
+// the defaults filled in.
+func (r PasswordRules) Bounds() (lo, hi int) { return r.bounds() }
+
 func (r PasswordRules) bounds() (lo, hi int) {
 	lo, hi = r.MinLength, r.MaxLength
 	if lo <= 0 {

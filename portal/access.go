@@ -255,9 +255,9 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			http.Redirect(w, r, s.LoginURL(returnURL), http.StatusFound)
 		case html:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-			s.renderGuardPage(w, http.StatusUnauthorized, "Your session has ended",
-				"You are no longer signed in, so the app did not receive what you just sent. Sign in again, then send it once more.",
-				nil, pageLink{Label: "Sign in again", Href: s.LoginURL(returnURL)})
+			s.renderGuardPage(w, r, http.StatusUnauthorized, s.pages.lang(r.Header, nil).S("msg.access.your_session_has_ended"),
+				s.pages.lang(r.Header, nil).S("msg.access.you_are_no_longer"),
+				nil, pageLink{Label: s.pages.lang(r.Header, nil).S("logout.sign_in_again"), Href: s.LoginURL(returnURL)})
 		default:
 			if v.Realm != "" {
 				// Native clients (DAV, git) prompt for a Basic challenge.
@@ -269,10 +269,10 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 	case Deny:
 		if html {
 			u, _ := s.store.User(v.User.ID) // the page header shows who is signed in
-			s.renderGuardPage(w, http.StatusForbidden, "No access",
+			s.renderGuardPage(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("error.no_access"),
 				"You are signed in as "+v.User.Username+", but this account has no access to this app. Ask an administrator for access.", u,
-				pageLink{Label: "Go to the portal home", Href: base + "/"},
-				pageLink{Label: "Sign in as someone else", Href: base + "/logout?rd=" + url.QueryEscape(returnURL)})
+				pageLink{Label: s.pages.lang(r.Header, nil).S("errorpage.go_to_the_portal"), Href: base + "/"},
+				pageLink{Label: s.pages.lang(r.Header, nil).S("errorpage.sign_in_as_someone"), Href: base + "/logout?rd=" + url.QueryEscape(returnURL)})
 			return
 		}
 		writeJSONError(w, http.StatusForbidden, "access to this app is not allowed")
@@ -283,9 +283,9 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			http.Redirect(w, r, target, http.StatusFound)
 		case html:
 			u, _ := s.store.User(v.User.ID)
-			s.renderGuardPage(w, http.StatusForbidden, "Second factor needed",
-				"This app needs a sign-in with a second factor, so it did not receive what you just sent. Confirm your second factor, then send it once more.", u,
-				pageLink{Label: "Confirm your second factor", Href: target})
+			s.renderGuardPage(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.access.second_factor_needed"),
+				s.pages.lang(r.Header, nil).S("msg.access.this_app_needs_a"), u,
+				pageLink{Label: s.pages.lang(r.Header, nil).S("msg.access.confirm_your_second_factor"), Href: target})
 		default:
 			writeJSONError(w, http.StatusForbidden, "this app requires a second factor: sign in with one at "+base+"/login")
 		}
@@ -296,9 +296,9 @@ func (s *Service) WriteRefusal(w http.ResponseWriter, r *http.Request, v Verdict
 			http.Redirect(w, r, target, http.StatusFound)
 		case html:
 			u, _ := s.store.User(v.User.ID)
-			s.renderGuardPage(w, http.StatusForbidden, "Your password has expired",
-				"The app did not receive what you just sent. Choose a new password, then send it once more.", u,
-				pageLink{Label: "Change your password", Href: target})
+			s.renderGuardPage(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.access.your_password_has_expired"),
+				s.pages.lang(r.Header, nil).S("msg.access.the_app_did_not"), u,
+				pageLink{Label: s.pages.lang(r.Header, nil).S("password.change_your_password"), Href: target})
 		default:
 			writeJSONError(w, http.StatusForbidden, "your password has expired: change it at "+base+"/profile/password")
 		}
@@ -321,8 +321,8 @@ type pageLink struct{ Label, Href string }
 // portal is refused as cross-origin), and the CSP allows the portal's
 // stylesheet and images and nothing else. The first link is the primary
 // action. u, when not nil, is the signed-in user shown in the page header.
-func (s *Service) renderGuardPage(w http.ResponseWriter, status int, title, msg string, u *store.User, links ...pageLink) {
-	s.render(w, status, "error", page{Title: title, Status: status, Message: msg, User: pageUserOf(u),
+func (s *Service) renderGuardPage(w http.ResponseWriter, r *http.Request, status int, title, msg string, u *store.User, links ...pageLink) {
+	s.render(w, r, status, "error", page{Title: title, Status: status, Message: msg, User: pageUserOf(u),
 		Portal: s.portal.String(), Data: links})
 }
 

@@ -22,9 +22,9 @@ func (s accessUI) handleProfileKeyCreate(w http.ResponseWriter, r *http.Request,
 		s.accountUI().renderProfile(w, r, c, status, sentence(msg), nil)
 		return
 	}
-	s.usersUI().renderLink(w, r, c, "profile", linkData{Heading: "API key " + v.Label, Label: "API key", Link: v.Key,
-		Lede: "Copy it now into your script or app.", Note: "Send it as Authorization: Bearer <key>.",
-		Back: "/profile", BackLabel: "Back to your profile"})
+	s.usersUI().renderLink(w, r, c, "profile", linkData{Heading: s.pages.tr(c, "msg.apikeys.api_key", "Label", v.Label), Label: s.pages.tr(c, "msg.apikeys.api_key_2"), Link: v.Key,
+		Lede: s.pages.tr(c, "msg.apikeys.copy_it_now_into"), Note: s.pages.tr(c, "msg.apikeys.send_it_as_authorization"),
+		Back: "/profile", BackLabel: s.pages.tr(c, "msg.apikeys.back_to_your_profile")})
 }
 
 func (s accessUI) handleProfileKeyRevoke(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -32,5 +32,5 @@ func (s accessUI) handleProfileKeyRevoke(w http.ResponseWriter, r *http.Request,
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/profile", "The API key is revoked.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.apikeys.the_api_key_is"))
 }

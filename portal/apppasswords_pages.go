@@ -16,13 +16,13 @@ func (s accountUI) handleProfileAppPasswordCreate(w http.ResponseWriter, r *http
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
 		return
 	}
-	scope := "It works for every app that asks for your password (LDAP sign-in, HTTP Basic)."
+	scope := s.pages.tr(c, "msg.apppasswords.it_works_for_every")
 	if v.App != "" {
 		scope = "It works only for the app " + v.App + "."
 	}
-	s.usersUI().renderLink(w, r, c, "profile", linkData{Heading: "App password " + v.Name, Label: "App password", Link: v.Password,
-		Lede: "Type it into the app instead of your password, with your username " + c.User.Username + ".",
-		Note: scope + " Dashes and capitals do not matter.", Back: "/profile", BackLabel: "Back to your profile"})
+	s.usersUI().renderLink(w, r, c, "profile", linkData{Heading: s.pages.tr(c, "msg.apppasswords.app_password", "Name", v.Name), Label: s.pages.tr(c, "msg.apppasswords.app_password_2"), Link: v.Password,
+		Lede: s.pages.tr(c, "msg.apppasswords.type_it_into_the", "Username", c.User.Username),
+		Note: scope + " " + s.pages.tr(c, "msg.apppasswords.dashes"), Back: "/profile", BackLabel: s.pages.tr(c, "msg.apikeys.back_to_your_profile")})
 }
 
 // handleProfileAppPasswordRevoke revokes one of the caller's app
@@ -32,7 +32,7 @@ func (s accountUI) handleProfileAppPasswordRevoke(w http.ResponseWriter, r *http
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/profile", "The app password is revoked.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.apppasswords.the_app_password_is"))
 }
 
 // revokeAppPasswordsWithPassword revokes the caller's app passwords after
@@ -62,5 +62,5 @@ func (s usersUI) handleUserAppPasswordRevoke(w http.ResponseWriter, r *http.Requ
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	s.userDone(w, r, c, "The app password was revoked.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.apppasswords.the_app_password_was"))
 }

@@ -39,7 +39,7 @@ func (s accessUI) handleAppCreate(w http.ResponseWriter, r *http.Request, c *cal
 		s.done(w, r, c, path, "The app "+v.Title+" was added.")
 		return
 	}
-	s.renderAppSecret(w, r, c, appSecretData{Heading: "App " + v.Title + " added", ClientID: v.Name, Secret: secret, Back: path})
+	s.renderAppSecret(w, r, c, appSecretData{Heading: s.pages.tr(c, "msg.apps_edit.app", "Title", v.Title), ClientID: v.Name, Secret: secret, Back: path})
 }
 
 // handleAppSecret gives an app made in the portal a new client secret and
@@ -52,7 +52,7 @@ func (s accessUI) handleAppSecret(w http.ResponseWriter, r *http.Request, c *cal
 		s.renderApp(w, r, c, status, msg, nil)
 		return
 	}
-	s.renderAppSecret(w, r, c, appSecretData{Heading: "New secret for " + name, ClientID: name, Secret: secret,
+	s.renderAppSecret(w, r, c, appSecretData{Heading: s.pages.tr(c, "msg.apps_edit.new_secret_for", "Name", name), ClientID: name, Secret: secret,
 		Back: "/admin/apps/" + url.PathEscape(name)})
 }
 
@@ -60,7 +60,7 @@ func (s accessUI) renderAppSecret(w http.ResponseWriter, r *http.Request, c *cal
 	d.Issuer = s.portal.String()
 	p := s.basePage(w, r, c, d.Heading, "apps")
 	p.Data = d
-	s.render(w, http.StatusOK, "app_secret", p)
+	s.render(w, r, http.StatusOK, "app_secret", p)
 }
 
 // handleAppDelete deletes an app made in the portal once its box is

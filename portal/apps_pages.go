@@ -78,13 +78,13 @@ func (s accessUI) renderApps(w http.ResponseWriter, r *http.Request, c *caller, 
 	}
 	d.Snippet = appSnippet(s.portal)
 	d.Groups = s.usersUI().groupNames()
-	p := s.basePage(w, r, c, "Apps", "apps")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.apps"), "apps")
 	p.Error = errMsg
 	for k, v := range form {
 		p.Form[k] = v
 	}
 	p.Data = d
-	s.render(w, status, "apps", p)
+	s.render(w, r, status, "apps", p)
 }
 
 // appData is the content of /admin/apps/{app}.
@@ -124,7 +124,7 @@ func (s accessUI) renderApp(w http.ResponseWriter, r *http.Request, c *caller, s
 	}
 	p.Data = appData{App: v, Path: "/admin/apps/" + url.PathEscape(a.Name), CanEdit: s.core.Access.MayEditApp(c, a.Name) && !a.Configured,
 		CanOperators: c.Can(policies.PermAppsWrite), Groups: s.usersUI().groupNames(), CanManage: a.Made && c.Can(policies.PermAppsWrite)}
-	s.render(w, status, "app", p)
+	s.render(w, r, status, "app", p)
 }
 
 func (s accessUI) handleAppAccess(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -154,5 +154,5 @@ func (s accessUI) handleAppOperators(w http.ResponseWriter, r *http.Request, c *
 		s.renderApp(w, r, c, status, msg, map[string]string{"operators": ov})
 		return
 	}
-	s.done(w, r, c, "/admin/apps/"+url.PathEscape(v.Name), "Operators saved.")
+	s.done(w, r, c, "/admin/apps/"+url.PathEscape(v.Name), s.pages.tr(c, "msg.apps.operators_saved"))
 }

@@ -31,7 +31,8 @@ func (s *Service) requestActor(r *http.Request) *caller {
 // clientActor is the anonymous actor of r: its surface, client address and
 // user agent.
 func (s *Service) clientActor(r *http.Request) *caller {
-	a := &caller{IP: s.clientIP(r), UserAgent: r.UserAgent(), Via: core.ViaPortal, Devices: s.deviceEntries(r)}
+	a := &caller{IP: s.clientIP(r), UserAgent: r.UserAgent(), Via: core.ViaPortal, Devices: s.deviceEntries(r),
+		AcceptLanguage: r.Header.Get("Accept-Language")}
 	if isAPI(r) {
 		a.Via = core.ViaAPI
 	}

@@ -19,7 +19,7 @@ type auditData struct {
 // handleAudit lists audit events with the filters of GET /api/v1/audit.
 func (s accessUI) handleAudit(w http.ResponseWriter, r *http.Request, c *caller) {
 	q := r.URL.Query()
-	p := s.basePage(w, r, c, "Audit log", "audit")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.audit"), "audit")
 	d := auditData{User: q.Get("user"), Action: q.Get("action"), Since: q.Get("since"), Until: q.Get("until")}
 	d.Filtered = d.User != "" || d.Action != "" || d.Since != "" || d.Until != ""
 	status := http.StatusOK
@@ -38,5 +38,5 @@ func (s accessUI) handleAudit(w http.ResponseWriter, r *http.Request, c *caller)
 		d.FirstURL = pageURL("/admin/audit", q, "")
 	}
 	p.Data = d
-	s.render(w, status, "audit", p)
+	s.render(w, r, status, "audit", p)
 }

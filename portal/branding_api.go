@@ -103,7 +103,7 @@ func (s brandingAPI) handleBrandingForm(w http.ResponseWriter, r *http.Request, 
 		s.accessUI().renderSettings(w, r, c, status, msg, form)
 		return
 	}
-	s.done(w, r, c, "/admin/settings#branding", "Branding saved.")
+	s.done(w, r, c, "/admin/settings#branding", s.pages.tr(c, "msg.branding.saved"))
 }
 
 // handleLogoForm is the settings page's logo upload (a multipart form).
@@ -117,7 +117,7 @@ func (s brandingAPI) handleLogoForm(w http.ResponseWriter, r *http.Request, c *c
 		s.accessUI().renderSettings(w, r, c, status, msg, nil)
 		return
 	}
-	s.done(w, r, c, "/admin/settings#branding", "Logo uploaded.")
+	s.done(w, r, c, "/admin/settings#branding", s.pages.tr(c, "msg.branding.logo_uploaded"))
 }
 
 // setLogoFrom makes the file that open opens the logo.
@@ -141,5 +141,5 @@ func (s brandingAPI) handleLogoRemove(w http.ResponseWriter, r *http.Request, c 
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/admin/settings#branding", "The built-in logo is back.")
+	s.done(w, r, c, "/admin/settings#branding", s.pages.tr(c, "msg.branding.logo_removed"))
 }

@@ -194,16 +194,16 @@ func (x *HostSignIn) ServeHandoff(w http.ResponseWriter, r *http.Request) bool {
 		status, msg := http.StatusBadRequest, core.ErrHandoff.Error()+"."
 		if !errors.Is(err, core.ErrHandoff) {
 			s.log.Error("single sign-on: take the sign-in code", "app", x.app.Name, "host", host, "error", err)
-			status, msg = http.StatusServiceUnavailable, "The sign-in service is unavailable. Try again shortly."
+			status, msg = http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("error.unavailable")
 		} else {
 			// The access log leaves this request out (it would show the
 			// code): say here that a code was refused, without it.
 			s.log.Info("single sign-on: sign-in code refused", "app", x.app.Name, "host", host, "ip", a.IP)
 		}
-		s.renderGuardPage(w, status, "This sign-in link does not work",
+		s.renderGuardPage(w, r, status, s.pages.lang(r.Header, nil).S("msg.crossdomain.this_sign_in_link_2"),
 			msg+" Open the app again: you will be signed in through the portal.", nil,
-			pageLink{Label: "Open " + x.app.Title, Href: x.origin.String() + "/"},
-			pageLink{Label: "Go to the portal", Href: s.portal.String() + "/"})
+			pageLink{Label: s.pages.lang(r.Header, nil).S("msg.crossdomain.open", "Title", x.app.Title), Href: x.origin.String() + "/"},
+			pageLink{Label: s.pages.lang(r.Header, nil).S("msg.crossdomain.go_to_the_portal"), Href: s.portal.String() + "/"})
 		return true
 	}
 	maxAge := 0 // a browser-session cookie, as the session cookie of a session not remembered

@@ -31,15 +31,15 @@ func (x handoffUI) handleHandoff(w http.ResponseWriter, r *http.Request) {
 		err = inputErr("state", "the sign-in state is missing or malformed")
 	}
 	if err != nil {
-		s.render(w, http.StatusBadRequest, "error", page{Title: "This sign-in link is not valid", Status: http.StatusBadRequest,
-			Message: "The app sent you here with a link the portal does not accept: " + plainMessage(err) + "."})
+		s.render(w, r, http.StatusBadRequest, "error", page{Title: s.pages.lang(r.Header, nil).S("msg.crossdomain.this_sign_in_link"), Status: http.StatusBadRequest,
+			Message: s.pages.lang(r.Header, nil).S("msg.crossdomain.the_app_sent_you", "Reason", plainMessage(err))})
 		return
 	}
 	c, res := s.callerOf(r)
 	switch res {
 	case resolvedUnavailable:
-		s.render(w, http.StatusServiceUnavailable, "error", page{Title: "Try again shortly", Status: http.StatusServiceUnavailable,
-			Message: "The sign-in service is unavailable."})
+		s.render(w, r, http.StatusServiceUnavailable, "error", page{Title: s.pages.lang(r.Header, nil).S("msg.crossdomain.try_again_shortly"), Status: http.StatusServiceUnavailable,
+			Message: s.pages.lang(r.Header, nil).S("msg.crossdomain.the_sign_in_service")})
 		return
 	case resolvedNone:
 		setPageSecurityHeaders(w.Header())
@@ -50,9 +50,9 @@ func (x handoffUI) handleHandoff(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status, msg := s.statusOf(err)
 		if errors.Is(err, ErrForbidden) {
-			msg = "Sign in to the portal in this browser first."
+			msg = s.pages.lang(r.Header, nil).S("msg.crossdomain.sign_in_to_the")
 		}
-		s.render(w, status, "error", page{Title: "Cannot sign you in to the app", Status: status, Message: msg})
+		s.render(w, r, status, "error", page{Title: s.pages.lang(r.Header, nil).S("msg.crossdomain.cannot_sign_you_in"), Status: status, Message: msg})
 		return
 	}
 	setPageSecurityHeaders(w.Header())

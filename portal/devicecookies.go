@@ -103,7 +103,7 @@ func (s *Service) trustDevice(w http.ResponseWriter, r *http.Request, u *store.U
 		nonce = make([]byte, deviceNonceLen)
 		_, _ = rand.Read(nonce)
 		// No valid device cookie for u: a sign-in from a new device.
-		s.core.Notify(s.clientActor(r), u, core.NoticeNewDevice, "")
+		s.core.Notify(s.clientActor(r), u, core.NoticeNewDevice, core.Detail{})
 	}
 	enc := base64.RawURLEncoding.EncodeToString
 	entries := []string{u.Username + deviceFieldSep + enc(nonce) + deviceFieldSep + enc(s.core.Auth.DeviceMAC(u, nonce))}

@@ -31,11 +31,11 @@ func (s accountUI) handleEmailConfirmPage(w http.ResponseWriter, r *http.Request
 	tok := r.PathValue("token")
 	t, u, err := s.core.Users.EmailLink(tok)
 	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Link not valid",
-			"This link is invalid, has expired or was already used. Change your email address on your profile again to get a new one.", nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"),
+			s.pages.lang(r.Header, nil).S("msg.emailconfirm.this_link_is_invalid"), nil)
 		return
 	}
-	s.render(w, http.StatusOK, "email_confirm", page{Title: "Confirm your email address",
+	s.render(w, r, http.StatusOK, "email_confirm", page{Title: s.pages.lang(r.Header, nil).S("msg.emailconfirm.confirm_your_email_address"),
 		Data: emailConfirmData{Token: tok, Username: u.Username, Email: t.Data["email"], Current: u.Email}})
 }
 
@@ -43,24 +43,24 @@ func (s accountUI) handleEmailConfirmForm(w http.ResponseWriter, r *http.Request
 	u, err := s.core.Users.ConfirmEmail(s.requestActor(r), r.PathValue("token"))
 	switch {
 	case errors.Is(err, core.ErrLink):
-		s.renderError(w, r, http.StatusNotFound, "Link not valid",
-			"This link is invalid, has expired or was already used. Change your email address on your profile again to get a new one.", nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"),
+			s.pages.lang(r.Header, nil).S("msg.emailconfirm.this_link_is_invalid"), nil)
 		return
 	case errors.Is(err, ErrConflict):
-		s.renderError(w, r, http.StatusConflict, "Address already in use", sentence(err.Error()), nil)
+		s.renderError(w, r, http.StatusConflict, s.pages.lang(r.Header, nil).S("msg.emailconfirm.address_already_in_use"), sentence(err.Error()), nil)
 		return
 	case err != nil:
 		status, msg := s.statusOf(err)
-		s.renderError(w, r, status, "Could not confirm", sentence(msg), nil)
+		s.renderError(w, r, status, s.pages.lang(r.Header, nil).S("msg.emailconfirm.could_not_confirm"), sentence(msg), nil)
 		return
 	}
-	s.render(w, http.StatusOK, "email_confirm", page{Title: "Email address confirmed",
+	s.render(w, r, http.StatusOK, "email_confirm", page{Title: s.pages.lang(r.Header, nil).S("email_confirm.email_address_confirmed"),
 		Data: emailConfirmData{Username: u.Username, Email: u.Email, Done: true}})
 }
 
 func (s accountUI) handleEmailResend(w http.ResponseWriter, r *http.Request, c *caller) {
 	if c.Impersonating() {
-		s.pageError(w, r, c, http.StatusForbidden, "Not while impersonating", "Stop impersonating first.")
+		s.pageError(w, r, c, http.StatusForbidden, s.pages.tr(c, "msg.emailconfirm.not_while_impersonating"), s.pages.tr(c, "msg.emailconfirm.stop_impersonating_first"))
 		return
 	}
 	u, err := s.store.User(c.User.ID)
@@ -79,7 +79,7 @@ func (s accountUI) handleEmailResend(w http.ResponseWriter, r *http.Request, c *
 
 func (s accountUI) handleEmailCancel(w http.ResponseWriter, r *http.Request, c *caller) {
 	if c.Impersonating() {
-		s.pageError(w, r, c, http.StatusForbidden, "Not while impersonating", "Stop impersonating first.")
+		s.pageError(w, r, c, http.StatusForbidden, s.pages.tr(c, "msg.emailconfirm.not_while_impersonating"), s.pages.tr(c, "msg.emailconfirm.stop_impersonating_first"))
 		return
 	}
 	u, err := s.store.User(c.User.ID)
@@ -90,7 +90,7 @@ func (s accountUI) handleEmailCancel(w http.ResponseWriter, r *http.Request, c *
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/profile", "The change of your email address was cancelled.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.emailconfirm.the_change_of_your"))
 }
 
 // emailSentMessage tells u where the confirmation link went.

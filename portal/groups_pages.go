@@ -21,13 +21,13 @@ func (s accessUI) renderGroups(w http.ResponseWriter, r *http.Request, c *caller
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Groups", "groups")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.groups"), "groups")
 	p.Error = errMsg
 	if form != nil {
 		p.Form = form
 	}
 	p.Data = groupsData{Groups: groups}
-	s.render(w, status, "groups", p)
+	s.render(w, r, status, "groups", p)
 }
 
 func (s accessUI) handleCreateGroup(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -58,7 +58,7 @@ func (s accessUI) renderGroup(w http.ResponseWriter, r *http.Request, c *caller,
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Group "+g.Name, "groups")
+	p := s.basePage(w, r, c, s.pages.tr(c, "msg.groups.group", "Name", g.Name), "groups")
 	p.Error = errMsg
 	p.Form = map[string]string{"name": g.Name, "description": g.Description}
 	for k, v := range form {
@@ -69,7 +69,7 @@ func (s accessUI) renderGroup(w http.ResponseWriter, r *http.Request, c *caller,
 		d.Members[i] = s.core.Users.View(u)
 	}
 	p.Data = d
-	s.render(w, status, "group", p)
+	s.render(w, r, status, "group", p)
 }
 
 func (s accessUI) handleEditGroup(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -80,13 +80,13 @@ func (s accessUI) handleEditGroup(w http.ResponseWriter, r *http.Request, c *cal
 		s.renderGroup(w, r, c, status, msg, map[string]string{"name": name, "description": desc})
 		return
 	}
-	s.done(w, r, c, "/admin/groups/"+url.PathEscape(g.Name), "Group saved.")
+	s.done(w, r, c, "/admin/groups/"+url.PathEscape(g.Name), s.pages.tr(c, "msg.groups.group_saved"))
 }
 
 func (s accessUI) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *caller) {
 	name := r.PathValue("group")
 	if r.PostForm.Get("confirm") != "yes" {
-		s.renderGroup(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the group should be deleted.", nil)
+		s.renderGroup(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.groups.tick_the_box_to"), nil)
 		return
 	}
 	if err := s.core.Access.DeleteGroup(c, name); err != nil {
@@ -100,7 +100,7 @@ func (s accessUI) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *c
 func (s accessUI) handleAddMember(w http.ResponseWriter, r *http.Request, c *caller) {
 	name := strings.TrimSpace(r.PostForm.Get("username"))
 	if name == "" {
-		s.renderGroup(w, r, c, http.StatusBadRequest, "Enter the username of the member to add.", nil)
+		s.renderGroup(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.groups.enter_the_username_of"), nil)
 		return
 	}
 	if err := s.core.Access.SetMembership(c, r.PathValue("group"), name, true); err != nil {

@@ -21,7 +21,7 @@ func (s usersUI) handleUserImpersonate(w http.ResponseWriter, r *http.Request, c
 
 func (s usersUI) handleStopImpersonation(w http.ResponseWriter, r *http.Request, c *caller) {
 	if !c.Impersonating() {
-		s.done(w, r, c, "/", "You are not impersonating anyone.")
+		s.done(w, r, c, "/", s.pages.tr(c, "msg.impersonation.you_are_not_impersonating"))
 		return
 	}
 	target := c.User

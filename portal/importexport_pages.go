@@ -20,10 +20,10 @@ func (s usersUI) handleImportPage(w http.ResponseWriter, r *http.Request, c *cal
 }
 
 func (s usersUI) renderImport(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string, res *ImportResult) {
-	p := s.basePage(w, r, c, "Import users", "users")
+	p := s.basePage(w, r, c, s.pages.tr(c, "user_import.import_users"), "users")
 	p.Error, p.Form = errMsg, form
 	p.Data = importData{Result: res}
-	s.render(w, status, "user_import", p)
+	s.render(w, r, status, "user_import", p)
 }
 
 // handleImportForm imports users from an uploaded file or pasted text, as
@@ -40,7 +40,7 @@ func (s usersUI) handleImportForm(w http.ResponseWriter, r *http.Request, c *cal
 		data, err = io.ReadAll(file)
 		_ = file.Close()
 		if err != nil {
-			s.renderImport(w, r, c, http.StatusBadRequest, "The file could not be read.", form, nil)
+			s.renderImport(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.importexport.the_file_could_not"), form, nil)
 			return
 		}
 		if format == "" {
@@ -56,7 +56,7 @@ func (s usersUI) handleImportForm(w http.ResponseWriter, r *http.Request, c *cal
 		data = []byte(f.Get("data"))
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		s.renderImport(w, r, c, http.StatusBadRequest, "Choose a file or paste the users to import.", form, nil)
+		s.renderImport(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.importexport.choose_a_file_or"), form, nil)
 		return
 	}
 	rows, base, err := core.ParseImport(data, format)

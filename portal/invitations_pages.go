@@ -27,10 +27,10 @@ func (s usersUI) renderInvitations(w http.ResponseWriter, r *http.Request, c *ca
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Invitations", "invitations")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.invitations"), "invitations")
 	p.Error, p.Form = errMsg, form
 	p.Data = invitationsData{Invitations: items, Roles: s.assignableRoles(c), Groups: s.groupNames(), MailEnabled: s.mail.Enabled()}
-	s.render(w, status, "invitations", p)
+	s.render(w, r, status, "invitations", p)
 }
 
 func (s usersUI) handleCreateInvitation(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -51,10 +51,10 @@ func (s usersUI) handleCreateInvitation(w http.ResponseWriter, r *http.Request, 
 		note = "Sending the email to " + v.Email + " failed: send them the link yourself. It works once, and expires " + expires + "."
 	}
 	s.renderLink(w, r, c, "invitations", linkData{
-		Heading: "Invitation created",
-		Lede:    "With this link, " + v.Email + " chooses a username and password and joins as " + v.Role + ".",
+		Heading: s.pages.tr(c, "msg.invitations.invitation_created"),
+		Lede:    s.pages.tr(c, "msg.invitations.with_this_link", "Email", v.Email, "Role", v.Role),
 		Link:    v.Link, Note: note,
-		Back: "/admin/invitations", BackLabel: "Back to invitations",
+		Back: "/admin/invitations", BackLabel: s.pages.tr(c, "msg.invitations.back_to_invitations"),
 	})
 }
 
@@ -64,7 +64,7 @@ func (s usersUI) handleRevokeInvitation(w http.ResponseWriter, r *http.Request, 
 		s.renderInvitations(w, r, c, status, msg, map[string]string{"role": policies.RoleUser})
 		return
 	}
-	s.done(w, r, c, "/admin/invitations", "The invitation was revoked; its link no longer works.")
+	s.done(w, r, c, "/admin/invitations", s.pages.tr(c, "msg.invitations.the_invitation_was_revoked"))
 }
 
 // inviteData is the content of /invite/{token}.
@@ -78,16 +78,16 @@ func (s usersUI) handleInvitePage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	t, err := s.core.Credentials.Invitation(s.requestActor(r), tok)
 	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Invitation not valid",
-			"This invitation is invalid, has expired or was already used. Ask the person who invited you for a new one.", nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.invitations.invitation_not_valid"),
+			s.pages.lang(r.Header, nil).S("msg.invitations.this_invitation_is_invalid"), nil)
 		return
 	}
-	s.renderInvite(w, http.StatusOK, "", tok, t, map[string]string{})
+	s.renderInvite(w, r, http.StatusOK, "", tok, t, map[string]string{})
 }
 
-func (s usersUI) renderInvite(w http.ResponseWriter, status int, errMsg, tok string, t *store.Token, form map[string]string) {
+func (s usersUI) renderInvite(w http.ResponseWriter, r *http.Request, status int, errMsg, tok string, t *store.Token, form map[string]string) {
 	v := core.InvitationViewOf(t)
-	s.render(w, status, "invite", page{Title: "Accept your invitation", Error: errMsg, Form: form,
+	s.render(w, r, status, "invite", page{Title: s.pages.lang(r.Header, nil).S("msg.invitations.accept_your_invitation"), Error: errMsg, Form: form,
 		PasswordRules: s.core.PasswordRules().Describe(),
 		Data:          inviteData{Token: tok, Email: v.Email, Role: v.Role, InvitedBy: v.InvitedBy, Groups: v.Groups, ExpiresAt: v.ExpiresAt}})
 }
@@ -101,8 +101,8 @@ func (s usersUI) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bad := func() {
-		s.renderError(w, r, http.StatusNotFound, "Invitation not valid",
-			"This invitation is invalid, has expired or was already used. Ask the person who invited you for a new one.", nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.invitations.invitation_not_valid"),
+			s.pages.lang(r.Header, nil).S("msg.invitations.this_invitation_is_invalid"), nil)
 	}
 	t, err := s.core.Credentials.Invitation(s.requestActor(r), tok)
 	if err != nil {
@@ -114,7 +114,7 @@ func (s usersUI) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 	nu := NewUser{Username: f.Get("username"), FullName: f.Get("full_name"), Password: f.Get("password")}
 	form := map[string]string{"username": nu.Username, "full_name": nu.FullName}
 	if nu.Password != f.Get("password2") {
-		s.renderInvite(w, http.StatusBadRequest, "The two passwords do not match.", tok, t, form)
+		s.renderInvite(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("msg.invitations.the_two_passwords_do"), tok, t, form)
 		return
 	}
 	u, err := s.core.Credentials.AcceptInvitation(r.Context(), s.requestActor(r), tok, nu)
@@ -124,7 +124,7 @@ func (s usersUI) handleInviteForm(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		status, msg := s.statusOf(err)
-		s.renderInvite(w, status, sentence(msg), tok, t, form)
+		s.renderInvite(w, r, status, sentence(msg), tok, t, form)
 		return
 	}
 	if _, err := s.startSession(w, r, u, false); err != nil {

@@ -30,7 +30,7 @@ func (s accessUI) renderLDAPClients(w http.ResponseWriter, r *http.Request, c *c
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Directory server", "ldap")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.ldap"), "ldap")
 	p.Error = errMsg
 	for k, v := range form {
 		p.Form[k] = v
@@ -39,7 +39,7 @@ func (s accessUI) renderLDAPClients(w http.ResponseWriter, r *http.Request, c *c
 		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
 	p.Data = ldapPageData{BaseDN: s.core.DirectoryBaseDN(), Clients: clients, Server: s.dirServer}
-	s.render(w, status, "ldap", p)
+	s.render(w, r, status, "ldap", p)
 }
 
 // handleLDAPClientCreate makes a bind client and shows its secret once.
@@ -51,13 +51,13 @@ func (s accessUI) handleLDAPClientCreate(w http.ResponseWriter, r *http.Request,
 		s.renderLDAPClients(w, r, c, status, msg, map[string]string{"name": in.Name, "app": in.App})
 		return
 	}
-	scope := "It sees every active user."
+	scope := s.pages.tr(c, "msg.ldapclients.it_sees_every_active")
 	if v.App != "" {
 		scope = "It sees only the users the app " + v.App + " lets in."
 	}
-	s.usersUI().renderLink(w, r, c, "ldap", linkData{Heading: "LDAP client " + v.Name, Label: "Bind password", Link: v.Secret,
-		Lede: "Give the app this bind DN and password: " + v.BindDN + ".",
-		Note: scope, Back: "/admin/ldap", BackLabel: "Back to the directory server"})
+	s.usersUI().renderLink(w, r, c, "ldap", linkData{Heading: s.pages.tr(c, "msg.ldapclients.ldap_client", "Name", v.Name), Label: s.pages.tr(c, "msg.ldapclients.bind_password"), Link: v.Secret,
+		Lede: s.pages.tr(c, "msg.ldapclients.give_the_app_this", "BindDN", v.BindDN),
+		Note: scope, Back: "/admin/ldap", BackLabel: s.pages.tr(c, "msg.ldapclients.back_to_the_directory")})
 }
 
 // handleLDAPClientDelete deletes a bind client once its box is ticked.

@@ -19,7 +19,7 @@ func (s signInUI) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 		rd = ""
 	}
-	s.render(w, http.StatusOK, "login", page{Title: "Sign in", Form: map[string]string{"rd": rd}})
+	s.render(w, r, http.StatusOK, "login", page{Title: s.pages.lang(r.Header, nil).S("login.title"), Form: map[string]string{"rd": rd}})
 }
 
 func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
@@ -38,20 +38,20 @@ func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		status, msg := http.StatusUnauthorized, "Incorrect username or password."
+		status, msg := http.StatusUnauthorized, s.pages.lang(r.Header, nil).S("msg.login.incorrect_username_or_password")
 		switch {
 		case errors.Is(err, ErrBusy):
-			status, msg = http.StatusServiceUnavailable, "Too many sign-in attempts right now. Try again in a moment."
+			status, msg = http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.login.too_many_sign_in")
 		case errors.Is(err, core.ErrDirectoryUnavailable):
-			status, msg = http.StatusServiceUnavailable, "The directory that checks your password cannot be reached right now. Try again in a few minutes, or ask an administrator."
+			status, msg = http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.login.the_directory_that_checks")
 		case !errors.Is(err, core.ErrBadCredentials):
 			s.log.Error("login", "error", err)
-			status, msg = http.StatusInternalServerError, "Something went wrong. Try again."
+			status, msg = http.StatusInternalServerError, s.pages.lang(r.Header, nil).S("js.went_wrong")
 		}
 		if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 			rd = ""
 		}
-		s.render(w, status, "login", page{Title: "Sign in", Error: msg, Form: map[string]string{"username": login, "rd": rd}})
+		s.render(w, r, status, "login", page{Title: s.pages.lang(r.Header, nil).S("login.title"), Error: msg, Form: map[string]string{"username": login, "rd": rd}})
 		return
 	}
 	s.redirectAfterForm(w, r, s.cleanReturn(rd))
@@ -63,16 +63,16 @@ func (s signInUI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 func (s signInUI) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
 	rd := s.secondStepUI().cleanRD(r.URL.Query().Get("rd"))
 	if c, res := s.callerOf(r); res == resolvedOK {
-		p := s.basePage(w, r, c, "Sign out", "")
+		p := s.basePage(w, r, c, s.pages.lang(r.Header, nil).S("layout.sign_out"), "")
 		p.Form["rd"] = rd
-		s.render(w, http.StatusOK, "logout", p)
+		s.render(w, r, http.StatusOK, "logout", p)
 		return
 	}
-	s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
+	s.render(w, r, http.StatusOK, "logout", page{Title: s.pages.lang(r.Header, nil).S("msg.login.signed_out"), Form: map[string]string{"rd": rd}})
 }
 
 func (s signInUI) handleLogoutForm(w http.ResponseWriter, r *http.Request) {
 	s.signOut(w, r)
 	rd := s.secondStepUI().cleanRD(r.PostFormValue("rd"))
-	s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{"rd": rd}})
+	s.render(w, r, http.StatusOK, "logout", page{Title: s.pages.lang(r.Header, nil).S("msg.login.signed_out"), Form: map[string]string{"rd": rd}})
 }

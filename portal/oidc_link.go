@@ -41,7 +41,7 @@ func (s accountUI) linkIdentity(a *caller, p *oidcProvider, u *store.User, id *i
 func (s accountUI) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c *caller) {
 	p := s.signInUI().oidcProvider(r.PathValue("provider"))
 	if p == nil {
-		s.pageError(w, r, c, http.StatusNotFound, "Not found", "There is no such sign-in provider.")
+		s.pageError(w, r, c, http.StatusNotFound, s.pages.tr(c, "status.404"), s.pages.tr(c, "msg.oidc_link.there_is_no_such"))
 		return
 	}
 	if err := s.mayLink(c, p); err != nil {
@@ -70,8 +70,8 @@ func (s accountUI) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oid
 	c, res := s.callerOf(r)
 	if res != resolvedOK || c.User.ID != f.userID {
 		s.core.Audit(s.requestActor(r), store.Event{Action: actionIdentityLink, Outcome: outcomeFailure, Reason: "oidc " + p.Name + ": not signed in as the user who started the link"})
-		s.renderError(w, r, http.StatusForbidden, "Link not completed",
-			"You are no longer signed in as the person who asked for this link. Sign in and try again from your profile.", nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.oidc_link.link_not_completed"),
+			s.pages.lang(r.Header, nil).S("msg.oidc_link.you_are_no_longer"), nil)
 		return
 	}
 	if err := s.mayLink(c, p); err != nil {

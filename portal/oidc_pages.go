@@ -24,7 +24,7 @@ type oidcErrorData struct {
 }
 
 // renderOIDCError shows a failed sign-in through p.
-func (s signInUI) renderOIDCError(w http.ResponseWriter, status int, p *oidcProvider, rd, title, msg string, retry bool) {
+func (s signInUI) renderOIDCError(w http.ResponseWriter, r *http.Request, status int, p *oidcProvider, rd, title, msg string, retry bool) {
 	rd = s.secondStepUI().cleanRD(rd)
 	d := oidcErrorData{LoginURL: "/login", Provider: p.DisplayName}
 	if rd != "" {
@@ -36,7 +36,7 @@ func (s signInUI) renderOIDCError(w http.ResponseWriter, status int, p *oidcProv
 			d.RetryURL += "?rd=" + url.QueryEscape(rd)
 		}
 	}
-	s.render(w, status, "oidc_error", page{Title: title, Status: status, Message: msg, Data: d})
+	s.render(w, r, status, "oidc_error", page{Title: title, Status: status, Message: msg, Data: d})
 }
 
 // oidcFail shows a failed flow: the sign-in error page, or for a link the
@@ -47,7 +47,7 @@ func (s signInUI) oidcFail(w http.ResponseWriter, r *http.Request, p *oidcProvid
 		s.renderError(w, r, status, title, msg, u)
 		return
 	}
-	s.renderOIDCError(w, status, p, f.rd, title, msg, true)
+	s.renderOIDCError(w, r, status, p, f.rd, title, msg, true)
 }
 
 // handleOIDCStart sends the browser to the provider to sign in.
@@ -61,7 +61,7 @@ func (s signInUI) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 	to, err := s.beginOIDC(w, p, oidcPurposeLogin, nil, rd)
 	if err != nil {
 		s.log.Error("oidc: start sign-in", "provider", p.Name, "error", err)
-		s.renderOIDCError(w, http.StatusServiceUnavailable, p, rd, "Sign-in unavailable",
+		s.renderOIDCError(w, r, http.StatusServiceUnavailable, p, rd, "Sign-in unavailable",
 			fmt.Sprintf("Sign-in with %s is unavailable right now. Try again shortly, or sign in with your password.", p.DisplayName), false)
 		return
 	}
@@ -81,13 +81,13 @@ func (s signInUI) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	f, err := s.takeOIDCFlow(w, r, p)
 	if err != nil && !errors.Is(err, errOIDCState) {
 		s.log.Error("oidc: callback", "provider", p.Name, "error", err)
-		s.renderOIDCError(w, http.StatusInternalServerError, p, "", "Something went wrong", "Your sign-in could not be completed. Try again.", true)
+		s.renderOIDCError(w, r, http.StatusInternalServerError, p, "", s.pages.lang(r.Header, nil).S("msg.secondfactor.something_went_wrong"), s.pages.lang(r.Header, nil).S("msg.oidc.your_sign_in_could"), true)
 		return
 	}
 	if err != nil {
 		s.core.Audit(s.requestActor(r), store.Event{Action: core.ActionLogin, Outcome: outcomeFailure, Reason: reason + err.Error()})
-		s.renderOIDCError(w, http.StatusBadRequest, p, "", "Sign-in not valid",
-			"This sign-in was not started in this browser, has expired or was already used. Start again.", true)
+		s.renderOIDCError(w, r, http.StatusBadRequest, p, "", "Sign-in not valid",
+			s.pages.lang(r.Header, nil).S("msg.oidc.this_sign_in_was"), true)
 		return
 	}
 	action := core.ActionLogin
@@ -208,8 +208,5 @@ func (s signInUI) linkedAccountsOf(username string) (*linkedAccounts, error) {
 
 // bindOIDCPages points the page templates' OIDC helpers at s.
 func (s signInUI) bindOIDCPages() {
-	fm := template.FuncMap{"oidcProviders": s.oidcButtons, "linkedAccounts": s.linkedAccountsOf}
-	for _, t := range s.pages {
-		t.Funcs(fm)
-	}
+	s.pages.funcs(template.FuncMap{"oidcProviders": s.oidcButtons, "linkedAccounts": s.linkedAccountsOf})
 }

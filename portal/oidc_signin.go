@@ -35,18 +35,18 @@ func (s signInUI) finishOIDCLogin(w http.ResponseWriter, r *http.Request, p *oid
 		if !errors.As(err, &ref) {
 			s.log.Error("oidc: sign-in", "provider", p.Name, "error", err)
 			s.core.Audit(s.requestActor(r), store.Event{Action: core.ActionLogin, Outcome: outcomeFailure, Reason: "oidc " + p.Name + ": internal error"})
-			s.renderOIDCError(w, http.StatusInternalServerError, p, f.rd, "Something went wrong", "Your sign-in could not be completed. Try again.", true)
+			s.renderOIDCError(w, r, http.StatusInternalServerError, p, f.rd, s.pages.lang(r.Header, nil).S("msg.secondfactor.something_went_wrong"), s.pages.lang(r.Header, nil).S("msg.oidc.your_sign_in_could"), true)
 			return
 		}
 		s.core.Audit(s.requestActor(r), store.Event{Actor: ref.actor, Action: core.ActionLogin, Resource: resourceOf(ref.actor), Outcome: outcomeFailure,
 			Reason: "oidc " + p.Name + ": " + ref.auditReason})
 		countSignIn(s.core.Metrics(), "oidc", ref, false)
 		if ref.genericLogin {
-			s.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: sentence(core.ErrBadCredentials.Error()),
+			s.render(w, r, http.StatusUnauthorized, "login", page{Title: s.pages.lang(r.Header, nil).S("login.title"), Error: sentence(core.ErrBadCredentials.Error()),
 				Form: map[string]string{"rd": s.secondStepUI().cleanRD(f.rd)}})
 			return
 		}
-		s.renderOIDCError(w, ref.status, p, f.rd, ref.title, ref.msg, false)
+		s.renderOIDCError(w, r, ref.status, p, f.rd, ref.title, ref.msg, false)
 		return
 	}
 	s.oidcSignIn(w, r, p, f, id, u, how)
@@ -206,7 +206,7 @@ func (s signInUI) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider
 func (s signInUI) oidcSignIn(w http.ResponseWriter, r *http.Request, p *oidcProvider, f *oidcFlow, id *identity.External, u *store.User, how string) {
 	fail := func(err error) {
 		s.log.Error("oidc: sign-in", "provider", p.Name, "user", u.Username, "error", err)
-		s.renderOIDCError(w, http.StatusInternalServerError, p, f.rd, "Something went wrong", "Your sign-in could not be completed. Try again.", true)
+		s.renderOIDCError(w, r, http.StatusInternalServerError, p, f.rd, s.pages.lang(r.Header, nil).S("msg.secondfactor.something_went_wrong"), s.pages.lang(r.Header, nil).S("msg.oidc.your_sign_in_could"), true)
 	}
 	u, err := s.recordOIDCLogin(s.requestActor(r), p, id, u)
 	if err != nil {

@@ -40,7 +40,7 @@ func (s signInUI) askConsent(w http.ResponseWriter, r *http.Request, p *oidcprov
 	}
 	if err != nil {
 		s.log.Error("oidc consent", "app", app.Name, "error", err)
-		s.renderError(w, r, http.StatusServiceUnavailable, "Try again", "The sign-in service is busy. Try again in a moment.", nil)
+		s.renderError(w, r, http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.oidcconsent.try_again"), s.pages.lang(r.Header, nil).S("msg.oidcconsent.the_sign_in_service"), nil)
 		return true
 	}
 	if !need {
@@ -58,7 +58,7 @@ func (s signInUI) askConsent(w http.ResponseWriter, r *http.Request, p *oidcprov
 		s.WriteRefusal(w, r, Verdict{Outcome: SignIn}, s.portal.String()+oidcprovider.ContinuePath+"?id="+url.QueryEscape(id))
 		return true
 	}
-	pg := s.basePage(w, r, c, "Allow "+app.Title+"?", "")
+	pg := s.basePage(w, r, c, s.pages.tr(c, "oidc_consent.allow", "AppTitle", app.Title), "")
 	d := consentData{ID: id, App: app.Name, AppTitle: app.Title, AppURL: app.URL}
 	for _, w := range core.ScopeWords(req.Scopes) {
 		if strings.HasPrefix(w, "your ") {
@@ -73,7 +73,7 @@ func (s signInUI) askConsent(w http.ResponseWriter, r *http.Request, p *oidcprov
 	// The form's answer ends in a redirect to the app (Deny directly, Allow
 	// through /oidc/continue): browsers hold the redirect chain of a form
 	// to form-action, so the redirect URI's origin is allowed too.
-	s.render(&cspWriter{ResponseWriter: w, formAction: formSource(req.RedirectURI)}, http.StatusOK, "oidc_consent", pg)
+	s.render(&cspWriter{ResponseWriter: w, formAction: formSource(req.RedirectURI)}, r, http.StatusOK, "oidc_consent", pg)
 	return true
 }
 
@@ -126,12 +126,12 @@ func (s oidcConsentUI) handleConsent(w http.ResponseWriter, r *http.Request, c *
 	}
 	if p == nil || err != nil {
 		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
-			"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+			s.pages.tr(c, "msg.oidcconsent.this_sign_in_request"), nil)
 		return
 	}
 	if c.Impersonating() {
-		s.renderError(w, r, http.StatusForbidden, "Not while impersonating",
-			"Apps that sign in through Gatehouse cannot be opened during an impersonation.", nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.tr(c, "msg.emailconfirm.not_while_impersonating"),
+			s.pages.tr(c, "msg.oidcconsent.apps_that_sign_in"), nil)
 		return
 	}
 	a := *c
@@ -152,13 +152,13 @@ func (s oidcConsentUI) handleConsent(w http.ResponseWriter, r *http.Request, c *
 		to, err := p.Deny(id)
 		if err != nil {
 			s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
-				"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+				s.pages.tr(c, "msg.oidcconsent.this_sign_in_request"), nil)
 			return
 		}
 		s.core.Access.DenyConsent(&a, app.Name, req.Scopes)
 		http.Redirect(w, r, to, http.StatusSeeOther)
 	default:
-		s.pageError(w, r, c, http.StatusBadRequest, "Bad request", "Choose Allow or Deny.")
+		s.pageError(w, r, c, http.StatusBadRequest, s.pages.tr(c, "error.bad_request"), s.pages.tr(c, "msg.oidcconsent.choose_allow_or_deny"))
 	}
 }
 
@@ -180,7 +180,7 @@ func (s oidcConsentUI) handleProfileRevoke(w http.ResponseWriter, r *http.Reques
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/profile", "The app is disconnected: it must ask you to sign in again.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.oidcconsent.the_app_is_disconnected"))
 }
 
 func (s oidcConsentUI) apiMyConnectedApps(w http.ResponseWriter, r *http.Request) {

@@ -16,14 +16,14 @@ import (
 func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWriter, r *http.Request) {
 	setPageSecurityHeaders(w.Header())
 	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Bad sign-out request", "The app sent a request that could not be read.", nil)
+		s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("msg.oidclogout.bad_sign_out_request"), s.pages.lang(r.Header, nil).S("msg.oidclogout.the_app_sent_a"), nil)
 		return
 	}
 	l, err := p.ParseLogout(r.Context(), r.Form)
 	if err != nil {
-		msg := "The app sent a sign-out request that could not be checked, so nothing was changed."
+		msg := s.pages.lang(r.Header, nil).S("msg.oidclogout.the_app_sent_a_2")
 		if errors.Is(err, oidcprovider.ErrLogoutRedirect) {
-			msg = "The app asked to return to an address it has not registered, so nothing was changed and you were not sent back."
+			msg = s.pages.lang(r.Header, nil).S("msg.oidclogout.the_app_asked_to")
 		}
 		s.renderError(w, r, http.StatusBadRequest, "Sign-out refused", msg, nil)
 		return
@@ -33,12 +33,12 @@ func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWr
 			http.Redirect(w, r, l.Return, http.StatusFound)
 			return
 		}
-		s.render(w, http.StatusOK, "logout", page{Title: "Signed out", Form: map[string]string{}})
+		s.render(w, r, http.StatusOK, "logout", page{Title: s.pages.lang(r.Header, nil).S("msg.login.signed_out"), Form: map[string]string{}})
 	}
 	c, res := s.callerOf(r)
 	switch {
 	case res == resolvedUnavailable:
-		s.renderError(w, r, http.StatusServiceUnavailable, "Try again", "The sign-in service is busy. Try again in a moment.", nil)
+		s.renderError(w, r, http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.oidcconsent.try_again"), s.pages.lang(r.Header, nil).S("msg.oidcconsent.the_sign_in_service"), nil)
 		return
 	case res != resolvedOK:
 		// Nobody is signed in here: nothing to end.
@@ -47,8 +47,8 @@ func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWr
 	}
 	confirmed := r.Method == http.MethodPost && r.PostForm.Get("confirm") == "1"
 	if confirmed && !s.csrfValid(c, r.PostForm.Get("csrf")) {
-		s.renderError(w, r, http.StatusForbidden, "Request refused",
-			"This form was not sent from a current page of the portal, so nothing was changed. Go back, reload the page and try again.", nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("error.csrf.title"),
+			s.pages.lang(r.Header, nil).S("error.csrf"), nil)
 		return
 	}
 	hinted := l.UserID != "" && l.UserID == c.User.ID && l.SID != "" && l.SID == p.SessionSID(c.SessionID)
@@ -57,11 +57,11 @@ func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWr
 		done()
 		return
 	}
-	pg := s.basePage(w, r, c, "Sign out", "")
+	pg := s.basePage(w, r, c, s.pages.lang(r.Header, nil).S("layout.sign_out"), "")
 	pg.Form["action"] = oidcprovider.EndSessionPath
 	pg.Form["confirm"] = "1"
 	for k := range l.Params {
 		pg.Form[k] = l.Params.Get(k)
 	}
-	s.render(w, http.StatusOK, "logout", pg)
+	s.render(w, r, http.StatusOK, "logout", pg)
 }

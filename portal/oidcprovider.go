@@ -117,7 +117,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	req, err2 := p.PendingDetails(id)
 	if err != nil || err2 != nil {
 		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
-			"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+			s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
 		return
 	}
 	// prompt=none: the app wants an answer without a page; where a page
@@ -127,7 +127,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 		to, err := p.NoInteraction(id, code)
 		if err != nil {
 			s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
-				"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+				s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
 			return
 		}
 		http.Redirect(w, r, to, http.StatusFound)
@@ -137,7 +137,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	si, res := s.resolve(r.Header, now)
 	switch {
 	case res == resolvedUnavailable:
-		s.renderError(w, r, http.StatusServiceUnavailable, "Try again", "The sign-in service is busy. Try again in a moment.", nil)
+		s.renderError(w, r, http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.oidcconsent.try_again"), s.pages.lang(r.Header, nil).S("msg.oidcconsent.the_sign_in_service"), nil)
 		return
 	case res == resolvedNone && none:
 		noPage("login_required")
@@ -149,8 +149,8 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 		noPage("interaction_required")
 		return
 	case si.impersonator != "":
-		s.renderError(w, r, http.StatusForbidden, "Not while impersonating",
-			"Apps that sign in through Gatehouse cannot be opened during an impersonation.", nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.emailconfirm.not_while_impersonating"),
+			s.pages.lang(r.Header, nil).S("msg.oidcconsent.apps_that_sign_in"), nil)
 		return
 	}
 	v := s.core.Access.Decide(&si.acct, app, si.auth.SecondFactor)
@@ -192,7 +192,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.Complete(id, si.id, sess); err != nil {
 		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
-			"This sign-in request has expired or was already used. Go back to the app and sign in again.", nil)
+			s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
 		return
 	}
 	http.Redirect(w, r, p.CallbackURL(id), http.StatusFound)

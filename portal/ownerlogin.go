@@ -23,9 +23,6 @@ const OwnerLoginLifetime = core.OwnerLoginLifetime
 // confirmation page and only the POST of that page spends it, so a link
 // previewer cannot use it up.
 
-// ownerLoginHelp is the answer to a bad recovery link.
-const ownerLoginHelp = "This sign-in link is invalid, has expired or was already used. Make a new one with: caddy gatehouse owner-login"
-
 // OwnerLoginLink makes a one-time link that signs the owner username in,
 // bypassing any second factor, valid for OwnerLoginLifetime. An empty
 // username means the first active owner by username. The user must be an
@@ -103,10 +100,10 @@ func (s signInUI) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	t, u, err := s.core.Credentials.OwnerLoginToken(tok)
 	if err != nil {
-		s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), s.pages.lang(r.Header, nil).S("msg.ownerlogin.help"), nil)
 		return
 	}
-	s.render(w, http.StatusOK, "owner_login", page{Title: "Owner recovery sign-in",
+	s.render(w, r, http.StatusOK, "owner_login", page{Title: s.pages.lang(r.Header, nil).S("msg.ownerlogin.owner_recovery_sign_in"),
 		Data: ownerLoginData{Token: tok, Username: u.Username, FullName: u.FullName, ExpiresAt: t.ExpiresAt}})
 }
 
@@ -115,11 +112,11 @@ func (s signInUI) handleOwnerLoginPage(w http.ResponseWriter, r *http.Request) {
 func (s signInUI) handleOwnerLoginForm(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.useOwnerLogin(w, r, r.PathValue("token")); err != nil {
 		if errors.Is(err, core.ErrLink) {
-			s.renderError(w, r, http.StatusNotFound, "Link not valid", ownerLoginHelp, nil)
+			s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), s.pages.lang(r.Header, nil).S("msg.ownerlogin.help"), nil)
 			return
 		}
 		s.log.Error("owner sign-in", "error", err)
-		s.renderError(w, r, http.StatusInternalServerError, "Sign-in failed", "Something went wrong. Try again shortly.", nil)
+		s.renderError(w, r, http.StatusInternalServerError, s.pages.lang(r.Header, nil).S("msg.ownerlogin.sign_in_failed"), s.pages.lang(r.Header, nil).S("msg.ownerlogin.something_went_wrong_try"), nil)
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)

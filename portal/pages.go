@@ -4,17 +4,18 @@ import (
 	"bytes"
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
 	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/internal/i18n"
 	"github.com/gatehouse-auth/gatehouse/policies"
 	"github.com/gatehouse-auth/gatehouse/store"
 )
@@ -44,24 +45,25 @@ var pageNames = []string{
 	"oidc_consent",
 }
 
-// pageFuncs are the helpers templates may call.
+// pageFuncs are the helpers templates may call, besides the ones of the
+// page's language and time zone (pages_lang.go: t, thtml, lang, ago,
+// until, date, datetime).
 var pageFuncs = template.FuncMap{
-	"date":     func(v any) string { return fmtTime(v, "2 Jan 2006") },
-	"datetime": func(v any) string { return fmtTime(v, "2 Jan 2006, 15:04 UTC") },
-	"iso":      func(v any) string { return fmtTime(v, time.RFC3339) },
-	"ago":      fmtAgo,
-	"until":    fmtUntil,
-	"join":     strings.Join,
-	"dur":      fmtDuration,
-	"userURL":  userURL,
-	"esc":      url.PathEscape,
-	"has":      func(list []string, v string) bool { return slices.Contains(list, v) },
-	"initial":  initial,
-	"dict":     dict,
+	"iso":     func(v any) string { return fmtTime(v, time.RFC3339) },
+	"join":    strings.Join,
+	"dur":     fmtDuration,
+	"userURL": userURL,
+	"esc":     url.PathEscape,
+	"has":     func(list []string, v string) bool { return slices.Contains(list, v) },
+	"initial": initial,
+	"dict":    dict,
+	// languages are the languages of the catalogue.
+	"languages": func() []string { return i18n.Supported },
 
 	// Bound to each Service by bindPages.
 	"mailEnabled": func() bool { return false },
 	"brand":       func() brandView { return brandView{Name: core.DefaultBrandName, LogoURL: defaultLogoPath} },
+	"rules":       func() string { return "" },
 
 	// Bound to each Service by bindOIDCPages (oidc.go).
 	"oidcProviders":  func() []oidcButton { return nil },
@@ -69,11 +71,17 @@ var pageFuncs = template.FuncMap{
 }
 
 // bindPages points the page templates' service helpers at s: whether
-// email is set up (pages offer email only then) and the branding.
+// email is set up (pages offer email only then), the branding, and the
+// messages naming the product by the brand name setting.
 func (s *Service) bindPages() {
-	fm := template.FuncMap{"mailEnabled": s.mail.Enabled, "brand": brandingAPI{s}.brandView}
-	for _, t := range s.pages {
-		t.Funcs(fm)
+	s.pages.funcs(template.FuncMap{"mailEnabled": s.mail.Enabled, "brand": brandingAPI{s}.brandView})
+	for tag, pages := range s.pages.base {
+		l := i18n.Get(tag)
+		fm := langFuncs(l, s.core.BrandName)
+		fm["rules"] = func() string { return describeRules(l.Branded(s.core.BrandName()), s.core.PasswordRules()) }
+		for _, t := range pages {
+			t.Funcs(fm)
+		}
 	}
 }
 
@@ -91,19 +99,6 @@ func dict(kv ...any) (map[string]any, error) {
 		m[k] = kv[i+1]
 	}
 	return m, nil
-}
-
-func parsePages() (map[string]*template.Template, error) {
-	pages := make(map[string]*template.Template, len(pageNames))
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(pageFuncs).ParseFS(webFS,
-			"web/templates/layout.html", "web/templates/partials.html", "web/templates/branding.html", "web/templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("portal: parse page %s: %w", name, err)
-		}
-		pages[name] = t
-	}
-	return pages, nil
 }
 
 // staticFS is served under /assets/.
@@ -155,6 +150,9 @@ type page struct {
 type pageUser struct {
 	Username, FullName, Email, Role string
 	Groups                          []string
+	// Language and TimeZone choose the page's language and the zone of
+	// its times (pages_lang.go).
+	Language, TimeZone string
 }
 
 type pageApp struct{ Name, Title, URL string }
@@ -169,23 +167,38 @@ func pageUserOf(u *store.User) *pageUser {
 	if u == nil {
 		return nil
 	}
-	return &pageUser{Username: u.Username, FullName: u.FullName, Email: u.Email, Role: u.Role, Groups: u.Groups}
+	return &pageUser{Username: u.Username, FullName: u.FullName, Email: u.Email, Role: u.Role, Groups: u.Groups,
+		Language: u.Language, TimeZone: u.TimeZone}
 }
 
 // render executes page name into a buffer first, so a template error never
-// sends half a page.
-func (s *Service) render(w http.ResponseWriter, status int, name string, p page) {
+// sends half a page. The page is in the language of p.User's profile, else
+// of r's Accept-Language (r may be nil), with times in p.User's zone.
+func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	if p.Error != "" && p.ErrorField == "" {
 		p.ErrorField = errorField(p.Error)
 	}
+	var profile, zone, accept string
+	if p.User != nil {
+		profile, zone = p.User.Language, p.User.TimeZone
+	}
+	if r != nil {
+		accept = r.Header.Get("Accept-Language")
+	}
+	tag := i18n.Negotiate(profile, accept, s.core.Settings().DefaultLanguage)
 	var buf bytes.Buffer
-	if err := s.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
-		s.log.Error("render page", "page", name, "error", err)
+	t, err := s.pages.page(tag, zone, name)
+	if err == nil {
+		err = t.ExecuteTemplate(&buf, "layout", p)
+	}
+	if err != nil {
+		s.log.Error("render page", "page", name, "language", tag, "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", tag)
 	setPageSecurityHeaders(h)
 	if p.Portal != "" {
 		h.Set("Content-Security-Policy", guardPageCSP(p.Portal))
@@ -203,7 +216,7 @@ func (s *Service) renderError(w http.ResponseWriter, r *http.Request, status int
 			return
 		}
 	}
-	s.render(w, status, "error", page{Title: title, Status: status, Message: msg, User: pageUserOf(u)})
+	s.render(w, r, status, "error", page{Title: title, Status: status, Message: msg, User: pageUserOf(u)})
 }
 
 // basePage returns the page data every signed-in page starts from: the
@@ -235,7 +248,7 @@ func (s *Service) basePage(w http.ResponseWriter, r *http.Request, c *caller, ti
 
 // navFor lists the pages c may open, in the order shown.
 func (s *Service) navFor(c *caller) []navItem {
-	nav := []navItem{{Key: "home", Label: "Home", Href: "/"}, {Key: "profile", Label: "Profile", Href: "/profile"}}
+	nav := []navItem{{Key: "home", Label: s.pages.tr(c, "nav.home"), Href: "/"}, {Key: "profile", Label: s.pages.tr(c, "nav.profile"), Href: "/profile"}}
 	add := func(ok bool, key, label string) {
 		if ok {
 			nav = append(nav, navItem{Key: key, Label: label, Href: "/admin/" + key, Admin: true})
@@ -249,7 +262,7 @@ func (s *Service) navFor(c *caller) []navItem {
 	add(c.Can(policies.PermInvitationsRead), "invitations", "Invitations")
 	add(c.Can(policies.PermAuditRead), "audit", "Audit log")
 	add(c.Can(policies.PermSettingsRead), "settings", "Settings")
-	add(c.Can(policies.PermSettingsWrite), "ldap", "Directory server")
+	add(c.Can(policies.PermSettingsWrite), "ldap", s.pages.tr(c, "nav.ldap"))
 	return nav
 }
 
@@ -267,13 +280,22 @@ func (s *Service) operatesAnyApp(u *store.User) bool {
 func (s *Service) pageError(w http.ResponseWriter, r *http.Request, c *caller, status int, title, msg string) {
 	p := s.basePage(nil, nil, c, title, "")
 	p.Status, p.Message = status, msg
-	s.render(w, status, "error", p)
+	s.render(w, r, status, "error", p)
 }
 
 // pageFail shows err (a service error) as an error page with its status.
 func (s *Service) pageFail(w http.ResponseWriter, r *http.Request, c *caller, err error) {
 	status, msg := s.statusOf(err)
-	s.pageError(w, r, c, status, http.StatusText(status), sentence(msg))
+	s.pageError(w, r, c, status, s.pages.tr(c, statusTitle(status)), sentence(msg))
+}
+
+// statusTitle is the catalogue ID of the title of an error page.
+func statusTitle(status int) string {
+	switch status {
+	case 400, 401, 403, 404, 409, 410, 413, 429, 500, 503:
+		return "status." + strconv.Itoa(status)
+	}
+	return "status.other"
 }
 
 // The caller's page access.
@@ -304,7 +326,8 @@ func (s *Service) pageCaller(w http.ResponseWriter, r *http.Request, perm polici
 	c, res := s.callerOf(r)
 	switch res {
 	case resolvedUnavailable:
-		s.renderError(w, r, http.StatusServiceUnavailable, "Unavailable", "The sign-in service is unavailable. Try again shortly.", nil)
+		l := s.pages.lang(r.Header, nil)
+		s.renderError(w, r, http.StatusServiceUnavailable, l.S("error.unavailable.title"), l.S("error.unavailable"), nil)
 		return nil
 	case resolvedNone:
 		to := "/login"
@@ -324,24 +347,22 @@ func (s *Service) pageCaller(w http.ResponseWriter, r *http.Request, perm polici
 	}
 	if r.Method == http.MethodPost {
 		if err := parsePageForm(r); err != nil {
-			status, msg := http.StatusBadRequest, "The form could not be read."
+			status, msg := http.StatusBadRequest, s.pages.tr(c, "error.form_unreadable")
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				status, msg = http.StatusRequestEntityTooLarge, "The form is too large."
+				status, msg = http.StatusRequestEntityTooLarge, s.pages.tr(c, "error.form_too_large")
 			}
-			s.pageError(w, r, c, status, "Bad request", msg)
+			s.pageError(w, r, c, status, s.pages.tr(c, "error.bad_request"), msg)
 			return nil
 		}
 		if !s.csrfValid(c, r.PostFormValue("csrf")) {
 			s.log.Warn("page form refused: missing or bad CSRF token", "path", r.URL.Path, "user", c.User.Username)
-			s.pageError(w, r, c, http.StatusForbidden, "Request refused",
-				"This form was not sent from a current page of the portal, so nothing was changed. Go back, reload the page and try again.")
+			s.pageError(w, r, c, http.StatusForbidden, s.pages.tr(c, "error.csrf.title"), s.pages.tr(c, "error.csrf"))
 			return nil
 		}
 	}
 	if perm != "" && !c.Can(perm) {
-		s.pageError(w, r, c, http.StatusForbidden, "No access",
-			"This page needs the "+string(perm)+" permission, which your role does not have.")
+		s.pageError(w, r, c, http.StatusForbidden, s.pages.tr(c, "error.no_access"), s.pages.tr(c, "error.needs_permission", "Permission", string(perm)))
 		return nil
 	}
 	return c
@@ -357,11 +378,12 @@ func redirectStatus(r *http.Request) int {
 // renderFormError answers a form that could not be read: 413 when it was
 // too large, else 400.
 func (s *Service) renderFormError(w http.ResponseWriter, r *http.Request, err error) {
+	l := s.pages.lang(r.Header, nil)
 	if bodyErrorStatus(err) == http.StatusRequestEntityTooLarge {
-		s.renderError(w, r, http.StatusRequestEntityTooLarge, "Bad request", "The form is too large.", nil)
+		s.renderError(w, r, http.StatusRequestEntityTooLarge, l.S("error.bad_request"), l.S("error.form_too_large"), nil)
 		return
 	}
-	s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", nil)
+	s.renderError(w, r, http.StatusBadRequest, l.S("error.bad_request"), l.S("error.form_unreadable"), nil)
 }
 
 // parsePageForm reads a POST body: URL-encoded or multipart (imports).

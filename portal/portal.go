@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"log/slog"
 	"net"
@@ -180,7 +179,7 @@ type Service struct {
 	// wa is the WebAuthn relying party; nil when the portal's host cannot
 	// be one (an IP address), which turns security keys and passkeys off.
 	wa      *waRP
-	pages   map[string]*template.Template
+	pages   *pageSets
 	handler http.Handler
 
 	// throttle limits attempts per client IP on the routes that check a
@@ -281,6 +280,8 @@ func New(opts Options) (*Service, error) {
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
+	s.pages.defaultLang = func() string { return s.core.Settings().DefaultLanguage }
+	s.pages.brand = s.core.BrandName
 	s.signInUI().bindOIDCPages()
 	s.bindPages()
 	s.handler = s.routes()

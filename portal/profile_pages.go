@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/core"
+	"github.com/gatehouse-auth/gatehouse/internal/i18n"
 )
 
 // The self-service pages: the caller's profile, password and sessions. The
@@ -41,6 +42,8 @@ type profileData struct {
 	Reauth, HasPassword bool
 	// Directory: the password is the external directory's, changed there.
 	Directory bool
+	// Languages are the languages the user may choose.
+	Languages []string
 }
 
 func (s accountUI) handleProfile(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -54,7 +57,7 @@ func (s accountUI) renderProfile(w http.ResponseWriter, r *http.Request, c *call
 	if fresh, err := s.store.User(u.ID); err == nil {
 		u = fresh
 	}
-	p := s.basePage(w, r, c, "Your profile", "profile")
+	p := s.basePage(w, r, c, s.pages.tr(c, "msg.profile.your_profile"), "profile")
 	p.User = pageUserOf(u)
 	p.Error = errMsg
 	p.Form = map[string]string{"full_name": u.FullName, "email": u.Email}
@@ -112,8 +115,9 @@ func (s accountUI) renderProfile(w http.ResponseWriter, r *http.Request, c *call
 		Reauth:            s.now().Sub(c.Session.CreatedAt) >= core.FreshWindow,
 		HasPassword:       u.PasswordHash != "" || s.core.Directory.Manages(u),
 		Directory:         s.core.Directory.Manages(u),
+		Languages:         i18n.Supported,
 	}
-	s.render(w, status, "profile", p)
+	s.render(w, r, status, "profile", p)
 }
 
 // handleProfileForm changes the caller's own name and email address.
@@ -133,7 +137,7 @@ func (s accountUI) handleProfileForm(w http.ResponseWriter, r *http.Request, c *
 		s.done(w, r, c, "/profile", emailSentMessage(res.User, res.Mailed))
 		return
 	}
-	s.done(w, r, c, "/profile", "Your details were saved.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.profile.your_details_were_saved"))
 }
 
 // passwordData is the content of /profile/password.
@@ -157,12 +161,12 @@ func (s accountUI) renderPassword(w http.ResponseWriter, r *http.Request, c *cal
 	if _, ok := s.core.Access.RedirectPolicy().Clean(rd); !ok {
 		rd = ""
 	}
-	p := s.basePage(w, r, c, "Change your password", "profile")
+	p := s.basePage(w, r, c, s.pages.tr(c, "password.change_your_password"), "profile")
 	p.Error = errMsg
 	appPasswords, _ := s.core.Credentials.ListAppPasswords(c)
 	p.Data = passwordData{Expired: s.core.PasswordExpired(c.User.PasswordChangedAt), RD: rd, PasswordRules: s.core.PasswordRules().Describe(),
 		NoCurrent: core.SignedInWithTempPassword(c), AppPasswords: len(appPasswords)}
-	s.render(w, status, "password", p)
+	s.render(w, r, status, "password", p)
 }
 
 // handlePasswordForm changes the caller's password, then returns to rd
@@ -178,18 +182,18 @@ func (s accountUI) handlePasswordForm(w http.ResponseWriter, r *http.Request, c 
 		s.renderPassword(w, r, c, status, msg, rd)
 	}
 	if pw != f.Get("password2") {
-		fail(http.StatusBadRequest, "The two new passwords do not match.")
+		fail(http.StatusBadRequest, s.pages.tr(c, "msg.profile.the_two_new_passwords"))
 		return
 	}
 	if err := s.core.Credentials.ChangeOwnPassword(r.Context(), c, current, pw); err != nil {
 		status, msg := s.statusOf(err)
 		if strings.HasPrefix(msg, "current_password:") {
-			msg = "Your current password is not correct."
+			msg = s.pages.tr(c, "msg.profile.your_current_password_is")
 		}
 		fail(status, sentence(msg))
 		return
 	}
-	msg := s.revokeAppPasswordsWithPassword(r, c, "Your password was changed. Your other sessions were signed out.")
+	msg := s.revokeAppPasswordsWithPassword(r, c, s.pages.tr(c, "msg.profile.your_password_was_changed"))
 	if to, ok := s.core.Access.RedirectPolicy().Clean(rd); ok {
 		// rd may be an app on another origin: redirectAfterForm gets
 		// there despite the CSP form-action directive.
@@ -207,7 +211,7 @@ func (s accountUI) handleRevokeOwnSession(w http.ResponseWriter, r *http.Request
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
 		return
 	}
-	s.done(w, r, c, "/profile", "The session was signed out.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.profile.the_session_was_signed"))
 }
 
 // revokeOwnSession is revokeSession limited to the caller's own sessions,

@@ -58,7 +58,7 @@ func (s accessUI) renderRoles(w http.ResponseWriter, r *http.Request, c *caller,
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Roles", "roles")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.roles"), "roles")
 	p.Error = errMsg
 	if form != nil {
 		p.Form = form
@@ -72,7 +72,7 @@ func (s accessUI) renderRoles(w http.ResponseWriter, r *http.Request, c *caller,
 		}
 	}
 	p.Data = d
-	s.render(w, status, "roles", p)
+	s.render(w, r, status, "roles", p)
 }
 
 func (s accessUI) handleCreateRole(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -105,7 +105,7 @@ func (s accessUI) renderRole(w http.ResponseWriter, r *http.Request, c *caller, 
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Role "+v.Name, "roles")
+	p := s.basePage(w, r, c, s.pages.tr(c, "msg.roles.role", "Name", v.Name), "roles")
 	p.Error = errMsg
 	p.Form = map[string]string{"description": v.Description}
 	for k, val := range form {
@@ -115,7 +115,7 @@ func (s accessUI) renderRole(w http.ResponseWriter, r *http.Request, c *caller, 
 		perms = v.Permissions
 	}
 	p.Data = roleData{Role: v, Path: "/admin/roles/" + url.PathEscape(v.Name), Perms: permAreas(perms)}
-	s.render(w, status, "role", p)
+	s.render(w, r, status, "role", p)
 }
 
 func (s accessUI) handleEditRole(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -128,13 +128,13 @@ func (s accessUI) handleEditRole(w http.ResponseWriter, r *http.Request, c *call
 		s.renderRole(w, r, c, status, msg, map[string]string{"description": desc}, perms)
 		return
 	}
-	s.done(w, r, c, "/admin/roles/"+url.PathEscape(v.Name), "Role saved.")
+	s.done(w, r, c, "/admin/roles/"+url.PathEscape(v.Name), s.pages.tr(c, "msg.roles.role_saved"))
 }
 
 func (s accessUI) handleDeleteRole(w http.ResponseWriter, r *http.Request, c *caller) {
 	name := r.PathValue("role")
 	if r.PostForm.Get("confirm") != "yes" {
-		s.renderRole(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the role should be deleted.", nil, nil)
+		s.renderRole(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.roles.tick_the_box_to"), nil, nil)
 		return
 	}
 	if err := s.core.Access.DeleteRole(c, name); err != nil {

@@ -192,22 +192,22 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 	}
 	switch {
 	case pol&policyServiceCredential != 0 && c.Key != nil:
-		return refuse("Not with an API key", "API keys cannot make or remove LDAP clients: sign in to the portal to do this",
+		return refuse(s.pages.lang(r.Header, nil).S("msg.routepolicy.not_with_an_api"), "API keys cannot make or remove LDAP clients: sign in to the portal to do this",
 			"API keys cannot do this.")
 	case pol&policyServiceCredential != 0 && c.Impersonating():
-		return refuse("Not while impersonating", core.ErrImpersonating.Error()+": LDAP clients cannot be made or removed while impersonating; stop impersonating first",
+		return refuse(s.pages.lang(r.Header, nil).S("msg.emailconfirm.not_while_impersonating"), core.ErrImpersonating.Error()+": LDAP clients cannot be made or removed while impersonating; stop impersonating first",
 			"You are acting as "+c.User.Username+": LDAP clients cannot be made or removed now. Stop impersonating first.")
 	case c.Key != nil:
-		return refuse("Not with an API key", "API keys cannot change passwords, second factors or keys: sign in to the portal to do this",
+		return refuse(s.pages.lang(r.Header, nil).S("msg.routepolicy.not_with_an_api"), "API keys cannot change passwords, second factors or keys: sign in to the portal to do this",
 			"API keys cannot do this.")
 	case c.Impersonating():
-		return refuse("Not while impersonating", core.ErrImpersonating.Error()+": passwords, second factors and keys cannot be changed by someone acting as their owner; stop impersonating first",
+		return refuse(s.pages.lang(r.Header, nil).S("msg.emailconfirm.not_while_impersonating"), core.ErrImpersonating.Error()+": passwords, second factors and keys cannot be changed by someone acting as their owner; stop impersonating first",
 			"You are acting as "+c.User.Username+": their password, second factors and keys cannot be changed now. Stop impersonating first.")
 	}
 	if pol&policyAdminCredential != 0 {
 		if u, err := s.core.Users.FindUser(r.PathValue("user")); err == nil && u.ID == c.User.ID {
-			return refuse("Your own account", "this is your own account: "+self,
-				"This is your own account. Change your password and second factors on your profile page.")
+			return refuse(s.pages.lang(r.Header, nil).S("msg.routepolicy.your_own_account"), "this is your own account: "+self,
+				s.pages.lang(r.Header, nil).S("msg.routepolicy.this_is_your_own"))
 		}
 	}
 	if pol&policyFresh != 0 {
@@ -234,12 +234,12 @@ func (s *Service) refuseByPolicy(w http.ResponseWriter, r *http.Request, pol pol
 			if isAPI(r) {
 				writeJSONError(w, http.StatusForbidden, err.Error())
 			} else {
-				msg := "Confirm your current password: type it in the form and try again."
+				msg := s.pages.lang(r.Header, nil).S("msg.routepolicy.confirm_your_current_password")
 				if c.User.PasswordHash == "" {
 					msg = "Confirm it is you: sign in again, then make this change within " + strconv.Itoa(int(core.FreshWindow.Minutes())) + " minutes."
 				}
 				if errors.Is(err, core.ErrBadProof) {
-					msg = "Confirm your current password: the password you typed is not correct."
+					msg = s.pages.lang(r.Header, nil).S("msg.routepolicy.confirm_your_current_password_2")
 				}
 				s.accountUI().renderProfile(w, r, c, http.StatusForbidden, msg, nil)
 			}

@@ -55,6 +55,7 @@ func (s *Service) pageRoutes(mux *routeMux) {
 	mux.Handle("POST /profile/ssh-keys", s.freshCredential(s.signedIn("", s.accountUI().handleProfileSSHKeyAdd)))
 	mux.Handle("POST /profile/ssh-keys/remove", s.ownCredential(s.signedIn("", s.accountUI().handleProfileSSHKeyRemove)))
 	mux.Handle("POST /profile/security-emails", s.notCredential(s.signedIn("", s.accountUI().handleProfileMailPrefs)))
+	mux.Handle("POST /profile/language", s.notCredential(s.signedIn("", s.accountUI().handleProfileLanguage)))
 
 	// Users.
 	mux.HandleFunc("GET /admin/users", s.signedIn(policies.PermUsersRead, s.usersUI().handleUsers))

@@ -53,7 +53,7 @@ func (s secondStepUI) handleSecondStepPage(w http.ResponseWriter, r *http.Reques
 		if p, err = s.stepUpPending(w, r); err != nil {
 			if c, res := s.callerOf(r); res == resolvedOK && !c.Session.SecondFactor {
 				s.pageError(w, r, c, http.StatusForbidden, "Two-factor authentication needed",
-					"This app requires a second factor. Set up an authenticator app or a security key on your profile, then open the app again.")
+					s.pages.lang(r.Header, nil).S("msg.secondfactor.this_app_requires_a"))
 				return
 			}
 			http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
@@ -64,16 +64,16 @@ func (s secondStepUI) handleSecondStepPage(w http.ResponseWriter, r *http.Reques
 		http.Redirect(w, r, "/login/enroll?rd="+url.QueryEscape(rd), http.StatusSeeOther)
 		return
 	}
-	s.renderSecondStep(w, http.StatusOK, p, rd, "")
+	s.renderSecondStep(w, r, http.StatusOK, p, rd, "")
 }
 
-func (s secondStepUI) renderSecondStep(w http.ResponseWriter, status int, p *pending, rd, errMsg string) {
+func (s secondStepUI) renderSecondStep(w http.ResponseWriter, r *http.Request, status int, p *pending, rd, errMsg string) {
 	m, err := s.store.MFA(p.User.ID)
 	if err != nil {
-		s.renderError(w, nil, http.StatusInternalServerError, "Something went wrong", "Try again.", nil)
+		s.renderError(w, nil, http.StatusInternalServerError, s.pages.lang(r.Header, nil).S("msg.secondfactor.something_went_wrong"), s.pages.lang(r.Header, nil).S("msg.secondfactor.try_again"), nil)
 		return
 	}
-	s.render(w, status, "login_2fa", page{Title: "Two-step sign-in", Error: errMsg,
+	s.render(w, r, status, "login_2fa", page{Title: s.pages.lang(r.Header, nil).S("login_2fa.two_step_sign_in"), Error: errMsg,
 		Data: secondStepData{Username: p.User.Username, Methods: core.MethodsOf(m), RD: rd}})
 }
 
@@ -86,24 +86,24 @@ func (s secondStepUI) handleSecondStepForm(w http.ResponseWriter, r *http.Reques
 	rd := s.cleanRD(r.PostForm.Get("rd"))
 	p, err := s.pendingOf(r)
 	if err != nil {
-		s.signInAgain(w, rd)
+		s.signInAgain(w, r, rd)
 		return
 	}
 	method := r.PostForm.Get("method")
 	if _, err := s.secondStep(w, r, p, method, r.PostForm.Get("code")); err != nil {
-		status, msg := http.StatusUnauthorized, "That code is not valid. Try the current one."
+		status, msg := http.StatusUnauthorized, s.pages.lang(r.Header, nil).S("msg.secondfactor.that_code_is_not")
 		var ie *InputError
 		switch {
 		case errors.As(err, &ie):
 			status, msg = http.StatusBadRequest, sentence(ie.Error())
 		case errors.Is(err, core.ErrNoPending):
-			s.signInAgain(w, rd)
+			s.signInAgain(w, r, rd)
 			return
 		case !errors.Is(err, core.ErrBadCode):
 			s.log.Error("second step", "error", err)
-			status, msg = http.StatusInternalServerError, "Something went wrong. Try again."
+			status, msg = http.StatusInternalServerError, s.pages.lang(r.Header, nil).S("js.went_wrong")
 		}
-		s.renderSecondStep(w, status, p, rd, msg)
+		s.renderSecondStep(w, r, status, p, rd, msg)
 		return
 	}
 	s.redirectAfterForm(w, r, s.signInUI().cleanReturn(rd))
@@ -112,9 +112,9 @@ func (s secondStepUI) handleSecondStepForm(w http.ResponseWriter, r *http.Reques
 // signInAgain answers a second step (or enrollment) whose sign-in is gone
 // (expired after 5 minutes, spent, or void because the password changed)
 // with the sign-in form and why, instead of a silent redirect.
-func (s secondStepUI) signInAgain(w http.ResponseWriter, rd string) {
-	s.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in",
-		Error: "This sign-in has expired or was interrupted (for example by a password change). Sign in again.",
+func (s secondStepUI) signInAgain(w http.ResponseWriter, r *http.Request, rd string) {
+	s.render(w, r, http.StatusUnauthorized, "login", page{Title: s.pages.lang(r.Header, nil).S("login.title"),
+		Error: s.pages.lang(r.Header, nil).S("msg.secondfactor.this_sign_in_has"),
 		Form:  map[string]string{"rd": rd}})
 }
 
@@ -127,17 +127,17 @@ func (s secondStepUI) handleEnrollPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?rd="+url.QueryEscape(rd), http.StatusSeeOther)
 		return
 	}
-	s.renderEnroll(w, http.StatusOK, p.User, rd, "")
+	s.renderEnroll(w, r, http.StatusOK, p.User, rd, "")
 }
 
-func (s secondStepUI) renderEnroll(w http.ResponseWriter, status int, u *store.User, rd, errMsg string) {
+func (s secondStepUI) renderEnroll(w http.ResponseWriter, r *http.Request, status int, u *store.User, rd, errMsg string) {
 	e, err := s.core.Auth.BeginTOTP(u)
 	if err != nil {
 		s.log.Error("begin totp", "error", err)
-		s.renderError(w, nil, http.StatusInternalServerError, "Something went wrong", "Try again.", nil)
+		s.renderError(w, nil, http.StatusInternalServerError, s.pages.lang(r.Header, nil).S("msg.secondfactor.something_went_wrong"), s.pages.lang(r.Header, nil).S("msg.secondfactor.try_again"), nil)
 		return
 	}
-	s.render(w, status, "totp_setup", page{Title: "Set up two-factor authentication", Error: errMsg,
+	s.render(w, r, status, "totp_setup", page{Title: s.pages.lang(r.Header, nil).S("msg.secondfactor.set_up_two_factor"), Error: errMsg,
 		Data: totpSetupData{TOTPEnrollment: e, QRImage: template.URL(e.QR), Action: "/login/enroll", RD: rd, Required: true}})
 }
 
@@ -151,23 +151,23 @@ func (s secondStepUI) handleEnrollForm(w http.ResponseWriter, r *http.Request) {
 	rd := s.cleanRD(r.PostForm.Get("rd"))
 	p, err := s.pendingOf(r)
 	if err != nil || !p.Enroll {
-		s.signInAgain(w, rd)
+		s.signInAgain(w, r, rd)
 		return
 	}
 	codes, err := s.core.Auth.ConfirmTOTP(s.requestActor(r), p.User, r.PostForm.Get("code"))
 	if err != nil {
 		status, _ := s.statusOf(err)
-		s.renderEnroll(w, status, p.User, rd, totpConfirmMessage(err))
+		s.renderEnroll(w, r, status, p.User, rd, totpConfirmMessage(err))
 		return
 	}
 	if _, err := s.finishLogin(w, r, p, core.MethodTOTP); err != nil {
 		if !errors.Is(err, core.ErrNoPending) {
 			s.log.Error("finish sign-in after enrollment", "error", err)
 		}
-		s.signInAgain(w, rd)
+		s.signInAgain(w, r, rd)
 		return
 	}
-	s.render(w, http.StatusOK, "backup_codes", page{Title: "Your backup codes",
+	s.render(w, r, http.StatusOK, "backup_codes", page{Title: s.pages.lang(r.Header, nil).S("msg.secondfactor.your_backup_codes"),
 		Data: backupCodesData{Codes: codes, Next: s.signInUI().cleanReturn(rd)}})
 }
 
@@ -193,10 +193,10 @@ func (s secondStepUI) renderProfileTOTP(w http.ResponseWriter, r *http.Request, 
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Set up an authenticator app", "profile")
+	p := s.basePage(w, r, c, s.pages.tr(c, "profile.set_up_an_authenticator"), "profile")
 	p.Error = errMsg
 	p.Data = totpSetupData{TOTPEnrollment: e, QRImage: template.URL(e.QR), Action: "/profile/totp/confirm"}
-	s.render(w, status, "totp_setup", p)
+	s.render(w, r, status, "totp_setup", p)
 }
 
 func (s secondStepUI) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -206,10 +206,10 @@ func (s secondStepUI) handleProfileTOTPConfirm(w http.ResponseWriter, r *http.Re
 		s.renderProfileTOTP(w, r, c, status, totpConfirmMessage(err))
 		return
 	}
-	p := s.basePage(w, r, c, "Your backup codes", "profile")
+	p := s.basePage(w, r, c, s.pages.tr(c, "msg.secondfactor.your_backup_codes"), "profile")
 	p.Flash = "Two-factor authentication is on."
 	p.Data = backupCodesData{Codes: codes, Next: "/profile"}
-	s.render(w, http.StatusOK, "backup_codes", p)
+	s.render(w, r, http.StatusOK, "backup_codes", p)
 }
 
 func (s secondStepUI) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -217,7 +217,7 @@ func (s secondStepUI) handleProfileTOTPRemove(w http.ResponseWriter, r *http.Req
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/profile", "The authenticator app is removed.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.secondfactor.the_authenticator_app_is"))
 }
 
 func (s secondStepUI) handleProfileBackupCodes(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -226,10 +226,10 @@ func (s secondStepUI) handleProfileBackupCodes(w http.ResponseWriter, r *http.Re
 		s.pageFail(w, r, c, err)
 		return
 	}
-	p := s.basePage(w, r, c, "Your new backup codes", "profile")
-	p.Flash = "New backup codes made; the old ones no longer work."
+	p := s.basePage(w, r, c, s.pages.tr(c, "msg.secondfactor.your_new_backup_codes"), "profile")
+	p.Flash = s.pages.tr(c, "msg.secondfactor.new_backup_codes_made")
 	p.Data = backupCodesData{Codes: codes, Next: "/profile"}
-	s.render(w, http.StatusOK, "backup_codes", p)
+	s.render(w, r, http.StatusOK, "backup_codes", p)
 }
 
 // handleUserResetFactors removes a user's second factors (admin page).
@@ -239,5 +239,5 @@ func (s secondStepUI) handleUserResetFactors(w http.ResponseWriter, r *http.Requ
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, userURL(ref), "Second factors removed. The user signs in with the password and can set them up again.")
+	s.done(w, r, c, userURL(ref), s.pages.tr(c, "msg.secondfactor.second_factors_removed_the"))
 }

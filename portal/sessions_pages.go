@@ -26,10 +26,10 @@ func (s accessUI) renderSessions(w http.ResponseWriter, r *http.Request, c *call
 	for _, it := range items {
 		users[it.Username] = true
 	}
-	p := s.basePage(w, r, c, "Sessions", "sessions")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.sessions"), "sessions")
 	p.Error = errMsg
 	p.Data = sessionsData{Sessions: items, Users: len(users)}
-	s.render(w, status, "sessions", p)
+	s.render(w, r, status, "sessions", p)
 }
 
 func (s accessUI) handleRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -42,5 +42,5 @@ func (s accessUI) handleRevokeSession(w http.ResponseWriter, r *http.Request, c 
 		}
 		return
 	}
-	s.done(w, r, c, "/admin/sessions", "The session was signed out.")
+	s.done(w, r, c, "/admin/sessions", s.pages.tr(c, "msg.profile.the_session_was_signed"))
 }

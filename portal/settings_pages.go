@@ -59,6 +59,7 @@ func settingsForm(st *Settings) map[string]string {
 		"lock_profile":           b(st.LockProfile),
 		"require_2fa":            b(st.Require2FA),
 		"notify_impersonation":   b(st.NotifyImpersonation),
+		"default_language":       st.DefaultLanguage,
 		"min_length":             n(st.PasswordRules.MinLength),
 		"max_length":             n(st.PasswordRules.MaxLength),
 		"require_lower":          b(st.PasswordRules.RequireLower),
@@ -74,14 +75,14 @@ func (s accessUI) handleSettings(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s accessUI) renderSettings(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
-	p := s.basePage(w, r, c, "Settings", "settings")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.settings"), "settings")
 	p.Error = errMsg
 	p.Form = settingsForm(s.core.Settings())
 	for k, v := range form {
 		p.Form[k] = v
 	}
 	p.Data = settingsData{Defaults: s.core.Defaults(), MailEnabled: s.mail.Enabled(), Backups: s.backupsFor(c)}
-	s.render(w, status, "settings", p)
+	s.render(w, r, status, "settings", p)
 }
 
 // settingsPatch turns the settings form into the JSON patch that
@@ -135,6 +136,9 @@ func settingsPatch(f url.Values) ([]byte, error) {
 	patch["lock_profile"] = on("lock_profile")
 	patch["require_2fa"] = on("require_2fa")
 	patch["notify_impersonation"] = on("notify_impersonation")
+	if f.Has("default_language") {
+		patch["default_language"] = f.Get("default_language")
+	}
 	return json.Marshal(patch)
 }
 
@@ -153,7 +157,7 @@ func (s accessUI) handleSettingsForm(w http.ResponseWriter, r *http.Request, c *
 		s.renderSettings(w, r, c, status, msg, form)
 		return
 	}
-	s.done(w, r, c, "/admin/settings", "Settings saved. They apply from the next request.")
+	s.done(w, r, c, "/admin/settings", s.pages.tr(c, "msg.settings.settings_saved_they_apply"))
 }
 
 func (s accessUI) handleTestMail(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -166,5 +170,5 @@ func (s accessUI) handleTestMail(w http.ResponseWriter, r *http.Request, c *call
 	if to == "" {
 		to = c.User.Email
 	}
-	s.done(w, r, c, "/admin/settings", "A test email was sent to "+to+".")
+	s.done(w, r, c, "/admin/settings", s.pages.tr(c, "msg.settings.test_mail_sent", "To", to))
 }

@@ -9,17 +9,17 @@ import (
 
 func (s signInUI) handleSetupPage(w http.ResponseWriter, r *http.Request) {
 	if has, err := s.store.HasUsers(); err != nil || has {
-		s.renderError(w, r, http.StatusNotFound, "Setup is complete",
-			"Gatehouse already has an owner. Sign in instead.", nil)
+		s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.setup.setup_is_complete"),
+			s.pages.lang(r.Header, nil).S("msg.setup.gatehouse_already_has_an"), nil)
 		return
 	}
 	token := r.URL.Query().Get("token")
 	if !s.core.Credentials.SetupTokenValid(token) {
-		s.renderError(w, r, http.StatusForbidden, "Link not valid", core.SetupLinkHelp, nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), s.pages.lang(r.Header, nil).S("msg.setup.link_help"), nil)
 		return
 	}
-	s.render(w, http.StatusOK, "setup", page{
-		Title:         "Create the owner account",
+	s.render(w, r, http.StatusOK, "setup", page{
+		Title:         s.pages.lang(r.Header, nil).S("msg.setup.create_the_owner_account"),
 		Form:          map[string]string{"token": token},
 		PasswordRules: s.core.PasswordRules().Describe(),
 	})
@@ -34,10 +34,10 @@ func (s signInUI) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	nu := NewUser{Username: f.Get("username"), Email: f.Get("email"), FullName: f.Get("full_name"), Password: f.Get("password")}
 	form := map[string]string{"token": f.Get("token"), "username": nu.Username, "email": nu.Email, "full_name": nu.FullName}
 	again := func(status int, msg string) {
-		s.render(w, status, "setup", page{Title: "Create the owner account", Error: msg, Form: form, PasswordRules: s.core.PasswordRules().Describe()})
+		s.render(w, r, status, "setup", page{Title: s.pages.lang(r.Header, nil).S("msg.setup.create_the_owner_account"), Error: msg, Form: form, PasswordRules: s.core.PasswordRules().Describe()})
 	}
 	if nu.Password != f.Get("password2") {
-		again(http.StatusBadRequest, "The two passwords do not match.")
+		again(http.StatusBadRequest, s.pages.lang(r.Header, nil).S("msg.invitations.the_two_passwords_do"))
 		return
 	}
 	u, err := s.core.Credentials.SetupOwner(r.Context(), s.requestActor(r), f.Get("token"), nu)
@@ -50,14 +50,14 @@ func (s signInUI) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, sentence(ie.Error()))
 		return
 	case errors.Is(err, core.ErrSetupLink):
-		s.renderError(w, r, http.StatusForbidden, "Link not valid", core.SetupLinkHelp, nil)
+		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), s.pages.lang(r.Header, nil).S("msg.setup.link_help"), nil)
 		return
 	case errors.Is(err, ErrBusy):
-		again(http.StatusServiceUnavailable, "The server is busy. Try again in a moment.")
+		again(http.StatusServiceUnavailable, s.pages.lang(r.Header, nil).S("msg.setup.the_server_is_busy"))
 		return
 	case err != nil:
 		s.log.Error("setup", "error", err)
-		again(http.StatusInternalServerError, "Something went wrong. Try again.")
+		again(http.StatusInternalServerError, s.pages.lang(r.Header, nil).S("js.went_wrong"))
 		return
 	}
 	if _, err := s.startSession(w, r, u, false); err != nil {

@@ -27,7 +27,7 @@ func (s accountUI) handleProfileSSHKeyAdd(w http.ResponseWriter, r *http.Request
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
 		return
 	}
-	s.done(w, r, c, "/profile", "The SSH key is added.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.sshkeys.the_ssh_key_is"))
 }
 
 // handleProfileSSHKeyRemove removes the caller's SSH key with the form's
@@ -55,5 +55,5 @@ func (s accountUI) handleProfileSSHKeyRemove(w http.ResponseWriter, r *http.Requ
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/profile", "The SSH key is removed.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.sshkeys.the_ssh_key_is_2"))
 }

@@ -23,13 +23,12 @@ func (s adminAPI) handleUserTempPassword(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	s.usersUI().renderLink(w, r, c, "users", linkData{
-		Heading: "Temporary password for " + u.Username,
+		Heading: s.pages.tr(c, "msg.temppassword_api.temporary_password_for", "Username", u.Username),
 		Lede:    u.Username + " can sign in with this password instead of their own, which stays as it is.",
 		Link:    resp.Password,
-		Label:   "Temporary password",
-		Note: "Give it to " + u.Username + " over a channel you trust: it works for one sign-in and expires " +
-			fmtUntil(s.now(), resp.ExpiresAt) + ". Lockout and second factors still apply.",
-		Back: userPath(u), BackLabel: "Back to " + u.Username,
+		Label:   s.pages.tr(c, "user.temporary_password"),
+		Note:    s.pages.tr(c, "msg.temppassword_api.give_it_to", "Username", u.Username, "Until", s.pages.until(c, s.now(), resp.ExpiresAt)),
+		Back:    userPath(u), BackLabel: s.pages.tr(c, "msg.temppassword_api.back_to", "Name", u.Username),
 	})
 }
 

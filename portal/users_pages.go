@@ -68,7 +68,7 @@ func (s usersUI) groupNames() []string {
 
 func (s usersUI) handleUsers(w http.ResponseWriter, r *http.Request, c *caller) {
 	q := r.URL.Query()
-	p := s.basePage(w, r, c, "Users", "users")
+	p := s.basePage(w, r, c, s.pages.tr(c, "nav.users"), "users")
 	d := usersData{Q: q.Get("q"), Role: q.Get("role"), Group: q.Get("group"), Status: q.Get("status"),
 		Roles: s.core.RoleNames(), Groups: s.groupNames(), Directory: s.core.Directory.Enabled(), LastSync: s.core.Directory.LastSync()}
 	d.Filtered = d.Q != "" || d.Role != "" || d.Group != "" || d.Status != ""
@@ -88,7 +88,7 @@ func (s usersUI) handleUsers(w http.ResponseWriter, r *http.Request, c *caller) 
 		d.FirstURL = pageURL("/admin/users", q, "")
 	}
 	p.Data = d
-	s.render(w, status, "users", p)
+	s.render(w, r, status, "users", p)
 }
 
 // newUserData is the content of /admin/users/new.
@@ -103,11 +103,11 @@ func (s usersUI) handleNewUserPage(w http.ResponseWriter, r *http.Request, c *ca
 }
 
 func (s usersUI) renderNewUser(w http.ResponseWriter, r *http.Request, c *caller, status int, errMsg string, form map[string]string) {
-	p := s.basePage(w, r, c, "New user", "users")
+	p := s.basePage(w, r, c, s.pages.tr(c, "users.new_user"), "users")
 	p.Error, p.Form = errMsg, form
 	p.Data = newUserData{Roles: s.assignableRoles(c), Groups: s.groupNames(),
 		PasswordRules: s.core.PasswordRules().Describe(), MailEnabled: s.mail.Enabled()}
-	s.render(w, status, "user_new", p)
+	s.render(w, r, status, "user_new", p)
 }
 
 // assignableRoles lists the roles c may give a new account (the service
@@ -129,7 +129,7 @@ func (s usersUI) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *ca
 	form := map[string]string{"username": nu.Username, "email": nu.Email, "fallback_email": nu.FallbackEmail,
 		"full_name": nu.FullName, "role": nu.Role, "groups": f.Get("groups")}
 	if nu.Password != "" && nu.Password != f.Get("password2") {
-		s.renderNewUser(w, r, c, http.StatusBadRequest, "The two passwords do not match.", form)
+		s.renderNewUser(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.invitations.the_two_passwords_do"), form)
 		return
 	}
 	u, link, err := s.core.Users.AdminCreateUser(r.Context(), c, nu)
@@ -148,11 +148,11 @@ func (s usersUI) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *ca
 			fmtUntil(s.now(), s.now().Add(time.Duration(s.core.Settings().InviteLifetime))) + "."
 	}
 	s.renderLink(w, r, c, "users", linkData{
-		Heading: "User " + u.Username + " was created",
-		Lede:    "They choose their password with this link.",
+		Heading: s.pages.tr(c, "msg.users.user", "Username", u.Username),
+		Lede:    s.pages.tr(c, "msg.users.they_choose_their_password"),
 		Link:    link, Note: note,
-		Back: userPath(u), BackLabel: "View " + u.Username,
-		Next: "/admin/users/new", NextLabel: "Create another user",
+		Back: userPath(u), BackLabel: s.pages.tr(c, "msg.users.view", "Username", u.Username),
+		Next: "/admin/users/new", NextLabel: s.pages.tr(c, "msg.users.create_another_user"),
 	})
 }
 
@@ -168,7 +168,7 @@ type linkData struct {
 func (s usersUI) renderLink(w http.ResponseWriter, r *http.Request, c *caller, section string, d linkData) {
 	p := s.basePage(w, r, c, d.Heading, section)
 	p.Data = d
-	s.render(w, http.StatusOK, "link", p)
+	s.render(w, r, http.StatusOK, "link", p)
 }
 
 // userPageData is the content of /admin/users/{user}.
@@ -239,7 +239,7 @@ func (s usersUI) renderUser(w http.ResponseWriter, r *http.Request, c *caller, s
 		Self: u.ID == c.User.ID, HasPassword: u.PasswordHash != "", PasswordChangedAt: u.PasswordChangedAt,
 		PasswordRules: s.core.PasswordRules().Describe(), Expired: s.core.PasswordExpired(u.PasswordChangedAt), Support: s.adminAPI().userSupport(c, u),
 		AppPasswords: appPasswords, RevokeAppPasswords: revokeAppPasswords, Directory: s.core.Directory.Manages(u)}
-	s.render(w, status, "user", p)
+	s.render(w, r, status, "user", p)
 }
 
 func dateOf(t time.Time) string {
@@ -282,7 +282,7 @@ func (s usersUI) handleUserDetails(w http.ResponseWriter, r *http.Request, c *ca
 		s.userFail(w, r, c, err, map[string]string{"email": email, "fallback_email": fallback, "full_name": name, "expires_at": exp})
 		return
 	}
-	s.userDone(w, r, c, "Details saved.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.users.details_saved"))
 }
 
 func (s usersUI) handleUserRole(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -293,7 +293,7 @@ func (s usersUI) handleUserRole(w http.ResponseWriter, r *http.Request, c *calle
 		return
 	}
 	if role == u.Role {
-		s.userDone(w, r, c, "The role is unchanged.")
+		s.userDone(w, r, c, s.pages.tr(c, "msg.users.the_role_is_unchanged"))
 		return
 	}
 	if _, err := s.core.Users.UpdateUser(c, u.ID, UserPatch{Role: &role}); err != nil {
@@ -310,7 +310,7 @@ func (s usersUI) handleUserGroups(w http.ResponseWriter, r *http.Request, c *cal
 		s.userFail(w, r, c, err, map[string]string{"groups": v})
 		return
 	}
-	s.userDone(w, r, c, "Groups saved.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.users.groups_saved"))
 }
 
 func (s usersUI) handleUserStatus(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -320,15 +320,15 @@ func (s usersUI) handleUserStatus(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	if active {
-		s.userDone(w, r, c, "The account was enabled.")
+		s.userDone(w, r, c, s.pages.tr(c, "msg.users.the_account_was_enabled"))
 	} else {
-		s.userDone(w, r, c, "The account was disabled and its sessions were ended.")
+		s.userDone(w, r, c, s.pages.tr(c, "msg.users.the_account_was_disabled"))
 	}
 }
 
 func (s usersUI) handleUserDelete(w http.ResponseWriter, r *http.Request, c *caller) {
 	if r.PostForm.Get("confirm") != "yes" {
-		s.renderUser(w, r, c, http.StatusBadRequest, "Tick the box to confirm that the account should be deleted.", nil)
+		s.renderUser(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.users.tick_the_box_to"), nil)
 		return
 	}
 	u, err := s.core.Users.FindUser(r.PathValue("user"))
@@ -346,14 +346,14 @@ func (s usersUI) handleUserDelete(w http.ResponseWriter, r *http.Request, c *cal
 func (s usersUI) handleUserPassword(w http.ResponseWriter, r *http.Request, c *caller) {
 	pw := r.PostForm.Get("password")
 	if pw != r.PostForm.Get("password2") {
-		s.renderUser(w, r, c, http.StatusBadRequest, "The two passwords do not match.", nil)
+		s.renderUser(w, r, c, http.StatusBadRequest, s.pages.tr(c, "msg.invitations.the_two_passwords_do"), nil)
 		return
 	}
 	if err := s.core.Credentials.AdminSetPassword(r.Context(), c, r.PathValue("user"), pw); err != nil {
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	s.userDone(w, r, c, "The password was set and every session of the account was ended.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.users.the_password_was_set"))
 }
 
 func (s usersUI) handleUserResetLink(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -373,10 +373,10 @@ func (s usersUI) handleUserResetLink(w http.ResponseWriter, r *http.Request, c *
 		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " + expires + ". Any earlier link stops working."
 	}
 	s.renderLink(w, r, c, "users", linkData{
-		Heading: "Password reset link for " + u.Username,
-		Lede:    "Whoever opens this link can choose a new password for the account.",
+		Heading: s.pages.tr(c, "msg.users.password_reset_link_for", "Username", u.Username),
+		Lede:    s.pages.tr(c, "msg.users.whoever_opens_this_link"),
 		Link:    link, Note: note,
-		Back: userPath(u), BackLabel: "Back to " + u.Username,
+		Back: userPath(u), BackLabel: s.pages.tr(c, "msg.temppassword_api.back_to", "Name", u.Username),
 	})
 }
 
@@ -385,7 +385,7 @@ func (s usersUI) handleUserUnlock(w http.ResponseWriter, r *http.Request, c *cal
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	s.userDone(w, r, c, "The account was unlocked.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.users.the_account_was_unlocked"))
 }
 
 func (s usersUI) handleUserRevokeSessions(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -407,5 +407,5 @@ func (s usersUI) handleUserRevokeSession(w http.ResponseWriter, r *http.Request,
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	s.userDone(w, r, c, "The session was signed out.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.profile.the_session_was_signed"))
 }

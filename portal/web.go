@@ -21,11 +21,11 @@ func (s *Service) handleHome(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	p := s.basePage(w, r, c, "Home", "home")
+	p := s.basePage(w, r, c, s.pages.lang(r.Header, nil).S("nav.home"), "home")
 	for _, a := range s.core.Access.AppsFor(c.User) {
 		p.Apps = append(p.Apps, pageApp{Name: a.Name, Title: a.Title, URL: a.URL})
 	}
-	s.render(w, http.StatusOK, "home", p)
+	s.render(w, r, http.StatusOK, "home", p)
 }
 
 func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) {
@@ -34,5 +34,5 @@ func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, _ := s.currentUser(r)
-	s.renderError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.", u)
+	s.renderError(w, r, http.StatusNotFound, s.pages.lang(r.Header, nil).S("msg.web.page_not_found"), s.pages.lang(r.Header, nil).S("msg.web.there_is_nothing_at"), u)
 }

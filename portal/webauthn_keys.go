@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -135,7 +136,7 @@ func (s accountUI) finishRegistration(w http.ResponseWriter, r *http.Request, u 
 	}
 	s.core.Audit(s.requestActor(r), store.Event{Actor: u.Username, Action: core.ActionWebAuthnAdd, Resource: "user:" + u.Username,
 		Outcome: outcomeSuccess, Reason: kind + " " + strconv.Quote(sc.Name)})
-	s.core.Notify(s.requestActor(r), u, core.NoticeFactorAdded, "A "+kind+" named "+strconv.Quote(sc.Name)+" was registered.")
+	s.core.Notify(s.requestActor(r), u, core.NoticeFactorAdded, core.Say("mail.detail."+strings.ReplaceAll(kind, " ", "_")+"_added", "Name", strconv.Quote(sc.Name)))
 	out := KeyAdded{KeyView: core.KeyViewOf(sc)}
 	if first {
 		out.BackupCodes = codes

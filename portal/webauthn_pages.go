@@ -29,5 +29,5 @@ func (s accountUI) handleProfileKeyRemove(w http.ResponseWriter, r *http.Request
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/profile", "The security key is removed.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.webauthn.the_security_key_is"))
 }

@@ -72,7 +72,8 @@ func binaryUsers() []User {
 			PasswordChangedAt: at, CreatedAt: at, UpdatedAt: at.Add(time.Second), LastLoginAt: at.Add(time.Hour), ExpiresAt: at.Add(24 * time.Hour),
 			PendingEmail: "new@example.com", Source: SourceLDAP, ExternalID: "uid=alice,ou=people,dc=example,dc=org",
 			ExternalGroups: []string{"Ops Team", "dev"}, UIDNumber: 4294967295,
-			SSHKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq alice@laptop"}},
+			SSHKeys:  []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq alice@laptop"},
+			Language: "de", TimeZone: "Europe/Berlin"},
 	}
 }
 
@@ -227,9 +228,9 @@ func BenchmarkDecodeSession(b *testing.B) {
 func TestUserRecordBeforePendingEmail(t *testing.T) {
 	in := binaryUsers()[1]
 	in.PendingEmail, in.Source, in.ExternalID, in.ExternalGroups = "", "", "", nil
-	in.UIDNumber, in.SSHKeys = 0, nil
+	in.UIDNumber, in.SSHKeys, in.Language, in.TimeZone = 0, nil, "", ""
 	b, _ := encode(&in)
-	old := b[:len(b)-6] // the empty PendingEmail, Source and ExternalID are a length byte each, ExternalGroups a count, UIDNumber a 0, SSHKeys a count
+	old := b[:len(b)-8] // the empty PendingEmail, Source and ExternalID are a length byte each, ExternalGroups a count, UIDNumber a 0, SSHKeys a count
 	var out User
 	if err := decode(old, &out); err != nil {
 		t.Fatal(err)
@@ -245,9 +246,9 @@ func TestUserRecordBeforePendingEmail(t *testing.T) {
 func TestUserRecordBeforeSource(t *testing.T) {
 	in := binaryUsers()[1]
 	in.Source, in.ExternalID, in.ExternalGroups = "", "", nil
-	in.UIDNumber, in.SSHKeys = 0, nil
+	in.UIDNumber, in.SSHKeys, in.Language, in.TimeZone = 0, nil, "", ""
 	b, _ := encode(&in)
-	old := b[:len(b)-5]
+	old := b[:len(b)-7]
 	if !bytes.HasSuffix(old, []byte(in.PendingEmail)) {
 		t.Fatal("the cut record does not end with PendingEmail")
 	}
@@ -265,9 +266,9 @@ func TestUserRecordBeforeSource(t *testing.T) {
 // number or SSH keys; a uid number past 32 bits is refused.
 func TestUserRecordBeforePosix(t *testing.T) {
 	in := binaryUsers()[1]
-	in.UIDNumber, in.SSHKeys = 0, nil
+	in.UIDNumber, in.SSHKeys, in.Language, in.TimeZone = 0, nil, "", ""
 	b, _ := encode(&in)
-	old := b[:len(b)-2]
+	old := b[:len(b)-4]
 	if !bytes.HasSuffix(old, []byte("dev")) {
 		t.Fatal("the cut record does not end with ExternalGroups")
 	}
@@ -281,5 +282,25 @@ func TestUserRecordBeforePosix(t *testing.T) {
 	big := binary.AppendUvarint(slices.Clone(old), 1<<32)
 	if err := decode(append(big, 0), &out); err == nil {
 		t.Error("a uid number of 2^32 was read")
+	}
+}
+
+// TestUserRecordBeforeLanguage: a binary user record written before the
+// language and time zone existed (it ends after SSHKeys) still reads,
+// with both empty (from the browser, UTC).
+func TestUserRecordBeforeLanguage(t *testing.T) {
+	in := binaryUsers()[1]
+	in.Language, in.TimeZone = "", ""
+	b, _ := encode(&in)
+	old := b[:len(b)-2]
+	if !bytes.HasSuffix(old, []byte("alice@laptop")) {
+		t.Fatal("the cut record does not end with SSHKeys")
+	}
+	var out User
+	if err := decode(old, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out, in) {
+		t.Errorf("got %+v\nwant %+v", out, in)
 	}
 }

@@ -67,6 +67,13 @@ type User struct {
 	// SSHKeys are the user's SSH public keys, one authorized_keys line
 	// each (validated by the core).
 	SSHKeys []string `json:"ssh_keys,omitempty"`
+	// Language is the language of the user's pages and e-mails, a tag of
+	// package internal/i18n ("de"); "" follows the browser.
+	Language string `json:"language,omitempty"`
+	// TimeZone is the IANA zone the user's pages and e-mails show times
+	// in ("Europe/Berlin"); "" is UTC (the profile page suggests the
+	// browser's zone).
+	TimeZone string `json:"time_zone,omitempty"`
 
 	// groupsCSV is Groups joined with ",", filled by the store so the
 	// request path does not allocate.
@@ -448,7 +455,9 @@ func (u *User) appendBinary(b []byte) []byte {
 	b = appendString(b, u.ExternalID)
 	b = appendStrings(b, u.ExternalGroups)
 	b = binary.AppendUvarint(b, uint64(u.UIDNumber))
-	return appendStrings(b, u.SSHKeys)
+	b = appendStrings(b, u.SSHKeys)
+	b = appendString(b, u.Language)
+	return appendString(b, u.TimeZone)
 }
 
 // decodeBinary reads what appendBinary wrote.
@@ -483,6 +492,10 @@ func (u *User) decodeBinary(r *recordReader) error {
 		}
 		u.UIDNumber = uint32(n)
 		u.SSHKeys = r.strs()
+	}
+	if r.more() { // added with the languages
+		u.Language = r.str()
+		u.TimeZone = r.str()
 	}
 	return r.err
 }

@@ -30,6 +30,13 @@
     return el.textContent.trim();
   }
 
+  // say returns the page's translation of a message (the layout's
+  // #js-messages), else the English fallback.
+  function say(key, fallback) {
+    var el = document.getElementById("js-messages");
+    return (el && el.dataset[key]) || fallback;
+  }
+
   function announce(msg) {
     var s = document.getElementById("copy-status");
     if (!s) {
@@ -82,14 +89,14 @@
     var text = textOf(el);
     var done = function (ok) {
       if (ok) {
-        confirmOn(btn, "Copied");
-        announce("Copied to the clipboard.");
+        confirmOn(btn, say("copied", "Copied"));
+        announce(say("copiedLong", "Copied to the clipboard."));
         return;
       }
       if (el.select) {
         el.select();
       }
-      announce("Copying did not work here: select the text and copy it yourself.");
+      announce(say("copyFailed", "Copying did not work here: select the text and copy it yourself."));
     };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(legacyCopy(text)); });
@@ -113,8 +120,8 @@
     a.click();
     a.remove();
     window.setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
-    confirmOn(btn, "Saved");
-    announce("Saved as " + name + ".");
+    confirmOn(btn, say("saved", "Saved"));
+    announce(say("savedAs", "Saved as {name}.").replace("{name}", name));
   }
 
   document.addEventListener("click", function (e) {
@@ -137,10 +144,19 @@
 
   // Local times. The date and the time are each kept on one line (no-break
   // spaces), so a narrow table cell wraps only between them.
+  // The profile's time zone field suggests the browser's zone when the
+  // profile names none. Times are written in the page's language and in
+  // the profile's zone (data-tz), else the browser's.
+  var zoneField = document.querySelector("input[data-browser-zone]");
+  var lang = document.documentElement.lang || undefined;
+  var tz = document.body.getAttribute("data-tz") || undefined;
   var day, clock;
   try {
-    day = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
-    clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+    if (zoneField && !zoneField.value) {
+      zoneField.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    }
+    day = new Intl.DateTimeFormat(lang, { year: "numeric", month: "short", day: "numeric", timeZone: tz });
+    clock = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", timeZoneName: "short", timeZone: tz });
   } catch (e) {
     return;
   }

@@ -126,18 +126,25 @@
     return out;
   }
 
+  // say returns the page's translation of a message (the layout's
+  // #js-messages), else the English fallback.
+  function say(key, fallback) {
+    var el = document.getElementById("js-messages");
+    return (el && el.dataset[key]) || fallback;
+  }
+
   // message turns a failure into a sentence for the user.
   function message(err, creating) {
     if (err && err.name === "NotAllowedError") {
-      return "The request was cancelled or timed out. Try again.";
+      return say("cancelled", "The request was cancelled or timed out. Try again.");
     }
     if (err && err.name === "InvalidStateError" && creating) {
-      return "This security key is already registered on your account.";
+      return say("alreadyRegistered", "This security key is already registered on your account.");
     }
     if (err && err.name === "SecurityError") {
-      return "This browser refused the request for this address. Security keys need the portal on a domain name over HTTPS.";
+      return say("refused", "This browser refused the request for this address. Security keys need the portal on a domain name over HTTPS.");
     }
-    var m = (err && err.message) || "Something went wrong. Try again.";
+    var m = (err && err.message) || say("wentWrong", "Something went wrong. Try again.");
     m = m.charAt(0).toUpperCase() + m.slice(1);
     return /[.!?]$/.test(m) ? m : m + ".";
   }
@@ -181,7 +188,7 @@
   async function signIn(box, passkey) {
     clearError(box);
     if (!supported()) {
-      showError(box, "This browser does not support security keys or passkeys.");
+      showError(box, say("unsupported", "This browser does not support security keys or passkeys."));
       return;
     }
     busy(box, true);
@@ -211,12 +218,12 @@
     note.className = "alert alert-info";
     note.setAttribute("role", "status");
     var p = document.createElement("p");
-    p.textContent = "Your key is added and two-factor authentication is on. Keep these backup codes somewhere safe: " +
-      "each one signs you in once if you lose your key. They are shown only now.";
+    p.textContent = say("keyAddedCodes", "Your key is added and two-factor authentication is on. Keep these backup codes somewhere safe: " +
+      "each one signs you in once if you lose your key. They are shown only now.");
     note.appendChild(p);
     var list = document.createElement("ol");
     list.className = "backup-codes mono";
-    list.setAttribute("aria-label", "Backup codes");
+    list.setAttribute("aria-label", say("backupCodes", "Backup codes"));
     codes.forEach(function (c) {
       var li = document.createElement("li");
       li.textContent = c;
@@ -226,7 +233,7 @@
     done.type = "button";
     done.className = "btn btn-primary";
     done.id = "backup-codes-done";
-    done.textContent = "I have saved them — continue";
+    done.textContent = say("savedContinue", "I have saved them — continue");
     done.addEventListener("click", function () { location.reload(); });
     list.id = "webauthn-backup-code-list";
     // Copy and download buttons: gatehouse.js handles their clicks.
@@ -236,13 +243,13 @@
     copyBtn.type = "button";
     copyBtn.className = "btn btn-secondary btn-sm btn-copy";
     copyBtn.setAttribute("data-copy", "#webauthn-backup-code-list");
-    copyBtn.textContent = "Copy";
+    copyBtn.textContent = say("copy", "Copy");
     var saveBtn = document.createElement("button");
     saveBtn.type = "button";
     saveBtn.className = "btn btn-secondary btn-sm";
     saveBtn.setAttribute("data-download", "#webauthn-backup-code-list");
     saveBtn.setAttribute("data-filename", "gatehouse-backup-codes.txt");
-    saveBtn.textContent = "Download .txt";
+    saveBtn.textContent = say("download", "Download .txt");
     tools.appendChild(copyBtn);
     tools.appendChild(saveBtn);
     box.appendChild(note);
