@@ -134,7 +134,7 @@ func (s accountUI) handleProfileForm(w http.ResponseWriter, r *http.Request, c *
 		return
 	}
 	if res.Requested {
-		s.done(w, r, c, "/profile", emailSentMessage(res.User, res.Mailed))
+		s.done(w, r, c, "/profile", s.pages.emailSentMessage(c, res.User, res.Mailed))
 		return
 	}
 	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.profile.your_details_were_saved"))
