@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -57,9 +58,12 @@ func TestLanguages(t *testing.T) {
 		t.Fatalf("change password: %d %s", code, b)
 	}
 	m := in.expect("bea@work.example", "Ihr Passwort wurde geändert")
-	for _, want := range []string{"Hallo Bea,", "Konto:  bea", "Europe/Berlin", "(UTC+01:00)", "Wenn Sie das waren"} {
+	for _, want := range []string{"Hallo Bea,", "Konto:  bea", "Europe/Berlin", "(UTC+01:00)", "Wenn Sie das waren", "Woher:  IP-Adresse"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("the German notice lacks %q:\n%s", want, m.Text)
 		}
+	}
+	if !regexp.MustCompile(`(Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Samstag|Sonntag), \d+\. (Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember) \d{4}`).MatchString(m.Text) {
+		t.Errorf("the time is not written in German:\n%s", m.Text)
 	}
 }

@@ -127,7 +127,7 @@ func (c *Core) noticeText(l *i18n.Lang, a *Actor, u *store.User, n Notice, detai
 	fmt.Fprintf(&b, "\n%s\n", l.S("mail.notice.account", "Username", u.Username))
 	fmt.Fprintf(&b, "%s\n", l.S("mail.notice.when", "Time", NoticeTime(l, c.now(), zone)))
 	if a != nil && a.IP != "" {
-		fmt.Fprintf(&b, "%s\n", l.S("mail.notice.from", "IP", a.IP, "Browser", BrowserOf(a.UserAgent)))
+		fmt.Fprintf(&b, "%s\n", l.S("mail.notice.from", "IP", a.IP, "Browser", BrowserIn(l, a.UserAgent)))
 	}
 	profile := c.portal.JoinPath("/profile").String()
 	fmt.Fprintf(&b, "\n%s\n", l.S("mail.notice.advice", "PasswordURL", c.portal.JoinPath("/profile/password").String(), "ProfileURL", profile))

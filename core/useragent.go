@@ -1,21 +1,31 @@
 package core
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/internal/i18n"
+)
 
 // BrowserOf names the browser and operating system of a User-Agent header
 // for people ("Firefox on Linux"), or "an unknown browser". It knows the
 // common browsers only; the raw header is never shown, so a client cannot
 // put text of its choosing into an e-mail beyond one of these names.
-func BrowserOf(ua string) string {
-	browser := "an unknown browser"
+func BrowserOf(ua string) string { return BrowserIn(i18n.Get(i18n.Default), ua) }
+
+// BrowserIn is BrowserOf in language l ("Firefox unter Linux").
+func BrowserIn(l *i18n.Lang, ua string) string {
+	browser := l.S("ua.unknown")
 	for _, b := range []struct{ token, name string }{
 		// Order matters: Edge and Opera also say Chrome; Chrome says Safari.
 		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"Chromium/", "Chromium"},
-		{"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client/", "a Go program"},
-		{"python-requests/", "a Python program"},
+		{"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client/", "ua.go"},
+		{"python-requests/", "ua.python"},
 	} {
 		if strings.Contains(ua, b.token) {
 			browser = b.name
+			if strings.HasPrefix(b.name, "ua.") {
+				browser = l.S(b.name)
+			}
 			break
 		}
 	}
@@ -32,5 +42,5 @@ func BrowserOf(ua string) string {
 	if os == "" {
 		return browser
 	}
-	return browser + " on " + os
+	return l.S("partials.on_2", "Browser", browser, "OS", os)
 }

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gatehouse-auth/gatehouse/core"
 )
@@ -18,7 +17,7 @@ func (s accountUI) handleProfileAppPasswordCreate(w http.ResponseWriter, r *http
 	}
 	scope := s.pages.tr(c, "msg.apppasswords.it_works_for_every")
 	if v.App != "" {
-		scope = "It works only for the app " + v.App + "."
+		scope = s.pages.tr(c, "msg.apppasswords.only_app", "App", v.App)
 	}
 	s.usersUI().renderLink(w, r, c, "profile", linkData{Heading: s.pages.tr(c, "msg.apppasswords.app_password", "Name", v.Name), Label: s.pages.tr(c, "msg.apppasswords.app_password_2"), Link: v.Password,
 		Lede: s.pages.tr(c, "msg.apppasswords.type_it_into_the", "Username", c.User.Username),
@@ -46,11 +45,9 @@ func (s accountUI) revokeAppPasswordsWithPassword(r *http.Request, c *caller, ms
 	switch {
 	case err != nil:
 		s.log.Error("revoke app passwords with a password change", "user", c.User.Username, "error", err)
-		return msg + " Your app passwords could not be revoked: revoke them on your profile page."
-	case n == 1:
-		return msg + " Your app password was revoked."
-	case n > 1:
-		return msg + " Your " + strconv.Itoa(n) + " app passwords were revoked."
+		return msg + " " + s.pages.tr(c, "msg.apppasswords.revoke_failed")
+	case n > 0:
+		return msg + " " + s.pages.tr(c, "msg.apppasswords.revoked", "Count", n)
 	}
 	return msg
 }

@@ -138,9 +138,9 @@ func (s accessUI) handleAppAccess(w http.ResponseWriter, r *http.Request, c *cal
 		s.renderApp(w, r, c, status, msg, map[string]string{"allow_groups": gv, "allow_users": uv})
 		return
 	}
-	msg := "Access saved: only the listed groups and users may open " + v.Title + "."
+	msg := s.pages.tr(c, "msg.apps.access_saved_listed", "Title", v.Title)
 	if v.Open {
-		msg = "Access saved: every signed-in user may open " + v.Title + "."
+		msg = s.pages.tr(c, "msg.apps.access_saved_open", "Title", v.Title)
 	}
 	s.done(w, r, c, "/admin/apps/"+url.PathEscape(v.Name), msg)
 }

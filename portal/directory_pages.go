@@ -12,10 +12,10 @@ func (s usersUI) handleDirectorySync(w http.ResponseWriter, r *http.Request, c *
 	rep, err := s.core.Directory.Sync(ctx, c)
 	if err != nil {
 		_, msg := s.failMsg(err)
-		s.done(w, r, c, "/admin/users", "Synchronization failed: "+msg)
+		s.done(w, r, c, "/admin/users", s.pages.tr(c, "msg.directory.sync_failed", "Reason", msg))
 		return
 	}
-	msg := "Synchronized with the directory: " + rep.Summary() + "."
+	msg := s.pages.tr(c, "msg.directory.synced", "Summary", rep.Summary())
 	if n := len(rep.Errors); n > 0 {
 		shown := rep.Errors
 		if n > 3 {
@@ -23,7 +23,7 @@ func (s usersUI) handleDirectorySync(w http.ResponseWriter, r *http.Request, c *
 		}
 		msg += " " + sentence(strings.Join(shown, "; "))
 		if n > 3 {
-			msg += " (and more: see the audit log and the API's report)"
+			msg += " " + s.pages.tr(c, "msg.directory.and_more")
 		}
 	}
 	s.done(w, r, c, "/admin/users", msg)

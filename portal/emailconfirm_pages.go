@@ -74,7 +74,7 @@ func (s accountUI) handleEmailResend(w http.ResponseWriter, r *http.Request, c *
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
 		return
 	}
-	s.done(w, r, c, "/profile", emailSentMessage(u, sent))
+	s.done(w, r, c, "/profile", s.pages.emailSentMessage(c, u, sent))
 }
 
 func (s accountUI) handleEmailCancel(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -93,14 +93,14 @@ func (s accountUI) handleEmailCancel(w http.ResponseWriter, r *http.Request, c *
 	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.emailconfirm.the_change_of_your"))
 }
 
-// emailSentMessage tells u where the confirmation link went.
-func emailSentMessage(u *store.User, sent bool) string {
+// emailSentMessage tells u, in c's language, where the confirmation link
+// went.
+func (ps *pageSets) emailSentMessage(c *caller, u *store.User, sent bool) string {
 	if !sent {
-		return "Your new address " + u.PendingEmail + " is waiting for confirmation, but the message could not be sent. Try “Send the link again” later."
+		return ps.tr(c, "msg.emailconfirm.not_sent", "Email", u.PendingEmail)
 	}
-	keeps := "Until you open it, your account has no email address."
 	if u.Email != "" {
-		keeps = "Until you open it, your address stays " + u.Email + "."
+		return ps.tr(c, "msg.emailconfirm.sent_keeps", "Email", u.PendingEmail, "Current", u.Email)
 	}
-	return "A confirmation link was sent to " + u.PendingEmail + ". " + keeps
+	return ps.tr(c, "msg.emailconfirm.sent_none", "Email", u.PendingEmail)
 }

@@ -42,13 +42,13 @@ func (s usersUI) handleCreateInvitation(w http.ResponseWriter, r *http.Request, 
 		s.renderInvitations(w, r, c, status, msg, map[string]string{"email": in.Email, "role": in.Role, "groups": f.Get("groups")})
 		return
 	}
-	expires := fmtUntil(s.now(), v.ExpiresAt)
-	note := "It was not emailed: send it to " + v.Email + " yourself. It works once, and expires " + expires + "."
+	expires := s.pages.until(c, s.now(), v.ExpiresAt)
+	note := s.pages.tr(c, "msg.invitations.not_emailed", "Email", v.Email, "Expires", expires)
 	switch {
 	case v.Emailed:
-		note = "Gatehouse emailed it to " + v.Email + ". It works once, and expires " + expires + "."
+		note = s.pages.tr(c, "msg.invitations.emailed", "Email", v.Email, "Expires", expires)
 	case s.mail.Enabled():
-		note = "Sending the email to " + v.Email + " failed: send them the link yourself. It works once, and expires " + expires + "."
+		note = s.pages.tr(c, "msg.invitations.email_failed", "Email", v.Email, "Expires", expires)
 	}
 	s.renderLink(w, r, c, "invitations", linkData{
 		Heading: s.pages.tr(c, "msg.invitations.invitation_created"),

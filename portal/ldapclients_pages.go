@@ -53,7 +53,7 @@ func (s accessUI) handleLDAPClientCreate(w http.ResponseWriter, r *http.Request,
 	}
 	scope := s.pages.tr(c, "msg.ldapclients.it_sees_every_active")
 	if v.App != "" {
-		scope = "It sees only the users the app " + v.App + " lets in."
+		scope = s.pages.tr(c, "msg.ldapclients.only_app", "App", v.App)
 	}
 	s.usersUI().renderLink(w, r, c, "ldap", linkData{Heading: s.pages.tr(c, "msg.ldapclients.ldap_client", "Name", v.Name), Label: s.pages.tr(c, "msg.ldapclients.bind_password"), Link: v.Secret,
 		Lede: s.pages.tr(c, "msg.ldapclients.give_the_app_this", "BindDN", v.BindDN),

@@ -19,13 +19,13 @@ func (s accountUI) linkIdentity(a *caller, p *oidcProvider, u *store.User, id *i
 	if errors.Is(err, store.ErrConflict) {
 		// Either the account is someone else's, or u has another account
 		// of this provider.
-		msg := fmt.Sprintf("Your Gatehouse account is already linked to another %s account. Unlink it on your profile first.", p.DisplayName)
+		msg := "msg.oidc.already_linked_other"
 		if other, err := s.store.Identity(p.Name, id.Subject); err == nil && other.UserID != u.ID {
-			msg = fmt.Sprintf("This %s account is already linked to another Gatehouse account.", p.DisplayName)
+			msg = "msg.oidc.linked_to_other_account"
 		}
 		s.core.Audit(a, store.Event{Actor: u.Username, Action: actionIdentityLink, Resource: "user:" + u.Username, Outcome: outcomeFailure,
 			Reason: "oidc " + p.Name + ": conflict"})
-		return &oidcRefusal{status: http.StatusConflict, title: "Account already linked", msg: msg, actor: u.Username,
+		return &oidcRefusal{status: http.StatusConflict, title: "msg.oidc.account_already_linked", msg: msg, args: []any{"Provider", p.DisplayName}, actor: u.Username,
 			auditReason: "link conflict"}
 	}
 	if err != nil {
@@ -51,8 +51,8 @@ func (s accountUI) handleOIDCLinkStart(w http.ResponseWriter, r *http.Request, c
 	to, err := s.signInUI().beginOIDC(w, p, oidcPurposeLink, c.User, "")
 	if err != nil {
 		s.log.Error("oidc: start link", "provider", p.Name, "error", err)
-		s.pageError(w, r, c, http.StatusServiceUnavailable, "Unavailable",
-			fmt.Sprintf("%s cannot be reached right now. Try again shortly.", p.DisplayName))
+		s.pageError(w, r, c, http.StatusServiceUnavailable, s.pages.tr(c, "status.503"),
+			s.pages.tr(c, "msg.oidc.provider_unreachable", "Provider", p.DisplayName))
 		return
 	}
 	h := w.Header()
@@ -85,7 +85,7 @@ func (s accountUI) finishOIDCLink(w http.ResponseWriter, r *http.Request, p *oid
 	if err := s.linkIdentity(s.requestActor(r), p, c.User, id, "linked from the profile"); err != nil {
 		var ref *oidcRefusal
 		if errors.As(err, &ref) {
-			s.pageError(w, r, c, ref.status, ref.title, ref.msg)
+			s.pageError(w, r, c, ref.status, s.pages.tr(c, ref.title), s.pages.tr(c, ref.msg, ref.args...))
 			return
 		}
 		s.pageFail(w, r, c, err)

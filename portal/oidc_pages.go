@@ -61,8 +61,9 @@ func (s signInUI) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 	to, err := s.beginOIDC(w, p, oidcPurposeLogin, nil, rd)
 	if err != nil {
 		s.log.Error("oidc: start sign-in", "provider", p.Name, "error", err)
-		s.renderOIDCError(w, r, http.StatusServiceUnavailable, p, rd, "Sign-in unavailable",
-			fmt.Sprintf("Sign-in with %s is unavailable right now. Try again shortly, or sign in with your password.", p.DisplayName), false)
+		l := s.pages.lang(r.Header, nil)
+		s.renderOIDCError(w, r, http.StatusServiceUnavailable, p, rd, l.S("msg.oidc.sign_in_unavailable"),
+			l.S("msg.oidc.sign_in_unavailable_text", "Provider", p.DisplayName), false)
 		return
 	}
 	attemptSucceeded(r.Context()) // starting a sign-in checks no secret
@@ -111,11 +112,12 @@ func (s signInUI) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Error("oidc: sign-in answer refused", "provider", p.Name, "error", err)
 		s.core.Audit(s.requestActor(r), store.Event{Action: action, Outcome: outcomeFailure, Reason: truncate(reason+err.Error(), 300)})
-		status, title := http.StatusUnauthorized, "Sign-in failed"
-		msg := fmt.Sprintf("The answer of %s could not be verified, so you are not signed in. Try again.", p.DisplayName)
+		l := s.pages.lang(r.Header, nil)
+		status, title := http.StatusUnauthorized, l.S("msg.ownerlogin.sign_in_failed")
+		msg := l.S("msg.oidc.answer_not_verified", "Provider", p.DisplayName)
 		if errors.Is(err, errOIDCUnavailable) {
-			status, title = http.StatusServiceUnavailable, "Sign-in unavailable"
-			msg = fmt.Sprintf("Sign-in with %s is unavailable right now. Try again shortly, or sign in with your password.", p.DisplayName)
+			status, title = http.StatusServiceUnavailable, l.S("msg.oidc.sign_in_unavailable")
+			msg = l.S("msg.oidc.sign_in_unavailable_text", "Provider", p.DisplayName)
 		}
 		s.oidcFail(w, r, p, f, status, title, msg)
 		return

@@ -18,8 +18,10 @@ import (
 // oidcRefusal is a sign-in (or link) refused with a message for the
 // person.
 type oidcRefusal struct {
-	status       int
+	status int
+	// title and msg are catalogue IDs; args fill msg.
 	title, msg   string
+	args         []any
 	auditReason  string
 	actor        string
 	genericLogin bool // answer like the login page: nothing about the account
@@ -42,11 +44,12 @@ func (s signInUI) finishOIDCLogin(w http.ResponseWriter, r *http.Request, p *oid
 			Reason: "oidc " + p.Name + ": " + ref.auditReason})
 		countSignIn(s.core.Metrics(), "oidc", ref, false)
 		if ref.genericLogin {
-			s.render(w, r, http.StatusUnauthorized, "login", page{Title: s.pages.lang(r.Header, nil).S("login.title"), Error: sentence(core.ErrBadCredentials.Error()),
+			s.render(w, r, http.StatusUnauthorized, "login", page{Title: s.pages.lang(r.Header, nil).S("login.title"), Error: s.pages.lang(r.Header, nil).S("msg.login.incorrect_username_or_password"),
 				Form: map[string]string{"rd": s.secondStepUI().cleanRD(f.rd)}})
 			return
 		}
-		s.renderOIDCError(w, r, ref.status, p, f.rd, ref.title, ref.msg, false)
+		l := s.pages.lang(r.Header, nil)
+		s.renderOIDCError(w, r, ref.status, p, f.rd, l.S(ref.title), l.S(ref.msg, ref.args...), false)
 		return
 	}
 	s.oidcSignIn(w, r, p, f, id, u, how)
@@ -99,8 +102,8 @@ func (s signInUI) oidcUser(ctx context.Context, a *caller, p *oidcProvider, id *
 		return nil, "", fmt.Errorf("portal: look up identity: %w", err)
 	}
 
-	noAccount := &oidcRefusal{status: http.StatusForbidden, title: "No linked account",
-		msg:         fmt.Sprintf("No Gatehouse account is linked to this %s account. Sign in with your password and link it from your profile.", p.DisplayName),
+	noAccount := &oidcRefusal{status: http.StatusForbidden, title: "msg.oidc.no_linked_account",
+		msg: "msg.oidc.no_linked_account_text", args: []any{"Provider", p.DisplayName},
 		auditReason: "no linked account for subject " + truncate(id.Subject, 64)}
 
 	// A new account with the verified address of a local user.
@@ -149,9 +152,8 @@ func (s signInUI) createOIDCUser(ctx context.Context, a *caller, p *oidcProvider
 		_, err := s.store.UserByEmail(email)
 		switch {
 		case err == nil:
-			return &oidcRefusal{status: http.StatusConflict, title: "Account already exists",
-				msg: fmt.Sprintf("A Gatehouse account with the email address of this %s account already exists. Sign in with your password and link %s from your profile.",
-					p.DisplayName, p.DisplayName),
+			return &oidcRefusal{status: http.StatusConflict, title: "msg.oidc.account_exists",
+				msg: "msg.oidc.account_exists_text", args: []any{"Provider", p.DisplayName},
 				auditReason: "email address of another user"}
 		case !errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("portal: look up user by email: %w", err)

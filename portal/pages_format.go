@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -203,14 +202,6 @@ func splitList(v string) []string {
 func (s *Service) failMsg(err error) (int, string) {
 	status, msg := s.statusOf(err)
 	return status, sentence(msg)
-}
-
-// plural writes "1 thing was" or "3 things were".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // pageURL is the link to a page of a paged list at path, keeping q's

@@ -21,6 +21,8 @@ type pageSets struct {
 	base  map[string]map[string]*template.Template // language → page → template
 	mu    sync.Mutex
 	zoned map[zonedPage]*template.Template
+	// ready holds the entries of zoned for reads without the lock.
+	ready sync.Map
 	// defaultLang is the setting default_language; brand the brand name
 	// the messages name the product by.
 	defaultLang, brand func() string
@@ -96,6 +98,9 @@ func (ps *pageSets) page(tag, zone, name string) (*template.Template, error) {
 		zone = ""
 	}
 	k := zonedPage{tag, zone, name}
+	if t, ok := ps.ready.Load(k); ok {
+		return t.(*template.Template), nil
+	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if t := ps.zoned[k]; t != nil {
@@ -111,6 +116,7 @@ func (ps *pageSets) page(tag, zone, name string) (*template.Template, error) {
 	}
 	t.Funcs(zoneFuncs(i18n.Get(tag), i18n.Zone(zone)))
 	ps.zoned[k] = t
+	ps.ready.Store(k, t)
 	return t, nil
 }
 

@@ -176,7 +176,11 @@ func TestEveryPageInEveryLanguage(t *testing.T) {
 		en := visibleSentences(byLang["en"].body)
 		for _, tag := range i18n.Supported {
 			r := byLang[tag]
-			if r.status >= 500 || !strings.Contains(r.body, `<html lang="`+tag+`">`) {
+			want := http.StatusOK
+			if name == "error" {
+				want = http.StatusNotFound
+			}
+			if r.status != want || !strings.Contains(r.body, `<html lang="`+tag+`">`) {
 				t.Errorf("%s (%s): status %d, not a page in %s", name, tag, r.status, tag)
 				continue
 			}

@@ -22,6 +22,7 @@ import (
 var catalogueUses = []*regexp.Regexp{
 	regexp.MustCompile(`\(?\b(?:t|thtml)\s+"([a-z0-9_.]+)"`),
 	regexp.MustCompile(`\.(?:tr\(c|S\(|T\()\s*,?\s*"([a-z0-9_.]+)"`),
+	regexp.MustCompile(`"(msg\.[a-z0-9_]+\.[a-z0-9_.]+)"`),
 }
 
 // TestUsedMessagesExist fails when a template or the portal's Go code uses

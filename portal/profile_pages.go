@@ -134,7 +134,7 @@ func (s accountUI) handleProfileForm(w http.ResponseWriter, r *http.Request, c *
 		return
 	}
 	if res.Requested {
-		s.done(w, r, c, "/profile", emailSentMessage(res.User, res.Mailed))
+		s.done(w, r, c, "/profile", s.pages.emailSentMessage(c, res.User, res.Mailed))
 		return
 	}
 	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.profile.your_details_were_saved"))
@@ -235,5 +235,5 @@ func (s accountUI) handleRevokeOtherSessions(w http.ResponseWriter, r *http.Requ
 		s.renderProfile(w, r, c, status, sentence(msg), nil)
 		return
 	}
-	s.done(w, r, c, "/profile", plural(n, "other session was", "other sessions were")+" signed out.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.profile.other_sessions_signed_out", "Count", n))
 }

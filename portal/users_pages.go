@@ -139,13 +139,13 @@ func (s usersUI) handleNewUserForm(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	if link == "" {
-		s.done(w, r, c, userPath(u), "User "+u.Username+" was created.")
+		s.done(w, r, c, userPath(u), s.pages.tr(c, "msg.users.user", "Username", u.Username)+".")
 		return
 	}
-	note := "Send it to them: it works once, and expires " + fmtUntil(s.now(), s.now().Add(time.Duration(s.core.Settings().InviteLifetime))) + "."
+	expires := s.pages.until(c, s.now(), s.now().Add(time.Duration(s.core.Settings().InviteLifetime)))
+	note := s.pages.tr(c, "msg.users.send_new_account_link", "Expires", expires)
 	if to := core.RecoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
-		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " +
-			fmtUntil(s.now(), s.now().Add(time.Duration(s.core.Settings().InviteLifetime))) + "."
+		note = s.pages.tr(c, "msg.users.also_emailed", "To", strings.Join(to, ", "), "Expires", expires)
 	}
 	s.renderLink(w, r, c, "users", linkData{
 		Heading: s.pages.tr(c, "msg.users.user", "Username", u.Username),
@@ -367,10 +367,10 @@ func (s usersUI) handleUserResetLink(w http.ResponseWriter, r *http.Request, c *
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	expires := fmtUntil(s.now(), s.now().Add(time.Duration(s.core.Settings().ResetLifetime)))
-	note := "Send it to " + u.Username + ": it works once, and expires " + expires + ". Any earlier link stops working."
+	expires := s.pages.until(c, s.now(), s.now().Add(time.Duration(s.core.Settings().ResetLifetime)))
+	note := s.pages.tr(c, "msg.users.send_reset_link", "Username", u.Username, "Expires", expires)
 	if to := core.RecoveryAddresses(u); len(to) > 0 && s.mail.Enabled() {
-		note = "Gatehouse also emailed it to " + strings.Join(to, " and ") + ". It works once, and expires " + expires + ". Any earlier link stops working."
+		note = s.pages.tr(c, "msg.users.also_emailed", "To", strings.Join(to, ", "), "Expires", expires) + " " + s.pages.tr(c, "msg.users.earlier_links_stop")
 	}
 	s.renderLink(w, r, c, "users", linkData{
 		Heading: s.pages.tr(c, "msg.users.password_reset_link_for", "Username", u.Username),
@@ -399,7 +399,7 @@ func (s usersUI) handleUserRevokeSessions(w http.ResponseWriter, r *http.Request
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	s.userDone(w, r, c, plural(n, "session was", "sessions were")+" signed out.")
+	s.userDone(w, r, c, s.pages.tr(c, "msg.users.sessions_signed_out", "Count", n))
 }
 
 func (s usersUI) handleUserRevokeSession(w http.ResponseWriter, r *http.Request, c *caller) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
+	gotemplate "github.com/nicksnyder/go-i18n/v2/i18n/template"
 	"golang.org/x/text/language"
 )
 
@@ -138,12 +139,16 @@ func (l *Lang) T(id string, args ...any) (string, error) {
 	if _, ok := ids[l.tag][id]; !ok {
 		return "", &MissingError{Lang: l.tag, ID: id}
 	}
-	s, err := l.loc.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
+	s, err := l.loc.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count, TemplateParser: strict})
 	if err != nil {
 		return "", fmt.Errorf("i18n: %s (%s): %w", id, l.tag, err)
 	}
 	return s, nil
 }
+
+// strict parses the messages' templates so that a field the caller did
+// not give is an error, not "<no value>".
+var strict = &gotemplate.TextParser{Option: "missingkey=error"}
 
 // MissingError is a message ID the catalogue of a language lacks.
 type MissingError struct{ Lang, ID string }

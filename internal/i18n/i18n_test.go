@@ -132,3 +132,12 @@ func TestDates(t *testing.T) {
 		t.Error("ValidZone")
 	}
 }
+
+func TestMissingFieldIsAnError(t *testing.T) {
+	if s, err := Get("de").T("time.in"); err == nil {
+		t.Errorf("T without the Span field = %q, want an error", s)
+	}
+	if s, err := Get("fr").T("time.in", "Span", "3 jours"); err != nil || s != "dans 3 jours" {
+		t.Errorf("T = %q, %v", s, err)
+	}
+}

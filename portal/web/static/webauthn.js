@@ -130,7 +130,7 @@
   // #js-messages), else the English fallback.
   function say(key, fallback) {
     var el = document.getElementById("js-messages");
-    return (el && el.dataset[key]) || fallback;
+    return (el && el.dataset["msg" + key.charAt(0).toUpperCase() + key.slice(1)]) || fallback;
   }
 
   // message turns a failure into a sentence for the user.
