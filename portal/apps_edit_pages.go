@@ -76,5 +76,5 @@ func (s accessUI) handleAppDelete(w http.ResponseWriter, r *http.Request, c *cal
 		s.renderApp(w, r, c, status, msg, nil)
 		return
 	}
-	s.done(w, r, c, "/admin/apps", "The app "+name+" was deleted: it signs nobody in from now on.")
+	s.done(w, r, c, "/admin/apps", s.pages.tr(c, "msg.apps.deleted", "Name", name))
 }

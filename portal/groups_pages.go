@@ -94,7 +94,7 @@ func (s accessUI) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *c
 		s.renderGroup(w, r, c, status, msg, nil)
 		return
 	}
-	s.done(w, r, c, "/admin/groups", "Group "+name+" was deleted.")
+	s.done(w, r, c, "/admin/groups", s.pages.tr(c, "msg.groups.deleted", "Name", name))
 }
 
 func (s accessUI) handleAddMember(w http.ResponseWriter, r *http.Request, c *caller) {

@@ -72,5 +72,5 @@ func (s accessUI) handleLDAPClientDelete(w http.ResponseWriter, r *http.Request,
 		s.renderLDAPClients(w, r, c, status, msg, nil)
 		return
 	}
-	s.done(w, r, c, "/admin/ldap", "The LDAP client "+name+" was deleted: apps binding as it are refused from now on.")
+	s.done(w, r, c, "/admin/ldap", s.pages.tr(c, "msg.ldap.client_deleted", "Name", name))
 }

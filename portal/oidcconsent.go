@@ -125,7 +125,7 @@ func (s oidcConsentUI) handleConsent(w http.ResponseWriter, r *http.Request, c *
 		}
 	}
 	if p == nil || err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
+		s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("error.sign_in_expired.title"),
 			s.pages.tr(c, "msg.oidcconsent.this_sign_in_request"), nil)
 		return
 	}
@@ -151,7 +151,7 @@ func (s oidcConsentUI) handleConsent(w http.ResponseWriter, r *http.Request, c *
 	case "deny":
 		to, err := p.Deny(id)
 		if err != nil {
-			s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
+			s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("error.sign_in_expired.title"),
 				s.pages.tr(c, "msg.oidcconsent.this_sign_in_request"), nil)
 			return
 		}

@@ -25,7 +25,7 @@ func serveOIDCEndSession(s *Service, p *oidcprovider.Provider, w http.ResponseWr
 		if errors.Is(err, oidcprovider.ErrLogoutRedirect) {
 			msg = s.pages.lang(r.Header, nil).S("msg.oidclogout.the_app_asked_to")
 		}
-		s.renderError(w, r, http.StatusBadRequest, "Sign-out refused", msg, nil)
+		s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("error.sign_out_refused.title"), msg, nil)
 		return
 	}
 	done := func() {

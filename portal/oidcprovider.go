@@ -116,7 +116,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	app, err := p.Pending(id)
 	req, err2 := p.PendingDetails(id)
 	if err != nil || err2 != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
+		s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("error.sign_in_expired.title"),
 			s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
 		return
 	}
@@ -126,7 +126,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	noPage := func(code string) {
 		to, err := p.NoInteraction(id, code)
 		if err != nil {
-			s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
+			s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("error.sign_in_expired.title"),
 				s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
 			return
 		}
@@ -191,7 +191,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := p.Complete(id, si.id, sess); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "Sign-in expired",
+		s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("error.sign_in_expired.title"),
 			s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
 		return
 	}

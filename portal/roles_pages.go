@@ -142,5 +142,5 @@ func (s accessUI) handleDeleteRole(w http.ResponseWriter, r *http.Request, c *ca
 		s.renderRole(w, r, c, status, msg, nil, nil)
 		return
 	}
-	s.done(w, r, c, "/admin/roles", "Role "+name+" was deleted.")
+	s.done(w, r, c, "/admin/roles", s.pages.tr(c, "msg.roles.deleted", "Name", name))
 }

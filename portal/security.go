@@ -55,8 +55,8 @@ func (s *Service) secure(next http.Handler) http.Handler {
 			writeJSONError(w, http.StatusForbidden, "cross-origin request refused")
 			return
 		}
-		s.renderError(w, r, http.StatusForbidden, "Request refused",
-			"This request came from another site and was refused to protect your account.", nil)
+		l := s.pages.lang(r.Header, nil)
+		s.renderError(w, r, http.StatusForbidden, l.S("error.csrf.title"), l.S("error.cross_site"), nil)
 	}))
 	protected := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -24,7 +24,7 @@ func (s adminAPI) handleUserTempPassword(w http.ResponseWriter, r *http.Request,
 	}
 	s.usersUI().renderLink(w, r, c, "users", linkData{
 		Heading: s.pages.tr(c, "msg.temppassword_api.temporary_password_for", "Username", u.Username),
-		Lede:    u.Username + " can sign in with this password instead of their own, which stays as it is.",
+		Lede:    s.pages.tr(c, "msg.temppassword_api.lede", "Username", u.Username),
 		Link:    resp.Password,
 		Label:   s.pages.tr(c, "user.temporary_password"),
 		Note:    s.pages.tr(c, "msg.temppassword_api.give_it_to", "Username", u.Username, "Until", s.pages.until(c, s.now(), resp.ExpiresAt)),

@@ -170,8 +170,8 @@ func (s *Service) throttled(next http.HandlerFunc) http.HandlerFunc {
 			writeJSONError(w, http.StatusTooManyRequests, fmt.Sprintf("too many attempts, try again in %d seconds", secs))
 			return
 		}
-		s.renderError(w, r, http.StatusTooManyRequests, "Too many attempts",
-			fmt.Sprintf("There were too many attempts from your address. Try again in %d seconds.", secs), nil)
+		l := s.pages.lang(r.Header, nil)
+		s.renderError(w, r, http.StatusTooManyRequests, l.S("error.throttled.title"), l.S("error.throttled", "Seconds", secs), nil)
 	}
 }
 

@@ -340,7 +340,7 @@ func (s usersUI) handleUserDelete(w http.ResponseWriter, r *http.Request, c *cal
 		s.userFail(w, r, c, err, nil)
 		return
 	}
-	s.done(w, r, c, "/admin/users", "User "+u.Username+" was deleted.")
+	s.done(w, r, c, "/admin/users", s.pages.tr(c, "msg.users.deleted", "Name", u.Username))
 }
 
 func (s usersUI) handleUserPassword(w http.ResponseWriter, r *http.Request, c *caller) {

@@ -20,7 +20,7 @@ func (s accountUI) handleProfileKeyRename(w http.ResponseWriter, r *http.Request
 		s.pageFail(w, r, c, err)
 		return
 	}
-	s.done(w, r, c, "/profile", "Renamed to “"+k.Name+"”.")
+	s.done(w, r, c, "/profile", s.pages.tr(c, "msg.webauthn.renamed", "Name", k.Name))
 }
 
 // handleProfileKeyRemove: POST /profile/webauthn/{id}/remove.
