@@ -68,6 +68,8 @@ func (s accountUI) beginRegistration(w http.ResponseWriter, u *store.User, req R
 	if err != nil {
 		return nil, fmt.Errorf("portal: begin webauthn registration: %w", err)
 	}
+	// The authenticator shows the relying party's name: the product's.
+	creation.Response.RelyingParty.Name = s.core.BrandName()
 	if err := s.putCeremony(w, purposeRegister, u.ID, sd, map[string]string{"name": name, "passkey": strconv.FormatBool(req.Passkey)}); err != nil {
 		return nil, err
 	}

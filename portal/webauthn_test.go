@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -84,7 +85,8 @@ type options struct {
 		Challenge string `json:"challenge"`
 		RPID      string `json:"rpId"`
 		RP        struct {
-			ID string `json:"id"`
+			ID   string `json:"id"`
+			Name string `json:"name"`
 		} `json:"rp"`
 		User struct {
 			ID string `json:"id"`
@@ -355,10 +357,17 @@ func TestWebAuthnSecurityKey(t *testing.T) {
 	if auditCount(t, st, core.ActionWebAuthnAdd, outcomeSuccess) != 1 {
 		t.Error("no audit of the new key")
 	}
-	// The same key again is excluded by the options and refused.
+	// The same key again is excluded by the options and refused. The
+	// authenticator is told the product's name as the settings say it.
+	if _, err := svc.core.UpdateSettings(context.Background(), svc.localAdmin(), []byte(`{"brand_name":"Acme Cloud"}`)); err != nil {
+		t.Fatal(err)
+	}
 	got, body := c.call("POST", "/api/v1/me/webauthn/register/begin", `{}`)
 	if got != 200 || len(decodeBody[options](t, body).PublicKey.ExcludeCredentials) != 1 {
 		t.Fatalf("exclusions: %d %s", got, body)
+	}
+	if name := decodeBody[options](t, body).PublicKey.RP.Name; name != "Acme Cloud" {
+		t.Errorf("rp.name = %q, want the brand name", name)
 	}
 	if got, body := c.call("POST", "/api/v1/me/webauthn/register/finish", key.create(body, flagUP)); got != 409 {
 		t.Errorf("same key twice: %d %s", got, body)
