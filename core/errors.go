@@ -32,8 +32,16 @@ type InputError struct {
 	// Field is the input field the error is about ("" for the whole
 	// input), as the JSON API names it.
 	Field string
-	// Msg says what is wrong.
+	// Msg says what is wrong, in English.
 	Msg string
+	// Format and Args are Msg before formatting (Msg is
+	// fmt.Sprintf(Format, Args...)), so that a page can say it in its
+	// reader's language: the message catalogue's core area has every
+	// format of Input (see i18n.FormatID). Empty when Msg was made some
+	// other way.
+	Format string
+	// Args are the arguments of Format.
+	Args []any
 }
 
 // Error is the message as a plain clause a user can read: a message that
@@ -48,8 +56,12 @@ func (e *InputError) Error() string {
 
 // Input returns an *InputError about field.
 func Input(field, format string, args ...any) error {
-	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...), Format: format, Args: args}
 }
+
+// IsFragment reports whether msg only says what is wrong ("is required")
+// and so needs its field's name in front.
+func IsFragment(msg string) bool { return isFragment(msg) }
 
 // isFragment reports whether msg starts with a verb and needs a subject.
 func isFragment(msg string) bool {

@@ -126,6 +126,9 @@ func (s *Service) statusOf(err error) (int, string) {
 	case errors.As(err, &tl):
 		return http.StatusRequestEntityTooLarge, tl.Error()
 	case errors.As(err, &ie):
+		if s.pages != nil {
+			s.pages.msgs.note(ie.Error(), ie)
+		}
 		return http.StatusBadRequest, ie.Error()
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, plainMessage(err)
