@@ -17,22 +17,26 @@ func TestCoreMessagesTranslated(t *testing.T) {
 		name, field, lang, want string
 		kv                      []string
 		api                     string
+		status                  int
 	}{
 		{"bad username", "username", "de", `Der Wert "a b" im Feld „Benutzername“ darf nur Kleinbuchstaben, Ziffern, ".", "-" und "_" enthalten.`,
 			[]string{"username", "a b", "password", "Strong-passw0rd", "password2", "Strong-passw0rd", "role", "user"},
-			`the username "a b" may contain only lowercase letters, digits, ".", "-" and "_"`},
+			`the username "a b" may contain only lowercase letters, digits, ".", "-" and "_"`, 400},
 		{"bad username", "username", "fr", `La valeur "a b" du champ « Nom d’utilisateur » ne peut contenir que des lettres minuscules, des chiffres, ".", "-" et "_".`,
 			[]string{"username", "a b", "password", "Strong-passw0rd", "password2", "Strong-passw0rd", "role", "user"},
-			`the username "a b" may contain only lowercase letters, digits, ".", "-" and "_"`},
+			`the username "a b" may contain only lowercase letters, digits, ".", "-" and "_"`, 400},
 		{"short password", "password", "de", "Das Feld „Passwort“ braucht mindestens 8 Zeichen, einen Großbuchstaben und eine Ziffer.",
 			[]string{"username", "bob", "password", "short", "password2", "short", "role", "user"},
-			"the password must have at least 8 characters, an upper-case letter and a digit"},
+			"the password must have at least 8 characters, an upper-case letter and a digit", 400},
 		{"short password", "password", "fr", "Le champ « Mot de passe » doit avoir au moins 8 caractères, une majuscule et un chiffre.",
 			[]string{"username", "bob", "password", "short", "password2", "short", "role", "user"},
-			"the password must have at least 8 characters, an upper-case letter and a digit"},
+			"the password must have at least 8 characters, an upper-case letter and a digit", 400},
 		{"bad email", "email", "de", `Das Feld „E-Mail-Adresse“ muss eine gültige E-Mail-Adresse sein, nicht "nope".`,
 			[]string{"username", "bob", "email", "nope", "password", "Strong-passw0rd", "password2", "Strong-passw0rd", "role", "user"},
-			`the email must be a valid email address, not "nope"`},
+			`the email must be a valid email address, not "nope"`, 400},
+		{"username taken", "username", "fr", `Le nom d’utilisateur "alice" est déjà pris.`,
+			[]string{"username", "alice", "password", "Strong-passw0rd", "password2", "Strong-passw0rd", "role", "user"},
+			`the username "alice" is already taken`, 409},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+" "+tt.lang, func(t *testing.T) {
@@ -45,8 +49,8 @@ func TestCoreMessagesTranslated(t *testing.T) {
 			hdr["Accept-Language"] = tt.lang
 			resp, b := do(t, olga, "POST", h.portalURL("/admin/users/new"), body, hdr)
 			page := string(b)
-			if resp.StatusCode != 400 || !strings.Contains(page, `<html lang="`+tt.lang+`">`) {
-				t.Fatalf("%d, want 400 in %s", resp.StatusCode, tt.lang)
+			if resp.StatusCode != tt.status || !strings.Contains(page, `<html lang="`+tt.lang+`">`) {
+				t.Fatalf("%d, want %d in %s", resp.StatusCode, tt.status, tt.lang)
 			}
 			inline := `<p class="field-error" id="` + tt.field + `-error">` + strings.ReplaceAll(tt.want, `"`, "&#34;") + `</p>`
 			if !strings.Contains(page, inline) {
@@ -71,8 +75,8 @@ func TestCoreMessagesTranslated(t *testing.T) {
 			}
 			resp, b = do(t, olga, "POST", h.portalURL("/api/v1/users"), strings.NewReader(string(js)), hdrs)
 			var v map[string]string
-			if err := json.Unmarshal(b, &v); err != nil || resp.StatusCode != 400 || v["error"] != tt.api || v["field"] != tt.field {
-				t.Errorf("API: %d %s; want 400 %q field %q", resp.StatusCode, b, tt.api, tt.field)
+			if err := json.Unmarshal(b, &v); err != nil || resp.StatusCode != tt.status || v["error"] != tt.api || (tt.status == 400) != (v["field"] == tt.field) {
+				t.Errorf("API: %d %s; want %d %q field %q", resp.StatusCode, b, tt.status, tt.api, tt.field)
 			}
 		})
 	}

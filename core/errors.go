@@ -105,7 +105,49 @@ var FieldLabels = map[string]string{
 }
 
 // ConflictError is a conflict with its own message.
-type ConflictError struct{ Msg string }
+type ConflictError struct {
+	// Msg is the message, in English.
+	Msg string
+	// Format and Args are Msg before formatting, for pages to say it in
+	// their language (see InputError); empty when made otherwise.
+	Format string
+	// Args are the arguments of Format.
+	Args []any
+}
+
+// conflictMsg returns a *ConflictError whose message is
+// fmt.Sprintf(format, args...).
+func conflictMsg(format string, args ...any) *ConflictError {
+	return &ConflictError{Msg: fmt.Sprintf(format, args...), Format: format, Args: args}
+}
+
+// WrapError is a refusal that wraps one of the sentinel errors, such as
+// ErrConflict, with a message of its own: its text is exactly that of
+// fmt.Errorf(Format+": %w", Args..., Sentinel), and it keeps the format
+// and its arguments for pages to say it in their language (see
+// InputError).
+type WrapError struct {
+	// Format and Args make the message before the sentinel's.
+	Format string
+	// Args are the arguments of Format.
+	Args []any
+	// Sentinel is the error wrapped: ErrConflict.
+	Sentinel error
+}
+
+// Error is the message, then ": " and the sentinel's.
+func (e *WrapError) Error() string {
+	return fmt.Sprintf(e.Format, e.Args...) + ": " + e.Sentinel.Error()
+}
+
+// Unwrap is the sentinel.
+func (e *WrapError) Unwrap() error { return e.Sentinel }
+
+// Conflictf returns a conflict (an ErrConflict) that says
+// fmt.Sprintf(format, args...).
+func Conflictf(format string, args ...any) error {
+	return &WrapError{Format: format, Args: args, Sentinel: ErrConflict}
+}
 
 // Error is the conflict's own message.
 func (e *ConflictError) Error() string { return e.Msg }

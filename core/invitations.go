@@ -67,7 +67,7 @@ func (s *Credentials) CreateInvitation(ctx context.Context, c *Actor, in Invitat
 		return InvitationView{}, Input("email", "is required")
 	}
 	if _, err := s.store.UserByEmail(email); err == nil {
-		return InvitationView{}, fmt.Errorf("email address %q already belongs to a user: %w", email, ErrConflict)
+		return InvitationView{}, Conflictf("email address %q already belongs to a user", email)
 	}
 	role := strings.TrimSpace(in.Role)
 	if role == "" {

@@ -104,7 +104,7 @@ func (s *Access) CreateRole(c *Actor, in RoleInput) (RoleView, error) {
 		return RoleView{}, Input("name", "%v", err)
 	}
 	if _, ok := policies.BuiltinRole(name); ok {
-		return RoleView{}, fmt.Errorf("role %q is built in: %w", name, ErrConflict)
+		return RoleView{}, Conflictf("role %q is built in", name)
 	}
 	rec := &store.Role{Name: name, Permissions: []string{}}
 	if in.Description != nil {
@@ -119,7 +119,7 @@ func (s *Access) CreateRole(c *Actor, in RoleInput) (RoleView, error) {
 	}
 	if err := s.store.CreateRole(rec); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return RoleView{}, fmt.Errorf("a role called %q already exists: %w", name, ErrConflict)
+			return RoleView{}, Conflictf("a role called %q already exists", name)
 		}
 		return RoleView{}, fmt.Errorf("core: create role: %w", err)
 	}
@@ -205,7 +205,7 @@ func (s *Access) DeleteRole(c *Actor, name string) error {
 		case errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("role %q: %w", name, ErrNotFound)
 		case errors.Is(err, store.ErrConflict):
-			return fmt.Errorf("role %q is still held by some users; give them another role first: %w", name, ErrConflict)
+			return Conflictf("role %q is still held by some users; give them another role first", name)
 		}
 		return fmt.Errorf("core: delete role: %w", err)
 	}

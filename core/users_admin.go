@@ -303,7 +303,7 @@ func (s *Users) UpdateUser(c *Actor, ref string, p UserPatch) (*store.User, erro
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil, fmt.Errorf("the email address %q is already used by another account: %w", email, ErrConflict)
+			return nil, Conflictf("the email address %q is already used by another account", email)
 		}
 		return nil, fmt.Errorf("core: update user: %w", err)
 	}

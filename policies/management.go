@@ -23,9 +23,26 @@ type Target struct {
 	Perms PermissionSet
 }
 
+// forbidden is a refusal that says why: "forbidden: " and
+// fmt.Sprintf(format, args...).
 func forbidden(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrForbidden}, args...)...)
+	return &refusal{format: format, args: args}
 }
+
+// refusal is an ErrForbidden with its reason as a printf format and its
+// arguments, so that pages can say it in their language.
+type refusal struct {
+	format string
+	args   []any
+}
+
+func (e *refusal) Error() string {
+	return ErrForbidden.Error() + ": " + fmt.Sprintf(e.format, e.args...)
+}
+func (e *refusal) Unwrap() error { return ErrForbidden }
+
+// Reason is why, in English, as a printf format and its arguments.
+func (e *refusal) Reason() (format string, args []any) { return e.format, e.args }
 
 // CanManage reports whether p may change, disable, delete or reset the
 // password of an account with role t. The rules of DESIGN.md §4:

@@ -131,11 +131,11 @@ func (s *Service) statusOf(err error) (int, string) {
 		}
 		return http.StatusBadRequest, ie.Error()
 	case errors.Is(err, ErrForbidden):
-		return http.StatusForbidden, plainMessage(err)
+		return http.StatusForbidden, s.pages.notePlain(err)
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, plainMessage(err)
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrTooMany):
-		return http.StatusConflict, plainMessage(err)
+		return http.StatusConflict, s.pages.notePlain(err)
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, ErrBusy.Error()
 	case errors.Is(err, core.ErrDirectoryUnavailable):

@@ -32,8 +32,8 @@ const coreMsgsMax = 2048
 // note remembers that msg is the English message of err, when the
 // catalogue can say err in another language.
 func (m *coreMsgs) note(msg string, err error) {
-	if !translatable(err) {
-		return
+	if english, ok := englishOf(err); !ok || english != msg {
+		return // not one the catalogue has, or wrapped in more words
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -76,10 +76,42 @@ func (m *coreMsgs) say(l *i18n.Lang, msg string) string {
 	return out
 }
 
-// translatable reports whether sayError can say err in another language.
-func translatable(err error) bool {
+// reason is a refusal of policies (an ErrForbidden) that says why.
+type reason interface {
+	Reason() (format string, args []any)
+}
+
+// formatOf is the English format and arguments of err's own message, as
+// statusOf shows it for pages (for a refusal or a conflict, without the
+// sentinel's words); ok is false when err carries none.
+func formatOf(err error) (format string, args []any, ok bool) {
+	var ce *core.ConflictError
+	var we *core.WrapError
+	var r reason
+	switch {
+	case errors.As(err, &we):
+		return we.Format, we.Args, true
+	case errors.As(err, &ce) && ce.Format != "":
+		return ce.Format, ce.Args, true
+	case errors.As(err, &r):
+		format, args = r.Reason()
+		return format, args, true
+	}
+	return "", nil, false
+}
+
+// englishOf is the English message sayError says err from: what statusOf
+// shows when err is not wrapped in more words; ok is false when sayError
+// cannot say err.
+func englishOf(err error) (string, bool) {
 	var ie *core.InputError
-	return errors.As(err, &ie) && ie.Format != ""
+	if errors.As(err, &ie) {
+		return ie.Error(), ie.Format != ""
+	}
+	if format, args, ok := formatOf(err); ok {
+		return fmt.Sprintf(format, args...), true
+	}
+	return "", false
 }
 
 // sayError says err, a service error, in l: an *InputError from its
@@ -97,7 +129,13 @@ func sayError(l *i18n.Lang, err error) (msg string, ok bool) {
 		return sayWeakPassword(l, wp)
 	}
 	var ie *core.InputError
-	if !errors.As(err, &ie) || ie.Format == "" {
+	if !errors.As(err, &ie) {
+		if format, args, ok := formatOf(err); ok {
+			return sayFormat(l, format, args)
+		}
+		return "", false
+	}
+	if ie.Format == "" {
 		return "", false
 	}
 	rest, ok := sayFormat(l, ie.Format, ie.Args)
@@ -216,4 +254,14 @@ func sayWeakPassword(l *i18n.Lang, wp weakPassword) (string, bool) {
 	parts = append(parts, m...)
 	rest := strings.Join(parts, l.S("core.x.and_then"))
 	return l.S("core.x.field_sentence", "Label", fieldLabel(l, "password"), "Rest", rest), true
+}
+
+// notePlain is plainMessage(err), noted for pages to say in their
+// language.
+func (ps *pageSets) notePlain(err error) string {
+	msg := plainMessage(err)
+	if ps != nil {
+		ps.msgs.note(msg, err)
+	}
+	return msg
 }

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -22,6 +23,10 @@ type inputCall struct {
 	pos    string
 	format string
 }
+
+// formatArg is the index of the format argument of the functions whose
+// messages pages say from the catalogue.
+var formatArg = map[string]int{"Input": 1, "inputErr": 1, "Conflictf": 0, "conflictMsg": 0, "forbidden": 0}
 
 // inputCalls finds every Input(field, format, …) and inputErr(field,
 // format, …) call in the non-test Go files of core, policies and portal;
@@ -58,7 +63,7 @@ func inputCalls(t *testing.T) []inputCall {
 					return true
 				}
 				call, ok := n.(*ast.CallExpr)
-				if !ok || len(call.Args) < 2 {
+				if !ok || len(call.Args) < 1 {
 					return true
 				}
 				var name string
@@ -66,18 +71,19 @@ func inputCalls(t *testing.T) []inputCall {
 				case *ast.Ident:
 					name = fn.Name
 				case *ast.SelectorExpr:
-					if x, ok := fn.X.(*ast.Ident); ok && x.Name == "core" {
+					if x, ok := fn.X.(*ast.Ident); ok && (x.Name == "core" || x.Name == "policies") {
 						name = fn.Sel.Name
 					}
 				}
-				if name != "Input" && name != "inputErr" {
+				arg, ok := formatArg[name]
+				if !ok || len(call.Args) <= arg {
 					return true
 				}
 				pos := fset.Position(call.Pos()).String()
-				if id, ok := call.Args[1].(*ast.Ident); ok && id.Name == "format" {
+				if id, ok := call.Args[arg].(*ast.Ident); ok && id.Name == "format" {
 					return true // inputErr passing its own format on
 				}
-				lit, ok := call.Args[1].(*ast.BasicLit)
+				lit, ok := call.Args[arg].(*ast.BasicLit)
 				if !ok || lit.Kind != token.STRING {
 					t.Errorf("%s: %s's format is not a string literal, so no catalogue entry can be found for it", pos, name)
 					return true
@@ -215,6 +221,34 @@ func TestSayCoreErrors(t *testing.T) {
 		}
 		if s := m.say(i18n.Get("en"), sentence(tt.en)); s != sentence(tt.en) {
 			t.Errorf("en: say changed %q to %q", tt.en, s)
+		}
+	}
+	refusal := policies.CanManage(policies.Principal{Role: "user"}, policies.Target{Role: "user"})
+	for _, c := range []struct {
+		err        error
+		en, de, fr string
+	}{
+		{core.Conflictf("the username %q is already taken", "alice"), `the username "alice" is already taken`,
+			`der Benutzername "alice" ist bereits vergeben`, `le nom d’utilisateur "alice" est déjà pris`},
+		{refusal, "changing users needs the users.write permission",
+			"Benutzer zu ändern erfordert die Berechtigung users.write", "modifier des utilisateurs demande la permission users.write"},
+	} {
+		msg := plainMessage(c.err)
+		if msg != c.en {
+			t.Errorf("plainMessage = %q; want %q", msg, c.en)
+		}
+		m.note(msg, c.err)
+		if got := m.say(i18n.Get("de"), sentence(msg)); got != sentence(c.de) {
+			t.Errorf("de: %q; want %q", got, sentence(c.de))
+		}
+		if got := m.say(i18n.Get("fr"), msg); got != c.fr {
+			t.Errorf("fr: %q; want %q", got, c.fr)
+		}
+		// Wrapped in more words, the message is not the one of the format: kept as it is.
+		more := fmt.Errorf("renaming: %w", c.err)
+		m.note(plainMessage(more), more)
+		if got := m.say(i18n.Get("de"), plainMessage(more)); got != plainMessage(more) {
+			t.Errorf("a message wrapped in more words became %q", got)
 		}
 	}
 	plain := &core.InputError{Field: "name", Msg: "is odd"}

@@ -206,7 +206,7 @@ func (s accountUI) unlinkIdentity(c *caller, provider string) error {
 			return fmt.Errorf("portal: read second factors: %w", err)
 		}
 		if !slices.ContainsFunc(m.WebAuthn, func(k store.WebAuthnCredential) bool { return k.Discoverable }) {
-			return fmt.Errorf("this linked account is your only way to sign in: set a password first (Forgot password? on the sign-in page): %w", ErrConflict)
+			return core.Conflictf("this linked account is your only way to sign in: set a password first (Forgot password? on the sign-in page)")
 		}
 	}
 	if _, err := s.store.UnlinkIdentity(u.ID, provider); err != nil {
