@@ -137,9 +137,9 @@ func (s *Service) statusOf(err error) (int, string) {
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrTooMany):
 		return http.StatusConflict, s.pages.notePlain(err)
 	case errors.Is(err, ErrBusy):
-		return http.StatusServiceUnavailable, ErrBusy.Error()
+		return http.StatusServiceUnavailable, s.pages.notePlain(ErrBusy)
 	case errors.Is(err, core.ErrDirectoryUnavailable):
-		return http.StatusServiceUnavailable, core.ErrDirectoryUnavailable.Error()
+		return http.StatusServiceUnavailable, s.pages.notePlain(core.ErrDirectoryUnavailable)
 	}
 	if be := (*core.BackupError)(nil); errors.As(err, &be) {
 		s.log.Error("backup failed", "error", err)

@@ -26,13 +26,18 @@ type coreMsgs struct {
 	cur, prev map[string]error
 }
 
-// coreMsgsMax bounds each generation of coreMsgs.
-const coreMsgsMax = 2048
+// coreMsgsMax bounds each generation of coreMsgs, and coreMsgMaxLen the
+// length of a message it keeps (a longer one, say with a long value the
+// client sent, stays English), so that it holds a few MB at most.
+const (
+	coreMsgsMax   = 2048
+	coreMsgMaxLen = 512
+)
 
 // note remembers that msg is the English message of err, when the
 // catalogue can say err in another language.
 func (m *coreMsgs) note(msg string, err error) {
-	if english, ok := englishOf(err); !ok || english != msg {
+	if english, ok := englishOf(err); !ok || english != msg || len(msg) > coreMsgMaxLen {
 		return // not one the catalogue has, or wrapped in more words
 	}
 	m.mu.Lock()
@@ -100,6 +105,21 @@ func formatOf(err error) (format string, args []any, ok bool) {
 	return "", nil, false
 }
 
+// sentinels are the service's errors with a fixed message that pages
+// show as it is; the catalogue has their text as a format without verbs.
+var sentinels = []error{core.ErrBusy, core.ErrTooMany, core.ErrDirectoryUnavailable}
+
+// sentinelOf is the sentinel err is, when its message is the sentinel's
+// own; nil otherwise.
+func sentinelOf(err error) error {
+	for _, e := range sentinels {
+		if errors.Is(err, e) && plainMessage(err) == e.Error() {
+			return e
+		}
+	}
+	return nil
+}
+
 // englishOf is the English message sayError says err from: what statusOf
 // shows when err is not wrapped in more words; ok is false when sayError
 // cannot say err.
@@ -110,6 +130,9 @@ func englishOf(err error) (string, bool) {
 	}
 	if format, args, ok := formatOf(err); ok {
 		return fmt.Sprintf(format, args...), true
+	}
+	if e := sentinelOf(err); e != nil {
+		return e.Error(), true
 	}
 	return "", false
 }
@@ -132,6 +155,9 @@ func sayError(l *i18n.Lang, err error) (msg string, ok bool) {
 	if !errors.As(err, &ie) {
 		if format, args, ok := formatOf(err); ok {
 			return sayFormat(l, format, args)
+		}
+		if e := sentinelOf(err); e != nil {
+			return sayFormat(l, e.Error(), nil)
 		}
 		return "", false
 	}

@@ -122,6 +122,9 @@ func TestCoreMessagesInCatalogue(t *testing.T) {
 	if len(calls) < 100 {
 		t.Fatalf("found only %d Input/inputErr calls: is the scan broken?", len(calls))
 	}
+	for _, e := range sentinels {
+		calls = append(calls, inputCall{"sentinels", e.Error()})
+	}
 	seen := map[string]bool{}
 	for _, c := range calls {
 		id := i18n.FormatID(c.format)
@@ -230,6 +233,8 @@ func TestSayCoreErrors(t *testing.T) {
 	}{
 		{core.Conflictf("the username %q is already taken", "alice"), `the username "alice" is already taken`,
 			`der Benutzername "alice" ist bereits vergeben`, `le nom d’utilisateur "alice" est déjà pris`},
+		{core.ErrBusy, "busy, try again shortly",
+			"ausgelastet, versuchen Sie es gleich noch einmal", "occupé, réessayez dans un instant"},
 		{refusal, "changing users needs the users.write permission",
 			"Benutzer zu ändern erfordert die Berechtigung users.write", "modifier des utilisateurs demande la permission users.write"},
 	} {
@@ -250,6 +255,18 @@ func TestSayCoreErrors(t *testing.T) {
 		if got := m.say(i18n.Get("de"), plainMessage(more)); got != plainMessage(more) {
 			t.Errorf("a message wrapped in more words became %q", got)
 		}
+	}
+	long := core.Input("email", "must be a valid email address, not %q", strings.Repeat("x", coreMsgMaxLen))
+	m.note(long.Error(), long)
+	if m.find(long.Error()) != nil {
+		t.Error("a message longer than coreMsgMaxLen was kept")
+	}
+	for i := range 2*coreMsgsMax + 1 {
+		e := core.Input("email", "must be a valid email address, not %q", strconv.Itoa(i))
+		m.note(e.Error(), e)
+	}
+	if n := len(m.cur) + len(m.prev); n > 4*coreMsgsMax {
+		t.Errorf("coreMsgs holds %d messages", n)
 	}
 	plain := &core.InputError{Field: "name", Msg: "is odd"}
 	if _, ok := sayError(i18n.Get("de"), plain); ok {
