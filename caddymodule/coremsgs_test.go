@@ -38,6 +38,15 @@ func TestCoreMessagesTranslated(t *testing.T) {
 			[]string{"username", "alice", "password", "Strong-passw0rd", "password2", "Strong-passw0rd", "role", "user"},
 			`the username "alice" is already taken`, 409},
 	}
+	// A missing user on the error page, in German; the API in English.
+	resp, b := do(t, olga, "GET", h.portalURL("/admin/users/zoe"), nil, withLang("de"))
+	if resp.StatusCode != 404 || !strings.Contains(string(b), "Benutzer &#34;zoe&#34; wurde nicht gefunden.") {
+		t.Errorf("GET /admin/users/zoe in German: %d %.600s", resp.StatusCode, b)
+	}
+	if code, b := secAPI(t, h, olga, "GET", "/api/v1/users/zoe", ""); code != 404 || !strings.Contains(string(b), `user \"zoe\" was not found`) {
+		t.Errorf("GET /api/v1/users/zoe: %d %s", code, b)
+	}
+
 	for _, tt := range tests {
 		t.Run(tt.name+" "+tt.lang, func(t *testing.T) {
 			_, form := do(t, olga, "GET", h.portalURL("/admin/users/new"), nil, withLang(tt.lang))

@@ -131,7 +131,7 @@ type WrapError struct {
 	Format string
 	// Args are the arguments of Format.
 	Args []any
-	// Sentinel is the error wrapped: ErrConflict.
+	// Sentinel is the error wrapped: ErrConflict or ErrNotFound.
 	Sentinel error
 }
 
@@ -142,6 +142,12 @@ func (e *WrapError) Error() string {
 
 // Unwrap is the sentinel.
 func (e *WrapError) Unwrap() error { return e.Sentinel }
+
+// NotFoundf returns an ErrNotFound about what fmt.Sprintf(format, args...)
+// names ("user %q").
+func NotFoundf(format string, args ...any) error {
+	return &WrapError{Format: format, Args: args, Sentinel: ErrNotFound}
+}
 
 // Conflictf returns a conflict (an ErrConflict) that says
 // fmt.Sprintf(format, args...).

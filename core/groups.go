@@ -39,7 +39,7 @@ type GroupInput struct {
 func groupError(name string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("group %q: %w", name, ErrNotFound)
+		return NotFoundf("group %q", name)
 	case errors.Is(err, store.ErrTooBig):
 		return fmt.Errorf("group %q: %w", name, ErrTooMany)
 	}

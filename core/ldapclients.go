@@ -152,7 +152,7 @@ func (s *Credentials) DeleteLDAPClient(c *Actor, name string) error {
 	name = policies.NormalizeUsername(name)
 	if err := s.store.DeleteLDAPClient(name); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("LDAP client %q: %w", name, ErrNotFound)
+			return NotFoundf("LDAP client %q", name)
 		}
 		return fmt.Errorf("core: delete ldap client: %w", err)
 	}

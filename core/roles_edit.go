@@ -74,7 +74,7 @@ func (s *Access) Role(name string) (RoleView, error) {
 			return r, nil
 		}
 	}
-	return RoleView{}, fmt.Errorf("role %q: %w", name, ErrNotFound)
+	return RoleView{}, NotFoundf("role %q", name)
 }
 
 // checkPermissions validates a custom role's permission list: known names,
@@ -180,7 +180,7 @@ func (s *Access) UpdateRole(c *Actor, name string, in RoleInput) (RoleView, erro
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return RoleView{}, fmt.Errorf("role %q: %w", name, ErrNotFound)
+			return RoleView{}, NotFoundf("role %q", name)
 		}
 		return RoleView{}, fmt.Errorf("core: update role: %w", err)
 	}
@@ -203,7 +203,7 @@ func (s *Access) DeleteRole(c *Actor, name string) error {
 	if err := s.store.DeleteRole(name); err != nil {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("role %q: %w", name, ErrNotFound)
+			return NotFoundf("role %q", name)
 		case errors.Is(err, store.ErrConflict):
 			return Conflictf("role %q is still held by some users; give them another role first", name)
 		}

@@ -33,14 +33,14 @@ var ownerMu sync.Mutex
 func (s *Users) FindUser(ref string) (*store.User, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
-		return nil, fmt.Errorf("user: %w", ErrNotFound)
+		return nil, NotFoundf("user")
 	}
 	u, err := s.store.User(ref)
 	if errors.Is(err, store.ErrNotFound) {
 		u, err = s.store.UserByUsername(policies.NormalizeUsername(ref))
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("user %q: %w", ref, ErrNotFound)
+		return nil, NotFoundf("user %q", ref)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("core: find user: %w", err)

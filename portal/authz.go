@@ -133,7 +133,7 @@ func (s *Service) statusOf(err error) (int, string) {
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, s.pages.notePlain(err)
 	case errors.Is(err, ErrNotFound):
-		return http.StatusNotFound, plainMessage(err)
+		return http.StatusNotFound, s.pages.notePlain(err)
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrTooMany):
 		return http.StatusConflict, s.pages.notePlain(err)
 	case errors.Is(err, ErrBusy):

@@ -128,6 +128,10 @@ func englishOf(err error) (string, bool) {
 	if errors.As(err, &ie) {
 		return ie.Error(), ie.Format != ""
 	}
+	var we *core.WrapError
+	if errors.As(err, &we) && we.Sentinel == core.ErrNotFound {
+		return fmt.Sprintf(we.Format, we.Args...) + " was not found", true // as plainMessage says it
+	}
 	if format, args, ok := formatOf(err); ok {
 		return fmt.Sprintf(format, args...), true
 	}
@@ -154,7 +158,12 @@ func sayError(l *i18n.Lang, err error) (msg string, ok bool) {
 	var ie *core.InputError
 	if !errors.As(err, &ie) {
 		if format, args, ok := formatOf(err); ok {
-			return sayFormat(l, format, args)
+			what, ok := sayFormat(l, format, args)
+			var we *core.WrapError
+			if ok && errors.As(err, &we) && we.Sentinel == core.ErrNotFound {
+				return l.S("core.x.not_found", "What", what), true
+			}
+			return what, ok
 		}
 		if e := sentinelOf(err); e != nil {
 			return sayFormat(l, e.Error(), nil)

@@ -26,7 +26,7 @@ type inputCall struct {
 
 // formatArg is the index of the format argument of the functions whose
 // messages pages say from the catalogue.
-var formatArg = map[string]int{"Input": 1, "inputErr": 1, "Conflictf": 0, "conflictMsg": 0, "forbidden": 0}
+var formatArg = map[string]int{"Input": 1, "inputErr": 1, "Conflictf": 0, "conflictMsg": 0, "forbidden": 0, "NotFoundf": 0}
 
 // inputCalls finds every Input(field, format, …) and inputErr(field,
 // format, …) call in the non-test Go files of core, policies and portal;
@@ -235,6 +235,8 @@ func TestSayCoreErrors(t *testing.T) {
 			`der Benutzername "alice" ist bereits vergeben`, `le nom d’utilisateur "alice" est déjà pris`},
 		{core.ErrBusy, "busy, try again shortly",
 			"ausgelastet, versuchen Sie es gleich noch einmal", "occupé, réessayez dans un instant"},
+		{core.NotFoundf("user %q", "zoe"), `user "zoe" was not found`,
+			`Benutzer "zoe" wurde nicht gefunden`, `utilisateur "zoe" introuvable`},
 		{refusal, "changing users needs the users.write permission",
 			"Benutzer zu ändern erfordert die Berechtigung users.write", "modifier des utilisateurs demande la permission users.write"},
 	} {
