@@ -114,7 +114,18 @@ func CanChangeRole(p Principal, r Target, holders []string) error {
 	return Outranks(p, r)
 }
 
-// reason is err's message without the "forbidden: " prefix.
-func reason(err error) string {
-	return strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": ")
+// reason is err's message without the "forbidden: " prefix, as an error
+// that keeps the refusal's reason format for pages.
+func reason(err error) error {
+	var r *refusal
+	if errors.As(err, &r) {
+		return plainRefusal{r}
+	}
+	return errors.New(strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": "))
 }
+
+// plainRefusal is a refusal's reason without "forbidden: " in front, as
+// an argument of another refusal's message (pages say it with its Reason).
+type plainRefusal struct{ *refusal }
+
+func (p plainRefusal) Error() string { return fmt.Sprintf(p.format, p.args...) }

@@ -237,6 +237,10 @@ func TestSayCoreErrors(t *testing.T) {
 			"ausgelastet, versuchen Sie es gleich noch einmal", "occupé, réessayez dans un instant"},
 		{core.NotFoundf("user %q", "zoe"), `user "zoe" was not found`,
 			`Benutzer "zoe" wurde nicht gefunden`, `utilisateur "zoe" introuvable`},
+		{policies.CanChangeRole(policies.Principal{Role: "user"}, policies.Target{Role: "helpdesk"}, []string{"bob"}),
+			"role helpdesk is held by bob, whom you may not manage (changing users needs the users.write permission)",
+			"die Rolle helpdesk hat bob, den Sie nicht verwalten dürfen (Benutzer zu ändern erfordert die Berechtigung users.write)",
+			"le rôle helpdesk est détenu par bob, que vous ne pouvez pas gérer (modifier des utilisateurs demande la permission users.write)"},
 		{refusal, "changing users needs the users.write permission",
 			"Benutzer zu ändern erfordert die Berechtigung users.write", "modifier des utilisateurs demande la permission users.write"},
 	} {
