@@ -31,7 +31,7 @@ func TestCoreMessagesTranslated(t *testing.T) {
 		{"short password", "password", "fr", "Le champ « Mot de passe » doit avoir au moins 8 caractères, une majuscule et un chiffre.",
 			[]string{"username", "bob", "password", "short", "password2", "short", "role", "user"},
 			"the password must have at least 8 characters, an upper-case letter and a digit", 400},
-		{"bad email", "email", "de", `Das Feld „E-Mail-Adresse“ muss eine gültige E-Mail-Adresse sein, nicht "nope".`,
+		{"bad email", "email", "de", `Das Feld „E-Mail“ muss eine gültige E-Mail-Adresse sein, nicht "nope".`,
 			[]string{"username", "bob", "email", "nope", "password", "Strong-passw0rd", "password2", "Strong-passw0rd", "role", "user"},
 			`the email must be a valid email address, not "nope"`, 400},
 		{"username taken", "username", "fr", `Le nom d’utilisateur "alice" est déjà pris.`,
