@@ -341,7 +341,7 @@ func (s *Credentials) ListKeys(c *Actor, all bool) ([]APIKeyView, error) {
 func (s *Credentials) RevokeKey(c *Actor, id string) error {
 	k, err := s.store.APIKey(id)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("key: %w", ErrNotFound)
+		return NotFoundf("key")
 	}
 	if err != nil {
 		return fmt.Errorf("core: api key: %w", err)
@@ -349,7 +349,7 @@ func (s *Credentials) RevokeKey(c *Actor, id string) error {
 	owner := c.User.Username
 	if k.UserID != c.User.ID {
 		if !c.Can(policies.PermKeysAdmin) {
-			return fmt.Errorf("key: %w", ErrNotFound) // other people's keys are not even named
+			return NotFoundf("key") // other people's keys are not even named
 		}
 		u, err := s.store.User(k.UserID)
 		if err == nil {

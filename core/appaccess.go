@@ -82,7 +82,7 @@ func (s *Access) AppNamed(name string) (*App, error) {
 	defer s.apps.mu.RUnlock()
 	a, ok := s.apps.apps[name]
 	if !ok {
-		return nil, fmt.Errorf("app %q: %w", name, ErrNotFound)
+		return nil, NotFoundf("app %q", name)
 	}
 	return a, nil
 }

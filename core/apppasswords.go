@@ -299,14 +299,14 @@ func (s *Credentials) RevokeAppPassword(a *Actor, id string) error {
 func (s *Credentials) revokeAppPassword(a *Actor, u *store.User, id string) error {
 	p, err := s.store.AppPassword(id)
 	if errors.Is(err, store.ErrNotFound) || err == nil && p.UserID != u.ID {
-		return fmt.Errorf("app password %q: %w", id, ErrNotFound)
+		return NotFoundf("app password %q", id)
 	}
 	if err != nil {
 		return fmt.Errorf("core: app password: %w", err)
 	}
 	if _, err := s.store.DeleteAppPassword(id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("app password %q: %w", id, ErrNotFound)
+			return NotFoundf("app password %q", id)
 		}
 		return fmt.Errorf("core: revoke app password: %w", err)
 	}

@@ -340,9 +340,9 @@ func (s *Access) guardMadeApp(a *App, c AppConfig, configured bool, client *OIDC
 // appTaken is the conflict of a name already used by a.
 func appTaken(a *App) error {
 	if a.Made {
-		return &ConflictError{Msg: fmt.Sprintf("an app called %q already exists", a.Name)}
+		return conflictMsg("an app called %q already exists", a.Name)
 	}
-	return &ConflictError{Msg: fmt.Sprintf("app %q is declared in the Caddyfile; pick another name", a.Name)}
+	return conflictMsg("app %q is declared in the Caddyfile; pick another name", a.Name)
 }
 
 // CreateApp makes an app and returns it with, for a confidential OIDC
@@ -368,7 +368,7 @@ func (s *Access) CreateApp(c *Actor, in AppSpec) (AppView, string, error) {
 	}
 	if err := s.store.CreateApp(rec, acc); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return AppView{}, "", &ConflictError{Msg: fmt.Sprintf("an app called %q already exists", rec.Name)}
+			return AppView{}, "", conflictMsg("an app called %q already exists", rec.Name)
 		}
 		return AppView{}, "", fmt.Errorf("core: create app: %w", err)
 	}
@@ -426,9 +426,9 @@ func (s *Access) RotateClientSecret(c *Actor, app string) (string, error) {
 	cl := a.OIDC()
 	switch {
 	case cl == nil:
-		return "", &ConflictError{Msg: fmt.Sprintf("app %s is not an OIDC client", a.Name)}
+		return "", conflictMsg("app %s is not an OIDC client", a.Name)
 	case cl.Public:
-		return "", &ConflictError{Msg: fmt.Sprintf("app %s is a public client, which has no secret", a.Name)}
+		return "", conflictMsg("app %s is a public client, which has no secret", a.Name)
 	}
 	secret := newAppSecret()
 	rec, err := s.store.UpdateAppDef(a.Name, func(r *store.App) error {
@@ -468,7 +468,7 @@ func (s *Access) DeleteApp(c *Actor, app string) error {
 		return err
 	}
 	if a.Guarded() {
-		return &ConflictError{Msg: fmt.Sprintf("a gatehouse guard in the Caddyfile protects app %s: remove it there first", a.Name)}
+		return conflictMsg("a gatehouse guard in the Caddyfile protects app %s: remove it there first", a.Name)
 	}
 	if err := s.store.DeleteApp(a.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("core: delete app: %w", err)

@@ -56,7 +56,7 @@ func (d *Directory) Manages(u *store.User) bool {
 
 // passwordManaged refuses to set, reset or make a password for u.
 func passwordManaged(u *store.User) error {
-	return &ConflictError{Msg: u.Username + "'s password is managed by the external directory: change it there"}
+	return conflictMsg("%s's password is managed by the external directory: change it there", u.Username)
 }
 
 // checkPassword checks pw as u's current password: by a bind against the

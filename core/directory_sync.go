@@ -75,7 +75,7 @@ func (d *Directory) LastSync() *SyncReport {
 }
 
 // errSyncRunning refuses a synchronisation while another runs.
-var errSyncRunning = &ConflictError{Msg: "a synchronisation with the directory is already running; try again when it is done"}
+var errSyncRunning = conflictMsg("a synchronisation with the directory is already running; try again when it is done")
 
 // Sync reads the whole directory and makes the accounts follow it: every
 // person gets an account (made when missing, role user), their e-mail

@@ -88,7 +88,7 @@ func (s *Users) planEmailChange(ctx context.Context, c *Actor, u *store.User, em
 		return 0, errNoMailForEmail
 	}
 	if other, err := s.store.UserByEmail(email); err == nil && other.ID != u.ID {
-		return 0, fmt.Errorf("the email address %q belongs to another account: %w", email, ErrConflict)
+		return 0, Conflictf("the email address %q belongs to another account", email)
 	}
 	return emailRequest, nil
 }
@@ -208,7 +208,7 @@ func (s *Users) ConfirmEmail(a *Actor, secret string) (*store.User, error) {
 			s.Audit(a, store.Event{Actor: before.Username, Action: ActionEmailChangeConfirmed, Resource: "user:" + before.Username,
 				Outcome: OutcomeFailure, Reason: "address " + addr + " belongs to another account"})
 		}
-		return nil, fmt.Errorf("the email address %q now belongs to another account, so it cannot become yours: %w", addr, ErrConflict)
+		return nil, Conflictf("the email address %q now belongs to another account, so it cannot become yours", addr)
 	case err != nil:
 		return nil, fmt.Errorf("core: confirm email address: %w", err)
 	}

@@ -32,8 +32,16 @@ type InputError struct {
 	// Field is the input field the error is about ("" for the whole
 	// input), as the JSON API names it.
 	Field string
-	// Msg says what is wrong.
+	// Msg says what is wrong, in English.
 	Msg string
+	// Format and Args are Msg before formatting (Msg is
+	// fmt.Sprintf(Format, Args...)), so that a page can say it in its
+	// reader's language: the message catalogue's core area has every
+	// format of Input (see i18n.FormatID). Empty when Msg was made some
+	// other way.
+	Format string
+	// Args are the arguments of Format.
+	Args []any
 }
 
 // Error is the message as a plain clause a user can read: a message that
@@ -48,8 +56,12 @@ func (e *InputError) Error() string {
 
 // Input returns an *InputError about field.
 func Input(field, format string, args ...any) error {
-	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...), Format: format, Args: args}
 }
+
+// IsFragment reports whether msg only says what is wrong ("is required")
+// and so needs its field's name in front.
+func IsFragment(msg string) bool { return isFragment(msg) }
 
 // isFragment reports whether msg starts with a verb and needs a subject.
 func isFragment(msg string) bool {
@@ -93,7 +105,55 @@ var FieldLabels = map[string]string{
 }
 
 // ConflictError is a conflict with its own message.
-type ConflictError struct{ Msg string }
+type ConflictError struct {
+	// Msg is the message, in English.
+	Msg string
+	// Format and Args are Msg before formatting, for pages to say it in
+	// their language (see InputError); empty when made otherwise.
+	Format string
+	// Args are the arguments of Format.
+	Args []any
+}
+
+// conflictMsg returns a *ConflictError whose message is
+// fmt.Sprintf(format, args...).
+func conflictMsg(format string, args ...any) *ConflictError {
+	return &ConflictError{Msg: fmt.Sprintf(format, args...), Format: format, Args: args}
+}
+
+// WrapError is a refusal that wraps one of the sentinel errors, such as
+// ErrConflict, with a message of its own: its text is exactly that of
+// fmt.Errorf(Format+": %w", Args..., Sentinel), and it keeps the format
+// and its arguments for pages to say it in their language (see
+// InputError).
+type WrapError struct {
+	// Format and Args make the message before the sentinel's.
+	Format string
+	// Args are the arguments of Format.
+	Args []any
+	// Sentinel is the error wrapped: ErrConflict or ErrNotFound.
+	Sentinel error
+}
+
+// Error is the message, then ": " and the sentinel's.
+func (e *WrapError) Error() string {
+	return fmt.Sprintf(e.Format, e.Args...) + ": " + e.Sentinel.Error()
+}
+
+// Unwrap is the sentinel.
+func (e *WrapError) Unwrap() error { return e.Sentinel }
+
+// NotFoundf returns an ErrNotFound about what fmt.Sprintf(format, args...)
+// names ("user %q").
+func NotFoundf(format string, args ...any) error {
+	return &WrapError{Format: format, Args: args, Sentinel: ErrNotFound}
+}
+
+// Conflictf returns a conflict (an ErrConflict) that says
+// fmt.Sprintf(format, args...).
+func Conflictf(format string, args ...any) error {
+	return &WrapError{Format: format, Args: args, Sentinel: ErrConflict}
+}
 
 // Error is the conflict's own message.
 func (e *ConflictError) Error() string { return e.Msg }

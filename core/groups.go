@@ -39,7 +39,7 @@ type GroupInput struct {
 func groupError(name string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("group %q: %w", name, ErrNotFound)
+		return NotFoundf("group %q", name)
 	case errors.Is(err, store.ErrTooBig):
 		return fmt.Errorf("group %q: %w", name, ErrTooMany)
 	}
@@ -112,7 +112,7 @@ func (s *Access) CreateGroup(c *Actor, in GroupInput) (GroupView, error) {
 	}
 	if err := s.store.CreateGroup(g); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return GroupView{}, fmt.Errorf("a group called %q already exists: %w", name, ErrConflict)
+			return GroupView{}, Conflictf("a group called %q already exists", name)
 		}
 		return GroupView{}, fmt.Errorf("core: create group: %w", err)
 	}
@@ -154,7 +154,7 @@ func (s *Access) UpdateGroup(c *Actor, name string, in GroupInput) (GroupView, e
 		if newName != name {
 			if err := s.store.RenameGroup(name, newName); err != nil {
 				if errors.Is(err, store.ErrConflict) {
-					return GroupView{}, fmt.Errorf("a group called %q already exists: %w", newName, ErrConflict)
+					return GroupView{}, Conflictf("a group called %q already exists", newName)
 				}
 				return GroupView{}, groupError(name, err)
 			}

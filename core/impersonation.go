@@ -18,7 +18,7 @@ var (
 	// ErrNestedImpersonation refuses starting a second impersonation.
 	ErrNestedImpersonation error = &impersonatingError{"not while impersonating: stop first"}
 	// ErrNotImpersonating: a stop without an impersonation (409).
-	ErrNotImpersonating = fmt.Errorf("you are not impersonating anyone: %w", ErrConflict)
+	ErrNotImpersonating = Conflictf("you are not impersonating anyone")
 )
 
 // Error is the refusal's message.
@@ -138,7 +138,7 @@ func (s *Sessions) MayImpersonateUser(c *Actor, ref string) (*store.User, error)
 	case u.ID == c.User.ID:
 		return nil, Input("", "you cannot impersonate yourself")
 	case !UserActive(u, s.now()):
-		return refuse(fmt.Errorf("%s is disabled or expired and cannot be impersonated: %w", u.Username, ErrConflict), "account inactive")
+		return refuse(Conflictf("%s is disabled or expired and cannot be impersonated", u.Username), "account inactive")
 	}
 	if err := s.MayImpersonate(c.Principal(), u.Role); err != nil {
 		return refuse(err, "role "+u.Role)

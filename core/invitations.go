@@ -67,7 +67,7 @@ func (s *Credentials) CreateInvitation(ctx context.Context, c *Actor, in Invitat
 		return InvitationView{}, Input("email", "is required")
 	}
 	if _, err := s.store.UserByEmail(email); err == nil {
-		return InvitationView{}, fmt.Errorf("email address %q already belongs to a user: %w", email, ErrConflict)
+		return InvitationView{}, Conflictf("email address %q already belongs to a user", email)
 	}
 	role := strings.TrimSpace(in.Role)
 	if role == "" {
@@ -123,20 +123,20 @@ func (s *Credentials) ListInvitations() ([]InvitationView, error) {
 func (s *Credentials) RevokeInvitation(c *Actor, id string) error {
 	var hash [32]byte
 	if b, err := hex.DecodeString(id); err != nil || len(b) != 32 {
-		return fmt.Errorf("invitation: %w", ErrNotFound)
+		return NotFoundf("invitation")
 	} else {
 		copy(hash[:], b)
 	}
 	t, err := s.store.Token(tokenKindInvite, hash)
 	if err != nil {
-		return fmt.Errorf("invitation: %w", ErrNotFound)
+		return NotFoundf("invitation")
 	}
 	if err := policies.CanAssignRole(c.Principal(), "", s.Users.Target(t.Data["role"])); err != nil {
 		return err
 	}
 	if err := s.store.DeleteToken(tokenKindInvite, hash); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("invitation: %w", ErrNotFound)
+			return NotFoundf("invitation")
 		}
 		return fmt.Errorf("core: revoke invitation: %w", err)
 	}

@@ -112,7 +112,7 @@ func (s *Credentials) CreateLDAPClient(c *Actor, in LDAPClientInput) (LDAPClient
 	rec := &store.LDAPClient{Name: name, App: app, Hash: h[:], CreatedBy: c.User.Username}
 	if err := s.store.CreateLDAPClient(rec); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return LDAPClientView{}, fmt.Errorf("an LDAP client called %q: %w", name, ErrConflict)
+			return LDAPClientView{}, Conflictf("an LDAP client called %q", name)
 		}
 		return LDAPClientView{}, fmt.Errorf("core: create ldap client: %w", err)
 	}
@@ -152,7 +152,7 @@ func (s *Credentials) DeleteLDAPClient(c *Actor, name string) error {
 	name = policies.NormalizeUsername(name)
 	if err := s.store.DeleteLDAPClient(name); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("LDAP client %q: %w", name, ErrNotFound)
+			return NotFoundf("LDAP client %q", name)
 		}
 		return fmt.Errorf("core: delete ldap client: %w", err)
 	}

@@ -113,7 +113,7 @@ func (s *Users) UpdateProfile(ctx context.Context, c *Actor, in ProfileInput) (P
 	})
 	if err != nil {
 		if isConflict(err) {
-			return ProfileResult{}, fmt.Errorf("the email address %q is already used by another account: %w", email, ErrConflict)
+			return ProfileResult{}, Conflictf("the email address %q is already used by another account", email)
 		}
 		return ProfileResult{}, fmt.Errorf("core: update profile: %w", err)
 	}

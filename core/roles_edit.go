@@ -74,7 +74,7 @@ func (s *Access) Role(name string) (RoleView, error) {
 			return r, nil
 		}
 	}
-	return RoleView{}, fmt.Errorf("role %q: %w", name, ErrNotFound)
+	return RoleView{}, NotFoundf("role %q", name)
 }
 
 // checkPermissions validates a custom role's permission list: known names,
@@ -104,7 +104,7 @@ func (s *Access) CreateRole(c *Actor, in RoleInput) (RoleView, error) {
 		return RoleView{}, Input("name", "%v", err)
 	}
 	if _, ok := policies.BuiltinRole(name); ok {
-		return RoleView{}, fmt.Errorf("role %q is built in: %w", name, ErrConflict)
+		return RoleView{}, Conflictf("role %q is built in", name)
 	}
 	rec := &store.Role{Name: name, Permissions: []string{}}
 	if in.Description != nil {
@@ -119,7 +119,7 @@ func (s *Access) CreateRole(c *Actor, in RoleInput) (RoleView, error) {
 	}
 	if err := s.store.CreateRole(rec); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return RoleView{}, fmt.Errorf("a role called %q already exists: %w", name, ErrConflict)
+			return RoleView{}, Conflictf("a role called %q already exists", name)
 		}
 		return RoleView{}, fmt.Errorf("core: create role: %w", err)
 	}
@@ -180,7 +180,7 @@ func (s *Access) UpdateRole(c *Actor, name string, in RoleInput) (RoleView, erro
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return RoleView{}, fmt.Errorf("role %q: %w", name, ErrNotFound)
+			return RoleView{}, NotFoundf("role %q", name)
 		}
 		return RoleView{}, fmt.Errorf("core: update role: %w", err)
 	}
@@ -203,9 +203,9 @@ func (s *Access) DeleteRole(c *Actor, name string) error {
 	if err := s.store.DeleteRole(name); err != nil {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("role %q: %w", name, ErrNotFound)
+			return NotFoundf("role %q", name)
 		case errors.Is(err, store.ErrConflict):
-			return fmt.Errorf("role %q is still held by some users; give them another role first: %w", name, ErrConflict)
+			return Conflictf("role %q is still held by some users; give them another role first", name)
 		}
 		return fmt.Errorf("core: delete role: %w", err)
 	}

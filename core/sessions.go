@@ -125,11 +125,11 @@ func ParseSessionID(v string) (store.SessionID, bool) {
 func (s *Sessions) RevokeSession(c *Actor, idHex string) error {
 	id, ok := ParseSessionID(idHex)
 	if !ok {
-		return fmt.Errorf("session: %w", ErrNotFound)
+		return NotFoundf("session")
 	}
 	sess, err := s.store.Session(id)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("session: %w", ErrNotFound)
+		return NotFoundf("session")
 	} else if err != nil {
 		return fmt.Errorf("core: session: %w", err)
 	}

@@ -49,7 +49,7 @@ func (s *Core) UpdateSettings(ctx context.Context, c *Actor, patch []byte) (Sett
 // errSignInWith2FA refuses turning on mandatory 2FA from a password-only
 // session of someone who has a second factor: the switch would end that
 // very session (409).
-var errSignInWith2FA = &ConflictError{Msg: "sign in again with your second factor first: turning on mandatory two-factor authentication ends every session that did not use one, including this one"}
+var errSignInWith2FA = conflictMsg("sign in again with your second factor first: turning on mandatory two-factor authentication ends every session that did not use one, including this one")
 
 // mayRequire2FA refuses turning mandatory 2FA on when it would sign c out
 // although c has a second factor. A caller without any keeps the old

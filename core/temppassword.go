@@ -135,7 +135,7 @@ func (s *Credentials) MakeTempPassword(ctx context.Context, c *Actor, ref string
 	}
 	now := s.now()
 	if !UserActive(u, now) {
-		return nil, TempPasswordResponse{}, fmt.Errorf("%s is disabled or expired: enable the account first: %w", u.Username, ErrConflict)
+		return nil, TempPasswordResponse{}, Conflictf("%s is disabled or expired: enable the account first", u.Username)
 	}
 	pw, err := s.newTempPassword(u.Username)
 	if err != nil {

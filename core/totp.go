@@ -201,7 +201,7 @@ func (s *Auth) RemoveTOTP(a *Actor, actor string, u *store.User) error {
 		return nil
 	})
 	if errors.Is(err, ErrNoFactor) {
-		return fmt.Errorf("authenticator app: %w", ErrNotFound)
+		return NotFoundf("authenticator app")
 	}
 	if err != nil {
 		return fmt.Errorf("core: remove totp: %w", err)

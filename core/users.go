@@ -165,9 +165,9 @@ func (s *Users) CreateValidated(ctx context.Context, a *Actor, actor string, u *
 	if err := s.store.CreateUser(u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			if _, err := s.store.UserByUsername(u.Username); err == nil {
-				return nil, fmt.Errorf("the username %q is already taken: %w", u.Username, ErrConflict)
+				return nil, Conflictf("the username %q is already taken", u.Username)
 			}
-			return nil, fmt.Errorf("the email address %q is already used by another account: %w", u.Email, ErrConflict)
+			return nil, Conflictf("the email address %q is already used by another account", u.Email)
 		}
 		return nil, fmt.Errorf("core: create user: %w", err)
 	}

@@ -33,14 +33,14 @@ var ownerMu sync.Mutex
 func (s *Users) FindUser(ref string) (*store.User, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
-		return nil, fmt.Errorf("user: %w", ErrNotFound)
+		return nil, NotFoundf("user")
 	}
 	u, err := s.store.User(ref)
 	if errors.Is(err, store.ErrNotFound) {
 		u, err = s.store.UserByUsername(policies.NormalizeUsername(ref))
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("user %q: %w", ref, ErrNotFound)
+		return nil, NotFoundf("user %q", ref)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("core: find user: %w", err)
@@ -303,7 +303,7 @@ func (s *Users) UpdateUser(c *Actor, ref string, p UserPatch) (*store.User, erro
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil, fmt.Errorf("the email address %q is already used by another account: %w", email, ErrConflict)
+			return nil, Conflictf("the email address %q is already used by another account", email)
 		}
 		return nil, fmt.Errorf("core: update user: %w", err)
 	}

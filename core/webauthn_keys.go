@@ -17,7 +17,7 @@ import (
 func decodeKeyID(id string) ([]byte, error) {
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(id, "="))
 	if err != nil || len(b) == 0 {
-		return nil, fmt.Errorf("security key: %w", ErrNotFound)
+		return nil, NotFoundf("security key")
 	}
 	return b, nil
 }
@@ -36,7 +36,7 @@ func (s *Auth) RenameKey(a *Actor, u *store.User, id, name string) (KeyView, err
 	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		i := slices.IndexFunc(m.WebAuthn, func(c store.WebAuthnCredential) bool { return bytes.Equal(c.ID, raw) })
 		if i < 0 {
-			return fmt.Errorf("security key: %w", ErrNotFound)
+			return NotFoundf("security key")
 		}
 		old = m.WebAuthn[i].Name
 		m.WebAuthn[i].Name = name
@@ -62,7 +62,7 @@ func (s *Auth) RemoveKey(a *Actor, u *store.User, id string) error {
 	_, err = s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		i := slices.IndexFunc(m.WebAuthn, func(c store.WebAuthnCredential) bool { return bytes.Equal(c.ID, raw) })
 		if i < 0 {
-			return fmt.Errorf("security key: %w", ErrNotFound)
+			return NotFoundf("security key")
 		}
 		name = m.WebAuthn[i].Name
 		m.WebAuthn = slices.Delete(slices.Clone(m.WebAuthn), i, i+1)

@@ -23,9 +23,26 @@ type Target struct {
 	Perms PermissionSet
 }
 
+// forbidden is a refusal that says why: "forbidden: " and
+// fmt.Sprintf(format, args...).
 func forbidden(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrForbidden}, args...)...)
+	return &refusal{format: format, args: args}
 }
+
+// refusal is an ErrForbidden with its reason as a printf format and its
+// arguments, so that pages can say it in their language.
+type refusal struct {
+	format string
+	args   []any
+}
+
+func (e *refusal) Error() string {
+	return ErrForbidden.Error() + ": " + fmt.Sprintf(e.format, e.args...)
+}
+func (e *refusal) Unwrap() error { return ErrForbidden }
+
+// Reason is why, in English, as a printf format and its arguments.
+func (e *refusal) Reason() (format string, args []any) { return e.format, e.args }
 
 // CanManage reports whether p may change, disable, delete or reset the
 // password of an account with role t. The rules of DESIGN.md §4:
@@ -97,7 +114,18 @@ func CanChangeRole(p Principal, r Target, holders []string) error {
 	return Outranks(p, r)
 }
 
-// reason is err's message without the "forbidden: " prefix.
-func reason(err error) string {
-	return strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": ")
+// reason is err's message without the "forbidden: " prefix, as an error
+// that keeps the refusal's reason format for pages.
+func reason(err error) error {
+	var r *refusal
+	if errors.As(err, &r) {
+		return plainRefusal{r}
+	}
+	return errors.New(strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": "))
 }
+
+// plainRefusal is a refusal's reason without "forbidden: " in front, as
+// an argument of another refusal's message (pages say it with its Reason).
+type plainRefusal struct{ *refusal }
+
+func (p plainRefusal) Error() string { return fmt.Sprintf(p.format, p.args...) }

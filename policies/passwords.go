@@ -80,37 +80,64 @@ func (r PasswordRules) bounds() (lo, hi int) {
 // or an error wrapping ErrWeakPassword that lists, in plain words, every rule
 // it breaks. Length is counted in characters (runes), not bytes.
 func (r PasswordRules) Check(password, username string) error {
-	needs, mustNot := r.unmet(password, username)
+	needs, mustNot := r.unmetRules(password, username)
 	if len(needs) == 0 && len(mustNot) == 0 {
 		return nil
 	}
-	var parts []string
-	if len(needs) > 0 {
-		parts = append(parts, "must have "+joinAnd(needs))
-	}
-	parts = append(parts, mustNot...)
-	return &weakPasswordError{"the password " + strings.Join(parts, ", and ")}
+	return &weakPasswordError{needs, mustNot}
 }
+
+// Rule is one rule a password breaks, in English as a printf format and
+// its arguments: what it lacks ("at least %d characters", 8) or what it
+// must not be ("must not contain the username").
+type Rule struct {
+	Format string
+	Args   []any
+}
+
+// String is the rule in English.
+func (r Rule) String() string { return fmt.Sprintf(r.Format, r.Args...) }
 
 // weakPasswordError is a plain sentence saying every rule a password
 // breaks ("the password must have at least 8 characters and a digit"); it
 // matches ErrWeakPassword with errors.Is.
-type weakPasswordError struct{ msg string }
+type weakPasswordError struct{ needs, mustNot []Rule }
 
-func (e *weakPasswordError) Error() string        { return e.msg }
+func (e *weakPasswordError) Error() string {
+	var parts []string
+	if len(e.needs) > 0 {
+		parts = append(parts, "must have "+joinAnd(rulesText(e.needs)))
+	}
+	parts = append(parts, rulesText(e.mustNot)...)
+	return "the password " + strings.Join(parts, ", and ")
+}
+
 func (e *weakPasswordError) Is(target error) bool { return target == ErrWeakPassword }
+
+// BrokenRules are the rules the password breaks: what it lacks and what
+// it must not be, so that pages can say them in their language.
+func (e *weakPasswordError) BrokenRules() (needs, mustNot []Rule) { return e.needs, e.mustNot }
+
+// rulesText is rules in English.
+func rulesText(rules []Rule) []string {
+	out := make([]string, len(rules))
+	for i, r := range rules {
+		out[i] = r.String()
+	}
+	return out
+}
 
 // Unmet returns, in plain words, every rule password breaks for the user
 // username, for forms that show them one per line; nil when it follows them
 // all.
 func (r PasswordRules) Unmet(password, username string) []string {
-	needs, mustNot := r.unmet(password, username)
-	return append(needs, mustNot...)
+	needs, mustNot := r.unmetRules(password, username)
+	return append(rulesText(needs), rulesText(mustNot)...)
 }
 
-// unmet returns what the password lacks ("an upper-case letter") and what it
-// must not be ("must not contain the username").
-func (r PasswordRules) unmet(password, username string) (needs, mustNot []string) {
+// unmetRules returns what the password lacks ("an upper-case letter") and
+// what it must not be ("must not contain the username").
+func (r PasswordRules) unmetRules(password, username string) (needs, mustNot []Rule) {
 	lo, hi := r.bounds()
 	var lower, upper, digit, symbol bool
 	for _, c := range password {
@@ -127,27 +154,27 @@ func (r PasswordRules) unmet(password, username string) (needs, mustNot []string
 	}
 	n := utf8.RuneCountInString(password)
 	if n < lo {
-		needs = append(needs, fmt.Sprintf("at least %d characters", lo))
+		needs = append(needs, Rule{Format: "at least %d characters", Args: []any{lo}})
 	}
 	if r.RequireLower && !lower {
-		needs = append(needs, "a lower-case letter")
+		needs = append(needs, Rule{Format: "a lower-case letter"})
 	}
 	if r.RequireUpper && !upper {
-		needs = append(needs, "an upper-case letter")
+		needs = append(needs, Rule{Format: "an upper-case letter"})
 	}
 	if r.RequireDigit && !digit {
-		needs = append(needs, "a digit")
+		needs = append(needs, Rule{Format: "a digit"})
 	}
 	if r.RequireSymbol && !symbol {
-		needs = append(needs, "a symbol")
+		needs = append(needs, Rule{Format: "a symbol"})
 	}
 	if n > hi {
-		mustNot = append(mustNot, fmt.Sprintf("must not be longer than %d characters", hi))
+		mustNot = append(mustNot, Rule{Format: "must not be longer than %d characters", Args: []any{hi}})
 	}
 	u := strings.ToLower(strings.TrimSpace(username))
 	if r.ForbidUsername && utf8.RuneCountInString(u) >= minForbiddenUsername &&
 		strings.Contains(strings.ToLower(password), u) {
-		mustNot = append(mustNot, "must not contain the username")
+		mustNot = append(mustNot, Rule{Format: "must not contain the username"})
 	}
 	return needs, mustNot
 }

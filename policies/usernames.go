@@ -54,7 +54,7 @@ func ValidateUsername(name string) error {
 		return err
 	}
 	if IsReservedUsername(name) {
-		return &nameError{kind: "username", name: name, problem: "is reserved: choose another one"}
+		return &nameError{kind: "username", name: name, format: "is reserved: choose another one"}
 	}
 	return nil
 }
@@ -68,18 +68,18 @@ func ValidateGroupName(name string) error {
 
 func validateName(kind, name string) error {
 	if name == "" {
-		return &nameError{kind: kind, name: name, problem: "is required"}
+		return &nameError{kind: kind, name: name, format: "is required"}
 	}
 	for i := 0; i < len(name); i++ {
 		if !isNameChar(name[i]) {
-			return &nameError{kind: kind, name: name, problem: `may contain only lowercase letters, digits, ".", "-" and "_"`}
+			return &nameError{kind: kind, name: name, format: `may contain only lowercase letters, digits, ".", "-" and "_"`}
 		}
 	}
 	if n := utf8.RuneCountInString(name); n < MinNameLength || n > MaxNameLength {
-		return &nameError{kind: kind, name: name, problem: fmt.Sprintf("must be %d to %d characters long", MinNameLength, MaxNameLength)}
+		return &nameError{kind: kind, name: name, format: "must be %d to %d characters long", args: []any{MinNameLength, MaxNameLength}}
 	}
 	if c := name[0]; !isLowerASCII(c) && !isDigitASCII(c) {
-		return &nameError{kind: kind, name: name, problem: "must start with a letter or a digit"}
+		return &nameError{kind: kind, name: name, format: "must start with a letter or a digit"}
 	}
 	return nil
 }
@@ -92,20 +92,35 @@ func isLowerASCII(c byte) bool { return 'a' <= c && c <= 'z' }
 func isDigitASCII(c byte) bool { return '0' <= c && c <= '9' }
 
 // nameError says what is wrong with a username or group name and matches
-// ErrInvalidUsername with errors.Is.
+// ErrInvalidUsername with errors.Is. The problem is a printf format and
+// its arguments, so that pages can say it in their language.
 type nameError struct {
-	kind, name, problem string
+	kind, name, format string
+	args               []any
 }
 
 func (e *nameError) Error() string {
-	name := e.name
-	if len(name) > 2*MaxNameLength {
-		name = name[:2*MaxNameLength] + "…"
-	}
+	name, problem := e.shownName(), fmt.Sprintf(e.format, e.args...)
 	if name == "" {
-		return "the " + e.kind + " " + e.problem
+		return "the " + e.kind + " " + problem
 	}
-	return fmt.Sprintf("the %s %q %s", e.kind, name, e.problem)
+	return fmt.Sprintf("the %s %q %s", e.kind, name, problem)
+}
+
+// shownName is the name as a message shows it, cut after 64 bytes.
+func (e *nameError) shownName() string {
+	if len(e.name) > 2*MaxNameLength {
+		return e.name[:2*MaxNameLength] + "…"
+	}
+	return e.name
+}
+
+// NameProblem is what Error says, in parts: the kind of name ("username",
+// "group name"), the name as shown ("" when empty), and the problem as an
+// English printf format ("is reserved: choose another one") and its
+// arguments.
+func (e *nameError) NameProblem() (kind, name, format string, args []any) {
+	return e.kind, e.shownName(), e.format, e.args
 }
 
 func (e *nameError) Is(target error) bool { return target == ErrInvalidUsername }

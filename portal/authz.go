@@ -126,17 +126,20 @@ func (s *Service) statusOf(err error) (int, string) {
 	case errors.As(err, &tl):
 		return http.StatusRequestEntityTooLarge, tl.Error()
 	case errors.As(err, &ie):
+		if s.pages != nil {
+			s.pages.msgs.note(ie.Error(), ie)
+		}
 		return http.StatusBadRequest, ie.Error()
 	case errors.Is(err, ErrForbidden):
-		return http.StatusForbidden, plainMessage(err)
+		return http.StatusForbidden, s.pages.notePlain(err)
 	case errors.Is(err, ErrNotFound):
-		return http.StatusNotFound, plainMessage(err)
+		return http.StatusNotFound, s.pages.notePlain(err)
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrTooMany):
-		return http.StatusConflict, plainMessage(err)
+		return http.StatusConflict, s.pages.notePlain(err)
 	case errors.Is(err, ErrBusy):
-		return http.StatusServiceUnavailable, ErrBusy.Error()
+		return http.StatusServiceUnavailable, s.pages.notePlain(ErrBusy)
 	case errors.Is(err, core.ErrDirectoryUnavailable):
-		return http.StatusServiceUnavailable, core.ErrDirectoryUnavailable.Error()
+		return http.StatusServiceUnavailable, s.pages.notePlain(core.ErrDirectoryUnavailable)
 	}
 	if be := (*core.BackupError)(nil); errors.As(err, &be) {
 		s.log.Error("backup failed", "error", err)

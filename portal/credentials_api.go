@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -40,7 +39,7 @@ func (s adminAPI) apiRevokeCredential(w http.ResponseWriter, r *http.Request) {
 func (s adminAPI) handleUserRevokeCredential(w http.ResponseWriter, r *http.Request, c *caller) {
 	kind, ok := core.CredentialKinds[r.PathValue("kind")]
 	if !ok {
-		s.pageFail(w, r, c, fmt.Errorf("credential: %w", ErrNotFound))
+		s.pageFail(w, r, c, core.NotFoundf("credential"))
 		return
 	}
 	if err := s.core.Credentials.RevokeCredential(c, kind, r.PathValue("id")); err != nil {

@@ -198,7 +198,7 @@ func (s accountUI) unlinkIdentity(c *caller, provider string) error {
 		return fmt.Errorf("portal: list identities: %w", err)
 	}
 	if !slices.ContainsFunc(links, func(l *store.Identity) bool { return l.Provider == provider }) {
-		return fmt.Errorf("linked %s account: %w", provider, ErrNotFound)
+		return core.NotFoundf("linked %s account", provider)
 	}
 	if u.PasswordHash == "" && len(links) == 1 {
 		m, err := s.store.MFA(u.ID)
@@ -206,12 +206,12 @@ func (s accountUI) unlinkIdentity(c *caller, provider string) error {
 			return fmt.Errorf("portal: read second factors: %w", err)
 		}
 		if !slices.ContainsFunc(m.WebAuthn, func(k store.WebAuthnCredential) bool { return k.Discoverable }) {
-			return fmt.Errorf("this linked account is your only way to sign in: set a password first (Forgot password? on the sign-in page): %w", ErrConflict)
+			return core.Conflictf("this linked account is your only way to sign in: set a password first (Forgot password? on the sign-in page)")
 		}
 	}
 	if _, err := s.store.UnlinkIdentity(u.ID, provider); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("linked %s account: %w", provider, ErrNotFound)
+			return core.NotFoundf("linked %s account", provider)
 		}
 		return fmt.Errorf("portal: unlink identity: %w", err)
 	}

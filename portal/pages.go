@@ -186,6 +186,10 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, nam
 		accept = r.Header.Get("Accept-Language")
 	}
 	tag := i18n.Negotiate(profile, accept, s.core.Settings().DefaultLanguage)
+	if tag != i18n.Default {
+		l := i18n.Get(tag).Branded(s.core.BrandName())
+		p.Error, p.Message = s.pages.msgs.say(l, p.Error), s.pages.msgs.say(l, p.Message)
+	}
 	var buf bytes.Buffer
 	t, err := s.pages.page(tag, zone, name)
 	if err == nil {

@@ -171,6 +171,9 @@ func errorField(msg string) string {
 			best, bestLen = field, len(name)
 		}
 	}
+	if best == "" {
+		return fieldOfSentence(msg)
+	}
 	return best
 }
 

@@ -26,6 +26,9 @@ type pageSets struct {
 	// defaultLang is the setting default_language; brand the brand name
 	// the messages name the product by.
 	defaultLang, brand func() string
+	// msgs are the service errors whose messages pages may show, to say
+	// them in the page's language.
+	msgs coreMsgs
 }
 
 // zonedPage names one page in one language and time zone.

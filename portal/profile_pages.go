@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -219,10 +218,10 @@ func (s accountUI) handleRevokeOwnSession(w http.ResponseWriter, r *http.Request
 func (s accountUI) revokeOwnSession(c *caller, id string) error {
 	sid, ok := core.ParseSessionID(id)
 	if !ok {
-		return fmt.Errorf("session: %w", ErrNotFound)
+		return core.NotFoundf("session")
 	}
 	if sess, err := s.store.Session(sid); err != nil || sess.UserID != c.User.ID {
-		return fmt.Errorf("session: %w", ErrNotFound)
+		return core.NotFoundf("session")
 	}
 	return s.core.Sessions.RevokeSession(c, id)
 }

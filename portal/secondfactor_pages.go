@@ -95,7 +95,7 @@ func (s secondStepUI) handleSecondStepForm(w http.ResponseWriter, r *http.Reques
 		var ie *InputError
 		switch {
 		case errors.As(err, &ie):
-			status, msg = http.StatusBadRequest, sentence(ie.Error())
+			status, msg = s.failMsg(ie)
 		case errors.Is(err, core.ErrNoPending):
 			s.signInAgain(w, r, rd)
 			return

@@ -47,7 +47,8 @@ func (s signInUI) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.As(err, &ie):
-		again(http.StatusBadRequest, sentence(ie.Error()))
+		_, msg := s.failMsg(ie)
+		again(http.StatusBadRequest, msg)
 		return
 	case errors.Is(err, core.ErrSetupLink):
 		s.renderError(w, r, http.StatusForbidden, s.pages.lang(r.Header, nil).S("msg.emailconfirm.link_not_valid"), s.pages.lang(r.Header, nil).S("msg.setup.link_help"), nil)

@@ -120,7 +120,7 @@ func (s accountUI) finishRegistration(w http.ResponseWriter, r *http.Request, u 
 		}
 		for _, c := range m.WebAuthn {
 			if bytes.Equal(c.ID, sc.ID) {
-				return fmt.Errorf("this security key is registered already: %w", ErrConflict)
+				return core.Conflictf("this security key is registered already")
 			}
 		}
 		if first = !m.Active(); first {

@@ -14,7 +14,10 @@ func (s accountUI) handleProfileKeyRename(w http.ResponseWriter, r *http.Request
 	var ie *InputError
 	switch {
 	case errors.As(err, &ie):
-		s.renderProfile(w, r, c, http.StatusBadRequest, sentence("the key name "+ie.Msg), nil)
+		named := *ie
+		named.Field = "key_name" // "the key name …", core.field.key_name on other pages
+		_, msg := s.failMsg(&named)
+		s.renderProfile(w, r, c, http.StatusBadRequest, msg, nil)
 		return
 	case err != nil:
 		s.pageFail(w, r, c, err)

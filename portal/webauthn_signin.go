@@ -215,7 +215,7 @@ func (s secondStepUI) keyUsed(a *caller, u *store.User, cred *webauthn.Credentia
 	_, err := s.store.UpdateMFA(u.ID, func(m *store.MFA) error {
 		i := slices.IndexFunc(m.WebAuthn, func(c store.WebAuthnCredential) bool { return bytes.Equal(c.ID, cred.ID) })
 		if i < 0 {
-			return fmt.Errorf("security key: %w", ErrNotFound)
+			return core.NotFoundf("security key")
 		}
 		c := &m.WebAuthn[i]
 		stored = c.SignCount
