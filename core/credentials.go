@@ -137,6 +137,20 @@ func (s *Credentials) creatorAllows(a *Actor, t *store.Token, actor, resource st
 	return false
 }
 
+// credentialNotFound is the not-found error of the credential of kind
+// with id (a format per kind, so that pages can translate it).
+func credentialNotFound(kind, id string) error {
+	switch kind {
+	case tokenKindReset:
+		return NotFoundf("reset link %q", id)
+	case tokenKindTempPassword:
+		return NotFoundf("temporary password %q", id)
+	case tokenKindInvite:
+		return NotFoundf("invitation %q", id)
+	}
+	return NotFoundf("%s %q", kind, id)
+}
+
 // CredentialLabel names a kind of stored credential for people.
 func CredentialLabel(kind string) string {
 	switch kind {
@@ -228,17 +242,17 @@ func (s *Credentials) RevokeCredential(c *Actor, kind, id string) error {
 	}
 	var hash [32]byte
 	if b, err := hex.DecodeString(id); err != nil || len(b) != len(hash) {
-		return fmt.Errorf("%s %q: %w", CredentialLabel(kind), id, ErrNotFound)
+		return credentialNotFound(kind, id)
 	} else {
 		copy(hash[:], b)
 	}
 	t, err := s.store.Token(kind, hash)
 	if err != nil {
-		return fmt.Errorf("%s %q: %w", CredentialLabel(kind), id, ErrNotFound)
+		return credentialNotFound(kind, id)
 	}
 	if err := s.store.DeleteToken(kind, hash); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%s %q: %w", CredentialLabel(kind), id, ErrNotFound)
+			return credentialNotFound(kind, id)
 		}
 		return fmt.Errorf("core: revoke %s: %w", CredentialLabel(kind), err)
 	}

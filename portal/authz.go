@@ -146,7 +146,7 @@ func (s *Service) statusOf(err error) (int, string) {
 		return http.StatusInternalServerError, be.Error()
 	}
 	s.log.Error("portal request failed", "error", err)
-	return http.StatusInternalServerError, "internal error"
+	return http.StatusInternalServerError, internalErrorMsg
 }
 
 // ErrorStatus is the one table from a service error to its HTTP status and

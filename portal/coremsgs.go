@@ -60,12 +60,18 @@ func (m *coreMsgs) find(msg string) error {
 	return m.prev[msg]
 }
 
+// internalErrorMsg is what statusOf shows for an unexpected error.
+const internalErrorMsg = "internal error"
+
 // say returns msg, a message render shows, in l: when msg is the English
 // message of a service error statusOf gave out, that error in l's words
 // (a sentence if msg was one), else msg as it is.
 func (m *coreMsgs) say(l *i18n.Lang, msg string) string {
 	if msg == "" || l.Tag() == i18n.Default {
 		return msg
+	}
+	if msg == internalErrorMsg || msg == sentence(internalErrorMsg) {
+		return l.S("error.internal")
 	}
 	err := m.find(msg)
 	if err == nil {

@@ -282,3 +282,20 @@ func TestSayCoreErrors(t *testing.T) {
 		t.Errorf("an unknown message became %q", got)
 	}
 }
+
+// TestSayInternalError: the message of an unexpected error, which
+// statusOf shows as "internal error", is said in the page's language.
+func TestSayInternalError(t *testing.T) {
+	var m coreMsgs
+	for _, lang := range []string{"de", "fr"} {
+		l := i18n.Get(lang)
+		for _, msg := range []string{internalErrorMsg, sentence(internalErrorMsg)} {
+			if got, want := m.say(l, msg), l.S("error.internal"); got != want || strings.Contains(got, "internal error") {
+				t.Errorf("%s: %q said as %q, want %q", lang, msg, got, want)
+			}
+		}
+	}
+	if got := m.say(i18n.Get("en"), internalErrorMsg); got != internalErrorMsg {
+		t.Errorf("English: %q", got)
+	}
+}
