@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-auth/gatehouse/internal/pgtest"
+	"github.com/gatehouse-auth/gatehouse/oidcprovider"
 )
 
 // nodeHeader tells the test's load balancer which node a request goes to.
@@ -243,5 +245,19 @@ func TestClusterOIDC(t *testing.T) {
 	t.Logf("%-52s %v", "sign-out on A: access tokens refused on B", time.Since(start).Round(100*time.Microsecond))
 	if _, err := grafana.TokenSource(on("B"), &oauth2.Token{RefreshToken: fresh.RefreshToken}).Token(); err == nil {
 		t.Error("the refresh token outlived the sign-out")
+	}
+
+	// A sign-in step whose auth request is gone is "Sign-in expired"
+	// (400); one whose request cannot be read because PostgreSQL is down
+	// is 503, which a retry may cure.
+	unknown := issuer + oidcprovider.ContinuePath + "?id=" + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	if resp, body := do(t, client(func() string { return "A" }), "GET", unknown, nil, map[string]string{"Accept": "text/html"}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("an unknown auth request: %d, want 400\n%s", resp.StatusCode, body)
+	}
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := do(t, client(func() string { return "A" }), "GET", unknown, nil, map[string]string{"Accept": "text/html"}); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("an auth request with PostgreSQL down: %d, want 503\n%s", resp.StatusCode, body)
 	}
 }

@@ -124,9 +124,11 @@ func (s oidcConsentUI) handleConsent(w http.ResponseWriter, r *http.Request, c *
 			req, err = p.PendingDetails(id)
 		}
 	}
-	if p == nil || err != nil {
-		s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("error.sign_in_expired.title"),
-			s.pages.tr(c, "msg.oidcconsent.this_sign_in_request"), nil)
+	if p == nil {
+		err = core.ErrNotFound
+	}
+	if err != nil {
+		s.signInUI().requestUnusable(w, r, err, s.pages.tr(c, "msg.oidcconsent.this_sign_in_request"))
 		return
 	}
 	if c.Impersonating() {
@@ -151,8 +153,7 @@ func (s oidcConsentUI) handleConsent(w http.ResponseWriter, r *http.Request, c *
 	case "deny":
 		to, err := p.Deny(id)
 		if err != nil {
-			s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("error.sign_in_expired.title"),
-				s.pages.tr(c, "msg.oidcconsent.this_sign_in_request"), nil)
+			s.signInUI().requestUnusable(w, r, err, s.pages.tr(c, "msg.oidcconsent.this_sign_in_request"))
 			return
 		}
 		s.core.Access.DenyConsent(&a, app.Name, req.Scopes)

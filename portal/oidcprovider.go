@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -102,6 +103,20 @@ func serveOIDCProvider(s *Service, w http.ResponseWriter, r *http.Request) bool 
 	return true
 }
 
+// requestUnusable answers a step of an app's sign-in whose auth request
+// could not be used: gone (expired, used, unknown, its app deleted) is
+// "Sign-in expired" with msg (400); a store that could not be read or
+// written is the "unavailable" page (503), which a retry may cure.
+func (s signInUI) requestUnusable(w http.ResponseWriter, r *http.Request, err error, msg string) {
+	l := s.pages.lang(r.Header, nil)
+	if !errors.Is(err, core.ErrNotFound) {
+		s.log.Error("oidc: auth request", "error", err)
+		s.renderError(w, r, http.StatusServiceUnavailable, l.S("error.unavailable.title"), l.S("error.unavailable"), nil)
+		return
+	}
+	s.renderError(w, r, http.StatusBadRequest, l.S("error.sign_in_expired.title"), msg, nil)
+}
+
 // handleOIDCContinue is the interactive step of /authorize: the signed-in
 // user (or, after they sign in, step up or change their password, the same
 // URL again) is handed to the provider when the app admits them; a user
@@ -114,10 +129,12 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.URL.Query().Get("id")
 	app, err := p.Pending(id)
-	req, err2 := p.PendingDetails(id)
-	if err != nil || err2 != nil {
-		s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("error.sign_in_expired.title"),
-			s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
+	var req oidcprovider.PendingRequest
+	if err == nil {
+		req, err = p.PendingDetails(id)
+	}
+	if err != nil {
+		s.requestUnusable(w, r, err, s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"))
 		return
 	}
 	// prompt=none: the app wants an answer without a page; where a page
@@ -126,8 +143,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 	noPage := func(code string) {
 		to, err := p.NoInteraction(id, code)
 		if err != nil {
-			s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("error.sign_in_expired.title"),
-				s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
+			s.requestUnusable(w, r, err, s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"))
 			return
 		}
 		http.Redirect(w, r, to, http.StatusFound)
@@ -191,8 +207,7 @@ func (s signInUI) handleOIDCContinue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := p.Complete(id, si.id, sess); err != nil {
-		s.renderError(w, r, http.StatusBadRequest, s.pages.lang(r.Header, nil).S("error.sign_in_expired.title"),
-			s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"), nil)
+		s.requestUnusable(w, r, err, s.pages.lang(r.Header, nil).S("msg.oidcconsent.this_sign_in_request"))
 		return
 	}
 	http.Redirect(w, r, p.CallbackURL(id), http.StatusFound)
