@@ -5,38 +5,17 @@ import (
 	"context"
 	"image"
 	"image/png"
-	"net/url"
 	"testing"
 	"time"
 
-	"github.com/gatehouse-auth/gatehouse/core/password"
-	"github.com/gatehouse-auth/gatehouse/internal/pgtest"
 	"github.com/gatehouse-auth/gatehouse/policies"
-	"github.com/gatehouse-auth/gatehouse/store"
 )
 
 // TestClusterBranding: two nodes on one PostgreSQL database; the logo
 // uploaded (about 256 KiB stored as a setting) and the name set on one
 // are in force on the other within a second, and so is the removal.
 func TestClusterBranding(t *testing.T) {
-	srv := pgtest.StartT(t)
-	dsn := srv.Database(t)
-	key := make([]byte, 32)
-	node := func() *Core {
-		st, err := store.Open(dsn, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		c, err := New(Options{Store: st, SecretKey: key, PortalURL: &url.URL{Scheme: "https", Host: "auth.example.com"},
-			Hasher: password.NewHasher(password.HasherOptions{Params: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}),
-			Now:    time.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	a, b := node(), node()
+	a, b, _ := twoClusterNodes(t)
 	within := func(what string, cond func() bool) {
 		t.Helper()
 		for start := time.Now(); !cond(); time.Sleep(time.Millisecond) {

@@ -16,28 +16,7 @@ import (
 // what an admin changes on one — the settings, an app's access rule and its
 // second-factor requirement — is in force on the other within a second.
 func TestClusterCoreCaches(t *testing.T) {
-	srv := pgtest.StartT(t)
-	dsn := srv.Database(t)
-	key := make([]byte, 32)
-	node := func() *Core {
-		st, err := store.Open(dsn, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		c, err := New(Options{
-			Store:     st,
-			SecretKey: key,
-			PortalURL: &url.URL{Scheme: "https", Host: "auth.example.com"},
-			Hasher:    password.NewHasher(password.HasherOptions{Params: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}),
-			Now:       time.Now,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	a, b := node(), node()
+	a, b, dsn := twoClusterNodes(t)
 	// A third node with another server key is refused.
 	st3, err := store.Open(dsn, store.Options{})
 	if err != nil {
@@ -90,4 +69,32 @@ func TestClusterCoreCaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	within("settings in force on B", func() bool { return b.Settings().LockoutThreshold == 3 })
+}
+
+// twoClusterNodes starts a PostgreSQL database and two cores on it (two
+// nodes) with one server key; dsn reaches the database.
+func twoClusterNodes(t *testing.T) (a, b *Core, dsn string) {
+	t.Helper()
+	srv := pgtest.StartT(t)
+	dsn = srv.Database(t)
+	key := make([]byte, 32)
+	node := func() *Core {
+		st, err := store.Open(dsn, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		c, err := New(Options{
+			Store:     st,
+			SecretKey: key,
+			PortalURL: &url.URL{Scheme: "https", Host: "auth.example.com"},
+			Hasher:    password.NewHasher(password.HasherOptions{Params: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}),
+			Now:       time.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	return node(), node(), dsn
 }

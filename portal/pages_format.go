@@ -37,67 +37,6 @@ func fmtTime(v any, layout string) string {
 	return t.UTC().Format(layout)
 }
 
-// fmtAgo says how long before now t was: "just now", "5 minutes ago".
-func fmtAgo(now time.Time, v any) string {
-	t := asTime(v)
-	if t.IsZero() {
-		return "never"
-	}
-	d := now.Sub(t)
-	if d < 0 {
-		return "in " + span(-d)
-	}
-	if d < time.Minute {
-		return "just now"
-	}
-	return span(d) + " ago"
-}
-
-// fmtUntil says how long after now t is: "in 3 days".
-func fmtUntil(now time.Time, t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := t.Sub(now)
-	if d <= 0 {
-		return "expired"
-	}
-	return "in " + span(d)
-}
-
-// spanUnits are the units span counts in, each used while the rounded
-// count stays below limit.
-var spanUnits = []struct {
-	size, limit time.Duration
-	name        string
-}{
-	{time.Minute, time.Hour, "minute"},
-	{time.Hour, 48 * time.Hour, "hour"},
-	{24 * time.Hour, 60 * 24 * time.Hour, "day"},
-	{30 * 24 * time.Hour, 730 * 24 * time.Hour, "month"},
-	{365 * 24 * time.Hour, 1<<63 - 1, "year"},
-}
-
-// span says how long d is in its largest fitting unit, rounded to the
-// nearest whole unit: an invitation made a few seconds ago for 72 hours
-// expires "in 3 days", not "in 2 days".
-func span(d time.Duration) string {
-	if d < time.Minute {
-		return "less than a minute"
-	}
-	for _, u := range spanUnits {
-		n := (d + u.size/2) / u.size
-		if n*u.size < u.limit || u.name == "year" {
-			name := u.name
-			if n != 1 {
-				name += "s"
-			}
-			return strconv.Itoa(int(n)) + " " + name
-		}
-	}
-	return "" // unreachable: the last unit has no limit
-}
-
 // fmtDuration writes a settings duration the way parseDuration reads it:
 // whole days as "90d", else Go's form without zero units ("1h30m").
 func fmtDuration(v any) string {

@@ -152,7 +152,7 @@ func (ps *pageSets) until(c *caller, now, t time.Time) string {
 	}
 	out, err := i18n.Get(i18n.Negotiate(profile, c.AcceptLanguage, ps.defaultLang())).Until(now, t)
 	if err != nil {
-		return fmtUntil(now, t)
+		out, _ = i18n.Get(i18n.Default).Until(now, t)
 	}
 	return out
 }

@@ -431,7 +431,7 @@ func (f OIDCFlows) RevokeClient(clientID string) error {
 		return nil
 	})
 	if err == nil {
-		err = deleteChunked(s, keys)
+		err = s.deleteKeys(keys)
 	}
 	if err == nil {
 		err = revokeAccessHashes(s, hashes)
@@ -497,30 +497,6 @@ func revokeAccessHashes(s *Store, hashes []string) error {
 		err := s.update(func(txn kvTxn) error {
 			for _, h := range chunk {
 				if err := deleteAccess(txn, h); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return s.db.Sync()
-}
-
-// deleteChunked deletes keys, a chunk per transaction, and syncs.
-func deleteChunked(s *Store, keys [][]byte) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	for len(keys) > 0 {
-		n := min(len(keys), oidcRevokeChunk)
-		chunk := keys[:n]
-		keys = keys[n:]
-		err := s.update(func(txn kvTxn) error {
-			for _, k := range chunk {
-				if err := txn.Delete(k); err != nil {
 					return err
 				}
 			}
